@@ -1,0 +1,897 @@
+/* The Pod API type: decoding from the API's JSON, defaulting and validation as the API server does. */
+#include "pod.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "macro.h"
+#include "util.h"
+
+struct pod *pod_ref(struct pod *p)
+{
+        if (p)
+                atomic_fetch_add(&p->refs, 1);
+        return p;
+}
+
+static void kvs_free(struct kv *kv, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(kv[i].key);
+                free(kv[i].value);
+        }
+        free(kv);
+}
+
+static void container_done(struct container *c)
+{
+        free(c->name);
+        free(c->image);
+        free(c->image_pull_policy);
+        strv_free(c->command);
+        strv_free(c->args);
+        free(c->working_dir);
+        for (size_t i = 0; i < c->n_env; i++) {
+                free(c->env[i].name);
+                free(c->env[i].value);
+        }
+        free(c->env);
+        for (size_t i = 0; i < c->n_ports; i++) {
+                free(c->ports[i].name);
+                free(c->ports[i].protocol);
+                free(c->ports[i].host_ip);
+        }
+        free(c->ports);
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                free(c->mounts[i].name);
+                free(c->mounts[i].mount_path);
+                free(c->mounts[i].sub_path);
+        }
+        free(c->mounts);
+        free(c->termination_message_path);
+        free(c->termination_message_policy);
+}
+
+static void pod_free(struct pod *p)
+{
+        free(p->name);
+        free(p->namespace);
+        free(p->uid);
+        kvs_free(p->labels, p->n_labels);
+        kvs_free(p->annotations, p->n_annotations);
+        for (size_t i = 0; i < p->n_init_containers; i++)
+                container_done(&p->init_containers[i]);
+        free(p->init_containers);
+        for (size_t i = 0; i < p->n_containers; i++)
+                container_done(&p->containers[i]);
+        free(p->containers);
+        for (size_t i = 0; i < p->n_volumes; i++) {
+                free(p->volumes[i].name);
+                free(p->volumes[i].kind_name);
+                free(p->volumes[i].host_path);
+                free(p->volumes[i].host_path_type);
+                free(p->volumes[i].medium);
+        }
+        free(p->volumes);
+        free(p->restart_policy);
+        free(p->dns_policy);
+        free(p->hostname);
+        free(p->subdomain);
+        free(p->node_name);
+        json_decref(p->json);
+        free(p);
+}
+
+struct pod *pod_unref(struct pod *p)
+{
+        if (p && atomic_fetch_sub(&p->refs, 1) == 1)
+                pod_free(p);
+        return NULL;
+}
+
+const char *pod_full_name(const struct pod *p, char *buf, size_t len)
+{
+        snprintf(buf, len, "%s/%s", p->namespace, p->name);
+        return buf;
+}
+
+const char *pod_annotation(const struct pod *p, const char *key)
+{
+        for (size_t i = 0; i < p->n_annotations; i++)
+                if (streq(p->annotations[i].key, key))
+                        return p->annotations[i].value;
+        return NULL;
+}
+
+void api_problems_clear(struct api_problems *pr)
+{
+        pr->errors = strv_free(pr->errors);
+        pr->warnings = strv_free(pr->warnings);
+}
+
+static char *join(char **v)
+{
+        size_t len = 1;
+        if (!v || !v[0])
+                return NULL;
+        for (char **s = v; *s; s++)
+                len += strlen(*s) + 2;
+        char *out = OOM_CHECK(malloc(len)), *p = out;
+        for (char **s = v; *s; s++)
+                p += sprintf(p, "%s%s", s == v ? "" : "; ", *s);
+        return out;
+}
+
+char *api_problems_errors(const struct api_problems *pr)
+{
+        return join(pr->errors);
+}
+
+char *api_problems_warnings(const struct api_problems *pr)
+{
+        return join(pr->warnings);
+}
+
+static void add_error(struct api_problems *pr, const char *path, const char *fmt, ...) _printf_(3, 4);
+static void add_error(struct api_problems *pr, const char *path, const char *fmt, ...)
+{
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                xmalloc_oom();
+        va_end(ap);
+        strv_push(&pr->errors, strdup_printf("%s: %s", path, msg));
+}
+
+/* ---- validation helpers ---- */
+
+static bool dns1123_label_chars(const char *s, size_t len)
+{
+        if (len == 0 || !isalnum((unsigned char) s[0]) || !isalnum((unsigned char) s[len - 1]))
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = s[i];
+                if (!(islower(c) || isdigit(c) || c == '-'))
+                        return false;
+        }
+        return true;
+}
+
+bool is_dns1123_label(const char *s)
+{
+        size_t len = strlen(s);
+        return len <= 63 && dns1123_label_chars(s, len);
+}
+
+bool is_dns1123_subdomain(const char *s)
+{
+        size_t len = strlen(s);
+        if (len == 0 || len > 253)
+                return false;
+        for (const char *p = s;;) {
+                const char *dot = strchr(p, '.');
+                size_t n = dot ? (size_t) (dot - p) : strlen(p);
+                if (!dns1123_label_chars(p, n))
+                        return false;
+                if (!dot)
+                        return true;
+                p = dot + 1;
+        }
+}
+
+static const char *json_type_name(const json_t *v)
+{
+        switch (json_typeof(v)) {
+        case JSON_OBJECT:
+                return "object";
+        case JSON_ARRAY:
+                return "array";
+        case JSON_STRING:
+                return "string";
+        case JSON_INTEGER:
+                return "integer";
+        case JSON_REAL:
+                return "number";
+        case JSON_TRUE:
+        case JSON_FALSE:
+                return "boolean";
+        default:
+                return "null";
+        }
+}
+
+/* ---- typed field access with paths ---- */
+
+static void check_fields(struct api_problems *pr, json_t *obj, const char *path, const char *const *known)
+{
+        const char *k;
+        json_t *v;
+        json_object_foreach(obj, k, v)
+        {
+                bool ok = false;
+                for (const char *const *p = known; *p && !ok; p++)
+                        ok = streq(*p, k);
+                if (!ok)
+                        strv_push(&pr->warnings,
+                                  strdup_printf("%s%s%s: unknown field", path, *path ? "." : "", k));
+        }
+}
+
+static char *child(const char *path, const char *key)
+{
+        return *path ? strdup_printf("%s.%s", path, key) : xstrdup(key);
+}
+
+/* Returns the member when present and not null; type errors are recorded and NULL returned. */
+static json_t *get_typed(struct api_problems *pr, json_t *obj, const char *path, const char *key,
+                         json_type type)
+{
+        json_t *v = json_object_get(obj, key);
+        if (!v || json_is_null(v))
+                return NULL;
+        bool ok = json_typeof(v) == type || (type == JSON_TRUE && json_is_boolean(v));
+        if (!ok) {
+                static const char *const names[] = {
+                        [JSON_OBJECT] = "object",   [JSON_ARRAY] = "array", [JSON_STRING] = "string",
+                        [JSON_INTEGER] = "integer", [JSON_REAL] = "number", [JSON_TRUE] = "boolean",
+                        [JSON_FALSE] = "boolean",   [JSON_NULL] = "null"};
+                _cleanup_free_ char *p = child(path, key);
+                add_error(pr, p, "Invalid type: expected %s, got %s", names[type], json_type_name(v));
+                return NULL;
+        }
+        return v;
+}
+
+static char *get_str(struct api_problems *pr, json_t *obj, const char *path, const char *key)
+{
+        json_t *v = get_typed(pr, obj, path, key, JSON_STRING);
+        return v ? xstrdup(json_string_value(v)) : NULL;
+}
+
+static bool get_bool(struct api_problems *pr, json_t *obj, const char *path, const char *key)
+{
+        json_t *v = get_typed(pr, obj, path, key, JSON_TRUE);
+        return v && json_is_true(v);
+}
+
+static bool get_int(struct api_problems *pr, json_t *obj, const char *path, const char *key, int64_t *ret)
+{
+        json_t *v = get_typed(pr, obj, path, key, JSON_INTEGER);
+        if (!v)
+                return false;
+        *ret = json_integer_value(v);
+        return true;
+}
+
+static char **get_strv(struct api_problems *pr, json_t *obj, const char *path, const char *key)
+{
+        json_t *arr = get_typed(pr, obj, path, key, JSON_ARRAY), *e;
+        char **v = NULL;
+        size_t i;
+        if (!arr)
+                return NULL;
+        json_array_foreach(arr, i, e)
+        {
+                if (!json_is_string(e)) {
+                        _cleanup_free_ char *p = child(path, key);
+                        add_error(pr, p, "Invalid type: element %zu: expected string, got %s", i,
+                                  json_type_name(e));
+                        return strv_free(v);
+                }
+                strv_push(&v, xstrdup(json_string_value(e)));
+        }
+        if (!v) /* an empty list is still a list */
+                v = OOM_CHECK(calloc(1, sizeof(char *)));
+        return v;
+}
+
+static void get_map(struct api_problems *pr, json_t *obj, const char *path, const char *key, struct kv **ret,
+                    size_t *ret_n)
+{
+        json_t *m = get_typed(pr, obj, path, key, JSON_OBJECT), *v;
+        const char *k;
+        *ret = NULL;
+        *ret_n = 0;
+        if (!m)
+                return;
+        *ret = OOM_CHECK(calloc(json_object_size(m) + 1, sizeof(struct kv)));
+        json_object_foreach(m, k, v)
+        {
+                if (!json_is_string(v)) {
+                        _cleanup_free_ char *p = child(path, key);
+                        add_error(pr, p, "Invalid type: value of \"%s\": expected string, got %s", k,
+                                  json_type_name(v));
+                        continue;
+                }
+                (*ret)[*ret_n].key = xstrdup(k);
+                (*ret)[*ret_n].value = xstrdup(json_string_value(v));
+                (*ret_n)++;
+        }
+}
+
+/* ---- defaulting ---- */
+
+static void set_default_str(json_t *obj, const char *key, const char *value)
+{
+        json_t *v = json_object_get(obj, key);
+        if (!v || json_is_null(v) || (json_is_string(v) && !json_string_value(v)[0]))
+                json_object_set_new(obj, key, json_string(value));
+}
+
+static void set_default_int(json_t *obj, const char *key, json_int_t value)
+{
+        json_t *v = json_object_get(obj, key);
+        if (!v || json_is_null(v))
+                json_object_set_new(obj, key, json_integer(value));
+}
+
+static void set_default_bool(json_t *obj, const char *key, bool value)
+{
+        json_t *v = json_object_get(obj, key);
+        if (!v || json_is_null(v))
+                json_object_set_new(obj, key, json_boolean(value));
+}
+
+/* Upstream: Always when the tag is latest or absent (and no digest), else IfNotPresent. */
+static const char *default_pull_policy(const char *image)
+{
+        if (strchr(image, '@'))
+                return "IfNotPresent";
+        const char *slash = strrchr(image, '/');
+        const char *colon = strrchr(slash ? slash : image, ':');
+        if (!colon || streq(colon + 1, "latest"))
+                return "Always";
+        return "IfNotPresent";
+}
+
+static void default_containers(json_t *list)
+{
+        size_t i;
+        json_t *c;
+        if (!json_is_array(list))
+                return;
+        json_array_foreach(list, i, c)
+        {
+                if (!json_is_object(c))
+                        continue;
+                json_t *image = json_object_get(c, "image");
+                if (json_is_string(image) && json_string_value(image)[0])
+                        set_default_str(c, "imagePullPolicy", default_pull_policy(json_string_value(image)));
+                set_default_str(c, "terminationMessagePath", "/dev/termination-log");
+                set_default_str(c, "terminationMessagePolicy", "File");
+                json_t *ports = json_object_get(c, "ports"), *port;
+                size_t j;
+                if (json_is_array(ports))
+                        json_array_foreach(ports, j, port) if (json_is_object(port))
+                                set_default_str(port, "protocol", "TCP");
+                if (!json_object_get(c, "resources"))
+                        json_object_set_new(c, "resources", json_object());
+        }
+}
+
+void pod_json_apply_defaults(json_t *pod)
+{
+        json_t *spec = json_object_get(pod, "spec");
+        if (!json_is_object(spec))
+                return;
+        set_default_str(spec, "restartPolicy", "Always");
+        set_default_int(spec, "terminationGracePeriodSeconds", 30);
+        set_default_str(spec, "dnsPolicy", "ClusterFirst");
+        set_default_str(spec, "schedulerName", "default-scheduler");
+        set_default_bool(spec, "enableServiceLinks", true);
+        if (!json_object_get(spec, "securityContext"))
+                json_object_set_new(spec, "securityContext", json_object());
+        default_containers(json_object_get(spec, "initContainers"));
+        default_containers(json_object_get(spec, "containers"));
+        json_t *vols = json_object_get(spec, "volumes"), *v;
+        size_t i;
+        if (json_is_array(vols))
+                json_array_foreach(vols, i, v)
+                {
+                        json_t *hp = json_is_object(v) ? json_object_get(v, "hostPath") : NULL;
+                        if (json_is_object(hp))
+                                set_default_str(hp, "type", "");
+                }
+}
+
+/* ---- decoding ---- */
+
+static const char *const pod_fields[] = {"apiVersion", "kind", "metadata", "spec", "status", NULL};
+static const char *const meta_fields[] = {"name",
+                                          "generateName",
+                                          "namespace",
+                                          "selfLink",
+                                          "uid",
+                                          "resourceVersion",
+                                          "generation",
+                                          "creationTimestamp",
+                                          "deletionTimestamp",
+                                          "deletionGracePeriodSeconds",
+                                          "labels",
+                                          "annotations",
+                                          "ownerReferences",
+                                          "finalizers",
+                                          "clusterName",
+                                          "managedFields",
+                                          NULL};
+static const char *const spec_fields[] = {"volumes",
+                                          "initContainers",
+                                          "containers",
+                                          "ephemeralContainers",
+                                          "restartPolicy",
+                                          "terminationGracePeriodSeconds",
+                                          "activeDeadlineSeconds",
+                                          "dnsPolicy",
+                                          "nodeSelector",
+                                          "serviceAccountName",
+                                          "serviceAccount",
+                                          "automountServiceAccountToken",
+                                          "nodeName",
+                                          "hostNetwork",
+                                          "hostPID",
+                                          "hostIPC",
+                                          "shareProcessNamespace",
+                                          "securityContext",
+                                          "imagePullSecrets",
+                                          "hostname",
+                                          "subdomain",
+                                          "affinity",
+                                          "schedulerName",
+                                          "tolerations",
+                                          "hostAliases",
+                                          "priorityClassName",
+                                          "priority",
+                                          "dnsConfig",
+                                          "readinessGates",
+                                          "runtimeClassName",
+                                          "enableServiceLinks",
+                                          "preemptionPolicy",
+                                          "overhead",
+                                          "topologySpreadConstraints",
+                                          "setHostnameAsFQDN",
+                                          "os",
+                                          "hostUsers",
+                                          "schedulingGates",
+                                          "resourceClaims",
+                                          "resources",
+                                          NULL};
+static const char *const container_fields[] = {"name",
+                                               "image",
+                                               "command",
+                                               "args",
+                                               "workingDir",
+                                               "ports",
+                                               "envFrom",
+                                               "env",
+                                               "resources",
+                                               "resizePolicy",
+                                               "restartPolicy",
+                                               "volumeMounts",
+                                               "volumeDevices",
+                                               "livenessProbe",
+                                               "readinessProbe",
+                                               "startupProbe",
+                                               "lifecycle",
+                                               "terminationMessagePath",
+                                               "terminationMessagePolicy",
+                                               "imagePullPolicy",
+                                               "securityContext",
+                                               "stdin",
+                                               "stdinOnce",
+                                               "tty",
+                                               NULL};
+static const char *const port_fields[] = {"name", "hostPort", "containerPort", "protocol", "hostIP", NULL};
+static const char *const env_fields[] = {"name", "value", "valueFrom", NULL};
+static const char *const mount_fields[] = {"name",    "readOnly",         "recursiveReadOnly", "mountPath",
+                                           "subPath", "mountPropagation", "subPathExpr",       NULL};
+static const char *const volume_sources[] = {"hostPath",
+                                             "emptyDir",
+                                             "gcePersistentDisk",
+                                             "awsElasticBlockStore",
+                                             "gitRepo",
+                                             "secret",
+                                             "nfs",
+                                             "iscsi",
+                                             "glusterfs",
+                                             "persistentVolumeClaim",
+                                             "rbd",
+                                             "flexVolume",
+                                             "cinder",
+                                             "cephfs",
+                                             "flocker",
+                                             "downwardAPI",
+                                             "fc",
+                                             "azureFile",
+                                             "configMap",
+                                             "vsphereVolume",
+                                             "quobyte",
+                                             "azureDisk",
+                                             "photonPersistentDisk",
+                                             "projected",
+                                             "portworxVolume",
+                                             "scaleIO",
+                                             "storageos",
+                                             "csi",
+                                             "ephemeral",
+                                             "image",
+                                             NULL};
+
+static bool in_list(const char *s, const char *const *list)
+{
+        for (; *list; list++)
+                if (streq(s, *list))
+                        return true;
+        return false;
+}
+
+static void check_enum(struct api_problems *pr, const char *path, const char *value,
+                       const char *const *allowed)
+{
+        char buf[256] = "";
+        if (!value || in_list(value, allowed))
+                return;
+        for (const char *const *a = allowed; *a; a++)
+                snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s\"%s\"", a == allowed ? "" : ", ",
+                         *a);
+        add_error(pr, path, "Unsupported value: \"%s\": supported values: %s", value, buf);
+}
+
+static void container_hash(struct container *c, json_t *obj)
+{
+        _cleanup_free_ char *s = json_dumps(obj, JSON_SORT_KEYS | JSON_COMPACT);
+        uint64_t h = hash_fnv1a64(s, s ? strlen(s) : 0, HASH_FNV_SEED);
+        snprintf(c->hash, sizeof c->hash, "%016llx", (unsigned long long) h);
+}
+
+static void decode_container(struct api_problems *pr, json_t *obj, const char *path, struct container *c)
+{
+        static const char *const pull[] = {"Always", "IfNotPresent", "Never", NULL};
+        static const char *const protos[] = {"TCP", "UDP", "SCTP", NULL};
+        static const char *const tmp[] = {"File", "FallbackToLogsOnError", NULL};
+        char p[512];
+        json_t *arr, *e;
+        size_t i;
+
+        check_fields(pr, obj, path, container_fields);
+        c->name = get_str(pr, obj, path, "name");
+        c->image = get_str(pr, obj, path, "image");
+        c->image_pull_policy = get_str(pr, obj, path, "imagePullPolicy");
+        c->command = get_strv(pr, obj, path, "command");
+        c->args = get_strv(pr, obj, path, "args");
+        c->working_dir = get_str(pr, obj, path, "workingDir");
+        c->termination_message_path = get_str(pr, obj, path, "terminationMessagePath");
+        c->termination_message_policy = get_str(pr, obj, path, "terminationMessagePolicy");
+        c->tty = get_bool(pr, obj, path, "tty");
+        c->stdin_open = get_bool(pr, obj, path, "stdin");
+        c->stdin_once = get_bool(pr, obj, path, "stdinOnce");
+
+        snprintf(p, sizeof p, "%s.name", path);
+        if (!c->name || !c->name[0])
+                add_error(pr, p, "Required value");
+        else if (!is_dns1123_label(c->name))
+                add_error(pr, p,
+                          "Invalid value: \"%s\": a lowercase RFC 1123 label must consist of lower case "
+                          "alphanumeric characters or '-', and must start and end with an alphanumeric "
+                          "character",
+                          c->name);
+        snprintf(p, sizeof p, "%s.image", path);
+        if (!c->image || !c->image[0])
+                add_error(pr, p, "Required value");
+        else if (c->image[0] == ' ' || c->image[strlen(c->image) - 1] == ' ')
+                add_error(pr, p, "Invalid value: \"%s\": must not have leading or trailing whitespace",
+                          c->image);
+        snprintf(p, sizeof p, "%s.imagePullPolicy", path);
+        check_enum(pr, p, c->image_pull_policy, pull);
+        snprintf(p, sizeof p, "%s.terminationMessagePolicy", path);
+        check_enum(pr, p, c->termination_message_policy, tmp);
+
+        if ((arr = get_typed(pr, obj, path, "env", JSON_ARRAY))) {
+                c->env = OOM_CHECK(calloc(json_array_size(arr) + 1, sizeof *c->env));
+                json_array_foreach(arr, i, e)
+                {
+                        snprintf(p, sizeof p, "%s.env[%zu]", path, i);
+                        if (!json_is_object(e)) {
+                                add_error(pr, p, "Invalid type: expected object, got %s", json_type_name(e));
+                                continue;
+                        }
+                        check_fields(pr, e, p, env_fields);
+                        struct env_var *ev = &c->env[c->n_env++];
+                        ev->name = get_str(pr, e, p, "name");
+                        ev->value = get_str(pr, e, p, "value");
+                        if (!ev->name || !ev->name[0])
+                                add_error(pr, strcat(p, ".name"), "Required value");
+                }
+        }
+        if ((arr = get_typed(pr, obj, path, "ports", JSON_ARRAY))) {
+                c->ports = OOM_CHECK(calloc(json_array_size(arr) + 1, sizeof *c->ports));
+                json_array_foreach(arr, i, e)
+                {
+                        snprintf(p, sizeof p, "%s.ports[%zu]", path, i);
+                        if (!json_is_object(e)) {
+                                add_error(pr, p, "Invalid type: expected object, got %s", json_type_name(e));
+                                continue;
+                        }
+                        check_fields(pr, e, p, port_fields);
+                        struct container_port *cp = &c->ports[c->n_ports++];
+                        int64_t v = 0;
+                        cp->name = get_str(pr, e, p, "name");
+                        cp->protocol = get_str(pr, e, p, "protocol");
+                        cp->host_ip = get_str(pr, e, p, "hostIP");
+                        char q[600];
+                        snprintf(q, sizeof q, "%s.containerPort", p);
+                        if (!get_int(pr, e, p, "containerPort", &v))
+                                add_error(pr, q, "Required value");
+                        else if (v < 1 || v > 65535)
+                                add_error(pr, q,
+                                          "Invalid value: %lld: must be between 1 and 65535, inclusive",
+                                          (long long) v);
+                        cp->container_port = (int32_t) v;
+                        v = 0;
+                        snprintf(q, sizeof q, "%s.hostPort", p);
+                        if (get_int(pr, e, p, "hostPort", &v) && (v < 0 || v > 65535))
+                                add_error(pr, q,
+                                          "Invalid value: %lld: must be between 1 and 65535, inclusive",
+                                          (long long) v);
+                        cp->host_port = (int32_t) v;
+                        snprintf(q, sizeof q, "%s.protocol", p);
+                        check_enum(pr, q, cp->protocol, protos);
+                        snprintf(q, sizeof q, "%s.name", p);
+                        if (cp->name && (strlen(cp->name) > 15 || !is_dns1123_label(cp->name)))
+                                add_error(pr, q,
+                                          "Invalid value: \"%s\": must be no more than 15 characters and a "
+                                          "lowercase RFC 1123 label",
+                                          cp->name);
+                }
+        }
+        if ((arr = get_typed(pr, obj, path, "volumeMounts", JSON_ARRAY))) {
+                c->mounts = OOM_CHECK(calloc(json_array_size(arr) + 1, sizeof *c->mounts));
+                json_array_foreach(arr, i, e)
+                {
+                        snprintf(p, sizeof p, "%s.volumeMounts[%zu]", path, i);
+                        if (!json_is_object(e)) {
+                                add_error(pr, p, "Invalid type: expected object, got %s", json_type_name(e));
+                                continue;
+                        }
+                        check_fields(pr, e, p, mount_fields);
+                        struct volume_mount *m = &c->mounts[c->n_mounts++];
+                        m->name = get_str(pr, e, p, "name");
+                        m->mount_path = get_str(pr, e, p, "mountPath");
+                        m->sub_path = get_str(pr, e, p, "subPath");
+                        m->read_only = get_bool(pr, e, p, "readOnly");
+                        char q[600];
+                        snprintf(q, sizeof q, "%s.mountPath", p);
+                        if (!m->mount_path || !m->mount_path[0])
+                                add_error(pr, q, "Required value");
+                        snprintf(q, sizeof q, "%s.subPath", p);
+                        if (m->sub_path && (m->sub_path[0] == '/' || strstr(m->sub_path, "..")))
+                                add_error(pr, q,
+                                          "Invalid value: \"%s\": must be a relative path without '..'",
+                                          m->sub_path);
+                }
+        }
+        container_hash(c, obj);
+}
+
+static void decode_containers(struct api_problems *pr, json_t *spec, const char *key, struct container **ret,
+                              size_t *ret_n)
+{
+        json_t *arr = get_typed(pr, spec, "spec", key, JSON_ARRAY), *e;
+        size_t i;
+        *ret = NULL;
+        *ret_n = 0;
+        if (!arr)
+                return;
+        *ret = OOM_CHECK(calloc(json_array_size(arr) + 1, sizeof(struct container)));
+        json_array_foreach(arr, i, e)
+        {
+                char p[128];
+                snprintf(p, sizeof p, "spec.%s[%zu]", key, i);
+                if (!json_is_object(e)) {
+                        add_error(pr, p, "Invalid type: expected object, got %s", json_type_name(e));
+                        continue;
+                }
+                decode_container(pr, e, p, &(*ret)[(*ret_n)++]);
+        }
+}
+
+static void decode_volumes(struct api_problems *pr, json_t *spec, struct pod *pod)
+{
+        json_t *arr = get_typed(pr, spec, "spec", "volumes", JSON_ARRAY), *e;
+        size_t i;
+        if (!arr)
+                return;
+        pod->volumes = OOM_CHECK(calloc(json_array_size(arr) + 1, sizeof *pod->volumes));
+        json_array_foreach(arr, i, e)
+        {
+                char p[128];
+                snprintf(p, sizeof p, "spec.volumes[%zu]", i);
+                if (!json_is_object(e)) {
+                        add_error(pr, p, "Invalid type: expected object, got %s", json_type_name(e));
+                        continue;
+                }
+                struct volume *v = &pod->volumes[pod->n_volumes++];
+                v->name = get_str(pr, e, p, "name");
+                v->kind = VOLUME_UNSUPPORTED;
+                const char *k;
+                json_t *src;
+                int n_sources = 0;
+                json_object_foreach(e, k, src)
+                {
+                        if (streq(k, "name"))
+                                continue;
+                        if (!in_list(k, volume_sources)) {
+                                strv_push(&pr->warnings, strdup_printf("%s.%s: unknown field", p, k));
+                                continue;
+                        }
+                        n_sources++;
+                        free(v->kind_name);
+                        v->kind_name = xstrdup(k);
+                }
+                char q[256];
+                snprintf(q, sizeof q, "%s.name", p);
+                if (!v->name || !v->name[0])
+                        add_error(pr, q, "Required value");
+                else if (!is_dns1123_label(v->name))
+                        add_error(pr, q,
+                                  "Invalid value: \"%s\": a lowercase RFC 1123 label must consist of "
+                                  "lower case alphanumeric characters or '-'",
+                                  v->name);
+                if (n_sources != 1) {
+                        add_error(pr, p,
+                                  n_sources ? "Forbidden: may not specify more than 1 volume type"
+                                            : "Required value: must specify a volume type");
+                        continue;
+                }
+                if (streq(v->kind_name, "emptyDir")) {
+                        json_t *ed = get_typed(pr, e, p, "emptyDir", JSON_OBJECT);
+                        v->kind = VOLUME_EMPTY_DIR;
+                        if (ed) {
+                                snprintf(q, sizeof q, "%s.emptyDir", p);
+                                v->medium = get_str(pr, ed, q, "medium");
+                        }
+                } else if (streq(v->kind_name, "hostPath")) {
+                        json_t *hp = get_typed(pr, e, p, "hostPath", JSON_OBJECT);
+                        v->kind = VOLUME_HOST_PATH;
+                        snprintf(q, sizeof q, "%s.hostPath", p);
+                        if (hp) {
+                                v->host_path = get_str(pr, hp, q, "path");
+                                v->host_path_type = get_str(pr, hp, q, "type");
+                        }
+                        strcat(q, ".path");
+                        if (!v->host_path || !v->host_path[0])
+                                add_error(pr, q, "Required value");
+                }
+        }
+}
+
+static void validate_pod(struct api_problems *pr, struct pod *pod)
+{
+        static const char *const restart[] = {"Always", "OnFailure", "Never", NULL};
+        static const char *const dns[] = {"ClusterFirstWithHostNet", "ClusterFirst", "Default", "None",
+                                          NULL};
+        char p[256];
+
+        if (!pod->name || !pod->name[0])
+                add_error(pr, "metadata.name", "Required value: name or generateName is required");
+        else if (!is_dns1123_subdomain(pod->name))
+                add_error(pr, "metadata.name",
+                          "Invalid value: \"%s\": a lowercase RFC 1123 subdomain must consist of lower case "
+                          "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
+                          "character",
+                          pod->name);
+        if (pod->namespace && !is_dns1123_label(pod->namespace))
+                add_error(pr, "metadata.namespace",
+                          "Invalid value: \"%s\": a lowercase RFC 1123 label must consist of lower case "
+                          "alphanumeric characters or '-'",
+                          pod->namespace);
+        if (pod->n_containers == 0)
+                add_error(pr, "spec.containers", "Required value");
+        check_enum(pr, "spec.restartPolicy", pod->restart_policy, restart);
+        check_enum(pr, "spec.dnsPolicy", pod->dns_policy, dns);
+        if (pod->termination_grace_period < 0)
+                add_error(pr, "spec.terminationGracePeriodSeconds",
+                          "Invalid value: %lld: must be greater than or equal to 0",
+                          (long long) pod->termination_grace_period);
+        if (pod->hostname && !is_dns1123_label(pod->hostname))
+                add_error(pr, "spec.hostname", "Invalid value: \"%s\": must be a lowercase RFC 1123 label",
+                          pod->hostname);
+
+        /* Container names are unique across init and app containers. */
+        size_t total = pod->n_init_containers + pod->n_containers;
+        for (size_t i = 0; i < total; i++) {
+                bool init = i < pod->n_init_containers;
+                struct container *c =
+                        init ? &pod->init_containers[i] : &pod->containers[i - pod->n_init_containers];
+                size_t idx = init ? i : i - pod->n_init_containers;
+                if (!c->name)
+                        continue;
+                for (size_t j = 0; j < i; j++) {
+                        struct container *o = j < pod->n_init_containers
+                                                      ? &pod->init_containers[j]
+                                                      : &pod->containers[j - pod->n_init_containers];
+                        if (o->name && streq(o->name, c->name)) {
+                                snprintf(p, sizeof p, "spec.%s[%zu].name",
+                                         init ? "initContainers" : "containers", idx);
+                                add_error(pr, p, "Duplicate value: \"%s\"", c->name);
+                                break;
+                        }
+                }
+                for (size_t m = 0; m < c->n_mounts; m++) {
+                        bool found = false;
+                        for (size_t v = 0; v < pod->n_volumes && !found; v++)
+                                found = streq_ptr(pod->volumes[v].name, c->mounts[m].name);
+                        if (!found && c->mounts[m].name) {
+                                snprintf(p, sizeof p, "spec.%s[%zu].volumeMounts[%zu].name",
+                                         init ? "initContainers" : "containers", idx, m);
+                                add_error(pr, p, "Not found: \"%s\"", c->mounts[m].name);
+                        }
+                }
+        }
+        for (size_t i = 0; i < pod->n_volumes; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (pod->volumes[i].name && streq_ptr(pod->volumes[i].name, pod->volumes[j].name)) {
+                                snprintf(p, sizeof p, "spec.volumes[%zu].name", i);
+                                add_error(pr, p, "Duplicate value: \"%s\"", pod->volumes[i].name);
+                        }
+}
+
+struct pod *pod_from_json(json_t *obj, struct api_problems *pr)
+{
+        struct pod *pod = OOM_CHECK(calloc(1, sizeof *pod));
+        json_t *meta, *spec;
+        size_t n_errors = strv_length(pr->errors);
+
+        atomic_init(&pod->refs, 1);
+        pod->json = json_incref(obj);
+        if (!json_is_object(obj)) {
+                add_error(pr, "(root)", "Invalid type: expected object, got %s", json_type_name(obj));
+                goto fail;
+        }
+        check_fields(pr, obj, "", pod_fields);
+        meta = get_typed(pr, obj, "", "metadata", JSON_OBJECT);
+        spec = get_typed(pr, obj, "", "spec", JSON_OBJECT);
+        if (!meta)
+                add_error(pr, "metadata", "Required value");
+        if (!spec)
+                add_error(pr, "spec", "Required value");
+        if (!meta || !spec)
+                goto fail;
+        check_fields(pr, meta, "metadata", meta_fields);
+        check_fields(pr, spec, "spec", spec_fields);
+
+        pod->name = get_str(pr, meta, "metadata", "name");
+        pod->namespace = get_str(pr, meta, "metadata", "namespace");
+        pod->uid = get_str(pr, meta, "metadata", "uid");
+        get_map(pr, meta, "metadata", "labels", &pod->labels, &pod->n_labels);
+        get_map(pr, meta, "metadata", "annotations", &pod->annotations, &pod->n_annotations);
+
+        decode_containers(pr, spec, "initContainers", &pod->init_containers, &pod->n_init_containers);
+        decode_containers(pr, spec, "containers", &pod->containers, &pod->n_containers);
+        decode_volumes(pr, spec, pod);
+        pod->restart_policy = get_str(pr, spec, "spec", "restartPolicy");
+        pod->dns_policy = get_str(pr, spec, "spec", "dnsPolicy");
+        pod->hostname = get_str(pr, spec, "spec", "hostname");
+        pod->subdomain = get_str(pr, spec, "spec", "subdomain");
+        pod->node_name = get_str(pr, spec, "spec", "nodeName");
+        pod->host_network = get_bool(pr, spec, "spec", "hostNetwork");
+        pod->host_pid = get_bool(pr, spec, "spec", "hostPID");
+        pod->host_ipc = get_bool(pr, spec, "spec", "hostIPC");
+        pod->termination_grace_period = 30;
+        get_int(pr, spec, "spec", "terminationGracePeriodSeconds", &pod->termination_grace_period);
+        if (!pod->restart_policy)
+                pod->restart_policy = xstrdup("Always");
+        if (!pod->dns_policy)
+                pod->dns_policy = xstrdup("ClusterFirst");
+        if (!pod->namespace)
+                pod->namespace = xstrdup("default");
+
+        validate_pod(pr, pod);
+        if (strv_length(pr->errors) > n_errors)
+                goto fail;
+        return pod;
+fail:
+        pod_unref(pod);
+        return NULL;
+}

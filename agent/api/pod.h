@@ -1,0 +1,120 @@
+/* The Pod API type as cubelet uses it: decoding from the API's JSON, defaulting, validation. */
+#pragma once
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct kv {
+        char *key;
+        char *value;
+};
+
+struct env_var {
+        char *name;
+        char *value;
+};
+
+struct container_port {
+        char *name;
+        int32_t container_port;
+        int32_t host_port;
+        char *protocol; /* TCP, UDP, SCTP */
+        char *host_ip;
+};
+
+struct volume_mount {
+        char *name;
+        char *mount_path;
+        char *sub_path;
+        bool read_only;
+};
+
+struct container {
+        char *name;
+        char *image;
+        char *image_pull_policy; /* Always, IfNotPresent, Never */
+        char **command;          /* strv, may be NULL */
+        char **args;             /* strv, may be NULL */
+        char *working_dir;
+        struct env_var *env;
+        size_t n_env;
+        struct container_port *ports;
+        size_t n_ports;
+        struct volume_mount *mounts;
+        size_t n_mounts;
+        char *termination_message_path;
+        char *termination_message_policy;
+        bool tty, stdin_open, stdin_once;
+        char hash[17]; /* stable hash of the defaulted spec, hex */
+};
+
+enum volume_kind { VOLUME_EMPTY_DIR, VOLUME_HOST_PATH, VOLUME_UNSUPPORTED };
+
+struct volume {
+        char *name;
+        enum volume_kind kind;
+        char *kind_name; /* the source's field name, e.g. "emptyDir", "configMap" */
+        char *host_path;
+        char *host_path_type;
+        char *medium; /* emptyDir: "" or "Memory" */
+};
+
+/* Immutable once published; shared between threads by reference count. */
+struct pod {
+        atomic_int refs;
+        char *name;
+        char *namespace;
+        char *uid;
+        struct kv *labels;
+        size_t n_labels;
+        struct kv *annotations;
+        size_t n_annotations;
+        struct container *init_containers;
+        size_t n_init_containers;
+        struct container *containers;
+        size_t n_containers;
+        struct volume *volumes;
+        size_t n_volumes;
+        char *restart_policy; /* Always, OnFailure, Never */
+        int64_t termination_grace_period;
+        char *dns_policy;
+        char *hostname;
+        char *subdomain;
+        char *node_name;
+        bool host_network, host_pid, host_ipc;
+        json_t *json; /* the defaulted object */
+};
+
+struct pod *pod_ref(struct pod *p);
+struct pod *pod_unref(struct pod *p);
+static inline void pod_unrefp(struct pod **p)
+{
+        pod_unref(*p);
+}
+#define _cleanup_pod_ __attribute__((cleanup(pod_unrefp)))
+
+/* "namespace/name" for logs, into buf. */
+const char *pod_full_name(const struct pod *p, char *buf, size_t len);
+const char *pod_annotation(const struct pod *p, const char *key);
+
+/* Field-level problems found while decoding: errors make the object invalid; warnings do not. */
+struct api_problems {
+        char **errors;   /* strv: "spec.containers[0].image: Required value" */
+        char **warnings; /* strv: "spec.foo: unknown field" */
+};
+void api_problems_clear(struct api_problems *pr);
+/* All errors joined with "; ", or NULL when there are none (caller frees). */
+char *api_problems_errors(const struct api_problems *pr);
+char *api_problems_warnings(const struct api_problems *pr);
+
+/* Applies the API server's defaults to a Pod object in place (namespace excluded). */
+void pod_json_apply_defaults(json_t *pod);
+
+/* Decodes and validates a defaulted Pod object. Returns NULL with pr->errors set when invalid. */
+struct pod *pod_from_json(json_t *obj, struct api_problems *pr);
+
+/* Validation helpers (Kubernetes apimachinery rules). */
+bool is_dns1123_label(const char *s);
+bool is_dns1123_subdomain(const char *s);

@@ -1,0 +1,368 @@
+/* cubelet's configuration: KubeletConfiguration (kubelet.config.k8s.io/v1beta1) fields and flags. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "util.h"
+#include "pod.h"
+#include "yaml_json.h"
+
+void config_init_defaults(struct cubelet_config *c)
+{
+        char host[256] = "localhost";
+        *c = (struct cubelet_config){0};
+        c->runtime_endpoint = xstrdup("unix:///run/containerd/containerd.sock");
+        c->root_dir = xstrdup("/var/lib/cubelet");
+        c->pod_logs_dir = xstrdup("/var/log/pods");
+        c->healthz_bind = xstrdup("127.0.0.1");
+        c->healthz_port = 10248;
+        c->file_check_ms = 20000;
+        c->sync_ms = 60000;
+        c->runtime_timeout_ms = 120000;
+        c->workers = 4;
+        gethostname(host, sizeof host - 1);
+        c->node_name = xstrdup(host);
+}
+
+void config_done(struct cubelet_config *c)
+{
+        free(c->config_file);
+        free(c->static_pod_path);
+        free(c->runtime_endpoint);
+        free(c->root_dir);
+        free(c->pod_logs_dir);
+        free(c->node_name);
+        free(c->healthz_bind);
+        *c = (struct cubelet_config){0};
+}
+
+int parse_duration_ms(const char *s, int64_t *ret)
+{
+        static const struct {
+                const char *unit;
+                double ms;
+        } units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"µs", 1e-3},  {"ms", 1},
+                     {"s", 1000},  {"m", 60000}, {"h", 3600000}};
+        double total = 0;
+        const char *p = s;
+
+        if (!*p)
+                return -EINVAL;
+        if (streq(s, "0"))
+                return *ret = 0, 0;
+        while (*p) {
+                char *end;
+                if (!isdigit((unsigned char) *p) && *p != '.')
+                        return -EINVAL;
+                double v = strtod(p, &end);
+                if (end == p)
+                        return -EINVAL;
+                p = end;
+                bool found = false;
+                /* Longest unit first where prefixes clash: "ms" before "m". */
+                for (size_t i = 0; i < ELEMENTSOF(units) && !found; i++) {
+                        size_t n = strlen(units[i].unit);
+                        if (strncmp(p, units[i].unit, n) == 0 &&
+                            !(streq(units[i].unit, "m") && p[1] == 's')) {
+                                total += v * units[i].ms;
+                                p += n;
+                                found = true;
+                        }
+                }
+                if (!found)
+                        return -EINVAL;
+        }
+        *ret = (int64_t) total;
+        return 0;
+}
+
+static void set_str(char **dst, const char *v)
+{
+        free(*dst);
+        *dst = xstrdup(v);
+}
+
+static void lowercase(char *s)
+{
+        for (; s && *s; s++)
+                *s = (char) tolower((unsigned char) *s);
+}
+
+/* One KubeletConfiguration field. Returns 0, or -EINVAL with *err set. */
+static int apply_field(struct cubelet_config *c, const char *key, json_t *v, char **err, bool *known)
+{
+        *known = true;
+        if (streq(key, "staticPodPath") || streq(key, "containerRuntimeEndpoint") ||
+            streq(key, "podLogsDir") || streq(key, "healthzBindAddress")) {
+                if (!json_is_string(v))
+                        return *err = strdup_printf("%s: expected a string", key), -EINVAL;
+                const char *s = json_string_value(v);
+                char **dst = streq(key, "staticPodPath")              ? &c->static_pod_path
+                             : streq(key, "containerRuntimeEndpoint") ? &c->runtime_endpoint
+                             : streq(key, "podLogsDir")               ? &c->pod_logs_dir
+                                                                      : &c->healthz_bind;
+                if (streq(key, "podLogsDir") && s[0] != '/')
+                        return *err = strdup_printf("%s: must be an absolute path", key), -EINVAL;
+                set_str(dst, s[0] ? s : NULL);
+                return 0;
+        }
+        if (streq(key, "healthzPort")) {
+                if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65535)
+                        return *err = strdup_printf("%s: expected a port number 0-65535", key), -EINVAL;
+                c->healthz_port = (int) json_integer_value(v);
+                return 0;
+        }
+        if (streq(key, "fileCheckFrequency") || streq(key, "syncFrequency") ||
+            streq(key, "runtimeRequestTimeout")) {
+                int64_t ms;
+                if (!json_is_string(v) || parse_duration_ms(json_string_value(v), &ms) < 0 || ms <= 0)
+                        return *err = strdup_printf("%s: expected a positive duration such as \"20s\"", key),
+                               -EINVAL;
+                *(streq(key, "fileCheckFrequency") ? &c->file_check_ms
+                  : streq(key, "syncFrequency")    ? &c->sync_ms
+                                                   : &c->runtime_timeout_ms) = ms;
+                return 0;
+        }
+        if (streq(key, "apiVersion") || streq(key, "kind"))
+                return 0;
+        *known = false;
+        return 0;
+}
+
+int config_load_file(struct cubelet_config *c, const char *path, char **ret_err)
+{
+        _cleanup_free_ char *buf = NULL, *perr = NULL;
+        struct yaml_doc *docs = NULL;
+        size_t len = 0, n = 0;
+        int r = read_file_limit(path, 1 << 20, &buf, &len);
+
+        if (r < 0) {
+                *ret_err = strdup_printf("%s: %s", path, strerror(-r));
+                return r;
+        }
+        r = yaml_parse_docs(buf, len, &docs, &n, &perr);
+        if (r < 0) {
+                *ret_err = strdup_printf("%s: %s", path, perr);
+                return r;
+        }
+        r = 0;
+        json_t *root = n == 1 ? docs[0].value : NULL;
+        json_t *kind = json_object_get(root, "kind"), *api = json_object_get(root, "apiVersion");
+        if (!json_is_object(root)) {
+                *ret_err = strdup_printf("%s: expected one KubeletConfiguration document", path);
+                r = -EINVAL;
+        } else if (!json_is_string(kind) || !streq(json_string_value(kind), "KubeletConfiguration") ||
+                   !json_is_string(api) || !streq(json_string_value(api), "kubelet.config.k8s.io/v1beta1")) {
+                *ret_err = strdup_printf("%s: apiVersion/kind must be kubelet.config.k8s.io/v1beta1 "
+                                         "KubeletConfiguration",
+                                         path);
+                r = -EINVAL;
+        } else {
+                const char *k;
+                json_t *v;
+                json_object_foreach(root, k, v)
+                {
+                        bool known;
+                        char *err = NULL;
+                        if (apply_field(c, k, v, &err, &known) < 0) {
+                                *ret_err = strdup_printf("%s: field %s", path, err);
+                                free(err);
+                                r = -EINVAL;
+                                break;
+                        }
+                        if (!known)
+                                log_warn("Unknown or unsupported field in the configuration file, ignoring "
+                                         "it",
+                                         "file=\"%s\" field=\"%s\"", path, k);
+                }
+        }
+        yaml_docs_free(docs, n);
+        return r;
+}
+
+enum {
+        OPT_CONFIG = 256,
+        OPT_MANIFEST,
+        OPT_ENDPOINT,
+        OPT_ROOT,
+        OPT_HOSTNAME,
+        OPT_LOGS,
+        OPT_HEALTHZ_PORT,
+        OPT_HEALTHZ_BIND,
+        OPT_FILE_CHECK,
+        OPT_SYNC,
+        OPT_RUNTIME_TIMEOUT,
+        OPT_WORKERS,
+        OPT_VERSION,
+};
+
+static const struct option options[] = {
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"pod-manifest-path", required_argument, NULL, OPT_MANIFEST},
+        {"container-runtime-endpoint", required_argument, NULL, OPT_ENDPOINT},
+        {"root-dir", required_argument, NULL, OPT_ROOT},
+        {"hostname-override", required_argument, NULL, OPT_HOSTNAME},
+        {"pod-logs-dir", required_argument, NULL, OPT_LOGS},
+        {"healthz-port", required_argument, NULL, OPT_HEALTHZ_PORT},
+        {"healthz-bind-address", required_argument, NULL, OPT_HEALTHZ_BIND},
+        {"file-check-frequency", required_argument, NULL, OPT_FILE_CHECK},
+        {"sync-frequency", required_argument, NULL, OPT_SYNC},
+        {"runtime-request-timeout", required_argument, NULL, OPT_RUNTIME_TIMEOUT},
+        {"pod-workers", required_argument, NULL, OPT_WORKERS},
+        {"v", required_argument, NULL, 'v'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+};
+
+static void usage(FILE *f)
+{
+        fputs("Usage: cubelet [flags]\n"
+              "A Kubernetes node agent: runs the pods of static manifests through a CRI runtime.\n\n"
+              "Flags (flags override the --config file):\n"
+              "  --config FILE                      KubeletConfiguration (kubelet.config.k8s.io/v1beta1) "
+              "YAML\n"
+              "  --pod-manifest-path DIR            static pod manifests (staticPodPath) [none]\n"
+              "  --container-runtime-endpoint EP    CRI socket [unix:///run/containerd/containerd.sock]\n"
+              "  --root-dir DIR                     state directory [/var/lib/cubelet]\n"
+              "  --pod-logs-dir DIR                 container logs (podLogsDir) [/var/log/pods]\n"
+              "  --hostname-override NAME           node name [the hostname, lowercased]\n"
+              "  --healthz-port PORT                healthz port, 0 disables [10248]\n"
+              "  --healthz-bind-address IP          healthz address [127.0.0.1]\n"
+              "  --file-check-frequency DURATION    static pod directory rescan [20s]\n"
+              "  --sync-frequency DURATION          full pod resync [1m]\n"
+              "  --runtime-request-timeout DURATION CRI call deadline [2m]\n"
+              "  --pod-workers N                    pod worker threads [4]\n"
+              "  -v, --v N                          log verbosity [0]\n"
+              "  --version                          print the version and exit\n"
+              "  -h, --help                         this help\n",
+              f);
+}
+
+static int flag_error(const char *flag, const char *value, const char *why)
+{
+        fprintf(stderr, "cubelet: invalid value \"%s\" for flag --%s: %s\n", value, flag, why);
+        return -EINVAL;
+}
+
+static int parse_int_flag(const char *flag, const char *v, int min, int max, int *ret)
+{
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno || *end || !*v || n < min || n > max) {
+                char why[64];
+                snprintf(why, sizeof why, "expected an integer from %d to %d", min, max);
+                return flag_error(flag, v, why);
+        }
+        *ret = (int) n;
+        return 0;
+}
+
+int config_parse(struct cubelet_config *c, int argc, char **argv)
+{
+        int opt;
+
+        /* Pass 1: find --config, so the file can be applied before the other flags override it. */
+        opterr = 0;
+        optind = 1;
+        while ((opt = getopt_long_only(argc, argv, "hv:", options, NULL)) != -1)
+                if (opt == OPT_CONFIG)
+                        set_str(&c->config_file, optarg);
+        if (c->config_file) {
+                _cleanup_free_ char *err = NULL;
+                if (config_load_file(c, c->config_file, &err) < 0) {
+                        fprintf(stderr, "cubelet: invalid configuration file: %s\n", err);
+                        return -EINVAL;
+                }
+        }
+
+        opterr = 0;
+        optind = 1;
+        while ((opt = getopt_long_only(argc, argv, ":hv:", options, NULL)) != -1) {
+                int64_t ms;
+                const char *name = NULL;
+                for (const struct option *o = options; o->name && !name; o++)
+                        if (o->val == opt)
+                                name = o->name;
+                switch (opt) {
+                case OPT_CONFIG:
+                        break;
+                case OPT_MANIFEST:
+                        set_str(&c->static_pod_path, optarg[0] ? optarg : NULL);
+                        break;
+                case OPT_ENDPOINT:
+                        if (!optarg[0])
+                                return flag_error(name, optarg, "must not be empty");
+                        set_str(&c->runtime_endpoint, optarg);
+                        break;
+                case OPT_ROOT:
+                case OPT_LOGS:
+                        if (optarg[0] != '/')
+                                return flag_error(name, optarg, "must be an absolute path");
+                        set_str(opt == OPT_ROOT ? &c->root_dir : &c->pod_logs_dir, optarg);
+                        break;
+                case OPT_HOSTNAME:
+                        if (!optarg[0])
+                                return flag_error(name, optarg, "must not be empty");
+                        set_str(&c->node_name, optarg);
+                        break;
+                case OPT_HEALTHZ_PORT:
+                        if (parse_int_flag(name, optarg, 0, 65535, &c->healthz_port) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_HEALTHZ_BIND:
+                        set_str(&c->healthz_bind, optarg);
+                        break;
+                case OPT_FILE_CHECK:
+                case OPT_SYNC:
+                case OPT_RUNTIME_TIMEOUT:
+                        if (parse_duration_ms(optarg, &ms) < 0 || ms <= 0)
+                                return flag_error(name, optarg,
+                                                  "expected a positive duration such as \"20s\"");
+                        *(opt == OPT_FILE_CHECK ? &c->file_check_ms
+                          : opt == OPT_SYNC     ? &c->sync_ms
+                                                : &c->runtime_timeout_ms) = ms;
+                        break;
+                case OPT_WORKERS:
+                        if (parse_int_flag(name, optarg, 1, 64, &c->workers) < 0)
+                                return -EINVAL;
+                        break;
+                case 'v':
+                        if (parse_int_flag("v", optarg, 0, 10, &c->verbosity) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_VERSION:
+                        printf("cubelet %s\n", CUBELET_VERSION);
+                        return 1;
+                case 'h':
+                        usage(stdout);
+                        return 1;
+                case ':':
+                        fprintf(stderr, "cubelet: flag needs an argument: %s\n", argv[optind - 1]);
+                        return -EINVAL;
+                default:
+                        fprintf(stderr, "cubelet: unknown flag: %s\n", argv[optind - 1]);
+                        usage(stderr);
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "cubelet: unexpected argument: %s\n", argv[optind]);
+                return -EINVAL;
+        }
+        lowercase(c->node_name);
+        if (!is_dns1123_subdomain(c->node_name)) {
+                fprintf(stderr,
+                        "cubelet: invalid node name \"%s\": must be a lowercase RFC 1123 subdomain\n",
+                        c->node_name);
+                return -EINVAL;
+        }
+        return 0;
+}

@@ -1,0 +1,33 @@
+/* cubelet's configuration: KubeletConfiguration (kubelet.config.k8s.io/v1beta1) fields and flags. */
+#pragma once
+
+#include <stdint.h>
+
+struct cubelet_config {
+        char *config_file;
+        char *static_pod_path;      /* staticPodPath / --pod-manifest-path; NULL: no file source */
+        char *runtime_endpoint;     /* containerRuntimeEndpoint / --container-runtime-endpoint */
+        char *root_dir;             /* --root-dir */
+        char *pod_logs_dir;         /* podLogsDir */
+        char *node_name;            /* --hostname-override, else the hostname, lowercased */
+        char *healthz_bind;         /* healthzBindAddress */
+        int healthz_port;           /* healthzPort; 0 disables */
+        int64_t file_check_ms;      /* fileCheckFrequency */
+        int64_t sync_ms;            /* syncFrequency */
+        int64_t runtime_timeout_ms; /* runtimeRequestTimeout */
+        int workers;                /* pod worker threads */
+        int verbosity;              /* --v */
+};
+
+void config_init_defaults(struct cubelet_config *c);
+void config_done(struct cubelet_config *c);
+
+/* Parses the command line (and the --config file it names; flags win). Returns 0 to run, 1 when it
+ * printed --help/--version, or -EINVAL after printing a clear error to stderr. */
+int config_parse(struct cubelet_config *c, int argc, char **argv);
+
+/* Loads a KubeletConfiguration YAML into c. Errors name the file and field; unknown fields warn. */
+int config_load_file(struct cubelet_config *c, const char *path, char **ret_err);
+
+/* Go duration syntax: "1m30s", "250ms", "2h". */
+int parse_duration_ms(const char *s, int64_t *ret);

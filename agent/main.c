@@ -1,0 +1,278 @@
+/* cubelet's entry point: parse the configuration, wire the parts together, run the loop. */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include "cgroups.h"
+#include "config.h"
+#include "cri.h"
+#include "file.h"
+#include "healthz.h"
+#include "log.h"
+#include "pleg.h"
+#include "podconfig.h"
+#include "sync.h"
+#include "util.h"
+#include "workers.h"
+
+#define LOOP_STALL_MS 10000
+
+struct agent {
+        struct cubelet_config cfg;
+        uv_loop_t loop;
+        uv_signal_t sigterm, sigint, sighup;
+        uv_timer_t tick;
+        atomic_llong last_tick_ms;
+        atomic_bool runtime_down;
+        struct cri_client *cri;
+        struct sync_ctx sync;
+        struct pod_workers *workers;
+        struct podconfig *podconfig;
+        struct file_source *file_source;
+        struct pleg *pleg;
+        struct healthz *healthz;
+};
+
+static int do_sync(void *ud, struct pod *pod, struct sync_result *res)
+{
+        struct agent *a = ud;
+        return pod_sync(&a->sync, pod, res);
+}
+
+static int do_kill(void *ud, const char *uid, int64_t grace_s, struct sync_result *res)
+{
+        struct agent *a = ud;
+        return pod_kill(&a->sync, uid, grace_s, res);
+}
+
+static void on_pod_change(const char *uid, void *ud)
+{
+        struct agent *a = ud;
+        pod_workers_kick(a->workers, uid);
+}
+
+static void on_relist(bool ok, void *ud)
+{
+        struct agent *a = ud;
+        bool was_down = atomic_exchange(&a->runtime_down, !ok);
+        if (!ok && !was_down) {
+                struct pleg_health h;
+                pleg_get_health(a->pleg, &h);
+                log_error("Container runtime is not answering", "endpoint=\"%s\" err=\"%s\"",
+                          a->cfg.runtime_endpoint, log_q(h.error));
+        } else if (ok && was_down)
+                log_info("Container runtime is answering again", "endpoint=\"%s\"", a->cfg.runtime_endpoint);
+        if (ok)
+                pod_workers_tick(a->workers);
+}
+
+static bool health_check(void *ud, char *reason, size_t len)
+{
+        struct agent *a = ud;
+        struct pleg_health h;
+        int64_t now = now_mono_ms();
+        size_t used = 0;
+        bool ok = true;
+
+        pleg_get_health(a->pleg, &h);
+        if (!h.relist_ok) {
+                used += snprintf(reason + used, len - used, "[-]runtime failed: container runtime %s: %s\n",
+                                 a->cfg.runtime_endpoint, h.error);
+                ok = false;
+        } else if (used < len)
+                used += snprintf(reason + used, len - used, "[+]runtime ok\n");
+        if (used < len && h.last_ok_ms && now - h.last_ok_ms > PLEG_RELIST_THRESHOLD_MS) {
+                used += snprintf(reason + used, len - used,
+                                 "[-]pleg failed: PLEG is not healthy: pleg was last seen active %llds ago; "
+                                 "threshold is 3m0s\n",
+                                 (long long) (now - h.last_ok_ms) / 1000);
+                ok = false;
+        }
+        int64_t tick = atomic_load(&a->last_tick_ms);
+        if (used < len && now - tick > LOOP_STALL_MS) {
+                snprintf(reason + used, len - used, "[-]syncloop failed: main loop stalled for %llds\n",
+                         (long long) (now - tick) / 1000);
+                ok = false;
+        } else if (used < len)
+                snprintf(reason + used, len - used, "[+]syncloop ok\n");
+        return ok;
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+        struct agent *a = t->data;
+        atomic_store(&a->last_tick_ms, now_mono_ms());
+}
+
+static void stop_cb(uv_signal_t *s, int signum)
+{
+        struct agent *a = s->data;
+        log_info("Shutting down; pods keep running", "signal=\"%s\"", strsignal(signum));
+        uv_stop(&a->loop);
+}
+
+static void hup_cb(uv_signal_t *s, int signum)
+{
+        struct agent *a = s->data;
+        if (a->file_source)
+                file_source_rescan(a->file_source);
+}
+
+static void log_runtime_version(struct agent *a)
+{
+        Runtime__V1__VersionRequest req = RUNTIME__V1__VERSION_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__VersionResponse *resp = NULL;
+        struct cri_error err = {0};
+        req.version = "v1";
+        int r = CRI_CALL(a->cri, RuntimeService, Version, version, &req, &resp, 5000, &err);
+        if (r < 0)
+                log_error("Container runtime is not answering yet; will keep trying",
+                          "endpoint=\"%s\" err=\"%s\"", a->cfg.runtime_endpoint,
+                          log_q(err.msg[0] ? err.msg : strerror(-r)));
+        else
+                log_info("Container runtime answers",
+                         "endpoint=\"%s\" runtime=\"%s\" version=\"%s\" "
+                         "apiVersion=\"%s\"",
+                         a->cfg.runtime_endpoint, resp->runtime_name, resp->runtime_version,
+                         resp->runtime_api_version);
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+        if (!uv_is_closing(h))
+                uv_close(h, NULL);
+}
+
+static int run(struct agent *a)
+{
+        int r;
+
+        log_info("Starting cubelet",
+                 "version=\"%s\" node=\"%s\" staticPodPath=\"%s\" runtime=\"%s\" rootDir=\"%s\"",
+                 CUBELET_VERSION, a->cfg.node_name, a->cfg.static_pod_path ? a->cfg.static_pod_path : "",
+                 a->cfg.runtime_endpoint, a->cfg.root_dir);
+        r = mkdir_p(a->cfg.root_dir, 0750);
+        if (r >= 0) {
+                _cleanup_free_ char *pods = strdup_printf("%s/pods", a->cfg.root_dir);
+                r = mkdir_p(pods, 0750);
+        }
+        if (r < 0) {
+                log_error("Cannot create the root directory", "path=\"%s\" err=\"%s\"", a->cfg.root_dir,
+                          strerror(-r));
+                return r;
+        }
+        r = mkdir_p(a->cfg.pod_logs_dir, 0755);
+        if (r < 0) {
+                log_error("Cannot create the pod logs directory", "path=\"%s\" err=\"%s\"",
+                          a->cfg.pod_logs_dir, strerror(-r));
+                return r;
+        }
+        r = cri_client_new(a->cfg.runtime_endpoint, a->cfg.runtime_timeout_ms, &a->cri);
+        if (r < 0) {
+                log_error("Invalid container runtime endpoint", "endpoint=\"%s\" err=\"%s\"",
+                          a->cfg.runtime_endpoint, strerror(-r));
+                return r;
+        }
+        log_runtime_version(a);
+        log_info("Cgroup hierarchy", "driver=\"cgroupfs\" mode=\"%s\"",
+                 cg_mode_name(cg_detect_mode("/sys/fs/cgroup")));
+
+        a->sync = (struct sync_ctx){
+                .cri = a->cri,
+                .root_dir = a->cfg.root_dir,
+                .pod_logs_dir = a->cfg.pod_logs_dir,
+                .resolv_conf = "/etc/resolv.conf",
+                .timeout_ms = a->cfg.runtime_timeout_ms,
+                .image_pull_timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
+        };
+        struct pod_workers_ops ops = {.sync = do_sync, .kill = do_kill, .userdata = a};
+        r = pod_workers_new(a->cfg.workers, &ops, a->cfg.sync_ms, &a->workers);
+        if (r < 0) {
+                log_error("Cannot start pod workers", "err=\"%s\"", strerror(-r));
+                return r;
+        }
+        a->podconfig = podconfig_new(a->workers);
+
+        uv_loop_init(&a->loop);
+        uv_timer_init(&a->loop, &a->tick);
+        a->tick.data = a;
+        atomic_store(&a->last_tick_ms, now_mono_ms());
+        uv_timer_start(&a->tick, tick_cb, 1000, 1000);
+        uv_signal_init(&a->loop, &a->sigterm);
+        uv_signal_init(&a->loop, &a->sigint);
+        uv_signal_init(&a->loop, &a->sighup);
+        a->sigterm.data = a->sigint.data = a->sighup.data = a;
+        uv_signal_start(&a->sigterm, stop_cb, SIGTERM);
+        uv_signal_start(&a->sigint, stop_cb, SIGINT);
+        uv_signal_start(&a->sighup, hup_cb, SIGHUP);
+
+        /* Sources first: nothing is treated as an orphan before every source has spoken once. */
+        if (a->cfg.static_pod_path) {
+                _cleanup_free_ char *state = strdup_printf("%s/static-pods", a->cfg.root_dir);
+                r = file_source_start(&a->loop, a->cfg.static_pod_path, state, a->cfg.node_name,
+                                      a->cfg.file_check_ms, a->podconfig, &a->file_source);
+                if (r < 0) {
+                        log_error("Cannot start the static pod source", "state=\"%s\" err=\"%s\"", state,
+                                  strerror(-r));
+                        goto out;
+                }
+        } else
+                podconfig_set(a->podconfig, POD_SOURCE_FILE, NULL, 0);
+        pod_workers_set_sources_ready(a->workers);
+
+        struct pleg_config pc = {.cri = a->cri,
+                                 .period_ms = 1000,
+                                 .call_timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 30000),
+                                 .on_pod_change = on_pod_change,
+                                 .on_relist = on_relist,
+                                 .userdata = a};
+        r = pleg_start(&pc, &a->pleg);
+        if (r < 0) {
+                log_error("Cannot start PLEG", "err=\"%s\"", strerror(-r));
+                goto out;
+        }
+        if (a->cfg.healthz_port > 0) {
+                r = healthz_start(a->cfg.healthz_bind, a->cfg.healthz_port, health_check, a, &a->healthz);
+                if (r < 0) {
+                        log_error("Cannot serve healthz", "address=\"%s:%d\" err=\"%s\"",
+                                  a->cfg.healthz_bind, a->cfg.healthz_port, strerror(-r));
+                        goto out;
+                }
+                log_info("Serving healthz", "address=\"%s:%d\"", a->cfg.healthz_bind, a->cfg.healthz_port);
+        }
+
+        uv_run(&a->loop, UV_RUN_DEFAULT);
+        r = 0;
+out:
+        a->healthz = healthz_stop(a->healthz);
+        a->pleg = pleg_stop(a->pleg);
+        a->workers = pod_workers_free(a->workers);
+        if (a->file_source)
+                file_source_stop(a->file_source);
+        uv_walk(&a->loop, close_walk_cb, NULL);
+        uv_run(&a->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&a->loop);
+        a->podconfig = podconfig_free(a->podconfig);
+        a->cri = cri_client_free(a->cri);
+        return r;
+}
+
+int main(int argc, char **argv)
+{
+        struct agent a = {0};
+        int r;
+
+        signal(SIGPIPE, SIG_IGN);
+        config_init_defaults(&a.cfg);
+        r = config_parse(&a.cfg, argc, argv);
+        if (r != 0) {
+                config_done(&a.cfg);
+                return r > 0 ? 0 : 2;
+        }
+        log_verbosity = a.cfg.verbosity;
+        r = run(&a);
+        config_done(&a.cfg);
+        return r < 0 ? 1 : 0;
+}

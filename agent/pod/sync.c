@@ -1,0 +1,957 @@
+/* One pod's runtime work: make the runtime match the desired spec (sandbox, images, containers, restarts),
+ * or tear the pod down. Runs on a pod worker thread; the only code that changes a pod's containers. */
+#include "sync.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include "arena.h"
+#include "cri.h"
+#include "log.h"
+#include "util.h"
+
+#define TMPFS_MAGIC_ 0x01021994
+
+/* Every CRI map entry has this layout: a message header, key, value. */
+struct pb_kv {
+        ProtobufCMessage base;
+        char *key;
+        char *value;
+};
+
+struct pb_map {
+        struct pb_kv **items;
+        size_t n, cap;
+};
+
+static void map_add(struct arena *a, struct pb_map *m, const ProtobufCMessageDescriptor *d, const char *k,
+                    const char *v)
+{
+        for (size_t i = 0; i < m->n; i++)
+                if (streq(m->items[i]->key, k)) { /* later wins, as a Go map would */
+                        m->items[i]->value = arena_strdup(a, v);
+                        return;
+                }
+        if (m->n == m->cap) {
+                struct pb_kv **n = arena_alloc(a, (m->cap * 2 + 8) * sizeof *n);
+                if (m->n)
+                        memcpy(n, m->items, m->n * sizeof *n);
+                m->items = n;
+                m->cap = m->cap * 2 + 8;
+        }
+        struct pb_kv *e = arena_alloc(a, d->sizeof_message);
+        protobuf_c_message_init(d, e);
+        e->key = arena_strdup(a, k);
+        e->value = arena_strdup(a, v);
+        m->items[m->n++] = e;
+}
+
+#define MAP_SET(msg, field, m)                                                                              \
+        do {                                                                                                \
+                (msg)->field = (__typeof__((msg)->field)) (m).items;                                        \
+                (msg)->n_##field = (m).n;                                                                   \
+        } while (0)
+
+#define KV_GET(entries_, n_, want_)                                                                         \
+        ({                                                                                                  \
+                const char *_v = NULL;                                                                      \
+                for (size_t _i = 0; _i < (n_) && !_v; _i++)                                                 \
+                        if (streq((entries_)[_i]->key, (want_)))                                            \
+                                _v = (entries_)[_i]->value;                                                 \
+                _v;                                                                                         \
+        })
+
+static void res_error(struct sync_result *res, const char *reason, const char *fmt, ...) _printf_(3, 4);
+static void res_error(struct sync_result *res, const char *reason, const char *fmt, ...)
+{
+        va_list ap;
+        if (res->error[0]) /* keep the first failure: the later ones follow from it */
+                return;
+        snprintf(res->reason, sizeof res->reason, "%s", reason);
+        va_start(ap, fmt);
+        vsnprintf(res->error, sizeof res->error, fmt, ap);
+        va_end(ap);
+}
+
+static const char *cri_msg(const struct cri_error *e, int r)
+{
+        return e->msg[0] ? e->msg : strerror(-r);
+}
+
+/* ---- listing ---- */
+
+struct pod_runtime {
+        Runtime__V1__ListPodSandboxResponse *sandboxes;
+        Runtime__V1__ListContainersResponse *containers;
+};
+
+static void pod_runtime_done(struct pod_runtime *rt)
+{
+        cri_free(rt->sandboxes);
+        cri_free(rt->containers);
+}
+
+static int list_pod(const struct sync_ctx *ctx, const char *uid, struct pod_runtime *rt,
+                    struct cri_error *err)
+{
+        _cleanup_arena_ struct arena a = {0};
+        struct pb_map sel = {0};
+        Runtime__V1__PodSandboxFilter sf = RUNTIME__V1__POD_SANDBOX_FILTER__INIT;
+        Runtime__V1__ContainerFilter cf = RUNTIME__V1__CONTAINER_FILTER__INIT;
+        Runtime__V1__ListPodSandboxRequest sreq = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
+        Runtime__V1__ListContainersRequest creq = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
+        int r;
+
+        map_add(&a, &sel, &runtime__v1__pod_sandbox_filter__label_selector_entry__descriptor, LABEL_POD_UID,
+                uid);
+        MAP_SET(&sf, label_selector, sel);
+        sreq.filter = &sf;
+        /* The entry descriptors differ only in name; the wire format is the same. */
+        struct pb_map csel = {0};
+        map_add(&a, &csel, &runtime__v1__container_filter__label_selector_entry__descriptor, LABEL_POD_UID,
+                uid);
+        MAP_SET(&cf, label_selector, csel);
+        creq.filter = &cf;
+
+        *rt = (struct pod_runtime){0};
+        r = CRI_CALL(ctx->cri, RuntimeService, ListPodSandbox, list_pod_sandbox, &sreq, &rt->sandboxes,
+                     ctx->timeout_ms, err);
+        if (r < 0)
+                return r;
+        r = CRI_CALL(ctx->cri, RuntimeService, ListContainers, list_containers, &creq, &rt->containers,
+                     ctx->timeout_ms, err);
+        if (r < 0) {
+                pod_runtime_done(rt);
+                return r;
+        }
+        return 0;
+}
+
+static Runtime__V1__PodSandbox *newest_sandbox(const struct pod_runtime *rt)
+{
+        Runtime__V1__PodSandbox *best = NULL;
+        for (size_t i = 0; i < rt->sandboxes->n_items; i++) {
+                Runtime__V1__PodSandbox *s = rt->sandboxes->items[i];
+                if (!best || s->created_at > best->created_at)
+                        best = s;
+        }
+        return best;
+}
+
+static Runtime__V1__Container *latest_container(const struct pod_runtime *rt, const char *name)
+{
+        Runtime__V1__Container *best = NULL;
+        for (size_t i = 0; i < rt->containers->n_containers; i++) {
+                Runtime__V1__Container *c = rt->containers->containers[i];
+                const char *n = c->metadata ? c->metadata->name : NULL;
+                if (!streq_ptr(n, name))
+                        continue;
+                if (!best || c->created_at > best->created_at)
+                        best = c;
+        }
+        return best;
+}
+
+static int container_restart_count(const Runtime__V1__Container *c)
+{
+        const char *v = KV_GET(c->annotations, c->n_annotations, ANN_CONTAINER_RESTARTS);
+        return v ? atoi(v) : (c->metadata ? (int) c->metadata->attempt : 0);
+}
+
+/* ---- pod directories and files ---- */
+
+static char *pod_dir(const struct sync_ctx *ctx, const char *uid)
+{
+        return strdup_printf("%s/pods/%s", ctx->root_dir, uid);
+}
+
+static char *pod_log_dir(const struct sync_ctx *ctx, const struct pod *pod)
+{
+        return strdup_printf("%s/%s_%s_%s", ctx->pod_logs_dir, pod->namespace, pod->name, pod->uid);
+}
+
+static char *empty_dir_path(const struct sync_ctx *ctx, const char *uid, const char *name)
+{
+        return strdup_printf("%s/pods/%s/volumes/kubernetes.io~empty-dir/%s", ctx->root_dir, uid, name);
+}
+
+static bool is_tmpfs(const char *path)
+{
+        struct statfs sf;
+        return statfs(path, &sf) == 0 && sf.f_type == TMPFS_MAGIC_;
+}
+
+static int setup_volumes(const struct sync_ctx *ctx, const struct pod *pod, struct sync_result *res)
+{
+        for (size_t i = 0; i < pod->n_volumes; i++) {
+                const struct volume *v = &pod->volumes[i];
+                if (v->kind == VOLUME_UNSUPPORTED) {
+                        res_error(res, "FailedMount", "volume \"%s\": %s volumes are not supported yet",
+                                  v->name, v->kind_name);
+                        return -EOPNOTSUPP;
+                }
+                if (v->kind != VOLUME_EMPTY_DIR)
+                        continue;
+                _cleanup_free_ char *path = empty_dir_path(ctx, pod->uid, v->name);
+                int r = mkdir_p(path, 0750);
+                if (r < 0) {
+                        res_error(res, "FailedMount", "emptyDir \"%s\": mkdir %s: %s", v->name, path,
+                                  strerror(-r));
+                        return r;
+                }
+                chmod(path, 0777); /* emptyDir is world-writable, as upstream */
+                if (streq_ptr(v->medium, "Memory") && !is_tmpfs(path) &&
+                    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0777") < 0) {
+                        r = -errno;
+                        res_error(res, "FailedMount", "emptyDir \"%s\": mount tmpfs on %s: %s", v->name,
+                                  path, strerror(errno));
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static void teardown_volumes(const struct sync_ctx *ctx, const char *uid)
+{
+        _cleanup_free_ char *dir =
+                strdup_printf("%s/pods/%s/volumes/kubernetes.io~empty-dir", ctx->root_dir, uid);
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *p = strdup_printf("%s/%s", dir, de->d_name);
+                if (is_tmpfs(p) && umount2(p, MNT_DETACH) < 0)
+                        log_warn("Unmounting emptyDir failed, ignoring", "path=\"%s\" err=\"%m\"", p);
+        }
+        closedir(d);
+}
+
+/* Upstream's managed /etc/hosts for pods on the pod network. */
+static int write_etc_hosts(const struct sync_ctx *ctx, const struct pod *pod, const char *pod_ip)
+{
+        _cleanup_free_ char *path = strdup_printf("%s/pods/%s/etc-hosts", ctx->root_dir, pod->uid);
+        _cleanup_free_ char *content = NULL;
+        const char *host = pod->hostname ? pod->hostname : pod->name;
+
+        if (pod->host_network) {
+                size_t len;
+                int r = read_file_limit("/etc/hosts", 1 << 20, &content, &len);
+                if (r < 0)
+                        content = xstrdup("127.0.0.1\tlocalhost\n");
+        } else
+                content = strdup_printf("# Kubernetes-managed hosts file.\n"
+                                        "127.0.0.1\tlocalhost\n"
+                                        "::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                        "fe00::0\tip6-localnet\n"
+                                        "fe00::0\tip6-mcastprefix\n"
+                                        "fe00::1\tip6-allnodes\n"
+                                        "fe00::2\tip6-allrouters\n"
+                                        "%s%s%.63s\n",
+                                        pod_ip && pod_ip[0] ? pod_ip : "", pod_ip && pod_ip[0] ? "\t" : "# ",
+                                        host);
+        return write_file_atomic(path, content, strlen(content), 0644);
+}
+
+/* ---- sandbox ---- */
+
+static Runtime__V1__DNSConfig *dns_config(struct arena *a, const struct sync_ctx *ctx, const struct pod *pod)
+{
+        Runtime__V1__DNSConfig *dns = arena_alloc(a, sizeof *dns);
+        runtime__v1__dnsconfig__init(dns);
+        if (streq(pod->dns_policy, "None"))
+                return dns;
+        /* No cluster DNS is configured yet: ClusterFirst falls back to the node's resolver, as upstream. */
+        _cleanup_free_ char *buf = NULL;
+        if (read_file_limit(ctx->resolv_conf, 1 << 20, &buf, NULL) < 0)
+                return NULL; /* the runtime copies the host's file itself */
+        char **servers = arena_alloc(a, 8 * sizeof(char *)), **searches = arena_alloc(a, 8 * sizeof(char *));
+        char **options = arena_alloc(a, 8 * sizeof(char *));
+        char *save = NULL;
+        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *f[8];
+                size_t nf = 0;
+                char *s2 = NULL;
+                if (line[0] == '#' || line[0] == ';')
+                        continue;
+                for (char *w = strtok_r(line, " \t", &s2); w && nf < 8; w = strtok_r(NULL, " \t", &s2))
+                        f[nf++] = w;
+                if (nf < 2)
+                        continue;
+                if (streq(f[0], "nameserver") && dns->n_servers < 3) /* the resolver reads 3 */
+                        servers[dns->n_servers++] = arena_strdup(a, f[1]);
+                else if (streq(f[0], "search"))
+                        for (size_t i = 1; i < nf && dns->n_searches < 6; i++)
+                                searches[dns->n_searches++] = arena_strdup(a, f[i]);
+                else if (streq(f[0], "options"))
+                        for (size_t i = 1; i < nf && dns->n_options < 8; i++)
+                                options[dns->n_options++] = arena_strdup(a, f[i]);
+        }
+        dns->servers = servers;
+        dns->searches = searches;
+        dns->options = options;
+        return dns;
+}
+
+static Runtime__V1__NamespaceOption *ns_options(struct arena *a, const struct pod *pod)
+{
+        Runtime__V1__NamespaceOption *ns = arena_alloc(a, sizeof *ns);
+        runtime__v1__namespace_option__init(ns);
+        ns->network =
+                pod->host_network ? RUNTIME__V1__NAMESPACE_MODE__NODE : RUNTIME__V1__NAMESPACE_MODE__POD;
+        ns->pid = pod->host_pid ? RUNTIME__V1__NAMESPACE_MODE__NODE : RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
+        ns->ipc = pod->host_ipc ? RUNTIME__V1__NAMESPACE_MODE__NODE : RUNTIME__V1__NAMESPACE_MODE__POD;
+        return ns;
+}
+
+static Runtime__V1__PodSandboxConfig *sandbox_config(struct arena *a, const struct sync_ctx *ctx,
+                                                     const struct pod *pod, uint32_t attempt)
+{
+        Runtime__V1__PodSandboxConfig *cfg = arena_alloc(a, sizeof *cfg);
+        Runtime__V1__PodSandboxMetadata *md = arena_alloc(a, sizeof *md);
+        Runtime__V1__LinuxPodSandboxConfig *lx = arena_alloc(a, sizeof *lx);
+        Runtime__V1__LinuxSandboxSecurityContext *sc = arena_alloc(a, sizeof *sc);
+        struct pb_map labels = {0}, ann = {0};
+        _cleanup_free_ char *logdir = pod_log_dir(ctx, pod);
+
+        runtime__v1__pod_sandbox_config__init(cfg);
+        runtime__v1__pod_sandbox_metadata__init(md);
+        runtime__v1__linux_pod_sandbox_config__init(lx);
+        runtime__v1__linux_sandbox_security_context__init(sc);
+        md->name = pod->name;
+        md->uid = pod->uid;
+        md->namespace_ = pod->namespace;
+        md->attempt = attempt;
+        cfg->metadata = md;
+        cfg->hostname = pod->host_network
+                                ? NULL
+                                : arena_printf(a, "%.63s", pod->hostname ? pod->hostname : pod->name);
+        cfg->log_directory = arena_strdup(a, logdir);
+        cfg->dns_config = dns_config(a, ctx, pod);
+
+        for (size_t i = 0; i < pod->n_labels; i++)
+                map_add(a, &labels, &runtime__v1__pod_sandbox_config__labels_entry__descriptor,
+                        pod->labels[i].key, pod->labels[i].value);
+        map_add(a, &labels, &runtime__v1__pod_sandbox_config__labels_entry__descriptor, LABEL_POD_NAME,
+                pod->name);
+        map_add(a, &labels, &runtime__v1__pod_sandbox_config__labels_entry__descriptor, LABEL_POD_NAMESPACE,
+                pod->namespace);
+        map_add(a, &labels, &runtime__v1__pod_sandbox_config__labels_entry__descriptor, LABEL_POD_UID,
+                pod->uid);
+        for (size_t i = 0; i < pod->n_annotations; i++)
+                map_add(a, &ann, &runtime__v1__pod_sandbox_config__annotations_entry__descriptor,
+                        pod->annotations[i].key, pod->annotations[i].value);
+        MAP_SET(cfg, labels, labels);
+        MAP_SET(cfg, annotations, ann);
+
+        /* Host ports of every container become the sandbox's port mappings. */
+        size_t np = 0;
+        for (size_t i = 0; i < pod->n_containers; i++)
+                np += pod->containers[i].n_ports;
+        cfg->port_mappings = arena_alloc(a, (np + 1) * sizeof(Runtime__V1__PortMapping *));
+        for (size_t i = 0; i < pod->n_containers; i++)
+                for (size_t j = 0; j < pod->containers[i].n_ports; j++) {
+                        const struct container_port *p = &pod->containers[i].ports[j];
+                        if (p->host_port <= 0)
+                                continue;
+                        Runtime__V1__PortMapping *pm = arena_alloc(a, sizeof *pm);
+                        runtime__v1__port_mapping__init(pm);
+                        pm->protocol = streq_ptr(p->protocol, "UDP")    ? RUNTIME__V1__PROTOCOL__UDP
+                                       : streq_ptr(p->protocol, "SCTP") ? RUNTIME__V1__PROTOCOL__SCTP
+                                                                        : RUNTIME__V1__PROTOCOL__TCP;
+                        pm->container_port = p->container_port;
+                        pm->host_port = p->host_port;
+                        pm->host_ip = p->host_ip;
+                        cfg->port_mappings[cfg->n_port_mappings++] = pm;
+                }
+
+        sc->namespace_options = ns_options(a, pod);
+        lx->security_context = sc;
+        cfg->linux = lx;
+        return cfg;
+}
+
+static int create_sandbox(const struct sync_ctx *ctx, struct pod *pod, Runtime__V1__PodSandboxConfig *cfg,
+                          char **ret_id, char **ret_ip, struct sync_result *res)
+{
+        Runtime__V1__RunPodSandboxRequest req = RUNTIME__V1__RUN_POD_SANDBOX_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__RunPodSandboxResponse *resp = NULL;
+        struct cri_error err = {0};
+        int r;
+
+        r = mkdir_p(cfg->log_directory, 0755);
+        if (r < 0) {
+                res_error(res, "FailedCreatePodSandBox", "create log directory %s: %s", cfg->log_directory,
+                          strerror(-r));
+                return r;
+        }
+        req.config = cfg;
+        /* Sandboxes may take a while (CNI); give them the image-pull deadline. */
+        r = CRI_CALL(ctx->cri, RuntimeService, RunPodSandbox, run_pod_sandbox, &req, &resp,
+                     ctx->image_pull_timeout_ms, &err);
+        if (r < 0) {
+                res_error(res, "FailedCreatePodSandBox", "Failed to create pod sandbox: %s",
+                          cri_msg(&err, r));
+                return r;
+        }
+        *ret_id = xstrdup(resp->pod_sandbox_id);
+
+        Runtime__V1__PodSandboxStatusRequest sreq = RUNTIME__V1__POD_SANDBOX_STATUS_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__PodSandboxStatusResponse *sresp = NULL;
+        sreq.pod_sandbox_id = resp->pod_sandbox_id;
+        r = CRI_CALL(ctx->cri, RuntimeService, PodSandboxStatus, pod_sandbox_status, &sreq, &sresp,
+                     ctx->timeout_ms, &err);
+        if (r >= 0 && sresp->status && sresp->status->network)
+                *ret_ip = xstrdup(sresp->status->network->ip);
+        return 0;
+}
+
+/* ---- images ---- */
+
+static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const struct container *c,
+                        char **ret_ref, struct sync_result *res)
+{
+        Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
+        Runtime__V1__ImageStatusRequest sreq = RUNTIME__V1__IMAGE_STATUS_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__ImageStatusResponse *sresp = NULL;
+        struct cri_error err = {0};
+        int r;
+
+        spec.image = c->image;
+        sreq.image = &spec;
+        r = CRI_CALL(ctx->cri, ImageService, ImageStatus, image_status, &sreq, &sresp, ctx->timeout_ms,
+                     &err);
+        if (r < 0) {
+                res_error(res, "ErrImagePull", "image status of \"%s\": %s", c->image, cri_msg(&err, r));
+                return r;
+        }
+        bool present = sresp->image && sresp->image->id && sresp->image->id[0];
+        if (present && !streq(c->image_pull_policy, "Always")) {
+                *ret_ref = xstrdup(sresp->image->id);
+                return 0;
+        }
+        if (!present && streq(c->image_pull_policy, "Never")) {
+                res_error(res, "ErrImageNeverPull",
+                          "Container image \"%s\" is not present with pull policy of Never", c->image);
+                return -ENOENT;
+        }
+
+        Runtime__V1__PullImageRequest preq = RUNTIME__V1__PULL_IMAGE_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__PullImageResponse *presp = NULL;
+        preq.image = &spec;
+        log_info("Pulling image", "pod=\"%s/%s\" container=\"%s\" image=\"%s\"", pod->namespace, pod->name,
+                 c->name, c->image);
+        r = CRI_CALL(ctx->cri, ImageService, PullImage, pull_image, &preq, &presp,
+                     ctx->image_pull_timeout_ms, &err);
+        if (r < 0) {
+                res_error(res, "ErrImagePull", "Failed to pull image \"%s\": %s", c->image,
+                          cri_msg(&err, r));
+                return r;
+        }
+        *ret_ref = xstrdup(presp->image_ref);
+        return 0;
+}
+
+/* ---- containers ---- */
+
+static int start_container(const struct sync_ctx *ctx, struct pod *pod, const char *sandbox_id,
+                           Runtime__V1__PodSandboxConfig *sbcfg, const struct container *c,
+                           int restart_count, struct sync_result *res)
+{
+        _cleanup_arena_ struct arena a = {0};
+        _cleanup_free_ char *image_ref = NULL;
+        Runtime__V1__ContainerConfig cfg = RUNTIME__V1__CONTAINER_CONFIG__INIT;
+        Runtime__V1__ContainerMetadata md = RUNTIME__V1__CONTAINER_METADATA__INIT;
+        Runtime__V1__ImageSpec img = RUNTIME__V1__IMAGE_SPEC__INIT;
+        Runtime__V1__LinuxContainerConfig lx = RUNTIME__V1__LINUX_CONTAINER_CONFIG__INIT;
+        Runtime__V1__LinuxContainerResources lres = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+        Runtime__V1__LinuxContainerSecurityContext lsc = RUNTIME__V1__LINUX_CONTAINER_SECURITY_CONTEXT__INIT;
+        struct pb_map labels = {0}, ann = {0};
+        struct cri_error err = {0};
+        int r;
+
+        r = ensure_image(ctx, pod, c, &image_ref, res);
+        if (r < 0)
+                return r;
+
+        md.name = c->name;
+        md.attempt = (uint32_t) restart_count;
+        cfg.metadata = &md;
+        img.image = image_ref;
+        img.user_specified_image = c->image;
+        cfg.image = &img;
+        cfg.command = c->command;
+        cfg.n_command = strv_length(c->command);
+        cfg.args = c->args;
+        cfg.n_args = strv_length(c->args);
+        cfg.working_dir = c->working_dir;
+        cfg.stdin = c->stdin_open;
+        cfg.stdin_once = c->stdin_once;
+        cfg.tty = c->tty;
+        cfg.log_path = arena_printf(&a, "%s/%d.log", c->name, restart_count);
+
+        cfg.envs = arena_alloc(&a, (c->n_env + 1) * sizeof(Runtime__V1__KeyValue *));
+        for (size_t i = 0; i < c->n_env; i++) {
+                Runtime__V1__KeyValue *kv = arena_alloc(&a, sizeof *kv);
+                runtime__v1__key_value__init(kv);
+                kv->key = c->env[i].name;
+                kv->value = c->env[i].value ? c->env[i].value : "";
+                cfg.envs[cfg.n_envs++] = kv;
+        }
+
+        cfg.mounts = arena_alloc(&a, (c->n_mounts + 2) * sizeof(Runtime__V1__Mount *));
+        bool hosts_mounted = false;
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                const struct volume_mount *vm = &c->mounts[i];
+                const struct volume *v = NULL;
+                for (size_t j = 0; j < pod->n_volumes && !v; j++)
+                        if (streq_ptr(pod->volumes[j].name, vm->name))
+                                v = &pod->volumes[j];
+                if (!v)
+                        continue; /* validation refuses this */
+                Runtime__V1__Mount *m = arena_alloc(&a, sizeof *m);
+                runtime__v1__mount__init(m);
+                m->container_path = vm->mount_path;
+                m->readonly = vm->read_only;
+                const char *base =
+                        v->kind == VOLUME_HOST_PATH
+                                ? v->host_path
+                                : arena_printf(&a, "%s/pods/%s/volumes/kubernetes.io~empty-dir/%s",
+                                               ctx->root_dir, pod->uid, v->name);
+                m->host_path = vm->sub_path && vm->sub_path[0]
+                                       ? arena_printf(&a, "%s/%s", base, vm->sub_path)
+                                       : (char *) base;
+                if (vm->sub_path && vm->sub_path[0] && v->kind == VOLUME_EMPTY_DIR)
+                        mkdir_p(m->host_path, 0777);
+                hosts_mounted |= streq(vm->mount_path, "/etc/hosts");
+                cfg.mounts[cfg.n_mounts++] = m;
+        }
+        if (!hosts_mounted) {
+                Runtime__V1__Mount *m = arena_alloc(&a, sizeof *m);
+                runtime__v1__mount__init(m);
+                m->container_path = "/etc/hosts";
+                m->host_path = arena_printf(&a, "%s/pods/%s/etc-hosts", ctx->root_dir, pod->uid);
+                if (access(m->host_path, F_OK) == 0)
+                        cfg.mounts[cfg.n_mounts++] = m;
+        }
+
+        map_add(&a, &labels, &runtime__v1__container_config__labels_entry__descriptor, LABEL_POD_NAME,
+                pod->name);
+        map_add(&a, &labels, &runtime__v1__container_config__labels_entry__descriptor, LABEL_POD_NAMESPACE,
+                pod->namespace);
+        map_add(&a, &labels, &runtime__v1__container_config__labels_entry__descriptor, LABEL_POD_UID,
+                pod->uid);
+        map_add(&a, &labels, &runtime__v1__container_config__labels_entry__descriptor, LABEL_CONTAINER_NAME,
+                c->name);
+        map_add(&a, &ann, &runtime__v1__container_config__annotations_entry__descriptor, ANN_CONTAINER_HASH,
+                c->hash);
+        map_add(&a, &ann, &runtime__v1__container_config__annotations_entry__descriptor,
+                ANN_CONTAINER_RESTARTS, arena_printf(&a, "%d", restart_count));
+        map_add(&a, &ann, &runtime__v1__container_config__annotations_entry__descriptor, ANN_POD_GRACE,
+                arena_printf(&a, "%lld", (long long) pod->termination_grace_period));
+        map_add(&a, &ann, &runtime__v1__container_config__annotations_entry__descriptor,
+                ANN_TERMINATION_MSG_PATH, c->termination_message_path ? c->termination_message_path : "");
+        MAP_SET(&cfg, labels, labels);
+        MAP_SET(&cfg, annotations, ann);
+
+        lsc.namespace_options = ns_options(&a, pod);
+        lx.resources = &lres;
+        lx.security_context = &lsc;
+        cfg.linux = &lx;
+
+        /* The runtime writes the log file; its directory is ours to make. */
+        _cleanup_free_ char *logdir = strdup_printf("%s/%s", sbcfg->log_directory, c->name);
+        mkdir_p(logdir, 0755);
+
+        Runtime__V1__CreateContainerRequest creq = RUNTIME__V1__CREATE_CONTAINER_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__CreateContainerResponse *cresp = NULL;
+        creq.pod_sandbox_id = (char *) sandbox_id;
+        creq.config = &cfg;
+        creq.sandbox_config = sbcfg;
+        r = CRI_CALL(ctx->cri, RuntimeService, CreateContainer, create_container, &creq, &cresp,
+                     ctx->timeout_ms, &err);
+        if (r < 0) {
+                res_error(res, "CreateContainerError", "container \"%s\": %s", c->name, cri_msg(&err, r));
+                return r;
+        }
+        Runtime__V1__StartContainerRequest sreq = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__StartContainerResponse *sresp = NULL;
+        sreq.container_id = cresp->container_id;
+        r = CRI_CALL(ctx->cri, RuntimeService, StartContainer, start_container, &sreq, &sresp,
+                     ctx->timeout_ms, &err);
+        if (r < 0) {
+                res_error(res, "RunContainerError", "container \"%s\": %s", c->name, cri_msg(&err, r));
+                return r;
+        }
+        log_info("Container started", "pod=\"%s/%s\" container=\"%s\" containerID=\"%.13s\" restartCount=%d",
+                 pod->namespace, pod->name, c->name, cresp->container_id, restart_count);
+        return 0;
+}
+
+static int stop_container(const struct sync_ctx *ctx, const char *id, int64_t grace_s, struct cri_error *err)
+{
+        Runtime__V1__StopContainerRequest req = RUNTIME__V1__STOP_CONTAINER_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__StopContainerResponse *resp = NULL;
+        req.container_id = (char *) id;
+        req.timeout = grace_s;
+        return CRI_CALL(ctx->cri, RuntimeService, StopContainer, stop_container, &req, &resp,
+                        grace_s * 1000 + ctx->timeout_ms, err);
+}
+
+static int remove_container(const struct sync_ctx *ctx, const char *id)
+{
+        Runtime__V1__RemoveContainerRequest req = RUNTIME__V1__REMOVE_CONTAINER_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__RemoveContainerResponse *resp = NULL;
+        struct cri_error err = {0};
+        req.container_id = (char *) id;
+        return CRI_CALL(ctx->cri, RuntimeService, RemoveContainer, remove_container, &req, &resp,
+                        ctx->timeout_ms, &err);
+}
+
+static int exit_code_of(const struct sync_ctx *ctx, const char *id, int32_t *ret)
+{
+        Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__ContainerStatusResponse *resp = NULL;
+        struct cri_error err = {0};
+        req.container_id = (char *) id;
+        int r = CRI_CALL(ctx->cri, RuntimeService, ContainerStatus, container_status, &req, &resp,
+                         ctx->timeout_ms, &err);
+        if (r < 0)
+                return r;
+        if (!resp->status)
+                return -ENOENT;
+        *ret = resp->status->exit_code;
+        return 0;
+}
+
+struct stop_job {
+        const struct sync_ctx *ctx;
+        const char *id;
+        const char *name;
+        int64_t grace_s;
+        int r;
+        struct cri_error err;
+        pthread_t thread;
+};
+
+static void *stop_job_run(void *arg)
+{
+        struct stop_job *j = arg;
+        j->r = stop_container(j->ctx, j->id, j->grace_s, &j->err);
+        return NULL;
+}
+
+/* Stops the given containers in parallel, as upstream, so that the pod is gone within one grace period. */
+static int stop_containers(const struct sync_ctx *ctx, Runtime__V1__Container **list, size_t n,
+                           int64_t grace_s, const char *pod_name, struct sync_result *res)
+{
+        struct stop_job *jobs = OOM_CHECK(calloc(n + 1, sizeof *jobs));
+        int ret = 0;
+        for (size_t i = 0; i < n; i++) {
+                jobs[i] = (struct stop_job){.ctx = ctx,
+                                            .id = list[i]->id,
+                                            .grace_s = grace_s,
+                                            .name = list[i]->metadata ? list[i]->metadata->name : "?"};
+                log_info("Killing container with a grace period",
+                         "pod=\"%s\" container=\"%s\" containerID=\"%.13s\" "
+                         "gracePeriod=%lld",
+                         pod_name, jobs[i].name, jobs[i].id, (long long) grace_s);
+                if (n == 1 || pthread_create(&jobs[i].thread, NULL, stop_job_run, &jobs[i]) != 0) {
+                        stop_job_run(&jobs[i]);
+                        jobs[i].thread = 0;
+                }
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (jobs[i].thread)
+                        pthread_join(jobs[i].thread, NULL);
+                if (jobs[i].r < 0 && jobs[i].err.code != 5 /* NotFound: already gone */) {
+                        res_error(res, "FailedKillPod", "stop container \"%s\": %s", jobs[i].name,
+                                  cri_msg(&jobs[i].err, jobs[i].r));
+                        ret = jobs[i].r;
+                }
+        }
+        free(jobs);
+        return ret;
+}
+
+static int stop_sandbox(const struct sync_ctx *ctx, const char *id, bool remove, struct sync_result *res)
+{
+        Runtime__V1__StopPodSandboxRequest sreq = RUNTIME__V1__STOP_POD_SANDBOX_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__StopPodSandboxResponse *sresp = NULL;
+        struct cri_error err = {0};
+        int r;
+
+        sreq.pod_sandbox_id = (char *) id;
+        r = CRI_CALL(ctx->cri, RuntimeService, StopPodSandbox, stop_pod_sandbox, &sreq, &sresp,
+                     ctx->timeout_ms, &err);
+        if (r < 0 && err.code != 5) {
+                res_error(res, "FailedKillPod", "stop sandbox %.13s: %s", id, cri_msg(&err, r));
+                return r;
+        }
+        if (!remove)
+                return 0;
+        Runtime__V1__RemovePodSandboxRequest rreq = RUNTIME__V1__REMOVE_POD_SANDBOX_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__RemovePodSandboxResponse *rresp = NULL;
+        rreq.pod_sandbox_id = (char *) id;
+        r = CRI_CALL(ctx->cri, RuntimeService, RemovePodSandbox, remove_pod_sandbox, &rreq, &rresp,
+                     ctx->timeout_ms, &err);
+        if (r < 0 && err.code != 5) {
+                res_error(res, "FailedKillPod", "remove sandbox %.13s: %s", id, cri_msg(&err, r));
+                return r;
+        }
+        return 0;
+}
+
+/* ---- the sync ---- */
+
+enum action { KEEP, START, RESTART, DONE };
+
+static bool should_restart(const struct sync_ctx *ctx, const struct pod *pod,
+                           const Runtime__V1__Container *last)
+{
+        if (streq(pod->restart_policy, "Always"))
+                return true;
+        if (streq(pod->restart_policy, "Never"))
+                return false;
+        int32_t code = 0;
+        if (exit_code_of(ctx, last->id, &code) < 0)
+                return true; /* unknown outcome: OnFailure errs toward running */
+        return code != 0;
+}
+
+/* Keeps the newest dead instance of each container (for its last state) and removes the older ones. */
+static void gc_dead_containers(const struct sync_ctx *ctx, const struct pod_runtime *rt, const char *name,
+                               const char *keep_id)
+{
+        for (size_t i = 0; i < rt->containers->n_containers; i++) {
+                Runtime__V1__Container *c = rt->containers->containers[i];
+                if (!c->metadata || !streq_ptr(c->metadata->name, name) || streq(c->id, keep_id))
+                        continue;
+                if (c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+                        continue;
+                remove_container(ctx, c->id);
+        }
+}
+
+int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *res)
+{
+        _cleanup_arena_ struct arena a = {0};
+        _cleanup_free_ char *sandbox_id = NULL, *pod_ip = NULL, *pdir = NULL;
+        struct pod_runtime rt = {0};
+        struct cri_error err = {0};
+        char fullname[512];
+        int r;
+
+        *res = (struct sync_result){0};
+        pod_full_name(pod, fullname, sizeof fullname);
+        r = list_pod(ctx, pod->uid, &rt, &err);
+        if (r < 0) {
+                res_error(res, "FailedSync", "list pod: %s", cri_msg(&err, r));
+                return r;
+        }
+
+        Runtime__V1__PodSandbox *sb = newest_sandbox(&rt);
+        bool sandbox_ready = sb && sb->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+        uint32_t attempt = sb && sb->metadata ? sb->metadata->attempt + (sandbox_ready ? 0 : 1) : 0;
+        Runtime__V1__PodSandboxConfig *sbcfg = sandbox_config(&a, ctx, pod, attempt);
+
+        /* Decide per container, from the newest instance of each. */
+        enum action *act = OOM_CHECK(calloc(pod->n_containers + 1, sizeof *act));
+        Runtime__V1__Container **last = OOM_CHECK(calloc(pod->n_containers + 1, sizeof *last));
+        Runtime__V1__Container **to_stop =
+                OOM_CHECK(calloc(rt.containers->n_containers + 1, sizeof *to_stop));
+        size_t n_stop = 0, n_run = 0;
+
+        for (size_t i = 0; i < pod->n_containers; i++) {
+                const struct container *c = &pod->containers[i];
+                Runtime__V1__Container *l = latest_container(&rt, c->name);
+                last[i] = l;
+                if (!l)
+                        act[i] = START;
+                else if (l->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING) {
+                        const char *h = KV_GET(l->annotations, l->n_annotations, ANN_CONTAINER_HASH);
+                        bool same_sandbox = sb && streq(l->pod_sandbox_id, sb->id);
+                        if (sandbox_ready && same_sandbox && streq_ptr(h, c->hash))
+                                act[i] = KEEP;
+                        else {
+                                log_info("Container spec or sandbox changed, it will be killed and "
+                                         "re-created",
+                                         "pod=\"%s\" container=\"%s\"", fullname, c->name);
+                                to_stop[n_stop++] = l;
+                                act[i] = RESTART;
+                        }
+                } else
+                        act[i] = should_restart(ctx, pod, l) ? RESTART : DONE;
+                if (act[i] != DONE)
+                        n_run++;
+        }
+        /* Running containers the spec no longer names are stopped too. */
+        for (size_t i = 0; i < rt.containers->n_containers; i++) {
+                Runtime__V1__Container *c = rt.containers->containers[i];
+                if (c->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+                        continue;
+                bool known = false;
+                for (size_t j = 0; j < pod->n_containers && !known; j++)
+                        known = last[j] == c;
+                if (!known) {
+                        to_stop[n_stop++] = c;
+                }
+        }
+        if (n_stop > 0)
+                stop_containers(ctx, to_stop, n_stop, pod->termination_grace_period, fullname, res);
+
+        if (n_run == 0) {
+                /* Every container has finished for good: the pod is done, its sandbox goes down. */
+                res->terminal = true;
+                if (sandbox_ready) {
+                        log_info("Pod has finished, stopping its sandbox", "pod=\"%s\"", fullname);
+                        stop_sandbox(ctx, sb->id, false, res);
+                }
+                goto out;
+        }
+
+        pdir = pod_dir(ctx, pod->uid);
+        r = mkdir_p(pdir, 0750);
+        if (r < 0) {
+                res_error(res, "FailedCreatePodSandBox", "create pod directory %s: %s", pdir, strerror(-r));
+                goto out;
+        }
+        if (setup_volumes(ctx, pod, res) < 0)
+                goto out;
+
+        if (!sandbox_ready) {
+                if (sb)
+                        log_info("No ready sandbox for pod can be found, a new one will be created",
+                                 "pod=\"%s\"", fullname);
+                /* Containers still running in a dead sandbox go first. */
+                Runtime__V1__Container **running =
+                        OOM_CHECK(calloc(rt.containers->n_containers + 1, sizeof *running));
+                size_t nr = 0;
+                for (size_t i = 0; i < rt.containers->n_containers; i++) {
+                        Runtime__V1__Container *c = rt.containers->containers[i];
+                        bool stopped = false;
+                        for (size_t j = 0; j < n_stop; j++)
+                                stopped |= to_stop[j] == c;
+                        if (c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING && !stopped)
+                                running[nr++] = c;
+                }
+                if (nr)
+                        stop_containers(ctx, running, nr, pod->termination_grace_period, fullname, res);
+                free(running);
+                for (size_t i = 0; i < rt.sandboxes->n_items; i++)
+                        if (rt.sandboxes->items[i]->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY)
+                                stop_sandbox(ctx, rt.sandboxes->items[i]->id, false, res);
+                r = create_sandbox(ctx, pod, sbcfg, &sandbox_id, &pod_ip, res);
+                if (r < 0)
+                        goto out;
+                log_info("Pod sandbox created", "pod=\"%s\" podSandboxID=\"%.13s\" attempt=%u ip=\"%s\"",
+                         fullname, sandbox_id, attempt, pod_ip ? pod_ip : "");
+                r = write_etc_hosts(ctx, pod, pod_ip);
+                if (r < 0)
+                        log_warn("Writing the pod's hosts file failed, ignoring", "pod=\"%s\" err=\"%s\"",
+                                 fullname, strerror(-r));
+                /* In a new sandbox every container that may still run starts again. */
+                for (size_t i = 0; i < pod->n_containers; i++)
+                        if (act[i] == KEEP)
+                                act[i] = RESTART;
+        } else
+                sandbox_id = xstrdup(sb->id);
+
+        for (size_t i = 0; i < pod->n_containers; i++) {
+                const struct container *c = &pod->containers[i];
+                if (act[i] == KEEP || act[i] == DONE)
+                        continue;
+                int restarts = last[i] ? container_restart_count(last[i]) + 1 : 0;
+                if (last[i])
+                        log_info("Restarting container",
+                                 "pod=\"%s\" container=\"%s\" restartCount=%d policy=\"%s\"", fullname,
+                                 c->name, restarts, pod->restart_policy);
+                r = start_container(ctx, pod, sandbox_id, sbcfg, c, restarts, res);
+                if (r >= 0 && last[i])
+                        gc_dead_containers(ctx, &rt, c->name, last[i]->id);
+        }
+        /* Sandboxes other than the current one go once nothing is left in them. */
+        for (size_t i = 0; i < rt.sandboxes->n_items; i++) {
+                Runtime__V1__PodSandbox *s = rt.sandboxes->items[i];
+                bool used = streq(s->id, sandbox_id);
+                for (size_t j = 0; j < pod->n_containers && !used; j++)
+                        used = last[j] && streq(last[j]->pod_sandbox_id, s->id);
+                if (!used)
+                        stop_sandbox(ctx, s->id, true, res);
+        }
+out:
+        free(act);
+        free(last);
+        free(to_stop);
+        pod_runtime_done(&rt);
+        return res->error[0] ? -EIO : 0;
+}
+
+int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struct sync_result *res)
+{
+        struct pod_runtime rt = {0};
+        struct cri_error err = {0};
+        char name[512];
+        int r;
+
+        *res = (struct sync_result){0};
+        r = list_pod(ctx, uid, &rt, &err);
+        if (r < 0) {
+                res_error(res, "FailedKillPod", "list pod: %s", cri_msg(&err, r));
+                return r;
+        }
+        snprintf(name, sizeof name, "%s", uid);
+        Runtime__V1__PodSandbox *sb = newest_sandbox(&rt);
+        if (sb && sb->metadata)
+                snprintf(name, sizeof name, "%s/%s", sb->metadata->namespace_, sb->metadata->name);
+
+        Runtime__V1__Container **running =
+                OOM_CHECK(calloc(rt.containers->n_containers + 1, sizeof *running));
+        size_t nr = 0;
+        for (size_t i = 0; i < rt.containers->n_containers; i++) {
+                Runtime__V1__Container *c = rt.containers->containers[i];
+                if (c->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+                        continue;
+                running[nr++] = c;
+                if (grace_s < 0) {
+                        const char *g = KV_GET(c->annotations, c->n_annotations, ANN_POD_GRACE);
+                        grace_s = g ? atoll(g) : 30;
+                }
+        }
+        if (grace_s < 0)
+                grace_s = 30;
+        if (nr)
+                stop_containers(ctx, running, nr, grace_s, name, res);
+        free(running);
+        for (size_t i = 0; i < rt.sandboxes->n_items; i++)
+                stop_sandbox(ctx, rt.sandboxes->items[i]->id, true, res);
+        /* Containers whose sandbox is already gone. */
+        for (size_t i = 0; i < rt.containers->n_containers; i++)
+                remove_container(ctx, rt.containers->containers[i]->id);
+
+        if (!res->error[0]) {
+                _cleanup_free_ char *pdir = pod_dir(ctx, uid);
+                teardown_volumes(ctx, uid);
+                r = rm_rf(pdir);
+                if (r < 0)
+                        log_warn("Removing the pod directory failed, ignoring", "path=\"%s\" err=\"%s\"",
+                                 pdir, strerror(-r));
+                if (sb && sb->metadata) {
+                        _cleanup_free_ char *ldir =
+                                strdup_printf("%s/%s_%s_%s", ctx->pod_logs_dir, sb->metadata->namespace_,
+                                              sb->metadata->name, uid);
+                        rm_rf(ldir);
+                }
+                if (nr || rt.sandboxes->n_items)
+                        log_info("Pod killed", "pod=\"%s\" podUID=\"%s\"", name, uid);
+        }
+        pod_runtime_done(&rt);
+        return res->error[0] ? -EIO : 0;
+}

@@ -1,0 +1,43 @@
+/* One pod's runtime work: make the runtime match the desired spec, or tear the pod down. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pod.h"
+
+struct cri_client;
+
+/* CRI labels and annotations cubelet writes, with upstream's names. */
+#define LABEL_POD_NAME           "io.kubernetes.pod.name"
+#define LABEL_POD_NAMESPACE      "io.kubernetes.pod.namespace"
+#define LABEL_POD_UID            "io.kubernetes.pod.uid"
+#define LABEL_CONTAINER_NAME     "io.kubernetes.container.name"
+#define ANN_CONTAINER_HASH       "io.kubernetes.container.hash"
+#define ANN_CONTAINER_RESTARTS   "io.kubernetes.container.restartCount"
+#define ANN_POD_GRACE            "io.kubernetes.pod.terminationGracePeriod"
+#define ANN_TERMINATION_MSG_PATH "io.kubernetes.container.terminationMessagePath"
+
+struct sync_ctx {
+        struct cri_client *cri;
+        const char *root_dir;     /* /var/lib/cubelet */
+        const char *pod_logs_dir; /* /var/log/pods */
+        const char *resolv_conf;  /* /etc/resolv.conf */
+        int64_t timeout_ms;       /* per CRI call (runtimeRequestTimeout) */
+        int64_t image_pull_timeout_ms;
+};
+
+/* The outcome of one sync, for the worker: what went wrong (for the log, once) and when to look again. */
+struct sync_result {
+        char error[1024];   /* empty when all is well */
+        char reason[64];    /* upstream's reason word, e.g. "ErrImageNeverPull", "FailedCreatePodSandBox" */
+        int64_t requeue_ms; /* > 0: sync again after this long */
+        bool terminal;      /* every container has finished for good (restartPolicy) */
+};
+
+/* Brings the runtime in line with the pod. Never blocks longer than its CRI deadlines. */
+int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *res);
+
+/* Stops and removes every container and sandbox of the pod UID, then its directories. grace_s < 0: from
+ * the containers' annotations (orphans), else the pod's grace period. */
+int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struct sync_result *res);

@@ -1,0 +1,279 @@
+/* Pod workers: one owner per pod, a small thread pool, updates coalesced while a sync runs. */
+#include "workers.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "log.h"
+#include "util.h"
+
+#define RETRY_MIN_MS 1000
+#define RETRY_MAX_MS 10000
+
+struct work {
+        char *uid;
+        char *full_name;     /* ns/name of the desired or last known spec; NULL for orphans */
+        struct pod *desired; /* NULL: must not run */
+        int64_t grace_s;     /* of the last known spec; -1 unknown */
+        bool queued, busy, dirty;
+        int64_t due_ms;   /* > 0: queue again at this time */
+        int64_t retry_ms; /* current error back-off */
+        char last_error[1024];
+        unsigned long seq; /* queue order */
+};
+
+struct pod_workers {
+        struct pod_workers_ops ops;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        pthread_t *threads;
+        int n_threads;
+        bool stop;
+        bool sources_ready;
+        struct work **works;
+        size_t n_works;
+        unsigned long next_seq;
+        int64_t resync_ms, last_resync_ms;
+};
+
+static struct work *find_work(struct pod_workers *w, const char *uid)
+{
+        for (size_t i = 0; i < w->n_works; i++)
+                if (streq(w->works[i]->uid, uid))
+                        return w->works[i];
+        return NULL;
+}
+
+static struct work *add_work(struct pod_workers *w, const char *uid)
+{
+        struct work *wk = OOM_CHECK(calloc(1, sizeof *wk));
+        wk->uid = xstrdup(uid);
+        wk->grace_s = -1;
+        w->works = OOM_CHECK(realloc(w->works, (w->n_works + 1) * sizeof *w->works));
+        w->works[w->n_works++] = wk;
+        return wk;
+}
+
+static void remove_work(struct pod_workers *w, struct work *wk)
+{
+        for (size_t i = 0; i < w->n_works; i++)
+                if (w->works[i] == wk) {
+                        w->works[i] = w->works[--w->n_works];
+                        break;
+                }
+        pod_unref(wk->desired);
+        free(wk->uid);
+        free(wk->full_name);
+        free(wk);
+}
+
+static void enqueue(struct pod_workers *w, struct work *wk)
+{
+        if (wk->busy) {
+                wk->dirty = true;
+                return;
+        }
+        if (!wk->queued) {
+                wk->queued = true;
+                wk->seq = w->next_seq++;
+                pthread_cond_signal(&w->cond);
+        }
+}
+
+/* A pod may not start while another pod of the same name is still being torn down. */
+static bool blocked(struct pod_workers *w, struct work *wk)
+{
+        if (!wk->desired || !wk->full_name)
+                return false;
+        for (size_t i = 0; i < w->n_works; i++) {
+                struct work *o = w->works[i];
+                if (o != wk && !o->desired && streq_ptr(o->full_name, wk->full_name))
+                        return true;
+        }
+        return false;
+}
+
+static struct work *next_runnable(struct pod_workers *w)
+{
+        struct work *best = NULL;
+        for (size_t i = 0; i < w->n_works; i++) {
+                struct work *wk = w->works[i];
+                if (wk->queued && !wk->busy && (!best || wk->seq < best->seq) && !blocked(w, wk))
+                        best = wk;
+        }
+        return best;
+}
+
+static void *worker_thread(void *arg)
+{
+        struct pod_workers *w = arg;
+
+        pthread_mutex_lock(&w->lock);
+        while (!w->stop) {
+                struct work *wk = next_runnable(w);
+                if (!wk) {
+                        pthread_cond_wait(&w->cond, &w->lock);
+                        continue;
+                }
+                wk->queued = false;
+                wk->busy = true;
+                wk->dirty = false;
+                wk->due_ms = 0;
+                struct pod *pod = pod_ref(wk->desired);
+                _cleanup_free_ char *uid = xstrdup(wk->uid);
+                int64_t grace = wk->grace_s;
+                pthread_mutex_unlock(&w->lock);
+
+                struct sync_result res = {0};
+                int r = pod ? w->ops.sync(w->ops.userdata, pod, &res)
+                            : w->ops.kill(w->ops.userdata, uid, grace, &res);
+
+                pthread_mutex_lock(&w->lock);
+                wk->busy = false;
+                if (r < 0 && res.error[0]) {
+                        if (!streq(res.error, wk->last_error)) {
+                                char name[512];
+                                log_error(pod ? "Error syncing pod, skipping"
+                                              : "Error killing pod, will retry",
+                                          "pod=\"%s\" podUID=\"%s\" reason=\"%s\" err=\"%s\"",
+                                          pod ? pod_full_name(pod, name, sizeof name) : uid, uid, res.reason,
+                                          log_q(res.error));
+                                snprintf(wk->last_error, sizeof wk->last_error, "%s", res.error);
+                        }
+                        wk->retry_ms = wk->retry_ms ? MIN(wk->retry_ms * 2, RETRY_MAX_MS) : RETRY_MIN_MS;
+                        wk->due_ms = now_mono_ms() + wk->retry_ms;
+                } else {
+                        wk->last_error[0] = 0;
+                        wk->retry_ms = 0;
+                        if (res.requeue_ms > 0)
+                                wk->due_ms = now_mono_ms() + res.requeue_ms;
+                }
+                if (!pod && r >= 0 && !wk->desired && !wk->dirty) {
+                        /* Torn down: forget it, and let a pod waiting for its name go. */
+                        remove_work(w, wk);
+                        pthread_cond_broadcast(&w->cond);
+                } else if (wk->dirty)
+                        enqueue(w, wk);
+                pod_unref(pod);
+        }
+        pthread_mutex_unlock(&w->lock);
+        return NULL;
+}
+
+int pod_workers_new(int n_threads, const struct pod_workers_ops *ops, int64_t resync_ms,
+                    struct pod_workers **ret)
+{
+        struct pod_workers *w = OOM_CHECK(calloc(1, sizeof *w));
+        w->ops = *ops;
+        w->resync_ms = resync_ms;
+        w->last_resync_ms = now_mono_ms();
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_cond_init(&w->cond, NULL);
+        w->threads = OOM_CHECK(calloc(n_threads, sizeof(pthread_t)));
+        for (int i = 0; i < n_threads; i++) {
+                int r = pthread_create(&w->threads[i], NULL, worker_thread, w);
+                if (r != 0) {
+                        w->n_threads = i;
+                        pod_workers_free(w);
+                        return -r;
+                }
+                w->n_threads = i + 1;
+        }
+        *ret = w;
+        return 0;
+}
+
+struct pod_workers *pod_workers_free(struct pod_workers *w)
+{
+        if (!w)
+                return NULL;
+        pthread_mutex_lock(&w->lock);
+        w->stop = true;
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+        for (int i = 0; i < w->n_threads; i++)
+                pthread_join(w->threads[i], NULL);
+        while (w->n_works > 0)
+                remove_work(w, w->works[0]);
+        free(w->works);
+        free(w->threads);
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->cond);
+        free(w);
+        return NULL;
+}
+
+void pod_workers_update(struct pod_workers *w, const char *uid, struct pod *pod)
+{
+        pthread_mutex_lock(&w->lock);
+        struct work *wk = find_work(w, uid);
+        if (!wk) {
+                if (!pod) { /* nothing known, nothing to stop; a relist will catch leftovers */
+                        pthread_mutex_unlock(&w->lock);
+                        return;
+                }
+                wk = add_work(w, uid);
+        }
+        pod_unref(wk->desired);
+        wk->desired = pod_ref(pod);
+        if (pod) {
+                char name[512];
+                free(wk->full_name);
+                wk->full_name = xstrdup(pod_full_name(pod, name, sizeof name));
+                wk->grace_s = pod->termination_grace_period;
+        }
+        wk->retry_ms = 0;
+        enqueue(w, wk);
+        pthread_mutex_unlock(&w->lock);
+}
+
+void pod_workers_kick(struct pod_workers *w, const char *uid)
+{
+        pthread_mutex_lock(&w->lock);
+        struct work *wk = find_work(w, uid);
+        if (!wk && w->sources_ready)
+                wk = add_work(w, uid); /* an orphan: no source wants it */
+        if (wk)
+                enqueue(w, wk);
+        pthread_mutex_unlock(&w->lock);
+}
+
+void pod_workers_set_sources_ready(struct pod_workers *w)
+{
+        pthread_mutex_lock(&w->lock);
+        w->sources_ready = true;
+        pthread_mutex_unlock(&w->lock);
+}
+
+void pod_workers_tick(struct pod_workers *w)
+{
+        int64_t now = now_mono_ms();
+        pthread_mutex_lock(&w->lock);
+        bool resync = w->resync_ms > 0 && now - w->last_resync_ms >= w->resync_ms;
+        if (resync)
+                w->last_resync_ms = now;
+        for (size_t i = 0; i < w->n_works; i++) {
+                struct work *wk = w->works[i];
+                if (resync || (wk->due_ms > 0 && wk->due_ms <= now))
+                        enqueue(w, wk);
+        }
+        pthread_mutex_unlock(&w->lock);
+}
+
+void pod_workers_stats(struct pod_workers *w, struct pod_workers_stats *ret)
+{
+        *ret = (struct pod_workers_stats){0};
+        pthread_mutex_lock(&w->lock);
+        for (size_t i = 0; i < w->n_works; i++) {
+                struct work *wk = w->works[i];
+                ret->pods++;
+                if (wk->desired)
+                        ret->desired++;
+                else
+                        ret->terminating++;
+                ret->busy += wk->busy;
+                ret->queued += wk->queued;
+        }
+        pthread_mutex_unlock(&w->lock);
+}

@@ -1,0 +1,42 @@
+/* Pod workers: one owner per pod, a small thread pool, updates coalesced while a sync runs. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pod.h"
+#include "sync.h"
+
+struct pod_workers;
+
+struct pod_workers_ops {
+        /* Both run on a worker thread, never two at once for the same UID. */
+        int (*sync)(void *userdata, struct pod *pod, struct sync_result *res);
+        int (*kill)(void *userdata, const char *uid, int64_t grace_s, struct sync_result *res);
+        void *userdata;
+};
+
+int pod_workers_new(int n_threads, const struct pod_workers_ops *ops, int64_t resync_ms,
+                    struct pod_workers **ret);
+/* Lets running syncs finish (their CRI calls have deadlines), joins the threads, frees. Kills nothing. */
+struct pod_workers *pod_workers_free(struct pod_workers *w);
+
+/* The desired state of a pod: pod (a new reference is taken) or NULL for "must not run". A pod that
+ * shares its namespace/name with one still terminating waits for it, as upstream static pods do. */
+void pod_workers_update(struct pod_workers *w, const char *uid, struct pod *pod);
+/* The runtime changed for this UID: sync it. Unknown UIDs are orphans and get killed, but only once
+ * sources_ready was set (so nothing is killed before the sources were read). */
+void pod_workers_kick(struct pod_workers *w, const char *uid);
+void pod_workers_set_sources_ready(struct pod_workers *w);
+/* Queues pods whose retry time has come, and all pods every resync period. Call about once a second. */
+void pod_workers_tick(struct pod_workers *w);
+
+/* Counts for health and tests. */
+struct pod_workers_stats {
+        unsigned pods;        /* known UIDs, desired or terminating */
+        unsigned desired;     /* pods that should run */
+        unsigned terminating; /* pods being torn down */
+        unsigned busy;        /* syncs running now */
+        unsigned queued;
+};
+void pod_workers_stats(struct pod_workers *w, struct pod_workers_stats *ret);

@@ -1,0 +1,80 @@
+/* The healthz endpoint (127.0.0.1:10248/healthz): "ok", or HTTP 500 naming what is unhealthy. */
+#include <stdbool.h>
+
+#include "healthz.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdio.h>
+
+#include "macro.h"
+
+struct healthz {
+        struct MHD_Daemon *daemon;
+        healthz_check_fn check;
+        void *userdata;
+};
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *body)
+{
+        struct MHD_Response *resp =
+                MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_MUST_COPY);
+        if (!resp)
+                return MHD_NO;
+        MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        enum MHD_Result r = MHD_queue_response(conn, status, resp);
+        MHD_destroy_response(resp);
+        return r;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                              const char *version, const char *upload_data, size_t *upload_size,
+                              void **state)
+{
+        struct healthz *h = cls;
+        char reason[2048] = "", body[2600];
+
+        if (!streq(method, "GET") && !streq(method, "HEAD"))
+                return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+        if (!streq(url, "/healthz") && !streq(url, "/healthz/"))
+                return reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
+        if (h->check(h->userdata, reason, sizeof reason))
+                return reply(conn, MHD_HTTP_OK, "ok");
+        snprintf(body, sizeof body, "[+]ping ok\n%shealthz check failed\n", reason);
+        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, body);
+}
+
+int healthz_start(const char *bind_addr, int port, healthz_check_fn check, void *userdata,
+                  struct healthz **ret)
+{
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+        struct healthz *h;
+
+        if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1)
+                return -EINVAL;
+        h = calloc(1, sizeof *h);
+        if (!h)
+                return -ENOMEM;
+        h->check = check;
+        h->userdata = userdata;
+        h->daemon =
+                MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t) port, NULL,
+                                 NULL, handle, h, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_TIMEOUT,
+                                 (unsigned) 10, MHD_OPTION_CONNECTION_LIMIT, (unsigned) 64, MHD_OPTION_END);
+        if (!h->daemon) {
+                free(h);
+                return -EADDRINUSE;
+        }
+        *ret = h;
+        return 0;
+}
+
+struct healthz *healthz_stop(struct healthz *h)
+{
+        if (!h)
+                return NULL;
+        MHD_stop_daemon(h->daemon);
+        free(h);
+        return NULL;
+}

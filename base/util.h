@@ -1,0 +1,39 @@
+/* Small libc-only helpers: files, directories, time, strings, hashing. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+/* Monotonic and wall clocks in milliseconds / nanoseconds. */
+int64_t now_mono_ms(void);
+int64_t now_real_ns(void);
+
+/* Reads a whole regular file of at most max bytes (NUL-terminated). -EFBIG when larger. */
+int read_file_limit(const char *path, size_t max, char **ret, size_t *ret_len);
+/* Writes data to path atomically (temp file + rename), mode for the new file. */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+int mkdir_p(const char *path, mode_t mode);
+/* Removes a tree without following symlinks and without crossing into other mounts. */
+int rm_rf(const char *path);
+
+/* printf into a fresh string; aborts on OOM. */
+char *strdup_printf(const char *fmt, ...) _printf_(1, 2);
+char *xstrdup(const char *s); /* NULL stays NULL */
+bool str_has_suffix(const char *s, const char *suffix);
+bool str_has_prefix(const char *s, const char *prefix);
+
+/* NULL-terminated string vectors. */
+char **strv_free(char **v);
+size_t strv_length(char *const *v);
+int strv_push(char ***v, char *s); /* takes s */
+DEFINE_CLEANUP_FUNC(char *, strv_free)
+#define _cleanup_strv_free_ _cleanup_(strv_freep)
+
+/* 64-bit FNV-1a, for stable content hashes. */
+uint64_t hash_fnv1a64(const void *data, size_t len, uint64_t seed);
+#define HASH_FNV_SEED 0xcbf29ce484222325ULL

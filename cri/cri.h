@@ -1,0 +1,60 @@
+/* CRI v1 client: unary calls to RuntimeService / ImageService over gRPC C core on a unix socket. */
+#pragma once
+
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+
+/* GNU C predefines `linux` to 1, which would break the generated fields named `linux`. The cri target
+ * also passes -Ulinux to every target that links it, for files that include api.pb-c.h directly. */
+#ifdef linux
+#undef linux
+#endif
+#include "api.pb-c.h" /* generated at build time from cri/proto/api.proto */
+
+/* Outside detail of a failed call: the gRPC status code and the runtime's message. */
+struct cri_error {
+        int code;       /* grpc_status_code; 0 when the failure was local (encode/decode) */
+        char msg[1024]; /* "RunPodSandbox: rpc error: code = Unknown desc = <runtime message>" */
+};
+
+struct cri_client;
+
+/* endpoint: "unix:///run/containerd/containerd.sock" or a bare absolute path (else -EINVAL).
+ * default_timeout_ms is used by calls given timeout_ms <= 0 (<= 0 here: 2 minutes). Does not connect:
+ * a missing runtime is reported by the first call. The channel reconnects by itself when the runtime
+ * comes back; one background thread per client ("cri-watch", all signals blocked) keeps it doing so. */
+int cri_client_new(const char *endpoint, int64_t default_timeout_ms, struct cri_client **ret);
+struct cri_client *cri_client_free(struct cri_client *c);
+/* The gRPC target actually dialled, e.g. "unix:///run/containerd/containerd.sock". */
+const char *cri_client_endpoint(const struct cri_client *c);
+
+/* Go-style name of a gRPC status code ("NotFound", "Unavailable"); "Unknown" for codes out of range. */
+const char *cri_code_name(int code);
+
+/* One unary call. method: "/runtime.v1.RuntimeService/Version". On success *ret_resp is a message of
+ * resp_desc's type (free with protobuf_c_message_free_unpacked(*ret_resp, NULL)) and 0 is returned.
+ * On failure returns -EIO (runtime said no: err->code != 0), -ETIMEDOUT (deadline exceeded),
+ * -ECONNREFUSED (runtime unavailable), -EBADMSG (bad reply), -ENOMEM; err (may be NULL) is filled.
+ * Safe to call from many threads at once. */
+int cri_call(struct cri_client *c, const char *method, const ProtobufCMessage *req,
+             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **ret_resp, int64_t timeout_ms,
+             struct cri_error *err);
+
+/* Typed call: CRI_CALL(c, RuntimeService, RunPodSandbox, run_pod_sandbox, &req, &resp, timeout_ms, &err)
+ * with Runtime__V1__RunPodSandboxRequest req and Runtime__V1__RunPodSandboxResponse *resp. */
+#define CRI_CALL(c, service, rpc, snake, req, ret_resp, timeout_ms, err)                                    \
+        cri_call((c), "/runtime.v1." #service "/" #rpc, &(req)->base,                                       \
+                 &runtime__v1__##snake##_response__descriptor, (ProtobufCMessage **) (ret_resp),            \
+                 (timeout_ms), (err))
+
+static inline void cri_free(void *msg)
+{
+        if (msg)
+                protobuf_c_message_free_unpacked((ProtobufCMessage *) msg, NULL);
+}
+/* For locals: _cleanup_cri_ Runtime__V1__VersionResponse *resp = NULL; */
+static inline void cri_freep(void *p)
+{
+        cri_free(*(void **) p);
+}
+#define _cleanup_cri_ __attribute__((cleanup(cri_freep)))

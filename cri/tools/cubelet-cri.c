@@ -1,0 +1,177 @@
+/* cubelet-cri: a small CRI client for operators and tests (a crictl subset): version, pods, ps, inspect. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cri.h"
+
+static const char *label(ProtobufCMessage **entries, size_t n, const char *key)
+{
+        /* Every CRI map entry is {base, key, value}. */
+        struct kv {
+                ProtobufCMessage base;
+                char *key, *value;
+        };
+        for (size_t i = 0; i < n; i++) {
+                struct kv *e = (struct kv *) entries[i];
+                if (strcmp(e->key, key) == 0)
+                        return e->value;
+        }
+        return "-";
+}
+
+static const char *cstate(int s)
+{
+        static const char *const names[] = {"CREATED", "RUNNING", "EXITED", "UNKNOWN"};
+        return s >= 0 && s < 4 ? names[s] : "?";
+}
+
+static int fail(const char *what, int r, const struct cri_error *err)
+{
+        fprintf(stderr, "cubelet-cri: %s: %s\n", what, err->msg[0] ? err->msg : strerror(-r));
+        return 1;
+}
+
+static int cmd_version(struct cri_client *c)
+{
+        Runtime__V1__VersionRequest req = RUNTIME__V1__VERSION_REQUEST__INIT;
+        Runtime__V1__VersionResponse *resp = NULL;
+        struct cri_error err = {0};
+        int r = CRI_CALL(c, RuntimeService, Version, version, &req, &resp, 0, &err);
+        if (r < 0)
+                return fail("version", r, &err);
+        printf("RuntimeName:\t%s\nRuntimeVersion:\t%s\nRuntimeApiVersion:\t%s\n", resp->runtime_name,
+               resp->runtime_version, resp->runtime_api_version);
+        cri_free(resp);
+        return 0;
+}
+
+static int cmd_pods(struct cri_client *c)
+{
+        Runtime__V1__ListPodSandboxRequest req = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
+        Runtime__V1__ListPodSandboxResponse *resp = NULL;
+        struct cri_error err = {0};
+        int r = CRI_CALL(c, RuntimeService, ListPodSandbox, list_pod_sandbox, &req, &resp, 0, &err);
+        if (r < 0)
+                return fail("list sandboxes", r, &err);
+        printf("POD_ID\tSTATE\tNAMESPACE\tNAME\tATTEMPT\tUID\n");
+        for (size_t i = 0; i < resp->n_items; i++) {
+                Runtime__V1__PodSandbox *s = resp->items[i];
+                printf("%.13s\t%s\t%s\t%s\t%u\t%s\n", s->id, s->state == 0 ? "READY" : "NOTREADY",
+                       s->metadata ? s->metadata->namespace_ : "-", s->metadata ? s->metadata->name : "-",
+                       s->metadata ? s->metadata->attempt : 0, s->metadata ? s->metadata->uid : "-");
+        }
+        cri_free(resp);
+        return 0;
+}
+
+static int cmd_ps(struct cri_client *c, bool all)
+{
+        Runtime__V1__ListContainersRequest req = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
+        Runtime__V1__ContainerFilter f = RUNTIME__V1__CONTAINER_FILTER__INIT;
+        Runtime__V1__ContainerStateValue sv = RUNTIME__V1__CONTAINER_STATE_VALUE__INIT;
+        Runtime__V1__ListContainersResponse *resp = NULL;
+        struct cri_error err = {0};
+
+        if (!all) {
+                sv.state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+                f.state = &sv;
+                req.filter = &f;
+        }
+        int r = CRI_CALL(c, RuntimeService, ListContainers, list_containers, &req, &resp, 0, &err);
+        if (r < 0)
+                return fail("list containers", r, &err);
+        printf("CONTAINER_ID\tSTATE\tNAME\tATTEMPT\tPOD\tPOD_UID\tPOD_ID\n");
+        for (size_t i = 0; i < resp->n_containers; i++) {
+                Runtime__V1__Container *k = resp->containers[i];
+                printf("%s\t%s\t%s\t%u\t%s/%s\t%s\t%.13s\n", k->id, cstate(k->state),
+                       k->metadata ? k->metadata->name : "-", k->metadata ? k->metadata->attempt : 0,
+                       label((ProtobufCMessage **) k->labels, k->n_labels, "io.kubernetes.pod.namespace"),
+                       label((ProtobufCMessage **) k->labels, k->n_labels, "io.kubernetes.pod.name"),
+                       label((ProtobufCMessage **) k->labels, k->n_labels, "io.kubernetes.pod.uid"),
+                       k->pod_sandbox_id);
+        }
+        cri_free(resp);
+        return 0;
+}
+
+static int cmd_inspect(struct cri_client *c, const char *id)
+{
+        Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+        Runtime__V1__ContainerStatusResponse *resp = NULL;
+        struct cri_error err = {0};
+        req.container_id = (char *) id;
+        int r = CRI_CALL(c, RuntimeService, ContainerStatus, container_status, &req, &resp, 0, &err);
+        if (r < 0)
+                return fail("container status", r, &err);
+        Runtime__V1__ContainerStatus *s = resp->status;
+        printf("id\t%s\nname\t%s\nattempt\t%u\nstate\t%s\nexitCode\t%d\nreason\t%s\nimage\t%s\nimageRef\t%"
+               "s\n"
+               "logPath\t%s\n",
+               s->id, s->metadata ? s->metadata->name : "-", s->metadata ? s->metadata->attempt : 0,
+               cstate(s->state), s->exit_code, s->reason, s->image ? s->image->image : "-", s->image_ref,
+               s->log_path);
+        for (size_t i = 0; i < s->n_annotations; i++)
+                printf("annotation\t%s=%s\n", s->annotations[i]->key, s->annotations[i]->value);
+        cri_free(resp);
+        return 0;
+}
+
+static void usage(FILE *f)
+{
+        fputs("Usage: cubelet-cri [-r ENDPOINT] version|pods|ps [-a]|inspect CONTAINER_ID\n"
+              "  -r, --runtime-endpoint  CRI socket [unix:///run/containerd/containerd.sock]\n"
+              "  -t, --timeout MS        per-call deadline [10000]\n",
+              f);
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {{"runtime-endpoint", required_argument, NULL, 'r'},
+                                             {"timeout", required_argument, NULL, 't'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
+        const char *ep = getenv("CONTAINER_RUNTIME_ENDPOINT");
+        long timeout = 10000;
+        struct cri_client *c = NULL;
+        int opt, r;
+
+        if (!ep)
+                ep = "unix:///run/containerd/containerd.sock";
+        while ((opt = getopt_long(argc, argv, "+r:t:h", opts, NULL)) != -1) {
+                if (opt == 'r')
+                        ep = optarg;
+                else if (opt == 't')
+                        timeout = atol(optarg);
+                else {
+                        usage(opt == 'h' ? stdout : stderr);
+                        return opt == 'h' ? 0 : 2;
+                }
+        }
+        if (optind >= argc) {
+                usage(stderr);
+                return 2;
+        }
+        r = cri_client_new(ep, timeout, &c);
+        if (r < 0) {
+                fprintf(stderr, "cubelet-cri: invalid endpoint %s: %s\n", ep, strerror(-r));
+                return 1;
+        }
+        const char *cmd = argv[optind];
+        if (strcmp(cmd, "version") == 0)
+                r = cmd_version(c);
+        else if (strcmp(cmd, "pods") == 0)
+                r = cmd_pods(c);
+        else if (strcmp(cmd, "ps") == 0)
+                r = cmd_ps(c, optind + 1 < argc && strcmp(argv[optind + 1], "-a") == 0);
+        else if (strcmp(cmd, "inspect") == 0 && optind + 1 < argc)
+                r = cmd_inspect(c, argv[optind + 1]);
+        else {
+                usage(stderr);
+                r = 2;
+        }
+        cri_client_free(c);
+        return r;
+}

@@ -1,0 +1,31 @@
+#!/bin/bash
+# Installs what building, running and testing cubelet needs on Debian 12 (root, apt only).
+# Skips apt entirely when everything is already there.
+set -euo pipefail
+
+PKGS=(
+  # build
+  build-essential cmake pkg-config clang clang-format
+  libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev libcurl4-openssl-dev
+  libmicrohttpd-dev libuv1-dev libssl-dev libseccomp-dev libcmocka-dev
+  # run: the runtime, CNI plugins, image contents
+  containerd runc containernetworking-plugins busybox-static iproute2 iptables
+  # tests and tools
+  curl jq procps util-linux
+)
+
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps.sh: run as root (apt-get install)" >&2
+  exit 1
+fi
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

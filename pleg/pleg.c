@@ -1,0 +1,254 @@
+/* Pod lifecycle events: a periodic relist of the runtime's sandboxes and containers, diffed per pod. */
+#include "pleg.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "cri.h"
+#include "macro.h"
+#include "util.h"
+
+struct pod_record {
+        char *uid;
+        uint64_t fingerprint;
+        bool seen;
+};
+
+struct pleg {
+        struct pleg_config cfg;
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool stop, kicked;
+        struct pod_record *pods; /* PLEG thread only */
+        size_t n_pods;
+        struct pleg_health health; /* under lock */
+        char **uids;               /* under lock */
+};
+
+static const char *label_of(Runtime__V1__Container__LabelsEntry **l, size_t n, const char *key)
+{
+        for (size_t i = 0; i < n; i++)
+                if (streq(l[i]->key, key))
+                        return l[i]->value;
+        return NULL;
+}
+
+static const char *sandbox_label(Runtime__V1__PodSandbox__LabelsEntry **l, size_t n, const char *key)
+{
+        for (size_t i = 0; i < n; i++)
+                if (streq(l[i]->key, key))
+                        return l[i]->value;
+        return NULL;
+}
+
+static struct pod_record *find_record(struct pleg *p, const char *uid)
+{
+        for (size_t i = 0; i < p->n_pods; i++)
+                if (streq(p->pods[i].uid, uid))
+                        return &p->pods[i];
+        return NULL;
+}
+
+/* Fingerprints are accumulated per pod: order-independent (sum of per-object hashes). */
+static void accumulate(struct pleg *p, const char *uid, const char *id, int state, struct pod_record **fresh,
+                       size_t *n_fresh)
+{
+        char buf[256];
+        int n = snprintf(buf, sizeof buf, "%s/%d", id, state);
+        uint64_t h = hash_fnv1a64(buf, (size_t) MAX(n, 0), HASH_FNV_SEED);
+        for (size_t i = 0; i < *n_fresh; i++)
+                if (streq((*fresh)[i].uid, uid)) {
+                        (*fresh)[i].fingerprint += h;
+                        return;
+                }
+        *fresh = OOM_CHECK(realloc(*fresh, (*n_fresh + 1) * sizeof **fresh));
+        (*fresh)[(*n_fresh)++] = (struct pod_record){.uid = xstrdup(uid), .fingerprint = h};
+}
+
+static int relist(struct pleg *p, char *err, size_t errlen)
+{
+        Runtime__V1__ListPodSandboxRequest sreq = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
+        Runtime__V1__ListContainersRequest creq = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__ListPodSandboxResponse *sresp = NULL;
+        _cleanup_cri_ Runtime__V1__ListContainersResponse *cresp = NULL;
+        struct cri_error cerr = {0};
+        struct pod_record *fresh = NULL;
+        size_t n_fresh = 0;
+        int r;
+
+        r = CRI_CALL(p->cfg.cri, RuntimeService, ListPodSandbox, list_pod_sandbox, &sreq, &sresp,
+                     p->cfg.call_timeout_ms, &cerr);
+        if (r >= 0)
+                r = CRI_CALL(p->cfg.cri, RuntimeService, ListContainers, list_containers, &creq, &cresp,
+                             p->cfg.call_timeout_ms, &cerr);
+        if (r < 0) {
+                snprintf(err, errlen, "%s", cerr.msg[0] ? cerr.msg : strerror(-r));
+                return r;
+        }
+        for (size_t i = 0; i < sresp->n_items; i++) {
+                Runtime__V1__PodSandbox *s = sresp->items[i];
+                const char *uid = sandbox_label(s->labels, s->n_labels, PLEG_POD_UID_LABEL);
+                if (uid)
+                        accumulate(p, uid, s->id, (int) s->state + 100, &fresh, &n_fresh);
+        }
+        for (size_t i = 0; i < cresp->n_containers; i++) {
+                Runtime__V1__Container *c = cresp->containers[i];
+                const char *uid = label_of(c->labels, c->n_labels, PLEG_POD_UID_LABEL);
+                if (uid)
+                        accumulate(p, uid, c->id, (int) c->state, &fresh, &n_fresh);
+        }
+
+        /* Diff against the previous relist; report outside any lock. */
+        char **changed = NULL;
+        for (size_t i = 0; i < p->n_pods; i++)
+                p->pods[i].seen = false;
+        for (size_t i = 0; i < n_fresh; i++) {
+                struct pod_record *old = find_record(p, fresh[i].uid);
+                if (old)
+                        old->seen = true;
+                if (!old || old->fingerprint != fresh[i].fingerprint)
+                        strv_push(&changed, xstrdup(fresh[i].uid));
+        }
+        for (size_t i = 0; i < p->n_pods; i++) {
+                if (!p->pods[i].seen)
+                        strv_push(&changed, xstrdup(p->pods[i].uid));
+                free(p->pods[i].uid);
+        }
+        free(p->pods);
+        p->pods = fresh;
+        p->n_pods = n_fresh;
+
+        char **uids = NULL;
+        for (size_t i = 0; i < n_fresh; i++)
+                strv_push(&uids, xstrdup(fresh[i].uid));
+        pthread_mutex_lock(&p->lock);
+        strv_free(p->uids);
+        p->uids = uids;
+        pthread_mutex_unlock(&p->lock);
+
+        for (char **u = changed; u && *u; u++)
+                p->cfg.on_pod_change(*u, p->cfg.userdata);
+        strv_free(changed);
+        return 0;
+}
+
+static void *pleg_thread(void *arg)
+{
+        struct pleg *p = arg;
+
+        pthread_mutex_lock(&p->lock);
+        while (!p->stop) {
+                char err[1024] = "";
+                pthread_mutex_unlock(&p->lock);
+
+                int64_t start = now_mono_ms();
+                struct timespec t0, t1;
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                int r = relist(p, err, sizeof err);
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+
+                pthread_mutex_lock(&p->lock);
+                p->health.relist_ok = r >= 0;
+                p->health.last_relist_ms = now_mono_ms();
+                p->health.relist_duration_us =
+                        (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
+                if (r >= 0) {
+                        p->health.last_ok_ms = p->health.last_relist_ms;
+                        p->health.error[0] = 0;
+                } else
+                        snprintf(p->health.error, sizeof p->health.error, "%s", err);
+                pthread_mutex_unlock(&p->lock);
+                if (p->cfg.on_relist)
+                        p->cfg.on_relist(r >= 0, p->cfg.userdata);
+                pthread_mutex_lock(&p->lock);
+
+                /* Sleep until the next period or a kick; monotonic clock for the wait. */
+                int64_t deadline = start + p->cfg.period_ms;
+                while (!p->stop && !p->kicked) {
+                        int64_t now = now_mono_ms();
+                        if (now >= deadline)
+                                break;
+                        struct timespec ts;
+                        clock_gettime(CLOCK_MONOTONIC, &ts);
+                        int64_t ns = ts.tv_nsec + (deadline - now) * 1000000LL;
+                        ts.tv_sec += ns / 1000000000LL;
+                        ts.tv_nsec = ns % 1000000000LL;
+                        pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+                }
+                p->kicked = false;
+        }
+        pthread_mutex_unlock(&p->lock);
+        return NULL;
+}
+
+int pleg_start(const struct pleg_config *cfg, struct pleg **ret)
+{
+        struct pleg *p = OOM_CHECK(calloc(1, sizeof *p));
+        pthread_condattr_t ca;
+        int r;
+
+        p->cfg = *cfg;
+        if (p->cfg.period_ms <= 0)
+                p->cfg.period_ms = 1000;
+        pthread_mutex_init(&p->lock, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&p->cond, &ca);
+        pthread_condattr_destroy(&ca);
+        snprintf(p->health.error, sizeof p->health.error, "no relist yet");
+        r = pthread_create(&p->thread, NULL, pleg_thread, p);
+        if (r != 0) {
+                pthread_mutex_destroy(&p->lock);
+                pthread_cond_destroy(&p->cond);
+                free(p);
+                return -r;
+        }
+        *ret = p;
+        return 0;
+}
+
+struct pleg *pleg_stop(struct pleg *p)
+{
+        if (!p)
+                return NULL;
+        pthread_mutex_lock(&p->lock);
+        p->stop = true;
+        pthread_cond_signal(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        pthread_join(p->thread, NULL);
+        for (size_t i = 0; i < p->n_pods; i++)
+                free(p->pods[i].uid);
+        free(p->pods);
+        strv_free(p->uids);
+        pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->cond);
+        free(p);
+        return NULL;
+}
+
+void pleg_kick(struct pleg *p)
+{
+        pthread_mutex_lock(&p->lock);
+        p->kicked = true;
+        pthread_cond_signal(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+}
+
+void pleg_get_health(struct pleg *p, struct pleg_health *ret)
+{
+        pthread_mutex_lock(&p->lock);
+        *ret = p->health;
+        pthread_mutex_unlock(&p->lock);
+}
+
+char **pleg_pod_uids(struct pleg *p)
+{
+        char **out = NULL;
+        pthread_mutex_lock(&p->lock);
+        for (char **u = p->uids; u && *u; u++)
+                strv_push(&out, xstrdup(*u));
+        pthread_mutex_unlock(&p->lock);
+        return out;
+}

@@ -1,0 +1,72 @@
+# Shared helpers for the integration tests (bash). Expects CUBELET, CUBELET_CRI, CTD_DIR from CTest.
+set -uo pipefail
+
+passed=0 failed=0
+WORK=$(mktemp -d /tmp/cubelet-it.XXXXXX)
+SOCK="$CTD_DIR/containerd.sock"
+NODE=it-node
+HEALTHZ_PORT=${HEALTHZ_PORT:-10390}
+CUBELET_PID=""
+
+skip_unless_ready() {
+  if [ "$(id -u)" != 0 ]; then echo "SKIP: integration tests need root"; exit 77; fi
+  if [ ! -S "$SOCK" ]; then echo "SKIP: no test containerd at $SOCK (fixture did not start)"; exit 77; fi
+}
+
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() { # check DESCRIPTION COMMAND...
+  local d=$1; shift
+  if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+
+# wait_for SECONDS COMMAND...: polls every 100 ms.
+wait_for() {
+  local deadline=$(( $(date +%s%N) / 1000000 + $1 * 1000 )); shift
+  while :; do
+    "$@" && return 0
+    [ $(( $(date +%s%N) / 1000000 )) -ge "$deadline" ] && return 1
+    sleep 0.1
+  done
+}
+
+cri() { "$CUBELET_CRI" -r "unix://$SOCK" "$@"; }
+
+# Running container IDs of a container NAME in pod POD (namespace/name).
+running_ids() { cri ps | awk -F'\t' -v p="$2" -v n="$1" '$3 == n && $5 == p { print $1 }'; }
+all_ids() { cri ps -a | awk -F'\t' -v p="$2" -v n="$1" '$3 == n && $5 == p { print $1 }'; }
+count_running() { running_ids "$1" "$2" | grep -c . ; }
+is_running() { [ "$(count_running "$1" "$2")" -ge 1 ]; }
+is_gone() { [ -z "$(all_ids "$1" "$2")" ] && ! cri pods | awk -F'\t' -v n="${2#*/}" '$4 == n' | grep -q .; }
+exited_count() { cri ps -a | awk -F'\t' -v p="$2" -v n="$1" '$3 == n && $5 == p && $2 == "EXITED"' | grep -c . ; }
+attempts() { cri ps -a | awk -F'\t' -v p="$2" -v n="$1" '$3 == n && $5 == p { print $4 }' | sort -n | tail -1; }
+
+start_cubelet() { # start_cubelet MANIFEST_DIR [flags...]
+  local dir=$1; shift
+  "$CUBELET" --pod-manifest-path "$dir" --container-runtime-endpoint "unix://$SOCK" \
+    --root-dir "$WORK/root" --pod-logs-dir "$WORK/logs" --hostname-override "$NODE" \
+    --healthz-port "$HEALTHZ_PORT" --file-check-frequency 2s "$@" >>"$WORK/cubelet.log" 2>&1 &
+  CUBELET_PID=$!
+  wait_for 10 curl -sf "http://127.0.0.1:$HEALTHZ_PORT/healthz" -o /dev/null
+}
+
+stop_cubelet() { # returns cubelet's exit status (non-zero under ASan when it leaked)
+  [ -n "$CUBELET_PID" ] || return 0
+  kill -TERM "$CUBELET_PID" 2>/dev/null
+  local rc=0
+  wait "$CUBELET_PID" || rc=$?
+  CUBELET_PID=""
+  return $rc
+}
+
+log_has() { grep -q -- "$1" "$WORK/cubelet.log"; }
+
+finish() {
+  if [ -n "$CUBELET_PID" ]; then stop_cubelet || true; fi
+  if [ "$failed" -gt 0 ]; then
+    echo "---- cubelet log ($WORK/cubelet.log) ----"
+    tail -n 80 "$WORK/cubelet.log"
+  fi
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}

@@ -1,0 +1,71 @@
+#!/bin/bash
+# healthz while the runtime goes away and comes back; flags and config errors; ErrImageNeverPull.
+source "$(dirname "$0")/lib.sh"
+skip_unless_ready
+top=$(cd "$(dirname "$0")/../.." && pwd)
+M="$WORK/manifests"
+mkdir -p "$M"
+HZ="http://127.0.0.1:$HEALTHZ_PORT/healthz"
+
+# --- flags and configuration: clear error, exit 2, nothing started
+"$CUBELET" --no-such-flag >"$WORK/out" 2>&1; rc=$?
+check "unknown flag -> exit 2" test $rc = 2
+check "... naming the flag" grep -q 'unknown flag: --no-such-flag' "$WORK/out"
+"$CUBELET" --healthz-port 99999 >"$WORK/out" 2>&1; rc=$?
+check "bad flag value -> exit 2 with the reason" sh -c "[ $rc = 2 ] && grep -q 'invalid value \"99999\" for flag --healthz-port' '$WORK/out'"
+printf 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nhealthzPort: nope\n' >"$WORK/bad.yaml"
+"$CUBELET" --config "$WORK/bad.yaml" >"$WORK/out" 2>&1; rc=$?
+check "bad config file -> exit 2 naming file and field" sh -c "[ $rc = 2 ] && grep -q 'bad.yaml: field healthzPort' '$WORK/out'"
+"$CUBELET" --version | grep -q '^cubelet ' && ok "--version" || not_ok "--version"
+"$CUBELET" --help | grep -q -- '--pod-manifest-path' && ok "--help lists flags" || not_ok "--help lists flags"
+
+# --- a config file sets the static pod path; a flag overrides its healthz port
+cat >"$WORK/config.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+staticPodPath: $M
+healthzPort: 1
+someFutureField: true
+YAML
+cat >"$M/web.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: c
+    image: cubelet.local/busybox:1.35
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+  - name: never-pulled
+    image: cubelet.local/absent:1.0
+    imagePullPolicy: Never
+YAML
+"$CUBELET" --config "$WORK/config.yaml" --container-runtime-endpoint "unix://$SOCK" --root-dir "$WORK/root" \
+  --pod-logs-dir "$WORK/logs" --hostname-override "$NODE" --healthz-port "$HEALTHZ_PORT" >>"$WORK/cubelet.log" 2>&1 &
+CUBELET_PID=$!
+check "config file + flag override: healthz answers on the flag's port" wait_for 10 curl -sf "$HZ" -o /dev/null
+check "unknown config field -> warning naming it" log_has 'field="someFutureField"'
+check "pod from the config file's staticPodPath runs" wait_for 20 is_running c default/web-$NODE
+check "image absent with pull policy Never -> ErrImageNeverPull" wait_for 10 log_has \
+  'reason="ErrImageNeverPull" err="Container image \\"cubelet.local/absent:1.0\\" is not present with pull policy of Never'
+check "healthz ok with the runtime up" test "$(curl -s "$HZ")" = ok
+
+# --- the runtime stops: healthz 500 with the reason; pods untouched; back: ok again
+id=$(running_ids c default/web-$NODE)
+"$top/packaging/containerd/stop-containerd.sh" --dir "$CTD_DIR" >/dev/null
+code() { curl -s -o "$WORK/hz" -w '%{http_code}' "$HZ"; }
+is500() { [ "$(code)" = 500 ]; }
+check "runtime stopped -> healthz 500" wait_for 10 is500
+check "... naming the runtime" grep -q 'runtime failed: container runtime' "$WORK/hz"
+check "... and logged once" wait_for 5 log_has 'Container runtime is not answering'
+"$top/packaging/containerd/start-containerd.sh" --dir "$CTD_DIR" --bridge cubit0 --pod-cidr 10.199.0.0/24 >/dev/null
+is200() { [ "$(code)" = 200 ]; }
+check "runtime back -> healthz ok again" wait_for 15 is200
+check "... and the pod's container is the same one" test "$(running_ids c default/web-$NODE)" = "$id"
+
+rm -f "$M"/*
+gone() { ! cri ps -a | grep -q -- "-$NODE"; }
+check "pod removed" wait_for 15 gone
+check "cubelet exits cleanly" stop_cubelet
+finish
