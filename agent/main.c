@@ -6,7 +6,9 @@
 #include <uv.h>
 
 #include "cgroups.h"
+#include "backoff.h"
 #include "config.h"
+#include "events.h"
 #include "cri.h"
 #include "file.h"
 #include "healthz.h"
@@ -29,6 +31,8 @@ struct agent {
         struct cri_client *cri;
         struct sync_ctx sync;
         struct pod_workers *workers;
+        struct backoff *backoff;
+        struct event_recorder *events;
         struct podconfig *podconfig;
         struct file_source *file_source;
         struct pleg *pleg;
@@ -179,7 +183,11 @@ static int run(struct agent *a)
         log_info("Cgroup hierarchy", "driver=\"cgroupfs\" mode=\"%s\"",
                  cg_mode_name(cg_detect_mode("/sys/fs/cgroup")));
 
+        a->backoff = backoff_new(10000, 300000); /* upstream: 10 s doubling to 5 min */
+        a->events = events_new(1000);
         a->sync = (struct sync_ctx){
+                .backoff = a->backoff,
+                .events = a->events,
                 .cri = a->cri,
                 .root_dir = a->cfg.root_dir,
                 .pod_logs_dir = a->cfg.pod_logs_dir,
@@ -256,6 +264,8 @@ out:
         uv_loop_close(&a->loop);
         a->podconfig = podconfig_free(a->podconfig);
         a->cri = cri_client_free(a->cri);
+        a->backoff = backoff_free(a->backoff);
+        a->events = events_free(a->events);
         return r;
 }
 

@@ -11,6 +11,8 @@
 #include <sys/vfs.h>
 
 #include "arena.h"
+#include "backoff.h"
+#include "events.h"
 #include "cri.h"
 #include "log.h"
 #include "util.h"
@@ -77,6 +79,13 @@ static void res_error(struct sync_result *res, const char *reason, const char *f
         vsnprintf(res->error, sizeof res->error, fmt, ap);
         va_end(ap);
 }
+
+#define pod_event(ctx, pod, fp, type, reason, ...)                                                          \
+        do {                                                                                                \
+                if ((ctx)->events)                                                                          \
+                        events_record((ctx)->events, (pod)->namespace, (pod)->name, (pod)->uid, (fp),       \
+                                      (type), (reason), __VA_ARGS__);                                       \
+        } while (0)
 
 static const char *cri_msg(const struct cri_error *e, int r)
 {
@@ -416,7 +425,7 @@ static int create_sandbox(const struct sync_ctx *ctx, struct pod *pod, Runtime__
 /* ---- images ---- */
 
 static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const struct container *c,
-                        char **ret_ref, struct sync_result *res)
+                        const char *fp, char **ret_ref, struct sync_result *res)
 {
         Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
         Runtime__V1__ImageStatusRequest sreq = RUNTIME__V1__IMAGE_STATUS_REQUEST__INIT;
@@ -434,27 +443,33 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
         }
         bool present = sresp->image && sresp->image->id && sresp->image->id[0];
         if (present && !streq(c->image_pull_policy, "Always")) {
+                pod_event(ctx, pod, fp, EVENT_NORMAL, "Pulled",
+                          "Container image \"%s\" already present on machine", c->image);
                 *ret_ref = xstrdup(sresp->image->id);
                 return 0;
         }
         if (!present && streq(c->image_pull_policy, "Never")) {
                 res_error(res, "ErrImageNeverPull",
                           "Container image \"%s\" is not present with pull policy of Never", c->image);
+                pod_event(ctx, pod, fp, EVENT_WARNING, "ErrImageNeverPull", "%s", res->error);
                 return -ENOENT;
         }
 
         Runtime__V1__PullImageRequest preq = RUNTIME__V1__PULL_IMAGE_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__PullImageResponse *presp = NULL;
         preq.image = &spec;
-        log_info("Pulling image", "pod=\"%s/%s\" container=\"%s\" image=\"%s\"", pod->namespace, pod->name,
-                 c->name, c->image);
+        pod_event(ctx, pod, fp, EVENT_NORMAL, "Pulling", "Pulling image \"%s\"", c->image);
+        int64_t t0 = now_mono_ms();
         r = CRI_CALL(ctx->cri, ImageService, PullImage, pull_image, &preq, &presp,
                      ctx->image_pull_timeout_ms, &err);
         if (r < 0) {
                 res_error(res, "ErrImagePull", "Failed to pull image \"%s\": %s", c->image,
                           cri_msg(&err, r));
+                pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "%s", res->error);
                 return r;
         }
+        pod_event(ctx, pod, fp, EVENT_NORMAL, "Pulled", "Successfully pulled image \"%s\" in %lldms",
+                  c->image, (long long) (now_mono_ms() - t0));
         *ret_ref = xstrdup(presp->image_ref);
         return 0;
 }
@@ -463,7 +478,7 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
 
 static int start_container(const struct sync_ctx *ctx, struct pod *pod, const char *sandbox_id,
                            Runtime__V1__PodSandboxConfig *sbcfg, const struct container *c,
-                           int restart_count, struct sync_result *res)
+                           int restart_count, const char *fp, struct sync_result *res)
 {
         _cleanup_arena_ struct arena a = {0};
         _cleanup_free_ char *image_ref = NULL;
@@ -477,7 +492,7 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
         struct cri_error err = {0};
         int r;
 
-        r = ensure_image(ctx, pod, c, &image_ref, res);
+        r = ensure_image(ctx, pod, c, fp, &image_ref, res);
         if (r < 0)
                 return r;
 
@@ -579,8 +594,10 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
                      ctx->timeout_ms, &err);
         if (r < 0) {
                 res_error(res, "CreateContainerError", "container \"%s\": %s", c->name, cri_msg(&err, r));
+                pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "Error: %s", cri_msg(&err, r));
                 return r;
         }
+        pod_event(ctx, pod, fp, EVENT_NORMAL, "Created", "Created container %s", c->name);
         Runtime__V1__StartContainerRequest sreq = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__StartContainerResponse *sresp = NULL;
         sreq.container_id = cresp->container_id;
@@ -588,8 +605,10 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
                      ctx->timeout_ms, &err);
         if (r < 0) {
                 res_error(res, "RunContainerError", "container \"%s\": %s", c->name, cri_msg(&err, r));
+                pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "Error: %s", cri_msg(&err, r));
                 return r;
         }
+        pod_event(ctx, pod, fp, EVENT_NORMAL, "Started", "Started container %s", c->name);
         log_info("Container started", "pod=\"%s/%s\" container=\"%s\" containerID=\"%.13s\" restartCount=%d",
                  pod->namespace, pod->name, c->name, cresp->container_id, restart_count);
         return 0;
@@ -615,20 +634,9 @@ static int remove_container(const struct sync_ctx *ctx, const char *id)
                         ctx->timeout_ms, &err);
 }
 
-static int exit_code_of(const struct sync_ctx *ctx, const char *id, int32_t *ret)
+static void field_path(char *buf, size_t len, bool init, const char *name)
 {
-        Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
-        _cleanup_cri_ Runtime__V1__ContainerStatusResponse *resp = NULL;
-        struct cri_error err = {0};
-        req.container_id = (char *) id;
-        int r = CRI_CALL(ctx->cri, RuntimeService, ContainerStatus, container_status, &req, &resp,
-                         ctx->timeout_ms, &err);
-        if (r < 0)
-                return r;
-        if (!resp->status)
-                return -ENOENT;
-        *ret = resp->status->exit_code;
-        return 0;
+        snprintf(buf, len, "spec.%s{%s}", init ? "initContainers" : "containers", name);
 }
 
 struct stop_job {
@@ -663,6 +671,15 @@ static int stop_containers(const struct sync_ctx *ctx, Runtime__V1__Container **
                          "pod=\"%s\" container=\"%s\" containerID=\"%.13s\" "
                          "gracePeriod=%lld",
                          pod_name, jobs[i].name, jobs[i].id, (long long) grace_s);
+                const char *ns = KV_GET(list[i]->labels, list[i]->n_labels, LABEL_POD_NAMESPACE);
+                const char *pn = KV_GET(list[i]->labels, list[i]->n_labels, LABEL_POD_NAME);
+                const char *uid = KV_GET(list[i]->labels, list[i]->n_labels, LABEL_POD_UID);
+                if (ctx->events && ns && pn && uid) {
+                        char fp[256];
+                        field_path(fp, sizeof fp, false, jobs[i].name);
+                        events_record(ctx->events, ns, pn, uid, fp, EVENT_NORMAL, "Killing",
+                                      "Stopping container %s", jobs[i].name);
+                }
                 if (n == 1 || pthread_create(&jobs[i].thread, NULL, stop_job_run, &jobs[i]) != 0) {
                         stop_job_run(&jobs[i]);
                         jobs[i].thread = 0;
@@ -711,19 +728,66 @@ static int stop_sandbox(const struct sync_ctx *ctx, const char *id, bool remove,
 
 /* ---- the sync ---- */
 
-enum action { KEEP, START, RESTART, DONE };
+/* ---- the sync ---- */
 
-static bool should_restart(const struct sync_ctx *ctx, const struct pod *pod,
-                           const Runtime__V1__Container *last)
+/* What the runtime says of a finished container. */
+struct exit_info {
+        int32_t code;
+        int64_t finished_ms; /* wall clock */
+        char reason[64];
+};
+
+static int container_exit_info(const struct sync_ctx *ctx, const char *id, struct exit_info *ret)
+{
+        Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__ContainerStatusResponse *resp = NULL;
+        struct cri_error err = {0};
+        req.container_id = (char *) id;
+        int r = CRI_CALL(ctx->cri, RuntimeService, ContainerStatus, container_status, &req, &resp,
+                         ctx->timeout_ms, &err);
+        if (r < 0)
+                return r;
+        if (!resp->status)
+                return -ENOENT;
+        ret->code = resp->status->exit_code;
+        ret->finished_ms = resp->status->finished_at / 1000000;
+        snprintf(ret->reason, sizeof ret->reason, "%s", resp->status->reason ? resp->status->reason : "");
+        return 0;
+}
+
+enum action { KEEP, START, RESTART, WAIT, DONE };
+
+/* Per upstream: Always restarts, OnFailure restarts on a non-zero exit, Never does not. */
+static bool policy_restarts(const struct pod *pod, const struct exit_info *ex, bool known)
 {
         if (streq(pod->restart_policy, "Always"))
                 return true;
         if (streq(pod->restart_policy, "Never"))
                 return false;
-        int32_t code = 0;
-        if (exit_code_of(ctx, last->id, &code) < 0)
-                return true; /* unknown outcome: OnFailure errs toward running */
-        return code != 0;
+        return !known || ex->code != 0; /* an unknown outcome errs toward running */
+}
+
+/* CrashLoopBackOff: true when the restart must wait; the wait is put into res. */
+static bool in_backoff(const struct sync_ctx *ctx, const struct pod *pod, const struct container *c,
+                       const struct exit_info *ex, const char *fp, struct sync_result *res)
+{
+        char key[512];
+        int64_t delay, left, now = now_real_ns() / 1000000;
+
+        if (!ctx->backoff)
+                return false;
+        snprintf(key, sizeof key, "%s/%s/%s", pod->uid, c->name, c->hash);
+        if (!backoff_in_backoff(ctx->backoff, key, ex->finished_ms, now, &delay, &left)) {
+                backoff_next(ctx->backoff, key, ex->finished_ms, now);
+                return false;
+        }
+        res->requeue_ms = res->requeue_ms ? MIN(res->requeue_ms, left + 50) : left + 50;
+        res_error(res, "CrashLoopBackOff", "back-off %llds restarting failed container=%s pod=%s_%s(%s)",
+                  (long long) delay / 1000, c->name, pod->name, pod->namespace, pod->uid);
+        pod_event(ctx, pod, fp, EVENT_WARNING, "BackOff",
+                  "Back-off restarting failed container %s in pod %s_%s(%s)", c->name, pod->name,
+                  pod->namespace, pod->uid);
+        return true;
 }
 
 /* Keeps the newest dead instance of each container (for its last state) and removes the older ones. */
@@ -740,13 +804,86 @@ static void gc_dead_containers(const struct sync_ctx *ctx, const struct pod_runt
         }
 }
 
+static Runtime__V1__Container *latest_in_sandbox(const struct pod_runtime *rt, const char *name,
+                                                 const char *sandbox_id)
+{
+        Runtime__V1__Container *best = NULL;
+        for (size_t i = 0; i < rt->containers->n_containers; i++) {
+                Runtime__V1__Container *c = rt->containers->containers[i];
+                if (!c->metadata || !streq_ptr(c->metadata->name, name) ||
+                    !streq(c->pod_sandbox_id, sandbox_id))
+                        continue;
+                if (!best || c->created_at > best->created_at)
+                        best = c;
+        }
+        return best;
+}
+
+/* Starts a new instance of c, after the newest one (any sandbox) for its restart count. */
+static int run_instance(const struct sync_ctx *ctx, struct pod *pod, const char *sandbox_id,
+                        Runtime__V1__PodSandboxConfig *sbcfg, const struct pod_runtime *rt,
+                        const struct container *c, bool init, struct sync_result *res)
+{
+        char fp[256];
+        Runtime__V1__Container *last = latest_container(rt, c->name);
+        int restarts = last ? container_restart_count(last) + 1 : 0;
+        field_path(fp, sizeof fp, init, c->name);
+        int r = start_container(ctx, pod, sandbox_id, sbcfg, c, restarts, fp, res);
+        if (r >= 0 && last)
+                gc_dead_containers(ctx, rt, c->name, last->id);
+        return r;
+}
+
+/* Init containers run in order, each to success, in the current sandbox. Returns true when all have
+ * succeeded; otherwise it has started, or is waiting for, the next one (or the pod failed: terminal). */
+static bool sync_init_containers(const struct sync_ctx *ctx, struct pod *pod, const char *sandbox_id,
+                                 Runtime__V1__PodSandboxConfig *sbcfg, const struct pod_runtime *rt,
+                                 bool fresh_sandbox, struct sync_result *res)
+{
+        char fp[256], fullname[512];
+
+        pod_full_name(pod, fullname, sizeof fullname);
+        /* App containers already in this sandbox: the init phase is over, even if its records are gone. */
+        if (!fresh_sandbox)
+                for (size_t i = 0; i < pod->n_containers; i++)
+                        if (latest_in_sandbox(rt, pod->containers[i].name, sandbox_id))
+                                return true;
+        for (size_t i = 0; i < pod->n_init_containers; i++) {
+                const struct container *c = &pod->init_containers[i];
+                Runtime__V1__Container *l =
+                        fresh_sandbox ? NULL : latest_in_sandbox(rt, c->name, sandbox_id);
+                field_path(fp, sizeof fp, true, c->name);
+                if (!l) {
+                        run_instance(ctx, pod, sandbox_id, sbcfg, rt, c, true, res);
+                        return false;
+                }
+                if (l->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING ||
+                    l->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED)
+                        return false; /* PLEG wakes us when it exits */
+                struct exit_info ex = {0};
+                bool known = container_exit_info(ctx, l->id, &ex) >= 0;
+                if (known && ex.code == 0)
+                        continue;
+                if (streq(pod->restart_policy, "Never")) {
+                        log_info("Init container failed and the restart policy is Never: the pod has failed",
+                                 "pod=\"%s\" container=\"%s\" exitCode=%d", fullname, c->name, ex.code);
+                        res->terminal = true;
+                        return false;
+                }
+                if (!in_backoff(ctx, pod, c, &ex, fp, res))
+                        run_instance(ctx, pod, sandbox_id, sbcfg, rt, c, true, res);
+                return false;
+        }
+        return true;
+}
+
 int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *res)
 {
         _cleanup_arena_ struct arena a = {0};
         _cleanup_free_ char *sandbox_id = NULL, *pod_ip = NULL, *pdir = NULL;
         struct pod_runtime rt = {0};
         struct cri_error err = {0};
-        char fullname[512];
+        char fullname[512], fp[256];
         int r;
 
         *res = (struct sync_result){0};
@@ -762,9 +899,10 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
         uint32_t attempt = sb && sb->metadata ? sb->metadata->attempt + (sandbox_ready ? 0 : 1) : 0;
         Runtime__V1__PodSandboxConfig *sbcfg = sandbox_config(&a, ctx, pod, attempt);
 
-        /* Decide per container, from the newest instance of each. */
+        /* Decide per app container, from its newest instance. */
         enum action *act = OOM_CHECK(calloc(pod->n_containers + 1, sizeof *act));
         Runtime__V1__Container **last = OOM_CHECK(calloc(pod->n_containers + 1, sizeof *last));
+        struct exit_info *ex = OOM_CHECK(calloc(pod->n_containers + 1, sizeof *ex));
         Runtime__V1__Container **to_stop =
                 OOM_CHECK(calloc(rt.containers->n_containers + 1, sizeof *to_stop));
         size_t n_stop = 0, n_run = 0;
@@ -781,28 +919,31 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                         if (sandbox_ready && same_sandbox && streq_ptr(h, c->hash))
                                 act[i] = KEEP;
                         else {
-                                log_info("Container spec or sandbox changed, it will be killed and "
-                                         "re-created",
-                                         "pod=\"%s\" container=\"%s\"", fullname, c->name);
+                                field_path(fp, sizeof fp, false, c->name);
+                                pod_event(ctx, pod, fp, EVENT_NORMAL, "Killing",
+                                          "Container %s definition changed, will be restarted", c->name);
                                 to_stop[n_stop++] = l;
                                 act[i] = RESTART;
                         }
-                } else
-                        act[i] = should_restart(ctx, pod, l) ? RESTART : DONE;
+                } else {
+                        bool known = container_exit_info(ctx, l->id, &ex[i]) >= 0;
+                        act[i] = policy_restarts(pod, &ex[i], known) ? RESTART : DONE;
+                }
                 if (act[i] != DONE)
                         n_run++;
         }
         /* Running containers the spec no longer names are stopped too. */
         for (size_t i = 0; i < rt.containers->n_containers; i++) {
                 Runtime__V1__Container *c = rt.containers->containers[i];
+                bool known = false;
                 if (c->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
                         continue;
-                bool known = false;
                 for (size_t j = 0; j < pod->n_containers && !known; j++)
                         known = last[j] == c;
-                if (!known) {
+                for (size_t j = 0; j < pod->n_init_containers && !known; j++)
+                        known = c->metadata && streq_ptr(c->metadata->name, pod->init_containers[j].name);
+                if (!known)
                         to_stop[n_stop++] = c;
-                }
         }
         if (n_stop > 0)
                 stop_containers(ctx, to_stop, n_stop, pod->termination_grace_period, fullname, res);
@@ -817,19 +958,30 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                 goto out;
         }
 
+        /* Upstream: a Never pod whose sandbox died after its containers ran gets no new sandbox. */
+        if (!sandbox_ready && sb && streq(pod->restart_policy, "Never") && rt.containers->n_containers > 0) {
+                res->terminal = true;
+                goto out;
+        }
+
         pdir = pod_dir(ctx, pod->uid);
         r = mkdir_p(pdir, 0750);
         if (r < 0) {
                 res_error(res, "FailedCreatePodSandBox", "create pod directory %s: %s", pdir, strerror(-r));
                 goto out;
         }
-        if (setup_volumes(ctx, pod, res) < 0)
+        if (setup_volumes(ctx, pod, res) < 0) {
+                pod_event(ctx, pod, NULL, EVENT_WARNING, "FailedMount", "%s", res->error);
                 goto out;
+        }
 
         if (!sandbox_ready) {
-                if (sb)
+                if (sb) {
                         log_info("No ready sandbox for pod can be found, a new one will be created",
                                  "pod=\"%s\"", fullname);
+                        pod_event(ctx, pod, NULL, EVENT_NORMAL, "SandboxChanged",
+                                  "Pod sandbox changed, it will be killed and re-created.");
+                }
                 /* Containers still running in a dead sandbox go first. */
                 Runtime__V1__Container **running =
                         OOM_CHECK(calloc(rt.containers->n_containers + 1, sizeof *running));
@@ -849,8 +1001,10 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                         if (rt.sandboxes->items[i]->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY)
                                 stop_sandbox(ctx, rt.sandboxes->items[i]->id, false, res);
                 r = create_sandbox(ctx, pod, sbcfg, &sandbox_id, &pod_ip, res);
-                if (r < 0)
+                if (r < 0) {
+                        pod_event(ctx, pod, NULL, EVENT_WARNING, "FailedCreatePodSandBox", "%s", res->error);
                         goto out;
+                }
                 log_info("Pod sandbox created", "pod=\"%s\" podSandboxID=\"%.13s\" attempt=%u ip=\"%s\"",
                          fullname, sandbox_id, attempt, pod_ip ? pod_ip : "");
                 r = write_etc_hosts(ctx, pod, pod_ip);
@@ -864,18 +1018,26 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
         } else
                 sandbox_id = xstrdup(sb->id);
 
+        if (!sync_init_containers(ctx, pod, sandbox_id, sbcfg, &rt, !sandbox_ready, res)) {
+                if (res->terminal)
+                        stop_sandbox(ctx, sandbox_id, false, res);
+                goto out;
+        }
+
         for (size_t i = 0; i < pod->n_containers; i++) {
                 const struct container *c = &pod->containers[i];
                 if (act[i] == KEEP || act[i] == DONE)
                         continue;
-                int restarts = last[i] ? container_restart_count(last[i]) + 1 : 0;
+                field_path(fp, sizeof fp, false, c->name);
+                /* A container that exited (not one we stopped for a change) waits out its back-off. */
+                bool exited = last[i] && last[i]->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+                if (exited && in_backoff(ctx, pod, c, &ex[i], fp, res))
+                        continue;
                 if (last[i])
                         log_info("Restarting container",
                                  "pod=\"%s\" container=\"%s\" restartCount=%d policy=\"%s\"", fullname,
-                                 c->name, restarts, pod->restart_policy);
-                r = start_container(ctx, pod, sandbox_id, sbcfg, c, restarts, res);
-                if (r >= 0 && last[i])
-                        gc_dead_containers(ctx, &rt, c->name, last[i]->id);
+                                 c->name, container_restart_count(last[i]) + 1, pod->restart_policy);
+                run_instance(ctx, pod, sandbox_id, sbcfg, &rt, c, false, res);
         }
         /* Sandboxes other than the current one go once nothing is left in them. */
         for (size_t i = 0; i < rt.sandboxes->n_items; i++) {
@@ -889,6 +1051,7 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
 out:
         free(act);
         free(last);
+        free(ex);
         free(to_stop);
         pod_runtime_done(&rt);
         return res->error[0] ? -EIO : 0;

@@ -6,7 +6,9 @@
 
 #include "pod.h"
 
+struct backoff;
 struct cri_client;
+struct event_recorder;
 
 /* CRI labels and annotations cubelet writes, with upstream's names. */
 #define LABEL_POD_NAME           "io.kubernetes.pod.name"
@@ -25,6 +27,8 @@ struct sync_ctx {
         const char *resolv_conf;  /* /etc/resolv.conf */
         int64_t timeout_ms;       /* per CRI call (runtimeRequestTimeout) */
         int64_t image_pull_timeout_ms;
+        struct backoff *backoff;       /* CrashLoopBackOff state; NULL: restart at once */
+        struct event_recorder *events; /* NULL: no events */
 };
 
 /* The outcome of one sync, for the worker: what went wrong (for the log, once) and when to look again. */

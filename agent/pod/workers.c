@@ -141,8 +141,13 @@ static void *worker_thread(void *arg)
                                           log_q(res.error));
                                 snprintf(wk->last_error, sizeof wk->last_error, "%s", res.error);
                         }
-                        wk->retry_ms = wk->retry_ms ? MIN(wk->retry_ms * 2, RETRY_MAX_MS) : RETRY_MIN_MS;
-                        wk->due_ms = now_mono_ms() + wk->retry_ms;
+                        if (res.requeue_ms > 0) { /* the sync knows when to look again (back-off) */
+                                wk->due_ms = now_mono_ms() + res.requeue_ms;
+                        } else {
+                                wk->retry_ms =
+                                        wk->retry_ms ? MIN(wk->retry_ms * 2, RETRY_MAX_MS) : RETRY_MIN_MS;
+                                wk->due_ms = now_mono_ms() + wk->retry_ms;
+                        }
                 } else {
                         wk->last_error[0] = 0;
                         wk->retry_ms = 0;
