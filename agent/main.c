@@ -1,4 +1,6 @@
 /* cubelet's entry point: parse the configuration, wire the parts together, run the loop. */
+#include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include "cri.h"
 #include "file.h"
 #include "healthz.h"
+#include "manager.h"
 #include "log.h"
 #include "pleg.h"
 #include "podconfig.h"
@@ -37,7 +40,44 @@ struct agent {
         struct file_source *file_source;
         struct pleg *pleg;
         struct healthz *healthz;
+        struct healthz *readonly;
+        struct status_manager *status;
 };
+
+static json_t *pods_json(void *ud)
+{
+        struct agent *a = ud;
+        return status_manager_pod_list(a->status);
+}
+
+/* The node's IP when none is configured: the first IPv4 address of the default route's interface. */
+static char *detect_node_ip(void)
+{
+        _cleanup_free_ char *routes = NULL;
+        char ifname[64] = "";
+        if (read_file_limit("/proc/net/route", 1 << 20, &routes, NULL) < 0)
+                return NULL;
+        for (char *line = strtok(routes, "\n"); line; line = strtok(NULL, "\n")) {
+                char iface[64];
+                unsigned long dest;
+                if (sscanf(line, "%63s %lx", iface, &dest) == 2 && dest == 0) {
+                        snprintf(ifname, sizeof ifname, "%s", iface);
+                        break;
+                }
+        }
+        struct ifaddrs *ifs, *i;
+        char *ip = NULL;
+        if (!ifname[0] || getifaddrs(&ifs) < 0)
+                return NULL;
+        for (i = ifs; i && !ip; i = i->ifa_next)
+                if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && streq(i->ifa_name, ifname)) {
+                        char buf[INET_ADDRSTRLEN];
+                        inet_ntop(AF_INET, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, buf, sizeof buf);
+                        ip = xstrdup(buf);
+                }
+        freeifaddrs(ifs);
+        return ip;
+}
 
 static int do_sync(void *ud, struct pod *pod, struct sync_result *res)
 {
@@ -183,11 +223,20 @@ static int run(struct agent *a)
         log_info("Cgroup hierarchy", "driver=\"cgroupfs\" mode=\"%s\"",
                  cg_mode_name(cg_detect_mode("/sys/fs/cgroup")));
 
+        if (!a->cfg.node_ip)
+                a->cfg.node_ip = detect_node_ip();
+        if (a->cfg.node_ip && str_has_prefix(a->cfg.node_ip, "127."))
+                log_warn("The node IP is a loopback address; fine for a single-machine setup, not for a "
+                         "cluster",
+                         "nodeIP=\"%s\"", a->cfg.node_ip);
+        a->status = status_manager_new();
         a->backoff = backoff_new(10000, 300000); /* upstream: 10 s doubling to 5 min */
         a->events = events_new(1000);
         a->sync = (struct sync_ctx){
                 .backoff = a->backoff,
                 .events = a->events,
+                .status = a->status,
+                .node_ip = a->cfg.node_ip,
                 .cri = a->cri,
                 .root_dir = a->cfg.root_dir,
                 .pod_logs_dir = a->cfg.pod_logs_dir,
@@ -242,7 +291,8 @@ static int run(struct agent *a)
                 goto out;
         }
         if (a->cfg.healthz_port > 0) {
-                r = healthz_start(a->cfg.healthz_bind, a->cfg.healthz_port, health_check, a, &a->healthz);
+                r = healthz_start(a->cfg.healthz_bind, a->cfg.healthz_port, health_check, NULL, a,
+                                  &a->healthz);
                 if (r < 0) {
                         log_error("Cannot serve healthz", "address=\"%s:%d\" err=\"%s\"",
                                   a->cfg.healthz_bind, a->cfg.healthz_port, strerror(-r));
@@ -250,11 +300,23 @@ static int run(struct agent *a)
                 }
                 log_info("Serving healthz", "address=\"%s:%d\"", a->cfg.healthz_bind, a->cfg.healthz_port);
         }
+        if (a->cfg.read_only_port > 0) {
+                r = healthz_start(a->cfg.address, a->cfg.read_only_port, health_check, pods_json, a,
+                                  &a->readonly);
+                if (r < 0) {
+                        log_error("Cannot serve the read-only port", "address=\"%s:%d\" err=\"%s\"",
+                                  a->cfg.address, a->cfg.read_only_port, strerror(-r));
+                        goto out;
+                }
+                log_info("Serving the read-only port", "address=\"%s:%d\"", a->cfg.address,
+                         a->cfg.read_only_port);
+        }
 
         uv_run(&a->loop, UV_RUN_DEFAULT);
         r = 0;
 out:
         a->healthz = healthz_stop(a->healthz);
+        a->readonly = healthz_stop(a->readonly);
         a->pleg = pleg_stop(a->pleg);
         a->workers = pod_workers_free(a->workers);
         if (a->file_source)
@@ -266,6 +328,7 @@ out:
         a->cri = cri_client_free(a->cri);
         a->backoff = backoff_free(a->backoff);
         a->events = events_free(a->events);
+        a->status = status_manager_free(a->status);
         return r;
 }
 

@@ -538,6 +538,122 @@ static void check_enum(struct api_problems *pr, const char *path, const char *va
         add_error(pr, path, "Unsupported value: \"%s\": supported values: %s", value, buf);
 }
 
+int parse_quantity_milli(const char *s, int64_t *ret)
+{
+        static const struct {
+                const char *suffix;
+                long double mult;
+        } sfx[] = {{"Ki", 1024.0L},
+                   {"Mi", 1048576.0L},
+                   {"Gi", 1073741824.0L},
+                   {"Ti", 1099511627776.0L},
+                   {"Pi", 1125899906842624.0L},
+                   {"Ei", 1152921504606846976.0L},
+                   {"m", 1e-3L},
+                   {"k", 1e3L},
+                   {"M", 1e6L},
+                   {"G", 1e9L},
+                   {"T", 1e12L},
+                   {"P", 1e15L},
+                   {"E", 1e18L},
+                   {"", 1.0L}};
+        char *end;
+        long double v;
+
+        if (!s || !*s || isspace((unsigned char) *s) || *s == '-')
+                return -EINVAL;
+        errno = 0;
+        v = strtold(s, &end);
+        if (errno || end == s)
+                return -EINVAL;
+        if (strchr(s, 'x') || strchr(s, 'X') || strchr(s, 'n') || strchr(s, 'N'))
+                return -EINVAL; /* no hex, inf or nan */
+        for (size_t i = 0; i < ELEMENTSOF(sfx); i++)
+                if (streq(end, sfx[i].suffix)) {
+                        long double m = v * sfx[i].mult * 1000.0L;
+                        if (m > 9.2e18L)
+                                return -ERANGE;
+                        /* Upstream rounds up to the smallest unit it keeps. */
+                        int64_t r = (int64_t) m;
+                        if ((long double) r < m)
+                                r++;
+                        *ret = r;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+/* resources.{requests,limits}.{cpu,memory}; a number or a quantity string. */
+static void decode_resources(struct api_problems *pr, json_t *obj, const char *path, struct container *c)
+{
+        json_t *res = get_typed(pr, obj, path, "resources", JSON_OBJECT);
+        char rp[600];
+        c->cpu_request_m = c->cpu_limit_m = c->mem_request = c->mem_limit = -1;
+        if (!res)
+                return;
+        snprintf(rp, sizeof rp, "%s.resources", path);
+        for (int kind = 0; kind < 2; kind++) {
+                const char *key = kind ? "limits" : "requests";
+                json_t *m = get_typed(pr, res, rp, key, JSON_OBJECT), *v;
+                const char *name;
+                if (!m)
+                        continue;
+                json_object_foreach(m, name, v)
+                {
+                        char q[700];
+                        int64_t milli = 0;
+                        int r = -EINVAL;
+                        snprintf(q, sizeof q, "%s.%s[%s]", rp, key, name);
+                        if (json_is_string(v))
+                                r = parse_quantity_milli(json_string_value(v), &milli);
+                        else if (json_is_integer(v) && json_integer_value(v) >= 0)
+                                milli = json_integer_value(v) * 1000, r = 0;
+                        else if (json_is_real(v) && json_real_value(v) >= 0)
+                                milli = (int64_t) (json_real_value(v) * 1000.0), r = 0;
+                        if (r < 0) {
+                                add_error(pr, q,
+                                          "Invalid value: must be a quantity such as \"100m\" or \"128Mi\"");
+                                continue;
+                        }
+                        if (streq(name, "cpu"))
+                                *(kind ? &c->cpu_limit_m : &c->cpu_request_m) = milli;
+                        else if (streq(name, "memory"))
+                                *(kind ? &c->mem_limit : &c->mem_request) = (milli + 999) / 1000;
+                }
+        }
+        /* API server defaulting: a limit without a request sets the request. */
+        if (c->cpu_request_m < 0 && c->cpu_limit_m >= 0)
+                c->cpu_request_m = c->cpu_limit_m;
+        if (c->mem_request < 0 && c->mem_limit >= 0)
+                c->mem_request = c->mem_limit;
+        if (c->cpu_limit_m >= 0 && c->cpu_request_m > c->cpu_limit_m) {
+                snprintf(rp + strlen(rp), sizeof rp - strlen(rp), ".requests[cpu]");
+                add_error(pr, rp, "Invalid value: must be less than or equal to cpu limit");
+        } else if (c->mem_limit >= 0 && c->mem_request > c->mem_limit) {
+                snprintf(rp + strlen(rp), sizeof rp - strlen(rp), ".requests[memory]");
+                add_error(pr, rp, "Invalid value: must be less than or equal to memory limit");
+        }
+}
+
+const char *pod_qos_class(const struct pod *p)
+{
+        bool any = false, guaranteed = true;
+        size_t n = p->n_init_containers + p->n_containers;
+        for (size_t i = 0; i < n; i++) {
+                const struct container *c = i < p->n_init_containers
+                                                    ? &p->init_containers[i]
+                                                    : &p->containers[i - p->n_init_containers];
+                if (c->cpu_request_m >= 0 || c->cpu_limit_m >= 0 || c->mem_request >= 0 || c->mem_limit >= 0)
+                        any = true;
+                if (c->cpu_limit_m < 0 || c->mem_limit < 0 || c->cpu_request_m != c->cpu_limit_m ||
+                    c->mem_request != c->mem_limit)
+                        guaranteed = false;
+        }
+        if (!any)
+                return "BestEffort";
+        return guaranteed ? "Guaranteed" : "Burstable";
+}
+
 static void container_hash(struct container *c, json_t *obj)
 {
         _cleanup_free_ char *s = json_dumps(obj, JSON_SORT_KEYS | JSON_COMPACT);
@@ -671,6 +787,7 @@ static void decode_container(struct api_problems *pr, json_t *obj, const char *p
                                           m->sub_path);
                 }
         }
+        decode_resources(pr, obj, path, c);
         container_hash(c, obj);
 }
 

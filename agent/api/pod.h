@@ -47,6 +47,8 @@ struct container {
         char *termination_message_path;
         char *termination_message_policy;
         bool tty, stdin_open, stdin_once;
+        /* resources: cpu in millicores, memory in bytes; -1 when not set (requests default to limits) */
+        int64_t cpu_request_m, cpu_limit_m, mem_request, mem_limit;
         char hash[17]; /* stable hash of the defaulted spec, hex */
 };
 
@@ -114,6 +116,12 @@ void pod_json_apply_defaults(json_t *pod);
 
 /* Decodes and validates a defaulted Pod object. Returns NULL with pr->errors set when invalid. */
 struct pod *pod_from_json(json_t *obj, struct api_problems *pr);
+
+/* QoS class as upstream: "Guaranteed", "Burstable" or "BestEffort". */
+const char *pod_qos_class(const struct pod *p);
+
+/* A resource quantity ("100m", "1.5", "128Mi", "1G", "2e3") in thousandths of its unit. -EINVAL if bad. */
+int parse_quantity_milli(const char *s, int64_t *ret);
 
 /* Validation helpers (Kubernetes apimachinery rules). */
 bool is_dns1123_label(const char *s);

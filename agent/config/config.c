@@ -1,6 +1,7 @@
 /* cubelet's configuration: KubeletConfiguration (kubelet.config.k8s.io/v1beta1) fields and flags. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +23,7 @@ void config_init_defaults(struct cubelet_config *c)
         c->pod_logs_dir = xstrdup("/var/log/pods");
         c->healthz_bind = xstrdup("127.0.0.1");
         c->healthz_port = 10248;
+        c->address = xstrdup("0.0.0.0");
         c->file_check_ms = 20000;
         c->sync_ms = 60000;
         c->runtime_timeout_ms = 120000;
@@ -39,6 +41,8 @@ void config_done(struct cubelet_config *c)
         free(c->pod_logs_dir);
         free(c->node_name);
         free(c->healthz_bind);
+        free(c->address);
+        free(c->node_ip);
         *c = (struct cubelet_config){0};
 }
 
@@ -106,16 +110,18 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                 char **dst = streq(key, "staticPodPath")              ? &c->static_pod_path
                              : streq(key, "containerRuntimeEndpoint") ? &c->runtime_endpoint
                              : streq(key, "podLogsDir")               ? &c->pod_logs_dir
+                             : streq(key, "address")                  ? &c->address
                                                                       : &c->healthz_bind;
                 if (streq(key, "podLogsDir") && s[0] != '/')
                         return *err = strdup_printf("%s: must be an absolute path", key), -EINVAL;
                 set_str(dst, s[0] ? s : NULL);
                 return 0;
         }
-        if (streq(key, "healthzPort")) {
+        if (streq(key, "healthzPort") || streq(key, "readOnlyPort")) {
                 if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65535)
                         return *err = strdup_printf("%s: expected a port number 0-65535", key), -EINVAL;
-                c->healthz_port = (int) json_integer_value(v);
+                *(streq(key, "healthzPort") ? &c->healthz_port : &c->read_only_port) =
+                        (int) json_integer_value(v);
                 return 0;
         }
         if (streq(key, "fileCheckFrequency") || streq(key, "syncFrequency") ||
@@ -200,6 +206,9 @@ enum {
         OPT_RUNTIME_TIMEOUT,
         OPT_WORKERS,
         OPT_VERSION,
+        OPT_READ_ONLY_PORT,
+        OPT_ADDRESS,
+        OPT_NODE_IP,
 };
 
 static const struct option options[] = {
@@ -215,6 +224,9 @@ static const struct option options[] = {
         {"sync-frequency", required_argument, NULL, OPT_SYNC},
         {"runtime-request-timeout", required_argument, NULL, OPT_RUNTIME_TIMEOUT},
         {"pod-workers", required_argument, NULL, OPT_WORKERS},
+        {"read-only-port", required_argument, NULL, OPT_READ_ONLY_PORT},
+        {"address", required_argument, NULL, OPT_ADDRESS},
+        {"node-ip", required_argument, NULL, OPT_NODE_IP},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -235,6 +247,9 @@ static void usage(FILE *f)
               "  --hostname-override NAME           node name [the hostname, lowercased]\n"
               "  --healthz-port PORT                healthz port, 0 disables [10248]\n"
               "  --healthz-bind-address IP          healthz address [127.0.0.1]\n"
+              "  --read-only-port PORT              unauthenticated /pods and /healthz, 0 disables [0]\n"
+              "  --address IP                       address of the read-only port [0.0.0.0]\n"
+              "  --node-ip IP                       the node's IP (status.hostIP) [the default route's]\n"
               "  --file-check-frequency DURATION    static pod directory rescan [20s]\n"
               "  --sync-frequency DURATION          full pod resync [1m]\n"
               "  --runtime-request-timeout DURATION CRI call deadline [2m]\n"
@@ -318,7 +333,20 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 return -EINVAL;
                         break;
                 case OPT_HEALTHZ_BIND:
-                        set_str(&c->healthz_bind, optarg);
+                case OPT_ADDRESS:
+                case OPT_NODE_IP: {
+                        struct in_addr ia;
+                        if (inet_pton(AF_INET, optarg, &ia) != 1)
+                                return flag_error(name, optarg, "expected an IPv4 address");
+                        set_str(opt == OPT_HEALTHZ_BIND ? &c->healthz_bind
+                                : opt == OPT_ADDRESS    ? &c->address
+                                                        : &c->node_ip,
+                                optarg);
+                        break;
+                }
+                case OPT_READ_ONLY_PORT:
+                        if (parse_int_flag(name, optarg, 0, 65535, &c->read_only_port) < 0)
+                                return -EINVAL;
                         break;
                 case OPT_FILE_CHECK:
                 case OPT_SYNC:

@@ -12,6 +12,9 @@ struct cubelet_config {
         char *node_name;            /* --hostname-override, else the hostname, lowercased */
         char *healthz_bind;         /* healthzBindAddress */
         int healthz_port;           /* healthzPort; 0 disables */
+        int read_only_port;         /* readOnlyPort: /pods and /healthz without auth; 0 (default) disables */
+        char *address;              /* address: where the read-only port listens [0.0.0.0] */
+        char *node_ip;              /* --node-ip: status.hostIP */
         int64_t file_check_ms;      /* fileCheckFrequency */
         int64_t sync_ms;            /* syncFrequency */
         int64_t runtime_timeout_ms; /* runtimeRequestTimeout */

@@ -13,6 +13,8 @@
 #include "arena.h"
 #include "backoff.h"
 #include "events.h"
+#include "manager.h"
+#include "status.h"
 #include "cri.h"
 #include "log.h"
 #include "util.h"
@@ -86,6 +88,31 @@ static void res_error(struct sync_result *res, const char *reason, const char *f
                         events_record((ctx)->events, (pod)->namespace, (pod)->name, (pod)->uid, (fp),       \
                                       (type), (reason), __VA_ARGS__);                                       \
         } while (0)
+
+/* A container-level reason, for the container's waiting state. */
+static void res_wait(struct sync_result *res, const char *name, const char *reason, const char *msg)
+{
+        if (res->n_waits >= SYNC_MAX_WAITS)
+                return;
+        snprintf(res->waits[res->n_waits].name, sizeof res->waits[0].name, "%s", name);
+        snprintf(res->waits[res->n_waits].reason, sizeof res->waits[0].reason, "%s", reason);
+        snprintf(res->waits[res->n_waits].message, sizeof res->waits[0].message, "%s", msg);
+        res->n_waits++;
+}
+
+/* A container's failure: the pod's error (first wins) and the container's waiting reason. */
+static void res_cerror(struct sync_result *res, const char *name, const char *reason, const char *fmt, ...)
+        _printf_(4, 5);
+static void res_cerror(struct sync_result *res, const char *name, const char *reason, const char *fmt, ...)
+{
+        char msg[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        res_error(res, reason, "%s", msg);
+        res_wait(res, name, reason, msg);
+}
 
 static const char *cri_msg(const struct cri_error *e, int r)
 {
@@ -438,7 +465,8 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
         r = CRI_CALL(ctx->cri, ImageService, ImageStatus, image_status, &sreq, &sresp, ctx->timeout_ms,
                      &err);
         if (r < 0) {
-                res_error(res, "ErrImagePull", "image status of \"%s\": %s", c->image, cri_msg(&err, r));
+                res_cerror(res, c->name, "ErrImagePull", "image status of \"%s\": %s", c->image,
+                           cri_msg(&err, r));
                 return r;
         }
         bool present = sresp->image && sresp->image->id && sresp->image->id[0];
@@ -449,8 +477,8 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
                 return 0;
         }
         if (!present && streq(c->image_pull_policy, "Never")) {
-                res_error(res, "ErrImageNeverPull",
-                          "Container image \"%s\" is not present with pull policy of Never", c->image);
+                res_cerror(res, c->name, "ErrImageNeverPull",
+                           "Container image \"%s\" is not present with pull policy of Never", c->image);
                 pod_event(ctx, pod, fp, EVENT_WARNING, "ErrImageNeverPull", "%s", res->error);
                 return -ENOENT;
         }
@@ -463,8 +491,8 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
         r = CRI_CALL(ctx->cri, ImageService, PullImage, pull_image, &preq, &presp,
                      ctx->image_pull_timeout_ms, &err);
         if (r < 0) {
-                res_error(res, "ErrImagePull", "Failed to pull image \"%s\": %s", c->image,
-                          cri_msg(&err, r));
+                res_cerror(res, c->name, "ErrImagePull", "Failed to pull image \"%s\": %s", c->image,
+                           cri_msg(&err, r));
                 pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "%s", res->error);
                 return r;
         }
@@ -521,7 +549,7 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
                 cfg.envs[cfg.n_envs++] = kv;
         }
 
-        cfg.mounts = arena_alloc(&a, (c->n_mounts + 2) * sizeof(Runtime__V1__Mount *));
+        cfg.mounts = arena_alloc(&a, (c->n_mounts + 3) * sizeof(Runtime__V1__Mount *));
         bool hosts_mounted = false;
         for (size_t i = 0; i < c->n_mounts; i++) {
                 const struct volume_mount *vm = &c->mounts[i];
@@ -547,6 +575,29 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
                         mkdir_p(m->host_path, 0777);
                 hosts_mounted |= streq(vm->mount_path, "/etc/hosts");
                 cfg.mounts[cfg.n_mounts++] = m;
+        }
+        /* The termination message file, as upstream: <pod dir>/containers/<name>/<instance>, mounted at
+         * terminationMessagePath unless a volume is mounted there. */
+        bool tm_taken = false;
+        for (size_t i = 0; i < c->n_mounts; i++)
+                tm_taken |= streq_ptr(c->mounts[i].mount_path, c->termination_message_path);
+        if (c->termination_message_path && c->termination_message_path[0] && !tm_taken) {
+                _cleanup_free_ char *dir =
+                        strdup_printf("%s/pods/%s/containers/%s", ctx->root_dir, pod->uid, c->name);
+                char *file = arena_printf(&a, "%s/%d", dir, restart_count);
+                int fd = -1;
+                if (mkdir_p(dir, 0750) >= 0 &&
+                    (fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666)) >= 0) {
+                        fchmod(fd, 0666);
+                        close(fd);
+                        Runtime__V1__Mount *m = arena_alloc(&a, sizeof *m);
+                        runtime__v1__mount__init(m);
+                        m->container_path = c->termination_message_path;
+                        m->host_path = file;
+                        cfg.mounts[cfg.n_mounts++] = m;
+                } else
+                        log_warn("Cannot create the termination message file, ignoring",
+                                 "path=\"%s\" err=\"%m\"", file);
         }
         if (!hosts_mounted) {
                 Runtime__V1__Mount *m = arena_alloc(&a, sizeof *m);
@@ -593,7 +644,8 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
         r = CRI_CALL(ctx->cri, RuntimeService, CreateContainer, create_container, &creq, &cresp,
                      ctx->timeout_ms, &err);
         if (r < 0) {
-                res_error(res, "CreateContainerError", "container \"%s\": %s", c->name, cri_msg(&err, r));
+                res_cerror(res, c->name, "CreateContainerError", "container \"%s\": %s", c->name,
+                           cri_msg(&err, r));
                 pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "Error: %s", cri_msg(&err, r));
                 return r;
         }
@@ -604,7 +656,8 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
         r = CRI_CALL(ctx->cri, RuntimeService, StartContainer, start_container, &sreq, &sresp,
                      ctx->timeout_ms, &err);
         if (r < 0) {
-                res_error(res, "RunContainerError", "container \"%s\": %s", c->name, cri_msg(&err, r));
+                res_cerror(res, c->name, "RunContainerError", "container \"%s\": %s", c->name,
+                           cri_msg(&err, r));
                 pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "Error: %s", cri_msg(&err, r));
                 return r;
         }
@@ -782,8 +835,9 @@ static bool in_backoff(const struct sync_ctx *ctx, const struct pod *pod, const 
                 return false;
         }
         res->requeue_ms = res->requeue_ms ? MIN(res->requeue_ms, left + 50) : left + 50;
-        res_error(res, "CrashLoopBackOff", "back-off %llds restarting failed container=%s pod=%s_%s(%s)",
-                  (long long) delay / 1000, c->name, pod->name, pod->namespace, pod->uid);
+        res_cerror(res, c->name, "CrashLoopBackOff",
+                   "back-off %llds restarting failed container=%s pod=%s_%s(%s)", (long long) delay / 1000,
+                   c->name, pod->name, pod->namespace, pod->uid);
         pod_event(ctx, pod, fp, EVENT_WARNING, "BackOff",
                   "Back-off restarting failed container %s in pod %s_%s(%s)", c->name, pod->name,
                   pod->namespace, pod->uid);
@@ -875,6 +929,204 @@ static bool sync_init_containers(const struct sync_ctx *ctx, struct pod *pod, co
                 return false;
         }
         return true;
+}
+
+/* ---- status ---- */
+
+#define TERMINATION_MESSAGE_MAX 4096
+#define FALLBACK_LOG_LINES      80
+#define FALLBACK_LOG_BYTES      2048
+
+/* The last lines of a CRI log file, without the "<time> <stream> <tag> " prefixes. */
+static char *log_tail(const char *path)
+{
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return NULL;
+        off_t start = st.st_size > 64 * 1024 ? st.st_size - 64 * 1024 : 0;
+        size_t len = (size_t) (st.st_size - start);
+        buf = OOM_CHECK(malloc(len + 1));
+        ssize_t n = pread(fd, buf, len, start);
+        if (n < 0)
+                return NULL;
+        buf[n] = 0;
+        /* Walk back FALLBACK_LOG_LINES lines. */
+        char *p = buf + n;
+        for (int lines = 0; p > buf && lines <= FALLBACK_LOG_LINES;) {
+                p--;
+                if (*p == '\n' && p + 1 < buf + n)
+                        lines++;
+        }
+        char *out = OOM_CHECK(calloc(1, (size_t) n + 1)), *o = out;
+        for (char *line = p; line && *line;) {
+                char *nl = strchr(line, '\n');
+                char *msg = line;
+                for (int f = 0; f < 3 && msg; f++) { /* skip time, stream, tag */
+                        msg = strchr(msg, ' ');
+                        if (msg)
+                                msg++;
+                }
+                if (msg && (!nl || msg < nl)) {
+                        size_t l = nl ? (size_t) (nl - msg) : strlen(msg);
+                        memcpy(o, msg, l);
+                        o += l;
+                        *o++ = '\n';
+                }
+                line = nl ? nl + 1 : NULL;
+        }
+        *o = 0;
+        size_t olen = strlen(out);
+        if (olen > FALLBACK_LOG_BYTES)
+                memmove(out, out + olen - FALLBACK_LOG_BYTES, FALLBACK_LOG_BYTES + 1);
+        return out;
+}
+
+static char *termination_message(const Runtime__V1__ContainerStatus *st, const char *policy)
+{
+        const char *path = KV_GET(st->annotations, st->n_annotations, ANN_TERMINATION_MSG_PATH);
+        char *msg = NULL;
+        for (size_t i = 0; path && path[0] && i < st->n_mounts && !msg; i++) {
+                if (!streq_ptr(st->mounts[i]->container_path, path))
+                        continue;
+                _cleanup_free_ char *buf = NULL;
+                size_t len;
+                int fd = open(st->mounts[i]->host_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0)
+                        break;
+                buf = OOM_CHECK(malloc(TERMINATION_MESSAGE_MAX + 1));
+                ssize_t n = read(fd, buf, TERMINATION_MESSAGE_MAX);
+                close(fd);
+                len = n > 0 ? (size_t) n : 0;
+                buf[len] = 0;
+                if (len)
+                        msg = TAKE_PTR(buf);
+        }
+        if (!msg && streq_ptr(policy, "FallbackToLogsOnError") && st->exit_code != 0 && st->log_path)
+                msg = log_tail(st->log_path);
+        return msg;
+}
+
+struct status_scratch {
+        Runtime__V1__ContainerStatusResponse **resps;
+        size_t n;
+        char **strs;
+};
+
+static Runtime__V1__ContainerStatus *fetch_status(const struct sync_ctx *ctx, struct status_scratch *sc,
+                                                  const char *id)
+{
+        Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+        Runtime__V1__ContainerStatusResponse *resp = NULL;
+        struct cri_error err = {0};
+        req.container_id = (char *) id;
+        if (CRI_CALL(ctx->cri, RuntimeService, ContainerStatus, container_status, &req, &resp,
+                     ctx->timeout_ms, &err) < 0)
+                return NULL;
+        sc->resps = OOM_CHECK(realloc(sc->resps, (sc->n + 1) * sizeof *sc->resps));
+        sc->resps[sc->n++] = resp;
+        return resp->status;
+}
+
+static void fill_term(struct status_scratch *sc, const Runtime__V1__ContainerStatus *st, const char *policy,
+                      struct cterm *t)
+{
+        char *msg = termination_message(st, policy);
+        if (msg)
+                strv_push(&sc->strs, msg);
+        *t = (struct cterm){.id = st->id,
+                            .exit_code = st->exit_code,
+                            .started_ns = st->started_at,
+                            .finished_ns = st->finished_at,
+                            .reason = st->reason,
+                            .message = msg ? msg : st->message};
+}
+
+static void fill_cstatus(const struct sync_ctx *ctx, struct status_scratch *sc, const struct pod_runtime *rt,
+                         const struct container *c, const struct sync_result *res, struct cstatus *cs)
+{
+        Runtime__V1__Container *newest = NULL, *prev = NULL;
+        *cs = (struct cstatus){.name = c->name, .image = c->image, .ready = true, .started = true};
+        for (size_t i = 0; i < rt->containers->n_containers; i++) {
+                Runtime__V1__Container *k = rt->containers->containers[i];
+                if (!k->metadata || !streq_ptr(k->metadata->name, c->name))
+                        continue;
+                if (!newest || k->created_at > newest->created_at) {
+                        prev = newest;
+                        newest = k;
+                } else if (!prev || k->created_at > prev->created_at)
+                        prev = k;
+        }
+        for (size_t i = 0; i < res->n_waits; i++)
+                if (streq(res->waits[i].name, c->name)) {
+                        cs->waiting_reason = res->waits[i].reason;
+                        cs->waiting_message = res->waits[i].message;
+                }
+        if (!newest)
+                return;
+        Runtime__V1__ContainerStatus *st = fetch_status(ctx, sc, newest->id);
+        if (!st)
+                return;
+        cs->present = true;
+        cs->state = st->state;
+        cs->id = st->id;
+        cs->image_ref = st->image_ref;
+        cs->restart_count = container_restart_count(newest);
+        cs->started_ns = st->started_at;
+        if (st->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+                fill_term(sc, st, c->termination_message_policy, &cs->term);
+        if (prev && prev->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED) {
+                Runtime__V1__ContainerStatus *ps = fetch_status(ctx, sc, prev->id);
+                if (ps) {
+                        cs->has_last = true;
+                        fill_term(sc, ps, c->termination_message_policy, &cs->last);
+                }
+        }
+}
+
+/* Computes the pod's status from what the runtime now says and hands it to the status manager. */
+static void publish_status(const struct sync_ctx *ctx, struct pod *pod, const struct sync_result *res)
+{
+        struct pod_runtime rt = {0};
+        struct cri_error err = {0};
+        struct status_scratch sc = {0};
+        _cleanup_cri_ Runtime__V1__PodSandboxStatusResponse *sbs = NULL;
+
+        if (!ctx->status || list_pod(ctx, pod->uid, &rt, &err) < 0)
+                return;
+        struct pod_runtime_status rs = {.host_ip = ctx->node_ip,
+                                        .start_ns = status_manager_start_time(ctx->status, pod->uid)};
+        Runtime__V1__PodSandbox *sb = newest_sandbox(&rt);
+        rs.sandbox_ready = sb && sb->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+        if (sb) {
+                Runtime__V1__PodSandboxStatusRequest req = RUNTIME__V1__POD_SANDBOX_STATUS_REQUEST__INIT;
+                req.pod_sandbox_id = sb->id;
+                if (CRI_CALL(ctx->cri, RuntimeService, PodSandboxStatus, pod_sandbox_status, &req, &sbs,
+                             ctx->timeout_ms, &err) >= 0 &&
+                    sbs->status && sbs->status->network)
+                        rs.pod_ip = sbs->status->network->ip;
+        }
+        rs.init = OOM_CHECK(calloc(pod->n_init_containers + 1, sizeof *rs.init));
+        rs.app = OOM_CHECK(calloc(pod->n_containers + 1, sizeof *rs.app));
+        rs.n_init = pod->n_init_containers;
+        rs.n_app = pod->n_containers;
+        for (size_t i = 0; i < pod->n_init_containers; i++)
+                fill_cstatus(ctx, &sc, &rt, &pod->init_containers[i], res, &rs.init[i]);
+        for (size_t i = 0; i < pod->n_containers; i++)
+                fill_cstatus(ctx, &sc, &rt, &pod->containers[i], res, &rs.app[i]);
+
+        json_t *old = status_manager_get(ctx->status, pod->uid);
+        status_manager_set(ctx->status, pod, pod_status_compute(pod, &rs, old));
+        json_decref(old);
+
+        for (size_t i = 0; i < sc.n; i++)
+                cri_free(sc.resps[i]);
+        free(sc.resps);
+        strv_free(sc.strs);
+        free(rs.init);
+        free(rs.app);
+        pod_runtime_done(&rt);
 }
 
 int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *res)
@@ -1049,11 +1301,12 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                         stop_sandbox(ctx, s->id, true, res);
         }
 out:
+        pod_runtime_done(&rt);
+        publish_status(ctx, pod, res);
         free(act);
         free(last);
         free(ex);
         free(to_stop);
-        pod_runtime_done(&rt);
         return res->error[0] ? -EIO : 0;
 }
 
@@ -1114,6 +1367,10 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
                 }
                 if (nr || rt.sandboxes->n_items)
                         log_info("Pod killed", "pod=\"%s\" podUID=\"%s\"", name, uid);
+                if (ctx->status)
+                        status_manager_remove(ctx->status, uid);
+                if (ctx->backoff)
+                        backoff_forget_prefix(ctx->backoff, uid);
         }
         pod_runtime_done(&rt);
         return res->error[0] ? -EIO : 0;

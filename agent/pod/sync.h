@@ -9,6 +9,7 @@
 struct backoff;
 struct cri_client;
 struct event_recorder;
+struct status_manager;
 
 /* CRI labels and annotations cubelet writes, with upstream's names. */
 #define LABEL_POD_NAME           "io.kubernetes.pod.name"
@@ -29,7 +30,11 @@ struct sync_ctx {
         int64_t image_pull_timeout_ms;
         struct backoff *backoff;       /* CrashLoopBackOff state; NULL: restart at once */
         struct event_recorder *events; /* NULL: no events */
+        struct status_manager *status; /* NULL: no status */
+        const char *node_ip;           /* status.hostIP; may be NULL */
 };
+
+#define SYNC_MAX_WAITS 16
 
 /* The outcome of one sync, for the worker: what went wrong (for the log, once) and when to look again. */
 struct sync_result {
@@ -37,6 +42,13 @@ struct sync_result {
         char reason[64];    /* upstream's reason word, e.g. "ErrImageNeverPull", "FailedCreatePodSandBox" */
         int64_t requeue_ms; /* > 0: sync again after this long */
         bool terminal;      /* every container has finished for good (restartPolicy) */
+        /* Why containers wait, for their status: state.waiting.{reason,message}. */
+        struct {
+                char name[64];
+                char reason[64];
+                char message[512];
+        } waits[SYNC_MAX_WAITS];
+        size_t n_waits;
 };
 
 /* Brings the runtime in line with the pod. Never blocks longer than its CRI deadlines. */

@@ -12,20 +12,27 @@
 struct healthz {
         struct MHD_Daemon *daemon;
         healthz_check_fn check;
+        healthz_pods_fn pods;
         void *userdata;
 };
 
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *body)
+static enum MHD_Result reply_type(struct MHD_Connection *conn, unsigned status, const char *body,
+                                  const char *type)
 {
         struct MHD_Response *resp =
                 MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_MUST_COPY);
         if (!resp)
                 return MHD_NO;
-        MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+        MHD_add_response_header(resp, "Content-Type", type);
         MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
         enum MHD_Result r = MHD_queue_response(conn, status, resp);
         MHD_destroy_response(resp);
         return r;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *body)
+{
+        return reply_type(conn, status, body, "text/plain; charset=utf-8");
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -37,6 +44,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
         if (!streq(method, "GET") && !streq(method, "HEAD"))
                 return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+        if (h->pods && (streq(url, "/pods") || streq(url, "/pods/"))) {
+                json_t *list = h->pods(h->userdata);
+                _cleanup_free_ char *json = json_dumps(list, JSON_COMPACT);
+                json_decref(list);
+                if (!json)
+                        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot encode pods\n");
+                return reply_type(conn, MHD_HTTP_OK, json, "application/json");
+        }
         if (!streq(url, "/healthz") && !streq(url, "/healthz/"))
                 return reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
         if (h->check(h->userdata, reason, sizeof reason))
@@ -45,8 +60,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, body);
 }
 
-int healthz_start(const char *bind_addr, int port, healthz_check_fn check, void *userdata,
-                  struct healthz **ret)
+int healthz_start(const char *bind_addr, int port, healthz_check_fn check, healthz_pods_fn pods,
+                  void *userdata, struct healthz **ret)
 {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
         struct healthz *h;
@@ -57,6 +72,7 @@ int healthz_start(const char *bind_addr, int port, healthz_check_fn check, void 
         if (!h)
                 return -ENOMEM;
         h->check = check;
+        h->pods = pods;
         h->userdata = userdata;
         h->daemon =
                 MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t) port, NULL,

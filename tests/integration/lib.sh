@@ -6,6 +6,7 @@ WORK=$(mktemp -d /tmp/cubelet-it.XXXXXX)
 SOCK="$CTD_DIR/containerd.sock"
 NODE=it-node
 HEALTHZ_PORT=${HEALTHZ_PORT:-10390}
+RO_PORT=${RO_PORT:-10394}
 CUBELET_PID=""
 
 skip_unless_ready() {
@@ -45,7 +46,8 @@ start_cubelet() { # start_cubelet MANIFEST_DIR [flags...]
   local dir=$1; shift
   "$CUBELET" --pod-manifest-path "$dir" --container-runtime-endpoint "unix://$SOCK" \
     --root-dir "$WORK/root" --pod-logs-dir "$WORK/logs" --hostname-override "$NODE" \
-    --healthz-port "$HEALTHZ_PORT" --file-check-frequency 2s "$@" >>"$WORK/cubelet.log" 2>&1 &
+    --healthz-port "$HEALTHZ_PORT" --read-only-port "$RO_PORT" --address 127.0.0.1 --node-ip 127.0.0.1 \
+    --file-check-frequency 2s "$@" >>"$WORK/cubelet.log" 2>&1 &
   CUBELET_PID=$!
   wait_for 10 curl -sf "http://127.0.0.1:$HEALTHZ_PORT/healthz" -o /dev/null
 }
@@ -60,6 +62,14 @@ stop_cubelet() { # returns cubelet's exit status (non-zero under ASan when it le
 }
 
 log_has() { grep -q -- "$1" "$WORK/cubelet.log"; }
+
+# pod_status NAME JQ-FILTER: the filter applied to the pod's status from the read-only port's /pods.
+pod_status() {
+  curl -sf "http://127.0.0.1:$RO_PORT/pods" |
+    jq -r --arg n "$1-$NODE" ".items[] | select(.metadata.name == \$n) | .status | $2"
+}
+# status_is NAME JQ-FILTER VALUE
+status_is() { [ "$(pod_status "$1" "$2")" = "$3" ]; }
 
 finish() {
   if [ -n "$CUBELET_PID" ]; then stop_cubelet || true; fi

@@ -26,6 +26,11 @@ check "... second restart waits for the back-off" test "$(attempts c default/cra
 check "... with upstream's CrashLoopBackOff message" log_has \
   "reason=\"CrashLoopBackOff\" err=\"back-off 10s restarting failed container=c pod=crash-${NODE}_default("
 check "... and a BackOff event" log_has 'reason="BackOff" message="Back-off restarting failed container c in pod'
+check "status: CrashLoopBackOff waiting, last state terminated with exit code 1" sh -c \
+  "[ \"\$(curl -sf http://127.0.0.1:$RO_PORT/pods | jq -r '.items[] | select(.metadata.name == \"crash-$NODE\") |
+     .status.containerStatuses[0] | [.state.waiting.reason, .lastState.terminated.exitCode, .restartCount] | join(\",\")')\" = CrashLoopBackOff,1,1 ]"
+check "status: phase Running (restartPolicy Always), Ready False" status_is crash \
+  '[.phase, (.conditions[] | select(.type == "Ready") | .status)] | join(",")' Running,False
 check "... second restart after about 10 s" wait_for 10 at_least 2
 echo "# second restart $(( $(date +%s) - t0 ))s after the first start"
 
@@ -60,6 +65,9 @@ order_ok() {
     sed 's/.*Started container //; s/"$//' | tr '\n' ' ' | grep -q '^first second app '
 }
 check "... started in order first, second, app" order_ok
+check "status: Running, Initialized, init containers terminated Completed" status_is init \
+  '[.phase, (.conditions[] | select(.type == "Initialized") | .status), (.initContainerStatuses[] | .state.terminated.reason)] | join(",")' \
+  Running,True,Completed,Completed
 
 cat >"$M/initfail.yaml" <<YAML
 apiVersion: v1
@@ -80,6 +88,9 @@ check "... the app container never started, the init one did not restart" test \
   "$(all_ids app default/initfail-$NODE | wc -l)$(attempts bad default/initfail-$NODE)" = 00
 sandbox_state() { cri pods | awk -F'\t' -v n="$1" '$4 == n { print $2 }'; }
 check "... and its sandbox is stopped" test "$(sandbox_state initfail-$NODE)" = NOTREADY
+check "status: phase Failed, app container waiting PodInitializing" status_is initfail \
+  '[.phase, .containerStatuses[0].state.waiting.reason, .initContainerStatuses[0].state.terminated.exitCode] | join(",")' \
+  Failed,PodInitializing,3
 
 cat >"$M/initretry.yaml" <<YAML
 apiVersion: v1
@@ -95,6 +106,38 @@ YAML
 retried() { [ "$(attempts bad default/initretry-$NODE)" -ge 1 ] 2>/dev/null; }
 check "failing init container with restartPolicy Always: retried" wait_for 15 retried
 check "... the app container does not start" test -z "$(all_ids app default/initretry-$NODE)"
+
+# --- termination messages and terminal phases
+cat >"$M/done.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: done}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: msg, image: $IMG, command: ["sh", "-c", "echo bye > /dev/termination-log; exit 3"]}
+  - {name: logs, image: $IMG, terminationMessagePolicy: FallbackToLogsOnError,
+     command: ["sh", "-c", "echo line1; echo last words; exit 4"]}
+YAML
+check "restartPolicy Never, containers failed: phase Failed" wait_for 15 status_is done .phase Failed
+check "... termination message from terminationMessagePath" status_is done \
+  '.containerStatuses[] | select(.name == "msg") | .state.terminated.message' bye
+check "... FallbackToLogsOnError takes the log's tail" status_is done \
+  '.containerStatuses[] | select(.name == "logs") | .state.terminated.message | split("\n") | join("|")' "line1|last words|"
+check "... hostIP from --node-ip, qosClass BestEffort" status_is done '[.hostIP, .qosClass] | join(",")' 127.0.0.1,BestEffort
+cat >"$M/ok.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: ok}
+spec:
+  restartPolicy: OnFailure
+  containers:
+  - {name: c, image: $IMG, command: ["true"], resources: {limits: {cpu: 100m, memory: 32Mi}}}
+YAML
+check "OnFailure, container succeeded: phase Succeeded, Guaranteed" wait_for 15 status_is ok '[.phase, .qosClass] | join(",")' \
+  Succeeded,Guaranteed
+pod_ip() { [ -n "$(pod_status init '.podIP // empty')" ]; }
+check "running pod has podIP from the sandbox" pod_ip
 
 rm -f "$M"/*
 gone() { ! cri ps -a | grep -q -- "-$NODE"; }

@@ -1,0 +1,23 @@
+/* The status manager: the latest computed status of each pod, for the node API and (with #5) the API
+ * server. Written by pod workers, read by the servers; one lock, never held across I/O. */
+#pragma once
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "pod.h"
+
+struct status_manager;
+
+struct status_manager *status_manager_new(void);
+struct status_manager *status_manager_free(struct status_manager *sm);
+
+/* Takes the status. Logs phase changes. */
+void status_manager_set(struct status_manager *sm, struct pod *pod, json_t *status);
+/* A new reference to the pod's latest status, or NULL. */
+json_t *status_manager_get(struct status_manager *sm, const char *uid);
+/* When cubelet first saw the pod (wall-clock ns); recorded on the first call. */
+int64_t status_manager_start_time(struct status_manager *sm, const char *uid);
+void status_manager_remove(struct status_manager *sm, const char *uid);
+/* A v1 PodList of every pod with its status (caller frees). */
+json_t *status_manager_pod_list(struct status_manager *sm);
