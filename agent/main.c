@@ -17,6 +17,7 @@
 #include "manager.h"
 #include "log.h"
 #include "pleg.h"
+#include "prober.h"
 #include "podconfig.h"
 #include "sync.h"
 #include "util.h"
@@ -42,7 +43,14 @@ struct agent {
         struct healthz *healthz;
         struct healthz *readonly;
         struct status_manager *status;
+        struct prober *prober;
 };
+
+static void kick_pod(const char *uid, void *ud)
+{
+        struct agent *a = ud;
+        pod_workers_kick(a->workers, uid);
+}
 
 static json_t *pods_json(void *ud)
 {
@@ -232,7 +240,15 @@ static int run(struct agent *a)
         a->status = status_manager_new();
         a->backoff = backoff_new(10000, 300000); /* upstream: 10 s doubling to 5 min */
         a->events = events_new(1000);
+        struct prober_config prc = {
+                .cri = a->cri, .events = a->events, .kick = kick_pod, .userdata = a, .threads = 2};
+        r = prober_new(&prc, &a->prober);
+        if (r < 0) {
+                log_error("Cannot start the prober", "err=\"%s\"", strerror(-r));
+                return r;
+        }
         a->sync = (struct sync_ctx){
+                .prober = a->prober,
                 .backoff = a->backoff,
                 .events = a->events,
                 .status = a->status,
@@ -280,10 +296,11 @@ static int run(struct agent *a)
         pod_workers_set_sources_ready(a->workers);
 
         struct pleg_config pc = {.cri = a->cri,
-                                 .period_ms = 1000,
+                                 .period_ms = a->cfg.relist_ms,
                                  .call_timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 30000),
                                  .on_pod_change = on_pod_change,
                                  .on_relist = on_relist,
+                                 .event_endpoint = a->cfg.runtime_events ? a->cfg.runtime_endpoint : NULL,
                                  .userdata = a};
         r = pleg_start(&pc, &a->pleg);
         if (r < 0) {
@@ -318,7 +335,9 @@ out:
         a->healthz = healthz_stop(a->healthz);
         a->readonly = healthz_stop(a->readonly);
         a->pleg = pleg_stop(a->pleg);
+        prober_halt(a->prober); /* no more kicks into the workers */
         a->workers = pod_workers_free(a->workers);
+        a->prober = prober_free(a->prober); /* after the workers: they read its results */
         if (a->file_source)
                 file_source_stop(a->file_source);
         uv_walk(&a->loop, close_walk_cb, NULL);

@@ -217,3 +217,22 @@ uint64_t hash_fnv1a64(const void *data, size_t len, uint64_t seed)
         }
         return h;
 }
+
+void cond_init_monotonic(pthread_cond_t *c)
+{
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(c, &ca);
+        pthread_condattr_destroy(&ca);
+}
+
+int cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t ns = ts.tv_nsec + MAX(ms, (int64_t) 0) * 1000000LL;
+        ts.tv_sec += ns / 1000000000LL;
+        ts.tv_nsec = ns % 1000000000LL;
+        return pthread_cond_timedwait(c, m, &ts);
+}

@@ -34,6 +34,12 @@ int strv_push(char ***v, char *s); /* takes s */
 DEFINE_CLEANUP_FUNC(char *, strv_free)
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 
+/* Condition variables on the monotonic clock, so waits survive wall-clock jumps. */
+#include <pthread.h>
+void cond_init_monotonic(pthread_cond_t *c);
+/* Waits at most ms (monotonic); returns like pthread_cond_timedwait. */
+int cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms);
+
 /* 64-bit FNV-1a, for stable content hashes. */
 uint64_t hash_fnv1a64(const void *data, size_t len, uint64_t seed);
 #define HASH_FNV_SEED 0xcbf29ce484222325ULL

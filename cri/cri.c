@@ -82,7 +82,7 @@ const char *cri_code_name(int code)
         return code_names[code];
 }
 
-static int cri__make_target(const char *endpoint, char **ret)
+int cri_endpoint_target(const char *endpoint, char **ret)
 {
         char *t;
 
@@ -162,7 +162,7 @@ int cri_client_new(const char *endpoint, int64_t default_timeout_ms, struct cri_
 
         if (!ret)
                 return -EINVAL;
-        r = cri__make_target(endpoint, &target);
+        r = cri_endpoint_target(endpoint, &target);
         if (r < 0)
                 return r;
 

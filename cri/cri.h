@@ -25,6 +25,8 @@ struct cri_client;
  * comes back; one background thread per client ("cri-watch", all signals blocked) keeps it doing so. */
 int cri_client_new(const char *endpoint, int64_t default_timeout_ms, struct cri_client **ret);
 struct cri_client *cri_client_free(struct cri_client *c);
+/* The gRPC target for an endpoint ("unix:///x.sock" or "/x.sock" → "unix:///x.sock"); -EINVAL otherwise. */
+int cri_endpoint_target(const char *endpoint, char **ret);
 /* The gRPC target actually dialled, e.g. "unix:///run/containerd/containerd.sock". */
 const char *cri_client_endpoint(const struct cri_client *c);
 

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cri.h"
+#include "events.h"
 #include "macro.h"
 #include "util.h"
 
@@ -25,7 +26,35 @@ struct pleg {
         size_t n_pods;
         struct pleg_health health; /* under lock */
         char **uids;               /* under lock */
+        struct ctd_events *events;
+        bool events_up; /* under lock */
+        int burst;      /* under lock: quick relists left after a runtime event */
 };
+
+/* Relists that follow an event: containerd's CRI plugin applies the same event to its own store a little
+ * later, so the first relist may still show the old state. */
+#define EVENT_BURST    5
+#define EVENT_RETRY_MS 100
+
+static void on_runtime_event(const struct ctd_event *ev, void *userdata)
+{
+        struct pleg *p = userdata;
+        pthread_mutex_lock(&p->lock);
+        p->burst = EVENT_BURST;
+        p->kicked = true;
+        pthread_cond_signal(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+}
+
+static void on_stream_state(bool connected, const char *why, void *userdata)
+{
+        struct pleg *p = userdata;
+        pthread_mutex_lock(&p->lock);
+        p->events_up = connected;
+        pthread_mutex_unlock(&p->lock);
+        if (connected) /* events were lost while it was down */
+                pleg_kick(p);
+}
 
 static const char *label_of(Runtime__V1__Container__LabelsEntry **l, size_t n, const char *key)
 {
@@ -166,16 +195,15 @@ static void *pleg_thread(void *arg)
 
                 /* Sleep until the next period or a kick; monotonic clock for the wait. */
                 int64_t deadline = start + p->cfg.period_ms;
+                if (p->burst > 0) {
+                        p->burst--;
+                        deadline = start + EVENT_RETRY_MS;
+                }
                 while (!p->stop && !p->kicked) {
                         int64_t now = now_mono_ms();
                         if (now >= deadline)
                                 break;
-                        struct timespec ts;
-                        clock_gettime(CLOCK_MONOTONIC, &ts);
-                        int64_t ns = ts.tv_nsec + (deadline - now) * 1000000LL;
-                        ts.tv_sec += ns / 1000000000LL;
-                        ts.tv_nsec = ns % 1000000000LL;
-                        pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+                        cond_wait_ms(&p->cond, &p->lock, deadline - now);
                 }
                 p->kicked = false;
         }
@@ -186,19 +214,26 @@ static void *pleg_thread(void *arg)
 int pleg_start(const struct pleg_config *cfg, struct pleg **ret)
 {
         struct pleg *p = OOM_CHECK(calloc(1, sizeof *p));
-        pthread_condattr_t ca;
         int r;
 
         p->cfg = *cfg;
         if (p->cfg.period_ms <= 0)
                 p->cfg.period_ms = 1000;
         pthread_mutex_init(&p->lock, NULL);
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&p->cond, &ca);
-        pthread_condattr_destroy(&ca);
+        cond_init_monotonic(&p->cond);
         snprintf(p->health.error, sizeof p->health.error, "no relist yet");
         r = pthread_create(&p->thread, NULL, pleg_thread, p);
+        if (r == 0 && cfg->event_endpoint) {
+                struct ctd_events_config ec = {.endpoint = cfg->event_endpoint,
+                                               .on_event = on_runtime_event,
+                                               .on_state = on_stream_state,
+                                               .userdata = p};
+                int q = ctd_events_start(&ec, &p->events);
+                if (q < 0) { /* the relist still works alone */
+                        p->events = NULL;
+                        snprintf(p->health.error, sizeof p->health.error, "event stream: %s", strerror(-q));
+                }
+        }
         if (r != 0) {
                 pthread_mutex_destroy(&p->lock);
                 pthread_cond_destroy(&p->cond);
@@ -213,6 +248,7 @@ struct pleg *pleg_stop(struct pleg *p)
 {
         if (!p)
                 return NULL;
+        p->events = ctd_events_stop(p->events); /* first: its callbacks kick this PLEG */
         pthread_mutex_lock(&p->lock);
         p->stop = true;
         pthread_cond_signal(&p->cond);
@@ -241,6 +277,14 @@ void pleg_get_health(struct pleg *p, struct pleg_health *ret)
         pthread_mutex_lock(&p->lock);
         *ret = p->health;
         pthread_mutex_unlock(&p->lock);
+}
+
+bool pleg_events_connected(struct pleg *p)
+{
+        pthread_mutex_lock(&p->lock);
+        bool up = p->events_up;
+        pthread_mutex_unlock(&p->lock);
+        return up;
 }
 
 char **pleg_pod_uids(struct pleg *p)

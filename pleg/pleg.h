@@ -18,6 +18,9 @@ struct pleg_config {
         struct cri_client *cri;
         int64_t period_ms;       /* 1000 */
         int64_t call_timeout_ms; /* per CRI call */
+        /* Beyond upstream: containerd's task event stream on this endpoint (NULL: relist only). An exit
+         * or start relists at once; losing the stream falls back to the periodic relist. */
+        const char *event_endpoint;
         /* Called on the PLEG thread for each pod whose runtime state changed (appeared, changed, gone). */
         void (*on_pod_change)(const char *pod_uid, void *userdata);
         /* Called on the PLEG thread after every relist, ok or not. */
@@ -39,5 +42,7 @@ struct pleg_health {
         char error[1024]; /* the last failure's message */
 };
 void pleg_get_health(struct pleg *p, struct pleg_health *ret);
+/* Whether the runtime's event stream is up right now. */
+bool pleg_events_connected(struct pleg *p);
 /* The pod UIDs seen by the last successful relist, as a strv (caller frees with strv_free). */
 char **pleg_pod_uids(struct pleg *p);

@@ -2,6 +2,7 @@
 #include "pod.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -24,8 +25,30 @@ static void kvs_free(struct kv *kv, size_t n)
         free(kv);
 }
 
+void probe_spec_free(struct probe_spec *p)
+{
+        if (!p)
+                return;
+        strv_free(p->command);
+        free(p->path);
+        free(p->host);
+        free(p->scheme);
+        for (size_t i = 0; i < p->n_headers; i++) {
+                free(p->headers[i].name);
+                free(p->headers[i].value);
+        }
+        free(p->headers);
+        free(p->port_name);
+        free(p);
+}
+
 static void container_done(struct container *c)
 {
+        probe_spec_free(c->liveness);
+        probe_spec_free(c->readiness);
+        probe_spec_free(c->startup);
+        probe_spec_free(c->post_start);
+        probe_spec_free(c->pre_stop);
         free(c->name);
         free(c->image);
         free(c->image_pull_policy);
@@ -242,6 +265,13 @@ static json_t *get_typed(struct api_problems *pr, json_t *obj, const char *path,
                 return NULL;
         }
         return v;
+}
+
+/* A required field is missing only when absent or null; a wrong type is reported by get_typed already. */
+static bool absent(json_t *obj, const char *key)
+{
+        json_t *v = json_object_get(obj, key);
+        return !v || json_is_null(v);
 }
 
 static char *get_str(struct api_problems *pr, json_t *obj, const char *path, const char *key)
@@ -606,9 +636,10 @@ static void decode_resources(struct api_problems *pr, json_t *obj, const char *p
                         snprintf(q, sizeof q, "%s.%s[%s]", rp, key, name);
                         if (json_is_string(v))
                                 r = parse_quantity_milli(json_string_value(v), &milli);
-                        else if (json_is_integer(v) && json_integer_value(v) >= 0)
+                        else if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+                                 json_integer_value(v) <= INT64_MAX / 1000)
                                 milli = json_integer_value(v) * 1000, r = 0;
-                        else if (json_is_real(v) && json_real_value(v) >= 0)
+                        else if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) < 9.2e15)
                                 milli = (int64_t) (json_real_value(v) * 1000.0), r = 0;
                         if (r < 0) {
                                 add_error(pr, q,
@@ -654,6 +685,221 @@ const char *pod_qos_class(const struct pod *p)
         return guaranteed ? "Guaranteed" : "Burstable";
 }
 
+static const char *const probe_fields[] = {"exec",
+                                           "httpGet",
+                                           "tcpSocket",
+                                           "grpc",
+                                           "initialDelaySeconds",
+                                           "timeoutSeconds",
+                                           "periodSeconds",
+                                           "successThreshold",
+                                           "failureThreshold",
+                                           "terminationGracePeriodSeconds",
+                                           NULL};
+
+/* A probe's port: a number, or the name of one of the container's ports. */
+static void probe_port(struct api_problems *pr, json_t *h, const char *path, const struct container *c,
+                       struct probe_spec *p)
+{
+        json_t *port = json_object_get(h, "port");
+        char q[700];
+        snprintf(q, sizeof q, "%s.port", path);
+        if (json_is_integer(port)) {
+                json_int_t v = json_integer_value(port);
+                if (v < 1 || v > 65535)
+                        add_error(pr, q, "Invalid value: %lld: must be between 1 and 65535, inclusive",
+                                  (long long) v);
+                p->port = (int32_t) v;
+        } else if (json_is_string(port)) {
+                const char *name = json_string_value(port);
+                free(p->port_name);
+                p->port = 0;
+                p->port_name = xstrdup(name);
+                for (size_t i = 0; i < c->n_ports && !p->port; i++)
+                        if (streq_ptr(c->ports[i].name, name))
+                                p->port = c->ports[i].container_port;
+                if (!p->port) { /* upstream also accepts a number written as a string */
+                        char *end;
+                        long v = strtol(name, &end, 10);
+                        if (*name && !*end && v >= 1 && v <= 65535)
+                                p->port = (int32_t) v;
+                        else
+                                add_error(pr, q, "Invalid value: \"%s\": no container port has this name",
+                                          name);
+                }
+        } else
+                add_error(pr, q, "Required value");
+}
+
+static const char *const hook_fields[] = {"exec", "httpGet", "tcpSocket", "sleep", NULL};
+
+/* A probe, or (hook) a lifecycle handler: exec, httpGet, tcpSocket, and sleep for handlers. */
+static struct probe_spec *decode_handler(struct api_problems *pr, json_t *obj, const char *cpath,
+                                         const char *key, const struct container *c, bool hook)
+{
+        json_t *o = get_typed(pr, obj, cpath, key, JSON_OBJECT), *h;
+        char path[600], q[700];
+        int64_t v;
+        int handlers = 0;
+
+        if (!o)
+                return NULL;
+        snprintf(path, sizeof path, "%s.%s", cpath, key);
+        check_fields(pr, o, path, hook ? hook_fields : probe_fields);
+        struct probe_spec *p = OOM_CHECK(calloc(1, sizeof *p));
+        p->timeout_s = 1;
+        p->period_s = 10;
+        p->success_threshold = 1;
+        p->failure_threshold = 3;
+        p->termination_grace_s = -1;
+        if ((h = get_typed(pr, o, path, "exec", JSON_OBJECT))) {
+                handlers++;
+                p->kind = PROBE_EXEC;
+                snprintf(q, sizeof q, "%s.exec", path);
+                p->command = get_strv(pr, h, q, "command");
+                if (!p->command || !p->command[0])
+                        add_error(pr, strcat(q, ".command"), "Required value");
+        }
+        if ((h = get_typed(pr, o, path, "httpGet", JSON_OBJECT))) {
+                handlers++;
+                p->kind = PROBE_HTTP_GET;
+                snprintf(q, sizeof q, "%s.httpGet", path);
+                p->path = get_str(pr, h, q, "path");
+                free(p->host);
+                p->host = get_str(pr, h, q, "host");
+                p->scheme = get_str(pr, h, q, "scheme");
+                static const char *const schemes[] = {"HTTP", "HTTPS", NULL};
+                char sq[800];
+                snprintf(sq, sizeof sq, "%s.scheme", q);
+                check_enum(pr, sq, p->scheme, schemes);
+                probe_port(pr, h, q, c, p);
+                json_t *hdrs = get_typed(pr, h, q, "httpHeaders", JSON_ARRAY), *e;
+                size_t i;
+                if (hdrs) {
+                        p->headers = OOM_CHECK(calloc(json_array_size(hdrs) + 1, sizeof *p->headers));
+                        json_array_foreach(hdrs, i, e)
+                        {
+                                snprintf(sq, sizeof sq, "%s.httpHeaders[%zu]", q, i);
+                                if (!json_is_object(e))
+                                        continue;
+                                p->headers[p->n_headers].name = get_str(pr, e, sq, "name");
+                                p->headers[p->n_headers].value = get_str(pr, e, sq, "value");
+                                if (!p->headers[p->n_headers].name)
+                                        add_error(pr, strcat(sq, ".name"), "Required value");
+                                p->n_headers++;
+                        }
+                }
+        }
+        if ((h = get_typed(pr, o, path, "tcpSocket", JSON_OBJECT))) {
+                handlers++;
+                p->kind = PROBE_TCP_SOCKET;
+                snprintf(q, sizeof q, "%s.tcpSocket", path);
+                free(p->host);
+                p->host = get_str(pr, h, q, "host");
+                probe_port(pr, h, q, c, p);
+        }
+        if (hook && (h = get_typed(pr, o, path, "sleep", JSON_OBJECT))) {
+                handlers++;
+                p->kind = PROBE_SLEEP;
+                snprintf(q, sizeof q, "%s.sleep", path);
+                if (!get_int(pr, h, q, "seconds", &p->sleep_s) || p->sleep_s < 0)
+                        add_error(pr, strcat(q, ".seconds"),
+                                  "Invalid value: must be a non-negative integer");
+        }
+        if (!hook && (h = get_typed(pr, o, path, "grpc", JSON_OBJECT))) {
+                handlers++;
+                p->kind = PROBE_GRPC;
+                snprintf(q, sizeof q, "%s.grpc", path);
+                probe_port(pr, h, q, c, p);
+        }
+        if (handlers != 1)
+                add_error(pr, path,
+                          handlers ? "Forbidden: may not specify more than 1 handler type"
+                                   : "Required value: must specify a handler type");
+        if (hook)
+                return p;
+        static const struct {
+                const char *key;
+                size_t off;
+                int min;
+        } ints[] = {{"initialDelaySeconds", offsetof(struct probe_spec, initial_delay_s), 0},
+                    {"timeoutSeconds", offsetof(struct probe_spec, timeout_s), 1},
+                    {"periodSeconds", offsetof(struct probe_spec, period_s), 1},
+                    {"successThreshold", offsetof(struct probe_spec, success_threshold), 1},
+                    {"failureThreshold", offsetof(struct probe_spec, failure_threshold), 1}};
+        for (size_t i = 0; i < ELEMENTSOF(ints); i++)
+                if (get_int(pr, o, path, ints[i].key, &v)) {
+                        snprintf(q, sizeof q, "%s.%s", path, ints[i].key);
+                        if (v < ints[i].min || v > INT32_MAX)
+                                add_error(pr, q, "Invalid value: %lld: must be greater than or equal to %d",
+                                          (long long) v, ints[i].min);
+                        else
+                                *(int32_t *) ((char *) p + ints[i].off) = (int32_t) v;
+                }
+        if (get_int(pr, o, path, "terminationGracePeriodSeconds", &v))
+                p->termination_grace_s = v;
+        if (!streq(key, "readinessProbe") && p->success_threshold != 1) {
+                snprintf(q, sizeof q, "%s.successThreshold", path);
+                add_error(pr, q, "Invalid value: %d: must be 1", p->success_threshold);
+        }
+        return p;
+}
+
+char *handler_to_json(const struct probe_spec *h)
+{
+        json_t *o;
+        switch (h->kind) {
+        case PROBE_EXEC: {
+                json_t *cmd = json_array();
+                for (char **a = h->command; a && *a; a++)
+                        json_array_append_new(cmd, json_string(*a));
+                o = json_pack("{s:{s:o}}", "exec", "command", cmd);
+                break;
+        }
+        case PROBE_HTTP_GET: {
+                json_t *g =
+                        json_pack("{s:s, s:i, s:s, s:s}", "path", h->path ? h->path : "/", "port", h->port,
+                                  "host", h->host ? h->host : "", "scheme", h->scheme ? h->scheme : "HTTP");
+                json_t *hdrs = json_array();
+                for (size_t i = 0; i < h->n_headers; i++)
+                        json_array_append_new(hdrs,
+                                              json_pack("{s:s, s:s}", "name", h->headers[i].name, "value",
+                                                        h->headers[i].value ? h->headers[i].value : ""));
+                json_object_set_new(g, "httpHeaders", hdrs);
+                o = json_pack("{s:o}", "httpGet", g);
+                break;
+        }
+        case PROBE_TCP_SOCKET:
+                o = json_pack("{s:{s:i, s:s}}", "tcpSocket", "port", h->port, "host",
+                              h->host ? h->host : "");
+                break;
+        case PROBE_SLEEP:
+                o = json_pack("{s:{s:I}}", "sleep", "seconds", (json_int_t) h->sleep_s);
+                break;
+        default:
+                return NULL;
+        }
+        char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(o);
+        return s;
+}
+
+struct probe_spec *handler_from_json(const char *text)
+{
+        struct api_problems pr = {0};
+        struct container dummy = {0};
+        json_t *o = json_loads(text, 0, NULL);
+        json_t *wrap = o ? json_pack("{s:o}", "h", o) : NULL;
+        struct probe_spec *h = wrap ? decode_handler(&pr, wrap, "", "h", &dummy, true) : NULL;
+        json_decref(wrap);
+        if (pr.errors) {
+                probe_spec_free(h);
+                h = NULL;
+        }
+        api_problems_clear(&pr);
+        return h;
+}
+
 static void container_hash(struct container *c, json_t *obj)
 {
         _cleanup_free_ char *s = json_dumps(obj, JSON_SORT_KEYS | JSON_COMPACT);
@@ -684,18 +930,21 @@ static void decode_container(struct api_problems *pr, json_t *obj, const char *p
         c->stdin_once = get_bool(pr, obj, path, "stdinOnce");
 
         snprintf(p, sizeof p, "%s.name", path);
-        if (!c->name || !c->name[0])
-                add_error(pr, p, "Required value");
-        else if (!is_dns1123_label(c->name))
+        if (!c->name || !c->name[0]) {
+                if (absent(obj, "name") || c->name)
+                        add_error(pr, p, "Required value");
+        } else if (!is_dns1123_label(c->name))
                 add_error(pr, p,
                           "Invalid value: \"%s\": a lowercase RFC 1123 label must consist of lower case "
                           "alphanumeric characters or '-', and must start and end with an alphanumeric "
                           "character",
                           c->name);
         snprintf(p, sizeof p, "%s.image", path);
-        if (!c->image || !c->image[0])
-                add_error(pr, p, "Required value");
-        else if (c->image[0] == ' ' || c->image[strlen(c->image) - 1] == ' ')
+        if (!c->image || !c->image[0]) {
+                if (absent(obj, "image") || c->image)
+                        add_error(pr, p, "Required value");
+        } else if (isspace((unsigned char) c->image[0]) ||
+                   isspace((unsigned char) c->image[strlen(c->image) - 1]))
                 add_error(pr, p, "Invalid value: \"%s\": must not have leading or trailing whitespace",
                           c->image);
         snprintf(p, sizeof p, "%s.imagePullPolicy", path);
@@ -737,9 +986,10 @@ static void decode_container(struct api_problems *pr, json_t *obj, const char *p
                         cp->host_ip = get_str(pr, e, p, "hostIP");
                         char q[600];
                         snprintf(q, sizeof q, "%s.containerPort", p);
-                        if (!get_int(pr, e, p, "containerPort", &v))
-                                add_error(pr, q, "Required value");
-                        else if (v < 1 || v > 65535)
+                        if (!get_int(pr, e, p, "containerPort", &v)) {
+                                if (absent(e, "containerPort"))
+                                        add_error(pr, q, "Required value");
+                        } else if (v < 1 || v > 65535)
                                 add_error(pr, q,
                                           "Invalid value: %lld: must be between 1 and 65535, inclusive",
                                           (long long) v);
@@ -778,8 +1028,18 @@ static void decode_container(struct api_problems *pr, json_t *obj, const char *p
                         m->read_only = get_bool(pr, e, p, "readOnly");
                         char q[600];
                         snprintf(q, sizeof q, "%s.mountPath", p);
-                        if (!m->mount_path || !m->mount_path[0])
+                        if ((!m->mount_path || !m->mount_path[0]) &&
+                            (absent(e, "mountPath") || m->mount_path))
                                 add_error(pr, q, "Required value");
+                        snprintf(q, sizeof q, "%s.name", p);
+                        if ((!m->name || !m->name[0]) && (absent(e, "name") || m->name))
+                                add_error(pr, q, "Required value");
+                        for (size_t k = 0; k + 1 < c->n_mounts && m->mount_path; k++)
+                                if (streq_ptr(c->mounts[k].mount_path, m->mount_path)) {
+                                        snprintf(q, sizeof q, "%s.mountPath", p);
+                                        add_error(pr, q, "Invalid value: \"%s\": must be unique",
+                                                  m->mount_path);
+                                }
                         snprintf(q, sizeof q, "%s.subPath", p);
                         if (m->sub_path && (m->sub_path[0] == '/' || strstr(m->sub_path, "..")))
                                 add_error(pr, q,
@@ -788,6 +1048,18 @@ static void decode_container(struct api_problems *pr, json_t *obj, const char *p
                 }
         }
         decode_resources(pr, obj, path, c);
+        c->liveness = decode_handler(pr, obj, path, "livenessProbe", c, false);
+        c->readiness = decode_handler(pr, obj, path, "readinessProbe", c, false);
+        c->startup = decode_handler(pr, obj, path, "startupProbe", c, false);
+        json_t *lc = get_typed(pr, obj, path, "lifecycle", JSON_OBJECT);
+        if (lc) {
+                static const char *const lc_fields[] = {"postStart", "preStop", "stopSignal", NULL};
+                char lp[600];
+                snprintf(lp, sizeof lp, "%s.lifecycle", path);
+                check_fields(pr, lc, lp, lc_fields);
+                c->post_start = decode_handler(pr, lc, lp, "postStart", c, true);
+                c->pre_stop = decode_handler(pr, lc, lp, "preStop", c, true);
+        }
         container_hash(c, obj);
 }
 
@@ -890,9 +1162,10 @@ static void validate_pod(struct api_problems *pr, struct pod *pod)
                                           NULL};
         char p[256];
 
-        if (!pod->name || !pod->name[0])
-                add_error(pr, "metadata.name", "Required value: name or generateName is required");
-        else if (!is_dns1123_subdomain(pod->name))
+        if (!pod->name || !pod->name[0]) {
+                if (!pod->name_mistyped)
+                        add_error(pr, "metadata.name", "Required value: name or generateName is required");
+        } else if (!is_dns1123_subdomain(pod->name))
                 add_error(pr, "metadata.name",
                           "Invalid value: \"%s\": a lowercase RFC 1123 subdomain must consist of lower case "
                           "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
@@ -979,6 +1252,7 @@ struct pod *pod_from_json(json_t *obj, struct api_problems *pr)
         check_fields(pr, spec, "spec", spec_fields);
 
         pod->name = get_str(pr, meta, "metadata", "name");
+        pod->name_mistyped = !pod->name && !absent(meta, "name");
         pod->namespace = get_str(pr, meta, "metadata", "namespace");
         pod->uid = get_str(pr, meta, "metadata", "uid");
         get_map(pr, meta, "metadata", "labels", &pod->labels, &pod->n_labels);

@@ -31,6 +31,21 @@ struct volume_mount {
         bool read_only;
 };
 
+enum probe_kind { PROBE_EXEC, PROBE_HTTP_GET, PROBE_TCP_SOCKET, PROBE_GRPC, PROBE_SLEEP };
+
+struct probe_spec {
+        enum probe_kind kind;
+        char **command;             /* exec */
+        char *path, *host, *scheme; /* httpGet */
+        struct env_var *headers;    /* httpGet.httpHeaders */
+        size_t n_headers;
+        int32_t port;    /* httpGet / tcpSocket / grpc, resolved from a named port when needed */
+        char *port_name; /* the named port as written, else NULL */
+        int32_t initial_delay_s, timeout_s, period_s, success_threshold, failure_threshold;
+        int64_t termination_grace_s; /* probe-level terminationGracePeriodSeconds; -1: the pod's */
+        int64_t sleep_s;             /* lifecycle handler "sleep" */
+};
+
 struct container {
         char *name;
         char *image;
@@ -49,7 +64,9 @@ struct container {
         bool tty, stdin_open, stdin_once;
         /* resources: cpu in millicores, memory in bytes; -1 when not set (requests default to limits) */
         int64_t cpu_request_m, cpu_limit_m, mem_request, mem_limit;
-        char hash[17]; /* stable hash of the defaulted spec, hex */
+        struct probe_spec *liveness, *readiness, *startup; /* NULL when absent */
+        struct probe_spec *post_start, *pre_stop;          /* lifecycle handlers; NULL when absent */
+        char hash[17];                                     /* stable hash of the defaulted spec, hex */
 };
 
 enum volume_kind { VOLUME_EMPTY_DIR, VOLUME_HOST_PATH, VOLUME_UNSUPPORTED };
@@ -86,7 +103,8 @@ struct pod {
         char *subdomain;
         char *node_name;
         bool host_network, host_pid, host_ipc;
-        json_t *json; /* the defaulted object */
+        bool name_mistyped; /* decoding: metadata.name was there but not a string */
+        json_t *json;       /* the defaulted object */
 };
 
 struct pod *pod_ref(struct pod *p);
@@ -116,6 +134,12 @@ void pod_json_apply_defaults(json_t *pod);
 
 /* Decodes and validates a defaulted Pod object. Returns NULL with pr->errors set when invalid. */
 struct pod *pod_from_json(json_t *obj, struct api_problems *pr);
+
+/* A lifecycle handler as stored in the io.kubernetes.container.preStopHandler annotation (named ports
+ * resolved), and back. */
+char *handler_to_json(const struct probe_spec *h);
+struct probe_spec *handler_from_json(const char *json);
+void probe_spec_free(struct probe_spec *p);
 
 /* QoS class as upstream: "Guaranteed", "Burstable" or "BestEffort". */
 const char *pod_qos_class(const struct pod *p);

@@ -13,7 +13,7 @@
 #include "util.h"
 
 /* Bounds the tree an input may build (aliases included): a guard against "billion laughs". */
-#define YAML_MAX_NODES  (1u << 20)
+#define YAML_MAX_NODES  (1u << 16)
 #define YAML_MAX_DEPTH  200
 #define YAML_MAX_ANCHOR 1024
 
@@ -63,12 +63,16 @@ static bool parse_int(const char *s, json_int_t *ret)
 
         if (*p == '+' || *p == '-')
                 neg = *p++ == '-';
+        if (!isdigit((unsigned char) *p))
+                return false; /* "_1" stays a string */
         if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
                 base = 16, p += 2;
-        else if (p[0] == '0' && p[1] == 'o')
+        else if (p[0] == '0' && (p[1] == 'o' || p[1] == 'O'))
                 base = 8, p += 2;
-        else if (p[0] == '0' && p[1] == 'b')
+        else if (p[0] == '0' && (p[1] == 'b' || p[1] == 'B'))
                 base = 2, p += 2;
+        else if (p[0] == '0' && p[1])
+                base = 8, p += 1; /* YAML 1.1, as go-yaml v2: 0644 is octal */
         if (!*p)
                 return false;
         for (; *p; p++) {
@@ -389,18 +393,37 @@ static int parse_json(const char *buf, size_t len, struct yaml_doc **ret_docs, s
         return 0;
 }
 
+static int yaml_parse_docs_yaml(const char *buf, size_t len, struct yaml_doc **ret_docs, size_t *ret_n,
+                                char **ret_err);
+
 int yaml_parse_docs(const char *buf, size_t len, struct yaml_doc **ret_docs, size_t *ret_n, char **ret_err)
+{
+        size_t i = 0;
+
+        while (i < len && isspace((unsigned char) buf[i]))
+                i++;
+        if (i < len && (buf[i] == '{' || buf[i] == '[')) {
+                /* JSON first (exact errors); YAML flow style or JSON split by "---" is YAML's job. */
+                _cleanup_free_ char *jerr = NULL;
+                if (parse_json(buf, len, ret_docs, ret_n, &jerr) == 0)
+                        return 0;
+                int r = yaml_parse_docs_yaml(buf, len, ret_docs, ret_n, ret_err);
+                if (r < 0) {
+                        free(*ret_err);
+                        *ret_err = TAKE_PTR(jerr);
+                }
+                return r;
+        }
+        return yaml_parse_docs_yaml(buf, len, ret_docs, ret_n, ret_err);
+}
+
+static int yaml_parse_docs_yaml(const char *buf, size_t len, struct yaml_doc **ret_docs, size_t *ret_n,
+                                char **ret_err)
 {
         struct parser *ps;
         struct yaml_doc *docs = NULL;
         size_t n = 0;
         int r = 0;
-        size_t i = 0;
-
-        while (i < len && isspace((unsigned char) buf[i]))
-                i++;
-        if (i < len && (buf[i] == '{' || buf[i] == '['))
-                return parse_json(buf, len, ret_docs, ret_n, ret_err);
 
         ps = OOM_CHECK(calloc(1, sizeof *ps));
         if (!yaml_parser_initialize(&ps->p))

@@ -28,6 +28,8 @@ void config_init_defaults(struct cubelet_config *c)
         c->sync_ms = 60000;
         c->runtime_timeout_ms = 120000;
         c->workers = 4;
+        c->relist_ms = 1000;
+        c->runtime_events = true;
         gethostname(host, sizeof host - 1);
         c->node_name = xstrdup(host);
 }
@@ -50,26 +52,29 @@ int parse_duration_ms(const char *s, int64_t *ret)
 {
         static const struct {
                 const char *unit;
-                double ms;
-        } units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"µs", 1e-3},  {"ms", 1},
-                     {"s", 1000},  {"m", 60000}, {"h", 3600000}};
-        double total = 0;
+                long double ms;
+        } units[] = {{"ns", 1e-6L}, {"us", 1e-3L}, {"µs", 1e-3L}, {"ms", 1},
+                     {"s", 1000},   {"m", 60000},  {"h", 3600000}};
+        long double total = 0;
         const char *p = s;
 
         if (!*p)
                 return -EINVAL;
         if (streq(s, "0"))
                 return *ret = 0, 0;
+        /* Go's syntax, by hand: [0-9]+(.[0-9]*)? unit, repeated. No signs, exponents or hex. */
         while (*p) {
-                char *end;
-                if (!isdigit((unsigned char) *p) && *p != '.')
+                long double v = 0, scale = 1;
+                bool digits = false;
+                for (; *p >= '0' && *p <= '9'; p++, digits = true)
+                        v = v * 10 + (*p - '0');
+                if (*p == '.')
+                        for (p++; *p >= '0' && *p <= '9'; p++, digits = true)
+                                v += (*p - '0') * (scale /= 10);
+                if (!digits)
                         return -EINVAL;
-                double v = strtod(p, &end);
-                if (end == p)
-                        return -EINVAL;
-                p = end;
                 bool found = false;
-                /* Longest unit first where prefixes clash: "ms" before "m". */
+                /* "ms" before "m", "µs"/"us"/"ns" before "s": longest unit first. */
                 for (size_t i = 0; i < ELEMENTSOF(units) && !found; i++) {
                         size_t n = strlen(units[i].unit);
                         if (strncmp(p, units[i].unit, n) == 0 &&
@@ -79,7 +84,7 @@ int parse_duration_ms(const char *s, int64_t *ret)
                                 found = true;
                         }
                 }
-                if (!found)
+                if (!found || total > 9.2e18L)
                         return -EINVAL;
         }
         *ret = (int64_t) total;
@@ -114,6 +119,12 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                                                                       : &c->healthz_bind;
                 if (streq(key, "podLogsDir") && s[0] != '/')
                         return *err = strdup_printf("%s: must be an absolute path", key), -EINVAL;
+                if (!s[0] && !streq(key, "staticPodPath")) /* only the static pod path may be empty */
+                        return *err = strdup_printf("%s: must not be empty", key), -EINVAL;
+                struct in_addr ia;
+                if ((streq(key, "address") || streq(key, "healthzBindAddress")) &&
+                    inet_pton(AF_INET, s, &ia) != 1)
+                        return *err = strdup_printf("%s: expected an IPv4 address", key), -EINVAL;
                 set_str(dst, s[0] ? s : NULL);
                 return 0;
         }
@@ -209,6 +220,8 @@ enum {
         OPT_READ_ONLY_PORT,
         OPT_ADDRESS,
         OPT_NODE_IP,
+        OPT_RUNTIME_EVENTS,
+        OPT_RELIST,
 };
 
 static const struct option options[] = {
@@ -227,6 +240,8 @@ static const struct option options[] = {
         {"read-only-port", required_argument, NULL, OPT_READ_ONLY_PORT},
         {"address", required_argument, NULL, OPT_ADDRESS},
         {"node-ip", required_argument, NULL, OPT_NODE_IP},
+        {"runtime-event-stream", required_argument, NULL, OPT_RUNTIME_EVENTS},
+        {"pleg-relist-period", required_argument, NULL, OPT_RELIST},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -254,6 +269,8 @@ static void usage(FILE *f)
               "  --sync-frequency DURATION          full pod resync [1m]\n"
               "  --runtime-request-timeout DURATION CRI call deadline [2m]\n"
               "  --pod-workers N                    pod worker threads [4]\n"
+              "  --runtime-event-stream BOOL        containerd's task events for instant exits [true]\n"
+              "  --pleg-relist-period DURATION      the runtime relist, the safety net under events [1s]\n"
               "  -v, --v N                          log verbosity [0]\n"
               "  --version                          print the version and exit\n"
               "  -h, --help                         this help\n",
@@ -286,7 +303,7 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
 
         /* Pass 1: find --config, so the file can be applied before the other flags override it. */
         opterr = 0;
-        optind = 1;
+        optind = 0; /* glibc: 0 resets getopt fully */
         while ((opt = getopt_long_only(argc, argv, "hv:", options, NULL)) != -1)
                 if (opt == OPT_CONFIG)
                         set_str(&c->config_file, optarg);
@@ -299,7 +316,7 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
         }
 
         opterr = 0;
-        optind = 1;
+        optind = 0;
         while ((opt = getopt_long_only(argc, argv, ":hv:", options, NULL)) != -1) {
                 int64_t ms;
                 const char *name = NULL;
@@ -344,9 +361,22 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 optarg);
                         break;
                 }
+                case OPT_RUNTIME_EVENTS:
+                        if (streq(optarg, "true") || streq(optarg, "1"))
+                                c->runtime_events = true;
+                        else if (streq(optarg, "false") || streq(optarg, "0"))
+                                c->runtime_events = false;
+                        else
+                                return flag_error(name, optarg, "expected true or false");
+                        break;
                 case OPT_READ_ONLY_PORT:
                         if (parse_int_flag(name, optarg, 0, 65535, &c->read_only_port) < 0)
                                 return -EINVAL;
+                        break;
+                case OPT_RELIST:
+                        if (parse_duration_ms(optarg, &ms) < 0 || ms < 100)
+                                return flag_error(name, optarg, "expected a duration of at least 100ms");
+                        c->relist_ms = ms;
                         break;
                 case OPT_FILE_CHECK:
                 case OPT_SYNC:

@@ -1,6 +1,7 @@
 /* cubelet's configuration: KubeletConfiguration (kubelet.config.k8s.io/v1beta1) fields and flags. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct cubelet_config {
@@ -18,6 +19,8 @@ struct cubelet_config {
         int64_t file_check_ms;      /* fileCheckFrequency */
         int64_t sync_ms;            /* syncFrequency */
         int64_t runtime_timeout_ms; /* runtimeRequestTimeout */
+        int64_t relist_ms;          /* --pleg-relist-period [1s] */
+        bool runtime_events;        /* --runtime-event-stream: containerd's event stream for instant exits */
         int workers;                /* pod worker threads */
         int verbosity;              /* --v */
 };

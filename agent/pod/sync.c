@@ -9,11 +9,14 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 
 #include "arena.h"
 #include "backoff.h"
 #include "events.h"
 #include "manager.h"
+#include "probe_net.h"
+#include "prober.h"
 #include "status.h"
 #include "cri.h"
 #include "log.h"
@@ -502,6 +505,74 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
         return 0;
 }
 
+static int stop_container(const struct sync_ctx *ctx, const char *id, int64_t grace_s,
+                          struct cri_error *err);
+
+/* ---- lifecycle hooks ---- */
+
+/* The sandbox's IP, for httpGet handlers. */
+static char *sandbox_ip(const struct sync_ctx *ctx, const char *sandbox_id)
+{
+        Runtime__V1__PodSandboxStatusRequest req = RUNTIME__V1__POD_SANDBOX_STATUS_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__PodSandboxStatusResponse *resp = NULL;
+        struct cri_error err = {0};
+        req.pod_sandbox_id = (char *) sandbox_id;
+        if (CRI_CALL(ctx->cri, RuntimeService, PodSandboxStatus, pod_sandbox_status, &req, &resp,
+                     ctx->timeout_ms, &err) < 0 ||
+            !resp->status || !resp->status->network)
+                return NULL;
+        return xstrdup(resp->status->network->ip);
+}
+
+/* Runs a lifecycle handler against a container: 0, or -EIO with out saying why. */
+static int run_handler(const struct sync_ctx *ctx, const struct probe_spec *h, const char *container_id,
+                       const char *sandbox_id, int64_t timeout_s, char *out, size_t len)
+{
+        out[0] = 0;
+        switch (h->kind) {
+        case PROBE_EXEC:
+                return probe_exec(ctx->cri, container_id, h->command, timeout_s, out, len) == PROBE_SUCCESS
+                               ? 0
+                               : -EIO;
+        case PROBE_HTTP_GET:
+        case PROBE_TCP_SOCKET: {
+                _cleanup_free_ char *ip =
+                        h->host && h->host[0] ? xstrdup(h->host) : sandbox_ip(ctx, sandbox_id);
+                if (!ip || !ip[0]) {
+                        snprintf(out, len, "no pod IP to send the hook to");
+                        return -EIO;
+                }
+                enum probe_result pr;
+                if (h->kind == PROBE_TCP_SOCKET)
+                        pr = probe_tcp(ip, h->port, timeout_s * 1000, out, len);
+                else {
+                        struct probe_header *hd = OOM_CHECK(calloc(h->n_headers + 1, sizeof *hd));
+                        for (size_t i = 0; i < h->n_headers; i++)
+                                hd[i] = (struct probe_header){h->headers[i].name, h->headers[i].value};
+                        struct probe_http ph = {.scheme = h->scheme,
+                                                .host = ip,
+                                                .port = h->port,
+                                                .path = h->path,
+                                                .headers = hd,
+                                                .n_headers = h->n_headers,
+                                                .timeout_ms = timeout_s * 1000};
+                        pr = probe_http_get(&ph, out, len);
+                        free(hd);
+                }
+                return pr == PROBE_SUCCESS ? 0 : -EIO;
+        }
+        case PROBE_SLEEP: {
+                struct timespec ts = {.tv_sec = MIN(h->sleep_s, timeout_s)};
+                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                        ;
+                return 0;
+        }
+        default:
+                snprintf(out, len, "unsupported handler");
+                return -EIO;
+        }
+}
+
 /* ---- containers ---- */
 
 static int start_container(const struct sync_ctx *ctx, struct pod *pod, const char *sandbox_id,
@@ -624,6 +695,10 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
                 arena_printf(&a, "%lld", (long long) pod->termination_grace_period));
         map_add(&a, &ann, &runtime__v1__container_config__annotations_entry__descriptor,
                 ANN_TERMINATION_MSG_PATH, c->termination_message_path ? c->termination_message_path : "");
+        _cleanup_free_ char *pre_stop = c->pre_stop ? handler_to_json(c->pre_stop) : NULL;
+        if (pre_stop)
+                map_add(&a, &ann, &runtime__v1__container_config__annotations_entry__descriptor,
+                        ANN_PRE_STOP, pre_stop);
         MAP_SET(&cfg, labels, labels);
         MAP_SET(&cfg, annotations, ann);
 
@@ -662,6 +737,18 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
                 return r;
         }
         pod_event(ctx, pod, fp, EVENT_NORMAL, "Started", "Started container %s", c->name);
+        if (c->post_start) {
+                char out[1024];
+                if (run_handler(ctx, c->post_start, cresp->container_id, sandbox_id,
+                                pod->termination_grace_period, out, sizeof out) < 0) {
+                        /* Upstream: a failed postStart kills the container; its restart policy decides. */
+                        pod_event(ctx, pod, fp, EVENT_WARNING, "FailedPostStartHook", "%s", out);
+                        res_cerror(res, c->name, "PostStartHookError", "PostStartHook failed: %s", out);
+                        struct cri_error kerr = {0};
+                        stop_container(ctx, cresp->container_id, pod->termination_grace_period, &kerr);
+                        return -EIO;
+                }
+        }
         log_info("Container started", "pod=\"%s/%s\" container=\"%s\" containerID=\"%.13s\" restartCount=%d",
                  pod->namespace, pod->name, c->name, cresp->container_id, restart_count);
         return 0;
@@ -692,8 +779,12 @@ static void field_path(char *buf, size_t len, bool init, const char *name)
         snprintf(buf, len, "spec.%s{%s}", init ? "initContainers" : "containers", name);
 }
 
+/* Upstream's floor for the grace left after a preStop hook. */
+#define MIN_GRACE_AFTER_PRESTOP_S 2
+
 struct stop_job {
         const struct sync_ctx *ctx;
+        const Runtime__V1__Container *c;
         const char *id;
         const char *name;
         int64_t grace_s;
@@ -705,7 +796,26 @@ struct stop_job {
 static void *stop_job_run(void *arg)
 {
         struct stop_job *j = arg;
-        j->r = stop_container(j->ctx, j->id, j->grace_s, &j->err);
+        int64_t grace = j->grace_s;
+        const char *pre = KV_GET(j->c->annotations, j->c->n_annotations, ANN_PRE_STOP);
+        struct probe_spec *h = pre && grace > 0 ? handler_from_json(pre) : NULL;
+        if (h) {
+                char out[1024];
+                int64_t t0 = now_mono_ms();
+                if (run_handler(j->ctx, h, j->id, j->c->pod_sandbox_id, grace, out, sizeof out) < 0) {
+                        const char *ns = KV_GET(j->c->labels, j->c->n_labels, LABEL_POD_NAMESPACE);
+                        const char *pn = KV_GET(j->c->labels, j->c->n_labels, LABEL_POD_NAME);
+                        const char *uid = KV_GET(j->c->labels, j->c->n_labels, LABEL_POD_UID);
+                        char fp[256];
+                        field_path(fp, sizeof fp, false, j->name);
+                        if (j->ctx->events && ns && pn && uid)
+                                events_record(j->ctx->events, ns, pn, uid, fp, EVENT_WARNING,
+                                              "FailedPreStopHook", "PreStopHook failed: %s", out);
+                }
+                grace = MAX(grace - (now_mono_ms() - t0) / 1000, (int64_t) MIN_GRACE_AFTER_PRESTOP_S);
+                probe_spec_free(h);
+        }
+        j->r = stop_container(j->ctx, j->id, grace, &j->err);
         return NULL;
 }
 
@@ -717,6 +827,7 @@ static int stop_containers(const struct sync_ctx *ctx, Runtime__V1__Container **
         int ret = 0;
         for (size_t i = 0; i < n; i++) {
                 jobs[i] = (struct stop_job){.ctx = ctx,
+                                            .c = list[i],
                                             .id = list[i]->id,
                                             .grace_s = grace_s,
                                             .name = list[i]->metadata ? list[i]->metadata->name : "?"};
@@ -1115,6 +1226,25 @@ static void publish_status(const struct sync_ctx *ctx, struct pod *pod, const st
                 fill_cstatus(ctx, &sc, &rt, &pod->init_containers[i], res, &rs.init[i]);
         for (size_t i = 0; i < pod->n_containers; i++)
                 fill_cstatus(ctx, &sc, &rt, &pod->containers[i], res, &rs.app[i]);
+        if (ctx->prober) {
+                struct prober_target *t = OOM_CHECK(calloc(pod->n_containers + 1, sizeof *t));
+                size_t nt = 0;
+                for (size_t i = 0; i < pod->n_containers; i++) {
+                        struct cstatus *cs = &rs.app[i];
+                        if (!cs->present || cs->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+                                continue;
+                        t[nt++] = (struct prober_target){&pod->containers[i], cs->id, cs->started_ns};
+                }
+                prober_sync_pod(ctx->prober, pod, pod->host_network ? ctx->node_ip : rs.pod_ip, t, nt);
+                free(t);
+                for (size_t i = 0; i < pod->n_containers; i++) {
+                        struct cstatus *cs = &rs.app[i];
+                        if (!cs->present)
+                                continue;
+                        cs->ready = prober_is_ready(ctx->prober, pod->uid, cs->name, cs->id);
+                        cs->started = prober_is_started(ctx->prober, pod->uid, cs->name, cs->id);
+                }
+        }
 
         json_t *old = status_manager_get(ctx->status, pod->uid);
         status_manager_set(ctx->status, pod, pod_status_compute(pod, &rs, old));
@@ -1168,7 +1298,20 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                 else if (l->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING) {
                         const char *h = KV_GET(l->annotations, l->n_annotations, ANN_CONTAINER_HASH);
                         bool same_sandbox = sb && streq(l->pod_sandbox_id, sb->id);
-                        if (sandbox_ready && same_sandbox && streq_ptr(h, c->hash))
+                        char msg[256];
+                        int64_t grace = -1;
+                        if (sandbox_ready && same_sandbox && streq_ptr(h, c->hash) && ctx->prober &&
+                            prober_should_kill(ctx->prober, pod->uid, c->name, l->id, msg, sizeof msg,
+                                               &grace)) {
+                                /* Liveness or startup failed: kill it; the restart policy decides the rest. */
+                                field_path(fp, sizeof fp, false, c->name);
+                                pod_event(ctx, pod, fp, EVENT_NORMAL, "Killing", "%s", msg);
+                                Runtime__V1__Container *one[1] = {l};
+                                stop_containers(ctx, one, 1,
+                                                grace >= 0 ? grace : pod->termination_grace_period, fullname,
+                                                res);
+                                act[i] = streq(pod->restart_policy, "Never") ? DONE : RESTART;
+                        } else if (sandbox_ready && same_sandbox && streq_ptr(h, c->hash))
                                 act[i] = KEEP;
                         else {
                                 field_path(fp, sizeof fp, false, c->name);
@@ -1371,6 +1514,8 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
                         status_manager_remove(ctx->status, uid);
                 if (ctx->backoff)
                         backoff_forget_prefix(ctx->backoff, uid);
+                if (ctx->prober)
+                        prober_remove_pod(ctx->prober, uid);
         }
         pod_runtime_done(&rt);
         return res->error[0] ? -EIO : 0;

@@ -10,6 +10,7 @@ struct backoff;
 struct cri_client;
 struct event_recorder;
 struct status_manager;
+struct prober;
 
 /* CRI labels and annotations cubelet writes, with upstream's names. */
 #define LABEL_POD_NAME           "io.kubernetes.pod.name"
@@ -20,6 +21,7 @@ struct status_manager;
 #define ANN_CONTAINER_RESTARTS   "io.kubernetes.container.restartCount"
 #define ANN_POD_GRACE            "io.kubernetes.pod.terminationGracePeriod"
 #define ANN_TERMINATION_MSG_PATH "io.kubernetes.container.terminationMessagePath"
+#define ANN_PRE_STOP             "io.kubernetes.container.preStopHandler"
 
 struct sync_ctx {
         struct cri_client *cri;
@@ -31,6 +33,7 @@ struct sync_ctx {
         struct backoff *backoff;       /* CrashLoopBackOff state; NULL: restart at once */
         struct event_recorder *events; /* NULL: no events */
         struct status_manager *status; /* NULL: no status */
+        struct prober *prober;         /* NULL: probes are not run */
         const char *node_ip;           /* status.hostIP; may be NULL */
 };
 
@@ -46,7 +49,7 @@ struct sync_result {
         struct {
                 char name[64];
                 char reason[64];
-                char message[512];
+                char message[1024];
         } waits[SYNC_MAX_WAITS];
         size_t n_waits;
 };

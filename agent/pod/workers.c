@@ -131,7 +131,9 @@ static void *worker_thread(void *arg)
 
                 pthread_mutex_lock(&w->lock);
                 wk->busy = false;
-                if (r < 0 && res.error[0]) {
+                if (r < 0 && !res.error[0])
+                        snprintf(res.error, sizeof res.error, "%s", strerror(-r));
+                if (r < 0) {
                         if (!streq(res.error, wk->last_error)) {
                                 char name[512];
                                 log_error(pod ? "Error syncing pod, skipping"
@@ -169,6 +171,8 @@ static void *worker_thread(void *arg)
 int pod_workers_new(int n_threads, const struct pod_workers_ops *ops, int64_t resync_ms,
                     struct pod_workers **ret)
 {
+        if (n_threads < 1)
+                return -EINVAL;
         struct pod_workers *w = OOM_CHECK(calloc(1, sizeof *w));
         w->ops = *ops;
         w->resync_ms = resync_ms;

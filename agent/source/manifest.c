@@ -135,8 +135,9 @@ static void decode_one(struct manifest_result *ret, json_t *obj, const char *nod
                 struct pod *p = pod_from_json(obj, &pr);
                 pod_unref(p);
         } else {
-                apply_static_identity(obj, node, path, idx);
+                /* Defaults first, so that spelling out a default does not change the UID. */
                 pod_json_apply_defaults(obj);
+                apply_static_identity(obj, node, path, idx);
                 struct pod *p = pod_from_json(obj, &pr);
                 if (p)
                         add_pod(ret, p);

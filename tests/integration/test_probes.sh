@@ -1,0 +1,139 @@
+#!/bin/bash
+# Probes and lifecycle hooks against a real containerd: exec liveness restarts, httpGet/tcpSocket readiness
+# in the status, startup gating liveness; postStart and preStop. Probe traffic goes from the node to pod IPs on the test bridge only.
+source "$(dirname "$0")/lib.sh"
+skip_unless_ready
+M="$WORK/manifests"
+mkdir -p "$M"
+IMG=cubelet.local/busybox:1.35
+start_cubelet "$M"
+
+# --- liveness (exec): healthy for 3 s, then failing twice -> killed and restarted
+cat >"$M/live.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: live}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: c
+    image: $IMG
+    command: ["sh", "-c", "trap 'exit 0' TERM; touch /tmp/healthy; sleep 3; rm /tmp/healthy; while true; do sleep 0.2; done"]
+    livenessProbe:
+      exec: {command: ["cat", "/tmp/healthy"]}
+      periodSeconds: 1
+      failureThreshold: 2
+YAML
+restarted() { [ "$(attempts c default/live-$NODE)" -ge 1 ] 2>/dev/null; }
+check "liveness failure -> container restarted" wait_for 20 restarted
+check "... with an Unhealthy event" log_has 'reason="Unhealthy" message="Liveness probe failed: cat: can.t open ./tmp/healthy.'
+check "... and upstream's Killing message" log_has 'reason="Killing" message="Container c failed liveness probe, will be restarted"'
+check "... restartCount 1 in the status" wait_for 5 status_is live '.containerStatuses[0].restartCount' 1
+rm -f "$M/live.yaml"
+
+# --- readiness (httpGet on a named port): not ready until the page exists
+cat >"$M/ready.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: ready}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: web
+    image: $IMG
+    command: ["sh", "-c", "mkdir -p /www; (sleep 3; echo ok > /www/ready) & exec httpd -f -p 8080 -h /www"]
+    ports: [{name: http, containerPort: 8080}]
+    readinessProbe:
+      httpGet: {path: /ready, port: http}
+      periodSeconds: 1
+  - name: tcp
+    image: $IMG
+    command: ["sh", "-c", "exec nc -ll -p 9090 -e true"]
+    readinessProbe:
+      tcpSocket: {port: 9090}
+      periodSeconds: 1
+  - name: closed
+    image: $IMG
+    command: ["sleep", "3600"]
+    readinessProbe:
+      tcpSocket: {port: 9191}
+      periodSeconds: 1
+YAML
+ready_of() { pod_status ready ".containerStatuses[] | select(.name == \"$1\") | .ready"; }
+running_not_ready() { [ "$(pod_status ready '.containerStatuses[] | select(.name == "web") | [(.state | keys[0]), .ready] | map(tostring) | join(",")')" = running,false ]; }
+check "readiness: running but not ready before the page exists" wait_for 15 running_not_ready
+web_ready() { [ "$(ready_of web)" = true ]; }
+check "httpGet readiness on a named port: ready once the page answers 200" wait_for 15 web_ready
+tcp_ready() { [ "$(ready_of tcp)" = true ]; }
+check "tcpSocket readiness: ready when the port accepts" wait_for 10 tcp_ready
+check "tcpSocket readiness on a closed port: not ready" test "$(ready_of closed)" = false
+check "pod condition Ready False while one container is not ready" status_is ready \
+  '.conditions[] | select(.type == "Ready") | [.status, .message] | join(",")' "False,containers with unready status: [closed]"
+check "readiness failures are Unhealthy events" log_has 'reason="Unhealthy" message="Readiness probe failed: '
+rm -f "$M/ready.yaml"
+
+# --- startup probe gates liveness: slow start is not killed
+cat >"$M/slow.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: slow}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: c
+    image: $IMG
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 4; touch /tmp/up; while true; do sleep 0.2; done"]
+    startupProbe:
+      exec: {command: ["cat", "/tmp/up"]}
+      periodSeconds: 1
+      failureThreshold: 10
+    livenessProbe:
+      exec: {command: ["cat", "/tmp/up"]}
+      periodSeconds: 1
+      failureThreshold: 1
+YAML
+not_started() { status_is slow '.containerStatuses[0] | [.started, .ready] | map(tostring) | join(",")' false,false; }
+check "startup probe: not started, not ready while it fails" wait_for 10 not_started
+started() { status_is slow '.containerStatuses[0] | [.started, .ready] | map(tostring) | join(",")' true,true; }
+check "... started and ready once it passes" wait_for 15 started
+check "... liveness did not kill it meanwhile" test "$(attempts c default/slow-$NODE)" = 0
+# --- lifecycle hooks: postStart runs after start; a failing one restarts the container; preStop runs
+# before the stop, within the grace period
+mkdir -p "$WORK/host"
+cat >"$M/hooks.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: hooks}
+spec:
+  terminationGracePeriodSeconds: 10
+  volumes: [{name: host, hostPath: {path: $WORK/host}}]
+  containers:
+  - name: c
+    image: $IMG
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+    volumeMounts: [{name: host, mountPath: /host}]
+    lifecycle:
+      postStart: {exec: {command: ["sh", "-c", "echo started > /host/poststart"]}}
+      preStop: {exec: {command: ["sh", "-c", "sleep 1; echo stopping > /host/prestop"]}}
+  - name: bad
+    image: $IMG
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+    lifecycle:
+      postStart: {exec: {command: ["sh", "-c", "exit 5"]}}
+YAML
+check "postStart ran" wait_for 15 test -s "$WORK/host/poststart"
+bad_restarted() { [ "$(attempts bad default/hooks-$NODE)" -ge 1 ] 2>/dev/null; }
+check "failing postStart: FailedPostStartHook event, container restarted" wait_for 15 sh -c \
+  "grep -q 'reason=\"FailedPostStartHook\"' '$WORK/cubelet.log'"
+check "... and restarted" wait_for 15 bad_restarted
+rm -f "$M/hooks.yaml"
+hooks_gone() { [ -z "$(all_ids c default/hooks-$NODE)" ]; }
+check "pod with preStop removed" wait_for 15 hooks_gone
+check "preStop ran before the stop" test "$(cat "$WORK/host/prestop" 2>/dev/null)" = stopping
+
+rm -f "$M"/*
+
+gone() { ! cri ps -a | grep -q -- "-$NODE"; }
+check "all pods removed" wait_for 20 gone
+check "cubelet exits cleanly" stop_cubelet
+finish

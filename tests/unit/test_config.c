@@ -1,0 +1,462 @@
+/* Unit tests for cubelet's configuration: Go durations, flags, and the KubeletConfiguration file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "util.h"
+
+static char tmpdir[] = "/tmp/test-config-XXXXXX";
+
+static int setup(void **state)
+{
+        return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+        return rm_rf(tmpdir) < 0 ? -1 : 0;
+}
+
+/* Writes a file in the test directory; returns its path (caller frees). */
+static char *write_tmp(const char *name, const char *text)
+{
+        char *path = strdup_printf("%s/%s", tmpdir, name);
+        assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
+        return path;
+}
+
+/* Runs config_load_file with stderr captured; returns what was written there (caller frees). */
+static char *load_capturing_stderr(struct cubelet_config *c, const char *path, int *ret, char **ret_err)
+{
+        _cleanup_free_ char *out = strdup_printf("%s/stderr.txt", tmpdir);
+        char *text = NULL;
+        size_t len = 0;
+        int saved = dup(STDERR_FILENO);
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+        assert_true(saved >= 0);
+        assert_true(fd >= 0);
+        fflush(stderr);
+        assert_true(dup2(fd, STDERR_FILENO) >= 0);
+        close(fd);
+        *ret = config_load_file(c, path, ret_err);
+        fflush(stderr);
+        assert_true(dup2(saved, STDERR_FILENO) >= 0);
+        close(saved);
+        assert_int_equal(read_file_limit(out, 1 << 20, &text, &len), 0);
+        unlink(out);
+        return text;
+}
+
+/* Parses a NULL-terminated list of arguments (after "cubelet") into a freshly defaulted c. */
+static int parse(struct cubelet_config *c, ...)
+{
+        char *argv[64];
+        int argc = 0;
+        va_list ap;
+
+        argv[argc++] = (char *) "cubelet";
+        va_start(ap, c);
+        for (char *a; (a = va_arg(ap, char *));) {
+                assert_true(argc < 63);
+                argv[argc++] = a;
+        }
+        va_end(ap);
+        argv[argc] = NULL;
+        config_init_defaults(c);
+        return config_parse(c, argc, argv);
+}
+
+/* ----------------------------------------------------------------------------------------------- */
+
+static void test_durations(void **state)
+{
+        static const struct {
+                const char *s;
+                int64_t ms;
+        } good[] = {
+                {"20s", 20000},   {"1m30s", 90000}, {"250ms", 250},
+                {"2h", 7200000},  {"0", 0},         {"0s", 0},
+                {"1.5s", 1500},   {".5s", 500},     {"1h2m3s4ms", 3723004},
+                {"90m", 5400000}, {"1500us", 1},    {"1500µs", 1},
+                {"2000000ns", 2}, {"1m0s", 60000},  {"10s10s", 20000},
+                {"0.5m", 30000},
+        };
+        static const char *const bad[] = {
+                "",    "5",  "s",  "ms", "-1s",    "+1s", "1x",   "abc",    "1m30", " 1s", "1s ",
+                "1 s", "1S", "1H", "1d", "1.5.5s", "00",  "1sec", "1m 30s", "nan",  "inf", "1,5s",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                int64_t v = -1;
+                int r = parse_duration_ms(good[i].s, &v);
+                if (r != 0 || v != good[i].ms)
+                        fail_msg("\"%s\": r=%d value=%lld, expected %lld", good[i].s, r, (long long) v,
+                                 (long long) good[i].ms);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                int64_t v = 4242;
+                int r = parse_duration_ms(bad[i], &v);
+                if (r != -EINVAL)
+                        fail_msg("\"%s\": r=%d value=%lld, expected -EINVAL", bad[i], r, (long long) v);
+                assert_int_equal(v, 4242); /* ret_* untouched on failure */
+        }
+}
+
+static void test_defaults(void **state)
+{
+        struct cubelet_config c;
+
+        config_init_defaults(&c);
+        assert_null(c.config_file);
+        assert_null(c.static_pod_path);
+        assert_string_equal(c.runtime_endpoint, "unix:///run/containerd/containerd.sock");
+        assert_string_equal(c.root_dir, "/var/lib/cubelet");
+        assert_string_equal(c.pod_logs_dir, "/var/log/pods");
+        assert_string_equal(c.healthz_bind, "127.0.0.1");
+        assert_int_equal(c.healthz_port, 10248);
+        assert_int_equal(c.file_check_ms, 20000);
+        assert_int_equal(c.sync_ms, 60000);
+        assert_int_equal(c.runtime_timeout_ms, 120000);
+        assert_int_equal(c.workers, 4);
+        assert_int_equal(c.verbosity, 0);
+        assert_non_null(c.node_name);
+        assert_true(c.node_name[0]);
+        config_done(&c);
+        assert_null(c.root_dir);
+        config_done(&c); /* twice is fine */
+
+        /* No flags but a node name (the machine's hostname need not be a valid node name). */
+        assert_int_equal(parse(&c, "--hostname-override", "Node-A.Example", NULL), 0);
+        assert_string_equal(c.node_name, "node-a.example"); /* lowercased */
+        assert_null(c.static_pod_path);
+        assert_int_equal(c.healthz_port, 10248);
+        assert_int_equal(c.workers, 4);
+        config_done(&c);
+}
+
+static void test_flags(void **state)
+{
+        struct cubelet_config c;
+
+        assert_int_equal(parse(&c, "--hostname-override", "n1", "--pod-manifest-path",
+                               "/etc/kubernetes/manifests", "--container-runtime-endpoint",
+                               "unix:///run/crio/crio.sock", "--root-dir", "/srv/cubelet",
+                               "--pod-logs-dir=/srv/logs", "--healthz-port", "0", "--healthz-bind-address",
+                               "0.0.0.0", "--file-check-frequency", "5s", "--sync-frequency=1m30s",
+                               "--runtime-request-timeout", "250ms", "--pod-workers", "8", NULL),
+                         0);
+        assert_string_equal(c.static_pod_path, "/etc/kubernetes/manifests");
+        assert_string_equal(c.runtime_endpoint, "unix:///run/crio/crio.sock");
+        assert_string_equal(c.root_dir, "/srv/cubelet");
+        assert_string_equal(c.pod_logs_dir, "/srv/logs");
+        assert_int_equal(c.healthz_port, 0);
+        assert_string_equal(c.healthz_bind, "0.0.0.0");
+        assert_int_equal(c.file_check_ms, 5000);
+        assert_int_equal(c.sync_ms, 90000);
+        assert_int_equal(c.runtime_timeout_ms, 250);
+        assert_int_equal(c.workers, 8);
+        assert_string_equal(c.node_name, "n1");
+        config_done(&c);
+
+        /* Single-dash long flags (getopt_long_only), and an empty manifest path means none. */
+        assert_int_equal(parse(&c, "-hostname-override=n1", "-pod-manifest-path", "/m", NULL), 0);
+        assert_string_equal(c.static_pod_path, "/m");
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--pod-manifest-path=", NULL), 0);
+        assert_null(c.static_pod_path);
+        config_done(&c);
+
+        /* The last occurrence wins. */
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--healthz-port=1", "--healthz-port=2", NULL),
+                         0);
+        assert_int_equal(c.healthz_port, 2);
+        config_done(&c);
+}
+
+static void test_verbosity(void **state)
+{
+        struct cubelet_config c;
+        static const char *const forms[][3] = {
+                {"--v=3", NULL}, {"--v", "3"}, {"-v", "3"}, {"-v3", NULL}, {"-v=3", NULL},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(forms); i++) {
+                int r = parse(&c, "--hostname-override=n1", forms[i][0], forms[i][1], NULL);
+                if (r != 0 || c.verbosity != 3)
+                        fail_msg("%s %s: r=%d v=%d", forms[i][0], forms[i][1] ? forms[i][1] : "", r,
+                                 c.verbosity);
+                config_done(&c);
+        }
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--v=11", NULL), -EINVAL);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--v=-1", NULL), -EINVAL);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--v=x", NULL), -EINVAL);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--v", NULL), -EINVAL); /* needs a value */
+        config_done(&c);
+}
+
+static void test_bad_flags(void **state)
+{
+        static const char *const cases[][3] = {
+                {"--bogus", NULL},
+                {"--bogus=1", NULL},
+                {"-bogus", NULL},
+                {"extra-argument", NULL},
+                {"--root-dir", "relative/dir"},
+                {"--root-dir", ""},
+                {"--pod-logs-dir", "logs"},
+                {"--healthz-port", "70000"},
+                {"--healthz-port", "-1"},
+                {"--healthz-port", "80x"},
+                {"--healthz-port", ""},
+                {"--pod-workers", "0"},
+                {"--pod-workers", "65"},
+                {"--file-check-frequency", "0s"},
+                {"--file-check-frequency", "20"},
+                {"--sync-frequency", "soon"},
+                {"--runtime-request-timeout", "-1s"},
+                {"--container-runtime-endpoint", ""},
+                {"--hostname-override", ""},
+                {"--hostname-override", "bad_name"},
+                {"--hostname-override", "-node"},
+                {"--root-dir", NULL}, /* missing value */
+                {"--config", "/nonexistent/cubelet-config.yaml"},
+        };
+        struct cubelet_config c;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                int r;
+                if (streq(cases[i][0], "--hostname-override"))
+                        r = parse(&c, cases[i][0], cases[i][1], NULL);
+                else
+                        r = parse(&c, "--hostname-override=n1", cases[i][0], cases[i][1], NULL);
+                if (r != -EINVAL)
+                        fail_msg("%s %s: r=%d, expected -EINVAL", cases[i][0],
+                                 cases[i][1] ? cases[i][1] : "", r);
+                config_done(&c);
+        }
+
+        /* A good parse after failed ones still works (getopt's state is reset). */
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--v=2", NULL), 0);
+        assert_int_equal(c.verbosity, 2);
+        config_done(&c);
+}
+
+static void test_help_version(void **state)
+{
+        struct cubelet_config c;
+
+        assert_int_equal(parse(&c, "--help", NULL), 1);
+        config_done(&c);
+        assert_int_equal(parse(&c, "-h", NULL), 1);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--version", NULL), 1);
+        config_done(&c);
+        fflush(stdout);
+}
+
+static const char *const CONFIG_YAML = "# cubelet configuration\n"
+                                       "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                       "kind: KubeletConfiguration\n"
+                                       "staticPodPath: /etc/kubernetes/manifests\n"
+                                       "containerRuntimeEndpoint: unix:///run/k3s/containerd.sock\n"
+                                       "podLogsDir: /var/log/cubelet-pods\n"
+                                       "healthzBindAddress: 0.0.0.0\n"
+                                       "healthzPort: 10250\n"
+                                       "fileCheckFrequency: 10s\n"
+                                       "syncFrequency: 2m\n"
+                                       "runtimeRequestTimeout: 30s\n";
+
+static void test_config_file(void **state)
+{
+        _cleanup_free_ char *path = write_tmp("kubelet.yaml", CONFIG_YAML);
+        struct cubelet_config c;
+
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--config", path, NULL), 0);
+        assert_string_equal(c.config_file, path);
+        assert_string_equal(c.static_pod_path, "/etc/kubernetes/manifests");
+        assert_string_equal(c.runtime_endpoint, "unix:///run/k3s/containerd.sock");
+        assert_string_equal(c.pod_logs_dir, "/var/log/cubelet-pods");
+        assert_string_equal(c.healthz_bind, "0.0.0.0");
+        assert_int_equal(c.healthz_port, 10250);
+        assert_int_equal(c.file_check_ms, 10000);
+        assert_int_equal(c.sync_ms, 120000);
+        assert_int_equal(c.runtime_timeout_ms, 30000);
+        assert_string_equal(c.root_dir, "/var/lib/cubelet"); /* not in the file */
+        config_done(&c);
+
+        /* Flags override the file, whether they come before or after --config. */
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--config", path, "--healthz-port", "1234",
+                               "--pod-manifest-path=/other", NULL),
+                         0);
+        assert_int_equal(c.healthz_port, 1234);
+        assert_string_equal(c.static_pod_path, "/other");
+        assert_int_equal(c.sync_ms, 120000); /* still from the file */
+        config_done(&c);
+        assert_int_equal(parse(&c, "--sync-frequency=5s", "--hostname-override=n1", "--config", path, NULL),
+                         0);
+        assert_int_equal(c.sync_ms, 5000);
+        assert_int_equal(c.file_check_ms, 10000);
+        config_done(&c);
+
+        /* The same as JSON. */
+        _cleanup_free_ char *json =
+                write_tmp("kubelet.json", "{\"apiVersion\": \"kubelet.config.k8s.io/v1beta1\",\n"
+                                          " \"kind\": \"KubeletConfiguration\", \"healthzPort\": 9999,\n"
+                                          " \"staticPodPath\": \"/j\"}\n");
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--config=", NULL), -EINVAL);
+        config_done(&c);
+        _cleanup_free_ char *arg = strdup_printf("--config=%s", json);
+        assert_int_equal(parse(&c, "--hostname-override=n1", arg, NULL), 0);
+        assert_int_equal(c.healthz_port, 9999);
+        assert_string_equal(c.static_pod_path, "/j");
+        config_done(&c);
+}
+
+static void test_config_file_errors(void **state)
+{
+        static const struct {
+                const char *name;
+                const char *text;
+                const char *fragment;
+        } cases[] = {
+                {"api.yaml", "apiVersion: kubelet.config.k8s.io/v1\nkind: KubeletConfiguration\n",
+                 "apiVersion/kind must be kubelet.config.k8s.io/v1beta1"},
+                {"kind.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: Kubelet\n",
+                 "apiVersion/kind"},
+                {"noapi.yaml", "kind: KubeletConfiguration\nhealthzPort: 1\n", "apiVersion/kind"},
+                {"broken.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: [\n", "line 3"},
+                {"port.yaml",
+                 "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nhealthzPort: "
+                 "70000\n",
+                 "field healthzPort"},
+                {"porttype.yaml",
+                 "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nhealthzPort: "
+                 "\"80\"\n",
+                 "field healthzPort"},
+                {"dur.yaml",
+                 "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nsyncFrequency: "
+                 "60\n",
+                 "field syncFrequency"},
+                {"dur0.yaml",
+                 "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+                 "fileCheckFrequency: 0s\n",
+                 "field fileCheckFrequency"},
+                {"logs.yaml",
+                 "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\npodLogsDir: logs\n",
+                 "field podLogsDir: must be an absolute path"},
+                {"path.yaml",
+                 "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nstaticPodPath: 5\n",
+                 "field staticPodPath: expected a string"},
+                {"two.yaml",
+                 "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n---\n"
+                 "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n",
+                 "expected one KubeletConfiguration document"},
+                {"empty.yaml", "", "expected one KubeletConfiguration document"},
+                {"list.yaml", "- a\n- b\n", "expected one KubeletConfiguration document"},
+                {"dup.yaml",
+                 "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+                 "healthzPort: 1\nhealthzPort: 2\n",
+                 "duplicate key"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *path = write_tmp(cases[i].name, cases[i].text);
+                _cleanup_free_ char *err = NULL;
+                struct cubelet_config c;
+
+                config_init_defaults(&c);
+                int r = config_load_file(&c, path, &err);
+                if (r != -EINVAL || !err)
+                        fail_msg("%s: r=%d err=%s", cases[i].name, r, err ? err : "(null)");
+                /* The error names the file, then the problem. */
+                if (!str_has_prefix(err, path) || !strstr(err, cases[i].fragment))
+                        fail_msg("%s: error \"%s\" should name %s and say \"%s\"", cases[i].name, err, path,
+                                 cases[i].fragment);
+                config_done(&c);
+
+                /* Through the flags it fails too. */
+                assert_int_equal(parse(&c, "--hostname-override=n1", "--config", path, NULL), -EINVAL);
+                config_done(&c);
+        }
+
+        /* An unreadable file. */
+        _cleanup_free_ char *err = NULL;
+        _cleanup_free_ char *missing = strdup_printf("%s/missing.yaml", tmpdir);
+        struct cubelet_config c;
+        config_init_defaults(&c);
+        assert_int_equal(config_load_file(&c, missing, &err), -ENOENT);
+        assert_true(str_has_prefix(err, missing));
+        config_done(&c);
+}
+
+static void test_config_unknown_field_warns(void **state)
+{
+        _cleanup_free_ char *path = write_tmp("unknown.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                              "kind: KubeletConfiguration\n"
+                                                              "cgroupDriver: systemd\n"
+                                                              "evictionHard: {memory.available: 100Mi}\n"
+                                                              "healthzPort: 4321\n");
+        _cleanup_free_ char *err = NULL;
+        struct cubelet_config c;
+
+        int r;
+        config_init_defaults(&c);
+        _cleanup_free_ char *log = load_capturing_stderr(&c, path, &r, &err);
+        assert_int_equal(r, 0);
+        assert_null(err);
+        assert_int_equal(c.healthz_port, 4321); /* the known field still applies */
+        /* One warning per unknown field, naming file and field, and none for the known ones. */
+        _cleanup_free_ char *f1 = strdup_printf("file=\"%s\" field=\"cgroupDriver\"", path);
+        if (!strstr(log, f1) || !strstr(log, "field=\"evictionHard\"") || !strstr(log, "ignoring"))
+                fail_msg("warnings: %s", log);
+        assert_null(strstr(log, "healthzPort"));
+        assert_true(log[0] == 'W'); /* klog's warning level */
+        config_done(&c);
+
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--config", path, NULL), 0);
+        assert_int_equal(c.healthz_port, 4321);
+        config_done(&c);
+
+        /* An empty staticPodPath means no file source. */
+        _cleanup_free_ char *p2 = write_tmp("nopath.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                           "kind: KubeletConfiguration\n"
+                                                           "staticPodPath: \"\"\n");
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--pod-manifest-path=/x", "--config", p2, NULL),
+                         0);
+        assert_string_equal(c.static_pod_path, "/x"); /* the flag wins over the file */
+        config_done(&c);
+        config_init_defaults(&c);
+        assert_int_equal(config_load_file(&c, p2, &err), 0);
+        assert_null(c.static_pod_path);
+        config_done(&c);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_durations),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_flags),
+                cmocka_unit_test(test_verbosity),
+                cmocka_unit_test(test_bad_flags),
+                cmocka_unit_test(test_help_version),
+                cmocka_unit_test(test_config_file),
+                cmocka_unit_test(test_config_file_errors),
+                cmocka_unit_test(test_config_unknown_field_warns),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
