@@ -58,6 +58,12 @@ static json_t *pods_json(void *ud)
         return status_manager_pod_list(a->status);
 }
 
+static json_t *events_json(void *ud)
+{
+        struct agent *a = ud;
+        return events_list_json(a->events);
+}
+
 /* The node's IP when none is configured: the first IPv4 address of the default route's interface. */
 static char *detect_node_ip(void)
 {
@@ -238,8 +244,8 @@ static int run(struct agent *a)
                          "cluster",
                          "nodeIP=\"%s\"", a->cfg.node_ip);
         a->status = status_manager_new();
-        a->backoff = backoff_new(10000, 300000); /* upstream: 10 s doubling to 5 min */
-        a->events = events_new(1000);
+        a->backoff = backoff_new(10000, 300000);                 /* upstream: 10 s doubling to 5 min */
+        a->events = events_new(1000, 5.0, 10, a->cfg.node_name); /* upstream's event QPS 5, burst 10 */
         struct prober_config prc = {
                 .cri = a->cri, .events = a->events, .kick = kick_pod, .userdata = a, .threads = 2};
         r = prober_new(&prc, &a->prober);
@@ -308,8 +314,10 @@ static int run(struct agent *a)
                 goto out;
         }
         if (a->cfg.healthz_port > 0) {
-                r = healthz_start(a->cfg.healthz_bind, a->cfg.healthz_port, health_check, NULL, a,
-                                  &a->healthz);
+                /* Standalone visibility: pods and events on the health port, which is local by default. */
+                struct healthz_handlers hh = {
+                        .check = health_check, .pods = pods_json, .events = events_json, .userdata = a};
+                r = healthz_start(a->cfg.healthz_bind, a->cfg.healthz_port, &hh, &a->healthz);
                 if (r < 0) {
                         log_error("Cannot serve healthz", "address=\"%s:%d\" err=\"%s\"",
                                   a->cfg.healthz_bind, a->cfg.healthz_port, strerror(-r));
@@ -318,8 +326,8 @@ static int run(struct agent *a)
                 log_info("Serving healthz", "address=\"%s:%d\"", a->cfg.healthz_bind, a->cfg.healthz_port);
         }
         if (a->cfg.read_only_port > 0) {
-                r = healthz_start(a->cfg.address, a->cfg.read_only_port, health_check, pods_json, a,
-                                  &a->readonly);
+                struct healthz_handlers rh = {.check = health_check, .pods = pods_json, .userdata = a};
+                r = healthz_start(a->cfg.address, a->cfg.read_only_port, &rh, &a->readonly);
                 if (r < 0) {
                         log_error("Cannot serve the read-only port", "address=\"%s:%d\" err=\"%s\"",
                                   a->cfg.address, a->cfg.read_only_port, strerror(-r));

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "log.h"
 #include "util.h"
@@ -13,15 +14,37 @@ struct event_recorder {
         struct event *ring;
         size_t cap, n, head; /* head: index of the oldest */
         uint64_t seq;
+        char *node;
+        /* token bucket for new events */
+        double qps, tokens;
+        unsigned burst;
+        int64_t refilled_ms;
+        uint64_t dropped;
 };
 
-struct event_recorder *events_new(size_t capacity)
+struct event_recorder *events_new(size_t capacity, double qps, unsigned burst, const char *node)
 {
         struct event_recorder *r = OOM_CHECK(calloc(1, sizeof *r));
         pthread_mutex_init(&r->lock, NULL);
         r->cap = capacity ? capacity : 1;
         r->ring = OOM_CHECK(calloc(r->cap, sizeof *r->ring));
+        r->qps = qps;
+        r->burst = burst ? burst : 1;
+        r->tokens = r->burst;
+        r->refilled_ms = now_mono_ms();
+        r->node = xstrdup(node ? node : "");
         return r;
+}
+
+static bool take_token(struct event_recorder *r)
+{
+        int64_t now = now_mono_ms();
+        r->tokens = MIN(r->tokens + (double) (now - r->refilled_ms) * r->qps / 1000.0, (double) r->burst);
+        r->refilled_ms = now;
+        if (r->tokens < 1.0)
+                return false;
+        r->tokens -= 1.0;
+        return true;
 }
 
 static void event_clear(struct event *e)
@@ -42,6 +65,7 @@ struct event_recorder *events_free(struct event_recorder *r)
         for (size_t i = 0; i < r->cap; i++)
                 event_clear(&r->ring[i]);
         free(r->ring);
+        free(r->node);
         pthread_mutex_destroy(&r->lock);
         free(r);
         return NULL;
@@ -76,6 +100,13 @@ void events_record(struct event_recorder *r, const char *ns, const char *name, c
                         return;
                 }
         }
+        if (!take_token(r)) {
+                r->dropped++;
+                pthread_mutex_unlock(&r->lock);
+                log_v(2, "Event dropped by the rate limit", "object=\"%s/%s\" reason=\"%s\"", ns, name,
+                      reason);
+                return;
+        }
         struct event *e;
         if (r->n < r->cap)
                 e = &r->ring[(r->head + r->n++) % r->cap];
@@ -100,10 +131,78 @@ void events_record(struct event_recorder *r, const char *ns, const char *name, c
         pthread_mutex_unlock(&r->lock);
 }
 
-void events_foreach(struct event_recorder *r, void (*fn)(const struct event *e, void *ud), void *ud)
+uint64_t events_since(struct event_recorder *r, uint64_t after, void (*fn)(const struct event *e, void *ud),
+                      void *ud)
 {
         pthread_mutex_lock(&r->lock);
-        for (size_t i = 0; i < r->n; i++)
-                fn(&r->ring[(r->head + i) % r->cap], ud);
+        /* Sequence numbers grow with every record; a counted-up event gets a new one and so moves on. */
+        uint64_t next = after;
+        for (;;) {
+                const struct event *best = NULL;
+                for (size_t i = 0; i < r->n; i++) {
+                        const struct event *e = &r->ring[(r->head + i) % r->cap];
+                        if (e->seq > next && (!best || e->seq < best->seq))
+                                best = e;
+                }
+                if (!best)
+                        break;
+                fn(best, ud);
+                next = best->seq;
+        }
+        uint64_t newest = r->seq;
         pthread_mutex_unlock(&r->lock);
+        return newest;
+}
+
+uint64_t events_dropped(struct event_recorder *r)
+{
+        pthread_mutex_lock(&r->lock);
+        uint64_t d = r->dropped;
+        pthread_mutex_unlock(&r->lock);
+        return d;
+}
+
+static json_t *time_json(int64_t ns)
+{
+        char buf[64];
+        time_t t = (time_t) (ns / 1000000000LL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return json_string(buf);
+}
+
+struct list_ctx {
+        json_t *items;
+        const char *node;
+};
+
+static void add_json(const struct event *e, void *ud)
+{
+        struct list_ctx *lc = ud;
+        char name[512];
+        /* Upstream names events <object>.<hex of the first timestamp>. */
+        snprintf(name, sizeof name, "%s.%llx", e->name, (unsigned long long) e->first_ns);
+        json_t *obj = json_pack("{s:s, s:s, s:s, s:s}", "kind", "Pod", "namespace", e->ns, "name", e->name,
+                                "uid", e->uid);
+        if (e->field_path)
+                json_object_set_new(obj, "fieldPath", json_string(e->field_path));
+        json_array_append_new(lc->items,
+                              json_pack("{s:{s:s, s:s}, s:o, s:s, s:s, s:s, s:i, s:o, s:o, s:{s:s, s:s}}",
+                                        "metadata", "name", name, "namespace", e->ns, "involvedObject", obj,
+                                        "reason", e->reason, "message", e->message, "type", e->type, "count",
+                                        (int) e->count, "firstTimestamp", time_json(e->first_ns),
+                                        "lastTimestamp", time_json(e->last_ns), "source", "component",
+                                        "kubelet", "host", lc->node));
+}
+
+json_t *events_list_json(struct event_recorder *r)
+{
+        struct list_ctx lc = {.items = json_array(), .node = r->node};
+        pthread_mutex_lock(&r->lock);
+        for (size_t i = 0; i < r->n; i++)
+                add_json(&r->ring[(r->head + i) % r->cap], &lc);
+        pthread_mutex_unlock(&r->lock);
+        return json_pack("{s:s, s:s, s:{}, s:o}", "kind", "EventList", "apiVersion", "v1", "metadata",
+                         "items", lc.items);
 }

@@ -2,6 +2,7 @@
  * kept in a bounded ring for the sinks (the API server, with #5). Thread-safe; never blocks on I/O. */
 #pragma once
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,12 +22,21 @@ struct event {
 
 struct event_recorder;
 
-struct event_recorder *events_new(size_t capacity);
+/* capacity: events kept; qps/burst: the rate of new events (repeats only count up); node: source.host. */
+struct event_recorder *events_new(size_t capacity, double qps, unsigned burst, const char *node);
 struct event_recorder *events_free(struct event_recorder *r);
 
 void events_record(struct event_recorder *r, const char *ns, const char *name, const char *uid,
                    const char *field_path, const char *type, const char *reason, const char *fmt, ...)
         __attribute__((format(printf, 8, 9)));
 
-/* Calls fn for each event in the ring, oldest first, under the recorder's lock (fn must not record). */
-void events_foreach(struct event_recorder *r, void (*fn)(const struct event *e, void *ud), void *ud);
+/* The sink interface: calls fn, under the recorder's lock (fn must not record or block), for each event
+ * recorded or counted up after sequence number `after`, oldest first; returns the newest sequence number,
+ * for the next call. A sink (the log, /events, the API server) keeps its own position. */
+uint64_t events_since(struct event_recorder *r, uint64_t after, void (*fn)(const struct event *e, void *ud),
+                      void *ud);
+/* Events dropped by the rate limit so far. */
+uint64_t events_dropped(struct event_recorder *r);
+
+/* A v1 EventList of the ring (caller frees). */
+json_t *events_list_json(struct event_recorder *r);

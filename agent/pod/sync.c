@@ -573,6 +573,55 @@ static int run_handler(const struct sync_ctx *ctx, const struct probe_spec *h, c
         }
 }
 
+/* ---- resources ---- */
+
+#define CPU_PERIOD_US       100000
+#define MIN_SHARES          2
+#define MAX_SHARES          262144
+#define MIN_QUOTA_US        1000
+#define OOM_ADJ_GUARANTEED  (-997)
+#define OOM_ADJ_BEST_EFFORT 1000
+
+static int64_t node_memory_bytes(void)
+{
+        static int64_t cached;
+        if (!cached) {
+                _cleanup_free_ char *buf = NULL;
+                long long kb = 0;
+                if (read_file_limit("/proc/meminfo", 1 << 16, &buf, NULL) >= 0 &&
+                    sscanf(buf, "MemTotal: %lld kB", &kb) == 1)
+                        cached = kb * 1024;
+        }
+        return cached;
+}
+
+/* Upstream's container resources: shares from the request, quota from the limit, the memory limit, and
+ * oom_score_adj by QoS class. (The pod-level cgroups come with the cgroups work.) */
+static void container_resources(const struct pod *pod, const struct container *c,
+                                Runtime__V1__LinuxContainerResources *r)
+{
+        int64_t req = c->cpu_request_m >= 0 ? c->cpu_request_m : 0;
+        int64_t shares = MAX(req * 1024 / 1000, (int64_t) MIN_SHARES);
+        r->cpu_shares = MIN(shares, (int64_t) MAX_SHARES);
+        if (c->cpu_limit_m > 0) {
+                r->cpu_period = CPU_PERIOD_US;
+                r->cpu_quota = MAX(c->cpu_limit_m * CPU_PERIOD_US / 1000, (int64_t) MIN_QUOTA_US);
+        }
+        if (c->mem_limit > 0)
+                r->memory_limit_in_bytes = c->mem_limit;
+        const char *qos = pod_qos_class(pod);
+        if (streq(qos, "Guaranteed"))
+                r->oom_score_adj = OOM_ADJ_GUARANTEED;
+        else if (streq(qos, "BestEffort"))
+                r->oom_score_adj = OOM_ADJ_BEST_EFFORT;
+        else {
+                int64_t cap = node_memory_bytes();
+                int64_t adj = cap > 0 && c->mem_request > 0 ? 1000 - (1000 * c->mem_request) / cap : 1000;
+                /* Burstable stays above Guaranteed and below BestEffort, as upstream. */
+                r->oom_score_adj = adj < 2 ? 2 : adj >= 1000 ? 999 : adj;
+        }
+}
+
 /* ---- containers ---- */
 
 static int start_container(const struct sync_ctx *ctx, struct pod *pod, const char *sandbox_id,
@@ -703,6 +752,7 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
         MAP_SET(&cfg, annotations, ann);
 
         lsc.namespace_options = ns_options(&a, pod);
+        container_resources(pod, c, &lres);
         lx.resources = &lres;
         lx.security_context = &lsc;
         cfg.linux = &lx;
@@ -816,6 +866,15 @@ static void *stop_job_run(void *arg)
                 probe_spec_free(h);
         }
         j->r = stop_container(j->ctx, j->id, grace, &j->err);
+        if (j->r == -ETIMEDOUT || j->err.code == 4) {
+                const char *ns = KV_GET(j->c->labels, j->c->n_labels, LABEL_POD_NAMESPACE);
+                const char *pn = KV_GET(j->c->labels, j->c->n_labels, LABEL_POD_NAME);
+                const char *uid = KV_GET(j->c->labels, j->c->n_labels, LABEL_POD_UID);
+                if (j->ctx->events && ns && pn && uid)
+                        events_record(
+                                j->ctx->events, ns, pn, uid, NULL, EVENT_WARNING, "ExceededGracePeriod",
+                                "Container runtime did not kill the pod within specified grace period.");
+        }
         return NULL;
 }
 
@@ -1272,7 +1331,8 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
         pod_full_name(pod, fullname, sizeof fullname);
         r = list_pod(ctx, pod->uid, &rt, &err);
         if (r < 0) {
-                res_error(res, "FailedSync", "list pod: %s", cri_msg(&err, r));
+                res_error(res, "FailedSync", "error determining status: %s", cri_msg(&err, r));
+                pod_event(ctx, pod, NULL, EVENT_WARNING, "FailedSync", "%s", res->error);
                 return r;
         }
 

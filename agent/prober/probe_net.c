@@ -174,12 +174,10 @@ static int resolve(const char *host, int port, int64_t deadline, struct addrinfo
         pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
         r = pthread_create(&t, &ta, resolve_thread, j);
         pthread_attr_destroy(&ta);
-        if (r != 0) {
-                /* No thread to spare: resolve here, unbounded, rather than not at all. */
-                j->refs = 1;
+        if (r != 0)
+                /* No thread to spare: resolve here, unbounded, rather than not at all. It drops the
+                 * thread's reference; ours stays. */
                 resolve_thread(j);
-                j->refs = 1;
-        }
 
         pthread_mutex_lock(&j->lock);
         while (!j->done) {
@@ -528,7 +526,7 @@ static bool path_byte_plain(unsigned char c)
 }
 
 /* scheme://host:port/path with the path's spaces, controls and non-ASCII bytes %-escaped as Go's
- * URL.String() does; "" → "/". NULL (and *ret_bad_host) when the host cannot be part of a URL. */
+ * URL.String() does; "" → "/". NULL when the host cannot be part of a URL. */
 static char *url_build(const char *scheme, const char *host, int port, const char *path)
 {
         char h[256], hostpart[512];

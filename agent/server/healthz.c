@@ -11,9 +11,7 @@
 
 struct healthz {
         struct MHD_Daemon *daemon;
-        healthz_check_fn check;
-        healthz_pods_fn pods;
-        void *userdata;
+        struct healthz_handlers h;
 };
 
 static enum MHD_Result reply_type(struct MHD_Connection *conn, unsigned status, const char *body,
@@ -44,24 +42,27 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
         if (!streq(method, "GET") && !streq(method, "HEAD"))
                 return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-        if (h->pods && (streq(url, "/pods") || streq(url, "/pods/"))) {
-                json_t *list = h->pods(h->userdata);
+        healthz_json_fn fn = streq(url, "/pods") || streq(url, "/pods/")       ? h->h.pods
+                             : streq(url, "/events") || streq(url, "/events/") ? h->h.events
+                                                                               : NULL;
+        if (fn) {
+                json_t *list = fn(h->h.userdata);
                 _cleanup_free_ char *json = json_dumps(list, JSON_COMPACT);
                 json_decref(list);
                 if (!json)
-                        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot encode pods\n");
+                        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot encode the list\n");
                 return reply_type(conn, MHD_HTTP_OK, json, "application/json");
         }
         if (!streq(url, "/healthz") && !streq(url, "/healthz/"))
                 return reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
-        if (h->check(h->userdata, reason, sizeof reason))
+        if (h->h.check(h->h.userdata, reason, sizeof reason))
                 return reply(conn, MHD_HTTP_OK, "ok");
         snprintf(body, sizeof body, "[+]ping ok\n%shealthz check failed\n", reason);
         return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, body);
 }
 
-int healthz_start(const char *bind_addr, int port, healthz_check_fn check, healthz_pods_fn pods,
-                  void *userdata, struct healthz **ret)
+int healthz_start(const char *bind_addr, int port, const struct healthz_handlers *handlers,
+                  struct healthz **ret)
 {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
         struct healthz *h;
@@ -71,9 +72,7 @@ int healthz_start(const char *bind_addr, int port, healthz_check_fn check, healt
         h = calloc(1, sizeof *h);
         if (!h)
                 return -ENOMEM;
-        h->check = check;
-        h->pods = pods;
-        h->userdata = userdata;
+        h->h = *handlers;
         h->daemon =
                 MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t) port, NULL,
                                  NULL, handle, h, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_TIMEOUT,

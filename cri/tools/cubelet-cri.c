@@ -107,12 +107,13 @@ static int cmd_inspect(struct cri_client *c, const char *id)
         if (r < 0)
                 return fail("container status", r, &err);
         Runtime__V1__ContainerStatus *s = resp->status;
-        printf("id\t%s\nname\t%s\nattempt\t%u\nstate\t%s\nexitCode\t%d\nreason\t%s\nimage\t%s\nimageRef\t%"
-               "s\n"
-               "logPath\t%s\n",
-               s->id, s->metadata ? s->metadata->name : "-", s->metadata ? s->metadata->attempt : 0,
-               cstate(s->state), s->exit_code, s->reason, s->image ? s->image->image : "-", s->image_ref,
+        printf("id\t%s\nname\t%s\nattempt\t%u\nstate\t%s\nexitCode\t%d\nreason\t%s\n", s->id,
+               s->metadata ? s->metadata->name : "-", s->metadata ? s->metadata->attempt : 0,
+               cstate(s->state), s->exit_code, s->reason);
+        printf("image\t%s\nimageRef\t%s\nlogPath\t%s\n", s->image ? s->image->image : "-", s->image_ref,
                s->log_path);
+        printf("createdAt\t%lld\nstartedAt\t%lld\nfinishedAt\t%lld\n", (long long) s->created_at,
+               (long long) s->started_at, (long long) s->finished_at);
         for (size_t i = 0; i < s->n_annotations; i++)
                 printf("annotation\t%s=%s\n", s->annotations[i]->key, s->annotations[i]->value);
         cri_free(resp);

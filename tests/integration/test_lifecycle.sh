@@ -137,11 +137,26 @@ YAML
 check "OnFailure, container succeeded: phase Succeeded, Guaranteed" wait_for 15 status_is ok '[.phase, .qosClass] | join(",")' \
   Succeeded,Guaranteed
 pod_ip() { [ -n "$(pod_status init '.podIP // empty')" ]; }
+cat >"$M/oom.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: oom}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: c, image: $IMG, command: ["sh", "-c", "head -c 200m /dev/zero | tail"], resources: {limits: {memory: 16Mi}}}
+YAML
+check "memory limit exceeded: terminated with reason OOMKilled" wait_for 20 status_is oom \
+  '.containerStatuses[0].state.terminated.reason' OOMKilled
 check "running pod has podIP from the sandbox" pod_ip
 
 rm -f "$M"/*
 gone() { ! cri ps -a | grep -q -- "-$NODE"; }
 check "all pods removed" wait_for 20 gone
+events_has() { curl -sf "http://127.0.0.1:$HEALTHZ_PORT/events" | jq -e "$1" >/dev/null; }
+check "/events on the health port: Started with involvedObject and fieldPath" events_has \
+  '.items[] | select(.reason == "Started" and .involvedObject.kind == "Pod" and .involvedObject.fieldPath == "spec.initContainers{first}" and .source.component == "kubelet")'
+check "/pods on the health port" sh -c "curl -sf http://127.0.0.1:$HEALTHZ_PORT/pods | jq -e '.kind == \"PodList\"' >/dev/null"
 check "events: Pulled, Created, Started, Killing" sh -c "grep -q 'reason=\"Pulled\" message=\"Container image' '$WORK/cubelet.log' && \
   grep -q 'reason=\"Created\" message=\"Created container' '$WORK/cubelet.log' && \
   grep -q 'reason=\"Started\" message=\"Started container' '$WORK/cubelet.log' && \

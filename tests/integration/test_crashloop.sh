@@ -1,0 +1,39 @@
+#!/bin/bash
+# CrashLoopBackOff timing against a real containerd: the first restart at once, then 10 s, 20 s, 40 s.
+source "$(dirname "$0")/lib.sh"
+skip_unless_ready
+M="$WORK/manifests"
+mkdir -p "$M"
+start_cubelet "$M"
+cat >"$M/crash.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: crash}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - {name: c, image: cubelet.local/busybox:1.35, command: ["sh", "-c", "exit 1"]}
+YAML
+at_least() { [ "$(attempts c default/crash-$NODE)" -ge "$1" ] 2>/dev/null; }
+check "fourth restart within 90 s" wait_for 90 at_least 4
+
+# Gaps between starts, from cubelet's log (the runtime keeps only the newest dead instance). The container
+# exits at once, so a gap is the back-off plus the restart itself.
+starts=$(grep "\"Container started\" pod=\"default/crash-$NODE\"" "$WORK/cubelet.log" |
+  awk '{ split($2, t, ":"); printf "%d\n", (t[1] * 3600 + t[2] * 60 + t[3]) * 1000 }')
+read -r -a s <<<"$(echo $starts)"
+gap() { local d=$(( s[$2] - s[$1] )); [ $d -lt 0 ] && d=$(( d + 86400000 )); echo $d; } # midnight
+g1=$(gap 0 1) g2=$(gap 1 2) g3=$(gap 2 3) g4=$(gap 3 4)
+echo "# gaps between starts: ${g1} ms, ${g2} ms, ${g3} ms, ${g4} ms"
+check "first restart at once (< 2 s)" test "$g1" -lt 2000
+check "then about 10 s" sh -c "[ $g2 -ge 9500 ] && [ $g2 -le 12500 ]"
+check "then about 20 s" sh -c "[ $g3 -ge 19500 ] && [ $g3 -le 22500 ]"
+check "then about 40 s" sh -c "[ $g4 -ge 39500 ] && [ $g4 -le 42500 ]"
+check "status: CrashLoopBackOff, back-off 80s" wait_for 5 status_is crash \
+  '.containerStatuses[0].state.waiting | [.reason, (.message | split(" ")[1])] | join(",")' CrashLoopBackOff,80s
+
+rm -f "$M"/*
+gone() { ! cri ps -a | grep -q -- "-$NODE"; }
+check "pod removed" wait_for 15 gone
+check "cubelet exits cleanly" stop_cubelet
+finish
