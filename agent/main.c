@@ -244,8 +244,8 @@ static int run(struct agent *a)
                          "cluster",
                          "nodeIP=\"%s\"", a->cfg.node_ip);
         a->status = status_manager_new();
-        a->backoff = backoff_new(10000, 300000);                 /* upstream: 10 s doubling to 5 min */
-        a->events = events_new(1000, 5.0, 10, a->cfg.node_name); /* upstream's event QPS 5, burst 10 */
+        a->backoff = backoff_new(10000, 300000);                       /* upstream: 10 s doubling to 5 min */
+        a->events = events_new(1000, 1.0 / 300, 25, a->cfg.node_name); /* upstream's spam filter */
         struct prober_config prc = {
                 .cri = a->cri, .events = a->events, .kick = kick_pod, .userdata = a, .threads = 2};
         r = prober_new(&prc, &a->prober);

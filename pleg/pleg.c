@@ -33,8 +33,8 @@ struct pleg {
 
 /* Relists that follow an event: containerd's CRI plugin applies the same event to its own store a little
  * later, so the first relist may still show the old state. */
-#define EVENT_BURST    5
-#define EVENT_RETRY_MS 100
+#define EVENT_BURST    15
+#define EVENT_RETRY_MS 20
 
 static void on_runtime_event(const struct ctd_event *ev, void *userdata)
 {

@@ -15,12 +15,19 @@ struct event_recorder {
         size_t cap, n, head; /* head: index of the oldest */
         uint64_t seq;
         char *node;
-        /* token bucket for new events */
-        double qps, tokens;
+        /* Upstream's spam filter: a token bucket per involved object for new events. */
+        double qps;
         unsigned burst;
-        int64_t refilled_ms;
+        struct bucket {
+                char *uid;
+                double tokens;
+                int64_t refilled_ms;
+        } * buckets;
+        size_t n_buckets;
         uint64_t dropped;
 };
+
+#define MAX_BUCKETS 4096
 
 struct event_recorder *events_new(size_t capacity, double qps, unsigned burst, const char *node)
 {
@@ -30,20 +37,35 @@ struct event_recorder *events_new(size_t capacity, double qps, unsigned burst, c
         r->ring = OOM_CHECK(calloc(r->cap, sizeof *r->ring));
         r->qps = qps;
         r->burst = burst ? burst : 1;
-        r->tokens = r->burst;
-        r->refilled_ms = now_mono_ms();
         r->node = xstrdup(node ? node : "");
         return r;
 }
 
-static bool take_token(struct event_recorder *r)
+static bool take_token(struct event_recorder *r, const char *uid)
 {
         int64_t now = now_mono_ms();
-        r->tokens = MIN(r->tokens + (double) (now - r->refilled_ms) * r->qps / 1000.0, (double) r->burst);
-        r->refilled_ms = now;
-        if (r->tokens < 1.0)
+        struct bucket *b = NULL, *oldest = NULL;
+        for (size_t i = 0; i < r->n_buckets && !b; i++) {
+                if (streq(r->buckets[i].uid, uid))
+                        b = &r->buckets[i];
+                else if (!oldest || r->buckets[i].refilled_ms < oldest->refilled_ms)
+                        oldest = &r->buckets[i];
+        }
+        if (!b) {
+                if (r->n_buckets < MAX_BUCKETS) {
+                        r->buckets = OOM_CHECK(realloc(r->buckets, (r->n_buckets + 1) * sizeof *r->buckets));
+                        b = &r->buckets[r->n_buckets++];
+                } else { /* the table is full: the longest idle object starts afresh */
+                        b = oldest;
+                        free(b->uid);
+                }
+                *b = (struct bucket){.uid = xstrdup(uid), .tokens = r->burst, .refilled_ms = now};
+        }
+        b->tokens = MIN(b->tokens + (double) (now - b->refilled_ms) * r->qps / 1000.0, (double) r->burst);
+        b->refilled_ms = now;
+        if (b->tokens < 1.0)
                 return false;
-        r->tokens -= 1.0;
+        b->tokens -= 1.0;
         return true;
 }
 
@@ -66,6 +88,9 @@ struct event_recorder *events_free(struct event_recorder *r)
                 event_clear(&r->ring[i]);
         free(r->ring);
         free(r->node);
+        for (size_t i = 0; i < r->n_buckets; i++)
+                free(r->buckets[i].uid);
+        free(r->buckets);
         pthread_mutex_destroy(&r->lock);
         free(r);
         return NULL;
@@ -100,7 +125,7 @@ void events_record(struct event_recorder *r, const char *ns, const char *name, c
                         return;
                 }
         }
-        if (!take_token(r)) {
+        if (!take_token(r, uid)) {
                 r->dropped++;
                 pthread_mutex_unlock(&r->lock);
                 log_v(2, "Event dropped by the rate limit", "object=\"%s/%s\" reason=\"%s\"", ns, name,

@@ -22,7 +22,8 @@ struct event {
 
 struct event_recorder;
 
-/* capacity: events kept; qps/burst: the rate of new events (repeats only count up); node: source.host. */
+/* capacity: events kept; qps/burst: a token bucket per involved object for new events (upstream's spam
+ * filter: burst 25, one more per 5 minutes); repeats only count up; node: source.host. */
 struct event_recorder *events_new(size_t capacity, double qps, unsigned burst, const char *node);
 struct event_recorder *events_free(struct event_recorder *r);
 
