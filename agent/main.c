@@ -131,23 +131,10 @@ static bool health_check(void *ud, char *reason, size_t len)
         struct agent *a = ud;
         struct pleg_health h;
         int64_t now = now_mono_ms();
-        size_t used = 0;
-        bool ok = true;
 
         pleg_get_health(a->pleg, &h);
-        if (!h.relist_ok) {
-                used += snprintf(reason + used, len - used, "[-]runtime failed: container runtime %s: %s\n",
-                                 a->cfg.runtime_endpoint, h.error);
-                ok = false;
-        } else if (used < len)
-                used += snprintf(reason + used, len - used, "[+]runtime ok\n");
-        if (used < len && h.last_ok_ms && now - h.last_ok_ms > PLEG_RELIST_THRESHOLD_MS) {
-                used += snprintf(reason + used, len - used,
-                                 "[-]pleg failed: PLEG is not healthy: pleg was last seen active %llds ago; "
-                                 "threshold is 3m0s\n",
-                                 (long long) (now - h.last_ok_ms) / 1000);
-                ok = false;
-        }
+        bool ok = pleg_health_check(&h, now, a->cfg.runtime_endpoint, reason, len);
+        size_t used = strlen(reason);
         int64_t tick = atomic_load(&a->last_tick_ms);
         if (used < len && now - tick > LOOP_STALL_MS) {
                 snprintf(reason + used, len - used, "[-]syncloop failed: main loop stalled for %llds\n",

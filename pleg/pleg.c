@@ -279,6 +279,29 @@ void pleg_get_health(struct pleg *p, struct pleg_health *ret)
         pthread_mutex_unlock(&p->lock);
 }
 
+bool pleg_health_check(const struct pleg_health *h, int64_t now_ms, const char *endpoint, char *buf,
+                       size_t len)
+{
+        bool ok = true;
+        int n;
+        if (!h->relist_ok) {
+                n = snprintf(buf, len, "[-]runtime failed: container runtime %s: %s\n", endpoint, h->error);
+                ok = false;
+        } else
+                n = snprintf(buf, len, "[+]runtime ok\n");
+        size_t used = n > 0 ? MIN((size_t) n, len) : 0;
+        /* Upstream: only a successful relist counts as activity. */
+        if (h->last_ok_ms && now_ms - h->last_ok_ms > PLEG_RELIST_THRESHOLD_MS) {
+                snprintf(buf + used, len - used,
+                         "[-]pleg failed: PLEG is not healthy: pleg was last seen active %llds ago; "
+                         "threshold is "
+                         "3m0s\n",
+                         (long long) (now_ms - h->last_ok_ms) / 1000);
+                ok = false;
+        }
+        return ok;
+}
+
 bool pleg_events_connected(struct pleg *p)
 {
         pthread_mutex_lock(&p->lock);

@@ -31,6 +31,27 @@ check "... and upstream's Killing message" log_has 'reason="Killing" message="Co
 check "... restartCount 1 in the status" wait_for 5 status_is live '.containerStatuses[0].restartCount' 1
 rm -f "$M/live.yaml"
 
+# --- liveness (httpGet): the page goes away after 3 s -> restarted
+cat >"$M/livehttp.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: livehttp}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: web
+    image: $IMG
+    command: ["sh", "-c", "mkdir -p /www; echo ok > /www/healthz; (sleep 3; rm /www/healthz) & exec httpd -f -p 8080 -h /www"]
+    livenessProbe:
+      httpGet: {path: /healthz, port: 8080, httpHeaders: [{name: X-Probe, value: cubelet}]}
+      periodSeconds: 1
+      failureThreshold: 2
+YAML
+http_restarted() { [ "$(attempts web default/livehttp-$NODE)" -ge 1 ] 2>/dev/null; }
+check "liveness httpGet failing -> container restarted" wait_for 20 http_restarted
+check "... Unhealthy with the HTTP status" log_has 'reason="Unhealthy" message="Liveness probe failed: HTTP probe failed with statuscode: 404"'
+rm -f "$M/livehttp.yaml"
+
 # --- readiness (httpGet on a named port): not ready until the page exists
 cat >"$M/ready.yaml" <<YAML
 apiVersion: v1

@@ -1,0 +1,65 @@
+/* PLEG health as /healthz judges it: the runtime's last relist, and upstream's 3-minute threshold. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pleg.h"
+
+static void test_healthy(void **state)
+{
+        struct pleg_health h = {.relist_ok = true, .last_ok_ms = 1000, .last_relist_ms = 1000};
+        char buf[512];
+        assert_true(pleg_health_check(&h, 2000, "unix:///x.sock", buf, sizeof buf));
+        assert_string_equal(buf, "[+]runtime ok\n");
+}
+
+static void test_runtime_down(void **state)
+{
+        struct pleg_health h = {.relist_ok = false, .last_ok_ms = 1000};
+        char buf[512];
+        strcpy(h.error, "ListPodSandbox: rpc error: code = Unavailable desc = connection refused");
+        assert_false(pleg_health_check(&h, 2000, "unix:///x.sock", buf, sizeof buf));
+        assert_non_null(strstr(buf,
+                               "[-]runtime failed: container runtime unix:///x.sock: ListPodSandbox: rpc "
+                               "error: code = Unavailable"));
+        assert_null(strstr(buf, "PLEG is not healthy")); /* not for 3 minutes */
+}
+
+static void test_pleg_not_healthy_after_three_minutes(void **state)
+{
+        struct pleg_health h = {.relist_ok = false, .last_ok_ms = 1000};
+        char buf[512];
+        strcpy(h.error, "deadline exceeded");
+        int64_t now = 1000 + PLEG_RELIST_THRESHOLD_MS + 5000;
+        assert_false(pleg_health_check(&h, now, "unix:///x.sock", buf, sizeof buf));
+        assert_non_null(strstr(buf,
+                               "[-]pleg failed: PLEG is not healthy: pleg was last seen active 185s ago; "
+                               "threshold is 3m0s"));
+        /* Exactly at the threshold it is still healthy, as upstream (strictly greater). */
+        h.relist_ok = true;
+        assert_true(pleg_health_check(&h, 1000 + PLEG_RELIST_THRESHOLD_MS, "e", buf, sizeof buf));
+}
+
+static void test_small_buffer(void **state)
+{
+        struct pleg_health h = {.relist_ok = false, .last_ok_ms = 1};
+        char buf[8];
+        strcpy(h.error, "a long error message that does not fit");
+        assert_false(pleg_health_check(&h, PLEG_RELIST_THRESHOLD_MS * 2, "e", buf, sizeof buf));
+        assert_int_equal(strlen(buf), sizeof buf - 1);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_healthy),
+                cmocka_unit_test(test_runtime_down),
+                cmocka_unit_test(test_pleg_not_healthy_after_three_minutes),
+                cmocka_unit_test(test_small_buffer),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
