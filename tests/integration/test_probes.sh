@@ -146,6 +146,11 @@ spec:
     command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
     lifecycle:
       postStart: {exec: {command: ["sh", "-c", "exit 5"]}}
+  - name: badstop
+    image: $IMG
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+    lifecycle:
+      preStop: {httpGet: {path: /stop, port: 9999}}
 YAML
 check "postStart ran" wait_for 15 test -s "$WORK/host/poststart"
 bad_restarted() { [ "$(attempts bad default/hooks-$NODE)" -ge 1 ] 2>/dev/null; }
@@ -156,6 +161,9 @@ rm -f "$M/hooks.yaml"
 hooks_gone() { [ -z "$(all_ids c default/hooks-$NODE)" ]; }
 check "pod with preStop removed" wait_for 15 hooks_gone
 check "preStop ran before the stop" test "$(cat "$WORK/host/prestop" 2>/dev/null)" = stopping
+check "failing httpGet preStop: FailedPreStopHook naming the refused connection" log_has \
+  'reason="FailedPreStopHook" message="PreStopHook failed: Get .*:9999/stop.*: dial tcp 10.199.0.[0-9]*:9999: connect: connection refused'
+check "... and the container was stopped anyway" test -z "$(all_ids badstop default/hooks-$NODE)"
 
 rm -f "$M"/*
 
