@@ -16,6 +16,7 @@
 #include <grpc/support/time.h>
 
 #include "cri.h"
+#include "cri_internal.h"
 #include "macro.h"
 
 /* kubelet's default --runtime-request-timeout. */
@@ -153,26 +154,12 @@ static int cri__start_watcher(struct cri_client *c)
         return 0;
 }
 
-int cri_client_new(const char *endpoint, int64_t default_timeout_ms, struct cri_client **ret)
+grpc_channel *cri__channel_new(const char *target)
 {
-        _cleanup_free_ char *target = NULL;
-        struct cri_client *c;
         grpc_channel_credentials *creds;
-        int r;
-
-        if (!ret)
-                return -EINVAL;
-        r = cri_endpoint_target(endpoint, &target);
-        if (r < 0)
-                return r;
-
-        c = calloc(1, sizeof(*c));
-        if (!c)
-                return -ENOMEM;
-        pthread_mutex_init(&c->lock, NULL);
+        grpc_channel *ch;
 
         pthread_once(&grpc_once, cri__grpc_init);
-
         /* An absent runtime must fail calls at once (no wait-for-ready), and a restarted one must be
          * found again within about a second: reconnect backoff starts at 100 ms and is capped at 1 s.
          * GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is not a backoff despite its name but the minimum time one
@@ -198,12 +185,30 @@ int cri_client_new(const char *endpoint, int64_t default_timeout_ms, struct cri_
         grpc_channel_args chargs = {.num_args = ELEMENTSOF(args), .args = args};
 
         creds = grpc_insecure_credentials_create();
-        if (!creds) {
-                cri_client_free(c);
-                return -ENOMEM;
-        }
-        c->channel = grpc_channel_create(target, creds, &chargs);
+        if (!creds)
+                return NULL;
+        ch = grpc_channel_create(target, creds, &chargs);
         grpc_channel_credentials_release(creds);
+        return ch;
+}
+
+int cri_client_new(const char *endpoint, int64_t default_timeout_ms, struct cri_client **ret)
+{
+        _cleanup_free_ char *target = NULL;
+        struct cri_client *c;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = cri_endpoint_target(endpoint, &target);
+        if (r < 0)
+                return r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        pthread_mutex_init(&c->lock, NULL);
+        c->channel = cri__channel_new(target);
         if (!c->channel) {
                 cri_client_free(c);
                 return -ENOMEM;

@@ -17,6 +17,7 @@
 
 #include "containerd_events.pb-c.h" /* generated at build time from cri/proto/containerd_events.proto */
 #include "cri.h"
+#include "cri_internal.h"
 #include "events.h"
 #include "macro.h"
 
@@ -534,29 +535,7 @@ static void *ev__run(void *p)
 
 static int ev__create_channel(struct ctd_events *e)
 {
-        grpc_channel_credentials *creds;
-
-        /* As cri.c: reconnect within a second of containerd coming back, allow a slow handshake the
-         * 20 s Go gRPC allows, never go through $http_proxy. */
-        grpc_arg args[] = {
-                {.type = GRPC_ARG_INTEGER,
-                 .key = (char *) GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-                 .value.integer = 100},
-                {.type = GRPC_ARG_INTEGER,
-                 .key = (char *) GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-                 .value.integer = 1000},
-                {.type = GRPC_ARG_INTEGER,
-                 .key = (char *) GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-                 .value.integer = 20000},
-                {.type = GRPC_ARG_INTEGER, .key = (char *) GRPC_ARG_ENABLE_HTTP_PROXY, .value.integer = 0},
-        };
-        grpc_channel_args chargs = {.num_args = ELEMENTSOF(args), .args = args};
-
-        creds = grpc_insecure_credentials_create();
-        if (!creds)
-                return -ENOMEM;
-        e->channel = grpc_channel_create(e->target, creds, &chargs);
-        grpc_channel_credentials_release(creds);
+        e->channel = cri__channel_new(e->target); /* cri.c's settings: fast reconnect, no proxy */
         return e->channel ? 0 : -ENOMEM;
 }
 
