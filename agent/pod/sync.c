@@ -1256,14 +1256,21 @@ static void fill_cstatus(const struct sync_ctx *ctx, struct status_scratch *sc, 
 }
 
 /* Computes the pod's status from what the runtime now says and hands it to the status manager. */
-static void publish_status(const struct sync_ctx *ctx, struct pod *pod, const struct sync_result *res)
+static void publish_status(const struct sync_ctx *ctx, struct pod *pod, const struct sync_result *res,
+                           const struct pod_runtime *unchanged)
 {
         struct pod_runtime rt = {0};
         struct cri_error err = {0};
         struct status_scratch sc = {0};
         _cleanup_cri_ Runtime__V1__PodSandboxStatusResponse *sbs = NULL;
 
-        if (!ctx->status || list_pod(ctx, pod->uid, &rt, &err) < 0)
+        if (!ctx->status)
+                return;
+        /* The sync's own listing serves when it changed nothing; otherwise list again. */
+        if (unchanged) {
+                rt.sandboxes = (Runtime__V1__ListPodSandboxResponse *) unchanged->sandboxes;
+                rt.containers = (Runtime__V1__ListContainersResponse *) unchanged->containers;
+        } else if (list_pod(ctx, pod->uid, &rt, &err) < 0)
                 return;
         struct pod_runtime_status rs = {.host_ip = ctx->node_ip,
                                         .start_ns = status_manager_start_time(ctx->status, pod->uid)};
@@ -1315,7 +1322,8 @@ static void publish_status(const struct sync_ctx *ctx, struct pod *pod, const st
         strv_free(sc.strs);
         free(rs.init);
         free(rs.app);
-        pod_runtime_done(&rt);
+        if (!unchanged)
+                pod_runtime_done(&rt);
 }
 
 int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *res)
@@ -1348,6 +1356,7 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
         Runtime__V1__Container **to_stop =
                 OOM_CHECK(calloc(rt.containers->n_containers + 1, sizeof *to_stop));
         size_t n_stop = 0, n_run = 0;
+        bool steady = false;
 
         for (size_t i = 0; i < pod->n_containers; i++) {
                 const struct container *c = &pod->containers[i];
@@ -1400,6 +1409,10 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                 if (!known)
                         to_stop[n_stop++] = c;
         }
+        /* Nothing to do for any container in a ready sandbox: the listing stays true for the status. */
+        steady = sandbox_ready && n_stop == 0 && n_run > 0;
+        for (size_t i = 0; i < pod->n_containers; i++)
+                steady &= act[i] == KEEP || act[i] == DONE;
         if (n_stop > 0)
                 stop_containers(ctx, to_stop, n_stop, pod->termination_grace_period, fullname, res);
 
@@ -1504,8 +1517,8 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                         stop_sandbox(ctx, s->id, true, res);
         }
 out:
+        publish_status(ctx, pod, res, steady ? &rt : NULL);
         pod_runtime_done(&rt);
-        publish_status(ctx, pod, res);
         free(act);
         free(last);
         free(ex);
