@@ -44,7 +44,8 @@ struct pleg_health {
 void pleg_get_health(struct pleg *p, struct pleg_health *ret);
 /* Judges a health snapshot at time now_ms: writes healthz lines ("[+]runtime ok", "[-]pleg failed: PLEG is
  * not healthy: ...") into buf and returns false when unhealthy. endpoint names the runtime. */
-bool pleg_health_check(const struct pleg_health *h, int64_t now_ms, const char *endpoint, char *buf, size_t len);
+bool pleg_health_check(const struct pleg_health *h, int64_t now_ms, const char *endpoint, char *buf,
+                       size_t len);
 /* Whether the runtime's event stream is up right now. */
 bool pleg_events_connected(struct pleg *p);
 /* The pod UIDs seen by the last successful relist, as a strv (caller frees with strv_free). */

@@ -29,14 +29,14 @@
 
 #include "cri.h"
 #include "macro.h"
+#include "util.h"
 
 #define VERSION_METHOD "/runtime.v1.RuntimeService/Version"
 
+/* base/util.h has the monotonic clock. */
 static int64_t now_ms(void)
 {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return now_mono_ms();
 }
 
 static void sleep_ms(int ms)

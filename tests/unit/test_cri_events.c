@@ -28,6 +28,7 @@
 #include "containerd_events.pb-c.h"
 #include "events.h"
 #include "macro.h"
+#include "util.h"
 
 #define NS         "k8s.io"
 #define METHOD     "/containerd.services.events.v1.Events/Subscribe"
@@ -37,11 +38,10 @@
 
 extern char **environ;
 
+/* base/util.h has the monotonic clock. */
 static int64_t now_ms(void)
 {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return now_mono_ms();
 }
 
 static int64_t now_real_us(void)
