@@ -7,8 +7,14 @@
 #include <sys/stat.h>
 #include <uv.h>
 
+#include "api.h"
+#include "apisync.h"
 #include "cgroups.h"
 #include "backoff.h"
+#include "client.h"
+#include "kubeconfig.h"
+#include "node.h"
+#include "sink.h"
 #include "config.h"
 #include "events.h"
 #include "cri.h"
@@ -44,6 +50,13 @@ struct agent {
         struct healthz *readonly;
         struct status_manager *status;
         struct prober *prober;
+        /* with an API server (--kubeconfig) */
+        struct kube_client *kube, *kube_events, *kube_heartbeat;
+        struct node_manager *node;
+        struct api_source *api;
+        struct api_status *api_status;
+        struct event_sink *event_sink;
+        atomic_int sources_pending; /* sources that have not spoken yet */
 };
 
 static void kick_pod(const char *uid, void *ud)
@@ -143,6 +156,129 @@ static bool health_check(void *ud, char *reason, size_t len)
         } else if (used < len)
                 snprintf(reason + used, len - used, "[+]syncloop ok\n");
         return ok;
+}
+
+/* The Node's Ready condition, with upstream's messages. */
+static bool node_ready(void *ud, char *msg, size_t len)
+{
+        struct agent *a = ud;
+        struct pleg_health h;
+        int64_t now = now_mono_ms();
+        size_t used = 0;
+
+        msg[0] = 0;
+        pleg_get_health(a->pleg, &h);
+        if (!h.relist_ok || atomic_load(&a->runtime_down))
+                used += (size_t) snprintf(msg, len, "container runtime is down");
+        if (h.last_ok_ms && now - h.last_ok_ms > 180000 && used < len)
+                used += (size_t) snprintf(
+                        msg + used, len - used,
+                        "%sPLEG is not healthy: pleg was last seen active %llds ago; threshold "
+                        "is 3m0s",
+                        used ? ", " : "", (long long) (now - h.last_ok_ms) / 1000);
+        return msg[0] == 0;
+}
+
+static void source_spoke(struct agent *a)
+{
+        if (atomic_fetch_sub(&a->sources_pending, 1) == 1) {
+                log_info("All pod sources are ready", "node=\"%s\"", a->cfg.node_name);
+                pod_workers_set_sources_ready(a->workers);
+        }
+}
+
+static void api_synced(void *ud)
+{
+        source_spoke(ud);
+}
+
+static void mirror_changed(void *ud, const char *ns, const char *name)
+{
+        struct agent *a = ud;
+        if (a->api_status)
+                api_status_mirror_changed(a->api_status, ns, name);
+}
+
+/* The API server parts: clients (upstream's three: pods/status rate-limited by kubeAPIQPS, events by
+ * eventRecordQPS, node heartbeats unlimited), Node registration, the pod source, the status writer and
+ * the event sink. */
+static int start_kube(struct agent *a)
+{
+        struct kube_auth auth = {0};
+        _cleanup_free_ char *err = NULL;
+        int r = kubeconfig_load(a->cfg.kubeconfig, &auth, &err);
+        if (r < 0) {
+                log_error("Invalid kubeconfig", "err=\"%s\"", log_q(err));
+                return r;
+        }
+        log_info("Using the API server", "server=\"%s\" context=\"%s\" kubeconfig=\"%s\"", auth.server,
+                 auth.context ? auth.context : "", a->cfg.kubeconfig);
+        if ((r = kube_client_new(&auth, a->cfg.kube_api_qps, a->cfg.kube_api_burst, &a->kube)) < 0 ||
+            (r = kube_client_new(&auth, a->cfg.event_qps, a->cfg.event_burst, &a->kube_events)) < 0 ||
+            (r = kube_client_new(&auth, 0, 1, &a->kube_heartbeat)) < 0) {
+                kube_auth_clear(&auth);
+                return r;
+        }
+        kube_auth_clear(&auth);
+        if (a->cfg.register_node) {
+                struct node_config nc = {
+                        .kube = a->kube_heartbeat,
+                        .cri = a->cri,
+                        .node_name = a->cfg.node_name,
+                        .node_ip = a->cfg.node_ip,
+                        .root_dir = a->cfg.root_dir,
+                        .labels = a->cfg.node_labels,
+                        .taints = a->cfg.register_taints,
+                        .max_pods = a->cfg.max_pods,
+                        .kubelet_port = a->cfg.port,
+                        .status_ms = a->cfg.node_status_ms,
+                        .report_ms = a->cfg.node_report_ms,
+                        .lease_duration_s = a->cfg.node_lease_s,
+                        .timeout_ms = 10000,
+                        .eviction_memory = 100 << 20,
+                        .ready = node_ready,
+                        .userdata = a,
+                };
+                r = node_manager_start(&nc, &a->node);
+                if (r < 0)
+                        return r;
+        }
+        struct api_source_ops so = {.synced = api_synced, .mirror_changed = mirror_changed, .userdata = a};
+        r = api_source_start(a->kube, a->cfg.node_name, a->podconfig, &so, &a->api);
+        if (r < 0)
+                return r;
+        struct api_status_config sc = {.kube = a->kube,
+                                       .source = a->api,
+                                       .node = a->node,
+                                       .node_name = a->cfg.node_name,
+                                       .timeout_ms = 10000};
+        r = api_status_start(&sc, &a->api_status);
+        if (r < 0)
+                return r;
+        status_manager_set_listener(a->status, api_status_listener, a->api_status);
+        return event_sink_start(a->kube_events, a->events, a->cfg.node_name, 10000, &a->event_sink);
+}
+
+static void stop_kube(struct agent *a)
+{
+        api_source_stop(a->api); /* no more pods from the API */
+        a->api = NULL;
+        node_manager_halt(a->node); /* before PLEG: it reads PLEG's health */
+}
+
+static void stop_kube_writers(struct agent *a)
+{
+        if (a->status)
+                status_manager_set_listener(a->status, NULL, NULL);
+        api_status_stop(a->api_status);
+        a->api_status = NULL;
+        event_sink_stop(a->event_sink);
+        a->event_sink = NULL;
+        node_manager_stop(a->node);
+        a->node = NULL;
+        a->kube = kube_client_free(a->kube);
+        a->kube_events = kube_client_free(a->kube_events);
+        a->kube_heartbeat = kube_client_free(a->kube_heartbeat);
 }
 
 static void tick_cb(uv_timer_t *t)
@@ -275,6 +411,7 @@ static int run(struct agent *a)
         uv_signal_start(&a->sighup, hup_cb, SIGHUP);
 
         /* Sources first: nothing is treated as an orphan before every source has spoken once. */
+        atomic_store(&a->sources_pending, a->cfg.kubeconfig ? 2 : 1);
         if (a->cfg.static_pod_path) {
                 _cleanup_free_ char *state = strdup_printf("%s/static-pods", a->cfg.root_dir);
                 r = file_source_start(&a->loop, a->cfg.static_pod_path, state, a->cfg.node_name,
@@ -286,7 +423,7 @@ static int run(struct agent *a)
                 }
         } else
                 podconfig_set(a->podconfig, POD_SOURCE_FILE, NULL, 0);
-        pod_workers_set_sources_ready(a->workers);
+        source_spoke(a); /* the file source reads its directory at start */
 
         struct pleg_config pc = {.cri = a->cri,
                                  .period_ms = a->cfg.relist_ms,
@@ -298,6 +435,11 @@ static int run(struct agent *a)
         r = pleg_start(&pc, &a->pleg);
         if (r < 0) {
                 log_error("Cannot start PLEG", "err=\"%s\"", strerror(-r));
+                goto out;
+        }
+        if (a->cfg.kubeconfig && (r = start_kube(a)) < 0) {
+                if (r != -EINVAL)
+                        log_error("Cannot start the API server client", "err=\"%s\"", strerror(-r));
                 goto out;
         }
         if (a->cfg.healthz_port > 0) {
@@ -329,10 +471,12 @@ static int run(struct agent *a)
 out:
         a->healthz = healthz_stop(a->healthz);
         a->readonly = healthz_stop(a->readonly);
+        stop_kube(a);
         a->pleg = pleg_stop(a->pleg);
         prober_halt(a->prober); /* no more kicks into the workers */
         a->workers = pod_workers_free(a->workers);
         a->prober = prober_free(a->prober); /* after the workers: they read its results */
+        stop_kube_writers(a);               /* after the workers: they publish statuses */
         if (a->file_source)
                 file_source_stop(a->file_source);
         uv_walk(&a->loop, close_walk_cb, NULL);

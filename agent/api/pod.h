@@ -104,6 +104,10 @@ struct pod {
         char *node_name;
         bool host_network, host_pid, host_ipc;
         bool name_mistyped; /* decoding: metadata.name was there but not a string */
+        /* API pods: must not run (deletionTimestamp set, or a terminal phase); the grace period is
+         * metadata.deletionGracePeriodSeconds when deleting. */
+        bool terminating;
+        bool deleting; /* deletionTimestamp set: delete the API object once stopped */
         json_t *json;       /* the defaulted object */
 };
 

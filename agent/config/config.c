@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "node.h"
 #include "pod.h"
 #include "yaml_json.h"
 
@@ -30,6 +31,16 @@ void config_init_defaults(struct cubelet_config *c)
         c->workers = 4;
         c->relist_ms = 1000;
         c->runtime_events = true;
+        c->register_node = true;
+        c->max_pods = 110;
+        c->port = 10250;
+        c->kube_api_qps = 5;
+        c->kube_api_burst = 10;
+        c->event_qps = 5;
+        c->event_burst = 10;
+        c->node_status_ms = 10000;
+        c->node_report_ms = 300000;
+        c->node_lease_s = 40;
         gethostname(host, sizeof host - 1);
         c->node_name = xstrdup(host);
 }
@@ -45,6 +56,9 @@ void config_done(struct cubelet_config *c)
         free(c->healthz_bind);
         free(c->address);
         free(c->node_ip);
+        free(c->kubeconfig);
+        strv_free(c->node_labels);
+        strv_free(c->register_taints);
         *c = (struct cubelet_config){0};
 }
 
@@ -146,6 +160,39 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                                                    : &c->runtime_timeout_ms) = ms;
                 return 0;
         }
+        if (streq(key, "maxPods") || streq(key, "port") || streq(key, "kubeAPIBurst") ||
+            streq(key, "eventBurst") || streq(key, "nodeLeaseDurationSeconds")) {
+                int max = streq(key, "port") ? 65535 : 1000000;
+                if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > max)
+                        return *err = strdup_printf("%s: expected an integer from 1 to %d", key, max),
+                               -EINVAL;
+                int n = (int) json_integer_value(v);
+                *(streq(key, "maxPods")        ? &c->max_pods
+                  : streq(key, "port")         ? &c->port
+                  : streq(key, "kubeAPIBurst") ? &c->kube_api_burst
+                  : streq(key, "eventBurst")   ? &c->event_burst
+                                               : &c->node_lease_s) = n;
+                return 0;
+        }
+        if (streq(key, "kubeAPIQPS") || streq(key, "eventRecordQPS")) {
+                if (!json_is_number(v) || json_number_value(v) < 0)
+                        return *err = strdup_printf("%s: expected a number >= 0", key), -EINVAL;
+                *(streq(key, "kubeAPIQPS") ? &c->kube_api_qps : &c->event_qps) = json_number_value(v);
+                return 0;
+        }
+        if (streq(key, "nodeStatusUpdateFrequency") || streq(key, "nodeStatusReportFrequency")) {
+                int64_t ms;
+                if (!json_is_string(v) || parse_duration_ms(json_string_value(v), &ms) < 0 || ms < 1000)
+                        return *err = strdup_printf("%s: expected a duration of at least 1s", key), -EINVAL;
+                *(streq(key, "nodeStatusUpdateFrequency") ? &c->node_status_ms : &c->node_report_ms) = ms;
+                return 0;
+        }
+        if (streq(key, "registerNode")) {
+                if (!json_is_boolean(v))
+                        return *err = strdup_printf("%s: expected true or false", key), -EINVAL;
+                c->register_node = json_is_true(v);
+                return 0;
+        }
         if (streq(key, "apiVersion") || streq(key, "kind"))
                 return 0;
         *known = false;
@@ -222,6 +269,11 @@ enum {
         OPT_NODE_IP,
         OPT_RUNTIME_EVENTS,
         OPT_RELIST,
+        OPT_KUBECONFIG,
+        OPT_REGISTER_NODE,
+        OPT_NODE_LABELS,
+        OPT_TAINTS,
+        OPT_MAX_PODS,
 };
 
 static const struct option options[] = {
@@ -242,6 +294,11 @@ static const struct option options[] = {
         {"node-ip", required_argument, NULL, OPT_NODE_IP},
         {"runtime-event-stream", required_argument, NULL, OPT_RUNTIME_EVENTS},
         {"pleg-relist-period", required_argument, NULL, OPT_RELIST},
+        {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+        {"register-node", required_argument, NULL, OPT_REGISTER_NODE},
+        {"node-labels", required_argument, NULL, OPT_NODE_LABELS},
+        {"register-with-taints", required_argument, NULL, OPT_TAINTS},
+        {"max-pods", required_argument, NULL, OPT_MAX_PODS},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -271,6 +328,12 @@ static void usage(FILE *f)
               "  --pod-workers N                    pod worker threads [4]\n"
               "  --runtime-event-stream BOOL        containerd's task events for instant exits [true]\n"
               "  --pleg-relist-period DURATION      the runtime relist, the safety net under events [1s]\n"
+              "  --kubeconfig FILE                  the API server and credentials; none: standalone "
+              "[none]\n"
+              "  --register-node BOOL               register the Node with the API server [true]\n"
+              "  --node-labels K=V,...              labels of the registered Node [none]\n"
+              "  --register-with-taints K=V:E,...   taints of the registered Node [none]\n"
+              "  --max-pods N                       pods this node runs (capacity.pods) [110]\n"
               "  -v, --v N                          log verbosity [0]\n"
               "  --version                          print the version and exit\n"
               "  -h, --help                         this help\n",
@@ -392,6 +455,43 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         if (parse_int_flag(name, optarg, 1, 64, &c->workers) < 0)
                                 return -EINVAL;
                         break;
+                case OPT_MAX_PODS:
+                        if (parse_int_flag(name, optarg, 1, 1000000, &c->max_pods) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_KUBECONFIG:
+                        set_str(&c->kubeconfig, optarg[0] ? optarg : NULL);
+                        break;
+                case OPT_REGISTER_NODE:
+                        if (streq(optarg, "true") || streq(optarg, "1"))
+                                c->register_node = true;
+                        else if (streq(optarg, "false") || streq(optarg, "0"))
+                                c->register_node = false;
+                        else
+                                return flag_error(name, optarg, "expected true or false");
+                        break;
+                case OPT_NODE_LABELS:
+                case OPT_TAINTS: {
+                        char ***dst = opt == OPT_NODE_LABELS ? &c->node_labels : &c->register_taints;
+                        _cleanup_free_ char *copy = xstrdup(optarg);
+                        char *save = NULL;
+                        for (char *item = strtok_r(copy, ",", &save); item;
+                             item = strtok_r(NULL, ",", &save)) {
+                                _cleanup_free_ char *k = NULL, *v = NULL, *err = NULL;
+                                if (opt == OPT_NODE_LABELS && node_label_parse(item, &k, &v) < 0)
+                                        return flag_error(
+                                                name, item,
+                                                "expected key=value with a valid label key and value");
+                                if (opt == OPT_TAINTS) {
+                                        json_t *t = node_taint_parse(item, &err);
+                                        if (!t)
+                                                return flag_error(name, item, err);
+                                        json_decref(t);
+                                }
+                                strv_push(dst, xstrdup(item));
+                        }
+                        break;
+                }
                 case 'v':
                         if (parse_int_flag("v", optarg, 0, 10, &c->verbosity) < 0)
                                 return -EINVAL;

@@ -22,7 +22,21 @@ struct cubelet_config {
         int64_t relist_ms;          /* --pleg-relist-period [1s] */
         bool runtime_events;        /* --runtime-event-stream: containerd's event stream for instant exits */
         int workers;                /* pod worker threads */
-        int verbosity;              /* --v */
+        /* The API server (#5): none without --kubeconfig (standalone). */
+        char *kubeconfig;       /* --kubeconfig */
+        bool register_node;     /* registerNode / --register-node [true] */
+        char **node_labels;     /* --node-labels k=v,... */
+        char **register_taints; /* --register-with-taints k=v:Effect,... */
+        int max_pods;           /* maxPods [110] */
+        int port;               /* port: the node API, reported as kubeletEndpoint [10250] */
+        double kube_api_qps;    /* kubeAPIQPS [5] */
+        int kube_api_burst;     /* kubeAPIBurst [10] */
+        double event_qps;       /* eventRecordQPS [5] */
+        int event_burst;        /* eventBurst [10] */
+        int64_t node_status_ms; /* nodeStatusUpdateFrequency [10s] */
+        int64_t node_report_ms; /* nodeStatusReportFrequency [5m] */
+        int node_lease_s;       /* nodeLeaseDurationSeconds [40] */
+        int verbosity;          /* --v */
 };
 
 void config_init_defaults(struct cubelet_config *c);

@@ -1562,6 +1562,13 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
         if (nr)
                 stop_containers(ctx, running, nr, grace_s, name, res);
         free(running);
+        /* The final status (containers terminated), for the API server before the pod is forgotten. */
+        if (ctx->status && nr) {
+                _cleanup_pod_ struct pod *last = status_manager_pod(ctx->status, uid);
+                struct sync_result none = {0};
+                if (last)
+                        publish_status(ctx, last, &none, NULL);
+        }
         for (size_t i = 0; i < rt.sandboxes->n_items; i++)
                 stop_sandbox(ctx, rt.sandboxes->items[i]->id, true, res);
         /* Containers whose sandbox is already gone. */

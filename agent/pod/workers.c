@@ -237,6 +237,25 @@ void pod_workers_update(struct pod_workers *w, const char *uid, struct pod *pod)
         pthread_mutex_unlock(&w->lock);
 }
 
+void pod_workers_terminate(struct pod_workers *w, const char *uid, const char *full_name, int64_t grace_s)
+{
+        pthread_mutex_lock(&w->lock);
+        struct work *wk = find_work(w, uid);
+        bool fresh = !wk;
+        if (!wk) {
+                wk = add_work(w, uid);
+                wk->full_name = xstrdup(full_name);
+        }
+        if (wk->desired || fresh) {
+                wk->desired = pod_unref(wk->desired);
+                wk->retry_ms = 0;
+                enqueue(w, wk);
+        }
+        if (grace_s >= 0 && (wk->grace_s < 0 || grace_s < wk->grace_s))
+                wk->grace_s = grace_s;
+        pthread_mutex_unlock(&w->lock);
+}
+
 void pod_workers_kick(struct pod_workers *w, const char *uid)
 {
         pthread_mutex_lock(&w->lock);

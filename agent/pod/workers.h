@@ -24,6 +24,10 @@ struct pod_workers *pod_workers_free(struct pod_workers *w);
 /* The desired state of a pod: pod (a new reference is taken) or NULL for "must not run". A pod that
  * shares its namespace/name with one still terminating waits for it, as upstream static pods do. */
 void pod_workers_update(struct pod_workers *w, const char *uid, struct pod *pod);
+/* The pod must stop (an API pod being deleted, or in a terminal phase) but stays known under its name
+ * until it has: grace_s caps the grace period (it can only shrink, as upstream). The kill runs even when
+ * the pod never ran here, so the caller hears of its end through the kill. */
+void pod_workers_terminate(struct pod_workers *w, const char *uid, const char *full_name, int64_t grace_s);
 /* The runtime changed for this UID: sync it. Unknown UIDs are orphans and get killed, but only once
  * sources_ready was set (so nothing is killed before the sources were read). */
 void pod_workers_kick(struct pod_workers *w, const char *uid);

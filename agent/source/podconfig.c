@@ -1,6 +1,7 @@
 /* podconfig: merges the pods of every source into one desired set, by UID, and feeds the pod workers. */
 #include "podconfig.h"
 
+#include <pthread.h>
 #include <stdio.h>
 
 #include "log.h"
@@ -13,6 +14,7 @@ struct pod_set {
 };
 
 struct podconfig {
+        pthread_mutex_t lock; /* sources call in from their own threads */
         struct pod_workers *workers;
         struct pod_set sources[_POD_SOURCE_MAX];
         struct pod_set merged;
@@ -52,6 +54,7 @@ struct podconfig *podconfig_new(struct pod_workers *w)
 {
         struct podconfig *pc = OOM_CHECK(calloc(1, sizeof *pc));
         pc->workers = w;
+        pthread_mutex_init(&pc->lock, NULL);
         return pc;
 }
 
@@ -62,6 +65,7 @@ struct podconfig *podconfig_free(struct podconfig *pc)
         for (int i = 0; i < _POD_SOURCE_MAX; i++)
                 set_clear(&pc->sources[i]);
         set_clear(&pc->merged);
+        pthread_mutex_destroy(&pc->lock);
         free(pc);
         return NULL;
 }
@@ -71,6 +75,7 @@ void podconfig_set(struct podconfig *pc, enum pod_source src, struct pod **pods,
         struct pod_set merged = {0};
         char name[512];
 
+        pthread_mutex_lock(&pc->lock);
         set_clear(&pc->sources[src]);
         for (size_t i = 0; i < n; i++)
                 set_add(&pc->sources[src], pods[i]);
@@ -115,6 +120,15 @@ void podconfig_set(struct podconfig *pc, enum pod_source src, struct pod **pods,
                 struct pod *old = set_find_uid(&pc->merged, p->uid);
                 if (old == p)
                         continue;
+                if (p->terminating) {
+                        if (!old || !old->terminating)
+                                log_info("Pod is terminating", "pod=\"%s\" podUID=\"%s\" gracePeriod=\"%lld\"",
+                                         pod_full_name(p, name, sizeof name), p->uid,
+                                         (long long) p->termination_grace_period);
+                        pod_workers_terminate(pc->workers, p->uid, pod_full_name(p, name, sizeof name),
+                                              p->termination_grace_period);
+                        continue;
+                }
                 if (!old)
                         log_info("Pod added", "pod=\"%s\" podUID=\"%s\"",
                                  pod_full_name(p, name, sizeof name), p->uid);
@@ -122,6 +136,7 @@ void podconfig_set(struct podconfig *pc, enum pod_source src, struct pod **pods,
         }
         set_clear(&pc->merged);
         pc->merged = merged;
+        pthread_mutex_unlock(&pc->lock);
 }
 
 size_t podconfig_pods(struct podconfig *pc, struct pod ***ret)

@@ -17,7 +17,17 @@ struct status_manager {
         pthread_mutex_t lock;
         struct entry *e;
         size_t n;
+        status_listener_fn listener;
+        void *listener_ud;
 };
+
+void status_manager_set_listener(struct status_manager *sm, status_listener_fn fn, void *userdata)
+{
+        pthread_mutex_lock(&sm->lock);
+        sm->listener = fn;
+        sm->listener_ud = userdata;
+        pthread_mutex_unlock(&sm->lock);
+}
 
 struct status_manager *status_manager_new(void)
 {
@@ -75,11 +85,17 @@ void status_manager_set(struct status_manager *sm, struct pod *pod, json_t *stat
                 e->pod = pod_ref(pod);
         }
         const char *phase = json_string_value(json_object_get(status, "phase"));
+        status_listener_fn fn = sm->listener;
+        void *ud = sm->listener_ud;
+        json_incref(status);
         pthread_mutex_unlock(&sm->lock);
+        if (fn)
+                fn(ud, pod, status);
         if (!streq_ptr(was, phase))
                 log_info("Pod phase changed", "pod=\"%s\" podUID=\"%s\" from=\"%s\" to=\"%s\"",
                          pod_full_name(pod, name, sizeof name), pod->uid, was ? was : "",
                          phase ? phase : "");
+        json_decref(status);
 }
 
 json_t *status_manager_get(struct status_manager *sm, const char *uid)
@@ -101,14 +117,30 @@ int64_t status_manager_start_time(struct status_manager *sm, const char *uid)
 
 void status_manager_remove(struct status_manager *sm, const char *uid)
 {
+        struct pod *pod = NULL;
         pthread_mutex_lock(&sm->lock);
         for (size_t i = 0; i < sm->n; i++)
                 if (streq(sm->e[i].uid, uid)) {
+                        pod = pod_ref(sm->e[i].pod);
                         entry_clear(&sm->e[i]);
                         sm->e[i] = sm->e[--sm->n];
                         break;
                 }
+        status_listener_fn fn = sm->listener;
+        void *ud = sm->listener_ud;
         pthread_mutex_unlock(&sm->lock);
+        if (fn && pod)
+                fn(ud, pod, NULL);
+        pod_unref(pod);
+}
+
+struct pod *status_manager_pod(struct status_manager *sm, const char *uid)
+{
+        pthread_mutex_lock(&sm->lock);
+        struct entry *e = find(sm, uid, false);
+        struct pod *p = e ? pod_ref(e->pod) : NULL;
+        pthread_mutex_unlock(&sm->lock);
+        return p;
 }
 
 json_t *status_manager_pod_list(struct status_manager *sm)

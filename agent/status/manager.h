@@ -12,6 +12,11 @@ struct status_manager;
 struct status_manager *status_manager_new(void);
 struct status_manager *status_manager_free(struct status_manager *sm);
 
+/* Who hears of every status and every removal (the API status writer): called on the setting thread,
+ * outside the manager's lock; status is borrowed (NULL: the pod was torn down and forgotten). */
+typedef void (*status_listener_fn)(void *userdata, struct pod *pod, json_t *status);
+void status_manager_set_listener(struct status_manager *sm, status_listener_fn fn, void *userdata);
+
 /* Takes the status. Logs phase changes. */
 void status_manager_set(struct status_manager *sm, struct pod *pod, json_t *status);
 /* A new reference to the pod's latest status, or NULL. */
@@ -19,5 +24,7 @@ json_t *status_manager_get(struct status_manager *sm, const char *uid);
 /* When cubelet first saw the pod (wall-clock ns); recorded on the first call. */
 int64_t status_manager_start_time(struct status_manager *sm, const char *uid);
 void status_manager_remove(struct status_manager *sm, const char *uid);
+/* A new reference to the pod the latest status was computed for, or NULL. */
+struct pod *status_manager_pod(struct status_manager *sm, const char *uid);
 /* A v1 PodList of every pod with its status (caller frees). */
 json_t *status_manager_pod_list(struct status_manager *sm);

@@ -1,0 +1,59 @@
+/* The Kubernetes API client: requests with TLS and credentials from a kubeconfig, a client-side rate limit
+ * (kubeAPIQPS/kubeAPIBurst), and list+watch streams that reconnect on their own. Thread-safe. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kubeconfig.h"
+
+struct kube_client;
+
+/* qps <= 0: no rate limit. Copies auth. */
+int kube_client_new(const struct kube_auth *auth, double qps, int burst, struct kube_client **ret);
+struct kube_client *kube_client_free(struct kube_client *c);
+const char *kube_client_server(const struct kube_client *c);
+
+struct kube_response {
+        long status;      /* HTTP status; 0 when no response arrived */
+        json_t *body;     /* the decoded JSON body, if any (caller frees with kube_response_clear) */
+        char error[1024]; /* transport error, or the Status message of a non-2xx answer */
+};
+void kube_response_clear(struct kube_response *r);
+
+/* One request. body may be NULL; content_type defaults to application/json. Returns 0 when an answer
+ * arrived (any status: check ret->status), or a negative errno with ret->error when none did. */
+int kube_request(struct kube_client *c, const char *method, const char *path, json_t *body,
+                 const char *content_type, int64_t timeout_ms, struct kube_response *ret);
+
+/* Percent-encodes a query value (caller frees). */
+char *kube_query_escape(const char *s);
+
+/* ---- list + watch ---- */
+
+struct kube_watch_ops {
+        /* The full set after a (re)list: a borrowed array of objects. */
+        void (*on_list)(void *userdata, json_t *items);
+        /* One watch event: "ADDED", "MODIFIED", "DELETED"; obj borrowed. */
+        void (*on_event)(void *userdata, const char *type, json_t *obj);
+        /* The stream went down (err) or came back (err NULL); optional. */
+        void (*on_state)(void *userdata, const char *err);
+        void *userdata;
+};
+
+struct kube_watch;
+
+/* Lists then watches `path` (e.g. "/api/v1/pods") with an optional query ("fieldSelector=..."), on a
+ * thread of its own. 410 Gone or an expired resourceVersion → relist; failures → back-off with jitter
+ * (0.8 s doubling to 30 s). */
+int kube_watch_start(struct kube_client *c, const char *path, const char *query,
+                     const struct kube_watch_ops *ops, struct kube_watch **ret);
+/* Stops and joins the thread (promptly: an open stream is aborted). NULL is fine. */
+void kube_watch_stop(struct kube_watch *w);
+
+/* Decodes one line of a watch stream: {"type": ..., "object": {...}}. On success *ret_type points into
+ * *ret_obj's companion storage and both must be released with json_decref(*ret_event). For fuzzing and
+ * for the watch loop. ERROR events give type "ERROR" and the Status as object. */
+int kube_watch_decode(const char *line, size_t len, json_t **ret_event, const char **ret_type,
+                      json_t **ret_obj, char **ret_err);

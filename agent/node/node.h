@@ -1,0 +1,52 @@
+/* The node manager: registers this Node with the API server, keeps its status and its Lease fresh. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kube_client;
+struct cri_client;
+
+struct node_config {
+        struct kube_client *kube;
+        struct cri_client *cri;
+        const char *node_name;
+        const char *node_ip;  /* InternalIP; may be NULL */
+        const char *root_dir; /* ephemeral-storage: the filesystem it lives on */
+        char **labels;        /* --node-labels: "key=value" */
+        char **taints;        /* --register-with-taints: "key=value:Effect" */
+        int max_pods;
+        int kubelet_port;        /* daemonEndpoints.kubeletEndpoint.Port */
+        int64_t status_ms;       /* nodeStatusUpdateFrequency [10s] */
+        int64_t report_ms;       /* nodeStatusReportFrequency [5m]: PATCH even when unchanged */
+        int lease_duration_s;    /* nodeLeaseDurationSeconds [40] */
+        int64_t timeout_ms;      /* per request */
+        int64_t reserved_memory; /* kube + system reserved, bytes */
+        int64_t eviction_memory; /* hard eviction memory.available, bytes [100Mi] */
+        /* Ready condition: false with upstream's message ("container runtime is down", "PLEG is not
+         * healthy: ...", "container runtime network not ready: ..."). */
+        bool (*ready)(void *userdata, char *message, size_t len);
+        void *userdata;
+};
+
+struct node_manager;
+
+/* Starts the manager's thread: register (retrying with back-off), then status and lease every
+ * status_ms. */
+int node_manager_start(const struct node_config *cfg, struct node_manager **ret);
+/* Stops the thread (no more callbacks); the object stays readable until node_manager_stop. */
+void node_manager_halt(struct node_manager *nm);
+void node_manager_stop(struct node_manager *nm);
+
+/* The registered Node's UID (for ownerReferences) into buf; false while not registered. */
+bool node_manager_uid(struct node_manager *nm, char *buf, size_t len);
+/* Wake the manager for an early status update (e.g. readiness changed). */
+void node_manager_poke(struct node_manager *nm);
+
+/* Pure helpers, for tests. */
+/* "key=value:Effect" / "key:Effect" → a v1 Taint; NULL with *ret_err when malformed. */
+json_t *node_taint_parse(const char *s, char **ret_err);
+/* "key=value" → label; -EINVAL when the key or value is not a valid label. */
+int node_label_parse(const char *s, char **ret_key, char **ret_value);

@@ -1,0 +1,388 @@
+/* The API status writer: pod statuses to the API server (PATCH pods/<name>/status, only on change, the
+ * latest of each pod), mirror pods for static pods, and the final DELETE of API pods that were deleted. */
+#include "apisync.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "client.h"
+#include "log.h"
+#include "node.h"
+#include "status.h"
+#include "util.h"
+
+#define SMP          "application/strategic-merge-patch+json"
+#define RETRY_MIN_MS 1000
+#define RETRY_MAX_MS 16000
+#define MIRROR_ANN   "kubernetes.io/config.mirror"
+#define HASH_ANN     "kubernetes.io/config.hash"
+#define SOURCE_ANN   "kubernetes.io/config.source"
+
+struct entry {
+        char *uid;
+        struct pod *pod;
+        json_t *pending; /* latest status */
+        json_t *sent;    /* what the API has (for the current mirror) */
+        char mirror_uid[64];
+        bool removed;
+        bool dirty;
+};
+
+struct api_status {
+        struct api_status_config cfg;
+        char *node_name;
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool stop;
+        struct entry **e;
+        size_t n;
+        int64_t retry_ms, retry_at;
+};
+
+static bool is_static(const struct pod *p)
+{
+        const char *src = pod_annotation(p, SOURCE_ANN);
+        return src && !streq(src, "api");
+}
+
+static struct entry *find(struct api_status *w, const char *uid)
+{
+        for (size_t i = 0; i < w->n; i++)
+                if (streq(w->e[i]->uid, uid))
+                        return w->e[i];
+        return NULL;
+}
+
+static void entry_free(struct entry *e)
+{
+        free(e->uid);
+        pod_unref(e->pod);
+        json_decref(e->pending);
+        json_decref(e->sent);
+        free(e);
+}
+
+void api_status_listener(void *userdata, struct pod *pod, json_t *status)
+{
+        struct api_status *w = userdata;
+        pthread_mutex_lock(&w->lock);
+        struct entry *e = find(w, pod->uid);
+        if (!e) {
+                if (!status) {
+                        pthread_mutex_unlock(&w->lock);
+                        return;
+                }
+                e = OOM_CHECK(calloc(1, sizeof *e));
+                e->uid = xstrdup(pod->uid);
+                w->e = OOM_CHECK(realloc(w->e, (w->n + 1) * sizeof *w->e));
+                w->e[w->n++] = e;
+        }
+        if (e->pod != pod) {
+                pod_unref(e->pod);
+                e->pod = pod_ref(pod);
+        }
+        if (status) {
+                json_decref(e->pending);
+                e->pending = json_incref(status);
+        } else
+                e->removed = true;
+        e->dirty = true;
+        pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+}
+
+void api_status_mirror_changed(struct api_status *w, const char *ns, const char *name)
+{
+        pthread_mutex_lock(&w->lock);
+        for (size_t i = 0; i < w->n; i++) {
+                struct entry *e = w->e[i];
+                if (e->pod && is_static(e->pod) &&
+                    (!ns || (streq(e->pod->namespace, ns) && streq(e->pod->name, name))))
+                        e->dirty = true;
+        }
+        pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+}
+
+json_t *mirror_pod_json(const struct pod *pod, const char *node_name, const char *node_uid)
+{
+        char seen[64];
+        json_t *m = json_deep_copy(pod->json);
+        json_object_del(m, "status");
+        json_t *meta = json_object_get(m, "metadata");
+        json_object_del(meta, "uid");
+        json_object_del(meta, "resourceVersion");
+        json_object_del(meta, "selfLink");
+        json_object_del(meta, "creationTimestamp");
+        json_t *ann = json_object_get(meta, "annotations");
+        if (!json_is_object(ann)) {
+                ann = json_object();
+                json_object_set_new(meta, "annotations", ann);
+        }
+        const char *hash = pod_annotation(pod, HASH_ANN);
+        json_object_set_new(ann, MIRROR_ANN, json_string(hash ? hash : pod->uid));
+        if (!json_object_get(ann, "kubernetes.io/config.seen")) {
+                format_rfc3339(now_real_ns(), seen, sizeof seen);
+                json_object_set_new(ann, "kubernetes.io/config.seen", json_string(seen));
+        }
+        /* NodeRestriction: exactly one owner, this Node, as controller, without blockOwnerDeletion. */
+        json_object_set_new(meta, "ownerReferences",
+                            json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", "v1", "kind", "Node",
+                                      "name", node_name, "uid", node_uid, "controller", true));
+        json_object_set_new(json_object_get(m, "spec"), "nodeName", json_string(node_name));
+        return m;
+}
+
+static char *pod_path(const struct pod *p)
+{
+        return strdup_printf("/api/v1/namespaces/%s/pods/%s", p->namespace, p->name);
+}
+
+/* DELETE with grace 0 and a UID precondition, as upstream does for terminated pods and stale mirrors. */
+static int delete_pod(struct api_status *w, const struct pod *p, const char *uid, char *err, size_t errlen)
+{
+        _cleanup_free_ char *path = pod_path(p);
+        json_t *opts = json_pack("{s:s, s:s, s:i, s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions",
+                                 "gracePeriodSeconds", 0, "preconditions", "uid", uid);
+        struct kube_response resp;
+        int r = kube_request(w->cfg.kube, "DELETE", path, opts, NULL, w->cfg.timeout_ms, &resp);
+        json_decref(opts);
+        if (r >= 0 && (resp.status == 200 || resp.status == 202 || resp.status == 404 || resp.status == 409))
+                r = 0; /* gone, or already replaced by another object of that name */
+        else {
+                snprintf(err, errlen, "delete pod %s/%s: %s", p->namespace, p->name, resp.error);
+                r = -EIO;
+        }
+        kube_response_clear(&resp);
+        return r;
+}
+
+/* Makes sure the static pod has a current mirror pod; *uid gets its UID. */
+static int ensure_mirror(struct api_status *w, const struct pod *p, char *uid, size_t uid_len, char *err,
+                         size_t errlen)
+{
+        char mhash[128], node_uid[64];
+        bool deleting = false;
+        const char *hash = pod_annotation(p, HASH_ANN) ?: p->uid;
+        char name[512];
+
+        if (api_source_mirror(w->cfg.source, p->namespace, p->name, uid, uid_len, mhash, sizeof mhash,
+                              &deleting)) {
+                if (!deleting && streq(mhash, hash))
+                        return 0;
+                log_info("Deleting a stale mirror pod", "pod=\"%s\" mirrorUID=\"%s\" deleting=\"%s\"",
+                         pod_full_name(p, name, sizeof name), uid, deleting ? "true" : "false");
+                if (delete_pod(w, p, uid, err, errlen) < 0)
+                        return -EIO;
+        }
+        uid[0] = 0;
+        if (!node_manager_uid(w->cfg.node, node_uid, sizeof node_uid)) {
+                snprintf(err, errlen, "the Node is not registered yet");
+                return -EAGAIN;
+        }
+        json_t *m = mirror_pod_json(p, w->node_name, node_uid);
+        _cleanup_free_ char *coll = strdup_printf("/api/v1/namespaces/%s/pods", p->namespace);
+        struct kube_response resp;
+        int r = kube_request(w->cfg.kube, "POST", coll, m, NULL, w->cfg.timeout_ms, &resp);
+        json_decref(m);
+        if (r >= 0 && resp.status == 201) {
+                snprintf(uid, uid_len, "%s",
+                         json_string_value(json_object_get(json_object_get(resp.body, "metadata"), "uid"))
+                                 ?: "");
+                log_info("Created mirror pod", "pod=\"%s\" mirrorUID=\"%s\"",
+                         pod_full_name(p, name, sizeof name), uid);
+                r = 0;
+        } else {
+                snprintf(err, errlen, "create mirror pod %s/%s: %s", p->namespace, p->name, resp.error);
+                r = -EIO;
+        }
+        kube_response_clear(&resp);
+        return r;
+}
+
+static int patch_status(struct api_status *w, const struct pod *p, const char *uid, json_t *status,
+                        char *err, size_t errlen, bool *gone)
+{
+        _cleanup_free_ char *path =
+                strdup_printf("/api/v1/namespaces/%s/pods/%s/status", p->namespace, p->name);
+        json_t *patch = json_pack("{s:{s:s}, s:O}", "metadata", "uid", uid, "status", status);
+        struct kube_response resp;
+        int r = kube_request(w->cfg.kube, "PATCH", path, patch, SMP, w->cfg.timeout_ms, &resp);
+        json_decref(patch);
+        *gone = false;
+        if (r >= 0 && resp.status == 200)
+                r = 0;
+        else if (r >= 0 && (resp.status == 404 || resp.status == 409 || resp.status == 422)) {
+                /* Gone, or replaced by another object of the same name (the UID differs). */
+                *gone = true;
+                r = 0;
+        } else {
+                snprintf(err, errlen, "patch status of %s/%s: %s", p->namespace, p->name, resp.error);
+                r = -EIO;
+        }
+        kube_response_clear(&resp);
+        return r;
+}
+
+/* One entry's work, without the lock. Returns < 0 to retry later; *drop when the entry is done. */
+static int process(struct api_status *w, struct entry *e, struct pod *p, json_t *pending, json_t *sent,
+                   bool removed, char *err, size_t errlen, bool *drop, json_t **ret_sent)
+{
+        char uid[64];
+        bool gone = false;
+        int r;
+
+        *drop = false;
+        *ret_sent = NULL;
+        if (is_static(p)) {
+                if (removed) {
+                        char mhash[128];
+                        bool deleting;
+                        if (api_source_mirror(w->cfg.source, p->namespace, p->name, uid, sizeof uid, mhash,
+                                              sizeof mhash, &deleting) &&
+                            (r = delete_pod(w, p, uid, err, errlen)) < 0)
+                                return r;
+                        *drop = true;
+                        return 0;
+                }
+                r = ensure_mirror(w, p, uid, sizeof uid, err, errlen);
+                if (r < 0)
+                        return r;
+                if (!streq(uid, e->mirror_uid)) {
+                        snprintf(e->mirror_uid, sizeof e->mirror_uid, "%s", uid);
+                        sent = NULL; /* a new mirror has no status yet */
+                }
+        } else {
+                snprintf(uid, sizeof uid, "%s", p->uid);
+                if (!api_source_has(w->cfg.source, p->uid)) { /* deleted from the API: nothing to write */
+                        *drop = removed;
+                        return 0;
+                }
+        }
+        if (pending && (!sent || !json_equal(pending, sent))) {
+                r = patch_status(w, p, uid, pending, err, errlen, &gone);
+                if (r < 0)
+                        return r;
+                if (!gone)
+                        *ret_sent = json_incref(pending);
+        }
+        if (removed && !is_static(p)) {
+                if (!gone && api_source_deleting(w->cfg.source, p->uid)) {
+                        r = delete_pod(w, p, p->uid, err, errlen);
+                        if (r < 0)
+                                return r;
+                        char name[512];
+                        log_info("Pod deleted from the API server after its containers stopped",
+                                 "pod=\"%s\" podUID=\"%s\"", pod_full_name(p, name, sizeof name), p->uid);
+                }
+                *drop = true;
+        }
+        return 0;
+}
+
+static void *writer_thread(void *arg)
+{
+        struct api_status *w = arg;
+        char last_err[1024] = "";
+
+        pthread_mutex_lock(&w->lock);
+        while (!w->stop) {
+                int64_t now = now_mono_ms();
+                struct entry *e = NULL;
+                if (now >= w->retry_at)
+                        for (size_t i = 0; i < w->n && !e; i++)
+                                if (w->e[i]->dirty)
+                                        e = w->e[i];
+                if (!e) {
+                        cond_wait_ms(&w->cond, &w->lock, w->retry_at > now ? w->retry_at - now : 10000);
+                        continue;
+                }
+                e->dirty = false;
+                struct pod *p = pod_ref(e->pod);
+                json_t *pending = json_incref(e->pending), *sent = json_incref(e->sent);
+                bool removed = e->removed;
+                pthread_mutex_unlock(&w->lock);
+
+                char err[1024] = "";
+                bool drop = false;
+                json_t *now_sent = NULL;
+                int r = process(w, e, p, pending, sent, removed, err, sizeof err, &drop, &now_sent);
+
+                pthread_mutex_lock(&w->lock);
+                if (r < 0) {
+                        e->dirty = true;
+                        w->retry_ms =
+                                w->retry_ms ? MIN(w->retry_ms * 2, (int64_t) RETRY_MAX_MS) : RETRY_MIN_MS;
+                        w->retry_at = now_mono_ms() + w->retry_ms;
+                        if (!streq(err, last_err))
+                                log_error("Cannot write pod status to the API server, will retry",
+                                          "err=\"%s\"", log_q(err));
+                        snprintf(last_err, sizeof last_err, "%s", err);
+                } else {
+                        if (w->retry_ms)
+                                log_info("Pod statuses reach the API server again", "node=\"%s\"",
+                                         w->node_name);
+                        w->retry_ms = 0;
+                        last_err[0] = 0;
+                        if (now_sent) {
+                                json_decref(e->sent);
+                                e->sent = TAKE_PTR(now_sent);
+                        }
+                        if (drop && !e->dirty) {
+                                for (size_t i = 0; i < w->n; i++)
+                                        if (w->e[i] == e) {
+                                                w->e[i] = w->e[--w->n];
+                                                break;
+                                        }
+                                entry_free(e);
+                        }
+                }
+                json_decref(now_sent);
+                pod_unref(p);
+                json_decref(pending);
+                json_decref(sent);
+        }
+        pthread_mutex_unlock(&w->lock);
+        return NULL;
+}
+
+int api_status_start(const struct api_status_config *cfg, struct api_status **ret)
+{
+        struct api_status *w = OOM_CHECK(calloc(1, sizeof *w));
+        w->cfg = *cfg;
+        w->node_name = xstrdup(cfg->node_name);
+        pthread_mutex_init(&w->lock, NULL);
+        cond_init_monotonic(&w->cond);
+        int r = pthread_create(&w->thread, NULL, writer_thread, w);
+        if (r != 0) {
+                pthread_mutex_destroy(&w->lock);
+                pthread_cond_destroy(&w->cond);
+                free(w->node_name);
+                free(w);
+                return -r;
+        }
+        *ret = w;
+        return 0;
+}
+
+void api_status_stop(struct api_status *w)
+{
+        if (!w)
+                return;
+        pthread_mutex_lock(&w->lock);
+        w->stop = true;
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(w->thread, NULL);
+        for (size_t i = 0; i < w->n; i++)
+                entry_free(w->e[i]);
+        free(w->e);
+        free(w->node_name);
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->cond);
+        free(w);
+}
