@@ -29,6 +29,8 @@ run)
   ;;
 test)
   "$top/packaging/install-deps.sh"
+  # The e2e tests' kube-apiserver, built once from Debian's source and cached (tests/e2e/README.md).
+  "$top/tests/e2e/kube-build.sh" >/dev/null
   build "$top/build"
   build "$top/build-asan" -DCUBELET_SANITIZE=ON
   export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}
