@@ -14,6 +14,7 @@
 #include "client.h"
 #include "kubeconfig.h"
 #include "node.h"
+#include "objcache.h"
 #include "sink.h"
 #include "config.h"
 #include "events.h"
@@ -56,6 +57,7 @@ struct agent {
         struct api_source *api;
         struct api_status *api_status;
         struct event_sink *event_sink;
+        struct obj_cache *objects;
         atomic_int sources_pending; /* sources that have not spoken yet */
 };
 
@@ -109,13 +111,18 @@ static char *detect_node_ip(void)
 static int do_sync(void *ud, struct pod *pod, struct sync_result *res)
 {
         struct agent *a = ud;
+        if (a->objects)
+                obj_cache_register_pod(a->objects, pod);
         return pod_sync(&a->sync, pod, res);
 }
 
 static int do_kill(void *ud, const char *uid, int64_t grace_s, struct sync_result *res)
 {
         struct agent *a = ud;
-        return pod_kill(&a->sync, uid, grace_s, res);
+        int r = pod_kill(&a->sync, uid, grace_s, res);
+        if (r >= 0 && a->objects)
+                obj_cache_unregister_pod(a->objects, uid);
+        return r;
 }
 
 static void on_pod_change(const char *uid, void *ud)
@@ -199,10 +206,9 @@ static void mirror_changed(void *ud, const char *ns, const char *name)
                 api_status_mirror_changed(a->api_status, ns, name);
 }
 
-/* The API server parts: clients (upstream's three: pods/status rate-limited by kubeAPIQPS, events by
- * eventRecordQPS, node heartbeats unlimited), Node registration, the pod source, the status writer and
- * the event sink. */
-static int start_kube(struct agent *a)
+/* The API server clients (upstream's three: pods/status rate-limited by kubeAPIQPS, events by
+ * eventRecordQPS, node heartbeats unlimited) and the ConfigMap/Secret cache, before any pod syncs. */
+static int init_kube(struct agent *a)
 {
         struct kube_auth auth = {0};
         _cleanup_free_ char *err = NULL;
@@ -217,9 +223,20 @@ static int start_kube(struct agent *a)
             (r = kube_client_new(&auth, a->cfg.event_qps, a->cfg.event_burst, &a->kube_events)) < 0 ||
             (r = kube_client_new(&auth, 0, 1, &a->kube_heartbeat)) < 0) {
                 kube_auth_clear(&auth);
+                log_error("Cannot create the API client", "err=\"%s\"", strerror(-r));
+                a->kube = kube_client_free(a->kube);
+                a->kube_events = kube_client_free(a->kube_events);
                 return r;
         }
         kube_auth_clear(&auth);
+        a->objects = obj_cache_new(a->kube);
+        return 0;
+}
+
+/* Node registration, the pod source, the status writer and the event sink. */
+static int start_kube(struct agent *a)
+{
+        int r;
         if (a->cfg.register_node) {
                 struct node_config nc = {
                         .kube = a->kube_heartbeat,
@@ -276,6 +293,7 @@ static void stop_kube_writers(struct agent *a)
         a->event_sink = NULL;
         node_manager_stop(a->node);
         a->node = NULL;
+        a->objects = obj_cache_free(a->objects);
         a->kube = kube_client_free(a->kube);
         a->kube_events = kube_client_free(a->kube_events);
         a->kube_heartbeat = kube_client_free(a->kube_heartbeat);
@@ -357,6 +375,10 @@ static int run(struct agent *a)
                 return r;
         }
         log_runtime_version(a);
+        if (a->cfg.kubeconfig && (r = init_kube(a)) < 0) {
+                a->cri = cri_client_free(a->cri);
+                return r;
+        }
         log_info("Cgroup hierarchy", "driver=\"cgroupfs\" mode=\"%s\"",
                  cg_mode_name(cg_detect_mode("/sys/fs/cgroup")));
 
@@ -388,6 +410,9 @@ static int run(struct agent *a)
                 .resolv_conf = "/etc/resolv.conf",
                 .timeout_ms = a->cfg.runtime_timeout_ms,
                 .image_pull_timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
+                .objects = a->objects,
+                .node_cpu_m = 1000LL * MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L),
+                .node_mem = (int64_t) sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE),
         };
         struct pod_workers_ops ops = {.sync = do_sync, .kill = do_kill, .userdata = a};
         r = pod_workers_new(a->cfg.workers, &ops, a->cfg.sync_ms, &a->workers);
@@ -411,7 +436,7 @@ static int run(struct agent *a)
         uv_signal_start(&a->sighup, hup_cb, SIGHUP);
 
         /* Sources first: nothing is treated as an orphan before every source has spoken once. */
-        atomic_store(&a->sources_pending, a->cfg.kubeconfig ? 2 : 1);
+        atomic_store(&a->sources_pending, a->kube ? 2 : 1);
         if (a->cfg.static_pod_path) {
                 _cleanup_free_ char *state = strdup_printf("%s/static-pods", a->cfg.root_dir);
                 r = file_source_start(&a->loop, a->cfg.static_pod_path, state, a->cfg.node_name,
@@ -437,9 +462,8 @@ static int run(struct agent *a)
                 log_error("Cannot start PLEG", "err=\"%s\"", strerror(-r));
                 goto out;
         }
-        if (a->cfg.kubeconfig && (r = start_kube(a)) < 0) {
-                if (r != -EINVAL)
-                        log_error("Cannot start the API server client", "err=\"%s\"", strerror(-r));
+        if (a->kube && (r = start_kube(a)) < 0) {
+                log_error("Cannot start the API server parts", "err=\"%s\"", strerror(-r));
                 goto out;
         }
         if (a->cfg.healthz_port > 0) {

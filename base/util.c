@@ -236,3 +236,52 @@ int cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms)
         ts.tv_nsec = ns % 1000000000LL;
         return pthread_cond_timedwait(c, m, &ts);
 }
+
+static int b64_value(unsigned char c)
+{
+        if (c >= 'A' && c <= 'Z')
+                return c - 'A';
+        if (c >= 'a' && c <= 'z')
+                return c - 'a' + 26;
+        if (c >= '0' && c <= '9')
+                return c - '0' + 52;
+        if (c == '+' || c == '-')
+                return 62;
+        if (c == '/' || c == '_')
+                return 63;
+        return -1;
+}
+
+/* Standard base64 (whitespace ignored, padding optional). */
+int base64_decode(const char *s, char **ret, size_t *ret_len)
+{
+        size_t n = strlen(s), len = 0;
+        _cleanup_free_ char *out = OOM_CHECK(malloc(n / 4 * 3 + 4));
+        unsigned acc = 0;
+        int bits = 0;
+        bool pad = false;
+
+        for (const char *p = s; *p; p++) {
+                if (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+                        continue;
+                if (*p == '=') {
+                        pad = true;
+                        continue;
+                }
+                int v = b64_value((unsigned char) *p);
+                if (v < 0 || pad)
+                        return -EINVAL;
+                acc = (acc << 6) | (unsigned) v;
+                bits += 6;
+                if (bits >= 8) {
+                        bits -= 8;
+                        out[len++] = (char) ((acc >> bits) & 0xff);
+                }
+        }
+        if (bits >= 6)
+                return -EINVAL; /* a lone sextet cannot end a valid encoding */
+        out[len] = 0;
+        *ret_len = len;
+        *ret = TAKE_PTR(out);
+        return 0;
+}

@@ -41,5 +41,8 @@ void cond_init_monotonic(pthread_cond_t *c);
 int cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms);
 
 /* 64-bit FNV-1a, for stable content hashes. */
+/* Standard or URL-safe base64; whitespace ignored, padding optional. *ret is NUL-terminated too. */
+int base64_decode(const char *s, char **ret, size_t *ret_len);
+
 uint64_t hash_fnv1a64(const void *data, size_t len, uint64_t seed);
 #define HASH_FNV_SEED 0xcbf29ce484222325ULL

@@ -104,8 +104,8 @@ struct pod {
         char *node_name;
         bool host_network, host_pid, host_ipc;
         bool name_mistyped; /* decoding: metadata.name was there but not a string */
-        /* API pods: must not run (deletionTimestamp set, or a terminal phase); the grace period is
-         * metadata.deletionGracePeriodSeconds when deleting. */
+        /* API pods: must stop (deletionTimestamp set); termination_grace_period is then
+         * metadata.deletionGracePeriodSeconds. */
         bool terminating;
         bool deleting; /* deletionTimestamp set: delete the API object once stopped */
         json_t *json;       /* the defaulted object */

@@ -14,7 +14,7 @@
 
 #define POLL_MS      500
 #define BATCH_MAX    64
-#define RETRY_MAX_MS 30000
+#define RETRY_MAX_MS 8000
 
 struct event_sink {
         struct kube_client *kube;

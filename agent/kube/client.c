@@ -19,7 +19,7 @@
 #define CONNECT_TIMEOUT_MS 5000
 #define LIST_TIMEOUT_MS    60000
 #define WATCH_BACKOFF_MIN  800
-#define WATCH_BACKOFF_MAX  30000
+#define WATCH_BACKOFF_MAX  10000
 
 struct kube_client {
         struct kube_auth auth;

@@ -46,7 +46,7 @@ struct kube_watch;
 
 /* Lists then watches `path` (e.g. "/api/v1/pods") with an optional query ("fieldSelector=..."), on a
  * thread of its own. 410 Gone or an expired resourceVersion → relist; failures → back-off with jitter
- * (0.8 s doubling to 30 s). */
+ * (0.8 s doubling to 10 s). */
 int kube_watch_start(struct kube_client *c, const char *path, const char *query,
                      const struct kube_watch_ops *ops, struct kube_watch **ret);
 /* Stops and joins the thread (promptly: an open stream is aborted). NULL is fine. */

@@ -40,7 +40,35 @@ struct node_manager {
         int64_t last_patch_ms;
         char last_error[512];
         unsigned register_attempts;
+        struct kube_watch *watch; /* our own Node: deletion → register again; spec.podCIDR */
+        bool gone;                /* the watch saw the Node deleted (under lock) */
+        char pod_cidr[64];
 };
+
+/* ---- our own Node, watched ---------------------------------------------------------------------- */
+
+static void node_seen(struct node_manager *nm, json_t *node)
+{
+        const char *cidr = json_string_value(json_object_get(json_object_get(node, "spec"), "podCIDR"));
+        pthread_mutex_lock(&nm->lock);
+        if (!node && nm->uid[0]) {
+                nm->gone = true;
+                nm->poked = true;
+                pthread_cond_broadcast(&nm->cond);
+        }
+        snprintf(nm->pod_cidr, sizeof nm->pod_cidr, "%s", cidr ? cidr : "");
+        pthread_mutex_unlock(&nm->lock);
+}
+
+static void watch_list(void *ud, json_t *items)
+{
+        node_seen(ud, json_array_get(items, 0));
+}
+
+static void watch_event(void *ud, const char *type, json_t *obj)
+{
+        node_seen(ud, streq(type, "DELETED") ? NULL : obj);
+}
 
 /* ---- pure helpers ------------------------------------------------------------------------------ */
 
@@ -573,8 +601,19 @@ static void *node_thread(void *arg)
                         continue;
                 }
                 nm->poked = false;
+                bool gone = nm->gone;
+                nm->gone = false;
                 pthread_mutex_unlock(&nm->lock);
-
+                if (gone && nm->registered) {
+                        /* Deleted behind our back (upstream would only notice at a restart); a stale list
+                         * from before the registration only costs a 409 here. */
+                        log_v(1, "The Node object is gone; registering again", "node=\"%s\"", nm->node_name);
+                        nm->registered = false;
+                        json_decref(nm->last_status);
+                        nm->last_status = NULL;
+                        json_decref(nm->lease);
+                        nm->lease = NULL;
+                }
                 if (!nm->registered) {
                         nm->registered = register_node(nm) >= 0;
                         nm->register_attempts = nm->registered ? 0 : nm->register_attempts + 1;
@@ -613,13 +652,26 @@ int node_manager_start(const struct node_config *cfg, struct node_manager **ret)
                 node_manager_stop(nm);
                 return -r;
         }
+        _cleanup_free_ char *sel = strdup_printf("metadata.name=%s", nm->node_name);
+        _cleanup_free_ char *esc = kube_query_escape(sel);
+        _cleanup_free_ char *query = strdup_printf("fieldSelector=%s", esc);
+        struct kube_watch_ops wo = {.on_list = watch_list, .on_event = watch_event, .userdata = nm};
+        r = kube_watch_start(nm->cfg.kube, "/api/v1/nodes", query, &wo, &nm->watch);
+        if (r < 0) {
+                node_manager_stop(nm);
+                return r;
+        }
         *ret = nm;
         return 0;
 }
 
 void node_manager_halt(struct node_manager *nm)
 {
-        if (!nm || !nm->thread)
+        if (!nm)
+                return;
+        kube_watch_stop(nm->watch);
+        nm->watch = NULL;
+        if (!nm->thread)
                 return;
         pthread_mutex_lock(&nm->lock);
         nm->stop = true;
@@ -653,6 +705,16 @@ bool node_manager_uid(struct node_manager *nm, char *buf, size_t len)
         bool ok = nm->uid[0] != 0;
         if (ok)
                 snprintf(buf, len, "%s", nm->uid);
+        pthread_mutex_unlock(&nm->lock);
+        return ok;
+}
+
+bool node_manager_pod_cidr(struct node_manager *nm, char *buf, size_t len)
+{
+        pthread_mutex_lock(&nm->lock);
+        bool ok = nm->pod_cidr[0] != 0;
+        if (ok)
+                snprintf(buf, len, "%s", nm->pod_cidr);
         pthread_mutex_unlock(&nm->lock);
         return ok;
 }

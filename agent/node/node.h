@@ -42,6 +42,8 @@ void node_manager_stop(struct node_manager *nm);
 
 /* The registered Node's UID (for ownerReferences) into buf; false while not registered. */
 bool node_manager_uid(struct node_manager *nm, char *buf, size_t len);
+/* The Node's spec.podCIDR as the API server has it, into buf; false when unset. */
+bool node_manager_pod_cidr(struct node_manager *nm, char *buf, size_t len);
 /* Wake the manager for an early status update (e.g. readiness changed). */
 void node_manager_poke(struct node_manager *nm);
 

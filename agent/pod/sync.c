@@ -13,6 +13,7 @@
 
 #include "arena.h"
 #include "backoff.h"
+#include "envvars.h"
 #include "events.h"
 #include "manager.h"
 #include "probe_net.h"
@@ -660,12 +661,34 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
         cfg.tty = c->tty;
         cfg.log_path = arena_printf(&a, "%s/%d.log", c->name, restart_count);
 
-        cfg.envs = arena_alloc(&a, (c->n_env + 1) * sizeof(Runtime__V1__KeyValue *));
-        for (size_t i = 0; i < c->n_env; i++) {
+        /* The environment: envFrom, then env with valueFrom resolved (ConfigMaps and Secrets through
+         * the API server's cache). A missing object is upstream's CreateContainerConfigError. */
+        _cleanup_free_ char *pod_ip =
+                container_env_needs_pod_ip(pod, c->name) ? sandbox_ip(ctx, sandbox_id) : NULL;
+        struct env_ctx ectx = {.objects = ctx->objects,
+                               .host_ip = ctx->node_ip,
+                               .pod_ip = pod_ip,
+                               .node_cpu_m = ctx->node_cpu_m,
+                               .node_mem = ctx->node_mem,
+                               .timeout_ms = MIN(ctx->timeout_ms, (int64_t) 10000)};
+        _cleanup_strv_free_ char **env = NULL;
+        _cleanup_free_ char *env_warning = NULL;
+        char env_err[512];
+        r = container_env(&ectx, pod, c->name, &env, &env_warning, env_err, sizeof env_err);
+        if (r < 0) {
+                res_cerror(res, c->name, "CreateContainerConfigError", "%s", env_err);
+                pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "Error: %s", env_err);
+                return r;
+        }
+        if (env_warning)
+                pod_event(ctx, pod, fp, EVENT_WARNING, "InvalidEnvironmentVariableNames", "%s", env_warning);
+        size_t n_env = strv_length(env) / 2;
+        cfg.envs = arena_alloc(&a, (n_env + 1) * sizeof(Runtime__V1__KeyValue *));
+        for (size_t i = 0; i < n_env; i++) {
                 Runtime__V1__KeyValue *kv = arena_alloc(&a, sizeof *kv);
                 runtime__v1__key_value__init(kv);
-                kv->key = c->env[i].name;
-                kv->value = c->env[i].value ? c->env[i].value : "";
+                kv->key = env[2 * i];
+                kv->value = env[2 * i + 1];
                 cfg.envs[cfg.n_envs++] = kv;
         }
 

@@ -11,6 +11,7 @@ struct cri_client;
 struct event_recorder;
 struct status_manager;
 struct prober;
+struct obj_cache;
 
 /* CRI labels and annotations cubelet writes, with upstream's names. */
 #define LABEL_POD_NAME           "io.kubernetes.pod.name"
@@ -35,6 +36,8 @@ struct sync_ctx {
         struct status_manager *status; /* NULL: no status */
         struct prober *prober;         /* NULL: probes are not run */
         const char *node_ip;           /* status.hostIP; may be NULL */
+        struct obj_cache *objects;     /* ConfigMaps and Secrets from the API server; NULL: standalone */
+        int64_t node_cpu_m, node_mem;  /* allocatable, for resourceFieldRef limits not set */
 };
 
 #define SYNC_MAX_WAITS 16

@@ -67,10 +67,7 @@ static json_t *pod_key(json_t *obj)
                 json_object_del(meta, "managedFields");
                 json_object_del(meta, "generation");
         }
-        const char *phase = json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
-        bool terminal = phase && (streq(phase, "Succeeded") || streq(phase, "Failed"));
-        return json_pack("{s:o*, s:O*, s:b}", "metadata", meta, "spec", json_object_get(obj, "spec"),
-                         "terminal", terminal);
+        return json_pack("{s:o*, s:O*}", "metadata", meta, "spec", json_object_get(obj, "spec"));
 }
 
 /* The pod cubelet runs for an API object: defaulted as the API server would, marked as from "api". */
@@ -107,8 +104,6 @@ static struct pod *decode_pod(json_t *obj, json_t *key)
                 if (json_is_integer(g))
                         p->termination_grace_period = json_integer_value(g);
         }
-        if (json_is_true(json_object_get(key, "terminal")))
-                p->terminating = true;
         return p;
 }
 

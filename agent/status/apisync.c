@@ -16,7 +16,7 @@
 
 #define SMP          "application/strategic-merge-patch+json"
 #define RETRY_MIN_MS 1000
-#define RETRY_MAX_MS 16000
+#define RETRY_MAX_MS 4000 /* an outage costs a refused connection per 4 s; recovery is quick */
 #define MIRROR_ANN   "kubernetes.io/config.mirror"
 #define HASH_ANN     "kubernetes.io/config.hash"
 #define SOURCE_ANN   "kubernetes.io/config.source"
@@ -318,7 +318,9 @@ static void *writer_thread(void *arg)
                         w->retry_ms =
                                 w->retry_ms ? MIN(w->retry_ms * 2, (int64_t) RETRY_MAX_MS) : RETRY_MIN_MS;
                         w->retry_at = now_mono_ms() + w->retry_ms;
-                        if (!streq(err, last_err))
+                        if (r == -EAGAIN)
+                                log_v(2, "Pod status waits", "err=\"%s\"", log_q(err));
+                        else if (!streq(err, last_err))
                                 log_error("Cannot write pod status to the API server, will retry",
                                           "err=\"%s\"", log_q(err));
                         snprintf(last_err, sizeof last_err, "%s", err);

@@ -3,6 +3,7 @@
 # private CA and certificates made by openssl. No controller-manager or scheduler runs.
 #   master.sh start DIR                            prints DIR/admin.kubeconfig
 #   master.sh stop DIR [--purge]
+#   master.sh stop-apiserver DIR                  only the API server (outage tests; start brings it back)
 #   master.sh node-kubeconfig DIR NODE OUT [--embed]   client cert system:node:NODE (or E2E_KUBECONFIG_EMBED=1)
 #   master.sh node-serving-cert DIR NODE CERT KEY      a kubelet serving cert the apiserver will trust
 # Env: E2E_APISERVER_PORT (16443), E2E_ETCD_PORT (23790), E2E_ETCD_PEER_PORT (etcd port + 10),
@@ -242,6 +243,12 @@ cmd_stop() {
   if [ "$purge" = 1 ]; then rm -rf "$dir"; fi
 }
 
+# Only the API server (an outage test); etcd and the certificates stay, `start` brings it back.
+cmd_stop_apiserver() {
+  [ -d "$dir" ] || return 0
+  halt apiserver
+}
+
 cmd_node_kubeconfig() {
   local node=$1 out=$2 embed=$3 pki=$dir/pki
   [ -s "$pki/ca.key" ] || die "no CA in $pki (run master.sh start $dir first)"
@@ -274,6 +281,7 @@ done
 case "$verb" in
 start) [ ${#args[@]} -eq 0 ] || usage; cmd_start ;;
 stop) [ ${#args[@]} -eq 0 ] || usage; cmd_stop ;;
+stop-apiserver) [ ${#args[@]} -eq 0 ] || usage; cmd_stop_apiserver ;;
 node-kubeconfig) [ ${#args[@]} -eq 2 ] || usage; cmd_node_kubeconfig "${args[0]}" "$(realpath -m "${args[1]}")" "$embed" ;;
 node-serving-cert) [ ${#args[@]} -eq 3 ] || usage; cmd_node_serving_cert "${args[@]}" ;;
 *) usage ;;

@@ -10,6 +10,7 @@
 
 #include "apisync.h"
 #include "client.h"
+#include "envvars.h"
 #include "events.h"
 #include "kubeconfig.h"
 #include "manifest.h"
@@ -239,6 +240,69 @@ static void test_event_json(void **state)
         json_decref(j);
 }
 
+static const char *env_value(char **env, const char *name)
+{
+        for (char **p = env; p && *p; p += 2)
+                if (!strcmp(p[0], name))
+                        return p[1];
+        return NULL;
+}
+
+static void test_container_env(void **state)
+{
+        const char *m =
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: e, namespace: ns1, labels: {app: web}}\n"
+                "spec:\n  containers:\n  - name: c\n    image: busybox\n"
+                "    resources: {limits: {cpu: 250m, memory: 64Mi}, requests: {cpu: 100m}}\n"
+                "    env:\n"
+                "    - {name: A, value: one}\n"
+                "    - {name: A, value: two}\n"
+                "    - {name: NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}\n"
+                "    - {name: NS, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}\n"
+                "    - {name: APP, valueFrom: {fieldRef: {fieldPath: \"metadata.labels['app']\"}}}\n"
+                "    - {name: HOST, valueFrom: {fieldRef: {fieldPath: status.hostIP}}}\n"
+                "    - {name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}\n"
+                "    - {name: CPU, valueFrom: {resourceFieldRef: {resource: limits.cpu}}}\n"
+                "    - {name: CPUM, valueFrom: {resourceFieldRef: {resource: requests.cpu, divisor: 1m}}}\n"
+                "    - {name: MEM, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}\n"
+                "    - {name: DIV0, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: "
+                "'0'}}}\n"
+                "  - name: d\n    image: busybox\n"
+                "    env: [{name: X, valueFrom: {configMapKeyRef: {name: cfg, key: k}}}]\n"
+                "  - name: o\n    image: busybox\n"
+                "    env: [{name: YY, valueFrom: {fieldRef: {fieldPath: spec.bogus}}}]\n";
+        struct manifest_result r = {0};
+        manifest_decode("/etc/m/e.yaml", m, strlen(m), "n1", &r);
+        if (r.error)
+                fail_msg("%s", r.error);
+        struct env_ctx ctx = {
+                .host_ip = "192.0.2.1", .pod_ip = "10.1.0.5", .node_cpu_m = 2000, .node_mem = 1 << 30};
+        char **env = NULL, *warn = NULL, err[256];
+        assert_int_equal(container_env(&ctx, r.pods[0], "c", &env, &warn, err, sizeof err), 0);
+        assert_null(warn);
+        assert_string_equal(env_value(env, "A"), "two");
+        assert_string_equal(env_value(env, "NAME"), "e-n1");
+        assert_string_equal(env_value(env, "NS"), "ns1");
+        assert_string_equal(env_value(env, "APP"), "web");
+        assert_string_equal(env_value(env, "HOST"), "192.0.2.1");
+        assert_string_equal(env_value(env, "IP"), "10.1.0.5");
+        assert_string_equal(env_value(env, "CPU"), "1"); /* 250m rounded up */
+        assert_string_equal(env_value(env, "CPUM"), "100");
+        assert_string_equal(env_value(env, "MEM"), "64");
+        assert_string_equal(env_value(env, "DIV0"), "67108864");
+        assert_int_equal(strv_length(env), 2 * 10); /* A once */
+        strv_free(env);
+        assert_true(container_env_needs_pod_ip(r.pods[0], "c"));
+        assert_false(container_env_needs_pod_ip(r.pods[0], "d"));
+
+        /* A static pod may not use API objects. */
+        assert_int_equal(container_env(&ctx, r.pods[0], "d", &env, &warn, err, sizeof err), -EPERM);
+        assert_string_equal(err, "static pods may not reference API objects: configmap \"cfg\"");
+        assert_true(container_env(&ctx, r.pods[0], "o", &env, &warn, err, sizeof err) < 0);
+        assert_string_equal(err, "unsupported fieldRef: spec.bogus");
+        manifest_result_clear(&r);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -250,6 +314,7 @@ int main(void)
                 cmocka_unit_test(test_labels_and_taints),
                 cmocka_unit_test(test_mirror_pod),
                 cmocka_unit_test(test_event_json),
+                cmocka_unit_test(test_container_env),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

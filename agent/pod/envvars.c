@@ -1,0 +1,307 @@
+/* A container's environment as upstream builds it: envFrom sources, then env with valueFrom resolved. */
+#include "envvars.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "objcache.h"
+#include "util.h"
+
+static json_t *find_container(const struct pod *pod, const char *name)
+{
+        json_t *spec = json_object_get(pod->json, "spec"), *c;
+        const char *lists[] = {"containers", "initContainers"};
+        size_t i;
+        for (size_t l = 0; l < 2; l++)
+                json_array_foreach(json_object_get(spec, lists[l]), i, c)
+                {
+                        if (streq_ptr(json_string_value(json_object_get(c, "name")), name))
+                                return c;
+                }
+        return NULL;
+}
+
+static const struct container *find_spec(const struct pod *pod, const char *name)
+{
+        for (size_t i = 0; i < pod->n_containers; i++)
+                if (streq(pod->containers[i].name, name))
+                        return &pod->containers[i];
+        for (size_t i = 0; i < pod->n_init_containers; i++)
+                if (streq(pod->init_containers[i].name, name))
+                        return &pod->init_containers[i];
+        return NULL;
+}
+
+/* 1.20's rule: letters, digits, '_', '-', '.', not starting with a digit. */
+static bool is_env_name(const char *s)
+{
+        if (!*s || isdigit((unsigned char) *s))
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char) *s) && *s != '_' && *s != '-' && *s != '.')
+                        return false;
+        return true;
+}
+
+static void env_set(char ***env, const char *name, const char *value)
+{
+        for (char **p = *env; p && *p; p += 2)
+                if (streq(p[0], name)) {
+                        free(p[1]);
+                        p[1] = xstrdup(value);
+                        return;
+                }
+        strv_push(env, xstrdup(name));
+        strv_push(env, xstrdup(value));
+}
+
+/* The object, or an error in upstream's words. Static pods may not use API objects. */
+static int get_object(const struct env_ctx *ctx, const struct pod *pod, const char *resource,
+                      const char *name, json_t **ret, char *err, size_t errlen)
+{
+        const char *kind = streq(resource, "secrets") ? "secret" : "configmap";
+        const char *src = pod_annotation(pod, "kubernetes.io/config.source");
+        if (src && !streq(src, "api")) {
+                snprintf(err, errlen, "static pods may not reference API objects: %s \"%s\"", kind, name);
+                return -EPERM;
+        }
+        if (!ctx->objects) {
+                snprintf(err, errlen, "%s \"%s\": no API server is configured", kind, name);
+                return -ENOENT;
+        }
+        return obj_cache_get(ctx->objects, resource, pod->namespace, name, ctx->timeout_ms, ret, err,
+                             errlen);
+}
+
+/* A key of a ConfigMap (data, then binaryData) or Secret (data, base64); NULL if absent. */
+static char *object_value(json_t *obj, bool secret, const char *key)
+{
+        const char *v = json_string_value(json_object_get(json_object_get(obj, "data"), key));
+        if (v && !secret)
+                return xstrdup(v);
+        if (!v)
+                v = json_string_value(
+                        json_object_get(json_object_get(obj, secret ? "stringData" : "binaryData"), key));
+        if (!v)
+                return NULL;
+        char *out;
+        size_t len;
+        if (base64_decode(v, &out, &len) < 0)
+                return NULL;
+        return out;
+}
+
+static int field_ref(const struct env_ctx *ctx, const struct pod *pod, const char *path, char **ret,
+                     char *err, size_t errlen)
+{
+        char key[256];
+        json_t *meta = json_object_get(pod->json, "metadata"), *spec = json_object_get(pod->json, "spec");
+        const char *v = NULL;
+
+        if (streq(path, "metadata.name"))
+                v = pod->name;
+        else if (streq(path, "metadata.namespace"))
+                v = pod->namespace;
+        else if (streq(path, "metadata.uid"))
+                v = pod->uid;
+        else if (streq(path, "spec.nodeName"))
+                v = pod->node_name;
+        else if (streq(path, "spec.serviceAccountName"))
+                v = json_string_value(json_object_get(spec, "serviceAccountName"));
+        else if (streq(path, "status.hostIP") || streq(path, "status.hostIPs"))
+                v = ctx->host_ip;
+        else if (streq(path, "status.podIP") || streq(path, "status.podIPs"))
+                v = pod->host_network ? ctx->host_ip : ctx->pod_ip;
+        else if ((sscanf(path, "metadata.labels['%255[^']']", key) == 1 ||
+                  sscanf(path, "metadata.annotations['%255[^']']", key) == 1)) {
+                bool labels = str_has_prefix(path, "metadata.labels");
+                v = json_string_value(
+                        json_object_get(json_object_get(meta, labels ? "labels" : "annotations"), key));
+        } else if (streq(path, "metadata.labels") || streq(path, "metadata.annotations")) {
+                /* the downward API's "k=\"v\"" lines, sorted by key as upstream */
+                json_t *m = json_object_get(meta, str_has_prefix(path, "metadata.labels") ? "labels"
+                                                                                          : "annotations");
+                const char *k;
+                json_t *x;
+                _cleanup_free_ char *acc = xstrdup("");
+                json_object_foreach(m, k, x)
+                {
+                        char *n = strdup_printf("%s%s%s=\"%s\"", acc, *acc ? "\n" : "", k,
+                                                json_string_value(x) ?: "");
+                        free(acc);
+                        acc = n;
+                }
+                *ret = TAKE_PTR(acc);
+                return 0;
+        } else {
+                snprintf(err, errlen, "unsupported fieldRef: %s", path);
+                return -EINVAL;
+        }
+        *ret = xstrdup(v ? v : "");
+        return 0;
+}
+
+static int resource_ref(const struct env_ctx *ctx, const struct pod *pod, const char *container, json_t *ref,
+                        char **ret, char *err, size_t errlen)
+{
+        const char *cname = json_string_value(json_object_get(ref, "containerName"));
+        const char *res = json_string_value(json_object_get(ref, "resource"));
+        const char *div = json_string_value(json_object_get(ref, "divisor"));
+        const struct container *c = find_spec(pod, cname && *cname ? cname : container);
+        int64_t divisor = 1000; /* thousandths of the unit: "1" */
+        if (!c || !res) {
+                snprintf(err, errlen, "resourceFieldRef: container or resource not found");
+                return -EINVAL;
+        }
+        if (div && *div && (parse_quantity_milli(div, &divisor) < 0 || divisor < 0)) {
+                snprintf(err, errlen, "resourceFieldRef: invalid divisor \"%s\"", div);
+                return -EINVAL;
+        }
+        if (divisor == 0) /* the API server defaults it to "0", which means 1 */
+                divisor = 1000;
+        int64_t milli;
+        if (streq(res, "limits.cpu"))
+                milli = c->cpu_limit_m > 0 ? c->cpu_limit_m : ctx->node_cpu_m;
+        else if (streq(res, "requests.cpu"))
+                milli = c->cpu_request_m > 0 ? c->cpu_request_m : 0;
+        else if (streq(res, "limits.memory"))
+                milli = (c->mem_limit > 0 ? c->mem_limit : ctx->node_mem) * 1000;
+        else if (streq(res, "requests.memory"))
+                milli = (c->mem_request > 0 ? c->mem_request : 0) * 1000;
+        else {
+                snprintf(err, errlen, "resourceFieldRef: unsupported resource \"%s\"", res);
+                return -EINVAL;
+        }
+        /* Rounded up, as upstream: 250m of cpu with divisor 1 is "1". */
+        *ret = strdup_printf("%lld", (long long) ((milli + divisor - 1) / divisor));
+        return 0;
+}
+
+static int env_from(const struct env_ctx *ctx, const struct pod *pod, json_t *src, char ***env,
+                    char **warning, char *err, size_t errlen)
+{
+        json_t *cm = json_object_get(src, "configMapRef"), *sec = json_object_get(src, "secretRef");
+        json_t *ref = cm ? cm : sec;
+        const char *name = json_string_value(json_object_get(ref, "name"));
+        const char *prefix = json_string_value(json_object_get(src, "prefix")) ?: "";
+        bool optional = json_is_true(json_object_get(ref, "optional"));
+        json_t *obj = NULL;
+        if (!ref || !name)
+                return 0;
+        int r = get_object(ctx, pod, sec ? "secrets" : "configmaps", name, &obj, err, errlen);
+        if (r == -ENOENT && optional)
+                return 0;
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *bad = NULL;
+        const char *fields[] = {"data", sec ? "stringData" : "binaryData"};
+        for (size_t f = 0; f < 2; f++) {
+                const char *k;
+                json_t *x;
+                json_object_foreach(json_object_get(obj, fields[f]), k, x)
+                {
+                        _cleanup_free_ char *full = strdup_printf("%s%s", prefix, k);
+                        if (!is_env_name(full)) {
+                                char *n = strdup_printf("%s%s%s", bad ? bad : "", bad ? " " : "", full);
+                                free(bad);
+                                bad = n;
+                                continue;
+                        }
+                        _cleanup_free_ char *v = object_value(obj, sec != NULL, k);
+                        env_set(env, full, v ? v : "");
+                }
+        }
+        if (bad && warning && !*warning)
+                *warning = strdup_printf("Keys [%s] from the EnvFrom %s %s/%s were skipped since they are "
+                                         "considered invalid environment variable names.",
+                                         bad, sec ? "secret" : "configMap", pod->namespace, name);
+        json_decref(obj);
+        return 0;
+}
+
+int container_env(const struct env_ctx *ctx, const struct pod *pod, const char *container, char ***ret,
+                  char **ret_warning, char *err, size_t errlen)
+{
+        json_t *c = find_container(pod, container), *e;
+        char **env = NULL;
+        size_t i;
+        int r = 0;
+
+        if (ret_warning)
+                *ret_warning = NULL;
+        json_array_foreach(json_object_get(c, "envFrom"), i, e)
+        {
+                if ((r = env_from(ctx, pod, e, &env, ret_warning, err, errlen)) < 0)
+                        goto fail;
+        }
+        json_array_foreach(json_object_get(c, "env"), i, e)
+        {
+                const char *name = json_string_value(json_object_get(e, "name"));
+                json_t *vf = json_object_get(e, "valueFrom");
+                _cleanup_free_ char *value = NULL;
+                if (!name)
+                        continue;
+                if (!json_is_object(vf)) {
+                        env_set(&env, name, json_string_value(json_object_get(e, "value")) ?: "");
+                        continue;
+                }
+                json_t *fr = json_object_get(vf, "fieldRef"), *rr = json_object_get(vf, "resourceFieldRef");
+                json_t *ck = json_object_get(vf, "configMapKeyRef"),
+                       *sk = json_object_get(vf, "secretKeyRef");
+                if (fr)
+                        r = field_ref(ctx, pod, json_string_value(json_object_get(fr, "fieldPath")) ?: "",
+                                      &value, err, errlen);
+                else if (rr)
+                        r = resource_ref(ctx, pod, container, rr, &value, err, errlen);
+                else if (ck || sk) {
+                        json_t *ref = ck ? ck : sk, *obj = NULL;
+                        const char *oname = json_string_value(json_object_get(ref, "name")) ?: "";
+                        const char *key = json_string_value(json_object_get(ref, "key")) ?: "";
+                        bool optional = json_is_true(json_object_get(ref, "optional"));
+                        r = get_object(ctx, pod, sk ? "secrets" : "configmaps", oname, &obj, err, errlen);
+                        if (r == -ENOENT && optional) {
+                                r = 0;
+                                continue;
+                        }
+                        if (r >= 0) {
+                                value = object_value(obj, sk != NULL, key);
+                                json_decref(obj);
+                                if (!value && optional)
+                                        continue;
+                                if (!value) {
+                                        snprintf(err, errlen, "couldn't find key %s in %s %s/%s", key,
+                                                 sk ? "Secret" : "ConfigMap", pod->namespace, oname);
+                                        r = -ENOENT;
+                                }
+                        }
+                }
+                if (r < 0)
+                        goto fail;
+                env_set(&env, name, value ? value : "");
+        }
+        *ret = env;
+        return 0;
+fail:
+        strv_free(env);
+        if (ret_warning) {
+                free(*ret_warning);
+                *ret_warning = NULL;
+        }
+        return r;
+}
+
+bool container_env_needs_pod_ip(const struct pod *pod, const char *container)
+{
+        json_t *e;
+        size_t i;
+        json_array_foreach(json_object_get(find_container(pod, container), "env"), i, e)
+        {
+                const char *fp = json_string_value(json_object_get(
+                        json_object_get(json_object_get(e, "valueFrom"), "fieldRef"), "fieldPath"));
+                if (fp && str_has_prefix(fp, "status.podIP"))
+                        return true;
+        }
+        return false;
+}

@@ -1,0 +1,28 @@
+/* A container's environment as upstream builds it: envFrom sources, then env with valueFrom resolved
+ * (fieldRef, resourceFieldRef, configMapKeyRef, secretKeyRef). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pod.h"
+
+struct obj_cache;
+
+struct env_ctx {
+        struct obj_cache *objects; /* NULL: no API server (standalone) */
+        const char *host_ip, *pod_ip;
+        int64_t node_cpu_m, node_mem; /* resourceFieldRef limits when the container sets none */
+        int64_t timeout_ms;           /* waiting for a ConfigMap or Secret */
+};
+
+/* *ret: strv of alternating names and values, in order (a later entry of one name replaces the value of
+ * an earlier one). *ret_warning (may be NULL): envFrom keys skipped as invalid names, as upstream's
+ * InvalidEnvironmentVariableNames event says. Returns 0, or -errno with err holding upstream's message
+ * ("configmap \"x\" not found", "couldn't find key k in Secret ns/s"). */
+int container_env(const struct env_ctx *ctx, const struct pod *pod, const char *container, char ***ret,
+                  char **ret_warning, char *err, size_t errlen);
+
+/* Whether the container's env asks for status.podIP(s) (the caller then looks the IP up). */
+bool container_env_needs_pod_ip(const struct pod *pod, const char *container);

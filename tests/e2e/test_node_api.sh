@@ -1,0 +1,181 @@
+#!/bin/bash
+# cubelet against a real kube-apiserver (tests/e2e/master.sh) and a real containerd: Node registration and
+# status, the Lease, pods bound to the node, pod status, deletion, mirror pods, Events, an API server
+# outage, and NodeRestriction. Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, MASTER_DIR, KUBECTL.
+source "$(dirname "$0")/../integration/lib.sh"
+skip_unless_ready
+[ -x "${KUBECTL:-}" ] || { echo "SKIP: no kubectl at ${KUBECTL:-} (run tests/e2e/kube-build.sh)"; exit 77; }
+mkdir -p "$WORK/bin" && ln -sf "$KUBECTL" "$WORK/bin/kubectl" && export PATH="$WORK/bin:$PATH" # 1.20.2
+MASTER=$(dirname "$0")/master.sh
+[ -s "$MASTER_DIR/admin.kubeconfig" ] || { echo "SKIP: no API server at $MASTER_DIR (fixture did not start)"; exit 77; }
+NODE=e2e-node
+IMG=cubelet.local/busybox:1.35
+export KUBECONFIG=$MASTER_DIR/admin.kubeconfig
+k() { kubectl --request-timeout=10s "$@"; }
+M="$WORK/manifests"
+mkdir -p "$M"
+"$MASTER" node-kubeconfig "$MASTER_DIR" "$NODE" "$WORK/node.kubeconfig" >/dev/null
+k delete node "$NODE" --ignore-not-found >/dev/null 2>&1
+k delete pods --all --grace-period=0 --force >/dev/null 2>&1
+
+cat >"$M/web.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - {name: httpd, image: $IMG, command: ["httpd", "-f", "-p", "8080"]}
+YAML
+
+jp() { k get "$@" 2>/dev/null; } # jp RESOURCE NAME -o jsonpath=...
+node_ready() { [ "$(jp node $NODE -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
+
+t0=$(date +%s%N)
+start_cubelet "$M" --kubeconfig "$WORK/node.kubeconfig" --node-labels example.com/role=e2e \
+  --register-with-taints example.com/dedicated=e2e:PreferNoSchedule
+check "node registers and turns Ready" wait_for 30 node_ready
+echo "# cubelet start -> Node Ready: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+check "... with the default and --node-labels labels" sh -c \
+  "[ \"\$(kubectl get node $NODE -o jsonpath='{.metadata.labels.kubernetes\.io/hostname},{.metadata.labels.kubernetes\.io/os},{.metadata.labels.example\.com/role}')\" = $NODE,linux,e2e ]"
+check "... with the --register-with-taints taint" sh -c \
+  "kubectl get node $NODE -o json | jq -e '.spec.taints | any(.key == \"example.com/dedicated\" and .value == \"e2e\" and .effect == \"PreferNoSchedule\")' >/dev/null"
+check "... InternalIP, kubelet port and containerd runtime version" sh -c \
+  "[ \"\$(kubectl get node $NODE -o jsonpath='{.status.addresses[?(@.type==\"InternalIP\")].address},{.status.daemonEndpoints.kubeletEndpoint.Port}')\" = 127.0.0.1,10250 ] &&
+   kubectl get node $NODE -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}' | grep -q '^containerd://'"
+check "... capacity pods 110 and the four conditions" sh -c \
+  "[ \"\$(kubectl get node $NODE -o jsonpath='{.status.capacity.pods} {.status.conditions[*].type}')\" = '110 MemoryPressure DiskPressure PIDPressure Ready' ]"
+check "... the images it has" sh -c "kubectl get node $NODE -o jsonpath='{.status.images[*].names}' | grep -q cubelet.local/busybox"
+
+lease_time() { jp lease -n kube-node-lease $NODE -o 'jsonpath={.spec.renewTime}'; }
+check "Lease exists, held by the node, owned by the Node" sh -c \
+  "[ \"\$(kubectl get lease -n kube-node-lease $NODE -o jsonpath='{.spec.holderIdentity},{.spec.leaseDurationSeconds},{.metadata.ownerReferences[0].kind}')\" = $NODE,40,Node ]"
+l1=$(lease_time)
+check "... and is renewed" wait_for 15 sh -c "[ \"\$(kubectl get lease -n kube-node-lease $NODE -o jsonpath='{.spec.renewTime}')\" != '$l1' ]"
+
+# --- a deleted Node object comes back (upstream waits for a restart)
+k delete node "$NODE" >/dev/null
+check "kubectl delete node: the Node is registered again" wait_for 20 node_ready
+
+# --- a static pod's mirror pod
+mirror_phase() { jp pod "web-$NODE" -o 'jsonpath={.status.phase}'; }
+check "static pod: mirror pod appears and shows Running" wait_for 30 sh -c "[ \"\$(kubectl get pod web-$NODE -o jsonpath='{.status.phase}' 2>/dev/null)\" = Running ]"
+check "... with the mirror annotations and the Node as owner" sh -c \
+  "kubectl get pod web-$NODE -o json | jq -e '.metadata.annotations[\"kubernetes.io/config.mirror\"] == .metadata.annotations[\"kubernetes.io/config.hash\"] and .metadata.annotations[\"kubernetes.io/config.source\"] == \"file\" and .metadata.ownerReferences[0].kind == \"Node\" and .status.containerStatuses[0].ready == true' >/dev/null"
+uid1=$(jp pod "web-$NODE" -o 'jsonpath={.metadata.uid}')
+cid1=$(running_ids httpd "default/web-$NODE")
+k delete pod "web-$NODE" --wait=false >/dev/null
+check "... re-created after kubectl delete" wait_for 30 sh -c \
+  "u=\$(kubectl get pod web-$NODE -o jsonpath='{.metadata.uid}' 2>/dev/null); [ -n \"\$u\" ] && [ \"\$u\" != '$uid1' ] && [ -z \"\$(kubectl get pod web-$NODE -o jsonpath='{.metadata.deletionTimestamp}')\" ]"
+check "... while the static pod's container kept running" test "$(running_ids httpd "default/web-$NODE")" = "$cid1"
+check "... and the new mirror gets the status" wait_for 20 sh -c "[ \"\$(kubectl get pod web-$NODE -o jsonpath='{.status.phase}' 2>/dev/null)\" = Running ]"
+
+# --- a pod bound to the node through the API
+t1=$(date +%s%N)
+k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: api-web}
+spec:
+  nodeName: $NODE
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: httpd
+    image: $IMG
+    imagePullPolicy: Never
+    command: ["httpd", "-f", "-p", "8081"]
+    readinessProbe: {tcpSocket: {port: 8081}, periodSeconds: 1}
+YAML
+check "API pod: runs and shows Running" wait_for 30 sh -c "[ \"\$(kubectl get pod api-web -o jsonpath='{.status.phase}')\" = Running ]"
+echo "# kubectl apply -> Running: $(( ($(date +%s%N) - t1) / 1000000 )) ms"
+check "... with its podIP, hostIP and a ready container status" wait_for 15 sh -c \
+  "kubectl get pod api-web -o json | jq -e '(.status.podIP | test(\"^10\\\\.199\\\\.\")) and .status.hostIP == \"127.0.0.1\" and .status.containerStatuses[0].ready == true and (.status.containerStatuses[0].containerID | startswith(\"containerd://\")) and ([.status.conditions[] | select(.type == \"Ready\")][0].status == \"True\")' >/dev/null"
+check "... and its container runs in containerd" is_running httpd default/api-web
+
+k delete pod api-web --wait=false >/dev/null
+check "deleting it stops its containers" wait_for 20 is_gone httpd default/api-web
+check "... and removes the API object" wait_for 20 sh -c "! kubectl get pod api-web >/dev/null 2>&1"
+check "... Killing event" sh -c "kubectl get events -o json | jq -e '[.items[] | select(.involvedObject.name == \"api-web\" and .reason == \"Killing\")] | length > 0' >/dev/null"
+
+# --- ConfigMaps and Secrets through the API server (watched), in env and envFrom
+k delete configmap e2e-cfg --ignore-not-found >/dev/null 2>&1
+k create secret generic e2e-sec --from-literal=PASSWORD=hunter2 >/dev/null 2>&1
+k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: env-pod}
+spec:
+  nodeName: $NODE
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMG
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo \"color=\$CM_COLOR pw=\$PW node=\$NODE_NAME\"; exec sleep 3600"]
+    envFrom: [{configMapRef: {name: e2e-cfg}, prefix: CM_}]
+    env:
+    - {name: PW, valueFrom: {secretKeyRef: {name: e2e-sec, key: PASSWORD}}}
+    - {name: NODE_NAME, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+YAML
+check "missing ConfigMap: CreateContainerConfigError" wait_for 20 sh -c "[ \"\$(kubectl get pod env-pod -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}')\" = CreateContainerConfigError ]"
+check "... with upstream's message in the status" sh -c \
+  "kubectl get pod env-pod -o jsonpath='{.status.containerStatuses[0].state.waiting.message}' | grep -q 'configmap \"e2e-cfg\" not found'"
+k create configmap e2e-cfg --from-literal=COLOR=blue >/dev/null
+check "ConfigMap created: the pod starts (the watch saw it)" wait_for 20 sh -c "[ \"\$(kubectl get pod env-pod -o jsonpath='{.status.phase}')\" = Running ]"
+env_line() { cat "$WORK"/logs/default_env-pod_*/c/0.log 2>/dev/null | grep -q "color=blue pw=hunter2 node=$NODE"; }
+check "... with the values from the ConfigMap, the Secret and the fieldRef" wait_for 10 env_line
+k delete pod env-pod --wait=false >/dev/null
+
+# --- events for a crashing pod, with growing counts
+k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: crash}
+spec:
+  nodeName: $NODE
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: $IMG, imagePullPolicy: Never, command: ["sh", "-c", "exit 3"]}
+YAML
+backoff_count() {
+  kubectl get events -o json 2>/dev/null |
+    jq -r '[.items[] | select(.involvedObject.name == "crash" and .reason == "BackOff") | .count] | max // 0'
+}
+check "kubectl get events: BackOff for the crashing pod" wait_for 30 sh -c "[ \"\$($(declare -f backoff_count); backoff_count)\" -ge 1 ]"
+check "... with a growing count" wait_for 40 sh -c "[ \"\$($(declare -f backoff_count); backoff_count)\" -ge 3 ]"
+check "... and Created/Started events from source kubelet on this host" sh -c \
+  "kubectl get events -o json | jq -e '[.items[] | select(.involvedObject.name == \"crash\" and .reason == \"Started\" and .source.component == \"kubelet\" and .source.host == \"$NODE\")] | length > 0' >/dev/null"
+check "crashing pod's status shows restarts" sh -c "[ \"\$(kubectl get pod crash -o jsonpath='{.status.containerStatuses[0].restartCount}')\" -ge 1 ]"
+
+# --- API server outage: pods untouched, statuses flushed, Node Ready again
+restarts_before=$(jp pod crash -o 'jsonpath={.status.containerStatuses[0].restartCount}')
+web_cid=$(running_ids httpd "default/web-$NODE")
+"$MASTER" stop-apiserver "$MASTER_DIR" >/dev/null
+sleep "${E2E_OUTAGE_S:-60}"
+check "API server away: the static pod keeps running" test "$(running_ids httpd "default/web-$NODE")" = "$web_cid"
+check "... and cubelet says so in its log" log_has "will retry"
+"$MASTER" start "$MASTER_DIR" >/dev/null
+t2=$(date +%s%N)
+check "API server back: Node Ready" wait_for 15 node_ready
+check "... missed statuses flushed (the restart count moved on)" wait_for 30 sh -c \
+  "[ \"\$(kubectl get pod crash -o jsonpath='{.status.containerStatuses[0].restartCount}')\" -gt $restarts_before ]"
+echo "# API server back -> status flushed: $(( ($(date +%s%N) - t2) / 1000000 )) ms"
+check "... the static pod was not restarted" test "$(running_ids httpd "default/web-$NODE")" = "$web_cid"
+check "... the lease is renewed again" wait_for 15 sh -c \
+  "[ \$(( \$(date +%s) - \$(date -d \"\$(kubectl get lease -n kube-node-lease $NODE -o jsonpath='{.spec.renewTime}')\" +%s) )) -le 12 ]"
+k delete pod crash --wait=false >/dev/null
+check "crashing pod deleted: gone from the API" wait_for 20 sh -c "! kubectl get pod crash >/dev/null 2>&1"
+check "cubelet stops cleanly" stop_cubelet
+
+# --- NodeRestriction: credentials of another node
+"$MASTER" node-kubeconfig "$MASTER_DIR" other-node "$WORK/other.kubeconfig" >/dev/null
+: >"$WORK/cubelet.log"
+start_cubelet "$M" --kubeconfig "$WORK/other.kubeconfig"
+check "credentials of another node: a clear error" wait_for 15 sh -c \
+  "grep -q 'Unable to register node with API server.*node=\"$NODE\".*forbidden' '$WORK/cubelet.log'"
+check "... static pods run regardless" wait_for 20 is_running httpd "default/web-$NODE"
+rm -f "$M"/*
+check "static pods removed" wait_for 20 is_gone httpd "default/web-$NODE"
+check "cubelet stops cleanly" stop_cubelet
+k delete node "$NODE" >/dev/null 2>&1
+finish
