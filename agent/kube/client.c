@@ -387,7 +387,7 @@ static int watch_list(struct kube_watch *w, char *err, size_t errlen)
                         r = resp.status == 410 ? -ESTALE : -EIO;
                 }
                 if (r < 0) {
-                        snprintf(err, errlen, "list %s: %s", w->path, resp.error);
+                        snprintf(err, errlen, "list %s: %.900s", w->path, resp.error);
                         kube_response_clear(&resp);
                         break;
                 }

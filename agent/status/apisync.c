@@ -154,7 +154,7 @@ static int delete_pod(struct api_status *w, const struct pod *p, const char *uid
         if (r >= 0 && (resp.status == 200 || resp.status == 202 || resp.status == 404 || resp.status == 409))
                 r = 0; /* gone, or already replaced by another object of that name */
         else {
-                snprintf(err, errlen, "delete pod %s/%s: %s", p->namespace, p->name, resp.error);
+                snprintf(err, errlen, "delete pod %s/%s: %.700s", p->namespace, p->name, resp.error);
                 r = -EIO;
         }
         kube_response_clear(&resp);
@@ -197,7 +197,7 @@ static int ensure_mirror(struct api_status *w, const struct pod *p, char *uid, s
                          pod_full_name(p, name, sizeof name), uid);
                 r = 0;
         } else {
-                snprintf(err, errlen, "create mirror pod %s/%s: %s", p->namespace, p->name, resp.error);
+                snprintf(err, errlen, "create mirror pod %s/%s: %.700s", p->namespace, p->name, resp.error);
                 r = -EIO;
         }
         kube_response_clear(&resp);
@@ -221,7 +221,7 @@ static int patch_status(struct api_status *w, const struct pod *p, const char *u
                 *gone = true;
                 r = 0;
         } else {
-                snprintf(err, errlen, "patch status of %s/%s: %s", p->namespace, p->name, resp.error);
+                snprintf(err, errlen, "patch status of %s/%s: %.700s", p->namespace, p->name, resp.error);
                 r = -EIO;
         }
         kube_response_clear(&resp);
