@@ -3,8 +3,8 @@
 #   bench/bench_api.sh [BUILD_DIR] [N]     (root; BUILD_DIR defaults to ./build, N to 30)
 # Prints: cubelet start -> Node Ready; kubectl create -> status Running for pods bound to the node
 # (median and worst of 10); API requests per minute while idle with N pods (half static with mirror
-# pods, half from the API), counted by the API server itself (apiserver_request_total) over IDLE_S
-# (default 60 s).
+# pods, half from the API), counted in the API server's audit log (requests by the node's user) over
+# IDLE_S (default 60 s).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
@@ -90,13 +90,21 @@ until all_running; do
 done
 echo "$n pods ($half static with mirror pods, $(( n - half )) from the API) Running in the API after $(( $(ms) - t2 )) ms"
 sleep 15 # let the start settle (status writes, events)
-requests() { k get --raw /metrics | awk '/^apiserver_request_total\{/ { s += $NF } END { printf "%d", s }'; }
+# Requests by the node, from the audit log: one auditID per request (a watch logs two stages).
+requests() {
+  jq -r --arg u "system:node:$node" 'select(.user.username == $u) | .auditID' "$master/audit.log" | sort -u | wc -l
+}
+by_kind() {
+  jq -r --arg u "system:node:$node" --arg t "$1" \
+    'select(.user.username == $u and .stageTimestamp > $t) | "\(.verb) \(.objectRef.resource)\(if .objectRef.subresource then "/" + .objectRef.subresource else "" end)"' \
+    "$master/audit.log" | sort | uniq -c | sort -rn | awk '{ printf "%s%s %s %s", sep, $1, $2, $3; sep = ", " }'
+}
+since=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
 r0=$(requests)
 sleep "$idle_s"
 r1=$(requests)
-# Each /metrics scrape counts itself once.
-per_min=$(( (r1 - r0 - 1) * 60 / idle_s ))
-echo "API requests while idle with $n pods: $per_min per minute (node status, lease, watch; over ${idle_s} s)"
+per_min=$(( (r1 - r0) * 60 / idle_s ))
+echo "API requests by the node while idle with $n pods: $per_min per minute over ${idle_s} s ($(by_kind "$since"))"
 rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
 echo "cubelet RSS with $n pods and the API server: $(( rss / 1024 )) MiB"
 k delete pods --all --grace-period=1 --wait=false >/dev/null

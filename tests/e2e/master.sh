@@ -208,6 +208,9 @@ cmd_start() {
     sleep 0.1
   done
 
+  # An audit log of every request (metadata only), so tests and benches count what a client sent.
+  printf '%s\n' 'apiVersion: audit.k8s.io/v1' 'kind: Policy' 'omitStages: ["RequestReceived"]' 'rules:' \
+    '- level: Metadata' >"$dir/audit-policy.yaml"
   # No endpoint reconciler: the kubernetes Service's Endpoints may not hold a loopback address, and the
   # default one would log that failure every 10 s.
   launch apiserver "$KUBE_APISERVER" \
@@ -225,6 +228,7 @@ cmd_start() {
     --service-account-issuer=https://kubernetes.default.svc \
     --service-account-signing-key-file="$pki/sa.key" --service-account-key-file="$pki/sa.pub" \
     --endpoint-reconciler-type=none \
+    --audit-policy-file="$dir/audit-policy.yaml" --audit-log-path="$dir/audit.log" --audit-log-maxsize=100 \
     --allow-privileged=true \
     --profiling=false
   deadline=$((SECONDS + READY_TIMEOUT))
