@@ -30,6 +30,9 @@ void config_init_defaults(struct cubelet_config *c)
         c->workers = 4;
         c->relist_ms = 1000;
         c->runtime_events = true;
+        c->cgroups_per_qos = true;
+        c->cgroup_root = xstrdup("/");
+        c->pod_pids_limit = -1;
         gethostname(host, sizeof host - 1);
         c->node_name = xstrdup(host);
 }
@@ -45,6 +48,7 @@ void config_done(struct cubelet_config *c)
         free(c->healthz_bind);
         free(c->address);
         free(c->node_ip);
+        free(c->cgroup_root);
         *c = (struct cubelet_config){0};
 }
 
@@ -103,6 +107,28 @@ static void lowercase(char *s)
                 *s = (char) tolower((unsigned char) *s);
 }
 
+/* cgroupRoot: absolute, plain parts ("" is "/", as upstream). NULL when fine, else why not. */
+static const char *cgroup_root_problem(const char *s)
+{
+        if (!s[0])
+                return NULL;
+        if (s[0] != '/')
+                return "must be an absolute path";
+        for (const char *p = s; (p = strstr(p, "/.")); p++)
+                if (p[2] == '/' || p[2] == 0 || (p[2] == '.' && (p[3] == '/' || p[3] == 0)))
+                        return "must not contain \".\" or \"..\"";
+        return NULL;
+}
+
+static const char *cgroup_driver_problem(const char *s)
+{
+        if (streq(s, "cgroupfs"))
+                return NULL;
+        if (streq(s, "systemd"))
+                return "the systemd cgroup driver is not supported (no systemd here); use cgroupfs";
+        return "expected cgroupfs";
+}
+
 /* One KubeletConfiguration field. Returns 0, or -EINVAL with *err set. */
 static int apply_field(struct cubelet_config *c, const char *key, json_t *v, char **err, bool *known)
 {
@@ -144,6 +170,32 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                 *(streq(key, "fileCheckFrequency") ? &c->file_check_ms
                   : streq(key, "syncFrequency")    ? &c->sync_ms
                                                    : &c->runtime_timeout_ms) = ms;
+                return 0;
+        }
+        if (streq(key, "cgroupsPerQOS")) {
+                if (!json_is_boolean(v))
+                        return *err = strdup_printf("%s: expected true or false", key), -EINVAL;
+                c->cgroups_per_qos = json_is_true(v);
+                return 0;
+        }
+        if (streq(key, "cgroupRoot") || streq(key, "cgroupDriver")) {
+                if (!json_is_string(v))
+                        return *err = strdup_printf("%s: expected a string", key), -EINVAL;
+                const char *s = json_string_value(v);
+                const char *why =
+                        streq(key, "cgroupRoot") ? cgroup_root_problem(s) : cgroup_driver_problem(s);
+                if (why)
+                        return *err = strdup_printf("%s: \"%s\": %s", key, s, why), -EINVAL;
+                if (streq(key, "cgroupRoot"))
+                        set_str(&c->cgroup_root, s[0] ? s : "/");
+                return 0;
+        }
+        if (streq(key, "podPidsLimit")) {
+                if (!json_is_integer(v) || json_integer_value(v) < -1)
+                        return *err = strdup_printf("%s: expected -1 (no limit) or a number of processes",
+                                                    key),
+                               -EINVAL;
+                c->pod_pids_limit = json_integer_value(v);
                 return 0;
         }
         if (streq(key, "apiVersion") || streq(key, "kind"))
@@ -222,6 +274,10 @@ enum {
         OPT_NODE_IP,
         OPT_RUNTIME_EVENTS,
         OPT_RELIST,
+        OPT_CGROUPS_PER_QOS,
+        OPT_CGROUP_ROOT,
+        OPT_CGROUP_DRIVER,
+        OPT_POD_MAX_PIDS,
 };
 
 static const struct option options[] = {
@@ -242,6 +298,10 @@ static const struct option options[] = {
         {"node-ip", required_argument, NULL, OPT_NODE_IP},
         {"runtime-event-stream", required_argument, NULL, OPT_RUNTIME_EVENTS},
         {"pleg-relist-period", required_argument, NULL, OPT_RELIST},
+        {"cgroups-per-qos", required_argument, NULL, OPT_CGROUPS_PER_QOS},
+        {"cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT},
+        {"cgroup-driver", required_argument, NULL, OPT_CGROUP_DRIVER},
+        {"pod-max-pids", required_argument, NULL, OPT_POD_MAX_PIDS},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -271,6 +331,10 @@ static void usage(FILE *f)
               "  --pod-workers N                    pod worker threads [4]\n"
               "  --runtime-event-stream BOOL        containerd's task events for instant exits [true]\n"
               "  --pleg-relist-period DURATION      the runtime relist, the safety net under events [1s]\n"
+              "  --cgroups-per-qos BOOL             pod cgroups under kubepods by QoS class [true]\n"
+              "  --cgroup-root PATH                 the cgroup kubepods goes under (cgroupfs syntax) [/]\n"
+              "  --cgroup-driver NAME               cgroupfs (the only one) [cgroupfs]\n"
+              "  --pod-max-pids N                   pids.max of each pod, -1 for none (podPidsLimit) [-1]\n"
               "  -v, --v N                          log verbosity [0]\n"
               "  --version                          print the version and exit\n"
               "  -h, --help                         this help\n",
@@ -362,13 +426,36 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         break;
                 }
                 case OPT_RUNTIME_EVENTS:
+                case OPT_CGROUPS_PER_QOS: {
+                        bool *dst = opt == OPT_RUNTIME_EVENTS ? &c->runtime_events : &c->cgroups_per_qos;
                         if (streq(optarg, "true") || streq(optarg, "1"))
-                                c->runtime_events = true;
+                                *dst = true;
                         else if (streq(optarg, "false") || streq(optarg, "0"))
-                                c->runtime_events = false;
+                                *dst = false;
                         else
                                 return flag_error(name, optarg, "expected true or false");
                         break;
+                }
+                case OPT_CGROUP_ROOT:
+                case OPT_CGROUP_DRIVER: {
+                        const char *why = opt == OPT_CGROUP_ROOT ? cgroup_root_problem(optarg)
+                                                                 : cgroup_driver_problem(optarg);
+                        if (why)
+                                return flag_error(name, optarg, why);
+                        if (opt == OPT_CGROUP_ROOT)
+                                set_str(&c->cgroup_root, optarg[0] ? optarg : "/");
+                        break;
+                }
+                case OPT_POD_MAX_PIDS: {
+                        char *end;
+                        errno = 0;
+                        long long n = strtoll(optarg, &end, 10);
+                        if (errno || *end || !optarg[0] || n < -1)
+                                return flag_error(name, optarg,
+                                                  "expected -1 (no limit) or a number of processes");
+                        c->pod_pids_limit = n;
+                        break;
+                }
                 case OPT_READ_ONLY_PORT:
                         if (parse_int_flag(name, optarg, 0, 65535, &c->read_only_port) < 0)
                                 return -EINVAL;

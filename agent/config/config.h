@@ -22,6 +22,9 @@ struct cubelet_config {
         int64_t relist_ms;          /* --pleg-relist-period [1s] */
         bool runtime_events;        /* --runtime-event-stream: containerd's event stream for instant exits */
         int workers;                /* pod worker threads */
+        bool cgroups_per_qos;       /* cgroupsPerQOS: pod cgroups under kubepods by QoS class [true] */
+        char *cgroup_root;          /* cgroupRoot: where kubepods lives ["/"]; cgroupDriver is cgroupfs */
+        int64_t pod_pids_limit;     /* podPidsLimit / --pod-max-pids: pids.max of each pod [-1: none] */
         int verbosity;              /* --v */
 };
 
