@@ -19,6 +19,7 @@
 #include "pleg.h"
 #include "prober.h"
 #include "podconfig.h"
+#include "qos_cgroups.h"
 #include "sync.h"
 #include "util.h"
 #include "workers.h"
@@ -44,6 +45,7 @@ struct agent {
         struct healthz *readonly;
         struct status_manager *status;
         struct prober *prober;
+        struct qos_cgroups *cgroups; /* NULL: cgroupsPerQOS is off */
 };
 
 static void kick_pod(const char *uid, void *ud)
@@ -214,6 +216,23 @@ static int run(struct agent *a)
                           a->cfg.pod_logs_dir, strerror(-r));
                 return r;
         }
+        /* As upstream's container manager: the QoS tree exists before any pod, or cubelet does not start. */
+        enum cg_mode mode = cg_detect_mode("/sys/fs/cgroup");
+        if (a->cfg.cgroups_per_qos) {
+                struct qos_cgroups_config qc = {.cgroup_root = a->cfg.cgroup_root,
+                                                .pod_pids_limit = a->cfg.pod_pids_limit};
+                struct cg_error cerr = {{0}};
+                r = qos_cgroups_new(&qc, &a->cgroups, &cerr);
+                if (r < 0) {
+                        log_error("Cannot create the QoS cgroups", "cgroupRoot=\"%s\" err=\"%s\"",
+                                  a->cfg.cgroup_root, log_q(cerr.msg[0] ? cerr.msg : strerror(-r)));
+                        return r;
+                }
+        }
+        log_info("Cgroup hierarchy",
+                 "driver=\"cgroupfs\" mode=\"%s\" cgroupsPerQOS=%s cgroupRoot=\"%s\" podPidsLimit=%lld",
+                 cg_mode_name(mode), a->cfg.cgroups_per_qos ? "true" : "false", a->cfg.cgroup_root,
+                 (long long) a->cfg.pod_pids_limit);
         r = cri_client_new(a->cfg.runtime_endpoint, a->cfg.runtime_timeout_ms, &a->cri);
         if (r < 0) {
                 log_error("Invalid container runtime endpoint", "endpoint=\"%s\" err=\"%s\"",
@@ -221,8 +240,6 @@ static int run(struct agent *a)
                 return r;
         }
         log_runtime_version(a);
-        log_info("Cgroup hierarchy", "driver=\"cgroupfs\" mode=\"%s\"",
-                 cg_mode_name(cg_detect_mode("/sys/fs/cgroup")));
 
         if (!a->cfg.node_ip)
                 a->cfg.node_ip = detect_node_ip();
@@ -246,6 +263,7 @@ static int run(struct agent *a)
                 .events = a->events,
                 .status = a->status,
                 .node_ip = a->cfg.node_ip,
+                .cgroups = a->cgroups,
                 .cri = a->cri,
                 .root_dir = a->cfg.root_dir,
                 .pod_logs_dir = a->cfg.pod_logs_dir,
@@ -287,6 +305,14 @@ static int run(struct agent *a)
         } else
                 podconfig_set(a->podconfig, POD_SOURCE_FILE, NULL, 0);
         pod_workers_set_sources_ready(a->workers);
+        /* Pod cgroups left by pods no source wants (upstream's cleanupOrphanedPodCgroups): their workers
+         * tear the pods down and remove the cgroups once empty. Kicking a wanted pod only syncs it. */
+        if (a->cgroups) {
+                _cleanup_strv_free_ char **uids = NULL;
+                if (qos_pod_uids(a->cgroups, &uids) >= 0)
+                        for (char **u = uids; *u; u++)
+                                pod_workers_kick(a->workers, *u);
+        }
 
         struct pleg_config pc = {.cri = a->cri,
                                  .period_ms = a->cfg.relist_ms,
@@ -360,6 +386,7 @@ int main(int argc, char **argv)
         }
         log_verbosity = a.cfg.verbosity;
         r = run(&a);
+        a.cgroups = qos_cgroups_free(a.cgroups);
         config_done(&a.cfg);
         return r < 0 ? 1 : 0;
 }

@@ -11,6 +11,7 @@ struct cri_client;
 struct event_recorder;
 struct status_manager;
 struct prober;
+struct qos_cgroups;
 
 /* CRI labels and annotations cubelet writes, with upstream's names. */
 #define LABEL_POD_NAME           "io.kubernetes.pod.name"
@@ -35,6 +36,7 @@ struct sync_ctx {
         struct status_manager *status; /* NULL: no status */
         struct prober *prober;         /* NULL: probes are not run */
         const char *node_ip;           /* status.hostIP; may be NULL */
+        struct qos_cgroups *cgroups;   /* pod cgroups by QoS class; NULL: none (cgroupsPerQOS off) */
 };
 
 #define SYNC_MAX_WAITS 16
