@@ -26,6 +26,7 @@
 #include "pleg.h"
 #include "prober.h"
 #include "podconfig.h"
+#include "qos_cgroups.h"
 #include "sync.h"
 #include "util.h"
 #include "workers.h"
@@ -58,7 +59,8 @@ struct agent {
         struct api_status *api_status;
         struct event_sink *event_sink;
         struct obj_cache *objects;
-        atomic_int sources_pending; /* sources that have not spoken yet */
+        atomic_int sources_pending;  /* sources that have not spoken yet */
+        struct qos_cgroups *cgroups; /* NULL: cgroupsPerQOS is off */
 };
 
 static void kick_pod(const char *uid, void *ud)
@@ -191,6 +193,15 @@ static void source_spoke(struct agent *a)
         if (atomic_fetch_sub(&a->sources_pending, 1) == 1) {
                 log_info("All pod sources are ready", "node=\"%s\"", a->cfg.node_name);
                 pod_workers_set_sources_ready(a->workers);
+                /* Pod cgroups left by pods no source wants (upstream's cleanupOrphanedPodCgroups): their
+                 * workers tear the pods down and remove the cgroups once empty. Kicking a wanted pod only
+                 * syncs it. */
+                if (a->cgroups) {
+                        _cleanup_strv_free_ char **uids = NULL;
+                        if (qos_pod_uids(a->cgroups, &uids) >= 0)
+                                for (char **u = uids; *u; u++)
+                                        pod_workers_kick(a->workers, *u);
+                }
         }
 }
 
@@ -368,6 +379,23 @@ static int run(struct agent *a)
                           a->cfg.pod_logs_dir, strerror(-r));
                 return r;
         }
+        /* As upstream's container manager: the QoS tree exists before any pod, or cubelet does not start. */
+        enum cg_mode mode = cg_detect_mode("/sys/fs/cgroup");
+        if (a->cfg.cgroups_per_qos) {
+                struct qos_cgroups_config qc = {.cgroup_root = a->cfg.cgroup_root,
+                                                .pod_pids_limit = a->cfg.pod_pids_limit};
+                struct cg_error cerr = {{0}};
+                r = qos_cgroups_new(&qc, &a->cgroups, &cerr);
+                if (r < 0) {
+                        log_error("Cannot create the QoS cgroups", "cgroupRoot=\"%s\" err=\"%s\"",
+                                  a->cfg.cgroup_root, log_q(cerr.msg[0] ? cerr.msg : strerror(-r)));
+                        return r;
+                }
+        }
+        log_info("Cgroup hierarchy",
+                 "driver=\"cgroupfs\" mode=\"%s\" cgroupsPerQOS=%s cgroupRoot=\"%s\" podPidsLimit=%lld",
+                 cg_mode_name(mode), a->cfg.cgroups_per_qos ? "true" : "false", a->cfg.cgroup_root,
+                 (long long) a->cfg.pod_pids_limit);
         r = cri_client_new(a->cfg.runtime_endpoint, a->cfg.runtime_timeout_ms, &a->cri);
         if (r < 0) {
                 log_error("Invalid container runtime endpoint", "endpoint=\"%s\" err=\"%s\"",
@@ -379,8 +407,6 @@ static int run(struct agent *a)
                 a->cri = cri_client_free(a->cri);
                 return r;
         }
-        log_info("Cgroup hierarchy", "driver=\"cgroupfs\" mode=\"%s\"",
-                 cg_mode_name(cg_detect_mode("/sys/fs/cgroup")));
 
         if (!a->cfg.node_ip)
                 a->cfg.node_ip = detect_node_ip();
@@ -404,6 +430,7 @@ static int run(struct agent *a)
                 .events = a->events,
                 .status = a->status,
                 .node_ip = a->cfg.node_ip,
+                .cgroups = a->cgroups,
                 .cri = a->cri,
                 .root_dir = a->cfg.root_dir,
                 .pod_logs_dir = a->cfg.pod_logs_dir,
@@ -528,6 +555,7 @@ int main(int argc, char **argv)
         }
         log_verbosity = a.cfg.verbosity;
         r = run(&a);
+        a.cgroups = qos_cgroups_free(a.cgroups);
         config_done(&a.cfg);
         return r < 0 ? 1 : 0;
 }

@@ -39,7 +39,8 @@ int read_file_limit(const char *path, size_t max, char **ret, size_t *ret_len)
                 return -EBADFD;
         if ((size_t) st.st_size > max)
                 return -EFBIG;
-        cap = (size_t) st.st_size + 1;
+        /* Pseudo files say size 0, and /proc/sys ones answer only a read at offset 0: read a page at once. */
+        cap = MAX((size_t) st.st_size + 1, (size_t) 4096);
         buf = OOM_CHECK(malloc(cap + 1));
         for (;;) {
                 ssize_t n = read(fd, buf + len, cap - len);

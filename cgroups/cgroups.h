@@ -1,8 +1,90 @@
-/* The cgroupfs driver: which cgroup hierarchy the node has (v1, hybrid, v2). More arrives with #6. */
+/* The cgroupfs driver: the node's hierarchy (v1, hybrid, v2), creating, updating and removing cgroups by a
+ * relative name under a configurable root, upstream kubelet's resource math, and usage for stats. Knows
+ * nothing of Pods: names and numbers only. */
 #pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
 
 enum cg_mode { CG_MODE_UNKNOWN, CG_MODE_V1, CG_MODE_HYBRID, CG_MODE_V2 };
 
 /* Reads the mount at root ("/sys/fs/cgroup" normally). */
 enum cg_mode cg_detect_mode(const char *root);
 const char *cg_mode_name(enum cg_mode m);
+
+/* ---- resource math, as upstream (pkg/kubelet/cm/helpers_linux.go) ---- */
+
+#define CG_MIN_SHARES      2
+#define CG_MAX_SHARES      262144
+#define CG_QUOTA_PERIOD_US 100000
+#define CG_MIN_QUOTA_US    1000
+
+/* milliCPU × 1024 / 1000 clamped to [2, 262144]; 0 (or unset, < 0) gives 2. */
+int64_t cg_milli_to_shares(int64_t milli_cpu);
+/* milliCPU × period / 1000, at least 1000 µs; 0 when milli_cpu is 0 or unset (no quota). */
+int64_t cg_milli_to_quota(int64_t milli_cpu, int64_t period_us);
+/* cgroup v2 cpu.weight from v1 shares: 1 + ((shares - 2) × 9999) / 262142, in [1, 10000]; 0 stays 0. */
+int64_t cg_shares_to_weight(int64_t shares);
+
+/* ---- the driver ---- */
+
+#define CG_UNSET (-1)      /* leave the file as it is */
+#define CG_MAX   INT64_MAX /* no limit: "-1" (v1) or "max" (v2) */
+
+struct cg_resources {
+        int64_t cpu_shares;    /* v1 cpu.shares; v2 cpu.weight through cg_shares_to_weight */
+        int64_t cpu_quota_us;  /* cpu.cfs_quota_us / cpu.max; CG_MAX: no quota */
+        int64_t cpu_period_us; /* cpu.cfs_period_us / cpu.max; CG_UNSET with a quota: 100000 */
+        int64_t memory_max;    /* bytes: memory.limit_in_bytes / memory.max */
+        int64_t pids_max;      /* pids.max */
+};
+/* Every field CG_UNSET. */
+void cg_resources_init(struct cg_resources *r);
+
+/* What went wrong, with the file or directory it concerns: "write /sys/fs/cgroup/cpu/x/cpu.shares "1": ..." */
+struct cg_error {
+        char msg[512];
+};
+
+struct cg_options {
+        const char *mount_root; /* NULL: /sys/fs/cgroup */
+        const char *root;       /* cgroupRoot: every name lives under it; NULL or "/": the top */
+        /* CG_MODE_UNKNOWN: detect from mount_root, and take only real cgroup mounts under it. Any other mode
+         * is trusted and every directory under mount_root counts as a hierarchy named after its
+         * controllers (a test tree: "cpu,cpuacct", "memory", ..., and "unified" for hybrid). */
+        enum cg_mode mode;
+};
+
+struct cg;
+
+int cg_open(const struct cg_options *o, struct cg **ret, struct cg_error *err);
+struct cg *cg_free(struct cg *cg);
+enum cg_mode cg_get_mode(const struct cg *cg);
+
+/* Names are relative ("kubepods/burstable/pod<uid>"): no leading '/', no "." or ".." parts. */
+
+/* The name in cgroupfs syntax as a runtime expects it (CRI cgroup_parent): "<root>/<name>". Caller frees. */
+char *cg_path(const struct cg *cg, const char *name);
+/* The directory of a name in the first hierarchy that has the controller ("cpu", "memory", "pids",
+ * "cpuacct", "cpuset"; NULL: the first hierarchy), for tests and stats. Caller frees; NULL if none. */
+char *cg_dir(const struct cg *cg, const char *name, const char *controller);
+bool cg_exists(const struct cg *cg, const char *name);
+
+/* Makes the cgroup (and its parents) in every hierarchy, then applies res (may be NULL). On v2 the parents
+ * delegate their available controllers through cgroup.subtree_control; on v1 a new cpuset cgroup inherits
+ * its parent's cpus and mems. Returns 1 when the cgroup was new, 0 when it existed. */
+int cg_create(const struct cg *cg, const char *name, const struct cg_resources *res, struct cg_error *err);
+/* Applies res to an existing cgroup; -ENOENT when it does not exist. */
+int cg_update(const struct cg *cg, const char *name, const struct cg_resources *res, struct cg_error *err);
+/* Removes the cgroup and its (empty) child cgroups from every hierarchy, retrying briefly while the kernel
+ * lets go of exited tasks. Never kills anything: -EBUSY when processes are still in it. 0 when absent. */
+int cg_remove(const struct cg *cg, const char *name, struct cg_error *err);
+/* The child cgroups of a name, across all hierarchies, sorted and without duplicates (strv). */
+int cg_children(const struct cg *cg, const char *name, char ***ret);
+
+struct cg_usage {
+        uint64_t cpu_usage_ns;       /* cumulative */
+        uint64_t memory_usage;       /* bytes, including page cache */
+        uint64_t memory_working_set; /* usage minus inactive_file, as cAdvisor reports it */
+};
+int cg_read_usage(const struct cg *cg, const char *name, struct cg_usage *ret, struct cg_error *err);

@@ -41,6 +41,9 @@ void config_init_defaults(struct cubelet_config *c)
         c->node_status_ms = 10000;
         c->node_report_ms = 300000;
         c->node_lease_s = 40;
+        c->cgroups_per_qos = true;
+        c->cgroup_root = xstrdup("/");
+        c->pod_pids_limit = -1;
         gethostname(host, sizeof host - 1);
         c->node_name = xstrdup(host);
 }
@@ -59,6 +62,7 @@ void config_done(struct cubelet_config *c)
         free(c->kubeconfig);
         strv_free(c->node_labels);
         strv_free(c->register_taints);
+        free(c->cgroup_root);
         *c = (struct cubelet_config){0};
 }
 
@@ -115,6 +119,28 @@ static void lowercase(char *s)
 {
         for (; s && *s; s++)
                 *s = (char) tolower((unsigned char) *s);
+}
+
+/* cgroupRoot: absolute, plain parts ("" is "/", as upstream). NULL when fine, else why not. */
+static const char *cgroup_root_problem(const char *s)
+{
+        if (!s[0])
+                return NULL;
+        if (s[0] != '/')
+                return "must be an absolute path";
+        for (const char *p = s; (p = strstr(p, "/.")); p++)
+                if (p[2] == '/' || p[2] == 0 || (p[2] == '.' && (p[3] == '/' || p[3] == 0)))
+                        return "must not contain \".\" or \"..\"";
+        return NULL;
+}
+
+static const char *cgroup_driver_problem(const char *s)
+{
+        if (streq(s, "cgroupfs"))
+                return NULL;
+        if (streq(s, "systemd"))
+                return "the systemd cgroup driver is not supported (no systemd here); use cgroupfs";
+        return "expected cgroupfs";
 }
 
 /* One KubeletConfiguration field. Returns 0, or -EINVAL with *err set. */
@@ -191,6 +217,32 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                 if (!json_is_boolean(v))
                         return *err = strdup_printf("%s: expected true or false", key), -EINVAL;
                 c->register_node = json_is_true(v);
+                return 0;
+        }
+        if (streq(key, "cgroupsPerQOS")) {
+                if (!json_is_boolean(v))
+                        return *err = strdup_printf("%s: expected true or false", key), -EINVAL;
+                c->cgroups_per_qos = json_is_true(v);
+                return 0;
+        }
+        if (streq(key, "cgroupRoot") || streq(key, "cgroupDriver")) {
+                if (!json_is_string(v))
+                        return *err = strdup_printf("%s: expected a string", key), -EINVAL;
+                const char *s = json_string_value(v);
+                const char *why =
+                        streq(key, "cgroupRoot") ? cgroup_root_problem(s) : cgroup_driver_problem(s);
+                if (why)
+                        return *err = strdup_printf("%s: \"%s\": %s", key, s, why), -EINVAL;
+                if (streq(key, "cgroupRoot"))
+                        set_str(&c->cgroup_root, s[0] ? s : "/");
+                return 0;
+        }
+        if (streq(key, "podPidsLimit")) {
+                if (!json_is_integer(v) || json_integer_value(v) < -1)
+                        return *err = strdup_printf("%s: expected -1 (no limit) or a number of processes",
+                                                    key),
+                               -EINVAL;
+                c->pod_pids_limit = json_integer_value(v);
                 return 0;
         }
         if (streq(key, "apiVersion") || streq(key, "kind"))
@@ -274,6 +326,10 @@ enum {
         OPT_NODE_LABELS,
         OPT_TAINTS,
         OPT_MAX_PODS,
+        OPT_CGROUPS_PER_QOS,
+        OPT_CGROUP_ROOT,
+        OPT_CGROUP_DRIVER,
+        OPT_POD_MAX_PIDS,
 };
 
 static const struct option options[] = {
@@ -299,6 +355,10 @@ static const struct option options[] = {
         {"node-labels", required_argument, NULL, OPT_NODE_LABELS},
         {"register-with-taints", required_argument, NULL, OPT_TAINTS},
         {"max-pods", required_argument, NULL, OPT_MAX_PODS},
+        {"cgroups-per-qos", required_argument, NULL, OPT_CGROUPS_PER_QOS},
+        {"cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT},
+        {"cgroup-driver", required_argument, NULL, OPT_CGROUP_DRIVER},
+        {"pod-max-pids", required_argument, NULL, OPT_POD_MAX_PIDS},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -334,6 +394,10 @@ static void usage(FILE *f)
               "  --node-labels K=V,...              labels of the registered Node [none]\n"
               "  --register-with-taints K=V:E,...   taints of the registered Node [none]\n"
               "  --max-pods N                       pods this node runs (capacity.pods) [110]\n"
+              "  --cgroups-per-qos BOOL             pod cgroups under kubepods by QoS class [true]\n"
+              "  --cgroup-root PATH                 the cgroup kubepods goes under (cgroupfs syntax) [/]\n"
+              "  --cgroup-driver NAME               cgroupfs (the only one) [cgroupfs]\n"
+              "  --pod-max-pids N                   pids.max of each pod, -1 for none (podPidsLimit) [-1]\n"
               "  -v, --v N                          log verbosity [0]\n"
               "  --version                          print the version and exit\n"
               "  -h, --help                         this help\n",
@@ -425,13 +489,36 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         break;
                 }
                 case OPT_RUNTIME_EVENTS:
+                case OPT_CGROUPS_PER_QOS: {
+                        bool *dst = opt == OPT_RUNTIME_EVENTS ? &c->runtime_events : &c->cgroups_per_qos;
                         if (streq(optarg, "true") || streq(optarg, "1"))
-                                c->runtime_events = true;
+                                *dst = true;
                         else if (streq(optarg, "false") || streq(optarg, "0"))
-                                c->runtime_events = false;
+                                *dst = false;
                         else
                                 return flag_error(name, optarg, "expected true or false");
                         break;
+                }
+                case OPT_CGROUP_ROOT:
+                case OPT_CGROUP_DRIVER: {
+                        const char *why = opt == OPT_CGROUP_ROOT ? cgroup_root_problem(optarg)
+                                                                 : cgroup_driver_problem(optarg);
+                        if (why)
+                                return flag_error(name, optarg, why);
+                        if (opt == OPT_CGROUP_ROOT)
+                                set_str(&c->cgroup_root, optarg[0] ? optarg : "/");
+                        break;
+                }
+                case OPT_POD_MAX_PIDS: {
+                        char *end;
+                        errno = 0;
+                        long long n = strtoll(optarg, &end, 10);
+                        if (errno || *end || !optarg[0] || n < -1)
+                                return flag_error(name, optarg,
+                                                  "expected -1 (no limit) or a number of processes");
+                        c->pod_pids_limit = n;
+                        break;
+                }
                 case OPT_READ_ONLY_PORT:
                         if (parse_int_flag(name, optarg, 0, 65535, &c->read_only_port) < 0)
                                 return -EINVAL;

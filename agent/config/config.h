@@ -36,6 +36,9 @@ struct cubelet_config {
         int64_t node_status_ms; /* nodeStatusUpdateFrequency [10s] */
         int64_t node_report_ms; /* nodeStatusReportFrequency [5m] */
         int node_lease_s;       /* nodeLeaseDurationSeconds [40] */
+        bool cgroups_per_qos;   /* cgroupsPerQOS: pod cgroups under kubepods by QoS class [true] */
+        char *cgroup_root;      /* cgroupRoot: where kubepods lives ["/"]; cgroupDriver is cgroupfs */
+        int64_t pod_pids_limit; /* podPidsLimit / --pod-max-pids: pids.max of each pod [-1: none] */
         int verbosity;          /* --v */
 };
 

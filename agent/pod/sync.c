@@ -18,6 +18,7 @@
 #include "manager.h"
 #include "probe_net.h"
 #include "prober.h"
+#include "qos_cgroups.h"
 #include "status.h"
 #include "cri.h"
 #include "log.h"
@@ -414,6 +415,10 @@ static Runtime__V1__PodSandboxConfig *sandbox_config(struct arena *a, const stru
 
         sc->namespace_options = ns_options(a, pod);
         lx->security_context = sc;
+        if (ctx->cgroups) { /* the runtime puts the sandbox and every container under the pod cgroup */
+                _cleanup_free_ char *parent = qos_pod_cgroup_parent(ctx->cgroups, pod);
+                lx->cgroup_parent = arena_strdup(a, parent);
+        }
         cfg->linux = lx;
         return cfg;
 }
@@ -451,6 +456,23 @@ static int create_sandbox(const struct sync_ctx *ctx, struct pod *pod, Runtime__
         if (r >= 0 && sresp->status && sresp->status->network)
                 *ret_ip = xstrdup(sresp->status->network->ip);
         return 0;
+}
+
+/* Upstream's syncPod: the pod cgroup exists, with the pod's values, before anything of the pod runs in it.
+ * Returns 1 when it was just made. */
+static int ensure_pod_cgroup(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *res)
+{
+        struct cg_error err = {{0}};
+        int r = qos_pod_ensure(ctx->cgroups, pod, &err);
+        if (r < 0) {
+                const char *why = err.msg[0] ? err.msg : strerror(-r);
+                res_error(res, "FailedCreatePodContainer",
+                          "failed to ensure that the pod: %s cgroups exist and are correctly applied: %s",
+                          pod->uid, why);
+                pod_event(ctx, pod, NULL, EVENT_WARNING, "FailedCreatePodContainer",
+                          "unable to ensure pod container exists: %s", why);
+        }
+        return r;
 }
 
 /* ---- images ---- */
@@ -1369,6 +1391,25 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
 
         Runtime__V1__PodSandbox *sb = newest_sandbox(&rt);
         bool sandbox_ready = sb && sb->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+        if (ctx->cgroups) {
+                r = ensure_pod_cgroup(ctx, pod, res);
+                if (r < 0) {
+                        publish_status(ctx, pod, res, &rt);
+                        pod_runtime_done(&rt);
+                        return r;
+                }
+                /* A sandbox older than its pod cgroup runs outside it (pod cgroups were just turned on, or the
+                 * cgroup was removed under it): as upstream, the pod starts again inside. */
+                bool running = false;
+                for (size_t i = 0; i < rt.containers->n_containers; i++)
+                        running |= rt.containers->containers[i]->state ==
+                                   RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+                if (r > 0 && sandbox_ready && running) {
+                        log_info("Pod cgroup was missing; the pod's sandbox will be re-created inside it",
+                                 "pod=\"%s\"", fullname);
+                        sandbox_ready = false;
+                }
+        }
         uint32_t attempt = sb && sb->metadata ? sb->metadata->attempt + (sandbox_ready ? 0 : 1) : 0;
         Runtime__V1__PodSandboxConfig *sbcfg = sandbox_config(&a, ctx, pod, attempt);
 
@@ -1619,6 +1660,15 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
                         backoff_forget_prefix(ctx->backoff, uid);
                 if (ctx->prober)
                         prober_remove_pod(ctx->prober, uid);
+        }
+        /* Last, once nothing of the pod runs: its cgroup. A process still in it keeps it (and this pod's
+         * worker retrying); nothing is killed outside the runtime. */
+        if (!res->error[0] && ctx->cgroups) {
+                struct cg_error cerr = {{0}};
+                r = qos_pod_remove(ctx->cgroups, uid, &cerr);
+                if (r < 0)
+                        res_error(res, "FailedKillPod", "remove the pod cgroup: %s",
+                                  cerr.msg[0] ? cerr.msg : strerror(-r));
         }
         pod_runtime_done(&rt);
         return res->error[0] ? -EIO : 0;

@@ -12,6 +12,7 @@ struct event_recorder;
 struct status_manager;
 struct prober;
 struct obj_cache;
+struct qos_cgroups;
 
 /* CRI labels and annotations cubelet writes, with upstream's names. */
 #define LABEL_POD_NAME           "io.kubernetes.pod.name"
@@ -38,6 +39,7 @@ struct sync_ctx {
         const char *node_ip;           /* status.hostIP; may be NULL */
         struct obj_cache *objects;     /* ConfigMaps and Secrets from the API server; NULL: standalone */
         int64_t node_cpu_m, node_mem;  /* allocatable, for resourceFieldRef limits not set */
+        struct qos_cgroups *cgroups;   /* pod cgroups by QoS class; NULL: none (cgroupsPerQOS off) */
 };
 
 #define SYNC_MAX_WAITS 16

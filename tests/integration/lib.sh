@@ -8,6 +8,18 @@ NODE=it-node
 HEALTHZ_PORT=${HEALTHZ_PORT:-10390}
 RO_PORT=${RO_PORT:-10394}
 CUBELET_PID=""
+# Each test's pod cgroups live under a root of its own, so tests never meet in /kubepods.
+CGROUP_ROOT=${CGROUP_ROOT:-/cubelet-it-$$}
+
+# Removes the test's cgroup root from every hierarchy, deepest first; a cgroup with tasks stays.
+cleanup_cgroups() {
+  local d
+  for d in /sys/fs/cgroup/*"$CGROUP_ROOT" /sys/fs/cgroup"$CGROUP_ROOT"; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
+  true
+}
+trap cleanup_cgroups EXIT
 
 skip_unless_ready() {
   if [ "$(id -u)" != 0 ]; then echo "SKIP: integration tests need root"; exit 77; fi
@@ -47,7 +59,7 @@ start_cubelet() { # start_cubelet MANIFEST_DIR [flags...]
   "$CUBELET" --pod-manifest-path "$dir" --container-runtime-endpoint "unix://$SOCK" \
     --root-dir "$WORK/root" --pod-logs-dir "$WORK/logs" --hostname-override "$NODE" \
     --healthz-port "$HEALTHZ_PORT" --read-only-port "$RO_PORT" --address 127.0.0.1 --node-ip 127.0.0.1 \
-    --file-check-frequency 2s "$@" >>"$WORK/cubelet.log" 2>&1 &
+    --file-check-frequency 2s --cgroup-root "$CGROUP_ROOT" "$@" >>"$WORK/cubelet.log" 2>&1 &
   CUBELET_PID=$!
   wait_for 10 curl -sf "http://127.0.0.1:$HEALTHZ_PORT/healthz" -o /dev/null
 }

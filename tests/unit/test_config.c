@@ -407,7 +407,7 @@ static void test_config_unknown_field_warns(void **state)
 {
         _cleanup_free_ char *path = write_tmp("unknown.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
                                                               "kind: KubeletConfiguration\n"
-                                                              "cgroupDriver: systemd\n"
+                                                              "cpuManagerPolicy: static\n"
                                                               "evictionHard: {memory.available: 100Mi}\n"
                                                               "healthzPort: 4321\n");
         _cleanup_free_ char *err = NULL;
@@ -420,7 +420,7 @@ static void test_config_unknown_field_warns(void **state)
         assert_null(err);
         assert_int_equal(c.healthz_port, 4321); /* the known field still applies */
         /* One warning per unknown field, naming file and field, and none for the known ones. */
-        _cleanup_free_ char *f1 = strdup_printf("file=\"%s\" field=\"cgroupDriver\"", path);
+        _cleanup_free_ char *f1 = strdup_printf("file=\"%s\" field=\"cpuManagerPolicy\"", path);
         if (!strstr(log, f1) || !strstr(log, "field=\"evictionHard\"") || !strstr(log, "ignoring"))
                 fail_msg("warnings: %s", log);
         assert_null(strstr(log, "healthzPort"));

@@ -1,0 +1,300 @@
+/* Pod-level cgroups by QoS class, as upstream's QoS and pod container managers (pkg/kubelet/cm): the
+ * kubepods tree, the tiers' cpu shares, and one pod<uid> cgroup per pod. */
+#include "qos_cgroups.h"
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "util.h"
+
+#define KUBEPODS   "kubepods"
+#define BURSTABLE  KUBEPODS "/burstable"
+#define BESTEFFORT KUBEPODS "/besteffort"
+#define POD_PREFIX "pod"
+
+/* A pod whose cgroup this process made or updated, for the burstable tier's sum and to skip rewrites. */
+struct entry {
+        char *uid;
+        enum qos_class qos;
+        int64_t cpu_request_m;
+        struct cg_resources res;
+        bool applied; /* res is in the cgroup's files */
+};
+
+struct qos_cgroups {
+        struct cg *cg;
+        int64_t pids_limit;
+        pthread_mutex_t lock;
+        struct entry *e;
+        size_t n_e;
+        int64_t burstable_shares; /* as last written; -1: not yet */
+};
+
+enum qos_class qos_class_of(const struct pod *pod)
+{
+        const char *c = pod_qos_class(pod);
+        return streq(c, "Guaranteed")  ? QOS_GUARANTEED
+               : streq(c, "Burstable") ? QOS_BURSTABLE
+                                       : QOS_BEST_EFFORT;
+}
+
+void qos_pod_totals(const struct pod *pod, struct qos_pod_totals *ret)
+{
+        struct qos_pod_totals t = {.cpu_limits_declared = true, .memory_limits_declared = true};
+        int64_t init_req = 0, init_cpu = 0, init_mem = 0;
+        size_t n = pod->n_init_containers + pod->n_containers;
+
+        for (size_t i = 0; i < n; i++) {
+                bool init = i < pod->n_init_containers;
+                const struct container *c =
+                        init ? &pod->init_containers[i] : &pod->containers[i - pod->n_init_containers];
+                int64_t req = MAX(c->cpu_request_m, (int64_t) 0), cpu = MAX(c->cpu_limit_m, (int64_t) 0),
+                        mem = MAX(c->mem_limit, (int64_t) 0);
+                /* A zero limit is no limit (upstream's IsZero). */
+                t.cpu_limits_declared &= cpu > 0;
+                t.memory_limits_declared &= mem > 0;
+                if (init) { /* init containers run one at a time, before the app containers */
+                        init_req = MAX(init_req, req);
+                        init_cpu = MAX(init_cpu, cpu);
+                        init_mem = MAX(init_mem, mem);
+                } else {
+                        t.cpu_request_m += req;
+                        t.cpu_limit_m += cpu;
+                        t.memory_limit += mem;
+                }
+        }
+        t.cpu_request_m = MAX(t.cpu_request_m, init_req);
+        t.cpu_limit_m = MAX(t.cpu_limit_m, init_cpu);
+        t.memory_limit = MAX(t.memory_limit, init_mem);
+        *ret = t;
+}
+
+void qos_pod_resources(const struct pod *pod, int64_t pids_limit, struct cg_resources *ret)
+{
+        struct qos_pod_totals t;
+        struct cg_resources r;
+        enum qos_class qos = qos_class_of(pod);
+
+        qos_pod_totals(pod, &t);
+        cg_resources_init(&r);
+        if (qos == QOS_BEST_EFFORT)
+                r.cpu_shares = CG_MIN_SHARES;
+        else {
+                r.cpu_shares = cg_milli_to_shares(t.cpu_request_m);
+                if (qos == QOS_GUARANTEED || t.cpu_limits_declared) {
+                        r.cpu_quota_us = cg_milli_to_quota(t.cpu_limit_m, CG_QUOTA_PERIOD_US);
+                        r.cpu_period_us = CG_QUOTA_PERIOD_US;
+                }
+                if (qos == QOS_GUARANTEED || t.memory_limits_declared)
+                        r.memory_max = t.memory_limit;
+        }
+        if (pids_limit > 0)
+                r.pids_max = pids_limit;
+        *ret = r;
+}
+
+static const char *tier_of(enum qos_class c)
+{
+        return c == QOS_GUARANTEED ? KUBEPODS : c == QOS_BURSTABLE ? BURSTABLE : BESTEFFORT;
+}
+
+char *qos_pod_cgroup_name(enum qos_class c, const char *uid)
+{
+        return strdup_printf("%s/" POD_PREFIX "%s", tier_of(c), uid);
+}
+
+/* The node's capacity as upstream's container manager sees it (cAdvisor's machine info, pidlimit). */
+static int64_t read_number(const char *path)
+{
+        _cleanup_free_ char *text = NULL;
+        return read_file_limit(path, 4096, &text, NULL) < 0 ? 0 : strtoll(text, NULL, 10);
+}
+
+static int64_t machine_memory(void)
+{
+        _cleanup_free_ char *text = NULL;
+        long long kb = 0;
+        if (read_file_limit("/proc/meminfo", 1 << 16, &text, NULL) < 0 ||
+            sscanf(text, "MemTotal: %lld kB", &kb) != 1)
+                return 0;
+        return (int64_t) kb * 1024;
+}
+
+static int64_t machine_pids(void)
+{
+        int64_t pid_max = read_number("/proc/sys/kernel/pid_max"),
+                threads = read_number("/proc/sys/kernel/threads-max");
+        if (pid_max <= 0 || (threads > 0 && threads < pid_max))
+                return threads;
+        return pid_max;
+}
+
+int qos_cgroups_new(const struct qos_cgroups_config *c, struct qos_cgroups **ret, struct cg_error *err)
+{
+        struct cg_options o = {.mount_root = c->mount_root, .root = c->cgroup_root, .mode = c->mode};
+        struct cg_resources top, be;
+        struct cg *cg = NULL;
+        int r = cg_open(&o, &cg, err);
+
+        if (r < 0)
+                return r;
+        int64_t cpu = c->cpu_capacity_m > 0 ? c->cpu_capacity_m : sysconf(_SC_NPROCESSORS_ONLN) * 1000;
+        int64_t mem = c->memory_capacity > 0 ? c->memory_capacity : machine_memory();
+        int64_t pids = c->pids_capacity > 0 ? c->pids_capacity : machine_pids();
+        /* Node allocatable is the capacity: no kube/system reservations are configurable yet. */
+        cg_resources_init(&top);
+        top.cpu_shares = cg_milli_to_shares(cpu);
+        top.memory_max = mem > 0 ? mem : CG_UNSET;
+        top.pids_max = pids > 0 ? pids : CG_UNSET;
+        cg_resources_init(&be);
+        be.cpu_shares = CG_MIN_SHARES;
+        if ((r = cg_create(cg, KUBEPODS, &top, err)) < 0 || (r = cg_create(cg, BURSTABLE, NULL, err)) < 0 ||
+            (r = cg_create(cg, BESTEFFORT, &be, err)) < 0) {
+                cg_free(cg);
+                return r;
+        }
+        struct qos_cgroups *q = OOM_CHECK(calloc(1, sizeof *q));
+        q->cg = cg;
+        q->pids_limit = c->pod_pids_limit;
+        q->burstable_shares = -1;
+        pthread_mutex_init(&q->lock, NULL);
+        /* No pods yet: the burstable tier starts at the minimum, as upstream's first update sets it. */
+        pthread_mutex_lock(&q->lock);
+        struct cg_resources bu;
+        cg_resources_init(&bu);
+        bu.cpu_shares = cg_milli_to_shares(0);
+        if (cg_update(cg, BURSTABLE, &bu, err) >= 0)
+                q->burstable_shares = bu.cpu_shares;
+        pthread_mutex_unlock(&q->lock);
+        *ret = q;
+        return 0;
+}
+
+struct qos_cgroups *qos_cgroups_free(struct qos_cgroups *q)
+{
+        if (!q)
+                return NULL;
+        for (size_t i = 0; i < q->n_e; i++)
+                free(q->e[i].uid);
+        free(q->e);
+        pthread_mutex_destroy(&q->lock);
+        cg_free(q->cg);
+        free(q);
+        return NULL;
+}
+
+const struct cg *qos_cgroups_driver(const struct qos_cgroups *q)
+{
+        return q->cg;
+}
+
+char *qos_pod_cgroup_parent(const struct qos_cgroups *q, const struct pod *pod)
+{
+        _cleanup_free_ char *name = qos_pod_cgroup_name(qos_class_of(pod), pod->uid);
+        return cg_path(q->cg, name);
+}
+
+static struct entry *find_entry(struct qos_cgroups *q, const char *uid)
+{
+        for (size_t i = 0; i < q->n_e; i++)
+                if (streq(q->e[i].uid, uid))
+                        return &q->e[i];
+        return NULL;
+}
+
+/* Upstream's setCPUCgroupConfig: burstable gets the shares of its pods' requests; besteffort stays at 2.
+ * A failure here is not the pod's: upstream logs it at V(2) and goes on, and the next change retries. */
+static void update_tiers_locked(struct qos_cgroups *q)
+{
+        int64_t sum = 0;
+        struct cg_resources r;
+        for (size_t i = 0; i < q->n_e; i++)
+                if (q->e[i].qos == QOS_BURSTABLE)
+                        sum += q->e[i].cpu_request_m;
+        cg_resources_init(&r);
+        r.cpu_shares = cg_milli_to_shares(sum);
+        if (r.cpu_shares == q->burstable_shares)
+                return;
+        q->burstable_shares = cg_update(q->cg, BURSTABLE, &r, NULL) >= 0 ? r.cpu_shares : -1;
+}
+
+int qos_pod_ensure(struct qos_cgroups *q, const struct pod *pod, struct cg_error *err)
+{
+        enum qos_class qos = qos_class_of(pod);
+        _cleanup_free_ char *name = qos_pod_cgroup_name(qos, pod->uid);
+        struct qos_pod_totals t;
+        struct cg_resources res;
+        int r;
+
+        qos_pod_totals(pod, &t);
+        qos_pod_resources(pod, q->pids_limit, &res);
+        pthread_mutex_lock(&q->lock);
+        struct entry *e = find_entry(q, pod->uid);
+        if (e && e->applied && e->qos == qos && memcmp(&e->res, &res, sizeof res) == 0 &&
+            cg_exists(q->cg, name)) {
+                pthread_mutex_unlock(&q->lock);
+                return 0;
+        }
+        if (!e) {
+                q->e = OOM_CHECK(realloc(q->e, (q->n_e + 1) * sizeof *q->e));
+                e = &q->e[q->n_e++];
+                *e = (struct entry){.uid = xstrdup(pod->uid)};
+        }
+        e->qos = qos;
+        e->cpu_request_m = t.cpu_request_m;
+        e->res = res;
+        e->applied = false;
+        /* The tier first, as upstream updates the QoS cgroups before it makes a pod's. */
+        update_tiers_locked(q);
+        r = cg_create(q->cg, name, &res, err);
+        e->applied = r >= 0;
+        pthread_mutex_unlock(&q->lock);
+        return r;
+}
+
+int qos_pod_remove(struct qos_cgroups *q, const char *uid, struct cg_error *err)
+{
+        static const enum qos_class tiers[] = {QOS_GUARANTEED, QOS_BURSTABLE, QOS_BEST_EFFORT};
+        int ret = 0;
+
+        /* Outside the lock: removal may wait a moment for exited tasks to leave. */
+        for (size_t i = 0; i < ELEMENTSOF(tiers); i++) {
+                _cleanup_free_ char *name = qos_pod_cgroup_name(tiers[i], uid);
+                struct cg_error e2 = {{0}};
+                int r = cg_remove(q->cg, name, &e2);
+                if (r < 0 && ret == 0) {
+                        ret = r;
+                        if (err)
+                                *err = e2;
+                }
+        }
+        if (ret < 0)
+                return ret;
+        pthread_mutex_lock(&q->lock);
+        struct entry *e = find_entry(q, uid);
+        if (e) {
+                free(e->uid);
+                *e = q->e[--q->n_e];
+                update_tiers_locked(q);
+        }
+        pthread_mutex_unlock(&q->lock);
+        return 0;
+}
+
+int qos_pod_uids(struct qos_cgroups *q, char ***ret)
+{
+        static const char *const tiers[] = {KUBEPODS, BURSTABLE, BESTEFFORT};
+        _cleanup_strv_free_ char **out = OOM_CHECK(calloc(1, sizeof(char *)));
+
+        for (size_t i = 0; i < ELEMENTSOF(tiers); i++) {
+                _cleanup_strv_free_ char **kids = NULL;
+                int r = cg_children(q->cg, tiers[i], &kids);
+                if (r < 0)
+                        return r;
+                for (char **k = kids; *k; k++)
+                        if (str_has_prefix(*k, POD_PREFIX) && (*k)[strlen(POD_PREFIX)])
+                                strv_push(&out, xstrdup(*k + strlen(POD_PREFIX)));
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}

@@ -1,0 +1,63 @@
+/* Pod-level cgroups by QoS class, as upstream's QoS and pod container managers: kubepods (node allocatable),
+ * kubepods/burstable and kubepods/besteffort, and pod<uid> under its tier (Guaranteed pods directly under
+ * kubepods). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cgroups.h"
+#include "pod.h"
+
+enum qos_class { QOS_GUARANTEED, QOS_BURSTABLE, QOS_BEST_EFFORT };
+
+enum qos_class qos_class_of(const struct pod *pod);
+
+/* Upstream's pod totals (resource.PodRequests / PodLimits without sidecars): per resource the sum over the
+ * app containers, or the largest init container when that is more. */
+struct qos_pod_totals {
+        int64_t cpu_request_m; /* unset requests count 0 */
+        int64_t cpu_limit_m;   /* unset limits count 0 */
+        int64_t memory_limit;
+        bool cpu_limits_declared;    /* every container, init containers too, has a cpu limit */
+        bool memory_limits_declared; /* likewise for memory */
+};
+void qos_pod_totals(const struct pod *pod, struct qos_pod_totals *ret);
+
+/* The pod cgroup's settings (upstream's ResourceConfigForPod): shares from the requests; the quota and the
+ * memory limit only when every container has that limit (always for Guaranteed); BestEffort 2 shares.
+ * pids_limit > 0 also sets pids.max (podPidsLimit). */
+void qos_pod_resources(const struct pod *pod, int64_t pids_limit, struct cg_resources *ret);
+
+/* "kubepods/pod<uid>", "kubepods/burstable/pod<uid>", "kubepods/besteffort/pod<uid>". Caller frees. */
+char *qos_pod_cgroup_name(enum qos_class c, const char *uid);
+
+struct qos_cgroups_config {
+        const char *mount_root;  /* NULL: /sys/fs/cgroup */
+        enum cg_mode mode;       /* CG_MODE_UNKNOWN: detect (see cg_options) */
+        const char *cgroup_root; /* cgroupRoot; NULL: "/" */
+        int64_t pod_pids_limit;  /* podPidsLimit; <= 0: no limit */
+        /* Node capacity, for kubepods; 0: this machine's (online CPUs, MemTotal, min(pid_max, threads-max)). */
+        int64_t cpu_capacity_m, memory_capacity, pids_capacity;
+};
+
+struct qos_cgroups;
+
+/* Opens the driver and makes kubepods (cpu shares of the node's CPUs, memory and pids of the node), then
+ * burstable and besteffort (2 shares) under it. */
+int qos_cgroups_new(const struct qos_cgroups_config *c, struct qos_cgroups **ret, struct cg_error *err);
+struct qos_cgroups *qos_cgroups_free(struct qos_cgroups *q);
+const struct cg *qos_cgroups_driver(const struct qos_cgroups *q);
+
+/* The pod cgroup in cgroupfs syntax for CRI's cgroup_parent: "<cgroupRoot>/kubepods/burstable/pod<uid>".
+ * Caller frees. */
+char *qos_pod_cgroup_parent(const struct qos_cgroups *q, const struct pod *pod);
+
+/* Creates or updates the pod's cgroup, and the burstable tier's shares (the sum of the Burstable pods' cpu
+ * requests, as upstream). Cheap when nothing changed. Returns 1 when the pod cgroup was new. Thread-safe. */
+int qos_pod_ensure(struct qos_cgroups *q, const struct pod *pod, struct cg_error *err);
+/* Removes pod<uid> from whichever tier holds it; 0 when there is none, -EBUSY (and a message saying how many
+ * processes) while processes are still in it. Nothing is killed. Thread-safe. */
+int qos_pod_remove(struct qos_cgroups *q, const char *uid, struct cg_error *err);
+/* The UIDs that have a pod cgroup on disk in any tier (strv). */
+int qos_pod_uids(struct qos_cgroups *q, char ***ret);
