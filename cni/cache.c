@@ -105,7 +105,8 @@ static int write_entry(const char *cache_dir, const char *path, const struct cni
                 if (caps)
                         json_object_set_new(o, "capabilityArgs", caps);
         }
-        json_object_set(o, "config", net->conf);
+        /* A copy: other threads may be reading net->conf, and jansson's incref is not race-free. */
+        json_object_set_new(o, "config", OOM_CHECK(json_deep_copy(net->conf)));
         if (res) {
                 json_t *rj = json_loads(res->json, 0, NULL);
                 if (rj)

@@ -1,6 +1,10 @@
 /* The CNI spec (0.3.0 to 1.0.0) for a container runtime: network configuration lists, plugin execution,
  * chaining with prevResult, a result cache on disk and GC of stale attachments. Knows nothing of Pods: the
- * caller passes any identity in as CNI_ARGS key/values. */
+ * caller passes any identity in as CNI_ARGS key/values.
+ *
+ * Calls that run plugins block the calling thread for as long as the plugins take (each bounded by a
+ * timeout): run them on a worker, not on the loop. Calls for different attachments may run at once from
+ * many threads; the caller serialises calls for one attachment, as the spec asks of a runtime. */
 #pragma once
 
 #include <stdbool.h>

@@ -19,8 +19,10 @@ struct cni_network {
         char *version;
         char *file;
         bool disable_check;
-        bool single;  /* loaded from a single-plugin config (.conf) */
-        json_t *conf; /* the list: {"cniVersion", "name", "plugins": [...], ...} */
+        bool single; /* loaded from a single-plugin config (.conf) */
+        /* The list: {"cniVersion", "name", "plugins": [...], ...}. Shared by threads once published, so only
+         * read (get, dump, deep copy), never incref'd or changed. */
+        json_t *conf;
         struct cni_net_plugin *plugins;
         size_t n_plugins;
 };
