@@ -3,6 +3,7 @@
  * the real bridge/host-local/portmap/loopback plugins in namespaces of the test's own. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -1104,6 +1105,61 @@ static void test_gc(void **state)
         cni_cache_entries_free(v, nv);
 }
 
+/* Many attachments at once, one network shared by all threads (as pod workers do). */
+struct worker {
+        const struct cni_network *net;
+        char cid[16];
+        int r;
+        struct cni_error err;
+};
+
+static void *attach_detach(void *arg)
+{
+        struct worker *w = arg;
+        struct cni_attachment att = {.container_id = w->cid,
+                                     .netns = "/proc/self/ns/net",
+                                     .ifname = "eth0",
+                                     .capability_args = CAPS};
+        struct cni_result *res = NULL;
+        _cleanup_strv_free_ char **ips = NULL;
+
+        w->r = cni_attach(&ex, cachedir, w->net, &att, &res, &w->err);
+        if (w->r == 0 && cni_result_pod_ips(res, "eth0", &ips) != 2)
+                w->r = -EBADMSG;
+        if (w->r == 0)
+                w->r = cni_check(&ex, cachedir, w->net, &att, &w->err);
+        if (w->r == 0)
+                w->r = cni_detach(&ex, cachedir, w->net, &att, &w->err);
+        cni_result_free(res);
+        return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+        _cleanup_(cni_config_freep) struct cni_config *c = NULL;
+        struct worker w[8];
+        pthread_t t[8];
+        struct cni_cache_entry **v = NULL;
+        size_t nv = 0;
+        reset();
+
+        conf_write("10-n.conflist", LIST2);
+        assert_int_equal(cni_config_load(confdir, bin_dirs, &c), 0);
+        assert_int_equal(c->n_networks, 1);
+        for (int i = 0; i < 8; i++) {
+                w[i] = (struct worker){.net = cni_config_default(c)};
+                snprintf(w[i].cid, sizeof w[i].cid, "par%d", i);
+                assert_int_equal(pthread_create(&t[i], NULL, attach_detach, &w[i]), 0);
+        }
+        for (int i = 0; i < 8; i++) {
+                assert_int_equal(pthread_join(t[i], NULL), 0);
+                if (w[i].r != 0)
+                        fail_msg("%s: %d %s", w[i].cid, w[i].r, w[i].err.msg);
+        }
+        assert_int_equal(cni_cache_list(cachedir, &v, &nv, NULL), 0);
+        assert_int_equal(nv, 0);
+}
+
 /* ---- real plugins (root) ----------------------------------------------------------------------------------- */
 
 static const char *real_skip; /* why the real-plugin test cannot run, NULL when it can */
@@ -1336,6 +1392,7 @@ int main(void)
                 cmocka_unit_test(test_attach_detach),
                 cmocka_unit_test(test_attach_failure_rolls_back),
                 cmocka_unit_test(test_gc),
+                cmocka_unit_test(test_concurrent),
                 cmocka_unit_test_teardown(test_real_plugins, real_teardown),
         };
         char tmpl[] = "/tmp/test_cni.XXXXXX";
