@@ -274,14 +274,12 @@ int cni_attach(const struct cni_exec *ex, const char *cache_dir, const struct cn
                         return r;
         }
         if (access(path, F_OK) == 0) {
-                r = load_path(path, &old, err);
-                if (r < 0)
-                        return r;
-                if (old->result)
+                if (load_path(path, &old, NULL) == 0 && old->result)
                         return cni__fail(err, -EEXIST,
                                          "network %s: container %s interface %s is already attached",
                                          net->name, att->container_id, att->ifname);
-                r = del_entry(ex, old, err); /* an ADD that never finished */
+                /* An ADD that never finished, or an entry that cannot be read: DEL it first. */
+                r = cni_detach(ex, cache_dir, net, att, err);
                 if (r < 0) {
                         cni_error_prefix(err, "DEL of an unfinished earlier ADD");
                         return r;

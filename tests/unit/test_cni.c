@@ -1103,6 +1103,15 @@ static void test_gc(void **state)
         assert_int_equal(cni_cache_list(cachedir, &v, &nv, NULL), 0);
         assert_int_equal(nv, 1);
         cni_cache_entries_free(v, nv);
+
+        /* An unreadable entry for the attachment does not block a new ADD: DEL first, as the caller's. */
+        _cleanup_free_ char *bad = strdup_printf("%s/results/net1-c5-eth0", cachedir);
+        write_text(bad, "{\"kind\":\"something else\"}");
+        rec_unlink("calls");
+        attach_one(n, "c5", "eth0");
+        _cleanup_free_ char *c5 = calls();
+        assert_string_equal(c5, "fakechain DEL\nfakebr DEL\nfakebr ADD\nfakechain ADD\n");
+        assert_int_equal(cni_detach_container(&ex, cachedir, "c5", &err), 1);
 }
 
 /* Many attachments at once, one network shared by all threads (as pod workers do). */
