@@ -264,6 +264,8 @@ static int start_kube(struct agent *a)
                         .lease_duration_s = a->cfg.node_lease_s,
                         .timeout_ms = 10000,
                         .eviction_memory = 100 << 20,
+                        .reserved_memory = a->cfg.reserved_mem,
+                        .reserved_cpu_m = a->cfg.reserved_cpu_m,
                         .ready = node_ready,
                         .userdata = a,
                 };
@@ -438,8 +440,10 @@ static int run(struct agent *a)
                 .timeout_ms = a->cfg.runtime_timeout_ms,
                 .image_pull_timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
                 .objects = a->objects,
-                .node_cpu_m = 1000LL * MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L),
-                .node_mem = (int64_t) sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE),
+                /* allocatable: resourceFieldRef limits of containers that set none */
+                .node_cpu_m = 1000LL * MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L) - a->cfg.reserved_cpu_m,
+                .node_mem = (int64_t) sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) - a->cfg.reserved_mem -
+                            (100 << 20),
         };
         struct pod_workers_ops ops = {.sync = do_sync, .kill = do_kill, .userdata = a};
         r = pod_workers_new(a->cfg.workers, &ops, a->cfg.sync_ms, &a->workers);

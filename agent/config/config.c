@@ -143,6 +143,43 @@ static const char *cgroup_driver_problem(const char *s)
         return "expected cgroupfs";
 }
 
+static int add_reserved(const char *res, const char *qty, int64_t *cpu_m, int64_t *mem, char **ret_err)
+{
+        int64_t milli;
+        if (parse_quantity_milli(qty, &milli) < 0 || milli < 0) {
+                *ret_err = strdup_printf("%s: invalid quantity \"%s\"", res, qty);
+                return -EINVAL;
+        }
+        if (streq(res, "cpu"))
+                *cpu_m += milli;
+        else if (streq(res, "memory"))
+                *mem += milli / 1000;
+        else if (!streq(res, "ephemeral-storage") && !streq(res, "pid")) {
+                *ret_err = strdup_printf("unsupported resource \"%s\" (cpu, memory, ephemeral-storage, pid)",
+                                         res);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int parse_reserved(const char *s, int64_t *cpu_m, int64_t *mem, char **ret_err)
+{
+        _cleanup_free_ char *copy = xstrdup(s);
+        char *save = NULL;
+        for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+                char *eq = strchr(item, '=');
+                if (!eq) {
+                        *ret_err = strdup_printf("\"%s\": expected resource=quantity", item);
+                        return -EINVAL;
+                }
+                *eq = 0;
+                int r = add_reserved(item, eq + 1, cpu_m, mem, ret_err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* One KubeletConfiguration field. Returns 0, or -EINVAL with *err set. */
 static int apply_field(struct cubelet_config *c, const char *key, json_t *v, char **err, bool *known)
 {
@@ -211,6 +248,24 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                 if (!json_is_string(v) || parse_duration_ms(json_string_value(v), &ms) < 0 || ms < 1000)
                         return *err = strdup_printf("%s: expected a duration of at least 1s", key), -EINVAL;
                 *(streq(key, "nodeStatusUpdateFrequency") ? &c->node_status_ms : &c->node_report_ms) = ms;
+                return 0;
+        }
+        if (streq(key, "kubeReserved") || streq(key, "systemReserved")) {
+                const char *res;
+                json_t *q;
+                _cleanup_free_ char *why = NULL;
+                if (!json_is_object(v))
+                        return *err = strdup_printf("%s: expected a map such as {cpu: 100m, memory: 256Mi}",
+                                                    key),
+                               -EINVAL;
+                json_object_foreach(v, res, q)
+                {
+                        if (!json_is_string(q) || add_reserved(res, json_string_value(q), &c->reserved_cpu_m,
+                                                               &c->reserved_mem, &why) < 0)
+                                return *err = strdup_printf("%s.%s: %s", key, res,
+                                                            why ? why : "expected a quantity string"),
+                                       -EINVAL;
+                }
                 return 0;
         }
         if (streq(key, "registerNode")) {
@@ -326,6 +381,8 @@ enum {
         OPT_NODE_LABELS,
         OPT_TAINTS,
         OPT_MAX_PODS,
+        OPT_KUBE_RESERVED,
+        OPT_SYSTEM_RESERVED,
         OPT_CGROUPS_PER_QOS,
         OPT_CGROUP_ROOT,
         OPT_CGROUP_DRIVER,
@@ -355,6 +412,8 @@ static const struct option options[] = {
         {"node-labels", required_argument, NULL, OPT_NODE_LABELS},
         {"register-with-taints", required_argument, NULL, OPT_TAINTS},
         {"max-pods", required_argument, NULL, OPT_MAX_PODS},
+        {"kube-reserved", required_argument, NULL, OPT_KUBE_RESERVED},
+        {"system-reserved", required_argument, NULL, OPT_SYSTEM_RESERVED},
         {"cgroups-per-qos", required_argument, NULL, OPT_CGROUPS_PER_QOS},
         {"cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT},
         {"cgroup-driver", required_argument, NULL, OPT_CGROUP_DRIVER},
@@ -394,6 +453,10 @@ static void usage(FILE *f)
               "  --node-labels K=V,...              labels of the registered Node [none]\n"
               "  --register-with-taints K=V:E,...   taints of the registered Node [none]\n"
               "  --max-pods N                       pods this node runs (capacity.pods) [110]\n"
+              "  --kube-reserved cpu=Q,memory=Q     taken from the Node's allocatable (kubeReserved) "
+              "[none]\n"
+              "  --system-reserved cpu=Q,memory=Q   taken from the Node's allocatable (systemReserved) "
+              "[none]\n"
               "  --cgroups-per-qos BOOL             pod cgroups under kubepods by QoS class [true]\n"
               "  --cgroup-root PATH                 the cgroup kubepods goes under (cgroupfs syntax) [/]\n"
               "  --cgroup-driver NAME               cgroupfs (the only one) [cgroupfs]\n"
@@ -542,6 +605,13 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         if (parse_int_flag(name, optarg, 1, 64, &c->workers) < 0)
                                 return -EINVAL;
                         break;
+                case OPT_KUBE_RESERVED:
+                case OPT_SYSTEM_RESERVED: {
+                        _cleanup_free_ char *why = NULL;
+                        if (parse_reserved(optarg, &c->reserved_cpu_m, &c->reserved_mem, &why) < 0)
+                                return flag_error(name, optarg, why);
+                        break;
+                }
                 case OPT_MAX_PODS:
                         if (parse_int_flag(name, optarg, 1, 1000000, &c->max_pods) < 0)
                                 return -EINVAL;

@@ -36,6 +36,8 @@ struct cubelet_config {
         int64_t node_status_ms; /* nodeStatusUpdateFrequency [10s] */
         int64_t node_report_ms; /* nodeStatusReportFrequency [5m] */
         int node_lease_s;       /* nodeLeaseDurationSeconds [40] */
+        /* kubeReserved + systemReserved (cpu in millicores, memory in bytes), taken from allocatable */
+        int64_t reserved_cpu_m, reserved_mem;
         bool cgroups_per_qos;   /* cgroupsPerQOS: pod cgroups under kubepods by QoS class [true] */
         char *cgroup_root;      /* cgroupRoot: where kubepods lives ["/"]; cgroupDriver is cgroupfs */
         int64_t pod_pids_limit; /* podPidsLimit / --pod-max-pids: pids.max of each pod [-1: none] */
@@ -51,6 +53,9 @@ int config_parse(struct cubelet_config *c, int argc, char **argv);
 
 /* Loads a KubeletConfiguration YAML into c. Errors name the file and field; unknown fields warn. */
 int config_load_file(struct cubelet_config *c, const char *path, char **ret_err);
+
+/* "cpu=100m,memory=256Mi" (a flag) into millicores and bytes, added to *cpu_m / *mem. */
+int parse_reserved(const char *s, int64_t *cpu_m, int64_t *mem, char **ret_err);
 
 /* Go duration syntax: "1m30s", "250ms", "2h". */
 int parse_duration_ms(const char *s, int64_t *ret);

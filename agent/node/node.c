@@ -295,6 +295,10 @@ static json_t *node_status(struct node_manager *nm)
         _cleanup_free_ char *disk_alloc = strdup_printf("%lld", (long long) (disk_total - disk_total / 10));
         _cleanup_free_ char *pods = strdup_printf("%d", nm->cfg.max_pods);
         _cleanup_free_ char *cpu = strdup_printf("%ld", cpus > 0 ? cpus : 1);
+        int64_t cpu_alloc_m = MAX((int64_t) 0, 1000LL * (cpus > 0 ? cpus : 1) - nm->cfg.reserved_cpu_m);
+        _cleanup_free_ char *cpu_alloc = cpu_alloc_m % 1000 == 0
+                                                 ? strdup_printf("%lld", (long long) cpu_alloc_m / 1000)
+                                                 : strdup_printf("%lldm", (long long) cpu_alloc_m);
         _cleanup_free_ char *machine_id = read_line("/etc/machine-id");
         _cleanup_free_ char *system_uuid = read_line("/sys/class/dmi/id/product_uuid");
         _cleanup_free_ char *boot_id = read_line("/proc/sys/kernel/random/boot_id");
@@ -332,7 +336,7 @@ static json_t *node_status(struct node_manager *nm)
         json_t *cap = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "cpu", cpu, "memory", mem_cap,
                                 "ephemeral-storage", disk_cap, "pods", pods, "hugepages-2Mi", "0",
                                 "hugepages-1Gi", "0");
-        json_t *alloc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "cpu", cpu, "memory", mem_alloc,
+        json_t *alloc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "cpu", cpu_alloc, "memory", mem_alloc,
                                   "ephemeral-storage", disk_alloc, "pods", pods, "hugepages-2Mi", "0",
                                   "hugepages-1Gi", "0");
         json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "machineID",

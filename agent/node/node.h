@@ -24,6 +24,7 @@ struct node_config {
         int lease_duration_s;    /* nodeLeaseDurationSeconds [40] */
         int64_t timeout_ms;      /* per request */
         int64_t reserved_memory; /* kube + system reserved, bytes */
+        int64_t reserved_cpu_m;  /* kube + system reserved, millicores */
         int64_t eviction_memory; /* hard eviction memory.available, bytes [100Mi] */
         /* Ready condition: false with upstream's message ("container runtime is down", "PLEG is not
          * healthy: ...", "container runtime network not ready: ..."). */

@@ -88,6 +88,7 @@ void api_status_listener(void *userdata, struct pod *pod, json_t *status)
         if (status) {
                 json_decref(e->pending);
                 e->pending = json_incref(status);
+                e->removed = false; /* a static pod back with the same UID */
         } else
                 e->removed = true;
         e->dirty = true;

@@ -31,9 +31,19 @@ YAML
 jp() { k get "$@" 2>/dev/null; } # jp RESOURCE NAME -o jsonpath=...
 node_ready() { [ "$(jp node $NODE -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
 
+# A kubeconfig that is wrong: cubelet refuses to start and names the field.
+sed 's/^\(  *\)server:.*/\1server: ftp:\/\/127.0.0.1/' "$WORK/node.kubeconfig" >"$WORK/bad.kubeconfig"
+bad_kubeconfig_refused() {
+  local out rc=0
+  out=$(timeout 20 "$CUBELET" --kubeconfig "$WORK/bad.kubeconfig" --pod-manifest-path "$M" --root-dir "$WORK/bad-root" \
+    --container-runtime-endpoint "unix://$SOCK" --healthz-port 0 --cgroups-per-qos=false 2>&1) || rc=$?
+  [ "$rc" != 0 ] && [ "$rc" != 124 ] && grep -q 'clusters\[0\]\.cluster\.server: .*must start with https:// or http://' <<<"$out"
+}
+check "a bad kubeconfig: cubelet exits with an error naming the field" bad_kubeconfig_refused
+
 t0=$(date +%s%N)
 start_cubelet "$M" --kubeconfig "$WORK/node.kubeconfig" --node-labels example.com/role=e2e \
-  --register-with-taints example.com/dedicated=e2e:PreferNoSchedule
+  --register-with-taints example.com/dedicated=e2e:PreferNoSchedule --kube-reserved cpu=500m,memory=256Mi
 check "node registers and turns Ready" wait_for 30 node_ready
 echo "# cubelet start -> Node Ready: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 check "... with the default and --node-labels labels" sh -c \
@@ -45,6 +55,9 @@ check "... InternalIP, kubelet port and containerd runtime version" sh -c \
    kubectl get node $NODE -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}' | grep -q '^containerd://'"
 check "... capacity pods 110 and the four conditions" sh -c \
   "[ \"\$(kubectl get node $NODE -o jsonpath='{.status.capacity.pods} {.status.conditions[*].type}')\" = '110 MemoryPressure DiskPressure PIDPressure Ready' ]"
+check "... allocatable: capacity minus --kube-reserved and the 100Mi hard eviction" sh -c \
+  "kubectl get node $NODE -o json | jq -e '(.status.allocatable.cpu == \"\(.status.capacity.cpu | tonumber * 1000 - 500)m\") and
+     ((.status.capacity.memory | rtrimstr(\"Ki\") | tonumber) - (.status.allocatable.memory | rtrimstr(\"Ki\") | tonumber) == 364 * 1024)' >/dev/null"
 check "... the images it has" sh -c "kubectl get node $NODE -o jsonpath='{.status.images[*].names}' | grep -q cubelet.local/busybox"
 
 lease_time() { jp lease -n kube-node-lease $NODE -o 'jsonpath={.spec.renewTime}'; }
@@ -149,6 +162,7 @@ check "crashing pod's status shows restarts" sh -c "[ \"\$(kubectl get pod crash
 
 # --- API server outage: pods untouched, statuses flushed, Node Ready again
 restarts_before=$(jp pod crash -o 'jsonpath={.status.containerStatuses[0].restartCount}')
+backoffs_before=$(backoff_count)
 web_cid=$(running_ids httpd "default/web-$NODE")
 "$MASTER" stop-apiserver "$MASTER_DIR" >/dev/null
 sleep "${E2E_OUTAGE_S:-60}"
@@ -160,6 +174,8 @@ check "API server back: Node Ready" wait_for 15 node_ready
 check "... missed statuses flushed (the restart count moved on)" wait_for 30 sh -c \
   "[ \"\$(kubectl get pod crash -o jsonpath='{.status.containerStatuses[0].restartCount}')\" -gt $restarts_before ]"
 echo "# API server back -> status flushed: $(( ($(date +%s%N) - t2) / 1000000 )) ms"
+check "... events recorded during the outage reach the API server" wait_for 30 sh -c \
+  "[ \"\$($(declare -f backoff_count); backoff_count)\" -gt $backoffs_before ]"
 check "... the static pod was not restarted" test "$(running_ids httpd "default/web-$NODE")" = "$web_cid"
 check "... the lease is renewed again" wait_for 15 sh -c \
   "[ \$(( \$(date +%s) - \$(date -d \"\$(kubectl get lease -n kube-node-lease $NODE -o jsonpath='{.spec.renewTime}')\" +%s) )) -le 12 ]"

@@ -326,6 +326,53 @@ static void test_config_file(void **state)
         config_done(&c);
 }
 
+static void test_api_server_settings(void **state)
+{
+        struct cubelet_config c;
+        _cleanup_free_ char *path = write_tmp(
+                "api.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+                            "maxPods: 50\nkubeAPIQPS: 20\nkubeAPIBurst: 40\neventRecordQPS: 0.5\n"
+                            "nodeStatusUpdateFrequency: 4s\nnodeStatusReportFrequency: 1m\n"
+                            "nodeLeaseDurationSeconds: 60\nregisterNode: false\n"
+                            "kubeReserved: {cpu: 100m, memory: 128Mi}\nsystemReserved: {cpu: '0.5'}\n");
+
+        assert_int_equal(parse(&c, "--hostname-override=n1", NULL), 0);
+        assert_null(c.kubeconfig);
+        assert_true(c.register_node);
+        assert_int_equal(c.max_pods, 110);
+        assert_int_equal(c.port, 10250);
+        assert_int_equal(c.node_status_ms, 10000);
+        assert_int_equal(c.node_report_ms, 300000);
+        assert_int_equal(c.node_lease_s, 40);
+        config_done(&c);
+
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--config", path, "--kubeconfig=/etc/k.conf",
+                               "--node-labels=a=b,example.com/x=", "--register-with-taints=k=v:NoSchedule",
+                               "--system-reserved=memory=1Gi", NULL),
+                         0);
+        assert_string_equal(c.kubeconfig, "/etc/k.conf");
+        assert_false(c.register_node);
+        assert_int_equal(c.max_pods, 50);
+        assert_true(c.kube_api_qps == 20 && c.kube_api_burst == 40 && c.event_qps == 0.5);
+        assert_int_equal(c.node_status_ms, 4000);
+        assert_int_equal(c.node_report_ms, 60000);
+        assert_int_equal(c.node_lease_s, 60);
+        assert_int_equal(c.reserved_cpu_m, 600);
+        assert_int_equal(c.reserved_mem, (128LL << 20) + (1LL << 30));
+        assert_int_equal(strv_length(c.node_labels), 2);
+        assert_string_equal(c.node_labels[1], "example.com/x=");
+        assert_string_equal(c.register_taints[0], "k=v:NoSchedule");
+        config_done(&c);
+
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--node-labels=bad label=x", NULL), -EINVAL);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--register-with-taints=k=v:Never", NULL),
+                         -EINVAL);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--kube-reserved=gpu=1", NULL), -EINVAL);
+        config_done(&c);
+}
+
 static void test_config_file_errors(void **state)
 {
         static const struct {
@@ -456,6 +503,7 @@ int main(void)
                 cmocka_unit_test(test_help_version),
                 cmocka_unit_test(test_config_file),
                 cmocka_unit_test(test_config_file_errors),
+                cmocka_unit_test(test_api_server_settings),
                 cmocka_unit_test(test_config_unknown_field_warns),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
