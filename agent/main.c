@@ -113,7 +113,8 @@ static char *detect_node_ip(void)
 static int do_sync(void *ud, struct pod *pod, struct sync_result *res)
 {
         struct agent *a = ud;
-        if (a->objects)
+        /* Only API pods may use API objects (the Node authorizer would refuse the rest anyway). */
+        if (a->objects && streq_ptr(pod_annotation(pod, "kubernetes.io/config.source"), "api"))
                 obj_cache_register_pod(a->objects, pod);
         return pod_sync(&a->sync, pod, res);
 }
@@ -122,8 +123,16 @@ static int do_kill(void *ud, const char *uid, int64_t grace_s, struct sync_resul
 {
         struct agent *a = ud;
         int r = pod_kill(&a->sync, uid, grace_s, res);
-        if (r >= 0 && a->objects)
+        if (r < 0)
+                return r;
+        if (a->objects)
                 obj_cache_unregister_pod(a->objects, uid);
+        /* An API pod being deleted gets its DELETE even if it never had a status here. */
+        if (a->api_status && a->api && api_source_deleting(a->api, uid)) {
+                _cleanup_pod_ struct pod *p = api_source_pod(a->api, uid);
+                if (p)
+                        api_status_killed(a->api_status, p);
+        }
         return r;
 }
 
@@ -244,7 +253,22 @@ static int init_kube(struct agent *a)
         return 0;
 }
 
-/* Node registration, the pod source, the status writer and the event sink. */
+/* The API source (not yet watching), the status writer with its listener and the event sink: made
+ * before any source runs, so no pod worker sees them change and no status is missed. */
+static int prepare_kube(struct agent *a)
+{
+        struct api_source_ops so = {.synced = api_synced, .mirror_changed = mirror_changed, .userdata = a};
+        a->api = api_source_new(a->kube, a->cfg.node_name, a->podconfig, &so);
+        struct api_status_config sc = {
+                .kube = a->kube, .source = a->api, .node_name = a->cfg.node_name, .timeout_ms = 10000};
+        int r = api_status_start(&sc, &a->api_status);
+        if (r < 0)
+                return r;
+        status_manager_set_listener(a->status, api_status_listener, a->api_status);
+        return event_sink_start(a->kube_events, a->events, a->cfg.node_name, 10000, &a->event_sink);
+}
+
+/* Node registration, then the pod watch. */
 static int start_kube(struct agent *a)
 {
         int r;
@@ -273,26 +297,14 @@ static int start_kube(struct agent *a)
                 if (r < 0)
                         return r;
         }
-        struct api_source_ops so = {.synced = api_synced, .mirror_changed = mirror_changed, .userdata = a};
-        r = api_source_start(a->kube, a->cfg.node_name, a->podconfig, &so, &a->api);
-        if (r < 0)
-                return r;
-        struct api_status_config sc = {.kube = a->kube,
-                                       .source = a->api,
-                                       .node = a->node,
-                                       .node_name = a->cfg.node_name,
-                                       .timeout_ms = 10000};
-        r = api_status_start(&sc, &a->api_status);
-        if (r < 0)
-                return r;
-        status_manager_set_listener(a->status, api_status_listener, a->api_status);
-        return event_sink_start(a->kube_events, a->events, a->cfg.node_name, 10000, &a->event_sink);
+        if (a->node)
+                api_status_set_node(a->api_status, a->node);
+        return api_source_run(a->api);
 }
 
 static void stop_kube(struct agent *a)
 {
-        api_source_stop(a->api); /* no more pods from the API */
-        a->api = NULL;
+        api_source_halt(a->api);    /* no more pods from the API; the status writer still reads it */
         node_manager_halt(a->node); /* before PLEG: it reads PLEG's health */
 }
 
@@ -302,6 +314,8 @@ static void stop_kube_writers(struct agent *a)
                 status_manager_set_listener(a->status, NULL, NULL);
         api_status_stop(a->api_status);
         a->api_status = NULL;
+        api_source_free(a->api);
+        a->api = NULL;
         event_sink_stop(a->event_sink);
         a->event_sink = NULL;
         node_manager_stop(a->node);
@@ -466,6 +480,10 @@ static int run(struct agent *a)
         uv_signal_start(&a->sigint, stop_cb, SIGINT);
         uv_signal_start(&a->sighup, hup_cb, SIGHUP);
 
+        if (a->kube && (r = prepare_kube(a)) < 0) {
+                log_error("Cannot start the API server parts", "err=\"%s\"", strerror(-r));
+                goto out;
+        }
         /* Sources first: nothing is treated as an orphan before every source has spoken once. */
         atomic_store(&a->sources_pending, a->kube ? 2 : 1);
         if (a->cfg.static_pod_path) {

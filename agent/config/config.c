@@ -639,6 +639,12 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                         return flag_error(
                                                 name, item,
                                                 "expected key=value with a valid label key and value");
+                                if (opt == OPT_NODE_LABELS && !node_label_allowed(k))
+                                        return flag_error(
+                                                name, item,
+                                                "a node may not set labels in the kubernetes.io or "
+                                                "k8s.io namespaces other than its own "
+                                                "(NodeRestriction)");
                                 if (opt == OPT_TAINTS) {
                                         json_t *t = node_taint_parse(item, &err);
                                         if (!t)

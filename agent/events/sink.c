@@ -119,7 +119,7 @@ static int send_one(struct event_sink *s, const struct event *e)
                 r = kube_request(s->kube, "PATCH", path, patch, "application/strategic-merge-patch+json",
                                  s->timeout_ms, &resp);
                 json_decref(patch);
-                if (r < 0 || resp.status >= 500) {
+                if (r < 0 || resp.status >= 500 || resp.status == 429) {
                         kube_response_clear(&resp);
                         return -EIO;
                 }
@@ -137,7 +137,7 @@ static int send_one(struct event_sink *s, const struct event *e)
         json_t *obj = event_to_api_json(e, s->node);
         r = kube_request(s->kube, "POST", coll, obj, NULL, s->timeout_ms, &resp);
         json_decref(obj);
-        if (r < 0 || resp.status >= 500) {
+        if (r < 0 || resp.status >= 500 || resp.status == 429) {
                 kube_response_clear(&resp);
                 return -EIO;
         }

@@ -102,10 +102,13 @@ void kube_response_clear(struct kube_response *r)
 
 /* Token bucket: a request takes a token, waiting for it when the bucket is empty (client-go's
  * flowcontrol: qps refill, burst size). The reservation is taken under the lock; the wait is not. */
-static void rate_wait(struct kube_client *c)
+/* Token bucket: a request takes a token, waiting for it when the bucket is empty (client-go's
+ * flowcontrol: qps refill, burst size). The reservation is taken under the lock; the wait is not. Returns
+ * how long the caller must wait, in ms. */
+static int64_t rate_reserve(struct kube_client *c)
 {
         if (c->qps <= 0)
-                return;
+                return 0;
         pthread_mutex_lock(&c->lock);
         int64_t now = now_mono_ms();
         c->tokens = MIN(c->burst, c->tokens + (double) (now - c->refill_ms) * c->qps / 1000.0);
@@ -113,9 +116,15 @@ static void rate_wait(struct kube_client *c)
         c->tokens -= 1;
         double wait_ms = c->tokens < 0 ? -c->tokens * 1000.0 / c->qps : 0;
         pthread_mutex_unlock(&c->lock);
+        return (int64_t) wait_ms;
+}
+
+static void rate_wait(struct kube_client *c)
+{
+        int64_t wait_ms = rate_reserve(c);
         if (wait_ms > 0) {
                 struct timespec ts = {.tv_sec = (time_t) (wait_ms / 1000),
-                                      .tv_nsec = (long) ((int64_t) wait_ms % 1000) * 1000000L};
+                                      .tv_nsec = (long) (wait_ms % 1000) * 1000000L};
                 while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                         ;
         }
@@ -230,8 +239,16 @@ static void status_message(const struct buf *b, json_t *body, long code, char *o
                 snprintf(out, len, "HTTP %ld: %.200s", code, b->data ? b->data : "");
 }
 
-int kube_request(struct kube_client *c, const char *method, const char *path, json_t *body,
-                 const char *content_type, int64_t timeout_ms, struct kube_response *ret)
+static int abort_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+        return atomic_load((atomic_bool *) ud) ? 1 : 0;
+}
+
+/* abort (may be NULL): a flag that ends the transfer early (a watch being stopped). The caller has
+ * already waited for the rate limit when skip_rate is set. */
+static int request(struct kube_client *c, const char *method, const char *path, json_t *body,
+                   const char *content_type, int64_t timeout_ms, atomic_bool *abort, bool skip_rate,
+                   struct kube_response *ret)
 {
         char errbuf[CURL_ERROR_SIZE] = "";
         struct buf resp = {0};
@@ -239,7 +256,8 @@ int kube_request(struct kube_client *c, const char *method, const char *path, js
         _cleanup_free_ char *payload = NULL, *ct = NULL;
         *ret = (struct kube_response){0};
 
-        rate_wait(c);
+        if (!skip_rate)
+                rate_wait(c);
         CURL *h = handle_get(c);
         struct curl_slist *hl = handle_setup(c, h, url, errbuf);
         (void) curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
@@ -262,6 +280,11 @@ int kube_request(struct kube_client *c, const char *method, const char *path, js
         (void) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
         (void) curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, buf_write);
         (void) curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+        if (abort) {
+                (void) curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+                (void) curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, abort_progress);
+                (void) curl_easy_setopt(h, CURLOPT_XFERINFODATA, abort);
+        }
 
         CURLcode cc = curl_easy_perform(h);
         int r = 0;
@@ -286,6 +309,12 @@ int kube_request(struct kube_client *c, const char *method, const char *path, js
                 handle_put(c, h);
         free(resp.data);
         return r;
+}
+
+int kube_request(struct kube_client *c, const char *method, const char *path, json_t *body,
+                 const char *content_type, int64_t timeout_ms, struct kube_response *ret)
+{
+        return request(c, method, path, body, content_type, timeout_ms, NULL, false, ret);
 }
 
 char *kube_query_escape(const char *s)
@@ -344,7 +373,8 @@ struct kube_watch {
         /* stream state, watch thread only */
         char *rv;
         struct buf line;
-        bool gone; /* 410: the resourceVersion is too old */
+        bool gone;             /* 410: the resourceVersion is too old */
+        char error_event[512]; /* another ERROR event: the stream ends, back off */
         bool got_event;
         long http_status;
         unsigned seed;
@@ -357,6 +387,14 @@ static void watch_sleep(struct kube_watch *w, int64_t ms)
         while (!atomic_load(&w->stop) && now_mono_ms() < until)
                 cond_wait_ms(&w->cond, &w->lock, until - now_mono_ms());
         pthread_mutex_unlock(&w->lock);
+}
+
+/* The rate limit, waited for in a way kube_watch_stop can interrupt. */
+static void watch_rate_wait(struct kube_watch *w)
+{
+        int64_t ms = rate_reserve(w->c);
+        if (ms > 0)
+                watch_sleep(w, ms);
 }
 
 static void set_rv(struct kube_watch *w, json_t *obj)
@@ -382,9 +420,18 @@ static int watch_list(struct kube_watch *w, char *err, size_t errlen)
                         strdup_printf("%s?limit=500%s%s%s%s", w->path, w->query ? "&" : "",
                                       w->query ? w->query : "", esc ? "&continue=" : "", esc ? esc : "");
                 struct kube_response resp;
-                r = kube_request(w->c, "GET", p, NULL, NULL, LIST_TIMEOUT_MS, &resp);
+                watch_rate_wait(w);
+                if (atomic_load(&w->stop)) {
+                        r = -ECANCELED;
+                        break;
+                }
+                r = request(w->c, "GET", p, NULL, NULL, LIST_TIMEOUT_MS, &w->stop, true, &resp);
                 if (r >= 0 && resp.status != 200) {
                         r = resp.status == 410 ? -ESTALE : -EIO;
+                } else if (r >= 0 && !json_is_array(json_object_get(resp.body, "items"))) {
+                        /* A 200 that is not a list (a proxy's page, a cut body) must not empty the set. */
+                        snprintf(resp.error, sizeof resp.error, "the answer is not a list");
+                        r = -EIO;
                 }
                 if (r < 0) {
                         snprintf(err, errlen, "list %s: %.900s", w->path, resp.error);
@@ -424,9 +471,11 @@ static void watch_line(struct kube_watch *w, const char *line, size_t len)
                 long code = (long) json_integer_value(json_object_get(obj, "code"));
                 if (code == 410)
                         w->gone = true;
-                else
-                        log_warn("Watch error", "path=\"%s\" code=\"%ld\" msg=\"%s\"", w->path, code,
-                                 log_q(json_string_value(json_object_get(obj, "message"))));
+                else {
+                        snprintf(w->error_event, sizeof w->error_event,
+                                 "watch %s: error event: %s (code %ld)", w->path,
+                                 json_string_value(json_object_get(obj, "message")) ?: "", code);
+                }
         } else {
                 set_rv(w, obj);
                 w->got_event = true;
@@ -493,7 +542,9 @@ static int watch_once(struct kube_watch *w, char *err, size_t errlen)
                 "%s%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%d&resourceVersion=%s%s%s",
                 w->c->auth.server, w->path, timeout_s, rv, w->query ? "&" : "", w->query ? w->query : "");
 
-        rate_wait(w->c);
+        watch_rate_wait(w);
+        if (atomic_load(&w->stop))
+                return 0;
         CURL *h = OOM_CHECK(curl_easy_init());
         struct curl_slist *hl = handle_setup(w->c, h, url, errbuf);
         (void) curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
@@ -511,12 +562,17 @@ static int watch_once(struct kube_watch *w, char *err, size_t errlen)
         w->gone = false;
         w->got_event = false;
         w->http_status = 0;
+        w->error_event[0] = 0;
 
+        int64_t started = now_mono_ms();
         CURLcode cc = curl_easy_perform(h);
         int r = 0;
         if (w->gone || w->http_status == 410)
                 r = -ESTALE;
-        else if (w->http_status != 0 && w->http_status != 200) {
+        else if (w->error_event[0]) {
+                snprintf(err, errlen, "%s", w->error_event);
+                r = -EIO;
+        } else if (w->http_status != 0 && w->http_status != 200) {
                 json_t *body = w->line.data ? json_loadb(w->line.data, w->line.len, 0, NULL) : NULL;
                 status_message(&w->line, body, w->http_status, err, errlen);
                 json_decref(body);
@@ -526,6 +582,12 @@ static int watch_once(struct kube_watch *w, char *err, size_t errlen)
                          w->line.too_big ? "event too large"
                          : errbuf[0]     ? errbuf
                                          : curl_easy_strerror(cc));
+                r = -EIO;
+        }
+        if (r == 0 && cc == CURLE_OK && !w->got_event && now_mono_ms() - started < 1000) {
+                /* Closed at once with nothing in it (client-go: "very short watch"): back off. */
+                snprintf(err, errlen, "watch %s: closed after %lld ms without events", w->path,
+                         (long long) (now_mono_ms() - started));
                 r = -EIO;
         }
         curl_slist_free_all(hl);

@@ -105,6 +105,36 @@ int node_label_parse(const char *s, char **ret_key, char **ret_value)
         return 0;
 }
 
+bool node_label_allowed(const char *key)
+{
+        const char *slash = strchr(key, '/');
+        if (!slash)
+                return true;
+        _cleanup_free_ char *ns = OOM_CHECK(strndup(key, (size_t) (slash - key)));
+        bool k8s = streq(ns, "kubernetes.io") || str_has_suffix(ns, ".kubernetes.io") ||
+                   streq(ns, "k8s.io") || str_has_suffix(ns, ".k8s.io");
+        if (!k8s)
+                return true;
+        /* What NodeRestriction lets a node set on itself (1.20's kubelet label set). */
+        static const char *const allowed_keys[] = {"kubernetes.io/hostname",
+                                                   "kubernetes.io/arch",
+                                                   "kubernetes.io/os",
+                                                   "beta.kubernetes.io/instance-type",
+                                                   "node.kubernetes.io/instance-type",
+                                                   "failure-domain.beta.kubernetes.io/region",
+                                                   "failure-domain.beta.kubernetes.io/zone",
+                                                   "topology.kubernetes.io/region",
+                                                   "topology.kubernetes.io/zone",
+                                                   "beta.kubernetes.io/arch",
+                                                   "beta.kubernetes.io/os",
+                                                   NULL};
+        for (const char *const *k = allowed_keys; *k; k++)
+                if (streq(key, *k))
+                        return true;
+        return streq(ns, "kubelet.kubernetes.io") || str_has_suffix(ns, ".kubelet.kubernetes.io") ||
+               streq(ns, "node.kubernetes.io") || str_has_suffix(ns, ".node.kubernetes.io");
+}
+
 json_t *node_taint_parse(const char *s, char **ret_err)
 {
         const char *colon = strrchr(s, ':');
@@ -397,6 +427,9 @@ static int reconcile_existing(struct node_manager *nm)
                         json_object_set(patch_labels, k, v);
         }
         set_uid(nm, resp.body);
+        /* Keep the conditions' transition times across restarts. */
+        json_decref(nm->conditions);
+        nm->conditions = json_incref(json_object_get(json_object_get(resp.body, "status"), "conditions"));
         kube_response_clear(&resp);
         json_decref(want);
         if (json_object_size(patch_labels) == 0) {
@@ -592,18 +625,22 @@ static void renew_lease(struct node_manager *nm)
         kube_response_clear(&resp);
 }
 
+/* Status every status_ms; the Lease on its own clock (a quarter of its duration, as upstream), renewed
+ * first so a slow runtime (the status asks it for images and its version) cannot let it lapse. */
 static void *node_thread(void *arg)
 {
         struct node_manager *nm = arg;
-        int64_t due = 0;
+        int64_t status_due = 0, lease_due = 0;
+        int64_t lease_ms = MAX((int64_t) 1000, (int64_t) nm->cfg.lease_duration_s * 250);
 
         pthread_mutex_lock(&nm->lock);
         while (!nm->stop) {
-                int64_t now = now_mono_ms();
+                int64_t now = now_mono_ms(), due = MIN(status_due, lease_due);
                 if (!nm->poked && now < due) {
                         cond_wait_ms(&nm->cond, &nm->lock, due - now);
                         continue;
                 }
+                bool poked = nm->poked;
                 nm->poked = false;
                 bool gone = nm->gone;
                 nm->gone = false;
@@ -621,15 +658,22 @@ static void *node_thread(void *arg)
                 if (!nm->registered) {
                         nm->registered = register_node(nm) >= 0;
                         nm->register_attempts = nm->registered ? 0 : nm->register_attempts + 1;
+                        status_due = lease_due = 0;
                 }
-                if (nm->registered) {
-                        update_status(nm);
-                        renew_lease(nm);
+                if (!nm->registered) {
+                        /* Registration retries back off (upstream: 100 ms doubling to 7 s). */
+                        unsigned shift = MIN(nm->register_attempts, 7u);
+                        status_due = lease_due = now + MIN((int64_t) 7000, 100LL << shift);
+                } else {
+                        if (now >= lease_due) {
+                                renew_lease(nm);
+                                lease_due = now + lease_ms;
+                        }
+                        if (now >= status_due || poked) {
+                                update_status(nm);
+                                status_due = now + nm->cfg.status_ms;
+                        }
                 }
-                /* Registration retries back off (upstream: 100 ms doubling to 7 s); updates tick. */
-                unsigned shift = MIN(nm->register_attempts, 7u);
-                int64_t period = nm->registered ? nm->cfg.status_ms : MIN((int64_t) 7000, 100LL << shift);
-                due = now + period;
                 pthread_mutex_lock(&nm->lock);
         }
         pthread_mutex_unlock(&nm->lock);

@@ -49,6 +49,9 @@ bool node_manager_pod_cidr(struct node_manager *nm, char *buf, size_t len);
 void node_manager_poke(struct node_manager *nm);
 
 /* Pure helpers, for tests. */
+/* Whether a --node-labels key is one a node may set on itself (kubernetes.io and k8s.io keys are
+ * restricted, as upstream refuses at start). */
+bool node_label_allowed(const char *key);
 /* "key=value:Effect" / "key:Effect" → a v1 Taint; NULL with *ret_err when malformed. */
 json_t *node_taint_parse(const char *s, char **ret_err);
 /* "key=value" → label; -EINVAL when the key or value is not a valid label. */

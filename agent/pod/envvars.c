@@ -75,15 +75,12 @@ static int get_object(const struct env_ctx *ctx, const struct pod *pod, const ch
                              errlen);
 }
 
-/* A key of a ConfigMap (data, then binaryData) or Secret (data, base64); NULL if absent. */
+/* A key of a ConfigMap's data or a Secret's data (base64), as upstream's env uses them; NULL if absent. */
 static char *object_value(json_t *obj, bool secret, const char *key)
 {
         const char *v = json_string_value(json_object_get(json_object_get(obj, "data"), key));
         if (v && !secret)
                 return xstrdup(v);
-        if (!v)
-                v = json_string_value(
-                        json_object_get(json_object_get(obj, secret ? "stringData" : "binaryData"), key));
         if (!v)
                 return NULL;
         char *out;
@@ -196,22 +193,19 @@ static int env_from(const struct env_ctx *ctx, const struct pod *pod, json_t *sr
         if (r < 0)
                 return r;
         _cleanup_free_ char *bad = NULL;
-        const char *fields[] = {"data", sec ? "stringData" : "binaryData"};
-        for (size_t f = 0; f < 2; f++) {
-                const char *k;
-                json_t *x;
-                json_object_foreach(json_object_get(obj, fields[f]), k, x)
-                {
-                        _cleanup_free_ char *full = strdup_printf("%s%s", prefix, k);
-                        if (!is_env_name(full)) {
-                                char *n = strdup_printf("%s%s%s", bad ? bad : "", bad ? " " : "", full);
-                                free(bad);
-                                bad = n;
-                                continue;
-                        }
-                        _cleanup_free_ char *v = object_value(obj, sec != NULL, k);
-                        env_set(env, full, v ? v : "");
+        const char *k;
+        json_t *x;
+        json_object_foreach(json_object_get(obj, "data"), k, x)
+        {
+                _cleanup_free_ char *full = strdup_printf("%s%s", prefix, k);
+                if (!is_env_name(full)) {
+                        char *n = strdup_printf("%s%s%s", bad ? bad : "", bad ? " " : "", full);
+                        free(bad);
+                        bad = n;
+                        continue;
                 }
+                _cleanup_free_ char *v = object_value(obj, sec != NULL, k);
+                env_set(env, full, v ? v : "");
         }
         if (bad && warning && !*warning)
                 *warning = strdup_printf("Keys [%s] from the EnvFrom %s %s/%s were skipped since they are "

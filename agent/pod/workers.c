@@ -246,13 +246,16 @@ void pod_workers_terminate(struct pod_workers *w, const char *uid, const char *f
                 wk = add_work(w, uid);
                 wk->full_name = xstrdup(full_name);
         }
-        if (wk->desired || fresh) {
+        /* The first termination sets the grace period (the deletion's, even when longer than the spec's, as
+         * upstream); later ones may only shorten it. */
+        bool first = wk->desired || fresh;
+        if (grace_s >= 0 && (first || wk->grace_s < 0 || grace_s < wk->grace_s))
+                wk->grace_s = grace_s;
+        if (first) {
                 wk->desired = pod_unref(wk->desired);
                 wk->retry_ms = 0;
                 enqueue(w, wk);
         }
-        if (grace_s >= 0 && (wk->grace_s < 0 || grace_s < wk->grace_s))
-                wk->grace_s = grace_s;
         pthread_mutex_unlock(&w->lock);
 }
 

@@ -84,13 +84,12 @@ static struct pod *decode_pod(json_t *obj, json_t *key)
         }
         json_object_set_new(ann, "kubernetes.io/config.source", json_string("api"));
         pod_json_apply_defaults(copy);
+        snprintf(name, sizeof name, "%s/%s", json_string_value(json_object_get(meta, "namespace")) ?: "",
+                 json_string_value(json_object_get(meta, "name")) ?: "");
         struct pod *p = pod_from_json(copy, &pr);
-        json_decref(copy);
+        json_decref(copy); /* meta went with it */
         if (!p) {
                 _cleanup_free_ char *errs = api_problems_errors(&pr);
-                snprintf(name, sizeof name, "%s/%s",
-                         json_string_value(json_object_get(meta, "namespace")) ?: "",
-                         json_string_value(json_object_get(meta, "name")) ?: "");
                 log_error("Cannot run a pod from the API server", "pod=\"%s\" err=\"%s\"", name,
                           log_q(errs));
                 api_problems_clear(&pr);
@@ -129,7 +128,6 @@ static bool upsert(struct api_source *s, json_t *obj, bool *mirror_changed)
         }
         json_decref(e->key);
         e->key = key;
-        e->pod = pod_unref(e->pod);
         free(e->mirror_hash);
         e->mirror_hash = NULL;
         const char *mirror =
@@ -138,10 +136,15 @@ static bool upsert(struct api_source *s, json_t *obj, bool *mirror_changed)
         e->deleting = dts && !json_is_null(dts);
         if (mirror) {
                 e->mirror_hash = xstrdup(mirror);
+                e->pod = pod_unref(e->pod);
                 *mirror_changed = true;
                 return false;
         }
-        e->pod = decode_pod(obj, key);
+        struct pod *p = decode_pod(obj, key);
+        if (!p && e->pod) /* an update cubelet cannot decode: the pod runs on as it was */
+                return false;
+        pod_unref(e->pod);
+        e->pod = p;
         return true;
 }
 
@@ -239,8 +242,8 @@ static void on_state(void *ud, const char *err)
                 log_info("Pod watch is back", "node=\"%s\"", s->node);
 }
 
-int api_source_start(struct kube_client *kube, const char *node_name, struct podconfig *pc,
-                     const struct api_source_ops *ops, struct api_source **ret)
+struct api_source *api_source_new(struct kube_client *kube, const char *node_name, struct podconfig *pc,
+                                  const struct api_source_ops *ops)
 {
         struct api_source *s = OOM_CHECK(calloc(1, sizeof *s));
         s->kube = kube;
@@ -248,32 +251,47 @@ int api_source_start(struct kube_client *kube, const char *node_name, struct pod
         s->ops = *ops;
         s->node = xstrdup(node_name);
         pthread_mutex_init(&s->lock, NULL);
-        _cleanup_free_ char *sel = strdup_printf("spec.nodeName=%s", node_name);
+        return s;
+}
+
+int api_source_run(struct api_source *s)
+{
+        _cleanup_free_ char *sel = strdup_printf("spec.nodeName=%s", s->node);
         _cleanup_free_ char *esc = kube_query_escape(sel);
         _cleanup_free_ char *query = strdup_printf("fieldSelector=%s", esc);
         struct kube_watch_ops wo = {
                 .on_list = on_list, .on_event = on_event, .on_state = on_state, .userdata = s};
-        int r = kube_watch_start(kube, "/api/v1/pods", query, &wo, &s->watch);
-        if (r < 0) {
-                s->watch = NULL;
-                api_source_stop(s);
-                return r;
-        }
-        *ret = s;
-        return 0;
+        return kube_watch_start(s->kube, "/api/v1/pods", query, &wo, &s->watch);
 }
 
-void api_source_stop(struct api_source *s)
+void api_source_halt(struct api_source *s)
 {
         if (!s)
                 return;
         kube_watch_stop(s->watch);
+        s->watch = NULL;
+}
+
+void api_source_free(struct api_source *s)
+{
+        if (!s)
+                return;
+        api_source_halt(s);
         for (size_t i = 0; i < s->n; i++)
                 entry_clear(&s->e[i]);
         free(s->e);
         free(s->node);
         pthread_mutex_destroy(&s->lock);
         free(s);
+}
+
+struct pod *api_source_pod(struct api_source *s, const char *uid)
+{
+        pthread_mutex_lock(&s->lock);
+        struct entry *e = find(s, uid);
+        struct pod *p = e ? pod_ref(e->pod) : NULL;
+        pthread_mutex_unlock(&s->lock);
+        return p;
 }
 
 bool api_source_mirror(struct api_source *s, const char *ns, const char *name, char *uid, size_t uid_len,

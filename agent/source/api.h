@@ -17,9 +17,16 @@ struct api_source_ops {
         void *userdata;
 };
 
-int api_source_start(struct kube_client *kube, const char *node_name, struct podconfig *pc,
-                     const struct api_source_ops *ops, struct api_source **ret);
-void api_source_stop(struct api_source *s);
+/* The source is made first (the status writer reads it), then run: the watch starts. */
+struct api_source *api_source_new(struct kube_client *kube, const char *node_name, struct podconfig *pc,
+                                  const struct api_source_ops *ops);
+int api_source_run(struct api_source *s);
+/* Stops the watch (no more podconfig updates); the object stays readable until api_source_free. */
+void api_source_halt(struct api_source *s);
+void api_source_free(struct api_source *s);
+
+/* A new reference to the API pod with this UID, or NULL (mirror pods and unknown UIDs). */
+struct pod *api_source_pod(struct api_source *s, const char *uid);
 
 /* The mirror pod of a static pod, as last seen: its UID, config.mirror hash and whether it is being
  * deleted. */

@@ -29,6 +29,7 @@ struct entry {
         char mirror_uid[64];
         bool removed;
         bool dirty;
+        int64_t retry_ms, retry_at; /* this pod's back-off: one failing pod does not hold up others */
 };
 
 struct api_status {
@@ -40,7 +41,9 @@ struct api_status {
         bool stop;
         struct entry **e;
         size_t n;
-        int64_t retry_ms, retry_at;
+        size_t next;        /* where the next scan starts (round robin) */
+        unsigned n_failing; /* entries in back-off, for the "again" log line */
+        char node_uid[64];  /* when no node manager runs (registerNode=false): read once from the API */
 };
 
 static bool is_static(const struct pod *p)
@@ -91,6 +94,30 @@ void api_status_listener(void *userdata, struct pod *pod, json_t *status)
                 e->removed = false; /* a static pod back with the same UID */
         } else
                 e->removed = true;
+        e->dirty = true;
+        pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+}
+
+void api_status_set_node(struct api_status *w, struct node_manager *node)
+{
+        pthread_mutex_lock(&w->lock);
+        w->cfg.node = node;
+        pthread_mutex_unlock(&w->lock);
+}
+
+void api_status_killed(struct api_status *w, struct pod *pod)
+{
+        pthread_mutex_lock(&w->lock);
+        struct entry *e = find(w, pod->uid);
+        if (!e) {
+                e = OOM_CHECK(calloc(1, sizeof *e));
+                e->uid = xstrdup(pod->uid);
+                e->pod = pod_ref(pod);
+                w->e = OOM_CHECK(realloc(w->e, (w->n + 1) * sizeof *w->e));
+                w->e[w->n++] = e;
+        }
+        e->removed = true;
         e->dirty = true;
         pthread_cond_signal(&w->cond);
         pthread_mutex_unlock(&w->lock);
@@ -162,6 +189,54 @@ static int delete_pod(struct api_status *w, const struct pod *p, const char *uid
         return r;
 }
 
+/* The Node's UID for the mirror pods' owner: from the node manager, or (registerNode=false) the API. */
+static bool owner_node_uid(struct api_status *w, char *buf, size_t len)
+{
+        pthread_mutex_lock(&w->lock);
+        struct node_manager *nm = w->cfg.node;
+        pthread_mutex_unlock(&w->lock);
+        if (nm)
+                return node_manager_uid(nm, buf, len);
+        if (!w->node_uid[0]) {
+                _cleanup_free_ char *path = strdup_printf("/api/v1/nodes/%s", w->node_name);
+                struct kube_response resp;
+                if (kube_request(w->cfg.kube, "GET", path, NULL, NULL, w->cfg.timeout_ms, &resp) >= 0 &&
+                    resp.status == 200)
+                        snprintf(w->node_uid, sizeof w->node_uid, "%s",
+                                 json_string_value(
+                                         json_object_get(json_object_get(resp.body, "metadata"), "uid"))
+                                         ?: "");
+                kube_response_clear(&resp);
+        }
+        snprintf(buf, len, "%s", w->node_uid);
+        return w->node_uid[0] != 0;
+}
+
+/* A mirror pod of this name already exists (a POST answered 409 before the watch showed it): use it
+ * when it mirrors this static pod. */
+static int adopt_mirror(struct api_status *w, const struct pod *p, const char *hash, char *uid,
+                        size_t uid_len, char *err, size_t errlen)
+{
+        _cleanup_free_ char *path = pod_path(p);
+        struct kube_response resp;
+        int r = kube_request(w->cfg.kube, "GET", path, NULL, NULL, w->cfg.timeout_ms, &resp);
+        json_t *meta = json_object_get(resp.body, "metadata");
+        const char *mh =
+                json_string_value(json_object_get(json_object_get(meta, "annotations"), MIRROR_ANN));
+        if (r >= 0 && resp.status == 200 && mh && streq(mh, hash) &&
+            !json_object_get(meta, "deletionTimestamp")) {
+                snprintf(uid, uid_len, "%s", json_string_value(json_object_get(meta, "uid")) ?: "");
+                r = 0;
+        } else {
+                snprintf(err, errlen,
+                         "create mirror pod %s/%s: a pod of that name exists and is not its mirror",
+                         p->namespace, p->name);
+                r = -EEXIST;
+        }
+        kube_response_clear(&resp);
+        return r;
+}
+
 /* Makes sure the static pod has a current mirror pod; *uid gets its UID. */
 static int ensure_mirror(struct api_status *w, const struct pod *p, char *uid, size_t uid_len, char *err,
                          size_t errlen)
@@ -181,7 +256,7 @@ static int ensure_mirror(struct api_status *w, const struct pod *p, char *uid, s
                         return -EIO;
         }
         uid[0] = 0;
-        if (!node_manager_uid(w->cfg.node, node_uid, sizeof node_uid)) {
+        if (!owner_node_uid(w, node_uid, sizeof node_uid)) {
                 snprintf(err, errlen, "the Node is not registered yet");
                 return -EAGAIN;
         }
@@ -197,6 +272,8 @@ static int ensure_mirror(struct api_status *w, const struct pod *p, char *uid, s
                 log_info("Created mirror pod", "pod=\"%s\" mirrorUID=\"%s\"",
                          pod_full_name(p, name, sizeof name), uid);
                 r = 0;
+        } else if (r >= 0 && resp.status == 409) {
+                r = adopt_mirror(w, p, hash, uid, uid_len, err, errlen);
         } else {
                 snprintf(err, errlen, "create mirror pod %s/%s: %.700s", p->namespace, p->name, resp.error);
                 r = -EIO;
@@ -217,9 +294,16 @@ static int patch_status(struct api_status *w, const struct pod *p, const char *u
         *gone = false;
         if (r >= 0 && resp.status == 200)
                 r = 0;
-        else if (r >= 0 && (resp.status == 404 || resp.status == 409 || resp.status == 422)) {
+        else if (r >= 0 && (resp.status == 404 || resp.status == 409)) {
                 /* Gone, or replaced by another object of the same name (the UID differs). */
                 *gone = true;
+                r = 0;
+        } else if (r >= 0 && resp.status == 422) {
+                /* Refused for good (e.g. a state transition the API server does not allow): say so once and
+                 * do not retry this status; a deletion still goes ahead. */
+                char name[512];
+                log_warn("The API server refused a pod status, dropping it", "pod=\"%s\" err=\"%s\"",
+                         pod_full_name(p, name, sizeof name), log_q(resp.error));
                 r = 0;
         } else {
                 snprintf(err, errlen, "patch status of %s/%s: %.700s", p->namespace, p->name, resp.error);
@@ -243,9 +327,11 @@ static int process(struct api_status *w, struct entry *e, struct pod *p, json_t 
                 if (removed) {
                         char mhash[128];
                         bool deleting;
+                        /* Only our own mirror: a successor (changed manifest) may already have its own. */
+                        const char *hash = pod_annotation(p, HASH_ANN) ?: p->uid;
                         if (api_source_mirror(w->cfg.source, p->namespace, p->name, uid, sizeof uid, mhash,
                                               sizeof mhash, &deleting) &&
-                            (r = delete_pod(w, p, uid, err, errlen)) < 0)
+                            streq(mhash, hash) && (r = delete_pod(w, p, uid, err, errlen)) < 0)
                                 return r;
                         *drop = true;
                         return 0;
@@ -285,6 +371,25 @@ static int process(struct api_status *w, struct entry *e, struct pod *p, json_t 
         return 0;
 }
 
+/* The next dirty entry whose back-off has passed, round robin; else how long to wait. */
+static struct entry *next_entry(struct api_status *w, int64_t now, int64_t *ret_wait)
+{
+        int64_t wait = 10000;
+        for (size_t k = 0; k < w->n; k++) {
+                size_t i = (w->next + k) % w->n;
+                struct entry *e = w->e[i];
+                if (!e->dirty)
+                        continue;
+                if (e->retry_at <= now) {
+                        w->next = i + 1;
+                        return e;
+                }
+                wait = MIN(wait, e->retry_at - now);
+        }
+        *ret_wait = wait;
+        return NULL;
+}
+
 static void *writer_thread(void *arg)
 {
         struct api_status *w = arg;
@@ -292,14 +397,10 @@ static void *writer_thread(void *arg)
 
         pthread_mutex_lock(&w->lock);
         while (!w->stop) {
-                int64_t now = now_mono_ms();
-                struct entry *e = NULL;
-                if (now >= w->retry_at)
-                        for (size_t i = 0; i < w->n && !e; i++)
-                                if (w->e[i]->dirty)
-                                        e = w->e[i];
+                int64_t wait;
+                struct entry *e = next_entry(w, now_mono_ms(), &wait);
                 if (!e) {
-                        cond_wait_ms(&w->cond, &w->lock, w->retry_at > now ? w->retry_at - now : 10000);
+                        cond_wait_ms(&w->cond, &w->lock, wait);
                         continue;
                 }
                 e->dirty = false;
@@ -316,9 +417,11 @@ static void *writer_thread(void *arg)
                 pthread_mutex_lock(&w->lock);
                 if (r < 0) {
                         e->dirty = true;
-                        w->retry_ms =
-                                w->retry_ms ? MIN(w->retry_ms * 2, (int64_t) RETRY_MAX_MS) : RETRY_MIN_MS;
-                        w->retry_at = now_mono_ms() + w->retry_ms;
+                        if (!e->retry_ms)
+                                w->n_failing++;
+                        e->retry_ms =
+                                e->retry_ms ? MIN(e->retry_ms * 2, (int64_t) RETRY_MAX_MS) : RETRY_MIN_MS;
+                        e->retry_at = now_mono_ms() + e->retry_ms;
                         if (r == -EAGAIN)
                                 log_v(2, "Pod status waits", "err=\"%s\"", log_q(err));
                         else if (!streq(err, last_err))
@@ -326,10 +429,10 @@ static void *writer_thread(void *arg)
                                           "err=\"%s\"", log_q(err));
                         snprintf(last_err, sizeof last_err, "%s", err);
                 } else {
-                        if (w->retry_ms)
+                        if (e->retry_ms && --w->n_failing == 0)
                                 log_info("Pod statuses reach the API server again", "node=\"%s\"",
                                          w->node_name);
-                        w->retry_ms = 0;
+                        e->retry_ms = e->retry_at = 0;
                         last_err[0] = 0;
                         if (now_sent) {
                                 json_decref(e->sent);

@@ -57,7 +57,7 @@ check "... capacity pods 110 and the four conditions" sh -c \
   "[ \"\$(kubectl get node $NODE -o jsonpath='{.status.capacity.pods} {.status.conditions[*].type}')\" = '110 MemoryPressure DiskPressure PIDPressure Ready' ]"
 check "... allocatable: capacity minus --kube-reserved and the 100Mi hard eviction" sh -c \
   "kubectl get node $NODE -o json | jq -e '(.status.allocatable.cpu == \"\(.status.capacity.cpu | tonumber * 1000 - 500)m\") and
-     ((.status.capacity.memory | rtrimstr(\"Ki\") | tonumber) - (.status.allocatable.memory | rtrimstr(\"Ki\") | tonumber) == 364 * 1024)' >/dev/null"
+     ((.status.capacity.memory | rtrimstr(\"Ki\") | tonumber) - (.status.allocatable.memory | rtrimstr(\"Ki\") | tonumber) == 356 * 1024)' >/dev/null"
 check "... the images it has" sh -c "kubectl get node $NODE -o jsonpath='{.status.images[*].names}' | grep -q cubelet.local/busybox"
 
 lease_time() { jp lease -n kube-node-lease $NODE -o 'jsonpath={.spec.renewTime}'; }
