@@ -15,6 +15,7 @@
 #include "kubeconfig.h"
 #include "node.h"
 #include "objcache.h"
+#include "services.h"
 #include "sink.h"
 #include "config.h"
 #include "events.h"
@@ -59,6 +60,7 @@ struct agent {
         struct api_status *api_status;
         struct event_sink *event_sink;
         struct obj_cache *objects;
+        struct svc_cache *services;
         atomic_int sources_pending;  /* sources that have not spoken yet */
         struct qos_cgroups *cgroups; /* NULL: cgroupsPerQOS is off */
 };
@@ -250,6 +252,10 @@ static int init_kube(struct agent *a)
         }
         kube_auth_clear(&auth);
         a->objects = obj_cache_new(a->kube);
+        r = svc_cache_start(a->kube, &a->services);
+        if (r < 0)
+                log_error("Cannot watch Services; containers get no service variables", "err=\"%s\"",
+                          strerror(-r));
         return 0;
 }
 
@@ -321,6 +327,7 @@ static void stop_kube_writers(struct agent *a)
         node_manager_stop(a->node);
         a->node = NULL;
         a->objects = obj_cache_free(a->objects);
+        a->services = svc_cache_free(a->services);
         a->kube = kube_client_free(a->kube);
         a->kube_events = kube_client_free(a->kube_events);
         a->kube_heartbeat = kube_client_free(a->kube_heartbeat);
@@ -454,6 +461,7 @@ static int run(struct agent *a)
                 .timeout_ms = a->cfg.runtime_timeout_ms,
                 .image_pull_timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
                 .objects = a->objects,
+                .services = a->services,
                 /* allocatable: resourceFieldRef limits of containers that set none */
                 .node_cpu_m = 1000LL * MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L) - a->cfg.reserved_cpu_m,
                 .node_mem = (int64_t) sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) - a->cfg.reserved_mem -

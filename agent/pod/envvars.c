@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "objcache.h"
+#include "services.h"
 #include "util.h"
 
 static json_t *find_container(const struct pod *pod, const char *name)
@@ -274,6 +275,10 @@ int container_env(const struct env_ctx *ctx, const struct pod *pod, const char *
                 if (r < 0)
                         goto fail;
                 env_set(&env, name, value ? value : "");
+        }
+        if (ctx->services) {
+                json_t *links = json_object_get(json_object_get(pod->json, "spec"), "enableServiceLinks");
+                svc_cache_env(ctx->services, pod->namespace, !json_is_false(links), &env);
         }
         *ret = env;
         return 0;

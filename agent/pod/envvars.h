@@ -9,15 +9,18 @@
 #include "pod.h"
 
 struct obj_cache;
+struct svc_cache;
 
 struct env_ctx {
-        struct obj_cache *objects; /* NULL: no API server (standalone) */
+        struct obj_cache *objects;  /* NULL: no API server (standalone) */
+        struct svc_cache *services; /* Services for the service links; NULL: none */
         const char *host_ip, *pod_ip;
         int64_t node_cpu_m, node_mem; /* resourceFieldRef limits when the container sets none */
         int64_t timeout_ms;           /* waiting for a ConfigMap or Secret */
 };
 
-/* *ret: strv of alternating names and values, in order (a later entry of one name replaces the value of
+/* *ret: strv of alternating names and values: envFrom, env, then the Services' variables for names not set
+ * (the master service always, the namespace's with enableServiceLinks), in order (a later entry of one name replaces the value of
  * an earlier one). *ret_warning (may be NULL): envFrom keys skipped as invalid names, as upstream's
  * InvalidEnvironmentVariableNames event says. Returns 0, or -errno with err holding upstream's message
  * ("configmap \"x\" not found", "couldn't find key k in Secret ns/s"). */

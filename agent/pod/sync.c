@@ -688,6 +688,7 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
         _cleanup_free_ char *pod_ip =
                 container_env_needs_pod_ip(pod, c->name) ? sandbox_ip(ctx, sandbox_id) : NULL;
         struct env_ctx ectx = {.objects = ctx->objects,
+                               .services = ctx->services,
                                .host_ip = ctx->node_ip,
                                .pod_ip = pod_ip,
                                .node_cpu_m = ctx->node_cpu_m,

@@ -12,6 +12,7 @@ struct event_recorder;
 struct status_manager;
 struct prober;
 struct obj_cache;
+struct svc_cache;
 struct qos_cgroups;
 
 /* CRI labels and annotations cubelet writes, with upstream's names. */
@@ -38,6 +39,7 @@ struct sync_ctx {
         struct prober *prober;         /* NULL: probes are not run */
         const char *node_ip;           /* status.hostIP; may be NULL */
         struct obj_cache *objects;     /* ConfigMaps and Secrets from the API server; NULL: standalone */
+        struct svc_cache *services;    /* Services, for their environment variables; NULL: standalone */
         int64_t node_cpu_m, node_mem;  /* allocatable, for resourceFieldRef limits not set */
         struct qos_cgroups *cgroups;   /* pod cgroups by QoS class; NULL: none (cgroupsPerQOS off) */
 };

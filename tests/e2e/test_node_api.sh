@@ -124,7 +124,7 @@ spec:
   - name: c
     image: $IMG
     imagePullPolicy: Never
-    command: ["sh", "-c", "echo \"color=\$CM_COLOR pw=\$PW node=\$NODE_NAME\"; exec sleep 3600"]
+    command: ["sh", "-c", "echo \"color=\$CM_COLOR pw=\$PW node=\$NODE_NAME master=\$KUBERNETES_SERVICE_HOST:\$KUBERNETES_SERVICE_PORT\"; exec sleep 3600"]
     envFrom: [{configMapRef: {name: e2e-cfg}, prefix: CM_}]
     env:
     - {name: PW, valueFrom: {secretKeyRef: {name: e2e-sec, key: PASSWORD}}}
@@ -135,8 +135,8 @@ check "... with upstream's message in the status" sh -c \
   "kubectl get pod env-pod -o jsonpath='{.status.containerStatuses[0].state.waiting.message}' | grep -q 'configmap \"e2e-cfg\" not found'"
 k create configmap e2e-cfg --from-literal=COLOR=blue >/dev/null
 check "ConfigMap created: the pod starts (the watch saw it)" wait_for 20 sh -c "[ \"\$(kubectl get pod env-pod -o jsonpath='{.status.phase}')\" = Running ]"
-env_line() { cat "$WORK"/logs/default_env-pod_*/c/0.log 2>/dev/null | grep -q "color=blue pw=hunter2 node=$NODE"; }
-check "... with the values from the ConfigMap, the Secret and the fieldRef" wait_for 10 env_line
+env_line() { cat "$WORK"/logs/default_env-pod_*/c/0.log 2>/dev/null | grep -q "color=blue pw=hunter2 node=$NODE master=10.0.0.1:443"; }
+check "... with the values from the ConfigMap, the Secret, the fieldRef and the master Service" wait_for 10 env_line
 k delete pod env-pod --wait=false >/dev/null
 
 # --- events for a crashing pod, with growing counts

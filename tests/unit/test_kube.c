@@ -15,6 +15,7 @@
 #include "kubeconfig.h"
 #include "manifest.h"
 #include "node.h"
+#include "services.h"
 #include "sink.h"
 #include "util.h"
 
@@ -303,6 +304,39 @@ static void test_container_env(void **state)
         manifest_result_clear(&r);
 }
 
+static void test_service_env(void **state)
+{
+        json_error_t je;
+        json_t *svc = json_loads("{\"metadata\": {\"name\": \"my-db\", \"namespace\": \"ns1\"},"
+                                 " \"spec\": {\"clusterIP\": \"10.0.0.7\", \"ports\": ["
+                                 "  {\"name\": \"sql-main\", \"port\": 5432, \"protocol\": \"TCP\"},"
+                                 "  {\"port\": 53, \"protocol\": \"UDP\"}]}}",
+                                 0, &je);
+        assert_non_null(svc);
+        char **env = NULL;
+        strv_push(&env, xstrdup("MY_DB_SERVICE_HOST")); /* the container's own value wins */
+        strv_push(&env, xstrdup("mine"));
+        service_env(svc, &env);
+        assert_string_equal(env_value(env, "MY_DB_SERVICE_HOST"), "mine");
+        assert_string_equal(env_value(env, "MY_DB_SERVICE_PORT"), "5432");
+        assert_string_equal(env_value(env, "MY_DB_SERVICE_PORT_SQL_MAIN"), "5432");
+        assert_string_equal(env_value(env, "MY_DB_PORT"), "tcp://10.0.0.7:5432");
+        assert_string_equal(env_value(env, "MY_DB_PORT_5432_TCP"), "tcp://10.0.0.7:5432");
+        assert_string_equal(env_value(env, "MY_DB_PORT_5432_TCP_PROTO"), "tcp");
+        assert_string_equal(env_value(env, "MY_DB_PORT_5432_TCP_PORT"), "5432");
+        assert_string_equal(env_value(env, "MY_DB_PORT_5432_TCP_ADDR"), "10.0.0.7");
+        assert_string_equal(env_value(env, "MY_DB_PORT_53_UDP"), "udp://10.0.0.7:53");
+        assert_int_equal(strv_length(env), 2 * 12);
+        strv_free(env);
+
+        /* Headless services have no variables. */
+        json_object_set_new(json_object_get(svc, "spec"), "clusterIP", json_string("None"));
+        env = NULL;
+        service_env(svc, &env);
+        assert_null(env);
+        json_decref(svc);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -315,6 +349,7 @@ int main(void)
                 cmocka_unit_test(test_mirror_pod),
                 cmocka_unit_test(test_event_json),
                 cmocka_unit_test(test_container_env),
+                cmocka_unit_test(test_service_env),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
