@@ -63,6 +63,8 @@ void config_done(struct cubelet_config *c)
         strv_free(c->node_labels);
         strv_free(c->register_taints);
         free(c->cgroup_root);
+        free(c->cni_conf_dir);
+        strv_free(c->cni_bin_dirs);
         *c = (struct cubelet_config){0};
 }
 
@@ -330,6 +332,9 @@ enum {
         OPT_CGROUP_ROOT,
         OPT_CGROUP_DRIVER,
         OPT_POD_MAX_PIDS,
+        OPT_NETWORK_MODE,
+        OPT_CNI_CONF_DIR,
+        OPT_CNI_BIN_DIR,
 };
 
 static const struct option options[] = {
@@ -359,6 +364,9 @@ static const struct option options[] = {
         {"cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT},
         {"cgroup-driver", required_argument, NULL, OPT_CGROUP_DRIVER},
         {"pod-max-pids", required_argument, NULL, OPT_POD_MAX_PIDS},
+        {"network-mode", required_argument, NULL, OPT_NETWORK_MODE},
+        {"cni-conf-dir", required_argument, NULL, OPT_CNI_CONF_DIR},
+        {"cni-bin-dir", required_argument, NULL, OPT_CNI_BIN_DIR},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -398,6 +406,11 @@ static void usage(FILE *f)
               "  --cgroup-root PATH                 the cgroup kubepods goes under (cgroupfs syntax) [/]\n"
               "  --cgroup-driver NAME               cgroupfs (the only one) [cgroupfs]\n"
               "  --pod-max-pids N                   pids.max of each pod, -1 for none (podPidsLimit) [-1]\n"
+              "  --network-mode runtime|agent       who runs CNI: containerd, or cubelet through its "
+              "delegate [runtime]\n"
+              "  --cni-conf-dir DIR                 CNI configuration [runtime: the runtime's; agent: "
+              "/etc/cni/net.d]\n"
+              "  --cni-bin-dir DIR,...              CNI plugins [the runtime's, else /opt/cni/bin]\n"
               "  -v, --v N                          log verbosity [0]\n"
               "  --version                          print the version and exit\n"
               "  -h, --help                         this help\n",
@@ -577,6 +590,29 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 }
                                 strv_push(dst, xstrdup(item));
                         }
+                        break;
+                }
+                case OPT_NETWORK_MODE:
+                        if (network_mode_from_string(optarg, &c->network_mode) < 0)
+                                return flag_error(name, optarg, "expected runtime or agent");
+                        break;
+                case OPT_CNI_CONF_DIR:
+                        if (optarg[0] != '/')
+                                return flag_error(name, optarg, "must be an absolute path");
+                        set_str(&c->cni_conf_dir, optarg);
+                        break;
+                case OPT_CNI_BIN_DIR: {
+                        _cleanup_free_ char *copy = xstrdup(optarg);
+                        char *save = NULL;
+                        c->cni_bin_dirs = strv_free(c->cni_bin_dirs);
+                        for (char *d = strtok_r(copy, ",", &save); d; d = strtok_r(NULL, ",", &save)) {
+                                if (d[0] != '/')
+                                        return flag_error(name, optarg,
+                                                          "expected absolute paths, comma-separated");
+                                strv_push(&c->cni_bin_dirs, xstrdup(d));
+                        }
+                        if (!c->cni_bin_dirs)
+                                return flag_error(name, optarg, "expected absolute paths, comma-separated");
                         break;
                 }
                 case 'v':
