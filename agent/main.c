@@ -417,11 +417,14 @@ static int run(struct agent *a)
                 return r;
         }
         log_runtime_version(a);
+        _cleanup_free_ char *cni_cache = strdup_printf("%s/cni-cache", a->cfg.root_dir);
         struct network_config nc = {.mode = a->cfg.network_mode,
                                     .conf_dir = a->cfg.cni_conf_dir,
                                     .bin_dirs = a->cfg.cni_bin_dirs,
                                     .cri = a->cri,
-                                    .timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 10000)};
+                                    .timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 10000),
+                                    .socket_path = a->cfg.cni_delegate_socket,
+                                    .cache_dir = cni_cache};
         r = network_start(&nc, &a->network);
         if (r < 0) {
                 log_error("Cannot start the network check", "err=\"%s\"", strerror(-r));

@@ -44,6 +44,7 @@ void config_init_defaults(struct cubelet_config *c)
         c->cgroups_per_qos = true;
         c->cgroup_root = xstrdup("/");
         c->pod_pids_limit = -1;
+        c->cni_delegate_socket = xstrdup("/run/cubelet/cni.sock");
         gethostname(host, sizeof host - 1);
         c->node_name = xstrdup(host);
 }
@@ -65,6 +66,7 @@ void config_done(struct cubelet_config *c)
         free(c->cgroup_root);
         free(c->cni_conf_dir);
         strv_free(c->cni_bin_dirs);
+        free(c->cni_delegate_socket);
         *c = (struct cubelet_config){0};
 }
 
@@ -335,6 +337,7 @@ enum {
         OPT_NETWORK_MODE,
         OPT_CNI_CONF_DIR,
         OPT_CNI_BIN_DIR,
+        OPT_CNI_DELEGATE_SOCKET,
 };
 
 static const struct option options[] = {
@@ -367,6 +370,7 @@ static const struct option options[] = {
         {"network-mode", required_argument, NULL, OPT_NETWORK_MODE},
         {"cni-conf-dir", required_argument, NULL, OPT_CNI_CONF_DIR},
         {"cni-bin-dir", required_argument, NULL, OPT_CNI_BIN_DIR},
+        {"cni-delegate-socket", required_argument, NULL, OPT_CNI_DELEGATE_SOCKET},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -411,6 +415,8 @@ static void usage(FILE *f)
               "  --cni-conf-dir DIR                 CNI configuration [runtime: the runtime's; agent: "
               "/etc/cni/net.d]\n"
               "  --cni-bin-dir DIR,...              CNI plugins [the runtime's, else /opt/cni/bin]\n"
+              "  --cni-delegate-socket PATH         agent mode: where cubelet-delegate reaches cubelet "
+              "[/run/cubelet/cni.sock]\n"
               "  -v, --v N                          log verbosity [0]\n"
               "  --version                          print the version and exit\n"
               "  -h, --help                         this help\n",
@@ -597,9 +603,13 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 return flag_error(name, optarg, "expected runtime or agent");
                         break;
                 case OPT_CNI_CONF_DIR:
+                case OPT_CNI_DELEGATE_SOCKET:
                         if (optarg[0] != '/')
                                 return flag_error(name, optarg, "must be an absolute path");
-                        set_str(&c->cni_conf_dir, optarg);
+                        if (opt == OPT_CNI_DELEGATE_SOCKET && strlen(optarg) >= 108)
+                                return flag_error(name, optarg, "too long for a unix socket path");
+                        set_str(opt == OPT_CNI_CONF_DIR ? &c->cni_conf_dir : &c->cni_delegate_socket,
+                                optarg);
                         break;
                 case OPT_CNI_BIN_DIR: {
                         _cleanup_free_ char *copy = xstrdup(optarg);

@@ -46,6 +46,7 @@ struct cubelet_config {
         char *cni_conf_dir;             /* --cni-conf-dir; NULL: runtime mode checks the runtime's own,
                                          * agent mode runs /etc/cni/net.d */
         char **cni_bin_dirs;            /* --cni-bin-dir D1,D2; NULL: the runtime's, else /opt/cni/bin */
+        char *cni_delegate_socket;      /* --cni-delegate-socket: agent mode [/run/cubelet/cni.sock] */
         int verbosity;                  /* --v */
 };
 

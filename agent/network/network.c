@@ -9,6 +9,7 @@
 
 #include "cni.h"
 #include "cri.h"
+#include "delegate.h"
 #include "log.h"
 #include "util.h"
 
@@ -23,6 +24,10 @@ struct network {
         /* under lock */
         bool ready, checked;
         char msg[4096];
+        struct pod **starting; /* under lock: network_pod_begin() */
+        size_t n_starting;
+        struct delegate *delegate;
+        char **bin_dirs_default;
         /* the checker thread's own */
         char *runtime_conf_dir;
         char **runtime_bin_dirs;
@@ -138,6 +143,100 @@ static void *check_thread(void *arg)
         return NULL;
 }
 
+static struct pod *lookup_pod(void *userdata, const char *uid, const char *ns, const char *name)
+{
+        struct network *n = userdata;
+        struct pod *found = NULL;
+        pthread_mutex_lock(&n->lock);
+        for (size_t i = 0; i < n->n_starting && !found; i++) {
+                struct pod *p = n->starting[i];
+                if (uid ? streq(p->uid, uid) : streq_ptr(p->namespace, ns) && streq_ptr(p->name, name))
+                        found = pod_ref(p);
+        }
+        pthread_mutex_unlock(&n->lock);
+        return found;
+}
+
+void network_pod_begin(struct network *n, struct pod *pod)
+{
+        if (!n || n->cfg.mode != NETWORK_MODE_AGENT)
+                return;
+        pthread_mutex_lock(&n->lock);
+        n->starting = OOM_CHECK(reallocarray(n->starting, n->n_starting + 1, sizeof *n->starting));
+        n->starting[n->n_starting++] = pod_ref(pod);
+        pthread_mutex_unlock(&n->lock);
+}
+
+void network_pod_end(struct network *n, const char *uid)
+{
+        if (!n || n->cfg.mode != NETWORK_MODE_AGENT)
+                return;
+        pthread_mutex_lock(&n->lock);
+        for (size_t i = 0; i < n->n_starting; i++)
+                if (streq(n->starting[i]->uid, uid)) {
+                        pod_unref(n->starting[i]);
+                        n->starting[i] = n->starting[--n->n_starting];
+                        break;
+                }
+        pthread_mutex_unlock(&n->lock);
+}
+
+/* Every sandbox the runtime has, for the cache GC. */
+static int live_sandboxes(struct network *n, char ***ret)
+{
+        Runtime__V1__ListPodSandboxRequest req = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__ListPodSandboxResponse *resp = NULL;
+        struct cri_error err = {0};
+        int r = CRI_CALL(n->cfg.cri, RuntimeService, ListPodSandbox, list_pod_sandbox, &req, &resp,
+                         n->cfg.timeout_ms, &err);
+        if (r < 0)
+                return r;
+        char **ids = NULL;
+        for (size_t i = 0; i < resp->n_items; i++)
+                strv_push(&ids, xstrdup(resp->items[i]->id));
+        *ret = ids;
+        return 0;
+}
+
+static int start_delegate(struct network *n)
+{
+        _cleanup_strv_free_ char **live = NULL;
+        int r = live_sandboxes(n, &live);
+        bool gc = r >= 0;
+        if (!gc)
+                log_warn("Cannot list the sandboxes; no CNI cache GC this time", "err=\"%s\"", strerror(-r));
+        struct delegate_config dc = {.socket_path = n->cfg.socket_path,
+                                     .conf_dir = n->cfg.conf_dir,
+                                     .bin_dirs = n->cfg.bin_dirs,
+                                     .cache_dir = n->cfg.cache_dir,
+                                     .gc = gc,
+                                     .live_ids = live,
+                                     .lookup = lookup_pod,
+                                     .userdata = n};
+        r = delegate_start(&dc, &n->delegate);
+        if (r < 0) {
+                log_error("Cannot serve the CNI delegate", "socket=\"%s\" err=\"%s\"", n->cfg.socket_path,
+                          strerror(-r));
+                return r;
+        }
+        log_info("Serving the CNI delegate", "socket=\"%s\" confDir=\"%s\" cacheDir=\"%s\"",
+                 n->cfg.socket_path, n->cfg.conf_dir, n->cfg.cache_dir);
+        return 0;
+}
+
+static void network_free(struct network *n)
+{
+        pthread_mutex_destroy(&n->lock);
+        pthread_cond_destroy(&n->wake);
+        free(n->runtime_conf_dir);
+        strv_free(n->runtime_bin_dirs);
+        strv_free(n->bin_dirs_default);
+        for (size_t i = 0; i < n->n_starting; i++)
+                pod_unref(n->starting[i]);
+        free(n->starting);
+        free(n);
+}
+
 int network_start(const struct network_config *cfg, struct network **ret)
 {
         struct network *n = OOM_CHECK(calloc(1, sizeof *n));
@@ -149,14 +248,24 @@ int network_start(const struct network_config *cfg, struct network **ret)
         n->ready = true;
         pthread_mutex_init(&n->lock, NULL);
         cond_init_monotonic(&n->wake);
+        if (n->cfg.mode == NETWORK_MODE_AGENT) {
+                if (!n->cfg.conf_dir)
+                        n->cfg.conf_dir = DEFAULT_CONF_DIR;
+                if (!n->cfg.bin_dirs) {
+                        strv_push(&n->bin_dirs_default, xstrdup("/opt/cni/bin"));
+                        n->cfg.bin_dirs = n->bin_dirs_default;
+                }
+                int r = start_delegate(n);
+                if (r < 0) {
+                        network_free(n);
+                        return r;
+                }
+        }
         check_once(n);
         int r = pthread_create(&n->thread, NULL, check_thread, n);
         if (r != 0) {
-                pthread_mutex_destroy(&n->lock);
-                pthread_cond_destroy(&n->wake);
-                free(n->runtime_conf_dir);
-                strv_free(n->runtime_bin_dirs);
-                free(n);
+                n->delegate = delegate_stop(n->delegate);
+                network_free(n);
                 return -r;
         }
         *ret = n;
@@ -172,11 +281,8 @@ struct network *network_stop(struct network *n)
         pthread_cond_signal(&n->wake);
         pthread_mutex_unlock(&n->lock);
         pthread_join(n->thread, NULL);
-        pthread_mutex_destroy(&n->lock);
-        pthread_cond_destroy(&n->wake);
-        free(n->runtime_conf_dir);
-        strv_free(n->runtime_bin_dirs);
-        free(n);
+        n->delegate = delegate_stop(n->delegate);
+        network_free(n);
         return NULL;
 }
 

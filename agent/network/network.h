@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 struct cri_client;
+struct pod;
 
 enum network_mode {
         NETWORK_MODE_RUNTIME, /* containerd runs the standard conflist; the pod IP comes from PodSandboxStatus */
@@ -25,6 +26,9 @@ struct network_config {
         struct cri_client *cri;
         int64_t period_ms;  /* between checks; <= 0: 5 s */
         int64_t timeout_ms; /* of the CRI Status call */
+        /* agent mode */
+        const char *socket_path; /* where cubelet-delegate finds the agent */
+        const char *cache_dir;   /* cni/'s result cache */
 };
 
 struct network;
@@ -37,3 +41,8 @@ struct network *network_stop(struct network *n);
  * "NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: ...". May be called
  * from any thread. n may be NULL (ready). */
 bool network_ready(struct network *n, char *msg, size_t len);
+
+/* Agent mode: the pod a sandbox is being made for, between RunPodSandbox's call and its return, so the
+ * delegate's request finds its spec (hostPorts, annotations). n may be NULL. */
+void network_pod_begin(struct network *n, struct pod *pod);
+void network_pod_end(struct network *n, const char *uid);

@@ -1540,8 +1540,11 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                                   "network is not ready: container runtime network not ready: %s", net);
                         res->requeue_ms = 5000; /* the network check's period */
                         r = -ENETDOWN;
-                } else
+                } else {
+                        network_pod_begin(ctx->network, pod); /* agent mode: the delegate asks for it */
                         r = create_sandbox(ctx, pod, sbcfg, &sandbox_id, &pod_ip, res);
+                        network_pod_end(ctx->network, pod->uid);
+                }
                 if (r < 0) {
                         pod_event(ctx, pod, NULL, EVENT_WARNING, "FailedCreatePodSandBox", "%s", res->error);
                         goto out;
