@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -256,6 +257,9 @@ static void *serve_one(void *arg)
         struct delegate *d = rq->d;
         _cleanup_free_ char *buf = OOM_CHECK(malloc(MAX_REQUEST + 1));
         size_t len = 0;
+        /* The delegate writes its request at once; a client that does not cannot hold a thread for long. */
+        struct timeval tv = {.tv_sec = 10};
+        setsockopt(rq->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         for (;;) {
                 ssize_t n = read(rq->fd, buf + len, MAX_REQUEST - len);
                 if (n < 0 && errno == EINTR)

@@ -123,9 +123,14 @@ cat >"$NET_CTD/agent-net.d/20-extra.conflist" <<JSON
 {"cniVersion": "1.0.0", "name": "extra", "plugins": [{"type": "bridge", "bridge": "$EXTRA_BRIDGE",
  "ipam": {"type": "host-local", "dataDir": "$NET_CTD/cni-ipam", "ranges": [[{"subnet": "$EXTRA_CIDR"}]]}}]}
 JSON
-server >"$M/server.yaml"
+# bandwidth from the pod's annotations: the agent's chain gets the bandwidth plugin
+jq '.plugins += [{"type": "bandwidth", "capabilities": {"bandwidth": true}}]' \
+  "$NET_CTD/agent-net.d/10-cubelet.conflist" >"$WORK/bw.conflist" && mv "$WORK/bw.conflist" "$NET_CTD/agent-net.d/10-cubelet.conflist"
+server | sed 's/^metadata: {name: server}/metadata: {name: server, annotations: {kubernetes.io\/ingress-bandwidth: 10M}}/' >"$M/server.yaml"
 start_cubelet "$M" "${AGENT_FLAGS[@]}"
 check "[agent] server runs" wait_for 30 is_running httpd default/server-$NODE
+tbf() { for v in $(ip -o link show master "$NET_BRIDGE" | awk -F': ' '{ print $2 }' | cut -d@ -f1); do tc qdisc show dev "$v"; done | grep -q 'tbf.*rate 10Mbit'; }
+check "... ingress-bandwidth annotation -> a 10Mbit tbf on its host veth" tbf
 client "$(pod_ip server)" extra >"$M/client.yaml"
 kill -HUP "$CUBELET_PID"
 check "[agent] client with an extra network runs" wait_for 30 is_running c default/client-$NODE
