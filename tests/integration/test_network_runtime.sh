@@ -32,7 +32,6 @@ event_has() { # event_has POD REASON TEXT
       '[.items[] | select(.involvedObject.name == $p and .reason == $r and (.message | contains($t)))] | length > 0' \
       >/dev/null
 }
-in_cidr() { case "$1" in "${CUBELET_POD_CIDR%.*/*}".*) true ;; *) false ;; esac; }
 
 # --- no flags: the runtime's own CNI directory is checked; a pod gets an IP from the pod CIDR
 pod web false >"$M/web.yaml"
