@@ -50,7 +50,7 @@ static char *kv_arg(const char *args, const char *key)
 }
 
 /* runtimeConfig for the pod: portMappings from hostPorts, bandwidth from upstream's annotations (bits/s). */
-static char *capability_args(const struct pod *pod, char *err, size_t len)
+char *delegate_capability_args(const struct pod *pod, char *err, size_t len)
 {
         json_t *caps = json_object(), *ports = json_array();
         for (size_t i = 0; i < pod->n_containers; i++)
@@ -174,7 +174,7 @@ static json_t *handle(struct delegate *d, json_t *req)
                 cni_config_free(conf);
                 return error_reply(ver, CNI_ERR_TRY_AGAIN_LATER, msg);
         }
-        _cleanup_free_ char *caps = capability_args(pod, msg, sizeof msg);
+        _cleanup_free_ char *caps = delegate_capability_args(pod, msg, sizeof msg);
         if (!caps) {
                 cni_config_free(conf);
                 return error_reply(ver, CNI_ERR_INVALID_CONFIG, msg);

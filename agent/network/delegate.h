@@ -23,5 +23,9 @@ int delegate_start(const struct delegate_config *cfg, struct delegate **ret);
 /* Stops listening, waits for requests being served, frees. */
 struct delegate *delegate_stop(struct delegate *d);
 
+/* The pod's CNI capability args as JSON text: portMappings from hostPorts, bandwidth (bits/s) from
+ * kubernetes.io/ingress-bandwidth and egress-bandwidth. NULL with err set when an annotation is invalid. */
+char *delegate_capability_args(const struct pod *pod, char *err, size_t len);
+
 /* The annotation naming extra networks by name ("net-a,net-b"), attached as net1, net2, ... */
 #define ANN_EXTRA_NETWORKS "cubelet.io/extra-networks"
