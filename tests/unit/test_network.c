@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -173,7 +175,25 @@ static void test_delegate_protocol(void **state)
         _cleanup_free_ char *del_path = strdup_printf("%s/stdin.DEL", tmp);
         assert_int_equal(access(del_path, F_OK), 0);
 
+        /* GC at start: an attachment older than a minute whose sandbox the runtime no longer has is DELeted;
+         * one of a live sandbox stays. */
+        the_pod = r.pods[0];
+        _cleanup_free_ char *out4 = NULL, *out5 = NULL;
+        assert_int_equal(run_delegate("ADD", "gone", &out4), 0);
+        assert_int_equal(run_delegate("ADD", "live", &out5), 0);
         d = delegate_stop(d);
+        _cleanup_free_ char *gone = strdup_printf("%s/results/a-gone-eth0", cache),
+                            *live = strdup_printf("%s/results/a-live-eth0", cache);
+        struct timespec old[2] = {{.tv_sec = time(NULL) - 120}, {.tv_sec = time(NULL) - 120}};
+        assert_int_equal(utimensat(AT_FDCWD, gone, old, 0), 0);
+        assert_int_equal(utimensat(AT_FDCWD, live, old, 0), 0);
+        char *live_ids[] = {"live", NULL};
+        dc.live_ids = live_ids;
+        assert_int_equal(delegate_start(&dc, &d), 0);
+        d = delegate_stop(d); /* waits for the accept thread, which GCs first */
+        assert_int_equal(access(gone, F_OK), -1);
+        assert_int_equal(access(live, F_OK), 0);
+
         manifest_result_clear(&r);
         assert_int_equal(access(sock, F_OK), -1);
         rm_rf(tmp);
