@@ -131,6 +131,10 @@ running_pid() {
 }
 
 if pid=$(running_pid); then
+	running_mode=$(sed -n 's/^CUBELET_NETWORK_MODE=//p' "$ENVFILE" 2>/dev/null)
+	if [ "${running_mode:-runtime}" != "$NETWORK_MODE" ]; then
+		die "containerd (pid $pid) for $DIR runs in network mode ${running_mode:-runtime}, not $NETWORK_MODE; run stop-containerd.sh --dir $DIR first"
+	fi
 	if ctr_ok; then
 		log "containerd already running (pid $pid)"
 		echo "$ADDRESS"
