@@ -19,13 +19,17 @@ run)
   build "$top/build"
   # A containerd of cubelet's own, with the settings this node needs (packaging/containerd).
   ctd=/var/lib/cubelet-containerd
-  sock=$("$top/packaging/containerd/start-containerd.sh" --dir "$ctd" --address /run/cubelet/containerd.sock)
+  # Agent network mode: containerd's CNI directory holds only cubelet's delegate; cubelet runs the network.
+  sock=$("$top/packaging/containerd/start-containerd.sh" --dir "$ctd" --address /run/cubelet/containerd.sock \
+    --network-mode agent --delegate-plugin "$top/build/cni/delegate/cubelet-delegate" \
+    --delegate-socket /run/cubelet/cni.sock)
   PAUSE_BIN="$top/build/packaging/pause" "$top/packaging/images/build-images.sh" "$top/build/images" >/dev/null
   "$top/packaging/images/import-images.sh" "$sock" "$top/build/images" >/dev/null
   echo "cubelet: runtime at $sock; pods from $top/examples; healthz at http://127.0.0.1:10248/healthz" >&2
   echo "cubelet: look at the containers with: $top/build/cri/cubelet-cri -r $sock ps" >&2
   exec "$top/build/agent/cubelet" --pod-manifest-path "$top/examples" \
-    --container-runtime-endpoint "unix://$sock" "${@:2}"
+    --container-runtime-endpoint "unix://$sock" --network-mode agent --cni-conf-dir "$ctd/agent-net.d" \
+    --cni-bin-dir /usr/lib/cni --cni-delegate-socket /run/cubelet/cni.sock "${@:2}"
   ;;
 test)
   "$top/packaging/install-deps.sh"

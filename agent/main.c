@@ -23,6 +23,7 @@
 #include "file.h"
 #include "healthz.h"
 #include "manager.h"
+#include "network.h"
 #include "log.h"
 #include "pleg.h"
 #include "prober.h"
@@ -63,6 +64,7 @@ struct agent {
         struct svc_cache *services;
         atomic_int sources_pending;  /* sources that have not spoken yet */
         struct qos_cgroups *cgroups; /* NULL: cgroupsPerQOS is off */
+        struct network *network;     /* NetworkReady */
 };
 
 static void kick_pod(const char *uid, void *ud)
@@ -175,6 +177,13 @@ static bool health_check(void *ud, char *reason, size_t len)
                 ok = false;
         } else if (used < len)
                 snprintf(reason + used, len - used, "[+]syncloop ok\n");
+        /* Detail only: upstream's healthz does not fail for the network. */
+        char net[2048];
+        used = strlen(reason);
+        if (used < len && !network_ready(a->network, net, sizeof net))
+                snprintf(reason + used, len - used, "[-]network failed: %s\n", net);
+        else if (used < len)
+                snprintf(reason + used, len - used, "[+]network ok\n");
         return ok;
 }
 
@@ -196,6 +205,11 @@ static bool node_ready(void *ud, char *msg, size_t len)
                         "%sPLEG is not healthy: pleg was last seen active %llds ago; threshold "
                         "is 3m0s",
                         used ? ", " : "", (long long) (now - h.last_ok_ms) / 1000);
+        char net[2048];
+        if (used < len && !network_ready(a->network, net, sizeof net))
+                used += (size_t) snprintf(msg + used, len - used,
+                                          "%scontainer runtime network not ready: %s", used ? ", " : "",
+                                          net);
         return msg[0] == 0;
 }
 
@@ -426,7 +440,22 @@ static int run(struct agent *a)
                 return r;
         }
         log_runtime_version(a);
+        _cleanup_free_ char *cni_cache = strdup_printf("%s/cni-cache", a->cfg.root_dir);
+        struct network_config nc = {.mode = a->cfg.network_mode,
+                                    .conf_dir = a->cfg.cni_conf_dir,
+                                    .bin_dirs = a->cfg.cni_bin_dirs,
+                                    .cri = a->cri,
+                                    .timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 10000),
+                                    .socket_path = a->cfg.cni_delegate_socket,
+                                    .cache_dir = cni_cache};
+        r = network_start(&nc, &a->network);
+        if (r < 0) {
+                log_error("Cannot start the network check", "err=\"%s\"", strerror(-r));
+                a->cri = cri_client_free(a->cri);
+                return r;
+        }
         if (a->cfg.kubeconfig && (r = init_kube(a)) < 0) {
+                a->network = network_stop(a->network);
                 a->cri = cri_client_free(a->cri);
                 return r;
         }
@@ -454,6 +483,7 @@ static int run(struct agent *a)
                 .status = a->status,
                 .node_ip = a->cfg.node_ip,
                 .cgroups = a->cgroups,
+                .network = a->network,
                 .cri = a->cri,
                 .root_dir = a->cfg.root_dir,
                 .pod_logs_dir = a->cfg.pod_logs_dir,
@@ -556,8 +586,9 @@ out:
         a->pleg = pleg_stop(a->pleg);
         prober_halt(a->prober); /* no more kicks into the workers */
         a->workers = pod_workers_free(a->workers);
-        a->prober = prober_free(a->prober); /* after the workers: they read its results */
-        stop_kube_writers(a);               /* after the workers: they publish statuses */
+        a->prober = prober_free(a->prober);    /* after the workers: they read its results */
+        stop_kube_writers(a);                  /* after the workers: they publish statuses */
+        a->network = network_stop(a->network); /* after the workers and the node manager: they read it */
         if (a->file_source)
                 file_source_stop(a->file_source);
         uv_walk(&a->loop, close_walk_cb, NULL);

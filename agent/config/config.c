@@ -44,6 +44,7 @@ void config_init_defaults(struct cubelet_config *c)
         c->cgroups_per_qos = true;
         c->cgroup_root = xstrdup("/");
         c->pod_pids_limit = -1;
+        c->cni_delegate_socket = xstrdup("/run/cubelet/cni.sock");
         gethostname(host, sizeof host - 1);
         c->node_name = xstrdup(host);
 }
@@ -63,6 +64,9 @@ void config_done(struct cubelet_config *c)
         strv_free(c->node_labels);
         strv_free(c->register_taints);
         free(c->cgroup_root);
+        free(c->cni_conf_dir);
+        strv_free(c->cni_bin_dirs);
+        free(c->cni_delegate_socket);
         *c = (struct cubelet_config){0};
 }
 
@@ -387,6 +391,10 @@ enum {
         OPT_CGROUP_ROOT,
         OPT_CGROUP_DRIVER,
         OPT_POD_MAX_PIDS,
+        OPT_NETWORK_MODE,
+        OPT_CNI_CONF_DIR,
+        OPT_CNI_BIN_DIR,
+        OPT_CNI_DELEGATE_SOCKET,
 };
 
 static const struct option options[] = {
@@ -418,6 +426,10 @@ static const struct option options[] = {
         {"cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT},
         {"cgroup-driver", required_argument, NULL, OPT_CGROUP_DRIVER},
         {"pod-max-pids", required_argument, NULL, OPT_POD_MAX_PIDS},
+        {"network-mode", required_argument, NULL, OPT_NETWORK_MODE},
+        {"cni-conf-dir", required_argument, NULL, OPT_CNI_CONF_DIR},
+        {"cni-bin-dir", required_argument, NULL, OPT_CNI_BIN_DIR},
+        {"cni-delegate-socket", required_argument, NULL, OPT_CNI_DELEGATE_SOCKET},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -461,6 +473,13 @@ static void usage(FILE *f)
               "  --cgroup-root PATH                 the cgroup kubepods goes under (cgroupfs syntax) [/]\n"
               "  --cgroup-driver NAME               cgroupfs (the only one) [cgroupfs]\n"
               "  --pod-max-pids N                   pids.max of each pod, -1 for none (podPidsLimit) [-1]\n"
+              "  --network-mode runtime|agent       who runs CNI: containerd, or cubelet through its "
+              "delegate [runtime]\n"
+              "  --cni-conf-dir DIR                 CNI configuration [runtime: the runtime's; agent: "
+              "/etc/cni/net.d]\n"
+              "  --cni-bin-dir DIR,...              CNI plugins [the runtime's, else /opt/cni/bin]\n"
+              "  --cni-delegate-socket PATH         agent mode: where cubelet-delegate reaches cubelet "
+              "[/run/cubelet/cni.sock]\n"
               "  -v, --v N                          log verbosity [0]\n"
               "  --version                          print the version and exit\n"
               "  -h, --help                         this help\n",
@@ -653,6 +672,33 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 }
                                 strv_push(dst, xstrdup(item));
                         }
+                        break;
+                }
+                case OPT_NETWORK_MODE:
+                        if (network_mode_from_string(optarg, &c->network_mode) < 0)
+                                return flag_error(name, optarg, "expected runtime or agent");
+                        break;
+                case OPT_CNI_CONF_DIR:
+                case OPT_CNI_DELEGATE_SOCKET:
+                        if (optarg[0] != '/')
+                                return flag_error(name, optarg, "must be an absolute path");
+                        if (opt == OPT_CNI_DELEGATE_SOCKET && strlen(optarg) >= 108)
+                                return flag_error(name, optarg, "too long for a unix socket path");
+                        set_str(opt == OPT_CNI_CONF_DIR ? &c->cni_conf_dir : &c->cni_delegate_socket,
+                                optarg);
+                        break;
+                case OPT_CNI_BIN_DIR: {
+                        _cleanup_free_ char *copy = xstrdup(optarg);
+                        char *save = NULL;
+                        c->cni_bin_dirs = strv_free(c->cni_bin_dirs);
+                        for (char *d = strtok_r(copy, ",", &save); d; d = strtok_r(NULL, ",", &save)) {
+                                if (d[0] != '/')
+                                        return flag_error(name, optarg,
+                                                          "expected absolute paths, comma-separated");
+                                strv_push(&c->cni_bin_dirs, xstrdup(d));
+                        }
+                        if (!c->cni_bin_dirs)
+                                return flag_error(name, optarg, "expected absolute paths, comma-separated");
                         break;
                 }
                 case 'v':

@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "network.h"
+
 struct cubelet_config {
         char *config_file;
         char *static_pod_path;      /* staticPodPath / --pod-manifest-path; NULL: no file source */
@@ -41,7 +43,13 @@ struct cubelet_config {
         bool cgroups_per_qos;   /* cgroupsPerQOS: pod cgroups under kubepods by QoS class [true] */
         char *cgroup_root;      /* cgroupRoot: where kubepods lives ["/"]; cgroupDriver is cgroupfs */
         int64_t pod_pids_limit; /* podPidsLimit / --pod-max-pids: pids.max of each pod [-1: none] */
-        int verbosity;          /* --v */
+        /* Pod networking (#4); upstream's KubeletConfiguration has no such fields, so flags only. */
+        enum network_mode network_mode; /* --network-mode runtime|agent [runtime] */
+        char *cni_conf_dir;             /* --cni-conf-dir; NULL: runtime mode checks the runtime's own,
+                                         * agent mode runs /etc/cni/net.d */
+        char **cni_bin_dirs;            /* --cni-bin-dir D1,D2; NULL: the runtime's, else /opt/cni/bin */
+        char *cni_delegate_socket;      /* --cni-delegate-socket: agent mode [/run/cubelet/cni.sock] */
+        int verbosity;                  /* --v */
 };
 
 void config_init_defaults(struct cubelet_config *c);

@@ -16,6 +16,7 @@
 #include "envvars.h"
 #include "events.h"
 #include "manager.h"
+#include "network.h"
 #include "probe_net.h"
 #include "prober.h"
 #include "qos_cgroups.h"
@@ -1533,7 +1534,18 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                 for (size_t i = 0; i < rt.sandboxes->n_items; i++)
                         if (rt.sandboxes->items[i]->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY)
                                 stop_sandbox(ctx, rt.sandboxes->items[i]->id, false, res);
-                r = create_sandbox(ctx, pod, sbcfg, &sandbox_id, &pod_ip, res);
+                char net[2048];
+                /* As upstream: only hostNetwork pods start while the network is not ready. */
+                if (!pod->host_network && !network_ready(ctx->network, net, sizeof net)) {
+                        res_error(res, "FailedCreatePodSandBox",
+                                  "network is not ready: container runtime network not ready: %s", net);
+                        res->requeue_ms = 5000; /* the network check's period */
+                        r = -ENETDOWN;
+                } else {
+                        network_pod_begin(ctx->network, pod); /* agent mode: the delegate asks for it */
+                        r = create_sandbox(ctx, pod, sbcfg, &sandbox_id, &pod_ip, res);
+                        network_pod_end(ctx->network, pod->uid);
+                }
                 if (r < 0) {
                         pod_event(ctx, pod, NULL, EVENT_WARNING, "FailedCreatePodSandBox", "%s", res->error);
                         goto out;

@@ -14,6 +14,7 @@ struct prober;
 struct obj_cache;
 struct svc_cache;
 struct qos_cgroups;
+struct network;
 
 /* CRI labels and annotations cubelet writes, with upstream's names. */
 #define LABEL_POD_NAME           "io.kubernetes.pod.name"
@@ -42,6 +43,7 @@ struct sync_ctx {
         struct svc_cache *services;    /* Services, for their environment variables; NULL: standalone */
         int64_t node_cpu_m, node_mem;  /* allocatable, for resourceFieldRef limits not set */
         struct qos_cgroups *cgroups;   /* pod cgroups by QoS class; NULL: none (cgroupsPerQOS off) */
+        struct network *network;       /* NetworkReady; NULL: always ready */
 };
 
 #define SYNC_MAX_WAITS 16

@@ -33,6 +33,16 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
         return reply_type(conn, status, body, "text/plain; charset=utf-8");
 }
 
+/* Finds "verbose" among the query arguments ("?verbose" has no value, which the lookup cannot tell from
+ * absent). */
+static enum MHD_Result has_verbose(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+        if (!streq(key, "verbose"))
+                return MHD_YES;
+        *(bool *) cls = true;
+        return MHD_NO;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                               const char *version, const char *upload_data, size_t *upload_size,
                               void **state)
@@ -55,8 +65,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         }
         if (!streq(url, "/healthz") && !streq(url, "/healthz/"))
                 return reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
-        if (h->h.check(h->h.userdata, reason, sizeof reason))
-                return reply(conn, MHD_HTTP_OK, "ok");
+        if (h->h.check(h->h.userdata, reason, sizeof reason)) {
+                /* Upstream's ?verbose lists every check, including those that only inform (network). */
+                bool verbose = false;
+                MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, has_verbose, &verbose);
+                if (!verbose)
+                        return reply(conn, MHD_HTTP_OK, "ok");
+                snprintf(body, sizeof body, "[+]ping ok\n%shealthz check passed\n", reason);
+                return reply(conn, MHD_HTTP_OK, body);
+        }
         snprintf(body, sizeof body, "[+]ping ok\n%shealthz check failed\n", reason);
         return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, body);
 }

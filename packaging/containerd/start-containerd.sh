@@ -5,6 +5,8 @@
 #                            [--cni-bin-dir D] [--pod-cidr CIDR] [--bridge NAME]
 #                            [--snapshotter overlayfs|native|auto]
 #                            [--no-forward-guard]
+#                            [--network-mode runtime|agent --delegate-plugin FILE
+#                             --delegate-socket SOCK]
 #
 # Layout under DIR (all per instance, several instances can run side by side):
 #   DIR/config.toml        rendered from config.toml.in
@@ -12,6 +14,14 @@
 #                          pod netns in DIR/state/netns)
 #   DIR/containerd.sock    gRPC address (default; ttrpc is SOCK.ttrpc)
 #   DIR/net.d/10-cubelet.conflist   rendered CNI config (unless --cni-conf-dir)
+#
+# --network-mode agent (cubelet runs CNI; start cubelet with --network-mode agent
+# --cni-conf-dir DIR/agent-net.d --cni-bin-dir CNI_BIN_DIR --cni-delegate-socket SOCK):
+#   DIR/net.d/10-cubelet-delegate.conflist  names only cubelet's delegate plugin, with
+#                                           "socket": SOCK (where cubelet listens)
+#   DIR/cni-bin/       containerd's CNI bin dir: cubelet-delegate (copied from
+#                      --delegate-plugin) and loopback (containerd sets up lo itself)
+#   DIR/agent-net.d/10-cubelet.conflist    the real network, for cubelet
 #   DIR/cni-ipam           host-local IPAM leases
 #   DIR/containerd.log     containerd's log;  DIR/containerd.pid  its pid
 #   DIR/instance.env       facts for stop-containerd.sh / import-images.sh
@@ -45,6 +55,7 @@ CNI_TEMPLATE="$SCRIPT_DIR/cni-default.conflist.in"
 
 DIR="" ADDRESS="" CNI_CONF_DIR="" CNI_BIN_DIR="/usr/lib/cni"
 POD_CIDR="10.88.0.0/16" BRIDGE="cubelet0" SNAPSHOTTER="auto" FORWARD_GUARD=1
+NETWORK_MODE=runtime DELEGATE_PLUGIN="" DELEGATE_SOCKET="/run/cubelet/cni.sock"
 
 need_arg() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
 while [ $# -gt 0 ]; do
@@ -57,6 +68,9 @@ while [ $# -gt 0 ]; do
 		--bridge) need_arg "$@"; BRIDGE=$2; shift 2 ;;
 		--snapshotter) need_arg "$@"; SNAPSHOTTER=$2; shift 2 ;;
 		--no-forward-guard) FORWARD_GUARD=0; shift ;;
+		--network-mode) need_arg "$@"; NETWORK_MODE=$2; shift 2 ;;
+		--delegate-plugin) need_arg "$@"; DELEGATE_PLUGIN=$2; shift 2 ;;
+		--delegate-socket) need_arg "$@"; DELEGATE_SOCKET=$2; shift 2 ;;
 		-h|--help) usage ;;
 		*) echo "$prog: unknown argument '$1'" >&2; usage ;;
 	esac
@@ -76,7 +90,17 @@ command -v runc >/dev/null 2>&1 || die "runc not found in PATH"
 [[ "$BRIDGE" =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || die "invalid bridge name '$BRIDGE' (1-15 chars of A-Za-z0-9_.-)"
 [[ "$POD_CIDR" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$ ]] || die "invalid --pod-cidr '$POD_CIDR' (want e.g. 10.88.0.0/16)"
 case "$SNAPSHOTTER" in overlayfs|native|auto) ;; *) die "--snapshotter must be overlayfs, native or auto" ;; esac
-for p in "$DIR" "$ADDRESS" "$CNI_CONF_DIR" "$CNI_BIN_DIR"; do
+case "$NETWORK_MODE" in
+	runtime) ;;
+	agent)
+		[ -n "$DELEGATE_PLUGIN" ] && [ -x "$DELEGATE_PLUGIN" ] || die "--network-mode agent needs --delegate-plugin (the built cubelet-delegate)"
+		[ -z "$CNI_CONF_DIR" ] || die "--network-mode agent renders its own CNI directories; drop --cni-conf-dir"
+		case "$DELEGATE_SOCKET" in /*) ;; *) die "--delegate-socket must be an absolute path" ;; esac
+		[ ${#DELEGATE_SOCKET} -lt 108 ] || die "--delegate-socket is too long for a unix socket"
+		;;
+	*) die "--network-mode must be runtime or agent" ;;
+esac
+for p in "$DIR" "$ADDRESS" "$CNI_CONF_DIR" "$CNI_BIN_DIR" "$DELEGATE_SOCKET"; do
 	case "$p" in *'"'*|*'\'*|*'@'*|*'|'*|*'&'*|*$'\n'*) die "path '$p' contains an unsupported character (\" \\ @ | & newline)" ;; esac
 done
 [ -x "$CNI_BIN_DIR/bridge" ] || warn "$CNI_BIN_DIR/bridge not found: pod networking will fail"
@@ -107,6 +131,10 @@ running_pid() {
 }
 
 if pid=$(running_pid); then
+	running_mode=$(sed -n 's/^CUBELET_NETWORK_MODE=//p' "$ENVFILE" 2>/dev/null)
+	if [ "${running_mode:-runtime}" != "$NETWORK_MODE" ]; then
+		die "containerd (pid $pid) for $DIR runs in network mode ${running_mode:-runtime}, not $NETWORK_MODE; run stop-containerd.sh --dir $DIR first"
+	fi
 	if ctr_ok; then
 		log "containerd already running (pid $pid)"
 		echo "$ADDRESS"
@@ -156,16 +184,36 @@ fi
 case "$CNI_CONF_DIR" in /*) ;; *) CNI_CONF_DIR="$(pwd)/$CNI_CONF_DIR" ;; esac
 mkdir -p "$CNI_CONF_DIR"
 IPAM_DIR="$DIR/cni-ipam"
+AGENT_CNI_CONF_DIR=""
+RUNTIME_CNI_BIN_DIR=$CNI_BIN_DIR
 if [ "$RENDERED_CNI" = 1 ]; then
 	mkdir -p "$IPAM_DIR"
+	# The real network: containerd's in runtime mode, cubelet's own in agent mode.
+	NET_DIR=$CNI_CONF_DIR
+	if [ "$NETWORK_MODE" = agent ]; then
+		AGENT_CNI_CONF_DIR="$DIR/agent-net.d"
+		NET_DIR=$AGENT_CNI_CONF_DIR
+		mkdir -p "$NET_DIR"
+		rm -f "$CNI_CONF_DIR/10-cubelet.conflist"
+		RUNTIME_CNI_BIN_DIR="$DIR/cni-bin"
+		mkdir -p "$RUNTIME_CNI_BIN_DIR"
+		cp -f "$DELEGATE_PLUGIN" "$RUNTIME_CNI_BIN_DIR/cubelet-delegate.tmp"
+		mv -f "$RUNTIME_CNI_BIN_DIR/cubelet-delegate.tmp" "$RUNTIME_CNI_BIN_DIR/cubelet-delegate"
+		ln -sfn "$CNI_BIN_DIR/loopback" "$RUNTIME_CNI_BIN_DIR/loopback"
+		printf '{\n  "cniVersion": "1.0.0",\n  "name": "cubelet",\n  "plugins": [\n    {"type": "cubelet-delegate", "socket": "%s"}\n  ]\n}\n' \
+			"$DELEGATE_SOCKET" > "$CNI_CONF_DIR/10-cubelet-delegate.conflist.tmp"
+		mv -f "$CNI_CONF_DIR/10-cubelet-delegate.conflist.tmp" "$CNI_CONF_DIR/10-cubelet-delegate.conflist"
+	else
+		rm -f "$CNI_CONF_DIR/10-cubelet-delegate.conflist"
+	fi
 	sed -e "s|@BRIDGE@|$BRIDGE|g" -e "s|@POD_CIDR@|$POD_CIDR|g" \
 		-e "s|@IPAM_DATA_DIR@|$IPAM_DIR|g" \
-		"$CNI_TEMPLATE" > "$CNI_CONF_DIR/10-cubelet.conflist.tmp"
+		"$CNI_TEMPLATE" > "$NET_DIR/10-cubelet.conflist.tmp"
 	if command -v jq >/dev/null 2>&1; then
-		jq -e . "$CNI_CONF_DIR/10-cubelet.conflist.tmp" >/dev/null ||
+		jq -e . "$NET_DIR/10-cubelet.conflist.tmp" >/dev/null ||
 			die "rendered CNI config is not valid JSON"
 	fi
-	mv -f "$CNI_CONF_DIR/10-cubelet.conflist.tmp" "$CNI_CONF_DIR/10-cubelet.conflist"
+	mv -f "$NET_DIR/10-cubelet.conflist.tmp" "$NET_DIR/10-cubelet.conflist"
 
 	# Remember whether the bridge is ours, so --purge only deletes what we made.
 	if [ ! -f "$DIR/bridge.owned" ] && [ ! -f "$DIR/bridge.foreign" ]; then
@@ -202,7 +250,7 @@ fi
 
 # --- containerd config ----------------------------------------------------------
 sed -e "s|@ROOT@|$ROOT|g" -e "s|@STATE@|$STATE|g" -e "s|@ADDRESS@|$ADDRESS|g" \
-	-e "s|@CNI_CONF_DIR@|$CNI_CONF_DIR|g" -e "s|@CNI_BIN_DIR@|$CNI_BIN_DIR|g" \
+	-e "s|@CNI_CONF_DIR@|$CNI_CONF_DIR|g" -e "s|@CNI_BIN_DIR@|$RUNTIME_CNI_BIN_DIR|g" \
 	-e "s|@SNAPSHOTTER@|$SNAPSHOTTER|g" \
 	"$CONFIG_TEMPLATE" > "$CONFIG.tmp"
 if grep -q '@[A-Z_]*@' "$CONFIG.tmp"; then
@@ -220,6 +268,9 @@ q() { printf '%q' "$1"; }
 	echo "CUBELET_BRIDGE=$(q "$BRIDGE")"
 	echo "CUBELET_POD_CIDR=$(q "$POD_CIDR")"
 	echo "CUBELET_IPAM_DIR=$(q "$IPAM_DIR")"
+	echo "CUBELET_NETWORK_MODE=$NETWORK_MODE"
+	echo "CUBELET_AGENT_CNI_CONF_DIR=$(q "$AGENT_CNI_CONF_DIR")"
+	echo "CUBELET_DELEGATE_SOCKET=$(q "$DELEGATE_SOCKET")"
 } > "$ENVFILE"
 
 # --- start ----------------------------------------------------------------------

@@ -50,7 +50,7 @@ DIR=$(cd "$DIR" && pwd)
 
 CONFIG="$DIR/config.toml" PIDFILE="$DIR/containerd.pid" ENVFILE="$DIR/instance.env"
 CONTAINERD_ADDRESS="$DIR/containerd.sock"
-CUBELET_CNI_CONF_DIR="$DIR/net.d" CUBELET_CNI_BIN_DIR=/usr/lib/cni CUBELET_CNI_RENDERED=0
+CUBELET_CNI_CONF_DIR="$DIR/net.d" CUBELET_CNI_BIN_DIR=/usr/lib/cni CUBELET_CNI_RENDERED=0 CUBELET_AGENT_CNI_CONF_DIR=""
 CUBELET_IPAM_DIR="$DIR/cni-ipam"
 if [ -f "$ENVFILE" ]; then
 	# shellcheck disable=SC1090  # written by start-containerd.sh with printf %q
@@ -178,7 +178,8 @@ kill_shims() {
 
 # --- 4. CNI DEL for leftover IPAM leases ----------------------------------------
 cni_cleanup() {
-	local conflist="$CUBELET_CNI_CONF_DIR/10-cubelet.conflist"
+	# agent mode: the real network is cubelet's (DIR/agent-net.d), not the delegate's
+	local conflist="${CUBELET_AGENT_CNI_CONF_DIR:-$CUBELET_CNI_CONF_DIR}/10-cubelet.conflist"
 	[ "$CUBELET_CNI_RENDERED" = 1 ] && [ -f "$conflist" ] || return 0
 	command -v jq >/dev/null 2>&1 || { warn "jq missing: skipping CNI DEL of leftover leases"; return 0; }
 	local net n f cid ifname i conf

@@ -1,0 +1,301 @@
+/* NetworkReady: the CNI configuration checked with cni/ and the runtime's own NetworkReady condition. */
+#include "network.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cni.h"
+#include "cri.h"
+#include "delegate.h"
+#include "log.h"
+#include "util.h"
+
+#define DEFAULT_CONF_DIR "/etc/cni/net.d"
+
+struct network {
+        struct network_config cfg;
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t wake;
+        bool stopping;
+        /* under lock */
+        bool ready, checked;
+        char msg[4096];
+        struct pod **starting; /* under lock: network_pod_begin() */
+        size_t n_starting;
+        struct delegate *delegate;
+        char **bin_dirs_default;
+        /* the checker thread's own */
+        char *runtime_conf_dir;
+        char **runtime_bin_dirs;
+};
+
+const char *network_mode_name(enum network_mode m)
+{
+        return m == NETWORK_MODE_AGENT ? "agent" : "runtime";
+}
+
+int network_mode_from_string(const char *s, enum network_mode *ret)
+{
+        if (streq(s, "runtime"))
+                *ret = NETWORK_MODE_RUNTIME;
+        else if (streq(s, "agent"))
+                *ret = NETWORK_MODE_AGENT;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+/* containerd's verbose Status carries its CNI setup as "cniconfig": {"PluginDirs":[...],
+ * "PluginConfDir":"..."}; remember it, so runtime mode checks the directory the runtime really uses. */
+static void learn_runtime_cni(struct network *n, const char *info)
+{
+        json_t *j = json_loads(info, 0, NULL);
+        const char *dir = json_string_value(json_object_get(j, "PluginConfDir"));
+        json_t *bins = json_object_get(j, "PluginDirs");
+        if (dir && dir[0] && json_array_size(bins) > 0) {
+                free(n->runtime_conf_dir);
+                n->runtime_conf_dir = xstrdup(dir);
+                n->runtime_bin_dirs = strv_free(n->runtime_bin_dirs);
+                size_t i;
+                json_t *b;
+                json_array_foreach(bins, i, b) if (json_is_string(b))
+                        strv_push(&n->runtime_bin_dirs, xstrdup(json_string_value(b)));
+        }
+        json_decref(j);
+}
+
+/* The runtime's NetworkReady condition; fills why when it is false. Learns the runtime's CNI dirs. */
+static bool runtime_network_ready(struct network *n, char *why, size_t len)
+{
+        Runtime__V1__StatusRequest req = RUNTIME__V1__STATUS_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__StatusResponse *resp = NULL;
+        struct cri_error err = {0};
+        req.verbose = 1;
+        if (CRI_CALL(n->cfg.cri, RuntimeService, Status, status, &req, &resp, n->cfg.timeout_ms, &err) < 0)
+                return true; /* a runtime that does not answer is reported as such, not as the network */
+        for (size_t i = 0; i < resp->n_info; i++)
+                if (streq(resp->info[i]->key, "cniconfig"))
+                        learn_runtime_cni(n, resp->info[i]->value);
+        for (size_t i = 0; resp->status && i < resp->status->n_conditions; i++) {
+                Runtime__V1__RuntimeCondition *c = resp->status->conditions[i];
+                if (streq(c->type, "NetworkReady") && !c->status) {
+                        snprintf(why, len, "NetworkReady=false reason:%s message:%s", c->reason, c->message);
+                        return false;
+                }
+        }
+        return true;
+}
+
+static void check_once(struct network *n)
+{
+        char why[4096] = "";
+        bool ready = runtime_network_ready(n, why, sizeof why);
+        const char *dir = n->cfg.conf_dir ? n->cfg.conf_dir : n->runtime_conf_dir;
+        char *const *bins = n->cfg.bin_dirs ? n->cfg.bin_dirs : n->runtime_bin_dirs;
+        char *const fallback_bins[] = {"/opt/cni/bin", NULL};
+
+        if (!dir && n->cfg.mode == NETWORK_MODE_AGENT)
+                dir = DEFAULT_CONF_DIR;
+        if (dir) {
+                struct cni_error err = {0};
+                int r = cni_config_ready(dir, bins ? bins : fallback_bins, &err);
+                /* Our own check first: it names the file and the field. */
+                if (r < 0) {
+                        snprintf(why, sizeof why,
+                                 "NetworkReady=false reason:NetworkPluginNotReady message:Network plugin "
+                                 "returns "
+                                 "error: %s",
+                                 err.msg[0] ? err.msg : strerror(-r));
+                        ready = false;
+                }
+        }
+        pthread_mutex_lock(&n->lock);
+        bool was = n->ready, same = streq(why, n->msg), first = !n->checked;
+        n->ready = ready;
+        n->checked = true;
+        snprintf(n->msg, sizeof n->msg, "%s", why);
+        pthread_mutex_unlock(&n->lock);
+        if (!ready && (was || !same))
+                log_error("Container runtime network not ready", "mode=\"%s\" confDir=\"%s\" err=\"%s\"",
+                          network_mode_name(n->cfg.mode), dir ? dir : "", log_q(why));
+        else if (ready && (!was || first))
+                log_info("Container runtime network is ready", "mode=\"%s\" confDir=\"%s\"",
+                         network_mode_name(n->cfg.mode), dir ? dir : "");
+}
+
+static void *check_thread(void *arg)
+{
+        struct network *n = arg;
+        pthread_mutex_lock(&n->lock);
+        while (!n->stopping) {
+                cond_wait_ms(&n->wake, &n->lock, n->cfg.period_ms);
+                if (n->stopping)
+                        break;
+                pthread_mutex_unlock(&n->lock);
+                check_once(n);
+                pthread_mutex_lock(&n->lock);
+        }
+        pthread_mutex_unlock(&n->lock);
+        return NULL;
+}
+
+static struct pod *lookup_pod(void *userdata, const char *uid, const char *ns, const char *name)
+{
+        struct network *n = userdata;
+        struct pod *found = NULL;
+        pthread_mutex_lock(&n->lock);
+        for (size_t i = 0; i < n->n_starting && !found; i++) {
+                struct pod *p = n->starting[i];
+                if (uid ? streq(p->uid, uid) : streq_ptr(p->namespace, ns) && streq_ptr(p->name, name))
+                        found = pod_ref(p);
+        }
+        pthread_mutex_unlock(&n->lock);
+        return found;
+}
+
+void network_pod_begin(struct network *n, struct pod *pod)
+{
+        if (!n || n->cfg.mode != NETWORK_MODE_AGENT)
+                return;
+        pthread_mutex_lock(&n->lock);
+        n->starting = OOM_CHECK(reallocarray(n->starting, n->n_starting + 1, sizeof *n->starting));
+        n->starting[n->n_starting++] = pod_ref(pod);
+        pthread_mutex_unlock(&n->lock);
+}
+
+void network_pod_end(struct network *n, const char *uid)
+{
+        if (!n || n->cfg.mode != NETWORK_MODE_AGENT)
+                return;
+        pthread_mutex_lock(&n->lock);
+        for (size_t i = 0; i < n->n_starting; i++)
+                if (streq(n->starting[i]->uid, uid)) {
+                        pod_unref(n->starting[i]);
+                        n->starting[i] = n->starting[--n->n_starting];
+                        break;
+                }
+        pthread_mutex_unlock(&n->lock);
+}
+
+/* Every sandbox the runtime has, for the cache GC. */
+static int live_sandboxes(struct network *n, char ***ret)
+{
+        Runtime__V1__ListPodSandboxRequest req = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__ListPodSandboxResponse *resp = NULL;
+        struct cri_error err = {0};
+        int r = CRI_CALL(n->cfg.cri, RuntimeService, ListPodSandbox, list_pod_sandbox, &req, &resp,
+                         n->cfg.timeout_ms, &err);
+        if (r < 0)
+                return r;
+        char **ids = NULL;
+        for (size_t i = 0; i < resp->n_items; i++)
+                strv_push(&ids, xstrdup(resp->items[i]->id));
+        *ret = ids;
+        return 0;
+}
+
+static int start_delegate(struct network *n)
+{
+        _cleanup_strv_free_ char **live = NULL;
+        int r = live_sandboxes(n, &live);
+        bool gc = r >= 0;
+        if (!gc)
+                log_warn("Cannot list the sandboxes; no CNI cache GC this time", "err=\"%s\"", strerror(-r));
+        struct delegate_config dc = {.socket_path = n->cfg.socket_path,
+                                     .conf_dir = n->cfg.conf_dir,
+                                     .bin_dirs = n->cfg.bin_dirs,
+                                     .cache_dir = n->cfg.cache_dir,
+                                     .gc = gc,
+                                     .live_ids = live,
+                                     .lookup = lookup_pod,
+                                     .userdata = n};
+        r = delegate_start(&dc, &n->delegate);
+        if (r < 0) {
+                log_error("Cannot serve the CNI delegate", "socket=\"%s\" err=\"%s\"", n->cfg.socket_path,
+                          strerror(-r));
+                return r;
+        }
+        log_info("Serving the CNI delegate", "socket=\"%s\" confDir=\"%s\" cacheDir=\"%s\"",
+                 n->cfg.socket_path, n->cfg.conf_dir, n->cfg.cache_dir);
+        return 0;
+}
+
+static void network_free(struct network *n)
+{
+        pthread_mutex_destroy(&n->lock);
+        pthread_cond_destroy(&n->wake);
+        free(n->runtime_conf_dir);
+        strv_free(n->runtime_bin_dirs);
+        strv_free(n->bin_dirs_default);
+        for (size_t i = 0; i < n->n_starting; i++)
+                pod_unref(n->starting[i]);
+        free(n->starting);
+        free(n);
+}
+
+int network_start(const struct network_config *cfg, struct network **ret)
+{
+        struct network *n = OOM_CHECK(calloc(1, sizeof *n));
+        n->cfg = *cfg;
+        if (n->cfg.period_ms <= 0)
+                n->cfg.period_ms = 5000;
+        if (n->cfg.timeout_ms <= 0)
+                n->cfg.timeout_ms = 10000;
+        n->ready = true;
+        pthread_mutex_init(&n->lock, NULL);
+        cond_init_monotonic(&n->wake);
+        if (n->cfg.mode == NETWORK_MODE_AGENT) {
+                if (!n->cfg.conf_dir)
+                        n->cfg.conf_dir = DEFAULT_CONF_DIR;
+                if (!n->cfg.bin_dirs) {
+                        strv_push(&n->bin_dirs_default, xstrdup("/opt/cni/bin"));
+                        n->cfg.bin_dirs = n->bin_dirs_default;
+                }
+                int r = start_delegate(n);
+                if (r < 0) {
+                        network_free(n);
+                        return r;
+                }
+        }
+        check_once(n);
+        int r = pthread_create(&n->thread, NULL, check_thread, n);
+        if (r != 0) {
+                n->delegate = delegate_stop(n->delegate);
+                network_free(n);
+                return -r;
+        }
+        *ret = n;
+        return 0;
+}
+
+struct network *network_stop(struct network *n)
+{
+        if (!n)
+                return NULL;
+        pthread_mutex_lock(&n->lock);
+        n->stopping = true;
+        pthread_cond_signal(&n->wake);
+        pthread_mutex_unlock(&n->lock);
+        pthread_join(n->thread, NULL);
+        n->delegate = delegate_stop(n->delegate);
+        network_free(n);
+        return NULL;
+}
+
+bool network_ready(struct network *n, char *msg, size_t len)
+{
+        if (len)
+                msg[0] = 0;
+        if (!n)
+                return true;
+        pthread_mutex_lock(&n->lock);
+        bool ready = n->ready;
+        if (!ready)
+                snprintf(msg, len, "%s", n->msg);
+        pthread_mutex_unlock(&n->lock);
+        return ready;
+}
