@@ -9,7 +9,7 @@ skip_unless_ready
 command -v etcd >/dev/null || { echo "SKIP: no etcd (run tests/e2e/kube-build.sh)"; exit 77; }
 MASTER=$(dirname "$0")/master.sh
 MDIR=${E2E_NR_MASTER_DIR:-/tmp/cubelet-e2e-netready}
-export E2E_APISERVER_PORT=${E2E_NR_APISERVER_PORT:-16453} E2E_ETCD_PORT=${E2E_NR_ETCD_PORT:-23800}
+export E2E_APISERVER_PORT=${E2E_NR_APISERVER_PORT:-16463} E2E_ETCD_PORT=${E2E_NR_ETCD_PORT:-24890}
 "$MASTER" stop "$MDIR" --purge >/dev/null 2>&1
 "$MASTER" start "$MDIR" >/dev/null || { echo "not ok - control plane starts"; exit 1; }
 trap '"$MASTER" stop "$MDIR" --purge >/dev/null 2>&1; cleanup_cgroups' EXIT
