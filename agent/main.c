@@ -213,6 +213,14 @@ static bool node_ready(void *ud, char *msg, size_t len)
         return msg[0] == 0;
 }
 
+/* The Node's spec.podCIDR, for the default pod network (the network thread asks). */
+static bool node_pod_cidr(void *ud, char *buf, size_t len)
+{
+        struct agent *a = ud;
+        struct node_manager *nm = __atomic_load_n(&a->node, __ATOMIC_ACQUIRE);
+        return nm && node_manager_pod_cidr(nm, buf, len);
+}
+
 static void source_spoke(struct agent *a)
 {
         if (atomic_fetch_sub(&a->sources_pending, 1) == 1) {
@@ -313,9 +321,11 @@ static int start_kube(struct agent *a)
                         .ready = node_ready,
                         .userdata = a,
                 };
-                r = node_manager_start(&nc, &a->node);
+                struct node_manager *nm;
+                r = node_manager_start(&nc, &nm);
                 if (r < 0)
                         return r;
+                __atomic_store_n(&a->node, nm, __ATOMIC_RELEASE); /* the network thread reads it */
         }
         if (a->node)
                 api_status_set_node(a->api_status, a->node);
@@ -338,8 +348,6 @@ static void stop_kube_writers(struct agent *a)
         a->api = NULL;
         event_sink_stop(a->event_sink);
         a->event_sink = NULL;
-        node_manager_stop(a->node);
-        a->node = NULL;
         a->objects = obj_cache_free(a->objects);
         a->services = svc_cache_free(a->services);
         a->kube = kube_client_free(a->kube);
@@ -441,13 +449,18 @@ static int run(struct agent *a)
         }
         log_runtime_version(a);
         _cleanup_free_ char *cni_cache = strdup_printf("%s/cni-cache", a->cfg.root_dir);
+        _cleanup_free_ char *cni_ipam = strdup_printf("%s/cni-ipam", a->cfg.root_dir);
         struct network_config nc = {.mode = a->cfg.network_mode,
                                     .conf_dir = a->cfg.cni_conf_dir,
                                     .bin_dirs = a->cfg.cni_bin_dirs,
                                     .cri = a->cri,
                                     .timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 10000),
                                     .socket_path = a->cfg.cni_delegate_socket,
-                                    .cache_dir = cni_cache};
+                                    .cache_dir = cni_cache,
+                                    .pod_cidr = a->cfg.pod_cidr,
+                                    .node_pod_cidr = node_pod_cidr,
+                                    .userdata = a,
+                                    .ipam_dir = cni_ipam};
         r = network_start(&nc, &a->network);
         if (r < 0) {
                 log_error("Cannot start the network check", "err=\"%s\"", strerror(-r));
@@ -589,6 +602,8 @@ out:
         a->prober = prober_free(a->prober);    /* after the workers: they read its results */
         stop_kube_writers(a);                  /* after the workers: they publish statuses */
         a->network = network_stop(a->network); /* after the workers and the node manager: they read it */
+        node_manager_stop(a->node);            /* after the network: it asks for the Node's pod CIDR */
+        a->node = NULL;
         if (a->file_source)
                 file_source_stop(a->file_source);
         uv_walk(&a->loop, close_walk_cb, NULL);

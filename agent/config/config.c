@@ -67,6 +67,7 @@ void config_done(struct cubelet_config *c)
         free(c->cni_conf_dir);
         strv_free(c->cni_bin_dirs);
         free(c->cni_delegate_socket);
+        free(c->pod_cidr);
         *c = (struct cubelet_config){0};
 }
 
@@ -145,6 +146,29 @@ static const char *cgroup_driver_problem(const char *s)
         if (streq(s, "systemd"))
                 return "the systemd cgroup driver is not supported (no systemd here); use cgroupfs";
         return "expected cgroupfs";
+}
+
+/* "10.244.1.0/24" or "fd00::/64". */
+static bool cidr_valid(const char *s, char **why)
+{
+        char ip[64];
+        unsigned char buf[16];
+        const char *slash = strchr(s, '/');
+        char *end;
+        if (!slash || (size_t) (slash - s) >= sizeof ip) {
+                *why = xstrdup("expected an address/prefix such as 10.244.1.0/24");
+                return false;
+        }
+        memcpy(ip, s, (size_t) (slash - s));
+        ip[slash - s] = 0;
+        bool v6 = strchr(ip, ':') != NULL;
+        long bits = strtol(slash + 1, &end, 10);
+        if (inet_pton(v6 ? AF_INET6 : AF_INET, ip, buf) != 1 || *end || !slash[1] || bits < 0 ||
+            bits > (v6 ? 128 : 32)) {
+                *why = xstrdup("expected an address/prefix such as 10.244.1.0/24");
+                return false;
+        }
+        return true;
 }
 
 static int add_reserved(const char *res, const char *qty, int64_t *cpu_m, int64_t *mem, char **ret_err)
@@ -272,6 +296,13 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                 }
                 return 0;
         }
+        if (streq(key, "podCIDR")) {
+                _cleanup_free_ char *why = NULL;
+                if (!json_is_string(v) || !cidr_valid(json_string_value(v), &why))
+                        return *err = strdup_printf("%s: %s", key, why ? why : "expected a string"), -EINVAL;
+                set_str(&c->pod_cidr, json_string_value(v));
+                return 0;
+        }
         if (streq(key, "registerNode")) {
                 if (!json_is_boolean(v))
                         return *err = strdup_printf("%s: expected true or false", key), -EINVAL;
@@ -393,6 +424,7 @@ enum {
         OPT_POD_MAX_PIDS,
         OPT_NETWORK_MODE,
         OPT_CNI_CONF_DIR,
+        OPT_POD_CIDR,
         OPT_CNI_BIN_DIR,
         OPT_CNI_DELEGATE_SOCKET,
 };
@@ -428,6 +460,7 @@ static const struct option options[] = {
         {"pod-max-pids", required_argument, NULL, OPT_POD_MAX_PIDS},
         {"network-mode", required_argument, NULL, OPT_NETWORK_MODE},
         {"cni-conf-dir", required_argument, NULL, OPT_CNI_CONF_DIR},
+        {"pod-cidr", required_argument, NULL, OPT_POD_CIDR},
         {"cni-bin-dir", required_argument, NULL, OPT_CNI_BIN_DIR},
         {"cni-delegate-socket", required_argument, NULL, OPT_CNI_DELEGATE_SOCKET},
         {"v", required_argument, NULL, 'v'},
@@ -475,6 +508,8 @@ static void usage(FILE *f)
               "  --pod-max-pids N                   pids.max of each pod, -1 for none (podPidsLimit) [-1]\n"
               "  --network-mode runtime|agent       who runs CNI: containerd, or cubelet through its "
               "delegate [runtime]\n"
+              "  --pod-cidr CIDR                    agent mode: the default network's range when the CNI\n"
+              "                                     directory is empty (podCIDR) [the Node's spec.podCIDR]\n"
               "  --cni-conf-dir DIR                 CNI configuration [runtime: the runtime's; agent: "
               "/etc/cni/net.d]\n"
               "  --cni-bin-dir DIR,...              CNI plugins [the runtime's, else /opt/cni/bin]\n"
@@ -672,6 +707,13 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 }
                                 strv_push(dst, xstrdup(item));
                         }
+                        break;
+                }
+                case OPT_POD_CIDR: {
+                        _cleanup_free_ char *why = NULL;
+                        if (!cidr_valid(optarg, &why))
+                                return flag_error(name, optarg, why);
+                        set_str(&c->pod_cidr, optarg);
                         break;
                 }
                 case OPT_NETWORK_MODE:

@@ -1,6 +1,7 @@
 /* NetworkReady: the CNI configuration checked with cni/ and the runtime's own NetworkReady condition. */
 #include "network.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -14,6 +15,8 @@
 #include "util.h"
 
 #define DEFAULT_CONF_DIR "/etc/cni/net.d"
+#define DEFAULT_BRIDGE   "cubelet0"
+#define DEFAULT_CONFLIST "10-cubelet.conflist"
 
 struct network {
         struct network_config cfg;
@@ -90,6 +93,62 @@ static bool runtime_network_ready(struct network *n, char *why, size_t len)
         return true;
 }
 
+char *network_default_conflist(const char *pod_cidr, const char *ipam_dir)
+{
+        bool v6 = strchr(pod_cidr, ':') != NULL;
+        json_t *ipam =
+                json_pack("{s:s, s:s, s:[[{s:s}]], s:[{s:s}]}", "type", "host-local", "dataDir", ipam_dir,
+                          "ranges", "subnet", pod_cidr, "routes", "dst", v6 ? "::/0" : "0.0.0.0/0");
+        json_t *list =
+                json_pack("{s:s, s:s, s:[{s:s, s:s, s:b, s:b, s:b, s:o}, {s:s, s:{s:b}}, {s:s, s:{s:b}}]}",
+                          "cniVersion", "1.0.0", "name", "cubelet", "plugins", "type", "bridge", "bridge",
+                          DEFAULT_BRIDGE, "isGateway", true, "ipMasq", false, "hairpinMode", true, "ipam",
+                          ipam, "type", "portmap", "capabilities", "portMappings", true, "type", "bandwidth",
+                          "capabilities", "bandwidth", true);
+        char *text = json_dumps(list, JSON_INDENT(2));
+        json_decref(list);
+        return OOM_CHECK(text);
+}
+
+static bool has_network_files(const char *dir)
+{
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        bool found = false;
+        if (!d)
+                return false;
+        while (!found && (de = readdir(d)))
+                found = de->d_name[0] != '.' &&
+                        (str_has_suffix(de->d_name, ".conflist") || str_has_suffix(de->d_name, ".conf") ||
+                         str_has_suffix(de->d_name, ".json"));
+        closedir(d);
+        return found;
+}
+
+/* Agent mode with nothing configured: write the default network for the pod CIDR, once one is known. */
+static void render_default(struct network *n, const char *dir)
+{
+        char cidr[64] = "";
+        if (has_network_files(dir))
+                return;
+        if (n->cfg.pod_cidr)
+                snprintf(cidr, sizeof cidr, "%s", n->cfg.pod_cidr);
+        else if (!n->cfg.node_pod_cidr || !n->cfg.node_pod_cidr(n->cfg.userdata, cidr, sizeof cidr))
+                return;
+        _cleanup_free_ char *text =
+                network_default_conflist(cidr, n->cfg.ipam_dir ? n->cfg.ipam_dir : "/var/lib/cni/networks");
+        _cleanup_free_ char *path = strdup_printf("%s/" DEFAULT_CONFLIST, dir);
+        int r = mkdir_p(dir, 0755);
+        if (r >= 0)
+                r = write_file_atomic(path, text, strlen(text), 0644);
+        if (r < 0)
+                log_error("Cannot write the default pod network", "path=\"%s\" err=\"%s\"", path,
+                          strerror(-r));
+        else
+                log_info("Wrote the default pod network",
+                         "path=\"%s\" podCIDR=\"%s\" bridge=\"" DEFAULT_BRIDGE "\"", path, cidr);
+}
+
 static void check_once(struct network *n)
 {
         char why[4096] = "";
@@ -100,6 +159,8 @@ static void check_once(struct network *n)
 
         if (!dir && n->cfg.mode == NETWORK_MODE_AGENT)
                 dir = DEFAULT_CONF_DIR;
+        if (n->cfg.mode == NETWORK_MODE_AGENT)
+                render_default(n, dir);
         if (dir) {
                 struct cni_error err = {0};
                 int r = cni_config_ready(dir, bins ? bins : fallback_bins, &err);

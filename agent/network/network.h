@@ -29,7 +29,17 @@ struct network_config {
         /* agent mode */
         const char *socket_path; /* where cubelet-delegate finds the agent */
         const char *cache_dir;   /* cni/'s result cache */
+        /* When conf_dir has no network and a pod CIDR is known (the config's, else this callback's: the
+         * Node's spec.podCIDR), the agent writes its default network there: bridge + host-local + portmap +
+         * bandwidth. ipam_dir keeps host-local's leases. */
+        const char *pod_cidr;
+        bool (*node_pod_cidr)(void *userdata, char *buf, size_t len);
+        void *userdata;
+        const char *ipam_dir;
 };
+
+/* The default network's conflist for a pod CIDR (pure; caller frees). */
+char *network_default_conflist(const char *pod_cidr, const char *ipam_dir);
 
 struct network;
 

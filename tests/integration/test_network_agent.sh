@@ -34,6 +34,7 @@ cleanup() {
   [ -n "$CUBELET_PID" ] && kill "$CUBELET_PID" 2>/dev/null
   ctd_stop --purge
   ip link del "$EXTRA_BRIDGE" 2>/dev/null
+  ip link del cubelet0 2>/dev/null
   cleanup_cgroups
 }
 trap cleanup EXIT
@@ -147,4 +148,21 @@ check "... their IPs are released (both networks)" wait_for 10 sh -c \
   "[ \$(ls '$NET_CTD/cni-ipam/cubelet' '$NET_CTD/cni-ipam/extra' | grep -c '^[0-9]') = 0 ]"
 check "... and the result cache is empty" sh -c "[ -z \"\$(ls '$WORK/root/cni-cache/results' 2>/dev/null)\" ]"
 check "[agent] cubelet exits cleanly" stop_cubelet
+
+# An empty CNI directory and a pod CIDR (podCIDR, or the Node's spec.podCIDR): cubelet writes its default
+# network (bridge cubelet0 + host-local + portmap + bandwidth) and pods get addresses from that range.
+DEFAULT_CIDR=${DEFAULT_CIDR:-10.199.66.0/24}
+rm -f "$NET_CTD/agent-net.d"/*
+server >"$M/server.yaml"
+start_cubelet "$M" "${AGENT_FLAGS[@]}" --pod-cidr "$DEFAULT_CIDR"
+check "[agent] empty CNI directory + --pod-cidr: the default network is written" wait_for 10 \
+  test -s "$NET_CTD/agent-net.d/10-cubelet.conflist"
+check "... and logged" log_has '"Wrote the default pod network"'
+check "... a pod runs on it" wait_for 30 is_running httpd default/server-$NODE
+ip_in_default() { pod_ip server | grep -q "^${DEFAULT_CIDR%.*/*}\."; }
+check "... with an address from the pod CIDR" wait_for 10 ip_in_default
+rm -f "$M"/*
+check "... removed again" wait_for 30 gone
+check "[agent] cubelet exits cleanly" stop_cubelet
+ip link del cubelet0 2>/dev/null
 finish

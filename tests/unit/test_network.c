@@ -15,7 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cni.h"
 #include "delegate.h"
+#include "network.h"
 #include "manifest.h"
 #include "util.h"
 
@@ -199,11 +201,32 @@ static void test_delegate_protocol(void **state)
         rm_rf(tmp);
 }
 
+static void test_default_conflist(void **state)
+{
+        char *text = network_default_conflist("10.244.3.0/24", "/var/lib/cubelet/cni-ipam");
+        struct cni_network *net = NULL;
+        struct cni_error err = {0};
+        assert_int_equal(cni_network_parse(text, strlen(text), "10-cubelet.conflist", &net, &err), 0);
+        assert_string_equal(cni_network_name(net), "cubelet");
+        assert_int_equal(cni_network_n_plugins(net), 3);
+        assert_string_equal(cni_network_plugin_type(net, 0), "bridge");
+        assert_string_equal(cni_network_plugin_type(net, 1), "portmap");
+        assert_string_equal(cni_network_plugin_type(net, 2), "bandwidth");
+        assert_non_null(strstr(text, "\"subnet\": \"10.244.3.0/24\""));
+        assert_non_null(strstr(text, "\"dst\": \"0.0.0.0/0\""));
+        cni_network_unref(net);
+        free(text);
+        text = network_default_conflist("fd00:10::/64", "/x");
+        assert_non_null(strstr(text, "\"dst\": \"::/0\""));
+        free(text);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_capability_args),
                 cmocka_unit_test(test_delegate_protocol),
+                cmocka_unit_test(test_default_conflist),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
