@@ -69,6 +69,12 @@ static void kick_pod(const char *uid, void *ud)
         pod_workers_kick(a->workers, uid);
 }
 
+/* A ConfigMap or Secret changed: the pods using it sync now, not at the next resync. */
+static void on_object_change(void *ud, const char *uid)
+{
+        kick_pod(uid, ud);
+}
+
 static json_t *pods_json(void *ud)
 {
         struct agent *a = ud;
@@ -447,6 +453,8 @@ static int run(struct agent *a)
                 log_error("Cannot start pod workers", "err=\"%s\"", strerror(-r));
                 return r;
         }
+        if (a->objects)
+                obj_cache_set_on_change(a->objects, on_object_change, a);
         a->podconfig = podconfig_new(a->workers);
 
         uv_loop_init(&a->loop);
@@ -525,6 +533,8 @@ out:
         stop_kube(a);
         a->pleg = pleg_stop(a->pleg);
         prober_halt(a->prober); /* no more kicks into the workers */
+        if (a->objects)
+                obj_cache_set_on_change(a->objects, NULL, NULL);
         a->workers = pod_workers_free(a->workers);
         a->prober = prober_free(a->prober); /* after the workers: they read its results */
         stop_kube_writers(a);               /* after the workers: they publish statuses */
