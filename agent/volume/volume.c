@@ -404,6 +404,9 @@ static int get_object(const struct vol_ctx *ctx, const struct pod *pod, bool sec
                 snprintf(err, errlen, "static pods may not reference API objects: %s \"%s\"", kind, name);
                 return -EPERM;
         }
+        if (ctx->get_object)
+                return ctx->get_object(ctx->get_object_userdata, secret ? "secrets" : "configmaps",
+                                       pod->namespace, name, ret, err, errlen);
         if (!ctx->objects) {
                 snprintf(err, errlen, "%s \"%s\": no API server is configured", kind, name);
                 return -ENOENT;

@@ -45,6 +45,10 @@ struct vol_ctx {
         const char *host_ip;
         int64_t node_cpu_m, node_mem; /* resourceFieldRef limits when a container sets none */
         int64_t timeout_ms;           /* waiting for a ConfigMap or Secret */
+        /* Replaces the lookup in objects (tests, benchmarks): as obj_cache_get. */
+        int (*get_object)(void *userdata, const char *resource, const char *ns, const char *name,
+                          json_t **ret, char *err, size_t errlen);
+        void *get_object_userdata;
 };
 
 /* Builds the payload of an API-data volume from its source JSON (configMap, secret, downwardAPI or

@@ -271,6 +271,127 @@ static void test_payloads(void **state)
         rm_rf(root);
 }
 
+/* ---- configMap and secret payloads, objects from a fake store ---- */
+
+static int fake_get(void *ud, const char *resource, const char *ns, const char *name, json_t **ret,
+                    char *err, size_t errlen)
+{
+        (void) ud;
+        if (streq(resource, "configmaps") && streq(name, "cfg")) {
+                *ret = json_pack("{s:{s:s,s:s},s:{s:s}}", "data", "color", "blue", "size", "large",
+                                 "binaryData", "bin", "AAEC");
+                return 0;
+        }
+        if (streq(resource, "secrets") && streq(name, "sec")) {
+                *ret = json_pack("{s:{s:s}}", "data", "password", "aHVudGVyMg==");
+                return 0;
+        }
+        if (streq(resource, "configmaps") && streq(name, "evil")) {
+                *ret = json_pack("{s:{s:s}}", "data", "..data", "x");
+                return 0;
+        }
+        snprintf(err, errlen, "%s \"%s\" not found", streq(resource, "secrets") ? "secret" : "configmap",
+                 name);
+        (void) ns;
+        return -ENOENT;
+}
+
+static struct pod *api_pod(const char *volumes)
+{
+        _cleanup_free_ char *text = strdup_printf(
+                "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\","
+                "\"uid\":\"u-1\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}],\"volumes\":%"
+                "s}}",
+                volumes);
+        json_error_t je;
+        json_t *obj = json_loads(text, 0, &je);
+        assert_non_null(obj);
+        pod_json_apply_defaults(obj);
+        struct api_problems pr = {0};
+        struct pod *pod = pod_from_json(obj, &pr);
+        if (!pod)
+                fail_msg("%s", pr.errors ? pr.errors[0] : "?");
+        api_problems_clear(&pr);
+        json_decref(obj);
+        return pod;
+}
+
+static const struct vol_file *file_of(const struct vol_payload *p, const char *path)
+{
+        for (size_t i = 0; i < p->n; i++)
+                if (streq(p->files[i].path, path))
+                        return &p->files[i];
+        return NULL;
+}
+
+static void test_object_payloads(void **state)
+{
+        struct vol_ctx ctx = {.root_dir = "/nonexistent", .get_object = fake_get};
+        struct vol_payload p = {0};
+        char err[512];
+        struct pod *pod = api_pod(
+                "[{\"name\":\"all\",\"configMap\":{\"name\":\"cfg\"}},"
+                "{\"name\":\"items\",\"configMap\":{\"name\":\"cfg\",\"defaultMode\":256,"
+                "\"items\":[{\"key\":\"color\",\"path\":\"a/"
+                "b\",\"mode\":384},{\"key\":\"size\",\"path\":\"s\"}]}},"
+                "{\"name\":\"sec\",\"secret\":{\"secretName\":\"sec\"}},"
+                "{\"name\":\"nokey\",\"configMap\":{\"name\":\"cfg\",\"items\":[{\"key\":\"nope\",\"path\":"
+                "\"x\"}]}},"
+                "{\"name\":\"optkey\",\"configMap\":{\"name\":\"cfg\",\"optional\":true,"
+                "\"items\":[{\"key\":\"nope\",\"path\":\"x\"}]}},"
+                "{\"name\":\"missing\",\"secret\":{\"secretName\":\"gone\"}},"
+                "{\"name\":\"optmissing\",\"configMap\":{\"name\":\"gone\",\"optional\":true}},"
+                "{\"name\":\"evil\",\"configMap\":{\"name\":\"evil\"}},"
+                "{\"name\":\"proj\",\"projected\":{\"defaultMode\":292,\"sources\":["
+                "{\"configMap\":{\"name\":\"cfg\",\"items\":[{\"key\":\"color\",\"path\":\"color\"}]}},"
+                "{\"secret\":{\"name\":\"sec\"}},"
+                "{\"downwardAPI\":{\"items\":[{\"path\":\"ns\",\"fieldRef\":{\"fieldPath\":\"metadata."
+                "namespace\"}}]}}"
+                "]}}]");
+        assert_int_equal(pod->volumes[0].kind, VOLUME_CONFIG_MAP);
+        assert_int_equal(pod->volumes[2].kind, VOLUME_SECRET);
+        assert_int_equal(pod->volumes[8].kind, VOLUME_PROJECTED);
+
+        assert_int_equal(vol_build_payload(&ctx, pod, &pod->volumes[0], &p, err, sizeof err), 0);
+        assert_int_equal(p.n, 3);
+        assert_string_equal(file_of(&p, "color")->data, "blue");
+        assert_int_equal(file_of(&p, "color")->mode, 0644);
+        assert_int_equal(file_of(&p, "bin")->len, 3); /* binaryData decoded */
+        assert_memory_equal(file_of(&p, "bin")->data, "\0\1\2", 3);
+        vol_payload_done(&p);
+
+        assert_int_equal(vol_build_payload(&ctx, pod, &pod->volumes[1], &p, err, sizeof err), 0);
+        assert_int_equal(p.n, 2);
+        assert_string_equal(file_of(&p, "a/b")->data, "blue");
+        assert_int_equal(file_of(&p, "a/b")->mode, 0600);
+        assert_int_equal(file_of(&p, "s")->mode, 0400);
+        vol_payload_done(&p);
+
+        assert_int_equal(vol_build_payload(&ctx, pod, &pod->volumes[2], &p, err, sizeof err), 0);
+        assert_string_equal(file_of(&p, "password")->data, "hunter2");
+        vol_payload_done(&p);
+
+        assert_int_equal(vol_build_payload(&ctx, pod, &pod->volumes[3], &p, err, sizeof err), -ENOENT);
+        assert_string_equal(err, "configmap references non-existent config key: nope");
+        assert_int_equal(vol_build_payload(&ctx, pod, &pod->volumes[4], &p, err, sizeof err), 0);
+        assert_int_equal(p.n, 0);
+        assert_int_equal(vol_build_payload(&ctx, pod, &pod->volumes[5], &p, err, sizeof err), -ENOENT);
+        assert_string_equal(err, "secret \"gone\" not found");
+        assert_int_equal(vol_build_payload(&ctx, pod, &pod->volumes[6], &p, err, sizeof err), 0);
+        assert_int_equal(p.n, 0);
+        assert_int_equal(vol_build_payload(&ctx, pod, &pod->volumes[7], &p, err, sizeof err), -EINVAL);
+        assert_non_null(strstr(err, "must not start with '..'"));
+
+        assert_int_equal(vol_build_payload(&ctx, pod, &pod->volumes[8], &p, err, sizeof err), 0);
+        assert_int_equal(p.n, 3);
+        assert_string_equal(file_of(&p, "color")->data, "blue");
+        assert_string_equal(file_of(&p, "password")->data, "hunter2");
+        assert_string_equal(file_of(&p, "ns")->data, "ns");
+        assert_int_equal(file_of(&p, "ns")->mode, 0444);
+        vol_payload_done(&p);
+        pod_unref(pod);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -279,6 +400,7 @@ int main(void)
                 cmocka_unit_test(test_writer_refuses_bad_paths),
                 cmocka_unit_test(test_subpath),
                 cmocka_unit_test(test_payloads),
+                cmocka_unit_test(test_object_payloads),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
