@@ -319,8 +319,6 @@ int vol_atomic_write(const char *dir, const struct vol_payload *p, char *err, si
                         if (r < 0)
                                 snprintf(err, errlen, "write %s: %s", p->files[i].path, strerror(-r));
                 }
-                if (r >= 0 && syncfs(tsfd) < 0)
-                        r = 0; /* best effort */
         }
         if (r < 0) {
                 rm_at(dfd, dir, ts);
@@ -629,10 +627,19 @@ static int mount_tmpfs(const char *path, const char *opts)
         return 0;
 }
 
+/* mkdir_p, but a directory already there costs one stat (every sync comes here). */
+static int ensure_dir(const char *path)
+{
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+                return 0;
+        return mkdir_p(path, 0750);
+}
+
 static int setup_empty_dir(const char *path, const struct pod *pod, const struct volume *v, char *err,
                            size_t errlen)
 {
-        int r = mkdir_p(path, 0750);
+        int r = ensure_dir(path);
         if (r < 0) {
                 snprintf(err, errlen, "mkdir %s: %s", path, strerror(-r));
                 return r;
@@ -716,7 +723,7 @@ static int setup_data_volume(const struct vol_ctx *ctx, const struct pod *pod, c
         int r = vol_build_payload(ctx, pod, v, &p, err, errlen);
         if (r < 0)
                 return r;
-        r = mkdir_p(path, 0750);
+        r = ensure_dir(path);
         if (r < 0)
                 snprintf(err, errlen, "mkdir %s: %s", path, strerror(-r));
         /* Secrets (and what may hold them) never touch the disk. */
