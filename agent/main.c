@@ -29,6 +29,7 @@
 #include "qos_cgroups.h"
 #include "sync.h"
 #include "util.h"
+#include "volume.h"
 #include "workers.h"
 
 #define LOOP_STALL_MS 10000
@@ -208,6 +209,11 @@ static void source_spoke(struct agent *a)
                                 for (char **u = uids; *u; u++)
                                         pod_workers_kick(a->workers, *u);
                 }
+                /* Likewise pod directories left by pods no source wants: their volumes and directories go. */
+                _cleanup_strv_free_ char **dirs = NULL;
+                if (vol_pod_dir_uids(a->cfg.root_dir, &dirs) >= 0)
+                        for (char **u = dirs; u && *u; u++)
+                                pod_workers_kick(a->workers, *u);
         }
 }
 

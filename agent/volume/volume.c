@@ -802,6 +802,22 @@ void vol_teardown_pod(const char *root_dir, const char *uid)
         closedir(d);
 }
 
+int vol_pod_dir_uids(const char *root_dir, char ***ret)
+{
+        _cleanup_free_ char *dir = strdup_printf("%s/pods", root_dir);
+        DIR *d = opendir(dir);
+        char **uids = NULL;
+        struct dirent *de;
+        if (!d)
+                return -errno;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.' && de->d_type == DT_DIR)
+                        strv_push(&uids, xstrdup(de->d_name));
+        closedir(d);
+        *ret = uids;
+        return 0;
+}
+
 /* ---- subPath ---- */
 
 int vol_resolve_subpath(const char *base, const char *sub_path, bool create, char **ret, char *err,

@@ -63,6 +63,10 @@ int vol_setup_pod(const struct vol_ctx *ctx, const struct pod *pod, char *err, s
 /* Unmounts the pod's tmpfs volumes (before its directory is removed). */
 void vol_teardown_pod(const char *root_dir, const char *uid);
 
+/* The UIDs that have a directory under <root>/pods (strv, caller frees): at start, those no source wants
+ * are orphans whose volumes and directories go (upstream's cleanupOrphanedPodDirs). */
+int vol_pod_dir_uids(const char *root_dir, char ***ret);
+
 /* The host directory (or hostPath) a volume is mounted from; caller frees. */
 char *vol_host_path(const char *root_dir, const struct pod *pod, const struct volume *v);
 

@@ -112,7 +112,13 @@ badpod static-sec "secret: {secretName: creds}" >"$M/static-sec.yaml"
 badpod dw-bad "downwardAPI: {items: [{path: ../../escaped, fieldRef: {fieldPath: metadata.name}}]}" \
   >"$M/dw-bad.yaml"
 
+# An orphaned pod directory from before (no source wants it), with a secret tmpfs still mounted.
+ORPHAN="$WORK/root/pods/orphan-0000/volumes/kubernetes.io~secret/s"
+mkdir -p "$ORPHAN" && mount -t tmpfs tmpfs "$ORPHAN" && echo old >"$ORPHAN/key"
+
 start_cubelet "$M"
+check "orphaned pod directory: unmounted and removed at start" wait_for 20 eval \
+  "[ ! -e '$WORK/root/pods/orphan-0000' ] && ! grep -q ' $ORPHAN ' /proc/mounts"
 
 check "volumes pod runs" wait_for 30 is_running c default/vols-$NODE
 check "the container's script ran to the end" wait_for 15 log_line vols c done
