@@ -692,8 +692,9 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
                         /* Resolved inside the volume, symlinks included; never an escape. */
                         _cleanup_free_ char *resolved = NULL;
                         char why[768];
-                        r = vol_resolve_subpath(base, vm->sub_path, !vol_kind_read_only(v->kind), &resolved,
-                                                why, sizeof why);
+                        r = vol_bind_subpath(ctx->root_dir, pod->uid, v->name, c->name, i, base,
+                                             vm->sub_path, !vol_kind_read_only(v->kind), &resolved, why,
+                                             sizeof why);
                         if (r < 0) {
                                 char msg[1024];
                                 snprintf(msg, sizeof msg,

@@ -775,8 +775,30 @@ int vol_setup_pod(const struct vol_ctx *ctx, const struct pod *pod, char *err, s
         return 0;
 }
 
+/* Unmounts every bind below dir (volume-subpaths/<volume>/<container>/<index>). */
+static void unmount_below(const char *dir, int depth)
+{
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                _cleanup_free_ char *p = strdup_printf("%s/%s", dir, de->d_name);
+                if (depth > 1)
+                        unmount_below(p, depth - 1);
+                else
+                        while (umount2(p, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+                                ;
+        }
+        if (d)
+                closedir(d);
+}
+
 void vol_teardown_pod(const char *root_dir, const char *uid)
 {
+        _cleanup_free_ char *subpaths = strdup_printf("%s/pods/%s/volume-subpaths", root_dir, uid);
+        unmount_below(subpaths, 3);
+
         _cleanup_free_ char *vdir = strdup_printf("%s/pods/%s/volumes", root_dir, uid);
         DIR *d = opendir(vdir);
         struct dirent *de;
@@ -820,8 +842,9 @@ int vol_pod_dir_uids(const char *root_dir, char ***ret)
 
 /* ---- subPath ---- */
 
-int vol_resolve_subpath(const char *base, const char *sub_path, bool create, char **ret, char *err,
-                        size_t errlen)
+/* The subPath opened O_PATH beneath base (symlinks resolved inside it), after checking where it landed. */
+static int subpath_fd(const char *base, const char *sub_path, bool create, char **ret_path, char *err,
+                      size_t errlen)
 {
         _cleanup_free_ char *real_base = realpath(base, NULL);
         int r;
@@ -888,17 +911,83 @@ int vol_resolve_subpath(const char *base, const char *sub_path, bool create, cha
         char proc[64], buf[4096];
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
         ssize_t n = readlink(proc, buf, sizeof buf - 1);
-        close(fd);
         if (n <= 0) {
+                close(fd);
                 snprintf(err, errlen, "subPath \"%s\": cannot read its resolved path", sub_path);
                 return -EIO;
         }
         buf[n] = 0;
         size_t bl = strlen(real_base);
         if (strncmp(buf, real_base, bl) != 0 || (buf[bl] != '/' && buf[bl] != 0)) {
+                close(fd);
                 snprintf(err, errlen, "subpath \"%s\" not within volume path \"%s\"", sub_path, real_base);
                 return -EXDEV;
         }
-        *ret = xstrdup(buf);
+        *ret_path = xstrdup(buf);
+        return fd;
+}
+
+int vol_resolve_subpath(const char *base, const char *sub_path, bool create, char **ret, char *err,
+                        size_t errlen)
+{
+        int fd = subpath_fd(base, sub_path, create, ret, err, errlen);
+        if (fd < 0)
+                return fd;
+        close(fd);
+        return 0;
+}
+
+int vol_bind_subpath(const char *root_dir, const char *uid, const char *volume, const char *container,
+                     size_t index, const char *base, const char *sub_path, bool create, char **ret,
+                     char *err, size_t errlen)
+{
+        _cleanup_free_ char *resolved = NULL;
+        _cleanup_close_ int fd = subpath_fd(base, sub_path, create, &resolved, err, errlen);
+        struct stat st;
+        int r;
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                snprintf(err, errlen, "subPath \"%s\": %s", sub_path, strerror(errno));
+                return r;
+        }
+        _cleanup_free_ char *dir =
+                strdup_printf("%s/pods/%s/volume-subpaths/%s/%s", root_dir, uid, volume, container);
+        _cleanup_free_ char *target = strdup_printf("%s/%zu", dir, index);
+        /* A bind from an earlier start goes: the subPath is resolved afresh for each container start. */
+        while (umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+                ;
+        r = mkdir_p(dir, 0750);
+        if (r >= 0) {
+                struct stat tst;
+                bool have = lstat(target, &tst) == 0;
+                if (have && (S_ISDIR(tst.st_mode) != S_ISDIR(st.st_mode) || S_ISLNK(tst.st_mode))) {
+                        rm_rf(target);
+                        have = false;
+                }
+                if (!have && S_ISDIR(st.st_mode) && mkdir(target, 0750) < 0)
+                        r = -errno;
+                else if (!have && !S_ISDIR(st.st_mode)) {
+                        int tfd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+                        if (tfd < 0)
+                                r = -errno;
+                        else
+                                close(tfd);
+                }
+        }
+        if (r < 0) {
+                snprintf(err, errlen, "subPath \"%s\": prepare %s: %s", sub_path, target, strerror(-r));
+                return r;
+        }
+        /* Bind the opened inode itself: nothing in the volume can swap a path component in between. */
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        if (mount(proc, target, NULL, MS_BIND, NULL) < 0) {
+                r = -errno;
+                snprintf(err, errlen, "subPath \"%s\": bind %s: %s", sub_path, resolved, strerror(errno));
+                return r;
+        }
+        *ret = TAKE_PTR(target);
         return 0;
 }

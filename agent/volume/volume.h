@@ -60,7 +60,7 @@ int vol_build_payload(const struct vol_ctx *ctx, const struct pod *pod, const st
  * On failure err holds upstream's FailedMount message ("MountVolume.SetUp failed for volume ..."). */
 int vol_setup_pod(const struct vol_ctx *ctx, const struct pod *pod, char *err, size_t errlen);
 
-/* Unmounts the pod's tmpfs volumes (before its directory is removed). */
+/* Unmounts the pod's subPath binds and tmpfs volumes (before its directory is removed). */
 void vol_teardown_pod(const char *root_dir, const char *uid);
 
 /* The UIDs that have a directory under <root>/pods (strv, caller frees): at start, those no source wants
@@ -77,3 +77,10 @@ bool vol_kind_read_only(enum volume_kind k);
  * when create is set. *ret: the resolved host path. -EINVAL/-EXDEV with err on an escape attempt. */
 int vol_resolve_subpath(const char *base, const char *sub_path, bool create, char **ret, char *err,
                         size_t errlen);
+
+/* As upstream: the subPath resolved as above, opened, and that inode bind-mounted at
+ * <root>/pods/<uid>/volume-subpaths/<volume>/<container>/<index>, which the runtime then mounts (so no path
+ * component can be swapped for a symlink between the check and the container's mount). *ret: that path. */
+int vol_bind_subpath(const char *root_dir, const char *uid, const char *volume, const char *container,
+                     size_t index, const char *base, const char *sub_path, bool create, char **ret,
+                     char *err, size_t errlen);

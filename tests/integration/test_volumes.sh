@@ -133,6 +133,8 @@ uid=$(cri pods | awk -F'\t' -v n="vols-$NODE" '$4 == n && $2 == "READY" { print 
 DW="$WORK/root/pods/$uid/volumes/kubernetes.io~downward-api/info"
 check "downwardAPI volume is laid out with a ..data symlink" eval '[ -L "$DW/..data" ] && [ -L "$DW/name" ]'
 check "downwardAPI volume is a tmpfs on the host" grep -q " $DW tmpfs " /proc/mounts
+check "subPath mounts come from binds under the pod's volume-subpaths" \
+  grep -q " $WORK/root/pods/$uid/volume-subpaths/shared/c/4 " /proc/mounts
 
 # Type checks: FailedMount, the containers wait in ContainerCreating, nothing started.
 for c in "hp-notdir:$H/regular is not a directory" "hp-missing:$H/missing is not a file" \

@@ -191,6 +191,38 @@ static void test_subpath(void **state)
         assert_non_null(strstr(err, "not within volume path"));
         _cleanup_free_ char *created = strdup_printf("%s/created", root);
         assert_int_equal(access(created, F_OK), -1);
+
+        /* As root: the resolved inode is bind-mounted under the pod directory, and torn down with it. */
+        if (geteuid() == 0) {
+                _cleanup_free_ char *f = strdup_printf("%s/vol/in/file", root);
+                assert_int_equal(write_file_atomic(f, "x", 1, 0644), 0);
+                assert_int_equal(vol_bind_subpath(root, "uid1", "v", "c", 0, vol, "rel/file", false, &ret,
+                                                  err, sizeof err),
+                                 0);
+                _cleanup_free_ char *want_file = strdup_printf("%s/pods/uid1/volume-subpaths/v/c/0", root);
+                assert_string_equal(ret, want_file);
+                _cleanup_free_ char *got = NULL;
+                assert_int_equal(read_file_limit(ret, 16, &got, NULL), 0);
+                assert_string_equal(got, "x");
+                free(ret);
+                assert_int_equal(
+                        vol_bind_subpath(root, "uid1", "v", "c", 1, vol, "in", false, &ret, err, sizeof err),
+                        0);
+                _cleanup_free_ char *through = strdup_printf("%s/file", ret);
+                assert_int_equal(access(through, F_OK), 0);
+                free(ret);
+                /* Again for a restart: the old bind is replaced, not stacked. */
+                assert_int_equal(
+                        vol_bind_subpath(root, "uid1", "v", "c", 1, vol, "in", false, &ret, err, sizeof err),
+                        0);
+                free(ret);
+                assert_true(vol_bind_subpath(root, "uid1", "v", "c", 2, vol, "abs", false, &ret, err,
+                                             sizeof err) < 0);
+                vol_teardown_pod(root, "uid1");
+                _cleanup_free_ char *mounts = NULL;
+                assert_int_equal(read_file_limit("/proc/self/mounts", 1 << 22, &mounts, NULL), 0);
+                assert_null(strstr(mounts, root));
+        }
         rm_rf(root);
 }
 
