@@ -670,9 +670,10 @@ static int setup_host_path(const struct volume *v, char *err, size_t errlen)
         if (!*t)
                 return 0;
         if (streq(t, "DirectoryOrCreate") && !exists) {
-                mode_t old = umask(0);
+                /* umask is the process's: no umask(0) with other threads running; the final mode is set. */
                 r = mkdir_p(p, 0755);
-                umask(old);
+                if (r >= 0 && chmod(p, 0755) < 0)
+                        r = -errno;
                 if (r < 0)
                         snprintf(err, errlen, "hostPath: mkdir %s: %s", p, strerror(-r));
                 return r;
