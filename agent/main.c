@@ -301,8 +301,7 @@ static int start_kube(struct agent *a)
 
 static void stop_kube(struct agent *a)
 {
-        api_source_stop(a->api); /* no more pods from the API */
-        a->api = NULL;
+        api_source_halt(a->api); /* no more pods from the API; the status writer still asks it of mirrors */
         node_manager_halt(a->node); /* before PLEG: it reads PLEG's health */
 }
 
@@ -312,6 +311,8 @@ static void stop_kube_writers(struct agent *a)
                 status_manager_set_listener(a->status, NULL, NULL);
         api_status_stop(a->api_status);
         a->api_status = NULL;
+        api_source_stop(a->api); /* after the writer, which reads it */
+        a->api = NULL;
         event_sink_stop(a->event_sink);
         a->event_sink = NULL;
         node_manager_stop(a->node);

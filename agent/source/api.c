@@ -263,6 +263,14 @@ int api_source_start(struct kube_client *kube, const char *node_name, struct pod
         return 0;
 }
 
+void api_source_halt(struct api_source *s)
+{
+        if (!s)
+                return;
+        kube_watch_stop(s->watch);
+        s->watch = NULL;
+}
+
 void api_source_stop(struct api_source *s)
 {
         if (!s)

@@ -19,6 +19,8 @@ struct api_source_ops {
 
 int api_source_start(struct kube_client *kube, const char *node_name, struct podconfig *pc,
                      const struct api_source_ops *ops, struct api_source **ret);
+/* Stops the watch (no more pods from the API); the source still answers mirror queries until stopped. */
+void api_source_halt(struct api_source *s);
 void api_source_stop(struct api_source *s);
 
 /* The mirror pod of a static pod, as last seen: its UID, config.mirror hash and whether it is being
