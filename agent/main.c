@@ -31,6 +31,7 @@
 #include "qos_cgroups.h"
 #include "sync.h"
 #include "util.h"
+#include "volume.h"
 #include "workers.h"
 
 #define LOOP_STALL_MS 10000
@@ -71,6 +72,12 @@ static void kick_pod(const char *uid, void *ud)
 {
         struct agent *a = ud;
         pod_workers_kick(a->workers, uid);
+}
+
+/* A ConfigMap or Secret changed: the pods using it sync now, not at the next resync. */
+static void on_object_change(void *ud, const char *uid)
+{
+        kick_pod(uid, ud);
 }
 
 static json_t *pods_json(void *ud)
@@ -235,6 +242,11 @@ static void source_spoke(struct agent *a)
                                 for (char **u = uids; *u; u++)
                                         pod_workers_kick(a->workers, *u);
                 }
+                /* Likewise pod directories left by pods no source wants: their volumes and directories go. */
+                _cleanup_strv_free_ char **dirs = NULL;
+                if (vol_pod_dir_uids(a->cfg.root_dir, &dirs) >= 0)
+                        for (char **u = dirs; u && *u; u++)
+                                pod_workers_kick(a->workers, *u);
         }
 }
 
@@ -516,6 +528,8 @@ static int run(struct agent *a)
                 log_error("Cannot start pod workers", "err=\"%s\"", strerror(-r));
                 return r;
         }
+        if (a->objects)
+                obj_cache_set_on_change(a->objects, on_object_change, a);
         a->podconfig = podconfig_new(a->workers);
 
         uv_loop_init(&a->loop);
@@ -598,6 +612,8 @@ out:
         stop_kube(a);
         a->pleg = pleg_stop(a->pleg);
         prober_halt(a->prober); /* no more kicks into the workers */
+        if (a->objects)
+                obj_cache_set_on_change(a->objects, NULL, NULL);
         a->workers = pod_workers_free(a->workers);
         a->prober = prober_free(a->prober);    /* after the workers: they read its results */
         stop_kube_writers(a);                  /* after the workers: they publish statuses */

@@ -1140,6 +1140,14 @@ static void decode_volumes(struct api_problems *pr, json_t *spec, struct pod *po
                                 snprintf(q, sizeof q, "%s.emptyDir", p);
                                 v->medium = get_str(pr, ed, q, "medium");
                         }
+                } else if (streq(v->kind_name, "configMap")) {
+                        v->kind = VOLUME_CONFIG_MAP;
+                } else if (streq(v->kind_name, "secret")) {
+                        v->kind = VOLUME_SECRET;
+                } else if (streq(v->kind_name, "downwardAPI")) {
+                        v->kind = VOLUME_DOWNWARD_API;
+                } else if (streq(v->kind_name, "projected")) {
+                        v->kind = VOLUME_PROJECTED;
                 } else if (streq(v->kind_name, "hostPath")) {
                         json_t *hp = get_typed(pr, e, p, "hostPath", JSON_OBJECT);
                         v->kind = VOLUME_HOST_PATH;

@@ -69,7 +69,15 @@ struct container {
         char hash[17];                                     /* stable hash of the defaulted spec, hex */
 };
 
-enum volume_kind { VOLUME_EMPTY_DIR, VOLUME_HOST_PATH, VOLUME_UNSUPPORTED };
+enum volume_kind {
+        VOLUME_EMPTY_DIR,
+        VOLUME_HOST_PATH,
+        VOLUME_CONFIG_MAP,
+        VOLUME_SECRET,
+        VOLUME_DOWNWARD_API,
+        VOLUME_PROJECTED,
+        VOLUME_UNSUPPORTED
+};
 
 struct volume {
         char *name;

@@ -35,6 +35,9 @@ struct obj_cache {
         size_t n_objs;
         struct pod_refs *pods;
         size_t n_pods;
+        pthread_mutex_t cb_lock; /* held while on_change runs, so that unsetting it waits for callers */
+        void (*on_change)(void *userdata, const char *uid);
+        void *on_change_userdata;
 };
 
 static void add_ref(char ***v, const char *resource, const char *name)
@@ -108,6 +111,7 @@ struct obj_cache *obj_cache_new(struct kube_client *kube)
         struct obj_cache *c = OOM_CHECK(calloc(1, sizeof *c));
         c->kube = kube;
         pthread_mutex_init(&c->lock, NULL);
+        pthread_mutex_init(&c->cb_lock, NULL);
         cond_init_monotonic(&c->cond);
         return c;
 }
@@ -123,16 +127,47 @@ static struct object *find(struct obj_cache *c, const char *resource, const char
 }
 
 /* Watch callbacks: the list has zero or one item (fieldSelector on the name). */
+static const char *resource_version(json_t *obj)
+{
+        return json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+}
+
 static void set_obj(struct object *o, json_t *obj)
 {
         struct obj_cache *c = o->cache;
+        char **uids = NULL;
         pthread_mutex_lock(&c->lock);
+        bool changed = o->synced && (!o->obj != !obj ||
+                                     (obj && !streq_ptr(resource_version(o->obj), resource_version(obj))));
         json_decref(o->obj);
         o->obj = obj ? json_incref(obj) : NULL;
         o->synced = true;
         o->error[0] = 0;
         pthread_cond_broadcast(&c->cond);
+        if (changed) {
+                _cleanup_free_ char *key = strdup_printf("%s %s/%s", o->ns, o->resource, o->name);
+                for (size_t i = 0; i < c->n_pods; i++)
+                        for (char **k = c->pods[i].keys; k && *k; k++)
+                                if (streq(*k, key)) {
+                                        strv_push(&uids, xstrdup(c->pods[i].uid));
+                                        break;
+                                }
+        }
         pthread_mutex_unlock(&c->lock);
+        pthread_mutex_lock(&c->cb_lock);
+        for (char **u = uids; u && *u && c->on_change; u++)
+                c->on_change(c->on_change_userdata, *u);
+        pthread_mutex_unlock(&c->cb_lock);
+        strv_free(uids);
+}
+
+void obj_cache_set_on_change(struct obj_cache *c, void (*fn)(void *userdata, const char *uid),
+                             void *userdata)
+{
+        pthread_mutex_lock(&c->cb_lock);
+        c->on_change = fn;
+        c->on_change_userdata = userdata;
+        pthread_mutex_unlock(&c->cb_lock);
 }
 
 static void on_list(void *ud, json_t *items)
@@ -355,6 +390,7 @@ struct obj_cache *obj_cache_free(struct obj_cache *c)
         stop_all(st, n_st);
         free(c->objs);
         free(c->pods);
+        pthread_mutex_destroy(&c->cb_lock);
         pthread_mutex_destroy(&c->lock);
         pthread_cond_destroy(&c->cond);
         free(c);

@@ -19,6 +19,11 @@ struct obj_cache *obj_cache_free(struct obj_cache *c);
 void obj_cache_register_pod(struct obj_cache *c, const struct pod *pod);
 void obj_cache_unregister_pod(struct obj_cache *c, const char *uid);
 
+/* fn(userdata, uid) for each pod referencing an object whose contents changed after its first answer, so
+ * that volumes holding it are refreshed at once. Called on a watch thread, without the cache's lock. */
+void obj_cache_set_on_change(struct obj_cache *c, void (*fn)(void *userdata, const char *uid),
+                             void *userdata);
+
 /* The object ("secrets" or "configmaps") as last seen, waiting up to timeout_ms for the first answer.
  * Returns 0 with a new reference, -ENOENT when it does not exist, or another -errno with err filled
  * (forbidden, API server unreachable). */

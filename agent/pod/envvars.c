@@ -91,8 +91,39 @@ static char *object_value(json_t *obj, bool secret, const char *key)
         return out;
 }
 
-static int field_ref(const struct env_ctx *ctx, const struct pod *pod, const char *path, char **ret,
-                     char *err, size_t errlen)
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Go's %q for the strings labels and annotations hold: quotes, backslashes and control bytes escaped. */
+static char *go_quote(const char *s)
+{
+        size_t n = strlen(s);
+        char *out = OOM_CHECK(malloc(n * 4 + 3)), *o = out;
+        *o++ = '"';
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (*p == '"' || *p == '\\') {
+                        *o++ = '\\';
+                        *o++ = (char) *p;
+                } else if (*p == '\n')
+                        o += sprintf(o, "\\n");
+                else if (*p == '\t')
+                        o += sprintf(o, "\\t");
+                else if (*p == '\r')
+                        o += sprintf(o, "\\r");
+                else if (*p < 0x20 || *p == 0x7f)
+                        o += sprintf(o, "\\x%02x", *p);
+                else
+                        *o++ = (char) *p;
+        }
+        *o++ = '"';
+        *o = 0;
+        return out;
+}
+
+int env_field_ref(const struct env_ctx *ctx, const struct pod *pod, const char *path, char **ret, char *err,
+                  size_t errlen)
 {
         char key[256];
         json_t *meta = json_object_get(pod->json, "metadata"), *spec = json_object_get(pod->json, "spec");
@@ -118,16 +149,19 @@ static int field_ref(const struct env_ctx *ctx, const struct pod *pod, const cha
                 v = json_string_value(
                         json_object_get(json_object_get(meta, labels ? "labels" : "annotations"), key));
         } else if (streq(path, "metadata.labels") || streq(path, "metadata.annotations")) {
-                /* the downward API's "k=\"v\"" lines, sorted by key as upstream */
+                /* the downward API's k="v" lines, sorted by key, values quoted as Go's %q */
                 json_t *m = json_object_get(meta, str_has_prefix(path, "metadata.labels") ? "labels"
                                                                                           : "annotations");
                 const char *k;
                 json_t *x;
+                _cleanup_strv_free_ char **keys = NULL;
+                json_object_foreach(m, k, x) strv_push(&keys, xstrdup(k));
+                if (keys)
+                        qsort(keys, strv_length(keys), sizeof *keys, cmp_str);
                 _cleanup_free_ char *acc = xstrdup("");
-                json_object_foreach(m, k, x)
-                {
-                        char *n = strdup_printf("%s%s%s=\"%s\"", acc, *acc ? "\n" : "", k,
-                                                json_string_value(x) ?: "");
+                for (char **kp = keys; kp && *kp; kp++) {
+                        _cleanup_free_ char *q = go_quote(json_string_value(json_object_get(m, *kp)) ?: "");
+                        char *n = strdup_printf("%s%s%s=%s", acc, *acc ? "\n" : "", *kp, q);
                         free(acc);
                         acc = n;
                 }
@@ -141,8 +175,8 @@ static int field_ref(const struct env_ctx *ctx, const struct pod *pod, const cha
         return 0;
 }
 
-static int resource_ref(const struct env_ctx *ctx, const struct pod *pod, const char *container, json_t *ref,
-                        char **ret, char *err, size_t errlen)
+int env_resource_ref(const struct env_ctx *ctx, const struct pod *pod, const char *container, json_t *ref,
+                     char **ret, char *err, size_t errlen)
 {
         const char *cname = json_string_value(json_object_get(ref, "containerName"));
         const char *res = json_string_value(json_object_get(ref, "resource"));
@@ -246,10 +280,11 @@ int container_env(const struct env_ctx *ctx, const struct pod *pod, const char *
                 json_t *ck = json_object_get(vf, "configMapKeyRef"),
                        *sk = json_object_get(vf, "secretKeyRef");
                 if (fr)
-                        r = field_ref(ctx, pod, json_string_value(json_object_get(fr, "fieldPath")) ?: "",
-                                      &value, err, errlen);
+                        r = env_field_ref(ctx, pod,
+                                          json_string_value(json_object_get(fr, "fieldPath")) ?: "", &value,
+                                          err, errlen);
                 else if (rr)
-                        r = resource_ref(ctx, pod, container, rr, &value, err, errlen);
+                        r = env_resource_ref(ctx, pod, container, rr, &value, err, errlen);
                 else if (ck || sk) {
                         json_t *ref = ck ? ck : sk, *obj = NULL;
                         const char *oname = json_string_value(json_object_get(ref, "name")) ?: "";

@@ -29,3 +29,10 @@ int container_env(const struct env_ctx *ctx, const struct pod *pod, const char *
 
 /* Whether the container's env asks for status.podIP(s) (the caller then looks the IP up). */
 bool container_env_needs_pod_ip(const struct pod *pod, const char *container);
+
+/* One downward-API value: a fieldRef path ("metadata.labels" gives upstream's sorted k="v" lines) or a
+ * resourceFieldRef object for a container. Shared with the downwardAPI volume. */
+int env_field_ref(const struct env_ctx *ctx, const struct pod *pod, const char *path, char **ret, char *err,
+                  size_t errlen);
+int env_resource_ref(const struct env_ctx *ctx, const struct pod *pod, const char *container, json_t *ref,
+                     char **ret, char *err, size_t errlen);

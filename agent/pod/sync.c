@@ -2,13 +2,10 @@
  * or tear the pod down. Runs on a pod worker thread; the only code that changes a pod's containers. */
 #include "sync.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <time.h>
 
 #include "arena.h"
@@ -21,11 +18,10 @@
 #include "prober.h"
 #include "qos_cgroups.h"
 #include "status.h"
+#include "volume.h"
 #include "cri.h"
 #include "log.h"
 #include "util.h"
-
-#define TMPFS_MAGIC_ 0x01021994
 
 /* Every CRI map entry has this layout: a message header, key, value. */
 struct pb_kv {
@@ -217,63 +213,24 @@ static char *pod_log_dir(const struct sync_ctx *ctx, const struct pod *pod)
         return strdup_printf("%s/%s_%s_%s", ctx->pod_logs_dir, pod->namespace, pod->name, pod->uid);
 }
 
-static char *empty_dir_path(const struct sync_ctx *ctx, const char *uid, const char *name)
-{
-        return strdup_printf("%s/pods/%s/volumes/kubernetes.io~empty-dir/%s", ctx->root_dir, uid, name);
-}
-
-static bool is_tmpfs(const char *path)
-{
-        struct statfs sf;
-        return statfs(path, &sf) == 0 && sf.f_type == TMPFS_MAGIC_;
-}
-
+/* Sets up or refreshes the pod's volumes (every sync: updated ConfigMaps and Secrets reach running pods).
+ * On failure the containers wait in ContainerCreating, as upstream's volume manager makes them. */
 static int setup_volumes(const struct sync_ctx *ctx, const struct pod *pod, struct sync_result *res)
 {
-        for (size_t i = 0; i < pod->n_volumes; i++) {
-                const struct volume *v = &pod->volumes[i];
-                if (v->kind == VOLUME_UNSUPPORTED) {
-                        res_error(res, "FailedMount", "volume \"%s\": %s volumes are not supported yet",
-                                  v->name, v->kind_name);
-                        return -EOPNOTSUPP;
-                }
-                if (v->kind != VOLUME_EMPTY_DIR)
-                        continue;
-                _cleanup_free_ char *path = empty_dir_path(ctx, pod->uid, v->name);
-                int r = mkdir_p(path, 0750);
-                if (r < 0) {
-                        res_error(res, "FailedMount", "emptyDir \"%s\": mkdir %s: %s", v->name, path,
-                                  strerror(-r));
-                        return r;
-                }
-                chmod(path, 0777); /* emptyDir is world-writable, as upstream */
-                if (streq_ptr(v->medium, "Memory") && !is_tmpfs(path) &&
-                    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0777") < 0) {
-                        r = -errno;
-                        res_error(res, "FailedMount", "emptyDir \"%s\": mount tmpfs on %s: %s", v->name,
-                                  path, strerror(errno));
-                        return r;
-                }
+        struct vol_ctx vctx = {.root_dir = ctx->root_dir,
+                               .objects = ctx->objects,
+                               .host_ip = ctx->node_ip,
+                               .node_cpu_m = ctx->node_cpu_m,
+                               .node_mem = ctx->node_mem,
+                               .timeout_ms = MIN(ctx->timeout_ms, (int64_t) 10000)};
+        char err[1024];
+        int r = vol_setup_pod(&vctx, pod, err, sizeof err);
+        if (r < 0) {
+                res_error(res, "FailedMount", "%s", err);
+                for (size_t i = 0; i < pod->n_containers; i++)
+                        res_wait(res, pod->containers[i].name, "ContainerCreating", "");
         }
-        return 0;
-}
-
-static void teardown_volumes(const struct sync_ctx *ctx, const char *uid)
-{
-        _cleanup_free_ char *dir =
-                strdup_printf("%s/pods/%s/volumes/kubernetes.io~empty-dir", ctx->root_dir, uid);
-        DIR *d = opendir(dir);
-        struct dirent *de;
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                if (de->d_name[0] == '.')
-                        continue;
-                _cleanup_free_ char *p = strdup_printf("%s/%s", dir, de->d_name);
-                if (is_tmpfs(p) && umount2(p, MNT_DETACH) < 0)
-                        log_warn("Unmounting emptyDir failed, ignoring", "path=\"%s\" err=\"%m\"", p);
-        }
-        closedir(d);
+        return r;
 }
 
 /* Upstream's managed /etc/hosts for pods on the pod network. */
@@ -729,17 +686,30 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
                 Runtime__V1__Mount *m = arena_alloc(&a, sizeof *m);
                 runtime__v1__mount__init(m);
                 m->container_path = vm->mount_path;
-                m->readonly = vm->read_only;
-                const char *base =
-                        v->kind == VOLUME_HOST_PATH
-                                ? v->host_path
-                                : arena_printf(&a, "%s/pods/%s/volumes/kubernetes.io~empty-dir/%s",
-                                               ctx->root_dir, pod->uid, v->name);
-                m->host_path = vm->sub_path && vm->sub_path[0]
-                                       ? arena_printf(&a, "%s/%s", base, vm->sub_path)
-                                       : (char *) base;
-                if (vm->sub_path && vm->sub_path[0] && v->kind == VOLUME_EMPTY_DIR)
-                        mkdir_p(m->host_path, 0777);
+                m->readonly = vm->read_only || vol_kind_read_only(v->kind);
+                _cleanup_free_ char *base = vol_host_path(ctx->root_dir, pod, v);
+                if (!base)
+                        continue; /* setup_volumes refuses these */
+                if (vm->sub_path && vm->sub_path[0]) {
+                        /* Resolved inside the volume, symlinks included; never an escape. */
+                        _cleanup_free_ char *resolved = NULL;
+                        char why[768];
+                        r = vol_bind_subpath(ctx->root_dir, pod->uid, v->name, c->name, i, base,
+                                             vm->sub_path, !vol_kind_read_only(v->kind), &resolved, why,
+                                             sizeof why);
+                        if (r < 0) {
+                                char msg[1024];
+                                snprintf(msg, sizeof msg,
+                                         "failed to prepare subPath for volumeMount \"%s\" of container "
+                                         "\"%s\": %s",
+                                         vm->name, c->name, why);
+                                res_cerror(res, c->name, "CreateContainerConfigError", "%s", msg);
+                                pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "Error: %s", msg);
+                                return r;
+                        }
+                        m->host_path = arena_strdup(&a, resolved);
+                } else
+                        m->host_path = arena_strdup(&a, base);
                 hosts_mounted |= streq(vm->mount_path, "/etc/hosts");
                 cfg.mounts[cfg.n_mounts++] = m;
         }
@@ -1654,7 +1624,7 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
 
         if (!res->error[0]) {
                 _cleanup_free_ char *pdir = pod_dir(ctx, uid);
-                teardown_volumes(ctx, uid);
+                vol_teardown_pod(ctx->root_dir, uid);
                 r = rm_rf(pdir);
                 if (r < 0)
                         log_warn("Removing the pod directory failed, ignoring", "path=\"%s\" err=\"%s\"",

@@ -756,7 +756,7 @@ static void test_volumes(void **state)
         assert_int_equal(p->volumes[1].kind, VOLUME_HOST_PATH);
         assert_string_equal(p->volumes[1].host_path, "/srv/www");
         assert_string_equal(p->volumes[1].host_path_type, "Directory");
-        assert_int_equal(p->volumes[2].kind, VOLUME_UNSUPPORTED);
+        assert_int_equal(p->volumes[2].kind, VOLUME_CONFIG_MAP);
         assert_string_equal(p->volumes[2].kind_name, "configMap");
         struct container *c = &p->containers[0];
         assert_int_equal(c->n_mounts, 2);

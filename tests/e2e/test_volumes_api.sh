@@ -1,0 +1,166 @@
+#!/bin/bash
+# Volumes of API pods against a real kube-apiserver and containerd: configMap, secret and projected volumes
+# seen from inside the container (contents, modes, read-only, tmpfs), a Secret update reaching the running
+# pod, an optional missing ConfigMap, a missing ConfigMap as a FailedMount event, and a static pod
+# referencing a ConfigMap refused. Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, MASTER_DIR, KUBECTL.
+source "$(dirname "$0")/../integration/lib.sh"
+skip_unless_ready
+[ -x "${KUBECTL:-}" ] || { echo "SKIP: no kubectl at ${KUBECTL:-} (run tests/e2e/kube-build.sh)"; exit 77; }
+mkdir -p "$WORK/bin" && ln -sf "$KUBECTL" "$WORK/bin/kubectl" && export PATH="$WORK/bin:$PATH"
+MASTER=$(dirname "$0")/master.sh
+[ -s "$MASTER_DIR/admin.kubeconfig" ] || { echo "SKIP: no API server at $MASTER_DIR (fixture did not start)"; exit 77; }
+NODE=e2e-vol-node
+IMG=cubelet.local/busybox:1.35
+export KUBECONFIG=$MASTER_DIR/admin.kubeconfig
+k() { kubectl --request-timeout=10s "$@"; }
+M="$WORK/manifests"
+mkdir -p "$M"
+"$MASTER" node-kubeconfig "$MASTER_DIR" "$NODE" "$WORK/node.kubeconfig" >/dev/null
+k delete node "$NODE" --ignore-not-found >/dev/null 2>&1
+k delete pod vol-pod vol-missing --ignore-not-found --grace-period=0 --force >/dev/null 2>&1
+k delete configmap vol-cfg --ignore-not-found >/dev/null 2>&1
+k delete secret vol-sec --ignore-not-found >/dev/null 2>&1
+
+# log_of POD CONTAINER: the container's output without the CRI prefixes.
+log_of() { cat "$WORK"/logs/default_"$1"_*/"$2"/0.log 2>/dev/null | cut -d' ' -f4-; }
+log_line() { log_of "$1" "$2" | grep -qFx -- "$3"; }
+pod_jp() { k get pod "$1" -o "jsonpath=$2" 2>/dev/null; }
+
+k create configmap vol-cfg --from-literal=color=blue --from-literal=size=large >/dev/null
+k create secret generic vol-sec --from-literal=password=hunter2 --from-literal=user=admin >/dev/null
+
+start_cubelet "$M" --kubeconfig "$WORK/node.kubeconfig"
+check "node registers" wait_for 30 sh -c \
+  "[ \"\$(kubectl get node $NODE -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' 2>/dev/null)\" = True ]"
+
+k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: vol-pod, labels: {app: vol}}
+spec:
+  nodeName: $NODE
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: c
+    image: $IMG
+    imagePullPolicy: Never
+    command: ["sh", "-c"]
+    args:
+    - |
+      trap 'exit 0' TERM
+      echo "cfg-color=\$(cat /cfg/sub/color)"
+      echo "cfg-mode=\$(stat -Lc %a /cfg/sub/color)"
+      ls /cfg | tr '\n' ' ' | sed 's/^/cfg-ls=/; s/ \$//'; echo
+      echo "sec-user=\$(cat /sec/user)"
+      echo "sec-mode=\$(stat -Lc %a /sec/password)"
+      grep " /sec " /proc/mounts | grep -q tmpfs && echo sec-tmpfs
+      grep " /proj " /proc/mounts | grep -q tmpfs && echo proj-tmpfs
+      touch /sec/x 2>/dev/null || echo sec-readonly
+      touch /cfg/x 2>/dev/null || echo cfg-readonly
+      echo "proj-color=\$(cat /proj/color)"
+      echo "proj-pw=\$(cat /proj/creds/pw)"
+      echo "proj-name=\$(cat /proj/podname)"
+      echo "proj-mode=\$(stat -Lc %a /proj/creds/pw)"
+      echo "opt=\$(ls -A /opt-cfg | grep -v '^\.\.' | wc -l)"
+      echo started
+      while true; do echo "live=\$(cat /sec/password)"; sleep 1; done
+    volumeMounts:
+    - {name: cfg, mountPath: /cfg}
+    - {name: sec, mountPath: /sec}
+    - {name: proj, mountPath: /proj}
+    - {name: opt, mountPath: /opt-cfg}
+  volumes:
+  - name: cfg
+    configMap:
+      name: vol-cfg
+      items: [{key: color, path: sub/color, mode: 0640}]
+  - name: sec
+    secret: {secretName: vol-sec, defaultMode: 0400}
+  - name: proj
+    projected:
+      defaultMode: 0444
+      sources:
+      - configMap: {name: vol-cfg, items: [{key: color, path: color}]}
+      - secret: {name: vol-sec, items: [{key: password, path: creds/pw, mode: 0600}]}
+      - downwardAPI: {items: [{path: podname, fieldRef: {fieldPath: metadata.name}}]}
+  - name: opt
+    configMap: {name: vol-nope, optional: true}
+YAML
+check "API pod with configMap/secret/projected volumes runs" wait_for 40 sh -c \
+  "[ \"\$(kubectl get pod vol-pod -o jsonpath='{.status.phase}' 2>/dev/null)\" = Running ]"
+check "... its script ran" wait_for 15 log_line vol-pod c started
+for want in cfg-color=blue cfg-mode=640 cfg-ls=sub sec-user=admin sec-mode=400 sec-tmpfs proj-tmpfs \
+  sec-readonly cfg-readonly proj-color=blue proj-pw=hunter2 proj-name=vol-pod proj-mode=600 opt=0 \
+  live=hunter2; do
+  check "inside the container: $want" log_line vol-pod c "$want"
+done
+uid=$(pod_jp vol-pod '{.metadata.uid}')
+SEC="$WORK/root/pods/$uid/volumes/kubernetes.io~secret/sec"
+check "the secret volume is a tmpfs on the host" grep -q " $SEC tmpfs " /proc/mounts
+check "the configMap volume is not" eval "! grep -q '$WORK/root/pods/$uid/volumes/kubernetes.io~configmap/cfg ' /proc/mounts"
+
+# A Secret update reaches the running container (watch, then resync or change kick), without a restart.
+cid=$(running_ids c default/vol-pod)
+t0=$(date +%s%N)
+k create secret generic vol-sec --from-literal=password=s3cr3t --from-literal=user=admin --dry-run=client -o yaml |
+  k apply -f - >/dev/null 2>&1
+check "secret update visible in the running pod within 70 s" wait_for 70 log_line vol-pod c live=s3cr3t
+echo "# secret update -> visible in the pod: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+check "... the container was not restarted" test "$(running_ids c default/vol-pod)" = "$cid"
+
+# A missing ConfigMap: FailedMount event, the container waits in ContainerCreating.
+k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: vol-missing}
+spec:
+  nodeName: $NODE
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: $IMG, imagePullPolicy: Never, command: ["sleep", "3600"], volumeMounts: [{name: v, mountPath: /v}]}
+  volumes:
+  - {name: v, configMap: {name: vol-absent}}
+YAML
+failed_mount() {
+  kubectl get events -o json 2>/dev/null | jq -e --arg n "$1" --arg m "$2" \
+    '[.items[] | select(.involvedObject.name == $n and .reason == "FailedMount" and .type == "Warning" and (.message | contains($m)))] | length > 0' >/dev/null
+}
+check "missing ConfigMap: FailedMount event in kubectl get events" wait_for 30 failed_mount vol-missing \
+  'MountVolume.SetUp failed for volume "v" : configmap "vol-absent" not found'
+check "... the container waits in ContainerCreating" wait_for 10 sh -c \
+  "[ \"\$(kubectl get pod vol-missing -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}')\" = ContainerCreating ]"
+k create configmap vol-absent --from-literal=a=b >/dev/null
+check "... ConfigMap created: the pod starts" wait_for 70 sh -c \
+  "[ \"\$(kubectl get pod vol-missing -o jsonpath='{.status.phase}')\" = Running ]"
+
+# Deletion: volumes unmounted and removed.
+k delete pod vol-pod vol-missing --wait=false >/dev/null
+check "pods deleted: containers gone" wait_for 30 is_gone c default/vol-pod
+check "... the pod directory is gone, tmpfs unmounted" wait_for 15 eval \
+  "[ ! -e '$WORK/root/pods/$uid' ] && ! grep -q '$WORK/root/pods/$uid' /proc/mounts"
+# A static pod may not use API objects. (Last: the status writer retries the refused mirror pod, which holds
+# up other pods' statuses.)
+cat >"$M/static-cm.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: static-cm}
+spec:
+  containers:
+  - {name: c, image: $IMG, command: ["sleep", "3600"], volumeMounts: [{name: v, mountPath: /v}]}
+  volumes:
+  - {name: v, configMap: {name: vol-cfg}}
+YAML
+
+check "static pod with a configMap volume: refused with a clear reason" wait_for 20 log_has \
+  'static pods may not reference API objects: configmap \\"vol-cfg\\"'
+check "... as a FailedMount event on its mirror pod" wait_for 20 failed_mount "static-cm-$NODE" \
+  'static pods may not reference API objects: configmap "vol-cfg"'
+
+rm -f "$M"/*
+wait_for 30 is_gone c default/vol-missing
+wait_for 30 is_gone c "default/static-cm-$NODE"
+check "cubelet stops cleanly" stop_cubelet
+k delete configmap vol-cfg vol-absent --ignore-not-found >/dev/null 2>&1
+k delete secret vol-sec --ignore-not-found >/dev/null 2>&1
+k delete node "$NODE" >/dev/null 2>&1
+finish
