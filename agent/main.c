@@ -15,6 +15,8 @@
 #include "kubeconfig.h"
 #include "node.h"
 #include "objcache.h"
+#include "seccomp_profile.h"
+#include "security.h"
 #include "services.h"
 #include "sink.h"
 #include "config.h"
@@ -63,6 +65,9 @@ struct agent {
         struct event_sink *event_sink;
         struct obj_cache *objects;
         struct svc_cache *services;
+        struct seccomp_cache *seccomp;
+        struct security_ctx security;
+        char *seccomp_root;
         atomic_int sources_pending;  /* sources that have not spoken yet */
         struct qos_cgroups *cgroups; /* NULL: cgroupsPerQOS is off */
         struct network *network;     /* NetworkReady */
@@ -501,6 +506,11 @@ static int run(struct agent *a)
                 log_error("Cannot start the prober", "err=\"%s\"", strerror(-r));
                 return r;
         }
+        a->seccomp = seccomp_cache_new();
+        a->seccomp_root = strdup_printf("%s/seccomp", a->cfg.root_dir);
+        a->security = (struct security_ctx){.seccomp_root = a->seccomp_root,
+                                            .seccomp_default = a->cfg.seccomp_default,
+                                            .seccomp = a->seccomp};
         a->sync = (struct sync_ctx){
                 .prober = a->prober,
                 .backoff = a->backoff,
@@ -517,6 +527,7 @@ static int run(struct agent *a)
                 .image_pull_timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
                 .objects = a->objects,
                 .services = a->services,
+                .security = &a->security,
                 /* allocatable: resourceFieldRef limits of containers that set none */
                 .node_cpu_m = 1000LL * MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L) - a->cfg.reserved_cpu_m,
                 .node_mem = (int64_t) sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) - a->cfg.reserved_mem -
@@ -630,6 +641,8 @@ out:
         a->backoff = backoff_free(a->backoff);
         a->events = events_free(a->events);
         a->status = status_manager_free(a->status);
+        a->seccomp = seccomp_cache_free(a->seccomp);
+        free(a->seccomp_root);
         return r;
 }
 

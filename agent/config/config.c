@@ -303,6 +303,12 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                 set_str(&c->pod_cidr, json_string_value(v));
                 return 0;
         }
+        if (streq(key, "seccompDefault")) {
+                if (!json_is_boolean(v))
+                        return *err = strdup_printf("%s: expected true or false", key), -EINVAL;
+                c->seccomp_default = json_is_true(v);
+                return 0;
+        }
         if (streq(key, "registerNode")) {
                 if (!json_is_boolean(v))
                         return *err = strdup_printf("%s: expected true or false", key), -EINVAL;
@@ -425,6 +431,7 @@ enum {
         OPT_NETWORK_MODE,
         OPT_CNI_CONF_DIR,
         OPT_POD_CIDR,
+        OPT_SECCOMP_DEFAULT,
         OPT_CNI_BIN_DIR,
         OPT_CNI_DELEGATE_SOCKET,
 };
@@ -461,6 +468,7 @@ static const struct option options[] = {
         {"network-mode", required_argument, NULL, OPT_NETWORK_MODE},
         {"cni-conf-dir", required_argument, NULL, OPT_CNI_CONF_DIR},
         {"pod-cidr", required_argument, NULL, OPT_POD_CIDR},
+        {"seccomp-default", optional_argument, NULL, OPT_SECCOMP_DEFAULT},
         {"cni-bin-dir", required_argument, NULL, OPT_CNI_BIN_DIR},
         {"cni-delegate-socket", required_argument, NULL, OPT_CNI_DELEGATE_SOCKET},
         {"v", required_argument, NULL, 'v'},
@@ -508,6 +516,7 @@ static void usage(FILE *f)
               "  --pod-max-pids N                   pids.max of each pod, -1 for none (podPidsLimit) [-1]\n"
               "  --network-mode runtime|agent       who runs CNI: containerd, or cubelet through its "
               "delegate [runtime]\n"
+              "  --seccomp-default[=BOOL]           RuntimeDefault seccomp for pods that set none [false]\n"
               "  --pod-cidr CIDR                    agent mode: the default network's range when the CNI\n"
               "                                     directory is empty (podCIDR) [the Node's spec.podCIDR]\n"
               "  --cni-conf-dir DIR                 CNI configuration [runtime: the runtime's; agent: "
@@ -709,6 +718,14 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         }
                         break;
                 }
+                case OPT_SECCOMP_DEFAULT:
+                        if (!optarg || streq(optarg, "true") || streq(optarg, "1"))
+                                c->seccomp_default = true;
+                        else if (streq(optarg, "false") || streq(optarg, "0"))
+                                c->seccomp_default = false;
+                        else
+                                return flag_error(name, optarg, "expected true or false");
+                        break;
                 case OPT_POD_CIDR: {
                         _cleanup_free_ char *why = NULL;
                         if (!cidr_valid(optarg, &why))

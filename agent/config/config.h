@@ -49,6 +49,7 @@ struct cubelet_config {
                                          * agent mode runs /etc/cni/net.d */
         char **cni_bin_dirs;            /* --cni-bin-dir D1,D2; NULL: the runtime's, else /opt/cni/bin */
         char *cni_delegate_socket;      /* --cni-delegate-socket: agent mode [/run/cubelet/cni.sock] */
+        bool seccomp_default;           /* seccompDefault / --seccomp-default: RuntimeDefault unless set */
         char *pod_cidr;                 /* podCIDR / --pod-cidr: agent mode's default network [the Node's] */
         int verbosity;                  /* --v */
 };

@@ -11,6 +11,7 @@
 #include "arena.h"
 #include "backoff.h"
 #include "envvars.h"
+#include "security.h"
 #include "events.h"
 #include "manager.h"
 #include "network.h"
@@ -372,6 +373,8 @@ static Runtime__V1__PodSandboxConfig *sandbox_config(struct arena *a, const stru
                 }
 
         sc->namespace_options = ns_options(a, pod);
+        if (ctx->security)
+                sandbox_security(a, ctx->security, pod, sc, lx);
         lx->security_context = sc;
         if (ctx->cgroups) { /* the runtime puts the sandbox and every container under the pod cgroup */
                 _cleanup_free_ char *parent = qos_pod_cgroup_parent(ctx->cgroups, pod);
@@ -769,6 +772,33 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
         MAP_SET(&cfg, annotations, ann);
 
         lsc.namespace_options = ns_options(&a, pod);
+        if (ctx->security) {
+                /* runAsNonRoot without a runAsUser: the image's user decides (upstream asks ImageStatus too). */
+                struct image_user iu = {.uid = -1};
+                _cleanup_cri_ Runtime__V1__ImageStatusResponse *isr = NULL;
+                if (container_needs_image_user(pod, c->name)) {
+                        Runtime__V1__ImageStatusRequest ireq = RUNTIME__V1__IMAGE_STATUS_REQUEST__INIT;
+                        Runtime__V1__ImageSpec ispec = RUNTIME__V1__IMAGE_SPEC__INIT;
+                        struct cri_error ierr = {0};
+                        ispec.image = image_ref;
+                        ireq.image = &ispec;
+                        if (CRI_CALL(ctx->cri, ImageService, ImageStatus, image_status, &ireq, &isr,
+                                     ctx->timeout_ms, &ierr) >= 0 &&
+                            isr->image) {
+                                iu.username = isr->image->username;
+                                if (isr->image->uid)
+                                        iu.uid = isr->image->uid->value;
+                                else if (!iu.username || !iu.username[0])
+                                        iu.uid = 0; /* no user in the image: root */
+                        }
+                }
+                char serr[512];
+                if (container_security(&a, ctx->security, pod, c->name, &iu, &lsc, serr, sizeof serr) < 0) {
+                        res_cerror(res, c->name, "CreateContainerConfigError", "%s", serr);
+                        pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "Error: %s", serr);
+                        return -EINVAL;
+                }
+        }
         container_resources(pod, c, &lres);
         lx.resources = &lres;
         lx.security_context = &lsc;

@@ -12,6 +12,7 @@ struct event_recorder;
 struct status_manager;
 struct prober;
 struct obj_cache;
+struct security_ctx;
 struct svc_cache;
 struct qos_cgroups;
 struct network;
@@ -41,9 +42,10 @@ struct sync_ctx {
         const char *node_ip;           /* status.hostIP; may be NULL */
         struct obj_cache *objects;     /* ConfigMaps and Secrets from the API server; NULL: standalone */
         struct svc_cache *services;    /* Services, for their environment variables; NULL: standalone */
-        int64_t node_cpu_m, node_mem;  /* allocatable, for resourceFieldRef limits not set */
-        struct qos_cgroups *cgroups;   /* pod cgroups by QoS class; NULL: none (cgroupsPerQOS off) */
-        struct network *network;       /* NetworkReady; NULL: always ready */
+        const struct security_ctx *security; /* securityContext and seccomp; NULL: the runtime's defaults */
+        int64_t node_cpu_m, node_mem;        /* allocatable, for resourceFieldRef limits not set */
+        struct qos_cgroups *cgroups;         /* pod cgroups by QoS class; NULL: none (cgroupsPerQOS off) */
+        struct network *network;             /* NetworkReady; NULL: always ready */
 };
 
 #define SYNC_MAX_WAITS 16
