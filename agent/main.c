@@ -14,6 +14,8 @@
 #include "client.h"
 #include "kubeconfig.h"
 #include "node.h"
+#include "node_server.h"
+#include "pki.h"
 #include "objcache.h"
 #include "sink.h"
 #include "config.h"
@@ -50,6 +52,7 @@ struct agent {
         struct pleg *pleg;
         struct healthz *healthz;
         struct healthz *readonly;
+        struct node_server *node_server;
         struct status_manager *status;
         struct prober *prober;
         /* with an API server (--kubeconfig) */
@@ -310,6 +313,47 @@ static void stop_kube_writers(struct agent *a)
         a->kube_heartbeat = kube_client_free(a->kube_heartbeat);
 }
 
+/* The node server on `port`: the configured certificate, else a self-signed one kept in <root>/pki. */
+static int start_node_server(struct agent *a)
+{
+        _cleanup_free_ char *pki = strdup_printf("%s/pki", a->cfg.root_dir), *crt = NULL, *key = NULL,
+                            *err = NULL;
+        int r = 0;
+        if (!a->cfg.tls_cert_file &&
+            (r = pki_ensure_self_signed(pki, a->cfg.node_name, a->cfg.node_ip, &crt, &key)) < 0) {
+                log_error("Cannot make a self-signed serving certificate", "dir=\"%s\" err=\"%s\"", pki,
+                          strerror(-r));
+                return r;
+        }
+        bool webhook = a->cfg.authz_mode ? streq(a->cfg.authz_mode, "Webhook") : a->kube != NULL;
+        struct node_server_config nc = {
+                .bind_addr = a->cfg.address,
+                .port = a->cfg.port,
+                .cert_file = a->cfg.tls_cert_file ? a->cfg.tls_cert_file : crt,
+                .key_file = a->cfg.tls_cert_file ? a->cfg.tls_key_file : key,
+                .client_ca_file = a->cfg.client_ca_file,
+                .anonymous = a->cfg.anonymous_auth,
+                .token_webhook = a->cfg.webhook_authn,
+                .authz_webhook = webhook,
+                .kube = a->kube,
+                .node_name = a->cfg.node_name,
+                .pod_logs_dir = a->cfg.pod_logs_dir,
+                .status = a->status,
+                .check = health_check,
+                .userdata = a,
+        };
+        r = node_server_start(&nc, &a->node_server, &err);
+        if (r < 0) {
+                log_error("Cannot start the node server", "err=\"%s\"", log_q(err));
+                return r;
+        }
+        log_info("Serving the node API",
+                 "address=\"%s:%d\" cert=\"%s\" clientCA=\"%s\" authorization=\"%s\"", a->cfg.address,
+                 a->cfg.port, nc.cert_file, a->cfg.client_ca_file ? a->cfg.client_ca_file : "",
+                 webhook ? "Webhook" : "AlwaysAllow");
+        return 0;
+}
+
 static void tick_cb(uv_timer_t *t)
 {
         struct agent *a = t->data;
@@ -517,9 +561,13 @@ static int run(struct agent *a)
                          a->cfg.read_only_port);
         }
 
+        if (a->cfg.port > 0 && (r = start_node_server(a)) < 0)
+                goto out;
+
         uv_run(&a->loop, UV_RUN_DEFAULT);
         r = 0;
 out:
+        a->node_server = node_server_stop(a->node_server);
         a->healthz = healthz_stop(a->healthz);
         a->readonly = healthz_stop(a->readonly);
         stop_kube(a);

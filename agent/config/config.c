@@ -44,6 +44,7 @@ void config_init_defaults(struct cubelet_config *c)
         c->cgroups_per_qos = true;
         c->cgroup_root = xstrdup("/");
         c->pod_pids_limit = -1;
+        c->webhook_authn = true;
         gethostname(host, sizeof host - 1);
         c->node_name = xstrdup(host);
 }
@@ -63,6 +64,10 @@ void config_done(struct cubelet_config *c)
         strv_free(c->node_labels);
         strv_free(c->register_taints);
         free(c->cgroup_root);
+        free(c->tls_cert_file);
+        free(c->tls_key_file);
+        free(c->client_ca_file);
+        free(c->authz_mode);
         *c = (struct cubelet_config){0};
 }
 
@@ -141,6 +146,42 @@ static const char *cgroup_driver_problem(const char *s)
         if (streq(s, "systemd"))
                 return "the systemd cgroup driver is not supported (no systemd here); use cgroupfs";
         return "expected cgroupfs";
+}
+
+static const char *authz_mode_problem(const char *s)
+{
+        return streq(s, "AlwaysAllow") || streq(s, "Webhook") ? NULL : "expected AlwaysAllow or Webhook";
+}
+
+/* authentication: {x509: {clientCAFile}, webhook: {enabled}, anonymous: {enabled}}; authorization: {mode}. */
+static int apply_auth(struct cubelet_config *c, const char *key, json_t *v, char **err)
+{
+        if (!json_is_object(v))
+                return *err = strdup_printf("%s: expected an object", key), -EINVAL;
+        if (streq(key, "authorization")) {
+                json_t *m = json_object_get(v, "mode");
+                if (!m)
+                        return 0;
+                if (!json_is_string(m) || authz_mode_problem(json_string_value(m)))
+                        return *err = strdup_printf("%s.mode: expected AlwaysAllow or Webhook", key),
+                               -EINVAL;
+                set_str(&c->authz_mode, json_string_value(m));
+                return 0;
+        }
+        json_t *ca = json_object_get(json_object_get(v, "x509"), "clientCAFile");
+        json_t *wh = json_object_get(json_object_get(v, "webhook"), "enabled");
+        json_t *an = json_object_get(json_object_get(v, "anonymous"), "enabled");
+        if (ca && !json_is_string(ca))
+                return *err = strdup_printf("%s.x509.clientCAFile: expected a string", key), -EINVAL;
+        if ((wh && !json_is_boolean(wh)) || (an && !json_is_boolean(an)))
+                return *err = strdup_printf("%s: enabled: expected true or false", key), -EINVAL;
+        if (ca)
+                set_str(&c->client_ca_file, json_string_value(ca)[0] ? json_string_value(ca) : NULL);
+        if (wh)
+                c->webhook_authn = json_is_true(wh);
+        if (an)
+                c->anonymous_auth = json_is_true(an);
+        return 0;
 }
 
 /* One KubeletConfiguration field. Returns 0, or -EINVAL with *err set. */
@@ -245,6 +286,15 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                 c->pod_pids_limit = json_integer_value(v);
                 return 0;
         }
+        if (streq(key, "authentication") || streq(key, "authorization"))
+                return apply_auth(c, key, v, err);
+        if (streq(key, "tlsCertFile") || streq(key, "tlsPrivateKeyFile")) {
+                if (!json_is_string(v))
+                        return *err = strdup_printf("%s: expected a string", key), -EINVAL;
+                set_str(streq(key, "tlsCertFile") ? &c->tls_cert_file : &c->tls_key_file,
+                        json_string_value(v)[0] ? json_string_value(v) : NULL);
+                return 0;
+        }
         if (streq(key, "apiVersion") || streq(key, "kind"))
                 return 0;
         *known = false;
@@ -330,6 +380,13 @@ enum {
         OPT_CGROUP_ROOT,
         OPT_CGROUP_DRIVER,
         OPT_POD_MAX_PIDS,
+        OPT_PORT,
+        OPT_TLS_CERT,
+        OPT_TLS_KEY,
+        OPT_CLIENT_CA,
+        OPT_ANONYMOUS,
+        OPT_TOKEN_WEBHOOK,
+        OPT_AUTHZ_MODE,
 };
 
 static const struct option options[] = {
@@ -359,6 +416,13 @@ static const struct option options[] = {
         {"cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT},
         {"cgroup-driver", required_argument, NULL, OPT_CGROUP_DRIVER},
         {"pod-max-pids", required_argument, NULL, OPT_POD_MAX_PIDS},
+        {"port", required_argument, NULL, OPT_PORT},
+        {"tls-cert-file", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-private-key-file", required_argument, NULL, OPT_TLS_KEY},
+        {"client-ca-file", required_argument, NULL, OPT_CLIENT_CA},
+        {"anonymous-auth", required_argument, NULL, OPT_ANONYMOUS},
+        {"authentication-token-webhook", required_argument, NULL, OPT_TOKEN_WEBHOOK},
+        {"authorization-mode", required_argument, NULL, OPT_AUTHZ_MODE},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -398,6 +462,13 @@ static void usage(FILE *f)
               "  --cgroup-root PATH                 the cgroup kubepods goes under (cgroupfs syntax) [/]\n"
               "  --cgroup-driver NAME               cgroupfs (the only one) [cgroupfs]\n"
               "  --pod-max-pids N                   pids.max of each pod, -1 for none (podPidsLimit) [-1]\n"
+              "  --port PORT                        the node server (HTTPS), 0 disables [10250]\n"
+              "  --tls-cert-file FILE               its certificate [self-signed in ROOT/pki]\n"
+              "  --tls-private-key-file FILE        its key\n"
+              "  --client-ca-file FILE              CA of client certificates (x509 authentication) [none]\n"
+              "  --anonymous-auth BOOL              unauthenticated requests as system:anonymous [false]\n"
+              "  --authentication-token-webhook BOOL bearer tokens by TokenReview [true]\n"
+              "  --authorization-mode MODE          AlwaysAllow or Webhook [Webhook with --kubeconfig]\n"
               "  -v, --v N                          log verbosity [0]\n"
               "  --version                          print the version and exit\n"
               "  -h, --help                         this help\n",
@@ -488,9 +559,31 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 optarg);
                         break;
                 }
+                case OPT_PORT:
+                        if (parse_int_flag(name, optarg, 0, 65535, &c->port) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_TLS_CERT:
+                case OPT_TLS_KEY:
+                case OPT_CLIENT_CA:
+                        set_str(opt == OPT_TLS_CERT  ? &c->tls_cert_file
+                                : opt == OPT_TLS_KEY ? &c->tls_key_file
+                                                     : &c->client_ca_file,
+                                optarg[0] ? optarg : NULL);
+                        break;
+                case OPT_AUTHZ_MODE:
+                        if (authz_mode_problem(optarg))
+                                return flag_error(name, optarg, authz_mode_problem(optarg));
+                        set_str(&c->authz_mode, optarg);
+                        break;
                 case OPT_RUNTIME_EVENTS:
+                case OPT_ANONYMOUS:
+                case OPT_TOKEN_WEBHOOK:
                 case OPT_CGROUPS_PER_QOS: {
-                        bool *dst = opt == OPT_RUNTIME_EVENTS ? &c->runtime_events : &c->cgroups_per_qos;
+                        bool *dst = opt == OPT_RUNTIME_EVENTS  ? &c->runtime_events
+                                    : opt == OPT_ANONYMOUS     ? &c->anonymous_auth
+                                    : opt == OPT_TOKEN_WEBHOOK ? &c->webhook_authn
+                                                               : &c->cgroups_per_qos;
                         if (streq(optarg, "true") || streq(optarg, "1"))
                                 *dst = true;
                         else if (streq(optarg, "false") || streq(optarg, "0"))
@@ -600,6 +693,10 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
         }
         if (optind < argc) {
                 fprintf(stderr, "cubelet: unexpected argument: %s\n", argv[optind]);
+                return -EINVAL;
+        }
+        if (!c->tls_cert_file != !c->tls_key_file) {
+                fprintf(stderr, "cubelet: tlsCertFile and tlsPrivateKeyFile go together\n");
                 return -EINVAL;
         }
         lowercase(c->node_name);

@@ -40,6 +40,13 @@ struct cubelet_config {
         char *cgroup_root;      /* cgroupRoot: where kubepods lives ["/"]; cgroupDriver is cgroupfs */
         int64_t pod_pids_limit; /* podPidsLimit / --pod-max-pids: pids.max of each pod [-1: none] */
         int verbosity;          /* --v */
+        /* The node server (#7) on `port` (0 disables it; a cubelet extension for tests). */
+        char *tls_cert_file;  /* tlsCertFile; NULL: self-signed in <root>/pki */
+        char *tls_key_file;   /* tlsPrivateKeyFile */
+        char *client_ca_file; /* authentication.x509.clientCAFile; NULL: no client certificates */
+        bool anonymous_auth;  /* authentication.anonymous.enabled [false] */
+        bool webhook_authn;   /* authentication.webhook.enabled: bearer tokens by TokenReview [true] */
+        char *authz_mode;     /* authorization.mode: AlwaysAllow or Webhook [Webhook with a kubeconfig] */
 };
 
 void config_init_defaults(struct cubelet_config *c);
