@@ -155,18 +155,17 @@ struct log_reader {
         bool done;
 };
 
-/* Where the last n lines start: after the (n+1)-th '\n' from the end, the final one included. */
+/* Where the last n complete lines start: after the (n+1)-th '\n' from the end. */
 static int tail_offset(int fd, int64_t n, off_t *ret)
 {
         struct stat st;
         char buf[8192];
         int64_t seen = 0;
+        bool last_seen = false;
 
         if (fstat(fd, &st) < 0)
                 return -errno;
-        off_t end = st.st_size, pos = end;
-        if (n == 0)
-                return *ret = end, 0;
+        off_t pos = st.st_size;
         while (pos > 0) {
                 size_t chunk = (size_t) MIN((off_t) sizeof buf, pos);
                 pos -= (off_t) chunk;
@@ -174,8 +173,16 @@ static int tail_offset(int fd, int64_t n, off_t *ret)
                 if (k != (ssize_t) chunk)
                         return k < 0 ? -errno : -EIO;
                 for (ssize_t i = k - 1; i >= 0; i--) {
-                        if (buf[i] != '\n' || pos + i == end - 1)
+                        if (buf[i] != '\n')
                                 continue;
+                        /* The last '\n' ends the last complete line; an unfinished one after it is left
+                         * for follow. */
+                        if (!last_seen) {
+                                last_seen = true;
+                                if (n == 0)
+                                        return *ret = pos + i + 1, 0;
+                                continue;
+                        }
                         if (++seen == n)
                                 return *ret = pos + i + 1, 0;
                 }

@@ -445,6 +445,63 @@ static void test_config_unknown_field_warns(void **state)
         config_done(&c);
 }
 
+/* The node server's fields: TLS files, authentication and authorization, in the file and as flags. */
+static void test_node_server_config(void **state)
+{
+        _cleanup_free_ char *path = write_tmp("auth.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                           "kind: KubeletConfiguration\n"
+                                                           "port: 10260\n"
+                                                           "tlsCertFile: /pki/k.crt\n"
+                                                           "tlsPrivateKeyFile: /pki/k.key\n"
+                                                           "authentication:\n"
+                                                           "  x509: {clientCAFile: /pki/ca.crt}\n"
+                                                           "  webhook: {enabled: false}\n"
+                                                           "  anonymous: {enabled: true}\n"
+                                                           "authorization: {mode: AlwaysAllow}\n");
+        _cleanup_free_ char *bad = write_tmp("badauth.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                             "kind: KubeletConfiguration\n"
+                                                             "authorization: {mode: RBAC}\n");
+        struct cubelet_config c;
+        int r;
+        char *err = NULL;
+
+        assert_int_equal(parse(&c, "--hostname-override=n1", NULL), 0);
+        assert_int_equal(c.port, 10250);
+        assert_null(c.tls_cert_file);
+        assert_null(c.client_ca_file);
+        assert_false(c.anonymous_auth);
+        assert_true(c.webhook_authn);
+        assert_null(c.authz_mode);
+        config_done(&c);
+
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--config", path, NULL), 0);
+        assert_int_equal(c.port, 10260);
+        assert_string_equal(c.tls_cert_file, "/pki/k.crt");
+        assert_string_equal(c.tls_key_file, "/pki/k.key");
+        assert_string_equal(c.client_ca_file, "/pki/ca.crt");
+        assert_true(c.anonymous_auth);
+        assert_false(c.webhook_authn);
+        assert_string_equal(c.authz_mode, "AlwaysAllow");
+        config_done(&c);
+
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--config", path, "--port", "0",
+                               "--client-ca-file", "/x/ca.crt", "--anonymous-auth=false",
+                               "--authorization-mode", "Webhook", NULL),
+                         0);
+        assert_int_equal(c.port, 0);
+        assert_string_equal(c.client_ca_file, "/x/ca.crt");
+        assert_false(c.anonymous_auth);
+        assert_string_equal(c.authz_mode, "Webhook");
+        config_done(&c);
+
+        config_init_defaults(&c);
+        free(load_capturing_stderr(&c, bad, &r, &err));
+        assert_int_equal(r, -EINVAL);
+        assert_non_null(strstr(err, "authorization.mode"));
+        free(err);
+        config_done(&c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -457,6 +514,7 @@ int main(void)
                 cmocka_unit_test(test_config_file),
                 cmocka_unit_test(test_config_file_errors),
                 cmocka_unit_test(test_config_unknown_field_warns),
+                cmocka_unit_test(test_node_server_config),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
