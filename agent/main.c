@@ -24,6 +24,7 @@
 #include "file.h"
 #include "healthz.h"
 #include "manager.h"
+#include "metrics.h"
 #include "log.h"
 #include "pleg.h"
 #include "prober.h"
@@ -53,6 +54,7 @@ struct agent {
         struct healthz *healthz;
         struct healthz *readonly;
         struct node_server *node_server;
+        struct metrics *metrics;
         struct status_manager *status;
         struct prober *prober;
         /* with an API server (--kubeconfig) */
@@ -151,6 +153,13 @@ static void on_relist(bool ok, void *ud)
                 pod_workers_tick(a->workers);
 }
 
+/* On the PLEG thread, possibly before pleg_start has returned: a->pleg may not be set yet. */
+static void on_relist_duration(int64_t duration_us, void *ud)
+{
+        struct agent *a = ud;
+        metrics_pleg_relist(a->metrics, duration_us);
+}
+
 static bool health_check(void *ud, char *reason, size_t len)
 {
         struct agent *a = ud;
@@ -189,6 +198,24 @@ static bool node_ready(void *ud, char *msg, size_t len)
                         "is 3m0s",
                         used ? ", " : "", (long long) (now - h.last_ok_ms) / 1000);
         return msg[0] == 0;
+}
+
+/* Every pod status: metrics first, then the API server's status writer when there is one. */
+static void on_status(void *ud, struct pod *pod, json_t *status)
+{
+        struct agent *a = ud;
+        metrics_pod_status(a->metrics, pod->uid, status,
+                           status ? status_manager_start_time(a->status, pod->uid) : 0);
+        if (a->api_status)
+                api_status_listener(a->api_status, pod, status);
+}
+
+static void metrics_text(void *ud, char **buf, size_t *len)
+{
+        struct agent *a = ud;
+        json_t *pods = status_manager_pod_list(a->status);
+        *buf = metrics_render(a->metrics, pods, len);
+        json_decref(pods);
 }
 
 static void source_spoke(struct agent *a)
@@ -286,7 +313,7 @@ static int start_kube(struct agent *a)
         r = api_status_start(&sc, &a->api_status);
         if (r < 0)
                 return r;
-        status_manager_set_listener(a->status, api_status_listener, a->api_status);
+        status_manager_set_listener(a->status, on_status, a);
         return event_sink_start(a->kube_events, a->events, a->cfg.node_name, 10000, &a->event_sink);
 }
 
@@ -340,6 +367,7 @@ static int start_node_server(struct agent *a)
                 .pod_logs_dir = a->cfg.pod_logs_dir,
                 .status = a->status,
                 .check = health_check,
+                .metrics = metrics_text,
                 .userdata = a,
         };
         r = node_server_start(&nc, &a->node_server, &err);
@@ -446,6 +474,8 @@ static int run(struct agent *a)
                           a->cfg.runtime_endpoint, strerror(-r));
                 return r;
         }
+        a->metrics = metrics_new(a->cfg.node_name);
+        cri_client_set_observer(a->cri, metrics_runtime_op, a->metrics);
         log_runtime_version(a);
         if (a->cfg.kubeconfig && (r = init_kube(a)) < 0) {
                 a->cri = cri_client_free(a->cri);
@@ -459,6 +489,8 @@ static int run(struct agent *a)
                          "cluster",
                          "nodeIP=\"%s\"", a->cfg.node_ip);
         a->status = status_manager_new();
+        if (!a->kube) /* with an API server, start_kube sets it once the status writer runs */
+                status_manager_set_listener(a->status, on_status, a);
         a->backoff = backoff_new(10000, 300000);                       /* upstream: 10 s doubling to 5 min */
         a->events = events_new(1000, 1.0 / 300, 25, a->cfg.node_name); /* upstream's spam filter */
         struct prober_config prc = {
@@ -526,6 +558,7 @@ static int run(struct agent *a)
                                  .call_timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 30000),
                                  .on_pod_change = on_pod_change,
                                  .on_relist = on_relist,
+                                 .on_relist_duration = on_relist_duration,
                                  .event_endpoint = a->cfg.runtime_events ? a->cfg.runtime_endpoint : NULL,
                                  .userdata = a};
         r = pleg_start(&pc, &a->pleg);
@@ -604,6 +637,7 @@ int main(int argc, char **argv)
         log_verbosity = a.cfg.verbosity;
         r = run(&a);
         a.cgroups = qos_cgroups_free(a.cgroups);
+        a.metrics = metrics_free(a.metrics); /* after run: the CRI client and PLEG are gone */
         config_done(&a.cfg);
         return r < 0 ? 1 : 0;
 }

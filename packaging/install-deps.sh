@@ -12,6 +12,7 @@ PKGS=(
   containerd runc containernetworking-plugins busybox-static iproute2 iptables
   # tests and tools
   curl jq procps util-linux
+  prometheus # promtool: the node server's /metrics checked by a real parser
 )
 
 if [ "$(id -u)" != 0 ]; then

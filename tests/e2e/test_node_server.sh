@@ -1,7 +1,8 @@
 #!/bin/bash
 # The node server through a real kube-apiserver (tests/e2e/master.sh) and a real containerd: kubectl logs
-# (--tail, --previous, -f, --limit-bytes, --timestamps), and who may ask: 401 without a client certificate,
-# 403 for certificates the webhook authorizer (SubjectAccessReview) denies, 200 for the API server's.
+# (--tail, --previous, -f, --limit-bytes, --timestamps), /metrics (checked by promtool when installed), and
+# who may ask: 401 without a client certificate, 403 for certificates the webhook authorizer
+# (SubjectAccessReview) denies, 200 for the API server's.
 # Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, MASTER_DIR, KUBECTL.
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
@@ -76,6 +77,24 @@ running() { [ "$(k get pod "$1" -o jsonpath='{.status.phase}' 2>/dev/null)" = Ru
 check "a pod bound to the node runs" wait_for 30 running logger
 check "/runningpods/ lists it" sh -c "curl -s --cacert '$PKI/ca.crt' --cert '$PKI/apiserver-kubelet-client.crt' --key '$PKI/apiserver-kubelet-client.key' '$URL/runningpods/' |
   jq -e '.items[] | select(.metadata.name == \"logger\" and .spec.containers[0].name == \"c\")' >/dev/null"
+# /metrics, through the API server's node proxy as Prometheus would scrape it.
+scrape() { kubectl get --raw "/api/v1/nodes/$NODE/proxy/metrics" >"$WORK/$1" 2>&1; }
+value() { awk -v k="$2" '$1 == k { print $2 }' "$WORK/$1"; }
+check "/metrics through the API server" scrape metrics1
+check "... with upstream's names" sh -c "grep -qx 'kubelet_running_pods [1-9][0-9]*' '$WORK/metrics1' &&
+  grep -qx 'kubelet_running_containers{container_state=\"running\"} [1-9][0-9]*' '$WORK/metrics1' &&
+  grep -q '^kubelet_pod_start_duration_seconds_count [1-9]' '$WORK/metrics1' &&
+  grep -q '^kubelet_runtime_operations_errors_total{operation_type=' '$WORK/metrics1'"
+if command -v promtool >/dev/null; then
+  check "... valid Prometheus text (promtool check metrics)" sh -c "promtool check metrics <'$WORK/metrics1'"
+else
+  echo "# promtool not installed (Debian: prometheus): the text is not checked by a real parser"
+fi
+sleep 2
+scrape metrics2
+check "... counters move: runtime operations and PLEG relists" sh -c \
+  "[ \"$(value metrics2 'kubelet_runtime_operations_total{operation_type="list_podsandbox"}')\" -gt \"$(value metrics1 'kubelet_runtime_operations_total{operation_type="list_podsandbox"}')\" ] &&
+   [ \"$(value metrics2 kubelet_pleg_relist_duration_seconds_count)\" -gt \"$(value metrics1 kubelet_pleg_relist_duration_seconds_count)\" ]"
 # stdout and stderr are separate pipes: their relative order is not guaranteed.
 check "kubectl logs: stdout and stderr" wait_for 10 sh -c \
   "kubectl logs logger >'$WORK/all.out' && grep -qx 'line 0' '$WORK/all.out' && grep -qx 'err 0' '$WORK/all.out'"
