@@ -366,6 +366,8 @@ static int start_node_server(struct agent *a)
                 .node_name = a->cfg.node_name,
                 .pod_logs_dir = a->cfg.pod_logs_dir,
                 .status = a->status,
+                .cri = a->cri,
+                .cri_timeout_ms = a->cfg.runtime_timeout_ms,
                 .check = health_check,
                 .metrics = metrics_text,
                 .userdata = a,

@@ -16,6 +16,7 @@
 #include "logs.h"
 #include "macro.h"
 #include "manager.h"
+#include "stream.h"
 #include "util.h"
 
 struct node_server {
@@ -24,6 +25,7 @@ struct node_server {
         char *node_name, *pod_logs_dir;
         char *cert, *key, *ca; /* PEM, alive as long as the daemon */
         struct auth_cache *cache;
+        struct stream_proxies *streams;
         atomic_bool stopping;
 };
 
@@ -350,10 +352,40 @@ static bool path_is(const char *url, const char *p)
         return strncmp(url, p, n) == 0 && (url[n] == 0 || (url[n] == '/' && url[n + 1] == 0));
 }
 
+/* /exec/{namespace}/{pod}/{container}?command=...&input=1&output=1&error=1&tty=1 */
+static enum MHD_Result exec_container(struct node_server *s, struct MHD_Connection *conn, const char *rest)
+{
+        _cleanup_free_ char *copy = xstrdup(rest);
+        char *save = NULL, *ns = strtok_r(copy, "/", &save), *name = strtok_r(NULL, "/", &save),
+             *container = strtok_r(NULL, "/", &save);
+        if (!ns || !name || !container || strtok_r(NULL, "/", &save))
+                return reply(conn, MHD_HTTP_BAD_REQUEST, "expected /exec/{namespace}/{pod}/{container}\n");
+        if (!s->c.cri)
+                return reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
+        json_t *pod = find_pod(s, ns, name);
+        if (!pod)
+                return replyf(conn, MHD_HTTP_NOT_FOUND, "pod \"%s\" does not exist\n", name);
+        json_t *cs = container_status(pod, container);
+        const char *id = json_string_value(json_object_get(cs, "containerID"));
+        const char *sep = id ? strstr(id, "://") : NULL;
+        _cleanup_free_ char *cid = sep ? xstrdup(sep + 3) : NULL;
+        bool running = json_object_get(json_object_get(cs, "state"), "running") != NULL;
+        json_decref(pod);
+        if (!cs)
+                return replyf(conn, MHD_HTTP_NOT_FOUND, "container not found (\"%s\")\n", container);
+        if (!cid || !running)
+                return replyf(conn, MHD_HTTP_BAD_REQUEST, "container not running (%s)\n", container);
+        return stream_exec(s->streams, conn, s->c.cri, cid, s->c.cri_timeout_ms);
+}
+
 static enum MHD_Result route(struct node_server *s, struct MHD_Connection *conn, const char *url,
                              const char *method)
 {
         bool get = streq(method, "GET") || streq(method, "HEAD");
+        if (str_has_prefix(url, "/exec/"))
+                return get || streq(method, "POST")
+                               ? exec_container(s, conn, url + strlen("/exec/"))
+                               : reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
         if (str_has_prefix(url, "/containerLogs/"))
                 return get ? container_logs(s, conn, url + strlen("/containerLogs/"))
                            : reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
@@ -471,6 +503,7 @@ int node_server_start(const struct node_server_config *c, struct node_server **r
         s->c.pod_logs_dir = s->pod_logs_dir;
         s->c.bind_addr = s->c.cert_file = s->c.key_file = s->c.client_ca_file = NULL;
         s->cache = auth_cache_new();
+        s->streams = stream_proxies_new();
         const char *bad = c->cert_file;
         if ((r = read_file_limit(c->cert_file, 1 << 20, &s->cert, NULL)) >= 0 && (bad = c->key_file) &&
             (r = read_file_limit(c->key_file, 1 << 20, &s->key, NULL)) >= 0 && (bad = c->client_ca_file))
@@ -486,12 +519,12 @@ int node_server_start(const struct node_server_config *c, struct node_server **r
                 {s->ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, s->ca},
                 {MHD_OPTION_END, 0, NULL},
         };
-        s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                             MHD_USE_POLL | MHD_USE_TLS | MHD_USE_ERROR_LOG,
-                                     (uint16_t) c->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, &sa,
-                                     MHD_OPTION_EXTERNAL_LOGGER, logger, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-                                     (unsigned) 300, MHD_OPTION_CONNECTION_LIMIT, (unsigned) 256,
-                                     MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+        s->daemon = MHD_start_daemon(
+                MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                        MHD_USE_TLS | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG,
+                (uint16_t) c->port, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, logger, NULL,
+                MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 300,
+                MHD_OPTION_CONNECTION_LIMIT, (unsigned) 256, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
         if (!s->daemon) {
                 *err = strdup_printf(
                         "cannot serve on %s:%d (address in use, or an unusable certificate or key)",
@@ -508,6 +541,7 @@ struct node_server *node_server_stop(struct node_server *s)
         if (!s)
                 return NULL;
         atomic_store(&s->stopping, true);
+        s->streams = stream_proxies_free(s->streams); /* MHD wants upgraded connections closed first */
         if (s->daemon)
                 MHD_stop_daemon(s->daemon);
         auth_cache_free(s->cache);

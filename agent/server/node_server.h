@@ -1,11 +1,13 @@
 /* The node server (port 10250): HTTPS with client-certificate and token authentication and webhook
- * authorization, serving /healthz, /pods, /runningpods/, /containerLogs and /metrics to the API server. */
+ * authorization, serving /healthz, /pods, /runningpods/, /containerLogs, /metrics and /exec to the API
+ * server. */
 #pragma once
 
 #include <stdbool.h>
 
 #include "healthz.h"
 
+struct cri_client;
 struct kube_client;
 struct status_manager;
 struct node_server;
@@ -25,6 +27,8 @@ struct node_server_config {
         const char *node_name;
         const char *pod_logs_dir;
         struct status_manager *status;
+        struct cri_client *cri; /* for exec; NULL: no exec */
+        int64_t cri_timeout_ms;
         healthz_check_fn check;
         node_server_metrics_fn metrics; /* NULL: no /metrics */
         void *userdata;

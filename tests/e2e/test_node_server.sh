@@ -1,7 +1,7 @@
 #!/bin/bash
 # The node server through a real kube-apiserver (tests/e2e/master.sh) and a real containerd: kubectl logs
-# (--tail, --previous, -f, --limit-bytes, --timestamps), /metrics (checked by promtool when installed), and
-# who may ask: 401 without a client certificate, 403 for certificates the webhook authorizer
+# (--tail, --previous, -f, --limit-bytes, --timestamps), kubectl exec, /metrics (checked by promtool when
+# installed), and who may ask: 401 without a client certificate, 403 for certificates the webhook authorizer
 # (SubjectAccessReview) denies, 200 for the API server's.
 # Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, MASTER_DIR, KUBECTL.
 source "$(dirname "$0")/../integration/lib.sh"
@@ -119,6 +119,13 @@ check "the server itself: 404 for a container the pod does not have" sh -c \
    '$URL/containerLogs/default/logger/nope' | grep -qx 'container \"nope\" not found in pod \"logger\"'"
 check "kubectl logs --previous before any restart: upstream's error" sh -c \
   "kubectl logs logger --previous 2>&1 | grep -q 'previous terminated container \"c\" in pod \"logger\" not found'"
+
+# kubectl exec: the API server's SPDY stream, proxied to containerd's streaming server (CRI Exec).
+check "kubectl exec: stdout, stderr and the exit code" sh -c \
+  "kubectl exec logger -- sh -c 'echo out \$((6*7)); echo oops >&2; exit 3' >'$WORK/exec.out' 2>'$WORK/exec.err'; rc=\$?;
+   [ \$rc = 3 ] && [ \"\$(cat '$WORK/exec.out')\" = 'out 42' ] && grep -qx oops '$WORK/exec.err'"
+check "kubectl exec -i: stdin reaches the command" sh -c "[ \"\$(printf 'a\\nb\\n' | kubectl exec -i logger -- wc -l)\" = 2 ]"
+check "kubectl exec into a container the pod does not have: an error" sh -c "! kubectl exec logger -c nope -- true 2>/dev/null"
 
 restarts() { k get pod crasher -o jsonpath='{.status.containerStatuses[0].restartCount}' 2>/dev/null; }
 check "a crashing pod restarts" wait_for 40 sh -c "[ \"\$(kubectl get pod crasher -o jsonpath='{.status.containerStatuses[0].restartCount}' 2>/dev/null)\" -ge 1 ]"
