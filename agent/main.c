@@ -218,6 +218,12 @@ static void metrics_text(void *ud, char **buf, size_t *len)
         json_decref(pods);
 }
 
+static json_t *configz_json(void *ud)
+{
+        struct agent *a = ud;
+        return json_pack("{s:o}", "kubeletconfig", config_to_json(&a->cfg));
+}
+
 static void source_spoke(struct agent *a)
 {
         if (atomic_fetch_sub(&a->sources_pending, 1) == 1) {
@@ -370,6 +376,7 @@ static int start_node_server(struct agent *a)
                 .cri_timeout_ms = a->cfg.runtime_timeout_ms,
                 .check = health_check,
                 .metrics = metrics_text,
+                .configz = configz_json,
                 .userdata = a,
         };
         r = node_server_start(&nc, &a->node_server, &err);

@@ -114,6 +114,70 @@ int parse_duration_ms(const char *s, int64_t *ret)
         return 0;
 }
 
+/* As Go's time.Duration.String for whole milliseconds: "1m0s", "20s", "1.5s", "250ms". */
+static void format_duration(int64_t ms, char *buf, size_t len)
+{
+        if (ms < 1000) {
+                snprintf(buf, len, "%lldms", (long long) ms);
+                return;
+        }
+        int64_t h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, frac = ms % 1000;
+        char sec[32];
+        if (frac) {
+                snprintf(sec, sizeof sec, "%lld.%03lld", (long long) s, (long long) frac);
+                for (size_t n = strlen(sec); sec[n - 1] == '0'; n--)
+                        sec[n - 1] = 0;
+        } else
+                snprintf(sec, sizeof sec, "%lld", (long long) s);
+        if (h)
+                snprintf(buf, len, "%lldh%lldm%ss", (long long) h, (long long) m, sec);
+        else if (m)
+                snprintf(buf, len, "%lldm%ss", (long long) m, sec);
+        else
+                snprintf(buf, len, "%ss", sec);
+}
+
+json_t *config_to_json(const struct cubelet_config *c)
+{
+        char sync[32], file[32], rt[32], status[32], report[32];
+        format_duration(c->sync_ms, sync, sizeof sync);
+        format_duration(c->file_check_ms, file, sizeof file);
+        format_duration(c->runtime_timeout_ms, rt, sizeof rt);
+        format_duration(c->node_status_ms, status, sizeof status);
+        format_duration(c->node_report_ms, report, sizeof report);
+        json_t *o = json_pack(
+                "{s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:i, "
+                "s:b, "
+                "s:s, s:I, s:f, s:i, s:f, s:i, s:{s:{s:s?}, s:{s:b}, s:{s:b}}, s:{s:s}, s:s?, s:s?}",
+                "kind", "KubeletConfiguration", "apiVersion", "kubelet.config.k8s.io/v1beta1",
+                "staticPodPath", c->static_pod_path, "containerRuntimeEndpoint", c->runtime_endpoint,
+                "podLogsDir", c->pod_logs_dir, "syncFrequency", sync, "fileCheckFrequency", file,
+                "runtimeRequestTimeout", rt, "port", c->port, "address", c->address, "readOnlyPort",
+                c->read_only_port, "healthzPort", c->healthz_port, "maxPods", c->max_pods,
+                "healthzBindAddress", c->healthz_bind, "nodeStatusUpdateFrequency", status,
+                "nodeStatusReportFrequency", report, "nodeLeaseDurationSeconds", c->node_lease_s,
+                "cgroupsPerQOS", c->cgroups_per_qos, "cgroupRoot", c->cgroup_root, "podPidsLimit",
+                (json_int_t) c->pod_pids_limit, "kubeAPIQPS", c->kube_api_qps, "kubeAPIBurst",
+                c->kube_api_burst, "eventRecordQPS", c->event_qps, "eventBurst", c->event_burst,
+                "authentication", "x509", "clientCAFile", c->client_ca_file, "webhook", "enabled",
+                c->webhook_authn, "anonymous", "enabled", c->anonymous_auth, "authorization", "mode",
+                c->authz_mode   ? c->authz_mode
+                : c->kubeconfig ? "Webhook"
+                                : "AlwaysAllow",
+                "tlsCertFile", c->tls_cert_file, "tlsPrivateKeyFile", c->tls_key_file);
+        json_object_set_new(o, "cgroupDriver", json_string("cgroupfs"));
+        /* Unset fields are left out, as Go's omitempty does. */
+        json_t *objs[] = {o, json_object_get(json_object_get(o, "authentication"), "x509")};
+        for (size_t i = 0; i < ELEMENTSOF(objs); i++) {
+                const char *k;
+                void *tmp;
+                json_t *v;
+                json_object_foreach_safe(objs[i], tmp, k, v) if (json_is_null(v))
+                        json_object_del(objs[i], k);
+        }
+        return o;
+}
+
 static void set_str(char **dst, const char *v)
 {
         free(*dst);

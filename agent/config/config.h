@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
 
 struct cubelet_config {
         char *config_file;
@@ -58,6 +59,9 @@ int config_parse(struct cubelet_config *c, int argc, char **argv);
 
 /* Loads a KubeletConfiguration YAML into c. Errors name the file and field; unknown fields warn. */
 int config_load_file(struct cubelet_config *c, const char *path, char **ret_err);
+
+/* The effective configuration as a KubeletConfiguration, for /configz (caller frees). */
+json_t *config_to_json(const struct cubelet_config *c);
 
 /* Go duration syntax: "1m30s", "250ms", "2h". */
 int parse_duration_ms(const char *s, int64_t *ret);

@@ -402,6 +402,8 @@ static enum MHD_Result route(struct node_server *s, struct MHD_Connection *conn,
                 return reply_json(conn, status_manager_pod_list(s->c.status));
         if (path_is(url, "/runningpods"))
                 return reply_json(conn, running_pods(s));
+        if (path_is(url, "/configz") && s->c.configz)
+                return reply_json(conn, s->c.configz(s->c.userdata));
         if (path_is(url, "/metrics") && s->c.metrics) {
                 char *buf = NULL;
                 size_t len = 0;

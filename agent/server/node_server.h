@@ -31,6 +31,7 @@ struct node_server_config {
         int64_t cri_timeout_ms;
         healthz_check_fn check;
         node_server_metrics_fn metrics; /* NULL: no /metrics */
+        healthz_json_fn configz;        /* {"kubeletconfig": ...}; NULL: no /configz */
         void *userdata;
 };
 

@@ -77,6 +77,8 @@ running() { [ "$(k get pod "$1" -o jsonpath='{.status.phase}' 2>/dev/null)" = Ru
 check "a pod bound to the node runs" wait_for 30 running logger
 check "/runningpods/ lists it" sh -c "curl -s --cacert '$PKI/ca.crt' --cert '$PKI/apiserver-kubelet-client.crt' --key '$PKI/apiserver-kubelet-client.key' '$URL/runningpods/' |
   jq -e '.items[] | select(.metadata.name == \"logger\" and .spec.containers[0].name == \"c\")' >/dev/null"
+check "/configz through the API server: the effective KubeletConfiguration" sh -c \
+  "kubectl get --raw /api/v1/nodes/$NODE/proxy/configz | jq -e '.kubeletconfig.port == $NODE_PORT and .kubeletconfig.authorization.mode == \"Webhook\" and .kubeletconfig.syncFrequency == \"1m0s\"' >/dev/null"
 # /metrics, through the API server's node proxy as Prometheus would scrape it.
 scrape() { kubectl get --raw "/api/v1/nodes/$NODE/proxy/metrics" >"$WORK/$1" 2>&1; }
 value() { awk -v k="$2" '$1 == k { print $2 }' "$WORK/$1"; }

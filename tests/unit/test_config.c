@@ -502,6 +502,35 @@ static void test_node_server_config(void **state)
         config_done(&c);
 }
 
+/* /configz: the effective configuration, with durations as Go prints them. */
+static void test_config_to_json(void **state)
+{
+        struct cubelet_config c;
+        assert_int_equal(parse(&c, "--hostname-override=n1", NULL), 0);
+        json_t *o = config_to_json(&c);
+        assert_string_equal(json_string_value(json_object_get(o, "kind")), "KubeletConfiguration");
+        assert_string_equal(json_string_value(json_object_get(o, "syncFrequency")), "1m0s");
+        assert_string_equal(json_string_value(json_object_get(o, "fileCheckFrequency")), "20s");
+        assert_string_equal(json_string_value(json_object_get(o, "runtimeRequestTimeout")), "2m0s");
+        assert_string_equal(json_string_value(json_object_get(o, "nodeStatusReportFrequency")), "5m0s");
+        assert_int_equal(json_integer_value(json_object_get(o, "port")), 10250);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(o, "authorization"), "mode")),
+                            "AlwaysAllow");
+        assert_null(json_object_get(o, "staticPodPath"));
+        json_decref(o);
+        config_done(&c);
+
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--sync-frequency=1500ms",
+                               "--file-check-frequency=250ms", "--runtime-request-timeout=90m", NULL),
+                         0);
+        o = config_to_json(&c);
+        assert_string_equal(json_string_value(json_object_get(o, "syncFrequency")), "1.5s");
+        assert_string_equal(json_string_value(json_object_get(o, "fileCheckFrequency")), "250ms");
+        assert_string_equal(json_string_value(json_object_get(o, "runtimeRequestTimeout")), "1h30m0s");
+        json_decref(o);
+        config_done(&c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -515,6 +544,7 @@ int main(void)
                 cmocka_unit_test(test_config_file_errors),
                 cmocka_unit_test(test_config_unknown_field_warns),
                 cmocka_unit_test(test_node_server_config),
+                cmocka_unit_test(test_config_to_json),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
