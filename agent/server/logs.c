@@ -43,7 +43,8 @@ int rfc3339_parse_ns(const char *s, size_t len, int64_t *ret)
         if (digits(s, 4, &Y) < 0 || digits(s + 5, 2, &M) < 0 || digits(s + 8, 2, &D) < 0 ||
             digits(s + 11, 2, &h) < 0 || digits(s + 14, 2, &m) < 0 || digits(s + 17, 2, &sec) < 0)
                 return -EINVAL;
-        if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+        /* Nanoseconds since the epoch in an int64 reach from 1970 (logs are not older) to 2262. */
+        if (Y < 1970 || Y > 2261 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
                 return -EINVAL;
         if (s[i] == '.') {
                 int64_t scale = 100000000;

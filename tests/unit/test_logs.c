@@ -58,7 +58,9 @@ static void test_parse(void **state)
                              "2026-13-27T03:51:49Z stdout F x",
                              "2026-11-27 03:51:49Z stdout F x",
                              "2026-11-27T03:51:49.Z stdout F x",
-                             "2026-11-27T03:51:49+0100 stdout F x"};
+                             "2026-11-27T03:51:49+0100 stdout F x",
+                             "1013-11-27T03:51:50.1Z stdout F x",
+                             "9999-11-27T03:51:50Z stdout F x"};
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
                 assert_int_equal(cri_log_parse(bad[i], strlen(bad[i]), &e), -EINVAL);
 
