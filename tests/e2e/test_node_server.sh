@@ -62,7 +62,8 @@ spec:
   - name: c
     image: $IMG
     imagePullPolicy: Never
-    command: ["sh", "-c", "i=0; while true; do echo line \$i; echo err \$i >&2; i=\$((i+1)); sleep 0.2; done"]
+    # A first line alone: stdout and stderr are separate pipes, so their relative order is not fixed.
+    command: ["sh", "-c", "echo start; sleep 0.5; i=0; while true; do echo line \$i; echo err \$i >&2; i=\$((i+1)); sleep 0.2; done"]
 ---
 apiVersion: v1
 kind: Pod
@@ -79,6 +80,9 @@ check "/runningpods/ lists it" sh -c "curl -s --cacert '$PKI/ca.crt' --cert '$PK
   jq -e '.items[] | select(.metadata.name == \"logger\" and .spec.containers[0].name == \"c\")' >/dev/null"
 check "/configz through the API server: the effective KubeletConfiguration" sh -c \
   "kubectl get --raw /api/v1/nodes/$NODE/proxy/configz | jq -e '.kubeletconfig.port == $NODE_PORT and .kubeletconfig.authorization.mode == \"Webhook\" and .kubeletconfig.syncFrequency == \"1m0s\"' >/dev/null"
+check "/stats/summary through the API server: the node and the pod's container usage" sh -c \
+  "kubectl get --raw /api/v1/nodes/$NODE/proxy/stats/summary | jq -e '.node.nodeName == \"$NODE\" and .node.memory.availableBytes > 0 and
+   ([.pods[] | select(.podRef.name == \"logger\" and .podRef.namespace == \"default\") | .containers[0] | select(.name == \"c\" and .memory.workingSetBytes > 0 and .cpu.usageCoreNanoSeconds > 0)] | length == 1)' >/dev/null"
 # /metrics, through the API server's node proxy as Prometheus would scrape it.
 scrape() { kubectl get --raw "/api/v1/nodes/$NODE/proxy/metrics" >"$WORK/$1" 2>&1; }
 value() { awk -v k="$2" '$1 == k { print $2 }' "$WORK/$1"; }
@@ -104,9 +108,10 @@ check "kubectl logs --tail 3: the three newest lines" sh -c \
   "kubectl logs logger --tail 3 >'$WORK/tail.out'; kubectl logs logger >'$WORK/all.out';
    [ \$(wc -l <'$WORK/tail.out') = 3 ] && grep -Fxq \"\$(head -1 '$WORK/tail.out')\" '$WORK/all.out' &&
    [ \$(grep -Fxn \"\$(head -1 '$WORK/tail.out')\" '$WORK/all.out' | cut -d: -f1) -gt 3 ]"
-check "kubectl logs --limit-bytes 7" test "$(k logs logger --limit-bytes 7)" = "line 0"
+limit_bytes() { local out; out=$(k logs logger --limit-bytes 8); [ "$out" = "$(printf 'start\nli')" ] || { echo "# got: $(printf '%s' "$out" | od -c | head -3)"; return 1; }; }
+check "kubectl logs --limit-bytes 8" limit_bytes
 check "kubectl logs --timestamps: RFC 3339 with nanoseconds" sh -c \
-  "kubectl logs logger --timestamps | head -1 | grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{9}Z line 0$'"
+  "kubectl logs logger --timestamps | head -1 | grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{9}Z start$'"
 check "kubectl logs --since 1s: only the newest lines" sh -c \
   "n=\$(kubectl logs logger --since 1s | wc -l); [ \$n -ge 1 ] && [ \$n -lt \$(kubectl logs logger | wc -l) ]"
 kubectl logs -f logger --tail 1 >"$WORK/follow.out" 2>&1 &
