@@ -236,6 +236,8 @@ static void out_append(struct log_reader *r, const char *s, size_t n)
                 n = (size_t) (r->o.limit - r->emitted);
                 r->done = true;
         }
+        if (n == 0) /* an empty message: nothing to copy, and out may not exist yet */
+                return;
         if (r->out_len + n > r->out_cap) {
                 r->out_cap = MAX(r->out_len + n, r->out_cap * 2);
                 r->out = OOM_CHECK(realloc(r->out, r->out_cap));
