@@ -48,6 +48,15 @@ check "the node's own certificate (nodes/proxy denied by RBAC): 403" \
 check "an unprivileged user's certificate: 403 naming user, verb and subresource" sh -c \
   "curl -s --cacert '$PKI/ca.crt' --cert '$WORK/jane.crt' --key '$WORK/jane.key' '$URL/metrics' |
    grep -qx 'Forbidden (user=jane, verb=get, resource=nodes, subresource=metrics)'"
+# Bearer tokens go to TokenReview: a service account's token authenticates (then RBAC says no), junk does not.
+k delete serviceaccount e2e-sa --ignore-not-found >/dev/null 2>&1
+k create serviceaccount e2e-sa >/dev/null
+echo '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":600}}' >"$WORK/tr.json"
+TOKEN=$(k create --raw /api/v1/namespaces/default/serviceaccounts/e2e-sa/token -f "$WORK/tr.json" | jq -r .status.token)
+check "a service account's bearer token: authenticated by TokenReview, then 403" sh -c \
+  "curl -s --cacert '$PKI/ca.crt' -H 'Authorization: Bearer $TOKEN' '$URL/pods' |
+   grep -qx 'Forbidden (user=system:serviceaccount:default:e2e-sa, verb=get, resource=nodes, subresource=proxy)'"
+check "a bearer token TokenReview rejects: 401" test "$(code -H 'Authorization: Bearer not-a-token' "$URL/pods")" = 401
 AS=(--cert "$PKI/apiserver-kubelet-client.crt" --key "$PKI/apiserver-kubelet-client.key")
 check "the API server's kubelet client certificate (system:masters): 200" test "$(code "${AS[@]}" "$URL/healthz")" = 200
 
@@ -156,6 +165,7 @@ check "kubectl logs -f follows a container to its end and returns" sh -c \
   "[ \"\$(timeout 20 kubectl logs -f finisher | tr '\n' ,)\" = 'one,two,' ]"
 
 k delete pod logger crasher finisher --wait=false >/dev/null
+k delete serviceaccount e2e-sa >/dev/null 2>&1
 check "pods deleted: their containers stop" wait_for 30 is_gone c default/logger
 check "cubelet stops cleanly" stop_cubelet
 k delete node "$NODE" >/dev/null 2>&1
