@@ -353,19 +353,29 @@ static bool path_is(const char *url, const char *p)
         return strncmp(url, p, n) == 0 && (url[n] == 0 || (url[n] == '/' && url[n + 1] == 0));
 }
 
-/* /exec/{namespace}/{pod}/{container}?command=...&input=1&output=1&error=1&tty=1 */
-static enum MHD_Result exec_container(struct node_server *s, struct MHD_Connection *conn, const char *rest)
+/* /exec/{namespace}/{pod}/{container}?command=...&input=1&output=1&error=1&tty=1,
+ * /attach/{namespace}/{pod}/{container}?input=1&output=1..., /portForward/{namespace}/{pod}. */
+static enum MHD_Result stream_request(struct node_server *s, struct MHD_Connection *conn, const char *kind,
+                                      const char *rest)
 {
+        bool pf = streq(kind, "portForward");
         _cleanup_free_ char *copy = xstrdup(rest);
         char *save = NULL, *ns = strtok_r(copy, "/", &save), *name = strtok_r(NULL, "/", &save),
-             *container = strtok_r(NULL, "/", &save);
-        if (!ns || !name || !container || strtok_r(NULL, "/", &save))
-                return reply(conn, MHD_HTTP_BAD_REQUEST, "expected /exec/{namespace}/{pod}/{container}\n");
+             *container = pf ? NULL : strtok_r(NULL, "/", &save);
+        if (!ns || !name || (!pf && !container) || strtok_r(NULL, "/", &save))
+                return replyf(conn, MHD_HTTP_BAD_REQUEST, "expected /%s/{namespace}/{pod}%s\n", kind,
+                              pf ? "" : "/{container}");
         if (!s->c.cri)
                 return reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
         json_t *pod = find_pod(s, ns, name);
         if (!pod)
                 return replyf(conn, MHD_HTTP_NOT_FOUND, "pod \"%s\" does not exist\n", name);
+        if (pf) {
+                _cleanup_free_ char *uid =
+                        xstrdup(json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")));
+                json_decref(pod);
+                return stream_port_forward(s->streams, conn, s->c.cri, uid ? uid : "", s->c.cri_timeout_ms);
+        }
         json_t *cs = container_status(pod, container);
         const char *id = json_string_value(json_object_get(cs, "containerID"));
         const char *sep = id ? strstr(id, "://") : NULL;
@@ -376,6 +386,8 @@ static enum MHD_Result exec_container(struct node_server *s, struct MHD_Connecti
                 return replyf(conn, MHD_HTTP_NOT_FOUND, "container not found (\"%s\")\n", container);
         if (!cid || !running)
                 return replyf(conn, MHD_HTTP_BAD_REQUEST, "container not running (%s)\n", container);
+        if (streq(kind, "attach"))
+                return stream_attach(s->streams, conn, s->c.cri, cid, s->c.cri_timeout_ms);
         return stream_exec(s->streams, conn, s->c.cri, cid, s->c.cri_timeout_ms);
 }
 
@@ -383,10 +395,15 @@ static enum MHD_Result route(struct node_server *s, struct MHD_Connection *conn,
                              const char *method)
 {
         bool get = streq(method, "GET") || streq(method, "HEAD");
-        if (str_has_prefix(url, "/exec/"))
+        static const char *const streams[] = {"exec", "attach", "portForward"};
+        for (size_t i = 0; i < ELEMENTSOF(streams); i++) {
+                size_t n = strlen(streams[i]);
+                if (url[0] != '/' || strncmp(url + 1, streams[i], n) != 0 || url[n + 1] != '/')
+                        continue;
                 return get || streq(method, "POST")
-                               ? exec_container(s, conn, url + strlen("/exec/"))
+                               ? stream_request(s, conn, streams[i], url + n + 2)
                                : reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+        }
         if (str_has_prefix(url, "/containerLogs/"))
                 return get ? container_logs(s, conn, url + strlen("/containerLogs/"))
                            : reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");

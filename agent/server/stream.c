@@ -258,37 +258,13 @@ static int read_head(int fd, char *buf, size_t cap, size_t *ret_len, size_t *ret
         return -E2BIG;
 }
 
-enum MHD_Result stream_exec(struct stream_proxies *sp, struct MHD_Connection *conn, struct cri_client *cri,
-                            const char *container_id, int64_t timeout_ms)
+/* Dials the runtime's streaming URL, replays the client's negotiation there and, on 101, upgrades. */
+static enum MHD_Result proxy_to(struct stream_proxies *sp, struct MHD_Connection *conn, const char *url)
 {
         struct collect c = {0};
-        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &c);
-        _cleanup_strv_free_ char **cmd = c.commands;
-        if (!cmd || !cmd[0])
-                return reply(conn, MHD_HTTP_BAD_REQUEST, "you must specify at least 1 command");
-        if (!c.input && !c.output && !c.error)
-                return reply(conn, MHD_HTTP_BAD_REQUEST,
-                             "you must specify at least 1 of stdin, stdout, stderr");
-
-        Runtime__V1__ExecRequest req = RUNTIME__V1__EXEC_REQUEST__INIT;
-        _cleanup_cri_ Runtime__V1__ExecResponse *resp = NULL;
-        struct cri_error err = {0};
-        req.container_id = (char *) container_id;
-        req.cmd = cmd;
-        req.n_cmd = strv_length(cmd);
-        req.tty = c.tty;
-        req.stdin = c.input;
-        req.stdout = c.output;
-        req.stderr = c.error && !c.tty;
-        int r = CRI_CALL(cri, RuntimeService, Exec, exec, &req, &resp, timeout_ms, &err);
-        if (r < 0) {
-                char msg[1200];
-                snprintf(msg, sizeof msg, "%s", err.msg[0] ? err.msg : strerror(-r));
-                return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
-        }
-
+        int r;
         _cleanup_free_ char *path = NULL, *host = NULL;
-        int fd = dial(resp->url, &path, &host);
+        int fd = dial(url, &path, &host);
         if (fd < 0)
                 return reply(conn, MHD_HTTP_BAD_GATEWAY, "cannot reach the runtime's streaming server");
         struct proxy *p = OOM_CHECK(calloc(1, sizeof *p));
@@ -349,4 +325,123 @@ enum MHD_Result stream_exec(struct stream_proxies *sp, struct MHD_Connection *co
         if (ret != MHD_YES)
                 proxy_free(p);
         return ret;
+}
+
+enum MHD_Result stream_exec(struct stream_proxies *sp, struct MHD_Connection *conn, struct cri_client *cri,
+                            const char *container_id, int64_t timeout_ms)
+{
+        struct collect c = {0};
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &c);
+        _cleanup_strv_free_ char **cmd = c.commands;
+        if (!cmd || !cmd[0])
+                return reply(conn, MHD_HTTP_BAD_REQUEST, "you must specify at least 1 command");
+        if (!c.input && !c.output && !c.error)
+                return reply(conn, MHD_HTTP_BAD_REQUEST,
+                             "you must specify at least 1 of stdin, stdout, stderr");
+
+        Runtime__V1__ExecRequest req = RUNTIME__V1__EXEC_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__ExecResponse *resp = NULL;
+        struct cri_error err = {0};
+        req.container_id = (char *) container_id;
+        req.cmd = cmd;
+        req.n_cmd = strv_length(cmd);
+        req.tty = c.tty;
+        req.stdin = c.input;
+        req.stdout = c.output;
+        req.stderr = c.error && !c.tty;
+        int r = CRI_CALL(cri, RuntimeService, Exec, exec, &req, &resp, timeout_ms, &err);
+        if (r < 0) {
+                char msg[1200];
+                snprintf(msg, sizeof msg, "%s", err.msg[0] ? err.msg : strerror(-r));
+                return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+        }
+        return proxy_to(sp, conn, resp->url);
+}
+
+static enum MHD_Result runtime_error(struct MHD_Connection *conn, int r, const struct cri_error *err)
+{
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s", err->msg[0] ? err->msg : strerror(-r));
+        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+}
+
+enum MHD_Result stream_attach(struct stream_proxies *sp, struct MHD_Connection *conn, struct cri_client *cri,
+                              const char *container_id, int64_t timeout_ms)
+{
+        struct collect c = {0};
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &c);
+        strv_free(c.commands);
+        if (!c.input && !c.output && !c.error)
+                return reply(conn, MHD_HTTP_BAD_REQUEST,
+                             "you must specify at least 1 of stdin, stdout, stderr");
+        Runtime__V1__AttachRequest req = RUNTIME__V1__ATTACH_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__AttachResponse *resp = NULL;
+        struct cri_error err = {0};
+        req.container_id = (char *) container_id;
+        req.stdin = c.input;
+        req.tty = c.tty;
+        req.stdout = c.output;
+        req.stderr = c.error && !c.tty;
+        int r = CRI_CALL(cri, RuntimeService, Attach, attach, &req, &resp, timeout_ms, &err);
+        if (r < 0)
+                return runtime_error(conn, r, &err);
+        return proxy_to(sp, conn, resp->url);
+}
+
+static enum MHD_Result collect_port(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+        int32_t **ports = cls;
+        char *end;
+        long p = value ? strtol(value, &end, 10) : 0;
+        if (streq(key, "port") && value && *value && !*end && p > 0 && p < 65536) {
+                size_t n = 0;
+                while ((*ports)[n])
+                        n++;
+                *ports = OOM_CHECK(realloc(*ports, (n + 2) * sizeof **ports));
+                (*ports)[n] = (int32_t) p;
+                (*ports)[n + 1] = 0;
+        }
+        return MHD_YES;
+}
+
+enum MHD_Result stream_port_forward(struct stream_proxies *sp, struct MHD_Connection *conn,
+                                    struct cri_client *cri, const char *pod_uid, int64_t timeout_ms)
+{
+        /* The pod's ready sandbox. */
+        Runtime__V1__ListPodSandboxRequest lreq = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
+        Runtime__V1__PodSandboxFilter filter = RUNTIME__V1__POD_SANDBOX_FILTER__INIT;
+        Runtime__V1__PodSandboxStateValue state = RUNTIME__V1__POD_SANDBOX_STATE_VALUE__INIT;
+        Runtime__V1__PodSandboxFilter__LabelSelectorEntry sel =
+                RUNTIME__V1__POD_SANDBOX_FILTER__LABEL_SELECTOR_ENTRY__INIT;
+        Runtime__V1__PodSandboxFilter__LabelSelectorEntry *sels[] = {&sel};
+        _cleanup_cri_ Runtime__V1__ListPodSandboxResponse *lresp = NULL;
+        struct cri_error err = {0};
+        state.state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+        sel.key = (char *) "io.kubernetes.pod.uid";
+        sel.value = (char *) pod_uid;
+        filter.state = &state;
+        filter.n_label_selector = 1;
+        filter.label_selector = sels;
+        lreq.filter = &filter;
+        int r = CRI_CALL(cri, RuntimeService, ListPodSandbox, list_pod_sandbox, &lreq, &lresp, timeout_ms,
+                         &err);
+        if (r < 0)
+                return runtime_error(conn, r, &err);
+        if (lresp->n_items == 0)
+                return reply(conn, MHD_HTTP_NOT_FOUND, "pod sandbox not found");
+
+        _cleanup_free_ int32_t *ports = OOM_CHECK(calloc(1, sizeof *ports));
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_port, &ports);
+        size_t n = 0;
+        while (ports[n])
+                n++;
+        Runtime__V1__PortForwardRequest req = RUNTIME__V1__PORT_FORWARD_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__PortForwardResponse *resp = NULL;
+        req.pod_sandbox_id = lresp->items[0]->id;
+        req.port = ports;
+        req.n_port = n;
+        r = CRI_CALL(cri, RuntimeService, PortForward, port_forward, &req, &resp, timeout_ms, &err);
+        if (r < 0)
+                return runtime_error(conn, r, &err);
+        return proxy_to(sp, conn, resp->url);
 }

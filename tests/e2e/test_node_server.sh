@@ -1,8 +1,9 @@
 #!/bin/bash
 # The node server through a real kube-apiserver (tests/e2e/master.sh) and a real containerd: kubectl logs
-# (--tail, --previous, -f, --limit-bytes, --timestamps), kubectl exec, /metrics (checked by promtool when
-# installed), and who may ask: 401 without a client certificate, 403 for certificates the webhook authorizer
-# (SubjectAccessReview) denies, 200 for the API server's.
+# (--tail, --previous, -f, --limit-bytes, --timestamps), kubectl exec/attach/port-forward, /stats/summary,
+# /configz, /metrics (checked by promtool when installed), and who may ask: 401 without a client certificate
+# or with a rejected token, 403 for identities the webhook authorizer (SubjectAccessReview) denies, 200 for
+# the API server's.
 # Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, MASTER_DIR, KUBECTL.
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
@@ -20,7 +21,7 @@ mkdir -p "$M"
 "$MASTER" node-kubeconfig "$MASTER_DIR" "$NODE" "$WORK/node.kubeconfig" >/dev/null
 "$MASTER" node-serving-cert "$MASTER_DIR" "$NODE" "$WORK/serving.crt" "$WORK/serving.key"
 k delete node "$NODE" --ignore-not-found >/dev/null 2>&1
-k delete pod logger crasher finisher --ignore-not-found --grace-period=0 --force >/dev/null 2>&1
+k delete pod logger crasher finisher server --ignore-not-found --grace-period=0 --force >/dev/null 2>&1
 
 # An unprivileged user with a certificate from the cluster CA: authenticated, but not allowed nodes/proxy.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/O=e2e-users/CN=jane" \
@@ -73,6 +74,15 @@ spec:
     imagePullPolicy: Never
     # A first line alone: stdout and stderr are separate pipes, so their relative order is not fixed.
     command: ["sh", "-c", "echo start; sleep 0.5; i=0; while true; do echo line \$i; echo err \$i >&2; i=\$((i+1)); sleep 0.2; done"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: server}
+spec:
+  nodeName: $NODE
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: httpd, image: $IMG, imagePullPolicy: Never, command: ["httpd", "-f", "-p", "8080", "-h", "/etc"]}
 ---
 apiVersion: v1
 kind: Pod
@@ -143,6 +153,16 @@ check "kubectl exec: stdout, stderr and the exit code" sh -c \
 check "kubectl exec -i: stdin reaches the command" sh -c "[ \"\$(printf 'a\\nb\\n' | kubectl exec -i logger -- wc -l)\" = 2 ]"
 check "kubectl exec into a container the pod does not have: an error" sh -c "! kubectl exec logger -c nope -- true 2>/dev/null"
 
+check "kubectl attach: the running process's output streams in" sh -c \
+  "timeout 3 kubectl attach logger >'$WORK/attach.out' 2>&1; grep -q '^line [0-9]' '$WORK/attach.out'"
+PF_PORT=$((NODE_PORT + 1000))
+check "the server pod runs" wait_for 30 running server
+kubectl port-forward pod/server "$PF_PORT:8080" >"$WORK/pf.out" 2>&1 &
+pf=$!
+check "kubectl port-forward: an HTTP request reaches the pod's port" wait_for 10 sh -c \
+  "curl -sf --max-time 2 http://127.0.0.1:$PF_PORT/hostname | grep -qx server"
+kill "$pf" 2>/dev/null; wait "$pf" 2>/dev/null
+
 restarts() { k get pod crasher -o jsonpath='{.status.containerStatuses[0].restartCount}' 2>/dev/null; }
 check "a crashing pod restarts" wait_for 40 sh -c "[ \"\$(kubectl get pod crasher -o jsonpath='{.status.containerStatuses[0].restartCount}' 2>/dev/null)\" -ge 1 ]"
 check "kubectl logs --previous: the earlier run's output" sh -c \
@@ -164,7 +184,7 @@ check "finisher starts" wait_for 30 sh -c "kubectl logs finisher 2>/dev/null | g
 check "kubectl logs -f follows a container to its end and returns" sh -c \
   "[ \"\$(timeout 20 kubectl logs -f finisher | tr '\n' ,)\" = 'one,two,' ]"
 
-k delete pod logger crasher finisher --wait=false >/dev/null
+k delete pod logger crasher finisher server --wait=false >/dev/null
 k delete serviceaccount e2e-sa >/dev/null 2>&1
 check "pods deleted: their containers stop" wait_for 30 is_gone c default/logger
 check "cubelet stops cleanly" stop_cubelet
