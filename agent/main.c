@@ -14,6 +14,8 @@
 #include "client.h"
 #include "kubeconfig.h"
 #include "node.h"
+#include "node_server.h"
+#include "pki.h"
 #include "objcache.h"
 #include "seccomp_profile.h"
 #include "security.h"
@@ -26,6 +28,7 @@
 #include "healthz.h"
 #include "manager.h"
 #include "network.h"
+#include "metrics.h"
 #include "log.h"
 #include "pleg.h"
 #include "prober.h"
@@ -55,6 +58,8 @@ struct agent {
         struct pleg *pleg;
         struct healthz *healthz;
         struct healthz *readonly;
+        struct node_server *node_server;
+        struct metrics *metrics;
         struct status_manager *status;
         struct prober *prober;
         /* with an API server (--kubeconfig) */
@@ -173,6 +178,13 @@ static void on_relist(bool ok, void *ud)
                 pod_workers_tick(a->workers);
 }
 
+/* On the PLEG thread, possibly before pleg_start has returned: a->pleg may not be set yet. */
+static void on_relist_duration(int64_t duration_us, void *ud)
+{
+        struct agent *a = ud;
+        metrics_pleg_relist(a->metrics, duration_us);
+}
+
 static bool health_check(void *ud, char *reason, size_t len)
 {
         struct agent *a = ud;
@@ -231,6 +243,30 @@ static bool node_pod_cidr(void *ud, char *buf, size_t len)
         struct agent *a = ud;
         struct node_manager *nm = __atomic_load_n(&a->node, __ATOMIC_ACQUIRE);
         return nm && node_manager_pod_cidr(nm, buf, len);
+}
+
+/* Every pod status: metrics first, then the API server's status writer when there is one. */
+static void on_status(void *ud, struct pod *pod, json_t *status)
+{
+        struct agent *a = ud;
+        metrics_pod_status(a->metrics, pod->uid, status,
+                           status ? status_manager_start_time(a->status, pod->uid) : 0);
+        if (a->api_status)
+                api_status_listener(a->api_status, pod, status);
+}
+
+static void metrics_text(void *ud, char **buf, size_t *len)
+{
+        struct agent *a = ud;
+        json_t *pods = status_manager_pod_list(a->status);
+        *buf = metrics_render(a->metrics, pods, len);
+        json_decref(pods);
+}
+
+static json_t *configz_json(void *ud)
+{
+        struct agent *a = ud;
+        return json_pack("{s:o}", "kubeletconfig", config_to_json(&a->cfg));
 }
 
 static void source_spoke(struct agent *a)
@@ -309,7 +345,6 @@ static int prepare_kube(struct agent *a)
         int r = api_status_start(&sc, &a->api_status);
         if (r < 0)
                 return r;
-        status_manager_set_listener(a->status, api_status_listener, a->api_status);
         return event_sink_start(a->kube_events, a->events, a->cfg.node_name, 10000, &a->event_sink);
 }
 
@@ -370,6 +405,51 @@ static void stop_kube_writers(struct agent *a)
         a->kube = kube_client_free(a->kube);
         a->kube_events = kube_client_free(a->kube_events);
         a->kube_heartbeat = kube_client_free(a->kube_heartbeat);
+}
+
+/* The node server on `port`: the configured certificate, else a self-signed one kept in <root>/pki. */
+static int start_node_server(struct agent *a)
+{
+        _cleanup_free_ char *pki = strdup_printf("%s/pki", a->cfg.root_dir), *crt = NULL, *key = NULL,
+                            *err = NULL;
+        int r = 0;
+        if (!a->cfg.tls_cert_file &&
+            (r = pki_ensure_self_signed(pki, a->cfg.node_name, a->cfg.node_ip, &crt, &key)) < 0) {
+                log_error("Cannot make a self-signed serving certificate", "dir=\"%s\" err=\"%s\"", pki,
+                          strerror(-r));
+                return r;
+        }
+        bool webhook = a->cfg.authz_mode ? streq(a->cfg.authz_mode, "Webhook") : a->kube != NULL;
+        struct node_server_config nc = {
+                .bind_addr = a->cfg.address,
+                .port = a->cfg.port,
+                .cert_file = a->cfg.tls_cert_file ? a->cfg.tls_cert_file : crt,
+                .key_file = a->cfg.tls_cert_file ? a->cfg.tls_key_file : key,
+                .client_ca_file = a->cfg.client_ca_file,
+                .anonymous = a->cfg.anonymous_auth,
+                .token_webhook = a->cfg.webhook_authn,
+                .authz_webhook = webhook,
+                .kube = a->kube,
+                .node_name = a->cfg.node_name,
+                .pod_logs_dir = a->cfg.pod_logs_dir,
+                .status = a->status,
+                .cri = a->cri,
+                .cri_timeout_ms = a->cfg.runtime_timeout_ms,
+                .check = health_check,
+                .metrics = metrics_text,
+                .configz = configz_json,
+                .userdata = a,
+        };
+        r = node_server_start(&nc, &a->node_server, &err);
+        if (r < 0) {
+                log_error("Cannot start the node server", "err=\"%s\"", log_q(err));
+                return r;
+        }
+        log_info("Serving the node API",
+                 "address=\"%s:%d\" cert=\"%s\" clientCA=\"%s\" authorization=\"%s\"", a->cfg.address,
+                 a->cfg.port, nc.cert_file, a->cfg.client_ca_file ? a->cfg.client_ca_file : "",
+                 webhook ? "Webhook" : "AlwaysAllow");
+        return 0;
 }
 
 static void tick_cb(uv_timer_t *t)
@@ -464,6 +544,8 @@ static int run(struct agent *a)
                           a->cfg.runtime_endpoint, strerror(-r));
                 return r;
         }
+        a->metrics = metrics_new(a->cfg.node_name);
+        cri_client_set_observer(a->cri, metrics_runtime_op, a->metrics);
         log_runtime_version(a);
         _cleanup_free_ char *cni_cache = strdup_printf("%s/cni-cache", a->cfg.root_dir);
         _cleanup_free_ char *cni_ipam = strdup_printf("%s/cni-ipam", a->cfg.root_dir);
@@ -497,7 +579,8 @@ static int run(struct agent *a)
                          "cluster",
                          "nodeIP=\"%s\"", a->cfg.node_ip);
         a->status = status_manager_new();
-        a->backoff = backoff_new(10000, 300000);                       /* upstream: 10 s doubling to 5 min */
+        status_manager_set_listener(a->status, on_status, a); /* metrics, and the API status writer */
+        a->backoff = backoff_new(10000, 300000);              /* upstream: 10 s doubling to 5 min */
         a->events = events_new(1000, 1.0 / 300, 25, a->cfg.node_name); /* upstream's spam filter */
         struct prober_config prc = {
                 .cri = a->cri, .events = a->events, .kick = kick_pod, .userdata = a, .threads = 2};
@@ -580,6 +663,7 @@ static int run(struct agent *a)
                                  .call_timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 30000),
                                  .on_pod_change = on_pod_change,
                                  .on_relist = on_relist,
+                                 .on_relist_duration = on_relist_duration,
                                  .event_endpoint = a->cfg.runtime_events ? a->cfg.runtime_endpoint : NULL,
                                  .userdata = a};
         r = pleg_start(&pc, &a->pleg);
@@ -615,9 +699,13 @@ static int run(struct agent *a)
                          a->cfg.read_only_port);
         }
 
+        if (a->cfg.port > 0 && (r = start_node_server(a)) < 0)
+                goto out;
+
         uv_run(&a->loop, UV_RUN_DEFAULT);
         r = 0;
 out:
+        a->node_server = node_server_stop(a->node_server);
         a->healthz = healthz_stop(a->healthz);
         a->readonly = healthz_stop(a->readonly);
         stop_kube(a);
@@ -661,6 +749,7 @@ int main(int argc, char **argv)
         log_verbosity = a.cfg.verbosity;
         r = run(&a);
         a.cgroups = qos_cgroups_free(a.cgroups);
+        a.metrics = metrics_free(a.metrics); /* after run: the CRI client and PLEG are gone */
         config_done(&a.cfg);
         return r < 0 ? 1 : 0;
 }

@@ -44,7 +44,15 @@ struct cri_client {
         pthread_t watcher;
         pthread_mutex_t lock; /* guards stopping against the watcher's use of channel */
         bool stopping;
+        cri_observer_fn observer; /* set before the client is shared */
+        void *observer_ud;
 };
+
+void cri_client_set_observer(struct cri_client *c, cri_observer_fn fn, void *userdata)
+{
+        c->observer = fn;
+        c->observer_ud = userdata;
+}
 
 static pthread_once_t grpc_once = PTHREAD_ONCE_INIT;
 
@@ -363,9 +371,9 @@ static void cri__call_done(struct cri__call *k)
         grpc_slice_unref(k->details);
 }
 
-int cri_call(struct cri_client *c, const char *method, const ProtobufCMessage *req,
-             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **ret_resp, int64_t timeout_ms,
-             struct cri_error *err)
+static int cri__call(struct cri_client *c, const char *method, const ProtobufCMessage *req,
+                     const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **ret_resp,
+                     int64_t timeout_ms, struct cri_error *err)
 {
         _cleanup_(cri__call_done) struct cri__call k = {.details = grpc_empty_slice()};
         grpc_status_code status = GRPC_STATUS_UNKNOWN;
@@ -463,4 +471,17 @@ int cri_call(struct cri_client *c, const char *method, const ProtobufCMessage *r
                 return r;
         }
         return 0;
+}
+
+int cri_call(struct cri_client *c, const char *method, const ProtobufCMessage *req,
+             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **ret_resp, int64_t timeout_ms,
+             struct cri_error *err)
+{
+        gpr_timespec t0 = gpr_now(GPR_CLOCK_MONOTONIC);
+        int r = cri__call(c, method, req, resp_desc, ret_resp, timeout_ms, err);
+        if (c && method && c->observer) {
+                gpr_timespec d = gpr_time_sub(gpr_now(GPR_CLOCK_MONOTONIC), t0);
+                c->observer(c->observer_ud, method, (int64_t) d.tv_sec * 1000000 + d.tv_nsec / 1000, r);
+        }
+        return r;
 }

@@ -30,6 +30,11 @@ int cri_endpoint_target(const char *endpoint, char **ret);
 /* The gRPC target actually dialled, e.g. "unix:///run/containerd/containerd.sock". */
 const char *cri_client_endpoint(const struct cri_client *c);
 
+/* Who hears of every unary call when it ends (for metrics): the full method name, how long it took and
+ * what cri_call returned. Set before the client is shared between threads. */
+typedef void (*cri_observer_fn)(void *userdata, const char *method, int64_t duration_us, int result);
+void cri_client_set_observer(struct cri_client *c, cri_observer_fn fn, void *userdata);
+
 /* Go-style name of a gRPC status code ("NotFound", "Unavailable"); "Unknown" for codes out of range. */
 const char *cri_code_name(int code);
 

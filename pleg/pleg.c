@@ -189,6 +189,10 @@ static void *pleg_thread(void *arg)
                 } else
                         snprintf(p->health.error, sizeof p->health.error, "%s", err);
                 pthread_mutex_unlock(&p->lock);
+                if (p->cfg.on_relist_duration)
+                        p->cfg.on_relist_duration((t1.tv_sec - t0.tv_sec) * 1000000LL +
+                                                          (t1.tv_nsec - t0.tv_nsec) / 1000,
+                                                  p->cfg.userdata);
                 if (p->cfg.on_relist)
                         p->cfg.on_relist(r >= 0, p->cfg.userdata);
                 pthread_mutex_lock(&p->lock);

@@ -25,6 +25,8 @@ struct pleg_config {
         void (*on_pod_change)(const char *pod_uid, void *userdata);
         /* Called on the PLEG thread after every relist, ok or not. */
         void (*on_relist)(bool ok, void *userdata);
+        /* Optional, on the PLEG thread after every relist: how long it took (for metrics). */
+        void (*on_relist_duration)(int64_t duration_us, void *userdata);
         void *userdata;
 };
 

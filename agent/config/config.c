@@ -45,6 +45,7 @@ void config_init_defaults(struct cubelet_config *c)
         c->cgroup_root = xstrdup("/");
         c->pod_pids_limit = -1;
         c->cni_delegate_socket = xstrdup("/run/cubelet/cni.sock");
+        c->webhook_authn = true;
         gethostname(host, sizeof host - 1);
         c->node_name = xstrdup(host);
 }
@@ -68,6 +69,10 @@ void config_done(struct cubelet_config *c)
         strv_free(c->cni_bin_dirs);
         free(c->cni_delegate_socket);
         free(c->pod_cidr);
+        free(c->tls_cert_file);
+        free(c->tls_key_file);
+        free(c->client_ca_file);
+        free(c->authz_mode);
         *c = (struct cubelet_config){0};
 }
 
@@ -112,6 +117,70 @@ int parse_duration_ms(const char *s, int64_t *ret)
         }
         *ret = (int64_t) total;
         return 0;
+}
+
+/* As Go's time.Duration.String for whole milliseconds: "1m0s", "20s", "1.5s", "250ms". */
+static void format_duration(int64_t ms, char *buf, size_t len)
+{
+        if (ms < 1000) {
+                snprintf(buf, len, "%lldms", (long long) ms);
+                return;
+        }
+        int64_t h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, frac = ms % 1000;
+        char sec[32];
+        if (frac) {
+                snprintf(sec, sizeof sec, "%lld.%03lld", (long long) s, (long long) frac);
+                for (size_t n = strlen(sec); sec[n - 1] == '0'; n--)
+                        sec[n - 1] = 0;
+        } else
+                snprintf(sec, sizeof sec, "%lld", (long long) s);
+        if (h)
+                snprintf(buf, len, "%lldh%lldm%ss", (long long) h, (long long) m, sec);
+        else if (m)
+                snprintf(buf, len, "%lldm%ss", (long long) m, sec);
+        else
+                snprintf(buf, len, "%ss", sec);
+}
+
+json_t *config_to_json(const struct cubelet_config *c)
+{
+        char sync[32], file[32], rt[32], status[32], report[32];
+        format_duration(c->sync_ms, sync, sizeof sync);
+        format_duration(c->file_check_ms, file, sizeof file);
+        format_duration(c->runtime_timeout_ms, rt, sizeof rt);
+        format_duration(c->node_status_ms, status, sizeof status);
+        format_duration(c->node_report_ms, report, sizeof report);
+        json_t *o = json_pack(
+                "{s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:i, "
+                "s:b, "
+                "s:s, s:I, s:f, s:i, s:f, s:i, s:{s:{s:s?}, s:{s:b}, s:{s:b}}, s:{s:s}, s:s?, s:s?}",
+                "kind", "KubeletConfiguration", "apiVersion", "kubelet.config.k8s.io/v1beta1",
+                "staticPodPath", c->static_pod_path, "containerRuntimeEndpoint", c->runtime_endpoint,
+                "podLogsDir", c->pod_logs_dir, "syncFrequency", sync, "fileCheckFrequency", file,
+                "runtimeRequestTimeout", rt, "port", c->port, "address", c->address, "readOnlyPort",
+                c->read_only_port, "healthzPort", c->healthz_port, "maxPods", c->max_pods,
+                "healthzBindAddress", c->healthz_bind, "nodeStatusUpdateFrequency", status,
+                "nodeStatusReportFrequency", report, "nodeLeaseDurationSeconds", c->node_lease_s,
+                "cgroupsPerQOS", c->cgroups_per_qos, "cgroupRoot", c->cgroup_root, "podPidsLimit",
+                (json_int_t) c->pod_pids_limit, "kubeAPIQPS", c->kube_api_qps, "kubeAPIBurst",
+                c->kube_api_burst, "eventRecordQPS", c->event_qps, "eventBurst", c->event_burst,
+                "authentication", "x509", "clientCAFile", c->client_ca_file, "webhook", "enabled",
+                c->webhook_authn, "anonymous", "enabled", c->anonymous_auth, "authorization", "mode",
+                c->authz_mode   ? c->authz_mode
+                : c->kubeconfig ? "Webhook"
+                                : "AlwaysAllow",
+                "tlsCertFile", c->tls_cert_file, "tlsPrivateKeyFile", c->tls_key_file);
+        json_object_set_new(o, "cgroupDriver", json_string("cgroupfs"));
+        /* Unset fields are left out, as Go's omitempty does. */
+        json_t *objs[] = {o, json_object_get(json_object_get(o, "authentication"), "x509")};
+        for (size_t i = 0; i < ELEMENTSOF(objs); i++) {
+                const char *k;
+                void *tmp;
+                json_t *v;
+                json_object_foreach_safe(objs[i], tmp, k, v) if (json_is_null(v))
+                        json_object_del(objs[i], k);
+        }
+        return o;
 }
 
 static void set_str(char **dst, const char *v)
@@ -205,6 +274,42 @@ int parse_reserved(const char *s, int64_t *cpu_m, int64_t *mem, char **ret_err)
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+static const char *authz_mode_problem(const char *s)
+{
+        return streq(s, "AlwaysAllow") || streq(s, "Webhook") ? NULL : "expected AlwaysAllow or Webhook";
+}
+
+/* authentication: {x509: {clientCAFile}, webhook: {enabled}, anonymous: {enabled}}; authorization: {mode}. */
+static int apply_auth(struct cubelet_config *c, const char *key, json_t *v, char **err)
+{
+        if (!json_is_object(v))
+                return *err = strdup_printf("%s: expected an object", key), -EINVAL;
+        if (streq(key, "authorization")) {
+                json_t *m = json_object_get(v, "mode");
+                if (!m)
+                        return 0;
+                if (!json_is_string(m) || authz_mode_problem(json_string_value(m)))
+                        return *err = strdup_printf("%s.mode: expected AlwaysAllow or Webhook", key),
+                               -EINVAL;
+                set_str(&c->authz_mode, json_string_value(m));
+                return 0;
+        }
+        json_t *ca = json_object_get(json_object_get(v, "x509"), "clientCAFile");
+        json_t *wh = json_object_get(json_object_get(v, "webhook"), "enabled");
+        json_t *an = json_object_get(json_object_get(v, "anonymous"), "enabled");
+        if (ca && !json_is_string(ca))
+                return *err = strdup_printf("%s.x509.clientCAFile: expected a string", key), -EINVAL;
+        if ((wh && !json_is_boolean(wh)) || (an && !json_is_boolean(an)))
+                return *err = strdup_printf("%s: enabled: expected true or false", key), -EINVAL;
+        if (ca)
+                set_str(&c->client_ca_file, json_string_value(ca)[0] ? json_string_value(ca) : NULL);
+        if (wh)
+                c->webhook_authn = json_is_true(wh);
+        if (an)
+                c->anonymous_auth = json_is_true(an);
         return 0;
 }
 
@@ -341,6 +446,15 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                 c->pod_pids_limit = json_integer_value(v);
                 return 0;
         }
+        if (streq(key, "authentication") || streq(key, "authorization"))
+                return apply_auth(c, key, v, err);
+        if (streq(key, "tlsCertFile") || streq(key, "tlsPrivateKeyFile")) {
+                if (!json_is_string(v))
+                        return *err = strdup_printf("%s: expected a string", key), -EINVAL;
+                set_str(streq(key, "tlsCertFile") ? &c->tls_cert_file : &c->tls_key_file,
+                        json_string_value(v)[0] ? json_string_value(v) : NULL);
+                return 0;
+        }
         if (streq(key, "apiVersion") || streq(key, "kind"))
                 return 0;
         *known = false;
@@ -434,6 +548,13 @@ enum {
         OPT_SECCOMP_DEFAULT,
         OPT_CNI_BIN_DIR,
         OPT_CNI_DELEGATE_SOCKET,
+        OPT_PORT,
+        OPT_TLS_CERT,
+        OPT_TLS_KEY,
+        OPT_CLIENT_CA,
+        OPT_ANONYMOUS,
+        OPT_TOKEN_WEBHOOK,
+        OPT_AUTHZ_MODE,
 };
 
 static const struct option options[] = {
@@ -471,6 +592,13 @@ static const struct option options[] = {
         {"seccomp-default", optional_argument, NULL, OPT_SECCOMP_DEFAULT},
         {"cni-bin-dir", required_argument, NULL, OPT_CNI_BIN_DIR},
         {"cni-delegate-socket", required_argument, NULL, OPT_CNI_DELEGATE_SOCKET},
+        {"port", required_argument, NULL, OPT_PORT},
+        {"tls-cert-file", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-private-key-file", required_argument, NULL, OPT_TLS_KEY},
+        {"client-ca-file", required_argument, NULL, OPT_CLIENT_CA},
+        {"anonymous-auth", required_argument, NULL, OPT_ANONYMOUS},
+        {"authentication-token-webhook", required_argument, NULL, OPT_TOKEN_WEBHOOK},
+        {"authorization-mode", required_argument, NULL, OPT_AUTHZ_MODE},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -524,6 +652,13 @@ static void usage(FILE *f)
               "  --cni-bin-dir DIR,...              CNI plugins [the runtime's, else /opt/cni/bin]\n"
               "  --cni-delegate-socket PATH         agent mode: where cubelet-delegate reaches cubelet "
               "[/run/cubelet/cni.sock]\n"
+              "  --port PORT                        the node server (HTTPS), 0 disables [10250]\n"
+              "  --tls-cert-file FILE               its certificate [self-signed in ROOT/pki]\n"
+              "  --tls-private-key-file FILE        its key\n"
+              "  --client-ca-file FILE              CA of client certificates (x509 authentication) [none]\n"
+              "  --anonymous-auth BOOL              unauthenticated requests as system:anonymous [false]\n"
+              "  --authentication-token-webhook BOOL bearer tokens by TokenReview [true]\n"
+              "  --authorization-mode MODE          AlwaysAllow or Webhook [Webhook with --kubeconfig]\n"
               "  -v, --v N                          log verbosity [0]\n"
               "  --version                          print the version and exit\n"
               "  -h, --help                         this help\n",
@@ -614,9 +749,31 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 optarg);
                         break;
                 }
+                case OPT_PORT:
+                        if (parse_int_flag(name, optarg, 0, 65535, &c->port) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_TLS_CERT:
+                case OPT_TLS_KEY:
+                case OPT_CLIENT_CA:
+                        set_str(opt == OPT_TLS_CERT  ? &c->tls_cert_file
+                                : opt == OPT_TLS_KEY ? &c->tls_key_file
+                                                     : &c->client_ca_file,
+                                optarg[0] ? optarg : NULL);
+                        break;
+                case OPT_AUTHZ_MODE:
+                        if (authz_mode_problem(optarg))
+                                return flag_error(name, optarg, authz_mode_problem(optarg));
+                        set_str(&c->authz_mode, optarg);
+                        break;
                 case OPT_RUNTIME_EVENTS:
+                case OPT_ANONYMOUS:
+                case OPT_TOKEN_WEBHOOK:
                 case OPT_CGROUPS_PER_QOS: {
-                        bool *dst = opt == OPT_RUNTIME_EVENTS ? &c->runtime_events : &c->cgroups_per_qos;
+                        bool *dst = opt == OPT_RUNTIME_EVENTS  ? &c->runtime_events
+                                    : opt == OPT_ANONYMOUS     ? &c->anonymous_auth
+                                    : opt == OPT_TOKEN_WEBHOOK ? &c->webhook_authn
+                                                               : &c->cgroups_per_qos;
                         if (streq(optarg, "true") || streq(optarg, "1"))
                                 *dst = true;
                         else if (streq(optarg, "false") || streq(optarg, "0"))
@@ -781,6 +938,10 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
         }
         if (optind < argc) {
                 fprintf(stderr, "cubelet: unexpected argument: %s\n", argv[optind]);
+                return -EINVAL;
+        }
+        if (!c->tls_cert_file != !c->tls_key_file) {
+                fprintf(stderr, "cubelet: tlsCertFile and tlsPrivateKeyFile go together\n");
                 return -EINVAL;
         }
         lowercase(c->node_name);

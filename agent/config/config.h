@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
 
 #include "network.h"
 
@@ -52,6 +53,13 @@ struct cubelet_config {
         bool seccomp_default;           /* seccompDefault / --seccomp-default: RuntimeDefault unless set */
         char *pod_cidr;                 /* podCIDR / --pod-cidr: agent mode's default network [the Node's] */
         int verbosity;                  /* --v */
+        /* The node server (#7) on `port` (0 disables it; a cubelet extension for tests). */
+        char *tls_cert_file;  /* tlsCertFile; NULL: self-signed in <root>/pki */
+        char *tls_key_file;   /* tlsPrivateKeyFile */
+        char *client_ca_file; /* authentication.x509.clientCAFile; NULL: no client certificates */
+        bool anonymous_auth;  /* authentication.anonymous.enabled [false] */
+        bool webhook_authn;   /* authentication.webhook.enabled: bearer tokens by TokenReview [true] */
+        char *authz_mode;     /* authorization.mode: AlwaysAllow or Webhook [Webhook with a kubeconfig] */
 };
 
 void config_init_defaults(struct cubelet_config *c);
@@ -66,6 +74,8 @@ int config_load_file(struct cubelet_config *c, const char *path, char **ret_err)
 
 /* "cpu=100m,memory=256Mi" (a flag) into millicores and bytes, added to *cpu_m / *mem. */
 int parse_reserved(const char *s, int64_t *cpu_m, int64_t *mem, char **ret_err);
+/* The effective configuration as a KubeletConfiguration, for /configz (caller frees). */
+json_t *config_to_json(const struct cubelet_config *c);
 
 /* Go duration syntax: "1m30s", "250ms", "2h". */
 int parse_duration_ms(const char *s, int64_t *ret);

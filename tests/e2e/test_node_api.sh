@@ -51,7 +51,7 @@ check "... with the default and --node-labels labels" sh -c \
 check "... with the --register-with-taints taint" sh -c \
   "kubectl get node $NODE -o json | jq -e '.spec.taints | any(.key == \"example.com/dedicated\" and .value == \"e2e\" and .effect == \"PreferNoSchedule\")' >/dev/null"
 check "... InternalIP, kubelet port and containerd runtime version" sh -c \
-  "[ \"\$(kubectl get node $NODE -o jsonpath='{.status.addresses[?(@.type==\"InternalIP\")].address},{.status.daemonEndpoints.kubeletEndpoint.Port}')\" = 127.0.0.1,10250 ] &&
+  "[ \"\$(kubectl get node $NODE -o jsonpath='{.status.addresses[?(@.type==\"InternalIP\")].address},{.status.daemonEndpoints.kubeletEndpoint.Port}')\" = 127.0.0.1,$NODE_PORT ] &&
    kubectl get node $NODE -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}' | grep -q '^containerd://'"
 check "... capacity pods 110 and the four conditions" sh -c \
   "[ \"\$(kubectl get node $NODE -o jsonpath='{.status.capacity.pods} {.status.conditions[*].type}')\" = '110 MemoryPressure DiskPressure PIDPressure Ready' ]"

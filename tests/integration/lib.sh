@@ -7,6 +7,8 @@ SOCK="$CTD_DIR/containerd.sock"
 NODE=it-node
 HEALTHZ_PORT=${HEALTHZ_PORT:-10390}
 RO_PORT=${RO_PORT:-10394}
+# The node server (HTTPS), off the default 10250 so that test runs side by side do not collide.
+NODE_PORT=${NODE_PORT:-$((HEALTHZ_PORT + 2))}
 CUBELET_PID=""
 # Each test's pod cgroups live under a root of its own, so tests never meet in /kubepods.
 CGROUP_ROOT=${CGROUP_ROOT:-/cubelet-it-$$}
@@ -58,7 +60,7 @@ start_cubelet() { # start_cubelet MANIFEST_DIR [flags...]
   local dir=$1; shift
   "$CUBELET" --pod-manifest-path "$dir" --container-runtime-endpoint "unix://$SOCK" \
     --root-dir "$WORK/root" --pod-logs-dir "$WORK/logs" --hostname-override "$NODE" \
-    --healthz-port "$HEALTHZ_PORT" --read-only-port "$RO_PORT" --address 127.0.0.1 --node-ip 127.0.0.1 \
+    --healthz-port "$HEALTHZ_PORT" --read-only-port "$RO_PORT" --address 127.0.0.1 --node-ip 127.0.0.1 --port "$NODE_PORT" \
     --file-check-frequency 2s --cgroup-root "$CGROUP_ROOT" "$@" >>"$WORK/cubelet.log" 2>&1 &
   CUBELET_PID=$!
   wait_for 10 curl -sf "http://127.0.0.1:$HEALTHZ_PORT/healthz" -o /dev/null

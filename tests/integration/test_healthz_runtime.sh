@@ -42,7 +42,7 @@ spec:
     imagePullPolicy: Never
 YAML
 "$CUBELET" --config "$WORK/config.yaml" --container-runtime-endpoint "unix://$SOCK" --root-dir "$WORK/root" \
-  --pod-logs-dir "$WORK/logs" --hostname-override "$NODE" --healthz-port "$HEALTHZ_PORT" >>"$WORK/cubelet.log" 2>&1 &
+  --pod-logs-dir "$WORK/logs" --hostname-override "$NODE" --healthz-port "$HEALTHZ_PORT" --port "$NODE_PORT" >>"$WORK/cubelet.log" 2>&1 &
 CUBELET_PID=$!
 check "config file + flag override: healthz answers on the flag's port" wait_for 10 curl -sf "$HZ" -o /dev/null
 check "unknown config field -> warning naming it" log_has 'field="someFutureField"'

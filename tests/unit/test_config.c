@@ -492,6 +492,92 @@ static void test_config_unknown_field_warns(void **state)
         config_done(&c);
 }
 
+/* The node server's fields: TLS files, authentication and authorization, in the file and as flags. */
+static void test_node_server_config(void **state)
+{
+        _cleanup_free_ char *path = write_tmp("auth.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                           "kind: KubeletConfiguration\n"
+                                                           "port: 10260\n"
+                                                           "tlsCertFile: /pki/k.crt\n"
+                                                           "tlsPrivateKeyFile: /pki/k.key\n"
+                                                           "authentication:\n"
+                                                           "  x509: {clientCAFile: /pki/ca.crt}\n"
+                                                           "  webhook: {enabled: false}\n"
+                                                           "  anonymous: {enabled: true}\n"
+                                                           "authorization: {mode: AlwaysAllow}\n");
+        _cleanup_free_ char *bad = write_tmp("badauth.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                             "kind: KubeletConfiguration\n"
+                                                             "authorization: {mode: RBAC}\n");
+        struct cubelet_config c;
+        int r;
+        char *err = NULL;
+
+        assert_int_equal(parse(&c, "--hostname-override=n1", NULL), 0);
+        assert_int_equal(c.port, 10250);
+        assert_null(c.tls_cert_file);
+        assert_null(c.client_ca_file);
+        assert_false(c.anonymous_auth);
+        assert_true(c.webhook_authn);
+        assert_null(c.authz_mode);
+        config_done(&c);
+
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--config", path, NULL), 0);
+        assert_int_equal(c.port, 10260);
+        assert_string_equal(c.tls_cert_file, "/pki/k.crt");
+        assert_string_equal(c.tls_key_file, "/pki/k.key");
+        assert_string_equal(c.client_ca_file, "/pki/ca.crt");
+        assert_true(c.anonymous_auth);
+        assert_false(c.webhook_authn);
+        assert_string_equal(c.authz_mode, "AlwaysAllow");
+        config_done(&c);
+
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--config", path, "--port", "0",
+                               "--client-ca-file", "/x/ca.crt", "--anonymous-auth=false",
+                               "--authorization-mode", "Webhook", NULL),
+                         0);
+        assert_int_equal(c.port, 0);
+        assert_string_equal(c.client_ca_file, "/x/ca.crt");
+        assert_false(c.anonymous_auth);
+        assert_string_equal(c.authz_mode, "Webhook");
+        config_done(&c);
+
+        config_init_defaults(&c);
+        free(load_capturing_stderr(&c, bad, &r, &err));
+        assert_int_equal(r, -EINVAL);
+        assert_non_null(strstr(err, "authorization.mode"));
+        free(err);
+        config_done(&c);
+}
+
+/* /configz: the effective configuration, with durations as Go prints them. */
+static void test_config_to_json(void **state)
+{
+        struct cubelet_config c;
+        assert_int_equal(parse(&c, "--hostname-override=n1", NULL), 0);
+        json_t *o = config_to_json(&c);
+        assert_string_equal(json_string_value(json_object_get(o, "kind")), "KubeletConfiguration");
+        assert_string_equal(json_string_value(json_object_get(o, "syncFrequency")), "1m0s");
+        assert_string_equal(json_string_value(json_object_get(o, "fileCheckFrequency")), "20s");
+        assert_string_equal(json_string_value(json_object_get(o, "runtimeRequestTimeout")), "2m0s");
+        assert_string_equal(json_string_value(json_object_get(o, "nodeStatusReportFrequency")), "5m0s");
+        assert_int_equal(json_integer_value(json_object_get(o, "port")), 10250);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(o, "authorization"), "mode")),
+                            "AlwaysAllow");
+        assert_null(json_object_get(o, "staticPodPath"));
+        json_decref(o);
+        config_done(&c);
+
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--sync-frequency=1500ms",
+                               "--file-check-frequency=250ms", "--runtime-request-timeout=90m", NULL),
+                         0);
+        o = config_to_json(&c);
+        assert_string_equal(json_string_value(json_object_get(o, "syncFrequency")), "1.5s");
+        assert_string_equal(json_string_value(json_object_get(o, "fileCheckFrequency")), "250ms");
+        assert_string_equal(json_string_value(json_object_get(o, "runtimeRequestTimeout")), "1h30m0s");
+        json_decref(o);
+        config_done(&c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -505,6 +591,8 @@ int main(void)
                 cmocka_unit_test(test_config_file_errors),
                 cmocka_unit_test(test_api_server_settings),
                 cmocka_unit_test(test_config_unknown_field_warns),
+                cmocka_unit_test(test_node_server_config),
+                cmocka_unit_test(test_config_to_json),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,251 @@
+/* Authentication and authorization of node server requests. */
+#include "auth.h"
+
+#include <errno.h>
+#include <gnutls/x509.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "macro.h"
+#include "util.h"
+
+#define CACHE_MAX      1024
+#define CACHE_ALLOW_MS (5 * 60 * 1000)
+#define CACHE_DENY_MS  (30 * 1000)
+
+void auth_user_clear(struct auth_user *u)
+{
+        free(u->name);
+        strv_free(u->groups);
+        *u = (struct auth_user){0};
+}
+
+static char *dn_part(gnutls_x509_crt_t crt, const char *oid, unsigned idx)
+{
+        char buf[1024];
+        size_t len = sizeof buf;
+        if (gnutls_x509_crt_get_dn_by_oid(crt, oid, idx, 0, buf, &len) < 0)
+                return NULL;
+        return strndup(buf, len);
+}
+
+int auth_x509(gnutls_session_t session, struct auth_user *ret, char *why, size_t why_len)
+{
+        unsigned n = 0, status = 0;
+        const gnutls_datum_t *certs = gnutls_certificate_get_peers(session, &n);
+        if (!certs || n == 0)
+                return 0;
+        /* The chain must lead to a trusted CA and the leaf must be for client authentication. */
+        gnutls_typed_vdata_st purpose = {.type = GNUTLS_DT_KEY_PURPOSE_OID,
+                                         .data = (unsigned char *) GNUTLS_KP_TLS_WWW_CLIENT};
+        int r = gnutls_certificate_verify_peers(session, &purpose, 1, &status);
+        if (r < 0 || status != 0) {
+                gnutls_datum_t txt = {0};
+                if (r >= 0 &&
+                    gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &txt, 0) >= 0) {
+                        snprintf(why, why_len, "%s", txt.data);
+                        gnutls_free(txt.data);
+                } else
+                        snprintf(why, why_len, "%s", gnutls_strerror(r));
+                return -EACCES;
+        }
+        gnutls_x509_crt_t crt;
+        if (gnutls_x509_crt_init(&crt) < 0)
+                return -ENOMEM;
+        if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0) {
+                gnutls_x509_crt_deinit(crt);
+                snprintf(why, why_len, "cannot decode the client certificate");
+                return -EACCES;
+        }
+        struct auth_user u = {.name = dn_part(crt, GNUTLS_OID_X520_COMMON_NAME, 0)};
+        for (unsigned i = 0;; i++) {
+                char *o = dn_part(crt, GNUTLS_OID_X520_ORGANIZATION_NAME, i);
+                if (!o)
+                        break;
+                strv_push(&u.groups, o);
+        }
+        gnutls_x509_crt_deinit(crt);
+        if (!u.name || !u.name[0]) {
+                auth_user_clear(&u);
+                snprintf(why, why_len, "the client certificate has no common name");
+                return -EACCES;
+        }
+        *ret = u;
+        return 1;
+}
+
+static void user_from_json(json_t *user, struct auth_user *ret)
+{
+        size_t i;
+        json_t *g;
+        ret->name = xstrdup(json_string_value(json_object_get(user, "username")));
+        json_array_foreach(json_object_get(user, "groups"), i, g) if (json_is_string(g))
+                strv_push(&ret->groups, xstrdup(json_string_value(g)));
+}
+
+int auth_token_review(struct kube_client *kube, const char *token, struct auth_user *ret)
+{
+        struct kube_response resp = {0};
+        json_t *body = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "authentication.k8s.io/v1", "kind",
+                                 "TokenReview", "spec", "token", token);
+        int r = kube_request(kube, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", body, NULL, 10000,
+                             &resp);
+        json_decref(body);
+        if (r < 0)
+                return r;
+        if (resp.status != 201 && resp.status != 200) {
+                kube_response_clear(&resp);
+                return -EIO;
+        }
+        json_t *st = json_object_get(resp.body, "status");
+        r = json_is_true(json_object_get(st, "authenticated")) ? 1 : 0;
+        if (r == 1) {
+                user_from_json(json_object_get(st, "user"), ret);
+                if (!ret->name || !ret->name[0])
+                        auth_user_clear(ret), r = 0;
+        }
+        kube_response_clear(&resp);
+        return r;
+}
+
+const char *auth_verb(const char *method)
+{
+        return streq(method, "POST")     ? "create"
+               : streq(method, "PUT")    ? "update"
+               : streq(method, "PATCH")  ? "patch"
+               : streq(method, "DELETE") ? "delete"
+                                         : "get";
+}
+
+static bool is_subpath(const char *path, const char *prefix)
+{
+        size_t n = strlen(prefix);
+        return strncmp(path, prefix, n) == 0 && (path[n] == 0 || path[n] == '/');
+}
+
+const char *auth_subresource(const char *path)
+{
+        return is_subpath(path, "/stats")     ? "stats"
+               : is_subpath(path, "/metrics") ? "metrics"
+               : is_subpath(path, "/logs")    ? "log"
+               : is_subpath(path, "/spec")    ? "spec"
+                                              : "proxy";
+}
+
+struct cache_entry {
+        char *key;
+        bool allowed;
+        int64_t expires_ms;
+        char reason[256];
+};
+
+struct auth_cache {
+        pthread_mutex_t lock;
+        struct cache_entry e[CACHE_MAX];
+        size_t n;
+};
+
+struct auth_cache *auth_cache_new(void)
+{
+        struct auth_cache *c = OOM_CHECK(calloc(1, sizeof *c));
+        pthread_mutex_init(&c->lock, NULL);
+        return c;
+}
+
+struct auth_cache *auth_cache_free(struct auth_cache *c)
+{
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < c->n; i++)
+                free(c->e[i].key);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+        return NULL;
+}
+
+static int cache_get(struct auth_cache *c, const char *key, char *reason, size_t len)
+{
+        int r = -ENOENT;
+        int64_t now = now_mono_ms();
+        pthread_mutex_lock(&c->lock);
+        for (size_t i = 0; i < c->n; i++)
+                if (streq(c->e[i].key, key) && c->e[i].expires_ms > now) {
+                        r = c->e[i].allowed;
+                        snprintf(reason, len, "%s", c->e[i].reason);
+                        break;
+                }
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+static void cache_put(struct auth_cache *c, const char *key, bool allowed, const char *reason)
+{
+        int64_t now = now_mono_ms();
+        pthread_mutex_lock(&c->lock);
+        size_t slot = c->n, oldest = 0;
+        for (size_t i = 0; i < c->n; i++) {
+                if (streq(c->e[i].key, key) || c->e[i].expires_ms <= now) {
+                        slot = i;
+                        break;
+                }
+                if (c->e[i].expires_ms < c->e[oldest].expires_ms)
+                        oldest = i;
+        }
+        if (slot == CACHE_MAX)
+                slot = oldest;
+        if (slot == c->n)
+                c->n++;
+        else
+                free(c->e[slot].key);
+        c->e[slot].key = xstrdup(key);
+        c->e[slot].allowed = allowed;
+        c->e[slot].expires_ms = now + (allowed ? CACHE_ALLOW_MS : CACHE_DENY_MS);
+        snprintf(c->e[slot].reason, sizeof c->e[slot].reason, "%s", reason);
+        pthread_mutex_unlock(&c->lock);
+}
+
+int auth_sar(struct kube_client *kube, struct auth_cache *cache, const struct auth_user *u, const char *verb,
+             const char *subresource, const char *node, char *reason, size_t reason_len)
+{
+        json_t *groups = json_array();
+        for (char **g = u->groups; g && *g; g++)
+                json_array_append_new(groups, json_string(*g));
+        _cleanup_free_ char *gs = json_dumps(groups, JSON_COMPACT);
+        _cleanup_free_ char *key =
+                strdup_printf("%s\n%s\n%s\n%s\n%s", u->name, gs ? gs : "", verb, subresource, node);
+        reason[0] = 0;
+        int r = cache ? cache_get(cache, key, reason, reason_len) : -ENOENT;
+        if (r >= 0) {
+                json_decref(groups);
+                return r;
+        }
+        json_t *body = json_pack("{s:s, s:s, s:{s:s, s:o, s:{s:s, s:s, s:s, s:s, s:s}}}", "apiVersion",
+                                 "authorization.k8s.io/v1", "kind", "SubjectAccessReview", "spec", "user",
+                                 u->name, "groups", groups, "resourceAttributes", "verb", verb, "version",
+                                 "v1", "resource", "nodes", "subresource", subresource, "name", node);
+        struct kube_response resp = {0};
+        r = kube_request(kube, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body, NULL,
+                         10000, &resp);
+        json_decref(body);
+        if (r < 0) {
+                snprintf(reason, reason_len, "%s", resp.error);
+                return r;
+        }
+        if (resp.status != 201 && resp.status != 200) {
+                snprintf(reason, reason_len, "%s", resp.error);
+                kube_response_clear(&resp);
+                return -EIO;
+        }
+        json_t *st = json_object_get(resp.body, "status");
+        bool allowed = json_is_true(json_object_get(st, "allowed"));
+        const char *why = json_string_value(json_object_get(st, "reason"));
+        snprintf(reason, reason_len, "%s", why ? why : "");
+        kube_response_clear(&resp);
+        if (cache)
+                cache_put(cache, key, allowed, reason);
+        return allowed;
+}

@@ -1,0 +1,48 @@
+/* Container logs for /containerLogs: decoding CRI log files (<RFC3339Nano> <stream> <P|F> <msg>) and reading
+ * them with kubectl's options (tailLines, sinceSeconds/sinceTime, limitBytes, timestamps, follow). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct log_options {
+        bool follow;
+        bool timestamps;  /* prefix each line with its RFC3339 time (9 fractional digits, UTC) */
+        bool previous;    /* the container's previous instance */
+        int64_t tail;     /* the last N lines; < 0: all */
+        int64_t limit;    /* stop after this many bytes; <= 0: no limit */
+        int64_t since_ns; /* skip lines older than this (wall-clock ns); 0: none */
+};
+
+struct cri_log_entry {
+        int64_t ts_ns;
+        const char *stream; /* "stdout" / "stderr", not NUL-terminated */
+        size_t stream_len;
+        bool partial; /* "P": the line goes on in the next entry */
+        const char *msg;
+        size_t msg_len;
+};
+
+/* One line without its '\n'. Returns 0, or -EINVAL when it is not a CRI log line. */
+int cri_log_parse(const char *line, size_t len, struct cri_log_entry *ret);
+/* RFC 3339 with an optional fraction and Z or ±hh:mm → ns since the epoch; -EINVAL otherwise. */
+int rfc3339_parse_ns(const char *s, size_t len, int64_t *ret);
+/* "2006-01-02T15:04:05.000000000Z" (UTC); buf of at least 31 bytes. */
+void rfc3339_format_ns(int64_t ns, char *buf, size_t len);
+
+/* The log file of a container in its directory (<podLogsDir>/<ns>_<name>_<uid>/<container>): the newest
+ * <restart>.log, or with previous the one before it. -ENOENT when there is none. */
+int log_find_file(const char *dir, bool previous, char **ret_path, int *ret_restart);
+
+struct log_reader;
+int log_reader_open(const char *path, const struct log_options *o, struct log_reader **ret);
+struct log_reader *log_reader_free(struct log_reader *r);
+/* Up to max bytes of output. Returns > 0, 0 when nothing more is there now (see log_reader_done), or a
+ * negative errno. */
+ssize_t log_reader_read(struct log_reader *r, char *buf, size_t max);
+/* limitBytes reached: nothing more will ever come. */
+bool log_reader_done(const struct log_reader *r);
+/* Blocks until the file may have grown, or timeout_ms passed. Returns 1 (grew), 0 (timeout) or -errno. */
+int log_reader_wait(struct log_reader *r, int timeout_ms);

@@ -1,0 +1,162 @@
+/* Unit tests for the container log reader: the CRI log line format and kubectl's options. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "logs.h"
+#include "util.h"
+
+static char tmpdir[] = "/tmp/test-logs-XXXXXX";
+
+static int setup(void **state)
+{
+        return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+        return rm_rf(tmpdir) < 0 ? -1 : 0;
+}
+
+#define T0 "2026-11-27T03:51:49.107603964Z"
+#define T1 "2026-11-27T03:51:50.1Z"
+#define T2 "2026-11-27T04:51:51+01:00"
+
+static const char LOG[] = T0 " stdout F line one\n" T1 " stderr P part \n" T1 " stderr F two\n" T2
+                             " stdout F line three\n" T2 " stdout F\n" T2 " stdout F unfinished";
+
+static void test_parse(void **state)
+{
+        struct cri_log_entry e;
+        const char *l = T0 " stdout P hello world";
+        assert_int_equal(cri_log_parse(l, strlen(l), &e), 0);
+        assert_int_equal(e.ts_ns, 1795751509107603964LL);
+        assert_int_equal(e.stream_len, 6);
+        assert_memory_equal(e.stream, "stdout", 6);
+        assert_true(e.partial);
+        assert_int_equal(e.msg_len, 11);
+        assert_memory_equal(e.msg, "hello world", 11);
+
+        l = T2 " stderr F";
+        assert_int_equal(cri_log_parse(l, strlen(l), &e), 0);
+        assert_int_equal(e.ts_ns, 1795751511000000000LL);
+        assert_false(e.partial);
+        assert_int_equal(e.msg_len, 0);
+
+        const char *bad[] = {"",
+                             "hello",
+                             T0,
+                             T0 " ",
+                             "2026-13-27T03:51:49Z stdout F x",
+                             "2026-11-27 03:51:49Z stdout F x",
+                             "2026-11-27T03:51:49.Z stdout F x",
+                             "2026-11-27T03:51:49+0100 stdout F x",
+                             "1013-11-27T03:51:50.1Z stdout F x",
+                             "9999-11-27T03:51:50Z stdout F x"};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+                assert_int_equal(cri_log_parse(bad[i], strlen(bad[i]), &e), -EINVAL);
+
+        char buf[40];
+        rfc3339_format_ns(1795751510100000000LL, buf, sizeof buf);
+        assert_string_equal(buf, "2026-11-27T03:51:50.100000000Z");
+}
+
+/* Everything the reader gives for the log with options o. */
+static char *read_all(const struct log_options *o)
+{
+        _cleanup_free_ char *path = strdup_printf("%s/0.log", tmpdir);
+        struct log_reader *r;
+        char *out = calloc(1, 4096), buf[7]; /* a small buffer: output goes out in pieces */
+        size_t len = 0;
+        ssize_t n;
+
+        assert_int_equal(write_file_atomic(path, LOG, strlen(LOG), 0644), 0);
+        assert_int_equal(log_reader_open(path, o, &r), 0);
+        while ((n = log_reader_read(r, buf, sizeof buf)) > 0) {
+                assert_true(len + (size_t) n < 4096);
+                memcpy(out + len, buf, (size_t) n);
+                len += (size_t) n;
+        }
+        assert_int_equal(n, 0);
+        log_reader_free(r);
+        return out;
+}
+
+static void test_read(void **state)
+{
+        struct log_options o = {.tail = -1};
+        char *s = read_all(&o);
+        /* A partial entry joins the next; the unfinished last line waits for its newline. */
+        assert_string_equal(s, "line one\npart two\nline three\n\n");
+        free(s);
+
+        o.timestamps = true;
+        s = read_all(&o);
+        assert_string_equal(s, T0 " line one\n"
+                                  "2026-11-27T03:51:50.100000000Z part 2026-11-27T03:51:50.100000000Z two\n"
+                                  "2026-11-27T03:51:51.000000000Z line three\n"
+                                  "2026-11-27T03:51:51.000000000Z \n");
+        free(s);
+
+        o = (struct log_options){.tail = 2};
+        s = read_all(&o);
+        assert_string_equal(s, "line three\n\n");
+        free(s);
+        o.tail = 0;
+        s = read_all(&o);
+        assert_string_equal(s, "");
+        free(s);
+        o.tail = 100;
+        s = read_all(&o);
+        assert_string_equal(s, "line one\npart two\nline three\n\n");
+        free(s);
+
+        o = (struct log_options){.tail = -1, .since_ns = 1795751510000000000LL};
+        s = read_all(&o);
+        assert_string_equal(s, "part two\nline three\n\n");
+        free(s);
+
+        o = (struct log_options){.tail = -1, .limit = 12};
+        s = read_all(&o);
+        assert_string_equal(s, "line one\npar");
+        free(s);
+}
+
+static void test_find_file(void **state)
+{
+        _cleanup_free_ char *dir = strdup_printf("%s/c", tmpdir), *path = NULL, *prev = NULL;
+        int restart = -1;
+
+        assert_int_equal(log_find_file(dir, false, &path, &restart), -ENOENT);
+        assert_int_equal(mkdir_p(dir, 0755), 0);
+        assert_int_equal(log_find_file(dir, false, &path, &restart), -ENOENT);
+        const char *names[] = {"0.log", "2.log", "10.log", "x.log", "3.log.gz", "1.log"};
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+                _cleanup_free_ char *p = strdup_printf("%s/%s", dir, names[i]);
+                assert_int_equal(write_file_atomic(p, "", 0, 0644), 0);
+        }
+        assert_int_equal(log_find_file(dir, false, &path, &restart), 0);
+        assert_true(str_has_suffix(path, "/c/10.log"));
+        assert_int_equal(restart, 10);
+        assert_int_equal(log_find_file(dir, true, &prev, &restart), 0);
+        assert_true(str_has_suffix(prev, "/c/2.log"));
+        assert_int_equal(restart, 2);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_parse),
+                cmocka_unit_test(test_read),
+                cmocka_unit_test(test_find_file),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
