@@ -284,7 +284,7 @@ static enum MHD_Result proxy_to(struct stream_proxies *sp, struct MHD_Connection
                 return reply(conn, MHD_HTTP_BAD_GATEWAY, "cannot write to the runtime's streaming server");
         }
         _cleanup_free_ char *buf = OOM_CHECK(malloc(MAX_HEAD));
-        size_t len, head_len;
+        size_t len = 0, head_len = 0;
         if ((r = read_head(fd, buf, MAX_HEAD, &len, &head_len)) < 0) {
                 proxy_free(p);
                 return reply(conn, MHD_HTTP_BAD_GATEWAY, "no answer from the runtime's streaming server");
