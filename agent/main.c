@@ -20,6 +20,7 @@
 #include "seccomp_profile.h"
 #include "security.h"
 #include "services.h"
+#include "tokens.h"
 #include "sink.h"
 #include "config.h"
 #include "events.h"
@@ -71,6 +72,7 @@ struct agent {
         struct obj_cache *objects;
         struct svc_cache *services;
         struct seccomp_cache *seccomp;
+        struct token_cache *tokens;
         struct security_ctx security;
         char *seccomp_root;
         atomic_int sources_pending;  /* sources that have not spoken yet */
@@ -148,6 +150,8 @@ static int do_kill(void *ud, const char *uid, int64_t grace_s, struct sync_resul
                 return r;
         if (a->objects)
                 obj_cache_unregister_pod(a->objects, uid);
+        if (a->tokens)
+                token_forget_pod(a->tokens, uid);
         /* An API pod being deleted gets its DELETE even if it never had a status here. */
         if (a->api_status && a->api && api_source_deleting(a->api, uid)) {
                 _cleanup_pod_ struct pod *p = api_source_pod(a->api, uid);
@@ -327,6 +331,7 @@ static int init_kube(struct agent *a)
         }
         kube_auth_clear(&auth);
         a->objects = obj_cache_new(a->kube);
+        a->tokens = token_cache_new(a->kube);
         r = svc_cache_start(a->kube, &a->services);
         if (r < 0)
                 log_error("Cannot watch Services; containers get no service variables", "err=\"%s\"",
@@ -402,6 +407,7 @@ static void stop_kube_writers(struct agent *a)
         a->event_sink = NULL;
         a->objects = obj_cache_free(a->objects);
         a->services = svc_cache_free(a->services);
+        a->tokens = token_cache_free(a->tokens);
         a->kube = kube_client_free(a->kube);
         a->kube_events = kube_client_free(a->kube_events);
         a->kube_heartbeat = kube_client_free(a->kube_heartbeat);
@@ -610,6 +616,7 @@ static int run(struct agent *a)
                 .image_pull_timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
                 .objects = a->objects,
                 .services = a->services,
+                .tokens = a->tokens,
                 .security = &a->security,
                 /* allocatable: resourceFieldRef limits of containers that set none */
                 .node_cpu_m = 1000LL * MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L) - a->cfg.reserved_cpu_m,

@@ -220,6 +220,7 @@ static int setup_volumes(const struct sync_ctx *ctx, const struct pod *pod, stru
 {
         struct vol_ctx vctx = {.root_dir = ctx->root_dir,
                                .objects = ctx->objects,
+                               .tokens = ctx->tokens,
                                .host_ip = ctx->node_ip,
                                .node_cpu_m = ctx->node_cpu_m,
                                .node_mem = ctx->node_mem,

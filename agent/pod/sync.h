@@ -12,6 +12,7 @@ struct event_recorder;
 struct status_manager;
 struct prober;
 struct obj_cache;
+struct token_cache;
 struct security_ctx;
 struct svc_cache;
 struct qos_cgroups;
@@ -42,6 +43,7 @@ struct sync_ctx {
         const char *node_ip;           /* status.hostIP; may be NULL */
         struct obj_cache *objects;     /* ConfigMaps and Secrets from the API server; NULL: standalone */
         struct svc_cache *services;    /* Services, for their environment variables; NULL: standalone */
+        struct token_cache *tokens;    /* service account tokens (projected volumes); NULL: standalone */
         const struct security_ctx *security; /* securityContext and seccomp; NULL: the runtime's defaults */
         int64_t node_cpu_m, node_mem;        /* allocatable, for resourceFieldRef limits not set */
         struct qos_cgroups *cgroups;         /* pod cgroups by QoS class; NULL: none (cgroupsPerQOS off) */

@@ -13,6 +13,7 @@
 #include "envvars.h"
 #include "log.h"
 #include "objcache.h"
+#include "tokens.h"
 #include "util.h"
 
 #define DATA_LINK     "..data"
@@ -483,6 +484,36 @@ static int add_object_source(const struct vol_ctx *ctx, const struct pod *pod, j
         return 0;
 }
 
+/* A serviceAccountToken source: a token bound to the pod (TokenRequest), refreshed by the token cache. */
+static int add_token_source(const struct vol_ctx *ctx, const struct pod *pod, json_t *src, mode_t dmode,
+                            struct vol_payload *p, char *err, size_t errlen)
+{
+        const char *path = json_string_value(json_object_get(src, "path"));
+        const char *aud = json_string_value(json_object_get(src, "audience"));
+        json_t *exp = json_object_get(src, "expirationSeconds");
+        const char *sa =
+                json_string_value(json_object_get(json_object_get(pod->json, "spec"), "serviceAccountName"));
+        const char *srcname = pod_annotation(pod, "kubernetes.io/config.source");
+        _cleanup_free_ char *token = NULL;
+        if (!path || !*path) {
+                snprintf(err, errlen, "serviceAccountToken: path is required");
+                return -EINVAL;
+        }
+        if ((srcname && !streq(srcname, "api")) || !ctx->tokens) {
+                snprintf(err, errlen, "serviceAccountToken: %s",
+                         ctx->tokens ? "static pods may not use service account tokens"
+                                     : "no API server is configured");
+                return -EPERM;
+        }
+        int64_t seconds = json_is_integer(exp) ? json_integer_value(exp) : 3600;
+        int r = token_get(ctx->tokens, pod->namespace, sa && *sa ? sa : "default", aud, seconds, pod->name,
+                          pod->uid, ctx->timeout_ms, &token, err, errlen);
+        if (r < 0)
+                return r;
+        vol_payload_add(p, path, token, strlen(token), mode_of(src, "mode", dmode));
+        return 0;
+}
+
 static int add_downward_source(const struct vol_ctx *ctx, const struct pod *pod, json_t *src, mode_t dmode,
                                struct vol_payload *p, char *err, size_t errlen)
 {
@@ -549,10 +580,12 @@ int vol_build_payload(const struct vol_ctx *ctx, const struct pod *pod, const st
                                                       dmode, &p, err, errlen);
                         else if ((x = json_object_get(s, "downwardAPI")))
                                 r = add_downward_source(ctx, pod, x, dmode, &p, err, errlen);
+                        else if ((x = json_object_get(s, "serviceAccountToken")))
+                                r = add_token_source(ctx, pod, x, dmode, &p, err, errlen);
                         else {
                                 snprintf(err, errlen,
-                                         "projected source %zu: only configMap, secret and "
-                                         "downwardAPI are supported yet",
+                                         "projected source %zu: only configMap, secret, downwardAPI and "
+                                         "serviceAccountToken are supported",
                                          i);
                                 r = -EOPNOTSUPP;
                         }

@@ -10,6 +10,7 @@
 #include "pod.h"
 
 struct obj_cache;
+struct token_cache;
 
 /* One file of an API-data volume: a relative path, its bytes and mode. */
 struct vol_file {
@@ -41,7 +42,8 @@ int vol_atomic_write(const char *dir, const struct vol_payload *p, char *err, si
 
 struct vol_ctx {
         const char *root_dir;
-        struct obj_cache *objects; /* NULL: standalone (API objects are refused) */
+        struct obj_cache *objects;  /* NULL: standalone (API objects are refused) */
+        struct token_cache *tokens; /* serviceAccountToken sources; NULL: standalone (refused) */
         const char *host_ip;
         int64_t node_cpu_m, node_mem; /* resourceFieldRef limits when a container sets none */
         int64_t timeout_ms;           /* waiting for a ConfigMap or Secret */

@@ -17,7 +17,7 @@ M="$WORK/manifests"
 mkdir -p "$M"
 "$MASTER" node-kubeconfig "$MASTER_DIR" "$NODE" "$WORK/node.kubeconfig" >/dev/null
 k delete node "$NODE" --ignore-not-found >/dev/null 2>&1
-k delete pod vol-pod vol-missing --ignore-not-found --grace-period=0 --force >/dev/null 2>&1
+k delete pod vol-pod vol-missing tok-pod --ignore-not-found --grace-period=0 --force >/dev/null 2>&1
 k delete configmap vol-cfg --ignore-not-found >/dev/null 2>&1
 k delete secret vol-sec --ignore-not-found >/dev/null 2>&1
 
@@ -138,6 +138,43 @@ k delete pod vol-pod vol-missing --wait=false >/dev/null
 check "pods deleted: containers gone" wait_for 30 is_gone c default/vol-pod
 check "... the pod directory is gone, tmpfs unmounted" wait_for 15 eval \
   "[ ! -e '$WORK/root/pods/$uid' ] && ! grep -q '$WORK/root/pods/$uid' /proc/mounts"
+# A projected serviceAccountToken: a token bound to the pod through TokenRequest, valid for the audience.
+k delete serviceaccount tok-sa --ignore-not-found >/dev/null 2>&1
+k create serviceaccount tok-sa >/dev/null
+k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: tok-pod}
+spec:
+  nodeName: $NODE
+  serviceAccountName: tok-sa
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMG
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo token=\$(cat /var/run/tok/token); exec sleep 3600"]
+    volumeMounts: [{name: tok, mountPath: /var/run/tok}]
+  volumes:
+  - name: tok
+    projected:
+      sources:
+      - serviceAccountToken: {path: token, audience: e2e-aud, expirationSeconds: 600}
+YAML
+check "projected serviceAccountToken: the pod runs" wait_for 40 sh -c \
+  "[ \"\$(kubectl get pod tok-pod -o jsonpath='{.status.phase}')\" = Running ]"
+token=""
+get_token() { token=$(log_of tok-pod c | sed -n 's/^token=//p' | head -1); [ -n "$token" ]; }
+check "... its token file holds a JWT" wait_for 15 get_token
+review() {
+  printf '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"%s","audiences":["e2e-aud"]}}' "$token" |
+    k create -o json -f - 2>/dev/null |
+    jq -e '.status.authenticated == true and .status.user.username == "system:serviceaccount:default:tok-sa" and (.status.user.extra["authentication.kubernetes.io/pod-name"][0] == "tok-pod")' >/dev/null
+}
+check "... which the API server accepts for the audience, bound to the pod (TokenReview)" review
+k delete pod tok-pod --wait=false >/dev/null
+check "... pod deleted: gone" wait_for 30 is_gone c default/tok-pod
+
 # A static pod may not use API objects. (Last: the status writer retries the refused mirror pod, which holds
 # up other pods' statuses.)
 cat >"$M/static-cm.yaml" <<YAML
@@ -162,5 +199,6 @@ wait_for 30 is_gone c "default/static-cm-$NODE"
 check "cubelet stops cleanly" stop_cubelet
 k delete configmap vol-cfg vol-absent --ignore-not-found >/dev/null 2>&1
 k delete secret vol-sec --ignore-not-found >/dev/null 2>&1
+k delete serviceaccount tok-sa --ignore-not-found >/dev/null 2>&1
 k delete node "$NODE" >/dev/null 2>&1
 finish
