@@ -1040,6 +1040,25 @@ static void decode_container(struct api_problems *pr, json_t *obj, const char *p
                                         add_error(pr, q, "Invalid value: \"%s\": must be unique",
                                                   m->mount_path);
                                 }
+                        _cleanup_free_ char *prop = get_str(pr, e, p, "mountPropagation");
+                        snprintf(q, sizeof q, "%s.mountPropagation", p);
+                        if (!prop || streq(prop, "None"))
+                                m->propagation = PROPAGATION_NONE;
+                        else if (streq(prop, "HostToContainer"))
+                                m->propagation = PROPAGATION_HOST_TO_CONTAINER;
+                        else if (streq(prop, "Bidirectional"))
+                                m->propagation = PROPAGATION_BIDIRECTIONAL;
+                        else
+                                add_error(pr, q,
+                                          "Unsupported value: \"%s\": supported values: \"Bidirectional\", "
+                                          "\"HostToContainer\", \"None\"",
+                                          prop);
+                        if (m->propagation == PROPAGATION_BIDIRECTIONAL &&
+                            !json_is_true(
+                                    json_object_get(json_object_get(obj, "securityContext"), "privileged")))
+                                add_error(pr, q,
+                                          "Forbidden: Bidirectional mount propagation is available only to "
+                                          "privileged containers");
                         snprintf(q, sizeof q, "%s.subPath", p);
                         if (m->sub_path && (m->sub_path[0] == '/' || strstr(m->sub_path, "..")))
                                 add_error(pr, q,

@@ -24,11 +24,14 @@ struct container_port {
         char *host_ip;
 };
 
+enum mount_propagation { PROPAGATION_NONE, PROPAGATION_HOST_TO_CONTAINER, PROPAGATION_BIDIRECTIONAL };
+
 struct volume_mount {
         char *name;
         char *mount_path;
         char *sub_path;
         bool read_only;
+        enum mount_propagation propagation; /* mountPropagation */
 };
 
 enum probe_kind { PROBE_EXEC, PROBE_HTTP_GET, PROBE_TCP_SOCKET, PROBE_GRPC, PROBE_SLEEP };
@@ -116,7 +119,7 @@ struct pod {
          * metadata.deletionGracePeriodSeconds. */
         bool terminating;
         bool deleting; /* deletionTimestamp set: delete the API object once stopped */
-        json_t *json;       /* the defaulted object */
+        json_t *json;  /* the defaulted object */
 };
 
 struct pod *pod_ref(struct pod *p);

@@ -691,6 +691,11 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
                 runtime__v1__mount__init(m);
                 m->container_path = vm->mount_path;
                 m->readonly = vm->read_only || vol_kind_read_only(v->kind);
+                m->propagation = vm->propagation == PROPAGATION_BIDIRECTIONAL
+                                         ? RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_BIDIRECTIONAL
+                                 : vm->propagation == PROPAGATION_HOST_TO_CONTAINER
+                                         ? RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_HOST_TO_CONTAINER
+                                         : RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_PRIVATE;
                 _cleanup_free_ char *base = vol_host_path(ctx->root_dir, pod, v);
                 if (!base)
                         continue; /* setup_volumes refuses these */

@@ -58,8 +58,31 @@ check "... readOnlyRootFilesystem: writing / fails" log_of user 'touch-rc=1'
 check "... capabilities dropped: CapEff is empty" log_of user 'CapEff:.*0000000000000000'
 check "pod sysctls reach the pod's network namespace" wait_for 30 log_of sysctl 'ping=0[[:space:]]*2147483647'
 
+# mountPropagation: HostToContainer lets a mount made on the host later show inside the container.
+PROP="$WORK/prop"
+mkdir -p "$PROP/sub"
+mount --bind "$PROP" "$PROP" && mount --make-rshared "$PROP"
+cat >"$M/prop.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: prop}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMG
+    command: ["sh", "-c", "while :; do if [ -f /host/sub/late ]; then echo seen-late-mount; sleep 3600; fi; sleep 0.2; done"]
+    volumeMounts: [{name: h, mountPath: /host, mountPropagation: HostToContainer}]
+  volumes: [{name: h, hostPath: {path: $PROP}}]
+YAML
+check "mountPropagation HostToContainer: the pod runs" wait_for 30 is_running c default/prop-$NODE
+mount -t tmpfs tmpfs "$PROP/sub" && echo x >"$PROP/sub/late"
+check "... a tmpfs mounted on the host afterwards is seen inside" wait_for 10 log_of prop seen-late-mount
+umount "$PROP/sub" 2>/dev/null
+
 rm -f "$M"/*
 gone() { ! cri ps -a | grep -q -- "-$NODE"; }
 check "all pods removed" wait_for 30 gone
 check "cubelet exits cleanly" stop_cubelet
+umount -l "$PROP" 2>/dev/null
 finish

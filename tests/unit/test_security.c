@@ -151,11 +151,40 @@ static void test_container_security(void **state)
         manifest_result_clear(&r);
 }
 
+static void test_mount_propagation(void **state)
+{
+        const char *m = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+                        "  - name: c\n    image: busybox\n"
+                        "    volumeMounts: [{name: h, mountPath: /a, mountPropagation: HostToContainer},\n"
+                        "                   {name: h, mountPath: /b}]\n"
+                        "  volumes: [{name: h, hostPath: {path: /tmp}}]\n";
+        struct manifest_result r = {0};
+        struct pod *p = decode(m, &r);
+        assert_int_equal(p->containers[0].mounts[0].propagation, PROPAGATION_HOST_TO_CONTAINER);
+        assert_int_equal(p->containers[0].mounts[1].propagation, PROPAGATION_NONE);
+        manifest_result_clear(&r);
+
+        const char *bad = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+                          "  - name: c\n    image: busybox\n"
+                          "    volumeMounts: [{name: h, mountPath: /a, mountPropagation: Bidirectional},\n"
+                          "                   {name: h, mountPath: /b, mountPropagation: Sideways}]\n"
+                          "  volumes: [{name: h, hostPath: {path: /tmp}}]\n";
+        manifest_decode("/etc/m/p.yaml", bad, strlen(bad), "n1", &r);
+        assert_non_null(r.error);
+        assert_non_null(strstr(
+                r.error, "volumeMounts[0].mountPropagation: Forbidden: Bidirectional mount propagation "
+                         "is available only to privileged containers"));
+        assert_non_null(
+                strstr(r.error, "volumeMounts[1].mountPropagation: Unsupported value: \"Sideways\""));
+        manifest_result_clear(&r);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_seccomp_compile),
                 cmocka_unit_test(test_container_security),
+                cmocka_unit_test(test_mount_propagation),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
