@@ -31,6 +31,7 @@
 #include "network.h"
 #include "metrics.h"
 #include "log.h"
+#include "logrotate.h"
 #include "pleg.h"
 #include "prober.h"
 #include "podconfig.h"
@@ -72,6 +73,8 @@ struct agent {
         struct obj_cache *objects;
         struct svc_cache *services;
         struct seccomp_cache *seccomp;
+        struct log_rotator *log_rotator;
+        char *containers_log_dir;
         struct token_cache *tokens;
         struct security_ctx security;
         char *seccomp_root;
@@ -595,6 +598,14 @@ static int run(struct agent *a)
                 log_error("Cannot start the prober", "err=\"%s\"", strerror(-r));
                 return r;
         }
+        /* /var/log/containers beside /var/log/pods, as upstream (a private podLogsDir keeps its own). */
+        {
+                _cleanup_free_ char *d = xstrdup(a->cfg.pod_logs_dir);
+                char *slash = strrchr(d, '/');
+                if (slash && slash != d)
+                        *slash = 0;
+                a->containers_log_dir = strdup_printf("%s/containers", slash == d ? "" : d);
+        }
         a->seccomp = seccomp_cache_new();
         a->seccomp_root = strdup_printf("%s/seccomp", a->cfg.root_dir);
         a->security = (struct security_ctx){.seccomp_root = a->seccomp_root,
@@ -611,6 +622,7 @@ static int run(struct agent *a)
                 .cri = a->cri,
                 .root_dir = a->cfg.root_dir,
                 .pod_logs_dir = a->cfg.pod_logs_dir,
+                .containers_log_dir = a->containers_log_dir,
                 .resolv_conf = "/etc/resolv.conf",
                 .timeout_ms = a->cfg.runtime_timeout_ms,
                 .image_pull_timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
@@ -678,6 +690,17 @@ static int run(struct agent *a)
                 log_error("Cannot start PLEG", "err=\"%s\"", strerror(-r));
                 goto out;
         }
+        struct log_rotate_config lrc = {.cri = a->cri,
+                                        .max_size = a->cfg.log_max_size,
+                                        .max_files = a->cfg.log_max_files,
+                                        .interval_ms = a->cfg.log_monitor_ms,
+                                        .timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 10000),
+                                        .containers_dir = a->containers_log_dir};
+        r = log_rotator_start(&lrc, &a->log_rotator);
+        if (r < 0) {
+                log_error("Cannot start the container log rotation", "err=\"%s\"", strerror(-r));
+                goto out;
+        }
         if (a->kube && (r = start_kube(a)) < 0) {
                 log_error("Cannot start the API server parts", "err=\"%s\"", strerror(-r));
                 goto out;
@@ -716,6 +739,8 @@ out:
         a->healthz = healthz_stop(a->healthz);
         a->readonly = healthz_stop(a->readonly);
         stop_kube(a);
+        log_rotator_stop(a->log_rotator);
+        a->log_rotator = NULL;
         a->pleg = pleg_stop(a->pleg);
         prober_halt(a->prober); /* no more kicks into the workers */
         if (a->objects)
@@ -738,6 +763,7 @@ out:
         a->status = status_manager_free(a->status);
         a->seccomp = seccomp_cache_free(a->seccomp);
         free(a->seccomp_root);
+        free(a->containers_log_dir);
         return r;
 }
 

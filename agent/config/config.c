@@ -32,6 +32,9 @@ void config_init_defaults(struct cubelet_config *c)
         c->relist_ms = 1000;
         c->runtime_events = true;
         c->register_node = true;
+        c->log_max_size = 10 << 20;
+        c->log_max_files = 5;
+        c->log_monitor_ms = 10000;
         c->max_pods = 110;
         c->port = 10250;
         c->kube_api_qps = 5;
@@ -408,6 +411,28 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                 set_str(&c->pod_cidr, json_string_value(v));
                 return 0;
         }
+        if (streq(key, "containerLogMaxSize")) {
+                int64_t milli;
+                if (!json_is_string(v) || parse_quantity_milli(json_string_value(v), &milli) < 0 ||
+                    milli < 0)
+                        return *err = strdup_printf("%s: expected a quantity such as \"10Mi\"", key),
+                               -EINVAL;
+                c->log_max_size = milli / 1000;
+                return 0;
+        }
+        if (streq(key, "containerLogMaxFiles")) {
+                if (!json_is_integer(v) || json_integer_value(v) < 2 || json_integer_value(v) > 1000)
+                        return *err = strdup_printf("%s: expected an integer of at least 2", key), -EINVAL;
+                c->log_max_files = (int) json_integer_value(v);
+                return 0;
+        }
+        if (streq(key, "containerLogMonitorInterval")) {
+                int64_t ms;
+                if (!json_is_string(v) || parse_duration_ms(json_string_value(v), &ms) < 0 || ms < 1000)
+                        return *err = strdup_printf("%s: expected a duration of at least 1s", key), -EINVAL;
+                c->log_monitor_ms = ms;
+                return 0;
+        }
         if (streq(key, "seccompDefault")) {
                 if (!json_is_boolean(v))
                         return *err = strdup_printf("%s: expected true or false", key), -EINVAL;
@@ -546,6 +571,8 @@ enum {
         OPT_CNI_CONF_DIR,
         OPT_POD_CIDR,
         OPT_SECCOMP_DEFAULT,
+        OPT_LOG_MAX_SIZE,
+        OPT_LOG_MAX_FILES,
         OPT_CNI_BIN_DIR,
         OPT_CNI_DELEGATE_SOCKET,
         OPT_PORT,
@@ -590,6 +617,8 @@ static const struct option options[] = {
         {"cni-conf-dir", required_argument, NULL, OPT_CNI_CONF_DIR},
         {"pod-cidr", required_argument, NULL, OPT_POD_CIDR},
         {"seccomp-default", optional_argument, NULL, OPT_SECCOMP_DEFAULT},
+        {"container-log-max-size", required_argument, NULL, OPT_LOG_MAX_SIZE},
+        {"container-log-max-files", required_argument, NULL, OPT_LOG_MAX_FILES},
         {"cni-bin-dir", required_argument, NULL, OPT_CNI_BIN_DIR},
         {"cni-delegate-socket", required_argument, NULL, OPT_CNI_DELEGATE_SOCKET},
         {"port", required_argument, NULL, OPT_PORT},
@@ -644,6 +673,10 @@ static void usage(FILE *f)
               "  --pod-max-pids N                   pids.max of each pod, -1 for none (podPidsLimit) [-1]\n"
               "  --network-mode runtime|agent       who runs CNI: containerd, or cubelet through its "
               "delegate [runtime]\n"
+              "  --container-log-max-size QTY       rotate a container's log above this "
+              "(containerLogMaxSize) [10Mi]\n"
+              "  --container-log-max-files N        log files kept per container (containerLogMaxFiles) "
+              "[5]\n"
               "  --seccomp-default[=BOOL]           RuntimeDefault seccomp for pods that set none [false]\n"
               "  --pod-cidr CIDR                    agent mode: the default network's range when the CNI\n"
               "                                     directory is empty (podCIDR) [the Node's spec.podCIDR]\n"
@@ -875,6 +908,17 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         }
                         break;
                 }
+                case OPT_LOG_MAX_SIZE: {
+                        int64_t milli;
+                        if (parse_quantity_milli(optarg, &milli) < 0 || milli < 0)
+                                return flag_error(name, optarg, "expected a quantity such as 10Mi");
+                        c->log_max_size = milli / 1000;
+                        break;
+                }
+                case OPT_LOG_MAX_FILES:
+                        if (parse_int_flag(name, optarg, 2, 1000, &c->log_max_files) < 0)
+                                return -EINVAL;
+                        break;
                 case OPT_SECCOMP_DEFAULT:
                         if (!optarg || streq(optarg, "true") || streq(optarg, "1"))
                                 c->seccomp_default = true;

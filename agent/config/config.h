@@ -50,6 +50,9 @@ struct cubelet_config {
                                          * agent mode runs /etc/cni/net.d */
         char **cni_bin_dirs;            /* --cni-bin-dir D1,D2; NULL: the runtime's, else /opt/cni/bin */
         char *cni_delegate_socket;      /* --cni-delegate-socket: agent mode [/run/cubelet/cni.sock] */
+        int64_t log_max_size;           /* containerLogMaxSize [10Mi]; 0: no rotation */
+        int log_max_files;              /* containerLogMaxFiles [5] */
+        int64_t log_monitor_ms;         /* containerLogMonitorInterval [10s] */
         bool seccomp_default;           /* seccompDefault / --seccomp-default: RuntimeDefault unless set */
         char *pod_cidr;                 /* podCIDR / --pod-cidr: agent mode's default network [the Node's] */
         int verbosity;                  /* --v */

@@ -828,6 +828,18 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
                 return r;
         }
         pod_event(ctx, pod, fp, EVENT_NORMAL, "Created", "Created container %s", c->name);
+        if (ctx->containers_log_dir) {
+                /* upstream's /var/log/containers/<pod>_<ns>_<container>-<id>.log, for log shippers; the log
+                 * rotator removes the links whose log is gone */
+                _cleanup_free_ char *link =
+                        strdup_printf("%s/%s_%s_%s-%s.log", ctx->containers_log_dir, pod->name,
+                                      pod->namespace, c->name, cresp->container_id);
+                _cleanup_free_ char *target = strdup_printf("%s/%s", sbcfg->log_directory, cfg.log_path);
+                (void) mkdir_p(ctx->containers_log_dir, 0755);
+                if (symlink(target, link) < 0 && errno != EEXIST)
+                        log_warn("Cannot link the container log, ignoring", "path=\"%s\" err=\"%s\"", link,
+                                 strerror(errno));
+        }
         Runtime__V1__StartContainerRequest sreq = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__StartContainerResponse *sresp = NULL;
         sreq.container_id = cresp->container_id;

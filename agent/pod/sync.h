@@ -31,10 +31,11 @@ struct network;
 
 struct sync_ctx {
         struct cri_client *cri;
-        const char *root_dir;     /* /var/lib/cubelet */
-        const char *pod_logs_dir; /* /var/log/pods */
-        const char *resolv_conf;  /* /etc/resolv.conf */
-        int64_t timeout_ms;       /* per CRI call (runtimeRequestTimeout) */
+        const char *root_dir;           /* /var/lib/cubelet */
+        const char *pod_logs_dir;       /* /var/log/pods */
+        const char *containers_log_dir; /* /var/log/containers (links to the logs); NULL: none */
+        const char *resolv_conf;        /* /etc/resolv.conf */
+        int64_t timeout_ms;             /* per CRI call (runtimeRequestTimeout) */
         int64_t image_pull_timeout_ms;
         struct backoff *backoff;       /* CrashLoopBackOff state; NULL: restart at once */
         struct event_recorder *events; /* NULL: no events */
