@@ -22,7 +22,7 @@ check "cpack builds the .deb" test -s "$deb"
 contents=$(dpkg-deb -c "$deb" | awk '{ print $6 }')
 for f in ./usr/bin/cubelet ./usr/bin/cubelet-cri ./usr/lib/cni/cubelet-delegate ./usr/lib/cubelet/pause \
   ./usr/lib/cubelet/cubelet-prepare ./usr/lib/systemd/system/cubelet.service ./etc/cubelet/config.yaml \
-  ./etc/containerd/conf.d/cubelet.toml; do
+  ./etc/containerd/conf.d/cubelet.toml ./usr/share/cubelet/cni/cni-default.conflist.in; do
   check "the package holds $f" grep -qx -- "$f" <<<"$contents"
 done
 deps=$(dpkg-deb -f "$deb" Depends)
