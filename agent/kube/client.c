@@ -198,8 +198,11 @@ static struct curl_slist *handle_setup(struct kube_client *c, CURL *h, const cha
         } else if (a->key_file)
                 (void) curl_easy_setopt(h, CURLOPT_SSLKEY, a->key_file);
         hl = curl_slist_append(hl, "Accept: application/json");
-        if (a->token) {
-                _cleanup_free_ char *auth = strdup_printf("Authorization: Bearer %s", a->token);
+        pthread_mutex_lock(&c->lock); /* the token may be re-read from its file */
+        _cleanup_free_ char *token = xstrdup(a->token);
+        pthread_mutex_unlock(&c->lock);
+        if (token) {
+                _cleanup_free_ char *auth = strdup_printf("Authorization: Bearer %s", token);
                 hl = curl_slist_append(hl, auth);
         }
         return hl;
@@ -311,10 +314,35 @@ static int request(struct kube_client *c, const char *method, const char *path, 
         return r;
 }
 
+/* A 401 with a tokenFile: the token may have been rotated (projected tokens are); read it again. Returns
+ * true when it changed. client-go re-reads it about every minute; once per 401 does as well. */
+static bool reread_token(struct kube_client *c)
+{
+        _cleanup_free_ char *t = NULL;
+        if (!c->auth.token_file || read_file_limit(c->auth.token_file, 64 << 10, &t, NULL) < 0)
+                return false;
+        size_t n = strlen(t);
+        while (n > 0 && (t[n - 1] == '\n' || t[n - 1] == '\r' || t[n - 1] == ' ' || t[n - 1] == '\t'))
+                t[--n] = 0;
+        pthread_mutex_lock(&c->lock);
+        bool changed = !streq_ptr(t, c->auth.token);
+        if (changed) {
+                free(c->auth.token);
+                c->auth.token = TAKE_PTR(t);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return changed;
+}
+
 int kube_request(struct kube_client *c, const char *method, const char *path, json_t *body,
                  const char *content_type, int64_t timeout_ms, struct kube_response *ret)
 {
-        return request(c, method, path, body, content_type, timeout_ms, NULL, false, ret);
+        int r = request(c, method, path, body, content_type, timeout_ms, NULL, false, ret);
+        if (r >= 0 && ret->status == 401 && reread_token(c)) {
+                kube_response_clear(ret);
+                r = request(c, method, path, body, content_type, timeout_ms, NULL, false, ret);
+        }
+        return r;
 }
 
 char *kube_query_escape(const char *s)
@@ -573,6 +601,8 @@ static int watch_once(struct kube_watch *w, char *err, size_t errlen)
                 snprintf(err, errlen, "%s", w->error_event);
                 r = -EIO;
         } else if (w->http_status != 0 && w->http_status != 200) {
+                if (w->http_status == 401)
+                        (void) reread_token(w->c);
                 json_t *body = w->line.data ? json_loadb(w->line.data, w->line.len, 0, NULL) : NULL;
                 status_message(&w->line, body, w->http_status, err, errlen);
                 json_decref(body);

@@ -210,7 +210,10 @@ int kubeconfig_parse(const char *buf, size_t len, const char *base_dir, struct k
                                 r = fail(ret_err, "%s.tokenFile: %s: %s", path, a.token_file, strerror(-r));
                                 goto out;
                         }
-                        t[strcspn(t, "\r\n")] = 0;
+                        size_t tn = strlen(t);
+                        while (tn > 0 && (t[tn - 1] == '\n' || t[tn - 1] == '\r' || t[tn - 1] == ' ' ||
+                                          t[tn - 1] == '\t'))
+                                t[--tn] = 0;
                         a.token = TAKE_PTR(t);
                 }
                 if (json_object_get(user, "exec") || json_object_get(user, "auth-provider")) {
