@@ -136,6 +136,15 @@ launch() {
   basename "$1" >"$dir/$name.exe"
   setsid "$@" </dev/null >>"$dir/$name.log" 2>&1 &
   echo $! >"$dir/$name.pid"
+  # Until setsid has exec'd the binary, the pid shows the shell or setsid: a busy machine can take a
+  # moment, and alive() would call that "exited".
+  local i exe
+  for ((i = 0; i < 100; i++)); do
+    running "$!" || break
+    exe=$(tr '\0' ' ' <"/proc/$!/cmdline" 2>/dev/null | cut -d' ' -f1)
+    [ "$(basename "${exe:-x}")" = "$(basename "$1")" ] && break
+    sleep 0.05
+  done
 }
 
 # halt NAME: SIGTERM, 20 s to exit, then SIGKILL.
