@@ -119,6 +119,20 @@ const char *pod_full_name(const struct pod *p, char *buf, size_t len)
         return buf;
 }
 
+json_t *pod_container_json(const struct pod *p, const char *name)
+{
+        json_t *spec = json_object_get(p->json, "spec"), *c;
+        const char *lists[] = {"containers", "initContainers"};
+        size_t i;
+        for (size_t l = 0; l < ELEMENTSOF(lists); l++)
+                json_array_foreach(json_object_get(spec, lists[l]), i, c)
+                {
+                        if (streq_ptr(json_string_value(json_object_get(c, "name")), name))
+                                return c;
+                }
+        return NULL;
+}
+
 const char *pod_annotation(const struct pod *p, const char *key)
 {
         for (size_t i = 0; i < p->n_annotations; i++)

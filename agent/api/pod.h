@@ -133,6 +133,8 @@ static inline void pod_unrefp(struct pod **p)
 /* "namespace/name" for logs, into buf. */
 const char *pod_full_name(const struct pod *p, char *buf, size_t len);
 const char *pod_annotation(const struct pod *p, const char *key);
+/* The JSON of the container (or init container) of that name in p->json, borrowed; NULL if none. */
+json_t *pod_container_json(const struct pod *p, const char *name);
 
 /* Field-level problems found while decoding: errors make the object invalid; warnings do not. */
 struct api_problems {

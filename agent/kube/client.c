@@ -360,6 +360,13 @@ char *kube_query_escape(const char *s)
         return out;
 }
 
+char *kube_field_selector(const char *field, const char *value)
+{
+        _cleanup_free_ char *sel = strdup_printf("%s=%s", field, value);
+        _cleanup_free_ char *esc = kube_query_escape(sel);
+        return strdup_printf("fieldSelector=%s", esc);
+}
+
 /* ---- list + watch ---------------------------------------------------------------------------------- */
 
 int kube_watch_decode(const char *line, size_t len, json_t **ret_event, const char **ret_type,

@@ -29,6 +29,8 @@ int kube_request(struct kube_client *c, const char *method, const char *path, js
 
 /* Percent-encodes a query value (caller frees). */
 char *kube_query_escape(const char *s);
+/* "fieldSelector=<field>%3D<value>", escaped (caller frees). */
+char *kube_field_selector(const char *field, const char *value);
 
 /* ---- list + watch ---- */
 

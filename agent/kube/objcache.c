@@ -211,9 +211,7 @@ static void object_ref(struct obj_cache *c, const char *key_ns, const char *ref)
         c->objs = OOM_CHECK(realloc(c->objs, (c->n_objs + 1) * sizeof *c->objs));
         c->objs[c->n_objs++] = o;
         _cleanup_free_ char *path = strdup_printf("/api/v1/namespaces/%s/%s", o->ns, o->resource);
-        _cleanup_free_ char *sel = strdup_printf("metadata.name=%s", o->name);
-        _cleanup_free_ char *esc = kube_query_escape(sel);
-        _cleanup_free_ char *query = strdup_printf("fieldSelector=%s", esc);
+        _cleanup_free_ char *query = kube_field_selector("metadata.name", o->name);
         struct kube_watch_ops ops = {
                 .on_list = on_list, .on_event = on_event, .on_state = on_state, .userdata = o};
         if (kube_watch_start(c->kube, path, query, &ops, &o->watch) < 0) {

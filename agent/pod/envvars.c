@@ -10,20 +10,6 @@
 #include "services.h"
 #include "util.h"
 
-static json_t *find_container(const struct pod *pod, const char *name)
-{
-        json_t *spec = json_object_get(pod->json, "spec"), *c;
-        const char *lists[] = {"containers", "initContainers"};
-        size_t i;
-        for (size_t l = 0; l < 2; l++)
-                json_array_foreach(json_object_get(spec, lists[l]), i, c)
-                {
-                        if (streq_ptr(json_string_value(json_object_get(c, "name")), name))
-                                return c;
-                }
-        return NULL;
-}
-
 static const struct container *find_spec(const struct pod *pod, const char *name)
 {
         for (size_t i = 0; i < pod->n_containers; i++)
@@ -253,7 +239,7 @@ static int env_from(const struct env_ctx *ctx, const struct pod *pod, json_t *sr
 int container_env(const struct env_ctx *ctx, const struct pod *pod, const char *container, char ***ret,
                   char **ret_warning, char *err, size_t errlen)
 {
-        json_t *c = find_container(pod, container), *e;
+        json_t *c = pod_container_json(pod, container), *e;
         char **env = NULL;
         size_t i;
         int r = 0;
@@ -330,7 +316,7 @@ bool container_env_needs_pod_ip(const struct pod *pod, const char *container)
 {
         json_t *e;
         size_t i;
-        json_array_foreach(json_object_get(find_container(pod, container), "env"), i, e)
+        json_array_foreach(json_object_get(pod_container_json(pod, container), "env"), i, e)
         {
                 const char *fp = json_string_value(json_object_get(
                         json_object_get(json_object_get(e, "valueFrom"), "fieldRef"), "fieldPath"));

@@ -8,20 +8,6 @@
 #include "seccomp_profile.h"
 #include "util.h"
 
-static json_t *container_json(const struct pod *pod, const char *name)
-{
-        json_t *spec = json_object_get(pod->json, "spec"), *c;
-        const char *lists[] = {"containers", "initContainers"};
-        size_t i;
-        for (size_t l = 0; l < 2; l++)
-                json_array_foreach(json_object_get(spec, lists[l]), i, c)
-                {
-                        if (streq_ptr(json_string_value(json_object_get(c, "name")), name))
-                                return c;
-                }
-        return NULL;
-}
-
 /* A field of the container's securityContext, else of the pod's. */
 static json_t *effective(const struct pod *pod, json_t *c, const char *field)
 {
@@ -107,7 +93,7 @@ static Runtime__V1__SecurityProfile *seccomp_profile(struct arena *a, const stru
 
 bool container_needs_image_user(const struct pod *pod, const char *container)
 {
-        json_t *c = container_json(pod, container);
+        json_t *c = pod_container_json(pod, container);
         return json_is_true(effective(pod, c, "runAsNonRoot")) &&
                !json_is_integer(effective(pod, c, "runAsUser"));
 }
@@ -116,7 +102,7 @@ int container_security(struct arena *a, const struct security_ctx *sx, const str
                        const char *container, const struct image_user *img,
                        Runtime__V1__LinuxContainerSecurityContext *out, char *err, size_t errlen)
 {
-        json_t *c = container_json(pod, container);
+        json_t *c = pod_container_json(pod, container);
         json_t *csc = json_object_get(c, "securityContext");
         char name[512];
 

@@ -8,30 +8,12 @@
 #include <stdio.h>
 
 #include "macro.h"
+#include "reply.h"
 
 struct healthz {
         struct MHD_Daemon *daemon;
         struct healthz_handlers h;
 };
-
-static enum MHD_Result reply_type(struct MHD_Connection *conn, unsigned status, const char *body,
-                                  const char *type)
-{
-        struct MHD_Response *resp =
-                MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_MUST_COPY);
-        if (!resp)
-                return MHD_NO;
-        MHD_add_response_header(resp, "Content-Type", type);
-        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-        enum MHD_Result r = MHD_queue_response(conn, status, resp);
-        MHD_destroy_response(resp);
-        return r;
-}
-
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *body)
-{
-        return reply_type(conn, status, body, "text/plain; charset=utf-8");
-}
 
 /* Finds "verbose" among the query arguments ("?verbose" has no value, which the lookup cannot tell from
  * absent). */
@@ -51,31 +33,26 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         char reason[2048] = "", body[2600];
 
         if (!streq(method, "GET") && !streq(method, "HEAD"))
-                return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+                return http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
         healthz_json_fn fn = streq(url, "/pods") || streq(url, "/pods/")       ? h->h.pods
                              : streq(url, "/events") || streq(url, "/events/") ? h->h.events
                                                                                : NULL;
         if (fn) {
-                json_t *list = fn(h->h.userdata);
-                _cleanup_free_ char *json = json_dumps(list, JSON_COMPACT);
-                json_decref(list);
-                if (!json)
-                        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot encode the list\n");
-                return reply_type(conn, MHD_HTTP_OK, json, "application/json");
+                return http_reply_json(conn, fn(h->h.userdata));
         }
         if (!streq(url, "/healthz") && !streq(url, "/healthz/"))
-                return reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
+                return http_reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
         if (h->h.check(h->h.userdata, reason, sizeof reason)) {
                 /* Upstream's ?verbose lists every check, including those that only inform (network). */
                 bool verbose = false;
                 MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, has_verbose, &verbose);
                 if (!verbose)
-                        return reply(conn, MHD_HTTP_OK, "ok");
+                        return http_reply(conn, MHD_HTTP_OK, "ok");
                 snprintf(body, sizeof body, "[+]ping ok\n%shealthz check passed\n", reason);
-                return reply(conn, MHD_HTTP_OK, body);
+                return http_reply(conn, MHD_HTTP_OK, body);
         }
         snprintf(body, sizeof body, "[+]ping ok\n%shealthz check failed\n", reason);
-        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, body);
+        return http_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, body);
 }
 
 int healthz_start(const char *bind_addr, int port, const struct healthz_handlers *handlers,

@@ -16,6 +16,7 @@
 #include "logs.h"
 #include "macro.h"
 #include "manager.h"
+#include "reply.h"
 #include "stats.h"
 #include "stream.h"
 #include "util.h"
@@ -30,34 +31,6 @@ struct node_server {
         atomic_bool stopping;
 };
 
-static enum MHD_Result reply_type(struct MHD_Connection *conn, unsigned status, const char *body,
-                                  const char *type)
-{
-        struct MHD_Response *resp =
-                MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_MUST_COPY);
-        if (!resp)
-                return MHD_NO;
-        MHD_add_response_header(resp, "Content-Type", type);
-        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-        enum MHD_Result r = MHD_queue_response(conn, status, resp);
-        MHD_destroy_response(resp);
-        return r;
-}
-
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *body)
-{
-        return reply_type(conn, status, body, "text/plain; charset=utf-8");
-}
-
-static enum MHD_Result reply_json(struct MHD_Connection *conn, json_t *obj)
-{
-        _cleanup_free_ char *json = json_dumps(obj, JSON_COMPACT);
-        json_decref(obj);
-        if (!json)
-                return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot encode the answer\n");
-        return reply_type(conn, MHD_HTTP_OK, json, "application/json");
-}
-
 static enum MHD_Result replyf(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
         _printf_(3, 4);
 static enum MHD_Result replyf(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
@@ -67,7 +40,7 @@ static enum MHD_Result replyf(struct MHD_Connection *conn, unsigned status, cons
         va_start(ap, fmt);
         vsnprintf(body, sizeof body, fmt, ap);
         va_end(ap);
-        return reply(conn, status, body);
+        return http_reply(conn, status, body);
 }
 
 /* ---- authentication ---- */
@@ -229,22 +202,23 @@ static enum MHD_Result container_logs(struct node_server *s, struct MHD_Connecti
         int64_t since_s = 0;
 
         if (!ns || !name || !container || strtok_r(NULL, "/", &save))
-                return reply(conn, MHD_HTTP_BAD_REQUEST,
-                             "expected /containerLogs/{namespace}/{pod}/{container}\n");
+                return http_reply(conn, MHD_HTTP_BAD_REQUEST,
+                                  "expected /containerLogs/{namespace}/{pod}/{container}\n");
         o.follow = arg_bool(conn, "follow");
         o.previous = arg_bool(conn, "previous");
         o.timestamps = arg_bool(conn, "timestamps");
         if (arg_int(conn, "tailLines", &o.tail) < 0 || arg_int(conn, "limitBytes", &o.limit) < 0 ||
             arg_int(conn, "sinceSeconds", &since_s) < 0)
-                return reply(conn, MHD_HTTP_BAD_REQUEST, "invalid query: an integer was expected\n");
+                return http_reply(conn, MHD_HTTP_BAD_REQUEST, "invalid query: an integer was expected\n");
         if (since_s > 0)
                 o.since_ns = now_real_ns() - since_s * 1000000000LL;
         const char *since_time = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sinceTime");
         if (since_time && rfc3339_parse_ns(since_time, strlen(since_time), &o.since_ns) < 0)
-                return reply(conn, MHD_HTTP_BAD_REQUEST, "invalid query: sinceTime: expected RFC 3339\n");
+                return http_reply(conn, MHD_HTTP_BAD_REQUEST,
+                                  "invalid query: sinceTime: expected RFC 3339\n");
         if (o.tail < -1 || o.limit < 0)
-                return reply(conn, MHD_HTTP_BAD_REQUEST,
-                             "invalid query: negative tailLines or limitBytes\n");
+                return http_reply(conn, MHD_HTTP_BAD_REQUEST,
+                                  "invalid query: negative tailLines or limitBytes\n");
 
         json_t *pod = find_pod(s, ns, name);
         if (!pod)
@@ -366,7 +340,7 @@ static enum MHD_Result stream_request(struct node_server *s, struct MHD_Connecti
                 return replyf(conn, MHD_HTTP_BAD_REQUEST, "expected /%s/{namespace}/{pod}%s\n", kind,
                               pf ? "" : "/{container}");
         if (!s->c.cri)
-                return reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
+                return http_reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
         json_t *pod = find_pod(s, ns, name);
         if (!pod)
                 return replyf(conn, MHD_HTTP_NOT_FOUND, "pod \"%s\" does not exist\n", name);
@@ -402,33 +376,33 @@ static enum MHD_Result route(struct node_server *s, struct MHD_Connection *conn,
                         continue;
                 return get || streq(method, "POST")
                                ? stream_request(s, conn, streams[i], url + n + 2)
-                               : reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+                               : http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
         }
         if (str_has_prefix(url, "/containerLogs/"))
                 return get ? container_logs(s, conn, url + strlen("/containerLogs/"))
-                           : reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+                           : http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
         if (!get)
-                return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+                return http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
         if (path_is(url, "/healthz")) {
                 char reason[2048] = "";
                 if (s->c.check(s->c.userdata, reason, sizeof reason))
-                        return reply(conn, MHD_HTTP_OK, "ok");
+                        return http_reply(conn, MHD_HTTP_OK, "ok");
                 return replyf(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "[+]ping ok\n%shealthz check failed\n",
                               reason);
         }
         if (path_is(url, "/pods"))
-                return reply_json(conn, status_manager_pod_list(s->c.status));
+                return http_reply_json(conn, status_manager_pod_list(s->c.status));
         if (path_is(url, "/runningpods"))
-                return reply_json(conn, running_pods(s));
+                return http_reply_json(conn, running_pods(s));
         if (path_is(url, "/stats/summary") && s->c.cri) {
                 _cleanup_free_ char *err = NULL;
                 json_t *sum = stats_summary(s->c.cri, s->node_name, s->c.cri_timeout_ms, &err);
                 if (!sum)
                         return replyf(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "Internal Error: %s\n", err);
-                return reply_json(conn, sum);
+                return http_reply_json(conn, sum);
         }
         if (path_is(url, "/configz") && s->c.configz)
-                return reply_json(conn, s->c.configz(s->c.userdata));
+                return http_reply_json(conn, s->c.configz(s->c.userdata));
         if (path_is(url, "/metrics") && s->c.metrics) {
                 char *buf = NULL;
                 size_t len = 0;
@@ -443,7 +417,7 @@ static enum MHD_Result route(struct node_server *s, struct MHD_Connection *conn,
                 MHD_destroy_response(resp);
                 return r;
         }
-        return reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
+        return http_reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -464,7 +438,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         }
         struct auth_user u = {0};
         if (authenticate(s, conn, &u) <= 0)
-                return reply(conn, MHD_HTTP_UNAUTHORIZED, "Unauthorized");
+                return http_reply(conn, MHD_HTTP_UNAUTHORIZED, "Unauthorized");
         const char *verb = auth_verb(method), *sub = auth_subresource(url);
         if (s->c.authz_webhook) {
                 char reason[512];

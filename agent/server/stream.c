@@ -16,6 +16,7 @@
 
 #include "cri.h"
 #include "log.h"
+#include "reply.h"
 #include "macro.h"
 #include "util.h"
 
@@ -189,18 +190,6 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
         return MHD_YES;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *body)
-{
-        struct MHD_Response *resp =
-                MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_MUST_COPY);
-        if (!resp)
-                return MHD_NO;
-        MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
-        enum MHD_Result r = MHD_queue_response(conn, status, resp);
-        MHD_destroy_response(resp);
-        return r;
-}
-
 /* "http://host:port/path" → a connected socket and the path. */
 static int dial(const char *url, char **ret_path, char **ret_host)
 {
@@ -266,7 +255,7 @@ static enum MHD_Result proxy_to(struct stream_proxies *sp, struct MHD_Connection
         _cleanup_free_ char *path = NULL, *host = NULL;
         int fd = dial(url, &path, &host);
         if (fd < 0)
-                return reply(conn, MHD_HTTP_BAD_GATEWAY, "cannot reach the runtime's streaming server");
+                return http_reply(conn, MHD_HTTP_BAD_GATEWAY, "cannot reach the runtime's streaming server");
         struct proxy *p = OOM_CHECK(calloc(1, sizeof *p));
         p->sp = sp;
         p->runtime = fd;
@@ -281,20 +270,22 @@ static enum MHD_Result proxy_to(struct stream_proxies *sp, struct MHD_Connection
         }
         if (!fits || write_all(fd, c.head, c.len) < 0) {
                 proxy_free(p);
-                return reply(conn, MHD_HTTP_BAD_GATEWAY, "cannot write to the runtime's streaming server");
+                return http_reply(conn, MHD_HTTP_BAD_GATEWAY,
+                                  "cannot write to the runtime's streaming server");
         }
         _cleanup_free_ char *buf = OOM_CHECK(malloc(MAX_HEAD));
         size_t len = 0, head_len = 0;
         if ((r = read_head(fd, buf, MAX_HEAD, &len, &head_len)) < 0) {
                 proxy_free(p);
-                return reply(conn, MHD_HTTP_BAD_GATEWAY, "no answer from the runtime's streaming server");
+                return http_reply(conn, MHD_HTTP_BAD_GATEWAY,
+                                  "no answer from the runtime's streaming server");
         }
         unsigned status = 0;
         if (sscanf(buf, "HTTP/1.%*d %u", &status) != 1 || status != 101) {
                 /* Not upgraded (e.g. no protocol in common): the runtime's answer, as far as we have it. */
                 proxy_free(p);
-                return reply(conn, status >= 400 && status < 600 ? status : MHD_HTTP_BAD_GATEWAY,
-                             buf + head_len);
+                return http_reply(conn, status >= 400 && status < 600 ? status : MHD_HTTP_BAD_GATEWAY,
+                                  buf + head_len);
         }
         p->extra_len = len - head_len;
         p->extra = p->extra_len ? OOM_CHECK(malloc(p->extra_len)) : NULL;
@@ -334,10 +325,10 @@ enum MHD_Result stream_exec(struct stream_proxies *sp, struct MHD_Connection *co
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &c);
         _cleanup_strv_free_ char **cmd = c.commands;
         if (!cmd || !cmd[0])
-                return reply(conn, MHD_HTTP_BAD_REQUEST, "you must specify at least 1 command");
+                return http_reply(conn, MHD_HTTP_BAD_REQUEST, "you must specify at least 1 command");
         if (!c.input && !c.output && !c.error)
-                return reply(conn, MHD_HTTP_BAD_REQUEST,
-                             "you must specify at least 1 of stdin, stdout, stderr");
+                return http_reply(conn, MHD_HTTP_BAD_REQUEST,
+                                  "you must specify at least 1 of stdin, stdout, stderr");
 
         Runtime__V1__ExecRequest req = RUNTIME__V1__EXEC_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__ExecResponse *resp = NULL;
@@ -353,7 +344,7 @@ enum MHD_Result stream_exec(struct stream_proxies *sp, struct MHD_Connection *co
         if (r < 0) {
                 char msg[1200];
                 snprintf(msg, sizeof msg, "%s", err.msg[0] ? err.msg : strerror(-r));
-                return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+                return http_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
         }
         return proxy_to(sp, conn, resp->url);
 }
@@ -362,7 +353,7 @@ static enum MHD_Result runtime_error(struct MHD_Connection *conn, int r, const s
 {
         char msg[1200];
         snprintf(msg, sizeof msg, "%s", err->msg[0] ? err->msg : strerror(-r));
-        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+        return http_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
 }
 
 enum MHD_Result stream_attach(struct stream_proxies *sp, struct MHD_Connection *conn, struct cri_client *cri,
@@ -372,8 +363,8 @@ enum MHD_Result stream_attach(struct stream_proxies *sp, struct MHD_Connection *
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &c);
         strv_free(c.commands);
         if (!c.input && !c.output && !c.error)
-                return reply(conn, MHD_HTTP_BAD_REQUEST,
-                             "you must specify at least 1 of stdin, stdout, stderr");
+                return http_reply(conn, MHD_HTTP_BAD_REQUEST,
+                                  "you must specify at least 1 of stdin, stdout, stderr");
         Runtime__V1__AttachRequest req = RUNTIME__V1__ATTACH_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__AttachResponse *resp = NULL;
         struct cri_error err = {0};
@@ -428,7 +419,7 @@ enum MHD_Result stream_port_forward(struct stream_proxies *sp, struct MHD_Connec
         if (r < 0)
                 return runtime_error(conn, r, &err);
         if (lresp->n_items == 0)
-                return reply(conn, MHD_HTTP_NOT_FOUND, "pod sandbox not found");
+                return http_reply(conn, MHD_HTTP_NOT_FOUND, "pod sandbox not found");
 
         _cleanup_free_ int32_t *ports = OOM_CHECK(calloc(1, sizeof *ports));
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_port, &ports);

@@ -256,9 +256,7 @@ struct api_source *api_source_new(struct kube_client *kube, const char *node_nam
 
 int api_source_run(struct api_source *s)
 {
-        _cleanup_free_ char *sel = strdup_printf("spec.nodeName=%s", s->node);
-        _cleanup_free_ char *esc = kube_query_escape(sel);
-        _cleanup_free_ char *query = strdup_printf("fieldSelector=%s", esc);
+        _cleanup_free_ char *query = kube_field_selector("spec.nodeName", s->node);
         struct kube_watch_ops wo = {
                 .on_list = on_list, .on_event = on_event, .on_state = on_state, .userdata = s};
         return kube_watch_start(s->kube, "/api/v1/pods", query, &wo, &s->watch);

@@ -122,7 +122,8 @@ void podconfig_set(struct podconfig *pc, enum pod_source src, struct pod **pods,
                         continue;
                 if (p->terminating) {
                         if (!old || !old->terminating)
-                                log_info("Pod is terminating", "pod=\"%s\" podUID=\"%s\" gracePeriod=\"%lld\"",
+                                log_info("Pod is terminating",
+                                         "pod=\"%s\" podUID=\"%s\" gracePeriod=\"%lld\"",
                                          pod_full_name(p, name, sizeof name), p->uid,
                                          (long long) p->termination_grace_period);
                         pod_workers_terminate(pc->workers, p->uid, pod_full_name(p, name, sizeof name),

@@ -1,0 +1,12 @@
+/* Answers on libmicrohttpd connections, shared by the health port, the node server and its streams. */
+#pragma once
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+enum MHD_Result http_reply_type(struct MHD_Connection *conn, unsigned status, const char *body,
+                                const char *type);
+/* text/plain */
+enum MHD_Result http_reply(struct MHD_Connection *conn, unsigned status, const char *body);
+/* 200 with the object as JSON; takes obj. */
+enum MHD_Result http_reply_json(struct MHD_Connection *conn, json_t *obj);
