@@ -36,6 +36,7 @@
 #include "prober.h"
 #include "podconfig.h"
 #include "qos_cgroups.h"
+#include "stats.h"
 #include "sync.h"
 #include "util.h"
 #include "volume.h"
@@ -61,6 +62,7 @@ struct agent {
         struct healthz *healthz;
         struct healthz *readonly;
         struct node_server *node_server;
+        struct stats *stats; /* /stats/summary */
         struct metrics *metrics;
         struct status_manager *status;
         struct prober *prober;
@@ -443,6 +445,7 @@ static int start_node_server(struct agent *a)
                 .pod_logs_dir = a->cfg.pod_logs_dir,
                 .status = a->status,
                 .cri = a->cri,
+                .stats = a->stats,
                 .cri_timeout_ms = a->cfg.runtime_timeout_ms,
                 .check = health_check,
                 .metrics = metrics_text,
@@ -555,6 +558,13 @@ static int run(struct agent *a)
         }
         a->metrics = metrics_new(a->cfg.node_name);
         cri_client_set_observer(a->cri, metrics_runtime_op, a->metrics);
+        struct stats_config sc = {.cri = a->cri,
+                                  .timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 10000),
+                                  .qos = a->cgroups,
+                                  .node_name = a->cfg.node_name,
+                                  .root_dir = a->cfg.root_dir,
+                                  .pod_logs_dir = a->cfg.pod_logs_dir};
+        a->stats = stats_new(&sc);
         log_runtime_version(a);
         _cleanup_free_ char *cni_cache = strdup_printf("%s/cni-cache", a->cfg.root_dir);
         _cleanup_free_ char *cni_ipam = strdup_printf("%s/cni-ipam", a->cfg.root_dir);
@@ -718,7 +728,8 @@ static int run(struct agent *a)
                 log_info("Serving healthz", "address=\"%s:%d\"", a->cfg.healthz_bind, a->cfg.healthz_port);
         }
         if (a->cfg.read_only_port > 0) {
-                struct healthz_handlers rh = {.check = health_check, .pods = pods_json, .userdata = a};
+                struct healthz_handlers rh = {
+                        .check = health_check, .pods = pods_json, .stats = a->stats, .userdata = a};
                 r = healthz_start(a->cfg.address, a->cfg.read_only_port, &rh, &a->readonly);
                 if (r < 0) {
                         log_error("Cannot serve the read-only port", "address=\"%s:%d\" err=\"%s\"",
@@ -781,6 +792,7 @@ int main(int argc, char **argv)
         }
         log_verbosity = a.cfg.verbosity;
         r = run(&a);
+        a.stats = stats_free(a.stats); /* before the cgroups it reads; its servers are stopped */
         a.cgroups = qos_cgroups_free(a.cgroups);
         a.metrics = metrics_free(a.metrics); /* after run: the CRI client and PLEG are gone */
         config_done(&a.cfg);

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The servers under load with 30 static pods: requests per second on /healthz and /pods (health port,
-# plain HTTP) and on /pods of the node API (HTTPS, AlwaysAllow), with cubelet's RSS during the load.
+# plain HTTP) and on /pods and /stats/summary of the node API (HTTPS, AlwaysAllow), with cubelet's RSS during
+# the load.
 #   bench/bench_server.sh [BUILD_DIR] [N]     (root; needs wrk: apt-get install wrk)
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,3 +52,4 @@ echo "cubelet RSS before the load with $n pods: $(( $(rss) / 1024 )) MiB"
 load "/healthz (health port)" http://127.0.0.1:10393/healthz
 load "/pods with $n pods (health port)" http://127.0.0.1:10393/pods
 load "/pods with $n pods (node API, HTTPS)" https://127.0.0.1:10395/pods
+load "/stats/summary with $n pods (node API, HTTPS)" https://127.0.0.1:10395/stats/summary

@@ -829,6 +829,41 @@ int cg_read_usage(const struct cg *cg, const char *name, struct cg_usage *ret, s
         if (stat_field(stat, v2 ? "inactive_file" : "total_inactive_file", &inactive) < 0)
                 stat_field(stat, "inactive_file", &inactive);
         u.memory_working_set = u.memory_usage > inactive ? u.memory_usage - inactive : 0;
+        stat_field(stat, v2 ? "anon" : "total_rss", &u.memory_rss);
+        stat_field(stat, v2 ? "pgfault" : "total_pgfault", &u.page_faults);
+        stat_field(stat, v2 ? "pgmajfault" : "total_pgmajfault", &u.major_page_faults);
+        /* v1 says "no limit" with a page-rounded LONG_MAX; v2 with "max" (strtoull: 0). */
+        free(TAKE_PTR(stat));
+        if (read_value(mdir, v2 ? "memory.max" : "memory.limit_in_bytes", &stat) >= 0) {
+                uint64_t limit = strtoull(stat, NULL, 10);
+                u.memory_limit = limit >= (uint64_t) INT64_MAX - (1 << 20) ? 0 : limit;
+        }
         *ret = u;
+        return 0;
+}
+
+static pid_t first_pid(const char *dir)
+{
+        _cleanup_free_ char *text = NULL;
+        if (read_value(dir, "cgroup.procs", &text) < 0)
+                return 0;
+        return (pid_t) strtol(text, NULL, 10);
+}
+
+int cg_procs(const struct cg *cg, const char *name, size_t *ret_count, pid_t *ret_pid)
+{
+        const struct hier *h = find_hier(cg, CTRL_PIDS);
+        if (!h)
+                h = find_hier(cg, CTRL_MEMORY);
+        if (!name_ok(name) || !h)
+                return -EINVAL;
+        _cleanup_free_ char *dir = hier_path(cg, h, name);
+        struct stat st;
+        if (stat(dir, &st) < 0)
+                return -errno;
+        struct busy busy = {0};
+        *ret_count = subtree_procs(dir, &busy);
+        *ret_pid = busy.path ? first_pid(busy.path) : 0;
+        free(busy.path);
         return 0;
 }

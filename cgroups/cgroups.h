@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum cg_mode { CG_MODE_UNKNOWN, CG_MODE_V1, CG_MODE_HYBRID, CG_MODE_V2 };
 
@@ -86,5 +87,13 @@ struct cg_usage {
         uint64_t cpu_usage_ns;       /* cumulative */
         uint64_t memory_usage;       /* bytes, including page cache */
         uint64_t memory_working_set; /* usage minus inactive_file, as cAdvisor reports it */
+        uint64_t memory_rss;         /* v1 total_rss, v2 anon */
+        uint64_t page_faults, major_page_faults;
+        uint64_t memory_limit; /* 0: no limit */
 };
+/* The name's usage (memory.stat's subtree totals on v1). "" is the driver's root; the top of the
+ * hierarchy itself works on v1 but not on v2, which has no memory.current there (-ENOENT). */
 int cg_read_usage(const struct cg *cg, const char *name, struct cg_usage *ret, struct cg_error *err);
+/* How many processes the cgroup and its children hold, and one of them (0 when none), from cgroup.procs in
+ * the pids hierarchy (else the memory one). -ENOENT when the cgroup does not exist. */
+int cg_procs(const struct cg *cg, const char *name, size_t *ret_count, pid_t *ret_pid);

@@ -7,7 +7,7 @@
 
 #include "util.h"
 
-#define KUBEPODS   "kubepods"
+#define KUBEPODS   QOS_KUBEPODS
 #define BURSTABLE  KUBEPODS "/burstable"
 #define BESTEFFORT KUBEPODS "/besteffort"
 #define POD_PREFIX "pod"
@@ -279,6 +279,18 @@ int qos_pod_remove(struct qos_cgroups *q, const char *uid, struct cg_error *err)
         }
         pthread_mutex_unlock(&q->lock);
         return 0;
+}
+
+char *qos_pod_cgroup_find(const struct qos_cgroups *q, const char *uid)
+{
+        static const enum qos_class classes[] = {QOS_BURSTABLE, QOS_BEST_EFFORT, QOS_GUARANTEED};
+        for (size_t i = 0; i < ELEMENTSOF(classes); i++) {
+                char *name = qos_pod_cgroup_name(classes[i], uid);
+                if (cg_exists(q->cg, name))
+                        return name;
+                free(name);
+        }
+        return NULL;
 }
 
 int qos_pod_uids(struct qos_cgroups *q, char ***ret)

@@ -59,5 +59,10 @@ int qos_pod_ensure(struct qos_cgroups *q, const struct pod *pod, struct cg_error
 /* Removes pod<uid> from whichever tier holds it; 0 when there is none, -EBUSY (and a message saying how many
  * processes) while processes are still in it. Nothing is killed. Thread-safe. */
 int qos_pod_remove(struct qos_cgroups *q, const char *uid, struct cg_error *err);
+/* The name of the pod cgroup of uid that exists on disk ("kubepods/burstable/pod<uid>"), NULL when none.
+ * Caller frees. */
+char *qos_pod_cgroup_find(const struct qos_cgroups *q, const char *uid);
+/* "kubepods": every pod's cgroup lives under it (the Summary's "pods" system container). */
+#define QOS_KUBEPODS "kubepods"
 /* The UIDs that have a pod cgroup on disk in any tier (strv). */
 int qos_pod_uids(struct qos_cgroups *q, char ***ret);

@@ -37,9 +37,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         healthz_json_fn fn = streq(url, "/pods") || streq(url, "/pods/")       ? h->h.pods
                              : streq(url, "/events") || streq(url, "/events/") ? h->h.events
                                                                                : NULL;
-        if (fn) {
+        if (fn)
                 return http_reply_json(conn, fn(h->h.userdata));
-        }
+        if (h->h.stats && (streq(url, "/stats/summary") || streq(url, "/stats/summary/")))
+                return http_reply_summary(conn, h->h.stats);
         if (!streq(url, "/healthz") && !streq(url, "/healthz/"))
                 return http_reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
         if (h->h.check(h->h.userdata, reason, sizeof reason)) {

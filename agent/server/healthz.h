@@ -1,11 +1,13 @@
 /* The plain-HTTP local endpoints: /healthz ("ok", or HTTP 500 naming what is unhealthy), /pods (a PodList
  * with statuses) and /events (recent Events) on the health port (127.0.0.1:10248), and /healthz and /pods on
- * the read-only port when configured. */
+ * the read-only port when configured, with /stats/summary there. */
 #pragma once
 
 #include <stdbool.h>
 #include <jansson.h>
 #include <stddef.h>
+
+struct stats;
 
 struct healthz;
 
@@ -19,6 +21,7 @@ struct healthz_handlers {
         healthz_check_fn check; /* /healthz */
         healthz_json_fn pods;   /* /pods; NULL: not served */
         healthz_json_fn events; /* /events; NULL: not served */
+        struct stats *stats;    /* /stats/summary; NULL: not served */
         void *userdata;
 };
 

@@ -394,13 +394,8 @@ static enum MHD_Result route(struct node_server *s, struct MHD_Connection *conn,
                 return http_reply_json(conn, status_manager_pod_list(s->c.status));
         if (path_is(url, "/runningpods"))
                 return http_reply_json(conn, running_pods(s));
-        if (path_is(url, "/stats/summary") && s->c.cri) {
-                _cleanup_free_ char *err = NULL;
-                json_t *sum = stats_summary(s->c.cri, s->node_name, s->c.cri_timeout_ms, &err);
-                if (!sum)
-                        return replyf(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "Internal Error: %s\n", err);
-                return http_reply_json(conn, sum);
-        }
+        if (path_is(url, "/stats/summary") && s->c.stats)
+                return http_reply_summary(conn, s->c.stats);
         if (path_is(url, "/configz") && s->c.configz)
                 return http_reply_json(conn, s->c.configz(s->c.userdata));
         if (path_is(url, "/metrics") && s->c.metrics) {

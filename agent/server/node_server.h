@@ -28,6 +28,7 @@ struct node_server_config {
         const char *pod_logs_dir;
         struct status_manager *status;
         struct cri_client *cri; /* for exec; NULL: no exec */
+        struct stats *stats;    /* /stats/summary; NULL: not served */
         int64_t cri_timeout_ms;
         healthz_check_fn check;
         node_server_metrics_fn metrics; /* NULL: no /metrics */

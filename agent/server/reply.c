@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "macro.h"
+#include "stats.h"
+#include "util.h"
 
 enum MHD_Result http_reply_type(struct MHD_Connection *conn, unsigned status, const char *body,
                                 const char *type)
@@ -31,4 +33,16 @@ enum MHD_Result http_reply_json(struct MHD_Connection *conn, json_t *obj)
         if (!json)
                 return http_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot encode the answer\n");
         return http_reply_type(conn, MHD_HTTP_OK, json, "application/json");
+}
+
+enum MHD_Result http_reply_summary(struct MHD_Connection *conn, struct stats *stats)
+{
+        const char *only = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "only_cpu_and_memory");
+        _cleanup_free_ char *err = NULL;
+        json_t *sum = stats_summary(stats, only && (streq(only, "true") || streq(only, "1")), &err);
+        if (!sum) {
+                _cleanup_free_ char *msg = strdup_printf("Internal Error: %s\n", err);
+                return http_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+        }
+        return http_reply_json(conn, sum);
 }

@@ -10,3 +10,7 @@ enum MHD_Result http_reply_type(struct MHD_Connection *conn, unsigned status, co
 enum MHD_Result http_reply(struct MHD_Connection *conn, unsigned status, const char *body);
 /* 200 with the object as JSON; takes obj. */
 enum MHD_Result http_reply_json(struct MHD_Connection *conn, json_t *obj);
+
+struct stats;
+/* /stats/summary (with upstream's ?only_cpu_and_memory=true): the Summary, or 500 naming what failed. */
+enum MHD_Result http_reply_summary(struct MHD_Connection *conn, struct stats *stats);

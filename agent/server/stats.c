@@ -1,15 +1,221 @@
-/* The stats summary: /proc for the node, CRI container stats grouped by their pod labels for the pods. */
+/* The stats summary (see stats.h for where each number comes from). */
 #include "stats.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "cri.h"
 #include "logs.h"
 #include "macro.h"
+#include "qos_cgroups.h"
 #include "util.h"
+
+#define RATE_WINDOW_NS (1000LL * 1000 * 1000) /* usageNanoCores over at least 1 s */
+#define DU_TTL_NS      (10LL * 1000 * 1000 * 1000)
+#define FORGET_NS      (300LL * 1000 * 1000 * 1000) /* cache entries not asked for in 5 min go */
+#define DU_MAX_DEPTH   128
+
+struct rate_entry {
+        char *key;
+        int64_t seen;
+        struct stats_rate rate;
+};
+
+struct du_entry {
+        char *path;
+        int64_t t, seen;
+        uint64_t bytes, inodes;
+        int r;
+};
+
+struct stats {
+        struct stats_config c;
+        char *node_name, *root_dir, *pod_logs_dir;
+        struct cg *top; /* the whole hierarchy, for the node; NULL when it cannot be read */
+        pthread_mutex_t lock;
+        struct rate_entry *rates;
+        size_t n_rates;
+        struct du_entry *dus;
+        size_t n_dus;
+};
+
+struct stats *stats_new(const struct stats_config *c)
+{
+        struct stats *s = OOM_CHECK(calloc(1, sizeof *s));
+        s->c = *c;
+        s->node_name = xstrdup(c->node_name ? c->node_name : "");
+        s->root_dir = xstrdup(c->root_dir ? c->root_dir : "/var/lib/kubelet");
+        s->pod_logs_dir = xstrdup(c->pod_logs_dir ? c->pod_logs_dir : "/var/log/pods");
+        s->c.node_name = s->node_name;
+        s->c.root_dir = s->root_dir;
+        s->c.pod_logs_dir = s->pod_logs_dir;
+        struct cg_options o = {.mount_root = c->cgroup_mount_root, .root = "/", .mode = c->cgroup_mode};
+        if (cg_open(&o, &s->top, NULL) < 0)
+                s->top = NULL;
+        pthread_mutex_init(&s->lock, NULL);
+        return s;
+}
+
+struct stats *stats_free(struct stats *s)
+{
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_rates; i++)
+                free(s->rates[i].key);
+        for (size_t i = 0; i < s->n_dus; i++)
+                free(s->dus[i].path);
+        free(s->rates);
+        free(s->dus);
+        cg_free(s->top);
+        pthread_mutex_destroy(&s->lock);
+        free(s->node_name);
+        free(s->root_dir);
+        free(s->pod_logs_dir);
+        free(s);
+        return NULL;
+}
+
+/* ---- pure pieces ---- */
+
+bool stats_rate_update(struct stats_rate *st, int64_t t_ns, uint64_t usage_ns, int64_t min_window_ns,
+                       uint64_t *ret_nano_cores)
+{
+        if (!st->primed || usage_ns < st->usage_ns || t_ns < st->t_ns) {
+                /* First sample, or the counter restarted (a new cgroup of the same name). */
+                *st = (struct stats_rate){.t_ns = t_ns, .usage_ns = usage_ns, .primed = true};
+                return false;
+        }
+        int64_t dt = t_ns - st->t_ns;
+        if (dt >= min_window_ns && dt > 0) {
+                st->nano_cores =
+                        (uint64_t) ((long double) (usage_ns - st->usage_ns) * 1e9L / (long double) dt);
+                st->has_rate = true;
+                st->t_ns = t_ns;
+                st->usage_ns = usage_ns;
+        }
+        if (st->has_rate)
+                *ret_nano_cores = st->nano_cores;
+        return st->has_rate;
+}
+
+static bool ignored_interface(const char *name)
+{
+        return streq(name, "lo") || str_has_prefix(name, "veth") || str_has_prefix(name, "docker");
+}
+
+json_t *stats_net_dev_json(const char *text)
+{
+        json_t *net = json_object(), *list = json_array();
+        /* Two header lines, then "  name: rx_bytes rx_packets rx_errs rx_drop fifo frame compressed
+         * multicast tx_bytes tx_packets tx_errs ...". */
+        for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+                const char *colon = strchr(l, ':'), *nl = strchrnul(l, '\n');
+                if (!colon || colon > nl)
+                        continue;
+                const char *b = l;
+                while (*b == ' ')
+                        b++;
+                _cleanup_free_ char *name = strndup(b, (size_t) (colon - b));
+                unsigned long long rx_bytes, rx_errs, tx_bytes, tx_errs;
+                if (!name || !name[0] || strchr(name, ' ') || ignored_interface(name) ||
+                    sscanf(colon + 1, "%llu %*u %llu %*u %*u %*u %*u %*u %llu %*u %llu", &rx_bytes, &rx_errs,
+                           &tx_bytes, &tx_errs) != 4)
+                        continue;
+                json_t *i = json_pack("{s:s, s:I, s:I, s:I, s:I}", "name", name, "rxBytes",
+                                      (json_int_t) rx_bytes, "rxErrors", (json_int_t) rx_errs, "txBytes",
+                                      (json_int_t) tx_bytes, "txErrors", (json_int_t) tx_errs);
+                if (streq(name, "eth0"))
+                        json_object_update(net, i);
+                json_array_append_new(list, i);
+        }
+        json_object_set_new(net, "interfaces", list);
+        return net;
+}
+
+struct du_walk {
+        dev_t dev;
+        uint64_t bytes, inodes;
+        /* Hard links: (dev, inode) of files with more than one link, counted once. */
+        ino_t *seen;
+        size_t n_seen;
+};
+
+static bool seen_before(struct du_walk *w, ino_t ino)
+{
+        for (size_t i = 0; i < w->n_seen; i++)
+                if (w->seen[i] == ino)
+                        return true;
+        w->seen = OOM_CHECK(realloc(w->seen, (w->n_seen + 1) * sizeof *w->seen));
+        w->seen[w->n_seen++] = ino;
+        return false;
+}
+
+static void du_dir(struct du_walk *w, int dfd, unsigned depth)
+{
+        DIR *d = fdopendir(dfd);
+        struct dirent *de;
+        if (!d) {
+                close(dfd);
+                return;
+        }
+        while ((de = readdir(d))) {
+                struct stat st;
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != w->dev)
+                        continue;
+                if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && seen_before(w, st.st_ino))
+                        continue;
+                w->bytes += (uint64_t) st.st_blocks * 512;
+                w->inodes++;
+                if (S_ISDIR(st.st_mode) && depth < DU_MAX_DEPTH) {
+                        int fd = openat(dirfd(d), de->d_name,
+                                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+                        if (fd < 0)
+                                fd = openat(dirfd(d), de->d_name,
+                                            O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (fd >= 0)
+                                du_dir(w, fd, depth + 1);
+                }
+        }
+        closedir(d);
+}
+
+int stats_disk_usage(const char *path, uint64_t *ret_bytes, uint64_t *ret_inodes)
+{
+        struct stat st;
+        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_PATH);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        close(fd);
+        struct du_walk w = {.dev = st.st_dev, .bytes = (uint64_t) st.st_blocks * 512, .inodes = 1};
+        if (S_ISDIR(st.st_mode)) {
+                fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                du_dir(&w, fd, 0);
+        }
+        free(w.seen);
+        *ret_bytes = w.bytes;
+        *ret_inodes = w.inodes;
+        return 0;
+}
+
+/* ---- JSON ---- */
 
 static json_t *time_json(int64_t ns)
 {
@@ -20,124 +226,494 @@ static json_t *time_json(int64_t ns)
         return json_string(buf);
 }
 
-static json_t *node_stats(const char *node_name)
+static void set_int(json_t *o, const char *key, uint64_t v)
 {
-        int64_t now = now_real_ns();
-        _cleanup_free_ char *stat = NULL, *mem = NULL;
-        unsigned long long user = 0, nice = 0, sys = 0, irq = 0, softirq = 0, steal = 0, total_kb = 0,
-                           avail_kb = 0;
-        json_t *cpu = json_pack("{s:o}", "time", time_json(now)),
-               *memory = json_pack("{s:o}", "time", time_json(now));
-
-        if (read_file_limit("/proc/stat", 1 << 20, &stat, NULL) >= 0 &&
-            sscanf(stat, "cpu %llu %llu %llu %*u %*u %llu %llu %llu", &user, &nice, &sys, &irq, &softirq,
-                   &steal) == 6) {
-                long hz = sysconf(_SC_CLK_TCK);
-                unsigned long long ticks = user + nice + sys + irq + softirq + steal;
-                json_object_set_new(
-                        cpu, "usageCoreNanoSeconds",
-                        json_integer((json_int_t) (ticks * (1000000000ULL / (unsigned long long) hz))));
-        }
-        if (read_file_limit("/proc/meminfo", 1 << 20, &mem, NULL) >= 0) {
-                char *p = strstr(mem, "MemTotal:"), *q = strstr(mem, "MemAvailable:");
-                if (p && q && sscanf(p, "MemTotal: %llu", &total_kb) == 1 &&
-                    sscanf(q, "MemAvailable: %llu", &avail_kb) == 1) {
-                        json_object_set_new(memory, "availableBytes",
-                                            json_integer((json_int_t) avail_kb * 1024));
-                        json_object_set_new(memory, "usageBytes",
-                                            json_integer((json_int_t) (total_kb - avail_kb) * 1024));
-                        json_object_set_new(memory, "workingSetBytes",
-                                            json_integer((json_int_t) (total_kb - avail_kb) * 1024));
-                }
-        }
-        return json_pack("{s:s, s:o, s:o}", "nodeName", node_name, "cpu", cpu, "memory", memory);
-}
-
-static const char *label(const Runtime__V1__ContainerAttributes *a, const char *key)
-{
-        for (size_t i = 0; a && i < a->n_labels; i++)
-                if (streq(a->labels[i]->key, key))
-                        return a->labels[i]->value;
-        return NULL;
+        json_object_set_new(o, key, json_integer((json_int_t) v));
 }
 
 static void set_u64(json_t *o, const char *key, const Runtime__V1__UInt64Value *v)
 {
         if (v)
-                json_object_set_new(o, key, json_integer((json_int_t) v->value));
+                set_int(o, key, v->value);
 }
 
-static void add_u64(json_t *o, const char *key, json_t *from)
+static uint64_t get_int(json_t *o, const char *key)
 {
-        json_t *v = json_object_get(from, key);
-        if (json_is_integer(v))
-                json_object_set_new(
-                        o, key,
-                        json_integer(json_integer_value(json_object_get(o, key)) + json_integer_value(v)));
+        return (uint64_t) json_integer_value(json_object_get(o, key));
 }
 
-static json_t *container_json(const Runtime__V1__ContainerStats *s)
+/* The cached rate of a cumulative counter; key names the cgroup or container. */
+static void set_nano_cores(struct stats *s, json_t *cpu, const char *key, int64_t t, uint64_t usage)
 {
-        const char *name = label(s->attributes, "io.kubernetes.container.name");
+        uint64_t cores = 0;
+        bool have = false;
+        pthread_mutex_lock(&s->lock);
+        struct rate_entry *e = NULL;
+        for (size_t i = 0; i < s->n_rates && !e; i++)
+                if (streq(s->rates[i].key, key))
+                        e = &s->rates[i];
+        if (!e) {
+                s->rates = OOM_CHECK(realloc(s->rates, (s->n_rates + 1) * sizeof *s->rates));
+                e = &s->rates[s->n_rates++];
+                *e = (struct rate_entry){.key = xstrdup(key)};
+        }
+        e->seen = t;
+        have = stats_rate_update(&e->rate, t, usage, RATE_WINDOW_NS, &cores);
+        pthread_mutex_unlock(&s->lock);
+        if (have)
+                set_int(cpu, "usageNanoCores", cores);
+}
+
+static json_t *cpu_json(struct stats *s, const char *key, int64_t t, uint64_t usage_ns)
+{
+        json_t *cpu = json_pack("{s:o}", "time", time_json(t));
+        set_nano_cores(s, cpu, key, t, usage_ns);
+        set_int(cpu, "usageCoreNanoSeconds", usage_ns);
+        return cpu;
+}
+
+/* capacity: the node's memory for the node; else the cgroup's limit when it has one. */
+static json_t *memory_json(int64_t t, const struct cg_usage *u, uint64_t capacity)
+{
+        json_t *m = json_pack("{s:o}", "time", time_json(t));
+        if (capacity)
+                set_int(m, "availableBytes",
+                        capacity > u->memory_working_set ? capacity - u->memory_working_set : 0);
+        set_int(m, "usageBytes", u->memory_usage);
+        set_int(m, "workingSetBytes", u->memory_working_set);
+        set_int(m, "rssBytes", u->memory_rss);
+        set_int(m, "pageFaults", u->page_faults);
+        set_int(m, "majorPageFaults", u->major_page_faults);
+        return m;
+}
+
+/* FsStats of the filesystem holding path; used < 0: the filesystem's own used bytes and inodes. */
+static json_t *fs_json(int64_t t, const char *path, int64_t used, int64_t inodes_used)
+{
+        json_t *fs = json_pack("{s:o}", "time", time_json(t));
+        struct statvfs v;
+        if (statvfs(path, &v) == 0) {
+                set_int(fs, "availableBytes", (uint64_t) v.f_bavail * v.f_frsize);
+                set_int(fs, "capacityBytes", (uint64_t) v.f_blocks * v.f_frsize);
+                set_int(fs, "inodesFree", v.f_ffree);
+                set_int(fs, "inodes", v.f_files);
+                if (used < 0) {
+                        used = (int64_t) ((v.f_blocks - v.f_bfree) * v.f_frsize);
+                        inodes_used = (int64_t) (v.f_files - v.f_ffree);
+                }
+        }
+        if (used >= 0)
+                set_int(fs, "usedBytes", (uint64_t) used);
+        if (inodes_used >= 0)
+                set_int(fs, "inodesUsed", (uint64_t) inodes_used);
+        return fs;
+}
+
+/* Walking trees is the costly part: each result serves for DU_TTL_NS. */
+static int disk_usage_cached(struct stats *s, const char *path, int64_t now, uint64_t *bytes,
+                             uint64_t *inodes)
+{
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_dus; i++)
+                if (streq(s->dus[i].path, path) && now - s->dus[i].t < DU_TTL_NS) {
+                        struct du_entry *e = &s->dus[i];
+                        e->seen = now;
+                        *bytes = e->bytes;
+                        *inodes = e->inodes;
+                        int r = e->r;
+                        pthread_mutex_unlock(&s->lock);
+                        return r;
+                }
+        pthread_mutex_unlock(&s->lock);
+
+        uint64_t b = 0, n = 0;
+        int r = stats_disk_usage(path, &b, &n);
+
+        pthread_mutex_lock(&s->lock);
+        struct du_entry *e = NULL;
+        for (size_t i = 0; i < s->n_dus && !e; i++)
+                if (streq(s->dus[i].path, path))
+                        e = &s->dus[i];
+        if (!e) {
+                s->dus = OOM_CHECK(realloc(s->dus, (s->n_dus + 1) * sizeof *s->dus));
+                e = &s->dus[s->n_dus++];
+                *e = (struct du_entry){.path = xstrdup(path)};
+        }
+        e->t = e->seen = now;
+        e->bytes = b;
+        e->inodes = n;
+        e->r = r;
+        pthread_mutex_unlock(&s->lock);
+        *bytes = b;
+        *inodes = n;
+        return r;
+}
+
+/* Drops what nobody asked for lately: pods and containers that are gone. */
+static void forget_old(struct stats *s, int64_t now)
+{
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_rates;)
+                if (now - s->rates[i].seen > FORGET_NS) {
+                        free(s->rates[i].key);
+                        s->rates[i] = s->rates[--s->n_rates];
+                } else
+                        i++;
+        for (size_t i = 0; i < s->n_dus;)
+                if (now - s->dus[i].seen > FORGET_NS) {
+                        free(s->dus[i].path);
+                        s->dus[i] = s->dus[--s->n_dus];
+                } else
+                        i++;
+        pthread_mutex_unlock(&s->lock);
+}
+
+static json_t *network_of(int64_t t, pid_t pid)
+{
+        _cleanup_free_ char *path = pid ? strdup_printf("/proc/%d/net/dev", (int) pid)
+                                        : xstrdup("/proc/net/dev"),
+                            *text = NULL;
+        if (read_file_limit(path, 1 << 20, &text, NULL) < 0)
+                return NULL;
+        json_t *net = stats_net_dev_json(text);
+        json_object_set_new(net, "time", time_json(t));
+        return net;
+}
+
+/* ---- the node ---- */
+
+static uint64_t meminfo_kb(const char *text, const char *key)
+{
+        const char *p = strstr(text, key);
+        return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+static int64_t boot_time_ns(void)
+{
+        _cleanup_free_ char *stat = NULL;
+        const char *p;
+        if (read_file_limit("/proc/stat", 1 << 20, &stat, NULL) < 0 || !(p = strstr(stat, "\nbtime ")))
+                return 0;
+        return strtoll(p + 7, NULL, 10) * 1000000000LL;
+}
+
+/* The top cgroup where it has the numbers (v1), else /proc (v2's top has no memory.current). */
+static void node_usage(struct stats *s, struct cg_usage *u, uint64_t *capacity)
+{
+        _cleanup_free_ char *mem = NULL, *stat = NULL;
+        bool have = s->top && cg_read_usage(s->top, "", u, NULL) >= 0;
+        if (read_file_limit("/proc/meminfo", 1 << 20, &mem, NULL) < 0)
+                return;
+        *capacity = meminfo_kb(mem, "MemTotal:") * 1024;
+        if (have)
+                return;
+        uint64_t free_b = meminfo_kb(mem, "MemFree:") * 1024,
+                 inactive = meminfo_kb(mem, "Inactive(file):") * 1024;
+        u->memory_usage = *capacity > free_b ? *capacity - free_b : 0;
+        u->memory_working_set = u->memory_usage > inactive ? u->memory_usage - inactive : 0;
+        u->memory_rss = meminfo_kb(mem, "AnonPages:") * 1024;
+        unsigned long long user, nice, sys, irq, softirq, steal;
+        if (read_file_limit("/proc/stat", 1 << 20, &stat, NULL) >= 0 &&
+            sscanf(stat, "cpu %llu %llu %llu %*u %*u %llu %llu %llu", &user, &nice, &sys, &irq, &softirq,
+                   &steal) == 6) {
+                long hz = sysconf(_SC_CLK_TCK);
+                u->cpu_usage_ns =
+                        (user + nice + sys + irq + softirq + steal) * (1000000000ULL / (uint64_t) hz);
+        }
+}
+
+static json_t *node_json(struct stats *s, int64_t now, bool only_cpu_mem, const json_t *image_fs)
+{
+        struct cg_usage u = {0};
+        uint64_t capacity = 0;
+        node_usage(s, &u, &capacity);
+        json_t *node = json_pack("{s:s, s:o, s:o, s:o}", "nodeName", s->node_name, "startTime",
+                                 time_json(boot_time_ns()), "cpu", cpu_json(s, "/", now, u.cpu_usage_ns),
+                                 "memory", memory_json(now, &u, capacity));
+        json_t *sys = json_array();
+        struct cg_usage pu;
+        const struct cg *pods = s->c.qos ? qos_cgroups_driver(s->c.qos) : NULL;
+        if (pods && cg_read_usage(pods, QOS_KUBEPODS, &pu, NULL) >= 0) {
+                json_t *c = json_pack("{s:s, s:o, s:o, s:o}", "name", "pods", "startTime",
+                                      time_json(boot_time_ns()), "cpu",
+                                      cpu_json(s, QOS_KUBEPODS, now, pu.cpu_usage_ns), "memory",
+                                      memory_json(now, &pu, pu.memory_limit ? pu.memory_limit : capacity));
+                json_array_append_new(sys, c);
+        }
+        json_object_set_new(node, "systemContainers", sys);
+        if (only_cpu_mem)
+                return node;
+        json_t *net = network_of(now, 0);
+        if (net)
+                json_object_set_new(node, "network", net);
+        json_object_set_new(node, "fs", fs_json(now, s->root_dir, -1, -1));
+        if (image_fs)
+                json_object_set_new(node, "runtime", json_pack("{s:O}", "imageFs", image_fs));
+        struct sysinfo si;
+        _cleanup_free_ char *pid_max = NULL;
+        json_t *rl = json_pack("{s:o}", "time", time_json(now));
+        if (read_file_limit("/proc/sys/kernel/pid_max", 64, &pid_max, NULL) >= 0)
+                set_int(rl, "maxpid", strtoull(pid_max, NULL, 10));
+        if (sysinfo(&si) == 0)
+                set_int(rl, "curproc", si.procs);
+        json_object_set_new(node, "rlimit", rl);
+        return node;
+}
+
+/* imageFs: the runtime's own numbers for what it uses, statvfs of its mount for the rest. */
+static json_t *image_fs_json(struct stats *s, int64_t now, char **mountpoint)
+{
+        Runtime__V1__ImageFsInfoRequest req = RUNTIME__V1__IMAGE_FS_INFO_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__ImageFsInfoResponse *resp = NULL;
+        if (CRI_CALL(s->c.cri, ImageService, ImageFsInfo, image_fs_info, &req, &resp, s->c.timeout_ms,
+                     NULL) < 0 ||
+            resp->n_image_filesystems == 0)
+                return NULL;
+        const Runtime__V1__FilesystemUsage *f = resp->image_filesystems[0];
+        const char *mp = f->fs_id && f->fs_id->mountpoint[0] ? f->fs_id->mountpoint : s->root_dir;
+        *mountpoint = xstrdup(mp);
+        return fs_json(now, mp, f->used_bytes ? (int64_t) f->used_bytes->value : -1,
+                       f->inodes_used ? (int64_t) f->inodes_used->value : -1);
+}
+
+/* ---- pods ---- */
+
+static const Runtime__V1__ContainerStats *find_stats(const Runtime__V1__ListContainerStatsResponse *r,
+                                                     const char *id)
+{
+        for (size_t i = 0; r && i < r->n_stats; i++)
+                if (r->stats[i]->attributes && streq(r->stats[i]->attributes->id, id))
+                        return r->stats[i];
+        return NULL;
+}
+
+struct pod_ctx {
+        struct stats *s;
+        int64_t now;
+        bool only_cpu_mem;
+        const char *image_mount; /* NULL: no imageFs numbers */
+        uint64_t ephemeral_used, ephemeral_inodes;
+};
+
+static json_t *container_json(struct pod_ctx *p, const Runtime__V1__Container *c,
+                              const Runtime__V1__ContainerStats *st, const char *log_dir)
+{
         json_t *cpu = json_object(), *mem = json_object();
-        if (s->cpu) {
-                json_object_set_new(cpu, "time", time_json(s->cpu->timestamp));
-                set_u64(cpu, "usageNanoCores", s->cpu->usage_nano_cores);
-                set_u64(cpu, "usageCoreNanoSeconds", s->cpu->usage_core_nano_seconds);
+        if (st && st->cpu) {
+                json_object_set_new(cpu, "time", time_json(st->cpu->timestamp));
+                set_u64(cpu, "usageNanoCores", st->cpu->usage_nano_cores);
+                set_u64(cpu, "usageCoreNanoSeconds", st->cpu->usage_core_nano_seconds);
         }
-        if (s->memory) {
-                json_object_set_new(mem, "time", time_json(s->memory->timestamp));
-                set_u64(mem, "workingSetBytes", s->memory->working_set_bytes);
-                set_u64(mem, "availableBytes", s->memory->available_bytes);
-                set_u64(mem, "usageBytes", s->memory->usage_bytes);
-                set_u64(mem, "rssBytes", s->memory->rss_bytes);
-                set_u64(mem, "pageFaults", s->memory->page_faults);
-                set_u64(mem, "majorPageFaults", s->memory->major_page_faults);
+        if (st && st->memory) {
+                json_object_set_new(mem, "time", time_json(st->memory->timestamp));
+                set_u64(mem, "availableBytes", st->memory->available_bytes);
+                set_u64(mem, "usageBytes", st->memory->usage_bytes);
+                set_u64(mem, "workingSetBytes", st->memory->working_set_bytes);
+                set_u64(mem, "rssBytes", st->memory->rss_bytes);
+                set_u64(mem, "pageFaults", st->memory->page_faults);
+                set_u64(mem, "majorPageFaults", st->memory->major_page_faults);
         }
-        return json_pack("{s:s, s:o, s:o}", "name", name ? name : "", "cpu", cpu, "memory", mem);
+        json_t *o = json_pack("{s:s, s:o, s:o, s:o}", "name", c->metadata ? c->metadata->name : "",
+                              "startTime", time_json(c->created_at), "cpu", cpu, "memory", mem);
+        if (p->only_cpu_mem)
+                return o;
+        const Runtime__V1__FilesystemUsage *wl = st ? st->writable_layer : NULL;
+        if (wl && p->image_mount) {
+                int64_t used = wl->used_bytes ? (int64_t) wl->used_bytes->value : -1,
+                        inodes = wl->inodes_used ? (int64_t) wl->inodes_used->value : -1;
+                json_object_set_new(o, "rootfs", fs_json(p->now, p->image_mount, used, inodes));
+                p->ephemeral_used += used > 0 ? (uint64_t) used : 0;
+                p->ephemeral_inodes += inodes > 0 ? (uint64_t) inodes : 0;
+        }
+        uint64_t bytes, inodes;
+        if (log_dir && disk_usage_cached(p->s, log_dir, p->now, &bytes, &inodes) >= 0) {
+                json_object_set_new(o, "logs", fs_json(p->now, log_dir, (int64_t) bytes, (int64_t) inodes));
+                p->ephemeral_used += bytes;
+                p->ephemeral_inodes += inodes;
+        }
+        return o;
 }
 
-json_t *stats_summary(struct cri_client *cri, const char *node_name, int64_t timeout_ms, char **err)
+/* Volumes that live and die with the pod count towards its ephemeral storage; hostPath does not, and has no
+ * directory here anyway. */
+static bool ephemeral_plugin(const char *plugin)
 {
-        Runtime__V1__ListContainerStatsRequest req = RUNTIME__V1__LIST_CONTAINER_STATS_REQUEST__INIT;
-        _cleanup_cri_ Runtime__V1__ListContainerStatsResponse *resp = NULL;
+        return streq(plugin, "kubernetes.io~empty-dir") || streq(plugin, "kubernetes.io~configmap") ||
+               streq(plugin, "kubernetes.io~secret") || streq(plugin, "kubernetes.io~downward-api") ||
+               streq(plugin, "kubernetes.io~projected");
+}
+
+static json_t *volumes_json(struct pod_ctx *p, const char *uid)
+{
+        json_t *list = json_array();
+        _cleanup_free_ char *dir = strdup_printf("%s/pods/%s/volumes", p->s->root_dir, uid);
+        DIR *plugins = opendir(dir);
+        struct dirent *pe;
+        if (!plugins)
+                return list;
+        while ((pe = readdir(plugins))) {
+                if (pe->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *pdir = strdup_printf("%s/%s", dir, pe->d_name);
+                DIR *vols = opendir(pdir);
+                struct dirent *ve;
+                if (!vols)
+                        continue;
+                while ((ve = readdir(vols))) {
+                        if (ve->d_name[0] == '.')
+                                continue;
+                        _cleanup_free_ char *vpath = strdup_printf("%s/%s", pdir, ve->d_name);
+                        uint64_t bytes, inodes;
+                        if (disk_usage_cached(p->s, vpath, p->now, &bytes, &inodes) < 0)
+                                continue;
+                        json_t *v = fs_json(p->now, vpath, (int64_t) bytes, (int64_t) inodes);
+                        json_object_set_new(v, "name", json_string(ve->d_name));
+                        json_array_append_new(list, v);
+                        if (ephemeral_plugin(pe->d_name)) {
+                                p->ephemeral_used += bytes;
+                                p->ephemeral_inodes += inodes;
+                        }
+                }
+                closedir(vols);
+        }
+        closedir(plugins);
+        return list;
+}
+
+/* The pod's own numbers from its cgroup; false when it has none (then its containers' sum stands). */
+static bool pod_cgroup_json(struct pod_ctx *p, json_t *pod, const char *uid)
+{
+        if (!p->s->c.qos)
+                return false;
+        const struct cg *cg = qos_cgroups_driver(p->s->c.qos);
+        _cleanup_free_ char *name = qos_pod_cgroup_find(p->s->c.qos, uid);
+        struct cg_usage u;
+        if (!name || cg_read_usage(cg, name, &u, NULL) < 0)
+                return false;
+        json_object_set_new(pod, "cpu", cpu_json(p->s, name, p->now, u.cpu_usage_ns));
+        json_object_set_new(pod, "memory", memory_json(p->now, &u, u.memory_limit));
+        size_t procs = 0;
+        pid_t pid = 0;
+        if (cg_procs(cg, name, &procs, &pid) >= 0) {
+                json_object_set_new(pod, "process_stats",
+                                    json_pack("{s:I}", "process_count", (json_int_t) procs));
+                json_t *net = p->only_cpu_mem || !pid ? NULL : network_of(p->now, pid);
+                if (net)
+                        json_object_set_new(pod, "network", net);
+        }
+        return true;
+}
+
+static void sum_containers(json_t *pod)
+{
+        json_t *cpu = json_object(), *mem = json_object(), *c;
+        size_t i;
+        json_array_foreach(json_object_get(pod, "containers"), i, c)
+        {
+                json_t *cc = json_object_get(c, "cpu"), *cm = json_object_get(c, "memory");
+                json_object_set(cpu, "time", json_object_get(cc, "time"));
+                json_object_set(mem, "time", json_object_get(cm, "time"));
+                static const char *const cpu_keys[] = {"usageNanoCores", "usageCoreNanoSeconds"},
+                                         *const mem_keys[] = {"usageBytes", "workingSetBytes", "rssBytes",
+                                                              "pageFaults", "majorPageFaults"};
+                for (size_t k = 0; k < ELEMENTSOF(cpu_keys); k++)
+                        if (json_object_get(cc, cpu_keys[k]))
+                                set_int(cpu, cpu_keys[k],
+                                        get_int(cpu, cpu_keys[k]) + get_int(cc, cpu_keys[k]));
+                for (size_t k = 0; k < ELEMENTSOF(mem_keys); k++)
+                        if (json_object_get(cm, mem_keys[k]))
+                                set_int(mem, mem_keys[k],
+                                        get_int(mem, mem_keys[k]) + get_int(cm, mem_keys[k]));
+        }
+        json_object_set_new(pod, "cpu", cpu);
+        json_object_set_new(pod, "memory", mem);
+}
+
+static json_t *pod_json(struct pod_ctx *p, const Runtime__V1__PodSandbox *sb,
+                        const Runtime__V1__ListContainersResponse *cs,
+                        const Runtime__V1__ListContainerStatsResponse *st)
+{
+        const Runtime__V1__PodSandboxMetadata *m = sb->metadata;
+        json_t *pod = json_pack("{s:{s:s, s:s, s:s}, s:o, s:[]}", "podRef", "name", m->name, "namespace",
+                                m->namespace_, "uid", m->uid, "startTime", time_json(sb->created_at),
+                                "containers");
+        _cleanup_free_ char *logs =
+                strdup_printf("%s/%s_%s_%s", p->s->pod_logs_dir, m->namespace_, m->name, m->uid);
+        p->ephemeral_used = p->ephemeral_inodes = 0;
+        for (size_t i = 0; cs && i < cs->n_containers; i++) {
+                const Runtime__V1__Container *c = cs->containers[i];
+                if (!streq(c->pod_sandbox_id, sb->id) || !c->metadata)
+                        continue;
+                _cleanup_free_ char *log_dir = strdup_printf("%s/%s", logs, c->metadata->name);
+                json_array_append_new(json_object_get(pod, "containers"),
+                                      container_json(p, c, find_stats(st, c->id), log_dir));
+        }
+        if (!pod_cgroup_json(p, pod, m->uid))
+                sum_containers(pod);
+        if (p->only_cpu_mem)
+                return pod;
+        json_object_set_new(pod, "volume", volumes_json(p, m->uid));
+        json_object_set_new(
+                pod, "ephemeral-storage",
+                fs_json(p->now, p->s->root_dir, (int64_t) p->ephemeral_used, (int64_t) p->ephemeral_inodes));
+        return pod;
+}
+
+/* One sandbox per pod: the newest ready one. */
+static bool newest_of_pod(const Runtime__V1__ListPodSandboxResponse *r, size_t i)
+{
+        const Runtime__V1__PodSandbox *a = r->items[i];
+        for (size_t j = 0; j < r->n_items; j++) {
+                const Runtime__V1__PodSandbox *b = r->items[j];
+                if (j != i && b->metadata && streq(b->metadata->uid, a->metadata->uid) &&
+                    (b->created_at > a->created_at || (b->created_at == a->created_at && j < i)))
+                        return false;
+        }
+        return true;
+}
+
+json_t *stats_summary(struct stats *s, bool only_cpu_and_memory, char **err)
+{
+        Runtime__V1__PodSandboxStateValue ready = RUNTIME__V1__POD_SANDBOX_STATE_VALUE__INIT;
+        Runtime__V1__PodSandboxFilter sf = RUNTIME__V1__POD_SANDBOX_FILTER__INIT;
+        Runtime__V1__ListPodSandboxRequest sreq = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
+        Runtime__V1__ContainerStateValue running = RUNTIME__V1__CONTAINER_STATE_VALUE__INIT;
+        Runtime__V1__ContainerFilter cf = RUNTIME__V1__CONTAINER_FILTER__INIT;
+        Runtime__V1__ListContainersRequest creq = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
+        Runtime__V1__ListContainerStatsRequest stq = RUNTIME__V1__LIST_CONTAINER_STATS_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__ListPodSandboxResponse *sresp = NULL;
+        _cleanup_cri_ Runtime__V1__ListContainersResponse *cresp = NULL;
+        _cleanup_cri_ Runtime__V1__ListContainerStatsResponse *stresp = NULL;
         struct cri_error cerr = {0};
-        int r = CRI_CALL(cri, RuntimeService, ListContainerStats, list_container_stats, &req, &resp,
-                         timeout_ms, &cerr);
-        if (r < 0) {
+        int r;
+
+        ready.state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+        sf.state = &ready;
+        sreq.filter = &sf;
+        running.state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+        cf.state = &running;
+        creq.filter = &cf;
+        if ((r = CRI_CALL(s->c.cri, RuntimeService, ListPodSandbox, list_pod_sandbox, &sreq, &sresp,
+                          s->c.timeout_ms, &cerr)) < 0 ||
+            (r = CRI_CALL(s->c.cri, RuntimeService, ListContainers, list_containers, &creq, &cresp,
+                          s->c.timeout_ms, &cerr)) < 0 ||
+            (r = CRI_CALL(s->c.cri, RuntimeService, ListContainerStats, list_container_stats, &stq, &stresp,
+                          s->c.timeout_ms, &cerr)) < 0) {
                 *err = xstrdup(cerr.msg[0] ? cerr.msg : strerror(-r));
                 return NULL;
         }
+        int64_t now = now_real_ns();
+        _cleanup_free_ char *image_mount = NULL;
+        json_t *image_fs = only_cpu_and_memory ? NULL : image_fs_json(s, now, &image_mount);
+        struct pod_ctx p = {
+                .s = s, .now = now, .only_cpu_mem = only_cpu_and_memory, .image_mount = image_mount};
         json_t *pods = json_array();
-        for (size_t i = 0; i < resp->n_stats; i++) {
-                const Runtime__V1__ContainerStats *s = resp->stats[i];
-                const char *uid = label(s->attributes, "io.kubernetes.pod.uid");
-                if (!uid)
-                        continue;
-                json_t *pod = NULL, *p;
-                size_t j;
-                json_array_foreach(pods, j, p) if (streq_ptr(json_string_value(json_object_get(
-                                                                     json_object_get(p, "podRef"), "uid")),
-                                                             uid)) pod = p;
-                if (!pod) {
-                        const char *name = label(s->attributes, "io.kubernetes.pod.name");
-                        const char *ns = label(s->attributes, "io.kubernetes.pod.namespace");
-                        pod = json_pack("{s:{s:s, s:s, s:s}, s:[], s:{}, s:{}}", "podRef", "name",
-                                        name ? name : "", "namespace", ns ? ns : "", "uid", uid,
-                                        "containers", "cpu", "memory");
-                        json_array_append_new(pods, pod);
-                }
-                json_t *c = container_json(s);
-                /* The pod's usage: the sum of its containers'. */
-                json_t *pc = json_object_get(pod, "cpu"), *pm = json_object_get(pod, "memory");
-                json_object_set(pc, "time", json_object_get(json_object_get(c, "cpu"), "time"));
-                json_object_set(pm, "time", json_object_get(json_object_get(c, "memory"), "time"));
-                add_u64(pc, "usageNanoCores", json_object_get(c, "cpu"));
-                add_u64(pc, "usageCoreNanoSeconds", json_object_get(c, "cpu"));
-                add_u64(pm, "workingSetBytes", json_object_get(c, "memory"));
-                add_u64(pm, "usageBytes", json_object_get(c, "memory"));
-                add_u64(pm, "rssBytes", json_object_get(c, "memory"));
-                json_array_append_new(json_object_get(pod, "containers"), c);
-        }
-        return json_pack("{s:o, s:o}", "node", node_stats(node_name), "pods", pods);
+        for (size_t i = 0; i < sresp->n_items; i++)
+                if (sresp->items[i]->metadata && newest_of_pod(sresp, i))
+                        json_array_append_new(pods, pod_json(&p, sresp->items[i], cresp, stresp));
+        json_t *sum = json_pack("{s:o, s:o}", "node", node_json(s, now, only_cpu_and_memory, image_fs),
+                                "pods", pods);
+        json_decref(image_fs);
+        forget_old(s, now);
+        return sum;
 }

@@ -364,12 +364,34 @@ static void test_v1_fake_tree(void **state)
         put(tmpdir, "cpu,cpuacct/t/kubepods/burstable/pod1/cpuacct.usage", "123456789\n");
         put(tmpdir, "memory/t/kubepods/burstable/pod1/memory.usage_in_bytes", "1000000\n");
         put(tmpdir, "memory/t/kubepods/burstable/pod1/memory.stat",
-            "cache 400000\ninactive_file 100\ntotal_cache 400000\ntotal_inactive_file 300000\n");
+            "cache 400000\ninactive_file 100\ntotal_cache 400000\ntotal_inactive_file 300000\n"
+            "rss 7\ntotal_rss 8192\ntotal_pgfault 77\ntotal_pgmajfault 3\n");
         struct cg_usage u;
         assert_int_equal(cg_read_usage(cg, "kubepods/burstable/pod1", &u, &err), 0);
         assert_int_equal(u.cpu_usage_ns, 123456789);
         assert_int_equal(u.memory_usage, 1000000);
         assert_int_equal(u.memory_working_set, 700000);
+        assert_int_equal(u.memory_rss, 8192);
+        assert_int_equal(u.page_faults, 77);
+        assert_int_equal(u.major_page_faults, 3);
+        assert_int_equal(u.memory_limit, 0); /* no memory.limit_in_bytes in this tree: none */
+        put(tmpdir, "memory/t/kubepods/burstable/pod1/memory.limit_in_bytes", "67108864\n");
+        assert_int_equal(cg_read_usage(cg, "kubepods/burstable/pod1", &u, &err), 0);
+        assert_int_equal(u.memory_limit, 67108864);
+        put(tmpdir, "memory/t/kubepods/burstable/pod1/memory.limit_in_bytes", "9223372036854771712\n");
+        assert_int_equal(cg_read_usage(cg, "kubepods/burstable/pod1", &u, &err), 0);
+        assert_int_equal(u.memory_limit, 0); /* v1's "unlimited" */
+
+        /* Processes in the subtree (pids hierarchy): the count and one of them. */
+        put(tmpdir, "pids/t/kubepods/burstable/pod1/cgroup.procs", "");
+        put(tmpdir, "pids/t/kubepods/burstable/pod1/c1/cgroup.procs", "41\n42\n");
+        put(tmpdir, "pids/t/kubepods/burstable/pod1/c2/cgroup.procs", "43\n");
+        size_t nprocs = 0;
+        pid_t pid = 0;
+        assert_int_equal(cg_procs(cg, "kubepods/burstable/pod1", &nprocs, &pid), 0);
+        assert_int_equal(nprocs, 3);
+        assert_true(pid == 41 || pid == 43);
+        assert_int_equal(cg_procs(cg, "kubepods/burstable/nothere", &nprocs, &pid), -ENOENT);
 
         /* Names: relative and plain only. */
         assert_int_equal(cg_create(cg, "/abs", NULL, &err), -EINVAL);
@@ -561,12 +583,27 @@ static void test_v2_fake_tree(void **state)
         put(tmpdir, "kubepods/burstable/pod1/cpu.stat",
             "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n");
         put(tmpdir, "kubepods/burstable/pod1/memory.current", "2000000\n");
-        put(tmpdir, "kubepods/burstable/pod1/memory.stat", "anon 1000\nfile 5000\ninactive_file 500000\n");
+        put(tmpdir, "kubepods/burstable/pod1/memory.stat",
+            "anon 1000\nfile 5000\ninactive_file 500000\npgfault 9\npgmajfault 1\n");
+        put(tmpdir, "kubepods/burstable/pod1/memory.max", "max\n");
         struct cg_usage u;
         assert_int_equal(cg_read_usage(cg, "kubepods/burstable/pod1", &u, &err), 0);
         assert_int_equal(u.cpu_usage_ns, 1500000);
         assert_int_equal(u.memory_usage, 2000000);
         assert_int_equal(u.memory_working_set, 1500000);
+        assert_int_equal(u.memory_rss, 1000);
+        assert_int_equal(u.page_faults, 9);
+        assert_int_equal(u.major_page_faults, 1);
+        assert_int_equal(u.memory_limit, 0);
+        put(tmpdir, "kubepods/burstable/pod1/memory.max", "1048576\n");
+        assert_int_equal(cg_read_usage(cg, "kubepods/burstable/pod1", &u, &err), 0);
+        assert_int_equal(u.memory_limit, 1048576);
+        put(tmpdir, "kubepods/burstable/pod1/cgroup.procs", "7\n");
+        size_t nprocs = 0;
+        pid_t pid = 0;
+        assert_int_equal(cg_procs(cg, "kubepods/burstable/pod1", &nprocs, &pid), 0);
+        assert_int_equal(nprocs, 1);
+        assert_int_equal(pid, 7);
 
         _cleanup_free_ char *path = cg_path(cg, "kubepods/burstable/pod1");
         assert_string_equal(path, "/kubepods/burstable/pod1");
