@@ -98,6 +98,26 @@ bool container_needs_image_user(const struct pod *pod, const char *container)
                !json_is_integer(effective(pod, c, "runAsUser"));
 }
 
+/* supplementalGroups, then fsGroup (which upstream adds to every container's groups, the sandbox's too). */
+static int64_t *pod_groups(struct arena *a, const struct pod *pod, size_t *n)
+{
+        json_t *psc = json_object_get(json_object_get(pod->json, "spec"), "securityContext");
+        json_t *groups = json_object_get(psc, "supplementalGroups"), *fs = json_object_get(psc, "fsGroup"),
+               *g;
+        int64_t *out = arena_alloc(a, (json_array_size(groups) + 2) * sizeof(int64_t));
+        size_t i;
+        *n = 0;
+        json_array_foreach(groups, i, g) if (json_is_integer(g)) out[(*n)++] = json_integer_value(g);
+        if (json_is_integer(fs)) {
+                bool have = false;
+                for (i = 0; i < *n; i++)
+                        have = have || out[i] == json_integer_value(fs);
+                if (!have)
+                        out[(*n)++] = json_integer_value(fs);
+        }
+        return out;
+}
+
 int container_security(struct arena *a, const struct security_ctx *sx, const struct pod *pod,
                        const char *container, const struct image_user *img,
                        Runtime__V1__LinuxContainerSecurityContext *out, char *err, size_t errlen)
@@ -147,14 +167,7 @@ int container_security(struct arena *a, const struct security_ctx *sx, const str
                 cp->drop_capabilities = strings(a, json_object_get(caps, "drop"), &cp->n_drop_capabilities);
                 out->capabilities = cp;
         }
-        json_t *groups =
-                json_object_get(json_object_get(json_object_get(pod->json, "spec"), "securityContext"),
-                                "supplementalGroups");
-        size_t i;
-        json_t *g;
-        out->supplemental_groups = arena_alloc(a, (json_array_size(groups) + 1) * sizeof(int64_t));
-        json_array_foreach(groups, i, g) if (json_is_integer(g))
-                out->supplemental_groups[out->n_supplemental_groups++] = json_integer_value(g);
+        out->supplemental_groups = pod_groups(a, pod, &out->n_supplemental_groups);
 
         char *path = NULL;
         out->seccomp = seccomp_profile(a, sx, pod, c, container, &path);
@@ -175,11 +188,8 @@ void sandbox_security(struct arena *a, const struct security_ctx *sx, const stru
         json_t *psc = json_object_get(json_object_get(pod->json, "spec"), "securityContext");
         sc->run_as_user = int64_value(a, json_object_get(psc, "runAsUser"));
         sc->run_as_group = int64_value(a, json_object_get(psc, "runAsGroup"));
-        json_t *groups = json_object_get(psc, "supplementalGroups"), *g;
+        sc->supplemental_groups = pod_groups(a, pod, &sc->n_supplemental_groups);
         size_t i;
-        sc->supplemental_groups = arena_alloc(a, (json_array_size(groups) + 1) * sizeof(int64_t));
-        json_array_foreach(groups, i, g) if (json_is_integer(g))
-                sc->supplemental_groups[sc->n_supplemental_groups++] = json_integer_value(g);
         char *path = NULL;
         sc->seccomp = seccomp_profile(a, sx, pod, NULL, NULL, &path);
         sc->seccomp_profile_path = path;

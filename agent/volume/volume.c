@@ -187,6 +187,107 @@ static int count_files(int dfd)
         return n;
 }
 
+/* ---- ownership (fsGroup) ---- */
+
+#define RW_MASK   0660
+#define RO_MASK   0440
+#define EXEC_MASK 0110
+#define OWN_DEPTH 64
+
+static mode_t own_mask(mode_t type, bool read_only)
+{
+        mode_t m = read_only ? RO_MASK : RW_MASK;
+        return S_ISDIR(type) ? m | EXEC_MASK | S_ISGID : m;
+}
+
+static bool owned(const struct stat *st, gid_t gid, bool read_only)
+{
+        mode_t m = own_mask(st->st_mode, read_only);
+        return st->st_gid == gid && (st->st_mode & m) == m;
+}
+
+/* One entry: the group, then the bits (chown(2) drops setgid on files, so the mode comes second). */
+static int own_at(int dfd, const char *name, const struct stat *st, gid_t gid, bool read_only)
+{
+        if (fchownat(dfd, name, (uid_t) -1, gid, AT_SYMLINK_NOFOLLOW | (name[0] ? 0 : AT_EMPTY_PATH)) < 0)
+                return -errno;
+        if (S_ISLNK(st->st_mode))
+                return 0;
+        mode_t mode = (st->st_mode & 07777) | own_mask(st->st_mode, read_only);
+        if (name[0] ? fchmodat(dfd, name, mode, 0) < 0 : fchmod(dfd, mode) < 0)
+                return -errno;
+        return 0;
+}
+
+static int own_tree(int dfd, dev_t dev, gid_t gid, bool read_only, unsigned depth, char *err, size_t errlen)
+{
+        int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        DIR *d = fd < 0 ? NULL : fdopendir(fd);
+        struct dirent *de;
+        int r = 0;
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return -errno;
+        }
+        while (r >= 0 && (de = readdir(d))) {
+                struct stat st;
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
+                        continue;
+                r = own_at(dfd, de->d_name, &st, gid, read_only);
+                if (r < 0) {
+                        snprintf(err, errlen, "set group %u on %s: %s", (unsigned) gid, de->d_name,
+                                 strerror(-r));
+                        break;
+                }
+                if (S_ISDIR(st.st_mode) && depth < OWN_DEPTH) {
+                        _cleanup_close_ int cfd =
+                                openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (cfd >= 0)
+                                r = own_tree(cfd, dev, gid, read_only, depth + 1, err, errlen);
+                }
+        }
+        closedir(d);
+        return r;
+}
+
+static int own_fd(int fd, gid_t gid, bool read_only, bool only_on_root_mismatch, char *err, size_t errlen)
+{
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (only_on_root_mismatch && owned(&st, gid, read_only))
+                return 0;
+        int r = own_at(fd, "", &st, gid, read_only);
+        if (r < 0) {
+                snprintf(err, errlen, "set group %u: %s", (unsigned) gid, strerror(-r));
+                return r;
+        }
+        r = S_ISDIR(st.st_mode) ? own_tree(fd, st.st_dev, gid, read_only, 0, err, errlen) : 0;
+        return r < 0 ? r : 1;
+}
+
+int vol_set_ownership(const char *path, gid_t gid, bool read_only, bool only_on_root_mismatch, char *err,
+                      size_t errlen)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                int r = -errno;
+                snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+                return r;
+        }
+        int r = own_fd(fd, gid, read_only, only_on_root_mismatch, err, errlen);
+        if (r < 0) {
+                /* Name the volume too. */
+                char inner[512];
+                snprintf(inner, sizeof inner, "%s", err);
+                snprintf(err, errlen, "%s: %s", path, inner);
+        }
+        return r;
+}
+
 /* Whether the payload equals the files of the old data directory (contents, modes, and nothing more). */
 static bool payload_matches(int old, const struct vol_payload *p)
 {
@@ -195,8 +296,9 @@ static bool payload_matches(int old, const struct vol_payload *p)
         for (size_t i = 0; i < p->n; i++) {
                 _cleanup_close_ int fd = open_beneath(old, p->files[i].path, O_RDONLY, false);
                 struct stat st;
-                if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-                    (st.st_mode & 07777) != p->files[i].mode || (size_t) st.st_size != p->files[i].len)
+                mode_t want = p->has_fs_group ? p->files[i].mode | RO_MASK : p->files[i].mode;
+                if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 07777) != want ||
+                    (size_t) st.st_size != p->files[i].len || (p->has_fs_group && st.st_gid != p->fs_group))
                         return false;
                 _cleanup_free_ char *buf = OOM_CHECK(malloc(p->files[i].len + 1));
                 ssize_t n = pread(fd, buf, p->files[i].len + 1, 0);
@@ -243,6 +345,13 @@ static int write_one(int tsfd, const struct vol_file *f)
         return 0;
 }
 
+/* The first element of a payload path: the name that links into ..data. */
+static void top_name(const char *path, char top[static MAX_NAME_LEN + 1])
+{
+        const char *s = strchr(path, '/');
+        snprintf(top, MAX_NAME_LEN + 1, "%.*s", (int) (s ? (size_t) (s - path) : strlen(path)), path);
+}
+
 static bool top_level_in(const struct vol_payload *p, const char *name)
 {
         size_t n = strlen(name);
@@ -285,16 +394,18 @@ int vol_atomic_write(const char *dir, const struct vol_payload *p, char *err, si
                 _cleanup_close_ int ofd = openat(dfd, old, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 bool links_ok = true;
                 for (size_t i = 0; i < p->n && links_ok; i++) {
-                        const char *s = strchr(p->files[i].path, '/');
-                        size_t len = s ? (size_t) (s - p->files[i].path) : strlen(p->files[i].path);
                         char top[MAX_NAME_LEN + 1], want[MAX_NAME_LEN + 16], have[MAX_NAME_LEN + 16];
-                        snprintf(top, sizeof top, "%.*s", (int) len, p->files[i].path);
+                        top_name(p->files[i].path, top);
                         snprintf(want, sizeof want, DATA_LINK "/%s", top);
                         ssize_t k = readlinkat(dfd, top, have, sizeof have - 1);
                         links_ok = k > 0 && (have[k] = 0, streq(have, want));
                 }
-                if (ofd >= 0 && links_ok && payload_matches(ofd, p))
+                if (ofd >= 0 && links_ok && payload_matches(ofd, p)) {
+                        /* The root too: a volume set up before fsGroup handling, or changed by hand. */
+                        if (p->has_fs_group && (r = own_fd(dfd, p->fs_group, true, true, err, errlen)) < 0)
+                                return r;
                         return 0;
+                }
         }
 
         /* The new data directory. */
@@ -320,6 +431,9 @@ int vol_atomic_write(const char *dir, const struct vol_payload *p, char *err, si
                         if (r < 0)
                                 snprintf(err, errlen, "write %s: %s", p->files[i].path, strerror(-r));
                 }
+                /* Before the swap: the new files are never seen with the wrong group. */
+                if (r >= 0 && p->has_fs_group)
+                        r = own_fd(tsfd, p->fs_group, true, false, err, errlen);
         }
         if (r < 0) {
                 rm_at(dfd, dir, ts);
@@ -338,10 +452,8 @@ int vol_atomic_write(const char *dir, const struct vol_payload *p, char *err, si
 
         /* User-visible names point into ..data. */
         for (size_t i = 0; i < p->n; i++) {
-                const char *s = strchr(p->files[i].path, '/');
-                size_t len = s ? (size_t) (s - p->files[i].path) : strlen(p->files[i].path);
                 char top[MAX_NAME_LEN + 1], want[MAX_NAME_LEN + 16], have[MAX_NAME_LEN + 16];
-                snprintf(top, sizeof top, "%.*s", (int) len, p->files[i].path);
+                top_name(p->files[i].path, top);
                 snprintf(want, sizeof want, DATA_LINK "/%s", top);
                 ssize_t k = readlinkat(dfd, top, have, sizeof have - 1);
                 if (k > 0 && (have[k] = 0, streq(have, want)))
@@ -367,6 +479,21 @@ int vol_atomic_write(const char *dir, const struct vol_payload *p, char *err, si
                 closedir(d);
         if (old[0] && !streq(old, ts))
                 rm_at(dfd, dir, old);
+        if (p->has_fs_group) {
+                /* The root and the top-level links; the data directory is done. */
+                struct stat st;
+                if (fstat(dfd, &st) == 0 && (r = own_at(dfd, "", &st, p->fs_group, true)) < 0) {
+                        snprintf(err, errlen, "set group %u on %s: %s", (unsigned) p->fs_group, dir,
+                                 strerror(-r));
+                        return r;
+                }
+                for (size_t i = 0; i < p->n; i++) {
+                        char top[MAX_NAME_LEN + 1];
+                        top_name(p->files[i].path, top);
+                        fchownat(dfd, top, (uid_t) -1, p->fs_group, AT_SYMLINK_NOFOLLOW);
+                }
+                fchownat(dfd, DATA_LINK, (uid_t) -1, p->fs_group, AT_SYMLINK_NOFOLLOW);
+        }
         return 1;
 fail:
         snprintf(err, errlen, "swap %s/" DATA_LINK ": %s", dir, strerror(-r));
@@ -669,6 +796,44 @@ static int ensure_dir(const char *path)
         return mkdir_p(path, 0750);
 }
 
+/* spec.securityContext.fsGroup and fsGroupChangePolicy. Returns 1 with *gid when set, 0 when not. */
+static int pod_fs_group(const struct pod *pod, gid_t *gid, bool *on_root_mismatch, char *err, size_t errlen)
+{
+        json_t *psc = json_object_get(json_object_get(pod->json, "spec"), "securityContext");
+        json_t *g = json_object_get(psc, "fsGroup");
+        const char *policy = json_string_value(json_object_get(psc, "fsGroupChangePolicy"));
+        if (!g || json_is_null(g))
+                return 0;
+        if (!json_is_integer(g) || json_integer_value(g) < 0 || json_integer_value(g) > UINT32_MAX - 1) {
+                snprintf(err, errlen, "spec.securityContext.fsGroup: Invalid value: must be a group id");
+                return -EINVAL;
+        }
+        if (policy && !streq(policy, "Always") && !streq(policy, "OnRootMismatch")) {
+                snprintf(err, errlen,
+                         "spec.securityContext.fsGroupChangePolicy: Unsupported value: \"%s\": supported "
+                         "values: "
+                         "\"Always\", \"OnRootMismatch\"",
+                         policy);
+                return -EINVAL;
+        }
+        *gid = (gid_t) json_integer_value(g);
+        *on_root_mismatch = policy && streq(policy, "OnRootMismatch");
+        return 1;
+}
+
+/* emptyDir with fsGroup: walked when its root lacks the group or the bits, which is once in its life unless
+ * someone changes the root (upstream: once, at set-up, under either fsGroupChangePolicy). */
+static int set_empty_dir_group(const char *path, const struct pod *pod, char *err, size_t errlen)
+{
+        gid_t gid;
+        bool on_root_mismatch;
+        int r = pod_fs_group(pod, &gid, &on_root_mismatch, err, errlen);
+        if (r <= 0)
+                return r;
+        r = vol_set_ownership(path, gid, false, true, err, errlen);
+        return r < 0 ? r : 0;
+}
+
 static int setup_empty_dir(const char *path, const struct pod *pod, const struct volume *v, char *err,
                            size_t errlen)
 {
@@ -679,7 +844,7 @@ static int setup_empty_dir(const char *path, const struct pod *pod, const struct
         }
         chmod(path, 0777); /* emptyDir is world-writable, as upstream */
         if (!streq_ptr(v->medium, "Memory"))
-                return 0;
+                return set_empty_dir_group(path, pod, err, errlen);
         char opts[64] = "mode=0777";
         const char *limit = json_string_value(
                 json_object_get(json_object_get(volume_json(pod, v->name), "emptyDir"), "sizeLimit"));
@@ -689,7 +854,7 @@ static int setup_empty_dir(const char *path, const struct pod *pod, const struct
         r = mount_tmpfs(path, opts);
         if (r < 0)
                 snprintf(err, errlen, "mount tmpfs on %s: %s", path, strerror(-r));
-        return r;
+        return r < 0 ? r : set_empty_dir_group(path, pod, err, errlen);
 }
 
 /* Upstream's hostPath type checks, with its modes for what *OrCreate makes. */
@@ -754,9 +919,16 @@ static int setup_data_volume(const struct vol_ctx *ctx, const struct pod *pod, c
                              const char *path, char *err, size_t errlen)
 {
         struct vol_payload p = {0};
+        bool on_root_mismatch;
+        gid_t gid = 0;
+        int fsg = pod_fs_group(pod, &gid, &on_root_mismatch, err, errlen);
+        if (fsg < 0)
+                return fsg;
         int r = vol_build_payload(ctx, pod, v, &p, err, errlen);
         if (r < 0)
                 return r;
+        p.has_fs_group = fsg > 0;
+        p.fs_group = gid;
         r = ensure_dir(path);
         if (r < 0)
                 snprintf(err, errlen, "mkdir %s: %s", path, strerror(-r));
@@ -767,7 +939,7 @@ static int setup_data_volume(const struct vol_ctx *ctx, const struct pod *pod, c
                         snprintf(err, errlen, "mount tmpfs on %s: %s", path, strerror(-r));
         }
         if (r >= 0) {
-                chmod(path, 0755);
+                chmod(path, p.has_fs_group ? 02755 : 0755);
                 r = vol_atomic_write(path, &p, err, errlen);
         }
         vol_payload_done(&p);

@@ -23,6 +23,10 @@ struct vol_file {
 struct vol_payload {
         struct vol_file *files;
         size_t n;
+        /* The pod's fsGroup: the files, directories and the volume's root get its group, read-only
+         * permissions for it, setgid directories (upstream's SetVolumeOwnership, read-only volume). */
+        bool has_fs_group;
+        gid_t fs_group;
 };
 
 void vol_payload_done(struct vol_payload *p);
@@ -57,6 +61,13 @@ struct vol_ctx {
  * projected). Returns 0, or -errno with err in upstream's words ("configmap \"x\" not found"). */
 int vol_build_payload(const struct vol_ctx *ctx, const struct pod *pod, const struct volume *v,
                       struct vol_payload *ret, char *err, size_t errlen);
+
+/* Upstream's SetVolumeOwnership: every entry below path (path included, same filesystem, symlinks not
+ * followed) gets group gid; files gain g+rw (read_only: g+r), directories also g+x and setgid, symlinks only
+ * the group. only_on_root_mismatch: nothing is done when path already has the group and the bits
+ * (fsGroupChangePolicy OnRootMismatch). Returns 1 when it walked, 0 when it did not need to, -errno (err). */
+int vol_set_ownership(const char *path, gid_t gid, bool read_only, bool only_on_root_mismatch, char *err,
+                      size_t errlen);
 
 /* Sets up or refreshes every volume of the pod (run on each sync: updated objects reach running pods).
  * On failure err holds upstream's FailedMount message ("MountVolume.SetUp failed for volume ..."). */

@@ -112,6 +112,40 @@ badpod static-sec "secret: {secretName: creds}" >"$M/static-sec.yaml"
 badpod dw-bad "downwardAPI: {items: [{path: ../../escaped, fieldRef: {fieldPath: metadata.name}}]}" \
   >"$M/dw-bad.yaml"
 
+# fsGroup: the volumes belong to the group (setgid directories, g+rw; g+r on API-data volumes) and the
+# container runs with it among its groups, so a non-root user reads a 0400 downwardAPI file.
+cat >"$M/fsg.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: fsg}
+spec:
+  terminationGracePeriodSeconds: 1
+  securityContext: {runAsUser: 1000, runAsGroup: 3000, fsGroup: 2000, fsGroupChangePolicy: OnRootMismatch}
+  containers:
+  - name: c
+    image: $IMG
+    command: ["sh", "-c"]
+    args:
+    - |
+      echo "groups=\$(id -G)"
+      echo "ed=\$(stat -c '%g %a' /ed)"
+      touch /ed/f && echo "ed-file-group=\$(stat -c %g /ed/f)"
+      echo "mem=\$(stat -c '%g %a' /mem)"
+      echo "info=\$(stat -Lc '%g %a' /info/name)"
+      cat /info/name >/dev/null && echo info-readable
+      echo done
+      exec sleep 3600
+    volumeMounts:
+    - {name: ed, mountPath: /ed}
+    - {name: mem, mountPath: /mem}
+    - {name: info, mountPath: /info}
+  volumes:
+  - {name: ed, emptyDir: {}}
+  - {name: mem, emptyDir: {medium: Memory}}
+  - {name: info, downwardAPI: {items: [{path: name, fieldRef: {fieldPath: metadata.name}, mode: 0400}]}}
+YAML
+badpod fsg-bad "emptyDir: {}" | sed 's/^spec:$/spec:\n  securityContext: {fsGroup: 1, fsGroupChangePolicy: Sometimes}/' >"$M/fsg-bad.yaml"
+
 # An orphaned pod directory from before (no source wants it), with a secret tmpfs still mounted.
 ORPHAN="$WORK/root/pods/orphan-0000/volumes/kubernetes.io~secret/s"
 mkdir -p "$ORPHAN" && mount -t tmpfs tmpfs "$ORPHAN" && echo old >"$ORPHAN/key"
@@ -127,6 +161,12 @@ for want in ed-mode=777 ed-writable mem-tmpfs mem-size hpdir-mode=755 hpfile-mod
   info-mode=400 ns-mode=644 info-readonly info-tmpfs; do
   check "inside the container: $want" log_line vols c "$want"
 done
+check "fsGroup pod: the script ran" wait_for 30 log_line fsg c done
+for want in "groups=3000 2000" "ed=2000 2777" ed-file-group=2000 "mem=2000 2777" "info=2000 440" info-readable; do
+  check "fsGroup pod, inside: $want" log_line fsg c "$want"
+done
+check "fsGroup pod: an unknown fsGroupChangePolicy is a FailedMount naming the field" wait_for 20 log_has \
+  'spec.securityContext.fsGroupChangePolicy: Unsupported value: \\"Sometimes\\"'
 check "DirectoryOrCreate made the directory 0755" mode_is "$H/made-dir/sub" 755
 check "FileOrCreate made a regular file 0644" eval '[ -f "$H/made-file" ] && mode_is "$H/made-file" 644'
 uid=$(cri pods | awk -F'\t' -v n="vols-$NODE" '$4 == n && $2 == "READY" { print $6 }' | head -1)

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "manifest.h"
 #include "util.h"
@@ -110,6 +111,88 @@ static void test_writer_layout_and_update(void **state)
         _cleanup_free_ char *pa = strdup_printf("%s/a", d);
         assert_int_equal(lstat(pa, &ost), -1);
         rm_rf(d);
+}
+
+static mode_t mode_at(const char *dir, const char *name, gid_t *gid)
+{
+        _cleanup_free_ char *p = strdup_printf("%s/%s", dir, name);
+        struct stat st;
+        assert_int_equal(lstat(p, &st), 0);
+        if (gid)
+                *gid = st.st_gid;
+        return st.st_mode & 07777;
+}
+
+/* fsGroup: upstream's SetVolumeOwnership on a tree, and the atomic writer with a group. */
+static void test_ownership(void **state)
+{
+        _cleanup_free_ char *d = tmpdir(), *sub = strdup_printf("%s/a/b", d),
+                            *f = strdup_printf("%s/a/b/f", d), *g = strdup_printf("%s/g", d),
+                            *l = strdup_printf("%s/link", d);
+        char err[256];
+        gid_t gid;
+        if (geteuid() != 0)
+                skip(); /* chown to any group needs root */
+        assert_int_equal(mkdir_p(sub, 0700), 0);
+        chmod(d, 0700);
+        assert_int_equal(write_file_atomic(f, "x", 1, 0600), 0);
+        assert_int_equal(write_file_atomic(g, "y", 1, 0400), 0);
+        chmod(f, 0600);
+        chmod(g, 0400);
+        assert_int_equal(symlink("/etc/hostname", l), 0);
+
+        assert_int_equal(vol_set_ownership(d, 4242, false, false, err, sizeof err), 1);
+        assert_int_equal(mode_at(d, ".", &gid), 02770);
+        assert_int_equal(gid, 4242);
+        assert_int_equal(mode_at(d, "a/b", &gid), 02770);
+        assert_int_equal(gid, 4242);
+        assert_int_equal(mode_at(d, "a/b/f", &gid), 0660);
+        assert_int_equal(gid, 4242);
+        assert_int_equal(mode_at(d, "g", &gid), 0660);
+        mode_at(d, "link", &gid);
+        assert_int_equal(gid, 4242); /* the link itself */
+        struct stat st;
+        assert_int_equal(stat("/etc/hostname", &st), 0);
+        assert_int_not_equal(st.st_gid, 4242); /* never its target */
+
+        /* OnRootMismatch: a right root means no walk, whatever is below. */
+        assert_int_equal(lchown(f, (uid_t) -1, 0), 0);
+        assert_int_equal(vol_set_ownership(d, 4242, false, true, err, sizeof err), 0);
+        mode_at(d, "a/b/f", &gid);
+        assert_int_equal(gid, 0);
+        /* Always walks. */
+        assert_int_equal(vol_set_ownership(d, 4242, false, false, err, sizeof err), 1);
+        mode_at(d, "a/b/f", &gid);
+        assert_int_equal(gid, 4242);
+        /* Read-only volumes: g+r only. */
+        chmod(g, 0400);
+        assert_int_equal(vol_set_ownership(d, 7, true, false, err, sizeof err), 1);
+        assert_int_equal(mode_at(d, "g", &gid), 0440);
+        assert_int_equal(gid, 7);
+        _cleanup_free_ char *missing = strdup_printf("%s/none", d);
+        assert_int_equal(vol_set_ownership(missing, 7, true, false, err, sizeof err), -ENOENT);
+        assert_non_null(strstr(err, "none"));
+        rm_rf(d);
+
+        /* The writer: the data directory is owned before the swap; an unchanged payload stays unchanged. */
+        _cleanup_free_ char *w = tmpdir();
+        struct vol_payload p = {.has_fs_group = true, .fs_group = 3000};
+        vol_payload_add(&p, "token", "secret", 6, 0600);
+        vol_payload_add(&p, "dir/cfg", "c", 1, 0644);
+        assert_int_equal(vol_atomic_write(w, &p, err, sizeof err), 1);
+        assert_int_equal(mode_at(w, "token", NULL) & 0777, 0777); /* a link */
+        assert_int_equal(mode_at(w, "..data/token", &gid), 0640);
+        assert_int_equal(gid, 3000);
+        assert_int_equal(mode_at(w, "..data/dir", &gid), 02755);
+        assert_int_equal(gid, 3000);
+        mode_at(w, ".", &gid);
+        assert_int_equal(gid, 3000);
+        _cleanup_free_ char *data = link_of(w, "..data");
+        assert_int_equal(vol_atomic_write(w, &p, err, sizeof err), 0);
+        _cleanup_free_ char *data2 = link_of(w, "..data");
+        assert_string_equal(data, data2);
+        vol_payload_done(&p);
+        rm_rf(w);
 }
 
 static void test_writer_refuses_bad_paths(void **state)
@@ -430,6 +513,7 @@ int main(void)
                 cmocka_unit_test(test_validate_path),
                 cmocka_unit_test(test_writer_layout_and_update),
                 cmocka_unit_test(test_writer_refuses_bad_paths),
+                cmocka_unit_test(test_ownership),
                 cmocka_unit_test(test_subpath),
                 cmocka_unit_test(test_payloads),
                 cmocka_unit_test(test_object_payloads),
