@@ -1320,6 +1320,53 @@ static void fill_cstatus(const struct sync_ctx *ctx, struct status_scratch *sc, 
         }
 }
 
+static bool terminal_phase(const json_t *status)
+{
+        const char *phase = json_string_value(json_object_get(status, "phase"));
+        return phase && (streq(phase, "Succeeded") || streq(phase, "Failed"));
+}
+
+/* The status the pod had before this sync: the status manager's, else (first sync after a restart) the one
+ * the API server keeps. */
+static json_t *previous_status(const struct sync_ctx *ctx, const struct pod *pod)
+{
+        json_t *old = status_manager_get(ctx->status, pod->uid);
+        if (!old && terminal_phase(json_object_get(pod->json, "status")))
+                old = json_deep_copy(json_object_get(pod->json, "status"));
+        return old;
+}
+
+/* Upstream: a pod that reached Succeeded or Failed never runs again, even when its containers are gone
+ * (removed by hand, a runtime that lost its state): nothing is created for it any more. */
+static bool finished_before(const struct sync_ctx *ctx, const struct pod *pod)
+{
+        json_t *old = previous_status(ctx, pod);
+        bool done = terminal_phase(old);
+        json_decref(old);
+        return done;
+}
+
+/* Whatever still runs of a finished pod stops; nothing starts. */
+static void stop_finished_pod(const struct sync_ctx *ctx, const struct pod *pod,
+                              const struct pod_runtime *rt, const char *fullname, struct sync_result *res)
+{
+        Runtime__V1__Container **running =
+                OOM_CHECK(calloc(rt->containers->n_containers + 1, sizeof *running));
+        size_t n = 0;
+        for (size_t i = 0; i < rt->containers->n_containers; i++)
+                if (rt->containers->containers[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+                        running[n++] = rt->containers->containers[i];
+        if (n)
+                stop_containers(ctx, running, n, pod->termination_grace_period, fullname, res);
+        free(running);
+        for (size_t i = 0; i < rt->sandboxes->n_items; i++)
+                if (rt->sandboxes->items[i]->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY) {
+                        log_info("Pod has finished, stopping its sandbox", "pod=\"%s\"", fullname);
+                        stop_sandbox(ctx, rt->sandboxes->items[i]->id, false, res);
+                }
+        res->terminal = true;
+}
+
 /* Computes the pod's status from what the runtime now says and hands it to the status manager. */
 static void publish_status(const struct sync_ctx *ctx, struct pod *pod, const struct sync_result *res,
                            const struct pod_runtime *unchanged)
@@ -1377,7 +1424,7 @@ static void publish_status(const struct sync_ctx *ctx, struct pod *pod, const st
                 }
         }
 
-        json_t *old = status_manager_get(ctx->status, pod->uid);
+        json_t *old = previous_status(ctx, pod);
         status_manager_set(ctx->status, pod, pod_status_compute(pod, &rs, old));
         json_decref(old);
 
@@ -1411,6 +1458,12 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
 
         Runtime__V1__PodSandbox *sb = newest_sandbox(&rt);
         bool sandbox_ready = sb && sb->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+        if (finished_before(ctx, pod)) {
+                stop_finished_pod(ctx, pod, &rt, fullname, res);
+                publish_status(ctx, pod, res, NULL);
+                pod_runtime_done(&rt);
+                return res->error[0] ? -EIO : 0;
+        }
         if (ctx->cgroups) {
                 r = ensure_pod_cgroup(ctx, pod, res);
                 if (r < 0) {

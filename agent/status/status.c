@@ -192,6 +192,16 @@ json_t *pod_status_compute(const struct pod *pod, const struct pod_runtime_statu
                 initialized = rs->app[i].present;
 
         const char *phase = compute_phase(pod, rs, initialized);
+        /* Succeeded and Failed are final (upstream refuses the transition): when the containers that told so
+         * are gone, the pod keeps the status it ended with. */
+        const char *was = json_string_value(json_object_get(old, "phase"));
+        if (was && (streq(was, "Succeeded") || streq(was, "Failed")) && !streq(phase, was)) {
+                json_decref(st);
+                json_decref(conds);
+                json_decref(inits);
+                json_decref(apps);
+                return json_deep_copy(old);
+        }
         json_object_set_new(st, "phase", json_string(phase));
 
         size_t n_not_ready = 0;

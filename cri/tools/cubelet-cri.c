@@ -1,4 +1,4 @@
-/* cubelet-cri: a small CRI client for operators and tests (a crictl subset): version, pods, ps, inspect. */
+/* cubelet-cri: a small CRI client for operators and tests (a crictl subset): version, pods, ps, inspect, rmp. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -120,9 +120,30 @@ static int cmd_inspect(struct cri_client *c, const char *id)
         return 0;
 }
 
+/* crictl rmp -f: stops the sandbox (and its containers), then removes it with them. */
+static int cmd_rmp(struct cri_client *c, const char *id)
+{
+        Runtime__V1__StopPodSandboxRequest sreq = RUNTIME__V1__STOP_POD_SANDBOX_REQUEST__INIT;
+        Runtime__V1__RemovePodSandboxRequest rreq = RUNTIME__V1__REMOVE_POD_SANDBOX_REQUEST__INIT;
+        Runtime__V1__StopPodSandboxResponse *sresp = NULL;
+        Runtime__V1__RemovePodSandboxResponse *rresp = NULL;
+        struct cri_error err = {0};
+        sreq.pod_sandbox_id = rreq.pod_sandbox_id = (char *) id;
+        int r = CRI_CALL(c, RuntimeService, StopPodSandbox, stop_pod_sandbox, &sreq, &sresp, 0, &err);
+        cri_free(sresp);
+        if (r < 0)
+                return fail("stop pod sandbox", r, &err);
+        r = CRI_CALL(c, RuntimeService, RemovePodSandbox, remove_pod_sandbox, &rreq, &rresp, 0, &err);
+        cri_free(rresp);
+        if (r < 0)
+                return fail("remove pod sandbox", r, &err);
+        printf("%s\n", id);
+        return 0;
+}
+
 static void usage(FILE *f)
 {
-        fputs("Usage: cubelet-cri [-r ENDPOINT] version|pods|ps [-a]|inspect CONTAINER_ID\n"
+        fputs("Usage: cubelet-cri [-r ENDPOINT] version|pods|ps [-a]|inspect CONTAINER_ID|rmp POD_ID\n"
               "  -r, --runtime-endpoint  CRI socket [unix:///run/containerd/containerd.sock]\n"
               "  -t, --timeout MS        per-call deadline [10000]\n",
               f);
@@ -169,6 +190,8 @@ int main(int argc, char **argv)
                 r = cmd_ps(c, optind + 1 < argc && strcmp(argv[optind + 1], "-a") == 0);
         else if (strcmp(cmd, "inspect") == 0 && optind + 1 < argc)
                 r = cmd_inspect(c, argv[optind + 1]);
+        else if (strcmp(cmd, "rmp") == 0 && optind + 1 < argc)
+                r = cmd_rmp(c, argv[optind + 1]);
         else {
                 usage(stderr);
                 r = 2;

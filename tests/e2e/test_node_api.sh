@@ -139,6 +139,36 @@ env_line() { cat "$WORK"/logs/default_env-pod_*/c/0.log 2>/dev/null | grep -q "c
 check "... with the values from the ConfigMap, the Secret, the fieldRef and the master Service" wait_for 10 env_line
 k delete pod env-pod --wait=false >/dev/null
 
+# --- a pod that finished never runs again, even when its containers are gone (as upstream)
+k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: once}
+spec:
+  nodeName: $NODE
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: $IMG, imagePullPolicy: Never, command: ["sh", "-c", "echo ran"]}
+YAML
+once_phase() { jp pod once -o 'jsonpath={.status.phase}'; }
+once_sandboxes() { cri pods | awk -F'\t' '$3 == "default" && $4 == "once" { print $1 }'; }
+stays_gone() { # stays_gone SECONDS: no sandbox of "once" appears meanwhile
+  local end=$((SECONDS + $1))
+  while [ $SECONDS -lt $end ]; do [ -z "$(once_sandboxes)" ] || return 1; sleep 0.2; done
+}
+check "restartPolicy Never pod: Succeeded" wait_for 30 sh -c "[ \"\$(kubectl get pod once -o jsonpath='{.status.phase}')\" = Succeeded ]"
+for sb in $(once_sandboxes); do cri rmp "$sb" >/dev/null; done
+check "... its sandbox and container removed behind cubelet's back" [ -z "$(once_sandboxes)" ]
+check "... it does not run again (no sandbox for 6 s)" stays_gone 6
+check "... and stays Succeeded" [ "$(once_phase)" = Succeeded ]
+check "cubelet stops cleanly" stop_cubelet
+start_cubelet "$M" --kubeconfig "$WORK/node.kubeconfig" --node-labels example.com/role=e2e \
+  --register-with-taints example.com/dedicated=e2e:PreferNoSchedule --kube-reserved cpu=500m,memory=256Mi
+check "after a cubelet restart (its status only in the API server): still not run again" stays_gone 6
+check "... and still Succeeded" [ "$(once_phase)" = Succeeded ]
+k delete pod once --wait=false >/dev/null
+
 # --- events for a crashing pod, with growing counts
 k apply -f - >/dev/null <<YAML
 apiVersion: v1
