@@ -55,7 +55,8 @@ static bool has_compressed(const char *name, char *const *names)
         return false;
 }
 
-void log_rotated_plan_make(const char *base, char *const *names, int max_files, struct log_rotated_plan *ret)
+void log_rotated_plan_make(const char *base, char *const *names, int max_rotated,
+                           struct log_rotated_plan *ret)
 {
         _cleanup_free_ char *prefix = strdup_printf("%s.", base);
         size_t total = names ? strv_length(names) : 0, n = 0;
@@ -74,7 +75,7 @@ void log_rotated_plan_make(const char *base, char *const *names, int max_files, 
                         inuse[n++] = names[i];
         }
         qsort(inuse, n, sizeof *inuse, cmp_str); /* timestamps sort as text: oldest first */
-        size_t keep = (size_t) MAX(max_files, 2) - 1, i = 0;
+        size_t keep = (size_t) MAX(max_rotated, 0), i = 0;
         /* Oldest first, so that a reader going through them in order is not cut off in the middle. */
         for (; n - i > keep; i++)
                 strv_push(&p.remove, xstrdup(inuse[i]));
@@ -242,7 +243,7 @@ static int list_dir(const char *dir, const char *prefix, char ***ret)
         return 0;
 }
 
-int log_tidy_rotated(const char *path, int max_files, const atomic_bool *cancel)
+int log_tidy_rotated(const char *path, int max_rotated, bool compress, const atomic_bool *cancel)
 {
         _cleanup_free_ char *d = xstrdup(path), *b = xstrdup(path);
         const char *dir = dirname(d), *base = basename(b);
@@ -254,7 +255,7 @@ int log_tidy_rotated(const char *path, int max_files, const atomic_bool *cancel)
         int r = list_dir(dir, prefix, &names);
         if (r < 0)
                 return r;
-        log_rotated_plan_make(base, names, max_files, &plan);
+        log_rotated_plan_make(base, names, max_rotated, &plan);
         for (size_t i = 0; plan.remove && plan.remove[i]; i++) {
                 _cleanup_free_ char *p = strdup_printf("%s/%s", dir, plan.remove[i]);
                 if (unlink(p) < 0 && errno != ENOENT)
@@ -263,7 +264,7 @@ int log_tidy_rotated(const char *path, int max_files, const atomic_bool *cancel)
                 else
                         log_v(4, "Removed an old container log", "path=\"%s\"", p);
         }
-        for (size_t i = 0; plan.compress && plan.compress[i]; i++) {
+        for (size_t i = 0; compress && plan.compress && plan.compress[i]; i++) {
                 _cleanup_free_ char *p = strdup_printf("%s/%s", dir, plan.compress[i]);
                 const char *step = NULL;
                 r = log_compress(p, cancel, &step);
@@ -319,6 +320,11 @@ static int rotate_one(struct log_rotator *r, const char *id, const char *path)
                 return -EINVAL;
         if (access(rotated, F_OK) == 0 || access(rotated_gz, F_OK) == 0)
                 return 0; /* rotated this second already: never overwrite a rotated file */
+        /* Room for the file about to be rotated first, as upstream: there are never more than max_files. */
+        rc = log_tidy_rotated(path, r->cfg.max_files - 2, false, NULL);
+        if (rc < 0)
+                log_warn("Cannot list rotated container logs, ignoring", "path=\"%s\" err=\"%s\"", path,
+                         strerror(-rc));
         if (rename(path, rotated) < 0)
                 return -errno;
         rc = reopen_log(r, id, &err);
@@ -383,10 +389,10 @@ int log_rotate_once(struct log_rotator *r)
                 if (rotate_one(r, resp->containers[i]->id, sresp->status->log_path) > 0)
                         strv_push(&rotated, xstrdup(sresp->status->log_path));
         }
-        /* Compression after every container was rotated: one container's large log does not hold up
-         * another's rotation. */
+        /* Compression after every container was rotated (upstream compresses before it renames): one
+         * container's large log does not hold up another's rotation. */
         for (size_t i = 0; rotated && rotated[i] && !atomic_load(&r->stop); i++) {
-                int n = log_tidy_rotated(rotated[i], r->cfg.max_files, &r->stop);
+                int n = log_tidy_rotated(rotated[i], r->cfg.max_files - 1, true, &r->stop);
                 if (n < 0)
                         log_warn("Cannot list rotated container logs, ignoring", "path=\"%s\" err=\"%s\"",
                                  rotated[i], strerror(-n));

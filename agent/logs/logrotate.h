@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -32,14 +33,14 @@ int log_rotate_once(struct log_rotator *r);
 /* "<path>.<stamp>" for a rotation at t: the stamp is upstream's 20060102-150405 in local time. */
 char *log_rotated_name(const char *path, time_t t);
 
-/* What to do with the files next to a container log once its live file was rotated (pure, for tests).
- * names are directory entries; only "<base>.*" ones are considered. */
+/* What to do with the files "<base>.*" next to a container log (pure, for tests). names are directory
+ * entries; max_rotated is how many rotated files may stay. */
 struct log_rotated_plan {
-        char **remove;   /* leftover "*.tmp", plain files whose ".gz" exists, and the oldest rotated files
-                          * beyond max_files - 1 (the live file is the max_files-th) */
+        char **remove;   /* leftover "*.tmp", plain files whose ".gz" exists, then the oldest rotated files
+                          * beyond max_rotated, oldest first */
         char **compress; /* the remaining plain rotated files except the newest one, oldest first */
 };
-void log_rotated_plan_make(const char *base, char *const *names, int max_files,
+void log_rotated_plan_make(const char *base, char *const *names, int max_rotated,
                            struct log_rotated_plan *ret);
 void log_rotated_plan_clear(struct log_rotated_plan *p);
 
@@ -48,6 +49,6 @@ void log_rotated_plan_clear(struct log_rotated_plan *p);
  * -ECANCELED when *cancel turned true on the way (checked between chunks). */
 int log_compress(const char *path, const atomic_bool *cancel, const char **ret_step);
 
-/* Applies the plan to the files next to path: removes, then compresses (logging what fails, ignoring it).
- * Returns the number of files compressed, or -errno when the directory cannot be read. */
-int log_tidy_rotated(const char *path, int max_files, const atomic_bool *cancel);
+/* Applies the plan to the files next to path: removes, then (with compress) compresses, logging what fails
+ * and going on. Returns the number of files compressed, or -errno when the directory cannot be read. */
+int log_tidy_rotated(const char *path, int max_rotated, bool compress, const atomic_bool *cancel);

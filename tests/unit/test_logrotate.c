@@ -124,10 +124,10 @@ static void test_rotated_name(void **state)
         tzset();
 }
 
-static void check_plan(char **names, int max_files, const char *want_remove, const char *want_compress)
+static void check_plan(char **names, int max_rotated, const char *want_remove, const char *want_compress)
 {
         struct log_rotated_plan plan;
-        log_rotated_plan_make("0.log", names, max_files, &plan);
+        log_rotated_plan_make("0.log", names, max_rotated, &plan);
         _cleanup_free_ char *rm = joined(plan.remove), *gz = joined(plan.compress);
         assert_string_equal(rm, want_remove);
         assert_string_equal(gz, want_compress);
@@ -151,33 +151,34 @@ static void test_plan(void **state)
                          "0.logx",
                          "10.log.20261127-040000",
                          NULL};
-        /* In use: 040000.gz 040100.gz 040200 040300 040400. Five files at most: the live one and four
-         * rotated; the newest rotated (040400) stays plain. */
-        check_plan(names, 5, "0.log.20261127-040100 0.log.20261127-040200.tmp 0.log.20261127-040000.gz",
+        /* In use: 040000.gz 040100.gz 040200 040300 040400. Four rotated files may stay (with the live
+         * one, containerLogMaxFiles 5); the newest rotated (040400) stays plain. */
+        check_plan(names, 4, "0.log.20261127-040100 0.log.20261127-040200.tmp 0.log.20261127-040000.gz",
                    "0.log.20261127-040200 0.log.20261127-040300");
-        check_plan(names, 3,
+        check_plan(names, 2,
                    "0.log.20261127-040100 0.log.20261127-040200.tmp 0.log.20261127-040000.gz "
                    "0.log.20261127-040100.gz 0.log.20261127-040200",
                    "0.log.20261127-040300");
-        /* Two files: the live one and the newest rotated, never compressed. */
-        check_plan(names, 2,
+        /* One: only the newest rotated, never compressed. */
+        check_plan(names, 1,
                    "0.log.20261127-040100 0.log.20261127-040200.tmp 0.log.20261127-040000.gz "
                    "0.log.20261127-040100.gz 0.log.20261127-040200 0.log.20261127-040300",
                    "");
-        /* Below 2 counts as 2 (the live file and the one just rotated). */
+        /* None (before rotating with containerLogMaxFiles 2): every rotated file goes. */
         check_plan(names, 0,
                    "0.log.20261127-040100 0.log.20261127-040200.tmp 0.log.20261127-040000.gz "
-                   "0.log.20261127-040100.gz 0.log.20261127-040200 0.log.20261127-040300",
+                   "0.log.20261127-040100.gz 0.log.20261127-040200 0.log.20261127-040300 "
+                   "0.log.20261127-040400",
                    "");
         /* Room for everything: nothing old goes, all but the newest are compressed. */
         check_plan(names, 10, "0.log.20261127-040100 0.log.20261127-040200.tmp",
                    "0.log.20261127-040200 0.log.20261127-040300");
 
         char *one[] = {"0.log", "0.log.20261127-040000", NULL};
-        check_plan(one, 5, "", "");
+        check_plan(one, 4, "", "");
         char *none[] = {"0.log", NULL};
-        check_plan(none, 5, "", "");
-        check_plan(NULL, 5, "", "");
+        check_plan(none, 4, "", "");
+        check_plan(NULL, 4, "", "");
 }
 
 static void test_compress_round_trip(void **state)
@@ -297,8 +298,17 @@ static void test_tidy(void **state)
         put(dir, "0.logx", "other\n", 6);
         _cleanup_free_ char *log = strdup_printf("%s/0.log", dir);
 
-        /* Three files: the live one, the newest rotated one plain, the one before it gzipped. */
-        assert_int_equal(log_tidy_rotated(log, 3, NULL), 1);
+        /* Before a rotation with containerLogMaxFiles 3: room for the file about to be rotated, nothing
+         * compressed yet. */
+        assert_int_equal(log_tidy_rotated(log, 1, false, NULL), 0);
+        _cleanup_free_ char *ls0 = listing(dir);
+        assert_string_equal(ls0, "0.log 0.log.20261127-040300 0.logx 1.log.20261127-040000");
+        /* Put back what went, then after a rotation: the live one, the newest rotated one plain, the one
+         * before it gzipped (three files). */
+        for (int i = 0; i < 3; i++)
+                put(dir, rotated[i], content[i], len[i]);
+        put(dir, "0.log.20261127-035900.tmp", "partial", 7);
+        assert_int_equal(log_tidy_rotated(log, 2, true, NULL), 1);
         _cleanup_free_ char *ls = listing(dir);
         assert_string_equal(ls, "0.log 0.log.20261127-040200.gz 0.log.20261127-040300 0.logx "
                                 "1.log.20261127-040000");
@@ -309,16 +319,17 @@ static void test_tidy(void **state)
         assert_memory_equal(back, content[2], len[2]);
         assert_true(exists(dir, rotated[3]));
 
-        /* Again after the next rotation: the .gz is the oldest and goes; nothing is compressed twice. */
+        /* The next rotation: the .gz is the oldest and goes; nothing is compressed twice. */
+        assert_int_equal(log_tidy_rotated(log, 1, false, NULL), 0);
         put(dir, "0.log.20261127-040400", "newest\n", 7);
-        assert_int_equal(log_tidy_rotated(log, 3, NULL), 1);
+        assert_int_equal(log_tidy_rotated(log, 2, true, NULL), 1);
         _cleanup_free_ char *ls2 = listing(dir);
         assert_string_equal(ls2, "0.log 0.log.20261127-040300.gz 0.log.20261127-040400 0.logx "
                                  "1.log.20261127-040000");
-        assert_int_equal(log_tidy_rotated(log, 3, NULL), 0);
+        assert_int_equal(log_tidy_rotated(log, 2, true, NULL), 0);
 
         _cleanup_free_ char *missing = strdup_printf("%s/nodir/0.log", dir);
-        assert_int_equal(log_tidy_rotated(missing, 3, NULL), -ENOENT);
+        assert_int_equal(log_tidy_rotated(missing, 2, true, NULL), -ENOENT);
         for (int i = 0; i < 4; i++)
                 free(content[i]);
         rm_rf(dir);
