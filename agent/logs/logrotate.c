@@ -59,7 +59,7 @@ void log_rotated_plan_make(const char *base, char *const *names, int max_rotated
                            struct log_rotated_plan *ret)
 {
         _cleanup_free_ char *prefix = strdup_printf("%s.", base);
-        size_t total = names ? strv_length(names) : 0, n = 0;
+        size_t total = strv_length(names), n = 0;
         _cleanup_free_ char **inuse = OOM_CHECK(calloc(total + 1, sizeof *inuse)); /* borrowed from names */
         struct log_rotated_plan p = {0};
 
