@@ -7,7 +7,7 @@ PKGS=(
   # build
   build-essential cmake pkg-config clang clang-format
   libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev libcurl4-openssl-dev
-  libmicrohttpd-dev libgnutls28-dev libuv1-dev libssl-dev libseccomp-dev libcmocka-dev
+  libmicrohttpd-dev libgnutls28-dev libuv1-dev libssl-dev libseccomp-dev libcmocka-dev zlib1g-dev
   # run: the runtime, CNI plugins, image contents
   containerd runc containernetworking-plugins busybox-static iproute2 iptables
   # tests and tools

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,10 +11,16 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "cri.h"
 #include "log.h"
 #include "util.h"
+
+#define GZ_SUFFIX        ".gz"
+#define TMP_SUFFIX       ".tmp"
+#define COMPRESS_CHUNK   (128 * 1024)
+#define ROTATE_STAMP_FMT "%Y%m%d-%H%M%S" /* upstream's Go layout 20060102-150405 */
 
 struct log_rotator {
         struct log_rotate_config cfg;
@@ -21,62 +28,306 @@ struct log_rotator {
         pthread_t thread;
         pthread_mutex_t lock;
         pthread_cond_t cond;
-        bool stop;
+        atomic_bool stop; /* set under lock; read without it to cut a long compression short */
 };
+
+char *log_rotated_name(const char *path, time_t t)
+{
+        char stamp[32];
+        struct tm tm;
+        /* Local time, as upstream (Go's time.Now().Format) names them. */
+        if (!localtime_r(&t, &tm) || strftime(stamp, sizeof stamp, ROTATE_STAMP_FMT, &tm) == 0)
+                return NULL;
+        return strdup_printf("%s.%s", path, stamp);
+}
 
 static int cmp_str(const void *a, const void *b)
 {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-int log_prune_rotated(const char *path, int max_files)
+static bool has_compressed(const char *name, char *const *names)
+{
+        size_t len = strlen(name);
+        for (size_t i = 0; names[i]; i++)
+                if (strncmp(names[i], name, len) == 0 && streq(names[i] + len, GZ_SUFFIX))
+                        return true;
+        return false;
+}
+
+void log_rotated_plan_make(const char *base, char *const *names, int max_rotated,
+                           struct log_rotated_plan *ret)
+{
+        _cleanup_free_ char *prefix = strdup_printf("%s.", base);
+        size_t total = strv_length(names), n = 0;
+        _cleanup_free_ char **inuse = OOM_CHECK(calloc(total + 1, sizeof *inuse)); /* borrowed from names */
+        struct log_rotated_plan p = {0};
+
+        for (size_t i = 0; i < total; i++) {
+                const char *name = names[i];
+                if (!str_has_prefix(name, prefix))
+                        continue;
+                /* A compression cut short, or one that finished all but removing its source. */
+                if (str_has_suffix(name, TMP_SUFFIX) ||
+                    (!str_has_suffix(name, GZ_SUFFIX) && has_compressed(name, names)))
+                        strv_push(&p.remove, xstrdup(name));
+                else
+                        inuse[n++] = names[i];
+        }
+        qsort(inuse, n, sizeof *inuse, cmp_str); /* timestamps sort as text: oldest first */
+        size_t keep = (size_t) MAX(max_rotated, 0), i = 0;
+        /* Oldest first, so that a reader going through them in order is not cut off in the middle. */
+        for (; n - i > keep; i++)
+                strv_push(&p.remove, xstrdup(inuse[i]));
+        /* The newest rotated file stays plain: the runtime may still be finishing a write into it, and
+         * shippers reading it by name find it where they left it. */
+        for (; i + 1 < n; i++)
+                if (!str_has_suffix(inuse[i], GZ_SUFFIX))
+                        strv_push(&p.compress, xstrdup(inuse[i]));
+        *ret = p;
+}
+
+void log_rotated_plan_clear(struct log_rotated_plan *p)
+{
+        p->remove = strv_free(p->remove);
+        p->compress = strv_free(p->compress);
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        return -EIO;
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+/* Runs z->next_in through the deflater into fd; with Z_FINISH until the gzip trailer is out. */
+static int deflate_into(z_stream *z, int flush, unsigned char *out, int fd, const char **ret_step)
+{
+        for (;;) {
+                z->next_out = out;
+                z->avail_out = COMPRESS_CHUNK;
+                int zr = deflate(z, flush);
+                if (zr == Z_STREAM_ERROR) {
+                        *ret_step = "deflate";
+                        return -EIO;
+                }
+                int r = write_all(fd, out, COMPRESS_CHUNK - z->avail_out);
+                if (r < 0) {
+                        *ret_step = "write the temporary file";
+                        return r;
+                }
+                if (flush == Z_FINISH ? zr == Z_STREAM_END : z->avail_out != 0)
+                        return 0;
+        }
+}
+
+int log_compress(const char *path, const atomic_bool *cancel, const char **ret_step)
+{
+        _cleanup_free_ char *tmp = strdup_printf("%s%s", path, TMP_SUFFIX);
+        _cleanup_free_ char *gz = strdup_printf("%s%s", path, GZ_SUFFIX);
+        _cleanup_free_ unsigned char *in = NULL, *out = NULL;
+        _cleanup_close_ int src = -1, dst = -1;
+        const char *step = "open the log";
+        z_stream z = {0};
+        bool zinit = false, created = false;
+        struct stat st;
+        int r;
+
+        src = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (src < 0)
+                goto fail_errno;
+        step = "stat the log";
+        if (fstat(src, &st) < 0)
+                goto fail_errno;
+        if (!S_ISREG(st.st_mode)) {
+                step = "check the log is a regular file";
+                r = -EINVAL;
+                goto fail;
+        }
+        step = "create the temporary file";
+        dst = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, st.st_mode & 07777);
+        if (dst < 0)
+                goto fail_errno;
+        created = true;
+        step = "set up zlib";
+        /* windowBits 15 + 16: a gzip header and trailer around the deflate stream. */
+        if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        zinit = true;
+        in = OOM_CHECK(malloc(COMPRESS_CHUNK));
+        out = OOM_CHECK(malloc(COMPRESS_CHUNK));
+        for (;;) {
+                if (cancel && atomic_load(cancel)) {
+                        step = "compress (stopping)";
+                        r = -ECANCELED;
+                        goto fail;
+                }
+                ssize_t k = read(src, in, COMPRESS_CHUNK);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        step = "read the log";
+                        goto fail_errno;
+                }
+                z.next_in = in;
+                z.avail_in = (uInt) k;
+                r = deflate_into(&z, k == 0 ? Z_FINISH : Z_NO_FLUSH, out, dst, &step);
+                if (r < 0)
+                        goto fail;
+                if (k == 0)
+                        break;
+        }
+        /* The .gz replaces the log: it must be on disk before the log goes. */
+        step = "sync the temporary file";
+        if (fsync(dst) < 0)
+                goto fail_errno;
+        step = "close the temporary file";
+        if (close(TAKE_FD(dst)) < 0)
+                goto fail_errno;
+        /* Removed while we read it (the pod went, or an older rotation pruned it): do not revive it. */
+        step = "check the log is still there";
+        if (fstat(src, &st) < 0)
+                goto fail_errno;
+        if (st.st_nlink == 0) {
+                r = -ENOENT;
+                goto fail;
+        }
+        step = "rename the temporary file";
+        if (rename(tmp, gz) < 0)
+                goto fail_errno;
+        deflateEnd(&z);
+        /* From here the .gz holds everything; a log left beside it is removed by the next tidy. */
+        if (unlink(path) < 0 && errno != ENOENT) {
+                r = -errno;
+                if (ret_step)
+                        *ret_step = "remove the uncompressed log";
+                return r;
+        }
+        return 0;
+
+fail_errno:
+        r = -errno;
+fail:
+        if (created)
+                (void) unlink(tmp);
+        if (zinit)
+                deflateEnd(&z);
+        if (ret_step)
+                *ret_step = step;
+        return r;
+}
+
+static int list_dir(const char *dir, const char *prefix, char ***ret)
+{
+        DIR *dh = opendir(dir);
+        struct dirent *de;
+        char **names = NULL;
+        if (!dh)
+                return -errno;
+        while ((de = readdir(dh)))
+                if (str_has_prefix(de->d_name, prefix))
+                        strv_push(&names, xstrdup(de->d_name));
+        closedir(dh);
+        *ret = names;
+        return 0;
+}
+
+int log_tidy_rotated(const char *path, int max_rotated, bool compress, const atomic_bool *cancel)
 {
         _cleanup_free_ char *d = xstrdup(path), *b = xstrdup(path);
         const char *dir = dirname(d), *base = basename(b);
         _cleanup_free_ char *prefix = strdup_printf("%s.", base);
-        DIR *dh = opendir(dir);
-        struct dirent *de;
-        char **names = NULL;
-        int removed = 0;
-        if (!dh)
-                return -errno;
-        while ((de = readdir(dh)))
-                if (str_has_prefix(de->d_name, prefix) && !str_has_suffix(de->d_name, ".tmp"))
-                        strv_push(&names, xstrdup(de->d_name));
-        closedir(dh);
-        size_t n = strv_length(names);
-        qsort(names, n, sizeof *names, cmp_str); /* timestamps sort as text: oldest first */
-        size_t keep = max_files > 1 ? (size_t) max_files - 1 : 0;
-        for (size_t i = 0; n > keep && i < n - keep; i++) {
-                _cleanup_free_ char *p = strdup_printf("%s/%s", dir, names[i]);
-                if (unlink(p) == 0)
-                        removed++;
+        _cleanup_strv_free_ char **names = NULL;
+        struct log_rotated_plan plan;
+        int compressed = 0;
+
+        int r = list_dir(dir, prefix, &names);
+        if (r < 0)
+                return r;
+        log_rotated_plan_make(base, names, max_rotated, &plan);
+        for (size_t i = 0; plan.remove && plan.remove[i]; i++) {
+                _cleanup_free_ char *p = strdup_printf("%s/%s", dir, plan.remove[i]);
+                if (unlink(p) < 0 && errno != ENOENT)
+                        log_warn("Cannot remove an old container log, ignoring", "path=\"%s\" err=\"%s\"", p,
+                                 strerror(errno));
+                else
+                        log_v(4, "Removed an old container log", "path=\"%s\"", p);
         }
-        strv_free(names);
-        return removed;
+        for (size_t i = 0; compress && plan.compress && plan.compress[i]; i++) {
+                _cleanup_free_ char *p = strdup_printf("%s/%s", dir, plan.compress[i]);
+                const char *step = NULL;
+                r = log_compress(p, cancel, &step);
+                if (r == -ECANCELED) {
+                        log_v(2, "Stopping: a rotated container log stays uncompressed", "path=\"%s\"", p);
+                        break;
+                }
+                if (r < 0)
+                        log_warn("Cannot compress a rotated container log, ignoring",
+                                 "path=\"%s\" step=\"%s\" err=\"%s\"", p, step, strerror(-r));
+                else {
+                        log_v(4, "Compressed a rotated container log", "path=\"%s%s\"", p, GZ_SUFFIX);
+                        compressed++;
+                }
+        }
+        log_rotated_plan_clear(&plan);
+        return compressed;
 }
 
-static int rotate_one(struct log_rotator *r, const char *id, const char *path)
+static int reopen_log(struct log_rotator *r, const char *id, struct cri_error *err)
 {
-        struct stat st;
-        if (stat(path, &st) < 0 || st.st_size < r->cfg.max_size)
-                return 0;
-        char stamp[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-        _cleanup_free_ char *rotated = strdup_printf("%s.%s", path, stamp);
-        if (access(rotated, F_OK) == 0)
-                return 0; /* rotated this second already */
-        if (rename(path, rotated) < 0)
-                return -errno;
         Runtime__V1__ReopenContainerLogRequest req = RUNTIME__V1__REOPEN_CONTAINER_LOG_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__ReopenContainerLogResponse *resp = NULL;
-        struct cri_error err = {0};
         req.container_id = (char *) id;
-        int rc = CRI_CALL(r->cfg.cri, RuntimeService, ReopenContainerLog, reopen_container_log, &req, &resp,
-                          r->cfg.timeout_ms, &err);
+        return CRI_CALL(r->cfg.cri, RuntimeService, ReopenContainerLog, reopen_container_log, &req, &resp,
+                        r->cfg.timeout_ms, err);
+}
+
+/* Returns 1 when path was rotated (the caller then tidies the files next to it). */
+static int rotate_one(struct log_rotator *r, const char *id, const char *path)
+{
+        struct cri_error err = {0};
+        struct stat st;
+        int rc;
+
+        if (stat(path, &st) < 0) {
+                if (errno != ENOENT)
+                        return -errno;
+                /* Gone (removed by hand, or a rotation cut short before the reopen): as upstream, have
+                 * the runtime make it again, or the container's output goes nowhere. */
+                rc = reopen_log(r, id, &err);
+                if (rc < 0)
+                        log_warn("Cannot reopen a missing container log, ignoring",
+                                 "containerID=\"%.13s\" path=\"%s\" err=\"%s\"", id, path,
+                                 log_q(err.msg[0] ? err.msg : strerror(-rc)));
+                return rc < 0 ? rc : 0;
+        }
+        if (st.st_size < r->cfg.max_size)
+                return 0;
+        _cleanup_free_ char *rotated = log_rotated_name(path, time(NULL));
+        _cleanup_free_ char *rotated_gz = rotated ? strdup_printf("%s%s", rotated, GZ_SUFFIX) : NULL;
+        if (!rotated)
+                return -EINVAL;
+        if (access(rotated, F_OK) == 0 || access(rotated_gz, F_OK) == 0)
+                return 0; /* rotated this second already: never overwrite a rotated file */
+        /* Room for the file about to be rotated first, as upstream: there are never more than max_files. */
+        rc = log_tidy_rotated(path, r->cfg.max_files - 2, false, NULL);
+        if (rc < 0)
+                log_warn("Cannot list rotated container logs, ignoring", "path=\"%s\" err=\"%s\"", path,
+                         strerror(-rc));
+        if (rename(path, rotated) < 0)
+                return -errno;
+        rc = reopen_log(r, id, &err);
         if (rc < 0) {
                 /* The runtime still writes to the renamed file: put it back, try next time. */
                 (void) rename(rotated, path);
@@ -86,7 +337,6 @@ static int rotate_one(struct log_rotator *r, const char *id, const char *path)
                 return rc;
         }
         log_v(2, "Rotated a container log", "containerID=\"%.13s\" path=\"%s\"", id, path);
-        log_prune_rotated(path, r->cfg.max_files);
         return 1;
 }
 
@@ -117,7 +367,7 @@ int log_rotate_once(struct log_rotator *r)
         Runtime__V1__ContainerStateValue state = RUNTIME__V1__CONTAINER_STATE_VALUE__INIT;
         _cleanup_cri_ Runtime__V1__ListContainersResponse *resp = NULL;
         struct cri_error err = {0};
-        int rotated = 0;
+        _cleanup_strv_free_ char **rotated = NULL;
 
         prune_links(r);
         if (r->cfg.max_size <= 0)
@@ -137,9 +387,17 @@ int log_rotate_once(struct log_rotator *r)
                     !sresp->status || !sresp->status->log_path || !sresp->status->log_path[0])
                         continue;
                 if (rotate_one(r, resp->containers[i]->id, sresp->status->log_path) > 0)
-                        rotated++;
+                        strv_push(&rotated, xstrdup(sresp->status->log_path));
         }
-        return rotated;
+        /* Compression after every container was rotated (upstream compresses before it renames): one
+         * container's large log does not hold up another's rotation. */
+        for (size_t i = 0; rotated && rotated[i] && !atomic_load(&r->stop); i++) {
+                int n = log_tidy_rotated(rotated[i], r->cfg.max_files - 1, true, &r->stop);
+                if (n < 0)
+                        log_warn("Cannot list rotated container logs, ignoring", "path=\"%s\" err=\"%s\"",
+                                 rotated[i], strerror(-n));
+        }
+        return (int) (rotated ? strv_length(rotated) : 0);
 }
 
 static void *rotate_thread(void *arg)

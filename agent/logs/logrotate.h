@@ -1,10 +1,16 @@
 /* Container log rotation (upstream's container log manager): a running container's log file above
- * containerLogMaxSize is renamed with a timestamp and the runtime told to reopen it; at most
- * containerLogMaxFiles files per container are kept. Also keeps /var/log/containers tidy: symlinks whose
- * log is gone are removed. One thread, every containerLogMonitorInterval. */
+ * containerLogMaxSize is renamed to "<log>.<stamp>" (local time, 20060102-150405) and the runtime told to
+ * reopen it; the rotated files older than the newest one are gzipped to "<log>.<stamp>.gz" and the oldest
+ * removed so that at most containerLogMaxFiles files per container remain, the live one included. Also keeps
+ * /var/log/containers tidy: symlinks whose log is gone are removed. One thread, every
+ * containerLogMonitorInterval; compression runs on it too, never on the main loop. */
 #pragma once
 
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct cri_client;
 struct log_rotator;
@@ -24,6 +30,25 @@ void log_rotator_stop(struct log_rotator *r);
 /* One pass now (tests). Returns the number of files rotated. */
 int log_rotate_once(struct log_rotator *r);
 
-/* Keeps the newest max_files - 1 rotated files "<base>.<stamp>" next to path; removes the rest (pure
- * file work, for tests). Returns how many were removed. */
-int log_prune_rotated(const char *path, int max_files);
+/* "<path>.<stamp>" for a rotation at t: the stamp is upstream's 20060102-150405 in local time. */
+char *log_rotated_name(const char *path, time_t t);
+
+/* What to do with the files "<base>.*" next to a container log (pure, for tests). names are directory
+ * entries; max_rotated is how many rotated files may stay. */
+struct log_rotated_plan {
+        char **remove;   /* leftover "*.tmp", plain files whose ".gz" exists, then the oldest rotated files
+                          * beyond max_rotated, oldest first */
+        char **compress; /* the remaining plain rotated files except the newest one, oldest first */
+};
+void log_rotated_plan_make(const char *base, char *const *names, int max_rotated,
+                           struct log_rotated_plan *ret);
+void log_rotated_plan_clear(struct log_rotated_plan *p);
+
+/* gzips path to "<path>.gz" through "<path>.tmp" (synced, then renamed), then removes path. On failure
+ * path stays as it was, the .tmp is removed, and *ret_step (if given) names the step that failed.
+ * -ECANCELED when *cancel turned true on the way (checked between chunks). */
+int log_compress(const char *path, const atomic_bool *cancel, const char **ret_step);
+
+/* Applies the plan to the files next to path: removes, then (with compress) compresses, logging what fails
+ * and going on. Returns the number of files compressed, or -errno when the directory cannot be read. */
+int log_tidy_rotated(const char *path, int max_rotated, bool compress, const atomic_bool *cancel);

@@ -1,51 +1,349 @@
-/* Pruning rotated container logs: the newest max_files - 1 rotated files stay, older ones go. */
+/* Rotated container logs: naming, which files are removed and which compressed, gzip round trips, and
+ * compression failures that leave the plain log as it was. */
+#include <dirent.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cmocka.h>
 
 #include "logrotate.h"
 #include "util.h"
 
-static void test_prune(void **state)
+static char *make_dir(void)
 {
-        char dir[] = "/tmp/test-logrotate.XXXXXX";
-        assert_non_null(mkdtemp(dir));
-        const char *names[] = {"0.log",
-                               "0.log.20261127-040000",
-                               "0.log.20261127-040100",
-                               "0.log.20261127-040200",
-                               "0.log.20261127-040300",
-                               "1.log.20261127-040000",
-                               "0.logx"};
-        for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-                _cleanup_free_ char *p = strdup_printf("%s/%s", dir, names[i]);
-                assert_int_equal(write_file_atomic(p, "x", 1, 0644), 0);
+        char tmpl[] = "/tmp/test-logrotate.XXXXXX";
+        assert_non_null(mkdtemp(tmpl));
+        return xstrdup(tmpl);
+}
+
+static void put(const char *dir, const char *name, const void *data, size_t len)
+{
+        _cleanup_free_ char *p = strdup_printf("%s/%s", dir, name);
+        assert_int_equal(write_file_atomic(p, data, len, 0640), 0);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+        _cleanup_free_ char *p = strdup_printf("%s/%s", dir, name);
+        return access(p, F_OK) == 0;
+}
+
+/* Every entry of dir, sorted, joined by spaces. */
+static char *listing(const char *dir)
+{
+        struct dirent **ents;
+        int n = scandir(dir, &ents, NULL, alphasort);
+        assert_true(n >= 0);
+        char *s = xstrdup("");
+        for (int i = 0; i < n; i++) {
+                if (ents[i]->d_name[0] != '.') {
+                        char *t = strdup_printf("%s%s%s", s, s[0] ? " " : "", ents[i]->d_name);
+                        free(s);
+                        s = t;
+                }
+                free(ents[i]);
         }
+        free(ents);
+        return s;
+}
+
+static char *joined(char *const *v)
+{
+        char *s = xstrdup("");
+        for (size_t i = 0; v && v[i]; i++) {
+                char *t = strdup_printf("%s%s%s", s, s[0] ? " " : "", v[i]);
+                free(s);
+                s = t;
+        }
+        return s;
+}
+
+/* The whole of a gzip file, decompressed with zlib's own reader. */
+static char *gunzip_file(const char *path, size_t *ret_len)
+{
+        gzFile f = gzopen(path, "rb");
+        assert_non_null(f);
+        size_t cap = 1 << 16, len = 0;
+        char *buf = OOM_CHECK(malloc(cap));
+        for (;;) {
+                if (cap - len < 1 << 15)
+                        buf = OOM_CHECK(realloc(buf, cap *= 2));
+                int k = gzread(f, buf + len, (unsigned) (cap - len));
+                assert_true(k >= 0);
+                if (k == 0)
+                        break;
+                len += (size_t) k;
+        }
+        assert_int_equal(gzclose(f), Z_OK);
+        *ret_len = len;
+        return buf;
+}
+
+/* CRI-style lines with a counter, as a container writes them. */
+static char *cri_lines(int from, int count, size_t *ret_len)
+{
+        size_t cap = (size_t) count * 64 + 1, len = 0;
+        char *s = OOM_CHECK(malloc(cap));
+        for (int i = from; i < from + count; i++) {
+                int k = snprintf(s + len, cap - len, "2026-11-27T04:05:06.%09dZ stdout F line-%d\n", i, i);
+                assert_true(k > 0 && (size_t) k < cap - len);
+                len += (size_t) k;
+        }
+        *ret_len = len;
+        return s;
+}
+
+static void test_rotated_name(void **state)
+{
+        (void) state;
+        _cleanup_free_ char *saved = xstrdup(getenv("TZ"));
+        setenv("TZ", "UTC", 1);
+        tzset();
+        _cleanup_free_ char *utc = log_rotated_name("/var/log/pods/ns_p_u/c/0.log", 1795752306);
+        assert_string_equal(utc, "/var/log/pods/ns_p_u/c/0.log.20261127-040506");
+        /* Local time, as upstream: two hours east of UTC. */
+        setenv("TZ", "XYZ-2", 1);
+        tzset();
+        _cleanup_free_ char *local = log_rotated_name("0.log", 1795752306);
+        assert_string_equal(local, "0.log.20261127-060506");
+        if (saved)
+                setenv("TZ", saved, 1);
+        else
+                unsetenv("TZ");
+        tzset();
+}
+
+static void check_plan(char **names, int max_rotated, const char *want_remove, const char *want_compress)
+{
+        struct log_rotated_plan plan;
+        log_rotated_plan_make("0.log", names, max_rotated, &plan);
+        _cleanup_free_ char *rm = joined(plan.remove), *gz = joined(plan.compress);
+        assert_string_equal(rm, want_remove);
+        assert_string_equal(gz, want_compress);
+        log_rotated_plan_clear(&plan);
+        assert_null(plan.remove);
+        assert_null(plan.compress);
+}
+
+static void test_plan(void **state)
+{
+        (void) state;
+        char *names[] = {"0.log.20261127-040300",
+                         "0.log",
+                         "0.log.20261127-040000.gz",
+                         "0.log.20261127-040100", /* compressed already: its .gz is there */
+                         "0.log.20261127-040100.gz",
+                         "0.log.20261127-040200.tmp", /* a compression cut short */
+                         "0.log.20261127-040200",
+                         "0.log.20261127-040400",
+                         "1.log.20261127-040000",
+                         "0.logx",
+                         "10.log.20261127-040000",
+                         NULL};
+        /* In use: 040000.gz 040100.gz 040200 040300 040400. Four rotated files may stay (with the live
+         * one, containerLogMaxFiles 5); the newest rotated (040400) stays plain. */
+        check_plan(names, 4, "0.log.20261127-040100 0.log.20261127-040200.tmp 0.log.20261127-040000.gz",
+                   "0.log.20261127-040200 0.log.20261127-040300");
+        check_plan(names, 2,
+                   "0.log.20261127-040100 0.log.20261127-040200.tmp 0.log.20261127-040000.gz "
+                   "0.log.20261127-040100.gz 0.log.20261127-040200",
+                   "0.log.20261127-040300");
+        /* One: only the newest rotated, never compressed. */
+        check_plan(names, 1,
+                   "0.log.20261127-040100 0.log.20261127-040200.tmp 0.log.20261127-040000.gz "
+                   "0.log.20261127-040100.gz 0.log.20261127-040200 0.log.20261127-040300",
+                   "");
+        /* None (before rotating with containerLogMaxFiles 2): every rotated file goes. */
+        check_plan(names, 0,
+                   "0.log.20261127-040100 0.log.20261127-040200.tmp 0.log.20261127-040000.gz "
+                   "0.log.20261127-040100.gz 0.log.20261127-040200 0.log.20261127-040300 "
+                   "0.log.20261127-040400",
+                   "");
+        /* Room for everything: nothing old goes, all but the newest are compressed. */
+        check_plan(names, 10, "0.log.20261127-040100 0.log.20261127-040200.tmp",
+                   "0.log.20261127-040200 0.log.20261127-040300");
+
+        char *one[] = {"0.log", "0.log.20261127-040000", NULL};
+        check_plan(one, 4, "", "");
+        char *none[] = {"0.log", NULL};
+        check_plan(none, 4, "", "");
+        check_plan(NULL, 4, "", "");
+}
+
+static void test_compress_round_trip(void **state)
+{
+        (void) state;
+        _cleanup_free_ char *dir = make_dir();
+        size_t len;
+        _cleanup_free_ char *content = cri_lines(0, 20000, &len);
+        put(dir, "0.log.20261127-040000", content, len);
+        put(dir, "0.log.20261127-040100", "", 0);
+        _cleanup_free_ char *p = strdup_printf("%s/0.log.20261127-040000", dir);
+        _cleanup_free_ char *empty = strdup_printf("%s/0.log.20261127-040100", dir);
+        const char *step = "untouched";
+        assert_int_equal(log_compress(p, NULL, &step), 0);
+        assert_string_equal(step, "untouched");
+        assert_int_equal(log_compress(empty, NULL, NULL), 0);
+        _cleanup_free_ char *ls = listing(dir);
+        assert_string_equal(ls, "0.log.20261127-040000.gz 0.log.20261127-040100.gz");
+
+        _cleanup_free_ char *gz = strdup_printf("%s.gz", p);
+        struct stat st;
+        assert_int_equal(stat(gz, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0640); /* the log's mode, as upstream */
+        assert_true((size_t) st.st_size < len / 4);
+        size_t back_len;
+        _cleanup_free_ char *back = gunzip_file(gz, &back_len);
+        assert_int_equal(back_len, len);
+        assert_memory_equal(back, content, len);
+
+        _cleanup_free_ char *egz = strdup_printf("%s.gz", empty);
+        _cleanup_free_ char *eback = gunzip_file(egz, &back_len);
+        assert_int_equal(back_len, 0);
+        rm_rf(dir);
+}
+
+/* Incompressible bytes, so that the .gz is about as large as the log. */
+static char *noise(size_t len)
+{
+        char *s = OOM_CHECK(malloc(len));
+        uint64_t x = 0x9e3779b97f4a7c15ULL;
+        for (size_t i = 0; i < len; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                s[i] = (char) (x >> 24);
+        }
+        return s;
+}
+
+static void test_compress_write_fails(void **state)
+{
+        (void) state;
+        _cleanup_free_ char *dir = make_dir();
+        const size_t len = 1 << 20;
+        _cleanup_free_ char *content = noise(len);
+        put(dir, "0.log.20261127-040000", content, len);
+        _cleanup_free_ char *p = strdup_printf("%s/0.log.20261127-040000", dir);
+
+        /* A file size limit stands in for a full disk: the temporary file cannot grow past 64 KiB. */
+        struct rlimit saved, small = {.rlim_cur = 64 << 10};
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+        small.rlim_max = saved.rlim_max;
+        void (*old)(int) = signal(SIGXFSZ, SIG_IGN);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+        const char *step = NULL;
+        int r = log_compress(p, NULL, &step);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+        signal(SIGXFSZ, old);
+
+        assert_int_equal(r, -EFBIG);
+        assert_string_equal(step, "write the temporary file");
+        _cleanup_free_ char *ls = listing(dir);
+        assert_string_equal(ls, "0.log.20261127-040000"); /* no .tmp, no .gz */
+        char *back;
+        size_t back_len;
+        assert_int_equal(read_file_limit(p, 2 * len, &back, &back_len), 0);
+        assert_int_equal(back_len, len);
+        assert_memory_equal(back, content, len);
+        free(back);
+        rm_rf(dir);
+}
+
+static void test_compress_cancel_and_missing(void **state)
+{
+        (void) state;
+        _cleanup_free_ char *dir = make_dir();
+        put(dir, "0.log.20261127-040000", "x\n", 2);
+        _cleanup_free_ char *p = strdup_printf("%s/0.log.20261127-040000", dir);
+        atomic_bool stop = true;
+        const char *step = NULL;
+        assert_int_equal(log_compress(p, &stop, &step), -ECANCELED);
+        assert_non_null(step);
+        _cleanup_free_ char *ls = listing(dir);
+        assert_string_equal(ls, "0.log.20261127-040000");
+
+        _cleanup_free_ char *gone = strdup_printf("%s/0.log.20261127-000000", dir);
+        assert_int_equal(log_compress(gone, NULL, &step), -ENOENT);
+        assert_string_equal(step, "open the log");
+        _cleanup_free_ char *ls2 = listing(dir);
+        assert_string_equal(ls2, "0.log.20261127-040000");
+        rm_rf(dir);
+}
+
+static void test_tidy(void **state)
+{
+        (void) state;
+        _cleanup_free_ char *dir = make_dir();
+        size_t len[4];
+        char *content[4];
+        const char *rotated[] = {"0.log.20261127-040000", "0.log.20261127-040100", "0.log.20261127-040200",
+                                 "0.log.20261127-040300"};
+        for (int i = 0; i < 4; i++) {
+                content[i] = cri_lines(i * 100, 100, &len[i]);
+                put(dir, rotated[i], content[i], len[i]);
+        }
+        put(dir, "0.log", "live\n", 5);
+        put(dir, "0.log.20261127-035900.tmp", "partial", 7);
+        put(dir, "1.log.20261127-040000", "other\n", 6);
+        put(dir, "0.logx", "other\n", 6);
         _cleanup_free_ char *log = strdup_printf("%s/0.log", dir);
-        assert_int_equal(log_prune_rotated(log, 3), 2);
-        const char *kept[] = {"0.log", "0.log.20261127-040200", "0.log.20261127-040300",
-                              "1.log.20261127-040000", "0.logx"};
-        const char *gone[] = {"0.log.20261127-040000", "0.log.20261127-040100"};
-        for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
-                _cleanup_free_ char *p = strdup_printf("%s/%s", dir, kept[i]);
-                assert_int_equal(access(p, F_OK), 0);
-        }
-        for (size_t i = 0; i < sizeof gone / sizeof *gone; i++) {
-                _cleanup_free_ char *p = strdup_printf("%s/%s", dir, gone[i]);
-                assert_int_not_equal(access(p, F_OK), 0);
-        }
-        assert_int_equal(log_prune_rotated(log, 3), 0);
+
+        /* Before a rotation with containerLogMaxFiles 3: room for the file about to be rotated, nothing
+         * compressed yet. */
+        assert_int_equal(log_tidy_rotated(log, 1, false, NULL), 0);
+        _cleanup_free_ char *ls0 = listing(dir);
+        assert_string_equal(ls0, "0.log 0.log.20261127-040300 0.logx 1.log.20261127-040000");
+        /* Put back what went, then after a rotation: the live one, the newest rotated one plain, the one
+         * before it gzipped (three files). */
+        for (int i = 0; i < 3; i++)
+                put(dir, rotated[i], content[i], len[i]);
+        put(dir, "0.log.20261127-035900.tmp", "partial", 7);
+        assert_int_equal(log_tidy_rotated(log, 2, true, NULL), 1);
+        _cleanup_free_ char *ls = listing(dir);
+        assert_string_equal(ls, "0.log 0.log.20261127-040200.gz 0.log.20261127-040300 0.logx "
+                                "1.log.20261127-040000");
+        _cleanup_free_ char *gz = strdup_printf("%s/%s.gz", dir, rotated[2]);
+        size_t back_len;
+        _cleanup_free_ char *back = gunzip_file(gz, &back_len);
+        assert_int_equal(back_len, len[2]);
+        assert_memory_equal(back, content[2], len[2]);
+        assert_true(exists(dir, rotated[3]));
+
+        /* The next rotation: the .gz is the oldest and goes; nothing is compressed twice. */
+        assert_int_equal(log_tidy_rotated(log, 1, false, NULL), 0);
+        put(dir, "0.log.20261127-040400", "newest\n", 7);
+        assert_int_equal(log_tidy_rotated(log, 2, true, NULL), 1);
+        _cleanup_free_ char *ls2 = listing(dir);
+        assert_string_equal(ls2, "0.log 0.log.20261127-040300.gz 0.log.20261127-040400 0.logx "
+                                 "1.log.20261127-040000");
+        assert_int_equal(log_tidy_rotated(log, 2, true, NULL), 0);
+
+        _cleanup_free_ char *missing = strdup_printf("%s/nodir/0.log", dir);
+        assert_int_equal(log_tidy_rotated(missing, 2, true, NULL), -ENOENT);
+        for (int i = 0; i < 4; i++)
+                free(content[i]);
         rm_rf(dir);
 }
 
 int main(void)
 {
-        const struct CMUnitTest tests[] = {cmocka_unit_test(test_prune)};
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_rotated_name),
+                cmocka_unit_test(test_plan),
+                cmocka_unit_test(test_compress_round_trip),
+                cmocka_unit_test(test_compress_write_fails),
+                cmocka_unit_test(test_compress_cancel_and_missing),
+                cmocka_unit_test(test_tidy),
+        };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -138,7 +138,17 @@ static void test_find_file(void **state)
         assert_int_equal(log_find_file(dir, false, &path, &restart), -ENOENT);
         assert_int_equal(mkdir_p(dir, 0755), 0);
         assert_int_equal(log_find_file(dir, false, &path, &restart), -ENOENT);
-        const char *names[] = {"0.log", "2.log", "10.log", "x.log", "3.log.gz", "1.log"};
+        /* Rotated, compressed and half-compressed files are never picked, even with a higher number. */
+        const char *names[] = {"0.log",
+                               "2.log",
+                               "10.log",
+                               "x.log",
+                               "3.log.gz",
+                               "1.log",
+                               "10.log.20261127-040000",
+                               "11.log.20261127-040000.gz",
+                               "12.log.20261127-040000.tmp",
+                               "13.log.tmp"};
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
                 _cleanup_free_ char *p = strdup_printf("%s/%s", dir, names[i]);
                 assert_int_equal(write_file_atomic(p, "", 0, 0644), 0);
