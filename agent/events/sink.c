@@ -1,10 +1,13 @@
 /* The API sink of the event recorder: core/v1 Events POSTed (first time) or PATCHed (repeats) to the API
- * server, in order, rate-limited; they wait in the recorder's ring while the API server is away. */
+ * server, in order, rate-limited; they wait in the recorder's ring while the API server is away. An event
+ * the API server itself keeps refusing with 5xx or 429 (a failing admission webhook, say) is set aside and
+ * retried on its own, up to upstream's 12 tries, so that it never holds back the events after it. */
 #include "sink.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "client.h"
 #include "events.h"
@@ -15,6 +18,16 @@
 #define POLL_MS      500
 #define BATCH_MAX    64
 #define RETRY_MAX_MS 8000
+#define ASIDE_MAX    64 /* events set aside for retries; the oldest goes when more come */
+#define MAX_TRIES    12 /* upstream's maxTriesPerEvent */
+#define ASIDE_MAX_MS 10000
+
+/* An event the API server refused with 5xx/429: tried again on its own. */
+struct aside {
+        struct event ev;
+        unsigned tries;
+        int64_t next_ms; /* monotonic */
+};
 
 struct event_sink {
         struct kube_client *kube;
@@ -25,7 +38,9 @@ struct event_sink {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         bool stop;
-        uint64_t pos; /* the last sequence number sent (or given up on) */
+        uint64_t pos; /* the last sequence number sent, set aside, or given up on */
+        struct aside aside[ASIDE_MAX];
+        size_t n_aside;
 };
 
 struct batch {
@@ -57,23 +72,9 @@ json_t *event_to_api_json(const struct event *e, const char *node_name)
                 "count", (int) e->count, "reportingComponent", "kubelet", "reportingInstance", node_name);
 }
 
-/* Called under the recorder's lock: copy, do not block. */
-static void collect(const struct event *e, void *ud)
+static void event_copy(struct event *to, const struct event *e)
 {
-        struct batch *b = ud;
-        if (b->n == BATCH_MAX)
-                return;
-        /* A later record of the same event supersedes an earlier copy in this batch. */
-        for (size_t i = 0; i < b->n; i++)
-                if (b->ev[i].first_ns == e->first_ns && streq(b->ev[i].name, e->name) &&
-                    streq(b->ev[i].reason, e->reason) && streq(b->ev[i].message, e->message)) {
-                        b->ev[i].count = e->count;
-                        b->ev[i].last_ns = e->last_ns;
-                        b->ev[i].seq = e->seq;
-                        b->newest = e->seq;
-                        return;
-                }
-        b->ev[b->n++] = (struct event){
+        *to = (struct event){
                 .ns = xstrdup(e->ns),
                 .name = xstrdup(e->name),
                 .uid = xstrdup(e->uid),
@@ -86,24 +87,60 @@ static void collect(const struct event *e, void *ud)
                 .count = e->count,
                 .seq = e->seq,
         };
+}
+
+static void event_done(struct event *e)
+{
+        free(e->ns);
+        free(e->name);
+        free(e->uid);
+        free(e->field_path);
+        free(e->reason);
+        free(e->message);
+}
+
+/* The same event (a later record of it counts up). */
+static bool same_event(const struct event *a, const struct event *b)
+{
+        return a->first_ns == b->first_ns && streq(a->name, b->name) && streq(a->reason, b->reason) &&
+               streq(a->message, b->message);
+}
+
+/* Called under the recorder's lock: copy, do not block. */
+static void collect(const struct event *e, void *ud)
+{
+        struct batch *b = ud;
+        if (b->n == BATCH_MAX)
+                return;
+        /* A later record of the same event supersedes an earlier copy in this batch. */
+        for (size_t i = 0; i < b->n; i++)
+                if (same_event(&b->ev[i], e)) {
+                        b->ev[i].count = e->count;
+                        b->ev[i].last_ns = e->last_ns;
+                        b->ev[i].seq = e->seq;
+                        b->newest = e->seq;
+                        return;
+                }
+        event_copy(&b->ev[b->n++], e);
         b->newest = e->seq;
 }
 
 static void batch_clear(struct batch *b)
 {
-        for (size_t i = 0; i < b->n; i++) {
-                free(b->ev[i].ns);
-                free(b->ev[i].name);
-                free(b->ev[i].uid);
-                free(b->ev[i].field_path);
-                free(b->ev[i].reason);
-                free(b->ev[i].message);
-        }
+        for (size_t i = 0; i < b->n; i++)
+                event_done(&b->ev[i]);
         b->n = 0;
 }
 
-/* 0: written (or refused for good: logged, skipped); -EIO: the API server is away, try again later. */
-static int send_one(struct event_sink *s, const struct event *e)
+/* 0: written (or refused for good: logged, skipped); -EIO: the API server is away, try again later;
+ * -EAGAIN: the API server answered 5xx or 429 for this event: try it again on its own. */
+/* Why the API server refused an event for now, for the log. */
+static void refused(char *why, size_t len, const struct kube_response *resp)
+{
+        snprintf(why, len, "HTTP %ld: %s", resp->status, resp->error);
+}
+
+static int send_one(struct event_sink *s, const struct event *e, char *why, size_t why_len)
 {
         _cleanup_free_ char *name = event_api_name(e);
         _cleanup_free_ char *coll = strdup_printf("/api/v1/namespaces/%s/events", e->ns);
@@ -120,8 +157,9 @@ static int send_one(struct event_sink *s, const struct event *e)
                                  s->timeout_ms, &resp);
                 json_decref(patch);
                 if (r < 0 || resp.status >= 500 || resp.status == 429) {
+                        refused(why, why_len, &resp);
                         kube_response_clear(&resp);
-                        return -EIO;
+                        return r < 0 ? -EIO : -EAGAIN;
                 }
                 long st = resp.status;
                 kube_response_clear(&resp);
@@ -138,14 +176,95 @@ static int send_one(struct event_sink *s, const struct event *e)
         r = kube_request(s->kube, "POST", coll, obj, NULL, s->timeout_ms, &resp);
         json_decref(obj);
         if (r < 0 || resp.status >= 500 || resp.status == 429) {
+                refused(why, why_len, &resp);
                 kube_response_clear(&resp);
-                return -EIO;
+                return r < 0 ? -EIO : -EAGAIN;
         }
         if (resp.status != 201 && resp.status != 409)
                 log_warn("Event refused by the API server, dropping it", "event=\"%s\" err=\"%s\"", name,
                          log_q(resp.error));
         kube_response_clear(&resp);
         return 0;
+}
+
+/* 1 s after the first refusal, doubling, at most 10 s: 12 tries take a little over a minute. */
+static int64_t aside_delay_ms(unsigned tries)
+{
+        int64_t d = (int64_t) 1000 << (tries > 5 ? 4 : tries - 1);
+        return d > ASIDE_MAX_MS ? ASIDE_MAX_MS : d;
+}
+
+/* Keeps a refused event for a retry of its own: a later record of one already aside replaces it. */
+static void set_aside(struct event_sink *s, const struct event *e, const char *why)
+{
+        struct aside *a = NULL;
+        for (size_t i = 0; i < s->n_aside && !a; i++)
+                if (same_event(&s->aside[i].ev, e))
+                        a = &s->aside[i];
+        if (!a && s->n_aside == ASIDE_MAX) {
+                _cleanup_free_ char *old = event_api_name(&s->aside[0].ev);
+                log_warn("Too many events refused by the API server, dropping the oldest", "event=\"%s\"",
+                         old);
+                event_done(&s->aside[0].ev);
+                memmove(&s->aside[0], &s->aside[1], (ASIDE_MAX - 1) * sizeof *s->aside);
+                s->n_aside--;
+        }
+        if (a) {
+                event_done(&a->ev);
+        } else {
+                _cleanup_free_ char *name = event_api_name(e);
+                log_warn("Event refused by the API server, will retry it on its own",
+                         "event=\"%s\" err=\"%s\"", name, log_q(why));
+                a = &s->aside[s->n_aside++];
+                *a = (struct aside){0};
+        }
+        event_copy(&a->ev, e);
+        a->tries++;
+        a->next_ms = now_mono_ms() + aside_delay_ms(a->tries);
+}
+
+static void drop_aside(struct event_sink *s, size_t i)
+{
+        event_done(&s->aside[i].ev);
+        s->aside[i] = s->aside[--s->n_aside];
+}
+
+/* The events set aside whose time has come. -EIO when the API server went away meanwhile. */
+static int retry_aside(struct event_sink *s)
+{
+        int64_t now = now_mono_ms();
+        for (size_t i = 0; i < s->n_aside;) {
+                struct aside *a = &s->aside[i];
+                if (a->next_ms > now) {
+                        i++;
+                        continue;
+                }
+                char why[1200] = "";
+                int r = send_one(s, &a->ev, why, sizeof why);
+                if (r == -EIO)
+                        return r;
+                if (r == -EAGAIN && a->tries < MAX_TRIES) {
+                        a->tries++;
+                        a->next_ms = now + aside_delay_ms(a->tries);
+                        i++;
+                        continue;
+                }
+                if (r == -EAGAIN) {
+                        _cleanup_free_ char *name = event_api_name(&a->ev);
+                        log_warn("Unable to write event (retry limit exceeded), dropping it",
+                                 "event=\"%s\" tries=%u err=\"%s\"", name, a->tries, log_q(why));
+                }
+                drop_aside(s, i);
+        }
+        return 0;
+}
+
+static int64_t next_aside_ms(const struct event_sink *s)
+{
+        int64_t next = INT64_MAX, now = now_mono_ms();
+        for (size_t i = 0; i < s->n_aside; i++)
+                next = MIN(next, s->aside[i].next_ms - now);
+        return next < 1 ? 1 : next;
 }
 
 static void *sink_thread(void *arg)
@@ -156,24 +275,41 @@ static void *sink_thread(void *arg)
 
         pthread_mutex_lock(&s->lock);
         while (!s->stop) {
-                cond_wait_ms(&s->cond, &s->lock, retry_ms ? retry_ms : POLL_MS);
+                int64_t wait = retry_ms ? retry_ms : POLL_MS;
+                if (!away && s->n_aside)
+                        wait = MIN(wait, next_aside_ms(s));
+                cond_wait_ms(&s->cond, &s->lock, wait);
                 if (s->stop)
                         break;
                 pthread_mutex_unlock(&s->lock);
 
                 struct batch b = {.newest = s->pos};
-                events_since(s->rec, s->pos, collect, &b);
-                int r = 0;
+                int r = retry_aside(s);
                 size_t sent = 0;
-                for (; sent < b.n && r >= 0; sent++)
-                        if ((r = send_one(s, &b.ev[sent])) < 0)
-                                break;
+                if (r >= 0) {
+                        events_since(s->rec, s->pos, collect, &b);
+                        for (; sent < b.n; sent++) {
+                                char why[1200] = "";
+                                r = send_one(s, &b.ev[sent], why, sizeof why);
+                                if (r == -EIO)
+                                        break;
+                                /* A later record of an event set aside makes the one aside stale. */
+                                for (size_t i = 0; i < s->n_aside; i++)
+                                        if (same_event(&s->aside[i].ev, &b.ev[sent])) {
+                                                if (r == 0)
+                                                        drop_aside(s, i);
+                                                break;
+                                        }
+                                if (r == -EAGAIN)
+                                        set_aside(s, &b.ev[sent], why);
+                        }
+                }
                 /* Resume before the oldest unsent record (an entry may carry a later, superseding seq). */
                 uint64_t done = b.newest;
                 for (size_t i = sent; i < b.n; i++)
                         done = MIN(done, b.ev[i].seq - 1);
                 s->pos = done;
-                if (r < 0) {
+                if (r == -EIO) {
                         if (!away)
                                 log_warn("Events wait for the API server", "node=\"%s\"", s->node);
                         away = true;
@@ -188,6 +324,9 @@ static void *sink_thread(void *arg)
                 pthread_mutex_lock(&s->lock);
         }
         pthread_mutex_unlock(&s->lock);
+        for (size_t i = 0; i < s->n_aside; i++)
+                event_done(&s->aside[i].ev);
+        s->n_aside = 0;
         return NULL;
 }
 

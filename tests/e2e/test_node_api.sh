@@ -190,6 +190,49 @@ check "... and Created/Started events from source kubelet on this host" sh -c \
   "kubectl get events -o json | jq -e '[.items[] | select(.involvedObject.name == \"crash\" and .reason == \"Started\" and .source.component == \"kubelet\" and .source.host == \"$NODE\")] | length > 0' >/dev/null"
 check "crashing pod's status shows restarts" sh -c "[ \"\$(kubectl get pod crash -o jsonpath='{.status.containerStatuses[0].restartCount}')\" -ge 1 ]"
 
+# --- events the API server keeps refusing (a failing admission webhook on one namespace's events) hold
+# back no other event
+k create namespace blocked >/dev/null 2>&1
+k label namespace blocked cubelet-e2e/events=blocked --overwrite >/dev/null
+k apply -f - >/dev/null <<YAML
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: cubelet-e2e-block-events}
+webhooks:
+- name: block-events.cubelet.e2e
+  rules: [{apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["events"]}]
+  namespaceSelector: {matchLabels: {cubelet-e2e/events: blocked}}
+  clientConfig: {url: "https://127.0.0.1:1/validate"}
+  failurePolicy: Fail
+  sideEffects: None
+  admissionReviewVersions: ["v1"]
+  timeoutSeconds: 2
+YAML
+for p in "blocked noisy" "default quiet"; do
+  set -- $p
+  k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: $2, namespace: $1}
+spec:
+  nodeName: $NODE
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: $IMG, imagePullPolicy: Never, command: ["sh", "-c", "sleep 1; exit 1"]}
+YAML
+done
+check "events of namespace blocked: refused by the webhook (5xx), set aside" wait_for 30 log_has \
+  'Event refused by the API server, will retry it on its own.*event="noisy\.'
+quiet_events() { kubectl get events -o json | jq -e '[.items[] | select(.involvedObject.name == "quiet" and .reason == "Started")] | length > 0' >/dev/null; }
+check "... while the events of another namespace get through" wait_for 20 quiet_events
+check "... and the refused ones did not" [ "$(kubectl get events -n blocked -o name | grep -c .)" = 0 ]
+k delete validatingwebhookconfiguration cubelet-e2e-block-events >/dev/null
+k delete pod quiet --wait=false >/dev/null
+k delete pod noisy -n blocked --wait=false >/dev/null
+noisy_events() { kubectl get events -n blocked -o json | jq -e '[.items[] | select(.involvedObject.name == "noisy")] | length > 0' >/dev/null; }
+check "webhook gone: the events set aside reach the API server on a retry" wait_for 30 noisy_events
+check "... and both pods go" wait_for 30 sh -c "! kubectl get pod quiet >/dev/null 2>&1 && ! kubectl get pod noisy -n blocked >/dev/null 2>&1"
+
 # --- API server outage: pods untouched, statuses flushed, Node Ready again
 restarts_before=$(jp pod crash -o 'jsonpath={.status.containerStatuses[0].restartCount}')
 backoffs_before=$(backoff_count)
