@@ -66,8 +66,8 @@ reviews() { grep '"requestURI":"/apis/authentication.k8s.io/v1/tokenreviews"' "$
 echo '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":700}}' >"$WORK/tr2.json"
 TOKEN2=$(k create --raw /api/v1/namespaces/default/serviceaccounts/e2e-sa/token -f "$WORK/tr2.json" | jq -r .status.token)
 before=$(reviews)
-for i in 1 2 3; do code -H "Authorization: Bearer $TOKEN2" "$URL/pods" >/dev/null; done
-for i in 1 2 3; do code -H 'Authorization: Bearer still-not-a-token' "$URL/pods" >/dev/null; done
+for _ in 1 2 3; do code -H "Authorization: Bearer $TOKEN2" "$URL/pods" >/dev/null; done
+for _ in 1 2 3; do code -H 'Authorization: Bearer still-not-a-token' "$URL/pods" >/dev/null; done
 two_more() { [ "$(reviews)" -ge $((before + 2)) ]; }
 wait_for 5 two_more; sleep 1 # the audit log is written as each request completes
 one_review_each() { local n; n=$(reviews); [ "$n" -eq $((before + 2)) ] || { echo "# $((n - before)) reviews"; return 1; }; }
