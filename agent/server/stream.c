@@ -208,6 +208,12 @@ static bool has_token(const char *list, const char *token)
         return false;
 }
 
+static bool is_websocket(struct MHD_Connection *conn)
+{
+        const char *upgrade = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
+        return upgrade && has_token(upgrade, "websocket");
+}
+
 /* SPDY (X-Stream-Protocol-Version) and WebSocket (Sec-WebSocket-*, Origin) negotiation goes on to the
  * runtime, every value of each; credentials and the rest of the client's request stay here. */
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -245,8 +251,7 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 static int build_head(struct negotiation *ng, struct MHD_Connection *conn, const char *path,
                       const char *query, const char *host)
 {
-        const char *upgrade = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
-        bool websocket = upgrade && has_token(upgrade, "websocket");
+        bool websocket = is_websocket(conn);
         const char *sep = !query || !*query ? "" : strchr(path, '?') ? "&" : "?";
         int n = snprintf(ng->head, sizeof ng->head, "%s %s%s%s HTTP/1.1\r\nHost: %s\r\n%s",
                          websocket ? "GET" : "POST", path, sep, query ? query : "", host,
@@ -453,7 +458,7 @@ enum MHD_Result stream_attach(struct stream_proxies *sp, struct MHD_Connection *
 }
 
 struct ports {
-        int32_t *v; /* 0-terminated */
+        int32_t *v;
         size_t n;
         bool invalid;
 };
@@ -470,9 +475,8 @@ static enum MHD_Result collect_port(void *cls, enum MHD_ValueKind kind, const ch
                 ports->invalid = true;
                 return MHD_YES;
         }
-        ports->v = OOM_CHECK(realloc(ports->v, (ports->n + 2) * sizeof *ports->v));
+        ports->v = OOM_CHECK(realloc(ports->v, (ports->n + 1) * sizeof *ports->v));
         ports->v[ports->n++] = (int32_t) p;
-        ports->v[ports->n] = 0;
         return MHD_YES;
 }
 
@@ -507,9 +511,9 @@ enum MHD_Result stream_port_forward(struct stream_proxies *sp, struct MHD_Connec
         struct ports ports = {0};
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_port, &ports);
         _cleanup_free_ int32_t *v = ports.v;
-        const char *upgrade = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
-        bool websocket = upgrade && has_token(upgrade, "websocket");
-        if (ports.invalid)
+        bool websocket = is_websocket(conn);
+        /* As upstream's kubelet: the query is checked only where it is the protocol's own. */
+        if (websocket && ports.invalid)
                 return http_reply(conn, MHD_HTTP_BAD_REQUEST, "port must be a number in 1-65535");
         if (websocket && ports.n == 0)
                 return http_reply(conn, MHD_HTTP_BAD_REQUEST, "query parameter \"port\" is required");

@@ -127,6 +127,8 @@ check "cubelet's /exec directly with stdout=true: output and Success" \
   jq_is direct '.channels["1"] == "direct\n" and (.channels["3"] | fromjson | .status == "Success")'
 ws direct_pf "$NURL/portForward/default/ws-server" "${KUBELET_CLIENT[@]}" --protocol v4.channel.k8s.io
 check "cubelet's /portForward over WebSocket without a port: 400" jq_is direct_pf '.status == 400'
+ws direct_pf_bad "$NURL/portForward/default/ws-server?port=http" "${KUBELET_CLIENT[@]}" --protocol v4.channel.k8s.io
+check "... with a port that is not a number: 400" jq_is direct_pf_bad '.status == 400'
 
 # The handshake by hand (RFC 6455's example key): two Sec-WebSocket-Protocol lines reach the runtime as one
 # list, and the runtime's Sec-WebSocket-Accept and Sec-WebSocket-Protocol come back.
