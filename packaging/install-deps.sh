@@ -12,6 +12,7 @@ PKGS=(
   containerd runc containernetworking-plugins busybox-static iproute2 iptables
   # tests and tools
   curl jq procps util-linux
+  python3 python3-websocket # WebSocket exec/attach/port-forward clients in the e2e tests
   # packaging: the .deb (CPack needs dpkg-shlibdeps and file)
   dpkg-dev file
   prometheus # promtool: the node server's /metrics checked by a real parser

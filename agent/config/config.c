@@ -49,6 +49,9 @@ void config_init_defaults(struct cubelet_config *c)
         c->pod_pids_limit = -1;
         c->cni_delegate_socket = xstrdup("/run/cubelet/cni.sock");
         c->webhook_authn = true;
+        c->authn_cache_ttl_ms = 2 * 60 * 1000;
+        c->authz_allowed_ttl_ms = 5 * 60 * 1000;
+        c->authz_denied_ttl_ms = 30 * 1000;
         gethostname(host, sizeof host - 1);
         c->node_name = xstrdup(host);
 }
@@ -125,6 +128,10 @@ int parse_duration_ms(const char *s, int64_t *ret)
 /* As Go's time.Duration.String for whole milliseconds: "1m0s", "20s", "1.5s", "250ms". */
 static void format_duration(int64_t ms, char *buf, size_t len)
 {
+        if (ms == 0) {
+                snprintf(buf, len, "0s");
+                return;
+        }
         if (ms < 1000) {
                 snprintf(buf, len, "%lldms", (long long) ms);
                 return;
@@ -147,16 +154,21 @@ static void format_duration(int64_t ms, char *buf, size_t len)
 
 json_t *config_to_json(const struct cubelet_config *c)
 {
-        char sync[32], file[32], rt[32], status[32], report[32];
+        char sync[32], file[32], rt[32], status[32], report[32], authn_ttl[32], allowed_ttl[32],
+                denied_ttl[32];
         format_duration(c->sync_ms, sync, sizeof sync);
         format_duration(c->file_check_ms, file, sizeof file);
         format_duration(c->runtime_timeout_ms, rt, sizeof rt);
         format_duration(c->node_status_ms, status, sizeof status);
         format_duration(c->node_report_ms, report, sizeof report);
+        format_duration(c->authn_cache_ttl_ms, authn_ttl, sizeof authn_ttl);
+        format_duration(c->authz_allowed_ttl_ms, allowed_ttl, sizeof allowed_ttl);
+        format_duration(c->authz_denied_ttl_ms, denied_ttl, sizeof denied_ttl);
         json_t *o = json_pack(
                 "{s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:i, "
                 "s:b, "
-                "s:s, s:I, s:f, s:i, s:f, s:i, s:{s:{s:s?}, s:{s:b}, s:{s:b}}, s:{s:s}, s:s?, s:s?}",
+                "s:s, s:I, s:f, s:i, s:f, s:i, s:{s:{s:s?}, s:{s:b, s:s}, s:{s:b}}, s:{s:s, s:{s:s, s:s}}, "
+                "s:s?, s:s?}",
                 "kind", "KubeletConfiguration", "apiVersion", "kubelet.config.k8s.io/v1beta1",
                 "staticPodPath", c->static_pod_path, "containerRuntimeEndpoint", c->runtime_endpoint,
                 "podLogsDir", c->pod_logs_dir, "syncFrequency", sync, "fileCheckFrequency", file,
@@ -168,10 +180,12 @@ json_t *config_to_json(const struct cubelet_config *c)
                 (json_int_t) c->pod_pids_limit, "kubeAPIQPS", c->kube_api_qps, "kubeAPIBurst",
                 c->kube_api_burst, "eventRecordQPS", c->event_qps, "eventBurst", c->event_burst,
                 "authentication", "x509", "clientCAFile", c->client_ca_file, "webhook", "enabled",
-                c->webhook_authn, "anonymous", "enabled", c->anonymous_auth, "authorization", "mode",
+                c->webhook_authn, "cacheTTL", authn_ttl, "anonymous", "enabled", c->anonymous_auth,
+                "authorization", "mode",
                 c->authz_mode   ? c->authz_mode
                 : c->kubeconfig ? "Webhook"
                                 : "AlwaysAllow",
+                "webhook", "cacheAuthorizedTTL", allowed_ttl, "cacheUnauthorizedTTL", denied_ttl,
                 "tlsCertFile", c->tls_cert_file, "tlsPrivateKeyFile", c->tls_key_file);
         json_object_set_new(o, "cgroupDriver", json_string("cgroupfs"));
         /* Unset fields are left out, as Go's omitempty does. */
@@ -285,28 +299,50 @@ static const char *authz_mode_problem(const char *s)
         return streq(s, "AlwaysAllow") || streq(s, "Webhook") ? NULL : "expected AlwaysAllow or Webhook";
 }
 
-/* authentication: {x509: {clientCAFile}, webhook: {enabled}, anonymous: {enabled}}; authorization: {mode}. */
+/* A webhook cache TTL at obj.field ("2m"; 0 keeps nothing), when present. */
+static int apply_ttl(const char *key, json_t *obj, const char *field, int64_t *dst, char **err)
+{
+        json_t *v = json_object_get(obj, field);
+        int64_t ms;
+        if (!v)
+                return 0;
+        if (!json_is_string(v) || parse_duration_ms(json_string_value(v), &ms) < 0)
+                return *err = strdup_printf("%s.webhook.%s: expected a duration such as \"2m\"", key, field),
+                       -EINVAL;
+        *dst = ms;
+        return 0;
+}
+
+/* authentication: {x509: {clientCAFile}, webhook: {enabled, cacheTTL}, anonymous: {enabled}};
+ * authorization: {mode, webhook: {cacheAuthorizedTTL, cacheUnauthorizedTTL}}. */
 static int apply_auth(struct cubelet_config *c, const char *key, json_t *v, char **err)
 {
         if (!json_is_object(v))
                 return *err = strdup_printf("%s: expected an object", key), -EINVAL;
+        json_t *webhook = json_object_get(v, "webhook");
+        if (webhook && !json_is_object(webhook))
+                return *err = strdup_printf("%s.webhook: expected an object", key), -EINVAL;
         if (streq(key, "authorization")) {
                 json_t *m = json_object_get(v, "mode");
-                if (!m)
-                        return 0;
-                if (!json_is_string(m) || authz_mode_problem(json_string_value(m)))
+                if (m && (!json_is_string(m) || authz_mode_problem(json_string_value(m))))
                         return *err = strdup_printf("%s.mode: expected AlwaysAllow or Webhook", key),
                                -EINVAL;
-                set_str(&c->authz_mode, json_string_value(m));
+                if (apply_ttl(key, webhook, "cacheAuthorizedTTL", &c->authz_allowed_ttl_ms, err) < 0 ||
+                    apply_ttl(key, webhook, "cacheUnauthorizedTTL", &c->authz_denied_ttl_ms, err) < 0)
+                        return -EINVAL;
+                if (m)
+                        set_str(&c->authz_mode, json_string_value(m));
                 return 0;
         }
         json_t *ca = json_object_get(json_object_get(v, "x509"), "clientCAFile");
-        json_t *wh = json_object_get(json_object_get(v, "webhook"), "enabled");
+        json_t *wh = json_object_get(webhook, "enabled");
         json_t *an = json_object_get(json_object_get(v, "anonymous"), "enabled");
         if (ca && !json_is_string(ca))
                 return *err = strdup_printf("%s.x509.clientCAFile: expected a string", key), -EINVAL;
         if ((wh && !json_is_boolean(wh)) || (an && !json_is_boolean(an)))
                 return *err = strdup_printf("%s: enabled: expected true or false", key), -EINVAL;
+        if (apply_ttl(key, webhook, "cacheTTL", &c->authn_cache_ttl_ms, err) < 0)
+                return -EINVAL;
         if (ca)
                 set_str(&c->client_ca_file, json_string_value(ca)[0] ? json_string_value(ca) : NULL);
         if (wh)
@@ -582,6 +618,9 @@ enum {
         OPT_ANONYMOUS,
         OPT_TOKEN_WEBHOOK,
         OPT_AUTHZ_MODE,
+        OPT_TOKEN_WEBHOOK_TTL,
+        OPT_AUTHZ_ALLOWED_TTL,
+        OPT_AUTHZ_DENIED_TTL,
 };
 
 static const struct option options[] = {
@@ -628,6 +667,9 @@ static const struct option options[] = {
         {"anonymous-auth", required_argument, NULL, OPT_ANONYMOUS},
         {"authentication-token-webhook", required_argument, NULL, OPT_TOKEN_WEBHOOK},
         {"authorization-mode", required_argument, NULL, OPT_AUTHZ_MODE},
+        {"authentication-token-webhook-cache-ttl", required_argument, NULL, OPT_TOKEN_WEBHOOK_TTL},
+        {"authorization-webhook-cache-authorized-ttl", required_argument, NULL, OPT_AUTHZ_ALLOWED_TTL},
+        {"authorization-webhook-cache-unauthorized-ttl", required_argument, NULL, OPT_AUTHZ_DENIED_TTL},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -692,6 +734,12 @@ static void usage(FILE *f)
               "  --anonymous-auth BOOL              unauthenticated requests as system:anonymous [false]\n"
               "  --authentication-token-webhook BOOL bearer tokens by TokenReview [true]\n"
               "  --authorization-mode MODE          AlwaysAllow or Webhook [Webhook with --kubeconfig]\n"
+              "  --authentication-token-webhook-cache-ttl DURATION\n"
+              "                                     TokenReview answers kept, 0 for none [2m]\n"
+              "  --authorization-webhook-cache-authorized-ttl DURATION\n"
+              "                                     SubjectAccessReview \"allowed\" kept [5m]\n"
+              "  --authorization-webhook-cache-unauthorized-ttl DURATION\n"
+              "                                     SubjectAccessReview \"denied\" kept [30s]\n"
               "  -v, --v N                          log verbosity [0]\n"
               "  --version                          print the version and exit\n"
               "  -h, --help                         this help\n",
@@ -793,6 +841,16 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 : opt == OPT_TLS_KEY ? &c->tls_key_file
                                                      : &c->client_ca_file,
                                 optarg[0] ? optarg : NULL);
+                        break;
+                case OPT_TOKEN_WEBHOOK_TTL:
+                case OPT_AUTHZ_ALLOWED_TTL:
+                case OPT_AUTHZ_DENIED_TTL:
+                        if (parse_duration_ms(optarg, &ms) < 0)
+                                return flag_error(name, optarg,
+                                                  "expected a duration such as \"2m\" (0: none)");
+                        *(opt == OPT_TOKEN_WEBHOOK_TTL   ? &c->authn_cache_ttl_ms
+                          : opt == OPT_AUTHZ_ALLOWED_TTL ? &c->authz_allowed_ttl_ms
+                                                         : &c->authz_denied_ttl_ms) = ms;
                         break;
                 case OPT_AUTHZ_MODE:
                         if (authz_mode_problem(optarg))

@@ -63,6 +63,9 @@ struct cubelet_config {
         bool anonymous_auth;  /* authentication.anonymous.enabled [false] */
         bool webhook_authn;   /* authentication.webhook.enabled: bearer tokens by TokenReview [true] */
         char *authz_mode;     /* authorization.mode: AlwaysAllow or Webhook [Webhook with a kubeconfig] */
+        int64_t authn_cache_ttl_ms;   /* authentication.webhook.cacheTTL: TokenReview answers [2m] */
+        int64_t authz_allowed_ttl_ms; /* authorization.webhook.cacheAuthorizedTTL [5m] */
+        int64_t authz_denied_ttl_ms;  /* authorization.webhook.cacheUnauthorizedTTL [30s] */
 };
 
 void config_init_defaults(struct cubelet_config *c);

@@ -2,6 +2,7 @@
 #include "auth.h"
 
 #include <errno.h>
+#include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -13,15 +14,18 @@
 #include "macro.h"
 #include "util.h"
 
-#define CACHE_MAX      1024
-#define CACHE_ALLOW_MS (5 * 60 * 1000)
-#define CACHE_DENY_MS  (30 * 1000)
-
 void auth_user_clear(struct auth_user *u)
 {
         free(u->name);
         strv_free(u->groups);
         *u = (struct auth_user){0};
+}
+
+static void auth_user_copy(const struct auth_user *u, struct auth_user *ret)
+{
+        *ret = (struct auth_user){.name = xstrdup(u->name)};
+        for (char **g = u->groups; g && *g; g++)
+                strv_push(&ret->groups, xstrdup(*g));
 }
 
 static char *dn_part(gnutls_x509_crt_t crt, const char *oid, unsigned idx)
@@ -87,11 +91,31 @@ static void user_from_json(json_t *user, struct auth_user *ret)
                 strv_push(&ret->groups, xstrdup(json_string_value(g)));
 }
 
-int auth_token_review(struct kube_client *kube, const char *token, struct auth_user *ret)
+int auth_token_key(const char *token, char ret[static 65])
 {
+        unsigned char d[32];
+        if (gnutls_hash_fast(GNUTLS_DIG_SHA256, token, strlen(token), d) < 0)
+                return -EIO;
+        for (size_t i = 0; i < sizeof d; i++)
+                snprintf(ret + 2 * i, 3, "%02x", d[i]);
+        return 0;
+}
+
+int auth_token_review(struct kube_client *kube, struct auth_cache *cache, const char *token,
+                      struct auth_user *ret)
+{
+        char key[65];
+        bool cacheable = cache && auth_token_key(token, key) >= 0;
+        if (cacheable) {
+                int r = auth_cache_get(cache, key, now_mono_ms(), ret, NULL, 0);
+                if (r >= 0)
+                        return r;
+        }
         struct kube_response resp = {0};
         json_t *body = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "authentication.k8s.io/v1", "kind",
                                  "TokenReview", "spec", "token", token);
+        if (!body) /* not UTF-8: no token the API server issued */
+                return 0;
         int r = kube_request(kube, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", body, NULL, 10000,
                              &resp);
         json_decref(body);
@@ -102,13 +126,18 @@ int auth_token_review(struct kube_client *kube, const char *token, struct auth_u
                 return -EIO;
         }
         json_t *st = json_object_get(resp.body, "status");
+        struct auth_user u = {0};
         r = json_is_true(json_object_get(st, "authenticated")) ? 1 : 0;
         if (r == 1) {
-                user_from_json(json_object_get(st, "user"), ret);
-                if (!ret->name || !ret->name[0])
-                        auth_user_clear(ret), r = 0;
+                user_from_json(json_object_get(st, "user"), &u);
+                if (!u.name || !u.name[0])
+                        auth_user_clear(&u), r = 0;
         }
         kube_response_clear(&resp);
+        if (cacheable)
+                auth_cache_put(cache, key, now_mono_ms(), r == 1, &u, NULL);
+        if (r == 1)
+                *ret = u;
         return r;
 }
 
@@ -138,22 +167,35 @@ const char *auth_subresource(const char *path)
 
 struct cache_entry {
         char *key;
-        bool allowed;
+        bool yes;
         int64_t expires_ms;
+        struct auth_user user;
         char reason[256];
 };
 
 struct auth_cache {
         pthread_mutex_t lock;
-        struct cache_entry e[CACHE_MAX];
-        size_t n;
+        int64_t yes_ttl_ms, no_ttl_ms;
+        size_t max, n;
+        struct cache_entry *e;
 };
 
-struct auth_cache *auth_cache_new(void)
+struct auth_cache *auth_cache_new(int64_t yes_ttl_ms, int64_t no_ttl_ms, size_t max)
 {
         struct auth_cache *c = OOM_CHECK(calloc(1, sizeof *c));
         pthread_mutex_init(&c->lock, NULL);
+        c->yes_ttl_ms = yes_ttl_ms;
+        c->no_ttl_ms = no_ttl_ms;
+        c->max = max ? max : 1;
+        c->e = OOM_CHECK(calloc(c->max, sizeof *c->e));
         return c;
+}
+
+static void entry_clear(struct cache_entry *e)
+{
+        free(e->key);
+        auth_user_clear(&e->user);
+        *e = (struct cache_entry){0};
 }
 
 struct auth_cache *auth_cache_free(struct auth_cache *c)
@@ -161,51 +203,74 @@ struct auth_cache *auth_cache_free(struct auth_cache *c)
         if (!c)
                 return NULL;
         for (size_t i = 0; i < c->n; i++)
-                free(c->e[i].key);
+                entry_clear(&c->e[i]);
+        free(c->e);
         pthread_mutex_destroy(&c->lock);
         free(c);
         return NULL;
 }
 
-static int cache_get(struct auth_cache *c, const char *key, char *reason, size_t len)
+int auth_cache_get(struct auth_cache *c, const char *key, int64_t now_ms, struct auth_user *ret_user,
+                   char *reason, size_t reason_len)
 {
         int r = -ENOENT;
-        int64_t now = now_mono_ms();
         pthread_mutex_lock(&c->lock);
-        for (size_t i = 0; i < c->n; i++)
-                if (streq(c->e[i].key, key) && c->e[i].expires_ms > now) {
-                        r = c->e[i].allowed;
-                        snprintf(reason, len, "%s", c->e[i].reason);
-                        break;
-                }
+        for (size_t i = 0; i < c->n; i++) {
+                struct cache_entry *e = &c->e[i];
+                if (!streq(e->key, key) || e->expires_ms <= now_ms)
+                        continue;
+                r = e->yes;
+                if (ret_user && e->user.name)
+                        auth_user_copy(&e->user, ret_user);
+                if (reason && reason_len)
+                        snprintf(reason, reason_len, "%s", e->reason);
+                break;
+        }
         pthread_mutex_unlock(&c->lock);
         return r;
 }
 
-static void cache_put(struct auth_cache *c, const char *key, bool allowed, const char *reason)
+void auth_cache_put(struct auth_cache *c, const char *key, int64_t now_ms, bool yes,
+                    const struct auth_user *user, const char *reason)
 {
-        int64_t now = now_mono_ms();
+        int64_t ttl = yes ? c->yes_ttl_ms : c->no_ttl_ms;
+        if (ttl <= 0)
+                return;
         pthread_mutex_lock(&c->lock);
+        /* The key's own entry, else a free or expired one, else (full) the one nearest its expiry. */
         size_t slot = c->n, oldest = 0;
         for (size_t i = 0; i < c->n; i++) {
-                if (streq(c->e[i].key, key) || c->e[i].expires_ms <= now) {
+                if (streq(c->e[i].key, key)) {
                         slot = i;
                         break;
                 }
+                if (c->e[i].expires_ms <= now_ms && slot == c->n)
+                        slot = i;
                 if (c->e[i].expires_ms < c->e[oldest].expires_ms)
                         oldest = i;
         }
-        if (slot == CACHE_MAX)
+        if (slot == c->max)
                 slot = oldest;
         if (slot == c->n)
                 c->n++;
         else
-                free(c->e[slot].key);
-        c->e[slot].key = xstrdup(key);
-        c->e[slot].allowed = allowed;
-        c->e[slot].expires_ms = now + (allowed ? CACHE_ALLOW_MS : CACHE_DENY_MS);
-        snprintf(c->e[slot].reason, sizeof c->e[slot].reason, "%s", reason);
+                entry_clear(&c->e[slot]);
+        struct cache_entry *e = &c->e[slot];
+        e->key = xstrdup(key);
+        e->yes = yes;
+        e->expires_ms = now_ms + ttl;
+        if (user && user->name)
+                auth_user_copy(user, &e->user);
+        snprintf(e->reason, sizeof e->reason, "%s", reason ? reason : "");
         pthread_mutex_unlock(&c->lock);
+}
+
+size_t auth_cache_size(struct auth_cache *c)
+{
+        pthread_mutex_lock(&c->lock);
+        size_t n = c->n;
+        pthread_mutex_unlock(&c->lock);
+        return n;
 }
 
 int auth_sar(struct kube_client *kube, struct auth_cache *cache, const struct auth_user *u, const char *verb,
@@ -218,7 +283,7 @@ int auth_sar(struct kube_client *kube, struct auth_cache *cache, const struct au
         _cleanup_free_ char *key =
                 strdup_printf("%s\n%s\n%s\n%s\n%s", u->name, gs ? gs : "", verb, subresource, node);
         reason[0] = 0;
-        int r = cache ? cache_get(cache, key, reason, reason_len) : -ENOENT;
+        int r = cache ? auth_cache_get(cache, key, now_mono_ms(), NULL, reason, reason_len) : -ENOENT;
         if (r >= 0) {
                 json_decref(groups);
                 return r;
@@ -246,6 +311,6 @@ int auth_sar(struct kube_client *kube, struct auth_cache *cache, const struct au
         snprintf(reason, reason_len, "%s", why ? why : "");
         kube_response_clear(&resp);
         if (cache)
-                cache_put(cache, key, allowed, reason);
+                auth_cache_put(cache, key, now_mono_ms(), allowed, NULL, reason);
         return allowed;
 }

@@ -5,6 +5,7 @@
 #include <gnutls/gnutls.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct kube_client;
 
@@ -19,17 +20,35 @@ void auth_user_clear(struct auth_user *u);
  * (or is not for client authentication). */
 int auth_x509(gnutls_session_t session, struct auth_user *ret, char *why, size_t why_len);
 
-/* TokenReview through the API server: 1 (authenticated, *ret filled), 0 (not), or -errno. */
-int auth_token_review(struct kube_client *kube, const char *token, struct auth_user *ret);
+/* TokenReview through the API server: 1 (authenticated, *ret filled), 0 (not), or -errno. With a cache,
+ * answers the API server gave (either way) are kept under the token's SHA-256, never the token itself;
+ * failures to get one are not kept. */
+struct auth_cache;
+int auth_token_review(struct kube_client *kube, struct auth_cache *cache, const char *token,
+                      struct auth_user *ret);
 
 /* Upstream's request attributes: verb from the method, subresource from the path. */
 const char *auth_verb(const char *method);
 const char *auth_subresource(const char *path);
 
 /* SubjectAccessReview for nodes/<subresource> named node: 1 allowed, 0 denied (reason filled), -errno on
- * failure. Answers are cached (allowed 5 min, denied 30 s, as upstream's webhook defaults). */
-struct auth_cache;
-struct auth_cache *auth_cache_new(void);
-struct auth_cache *auth_cache_free(struct auth_cache *c);
+ * failure. With a cache, answers are kept as long as the cache says. */
 int auth_sar(struct kube_client *kube, struct auth_cache *cache, const struct auth_user *u, const char *verb,
              const char *subresource, const char *node, char *reason, size_t reason_len);
+
+/* Webhook answers, bounded (max entries; when full the one nearest expiry goes) and thread-safe. A yes
+ * (authenticated, allowed) is kept yes_ttl_ms, a no no_ttl_ms; a TTL <= 0 keeps none of that kind, as
+ * upstream's 0 disables its cache. upstream's defaults: TokenReview 2 min both ways, SubjectAccessReview
+ * 5 min allowed and 30 s denied. */
+struct auth_cache *auth_cache_new(int64_t yes_ttl_ms, int64_t no_ttl_ms, size_t max);
+struct auth_cache *auth_cache_free(struct auth_cache *c);
+/* 1 or 0 as stored (a copy of its user into *ret_user and its reason, when asked for), or -ENOENT when
+ * absent or expired at now_ms. */
+int auth_cache_get(struct auth_cache *c, const char *key, int64_t now_ms, struct auth_user *ret_user,
+                   char *reason, size_t reason_len);
+/* Stores (or replaces) key's answer at now_ms; user and reason may be NULL. */
+void auth_cache_put(struct auth_cache *c, const char *key, int64_t now_ms, bool yes,
+                    const struct auth_user *user, const char *reason);
+size_t auth_cache_size(struct auth_cache *c);
+/* The cache key of a bearer token: its SHA-256 in hex. 0, or -EIO when GnuTLS cannot hash. */
+int auth_token_key(const char *token, char ret[static 65]);

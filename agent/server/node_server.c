@@ -21,12 +21,16 @@
 #include "stream.h"
 #include "util.h"
 
+/* Answers kept per cache: a node sees few distinct clients (the API server, monitoring, a few tokens). */
+#define AUTH_CACHE_MAX 1024
+
 struct node_server {
         struct MHD_Daemon *daemon;
         struct node_server_config c;
         char *node_name, *pod_logs_dir;
-        char *cert, *key, *ca; /* PEM, alive as long as the daemon */
-        struct auth_cache *cache;
+        char *cert, *key, *ca;          /* PEM, alive as long as the daemon */
+        struct auth_cache *cache;       /* SubjectAccessReview answers */
+        struct auth_cache *token_cache; /* TokenReview answers */
         struct stream_proxies *streams;
         atomic_bool stopping;
 };
@@ -60,7 +64,7 @@ static int authenticate(struct node_server *s, struct MHD_Connection *conn, stru
         }
         const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
         if (authz && s->c.token_webhook && s->c.kube && strncasecmp(authz, "Bearer ", 7) == 0) {
-                int r = auth_token_review(s->c.kube, authz + 7, u);
+                int r = auth_token_review(s->c.kube, s->token_cache, authz + 7, u);
                 if (r > 0)
                         return 1;
                 if (r < 0)
@@ -498,7 +502,8 @@ int node_server_start(const struct node_server_config *c, struct node_server **r
         s->c.node_name = s->node_name;
         s->c.pod_logs_dir = s->pod_logs_dir;
         s->c.bind_addr = s->c.cert_file = s->c.key_file = s->c.client_ca_file = NULL;
-        s->cache = auth_cache_new();
+        s->cache = auth_cache_new(c->authz_allowed_ttl_ms, c->authz_denied_ttl_ms, AUTH_CACHE_MAX);
+        s->token_cache = auth_cache_new(c->token_cache_ttl_ms, c->token_cache_ttl_ms, AUTH_CACHE_MAX);
         s->streams = stream_proxies_new();
         const char *bad = c->cert_file;
         if ((r = read_file_limit(c->cert_file, 1 << 20, &s->cert, NULL)) >= 0 && (bad = c->key_file) &&
@@ -541,6 +546,7 @@ struct node_server *node_server_stop(struct node_server *s)
         if (s->daemon)
                 MHD_stop_daemon(s->daemon);
         auth_cache_free(s->cache);
+        auth_cache_free(s->token_cache);
         free(s->node_name);
         free(s->pod_logs_dir);
         free(s->cert);

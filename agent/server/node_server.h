@@ -23,6 +23,9 @@ struct node_server_config {
         bool anonymous;                   /* unauthenticated requests as system:anonymous */
         bool token_webhook;               /* bearer tokens by TokenReview (needs kube) */
         bool authz_webhook;               /* SubjectAccessReview (needs kube); false: AlwaysAllow */
+        int64_t token_cache_ttl_ms;       /* TokenReview answers kept this long; 0: not kept */
+        int64_t authz_allowed_ttl_ms;     /* SubjectAccessReview answers "allowed"; 0: not kept */
+        int64_t authz_denied_ttl_ms;      /* ... and "denied" */
         struct kube_client *kube;         /* NULL: standalone */
         const char *node_name;
         const char *pod_logs_dir;

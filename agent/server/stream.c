@@ -151,8 +151,6 @@ fail:
 
 struct collect {
         char **commands;
-        char head[MAX_HEAD];
-        size_t len;
         bool input, output, error, tty;
 };
 
@@ -161,6 +159,8 @@ static bool truthy(const char *v)
         return v && (streq(v, "1") || strcasecmp(v, "true") == 0);
 }
 
+/* Both spellings: the kubelet's own (input/output/error, what the API server sends) and the API's
+ * PodExecOptions names (stdin/stdout/stderr) that clients speaking to the node directly use. */
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
         struct collect *c = cls;
@@ -177,17 +177,96 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
         return MHD_YES;
 }
 
-/* The headers that negotiate the stream go on to the runtime, every value of each. */
+/* The request head for the runtime: the negotiation headers of the client's request. */
+struct negotiation {
+        char head[MAX_HEAD];
+        size_t len;
+        char protocols[2048]; /* every Sec-WebSocket-Protocol value, comma-joined */
+        size_t protocols_len;
+        bool overflow;
+};
+
+static void head_append(struct negotiation *ng, const char *key, const char *value)
+{
+        int n = snprintf(ng->head + ng->len, sizeof ng->head - ng->len, "%s: %s\r\n", key, value);
+        if (n < 0 || (size_t) n >= sizeof ng->head - ng->len)
+                ng->overflow = true;
+        else
+                ng->len += (size_t) n;
+}
+
+static bool has_token(const char *list, const char *token)
+{
+        size_t n = strlen(token);
+        for (const char *p = list; *p;) {
+                p += strspn(p, " \t,");
+                size_t len = strcspn(p, " \t,");
+                if (len == n && strncasecmp(p, token, n) == 0)
+                        return true;
+                p += len;
+        }
+        return false;
+}
+
+static bool is_websocket(struct MHD_Connection *conn)
+{
+        const char *upgrade = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
+        return upgrade && has_token(upgrade, "websocket");
+}
+
+/* SPDY (X-Stream-Protocol-Version) and WebSocket (Sec-WebSocket-*, Origin) negotiation goes on to the
+ * runtime, every value of each; credentials and the rest of the client's request stay here. */
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-        struct collect *c = cls;
-        if (!value || (strcasecmp(key, "Upgrade") && strcasecmp(key, "Connection") &&
-                       strcasecmp(key, "X-Stream-Protocol-Version")))
+        static const char *const pass[] = {"Upgrade",
+                                           "Connection",
+                                           "X-Stream-Protocol-Version",
+                                           "Sec-WebSocket-Key",
+                                           "Sec-WebSocket-Version",
+                                           "Sec-WebSocket-Extensions",
+                                           "Origin"};
+        struct negotiation *ng = cls;
+        if (!value)
                 return MHD_YES;
-        int n = snprintf(c->head + c->len, sizeof c->head - c->len, "%s: %s\r\n", key, value);
-        if (n > 0 && (size_t) n < sizeof c->head - c->len)
-                c->len += (size_t) n;
+        if (strcasecmp(key, "Sec-WebSocket-Protocol") == 0) {
+                /* Go's server reads only the first header of a name: one list of them all. */
+                int n = snprintf(ng->protocols + ng->protocols_len, sizeof ng->protocols - ng->protocols_len,
+                                 "%s%s", ng->protocols_len ? ", " : "", value);
+                if (n < 0 || (size_t) n >= sizeof ng->protocols - ng->protocols_len)
+                        ng->overflow = true;
+                else
+                        ng->protocols_len += (size_t) n;
+                return MHD_YES;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(pass); i++)
+                if (strcasecmp(key, pass[i]) == 0) {
+                        head_append(ng, key, value);
+                        break;
+                }
         return MHD_YES;
+}
+
+/* The runtime's request: GET for a WebSocket handshake (RFC 6455 allows no other), POST for SPDY as
+ * kubectl sends it; then the negotiation headers. */
+static int build_head(struct negotiation *ng, struct MHD_Connection *conn, const char *path,
+                      const char *query, const char *host)
+{
+        bool websocket = is_websocket(conn);
+        const char *sep = !query || !*query ? "" : strchr(path, '?') ? "&" : "?";
+        int n = snprintf(ng->head, sizeof ng->head, "%s %s%s%s HTTP/1.1\r\nHost: %s\r\n%s",
+                         websocket ? "GET" : "POST", path, sep, query ? query : "", host,
+                         websocket ? "" : "Content-Length: 0\r\n");
+        if (n < 0 || (size_t) n >= sizeof ng->head)
+                return -E2BIG;
+        ng->len = (size_t) n;
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, ng);
+        if (ng->protocols_len)
+                head_append(ng, "Sec-WebSocket-Protocol", ng->protocols);
+        if (ng->overflow || ng->len + 2 >= sizeof ng->head)
+                return -E2BIG;
+        memcpy(ng->head + ng->len, "\r\n", 2);
+        ng->len += 2;
+        return 0;
 }
 
 /* "http://host:port/path" → a connected socket and the path. */
@@ -247,10 +326,12 @@ static int read_head(int fd, char *buf, size_t cap, size_t *ret_len, size_t *ret
         return -E2BIG;
 }
 
-/* Dials the runtime's streaming URL, replays the client's negotiation there and, on 101, upgrades. */
-static enum MHD_Result proxy_to(struct stream_proxies *sp, struct MHD_Connection *conn, const char *url)
+/* Dials the runtime's streaming URL, replays the client's negotiation there and, on 101, upgrades. query:
+ * parameters the runtime reads from the request itself (port forwarding over WebSocket), or NULL. */
+static enum MHD_Result proxy_to(struct stream_proxies *sp, struct MHD_Connection *conn, const char *url,
+                                const char *query)
 {
-        struct collect c = {0};
+        _cleanup_free_ struct negotiation *ng = OOM_CHECK(calloc(1, sizeof *ng));
         int r;
         _cleanup_free_ char *path = NULL, *host = NULL;
         int fd = dial(url, &path, &host);
@@ -260,15 +341,12 @@ static enum MHD_Result proxy_to(struct stream_proxies *sp, struct MHD_Connection
         p->sp = sp;
         p->runtime = fd;
         p->client = -1;
-        c.len = (size_t) snprintf(c.head, sizeof c.head,
-                                  "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\n", path, host);
-        MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &c);
-        bool fits = c.len + 2 < sizeof c.head;
-        if (fits) {
-                memcpy(c.head + c.len, "\r\n", 2);
-                c.len += 2;
+        if (build_head(ng, conn, path, query, host) < 0) {
+                proxy_free(p);
+                return http_reply(conn, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                                  "request headers too large");
         }
-        if (!fits || write_all(fd, c.head, c.len) < 0) {
+        if (write_all(fd, ng->head, ng->len) < 0) {
                 proxy_free(p);
                 return http_reply(conn, MHD_HTTP_BAD_GATEWAY,
                                   "cannot write to the runtime's streaming server");
@@ -346,7 +424,7 @@ enum MHD_Result stream_exec(struct stream_proxies *sp, struct MHD_Connection *co
                 snprintf(msg, sizeof msg, "%s", err.msg[0] ? err.msg : strerror(-r));
                 return http_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
         }
-        return proxy_to(sp, conn, resp->url);
+        return proxy_to(sp, conn, resp->url, NULL);
 }
 
 static enum MHD_Result runtime_error(struct MHD_Connection *conn, int r, const struct cri_error *err)
@@ -376,22 +454,29 @@ enum MHD_Result stream_attach(struct stream_proxies *sp, struct MHD_Connection *
         int r = CRI_CALL(cri, RuntimeService, Attach, attach, &req, &resp, timeout_ms, &err);
         if (r < 0)
                 return runtime_error(conn, r, &err);
-        return proxy_to(sp, conn, resp->url);
+        return proxy_to(sp, conn, resp->url, NULL);
 }
+
+struct ports {
+        int32_t *v;
+        size_t n;
+        bool invalid;
+};
 
 static enum MHD_Result collect_port(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-        int32_t **ports = cls;
-        char *end;
-        long p = value ? strtol(value, &end, 10) : 0;
-        if (streq(key, "port") && value && *value && !*end && p > 0 && p < 65536) {
-                size_t n = 0;
-                while ((*ports)[n])
-                        n++;
-                *ports = OOM_CHECK(realloc(*ports, (n + 2) * sizeof **ports));
-                (*ports)[n] = (int32_t) p;
-                (*ports)[n + 1] = 0;
+        struct ports *ports = cls;
+        if (!streq(key, "port"))
+                return MHD_YES;
+        char *end = NULL;
+        errno = 0;
+        long p = value && *value ? strtol(value, &end, 10) : 0;
+        if (!end || *end || errno || p <= 0 || p >= 65536) {
+                ports->invalid = true;
+                return MHD_YES;
         }
+        ports->v = OOM_CHECK(realloc(ports->v, (ports->n + 1) * sizeof *ports->v));
+        ports->v[ports->n++] = (int32_t) p;
         return MHD_YES;
 }
 
@@ -421,18 +506,30 @@ enum MHD_Result stream_port_forward(struct stream_proxies *sp, struct MHD_Connec
         if (lresp->n_items == 0)
                 return http_reply(conn, MHD_HTTP_NOT_FOUND, "pod sandbox not found");
 
-        _cleanup_free_ int32_t *ports = OOM_CHECK(calloc(1, sizeof *ports));
+        /* SPDY clients name ports per stream; WebSocket ones only here, and the runtime reads them again from
+         * its own request's query (one data and one error channel per port, in this order). */
+        struct ports ports = {0};
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_port, &ports);
-        size_t n = 0;
-        while (ports[n])
-                n++;
+        _cleanup_free_ int32_t *v = ports.v;
+        bool websocket = is_websocket(conn);
+        /* As upstream's kubelet: the query is checked only where it is the protocol's own. */
+        if (websocket && ports.invalid)
+                return http_reply(conn, MHD_HTTP_BAD_REQUEST, "port must be a number in 1-65535");
+        if (websocket && ports.n == 0)
+                return http_reply(conn, MHD_HTTP_BAD_REQUEST, "query parameter \"port\" is required");
+        _cleanup_free_ char *query = NULL;
+        for (size_t i = 0; i < ports.n; i++) {
+                char *q = strdup_printf("%s%sport=%d", query ? query : "", query ? "&" : "", ports.v[i]);
+                free(query);
+                query = q;
+        }
         Runtime__V1__PortForwardRequest req = RUNTIME__V1__PORT_FORWARD_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__PortForwardResponse *resp = NULL;
         req.pod_sandbox_id = lresp->items[0]->id;
-        req.port = ports;
-        req.n_port = n;
+        req.port = ports.v;
+        req.n_port = ports.n;
         r = CRI_CALL(cri, RuntimeService, PortForward, port_forward, &req, &resp, timeout_ms, &err);
         if (r < 0)
                 return runtime_error(conn, r, &err);
-        return proxy_to(sp, conn, resp->url);
+        return proxy_to(sp, conn, resp->url, websocket ? query : NULL);
 }

@@ -1,5 +1,6 @@
 /* /exec, /attach and /portForward through the runtime's streaming server: CRI gives a URL; the client's
- * upgraded (SPDY) connection is proxied to it, as upstream's kubelet does without redirectContainerStreaming. */
+ * upgraded connection (SPDY or WebSocket) is proxied to it, as upstream's kubelet does without
+ * redirectContainerStreaming. */
 #pragma once
 
 #include <microhttpd.h>

@@ -502,9 +502,12 @@ static void test_node_server_config(void **state)
                                                            "tlsPrivateKeyFile: /pki/k.key\n"
                                                            "authentication:\n"
                                                            "  x509: {clientCAFile: /pki/ca.crt}\n"
-                                                           "  webhook: {enabled: false}\n"
+                                                           "  webhook: {enabled: false, cacheTTL: 45s}\n"
                                                            "  anonymous: {enabled: true}\n"
-                                                           "authorization: {mode: AlwaysAllow}\n");
+                                                           "authorization:\n"
+                                                           "  mode: AlwaysAllow\n"
+                                                           "  webhook: {cacheAuthorizedTTL: 1m, "
+                                                           "cacheUnauthorizedTTL: \"0\"}\n");
         _cleanup_free_ char *bad = write_tmp("badauth.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
                                                              "kind: KubeletConfiguration\n"
                                                              "authorization: {mode: RBAC}\n");
@@ -519,6 +522,10 @@ static void test_node_server_config(void **state)
         assert_false(c.anonymous_auth);
         assert_true(c.webhook_authn);
         assert_null(c.authz_mode);
+        /* upstream's webhook cache defaults */
+        assert_int_equal(c.authn_cache_ttl_ms, 120000);
+        assert_int_equal(c.authz_allowed_ttl_ms, 300000);
+        assert_int_equal(c.authz_denied_ttl_ms, 30000);
         config_done(&c);
 
         assert_int_equal(parse(&c, "--hostname-override=n1", "--config", path, NULL), 0);
@@ -529,12 +536,21 @@ static void test_node_server_config(void **state)
         assert_true(c.anonymous_auth);
         assert_false(c.webhook_authn);
         assert_string_equal(c.authz_mode, "AlwaysAllow");
+        assert_int_equal(c.authn_cache_ttl_ms, 45000);
+        assert_int_equal(c.authz_allowed_ttl_ms, 60000);
+        assert_int_equal(c.authz_denied_ttl_ms, 0);
         config_done(&c);
 
         assert_int_equal(parse(&c, "--hostname-override=n1", "--config", path, "--port", "0",
                                "--client-ca-file", "/x/ca.crt", "--anonymous-auth=false",
-                               "--authorization-mode", "Webhook", NULL),
+                               "--authorization-mode", "Webhook",
+                               "--authentication-token-webhook-cache-ttl=0",
+                               "--authorization-webhook-cache-authorized-ttl", "10s",
+                               "--authorization-webhook-cache-unauthorized-ttl", "2s", NULL),
                          0);
+        assert_int_equal(c.authn_cache_ttl_ms, 0);
+        assert_int_equal(c.authz_allowed_ttl_ms, 10000);
+        assert_int_equal(c.authz_denied_ttl_ms, 2000);
         assert_int_equal(c.port, 0);
         assert_string_equal(c.client_ca_file, "/x/ca.crt");
         assert_false(c.anonymous_auth);
@@ -546,6 +562,21 @@ static void test_node_server_config(void **state)
         assert_int_equal(r, -EINVAL);
         assert_non_null(strstr(err, "authorization.mode"));
         free(err);
+        config_done(&c);
+
+        _cleanup_free_ char *badttl =
+                write_tmp("badttl.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                         "kind: KubeletConfiguration\n"
+                                         "authentication: {webhook: {cacheTTL: soon}}\n");
+        config_init_defaults(&c);
+        free(load_capturing_stderr(&c, badttl, &r, &err));
+        assert_int_equal(r, -EINVAL);
+        assert_non_null(strstr(err, "authentication.webhook.cacheTTL"));
+        free(err);
+        config_done(&c);
+        assert_int_equal(
+                parse(&c, "--hostname-override=n1", "--authentication-token-webhook-cache-ttl=x", NULL),
+                -EINVAL);
         config_done(&c);
 }
 
@@ -563,6 +594,11 @@ static void test_config_to_json(void **state)
         assert_int_equal(json_integer_value(json_object_get(o, "port")), 10250);
         assert_string_equal(json_string_value(json_object_get(json_object_get(o, "authorization"), "mode")),
                             "AlwaysAllow");
+        json_t *authn_wh = json_object_get(json_object_get(o, "authentication"), "webhook");
+        json_t *authz_wh = json_object_get(json_object_get(o, "authorization"), "webhook");
+        assert_string_equal(json_string_value(json_object_get(authn_wh, "cacheTTL")), "2m0s");
+        assert_string_equal(json_string_value(json_object_get(authz_wh, "cacheAuthorizedTTL")), "5m0s");
+        assert_string_equal(json_string_value(json_object_get(authz_wh, "cacheUnauthorizedTTL")), "30s");
         assert_null(json_object_get(o, "staticPodPath"));
         json_decref(o);
         config_done(&c);
