@@ -69,7 +69,7 @@ static bool take_token(struct event_recorder *r, const char *uid)
         return true;
 }
 
-static void event_clear(struct event *e)
+void event_clear(struct event *e)
 {
         free(e->ns);
         free(e->name);

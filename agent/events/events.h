@@ -20,6 +20,9 @@ struct event {
         uint64_t seq; /* grows with every record, for sinks that follow the ring */
 };
 
+/* Frees what e owns and zeroes it. */
+void event_clear(struct event *e);
+
 struct event_recorder;
 
 /* capacity: events kept; qps/burst: a token bucket per involved object for new events (upstream's spam

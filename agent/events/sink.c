@@ -1,7 +1,9 @@
 /* The API sink of the event recorder: core/v1 Events POSTed (first time) or PATCHed (repeats) to the API
- * server, in order, rate-limited; they wait in the recorder's ring while the API server is away. An event
- * the API server itself keeps refusing with 5xx or 429 (a failing admission webhook, say) is set aside and
- * retried on its own, up to upstream's 12 tries, so that it never holds back the events after it. */
+ * server, in order, rate-limited; they wait in the recorder's ring while the API server is away or says it
+ * is overloaded (429, 503, 504: every event would get that). An event that the API server refuses with
+ * another 5xx (a failing admission webhook, say) is set aside and retried on its own, at most 12 times
+ * (upstream's maxTriesPerEvent; upstream drops any refused event at once), so that it never holds back the
+ * events after it. */
 #include "sink.h"
 
 #include <errno.h>
@@ -19,7 +21,7 @@
 #define BATCH_MAX    64
 #define RETRY_MAX_MS 8000
 #define ASIDE_MAX    64 /* events set aside for retries; the oldest goes when more come */
-#define MAX_TRIES    12 /* upstream's maxTriesPerEvent */
+#define MAX_TRIES    12 /* as upstream's maxTriesPerEvent */
 #define ASIDE_MAX_MS 10000
 
 /* An event the API server refused with 5xx/429: tried again on its own. */
@@ -89,16 +91,6 @@ static void event_copy(struct event *to, const struct event *e)
         };
 }
 
-static void event_done(struct event *e)
-{
-        free(e->ns);
-        free(e->name);
-        free(e->uid);
-        free(e->field_path);
-        free(e->reason);
-        free(e->message);
-}
-
 /* The same event (a later record of it counts up). */
 static bool same_event(const struct event *a, const struct event *b)
 {
@@ -128,7 +120,7 @@ static void collect(const struct event *e, void *ud)
 static void batch_clear(struct batch *b)
 {
         for (size_t i = 0; i < b->n; i++)
-                event_done(&b->ev[i]);
+                event_clear(&b->ev[i]);
         b->n = 0;
 }
 
@@ -138,6 +130,12 @@ static void batch_clear(struct batch *b)
 static void refused(char *why, size_t len, const struct kube_response *resp)
 {
         snprintf(why, len, "HTTP %ld: %s", resp->status, resp->error);
+}
+
+/* The server is away or overloaded: every event would fare alike, so they all wait. */
+static bool server_wide(int r, long status)
+{
+        return r < 0 || status == 429 || status == 503 || status == 504;
 }
 
 static int send_one(struct event_sink *s, const struct event *e, char *why, size_t why_len)
@@ -157,9 +155,10 @@ static int send_one(struct event_sink *s, const struct event *e, char *why, size
                                  s->timeout_ms, &resp);
                 json_decref(patch);
                 if (r < 0 || resp.status >= 500 || resp.status == 429) {
+                        bool all = server_wide(r, resp.status);
                         refused(why, why_len, &resp);
                         kube_response_clear(&resp);
-                        return r < 0 ? -EIO : -EAGAIN;
+                        return all ? -EIO : -EAGAIN;
                 }
                 long st = resp.status;
                 kube_response_clear(&resp);
@@ -176,9 +175,10 @@ static int send_one(struct event_sink *s, const struct event *e, char *why, size
         r = kube_request(s->kube, "POST", coll, obj, NULL, s->timeout_ms, &resp);
         json_decref(obj);
         if (r < 0 || resp.status >= 500 || resp.status == 429) {
+                bool all = server_wide(r, resp.status);
                 refused(why, why_len, &resp);
                 kube_response_clear(&resp);
-                return r < 0 ? -EIO : -EAGAIN;
+                return all ? -EIO : -EAGAIN;
         }
         if (resp.status != 201 && resp.status != 409)
                 log_warn("Event refused by the API server, dropping it", "event=\"%s\" err=\"%s\"", name,
@@ -205,12 +205,12 @@ static void set_aside(struct event_sink *s, const struct event *e, const char *w
                 _cleanup_free_ char *old = event_api_name(&s->aside[0].ev);
                 log_warn("Too many events refused by the API server, dropping the oldest", "event=\"%s\"",
                          old);
-                event_done(&s->aside[0].ev);
+                event_clear(&s->aside[0].ev);
                 memmove(&s->aside[0], &s->aside[1], (ASIDE_MAX - 1) * sizeof *s->aside);
                 s->n_aside--;
         }
         if (a) {
-                event_done(&a->ev);
+                event_clear(&a->ev);
         } else {
                 _cleanup_free_ char *name = event_api_name(e);
                 log_warn("Event refused by the API server, will retry it on its own",
@@ -225,7 +225,7 @@ static void set_aside(struct event_sink *s, const struct event *e, const char *w
 
 static void drop_aside(struct event_sink *s, size_t i)
 {
-        event_done(&s->aside[i].ev);
+        event_clear(&s->aside[i].ev);
         s->aside[i] = s->aside[--s->n_aside];
 }
 
@@ -325,7 +325,7 @@ static void *sink_thread(void *arg)
         }
         pthread_mutex_unlock(&s->lock);
         for (size_t i = 0; i < s->n_aside; i++)
-                event_done(&s->aside[i].ev);
+                event_clear(&s->aside[i].ev);
         s->n_aside = 0;
         return NULL;
 }

@@ -10,7 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/sysinfo.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cri.h"
@@ -89,7 +92,13 @@ struct stats *stats_free(struct stats *s)
 bool stats_rate_update(struct stats_rate *st, int64_t t_ns, uint64_t usage_ns, int64_t min_window_ns,
                        uint64_t *ret_nano_cores)
 {
-        if (!st->primed || usage_ns < st->usage_ns || t_ns < st->t_ns) {
+        if (st->primed && t_ns < st->t_ns) {
+                /* A sample older than the last one (a concurrent request that came late): it moves nothing. */
+                if (st->has_rate)
+                        *ret_nano_cores = st->nano_cores;
+                return st->has_rate;
+        }
+        if (!st->primed || usage_ns < st->usage_ns) {
                 /* First sample, or the counter restarted (a new cgroup of the same name). */
                 *st = (struct stats_rate){.t_ns = t_ns, .usage_ns = usage_ns, .primed = true};
                 return false;
@@ -242,11 +251,21 @@ static uint64_t get_int(json_t *o, const char *key)
         return (uint64_t) json_integer_value(json_object_get(o, key));
 }
 
-/* The cached rate of a cumulative counter; key names the cgroup or container. */
+static int64_t mono_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The cached rate of a cumulative counter just read; key names the cgroup. The rate's clock is the
+ * monotonic one, read now (next to the counter, whatever the walks before took); t, the request's wall
+ * time, only marks the entry as used. */
 static void set_nano_cores(struct stats *s, json_t *cpu, const char *key, int64_t t, uint64_t usage)
 {
         uint64_t cores = 0;
         bool have = false;
+        int64_t mono = mono_ns();
         pthread_mutex_lock(&s->lock);
         struct rate_entry *e = NULL;
         for (size_t i = 0; i < s->n_rates && !e; i++)
@@ -258,7 +277,7 @@ static void set_nano_cores(struct stats *s, json_t *cpu, const char *key, int64_
                 *e = (struct rate_entry){.key = xstrdup(key)};
         }
         e->seen = t;
-        have = stats_rate_update(&e->rate, t, usage, RATE_WINDOW_NS, &cores);
+        have = stats_rate_update(&e->rate, mono, usage, RATE_WINDOW_NS, &cores);
         pthread_mutex_unlock(&s->lock);
         if (have)
                 set_int(cpu, "usageNanoCores", cores);
@@ -534,13 +553,14 @@ static json_t *container_json(struct pod_ctx *p, const Runtime__V1__Container *c
         return o;
 }
 
-/* Volumes that live and die with the pod count towards its ephemeral storage; hostPath does not, and has no
- * directory here anyway. */
-static bool ephemeral_plugin(const char *plugin)
+/* Upstream's isVolumeEphemeral: what the pod keeps on the node's disk, i.e. a disk emptyDir and a
+ * configMap; volumes on tmpfs (Memory emptyDir, secrets, downward API, projected) are memory. */
+static bool ephemeral_volume(const char *plugin, const char *path)
 {
-        return streq(plugin, "kubernetes.io~empty-dir") || streq(plugin, "kubernetes.io~configmap") ||
-               streq(plugin, "kubernetes.io~secret") || streq(plugin, "kubernetes.io~downward-api") ||
-               streq(plugin, "kubernetes.io~projected");
+        struct statfs fs;
+        if (!streq(plugin, "kubernetes.io~empty-dir") && !streq(plugin, "kubernetes.io~configmap"))
+                return false;
+        return statfs(path, &fs) == 0 && fs.f_type != TMPFS_MAGIC;
 }
 
 static json_t *volumes_json(struct pod_ctx *p, const char *uid)
@@ -569,7 +589,7 @@ static json_t *volumes_json(struct pod_ctx *p, const char *uid)
                         json_t *v = fs_json(p->now, vpath, (int64_t) bytes, (int64_t) inodes);
                         json_object_set_new(v, "name", json_string(ve->d_name));
                         json_array_append_new(list, v);
-                        if (ephemeral_plugin(pe->d_name)) {
+                        if (ephemeral_volume(pe->d_name, vpath)) {
                                 p->ephemeral_used += bytes;
                                 p->ephemeral_inodes += inodes;
                         }
@@ -659,14 +679,23 @@ static json_t *pod_json(struct pod_ctx *p, const Runtime__V1__PodSandbox *sb,
         return pod;
 }
 
-/* One sandbox per pod: the newest ready one. */
-static bool newest_of_pod(const Runtime__V1__ListPodSandboxResponse *r, size_t i)
+/* One sandbox per pod: a ready one before one that is not (a pod that finished still shows, as upstream),
+ * then the newest. */
+static bool better_sandbox(const Runtime__V1__PodSandbox *b, const Runtime__V1__PodSandbox *a)
+{
+        bool ra = a->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY,
+             rb = b->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+        return rb != ra ? rb : b->created_at > a->created_at;
+}
+
+static bool chosen_for_pod(const Runtime__V1__ListPodSandboxResponse *r, size_t i)
 {
         const Runtime__V1__PodSandbox *a = r->items[i];
         for (size_t j = 0; j < r->n_items; j++) {
                 const Runtime__V1__PodSandbox *b = r->items[j];
-                if (j != i && b->metadata && streq(b->metadata->uid, a->metadata->uid) &&
-                    (b->created_at > a->created_at || (b->created_at == a->created_at && j < i)))
+                if (j == i || !b->metadata || !streq(b->metadata->uid, a->metadata->uid))
+                        continue;
+                if (better_sandbox(b, a) || (!better_sandbox(a, b) && j < i))
                         return false;
         }
         return true;
@@ -674,8 +703,6 @@ static bool newest_of_pod(const Runtime__V1__ListPodSandboxResponse *r, size_t i
 
 json_t *stats_summary(struct stats *s, bool only_cpu_and_memory, char **err)
 {
-        Runtime__V1__PodSandboxStateValue ready = RUNTIME__V1__POD_SANDBOX_STATE_VALUE__INIT;
-        Runtime__V1__PodSandboxFilter sf = RUNTIME__V1__POD_SANDBOX_FILTER__INIT;
         Runtime__V1__ListPodSandboxRequest sreq = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
         Runtime__V1__ContainerStateValue running = RUNTIME__V1__CONTAINER_STATE_VALUE__INIT;
         Runtime__V1__ContainerFilter cf = RUNTIME__V1__CONTAINER_FILTER__INIT;
@@ -687,9 +714,6 @@ json_t *stats_summary(struct stats *s, bool only_cpu_and_memory, char **err)
         struct cri_error cerr = {0};
         int r;
 
-        ready.state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
-        sf.state = &ready;
-        sreq.filter = &sf;
         running.state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
         cf.state = &running;
         creq.filter = &cf;
@@ -709,7 +733,7 @@ json_t *stats_summary(struct stats *s, bool only_cpu_and_memory, char **err)
                 .s = s, .now = now, .only_cpu_mem = only_cpu_and_memory, .image_mount = image_mount};
         json_t *pods = json_array();
         for (size_t i = 0; i < sresp->n_items; i++)
-                if (sresp->items[i]->metadata && newest_of_pod(sresp, i))
+                if (sresp->items[i]->metadata && chosen_for_pod(sresp, i))
                         json_array_append_new(pods, pod_json(&p, sresp->items[i], cresp, stresp));
         json_t *sum = json_pack("{s:o, s:o}", "node", node_json(s, now, only_cpu_and_memory, image_fs),
                                 "pods", pods);

@@ -5,7 +5,8 @@
  *             systemContainers: "pods" (the kubepods cgroup)
  *   pod       cpu/memory/process count from the pod cgroup (the sum of its containers without pod cgroups),
  *             network from /proc/<pid>/net/dev of a process in the pod, volumes and logs by walking their
- *             directories (cached for a few seconds), ephemeral-storage as their sum with the rootfs
+ *             directories (cached for a few seconds), ephemeral-storage as upstream: rootfs + logs + the
+ *             volumes on the node's disk (emptyDir without Memory, configMap); finished pods listed too
  *   container cpu/memory/rootfs from CRI ListContainerStats, logs from /var/log/pods
  * Thread-safe: the node server answers from several threads. */
 #pragma once
@@ -48,7 +49,8 @@ json_t *stats_net_dev_json(const char *text);
 int stats_disk_usage(const char *path, uint64_t *ret_bytes, uint64_t *ret_inodes);
 
 /* usageNanoCores from two cumulative samples: the rate over the last window of at least min_window_ns.
- * Feeds (t_ns, usage_ns) into *state; returns false until a window is complete. */
+ * Feeds (t_ns, usage_ns) into *state; returns false until a window is complete. A sample older than the
+ * last one changes nothing; a counter that goes back starts over. */
 struct stats_rate {
         int64_t t_ns;
         uint64_t usage_ns;

@@ -206,51 +206,49 @@ static bool owned(const struct stat *st, gid_t gid, bool read_only)
         return st->st_gid == gid && (st->st_mode & m) == m;
 }
 
-/* One entry: the group, then the bits (chown(2) drops setgid on files, so the mode comes second). */
-static int own_at(int dfd, const char *name, const struct stat *st, gid_t gid, bool read_only)
+/* One entry, through an fd that is the entry itself (O_PATH, never a name looked up again, so a link swapped
+ * in meanwhile is never followed): the group, then the bits (chown(2) drops setgid on files, so the mode
+ * comes second). Links get only the group. */
+static int own_fd_entry(int fd, const struct stat *st, gid_t gid, bool read_only)
 {
-        if (fchownat(dfd, name, (uid_t) -1, gid, AT_SYMLINK_NOFOLLOW | (name[0] ? 0 : AT_EMPTY_PATH)) < 0)
+        if (fchownat(fd, "", (uid_t) -1, gid, AT_EMPTY_PATH) < 0)
                 return -errno;
         if (S_ISLNK(st->st_mode))
                 return 0;
-        mode_t mode = (st->st_mode & 07777) | own_mask(st->st_mode, read_only);
-        if (name[0] ? fchmodat(dfd, name, mode, 0) < 0 : fchmod(dfd, mode) < 0)
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        /* The magic link is the open inode itself, not a path resolved again. */
+        if (chmod(proc, (st->st_mode & 07777) | own_mask(st->st_mode, read_only)) < 0)
                 return -errno;
         return 0;
 }
 
-static int own_tree(int dfd, dev_t dev, gid_t gid, bool read_only, unsigned depth, char *err, size_t errlen)
+/* Upstream logs a file it cannot change and goes on; entries that vanish meanwhile are no error. */
+static void own_tree(int dfd, dev_t dev, gid_t gid, bool read_only, unsigned depth)
 {
-        int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         DIR *d = fd < 0 ? NULL : fdopendir(fd);
         struct dirent *de;
-        int r = 0;
         if (!d) {
                 if (fd >= 0)
                         close(fd);
-                return -errno;
+                return;
         }
-        while (r >= 0 && (de = readdir(d))) {
+        while ((de = readdir(d))) {
                 struct stat st;
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
+                _cleanup_close_ int efd = openat(dirfd(d), de->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (efd < 0 || fstat(efd, &st) < 0 || st.st_dev != dev)
                         continue;
-                r = own_at(dfd, de->d_name, &st, gid, read_only);
-                if (r < 0) {
-                        snprintf(err, errlen, "set group %u on %s: %s", (unsigned) gid, de->d_name,
-                                 strerror(-r));
-                        break;
-                }
-                if (S_ISDIR(st.st_mode) && depth < OWN_DEPTH) {
-                        _cleanup_close_ int cfd =
-                                openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (cfd >= 0)
-                                r = own_tree(cfd, dev, gid, read_only, depth + 1, err, errlen);
-                }
+                int r = own_fd_entry(efd, &st, gid, read_only);
+                if (r < 0 && r != -ENOENT)
+                        log_warn("Cannot set the fsGroup on a volume's file, going on",
+                                 "file=\"%s\" gid=%u err=\"%s\"", de->d_name, (unsigned) gid, strerror(-r));
+                if (S_ISDIR(st.st_mode) && depth < OWN_DEPTH)
+                        own_tree(efd, dev, gid, read_only, depth + 1);
         }
         closedir(d);
-        return r;
 }
 
 static int own_fd(int fd, gid_t gid, bool read_only, bool only_on_root_mismatch, char *err, size_t errlen)
@@ -260,13 +258,14 @@ static int own_fd(int fd, gid_t gid, bool read_only, bool only_on_root_mismatch,
                 return -errno;
         if (only_on_root_mismatch && owned(&st, gid, read_only))
                 return 0;
-        int r = own_at(fd, "", &st, gid, read_only);
+        int r = own_fd_entry(fd, &st, gid, read_only);
         if (r < 0) {
                 snprintf(err, errlen, "set group %u: %s", (unsigned) gid, strerror(-r));
                 return r;
         }
-        r = S_ISDIR(st.st_mode) ? own_tree(fd, st.st_dev, gid, read_only, 0, err, errlen) : 0;
-        return r < 0 ? r : 1;
+        if (S_ISDIR(st.st_mode))
+                own_tree(fd, st.st_dev, gid, read_only, 0);
+        return 1;
 }
 
 int vol_set_ownership(const char *path, gid_t gid, bool read_only, bool only_on_root_mismatch, char *err,
@@ -482,7 +481,7 @@ int vol_atomic_write(const char *dir, const struct vol_payload *p, char *err, si
         if (p->has_fs_group) {
                 /* The root and the top-level links; the data directory is done. */
                 struct stat st;
-                if (fstat(dfd, &st) == 0 && (r = own_at(dfd, "", &st, p->fs_group, true)) < 0) {
+                if (fstat(dfd, &st) == 0 && (r = own_fd_entry(dfd, &st, p->fs_group, true)) < 0) {
                         snprintf(err, errlen, "set group %u on %s: %s", (unsigned) p->fs_group, dir,
                                  strerror(-r));
                         return r;
@@ -778,22 +777,24 @@ static bool is_mount_point(const char *path)
         return lstat(path, &a) == 0 && S_ISDIR(a.st_mode) && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
 }
 
+/* 1 when it mounted, 0 when a mount was there. */
 static int mount_tmpfs(const char *path, const char *opts)
 {
         if (is_mount_point(path))
                 return 0;
         if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
                 return -errno;
-        return 0;
+        return 1;
 }
 
-/* mkdir_p, but a directory already there costs one stat (every sync comes here). */
+/* mkdir_p, but a directory already there costs one stat (every sync comes here). 1 when it made it. */
 static int ensure_dir(const char *path)
 {
         struct stat st;
         if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
                 return 0;
-        return mkdir_p(path, 0750);
+        int r = mkdir_p(path, 0750);
+        return r < 0 ? r : 1;
 }
 
 /* spec.securityContext.fsGroup and fsGroupChangePolicy. Returns 1 with *gid when set, 0 when not. */
@@ -821,16 +822,16 @@ static int pod_fs_group(const struct pod *pod, gid_t *gid, bool *on_root_mismatc
         return 1;
 }
 
-/* emptyDir with fsGroup: walked when its root lacks the group or the bits, which is once in its life unless
- * someone changes the root (upstream: once, at set-up, under either fsGroupChangePolicy). */
-static int set_empty_dir_group(const char *path, const struct pod *pod, char *err, size_t errlen)
+/* emptyDir with fsGroup: walked once, when it is made (or its tmpfs mounted), as upstream's set-up under
+ * either fsGroupChangePolicy; what the pod does with its files afterwards stays as it is. */
+static int set_empty_dir_group(const char *path, const struct pod *pod, bool fresh, char *err, size_t errlen)
 {
         gid_t gid;
         bool on_root_mismatch;
         int r = pod_fs_group(pod, &gid, &on_root_mismatch, err, errlen);
-        if (r <= 0)
-                return r;
-        r = vol_set_ownership(path, gid, false, true, err, errlen);
+        if (r <= 0 || !fresh)
+                return r < 0 ? r : 0;
+        r = vol_set_ownership(path, gid, false, false, err, errlen);
         return r < 0 ? r : 0;
 }
 
@@ -838,13 +839,17 @@ static int setup_empty_dir(const char *path, const struct pod *pod, const struct
                            size_t errlen)
 {
         int r = ensure_dir(path);
+        struct stat st;
         if (r < 0) {
                 snprintf(err, errlen, "mkdir %s: %s", path, strerror(-r));
                 return r;
         }
-        chmod(path, 0777); /* emptyDir is world-writable, as upstream */
+        bool fresh = r > 0;
+        /* emptyDir is world-writable, as upstream; the setgid bit of an fsGroup stays. */
+        if (stat(path, &st) == 0 && (st.st_mode & 0777) != 0777)
+                chmod(path, (st.st_mode & 07000) | 0777);
         if (!streq_ptr(v->medium, "Memory"))
-                return set_empty_dir_group(path, pod, err, errlen);
+                return set_empty_dir_group(path, pod, fresh, err, errlen);
         char opts[64] = "mode=0777";
         const char *limit = json_string_value(
                 json_object_get(json_object_get(volume_json(pod, v->name), "emptyDir"), "sizeLimit"));
@@ -854,7 +859,7 @@ static int setup_empty_dir(const char *path, const struct pod *pod, const struct
         r = mount_tmpfs(path, opts);
         if (r < 0)
                 snprintf(err, errlen, "mount tmpfs on %s: %s", path, strerror(-r));
-        return r < 0 ? r : set_empty_dir_group(path, pod, err, errlen);
+        return r < 0 ? r : set_empty_dir_group(path, pod, fresh || r > 0, err, errlen);
 }
 
 /* Upstream's hostPath type checks, with its modes for what *OrCreate makes. */

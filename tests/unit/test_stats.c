@@ -140,6 +140,9 @@ static void test_rate(void **state)
         /* 2 cores busy for 1 s. */
         assert_true(stats_rate_update(&r, 13 * s, 1000 + s / 2 + 2 * s, s, &cores));
         assert_int_equal(cores, 2000000000);
+        /* A late sample (older than the last): nothing moves. */
+        assert_true(stats_rate_update(&r, 12 * s, 1, s, &cores));
+        assert_int_equal(cores, 2000000000);
         /* The counter went backwards (a new cgroup of that name): start again. */
         assert_false(stats_rate_update(&r, 14 * s, 5, s, &cores));
         assert_true(stats_rate_update(&r, 15 * s, 5 + s / 10, s, &cores));

@@ -193,6 +193,30 @@ static void test_ownership(void **state)
         assert_string_equal(data, data2);
         vol_payload_done(&p);
         rm_rf(w);
+
+        /* An emptyDir is walked once, when it is made: what the pod does with its files afterwards stays. */
+        static const char FSG[] = "apiVersion: v1\nkind: Pod\nmetadata: {name: f, namespace: ns1, uid: u1}\n"
+                                  "spec:\n  securityContext: {fsGroup: 4343}\n"
+                                  "  containers: [{name: c, image: busybox}]\n"
+                                  "  volumes: [{name: scratch, emptyDir: {}}]\n";
+        struct manifest_result mr;
+        manifest_decode("/etc/static/f.yaml", FSG, strlen(FSG), "node1", &mr);
+        if (mr.error)
+                fail_msg("%s", mr.error);
+        _cleanup_free_ char *root = tmpdir();
+        struct vol_ctx ctx = {.root_dir = root};
+        assert_int_equal(vol_setup_pod(&ctx, mr.pods[0], err, sizeof err), 0);
+        _cleanup_free_ char *ed = vol_host_path(root, mr.pods[0], &mr.pods[0]->volumes[0]),
+                            *key = strdup_printf("%s/key", ed);
+        assert_int_equal(mode_at(ed, ".", &gid), 02777);
+        assert_int_equal(gid, 4343);
+        assert_int_equal(write_file_atomic(key, "k", 1, 0600), 0);
+        chmod(key, 0600);
+        assert_int_equal(vol_setup_pod(&ctx, mr.pods[0], err, sizeof err), 0);
+        assert_int_equal(mode_at(ed, "key", NULL), 0600);
+        assert_int_equal(mode_at(ed, ".", NULL), 02777); /* the next sync keeps the setgid bit */
+        manifest_result_clear(&mr);
+        rm_rf(root);
 }
 
 static void test_writer_refuses_bad_paths(void **state)
