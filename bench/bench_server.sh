@@ -53,3 +53,5 @@ load "/healthz (health port)" http://127.0.0.1:10393/healthz
 load "/pods with $n pods (health port)" http://127.0.0.1:10393/pods
 load "/pods with $n pods (node API, HTTPS)" https://127.0.0.1:10395/pods
 load "/stats/summary with $n pods (node API, HTTPS)" https://127.0.0.1:10395/stats/summary
+load "/stats/summary?only_cpu_and_memory=true (metrics-server's) with $n pods (node API, HTTPS)" \
+  "https://127.0.0.1:10395/stats/summary?only_cpu_and_memory=true"

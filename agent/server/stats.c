@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "cri.h"
+#include "log.h"
 #include "logs.h"
 #include "macro.h"
 #include "qos_cgroups.h"
@@ -26,6 +28,16 @@
 #define DU_TTL_NS      (10LL * 1000 * 1000 * 1000)
 #define FORGET_NS      (300LL * 1000 * 1000 * 1000) /* cache entries not asked for in 5 min go */
 #define DU_MAX_DEPTH   128
+/* ListContainerStats costs containerd a shim call per container (about 4 ms each): its answer serves for
+ * this long. It is only wanted for the writable layers (which containerd itself measures every 10 s) and
+ * for containers without a cgroup of their own here. */
+#define CSTATS_TTL_MS 5000
+
+struct cstats {
+        atomic_int refs;
+        int64_t t_ms; /* monotonic */
+        Runtime__V1__ListContainerStatsResponse *resp;
+};
 
 struct rate_entry {
         char *key;
@@ -49,7 +61,51 @@ struct stats {
         size_t n_rates;
         struct du_entry *dus;
         size_t n_dus;
+        struct cstats *cstats; /* the last ListContainerStats answer */
 };
+
+static void cstats_unref(struct cstats *c)
+{
+        if (c && atomic_fetch_sub(&c->refs, 1) == 1) {
+                cri_free(c->resp);
+                free(c);
+        }
+}
+
+/* The runtime's container stats, at most CSTATS_TTL_MS old; NULL when it does not answer. */
+static struct cstats *cstats_get(struct stats *s)
+{
+        int64_t now = now_mono_ms();
+        pthread_mutex_lock(&s->lock);
+        struct cstats *c = s->cstats;
+        if (c && now - c->t_ms < CSTATS_TTL_MS) {
+                atomic_fetch_add(&c->refs, 1);
+                pthread_mutex_unlock(&s->lock);
+                return c;
+        }
+        pthread_mutex_unlock(&s->lock);
+
+        Runtime__V1__ListContainerStatsRequest req = RUNTIME__V1__LIST_CONTAINER_STATS_REQUEST__INIT;
+        Runtime__V1__ListContainerStatsResponse *resp = NULL;
+        struct cri_error err = {0};
+        int r = CRI_CALL(s->c.cri, RuntimeService, ListContainerStats, list_container_stats, &req, &resp,
+                         s->c.timeout_ms, &err);
+        if (r < 0) {
+                log_v(2, "Container stats unavailable", "err=\"%s\"",
+                      log_q(err.msg[0] ? err.msg : strerror(-r)));
+                return NULL;
+        }
+        c = OOM_CHECK(calloc(1, sizeof *c));
+        atomic_init(&c->refs, 2); /* the cache's and the caller's */
+        c->t_ms = now_mono_ms();
+        c->resp = resp;
+        pthread_mutex_lock(&s->lock);
+        struct cstats *old = s->cstats;
+        s->cstats = c;
+        pthread_mutex_unlock(&s->lock);
+        cstats_unref(old);
+        return c;
+}
 
 struct stats *stats_new(const struct stats_config *c)
 {
@@ -78,6 +134,7 @@ struct stats *stats_free(struct stats *s)
                 free(s->dus[i].path);
         free(s->rates);
         free(s->dus);
+        cstats_unref(s->cstats);
         cg_free(s->top);
         pthread_mutex_destroy(&s->lock);
         free(s->node_name);
@@ -511,26 +568,40 @@ struct pod_ctx {
         int64_t now;
         bool only_cpu_mem;
         const char *image_mount; /* NULL: no imageFs numbers */
+        const char *pod_cg; /* the pod's cgroup name; NULL: none (containers from the runtime's stats) */
         uint64_t ephemeral_used, ephemeral_inodes;
 };
 
 static json_t *container_json(struct pod_ctx *p, const Runtime__V1__Container *c,
                               const Runtime__V1__ContainerStats *st, const char *log_dir)
 {
-        json_t *cpu = json_object(), *mem = json_object();
-        if (st && st->cpu) {
-                json_object_set_new(cpu, "time", time_json(st->cpu->timestamp));
-                set_u64(cpu, "usageNanoCores", st->cpu->usage_nano_cores);
-                set_u64(cpu, "usageCoreNanoSeconds", st->cpu->usage_core_nano_seconds);
+        json_t *cpu = NULL, *mem = NULL;
+        struct cg_usage u;
+        if (p->pod_cg) {
+                /* Its own cgroup under the pod's (cgroupfs: <parent>/<container id>): read now, no runtime call. */
+                _cleanup_free_ char *name = strdup_printf("%s/%s", p->pod_cg, c->id);
+                if (cg_read_usage(qos_cgroups_driver(p->s->c.qos), name, &u, NULL) >= 0) {
+                        cpu = cpu_json(p->s, c->id, p->now, u.cpu_usage_ns);
+                        mem = memory_json(p->now, &u, u.memory_limit);
+                }
         }
-        if (st && st->memory) {
-                json_object_set_new(mem, "time", time_json(st->memory->timestamp));
-                set_u64(mem, "availableBytes", st->memory->available_bytes);
-                set_u64(mem, "usageBytes", st->memory->usage_bytes);
-                set_u64(mem, "workingSetBytes", st->memory->working_set_bytes);
-                set_u64(mem, "rssBytes", st->memory->rss_bytes);
-                set_u64(mem, "pageFaults", st->memory->page_faults);
-                set_u64(mem, "majorPageFaults", st->memory->major_page_faults);
+        if (!cpu) {
+                cpu = json_object();
+                mem = json_object();
+                if (st && st->cpu) {
+                        json_object_set_new(cpu, "time", time_json(st->cpu->timestamp));
+                        set_u64(cpu, "usageNanoCores", st->cpu->usage_nano_cores);
+                        set_u64(cpu, "usageCoreNanoSeconds", st->cpu->usage_core_nano_seconds);
+                }
+                if (st && st->memory) {
+                        json_object_set_new(mem, "time", time_json(st->memory->timestamp));
+                        set_u64(mem, "availableBytes", st->memory->available_bytes);
+                        set_u64(mem, "usageBytes", st->memory->usage_bytes);
+                        set_u64(mem, "workingSetBytes", st->memory->working_set_bytes);
+                        set_u64(mem, "rssBytes", st->memory->rss_bytes);
+                        set_u64(mem, "pageFaults", st->memory->page_faults);
+                        set_u64(mem, "majorPageFaults", st->memory->major_page_faults);
+                }
         }
         json_t *o = json_pack("{s:s, s:o, s:o, s:o}", "name", c->metadata ? c->metadata->name : "",
                               "startTime", time_json(c->created_at), "cpu", cpu, "memory", mem);
@@ -601,20 +672,19 @@ static json_t *volumes_json(struct pod_ctx *p, const char *uid)
 }
 
 /* The pod's own numbers from its cgroup; false when it has none (then its containers' sum stands). */
-static bool pod_cgroup_json(struct pod_ctx *p, json_t *pod, const char *uid)
+static bool pod_cgroup_json(struct pod_ctx *p, json_t *pod)
 {
-        if (!p->s->c.qos)
+        if (!p->pod_cg)
                 return false;
         const struct cg *cg = qos_cgroups_driver(p->s->c.qos);
-        _cleanup_free_ char *name = qos_pod_cgroup_find(p->s->c.qos, uid);
         struct cg_usage u;
-        if (!name || cg_read_usage(cg, name, &u, NULL) < 0)
+        if (cg_read_usage(cg, p->pod_cg, &u, NULL) < 0)
                 return false;
-        json_object_set_new(pod, "cpu", cpu_json(p->s, name, p->now, u.cpu_usage_ns));
+        json_object_set_new(pod, "cpu", cpu_json(p->s, p->pod_cg, p->now, u.cpu_usage_ns));
         json_object_set_new(pod, "memory", memory_json(p->now, &u, u.memory_limit));
         size_t procs = 0;
         pid_t pid = 0;
-        if (cg_procs(cg, name, &procs, &pid) >= 0) {
+        if (cg_procs(cg, p->pod_cg, &procs, &pid) >= 0) {
                 json_object_set_new(pod, "process_stats",
                                     json_pack("{s:I}", "process_count", (json_int_t) procs));
                 json_t *net = p->only_cpu_mem || !pid ? NULL : network_of(p->now, pid);
@@ -660,6 +730,8 @@ static json_t *pod_json(struct pod_ctx *p, const Runtime__V1__PodSandbox *sb,
         _cleanup_free_ char *logs =
                 strdup_printf("%s/%s_%s_%s", p->s->pod_logs_dir, m->namespace_, m->name, m->uid);
         p->ephemeral_used = p->ephemeral_inodes = 0;
+        _cleanup_free_ char *pod_cg = p->s->c.qos ? qos_pod_cgroup_find(p->s->c.qos, m->uid) : NULL;
+        p->pod_cg = pod_cg;
         for (size_t i = 0; cs && i < cs->n_containers; i++) {
                 const Runtime__V1__Container *c = cs->containers[i];
                 if (!streq(c->pod_sandbox_id, sb->id) || !c->metadata)
@@ -668,8 +740,9 @@ static json_t *pod_json(struct pod_ctx *p, const Runtime__V1__PodSandbox *sb,
                 json_array_append_new(json_object_get(pod, "containers"),
                                       container_json(p, c, find_stats(st, c->id), log_dir));
         }
-        if (!pod_cgroup_json(p, pod, m->uid))
+        if (!pod_cgroup_json(p, pod))
                 sum_containers(pod);
+        p->pod_cg = NULL;
         if (p->only_cpu_mem)
                 return pod;
         json_object_set_new(pod, "volume", volumes_json(p, m->uid));
@@ -707,10 +780,8 @@ json_t *stats_summary(struct stats *s, bool only_cpu_and_memory, char **err)
         Runtime__V1__ContainerStateValue running = RUNTIME__V1__CONTAINER_STATE_VALUE__INIT;
         Runtime__V1__ContainerFilter cf = RUNTIME__V1__CONTAINER_FILTER__INIT;
         Runtime__V1__ListContainersRequest creq = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
-        Runtime__V1__ListContainerStatsRequest stq = RUNTIME__V1__LIST_CONTAINER_STATS_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__ListPodSandboxResponse *sresp = NULL;
         _cleanup_cri_ Runtime__V1__ListContainersResponse *cresp = NULL;
-        _cleanup_cri_ Runtime__V1__ListContainerStatsResponse *stresp = NULL;
         struct cri_error cerr = {0};
         int r;
 
@@ -720,12 +791,14 @@ json_t *stats_summary(struct stats *s, bool only_cpu_and_memory, char **err)
         if ((r = CRI_CALL(s->c.cri, RuntimeService, ListPodSandbox, list_pod_sandbox, &sreq, &sresp,
                           s->c.timeout_ms, &cerr)) < 0 ||
             (r = CRI_CALL(s->c.cri, RuntimeService, ListContainers, list_containers, &creq, &cresp,
-                          s->c.timeout_ms, &cerr)) < 0 ||
-            (r = CRI_CALL(s->c.cri, RuntimeService, ListContainerStats, list_container_stats, &stq, &stresp,
                           s->c.timeout_ms, &cerr)) < 0) {
                 *err = xstrdup(cerr.msg[0] ? cerr.msg : strerror(-r));
                 return NULL;
         }
+        /* The runtime's container stats only where the cgroups cannot say: the writable layers, and the
+         * containers of pods without pod cgroups. */
+        struct cstats *cst = !only_cpu_and_memory || !s->c.qos ? cstats_get(s) : NULL;
+        const Runtime__V1__ListContainerStatsResponse *stresp = cst ? cst->resp : NULL;
         int64_t now = now_real_ns();
         _cleanup_free_ char *image_mount = NULL;
         json_t *image_fs = only_cpu_and_memory ? NULL : image_fs_json(s, now, &image_mount);
@@ -738,6 +811,7 @@ json_t *stats_summary(struct stats *s, bool only_cpu_and_memory, char **err)
         json_t *sum = json_pack("{s:o, s:o}", "node", node_json(s, now, only_cpu_and_memory, image_fs),
                                 "pods", pods);
         json_decref(image_fs);
+        cstats_unref(cst);
         forget_old(s, now);
         return sum;
 }

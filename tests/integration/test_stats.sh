@@ -67,11 +67,14 @@ netdev() { nsenter -t "$1" -n cat /proc/net/dev | awk -v f="$2" '$1 == "eth0:" {
 PID=$(cat "$PIDS$PODCG"/*/cgroup.procs | head -1)
 ping -c 3 -i 0.2 -W 1 "$POD_IP" >/dev/null 2>&1
 node_cpu0=$( [ $V2 = 0 ] && cpu_usage "$CPU" ) node_mem0=$( [ $V2 = 0 ] && mem_usage "$MEM" )
+SPIN=$(running_ids spin default/burn-$NODE)
+spin_cpu0=$(cpu_usage "$CPU$PODCG/$SPIN")
 pod_cpu0=$(cpu_usage "$CPU$PODCG") pod_mem0=$(mem_usage "$MEM$PODCG") kp_cpu0=$(cpu_usage "$CPU$KP")
 rx0=$(netdev "$PID" 2) tx0=$(netdev "$PID" 10)
 S=$(summary)
 rx1=$(netdev "$PID" 2) tx1=$(netdev "$PID" 10)
 pod_cpu1=$(cpu_usage "$CPU$PODCG") pod_mem1=$(mem_usage "$MEM$PODCG") kp_cpu1=$(cpu_usage "$CPU$KP")
+spin_cpu1=$(cpu_usage "$CPU$PODCG/$SPIN")
 node_cpu1=$( [ $V2 = 0 ] && cpu_usage "$CPU" ) node_mem1=$( [ $V2 = 0 ] && mem_usage "$MEM" )
 echo "$S" | jq -c "$P | {cpu, memory, network, process_stats}" | head -c 600; echo
 j() { echo "$S" | jq -r "$1"; }
@@ -98,6 +101,8 @@ check "pod process_count is the number of processes in the pod cgroup" \
 check "pod network: eth0's rxBytes/txBytes lie between two reads of /proc/net/dev in its netns" \
   sh -c "$(declare -f between); between $rx0 $(j "$P | .network.rxBytes") $rx1 && between $tx0 $(j "$P | .network.txBytes") $tx1"
 check "pod network: the pings arrived (rxBytes > 0), eth0 listed" [ "$(j "$P | .network.rxBytes > 0 and (.network.interfaces | map(.name) | index(\"eth0\") != null)")" = true ]
+check "the spinning container's CPU time lies between two reads of its own cgroup's" between "$spin_cpu0" \
+  "$(j "$P | .containers[] | select(.name == \"spin\") | .cpu.usageCoreNanoSeconds")" "$spin_cpu1"
 check "the spinning container's CPU time is within the pod's" \
   [ "$(j "$P | (.containers[] | select(.name == \"spin\") | .cpu.usageCoreNanoSeconds) as \$c | \$c > 0 and \$c <= .cpu.usageCoreNanoSeconds")" = true ]
 # containerd measures writable layers in the background (every 10 s or so): wait for it.
