@@ -7,7 +7,8 @@
  *             network from /proc/<pid>/net/dev of a process in the pod, volumes and logs by walking their
  *             directories (cached for a few seconds), ephemeral-storage as upstream: rootfs + logs + the
  *             volumes on the node's disk (emptyDir without Memory, configMap); finished pods listed too
- *   container cpu/memory/rootfs from CRI ListContainerStats, logs from /var/log/pods
+ *   container cpu/memory from its own cgroup (<pod cgroup>/<container id>; CRI ListContainerStats without pod
+ *             cgroups), rootfs from ListContainerStats (at most 5 s old), logs from /var/log/pods
  * Thread-safe: the node server answers from several threads. */
 #pragma once
 
