@@ -164,14 +164,18 @@ void service_env(json_t *svc, char ***env)
         }
 }
 
-void svc_cache_env(struct svc_cache *c, const char *ns, bool links, char ***env)
+int svc_cache_env(struct svc_cache *c, const char *ns, bool links, bool wait, char ***env)
 {
         const char *k;
         json_t *svc;
         pthread_mutex_lock(&c->lock);
         int64_t until = now_mono_ms() + SYNC_WAIT_MS;
-        while (!c->synced && now_mono_ms() < until)
+        while (wait && !c->synced && now_mono_ms() < until)
                 cond_wait_ms(&c->cond, &c->lock, until - now_mono_ms());
+        if (wait && !c->synced) {
+                pthread_mutex_unlock(&c->lock);
+                return -EAGAIN;
+        }
         /* The master service always (in-cluster clients find the API server by it), then the namespace's. */
         service_env(json_object_get(c->by_key, "default/kubernetes"), env);
         if (links) {
@@ -183,4 +187,5 @@ void svc_cache_env(struct svc_cache *c, const char *ns, bool links, char ***env)
                 }
         }
         pthread_mutex_unlock(&c->lock);
+        return 0;
 }

@@ -299,7 +299,14 @@ int container_env(const struct env_ctx *ctx, const struct pod *pod, const char *
         }
         if (ctx->services) {
                 json_t *links = json_object_get(json_object_get(pod->json, "spec"), "enableServiceLinks");
-                svc_cache_env(ctx->services, pod->namespace, !json_is_false(links), &env);
+                const char *src = pod_annotation(pod, "kubernetes.io/config.source");
+                if (svc_cache_env(ctx->services, pod->namespace, !json_is_false(links),
+                                  !src || streq(src, "api"), &env) < 0) {
+                        snprintf(err, errlen,
+                                 "services have not yet been read at least once, cannot construct envvars");
+                        r = -EAGAIN;
+                        goto fail;
+                }
         }
         *ret = env;
         return 0;

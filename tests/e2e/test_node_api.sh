@@ -193,6 +193,7 @@ check "crashing pod's status shows restarts" sh -c "[ \"\$(kubectl get pod crash
 # --- events the API server keeps refusing (a failing admission webhook on one namespace's events) hold
 # back no other event
 k create namespace blocked >/dev/null 2>&1
+k delete events --all -n blocked >/dev/null 2>&1 # from an earlier run on a kept control plane
 k label namespace blocked cubelet-e2e/events=blocked --overwrite >/dev/null
 k apply -f - >/dev/null <<YAML
 apiVersion: admissionregistration.k8s.io/v1

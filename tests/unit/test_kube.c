@@ -304,6 +304,28 @@ static void test_container_env(void **state)
         manifest_result_clear(&r);
 }
 
+/* Before the first list of Services: a pod from the API server waits a moment and then gets an error (it is
+ * retried); a static pod starts at once with what there is. The API server here never answers. */
+static void test_service_env_unsynced(void **state)
+{
+        struct kube_auth a = {.server = (char *) "https://127.0.0.1:1", .insecure = true};
+        struct kube_client *kc = NULL;
+        struct svc_cache *sc = NULL;
+        char **env = NULL;
+        assert_int_equal(kube_client_new(&a, 5, 10, &kc), 0);
+        assert_int_equal(svc_cache_start(kc, &sc), 0);
+        int64_t t0 = now_mono_ms();
+        assert_int_equal(svc_cache_env(sc, "default", true, false, &env), 0);
+        assert_true(now_mono_ms() - t0 < 500);
+        assert_int_equal(strv_length(env), 0);
+        t0 = now_mono_ms();
+        assert_int_equal(svc_cache_env(sc, "default", true, true, &env), -EAGAIN);
+        assert_true(now_mono_ms() - t0 >= 1900);
+        strv_free(env);
+        svc_cache_free(sc);
+        kube_client_free(kc);
+}
+
 static void test_service_env(void **state)
 {
         json_error_t je;
@@ -350,6 +372,7 @@ int main(void)
                 cmocka_unit_test(test_event_json),
                 cmocka_unit_test(test_container_env),
                 cmocka_unit_test(test_service_env),
+                cmocka_unit_test(test_service_env_unsynced),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
