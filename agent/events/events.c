@@ -156,24 +156,29 @@ void events_record(struct event_recorder *r, const char *ns, const char *name, c
         pthread_mutex_unlock(&r->lock);
 }
 
+static int by_seq(const void *a, const void *b)
+{
+        uint64_t x = (*(const struct event *const *) a)->seq, y = (*(const struct event *const *) b)->seq;
+        return x < y ? -1 : x > y;
+}
+
 uint64_t events_since(struct event_recorder *r, uint64_t after, void (*fn)(const struct event *e, void *ud),
                       void *ud)
 {
         pthread_mutex_lock(&r->lock);
-        /* Sequence numbers grow with every record; a counted-up event gets a new one and so moves on. */
-        uint64_t next = after;
-        for (;;) {
-                const struct event *best = NULL;
-                for (size_t i = 0; i < r->n; i++) {
-                        const struct event *e = &r->ring[(r->head + i) % r->cap];
-                        if (e->seq > next && (!best || e->seq < best->seq))
-                                best = e;
-                }
-                if (!best)
-                        break;
-                fn(best, ud);
-                next = best->seq;
+        /* Sequence numbers grow with every record; a counted-up event gets a new one and so moves on. The
+         * newer ones, oldest first: one pass and a sort, not a scan per event. */
+        const struct event **newer = OOM_CHECK(malloc((r->n + 1) * sizeof *newer));
+        size_t k = 0;
+        for (size_t i = 0; i < r->n; i++) {
+                const struct event *e = &r->ring[(r->head + i) % r->cap];
+                if (e->seq > after)
+                        newer[k++] = e;
         }
+        qsort(newer, k, sizeof *newer, by_seq);
+        for (size_t i = 0; i < k; i++)
+                fn(newer[i], ud);
+        free(newer);
         uint64_t newest = r->seq;
         pthread_mutex_unlock(&r->lock);
         return newest;
