@@ -2,6 +2,7 @@
  * or tear the pod down. Runs on a pod worker thread; the only code that changes a pod's containers. */
 #include "sync.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -879,14 +880,47 @@ static int stop_container(const struct sync_ctx *ctx, const char *id, int64_t gr
                         grace_s * 1000 + ctx->timeout_ms, err);
 }
 
+/* A removed container's log goes with it, rotated files too (upstream's removeContainerLog): a crash-looping
+ * container would otherwise leave a log per restart behind. Its /var/log/containers link dangles now, and the
+ * log rotator removes it. */
+static void remove_container_logs(const char *log_path)
+{
+        if (!log_path || log_path[0] != '/')
+                return;
+        _cleanup_free_ char *dir = xstrdup(log_path);
+        char *slash = strrchr(dir, '/');
+        *slash = 0;
+        const char *base = slash + 1;
+        size_t n = strlen(base);
+        _cleanup_close_ int dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int dup = dfd < 0 ? -1 : fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        DIR *d = dup < 0 ? NULL : fdopendir(dup);
+        struct dirent *de;
+        if (!d && dup >= 0)
+                close(dup);
+        while (d && (de = readdir(d)))
+                if (strncmp(de->d_name, base, n) == 0 && (de->d_name[n] == 0 || de->d_name[n] == '.'))
+                        (void) unlinkat(dfd, de->d_name, 0);
+        if (d)
+                closedir(d);
+}
+
 static int remove_container(const struct sync_ctx *ctx, const char *id)
 {
+        Runtime__V1__ContainerStatusRequest sreq = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
         Runtime__V1__RemoveContainerRequest req = RUNTIME__V1__REMOVE_CONTAINER_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__ContainerStatusResponse *sresp = NULL;
         _cleanup_cri_ Runtime__V1__RemoveContainerResponse *resp = NULL;
         struct cri_error err = {0};
-        req.container_id = (char *) id;
-        return CRI_CALL(ctx->cri, RuntimeService, RemoveContainer, remove_container, &req, &resp,
-                        ctx->timeout_ms, &err);
+        sreq.container_id = req.container_id = (char *) id;
+        if (CRI_CALL(ctx->cri, RuntimeService, ContainerStatus, container_status, &sreq, &sresp,
+                     ctx->timeout_ms, &err) < 0)
+                sresp = NULL;
+        int r = CRI_CALL(ctx->cri, RuntimeService, RemoveContainer, remove_container, &req, &resp,
+                         ctx->timeout_ms, &err);
+        if (r >= 0 && sresp && sresp->status)
+                remove_container_logs(sresp->status->log_path);
+        return r;
 }
 
 static void field_path(char *buf, size_t len, bool init, const char *name)

@@ -32,6 +32,11 @@ check "then about 40 s" sh -c "[ $g4 -ge 39500 ] && [ $g4 -le 42500 ]"
 check "status: CrashLoopBackOff, back-off 80s" wait_for 5 status_is crash \
   '.containerStatuses[0].state.waiting | [.reason, (.message | split(" ")[1])] | join(",")' CrashLoopBackOff,80s
 
+# Each removed dead instance takes its log along (upstream's removeContainerLog): the newest two remain.
+logs_of_c() { ls "$WORK"/logs/default_crash-"$NODE"_*/c/ 2>/dev/null | tr '\n' ' '; }
+left=$(logs_of_c)
+check "the logs of removed instances go with them (left: $left)" [ "$left" = "3.log 4.log " ]
+
 rm -f "$M"/*
 gone() { ! cri ps -a | grep -q -- "-$NODE"; }
 check "pod removed" wait_for 15 gone
