@@ -41,6 +41,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                 return http_reply_json(conn, fn(h->h.userdata));
         if (h->h.stats && (streq(url, "/stats/summary") || streq(url, "/stats/summary/")))
                 return http_reply_summary(conn, h->h.stats);
+        if (h->h.stats && (streq(url, "/metrics/resource") || streq(url, "/metrics/resource/")))
+                return http_reply_resource_metrics(conn, h->h.stats);
         if (!streq(url, "/healthz") && !streq(url, "/healthz/"))
                 return http_reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
         if (h->h.check(h->h.userdata, reason, sizeof reason)) {

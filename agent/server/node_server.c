@@ -400,6 +400,8 @@ static enum MHD_Result route(struct node_server *s, struct MHD_Connection *conn,
                 return http_reply_json(conn, running_pods(s));
         if (path_is(url, "/stats/summary") && s->c.stats)
                 return http_reply_summary(conn, s->c.stats);
+        if (path_is(url, "/metrics/resource") && s->c.stats)
+                return http_reply_resource_metrics(conn, s->c.stats);
         if (path_is(url, "/configz") && s->c.configz)
                 return http_reply_json(conn, s->c.configz(s->c.userdata));
         if (path_is(url, "/metrics") && s->c.metrics) {

@@ -46,3 +46,23 @@ enum MHD_Result http_reply_summary(struct MHD_Connection *conn, struct stats *st
         }
         return http_reply_json(conn, sum);
 }
+
+enum MHD_Result http_reply_resource_metrics(struct MHD_Connection *conn, struct stats *stats)
+{
+        _cleanup_free_ char *err = NULL;
+        char *text = stats_resource_metrics(stats, &err);
+        if (!text) {
+                _cleanup_free_ char *msg = strdup_printf("Internal Error: %s\n", err);
+                return http_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+        }
+        struct MHD_Response *resp =
+                MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+                free(text);
+                return MHD_NO;
+        }
+        MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+        enum MHD_Result r = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+        MHD_destroy_response(resp);
+        return r;
+}

@@ -815,3 +815,129 @@ json_t *stats_summary(struct stats *s, bool only_cpu_and_memory, char **err)
         forget_old(s, now);
         return sum;
 }
+
+/* ---- /metrics/resource ---- */
+
+/* A label value as Prometheus text wants it: backslash, quote and newline escaped. */
+static void label_value(FILE *f, const char *v)
+{
+        for (; v && *v; v++)
+                if (*v == '\\' || *v == '"')
+                        fprintf(f, "\\%c", *v);
+                else if (*v == '\n')
+                        fputs("\\n", f);
+                else
+                        fputc(*v, f);
+}
+
+static void sample(FILE *f, const char *name, const char *ns, const char *pod, const char *container,
+                   double value, int64_t ts_ms)
+{
+        fputs(name, f);
+        if (ns) {
+                fputs("{", f);
+                if (container) {
+                        fputs("container=\"", f);
+                        label_value(f, container);
+                        fputs("\",", f);
+                }
+                fputs("namespace=\"", f);
+                label_value(f, ns);
+                fputs("\",pod=\"", f);
+                label_value(f, pod);
+                fputs("\"}", f);
+        }
+        /* Bytes whole, seconds to the nanosecond. */
+        fprintf(f, value == (double) (long long) value ? " %.0f %lld\n" : " %.9f %lld\n", value,
+                (long long) ts_ms);
+}
+
+static bool number(json_t *o, const char *a, const char *b, double *ret)
+{
+        json_t *v = json_object_get(json_object_get(o, a), b);
+        if (!json_is_integer(v))
+                return false;
+        *ret = (double) json_integer_value(v);
+        return true;
+}
+
+/* The families in upstream's order, each with every sample it has. */
+char *stats_summary_to_resource_metrics(json_t *sum, int64_t ts_ms)
+{
+        static const struct {
+                const char *name, *type, *help, *obj, *field;
+                double scale;
+                int level; /* 0 node, 1 pod, 2 container */
+        } fam[] = {
+                {"container_cpu_usage_seconds_total", "counter",
+                 "Cumulative cpu time consumed by the container in core-seconds", "cpu",
+                 "usageCoreNanoSeconds", 1e-9, 2},
+                {"container_memory_working_set_bytes", "gauge",
+                 "Current working set of the container in bytes", "memory", "workingSetBytes", 1, 2},
+                {"node_cpu_usage_seconds_total", "counter",
+                 "Cumulative cpu time consumed by the node in core-seconds", "cpu", "usageCoreNanoSeconds",
+                 1e-9, 0},
+                {"node_memory_working_set_bytes", "gauge", "Current working set of the node in bytes",
+                 "memory", "workingSetBytes", 1, 0},
+                {"pod_cpu_usage_seconds_total", "counter",
+                 "Cumulative cpu time consumed by the pod in core-seconds", "cpu", "usageCoreNanoSeconds",
+                 1e-9, 1},
+                {"pod_memory_working_set_bytes", "gauge", "Current working set of the pod in bytes",
+                 "memory", "workingSetBytes", 1, 1},
+        };
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        json_t *pods = json_object_get(sum, "pods"), *pod, *c;
+        size_t i, j;
+        double v;
+        for (size_t k = 0; k < ELEMENTSOF(fam); k++) {
+                fprintf(f, "# HELP %s [ALPHA] %s\n# TYPE %s %s\n", fam[k].name, fam[k].help, fam[k].name,
+                        fam[k].type);
+                if (fam[k].level == 0 && number(json_object_get(sum, "node"), fam[k].obj, fam[k].field, &v))
+                        sample(f, fam[k].name, NULL, NULL, NULL, v * fam[k].scale, ts_ms);
+                if (fam[k].level == 0)
+                        continue;
+                json_array_foreach(pods, i, pod)
+                {
+                        json_t *ref = json_object_get(pod, "podRef");
+                        const char *ns = json_string_value(json_object_get(ref, "namespace")),
+                                   *name = json_string_value(json_object_get(ref, "name"));
+                        if (!ns || !name)
+                                continue;
+                        if (fam[k].level == 1 && number(pod, fam[k].obj, fam[k].field, &v))
+                                sample(f, fam[k].name, ns, name, NULL, v * fam[k].scale, ts_ms);
+                        if (fam[k].level == 2)
+                                json_array_foreach(json_object_get(pod, "containers"), j, c)
+                                {
+                                        const char *cn = json_string_value(json_object_get(c, "name"));
+                                        if (cn && number(c, fam[k].obj, fam[k].field, &v))
+                                                sample(f, fam[k].name, ns, name, cn, v * fam[k].scale,
+                                                       ts_ms);
+                                }
+                }
+        }
+        fputs("# HELP scrape_error [ALPHA] 1 if there was an error while getting container metrics, 0 "
+              "otherwise\n"
+              "# TYPE scrape_error gauge\nscrape_error 0\n",
+              f);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+char *stats_resource_metrics(struct stats *s, char **err)
+{
+        json_t *sum = stats_summary(s, true, err);
+        if (!sum)
+                return NULL;
+        char *text = stats_summary_to_resource_metrics(sum, now_real_ns() / 1000000);
+        json_decref(sum);
+        if (!text)
+                *err = xstrdup("out of memory");
+        return text;
+}

@@ -39,6 +39,14 @@ struct stats *stats_free(struct stats *s);
  * upstream's ?only_cpu_and_memory=true (metrics-server): no network, filesystems or volumes. */
 json_t *stats_summary(struct stats *s, bool only_cpu_and_memory, char **err);
 
+/* /metrics/resource (what metrics-server 0.6+ scrapes for `kubectl top`): upstream's resource metrics
+ * in Prometheus text from the same sources as only_cpu_and_memory. NULL with *err when the runtime did not
+ * answer. Caller frees. */
+char *stats_resource_metrics(struct stats *s, char **err);
+
+/* The Prometheus text of a Summary (pure, for tests); ts_ms stamps every sample. Caller frees. */
+char *stats_summary_to_resource_metrics(json_t *summary, int64_t ts_ms);
+
 /* ---- pieces, exposed for the unit tests ---- */
 
 /* /proc/net/dev text → upstream's NetworkStats (without "time"): every interface but lo, veth* and

@@ -116,6 +116,8 @@ check "/configz through the API server: the effective KubeletConfiguration" sh -
 check "/stats/summary through the API server: the node and the pod's container usage" sh -c \
   "kubectl get --raw /api/v1/nodes/$NODE/proxy/stats/summary | jq -e '.node.nodeName == \"$NODE\" and .node.memory.availableBytes > 0 and
    ([.pods[] | select(.podRef.name == \"logger\" and .podRef.namespace == \"default\") | .containers[0] | select(.name == \"c\" and .memory.workingSetBytes > 0 and .cpu.usageCoreNanoSeconds > 0)] | length == 1)' >/dev/null"
+check "/metrics/resource through the API server (metrics-server's): the pod's container CPU" sh -c \
+  "kubectl get --raw /api/v1/nodes/$NODE/proxy/metrics/resource | grep -q '^container_cpu_usage_seconds_total{container=\"c\",namespace=\"default\",pod=\"logger\"} [0-9.]* [0-9]*$'"
 # /metrics, through the API server's node proxy as Prometheus would scrape it.
 scrape() { kubectl get --raw "/api/v1/nodes/$NODE/proxy/metrics" >"$WORK/$1" 2>&1; }
 value() { awk -v k="$2" '$1 == k { print $2 }' "$WORK/$1"; }

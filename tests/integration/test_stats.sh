@@ -123,6 +123,20 @@ check "usageNanoCores on the second request: the spinning pod uses between 0.05 
   [ "$(j "$P | .cpu.usageNanoCores > 50000000 and .cpu.usageNanoCores <= 2100000000")" = true ]
 check "usageNanoCores for the node too" [ "$(j '.node.cpu.usageNanoCores > 0')" = true ]
 
+# /metrics/resource (metrics-server's): valid Prometheus text, the spinning container's CPU between two reads
+# of its cgroup.
+spin_cpu0=$(cpu_usage "$CPU$PODCG/$SPIN")
+curl -sf "http://127.0.0.1:$RO_PORT/metrics/resource" >"$WORK/resource.txt"
+spin_cpu1=$(cpu_usage "$CPU$PODCG/$SPIN")
+check "/metrics/resource is valid Prometheus text (promtool check metrics)" sh -c "promtool check metrics <'$WORK/resource.txt'"
+resource() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/resource.txt"; }
+check "container_cpu_usage_seconds_total of spin lies between two reads of its cgroup" between \
+  "$(awk -v v="$spin_cpu0" 'BEGIN { printf "%.9f", v / 1e9 }')" \
+  "$(resource "container_cpu_usage_seconds_total{container=\"spin\",namespace=\"default\",pod=\"burn-$NODE\"}")" \
+  "$(awk -v v="$spin_cpu1" 'BEGIN { printf "%.9f", v / 1e9 }')"
+check "node, pod and container families are there, scrape_error 0" sh -c \
+  "grep -q '^node_memory_working_set_bytes [0-9]' '$WORK/resource.txt' && grep -q '^pod_memory_working_set_bytes{namespace=\"default\",pod=\"burn-$NODE\"} [0-9]' '$WORK/resource.txt' && grep -q '^scrape_error 0$' '$WORK/resource.txt'"
+
 S=$(summary '?only_cpu_and_memory=true')
 check "only_cpu_and_memory=true: cpu and memory, no filesystems, network or volumes" \
   [ "$(j "(.node.fs == null) and (.node.network == null) and ($P | .volume == null and .network == null and .memory.usageBytes > 0)")" = true ]

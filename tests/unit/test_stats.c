@@ -149,12 +149,42 @@ static void test_rate(void **state)
         assert_int_equal(cores, 100000000);
 }
 
+static void test_resource_metrics(void **state)
+{
+        json_error_t je;
+        json_t *sum = json_loads("{\"node\": {\"cpu\": {\"usageCoreNanoSeconds\": 1500000000}, \"memory\": "
+                                 "{\"workingSetBytes\": 25769803776}},"
+                                 " \"pods\": [{\"podRef\": {\"name\": \"p\\\"1\", \"namespace\": \"ns\"},"
+                                 "   \"cpu\": {\"usageCoreNanoSeconds\": 2}, \"memory\": {},"
+                                 "   \"containers\": [{\"name\": \"c\", \"cpu\": {\"usageCoreNanoSeconds\": "
+                                 "1}, \"memory\": {\"workingSetBytes\": 4096}}]}]}",
+                                 0, &je);
+        assert_non_null(sum);
+        _cleanup_free_ char *t = stats_summary_to_resource_metrics(sum, 1700000000000);
+        json_decref(sum);
+        assert_non_null(t);
+        assert_non_null(strstr(
+                t, "# TYPE container_cpu_usage_seconds_total counter\n"
+                   "container_cpu_usage_seconds_total{container=\"c\",namespace=\"ns\",pod=\"p\\\"1\"} "
+                   "0.000000001 1700000000000\n"));
+        assert_non_null(strstr(t, "container_memory_working_set_bytes{container=\"c\",namespace=\"ns\",pod="
+                                  "\"p\\\"1\"} 4096 "));
+        assert_non_null(strstr(t, "\nnode_cpu_usage_seconds_total 1.500000000 1700000000000\n"));
+        assert_non_null(
+                strstr(t, "\nnode_memory_working_set_bytes 25769803776 1700000000000\n")); /* bytes whole */
+        assert_non_null(
+                strstr(t, "pod_cpu_usage_seconds_total{namespace=\"ns\",pod=\"p\\\"1\"} 0.000000002 "));
+        assert_null(strstr(t, "pod_memory_working_set_bytes{")); /* no number, no sample */
+        assert_non_null(strstr(t, "\nscrape_error 0\n"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_net_dev),
                 cmocka_unit_test_setup_teardown(test_disk_usage, setup, teardown),
                 cmocka_unit_test(test_rate),
+                cmocka_unit_test(test_resource_metrics),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
