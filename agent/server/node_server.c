@@ -408,15 +408,7 @@ static enum MHD_Result route(struct node_server *s, struct MHD_Connection *conn,
                 char *buf = NULL;
                 size_t len = 0;
                 s->c.metrics(s->c.userdata, &buf, &len);
-                struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
-                if (!resp) {
-                        free(buf);
-                        return MHD_NO;
-                }
-                MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-                enum MHD_Result r = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-                MHD_destroy_response(resp);
-                return r;
+                return http_reply_prometheus(conn, buf, len);
         }
         return http_reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
 }

@@ -47,16 +47,9 @@ enum MHD_Result http_reply_summary(struct MHD_Connection *conn, struct stats *st
         return http_reply_json(conn, sum);
 }
 
-enum MHD_Result http_reply_resource_metrics(struct MHD_Connection *conn, struct stats *stats)
+enum MHD_Result http_reply_prometheus(struct MHD_Connection *conn, char *text, size_t len)
 {
-        _cleanup_free_ char *err = NULL;
-        char *text = stats_resource_metrics(stats, &err);
-        if (!text) {
-                _cleanup_free_ char *msg = strdup_printf("Internal Error: %s\n", err);
-                return http_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
-        }
-        struct MHD_Response *resp =
-                MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
         if (!resp) {
                 free(text);
                 return MHD_NO;
@@ -65,4 +58,15 @@ enum MHD_Result http_reply_resource_metrics(struct MHD_Connection *conn, struct 
         enum MHD_Result r = MHD_queue_response(conn, MHD_HTTP_OK, resp);
         MHD_destroy_response(resp);
         return r;
+}
+
+enum MHD_Result http_reply_resource_metrics(struct MHD_Connection *conn, struct stats *stats)
+{
+        _cleanup_free_ char *err = NULL;
+        char *text = stats_resource_metrics(stats, &err);
+        if (!text) {
+                _cleanup_free_ char *msg = strdup_printf("Internal Error: %s\n", err);
+                return http_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+        }
+        return http_reply_prometheus(conn, text, strlen(text));
 }

@@ -14,5 +14,7 @@ enum MHD_Result http_reply_json(struct MHD_Connection *conn, json_t *obj);
 struct stats;
 /* /stats/summary (with upstream's ?only_cpu_and_memory=true): the Summary, or 500 naming what failed. */
 enum MHD_Result http_reply_summary(struct MHD_Connection *conn, struct stats *stats);
+/* 200 with Prometheus text; takes text (malloc'd, len bytes). */
+enum MHD_Result http_reply_prometheus(struct MHD_Connection *conn, char *text, size_t len);
 /* /metrics/resource: upstream's resource metrics (Prometheus text), or 500 naming what failed. */
 enum MHD_Result http_reply_resource_metrics(struct MHD_Connection *conn, struct stats *stats);
