@@ -90,6 +90,9 @@ finish() {
   if [ "$failed" -gt 0 ]; then
     echo "---- cubelet log ($WORK/cubelet.log) ----"
     tail -n 80 "$WORK/cubelet.log"
+  else
+    # Kept only when something failed. Never into a mount a pod may have left (--one-file-system).
+    rm -rf --one-file-system "$WORK" 2>/dev/null
   fi
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]
