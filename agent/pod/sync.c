@@ -1354,18 +1354,13 @@ static void fill_cstatus(const struct sync_ctx *ctx, struct status_scratch *sc, 
         }
 }
 
-static bool terminal_phase(const json_t *status)
-{
-        const char *phase = json_string_value(json_object_get(status, "phase"));
-        return phase && (streq(phase, "Succeeded") || streq(phase, "Failed"));
-}
-
 /* The status the pod had before this sync: the status manager's, else (first sync after a restart) the one
  * the API server keeps. */
 static json_t *previous_status(const struct sync_ctx *ctx, const struct pod *pod)
 {
         json_t *old = status_manager_get(ctx->status, pod->uid);
-        if (!old && terminal_phase(json_object_get(pod->json, "status")))
+        if (!old && pod_phase_terminal(json_string_value(
+                            json_object_get(json_object_get(pod->json, "status"), "phase"))))
                 old = json_deep_copy(json_object_get(pod->json, "status"));
         return old;
 }
@@ -1375,30 +1370,34 @@ static json_t *previous_status(const struct sync_ctx *ctx, const struct pod *pod
 static bool finished_before(const struct sync_ctx *ctx, const struct pod *pod)
 {
         json_t *old = previous_status(ctx, pod);
-        bool done = terminal_phase(old);
+        bool done = pod_phase_terminal(json_string_value(json_object_get(old, "phase")));
         json_decref(old);
         return done;
 }
 
-/* Whatever still runs of a finished pod stops; nothing starts. */
-static void stop_finished_pod(const struct sync_ctx *ctx, const struct pod *pod,
-                              const struct pod_runtime *rt, const char *fullname, struct sync_result *res)
+/* Stops every running container of the pod but those in skip (already being stopped), then every ready
+ * sandbox: before a new sandbox, and when a finished pod still has something up. */
+static void stop_what_runs(const struct sync_ctx *ctx, const struct pod *pod, const struct pod_runtime *rt,
+                           Runtime__V1__Container *const *skip, size_t n_skip, const char *fullname,
+                           struct sync_result *res)
 {
         Runtime__V1__Container **running =
                 OOM_CHECK(calloc(rt->containers->n_containers + 1, sizeof *running));
         size_t n = 0;
-        for (size_t i = 0; i < rt->containers->n_containers; i++)
-                if (rt->containers->containers[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
-                        running[n++] = rt->containers->containers[i];
+        for (size_t i = 0; i < rt->containers->n_containers; i++) {
+                Runtime__V1__Container *c = rt->containers->containers[i];
+                bool skipped = false;
+                for (size_t j = 0; j < n_skip; j++)
+                        skipped |= skip[j] == c;
+                if (c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING && !skipped)
+                        running[n++] = c;
+        }
         if (n)
                 stop_containers(ctx, running, n, pod->termination_grace_period, fullname, res);
         free(running);
         for (size_t i = 0; i < rt->sandboxes->n_items; i++)
-                if (rt->sandboxes->items[i]->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY) {
-                        log_info("Pod has finished, stopping its sandbox", "pod=\"%s\"", fullname);
+                if (rt->sandboxes->items[i]->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY)
                         stop_sandbox(ctx, rt->sandboxes->items[i]->id, false, res);
-                }
-        res->terminal = true;
 }
 
 /* Computes the pod's status from what the runtime now says and hands it to the status manager. */
@@ -1493,7 +1492,11 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
         Runtime__V1__PodSandbox *sb = newest_sandbox(&rt);
         bool sandbox_ready = sb && sb->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
         if (finished_before(ctx, pod)) {
-                stop_finished_pod(ctx, pod, &rt, fullname, res);
+                /* Whatever still runs of it stops; nothing starts. */
+                if (sandbox_ready)
+                        log_info("Pod has finished, stopping its sandbox", "pod=\"%s\"", fullname);
+                stop_what_runs(ctx, pod, &rt, NULL, 0, fullname, res);
+                res->terminal = true;
                 publish_status(ctx, pod, res, NULL);
                 pod_runtime_done(&rt);
                 return res->error[0] ? -EIO : 0;
@@ -1622,23 +1625,7 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                                   "Pod sandbox changed, it will be killed and re-created.");
                 }
                 /* Containers still running in a dead sandbox go first. */
-                Runtime__V1__Container **running =
-                        OOM_CHECK(calloc(rt.containers->n_containers + 1, sizeof *running));
-                size_t nr = 0;
-                for (size_t i = 0; i < rt.containers->n_containers; i++) {
-                        Runtime__V1__Container *c = rt.containers->containers[i];
-                        bool stopped = false;
-                        for (size_t j = 0; j < n_stop; j++)
-                                stopped |= to_stop[j] == c;
-                        if (c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING && !stopped)
-                                running[nr++] = c;
-                }
-                if (nr)
-                        stop_containers(ctx, running, nr, pod->termination_grace_period, fullname, res);
-                free(running);
-                for (size_t i = 0; i < rt.sandboxes->n_items; i++)
-                        if (rt.sandboxes->items[i]->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY)
-                                stop_sandbox(ctx, rt.sandboxes->items[i]->id, false, res);
+                stop_what_runs(ctx, pod, &rt, to_stop, n_stop, fullname, res);
                 char net[2048];
                 /* As upstream: only hostNetwork pods start while the network is not ready. */
                 if (!pod->host_network && !network_ready(ctx->network, net, sizeof net)) {

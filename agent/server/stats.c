@@ -41,13 +41,13 @@ struct cstats {
 
 struct rate_entry {
         char *key;
-        int64_t seen;
+        int64_t seen; /* monotonic ns */
         struct stats_rate rate;
 };
 
 struct du_entry {
         char *path;
-        int64_t t, seen;
+        int64_t t, seen; /* monotonic ns */
         uint64_t bytes, inodes;
         int r;
 };
@@ -315,10 +315,9 @@ static int64_t mono_ns(void)
         return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* The cached rate of a cumulative counter just read; key names the cgroup. The rate's clock is the
- * monotonic one, read now (next to the counter, whatever the walks before took); t, the request's wall
- * time, only marks the entry as used. */
-static void set_nano_cores(struct stats *s, json_t *cpu, const char *key, int64_t t, uint64_t usage)
+/* The cached rate of a cumulative counter just read; key names the cgroup. Its clock is the monotonic one,
+ * read now, next to the counter (whatever the walks before took). */
+static void set_nano_cores(struct stats *s, json_t *cpu, const char *key, uint64_t usage)
 {
         uint64_t cores = 0;
         bool have = false;
@@ -333,7 +332,7 @@ static void set_nano_cores(struct stats *s, json_t *cpu, const char *key, int64_
                 e = &s->rates[s->n_rates++];
                 *e = (struct rate_entry){.key = xstrdup(key)};
         }
-        e->seen = t;
+        e->seen = mono;
         have = stats_rate_update(&e->rate, mono, usage, RATE_WINDOW_NS, &cores);
         pthread_mutex_unlock(&s->lock);
         if (have)
@@ -343,7 +342,7 @@ static void set_nano_cores(struct stats *s, json_t *cpu, const char *key, int64_
 static json_t *cpu_json(struct stats *s, const char *key, int64_t t, uint64_t usage_ns)
 {
         json_t *cpu = json_pack("{s:o}", "time", time_json(t));
-        set_nano_cores(s, cpu, key, t, usage_ns);
+        set_nano_cores(s, cpu, key, usage_ns);
         set_int(cpu, "usageCoreNanoSeconds", usage_ns);
         return cpu;
 }
@@ -385,10 +384,10 @@ static json_t *fs_json(int64_t t, const char *path, int64_t used, int64_t inodes
         return fs;
 }
 
-/* Walking trees is the costly part: each result serves for DU_TTL_NS. */
-static int disk_usage_cached(struct stats *s, const char *path, int64_t now, uint64_t *bytes,
-                             uint64_t *inodes)
+/* Walking trees is the costly part: each result serves for DU_TTL_NS (monotonic). */
+static int disk_usage_cached(struct stats *s, const char *path, uint64_t *bytes, uint64_t *inodes)
 {
+        int64_t now = mono_ns();
         pthread_mutex_lock(&s->lock);
         for (size_t i = 0; i < s->n_dus; i++)
                 if (streq(s->dus[i].path, path) && now - s->dus[i].t < DU_TTL_NS) {
@@ -426,8 +425,9 @@ static int disk_usage_cached(struct stats *s, const char *path, int64_t now, uin
 }
 
 /* Drops what nobody asked for lately: pods and containers that are gone. */
-static void forget_old(struct stats *s, int64_t now)
+static void forget_old(struct stats *s)
 {
+        int64_t now = mono_ns();
         pthread_mutex_lock(&s->lock);
         for (size_t i = 0; i < s->n_rates;)
                 if (now - s->rates[i].seen > FORGET_NS) {
@@ -616,7 +616,7 @@ static json_t *container_json(struct pod_ctx *p, const Runtime__V1__Container *c
                 p->ephemeral_inodes += inodes > 0 ? (uint64_t) inodes : 0;
         }
         uint64_t bytes, inodes;
-        if (log_dir && disk_usage_cached(p->s, log_dir, p->now, &bytes, &inodes) >= 0) {
+        if (log_dir && disk_usage_cached(p->s, log_dir, &bytes, &inodes) >= 0) {
                 json_object_set_new(o, "logs", fs_json(p->now, log_dir, (int64_t) bytes, (int64_t) inodes));
                 p->ephemeral_used += bytes;
                 p->ephemeral_inodes += inodes;
@@ -655,7 +655,7 @@ static json_t *volumes_json(struct pod_ctx *p, const char *uid)
                                 continue;
                         _cleanup_free_ char *vpath = strdup_printf("%s/%s", pdir, ve->d_name);
                         uint64_t bytes, inodes;
-                        if (disk_usage_cached(p->s, vpath, p->now, &bytes, &inodes) < 0)
+                        if (disk_usage_cached(p->s, vpath, &bytes, &inodes) < 0)
                                 continue;
                         json_t *v = fs_json(p->now, vpath, (int64_t) bytes, (int64_t) inodes);
                         json_object_set_new(v, "name", json_string(ve->d_name));
@@ -812,7 +812,7 @@ json_t *stats_summary(struct stats *s, bool only_cpu_and_memory, char **err)
                                 "pods", pods);
         json_decref(image_fs);
         cstats_unref(cst);
-        forget_old(s, now);
+        forget_old(s);
         return sum;
 }
 

@@ -178,6 +178,11 @@ static void add_condition(json_t *conds, const json_t *old, const char *type, bo
         json_array_append_new(conds, c);
 }
 
+bool pod_phase_terminal(const char *phase)
+{
+        return phase && (streq(phase, "Succeeded") || streq(phase, "Failed"));
+}
+
 json_t *pod_status_compute(const struct pod *pod, const struct pod_runtime_status *rs, const json_t *old)
 {
         char now[64], buf[1024];
@@ -195,7 +200,7 @@ json_t *pod_status_compute(const struct pod *pod, const struct pod_runtime_statu
         /* Succeeded and Failed are final (upstream refuses the transition): when the containers that told so
          * are gone, the pod keeps the status it ended with. */
         const char *was = json_string_value(json_object_get(old, "phase"));
-        if (was && (streq(was, "Succeeded") || streq(was, "Failed")) && !streq(phase, was)) {
+        if (pod_phase_terminal(was) && !streq(phase, was)) {
                 json_decref(st);
                 json_decref(conds);
                 json_decref(inits);
@@ -218,7 +223,7 @@ json_t *pod_status_compute(const struct pod *pod, const struct pod_runtime_statu
                 }
         }
         _cleanup_free_ char *nr_msg = strdup_printf("containers with unready status: [%s]", buf);
-        bool terminal = streq(phase, "Succeeded") || streq(phase, "Failed");
+        bool terminal = pod_phase_terminal(phase);
 
         buf[0] = 0;
         for (size_t i = 0; i < rs->n_init; i++)

@@ -47,6 +47,9 @@ struct pod_runtime_status {
 };
 
 /* A v1 PodStatus object. old (may be NULL) keeps condition transition times that did not change. */
+/* Succeeded or Failed: final, as upstream (a NULL phase is not). */
+bool pod_phase_terminal(const char *phase);
+
 json_t *pod_status_compute(const struct pod *pod, const struct pod_runtime_status *rs, const json_t *old);
 
 /* "2026-11-26T21:35:25Z" */
