@@ -26,6 +26,7 @@
 #include "events.h"
 #include "cri.h"
 #include "file.h"
+#include "url.h"
 #include "healthz.h"
 #include "manager.h"
 #include "network.h"
@@ -58,6 +59,7 @@ struct agent {
         struct event_recorder *events;
         struct podconfig *podconfig;
         struct file_source *file_source;
+        struct url_source *url_source; /* --manifest-url */
         struct pleg *pleg;
         struct healthz *healthz;
         struct healthz *readonly;
@@ -303,6 +305,35 @@ static void source_spoke(struct agent *a)
 static void api_synced(void *ud)
 {
         source_spoke(ud);
+}
+
+static void url_first_set(void *ud)
+{
+        source_spoke(ud);
+}
+
+/* The manifest URL source (upstream's makePodSourceConfig logs the URL; header values may be secrets). */
+static int start_url_source(struct agent *a)
+{
+        _cleanup_free_ char *names = xstrdup("");
+        for (char **kv = a->cfg.static_pod_url_header; kv && *kv; kv++) {
+                char *n =
+                        strdup_printf("%s%s%.*s", names, names[0] ? "," : "", (int) strcspn(*kv, ":"), *kv);
+                free(names);
+                names = n;
+        }
+        log_info("Adding pod url", "url=\"%s\" headers=\"%s\"", a->cfg.static_pod_url, names);
+        struct url_source_config uc = {.url = a->cfg.static_pod_url,
+                                       .headers = a->cfg.static_pod_url_header,
+                                       .node_name = a->cfg.node_name,
+                                       .period_ms = a->cfg.http_check_ms,
+                                       .pc = a->podconfig,
+                                       .first_set = url_first_set,
+                                       .userdata = a};
+        int r = url_source_start(&uc, &a->url_source);
+        if (r < 0)
+                log_error("Cannot start the manifest URL source", "err=\"%s\"", strerror(-r));
+        return r;
 }
 
 static void mirror_changed(void *ud, const char *ns, const char *name)
@@ -676,7 +707,7 @@ static int run(struct agent *a)
                 goto out;
         }
         /* Sources first: nothing is treated as an orphan before every source has spoken once. */
-        atomic_store(&a->sources_pending, a->kube ? 2 : 1);
+        atomic_store(&a->sources_pending, 1 + !!a->kube + !!a->cfg.static_pod_url);
         if (a->cfg.static_pod_path) {
                 _cleanup_free_ char *state = strdup_printf("%s/static-pods", a->cfg.root_dir);
                 r = file_source_start(&a->loop, a->cfg.static_pod_path, state, a->cfg.node_name,
@@ -689,6 +720,8 @@ static int run(struct agent *a)
         } else
                 podconfig_set(a->podconfig, POD_SOURCE_FILE, NULL, 0);
         source_spoke(a); /* the file source reads its directory at start */
+        if (a->cfg.static_pod_url && (r = start_url_source(a)) < 0)
+                goto out;
 
         struct pleg_config pc = {.cri = a->cri,
                                  .period_ms = a->cfg.relist_ms,
@@ -753,6 +786,8 @@ out:
         a->healthz = healthz_stop(a->healthz);
         a->readonly = healthz_stop(a->readonly);
         stop_kube(a);
+        url_source_stop(a->url_source); /* no more sets into podconfig: the workers go next */
+        a->url_source = NULL;
         log_rotator_stop(a->log_rotator);
         a->log_rotator = NULL;
         a->pleg = pleg_stop(a->pleg);

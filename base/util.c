@@ -1,6 +1,7 @@
 /* Small libc-only helpers: files, directories, time, strings, hashing. */
 #include "util.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -285,4 +286,60 @@ int base64_decode(const char *s, char **ret, size_t *ret_len)
         *ret_len = len;
         *ret = TAKE_PTR(out);
         return 0;
+}
+
+bool http_header_name_valid(const char *s)
+{
+        if (!s || !*s)
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char) *s) && !strchr("!#$%&'*+-.^_`|~", *s))
+                        return false;
+        return true;
+}
+
+bool http_header_value_valid(const char *s)
+{
+        for (; s && *s; s++)
+                if (((unsigned char) *s < ' ' && *s != '\t') || *s == 0x7f)
+                        return false;
+        return true;
+}
+
+void http_header_name_canonical(const char *s, char *buf, size_t len)
+{
+        bool upper = true;
+        size_t i;
+
+        for (i = 0; s[i] && i + 1 < len; i++) {
+                buf[i] = upper ? (char) toupper((unsigned char) s[i]) : (char) tolower((unsigned char) s[i]);
+                upper = s[i] == '-';
+        }
+        buf[i] = '\0';
+}
+
+void format_duration_ms(int64_t ms, char *buf, size_t len)
+{
+        if (ms == 0) {
+                snprintf(buf, len, "0s");
+                return;
+        }
+        if (ms < 1000) {
+                snprintf(buf, len, "%lldms", (long long) ms);
+                return;
+        }
+        int64_t h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, frac = ms % 1000;
+        char sec[32];
+        if (frac) {
+                snprintf(sec, sizeof sec, "%lld.%03lld", (long long) s, (long long) frac);
+                for (size_t n = strlen(sec); sec[n - 1] == '0'; n--)
+                        sec[n - 1] = 0;
+        } else
+                snprintf(sec, sizeof sec, "%lld", (long long) s);
+        if (h)
+                snprintf(buf, len, "%lldh%lldm%ss", (long long) h, (long long) m, sec);
+        else if (m)
+                snprintf(buf, len, "%lldm%ss", (long long) m, sec);
+        else
+                snprintf(buf, len, "%ss", sec);
 }

@@ -40,9 +40,19 @@ void cond_init_monotonic(pthread_cond_t *c);
 /* Waits at most ms (monotonic); returns like pthread_cond_timedwait. */
 int cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms);
 
-/* 64-bit FNV-1a, for stable content hashes. */
+/* As Go's time.Duration.String for whole milliseconds: "1m0s", "20s", "1.5s", "250ms". */
+void format_duration_ms(int64_t ms, char *buf, size_t len);
+
 /* Standard or URL-safe base64; whitespace ignored, padding optional. *ret is NUL-terminated too. */
 int base64_decode(const char *s, char **ret, size_t *ret_len);
 
+/* 64-bit FNV-1a, for stable content hashes. */
 uint64_t hash_fnv1a64(const void *data, size_t len, uint64_t seed);
 #define HASH_FNV_SEED 0xcbf29ce484222325ULL
+
+/* HTTP header fields as Go's net/http checks and writes them (probes, the manifest URL): a name is an RFC 7230
+ * token; a value has no control character but tab (no CR LF smuggling); the canonical name is Go's
+ * CanonicalMIMEHeaderKey ("x-custom" -> "X-Custom"), what upstream sends. */
+bool http_header_name_valid(const char *s);
+bool http_header_value_valid(const char *s);
+void http_header_name_canonical(const char *s, char *buf, size_t len);

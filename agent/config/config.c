@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "log.h"
 #include "util.h"
@@ -26,6 +27,7 @@ void config_init_defaults(struct cubelet_config *c)
         c->healthz_port = 10248;
         c->address = xstrdup("0.0.0.0");
         c->file_check_ms = 20000;
+        c->http_check_ms = 20000;
         c->sync_ms = 60000;
         c->runtime_timeout_ms = 120000;
         c->workers = 4;
@@ -60,6 +62,8 @@ void config_done(struct cubelet_config *c)
 {
         free(c->config_file);
         free(c->static_pod_path);
+        free(c->static_pod_url);
+        strv_free(c->static_pod_url_header);
         free(c->runtime_endpoint);
         free(c->root_dir);
         free(c->pod_logs_dir);
@@ -125,45 +129,40 @@ int parse_duration_ms(const char *s, int64_t *ret)
         return 0;
 }
 
-/* As Go's time.Duration.String for whole milliseconds: "1m0s", "20s", "1.5s", "250ms". */
-static void format_duration(int64_t ms, char *buf, size_t len)
+/* staticPodURL, staticPodURLHeader (a map of lists, as upstream's type) and httpCheckFrequency. */
+static void config_url_to_json(const struct cubelet_config *c, json_t *o)
 {
-        if (ms == 0) {
-                snprintf(buf, len, "0s");
+        char freq[32];
+        format_duration_ms(c->http_check_ms, freq, sizeof freq);
+        json_object_set_new(o, "httpCheckFrequency", json_string(freq));
+        if (c->static_pod_url)
+                json_object_set_new(o, "staticPodURL", json_string(c->static_pod_url));
+        if (!c->static_pod_url_header)
                 return;
+        json_t *h = json_object();
+        for (char **kv = c->static_pod_url_header; *kv; kv++) {
+                const char *colon = strchr(*kv, ':');
+                _cleanup_free_ char *k = strndup(*kv, (size_t) (colon - *kv));
+                json_t *list = json_object_get(h, OOM_CHECK(k));
+                if (!list)
+                        json_object_set_new(h, k, list = json_array());
+                json_array_append_new(list, json_string(colon + 1));
         }
-        if (ms < 1000) {
-                snprintf(buf, len, "%lldms", (long long) ms);
-                return;
-        }
-        int64_t h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, frac = ms % 1000;
-        char sec[32];
-        if (frac) {
-                snprintf(sec, sizeof sec, "%lld.%03lld", (long long) s, (long long) frac);
-                for (size_t n = strlen(sec); sec[n - 1] == '0'; n--)
-                        sec[n - 1] = 0;
-        } else
-                snprintf(sec, sizeof sec, "%lld", (long long) s);
-        if (h)
-                snprintf(buf, len, "%lldh%lldm%ss", (long long) h, (long long) m, sec);
-        else if (m)
-                snprintf(buf, len, "%lldm%ss", (long long) m, sec);
-        else
-                snprintf(buf, len, "%ss", sec);
+        json_object_set_new(o, "staticPodURLHeader", h);
 }
 
 json_t *config_to_json(const struct cubelet_config *c)
 {
         char sync[32], file[32], rt[32], status[32], report[32], authn_ttl[32], allowed_ttl[32],
                 denied_ttl[32];
-        format_duration(c->sync_ms, sync, sizeof sync);
-        format_duration(c->file_check_ms, file, sizeof file);
-        format_duration(c->runtime_timeout_ms, rt, sizeof rt);
-        format_duration(c->node_status_ms, status, sizeof status);
-        format_duration(c->node_report_ms, report, sizeof report);
-        format_duration(c->authn_cache_ttl_ms, authn_ttl, sizeof authn_ttl);
-        format_duration(c->authz_allowed_ttl_ms, allowed_ttl, sizeof allowed_ttl);
-        format_duration(c->authz_denied_ttl_ms, denied_ttl, sizeof denied_ttl);
+        format_duration_ms(c->sync_ms, sync, sizeof sync);
+        format_duration_ms(c->file_check_ms, file, sizeof file);
+        format_duration_ms(c->runtime_timeout_ms, rt, sizeof rt);
+        format_duration_ms(c->node_status_ms, status, sizeof status);
+        format_duration_ms(c->node_report_ms, report, sizeof report);
+        format_duration_ms(c->authn_cache_ttl_ms, authn_ttl, sizeof authn_ttl);
+        format_duration_ms(c->authz_allowed_ttl_ms, allowed_ttl, sizeof allowed_ttl);
+        format_duration_ms(c->authz_denied_ttl_ms, denied_ttl, sizeof denied_ttl);
         json_t *o = json_pack(
                 "{s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:i, "
                 "s:b, "
@@ -188,6 +187,7 @@ json_t *config_to_json(const struct cubelet_config *c)
                 "webhook", "cacheAuthorizedTTL", allowed_ttl, "cacheUnauthorizedTTL", denied_ttl,
                 "tlsCertFile", c->tls_cert_file, "tlsPrivateKeyFile", c->tls_key_file);
         json_object_set_new(o, "cgroupDriver", json_string("cgroupfs"));
+        config_url_to_json(c, o);
         /* Unset fields are left out, as Go's omitempty does. */
         json_t *objs[] = {o, json_object_get(json_object_get(o, "authentication"), "x509")};
         for (size_t i = 0; i < ELEMENTSOF(objs); i++) {
@@ -294,6 +294,87 @@ int parse_reserved(const char *s, int64_t *cpu_m, int64_t *mem, char **ret_err)
         return 0;
 }
 
+/* staticPodURL: Go's client speaks http and https only; anything else would fail every read. */
+static const char *manifest_url_problem(const char *s)
+{
+        const char *rest = strncasecmp(s, "http://", 7) == 0    ? s + 7
+                           : strncasecmp(s, "https://", 8) == 0 ? s + 8
+                                                                : NULL;
+        if (!rest)
+                return "expected an http:// or https:// URL";
+        if (!rest[0] || rest[0] == '/' || rest[0] == '?' || rest[0] == '#')
+                return "the URL names no host";
+        for (const char *p = s; *p; p++)
+                if ((unsigned char) *p <= ' ' || *p == 0x7f)
+                        return "the URL has a space or control character";
+        return NULL;
+}
+
+/* One staticPodURLHeader value; Go's net/http would refuse every request with a bad name or value. */
+static int add_url_header(struct cubelet_config *c, const char *k, const char *v, char **why)
+{
+        if (!http_header_name_valid(k))
+                return *why = strdup_printf("invalid header field name \"%s\"", k), -EINVAL;
+        if (!http_header_value_valid(v))
+                return *why = strdup_printf("invalid header field value for \"%s\"", k), -EINVAL;
+        strv_push(&c->static_pod_url_header, strdup_printf("%s:%s", k, v));
+        return 0;
+}
+
+static char *trim_blanks(char *s)
+{
+        while (isspace((unsigned char) *s))
+                s++;
+        for (size_t n = strlen(s); n > 0 && isspace((unsigned char) s[n - 1]); n--)
+                s[n - 1] = 0;
+        return s;
+}
+
+/* --manifest-url-header "a:hello,b:again": upstream's colon-separated multimap (pairs split at commas, key
+ * and value at the first colon, both trimmed; empty pairs skipped). */
+static int add_url_headers(struct cubelet_config *c, const char *value, char **why)
+{
+        _cleanup_free_ char *copy = xstrdup(value);
+        char *save = NULL;
+        for (char *pair = strtok_r(copy, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
+                char *colon = strchr(pair, ':');
+                if (!colon)
+                        return *why = xstrdup("malformed pair, expect string:string"), -EINVAL;
+                *colon = 0;
+                int r = add_url_header(c, trim_blanks(pair), trim_blanks(colon + 1), why);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* staticPodURLHeader: {name: [values]}, as upstream's map[string][]string. */
+static int apply_url_header_map(struct cubelet_config *c, const char *key, json_t *v, char **err)
+{
+        const char *name;
+        json_t *list, *e;
+        size_t i;
+        if (!json_is_object(v))
+                return *err = strdup_printf("%s: expected a map of header names to lists of values", key),
+                       -EINVAL;
+        c->static_pod_url_header = strv_free(c->static_pod_url_header);
+        json_object_foreach(v, name, list)
+        {
+                if (!json_is_array(list))
+                        return *err = strdup_printf("%s.%s: expected a list of strings", key, name), -EINVAL;
+                json_array_foreach(list, i, e)
+                {
+                        _cleanup_free_ char *why = NULL;
+                        if (!json_is_string(e))
+                                return *err = strdup_printf("%s.%s[%zu]: expected a string", key, name, i),
+                                       -EINVAL;
+                        if (add_url_header(c, name, json_string_value(e), &why) < 0)
+                                return *err = strdup_printf("%s.%s[%zu]: %s", key, name, i, why), -EINVAL;
+                }
+        }
+        return 0;
+}
+
 static const char *authz_mode_problem(const char *s)
 {
         return streq(s, "AlwaysAllow") || streq(s, "Webhook") ? NULL : "expected AlwaysAllow or Webhook";
@@ -384,15 +465,27 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                         (int) json_integer_value(v);
                 return 0;
         }
+        if (streq(key, "staticPodURL")) {
+                if (!json_is_string(v))
+                        return *err = strdup_printf("%s: expected a string", key), -EINVAL;
+                const char *u = json_string_value(v), *why = u[0] ? manifest_url_problem(u) : NULL;
+                if (why)
+                        return *err = strdup_printf("%s: \"%s\": %s", key, u, why), -EINVAL;
+                set_str(&c->static_pod_url, u[0] ? u : NULL);
+                return 0;
+        }
+        if (streq(key, "staticPodURLHeader"))
+                return apply_url_header_map(c, key, v, err);
         if (streq(key, "fileCheckFrequency") || streq(key, "syncFrequency") ||
-            streq(key, "runtimeRequestTimeout")) {
+            streq(key, "runtimeRequestTimeout") || streq(key, "httpCheckFrequency")) {
                 int64_t ms;
                 if (!json_is_string(v) || parse_duration_ms(json_string_value(v), &ms) < 0 || ms <= 0)
                         return *err = strdup_printf("%s: expected a positive duration such as \"20s\"", key),
                                -EINVAL;
-                *(streq(key, "fileCheckFrequency") ? &c->file_check_ms
-                  : streq(key, "syncFrequency")    ? &c->sync_ms
-                                                   : &c->runtime_timeout_ms) = ms;
+                *(streq(key, "fileCheckFrequency")   ? &c->file_check_ms
+                  : streq(key, "httpCheckFrequency") ? &c->http_check_ms
+                  : streq(key, "syncFrequency")      ? &c->sync_ms
+                                                     : &c->runtime_timeout_ms) = ms;
                 return 0;
         }
         if (streq(key, "maxPods") || streq(key, "port") || streq(key, "kubeAPIBurst") ||
@@ -583,6 +676,9 @@ enum {
         OPT_HEALTHZ_PORT,
         OPT_HEALTHZ_BIND,
         OPT_FILE_CHECK,
+        OPT_HTTP_CHECK,
+        OPT_MANIFEST_URL,
+        OPT_MANIFEST_URL_HEADER,
         OPT_SYNC,
         OPT_RUNTIME_TIMEOUT,
         OPT_WORKERS,
@@ -633,6 +729,9 @@ static const struct option options[] = {
         {"healthz-port", required_argument, NULL, OPT_HEALTHZ_PORT},
         {"healthz-bind-address", required_argument, NULL, OPT_HEALTHZ_BIND},
         {"file-check-frequency", required_argument, NULL, OPT_FILE_CHECK},
+        {"http-check-frequency", required_argument, NULL, OPT_HTTP_CHECK},
+        {"manifest-url", required_argument, NULL, OPT_MANIFEST_URL},
+        {"manifest-url-header", required_argument, NULL, OPT_MANIFEST_URL_HEADER},
         {"sync-frequency", required_argument, NULL, OPT_SYNC},
         {"runtime-request-timeout", required_argument, NULL, OPT_RUNTIME_TIMEOUT},
         {"pod-workers", required_argument, NULL, OPT_WORKERS},
@@ -694,6 +793,10 @@ static void usage(FILE *f)
               "  --address IP                       address of the read-only port [0.0.0.0]\n"
               "  --node-ip IP                       the node's IP (status.hostIP) [the default route's]\n"
               "  --file-check-frequency DURATION    static pod directory rescan [20s]\n"
+              "  --manifest-url URL                 more static pods, read from a URL (staticPodURL) "
+              "[none]\n"
+              "  --manifest-url-header K:V,...      headers sent to it, repeatable (staticPodURLHeader)\n"
+              "  --http-check-frequency DURATION    how often the URL is read (httpCheckFrequency) [20s]\n"
               "  --sync-frequency DURATION          full pod resync [1m]\n"
               "  --runtime-request-timeout DURATION CRI call deadline [2m]\n"
               "  --pod-workers N                    pod worker threads [4]\n"
@@ -768,6 +871,7 @@ static int parse_int_flag(const char *flag, const char *v, int min, int max, int
 
 int config_parse(struct cubelet_config *c, int argc, char **argv)
 {
+        bool url_header_flag_seen = false;
         int opt;
 
         /* Pass 1: find --config, so the file can be applied before the other flags override it. */
@@ -902,15 +1006,31 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 return flag_error(name, optarg, "expected a duration of at least 100ms");
                         c->relist_ms = ms;
                         break;
+                case OPT_MANIFEST_URL:
+                        if (optarg[0] && manifest_url_problem(optarg))
+                                return flag_error(name, optarg, manifest_url_problem(optarg));
+                        set_str(&c->static_pod_url, optarg[0] ? optarg : NULL);
+                        break;
+                case OPT_MANIFEST_URL_HEADER: {
+                        _cleanup_free_ char *why = NULL;
+                        if (!url_header_flag_seen) /* the flag replaces the file's headers, as upstream */
+                                c->static_pod_url_header = strv_free(c->static_pod_url_header);
+                        url_header_flag_seen = true;
+                        if (add_url_headers(c, optarg, &why) < 0)
+                                return flag_error(name, optarg, why);
+                        break;
+                }
                 case OPT_FILE_CHECK:
+                case OPT_HTTP_CHECK:
                 case OPT_SYNC:
                 case OPT_RUNTIME_TIMEOUT:
                         if (parse_duration_ms(optarg, &ms) < 0 || ms <= 0)
                                 return flag_error(name, optarg,
                                                   "expected a positive duration such as \"20s\"");
-                        *(opt == OPT_FILE_CHECK ? &c->file_check_ms
-                          : opt == OPT_SYNC     ? &c->sync_ms
-                                                : &c->runtime_timeout_ms) = ms;
+                        *(opt == OPT_FILE_CHECK   ? &c->file_check_ms
+                          : opt == OPT_HTTP_CHECK ? &c->http_check_ms
+                          : opt == OPT_SYNC       ? &c->sync_ms
+                                                  : &c->runtime_timeout_ms) = ms;
                         break;
                 case OPT_WORKERS:
                         if (parse_int_flag(name, optarg, 1, 64, &c->workers) < 0)

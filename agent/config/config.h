@@ -25,6 +25,10 @@ struct cubelet_config {
         int64_t relist_ms;          /* --pleg-relist-period [1s] */
         bool runtime_events;        /* --runtime-event-stream: containerd's event stream for instant exits */
         int workers;                /* pod worker threads */
+        /* The manifest URL source: none without staticPodURL. */
+        char *static_pod_url;         /* staticPodURL / --manifest-url */
+        char **static_pod_url_header; /* staticPodURLHeader / --manifest-url-header: "Name:value", in order */
+        int64_t http_check_ms;        /* httpCheckFrequency / --http-check-frequency [20s] */
         /* The API server (#5): none without --kubeconfig (standalone). */
         char *kubeconfig;       /* --kubeconfig */
         bool register_node;     /* registerNode / --register-node [true] */

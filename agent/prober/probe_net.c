@@ -22,7 +22,6 @@
 #include "util.h"
 
 #define PROBE_DEFAULT_TIMEOUT_MS 1000 /* kubelet's default timeoutSeconds */
-#define PROBE_DEFAULT_USER_AGENT "kube-probe/1.30"
 #define PROBE_MAX_REQUESTS       10   /* Go's default CheckRedirect: "stopped after 10 redirects" */
 #define PROBE_DIAL_MIN_MS        2000 /* Go's saneMinimum when a dial's time is split over addresses */
 
@@ -382,39 +381,6 @@ static int socket_options(void *userdata, curl_socket_t fd, curlsocktype purpose
         return CURL_SOCKOPT_OK;
 }
 
-/* RFC 7230 tchar, as Go's httpguts.ValidHeaderFieldName. */
-static bool header_name_valid(const char *s)
-{
-        if (!s || !*s)
-                return false;
-        for (; *s; s++)
-                if (!isalnum((unsigned char) *s) && !strchr("!#$%&'*+-.^_`|~", *s))
-                        return false;
-        return true;
-}
-
-/* No control characters but tab (Go's httpguts.ValidHeaderFieldValue): no CR LF smuggling. */
-static bool header_value_valid(const char *s)
-{
-        for (; s && *s; s++)
-                if (((unsigned char) *s < ' ' && *s != '\t') || *s == 0x7f)
-                        return false;
-        return true;
-}
-
-/* Go's CanonicalMIMEHeaderKey ("x-custom" → "X-Custom"), what upstream sends. */
-static void header_name_canonical(const char *s, char *buf, size_t len)
-{
-        bool upper = true;
-        size_t i;
-
-        for (i = 0; s[i] && i + 1 < len; i++) {
-                buf[i] = upper ? (char) toupper((unsigned char) s[i]) : (char) tolower((unsigned char) s[i]);
-                upper = s[i] == '-';
-        }
-        buf[i] = '\0';
-}
-
 /* The value without surrounding blanks, as Go writes it; a view into v of *ret_len bytes. */
 static const char *header_value_trim(const char *v, int *ret_len)
 {
@@ -452,11 +418,11 @@ static const char *headers_invalid(const struct probe_http *p, bool *ret_name_ba
 {
         for (size_t i = 0; i < p->n_headers; i++) {
                 const struct probe_header *hd = &p->headers[i];
-                if (!header_name_valid(hd->name)) {
+                if (!http_header_name_valid(hd->name)) {
                         *ret_name_bad = true;
                         return hd->name ? hd->name : "";
                 }
-                if (!header_value_valid(hd->value)) {
+                if (!http_header_value_valid(hd->value)) {
                         *ret_name_bad = false;
                         return hd->name;
                 }
@@ -479,7 +445,7 @@ static struct curl_slist *headers_build(const struct probe_http *p, bool with_ho
                 const char *v;
                 int vn;
 
-                header_name_canonical(hd->name, name, sizeof(name));
+                http_header_name_canonical(hd->name, name, sizeof(name));
                 v = header_value_trim(hd->value, &vn);
                 if (streq(name, "Host")) {
                         if (!have_host && with_host && vn > 0)
@@ -507,7 +473,7 @@ static struct curl_slist *headers_build(const struct probe_http *p, bool with_ho
                         slist_add(&l, "%s;", name); /* libcurl's spelling of an empty value */
         }
         if (!have_ua)
-                slist_add(&l, "User-Agent: %s", p->user_agent ? p->user_agent : PROBE_DEFAULT_USER_AGENT);
+                slist_add(&l, "User-Agent: %s", p->user_agent ? p->user_agent : PROBE_USER_AGENT);
         if (!have_accept)
                 slist_add(&l, "Accept: */*");
         else if (no_accept)

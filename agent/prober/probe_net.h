@@ -6,6 +6,9 @@
 
 enum probe_result { PROBE_SUCCESS, PROBE_FAILURE, PROBE_UNKNOWN };
 
+/* What every network probe (httpGet, gRPC) calls itself, as upstream's "kube-probe/<major>.<minor>". */
+#define PROBE_USER_AGENT "kube-probe/1.30"
+
 struct probe_header {
         const char *name;
         const char *value;

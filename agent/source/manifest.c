@@ -1,4 +1,4 @@
-/* Static pod manifests: one file, one or more Pods, with upstream's static-pod identity and defaults. */
+/* Static pod manifests (a file, or the manifest URL's document): Pods with upstream's static-pod identity. */
 #include "manifest.h"
 
 #include <ctype.h>
@@ -18,11 +18,20 @@ void manifest_result_clear(struct manifest_result *r)
         *r = (struct manifest_result){0};
 }
 
-/* Upstream: md5 over "host:<node>", "file:<path>" and the pod; here the pod's canonical JSON. */
-static char *static_pod_uid(const char *node, const char *path, size_t doc, json_t *obj)
+/* Where the pods come from: a file (source "file") or the manifest URL (source "http"). */
+struct origin {
+        bool url;
+        const char *where; /* the file's path or the URL */
+        const char *node;
+};
+
+/* Upstream: md5 over "host:<node>" and "file:<path>" for a file, "url:<url>" alone for a URL, and then the
+ * pod; here the pod's canonical JSON. */
+static char *static_pod_uid(const struct origin *o, size_t doc, json_t *obj)
 {
         _cleanup_free_ char *canon = json_dumps(obj, JSON_SORT_KEYS | JSON_COMPACT);
-        _cleanup_free_ char *head = strdup_printf("host:%sfile:%sdoc:%zu", node, path, doc);
+        _cleanup_free_ char *head = o->url ? strdup_printf("url:%sdoc:%zu", o->where, doc)
+                                           : strdup_printf("host:%sfile:%sdoc:%zu", o->node, o->where, doc);
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;
         EVP_MD_CTX *ctx = OOM_CHECK(EVP_MD_CTX_new());
@@ -51,8 +60,9 @@ static json_t *ensure_object(json_t *parent, const char *key)
 }
 
 /* Applies upstream's static-pod identity to a decoded (not yet validated) object. */
-static void apply_static_identity(json_t *obj, const char *node, const char *path, size_t doc)
+static void apply_static_identity(json_t *obj, const struct origin *o, size_t doc)
 {
+        const char *node = o->node;
         json_t *meta = json_object_get(obj, "metadata");
         json_t *spec = json_object_get(obj, "spec");
         json_t *uidv = json_object_get(meta, "uid");
@@ -61,7 +71,7 @@ static void apply_static_identity(json_t *obj, const char *node, const char *pat
         if (json_is_string(uidv) && json_string_value(uidv)[0])
                 uid = xstrdup(json_string_value(uidv));
         else
-                uid = static_pod_uid(node, path, doc, obj);
+                uid = static_pod_uid(o, doc, obj);
 
         json_t *name = json_object_get(meta, "name");
         if (json_is_string(name) && json_string_value(name)[0]) {
@@ -74,11 +84,13 @@ static void apply_static_identity(json_t *obj, const char *node, const char *pat
         json_object_set_new(meta, "uid", json_string(uid));
         json_object_set_new(meta, "selfLink", json_string(""));
         json_t *ann = ensure_object(meta, "annotations");
-        json_object_set_new(ann, "kubernetes.io/config.source", json_string("file"));
+        json_object_set_new(ann, "kubernetes.io/config.source", json_string(o->url ? "http" : "file"));
         json_object_set_new(ann, "kubernetes.io/config.hash", json_string(uid));
         json_object_set_new(spec, "nodeName", json_string(node));
 
-        /* Static pods tolerate every NoExecute taint, as upstream. */
+        /* Pods from files tolerate every NoExecute taint; upstream gives URL pods no such toleration. */
+        if (o->url)
+                return;
         json_t *tol = json_object_get(spec, "tolerations");
         if (!json_is_array(tol)) {
                 tol = json_array();
@@ -105,8 +117,8 @@ static void append(char **dst, const char *prefix, const char *msg)
         *dst = n;
 }
 
-static void decode_one(struct manifest_result *ret, json_t *obj, const char *node, const char *path,
-                       size_t idx, const char *prefix)
+static void decode_one(struct manifest_result *ret, json_t *obj, const struct origin *o, size_t idx,
+                       const char *prefix)
 {
         struct api_problems pr = {0};
         _cleanup_free_ char *errs = NULL, *warns = NULL;
@@ -137,7 +149,7 @@ static void decode_one(struct manifest_result *ret, json_t *obj, const char *nod
         } else {
                 /* Defaults first, so that spelling out a default does not change the UID. */
                 pod_json_apply_defaults(obj);
-                apply_static_identity(obj, node, path, idx);
+                apply_static_identity(obj, o, idx);
                 struct pod *p = pod_from_json(obj, &pr);
                 if (p)
                         add_pod(ret, p);
@@ -151,8 +163,7 @@ static void decode_one(struct manifest_result *ret, json_t *obj, const char *nod
         api_problems_clear(&pr);
 }
 
-void manifest_decode(const char *path, const char *buf, size_t len, const char *node_name,
-                     struct manifest_result *ret)
+static void decode(const struct origin *o, const char *buf, size_t len, struct manifest_result *ret)
 {
         struct yaml_doc *docs = NULL;
         size_t n = 0;
@@ -164,7 +175,7 @@ void manifest_decode(const char *path, const char *buf, size_t len, const char *
                 return;
         }
         if (n == 0) {
-                ret->error = xstrdup("file holds no document");
+                ret->error = xstrdup(o->url ? "the document holds no Pod" : "file holds no document");
                 goto out;
         }
         for (size_t i = 0; i < n; i++) {
@@ -183,10 +194,10 @@ void manifest_decode(const char *path, const char *buf, size_t len, const char *
                         json_array_foreach(items, j, it)
                         {
                                 _cleanup_free_ char *p2 = strdup_printf("%sitems[%zu]: ", prefix, j);
-                                decode_one(ret, it, node_name, path, i * 100000 + j, p2);
+                                decode_one(ret, it, o, i * 100000 + j, p2);
                         }
                 } else
-                        decode_one(ret, obj, node_name, path, i, prefix);
+                        decode_one(ret, obj, o, i, prefix);
         }
 out:
         if (ret->error) { /* nothing from a file with an error */
@@ -197,6 +208,18 @@ out:
                 ret->n_pods = 0;
         }
         yaml_docs_free(docs, n);
+}
+
+void manifest_decode(const char *path, const char *buf, size_t len, const char *node_name,
+                     struct manifest_result *ret)
+{
+        decode(&(struct origin){.where = path, .node = node_name}, buf, len, ret);
+}
+
+void manifest_decode_url(const char *url, const char *buf, size_t len, const char *node_name,
+                         struct manifest_result *ret)
+{
+        decode(&(struct origin){.url = true, .where = url, .node = node_name}, buf, len, ret);
 }
 
 void manifest_load(const char *path, const char *node_name, struct manifest_result *ret)

@@ -1,4 +1,5 @@
-/* libFuzzer target for static pod manifests: YAML/JSON parsing, Pod decoding, defaulting, validation. */
+/* libFuzzer target for static pod manifests (files and the manifest URL's document): YAML/JSON parsing, Pod
+ * decoding, defaulting, validation. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,11 +11,12 @@
 
 #define FUZZ_NODE "fuzz-node"
 #define FUZZ_PATH "/etc/fuzz.yaml"
+#define FUZZ_URL  "http://10.0.0.1/fuzz.yaml"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Properties every decode must have; a violation is a bug like a crash is. */
-static void check_result(const struct manifest_result *r)
+static void check_result(const struct manifest_result *r, const char *source)
 {
         if (r->error && (r->n_pods || r->pods)) {
                 fprintf(stderr, "pods returned with an error: %s\n", r->error);
@@ -25,7 +27,7 @@ static void check_result(const struct manifest_result *r)
                 const char *hash = pod_annotation(p, "kubernetes.io/config.hash");
                 if (!p->name || !str_has_suffix(p->name, "-" FUZZ_NODE) || !p->namespace || !p->uid ||
                     !p->uid[0] || !hash || !streq(hash, p->uid) || !streq_ptr(p->node_name, FUZZ_NODE) ||
-                    !streq_ptr(pod_annotation(p, "kubernetes.io/config.source"), "file") ||
+                    !streq_ptr(pod_annotation(p, "kubernetes.io/config.source"), source) ||
                     p->n_containers == 0 || !p->restart_policy || p->termination_grace_period < 0) {
                         fprintf(stderr, "accepted pod without static-pod identity or defaults\n");
                         abort();
@@ -52,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (size)
                 memcpy(buf, data, size);
         manifest_decode(FUZZ_PATH, buf, size, FUZZ_NODE, &r1);
-        check_result(&r1);
+        check_result(&r1, "file");
 
         /* Decoding is deterministic: same verdict, same UIDs. */
         manifest_decode(FUZZ_PATH, buf, size, FUZZ_NODE, &r2);
@@ -65,6 +67,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         fprintf(stderr, "UID not stable: %s vs %s\n", r1.pods[i]->uid, r2.pods[i]->uid);
                         abort();
                 }
+
+        /* The URL source decodes with the same code: same verdict, its own identity. */
+        manifest_result_clear(&r2);
+        manifest_decode_url(FUZZ_URL, buf, size, FUZZ_NODE, &r2);
+        check_result(&r2, "http");
+        if (!!r1.error != !!r2.error || r1.n_pods != r2.n_pods) {
+                fprintf(stderr, "URL decode differs from the file decode\n");
+                abort();
+        }
 
         manifest_result_clear(&r1);
         manifest_result_clear(&r2);

@@ -614,9 +614,98 @@ static void test_config_to_json(void **state)
         config_done(&c);
 }
 
+/* staticPodURL, staticPodURLHeader and httpCheckFrequency, as flags and as fields; the flag's header list
+ * is upstream's colon-separated multimap and replaces the file's. */
+static void test_manifest_url(void **state)
+{
+        struct cubelet_config c;
+        assert_int_equal(parse(&c, "--hostname-override=n1", NULL), 0);
+        assert_null(c.static_pod_url);
+        assert_null(c.static_pod_url_header);
+        assert_int_equal(c.http_check_ms, 20000);
+        config_done(&c);
+
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--manifest-url", "http://10.0.0.1:8080/pods",
+                               "--manifest-url-header", "a:hello,b:again,,", "--manifest-url-header",
+                               " b : beautiful ", "--manifest-url-header=Authorization:Bearer x:y",
+                               "--http-check-frequency=5s", NULL),
+                         0);
+        assert_string_equal(c.static_pod_url, "http://10.0.0.1:8080/pods");
+        assert_int_equal(strv_length(c.static_pod_url_header), 4);
+        assert_string_equal(c.static_pod_url_header[0], "a:hello");
+        assert_string_equal(c.static_pod_url_header[1], "b:again");
+        assert_string_equal(c.static_pod_url_header[2], "b:beautiful");
+        assert_string_equal(c.static_pod_url_header[3], "Authorization:Bearer x:y");
+        assert_int_equal(c.http_check_ms, 5000);
+        json_t *o = config_to_json(&c);
+        assert_string_equal(json_string_value(json_object_get(o, "staticPodURL")),
+                            "http://10.0.0.1:8080/pods");
+        assert_string_equal(json_string_value(json_object_get(o, "httpCheckFrequency")), "5s");
+        json_t *h = json_object_get(o, "staticPodURLHeader");
+        assert_int_equal(json_array_size(json_object_get(h, "b")), 2);
+        assert_string_equal(json_string_value(json_array_get(json_object_get(h, "b"), 1)), "beautiful");
+        json_decref(o);
+        config_done(&c);
+
+        _cleanup_free_ char *path = write_tmp("url.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                          "kind: KubeletConfiguration\n"
+                                                          "staticPodURL: https://example.com/p.yaml\n"
+                                                          "staticPodURLHeader:\n"
+                                                          "  X-Token: [abc]\n"
+                                                          "  X-Multi: [\"1\", \"2\"]\n"
+                                                          "httpCheckFrequency: 1m\n");
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--config", path, NULL), 0);
+        assert_string_equal(c.static_pod_url, "https://example.com/p.yaml");
+        assert_int_equal(strv_length(c.static_pod_url_header), 3);
+        assert_string_equal(c.static_pod_url_header[0], "X-Token:abc");
+        assert_string_equal(c.static_pod_url_header[2], "X-Multi:2");
+        assert_int_equal(c.http_check_ms, 60000);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--config", path, "--manifest-url-header",
+                               "k:v", "--manifest-url-header", "k2:v2", NULL),
+                         0);
+        assert_int_equal(strv_length(c.static_pod_url_header), 2); /* the flag replaced the file's */
+        assert_string_equal(c.static_pod_url_header[0], "k:v");
+        assert_string_equal(c.static_pod_url_header[1], "k2:v2");
+        config_done(&c);
+
+        static const char *const bad_flags[][2] = {
+                {"--manifest-url", "ftp://host/p"},      {"--manifest-url", "http://"},
+                {"--manifest-url", "10.0.0.1/pods"},     {"--manifest-url", "http://h/a b"},
+                {"--manifest-url-header", "nocolon"},    {"--manifest-url-header", "a:1,b"},
+                {"--manifest-url-header", "bad name:v"}, {"--manifest-url-header", ":v"},
+                {"--http-check-frequency", "0s"},        {"--http-check-frequency", "20"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad_flags); i++) {
+                if (parse(&c, "--hostname-override=n1", bad_flags[i][0], bad_flags[i][1], NULL) != -EINVAL)
+                        fail_msg("%s %s: accepted", bad_flags[i][0], bad_flags[i][1]);
+                config_done(&c);
+        }
+        static const char *const bad_fields[][2] = {
+                {"staticPodURL: gopher://h/\n", "field staticPodURL"},
+                {"staticPodURLHeader: {a: x}\n", "field staticPodURLHeader.a: expected a list of strings"},
+                {"staticPodURLHeader: [a]\n", "field staticPodURLHeader: expected a map"},
+                {"staticPodURLHeader: {\"a b\": [x]}\n", "invalid header field name"},
+                {"staticPodURLHeader: {a: [\"x\\ny\"]}\n", "invalid header field value"},
+                {"httpCheckFrequency: 0s\n", "field httpCheckFrequency"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad_fields); i++) {
+                _cleanup_free_ char *text = strdup_printf(
+                        "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n%s",
+                        bad_fields[i][0]);
+                _cleanup_free_ char *f = write_tmp("bad-url.yaml", text), *err = NULL;
+                config_init_defaults(&c);
+                assert_int_equal(config_load_file(&c, f, &err), -EINVAL);
+                if (!strstr(err, bad_fields[i][1]))
+                        fail_msg("\"%s\" does not contain \"%s\"", err, bad_fields[i][1]);
+                config_done(&c);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_manifest_url),
                 cmocka_unit_test(test_durations),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_flags),

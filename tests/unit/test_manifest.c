@@ -1110,9 +1110,66 @@ static void test_manifest_load(void **state)
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* The manifest URL's identity: source "http", the UID hashed from the URL and the pod (not the node), no
+ * NoExecute toleration, as upstream's applyDefaults with isFile false. */
+static void test_url_identity(void **state)
+{
+        const char *url = "http://10.0.0.1/pods.yaml";
+        struct manifest_result ru, ru2, rnode, rother, rfile;
+        manifest_decode_url(url, WEB_POD, strlen(WEB_POD), NODE, &ru);
+        manifest_decode_url(url, WEB_POD, strlen(WEB_POD), NODE, &ru2);
+        manifest_decode_url(url, WEB_POD, strlen(WEB_POD), "node2", &rnode);
+        manifest_decode_url("http://10.0.0.1/other.yaml", WEB_POD, strlen(WEB_POD), NODE, &rother);
+        decode(WEB_POD, &rfile);
+        struct manifest_result *all[] = {&ru, &ru2, &rnode, &rother, &rfile};
+        for (size_t i = 0; i < ELEMENTSOF(all); i++) {
+                if (all[i]->error)
+                        fail_msg("case %zu: %s", i, all[i]->error);
+                assert_int_equal(all[i]->n_pods, 1);
+        }
+        struct pod *p = ru.pods[0];
+        assert_string_equal(p->name, "web-" NODE);
+        assert_string_equal(p->namespace, "default");
+        assert_true(is_hex32(p->uid));
+        assert_string_equal(pod_annotation(p, "kubernetes.io/config.source"), "http");
+        assert_string_equal(pod_annotation(p, "kubernetes.io/config.hash"), p->uid);
+        assert_string_equal(p->node_name, NODE);
+        assert_null(json_object_get(json_object_get(p->json, "spec"), "tolerations"));
+
+        assert_string_equal(p->uid, ru2.pods[0]->uid);         /* deterministic */
+        assert_string_equal(p->uid, rnode.pods[0]->uid);       /* the node is not hashed */
+        assert_string_equal(rnode.pods[0]->name, "web-node2"); /* but names the pod */
+        assert_string_not_equal(p->uid, rother.pods[0]->uid);  /* the URL is */
+        assert_string_not_equal(p->uid, rfile.pods[0]->uid);   /* a file's pod is another pod */
+
+        /* A PodList of two, and errors as for files. */
+        const char *list = "{\"apiVersion\": \"v1\", \"kind\": \"PodList\", \"items\": ["
+                           "{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"a\"},"
+                           " \"spec\": {\"containers\": [{\"name\": \"c\", \"image\": \"busybox\"}]}},"
+                           "{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"b\"},"
+                           " \"spec\": {\"containers\": [{\"name\": \"c\", \"image\": \"busybox\"}]}}]}";
+        struct manifest_result rl, rbad, rnone;
+        manifest_decode_url(url, list, strlen(list), NODE, &rl);
+        assert_null(rl.error);
+        assert_int_equal(rl.n_pods, 2);
+        assert_string_equal(rl.pods[0]->name, "a-" NODE);
+        assert_string_equal(rl.pods[1]->name, "b-" NODE);
+        assert_string_not_equal(rl.pods[0]->uid, rl.pods[1]->uid);
+        manifest_decode_url(url, "kind: Pod\n", 10, NODE, &rbad);
+        assert_non_null(rbad.error);
+        assert_int_equal(rbad.n_pods, 0);
+        manifest_decode_url(url, "# nothing\n", 10, NODE, &rnone);
+        assert_string_equal(rnone.error, "the document holds no Pod");
+
+        struct manifest_result *more[] = {&ru, &ru2, &rnode, &rother, &rfile, &rl, &rbad, &rnone};
+        for (size_t i = 0; i < ELEMENTSOF(more); i++)
+                manifest_result_clear(more[i]);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_url_identity),
                 cmocka_unit_test(test_valid_pod_identity_and_defaults),
                 cmocka_unit_test(test_labels_annotations),
                 cmocka_unit_test(test_env_command_args),
