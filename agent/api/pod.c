@@ -39,6 +39,7 @@ void probe_spec_free(struct probe_spec *p)
         }
         free(p->headers);
         free(p->port_name);
+        free(p->service);
         free(p);
 }
 
@@ -746,6 +747,23 @@ static void probe_port(struct api_problems *pr, json_t *h, const char *path, con
 }
 
 static const char *const hook_fields[] = {"exec", "httpGet", "tcpSocket", "sleep", NULL};
+static const char *const grpc_fields[] = {"port", "service", NULL};
+
+/* grpc: {port (a number only: GRPCAction.port is an int32), service}, as the API server decodes and
+ * validates it (1.24+). */
+static void decode_grpc(struct api_problems *pr, json_t *h, const char *path, struct probe_spec *p)
+{
+        char q[800];
+        int64_t port = 0;
+        check_fields(pr, h, path, grpc_fields);
+        snprintf(q, sizeof q, "%s.port", path);
+        bool typed = get_int(pr, h, path, "port", &port) || absent(h, "port");
+        if (typed && (port < 1 || port > 65535))
+                add_error(pr, q, "Invalid value: %lld: must be between 1 and 65535, inclusive",
+                          (long long) port);
+        p->port = port >= 1 && port <= 65535 ? (int32_t) port : 0;
+        p->service = get_str(pr, h, path, "service");
+}
 
 /* A probe, or (hook) a lifecycle handler: exec, httpGet, tcpSocket, and sleep for handlers. */
 static struct probe_spec *decode_handler(struct api_problems *pr, json_t *obj, const char *cpath,
@@ -824,7 +842,7 @@ static struct probe_spec *decode_handler(struct api_problems *pr, json_t *obj, c
                 handlers++;
                 p->kind = PROBE_GRPC;
                 snprintf(q, sizeof q, "%s.grpc", path);
-                probe_port(pr, h, q, c, p);
+                decode_grpc(pr, h, q, p);
         }
         if (handlers != 1)
                 add_error(pr, path,

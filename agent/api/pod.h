@@ -43,6 +43,7 @@ struct probe_spec {
         struct env_var *headers;    /* httpGet.httpHeaders */
         size_t n_headers;
         int32_t port;    /* httpGet / tcpSocket / grpc, resolved from a named port when needed */
+        char *service;   /* grpc.service; NULL when absent (the server's overall health, "") */
         char *port_name; /* the named port as written, else NULL */
         int32_t initial_delay_s, timeout_s, period_s, success_threshold, failure_threshold;
         int64_t termination_grace_s; /* probe-level terminationGracePeriodSeconds; -1: the pod's */

@@ -8,6 +8,7 @@
 #include "cri.h"
 #include "events.h"
 #include "log.h"
+#include "probe_grpc.h"
 #include "probe_net.h"
 #include "util.h"
 
@@ -136,8 +137,14 @@ static enum probe_result run_probe(struct prober *p, const struct probe *pr, con
                         return PROBE_UNKNOWN;
                 }
                 return probe_tcp(host, s->port, timeout_ms, out, len);
+        case PROBE_GRPC: /* always the pod IP, as upstream */
+                if (!pod_ip || !pod_ip[0]) {
+                        snprintf(out, len, "no pod IP to probe yet");
+                        return PROBE_UNKNOWN;
+                }
+                return probe_grpc(pod_ip, s->port, s->service ? s->service : "", timeout_ms, out, len);
         default:
-                snprintf(out, len, "gRPC probes are not supported by cubelet yet");
+                snprintf(out, len, "unsupported probe handler");
                 return PROBE_UNKNOWN;
         }
 }

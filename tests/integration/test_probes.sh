@@ -165,6 +165,47 @@ check "failing httpGet preStop: FailedPreStopHook naming the refused connection"
   'reason="FailedPreStopHook" message="PreStopHook failed: Get .*:9999/stop.*: dial tcp 10.199.0.[0-9]*:9999: connect: connection refused'
 check "... and the container was stopped anyway" test -z "$(all_ids badstop default/hooks-$NODE)"
 
+# --- gRPC readiness (grpc.health.v1): a hostNetwork pod, so its IP is the node's (127.0.0.1) and the probe
+# reaches a health server this test runs there; readiness follows what the server answers
+G="$WORK/grpc"
+mkdir -p "$G"
+echo SERVING >"$G/status"
+"$GRPC_HEALTH_SERVER" --listen 127.0.0.1:0 --status-file "$G/status" --port-file "$G/port" --log "$G/log" \
+  --service svc &
+GRPC_PID=$!
+trap 'kill $GRPC_PID 2>/dev/null; cleanup_cgroups' EXIT
+check "gRPC health server listening" wait_for 10 test -s "$G/port"
+GPORT=$(cat "$G/port")
+cat >"$M/grpc.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: grpc}
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: g
+    image: $IMG
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+    readinessProbe:
+      grpc: {port: $GPORT, service: svc}
+      periodSeconds: 1
+YAML
+grpc_ready() { status_is grpc '.containerStatuses[0].ready' "$1"; }
+check "gRPC readiness: SERVING -> ready" wait_for 20 grpc_ready true
+check "... the probe asked for the service, as kube-probe" grep -q "service=svc user-agent=kube-probe/" "$G/log"
+echo NOT_SERVING >"$G/status.tmp" && mv "$G/status.tmp" "$G/status"
+check "NOT_SERVING -> not ready" wait_for 10 grpc_ready false
+check "... an Unhealthy event in upstream's words" log_has \
+  'reason="Unhealthy" message="Readiness probe failed: service unhealthy (responded with \\"NOT_SERVING\\")"'
+echo SERVING >"$G/status.tmp" && mv "$G/status.tmp" "$G/status"
+check "SERVING again -> ready" wait_for 10 grpc_ready true
+kill "$GRPC_PID"
+wait "$GRPC_PID" 2>/dev/null
+check "server gone -> not ready, connect timeout reported" wait_for 15 log_has \
+  "Readiness probe failed: timeout: failed to connect service .*127.0.0.1:$GPORT.* within 1s: context deadline exceeded"
+check "... and not ready" wait_for 10 grpc_ready false
+
 rm -f "$M"/*
 
 gone() { ! cri ps -a | grep -q -- "-$NODE"; }

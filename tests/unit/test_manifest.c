@@ -1166,10 +1166,68 @@ static void test_url_identity(void **state)
                 manifest_result_clear(more[i]);
 }
 
+#define GRPC_PATH "spec.containers[0].readinessProbe.grpc"
+
+/* grpc probes as the API decodes and validates them (1.24+): port a number 1-65535, service a string. */
+static void test_grpc_probe(void **state)
+{
+        static const char *const bad[][2] = {
+                {"      grpc: {port: grpc}\n",
+                 GRPC_PATH ".port: Invalid type: expected integer, got string"},
+                {"      grpc: {port: 0}\n",
+                 GRPC_PATH ".port: Invalid value: 0: must be between 1 and 65535, inclusive"},
+                {"      grpc: {service: svc}\n",
+                 GRPC_PATH ".port: Invalid value: 0: must be between 1 and 65535"},
+                {"      grpc: {port: 70000}\n", GRPC_PATH ".port: Invalid value: 70000"},
+                {"      grpc: {port: 9000, service: 5}\n",
+                 GRPC_PATH ".service: Invalid type: expected string"},
+                {"      grpc: {port: 9000}\n      tcpSocket: {port: 9000}\n",
+                 "may not specify more than 1 handler"},
+        };
+        struct manifest_result r;
+        _cleanup_free_ char *ok = simple_pod("g", "busybox:1.36",
+                                             "    readinessProbe:\n"
+                                             "      grpc: {port: 9000, service: svc}\n"
+                                             "    livenessProbe:\n"
+                                             "      grpc: {port: 9001}\n"
+                                             "      timeoutSeconds: 3\n");
+        struct pod *p = expect_one(ok, &r);
+        const struct container *c = &p->containers[0];
+        assert_int_equal(c->readiness->kind, PROBE_GRPC);
+        assert_int_equal(c->readiness->port, 9000);
+        assert_string_equal(c->readiness->service, "svc");
+        assert_int_equal(c->liveness->kind, PROBE_GRPC);
+        assert_int_equal(c->liveness->port, 9001);
+        assert_null(c->liveness->service);
+        assert_int_equal(c->liveness->timeout_s, 3);
+        assert_null(r.warnings);
+        manifest_result_clear(&r);
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_free_ char *extra = strdup_printf("    readinessProbe:\n%s", bad[i][0]);
+                _cleanup_free_ char *t = simple_pod("g", "busybox:1.36", extra);
+                expect_error(t, bad[i][1], NULL);
+        }
+
+        /* Lifecycle handlers have no grpc; unknown fields warn. */
+        _cleanup_free_ char *hook = simple_pod("g", "busybox:1.36",
+                                               "    lifecycle:\n"
+                                               "      postStart: {grpc: {port: 9000}}\n");
+        expect_error(hook, "postStart: Required value: must specify a handler type", NULL);
+        _cleanup_free_ char *extra = simple_pod("g", "busybox:1.36",
+                                                "    readinessProbe:\n"
+                                                "      grpc: {port: 9000, host: x}\n");
+        expect_one(extra, &r);
+        assert_non_null(r.warnings);
+        assert_non_null(strstr(r.warnings, GRPC_PATH ".host: unknown field"));
+        manifest_result_clear(&r);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_url_identity),
+                cmocka_unit_test(test_grpc_probe),
                 cmocka_unit_test(test_valid_pod_identity_and_defaults),
                 cmocka_unit_test(test_labels_annotations),
                 cmocka_unit_test(test_env_command_args),
