@@ -174,16 +174,15 @@ static void on_pod_change(const char *uid, void *ud)
         pod_workers_kick(a->workers, uid);
 }
 
-static void on_relist(bool ok, void *ud)
+/* On the PLEG thread, possibly before pleg_start has returned: a->pleg may not be set yet. */
+static void on_relist(bool ok, const char *error, void *ud)
 {
         struct agent *a = ud;
         bool was_down = atomic_exchange(&a->runtime_down, !ok);
-        if (!ok && !was_down) {
-                struct pleg_health h;
-                pleg_get_health(a->pleg, &h);
+        if (!ok && !was_down)
                 log_error("Container runtime is not answering", "endpoint=\"%s\" err=\"%s\"",
-                          a->cfg.runtime_endpoint, log_q(h.error));
-        } else if (ok && was_down)
+                          a->cfg.runtime_endpoint, log_q(error));
+        else if (ok && was_down)
                 log_info("Container runtime is answering again", "endpoint=\"%s\"", a->cfg.runtime_endpoint);
         if (ok)
                 pod_workers_tick(a->workers);

@@ -194,7 +194,7 @@ static void *pleg_thread(void *arg)
                                                           (t1.tv_nsec - t0.tv_nsec) / 1000,
                                                   p->cfg.userdata);
                 if (p->cfg.on_relist)
-                        p->cfg.on_relist(r >= 0, p->cfg.userdata);
+                        p->cfg.on_relist(r >= 0, err, p->cfg.userdata);
                 pthread_mutex_lock(&p->lock);
 
                 /* Sleep until the next period or a kick; monotonic clock for the wait. */

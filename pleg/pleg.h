@@ -23,8 +23,9 @@ struct pleg_config {
         const char *event_endpoint;
         /* Called on the PLEG thread for each pod whose runtime state changed (appeared, changed, gone). */
         void (*on_pod_change)(const char *pod_uid, void *userdata);
-        /* Called on the PLEG thread after every relist, ok or not. */
-        void (*on_relist)(bool ok, void *userdata);
+        /* Called on the PLEG thread after every relist, ok or not (error: why not, else ""). It may run
+         * before pleg_start has returned. */
+        void (*on_relist)(bool ok, const char *error, void *userdata);
         /* Optional, on the PLEG thread after every relist: how long it took (for metrics). */
         void (*on_relist_duration)(int64_t duration_us, void *userdata);
         void *userdata;
