@@ -20,6 +20,8 @@
 #include "seccomp_profile.h"
 #include "security.h"
 #include "services.h"
+#include "runtimeclass.h"
+#include "dns.h"
 #include "tokens.h"
 #include "sink.h"
 #include "config.h"
@@ -76,6 +78,8 @@ struct agent {
         struct event_sink *event_sink;
         struct obj_cache *objects;
         struct svc_cache *services;
+        struct rc_cache *runtime_classes;
+        char **cluster_dns; /* clusterDNS, the valid addresses */
         struct seccomp_cache *seccomp;
         struct log_rotator *log_rotator;
         char *containers_log_dir;
@@ -109,6 +113,25 @@ static json_t *events_json(void *ud)
 {
         struct agent *a = ud;
         return events_list_json(a->events);
+}
+
+/* clusterDNS keeps its valid addresses (upstream warns of the others and goes on); the node's resolv.conf
+ * is checked once for search lines that leave the cluster's domains no room (upstream's node event, a
+ * warning here). */
+static void prepare_dns(struct agent *a)
+{
+        unsigned char buf[16];
+        for (char **p = a->cfg.cluster_dns; p && *p; p++) {
+                if (inet_pton(AF_INET, *p, buf) == 1 || inet_pton(AF_INET6, *p, buf) == 1)
+                        strv_push(&a->cluster_dns, xstrdup(*p));
+                else
+                        log_warn("Invalid clusterDNS ip, ignoring it", "ip=\"%s\"", *p);
+        }
+        struct dns_settings ds = {.cluster_domain = a->cfg.cluster_domain,
+                                  .resolv_conf = a->cfg.resolv_conf};
+        _cleanup_free_ char *why = dns_check_resolv_conf(&ds);
+        if (why)
+                log_warn("CheckLimitsForResolvConf", "err=\"%s\"", log_q(why));
 }
 
 /* The node's IP when none is configured: the first IPv4 address of the default route's interface. */
@@ -371,6 +394,10 @@ static int init_kube(struct agent *a)
         if (r < 0)
                 log_error("Cannot watch Services; containers get no service variables", "err=\"%s\"",
                           strerror(-r));
+        r = rc_cache_start(a->kube, &a->runtime_classes);
+        if (r < 0)
+                log_error("Cannot watch RuntimeClasses; pods naming one cannot start", "err=\"%s\"",
+                          strerror(-r));
         return 0;
 }
 
@@ -442,6 +469,7 @@ static void stop_kube_writers(struct agent *a)
         a->event_sink = NULL;
         a->objects = obj_cache_free(a->objects);
         a->services = svc_cache_free(a->services);
+        a->runtime_classes = rc_cache_free(a->runtime_classes);
         a->tokens = token_cache_free(a->tokens);
         a->kube = kube_client_free(a->kube);
         a->kube_events = kube_client_free(a->kube_events);
@@ -649,6 +677,7 @@ static int run(struct agent *a)
                         *slash = 0;
                 a->containers_log_dir = strdup_printf("%s/containers", slash == d ? "" : d);
         }
+        prepare_dns(a);
         a->seccomp = seccomp_cache_new();
         a->seccomp_root = strdup_printf("%s/seccomp", a->cfg.root_dir);
         a->security = (struct security_ctx){.seccomp_root = a->seccomp_root,
@@ -666,7 +695,10 @@ static int run(struct agent *a)
                 .root_dir = a->cfg.root_dir,
                 .pod_logs_dir = a->cfg.pod_logs_dir,
                 .containers_log_dir = a->containers_log_dir,
-                .resolv_conf = "/etc/resolv.conf",
+                .resolv_conf = a->cfg.resolv_conf,
+                .cluster_dns = a->cluster_dns,
+                .cluster_domain = a->cfg.cluster_domain,
+                .runtime_classes = a->runtime_classes,
                 .timeout_ms = a->cfg.runtime_timeout_ms,
                 .image_pull_timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
                 .objects = a->objects,
@@ -832,6 +864,7 @@ int main(int argc, char **argv)
         a.stats = stats_free(a.stats); /* before the cgroups it reads; its servers are stopped */
         a.cgroups = qos_cgroups_free(a.cgroups);
         a.metrics = metrics_free(a.metrics); /* after run: the CRI client and PLEG are gone */
+        strv_free(a.cluster_dns);
         config_done(&a.cfg);
         return r < 0 ? 1 : 0;
 }

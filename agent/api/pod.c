@@ -1,6 +1,7 @@
 /* The Pod API type: decoding from the API's JSON, defaulting and validation as the API server does. */
 #include "pod.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -103,6 +104,22 @@ static void pod_free(struct pod *p)
         free(p->hostname);
         free(p->subdomain);
         free(p->node_name);
+        for (size_t i = 0; i < p->n_host_aliases; i++) {
+                free(p->host_aliases[i].ip);
+                strv_free(p->host_aliases[i].hostnames);
+        }
+        free(p->host_aliases);
+        if (p->dns_config) {
+                strv_free(p->dns_config->nameservers);
+                strv_free(p->dns_config->searches);
+                for (size_t i = 0; i < p->dns_config->n_options; i++) {
+                        free(p->dns_config->options[i].name);
+                        free(p->dns_config->options[i].value);
+                }
+                free(p->dns_config->options);
+                free(p->dns_config);
+        }
+        free(p->runtime_class_name);
         json_decref(p->json);
         free(p);
 }
@@ -1214,6 +1231,212 @@ static void decode_volumes(struct api_problems *pr, json_t *spec, struct pod *po
         }
 }
 
+/* ---- a pod's names: hostAliases, dnsConfig, subdomain, runtimeClassName ---- */
+
+#define DNS1123_LABEL_FMT "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+
+/* The regular expressions alone, without the length limits (the API server reports those apart). */
+static bool dns1123_subdomain_chars(const char *s)
+{
+        if (!s[0])
+                return false;
+        for (const char *p = s;;) {
+                size_t n = strcspn(p, ".");
+                if (!dns1123_label_chars(p, n))
+                        return false;
+                if (!p[n])
+                        return true;
+                p += n + 1;
+        }
+}
+
+/* The API server's ValidateDNS1123Subdomain / ValidateDNS1123Label messages, in full. */
+static void check_dns1123(struct api_problems *pr, const char *path, const char *v, bool label)
+{
+        size_t max = label ? 63 : 253;
+        if (strlen(v) > max)
+                add_error(pr, path, "Invalid value: \"%s\": must be no more than %zu characters", v, max);
+        if (label && !dns1123_label_chars(v, strlen(v)))
+                add_error(pr, path,
+                          "Invalid value: \"%s\": a lowercase RFC 1123 label must consist of lower case "
+                          "alphanumeric characters or '-', and must start and end with an alphanumeric "
+                          "character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+                          "'" DNS1123_LABEL_FMT "')",
+                          v);
+        else if (!label && !dns1123_subdomain_chars(v))
+                add_error(pr, path,
+                          "Invalid value: \"%s\": a lowercase RFC 1123 subdomain must consist of lower case "
+                          "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
+                          "character (e.g. 'example.com', regex used for validation is '" DNS1123_LABEL_FMT
+                          "(\\." DNS1123_LABEL_FMT ")*')",
+                          v);
+}
+
+static bool is_ip(const char *s)
+{
+        unsigned char buf[16];
+        return s && (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1);
+}
+
+/* A list as Go's %#v prints it: []string{"a", "b"}. */
+static char *go_strv(char *const *v)
+{
+        size_t len = 16;
+        for (char *const *p = v; p && *p; p++)
+                len += strlen(*p) + 4;
+        char *out = OOM_CHECK(malloc(len)), *o = out;
+        o += sprintf(o, "[]string{");
+        for (char *const *p = v; p && *p; p++)
+                o += sprintf(o, "%s\"%s\"", p == v ? "" : ", ", *p);
+        sprintf(o, "}");
+        return out;
+}
+
+static void decode_host_aliases(struct api_problems *pr, json_t *spec, struct pod *pod)
+{
+        static const char *const alias_fields[] = {"ip", "hostnames", NULL};
+        json_t *list = get_typed(pr, spec, "spec", "hostAliases", JSON_ARRAY), *e;
+        size_t i;
+        if (!list)
+                return;
+        pod->host_aliases = OOM_CHECK(calloc(json_array_size(list) + 1, sizeof *pod->host_aliases));
+        json_array_foreach(list, i, e)
+        {
+                char p[64];
+                snprintf(p, sizeof p, "spec.hostAliases[%zu]", i);
+                if (!json_is_object(e)) {
+                        add_error(pr, p, "Invalid type: expected object, got %s", json_type_name(e));
+                        continue;
+                }
+                check_fields(pr, e, p, alias_fields);
+                struct host_alias *a = &pod->host_aliases[pod->n_host_aliases++];
+                a->ip = get_str(pr, e, p, "ip");
+                a->hostnames = get_strv(pr, e, p, "hostnames");
+                /* The API server names neither the alias's index nor the hostname's here. */
+                if (!is_ip(a->ip))
+                        add_error(pr, "spec.hostAliases.ip",
+                                  "Invalid value: \"%s\": must be valid IP address", a->ip ? a->ip : "");
+                for (char **h = a->hostnames; h && *h; h++)
+                        check_dns1123(pr, "spec.hostAliases.hostnames", *h, false);
+        }
+}
+
+static void decode_dns_options(struct api_problems *pr, json_t *dc, struct pod_dns_config *c)
+{
+        static const char *const option_fields[] = {"name", "value", NULL};
+        json_t *list = get_typed(pr, dc, "spec.dnsConfig", "options", JSON_ARRAY), *e;
+        size_t i;
+        if (!list)
+                return;
+        c->options = OOM_CHECK(calloc(json_array_size(list) + 1, sizeof *c->options));
+        json_array_foreach(list, i, e)
+        {
+                char p[64];
+                snprintf(p, sizeof p, "spec.dnsConfig.options[%zu]", i);
+                if (!json_is_object(e)) {
+                        add_error(pr, p, "Invalid type: expected object, got %s", json_type_name(e));
+                        continue;
+                }
+                check_fields(pr, e, p, option_fields);
+                struct dns_option *o = &c->options[c->n_options++];
+                o->name = get_str(pr, e, p, "name");
+                o->value = get_str(pr, e, p, "value");
+                if (!o->name || !o->name[0]) {
+                        add_error(pr, p, "Required value: must not be empty");
+                        free(o->name);
+                        o->name = xstrdup("");
+                }
+        }
+}
+
+/* The API server's validatePodDNSConfig. */
+static void validate_dns_config(struct api_problems *pr, const struct pod *pod)
+{
+        const struct pod_dns_config *c = pod->dns_config;
+        char p[64];
+        if (streq_ptr(pod->dns_policy, "None")) {
+                if (!c) {
+                        add_error(pr, "spec.dnsConfig",
+                                  "Required value: must provide `dnsConfig` when `dnsPolicy` is None");
+                        return;
+                }
+                if (strv_length(c->nameservers) == 0) {
+                        add_error(
+                                pr, "spec.dnsConfig.nameservers",
+                                "Required value: must provide at least one DNS nameserver when `dnsPolicy` "
+                                "is None");
+                        return;
+                }
+        }
+        if (!c)
+                return;
+        if (strv_length(c->nameservers) > 3) {
+                _cleanup_free_ char *v = go_strv(c->nameservers);
+                add_error(pr, "spec.dnsConfig.nameservers",
+                          "Invalid value: %s: must not have more than 3 nameservers", v);
+        }
+        for (size_t i = 0; c->nameservers && c->nameservers[i]; i++)
+                if (!is_ip(c->nameservers[i])) {
+                        snprintf(p, sizeof p, "spec.dnsConfig.nameservers[%zu]", i);
+                        add_error(pr, p, "Invalid value: \"%s\": must be valid IP address",
+                                  c->nameservers[i]);
+                }
+        size_t chars = 0, n = strv_length(c->searches);
+        for (size_t i = 0; i < n; i++)
+                chars += strlen(c->searches[i]) + (i ? 1 : 0);
+        if (n > 6 || chars > 256) {
+                _cleanup_free_ char *v = go_strv(c->searches);
+                if (n > 6)
+                        add_error(pr, "spec.dnsConfig.searches",
+                                  "Invalid value: %s: must not have more than 6 search paths", v);
+                if (chars > 256)
+                        add_error(pr, "spec.dnsConfig.searches",
+                                  "Invalid value: %s: must not have more than 256 characters (including "
+                                  "spaces) in the search list",
+                                  v);
+        }
+        for (size_t i = 0; i < n; i++) {
+                /* A trailing dot is fine. */
+                size_t len = strlen(c->searches[i]);
+                _cleanup_free_ char *s = OOM_CHECK(
+                        strndup(c->searches[i], len && c->searches[i][len - 1] == '.' ? len - 1 : len));
+                snprintf(p, sizeof p, "spec.dnsConfig.searches[%zu]", i);
+                check_dns1123(pr, p, s, false);
+        }
+}
+
+static void decode_names(struct api_problems *pr, json_t *spec, struct pod *pod)
+{
+        static const char *const dns_fields[] = {"nameservers", "searches", "options", NULL};
+        decode_host_aliases(pr, spec, pod);
+        json_t *dc = get_typed(pr, spec, "spec", "dnsConfig", JSON_OBJECT);
+        if (dc) {
+                check_fields(pr, dc, "spec.dnsConfig", dns_fields);
+                pod->dns_config = OOM_CHECK(calloc(1, sizeof *pod->dns_config));
+                pod->dns_config->nameservers = get_strv(pr, dc, "spec.dnsConfig", "nameservers");
+                pod->dns_config->searches = get_strv(pr, dc, "spec.dnsConfig", "searches");
+                decode_dns_options(pr, dc, pod->dns_config);
+        }
+        pod->share_process_namespace = get_bool(pr, spec, "spec", "shareProcessNamespace");
+        pod->set_hostname_as_fqdn = get_bool(pr, spec, "spec", "setHostnameAsFQDN");
+        pod->runtime_class_name = get_str(pr, spec, "spec", "runtimeClassName");
+}
+
+/* What the API server checks of the fields above (run after the policy and host namespaces are known). */
+static void validate_names(struct api_problems *pr, const struct pod *pod)
+{
+        validate_dns_config(pr, pod);
+        if (pod->hostname && pod->hostname[0])
+                check_dns1123(pr, "spec.hostname", pod->hostname, true);
+        if (pod->subdomain && pod->subdomain[0])
+                check_dns1123(pr, "spec.subdomain", pod->subdomain, true);
+        if (pod->runtime_class_name)
+                check_dns1123(pr, "spec.runtimeClassName", pod->runtime_class_name, false);
+        if (pod->share_process_namespace && pod->host_pid)
+                add_error(pr, "spec.securityContext.shareProcessNamespace",
+                          "Invalid value: true: ShareProcessNamespace and HostPID cannot both be enabled");
+}
+
 static void validate_pod(struct api_problems *pr, struct pod *pod)
 {
         static const char *const restart[] = {"Always", "OnFailure", "Never", NULL};
@@ -1243,9 +1466,7 @@ static void validate_pod(struct api_problems *pr, struct pod *pod)
                 add_error(pr, "spec.terminationGracePeriodSeconds",
                           "Invalid value: %lld: must be greater than or equal to 0",
                           (long long) pod->termination_grace_period);
-        if (pod->hostname && !is_dns1123_label(pod->hostname))
-                add_error(pr, "spec.hostname", "Invalid value: \"%s\": must be a lowercase RFC 1123 label",
-                          pod->hostname);
+        validate_names(pr, pod);
 
         /* Container names are unique across init and app containers. */
         size_t total = pod->n_init_containers + pod->n_containers;
@@ -1328,6 +1549,7 @@ struct pod *pod_from_json(json_t *obj, struct api_problems *pr)
         pod->host_network = get_bool(pr, spec, "spec", "hostNetwork");
         pod->host_pid = get_bool(pr, spec, "spec", "hostPID");
         pod->host_ipc = get_bool(pr, spec, "spec", "hostIPC");
+        decode_names(pr, spec, pod);
         pod->termination_grace_period = 30;
         get_int(pr, spec, "spec", "terminationGracePeriodSeconds", &pod->termination_grace_period);
         if (!pod->restart_policy)

@@ -92,6 +92,25 @@ struct volume {
         char *medium; /* emptyDir: "" or "Memory" */
 };
 
+/* spec.hostAliases[]: extra lines of the pod's /etc/hosts. */
+struct host_alias {
+        char *ip;
+        char **hostnames; /* strv; NULL when none */
+};
+
+/* spec.dnsConfig.options[] */
+struct dns_option {
+        char *name;
+        char *value; /* NULL when not given */
+};
+
+/* spec.dnsConfig: merged into the resolver configuration dnsPolicy gives. */
+struct pod_dns_config {
+        char **nameservers, **searches; /* strvs; NULL when none */
+        struct dns_option *options;
+        size_t n_options;
+};
+
 /* Immutable once published; shared between threads by reference count. */
 struct pod {
         atomic_int refs;
@@ -115,7 +134,13 @@ struct pod {
         char *subdomain;
         char *node_name;
         bool host_network, host_pid, host_ipc;
-        bool name_mistyped; /* decoding: metadata.name was there but not a string */
+        bool share_process_namespace; /* one PID namespace for the pod's containers */
+        bool set_hostname_as_fqdn;    /* the sandbox's hostname is <hostname>.<domain> */
+        struct host_alias *host_aliases;
+        size_t n_host_aliases;
+        struct pod_dns_config *dns_config; /* NULL when absent */
+        char *runtime_class_name;          /* NULL: the runtime's default handler */
+        bool name_mistyped;                /* decoding: metadata.name was there but not a string */
         /* API pods: must stop (deletionTimestamp set); termination_grace_period is then
          * metadata.deletionGracePeriodSeconds. */
         bool terminating;

@@ -51,6 +51,7 @@ void config_init_defaults(struct cubelet_config *c)
         c->pod_pids_limit = -1;
         c->cni_delegate_socket = xstrdup("/run/cubelet/cni.sock");
         c->webhook_authn = true;
+        c->resolv_conf = xstrdup("/etc/resolv.conf");
         c->authn_cache_ttl_ms = 2 * 60 * 1000;
         c->authz_allowed_ttl_ms = 5 * 60 * 1000;
         c->authz_denied_ttl_ms = 30 * 1000;
@@ -83,6 +84,9 @@ void config_done(struct cubelet_config *c)
         free(c->tls_key_file);
         free(c->client_ca_file);
         free(c->authz_mode);
+        strv_free(c->cluster_dns);
+        free(c->cluster_domain);
+        free(c->resolv_conf);
         *c = (struct cubelet_config){0};
 }
 
@@ -188,6 +192,15 @@ json_t *config_to_json(const struct cubelet_config *c)
                 "tlsCertFile", c->tls_cert_file, "tlsPrivateKeyFile", c->tls_key_file);
         json_object_set_new(o, "cgroupDriver", json_string("cgroupfs"));
         config_url_to_json(c, o);
+        json_object_set_new(o, "resolvConf", json_string(c->resolv_conf ? c->resolv_conf : ""));
+        if (c->cluster_domain)
+                json_object_set_new(o, "clusterDomain", json_string(c->cluster_domain));
+        if (c->cluster_dns) {
+                json_t *dns = json_array();
+                for (char **p = c->cluster_dns; *p; p++)
+                        json_array_append_new(dns, json_string(*p));
+                json_object_set_new(o, "clusterDNS", dns);
+        }
         /* Unset fields are left out, as Go's omitempty does. */
         json_t *objs[] = {o, json_object_get(json_object_get(o, "authentication"), "x509")};
         for (size_t i = 0; i < ELEMENTSOF(objs); i++) {
@@ -609,6 +622,30 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                         json_string_value(v)[0] ? json_string_value(v) : NULL);
                 return 0;
         }
+        if (streq(key, "clusterDomain") || streq(key, "resolvConf")) {
+                if (!json_is_string(v))
+                        return *err = strdup_printf("%s: expected a string", key), -EINVAL;
+                const char *s = json_string_value(v);
+                if (streq(key, "clusterDomain"))
+                        set_str(&c->cluster_domain, s[0] ? s : NULL);
+                else /* upstream's defaulting: an empty resolvConf in the file is the default */
+                        set_str(&c->resolv_conf, s[0] ? s : "/etc/resolv.conf");
+                return 0;
+        }
+        if (streq(key, "clusterDNS")) {
+                json_t *e;
+                size_t i;
+                if (!json_is_array(v))
+                        return *err = strdup_printf("%s: expected a list of IP addresses", key), -EINVAL;
+                c->cluster_dns = strv_free(c->cluster_dns);
+                json_array_foreach(v, i, e)
+                {
+                        if (!json_is_string(e))
+                                return *err = strdup_printf("%s[%zu]: expected a string", key, i), -EINVAL;
+                        strv_push(&c->cluster_dns, xstrdup(json_string_value(e)));
+                }
+                return 0;
+        }
         if (streq(key, "apiVersion") || streq(key, "kind"))
                 return 0;
         *known = false;
@@ -717,6 +754,9 @@ enum {
         OPT_TOKEN_WEBHOOK_TTL,
         OPT_AUTHZ_ALLOWED_TTL,
         OPT_AUTHZ_DENIED_TTL,
+        OPT_CLUSTER_DNS,
+        OPT_CLUSTER_DOMAIN,
+        OPT_RESOLV_CONF,
 };
 
 static const struct option options[] = {
@@ -769,6 +809,9 @@ static const struct option options[] = {
         {"authentication-token-webhook-cache-ttl", required_argument, NULL, OPT_TOKEN_WEBHOOK_TTL},
         {"authorization-webhook-cache-authorized-ttl", required_argument, NULL, OPT_AUTHZ_ALLOWED_TTL},
         {"authorization-webhook-cache-unauthorized-ttl", required_argument, NULL, OPT_AUTHZ_DENIED_TTL},
+        {"cluster-dns", required_argument, NULL, OPT_CLUSTER_DNS},
+        {"cluster-domain", required_argument, NULL, OPT_CLUSTER_DOMAIN},
+        {"resolv-conf", required_argument, NULL, OPT_RESOLV_CONF},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -843,6 +886,13 @@ static void usage(FILE *f)
               "                                     SubjectAccessReview \"allowed\" kept [5m]\n"
               "  --authorization-webhook-cache-unauthorized-ttl DURATION\n"
               "                                     SubjectAccessReview \"denied\" kept [30s]\n"
+              "  --cluster-dns IP,...               nameservers of ClusterFirst pods (clusterDNS) [none:\n"
+              "                                     they get the node's resolver]\n"
+              "  --cluster-domain DOMAIN            the cluster's domain, searched by pods (clusterDomain)\n"
+              "                                     [none]\n"
+              "  --resolv-conf FILE                 the base of pods' resolv.conf, \"\" for none "
+              "(resolvConf)\n"
+              "                                     [/etc/resolv.conf]\n"
               "  -v, --v N                          log verbosity [0]\n"
               "  --version                          print the version and exit\n"
               "  -h, --help                         this help\n",
@@ -872,6 +922,7 @@ static int parse_int_flag(const char *flag, const char *v, int min, int max, int
 int config_parse(struct cubelet_config *c, int argc, char **argv)
 {
         bool url_header_flag_seen = false;
+        bool cluster_dns_seen = false; /* the first --cluster-dns replaces the file's list */
         int opt;
 
         /* Pass 1: find --config, so the file can be applied before the other flags override it. */
@@ -1139,6 +1190,23 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 return flag_error(name, optarg, "expected absolute paths, comma-separated");
                         break;
                 }
+                case OPT_CLUSTER_DNS: {
+                        /* A comma list, as upstream's string slice flag; repeating the flag adds more. */
+                        _cleanup_free_ char *copy = xstrdup(optarg);
+                        char *save = NULL;
+                        if (!cluster_dns_seen)
+                                c->cluster_dns = strv_free(c->cluster_dns);
+                        cluster_dns_seen = true;
+                        for (char *d = strtok_r(copy, ",", &save); d; d = strtok_r(NULL, ",", &save))
+                                strv_push(&c->cluster_dns, xstrdup(d));
+                        break;
+                }
+                case OPT_CLUSTER_DOMAIN:
+                        set_str(&c->cluster_domain, optarg[0] ? optarg : NULL);
+                        break;
+                case OPT_RESOLV_CONF: /* "" turns the node's resolver file off */
+                        set_str(&c->resolv_conf, optarg);
+                        break;
                 case 'v':
                         if (parse_int_flag("v", optarg, 0, 10, &c->verbosity) < 0)
                                 return -EINVAL;

@@ -60,6 +60,11 @@ struct cubelet_config {
         bool seccomp_default;           /* seccompDefault / --seccomp-default: RuntimeDefault unless set */
         char *pod_cidr;                 /* podCIDR / --pod-cidr: agent mode's default network [the Node's] */
         int verbosity;                  /* --v */
+        /* The pods' names (upstream's fields and flags). */
+        char **cluster_dns;   /* clusterDNS / --cluster-dns IP,...: ClusterFirst pods' nameservers [none] */
+        char *cluster_domain; /* clusterDomain / --cluster-domain: their search domains [none] */
+        char *resolv_conf;    /* resolvConf / --resolv-conf: the base of pods' resolvers; "" none
+                               * [/etc/resolv.conf] */
         /* The node server (#7) on `port` (0 disables it; a cubelet extension for tests). */
         char *tls_cert_file;  /* tlsCertFile; NULL: self-signed in <root>/pki */
         char *tls_key_file;   /* tlsPrivateKeyFile */

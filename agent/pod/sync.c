@@ -11,6 +11,7 @@
 
 #include "arena.h"
 #include "backoff.h"
+#include "dns.h"
 #include "envvars.h"
 #include "security.h"
 #include "events.h"
@@ -19,6 +20,7 @@
 #include "probe_net.h"
 #include "prober.h"
 #include "qos_cgroups.h"
+#include "runtimeclass.h"
 #include "status.h"
 #include "volume.h"
 #include "cri.h"
@@ -236,69 +238,40 @@ static int setup_volumes(const struct sync_ctx *ctx, const struct pod *pod, stru
         return r;
 }
 
-/* Upstream's managed /etc/hosts for pods on the pod network. */
-static int write_etc_hosts(const struct sync_ctx *ctx, const struct pod *pod, const char *pod_ip)
-{
-        _cleanup_free_ char *path = strdup_printf("%s/pods/%s/etc-hosts", ctx->root_dir, pod->uid);
-        _cleanup_free_ char *content = NULL;
-        const char *host = pod->hostname ? pod->hostname : pod->name;
-
-        if (pod->host_network) {
-                size_t len;
-                int r = read_file_limit("/etc/hosts", 1 << 20, &content, &len);
-                if (r < 0)
-                        content = xstrdup("127.0.0.1\tlocalhost\n");
-        } else
-                content = strdup_printf("# Kubernetes-managed hosts file.\n"
-                                        "127.0.0.1\tlocalhost\n"
-                                        "::1\tlocalhost ip6-localhost ip6-loopback\n"
-                                        "fe00::0\tip6-localnet\n"
-                                        "fe00::0\tip6-mcastprefix\n"
-                                        "fe00::1\tip6-allnodes\n"
-                                        "fe00::2\tip6-allrouters\n"
-                                        "%s%s%.63s\n",
-                                        pod_ip && pod_ip[0] ? pod_ip : "", pod_ip && pod_ip[0] ? "\t" : "# ",
-                                        host);
-        return write_file_atomic(path, content, strlen(content), 0644);
-}
-
 /* ---- sandbox ---- */
 
-static Runtime__V1__DNSConfig *dns_config(struct arena *a, const struct sync_ctx *ctx, const struct pod *pod)
+static char **arena_strv(struct arena *a, char *const *v, size_t *ret_n)
 {
+        size_t n = strv_length(v);
+        char **out = arena_alloc(a, (n + 1) * sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                out[i] = arena_strdup(a, v[i]);
+        *ret_n = n;
+        return out;
+}
+
+/* Upstream's GetPodDNS, its events included. An empty configuration means the runtime's default (the
+ * node's resolv.conf); a None policy always has a nameserver (validation). */
+static Runtime__V1__DNSConfig *dns_config(struct arena *a, const struct sync_ctx *ctx, const struct pod *pod,
+                                          char **ret_err)
+{
+        struct dns_settings ds = {.cluster_dns = ctx->cluster_dns,
+                                  .cluster_domain = ctx->cluster_domain,
+                                  .resolv_conf = ctx->resolv_conf,
+                                  .node_ip = ctx->node_ip};
+        struct resolv rv = {0};
+        _cleanup_strv_free_ char **events = NULL;
+        int r = pod_dns_config(&ds, pod, &rv, &events, ret_err);
+        for (size_t i = 0; events && events[i] && events[i + 1]; i += 2)
+                pod_event(ctx, pod, NULL, EVENT_WARNING, events[i], "%s", events[i + 1]);
+        if (r < 0)
+                return NULL;
         Runtime__V1__DNSConfig *dns = arena_alloc(a, sizeof *dns);
         runtime__v1__dnsconfig__init(dns);
-        if (streq(pod->dns_policy, "None"))
-                return dns;
-        /* No cluster DNS is configured yet: ClusterFirst falls back to the node's resolver, as upstream. */
-        _cleanup_free_ char *buf = NULL;
-        if (read_file_limit(ctx->resolv_conf, 1 << 20, &buf, NULL) < 0)
-                return NULL; /* the runtime copies the host's file itself */
-        char **servers = arena_alloc(a, 8 * sizeof(char *)), **searches = arena_alloc(a, 8 * sizeof(char *));
-        char **options = arena_alloc(a, 8 * sizeof(char *));
-        char *save = NULL;
-        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char *f[8];
-                size_t nf = 0;
-                char *s2 = NULL;
-                if (line[0] == '#' || line[0] == ';')
-                        continue;
-                for (char *w = strtok_r(line, " \t", &s2); w && nf < 8; w = strtok_r(NULL, " \t", &s2))
-                        f[nf++] = w;
-                if (nf < 2)
-                        continue;
-                if (streq(f[0], "nameserver") && dns->n_servers < 3) /* the resolver reads 3 */
-                        servers[dns->n_servers++] = arena_strdup(a, f[1]);
-                else if (streq(f[0], "search"))
-                        for (size_t i = 1; i < nf && dns->n_searches < 6; i++)
-                                searches[dns->n_searches++] = arena_strdup(a, f[i]);
-                else if (streq(f[0], "options"))
-                        for (size_t i = 1; i < nf && dns->n_options < 8; i++)
-                                options[dns->n_options++] = arena_strdup(a, f[i]);
-        }
-        dns->servers = servers;
-        dns->searches = searches;
-        dns->options = options;
+        dns->servers = arena_strv(a, rv.servers, &dns->n_servers);
+        dns->searches = arena_strv(a, rv.searches, &dns->n_searches);
+        dns->options = arena_strv(a, rv.options, &dns->n_options);
+        resolv_done(&rv);
         return dns;
 }
 
@@ -308,13 +281,18 @@ static Runtime__V1__NamespaceOption *ns_options(struct arena *a, const struct po
         runtime__v1__namespace_option__init(ns);
         ns->network =
                 pod->host_network ? RUNTIME__V1__NAMESPACE_MODE__NODE : RUNTIME__V1__NAMESPACE_MODE__POD;
-        ns->pid = pod->host_pid ? RUNTIME__V1__NAMESPACE_MODE__NODE : RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
+        /* shareProcessNamespace: the sandbox and every container in one PID namespace (the pause process is
+         * its init). */
+        ns->pid = pod->host_pid                  ? RUNTIME__V1__NAMESPACE_MODE__NODE
+                  : pod->share_process_namespace ? RUNTIME__V1__NAMESPACE_MODE__POD
+                                                 : RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
         ns->ipc = pod->host_ipc ? RUNTIME__V1__NAMESPACE_MODE__NODE : RUNTIME__V1__NAMESPACE_MODE__POD;
         return ns;
 }
 
+/* Upstream's generatePodSandboxConfig: NULL with *ret_err when the pod's DNS or hostname cannot be made. */
 static Runtime__V1__PodSandboxConfig *sandbox_config(struct arena *a, const struct sync_ctx *ctx,
-                                                     const struct pod *pod, uint32_t attempt)
+                                                     const struct pod *pod, uint32_t attempt, char **ret_err)
 {
         Runtime__V1__PodSandboxConfig *cfg = arena_alloc(a, sizeof *cfg);
         Runtime__V1__PodSandboxMetadata *md = arena_alloc(a, sizeof *md);
@@ -332,11 +310,16 @@ static Runtime__V1__PodSandboxConfig *sandbox_config(struct arena *a, const stru
         md->namespace_ = pod->namespace;
         md->attempt = attempt;
         cfg->metadata = md;
-        cfg->hostname = pod->host_network
-                                ? NULL
-                                : arena_printf(a, "%.63s", pod->hostname ? pod->hostname : pod->name);
+        cfg->dns_config = dns_config(a, ctx, pod, ret_err);
+        if (!cfg->dns_config)
+                return NULL;
+        if (!pod->host_network) { /* a hostNetwork pod has the node's */
+                _cleanup_free_ char *host = NULL;
+                if (pod_kernel_hostname(pod, ctx->cluster_domain, &host, ret_err) < 0)
+                        return NULL;
+                cfg->hostname = arena_strdup(a, host);
+        }
         cfg->log_directory = arena_strdup(a, logdir);
-        cfg->dns_config = dns_config(a, ctx, pod);
 
         for (size_t i = 0; i < pod->n_labels; i++)
                 map_add(a, &labels, &runtime__v1__pod_sandbox_config__labels_entry__descriptor,
@@ -400,7 +383,27 @@ static int create_sandbox(const struct sync_ctx *ctx, struct pod *pod, Runtime__
                           strerror(-r));
                 return r;
         }
+        /* runtimeClassName: its RuntimeClass's handler names the runtime's configuration. Without an API
+         * server there is nothing to resolve it with, and upstream then runs the default handler. */
+        _cleanup_free_ char *handler = NULL;
+        if (ctx->runtime_classes) {
+                char why[512];
+                r = rc_cache_handler(ctx->runtime_classes, pod->runtime_class_name, &handler, why,
+                                     sizeof why);
+                if (r < 0) {
+                        res_error(res, "FailedCreatePodSandBox", "Failed to create pod sandbox: %s", why);
+                        return r;
+                }
+                if (handler[0])
+                        log_v(2, "Running pod with RuntimeHandler", "pod=\"%s/%s\" runtimeHandler=\"%s\"",
+                              pod->namespace, pod->name, handler);
+        } else if (pod->runtime_class_name && pod->runtime_class_name[0])
+                log_warn("No API server to resolve the pod's RuntimeClass; running it with the runtime's "
+                         "default handler, as upstream",
+                         "pod=\"%s/%s\" runtimeClassName=\"%s\"", pod->namespace, pod->name,
+                         pod->runtime_class_name);
         req.config = cfg;
+        req.runtime_handler = handler ? handler : "";
         /* Sandboxes may take a while (CNI); give them the image-pull deadline. */
         r = CRI_CALL(ctx->cri, RuntimeService, RunPodSandbox, run_pod_sandbox, &req, &resp,
                      ctx->image_pull_timeout_ms, &err);
@@ -557,6 +560,64 @@ static int run_handler(const struct sync_ctx *ctx, const struct probe_spec *h, c
                 snprintf(out, len, "unsupported handler");
                 return -EIO;
         }
+}
+
+/* ---- the pod's /etc/hosts ---- */
+
+/* The sandbox's IPs, the primary first; NULL when it has none. */
+static char **sandbox_ips(const struct sync_ctx *ctx, const char *sandbox_id)
+{
+        Runtime__V1__PodSandboxStatusRequest req = RUNTIME__V1__POD_SANDBOX_STATUS_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__PodSandboxStatusResponse *resp = NULL;
+        struct cri_error err = {0};
+        char **ips = NULL;
+        req.pod_sandbox_id = (char *) sandbox_id;
+        if (CRI_CALL(ctx->cri, RuntimeService, PodSandboxStatus, pod_sandbox_status, &req, &resp,
+                     ctx->timeout_ms, &err) < 0 ||
+            !resp->status || !resp->status->network || !resp->status->network->ip ||
+            !resp->status->network->ip[0])
+                return NULL;
+        strv_push(&ips, xstrdup(resp->status->network->ip));
+        for (size_t i = 0; i < resp->status->network->n_additional_ips; i++)
+                if (resp->status->network->additional_ips[i]->ip[0])
+                        strv_push(&ips, xstrdup(resp->status->network->additional_ips[i]->ip));
+        return ips;
+}
+
+/* Upstream's makeHostsMount, at every container start: the pod's managed hosts file (a hostNetwork pod's is
+ * the node's, with the pod's aliases). Returns 1 with *ret_path to mount there, 0 when a pod on the pod
+ * network has no IP yet (nothing is mounted then, as upstream), or -errno with why. */
+static int write_hosts_file(const struct sync_ctx *ctx, const struct pod *pod, const char *sandbox_id,
+                            char **ret_path, char *why, size_t len)
+{
+        _cleanup_free_ char *content = NULL, *err = NULL;
+        int r;
+        if (pod->host_network) {
+                r = hosts_node_content("/etc/hosts", pod, &content, &err);
+                if (r < 0) {
+                        snprintf(why, len, "%s", err);
+                        return r;
+                }
+        } else {
+                _cleanup_strv_free_ char **ips = sandbox_ips(ctx, sandbox_id);
+                _cleanup_free_ char *host = NULL, *domain = NULL;
+                if (!ips)
+                        return 0;
+                r = pod_hostname_domain(pod, ctx->cluster_domain, &host, &domain, &err);
+                if (r < 0) {
+                        snprintf(why, len, "%s", err);
+                        return r;
+                }
+                content = hosts_managed_content(ips, host, domain, pod);
+        }
+        _cleanup_free_ char *path = strdup_printf("%s/pods/%s/etc-hosts", ctx->root_dir, pod->uid);
+        r = write_file_atomic(path, content, strlen(content), 0644);
+        if (r < 0) {
+                snprintf(why, len, "open %s: %s", path, strerror(-r));
+                return r;
+        }
+        *ret_path = TAKE_PTR(path);
+        return 1;
 }
 
 /* ---- resources ---- */
@@ -747,12 +808,21 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
                                  "path=\"%s\" err=\"%m\"", file);
         }
         if (!hosts_mounted) {
-                Runtime__V1__Mount *m = arena_alloc(&a, sizeof *m);
-                runtime__v1__mount__init(m);
-                m->container_path = "/etc/hosts";
-                m->host_path = arena_printf(&a, "%s/pods/%s/etc-hosts", ctx->root_dir, pod->uid);
-                if (access(m->host_path, F_OK) == 0)
+                _cleanup_free_ char *hosts = NULL;
+                char why[512];
+                r = write_hosts_file(ctx, pod, sandbox_id, &hosts, why, sizeof why);
+                if (r < 0) {
+                        res_cerror(res, c->name, "CreateContainerConfigError", "%s", why);
+                        pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "Error: %s", why);
+                        return r;
+                }
+                if (r > 0) {
+                        Runtime__V1__Mount *m = arena_alloc(&a, sizeof *m);
+                        runtime__v1__mount__init(m);
+                        m->container_path = "/etc/hosts";
+                        m->host_path = arena_strdup(&a, hosts);
                         cfg.mounts[cfg.n_mounts++] = m;
+                }
         }
 
         map_add(&a, &labels, &runtime__v1__container_config__labels_entry__descriptor, LABEL_POD_NAME,
@@ -1521,7 +1591,8 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                 }
         }
         uint32_t attempt = sb && sb->metadata ? sb->metadata->attempt + (sandbox_ready ? 0 : 1) : 0;
-        Runtime__V1__PodSandboxConfig *sbcfg = sandbox_config(&a, ctx, pod, attempt);
+        _cleanup_free_ char *sbcfg_err = NULL;
+        Runtime__V1__PodSandboxConfig *sbcfg = sandbox_config(&a, ctx, pod, attempt, &sbcfg_err);
 
         /* Decide per app container, from its newest instance. */
         enum action *act = OOM_CHECK(calloc(pod->n_containers + 1, sizeof *act));
@@ -1633,6 +1704,10 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                                   "network is not ready: container runtime network not ready: %s", net);
                         res->requeue_ms = 5000; /* the network check's period */
                         r = -ENETDOWN;
+                } else if (!sbcfg) {
+                        res_error(res, "FailedCreatePodSandBox", "Failed to create pod sandbox: %s",
+                                  sbcfg_err);
+                        r = -EINVAL;
                 } else {
                         network_pod_begin(ctx->network, pod); /* agent mode: the delegate asks for it */
                         r = create_sandbox(ctx, pod, sbcfg, &sandbox_id, &pod_ip, res);
@@ -1644,16 +1719,19 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                 }
                 log_info("Pod sandbox created", "pod=\"%s\" podSandboxID=\"%.13s\" attempt=%u ip=\"%s\"",
                          fullname, sandbox_id, attempt, pod_ip ? pod_ip : "");
-                r = write_etc_hosts(ctx, pod, pod_ip);
-                if (r < 0)
-                        log_warn("Writing the pod's hosts file failed, ignoring", "pod=\"%s\" err=\"%s\"",
-                                 fullname, strerror(-r));
                 /* In a new sandbox every container that may still run starts again. */
                 for (size_t i = 0; i < pod->n_containers; i++)
                         if (act[i] == KEEP)
                                 act[i] = RESTART;
         } else
                 sandbox_id = xstrdup(sb->id);
+        if (!sbcfg) {
+                /* Upstream's ConfigPodSandbox step: nothing starts in a sandbox whose config cannot be made. */
+                res_error(res, "ConfigPodSandboxError",
+                          "GeneratePodSandboxConfig for pod \"%s_%s(%s)\" failed: %s", pod->name,
+                          pod->namespace, pod->uid, sbcfg_err);
+                goto out;
+        }
 
         if (!sync_init_containers(ctx, pod, sandbox_id, sbcfg, &rt, !sandbox_ready, res)) {
                 if (res->terminal)

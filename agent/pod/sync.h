@@ -17,6 +17,7 @@ struct security_ctx;
 struct svc_cache;
 struct qos_cgroups;
 struct network;
+struct rc_cache;
 
 /* CRI labels and annotations cubelet writes, with upstream's names. */
 #define LABEL_POD_NAME           "io.kubernetes.pod.name"
@@ -34,7 +35,9 @@ struct sync_ctx {
         const char *root_dir;           /* /var/lib/cubelet */
         const char *pod_logs_dir;       /* /var/log/pods */
         const char *containers_log_dir; /* /var/log/containers (links to the logs); NULL: none */
-        const char *resolv_conf;        /* /etc/resolv.conf */
+        const char *resolv_conf;        /* resolvConf: the node's resolver for pods; "" none */
+        char **cluster_dns;             /* clusterDNS: valid IPs; NULL: none (ClusterFirst is Default) */
+        const char *cluster_domain;     /* clusterDomain; NULL: none */
         int64_t timeout_ms;             /* per CRI call (runtimeRequestTimeout) */
         int64_t image_pull_timeout_ms;
         struct backoff *backoff;       /* CrashLoopBackOff state; NULL: restart at once */
@@ -49,6 +52,7 @@ struct sync_ctx {
         int64_t node_cpu_m, node_mem;        /* allocatable, for resourceFieldRef limits not set */
         struct qos_cgroups *cgroups;         /* pod cgroups by QoS class; NULL: none (cgroupsPerQOS off) */
         struct network *network;             /* NetworkReady; NULL: always ready */
+        struct rc_cache *runtime_classes;    /* RuntimeClasses from the API server; NULL: standalone */
 };
 
 #define SYNC_MAX_WAITS 16

@@ -702,6 +702,59 @@ static void test_manifest_url(void **state)
         }
 }
 
+/* clusterDNS, clusterDomain, resolvConf: upstream's fields and flags. */
+static void test_dns_settings(void **state)
+{
+        struct cubelet_config c;
+        assert_int_equal(parse(&c, "--hostname-override=n1", NULL), 0);
+        assert_null(c.cluster_dns);
+        assert_null(c.cluster_domain);
+        assert_string_equal(c.resolv_conf, "/etc/resolv.conf");
+        config_done(&c);
+
+        _cleanup_free_ char *path = write_tmp("dns.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                          "kind: KubeletConfiguration\n"
+                                                          "clusterDNS: [10.96.0.10, fd00::a]\n"
+                                                          "clusterDomain: cluster.local\n"
+                                                          "resolvConf: \"\"\n");
+        _cleanup_free_ char *arg = strdup_printf("--config=%s", path);
+        assert_int_equal(parse(&c, "--hostname-override=n1", arg, NULL), 0);
+        assert_int_equal(strv_length(c.cluster_dns), 2);
+        assert_string_equal(c.cluster_dns[1], "fd00::a");
+        assert_string_equal(c.cluster_domain, "cluster.local");
+        assert_string_equal(c.resolv_conf, "/etc/resolv.conf"); /* "" in the file is the default */
+        json_t *o = config_to_json(&c);
+        assert_string_equal(json_string_value(json_array_get(json_object_get(o, "clusterDNS"), 0)),
+                            "10.96.0.10");
+        assert_string_equal(json_string_value(json_object_get(o, "clusterDomain")), "cluster.local");
+        assert_string_equal(json_string_value(json_object_get(o, "resolvConf")), "/etc/resolv.conf");
+        json_decref(o);
+        config_done(&c);
+
+        /* Flags: the first --cluster-dns replaces the file's list, later ones add; --resolv-conf= is none. */
+        assert_int_equal(parse(&c, "--hostname-override=n1", arg, "--cluster-dns=10.0.0.10,10.0.0.11",
+                               "--cluster-dns", "10.0.0.12", "--cluster-domain", "k8s.test",
+                               "--resolv-conf=", NULL),
+                         0);
+        assert_int_equal(strv_length(c.cluster_dns), 3);
+        assert_string_equal(c.cluster_dns[0], "10.0.0.10");
+        assert_string_equal(c.cluster_dns[2], "10.0.0.12");
+        assert_string_equal(c.cluster_domain, "k8s.test");
+        assert_string_equal(c.resolv_conf, "");
+        config_done(&c);
+
+        _cleanup_free_ char *bad = write_tmp("bad-dns.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                             "kind: KubeletConfiguration\n"
+                                                             "clusterDNS: 10.96.0.10\n");
+        int r;
+        _cleanup_free_ char *err = NULL;
+        config_init_defaults(&c);
+        _cleanup_free_ char *out = load_capturing_stderr(&c, bad, &r, &err);
+        assert_int_equal(r, -EINVAL);
+        assert_non_null(strstr(err, "clusterDNS: expected a list of IP addresses"));
+        config_done(&c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -718,6 +771,7 @@ int main(void)
                 cmocka_unit_test(test_config_unknown_field_warns),
                 cmocka_unit_test(test_node_server_config),
                 cmocka_unit_test(test_config_to_json),
+                cmocka_unit_test(test_dns_settings),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
