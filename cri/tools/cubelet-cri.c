@@ -1,4 +1,5 @@
-/* cubelet-cri: a small CRI client for operators and tests (a crictl subset): version, pods, ps, inspect, rmp. */
+/* cubelet-cri: a small CRI client for operators and tests (a crictl subset): version, pods, ps, inspect, runp,
+ * rmp. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -56,12 +57,13 @@ static int cmd_pods(struct cri_client *c)
         int r = CRI_CALL(c, RuntimeService, ListPodSandbox, list_pod_sandbox, &req, &resp, 0, &err);
         if (r < 0)
                 return fail("list sandboxes", r, &err);
-        printf("POD_ID\tSTATE\tNAMESPACE\tNAME\tATTEMPT\tUID\n");
+        printf("POD_ID\tSTATE\tNAMESPACE\tNAME\tATTEMPT\tUID\tRUNTIME\n");
         for (size_t i = 0; i < resp->n_items; i++) {
                 Runtime__V1__PodSandbox *s = resp->items[i];
-                printf("%.13s\t%s\t%s\t%s\t%u\t%s\n", s->id, s->state == 0 ? "READY" : "NOTREADY",
+                printf("%.13s\t%s\t%s\t%s\t%u\t%s\t%s\n", s->id, s->state == 0 ? "READY" : "NOTREADY",
                        s->metadata ? s->metadata->namespace_ : "-", s->metadata ? s->metadata->name : "-",
-                       s->metadata ? s->metadata->attempt : 0, s->metadata ? s->metadata->uid : "-");
+                       s->metadata ? s->metadata->attempt : 0, s->metadata ? s->metadata->uid : "-",
+                       s->runtime_handler && s->runtime_handler[0] ? s->runtime_handler : "(default)");
         }
         cri_free(resp);
         return 0;
@@ -120,6 +122,38 @@ static int cmd_inspect(struct cri_client *c, const char *id)
         return 0;
 }
 
+/* crictl runp, reduced: a bare sandbox named NAME (namespace "default") on the node's network, run by the
+ * runtime handler given ("" is the runtime's default); prints its ID. */
+static int cmd_runp(struct cri_client *c, const char *handler, const char *name)
+{
+        Runtime__V1__RunPodSandboxRequest req = RUNTIME__V1__RUN_POD_SANDBOX_REQUEST__INIT;
+        Runtime__V1__PodSandboxConfig cfg = RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
+        Runtime__V1__PodSandboxMetadata md = RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
+        Runtime__V1__LinuxPodSandboxConfig lx = RUNTIME__V1__LINUX_POD_SANDBOX_CONFIG__INIT;
+        Runtime__V1__LinuxSandboxSecurityContext sc = RUNTIME__V1__LINUX_SANDBOX_SECURITY_CONTEXT__INIT;
+        Runtime__V1__NamespaceOption ns = RUNTIME__V1__NAMESPACE_OPTION__INIT;
+        Runtime__V1__RunPodSandboxResponse *resp = NULL;
+        struct cri_error err = {0};
+        char uid[256];
+        snprintf(uid, sizeof uid, "cubelet-cri-runp-%s", name);
+        md.name = (char *) name;
+        md.namespace_ = (char *) "default";
+        md.uid = uid;
+        ns.network = RUNTIME__V1__NAMESPACE_MODE__NODE;
+        sc.namespace_options = &ns;
+        lx.security_context = &sc;
+        cfg.metadata = &md;
+        cfg.linux = &lx;
+        req.config = &cfg;
+        req.runtime_handler = (char *) handler;
+        int r = CRI_CALL(c, RuntimeService, RunPodSandbox, run_pod_sandbox, &req, &resp, 0, &err);
+        if (r < 0)
+                return fail("run pod sandbox", r, &err);
+        printf("%s\n", resp->pod_sandbox_id);
+        cri_free(resp);
+        return 0;
+}
+
 /* crictl rmp -f: stops the sandbox (and its containers), then removes it with them. */
 static int cmd_rmp(struct cri_client *c, const char *id)
 {
@@ -143,7 +177,8 @@ static int cmd_rmp(struct cri_client *c, const char *id)
 
 static void usage(FILE *f)
 {
-        fputs("Usage: cubelet-cri [-r ENDPOINT] version|pods|ps [-a]|inspect CONTAINER_ID|rmp POD_ID\n"
+        fputs("Usage: cubelet-cri [-r ENDPOINT] version|pods|ps [-a]|inspect CONTAINER_ID|\n"
+              "                   runp [--runtime HANDLER] NAME|rmp POD_ID\n"
               "  -r, --runtime-endpoint  CRI socket [unix:///run/containerd/containerd.sock]\n"
               "  -t, --timeout MS        per-call deadline [10000]\n",
               f);
@@ -190,6 +225,10 @@ int main(int argc, char **argv)
                 r = cmd_ps(c, optind + 1 < argc && strcmp(argv[optind + 1], "-a") == 0);
         else if (strcmp(cmd, "inspect") == 0 && optind + 1 < argc)
                 r = cmd_inspect(c, argv[optind + 1]);
+        else if (strcmp(cmd, "runp") == 0 && optind + 3 < argc && strcmp(argv[optind + 1], "--runtime") == 0)
+                r = cmd_runp(c, argv[optind + 2], argv[optind + 3]);
+        else if (strcmp(cmd, "runp") == 0 && optind + 1 < argc)
+                r = cmd_runp(c, "", argv[optind + 1]);
         else if (strcmp(cmd, "rmp") == 0 && optind + 1 < argc)
                 r = cmd_rmp(c, argv[optind + 1]);
         else {

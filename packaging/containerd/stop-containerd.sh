@@ -162,7 +162,7 @@ kill_shims() {
 		# drop runc state (and with it the cgroups) of the container
 		if [ -n "$ns" ] && [ -n "$id" ]; then
 			local r
-			for r in "$DIR/state/runc/$ns" "/run/containerd/runc/$ns"; do
+			for r in "$DIR/state/runc/$ns" "$DIR/state/runc-test/$ns" "/run/containerd/runc/$ns"; do
 				if [ -d "$r/$id" ]; then
 					runc --root "$r" delete --force "$id" >/dev/null 2>&1 || true
 				fi
