@@ -1,10 +1,12 @@
 /* libFuzzer target for static pod manifests (files and the manifest URL's document): YAML/JSON parsing, Pod
- * decoding, defaulting, validation. */
+ * decoding, defaulting, validation; the accepted pods' names (resolver, hostname, /etc/hosts), and the same
+ * bytes as a resolv.conf. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns.h"
 #include "manifest.h"
 #include "pod.h"
 #include "util.h"
@@ -43,6 +45,39 @@ static void check_result(const struct manifest_result *r, const char *source)
         }
 }
 
+/* What the sync makes of an accepted pod's names: never a crash, and the resolver within its limits. */
+static void check_names(const struct pod *p)
+{
+        char *dns[] = {"10.96.0.10", "fd00::a", NULL};
+        struct dns_settings s = {.cluster_dns = dns, .cluster_domain = "cluster.local", .resolv_conf = ""};
+        struct resolv r = {0};
+        char **events = NULL, *err = NULL, *host = NULL, *domain = NULL;
+        if (pod_dns_config(&s, p, &r, &events, &err) >= 0 &&
+            (strv_length(r.servers) > 3 || strv_length(r.searches) > 6)) {
+                fprintf(stderr, "resolver over its limits\n");
+                abort();
+        }
+        resolv_done(&r);
+        strv_free(events);
+        free(err);
+        err = NULL;
+        if (pod_hostname_domain(p, "cluster.local", &host, &domain, &err) >= 0) {
+                char *ips[] = {"10.88.0.5", NULL};
+                if (strlen(host) > 63) {
+                        fprintf(stderr, "hostname over 63 characters\n");
+                        abort();
+                }
+                free(hosts_managed_content(ips, host, domain, p));
+                free(host);
+                free(domain);
+        }
+        free(err);
+        err = NULL;
+        if (pod_kernel_hostname(p, "cluster.local", &host, &err) >= 0)
+                free(host);
+        free(err);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         struct manifest_result r1, r2;
@@ -55,6 +90,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 memcpy(buf, data, size);
         manifest_decode(FUZZ_PATH, buf, size, FUZZ_NODE, &r1);
         check_result(&r1, "file");
+        for (size_t i = 0; i < r1.n_pods; i++)
+                check_names(r1.pods[i]);
+
+        /* The same bytes as the node's resolv.conf (a C string: up to the first NUL). */
+        char *text = strndup((const char *) data, size);
+        struct resolv rv = {0};
+        char *rerr = NULL;
+        if (text)
+                resolv_parse(text, &rv, &rerr);
+        resolv_done(&rv);
+        free(rerr);
+        free(text);
 
         /* Decoding is deterministic: same verdict, same UIDs. */
         manifest_decode(FUZZ_PATH, buf, size, FUZZ_NODE, &r2);
