@@ -1592,7 +1592,7 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
         }
         uint32_t attempt = sb && sb->metadata ? sb->metadata->attempt + (sandbox_ready ? 0 : 1) : 0;
         _cleanup_free_ char *sbcfg_err = NULL;
-        Runtime__V1__PodSandboxConfig *sbcfg = sandbox_config(&a, ctx, pod, attempt, &sbcfg_err);
+        Runtime__V1__PodSandboxConfig *sbcfg = NULL;
 
         /* Decide per app container, from its newest instance. */
         enum action *act = OOM_CHECK(calloc(pod->n_containers + 1, sizeof *act));
@@ -1677,6 +1677,12 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                 goto out;
         }
 
+        /* The sandbox's config (upstream's generatePodSandboxConfig: DNS with its events, the hostname) is made
+         * when something may be created or started; a steady pod's sync leaves it (upstream redoes it every
+         * sync, and then rate-limits the events it repeats). */
+        if (!steady)
+                sbcfg = sandbox_config(&a, ctx, pod, attempt, &sbcfg_err);
+
         pdir = pod_dir(ctx, pod->uid);
         r = mkdir_p(pdir, 0750);
         if (r < 0) {
@@ -1725,7 +1731,7 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                                 act[i] = RESTART;
         } else
                 sandbox_id = xstrdup(sb->id);
-        if (!sbcfg) {
+        if (!sbcfg && !steady) {
                 /* Upstream's ConfigPodSandbox step: nothing starts in a sandbox whose config cannot be made. */
                 res_error(res, "ConfigPodSandboxError",
                           "GeneratePodSandboxConfig for pod \"%s_%s(%s)\" failed: %s", pod->name,
