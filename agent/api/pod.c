@@ -72,6 +72,7 @@ static void container_done(struct container *c)
                 free(c->mounts[i].name);
                 free(c->mounts[i].mount_path);
                 free(c->mounts[i].sub_path);
+                free(c->mounts[i].sub_path_expr);
         }
         free(c->mounts);
         free(c->termination_message_path);
@@ -956,6 +957,48 @@ static void container_hash(struct container *c, json_t *obj)
         snprintf(c->hash, sizeof c->hash, "%016llx", (unsigned long long) h);
 }
 
+bool path_has_backstep(const char *path)
+{
+        for (const char *s = path; *s;) {
+                size_t len = strcspn(s, "/");
+                if (len == 2 && s[0] == '.' && s[1] == '.')
+                        return true;
+                s += len;
+                s += *s == '/';
+        }
+        return false;
+}
+
+/* The API server's validateLocalDescendingPath: relative, no ".." component. Its field path names the list,
+ * not the entry (spec.containers[0].volumeMounts.subPath), as upstream's does. */
+static void check_descending_path(struct api_problems *pr, const char *container_path, const char *field,
+                                  const char *value)
+{
+        char q[600];
+        snprintf(q, sizeof q, "%s.volumeMounts.%s", container_path, field);
+        if (value[0] == '/')
+                add_error(pr, q, "Invalid value: \"%s\": must be a relative path", value);
+        if (path_has_backstep(value))
+                add_error(pr, q, "Invalid value: \"%s\": must not contain '..'", value);
+}
+
+static void check_sub_paths(struct api_problems *pr, const char *container_path, const char *mount_path,
+                            const struct volume_mount *m)
+{
+        bool sub = m->sub_path && m->sub_path[0], expr = m->sub_path_expr && m->sub_path_expr[0];
+        if (sub)
+                check_descending_path(pr, container_path, "subPath", m->sub_path);
+        if (!expr)
+                return;
+        if (sub) {
+                char q[600];
+                snprintf(q, sizeof q, "%s.subPathExpr", mount_path);
+                add_error(pr, q, "Invalid value: \"%s\": subPathExpr and subPath are mutually exclusive",
+                          m->sub_path_expr);
+        }
+        check_descending_path(pr, container_path, "subPathExpr", m->sub_path_expr);
+}
+
 static void decode_container(struct api_problems *pr, json_t *obj, const char *path, struct container *c)
 {
         static const char *const pull[] = {"Always", "IfNotPresent", "Never", NULL};
@@ -1074,6 +1117,7 @@ static void decode_container(struct api_problems *pr, json_t *obj, const char *p
                         m->name = get_str(pr, e, p, "name");
                         m->mount_path = get_str(pr, e, p, "mountPath");
                         m->sub_path = get_str(pr, e, p, "subPath");
+                        m->sub_path_expr = get_str(pr, e, p, "subPathExpr");
                         m->read_only = get_bool(pr, e, p, "readOnly");
                         char q[600];
                         snprintf(q, sizeof q, "%s.mountPath", p);
@@ -1108,11 +1152,7 @@ static void decode_container(struct api_problems *pr, json_t *obj, const char *p
                                 add_error(pr, q,
                                           "Forbidden: Bidirectional mount propagation is available only to "
                                           "privileged containers");
-                        snprintf(q, sizeof q, "%s.subPath", p);
-                        if (m->sub_path && (m->sub_path[0] == '/' || strstr(m->sub_path, "..")))
-                                add_error(pr, q,
-                                          "Invalid value: \"%s\": must be a relative path without '..'",
-                                          m->sub_path);
+                        check_sub_paths(pr, path, p, m);
                 }
         }
         decode_resources(pr, obj, path, c);

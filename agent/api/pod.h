@@ -30,6 +30,7 @@ struct volume_mount {
         char *name;
         char *mount_path;
         char *sub_path;
+        char *sub_path_expr; /* subPathExpr: expanded with the container's environment at start */
         bool read_only;
         enum mount_propagation propagation; /* mountPropagation */
 };
@@ -191,5 +192,7 @@ const char *pod_qos_class(const struct pod *p);
 int parse_quantity_milli(const char *s, int64_t *ret);
 
 /* Validation helpers (Kubernetes apimachinery rules). */
+/* Whether a '/'-separated path has a ".." component (upstream's validatePathNoBacksteps). */
+bool path_has_backstep(const char *path);
 bool is_dns1123_label(const char *s);
 bool is_dns1123_subdomain(const char *s);

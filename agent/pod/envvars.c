@@ -1,4 +1,5 @@
-/* A container's environment as upstream builds it: envFrom sources, then env with valueFrom resolved. */
+/* A container's environment as upstream builds it: the Services' variables, envFrom sources, then env with
+ * $(VAR) references expanded and valueFrom resolved. */
 #include "envvars.h"
 
 #include <ctype.h>
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "expansion.h"
 #include "objcache.h"
 #include "services.h"
 #include "util.h"
@@ -236,87 +238,108 @@ static int env_from(const struct env_ctx *ctx, const struct pod *pod, json_t *sr
         return 0;
 }
 
-int container_env(const struct env_ctx *ctx, const struct pod *pod, const char *container, char ***ret,
-                  char **ret_warning, char *err, size_t errlen)
+/* One env entry's value: value with its references expanded against the variables so far (env) and the
+ * Services' (svc), or valueFrom resolved. *ret stays NULL when an optional source is missing (the variable
+ * is then not set at all). */
+static int env_value(const struct env_ctx *ctx, const struct pod *pod, const char *container, json_t *e,
+                     char **env, char **svc, char **ret, char *err, size_t errlen)
+{
+        const char *value = json_string_value(json_object_get(e, "value"));
+        json_t *vf = json_object_get(e, "valueFrom");
+        *ret = NULL;
+        if (value && value[0]) {
+                *ret = expand_env(value, env, svc);
+                return 0;
+        }
+        if (!json_is_object(vf)) {
+                *ret = xstrdup("");
+                return 0;
+        }
+        json_t *fr = json_object_get(vf, "fieldRef"), *rr = json_object_get(vf, "resourceFieldRef");
+        json_t *ck = json_object_get(vf, "configMapKeyRef"), *sk = json_object_get(vf, "secretKeyRef");
+        if (fr)
+                return env_field_ref(ctx, pod, json_string_value(json_object_get(fr, "fieldPath")) ?: "",
+                                     ret, err, errlen);
+        if (rr)
+                return env_resource_ref(ctx, pod, container, rr, ret, err, errlen);
+        if (!ck && !sk) {
+                *ret = xstrdup("");
+                return 0;
+        }
+        json_t *ref = ck ? ck : sk, *obj = NULL;
+        const char *oname = json_string_value(json_object_get(ref, "name")) ?: "";
+        const char *key = json_string_value(json_object_get(ref, "key")) ?: "";
+        bool optional = json_is_true(json_object_get(ref, "optional"));
+        int r = get_object(ctx, pod, sk ? "secrets" : "configmaps", oname, &obj, err, errlen);
+        if (r == -ENOENT && optional)
+                return 0;
+        if (r < 0)
+                return r;
+        *ret = object_value(obj, sk != NULL, key);
+        json_decref(obj);
+        if (*ret || optional)
+                return 0;
+        snprintf(err, errlen, "couldn't find key %s in %s %s/%s", key, sk ? "Secret" : "ConfigMap",
+                 pod->namespace, oname);
+        return -ENOENT;
+}
+
+int container_env_build(const struct env_ctx *ctx, const struct pod *pod, const char *container, char **svc,
+                        char ***ret, char **ret_warning, char *err, size_t errlen)
 {
         json_t *c = pod_container_json(pod, container), *e;
-        char **env = NULL;
+        _cleanup_strv_free_ char **env = NULL;
+        _cleanup_free_ char *warning = NULL;
         size_t i;
-        int r = 0;
+        int r;
 
-        if (ret_warning)
-                *ret_warning = NULL;
         json_array_foreach(json_object_get(c, "envFrom"), i, e)
         {
-                if ((r = env_from(ctx, pod, e, &env, ret_warning, err, errlen)) < 0)
-                        goto fail;
+                if ((r = env_from(ctx, pod, e, &env, &warning, err, errlen)) < 0)
+                        return r;
         }
         json_array_foreach(json_object_get(c, "env"), i, e)
         {
                 const char *name = json_string_value(json_object_get(e, "name"));
-                json_t *vf = json_object_get(e, "valueFrom");
                 _cleanup_free_ char *value = NULL;
                 if (!name)
                         continue;
-                if (!json_is_object(vf)) {
-                        env_set(&env, name, json_string_value(json_object_get(e, "value")) ?: "");
-                        continue;
-                }
-                json_t *fr = json_object_get(vf, "fieldRef"), *rr = json_object_get(vf, "resourceFieldRef");
-                json_t *ck = json_object_get(vf, "configMapKeyRef"),
-                       *sk = json_object_get(vf, "secretKeyRef");
-                if (fr)
-                        r = env_field_ref(ctx, pod,
-                                          json_string_value(json_object_get(fr, "fieldPath")) ?: "", &value,
-                                          err, errlen);
-                else if (rr)
-                        r = env_resource_ref(ctx, pod, container, rr, &value, err, errlen);
-                else if (ck || sk) {
-                        json_t *ref = ck ? ck : sk, *obj = NULL;
-                        const char *oname = json_string_value(json_object_get(ref, "name")) ?: "";
-                        const char *key = json_string_value(json_object_get(ref, "key")) ?: "";
-                        bool optional = json_is_true(json_object_get(ref, "optional"));
-                        r = get_object(ctx, pod, sk ? "secrets" : "configmaps", oname, &obj, err, errlen);
-                        if (r == -ENOENT && optional) {
-                                r = 0;
-                                continue;
-                        }
-                        if (r >= 0) {
-                                value = object_value(obj, sk != NULL, key);
-                                json_decref(obj);
-                                if (!value && optional)
-                                        continue;
-                                if (!value) {
-                                        snprintf(err, errlen, "couldn't find key %s in %s %s/%s", key,
-                                                 sk ? "Secret" : "ConfigMap", pod->namespace, oname);
-                                        r = -ENOENT;
-                                }
-                        }
-                }
-                if (r < 0)
-                        goto fail;
-                env_set(&env, name, value ? value : "");
+                if ((r = env_value(ctx, pod, container, e, env, svc, &value, err, errlen)) < 0)
+                        return r;
+                if (value)
+                        env_set(&env, name, value);
         }
+        /* The Services' variables last, each unless the container set that name itself. */
+        for (char **p = svc; p && p[0] && p[1]; p += 2)
+                if (!env_lookup(env, p[0], strlen(p[0]))) {
+                        strv_push(&env, xstrdup(p[0]));
+                        strv_push(&env, xstrdup(p[1]));
+                }
+        *ret = TAKE_PTR(env);
+        if (ret_warning)
+                *ret_warning = TAKE_PTR(warning);
+        return 0;
+}
+
+int container_env(const struct env_ctx *ctx, const struct pod *pod, const char *container, char ***ret,
+                  char **ret_warning, char *err, size_t errlen)
+{
+        _cleanup_strv_free_ char **svc = NULL;
+
+        if (ret_warning)
+                *ret_warning = NULL;
+        /* The Services first, as upstream: a pod from the API server does not start before they are read. */
         if (ctx->services) {
                 json_t *links = json_object_get(json_object_get(pod->json, "spec"), "enableServiceLinks");
                 const char *src = pod_annotation(pod, "kubernetes.io/config.source");
                 if (svc_cache_env(ctx->services, pod->namespace, !json_is_false(links),
-                                  !src || streq(src, "api"), &env) < 0) {
+                                  !src || streq(src, "api"), &svc) < 0) {
                         snprintf(err, errlen,
                                  "services have not yet been read at least once, cannot construct envvars");
-                        r = -EAGAIN;
-                        goto fail;
+                        return -EAGAIN;
                 }
         }
-        *ret = env;
-        return 0;
-fail:
-        strv_free(env);
-        if (ret_warning) {
-                free(*ret_warning);
-                *ret_warning = NULL;
-        }
-        return r;
+        return container_env_build(ctx, pod, container, svc, ret, ret_warning, err, errlen);
 }
 
 bool container_env_needs_pod_ip(const struct pod *pod, const char *container)

@@ -1,5 +1,6 @@
-/* A container's environment as upstream builds it: envFrom sources, then env with valueFrom resolved
- * (fieldRef, resourceFieldRef, configMapKeyRef, secretKeyRef). */
+/* A container's environment as upstream builds it: the Services' variables, envFrom sources, then env with
+ * $(VAR) references expanded and valueFrom resolved (fieldRef, resourceFieldRef, configMapKeyRef,
+ * secretKeyRef). */
 #pragma once
 
 #include <stdbool.h>
@@ -19,13 +20,20 @@ struct env_ctx {
         int64_t timeout_ms;           /* waiting for a ConfigMap or Secret */
 };
 
-/* *ret: strv of alternating names and values: envFrom, env, then the Services' variables for names not set
- * (the master service always, the namespace's with enableServiceLinks), in order (a later entry of one name replaces the value of
- * an earlier one). *ret_warning (may be NULL): envFrom keys skipped as invalid names, as upstream's
- * InvalidEnvironmentVariableNames event says. Returns 0, or -errno with err holding upstream's message
- * ("configmap \"x\" not found", "couldn't find key k in Secret ns/s"). */
+/* *ret: strv of alternating names and values, in upstream's order of building: the Services' variables are
+ * read first (the master service always, the namespace's with enableServiceLinks), then envFrom, then env
+ * in order, each value with its $(VAR) references expanded against the variables set so far and the
+ * Services' ones (a later entry of one name replaces the value of an earlier one, in place); the Services'
+ * variables whose names the container did not set come last. *ret_warning (may be NULL): envFrom keys
+ * skipped as invalid names, as upstream's InvalidEnvironmentVariableNames event says. Returns 0, or -errno
+ * with err holding upstream's message ("configmap \"x\" not found", "couldn't find key k in Secret ns/s",
+ * "services have not yet been read at least once, cannot construct envvars"). */
 int container_env(const struct env_ctx *ctx, const struct pod *pod, const char *container, char ***ret,
                   char **ret_warning, char *err, size_t errlen);
+
+/* container_env once the Services' variables are known (svc: strv as above, may be NULL). */
+int container_env_build(const struct env_ctx *ctx, const struct pod *pod, const char *container, char **svc,
+                        char ***ret, char **ret_warning, char *err, size_t errlen);
 
 /* Whether the container's env asks for status.podIP(s) (the caller then looks the IP up). */
 bool container_env_needs_pod_ip(const struct pod *pod, const char *container);

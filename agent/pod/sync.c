@@ -13,6 +13,8 @@
 #include "backoff.h"
 #include "dns.h"
 #include "envvars.h"
+#include "expansion.h"
+#include "logs.h"
 #include "security.h"
 #include "events.h"
 #include "manager.h"
@@ -671,6 +673,40 @@ static void container_resources(const struct pod *pod, const struct container *c
 
 /* ---- containers ---- */
 
+/* Each of in with its $(VAR) references expanded against env, in the arena. */
+static char **expand_args(struct arena *a, char **in, char **env, size_t *ret_n)
+{
+        size_t n = strv_length(in);
+        char **out = arena_alloc(a, (n + 1) * sizeof *out);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *s = expand_env(in[i], env, NULL);
+                out[i] = arena_strdup(a, s);
+        }
+        *ret_n = n;
+        return out;
+}
+
+/* The mount's subPath as upstream's makeMounts takes it: subPathExpr expanded with the container's
+ * environment (every name it uses defined and not empty), else subPath; then checked again here, since an
+ * expansion may be absolute or climb out. *ret: NULL when the whole volume is mounted. */
+static int mount_sub_path(const struct volume_mount *vm, char **env, char **ret, char *err, size_t errlen)
+{
+        _cleanup_free_ char *sub = NULL;
+        int r;
+        *ret = NULL;
+        if (vm->sub_path_expr && vm->sub_path_expr[0]) {
+                if ((r = expand_sub_path(vm->sub_path_expr, env, &sub, err, errlen)) < 0)
+                        return r;
+        } else if (vm->sub_path && vm->sub_path[0])
+                sub = xstrdup(vm->sub_path);
+        if (!sub || !sub[0])
+                return 0;
+        if ((r = sub_path_check(sub, err, errlen)) < 0)
+                return r;
+        *ret = TAKE_PTR(sub);
+        return 0;
+}
+
 static int start_container(const struct sync_ctx *ctx, struct pod *pod, const char *sandbox_id,
                            Runtime__V1__PodSandboxConfig *sbcfg, const struct container *c,
                            int restart_count, const char *fp, struct sync_result *res)
@@ -697,10 +733,6 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
         img.image = image_ref;
         img.user_specified_image = c->image;
         cfg.image = &img;
-        cfg.command = c->command;
-        cfg.n_command = strv_length(c->command);
-        cfg.args = c->args;
-        cfg.n_args = strv_length(c->args);
         cfg.working_dir = c->working_dir;
         cfg.stdin = c->stdin_open;
         cfg.stdin_once = c->stdin_once;
@@ -738,6 +770,9 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
                 kv->value = env[2 * i + 1];
                 cfg.envs[cfg.n_envs++] = kv;
         }
+        /* command and args see the final environment, as upstream's ExpandContainerCommandAndArgs */
+        cfg.command = expand_args(&a, c->command, env, &cfg.n_command);
+        cfg.args = expand_args(&a, c->args, env, &cfg.n_args);
 
         cfg.mounts = arena_alloc(&a, (c->n_mounts + 3) * sizeof(Runtime__V1__Mount *));
         bool hosts_mounted = false;
@@ -761,13 +796,19 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
                 _cleanup_free_ char *base = vol_host_path(ctx->root_dir, pod, v);
                 if (!base)
                         continue; /* setup_volumes refuses these */
-                if (vm->sub_path && vm->sub_path[0]) {
+                _cleanup_free_ char *sub_path = NULL;
+                char why[768];
+                r = mount_sub_path(vm, env, &sub_path, why, sizeof why);
+                if (r < 0) {
+                        res_cerror(res, c->name, "CreateContainerConfigError", "%s", why);
+                        pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "Error: %s", why);
+                        return r;
+                }
+                if (sub_path) {
                         /* Resolved inside the volume, symlinks included; never an escape. */
                         _cleanup_free_ char *resolved = NULL;
-                        char why[768];
-                        r = vol_bind_subpath(ctx->root_dir, pod->uid, v->name, c->name, i, base,
-                                             vm->sub_path, !vol_kind_read_only(v->kind), &resolved, why,
-                                             sizeof why);
+                        r = vol_bind_subpath(ctx->root_dir, pod->uid, v->name, c->name, i, base, sub_path,
+                                             !vol_kind_read_only(v->kind), &resolved, why, sizeof why);
                         if (r < 0) {
                                 char msg[1024];
                                 snprintf(msg, sizeof msg,

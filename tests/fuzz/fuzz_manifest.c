@@ -1,12 +1,13 @@
 /* libFuzzer target for static pod manifests (files and the manifest URL's document): YAML/JSON parsing, Pod
- * decoding, defaulting, validation; the accepted pods' names (resolver, hostname, /etc/hosts), and the same
- * bytes as a resolv.conf. */
+ * decoding, defaulting, validation; the accepted pods' names (resolver, hostname, /etc/hosts), the same
+ * bytes as a resolv.conf, and the $(VAR) expansion of what a container gets (command, args, subPathExpr). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dns.h"
+#include "expansion.h"
 #include "manifest.h"
 #include "pod.h"
 #include "util.h"
@@ -16,6 +17,37 @@
 #define FUZZ_URL  "http://10.0.0.1/fuzz.yaml"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Expansion never grows a string when nothing is defined (an undefined reference is written back, "$$"
+ * shrinks), and a subPathExpr that expands is checked like a subPath. */
+static void check_expansion(const struct container *ct)
+{
+        char **env = NULL;
+        for (size_t i = 0; i < ct->n_env; i++) {
+                strv_push(&env, xstrdup(ct->env[i].name ? ct->env[i].name : ""));
+                strv_push(&env, xstrdup(ct->env[i].value ? ct->env[i].value : ""));
+        }
+        char **lists[] = {ct->command, ct->args};
+        for (size_t l = 0; l < 2; l++)
+                for (char **a = lists[l]; a && *a; a++) {
+                        char *bare = expand_env(*a, NULL, NULL), *full = expand_env(*a, env, NULL);
+                        if (strlen(bare) > strlen(*a)) {
+                                fprintf(stderr, "expansion without variables grew \"%s\"\n", *a);
+                                abort();
+                        }
+                        free(bare);
+                        free(full);
+                }
+        for (size_t m = 0; m < ct->n_mounts; m++) {
+                char *sub = NULL, err[256];
+                if (ct->mounts[m].sub_path_expr &&
+                    expand_sub_path(ct->mounts[m].sub_path_expr, env, &sub, err, sizeof err) == 0) {
+                        sub_path_check(sub, err, sizeof err);
+                        free(sub);
+                }
+        }
+        strv_free(env);
+}
 
 /* Properties every decode must have; a violation is a bug like a crash is. */
 static void check_result(const struct manifest_result *r, const char *source)
@@ -41,6 +73,7 @@ static void check_result(const struct manifest_result *r, const char *source)
                                 fprintf(stderr, "accepted container without name, image or defaults\n");
                                 abort();
                         }
+                        check_expansion(ct);
                 }
         }
 }

@@ -304,6 +304,68 @@ static void test_container_env(void **state)
         manifest_result_clear(&r);
 }
 
+/* $(VAR) in env values: the variables declared before, the Services' variables, undefined ones as written;
+ * the final order: the container's variables as declared, then the Services' ones it did not set. */
+static void test_container_env_expansion(void **state)
+{
+        const char *m =
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns1}\n"
+                "spec:\n  containers:\n  - name: c\n    image: busybox\n"
+                "    env:\n"
+                "    - {name: FOO, value: foo-value}\n"
+                "    - {name: BAR, value: bar-value}\n"
+                "    - {name: FOOBAR, value: '$(FOO);;$(BAR)'}\n"
+                "    - {name: LATER, value: '$(NOT_YET)|$$(FOO)|$(FOO'}\n"
+                "    - {name: NOT_YET, value: now}\n"
+                "    - {name: API, value: 'https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)'}\n"
+                "    - {name: KUBERNETES_SERVICE_PORT, value: '8443'}\n"
+                "    - {name: PORT2, value: '$(KUBERNETES_SERVICE_PORT)'}\n"
+                "    - {name: NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}\n"
+                "    - {name: GREETING, value: 'hi $(NAME)'}\n"
+                "    - {name: FOO, value: '$(FOO)+more'}\n";
+        struct manifest_result r = {0};
+        manifest_decode("/etc/m/x.yaml", m, strlen(m), "n1", &r);
+        if (r.error)
+                fail_msg("%s", r.error);
+        struct env_ctx ctx = {.host_ip = "192.0.2.1"};
+        char **svc = NULL, **env = NULL, *warn = NULL, err[256];
+        const char *sv[] = {"KUBERNETES_SERVICE_HOST", "10.0.0.1",          "KUBERNETES_SERVICE_PORT", "443",
+                            "KUBERNETES_PORT",         "tcp://10.0.0.1:443"};
+        for (size_t i = 0; i < ELEMENTSOF(sv); i++)
+                strv_push(&svc, xstrdup(sv[i]));
+        assert_int_equal(container_env_build(&ctx, r.pods[0], "c", svc, &env, &warn, err, sizeof err), 0);
+        const char *want[] = {"FOO",
+                              "foo-value+more",
+                              "BAR",
+                              "bar-value",
+                              "FOOBAR",
+                              "foo-value;;bar-value",
+                              "LATER",
+                              "$(NOT_YET)|$(FOO)|$(FOO",
+                              "NOT_YET",
+                              "now",
+                              "API",
+                              "https://10.0.0.1:443",
+                              "KUBERNETES_SERVICE_PORT",
+                              "8443",
+                              "PORT2",
+                              "8443",
+                              "NAME",
+                              "x-n1",
+                              "GREETING",
+                              "hi x-n1",
+                              "KUBERNETES_SERVICE_HOST",
+                              "10.0.0.1",
+                              "KUBERNETES_PORT",
+                              "tcp://10.0.0.1:443"};
+        assert_int_equal(strv_length(env), ELEMENTSOF(want));
+        for (size_t i = 0; i < ELEMENTSOF(want); i++)
+                assert_string_equal(env[i], want[i]);
+        strv_free(env);
+        strv_free(svc);
+        manifest_result_clear(&r);
+}
+
 /* Before the first list of Services: a pod from the API server waits a moment and then gets an error (it is
  * retried); a static pod starts at once with what there is. The API server here never answers. */
 static void test_service_env_unsynced(void **state)
@@ -371,6 +433,7 @@ int main(void)
                 cmocka_unit_test(test_mirror_pod),
                 cmocka_unit_test(test_event_json),
                 cmocka_unit_test(test_container_env),
+                cmocka_unit_test(test_container_env_expansion),
                 cmocka_unit_test(test_service_env),
                 cmocka_unit_test(test_service_env_unsynced),
         };

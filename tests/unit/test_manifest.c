@@ -781,7 +781,36 @@ static void test_volumes(void **state)
                                              "    volumeMounts:\n    - name: data\n"
                                              "      mountPath: /data\n      subPath: ../etc\n"
                                              "  volumes:\n  - name: data\n    emptyDir: {}\n");
-        expect_error(t5, "spec.containers[0].volumeMounts[0].subPath: Invalid value: \"../etc\"", NULL);
+        /* The API server's field path names the list here, not the entry. */
+        expect_error(
+                t5,
+                "spec.containers[0].volumeMounts.subPath: Invalid value: \"../etc\": must not contain '..'",
+                NULL);
+        /* subPathExpr: decoded; never with subPath; relative, no ".." component (".." inside a name is fine). */
+        _cleanup_free_ char *t5b = simple_pod("web", "nginx",
+                                              "    volumeMounts:\n    - name: data\n"
+                                              "      mountPath: /data\n      subPathExpr: $(POD)/a..b\n"
+                                              "  volumes:\n  - name: data\n    emptyDir: {}\n");
+        p = expect_one(t5b, &r);
+        assert_string_equal(p->containers[0].mounts[0].sub_path_expr, "$(POD)/a..b");
+        assert_null(p->containers[0].mounts[0].sub_path);
+        manifest_result_clear(&r);
+        _cleanup_free_ char *t5c =
+                simple_pod("web", "nginx",
+                           "    volumeMounts:\n    - name: data\n"
+                           "      mountPath: /data\n      subPath: x\n"
+                           "      subPathExpr: $(POD)\n"
+                           "    - name: data\n      mountPath: /d2\n      subPathExpr: /$(POD)/../x\n"
+                           "  volumes:\n  - name: data\n    emptyDir: {}\n");
+        expect_error(
+                t5c,
+                "spec.containers[0].volumeMounts[0].subPathExpr: Invalid value: \"$(POD)\": subPathExpr "
+                "and subPath are mutually exclusive",
+                "spec.containers[0].volumeMounts.subPathExpr: Invalid value: \"/$(POD)/../x\": must be a "
+                "relative path",
+                "spec.containers[0].volumeMounts.subPathExpr: Invalid value: \"/$(POD)/../x\": must not "
+                "contain '..'",
+                NULL);
 
         /* Volume sources: exactly one; hostPath needs a path; names unique. */
         _cleanup_free_ char *t6 = simple_pod("web", "nginx", "  volumes:\n  - name: v\n");
