@@ -182,10 +182,28 @@ int container_security(struct arena *a, const struct security_ctx *sx, const str
         return 0;
 }
 
+bool pod_has_privileged_container(const struct pod *pod)
+{
+        static const char *const lists[] = {"initContainers", "containers"};
+        json_t *spec = json_object_get(pod->json, "spec"), *c;
+        size_t i;
+        for (size_t l = 0; l < ELEMENTSOF(lists); l++)
+                json_array_foreach(json_object_get(spec, lists[l]), i, c)
+                {
+                        if (json_is_true(
+                                    json_object_get(json_object_get(c, "securityContext"), "privileged")))
+                                return true;
+                }
+        return false;
+}
+
 void sandbox_security(struct arena *a, const struct security_ctx *sx, const struct pod *pod,
                       Runtime__V1__LinuxSandboxSecurityContext *sc, Runtime__V1__LinuxPodSandboxConfig *lx)
 {
         json_t *psc = json_object_get(json_object_get(pod->json, "spec"), "securityContext");
+        /* The runtime refuses a privileged container in a sandbox that is not ("no privileged container
+         * allowed in sandbox"): upstream makes the sandbox privileged when any container is. */
+        sc->privileged = pod_has_privileged_container(pod);
         sc->run_as_user = int64_value(a, json_object_get(psc, "runAsUser"));
         sc->run_as_group = int64_value(a, json_object_get(psc, "runAsGroup"));
         sc->supplemental_groups = pod_groups(a, pod, &sc->n_supplemental_groups);

@@ -36,6 +36,10 @@ int container_security(struct arena *a, const struct security_ctx *sx, const str
  * must then be looked up). */
 bool container_needs_image_user(const struct pod *pod, const char *container);
 
-/* The sandbox's context: runAsUser/Group, supplementalGroups, seccomp, and the pod's sysctls. */
+/* Whether any container, init containers included, asks for privileged (upstream's HasPrivilegedContainer). */
+bool pod_has_privileged_container(const struct pod *pod);
+
+/* The sandbox's context: privileged when a container is, runAsUser/Group, supplementalGroups, seccomp, and
+ * the pod's sysctls. */
 void sandbox_security(struct arena *a, const struct security_ctx *sx, const struct pod *pod,
                       Runtime__V1__LinuxSandboxSecurityContext *sc, Runtime__V1__LinuxPodSandboxConfig *lx);
