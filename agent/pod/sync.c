@@ -1317,52 +1317,6 @@ static bool sync_init_containers(const struct sync_ctx *ctx, struct pod *pod, co
 #define FALLBACK_LOG_LINES      80
 #define FALLBACK_LOG_BYTES      2048
 
-/* The last lines of a CRI log file, without the "<time> <stream> <tag> " prefixes. */
-static char *log_tail(const char *path)
-{
-        _cleanup_free_ char *buf = NULL;
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return NULL;
-        off_t start = st.st_size > 64 * 1024 ? st.st_size - 64 * 1024 : 0;
-        size_t len = (size_t) (st.st_size - start);
-        buf = OOM_CHECK(malloc(len + 1));
-        ssize_t n = pread(fd, buf, len, start);
-        if (n < 0)
-                return NULL;
-        buf[n] = 0;
-        /* Walk back FALLBACK_LOG_LINES lines. */
-        char *p = buf + n;
-        for (int lines = 0; p > buf && lines <= FALLBACK_LOG_LINES;) {
-                p--;
-                if (*p == '\n' && p + 1 < buf + n)
-                        lines++;
-        }
-        char *out = OOM_CHECK(calloc(1, (size_t) n + 1)), *o = out;
-        for (char *line = p; line && *line;) {
-                char *nl = strchr(line, '\n');
-                char *msg = line;
-                for (int f = 0; f < 3 && msg; f++) { /* skip time, stream, tag */
-                        msg = strchr(msg, ' ');
-                        if (msg)
-                                msg++;
-                }
-                if (msg && (!nl || msg < nl)) {
-                        size_t l = nl ? (size_t) (nl - msg) : strlen(msg);
-                        memcpy(o, msg, l);
-                        o += l;
-                        *o++ = '\n';
-                }
-                line = nl ? nl + 1 : NULL;
-        }
-        *o = 0;
-        size_t olen = strlen(out);
-        if (olen > FALLBACK_LOG_BYTES)
-                memmove(out, out + olen - FALLBACK_LOG_BYTES, FALLBACK_LOG_BYTES + 1);
-        return out;
-}
-
 static char *termination_message(const Runtime__V1__ContainerStatus *st, const char *policy)
 {
         const char *path = KV_GET(st->annotations, st->n_annotations, ANN_TERMINATION_MSG_PATH);
@@ -1375,8 +1329,13 @@ static char *termination_message(const Runtime__V1__ContainerStatus *st, const c
                 int fd = open(st->mounts[i]->host_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
                 if (fd < 0)
                         break;
+                /* The last 4096 bytes, as upstream's tail.ReadAtMost. */
+                struct stat fst;
+                off_t off = fstat(fd, &fst) == 0 && fst.st_size > TERMINATION_MESSAGE_MAX
+                                    ? fst.st_size - TERMINATION_MESSAGE_MAX
+                                    : 0;
                 buf = OOM_CHECK(malloc(TERMINATION_MESSAGE_MAX + 1));
-                ssize_t n = read(fd, buf, TERMINATION_MESSAGE_MAX);
+                ssize_t n = pread(fd, buf, TERMINATION_MESSAGE_MAX, off);
                 close(fd);
                 len = n > 0 ? (size_t) n : 0;
                 buf[len] = 0;
@@ -1384,7 +1343,7 @@ static char *termination_message(const Runtime__V1__ContainerStatus *st, const c
                         msg = TAKE_PTR(buf);
         }
         if (!msg && streq_ptr(policy, "FallbackToLogsOnError") && st->exit_code != 0 && st->log_path)
-                msg = log_tail(st->log_path);
+                msg = log_tail_string(st->log_path, FALLBACK_LOG_LINES, FALLBACK_LOG_BYTES);
         return msg;
 }
 

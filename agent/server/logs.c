@@ -247,6 +247,27 @@ static void out_append(struct log_reader *r, const char *s, size_t n)
         r->emitted += (int64_t) n;
 }
 
+/* One line of the file as upstream's ReadLogs writes it: the message, and the file's newline after it
+ * unless the runtime tagged the line partial ("P": it goes on in the next line). A last line without a
+ * newline (ended) keeps none. */
+static void emit_line(struct log_reader *r, const char *line, size_t len, bool ended)
+{
+        struct cri_log_entry e;
+        if (cri_log_parse(line, len, &e) < 0 || e.ts_ns < r->o.since_ns)
+                return;
+        if (r->o.timestamps) {
+                char ts[40];
+                rfc3339_format_ns(e.ts_ns, ts, sizeof ts - 1);
+                size_t n = strlen(ts);
+                ts[n++] = ' ';
+                out_append(r, ts, n);
+        }
+        if (!r->done)
+                out_append(r, e.msg, e.msg_len);
+        if (!e.partial && !ended && !r->done)
+                out_append(r, "\n", 1);
+}
+
 /* Decodes complete lines from r->in into r->out. */
 static void decode(struct log_reader *r)
 {
@@ -256,20 +277,7 @@ static void decode(struct log_reader *r)
                 if (!nl)
                         break;
                 size_t len = (size_t) (nl - (r->in + pos));
-                struct cri_log_entry e;
-                if (cri_log_parse(r->in + pos, len, &e) >= 0 && e.ts_ns >= r->o.since_ns) {
-                        if (r->o.timestamps) {
-                                char ts[40];
-                                rfc3339_format_ns(e.ts_ns, ts, sizeof ts - 1);
-                                size_t n = strlen(ts);
-                                ts[n++] = ' ';
-                                out_append(r, ts, n);
-                        }
-                        if (!r->done)
-                                out_append(r, e.msg, e.msg_len);
-                        if (!e.partial && !r->done)
-                                out_append(r, "\n", 1);
-                }
+                emit_line(r, r->in + pos, len, false);
                 pos += len + 1;
         }
         memmove(r->in, r->in + pos, r->in_len - pos);
@@ -291,8 +299,18 @@ ssize_t log_reader_read(struct log_reader *r, char *buf, size_t max)
                 ssize_t k = read(r->fd, r->in + r->in_len, READ_CHUNK);
                 if (k < 0)
                         return errno == EINTR ? 0 : -errno;
-                if (k == 0)
+                if (k == 0 && r->o.follow)
                         return 0; /* an unfinished last line waits for the rest */
+                if (k == 0) {
+                        /* Not following: the end is the end, and an unfinished last line goes out as
+                         * it is (upstream writes it too). */
+                        if (r->in_len > 0)
+                                emit_line(r, r->in, r->in_len, true);
+                        r->in_len = 0;
+                        if (r->out_len == 0)
+                                return 0;
+                        break;
+                }
                 r->in_len += (size_t) k;
                 decode(r);
         }
@@ -324,4 +342,25 @@ int log_reader_wait(struct log_reader *r, int timeout_ms)
         while (read(r->inotify, ev, sizeof ev) > 0)
                 ;
         return 1;
+}
+
+char *log_tail_string(const char *path, int64_t lines, size_t max_bytes)
+{
+        struct log_options o = {.tail = lines};
+        struct log_reader *r = NULL;
+        _cleanup_free_ char *keep = OOM_CHECK(malloc(max_bytes + READ_CHUNK));
+        size_t len = 0;
+        ssize_t n;
+
+        if (log_reader_open(path, &o, &r) < 0)
+                return NULL;
+        while ((n = log_reader_read(r, keep + len, READ_CHUNK)) > 0) {
+                len += (size_t) n;
+                if (len > max_bytes) { /* a ring of the last max_bytes, as upstream's circbuf */
+                        memmove(keep, keep + len - max_bytes, max_bytes);
+                        len = max_bytes;
+                }
+        }
+        log_reader_free(r);
+        return len > 0 ? OOM_CHECK(strndup(keep, len)) : NULL;
 }

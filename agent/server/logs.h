@@ -46,3 +46,8 @@ ssize_t log_reader_read(struct log_reader *r, char *buf, size_t max);
 bool log_reader_done(const struct log_reader *r);
 /* Blocks until the file may have grown, or timeout_ms passed. Returns 1 (grew), 0 (timeout) or -errno. */
 int log_reader_wait(struct log_reader *r, int timeout_ms);
+
+/* upstream's readLastStringFromContainerLogs (the FallbackToLogsOnError termination message): the last lines
+ * of a CRI log file read as `kubectl logs` shows them (a partial line joined to the next, a full line's
+ * newline kept), stdout and stderr alike, and of that the last max_bytes. NULL when there is nothing. */
+char *log_tail_string(const char *path, int64_t lines, size_t max_bytes);

@@ -94,40 +94,100 @@ static void test_read(void **state)
 {
         struct log_options o = {.tail = -1};
         char *s = read_all(&o);
-        /* A partial entry joins the next; the unfinished last line waits for its newline. */
+        /* A partial entry joins the next; not following, the unfinished last line goes out as it is (no
+         * newline: the file has none), as upstream's ReadLogs. */
+        assert_string_equal(s, "line one\npart two\nline three\n\nunfinished");
+        free(s);
+        /* Following, it waits for its newline. */
+        o.follow = true;
+        s = read_all(&o);
         assert_string_equal(s, "line one\npart two\nline three\n\n");
         free(s);
 
-        o.timestamps = true;
+        o = (struct log_options){.tail = -1, .timestamps = true};
         s = read_all(&o);
         assert_string_equal(s, T0 " line one\n"
                                   "2026-11-27T03:51:50.100000000Z part 2026-11-27T03:51:50.100000000Z two\n"
                                   "2026-11-27T03:51:51.000000000Z line three\n"
-                                  "2026-11-27T03:51:51.000000000Z \n");
+                                  "2026-11-27T03:51:51.000000000Z \n"
+                                  "2026-11-27T03:51:51.000000000Z unfinished");
         free(s);
 
+        /* tailLines counts complete lines of the file (upstream's FindTailLineStartIndex). */
         o = (struct log_options){.tail = 2};
         s = read_all(&o);
-        assert_string_equal(s, "line three\n\n");
+        assert_string_equal(s, "line three\n\nunfinished");
         free(s);
         o.tail = 0;
         s = read_all(&o);
-        assert_string_equal(s, "");
+        assert_string_equal(s, "unfinished");
         free(s);
         o.tail = 100;
         s = read_all(&o);
-        assert_string_equal(s, "line one\npart two\nline three\n\n");
+        assert_string_equal(s, "line one\npart two\nline three\n\nunfinished");
         free(s);
 
         o = (struct log_options){.tail = -1, .since_ns = 1795751510000000000LL};
         s = read_all(&o);
-        assert_string_equal(s, "part two\nline three\n\n");
+        assert_string_equal(s, "part two\nline three\n\nunfinished");
         free(s);
 
         o = (struct log_options){.tail = -1, .limit = 12};
         s = read_all(&o);
         assert_string_equal(s, "line one\npar");
         free(s);
+}
+
+static char *tail_of(const char *text, int64_t lines, size_t bytes)
+{
+        _cleanup_free_ char *path = strdup_printf("%s/t.log", tmpdir);
+        assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
+        return log_tail_string(path, lines, bytes);
+}
+
+/* The FallbackToLogsOnError message: pieces joined by their tags, the last 80 lines of the file, the last
+ * 2048 bytes of what they say. */
+static void test_tail_string(void **state)
+{
+        /* `echo -n DONE; exit 1`: the runtime writes the unterminated output as a partial line. */
+        _cleanup_free_ char *done = tail_of(T0 " stdout P DONE\n", 80, 2048);
+        assert_string_equal(done, "DONE");
+        _cleanup_free_ char *both = tail_of(T0 " stdout F out\n" T0 " stderr P err \n" T0
+                                               " stderr P and \n" T0 " stderr F more\n" T0 " stdout P last",
+                                            80, 2048);
+        assert_string_equal(both, "out\nerr and more\nlast");
+        assert_null(tail_of("", 80, 2048));
+        assert_null(tail_of(T0 " stdout F x\n", 0, 2048));
+
+        /* 100 lines: only the last 80 count (file lines, partial or not). */
+        _cleanup_free_ char *many = xstrdup("");
+        for (int i = 1; i <= 100; i++) {
+                char *n = strdup_printf("%s" T0 " stdout %s %d\n", many, i % 10 == 0 ? "P" : "F", i);
+                free(many);
+                many = n;
+        }
+        _cleanup_free_ char *last80 = tail_of(many, 80, 2048);
+        assert_true(str_has_prefix(last80, "21\n22\n"));
+        assert_true(strstr(last80, "\n29\n3031\n") != NULL); /* "30" is partial: it joins 31 */
+        assert_true(str_has_suffix(last80, "\n99\n100"));
+
+        /* More than the byte limit: its last bytes, cut anywhere. */
+        _cleanup_free_ char *big = xstrdup("");
+        for (int i = 0; i < 40; i++) {
+                char *n = strdup_printf(
+                        "%s" T0 " stdout F %03d-%s\n", big, i,
+                        "0123456789012345678901234567890123456789012345678901234567890123456789");
+                free(big);
+                big = n;
+        }
+        _cleanup_free_ char *cut = tail_of(big, 80, 2048);
+        assert_int_equal(strlen(cut), 2048);
+        assert_true(str_has_suffix(
+                cut, "\n039-0123456789012345678901234567890123456789012345678901234567890123456789\n"));
+        _cleanup_free_ char *small = tail_of(big, 80, 10);
+        assert_string_equal(small, "123456789\n");
+        _cleanup_free_ char *small2 = tail_of(big, 80, 5);
+        assert_string_equal(small2, "6789\n");
 }
 
 static void test_find_file(void **state)
@@ -166,6 +226,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse),
                 cmocka_unit_test(test_read),
+                cmocka_unit_test(test_tail_string),
                 cmocka_unit_test(test_find_file),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
