@@ -124,11 +124,12 @@ spec:
   - name: c
     image: $IMG
     imagePullPolicy: Never
-    command: ["sh", "-c", "echo \"color=\$CM_COLOR pw=\$PW node=\$NODE_NAME master=\$KUBERNETES_SERVICE_HOST:\$KUBERNETES_SERVICE_PORT\"; exec sleep 3600"]
+    command: ["sh", "-c", "echo \"color=\$CM_COLOR pw=\$PW node=\$NODE_NAME master=\$KUBERNETES_SERVICE_HOST:\$KUBERNETES_SERVICE_PORT\"; echo \"combo=\$COMBO cmd=\$(NODE_NAME)\"; exec sleep 3600"]
     envFrom: [{configMapRef: {name: e2e-cfg}, prefix: CM_}]
     env:
     - {name: PW, valueFrom: {secretKeyRef: {name: e2e-sec, key: PASSWORD}}}
     - {name: NODE_NAME, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+    - {name: COMBO, value: "\$(CM_COLOR)-\$(PW)@\$(KUBERNETES_SERVICE_HOST)"}
 YAML
 check "missing ConfigMap: CreateContainerConfigError" wait_for 20 sh -c "[ \"\$(kubectl get pod env-pod -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}')\" = CreateContainerConfigError ]"
 check "... with upstream's message in the status" sh -c \
@@ -137,6 +138,8 @@ k create configmap e2e-cfg --from-literal=COLOR=blue >/dev/null
 check "ConfigMap created: the pod starts (the watch saw it)" wait_for 20 sh -c "[ \"\$(kubectl get pod env-pod -o jsonpath='{.status.phase}')\" = Running ]"
 env_line() { cat "$WORK"/logs/default_env-pod_*/c/0.log 2>/dev/null | grep -q "color=blue pw=hunter2 node=$NODE master=10.0.0.1:443"; }
 check "... with the values from the ConfigMap, the Secret, the fieldRef and the master Service" wait_for 10 env_line
+combo_line() { cat "$WORK"/logs/default_env-pod_*/c/0.log 2>/dev/null | grep -q "combo=blue-hunter2@10.0.0.1 cmd=$NODE\$"; }
+check "... \$(VAR) in env (envFrom, secretKeyRef, the master Service) and in command expanded" combo_line
 k delete pod env-pod --wait=false >/dev/null
 
 # --- a pod that finished never runs again, even when its containers are gone (as upstream)
