@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <uv.h>
 
+#include "admitter.h"
 #include "api.h"
 #include "apisync.h"
 #include "cgroups.h"
@@ -89,6 +90,7 @@ struct agent {
         atomic_int sources_pending;  /* sources that have not spoken yet */
         struct qos_cgroups *cgroups; /* NULL: cgroupsPerQOS is off */
         struct network *network;     /* NetworkReady */
+        struct admitter *admitter;   /* pod admission, between podconfig and the workers */
 };
 
 static void kick_pod(const char *uid, void *ud)
@@ -445,6 +447,7 @@ static int start_kube(struct agent *a)
                 if (r < 0)
                         return r;
                 __atomic_store_n(&a->node, nm, __ATOMIC_RELEASE); /* the network thread reads it */
+                admitter_set_node(a->admitter, nm); /* the Node's labels and taints as they are now */
         }
         if (a->node)
                 api_status_set_node(a->api_status, a->node);
@@ -562,6 +565,39 @@ static void log_runtime_version(struct agent *a)
                          "apiVersion=\"%s\"",
                          a->cfg.runtime_endpoint, resp->runtime_name, resp->runtime_version,
                          resp->runtime_api_version);
+}
+
+/* Pod admission between podconfig and the workers: once per pod, oldest first, before any source
+ * speaks; pods with a ready sandbox now were admitted before a restart and go first. */
+static int start_admission(struct agent *a)
+{
+        _cleanup_free_ char *err = NULL;
+        struct admitter_config ac = {.node_name = a->cfg.node_name,
+                                     .node_labels = a->cfg.node_labels,
+                                     .taints = a->cfg.register_taints,
+                                     .allowed_unsafe_sysctls = a->cfg.allowed_unsafe_sysctls,
+                                     .root_dir = a->cfg.root_dir,
+                                     .reserved_cpu_m = a->cfg.reserved_cpu_m,
+                                     .reserved_memory = a->cfg.reserved_mem,
+                                     .eviction_memory = 100 << 20,
+                                     .max_pods = a->cfg.max_pods,
+                                     .status = a->status,
+                                     .events = a->events};
+        int r = admitter_new(&ac, &a->admitter, &err);
+        if (r < 0) {
+                log_error("Cannot start pod admission", "err=\"%s\"", log_q(err));
+                return r;
+        }
+        r = admitter_load_running(a->admitter, a->cri, MIN(a->cfg.runtime_timeout_ms, (int64_t) 10000));
+        if (r < 0)
+                log_warn("Cannot list the runtime's pods; every pod goes through admission", "err=\"%s\"",
+                         strerror(-r));
+        struct podconfig_admission ops = {.admit = admitter_admit,
+                                          .finished = admitter_finished,
+                                          .running = admitter_running,
+                                          .userdata = a->admitter};
+        podconfig_set_admission(a->podconfig, &ops);
+        return 0;
 }
 
 static void close_walk_cb(uv_handle_t *h, void *arg)
@@ -719,6 +755,8 @@ static int run(struct agent *a)
         if (a->objects)
                 obj_cache_set_on_change(a->objects, on_object_change, a);
         a->podconfig = podconfig_new(a->workers);
+        if ((r = start_admission(a)) < 0)
+                return r;
 
         uv_loop_init(&a->loop);
         uv_timer_init(&a->loop, &a->tick);
@@ -829,7 +867,9 @@ out:
         a->prober = prober_free(a->prober);    /* after the workers: they read its results */
         stop_kube_writers(a);                  /* after the workers: they publish statuses */
         a->network = network_stop(a->network); /* after the workers and the node manager: they read it */
-        node_manager_stop(a->node);            /* after the network: it asks for the Node's pod CIDR */
+        if (a->admitter)
+                admitter_set_node(a->admitter, NULL);
+        node_manager_stop(a->node); /* after the network: it asks for the Node's pod CIDR */
         a->node = NULL;
         if (a->file_source)
                 file_source_stop(a->file_source);
@@ -837,6 +877,7 @@ out:
         uv_run(&a->loop, UV_RUN_DEFAULT);
         uv_loop_close(&a->loop);
         a->podconfig = podconfig_free(a->podconfig);
+        a->admitter = admitter_free(a->admitter);
         a->cri = cri_client_free(a->cri);
         a->backoff = backoff_free(a->backoff);
         a->events = events_free(a->events);

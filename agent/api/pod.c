@@ -44,6 +44,13 @@ void probe_spec_free(struct probe_spec *p)
         free(p);
 }
 
+static void qtys_free(struct resource_qty *q, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(q[i].name);
+        free(q);
+}
+
 static void container_done(struct container *c)
 {
         probe_spec_free(c->liveness);
@@ -77,6 +84,7 @@ static void container_done(struct container *c)
         free(c->mounts);
         free(c->termination_message_path);
         free(c->termination_message_policy);
+        qtys_free(c->scalar_requests, c->n_scalar_requests);
 }
 
 static void pod_free(struct pod *p)
@@ -121,6 +129,7 @@ static void pod_free(struct pod *p)
                 free(p->dns_config);
         }
         free(p->runtime_class_name);
+        qtys_free(p->overhead.scalars, p->overhead.n_scalars);
         json_decref(p->json);
         free(p);
 }
@@ -646,57 +655,157 @@ int parse_quantity_milli(const char *s, int64_t *ret)
         return -EINVAL;
 }
 
-/* resources.{requests,limits}.{cpu,memory}; a number or a quantity string. */
+static struct resource_qty *qty_find(struct resource_qty *q, size_t n, const char *name)
+{
+        for (size_t i = 0; i < n; i++)
+                if (streq(q[i].name, name))
+                        return &q[i];
+        return NULL;
+}
+
+static void qty_add(struct resource_qty **q, size_t *n, const char *name, int64_t value)
+{
+        *q = OOM_CHECK(realloc(*q, (*n + 1) * sizeof **q));
+        (*q)[(*n)++] = (struct resource_qty){xstrdup(name), value};
+}
+
+bool resource_is_native(const char *name)
+{
+        return !strchr(name, '/') || strstr(name, "kubernetes.io/");
+}
+
+bool resource_is_extended(const char *name)
+{
+        return !resource_is_native(name) && !str_has_prefix(name, "requests.");
+}
+
+/* Upstream: requests of extended resources and hugepages may not differ from their limits. */
+static bool overcommit_allowed(const char *name)
+{
+        return resource_is_native(name) && !str_has_prefix(name, "hugepages-");
+}
+
+/* A quantity as JSON (a string, or a number) in thousandths of its unit. */
+static int json_quantity_milli(json_t *v, int64_t *ret)
+{
+        if (json_is_string(v))
+                return parse_quantity_milli(json_string_value(v), ret);
+        if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= INT64_MAX / 1000) {
+                *ret = json_integer_value(v) * 1000;
+                return 0;
+        }
+        if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) < 9.2e15) {
+                *ret = (int64_t) (json_real_value(v) * 1000.0);
+                return 0;
+        }
+        return -EINVAL;
+}
+
+/* Whole units, rounded up (Quantity.Value()). */
+static int64_t milli_to_units(int64_t milli)
+{
+        return milli / 1000 + (milli % 1000 != 0);
+}
+
+/* One ResourceList (requests, limits, overhead): cpu in millicores, memory and ephemeral-storage in
+ * bytes (untouched when absent), every other resource into *scalars. Container lists check names as
+ * upstream's validateContainerResourceName and ValidateResourceQuantityValue do. */
+static void decode_resource_list(struct api_problems *pr, json_t *m, const char *path, bool container,
+                                 int64_t *cpu_m, int64_t *mem, int64_t *eph, struct resource_qty **scalars,
+                                 size_t *n_scalars)
+{
+        const char *name;
+        json_t *v;
+        json_object_foreach(m, name, v)
+        {
+                char q[700];
+                int64_t milli = 0;
+                snprintf(q, sizeof q, "%s[%s]", path, name);
+                if (json_quantity_milli(v, &milli) < 0) {
+                        add_error(pr, q, "Invalid value: must be a quantity such as \"100m\" or \"128Mi\"");
+                        continue;
+                }
+                if (streq(name, "cpu"))
+                        *cpu_m = milli;
+                else if (streq(name, "memory"))
+                        *mem = milli_to_units(milli);
+                else if (streq(name, "ephemeral-storage"))
+                        *eph = milli_to_units(milli);
+                else if (container && !strchr(name, '/') && !str_has_prefix(name, "hugepages-"))
+                        add_error(pr, q, "Invalid value: \"%s\": must be a standard resource for containers",
+                                  name);
+                else if (resource_is_extended(name) && milli % 1000 != 0)
+                        add_error(pr, q, "Invalid value: \"%s\": must be an integer",
+                                  json_string_value(v) ?: "");
+                else
+                        qty_add(scalars, n_scalars, name, milli_to_units(milli));
+        }
+}
+
+/* resources.{requests,limits}: a number or a quantity string each. */
 static void decode_resources(struct api_problems *pr, json_t *obj, const char *path, struct container *c)
 {
         json_t *res = get_typed(pr, obj, path, "resources", JSON_OBJECT);
-        char rp[600];
-        c->cpu_request_m = c->cpu_limit_m = c->mem_request = c->mem_limit = -1;
+        char rp[600], lp[700], qp[700];
+        struct resource_qty *limits = NULL;
+        size_t n_limits = 0;
+        c->cpu_request_m = c->cpu_limit_m = c->mem_request = c->mem_limit = c->eph_request = c->eph_limit =
+                -1;
         if (!res)
                 return;
         snprintf(rp, sizeof rp, "%s.resources", path);
-        for (int kind = 0; kind < 2; kind++) {
-                const char *key = kind ? "limits" : "requests";
-                json_t *m = get_typed(pr, res, rp, key, JSON_OBJECT), *v;
-                const char *name;
-                if (!m)
-                        continue;
-                json_object_foreach(m, name, v)
-                {
-                        char q[700];
-                        int64_t milli = 0;
-                        int r = -EINVAL;
-                        snprintf(q, sizeof q, "%s.%s[%s]", rp, key, name);
-                        if (json_is_string(v))
-                                r = parse_quantity_milli(json_string_value(v), &milli);
-                        else if (json_is_integer(v) && json_integer_value(v) >= 0 &&
-                                 json_integer_value(v) <= INT64_MAX / 1000)
-                                milli = json_integer_value(v) * 1000, r = 0;
-                        else if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) < 9.2e15)
-                                milli = (int64_t) (json_real_value(v) * 1000.0), r = 0;
-                        if (r < 0) {
-                                add_error(pr, q,
-                                          "Invalid value: must be a quantity such as \"100m\" or \"128Mi\"");
-                                continue;
-                        }
-                        if (streq(name, "cpu"))
-                                *(kind ? &c->cpu_limit_m : &c->cpu_request_m) = milli;
-                        else if (streq(name, "memory"))
-                                *(kind ? &c->mem_limit : &c->mem_request) = (milli + 999) / 1000;
-                }
-        }
+        snprintf(lp, sizeof lp, "%s.limits", rp);
+        snprintf(qp, sizeof qp, "%s.requests", rp);
+        json_t *m = get_typed(pr, res, rp, "limits", JSON_OBJECT);
+        if (m)
+                decode_resource_list(pr, m, lp, true, &c->cpu_limit_m, &c->mem_limit, &c->eph_limit, &limits,
+                                     &n_limits);
+        m = get_typed(pr, res, rp, "requests", JSON_OBJECT);
+        if (m)
+                decode_resource_list(pr, m, qp, true, &c->cpu_request_m, &c->mem_request, &c->eph_request,
+                                     &c->scalar_requests, &c->n_scalar_requests);
         /* API server defaulting: a limit without a request sets the request. */
         if (c->cpu_request_m < 0 && c->cpu_limit_m >= 0)
                 c->cpu_request_m = c->cpu_limit_m;
         if (c->mem_request < 0 && c->mem_limit >= 0)
                 c->mem_request = c->mem_limit;
-        if (c->cpu_limit_m >= 0 && c->cpu_request_m > c->cpu_limit_m) {
-                snprintf(rp + strlen(rp), sizeof rp - strlen(rp), ".requests[cpu]");
-                add_error(pr, rp, "Invalid value: must be less than or equal to cpu limit");
-        } else if (c->mem_limit >= 0 && c->mem_request > c->mem_limit) {
-                snprintf(rp + strlen(rp), sizeof rp - strlen(rp), ".requests[memory]");
-                add_error(pr, rp, "Invalid value: must be less than or equal to memory limit");
+        if (c->eph_request < 0 && c->eph_limit >= 0)
+                c->eph_request = c->eph_limit;
+        for (size_t i = 0; i < n_limits; i++)
+                if (!qty_find(c->scalar_requests, c->n_scalar_requests, limits[i].name))
+                        qty_add(&c->scalar_requests, &c->n_scalar_requests, limits[i].name, limits[i].value);
+        for (size_t i = 0; i < c->n_scalar_requests; i++) {
+                const struct resource_qty *rq = &c->scalar_requests[i];
+                const struct resource_qty *lim = qty_find(limits, n_limits, rq->name);
+                if (overcommit_allowed(rq->name))
+                        continue;
+                if (!lim)
+                        add_error(pr, lp,
+                                  "Required value: Limit must be set for non overcommitable resources");
+                else if (lim->value != rq->value)
+                        add_error(pr, qp, "Invalid value: %lld: must be equal to %s limit",
+                                  (long long) rq->value, rq->name);
         }
+        qtys_free(limits, n_limits);
+        const char *over = c->cpu_limit_m >= 0 && c->cpu_request_m > c->cpu_limit_m ? "cpu"
+                           : c->mem_limit >= 0 && c->mem_request > c->mem_limit     ? "memory"
+                           : c->eph_limit >= 0 && c->eph_request > c->eph_limit     ? "ephemeral-storage"
+                                                                                    : NULL;
+        if (over) {
+                char op[800];
+                snprintf(op, sizeof op, "%s[%s]", qp, over);
+                add_error(pr, op, "Invalid value: must be less than or equal to %s limit", over);
+        }
+}
+
+/* spec.overhead, as a container's requests are counted. */
+static void decode_overhead(struct api_problems *pr, json_t *spec, struct pod *pod)
+{
+        json_t *m = get_typed(pr, spec, "spec", "overhead", JSON_OBJECT);
+        if (m)
+                decode_resource_list(pr, m, "spec.overhead", false, &pod->overhead.cpu_m,
+                                     &pod->overhead.memory, &pod->overhead.ephemeral, &pod->overhead.scalars,
+                                     &pod->overhead.n_scalars);
 }
 
 const char *pod_qos_class(const struct pod *p)
@@ -1581,6 +1690,7 @@ struct pod *pod_from_json(json_t *obj, struct api_problems *pr)
         decode_containers(pr, spec, "initContainers", &pod->init_containers, &pod->n_init_containers);
         decode_containers(pr, spec, "containers", &pod->containers, &pod->n_containers);
         decode_volumes(pr, spec, pod);
+        decode_overhead(pr, spec, pod);
         pod->restart_policy = get_str(pr, spec, "spec", "restartPolicy");
         pod->dns_policy = get_str(pr, spec, "spec", "dnsPolicy");
         pod->hostname = get_str(pr, spec, "spec", "hostname");

@@ -11,6 +11,13 @@ struct kv {
         char *value;
 };
 
+/* A request of a resource other than cpu, memory and ephemeral-storage (extended resources such as
+ * "example.com/dongle", hugepages-2Mi), in whole units rounded up as upstream's Quantity.Value(). */
+struct resource_qty {
+        char *name;
+        int64_t value;
+};
+
 struct env_var {
         char *name;
         char *value;
@@ -69,6 +76,9 @@ struct container {
         bool tty, stdin_open, stdin_once;
         /* resources: cpu in millicores, memory in bytes; -1 when not set (requests default to limits) */
         int64_t cpu_request_m, cpu_limit_m, mem_request, mem_limit;
+        int64_t eph_request, eph_limit;       /* ephemeral-storage in bytes; -1 when not set */
+        struct resource_qty *scalar_requests; /* every other resource requested (limits defaulted in) */
+        size_t n_scalar_requests;
         struct probe_spec *liveness, *readiness, *startup; /* NULL when absent */
         struct probe_spec *post_start, *pre_stop;          /* lifecycle handlers; NULL when absent */
         char hash[17];                                     /* stable hash of the defaulted spec, hex */
@@ -141,7 +151,13 @@ struct pod {
         size_t n_host_aliases;
         struct pod_dns_config *dns_config; /* NULL when absent */
         char *runtime_class_name;          /* NULL: the runtime's default handler */
-        bool name_mistyped;                /* decoding: metadata.name was there but not a string */
+        /* spec.overhead (a RuntimeClass's, set by the API server): added to the pod's requests */
+        struct {
+                int64_t cpu_m, memory, ephemeral;
+                struct resource_qty *scalars;
+                size_t n_scalars;
+        } overhead;
+        bool name_mistyped; /* decoding: metadata.name was there but not a string */
         /* API pods: must stop (deletionTimestamp set); termination_grace_period is then
          * metadata.deletionGracePeriodSeconds. */
         bool terminating;
@@ -196,3 +212,8 @@ int parse_quantity_milli(const char *s, int64_t *ret);
 bool path_has_backstep(const char *path);
 bool is_dns1123_label(const char *s);
 bool is_dns1123_subdomain(const char *s);
+
+/* Resource names as upstream's helpers: native (unprefixed or in kubernetes.io) and extended (any other
+ * domain, counted by the scheduler's fit and unknown to the node unless it advertises them). */
+bool resource_is_native(const char *name);
+bool resource_is_extended(const char *name);

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "util.h"
 #include "node.h"
+#include "admission.h"
 #include "pod.h"
 #include "yaml_json.h"
 
@@ -75,6 +76,7 @@ void config_done(struct cubelet_config *c)
         free(c->kubeconfig);
         strv_free(c->node_labels);
         strv_free(c->register_taints);
+        strv_free(c->allowed_unsafe_sysctls);
         free(c->cgroup_root);
         free(c->cni_conf_dir);
         strv_free(c->cni_bin_dirs);
@@ -200,6 +202,12 @@ json_t *config_to_json(const struct cubelet_config *c)
                 for (char **p = c->cluster_dns; *p; p++)
                         json_array_append_new(dns, json_string(*p));
                 json_object_set_new(o, "clusterDNS", dns);
+        }
+        if (c->allowed_unsafe_sysctls) {
+                json_t *a = json_array();
+                for (char **p = c->allowed_unsafe_sysctls; *p; p++)
+                        json_array_append_new(a, json_string(*p));
+                json_object_set_new(o, "allowedUnsafeSysctls", a);
         }
         /* Unset fields are left out, as Go's omitempty does. */
         json_t *objs[] = {o, json_object_get(json_object_get(o, "authentication"), "x509")};
@@ -447,6 +455,17 @@ static int apply_auth(struct cubelet_config *c, const char *key, json_t *v, char
 }
 
 /* One KubeletConfiguration field. Returns 0, or -EINVAL with *err set. */
+/* Upstream refuses to start with a pattern its sysctl whitelist cannot take. */
+static int sysctls_problem(char **patterns, const char *what, char **err)
+{
+        _cleanup_free_ char *why = NULL;
+        struct sysctl_whitelist *w = sysctl_whitelist_new(patterns, &why);
+        if (!w)
+                return *err = strdup_printf("%s: %s", what, why), -EINVAL;
+        sysctl_whitelist_free(w);
+        return 0;
+}
+
 static int apply_field(struct cubelet_config *c, const char *key, json_t *v, char **err, bool *known)
 {
         *known = true;
@@ -580,6 +599,20 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                         return *err = strdup_printf("%s: expected true or false", key), -EINVAL;
                 c->seccomp_default = json_is_true(v);
                 return 0;
+        }
+        if (streq(key, "allowedUnsafeSysctls")) {
+                size_t i;
+                json_t *e;
+                if (!json_is_array(v))
+                        return *err = strdup_printf("%s: expected a list of sysctl patterns", key), -EINVAL;
+                c->allowed_unsafe_sysctls = strv_free(c->allowed_unsafe_sysctls);
+                json_array_foreach(v, i, e)
+                {
+                        if (!json_is_string(e))
+                                return *err = strdup_printf("%s[%zu]: expected a string", key, i), -EINVAL;
+                        strv_push(&c->allowed_unsafe_sysctls, xstrdup(json_string_value(e)));
+                }
+                return sysctls_problem(c->allowed_unsafe_sysctls, key, err);
         }
         if (streq(key, "registerNode")) {
                 if (!json_is_boolean(v))
@@ -757,6 +790,7 @@ enum {
         OPT_CLUSTER_DNS,
         OPT_CLUSTER_DOMAIN,
         OPT_RESOLV_CONF,
+        OPT_UNSAFE_SYSCTLS,
 };
 
 static const struct option options[] = {
@@ -812,6 +846,7 @@ static const struct option options[] = {
         {"cluster-dns", required_argument, NULL, OPT_CLUSTER_DNS},
         {"cluster-domain", required_argument, NULL, OPT_CLUSTER_DOMAIN},
         {"resolv-conf", required_argument, NULL, OPT_RESOLV_CONF},
+        {"allowed-unsafe-sysctls", required_argument, NULL, OPT_UNSAFE_SYSCTLS},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -866,6 +901,8 @@ static void usage(FILE *f)
               "  --container-log-max-files N        log files kept per container (containerLogMaxFiles) "
               "[5]\n"
               "  --seccomp-default[=BOOL]           RuntimeDefault seccomp for pods that set none [false]\n"
+              "  --allowed-unsafe-sysctls P,...     unsafe sysctls (or 'prefix*' patterns) pods may set\n"
+              "                                     beside the safe ones (allowedUnsafeSysctls) [none]\n"
               "  --pod-cidr CIDR                    agent mode: the default network's range when the CNI\n"
               "                                     directory is empty (podCIDR) [the Node's spec.podCIDR]\n"
               "  --cni-conf-dir DIR                 CNI configuration [runtime: the runtime's; agent: "
@@ -1007,6 +1044,16 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                           : opt == OPT_AUTHZ_ALLOWED_TTL ? &c->authz_allowed_ttl_ms
                                                          : &c->authz_denied_ttl_ms) = ms;
                         break;
+                case OPT_UNSAFE_SYSCTLS: {
+                        _cleanup_free_ char *copy = xstrdup(optarg), *why = NULL;
+                        char *save = NULL;
+                        c->allowed_unsafe_sysctls = strv_free(c->allowed_unsafe_sysctls);
+                        for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save))
+                                strv_push(&c->allowed_unsafe_sysctls, xstrdup(p));
+                        if (sysctls_problem(c->allowed_unsafe_sysctls, "--allowed-unsafe-sysctls", &why) < 0)
+                                return flag_error(name, optarg, why);
+                        break;
+                }
                 case OPT_AUTHZ_MODE:
                         if (authz_mode_problem(optarg))
                                 return flag_error(name, optarg, authz_mode_problem(optarg));

@@ -58,6 +58,7 @@ struct cubelet_config {
         int log_max_files;              /* containerLogMaxFiles [5] */
         int64_t log_monitor_ms;         /* containerLogMonitorInterval [10s] */
         bool seccomp_default;           /* seccompDefault / --seccomp-default: RuntimeDefault unless set */
+        char **allowed_unsafe_sysctls;  /* allowedUnsafeSysctls / --allowed-unsafe-sysctls [none] */
         char *pod_cidr;                 /* podCIDR / --pod-cidr: agent mode's default network [the Node's] */
         int verbosity;                  /* --v */
         /* The pods' names (upstream's fields and flags). */

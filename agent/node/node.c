@@ -43,6 +43,7 @@ struct node_manager {
         struct kube_watch *watch; /* our own Node: deletion → register again; spec.podCIDR */
         bool gone;                /* the watch saw the Node deleted (under lock) */
         char pod_cidr[64];
+        json_t *seen_labels, *seen_taints; /* the watched Node's, for admission (under lock) */
 };
 
 /* ---- our own Node, watched ---------------------------------------------------------------------- */
@@ -57,6 +58,15 @@ static void node_seen(struct node_manager *nm, json_t *node)
                 pthread_cond_broadcast(&nm->cond);
         }
         snprintf(nm->pod_cidr, sizeof nm->pod_cidr, "%s", cidr ? cidr : "");
+        if (node) {
+                json_decref(nm->seen_labels);
+                json_decref(nm->seen_taints);
+                nm->seen_labels =
+                        json_deep_copy(json_object_get(json_object_get(node, "metadata"), "labels"));
+                nm->seen_taints = json_deep_copy(json_object_get(json_object_get(node, "spec"), "taints"));
+                if (!nm->seen_labels)
+                        nm->seen_labels = json_object();
+        }
         pthread_mutex_unlock(&nm->lock);
 }
 
@@ -276,14 +286,64 @@ static char *quantity_ki(int64_t bytes)
 
 /* ---- the Node object --------------------------------------------------------------------------- */
 
-static json_t *default_labels(struct node_manager *nm)
+static json_t *default_labels_of(const char *node_name)
 {
         struct utsname u;
         uname(&u);
         const char *arch = go_arch(u.machine);
-        return json_pack("{s:s, s:s, s:s, s:s, s:s}", "kubernetes.io/hostname", nm->node_name,
+        return json_pack("{s:s, s:s, s:s, s:s, s:s}", "kubernetes.io/hostname", node_name,
                          "kubernetes.io/os", "linux", "kubernetes.io/arch", arch, "beta.kubernetes.io/os",
                          "linux", "beta.kubernetes.io/arch", arch);
+}
+
+static json_t *default_labels(struct node_manager *nm)
+{
+        return default_labels_of(nm->node_name);
+}
+
+json_t *node_local_labels(const char *node_name, char *const *labels)
+{
+        json_t *o = default_labels_of(node_name);
+        for (char *const *l = labels; l && *l; l++) {
+                char *k, *v;
+                if (node_label_parse(*l, &k, &v) >= 0) {
+                        json_object_set_new(o, k, json_string(v));
+                        free(k);
+                        free(v);
+                }
+        }
+        return o;
+}
+
+json_t *node_local_taints(char *const *taints)
+{
+        json_t *a = json_array();
+        for (char *const *t = taints; t && *t; t++) {
+                _cleanup_free_ char *err = NULL;
+                json_t *j = node_taint_parse(*t, &err);
+                if (j)
+                        json_array_append_new(a, j);
+        }
+        return a;
+}
+
+void node_allocatable_compute(const char *root_dir, int64_t reserved_cpu_m, int64_t reserved_memory,
+                              int64_t eviction_memory, int max_pods, struct node_allocatable *ret)
+{
+        struct statvfs fs;
+        int64_t mem_total, mem_avail, disk_total = 0;
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        meminfo(&mem_total, &mem_avail);
+        if (root_dir && statvfs(root_dir, &fs) == 0)
+                disk_total = (int64_t) fs.f_blocks * (int64_t) fs.f_frsize;
+        /* The status reports memory in Ki: the same rounding here. */
+        int64_t mem = MAX((int64_t) 0, mem_total - reserved_memory - eviction_memory);
+        *ret = (struct node_allocatable){
+                .cpu_m = MAX((int64_t) 0, 1000LL * (cpus > 0 ? cpus : 1) - reserved_cpu_m),
+                .memory = mem / 1024 * 1024,
+                .ephemeral = disk_total - disk_total / 10,
+                .pods = max_pods,
+        };
 }
 
 static json_t *condition(struct node_manager *nm, const char *type, bool status, const char *reason,
@@ -320,12 +380,14 @@ static json_t *node_status(struct node_manager *nm)
                 disk_avail = (int64_t) fs.f_bavail * (int64_t) fs.f_frsize;
         }
         _cleanup_free_ char *mem_cap = quantity_ki(mem_total), *disk_cap = quantity_ki(disk_total);
-        _cleanup_free_ char *mem_alloc =
-                quantity_ki(MAX(0, mem_total - nm->cfg.reserved_memory - nm->cfg.eviction_memory));
-        _cleanup_free_ char *disk_alloc = strdup_printf("%lld", (long long) (disk_total - disk_total / 10));
+        struct node_allocatable na;
+        node_allocatable_compute(nm->root_dir, nm->cfg.reserved_cpu_m, nm->cfg.reserved_memory,
+                                 nm->cfg.eviction_memory, nm->cfg.max_pods, &na);
+        _cleanup_free_ char *mem_alloc = quantity_ki(na.memory);
+        _cleanup_free_ char *disk_alloc = strdup_printf("%lld", (long long) na.ephemeral);
         _cleanup_free_ char *pods = strdup_printf("%d", nm->cfg.max_pods);
         _cleanup_free_ char *cpu = strdup_printf("%ld", cpus > 0 ? cpus : 1);
-        int64_t cpu_alloc_m = MAX((int64_t) 0, 1000LL * (cpus > 0 ? cpus : 1) - nm->cfg.reserved_cpu_m);
+        int64_t cpu_alloc_m = na.cpu_m;
         _cleanup_free_ char *cpu_alloc = cpu_alloc_m % 1000 == 0
                                                  ? strdup_printf("%lld", (long long) cpu_alloc_m / 1000)
                                                  : strdup_printf("%lldm", (long long) cpu_alloc_m);
@@ -450,22 +512,8 @@ static int reconcile_existing(struct node_manager *nm)
 
 static int register_node(struct node_manager *nm)
 {
-        json_t *labels = default_labels(nm);
-        for (char **l = nm->labels; l && *l; l++) {
-                char *k, *v;
-                if (node_label_parse(*l, &k, &v) >= 0) {
-                        json_object_set_new(labels, k, json_string(v));
-                        free(k);
-                        free(v);
-                }
-        }
-        json_t *taints = json_array();
-        for (char **t = nm->taints; t && *t; t++) {
-                _cleanup_free_ char *err = NULL;
-                json_t *j = node_taint_parse(*t, &err);
-                if (j)
-                        json_array_append_new(taints, j);
-        }
+        json_t *labels = node_local_labels(nm->node_name, nm->labels);
+        json_t *taints = node_local_taints(nm->taints);
         json_t *node = json_pack("{s:s, s:s, s:{s:s, s:o}, s:{}}", "apiVersion", "v1", "kind", "Node",
                                  "metadata", "name", nm->node_name, "labels", labels, "spec");
         if (json_array_size(taints) > 0)
@@ -737,6 +785,8 @@ void node_manager_stop(struct node_manager *nm)
         json_decref(nm->lease);
         json_decref(nm->last_status);
         json_decref(nm->conditions);
+        json_decref(nm->seen_labels);
+        json_decref(nm->seen_taints);
         strv_free(nm->labels);
         strv_free(nm->taints);
         free(nm->node_name);
@@ -771,4 +821,16 @@ void node_manager_poke(struct node_manager *nm)
         nm->poked = true;
         pthread_cond_broadcast(&nm->cond);
         pthread_mutex_unlock(&nm->lock);
+}
+
+bool node_manager_labels_taints(struct node_manager *nm, json_t **ret_labels, json_t **ret_taints)
+{
+        pthread_mutex_lock(&nm->lock);
+        bool ok = nm->seen_labels != NULL;
+        if (ok) {
+                *ret_labels = json_deep_copy(nm->seen_labels);
+                *ret_taints = nm->seen_taints ? json_deep_copy(nm->seen_taints) : NULL;
+        }
+        pthread_mutex_unlock(&nm->lock);
+        return ok;
 }

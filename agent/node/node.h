@@ -48,6 +48,24 @@ bool node_manager_pod_cidr(struct node_manager *nm, char *buf, size_t len);
 /* Wake the manager for an early status update (e.g. readiness changed). */
 void node_manager_poke(struct node_manager *nm);
 
+/* The Node's labels and taints as the API server has them now (new references; taints may be NULL);
+ * false before the Node was seen. */
+bool node_manager_labels_taints(struct node_manager *nm, json_t **ret_labels, json_t **ret_taints);
+
+/* The labels cubelet registers its Node with: the defaults (hostname, os, arch) and --node-labels. */
+json_t *node_local_labels(const char *node_name, char *const *labels);
+/* --register-with-taints as an array of v1 Taints (malformed ones left out: the flags were checked). */
+json_t *node_local_taints(char *const *taints);
+
+/* What the Node's status reports as allocatable: capacity less reserved and the hard eviction
+ * thresholds (memory.available, nodefs.available 10%). */
+struct node_allocatable {
+        int64_t cpu_m, memory, ephemeral;
+        int pods;
+};
+void node_allocatable_compute(const char *root_dir, int64_t reserved_cpu_m, int64_t reserved_memory,
+                              int64_t eviction_memory, int max_pods, struct node_allocatable *ret);
+
 /* Pure helpers, for tests. */
 /* Whether a --node-labels key is one a node may set on itself (kubernetes.io and k8s.io keys are
  * restricted, as upstream refuses at start). */

@@ -3,6 +3,8 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "log.h"
 #include "util.h"
@@ -18,6 +20,8 @@ struct podconfig {
         struct pod_workers *workers;
         struct pod_set sources[_POD_SOURCE_MAX];
         struct pod_set merged;
+        struct podconfig_admission admission;
+        char **admitted; /* UIDs admitted and still in merged */
 };
 
 static void set_clear(struct pod_set *s)
@@ -65,9 +69,113 @@ struct podconfig *podconfig_free(struct podconfig *pc)
         for (int i = 0; i < _POD_SOURCE_MAX; i++)
                 set_clear(&pc->sources[i]);
         set_clear(&pc->merged);
+        strv_free(pc->admitted);
         pthread_mutex_destroy(&pc->lock);
         free(pc);
         return NULL;
+}
+
+void podconfig_set_admission(struct podconfig *pc, const struct podconfig_admission *ops)
+{
+        pthread_mutex_lock(&pc->lock);
+        pc->admission = *ops;
+        pthread_mutex_unlock(&pc->lock);
+}
+
+static bool uid_admitted(const struct podconfig *pc, const char *uid)
+{
+        for (char **u = pc->admitted; u && *u; u++)
+                if (streq(*u, uid))
+                        return true;
+        return false;
+}
+
+/* metadata.creationTimestamp in seconds; 0 when absent (static pods), which sorts first as upstream's
+ * zero time does. */
+static int64_t creation_time(const struct pod *p)
+{
+        const char *s = json_string_value(
+                json_object_get(json_object_get(p->json, "metadata"), "creationTimestamp"));
+        struct tm tm = {0};
+        if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
+                return 0;
+        return (int64_t) timegm(&tm);
+}
+
+struct candidate {
+        struct pod *pod;
+        bool running;
+        int64_t created;
+        size_t arrival;
+};
+
+static int candidate_cmp(const void *a, const void *b)
+{
+        const struct candidate *x = a, *y = b;
+        if (x->running != y->running)
+                return x->running ? -1 : 1;
+        if (x->created != y->created)
+                return x->created < y->created ? -1 : 1;
+        return x->arrival < y->arrival ? -1 : x->arrival > y->arrival;
+}
+
+/* The pods of merged admitted before and still running: what a new pod must fit beside. */
+static struct pod **admitted_active(struct podconfig *pc, const struct pod_set *merged, size_t *ret_n)
+{
+        struct pod **v = OOM_CHECK(calloc(merged->n + 1, sizeof *v));
+        size_t n = 0;
+        for (size_t i = 0; i < merged->n; i++) {
+                struct pod *p = merged->pods[i];
+                if (uid_admitted(pc, p->uid) &&
+                    !(pc->admission.finished && pc->admission.finished(pc->admission.userdata, p)))
+                        v[n++] = p;
+        }
+        *ret_n = n;
+        return v;
+}
+
+/* Admission of the new pods of one change, oldest first; returns the pods to hand to the workers, in
+ * that order (refused ones too: their worker publishes their Failed status and runs nothing). */
+static void admit_new(struct podconfig *pc, const struct pod_set *merged, struct candidate *c, size_t n)
+{
+        char name[512];
+        for (size_t i = 0; i < n; i++) {
+                c[i].running = pc->admission.running &&
+                               pc->admission.running(pc->admission.userdata, c[i].pod->uid);
+                c[i].created = creation_time(c[i].pod);
+                c[i].arrival = i;
+        }
+        qsort(c, n, sizeof *c, candidate_cmp);
+        for (size_t i = 0; i < n; i++) {
+                struct pod *p = c[i].pod;
+                log_info("Pod added", "pod=\"%s\" podUID=\"%s\"", pod_full_name(p, name, sizeof name),
+                         p->uid);
+                bool finished = pc->admission.finished && pc->admission.finished(pc->admission.userdata, p);
+                if (!pc->admission.admit || finished) {
+                        /* A finished pod (Failed before a restart) is not admitted again, nor counted. */
+                        if (!finished)
+                                strv_push(&pc->admitted, xstrdup(p->uid));
+                        continue;
+                }
+                size_t n_active;
+                _cleanup_free_ struct pod **active = admitted_active(pc, merged, &n_active);
+                if (pc->admission.admit(pc->admission.userdata, p, active, n_active))
+                        strv_push(&pc->admitted, xstrdup(p->uid));
+        }
+}
+
+/* Forgets the decisions of pods that left the merged set. */
+static void prune_admitted(struct podconfig *pc, const struct pod_set *merged)
+{
+        size_t k = 0, n = strv_length(pc->admitted);
+        for (size_t i = 0; i < n; i++) {
+                if (set_find_uid(merged, pc->admitted[i]))
+                        pc->admitted[k++] = pc->admitted[i];
+                else
+                        free(pc->admitted[i]);
+        }
+        if (pc->admitted)
+                pc->admitted[k] = NULL;
 }
 
 void podconfig_set(struct podconfig *pc, enum pod_source src, struct pod **pods, size_t n)
@@ -115,10 +223,20 @@ void podconfig_set(struct podconfig *pc, enum pod_source src, struct pod **pods,
                         pod_workers_update(pc->workers, old->uid, NULL);
                 }
         }
+        /* New pods are admitted (or refused) first, oldest first, then every change goes to the workers. */
+        prune_admitted(pc, &merged);
+        _cleanup_free_ struct candidate *fresh = OOM_CHECK(calloc(merged.n + 1, sizeof *fresh));
+        size_t n_fresh = 0;
+        for (size_t i = 0; i < merged.n; i++)
+                if (!set_find_uid(&pc->merged, merged.pods[i]->uid) && !merged.pods[i]->terminating)
+                        fresh[n_fresh++].pod = merged.pods[i];
+        admit_new(pc, &merged, fresh, n_fresh);
+        for (size_t i = 0; i < n_fresh; i++)
+                pod_workers_update(pc->workers, fresh[i].pod->uid, fresh[i].pod);
         for (size_t i = 0; i < merged.n; i++) {
                 struct pod *p = merged.pods[i];
                 struct pod *old = set_find_uid(&pc->merged, p->uid);
-                if (old == p)
+                if (old == p || (!old && !p->terminating))
                         continue;
                 if (p->terminating) {
                         if (!old || !old->terminating)
@@ -130,9 +248,6 @@ void podconfig_set(struct podconfig *pc, enum pod_source src, struct pod **pods,
                                               p->termination_grace_period);
                         continue;
                 }
-                if (!old)
-                        log_info("Pod added", "pod=\"%s\" podUID=\"%s\"",
-                                 pod_full_name(p, name, sizeof name), p->uid);
                 pod_workers_update(pc->workers, p->uid, p);
         }
         set_clear(&pc->merged);

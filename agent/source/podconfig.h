@@ -11,6 +11,22 @@ struct podconfig;
 enum pod_source { POD_SOURCE_FILE, POD_SOURCE_HTTP, POD_SOURCE_API, _POD_SOURCE_MAX };
 
 struct podconfig *podconfig_new(struct pod_workers *w);
+
+/* Pod admission (upstream's HandlePodAdditions): each UID is decided once, when it first appears, in
+ * creation order (pods the runtime ran at start first, then metadata.creationTimestamp, then arrival).
+ * A refused pod still goes to its worker, which finds it Failed and runs nothing; it never counts. */
+struct podconfig_admission {
+        /* Decides pod against the pods admitted before it that still run; false: refused (the callee
+         * has failed it: status, Event, log). */
+        bool (*admit)(void *userdata, struct pod *pod, struct pod *const *admitted, size_t n);
+        /* The pod reached Succeeded or Failed: it is not admitted and no longer counts. */
+        bool (*finished)(void *userdata, const struct pod *pod);
+        /* The runtime ran the pod when cubelet started. */
+        bool (*running)(void *userdata, const char *uid);
+        void *userdata;
+};
+/* Before the first podconfig_set; without it every pod is admitted. */
+void podconfig_set_admission(struct podconfig *pc, const struct podconfig_admission *ops);
 struct podconfig *podconfig_free(struct podconfig *pc);
 
 /* Replaces everything one source says (a full set, as upstream's SET op). The pods are borrowed:

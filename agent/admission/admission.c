@@ -1,0 +1,284 @@
+/* Pod admission decisions: upstream's admit handlers in their order (sysctls, the pod's OS, then the
+ * general predicates with the critical-pod exception), on plain data. */
+#include "admission.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define SYSTEM_CRITICAL_PRIORITY 2000000000LL
+
+bool admission_pod_is_static(const struct pod *pod)
+{
+        const char *src = pod_annotation(pod, "kubernetes.io/config.source");
+        return src && !streq(src, "api");
+}
+
+bool admission_pod_is_critical(const struct pod *pod)
+{
+        if (admission_pod_is_static(pod) || pod_annotation(pod, "kubernetes.io/config.mirror"))
+                return true;
+        json_t *prio = json_object_get(json_object_get(pod->json, "spec"), "priority");
+        return json_is_integer(prio) && json_integer_value(prio) >= SYSTEM_CRITICAL_PRIORITY;
+}
+
+/* ---- resources (the scheduler's noderesources fit) ---- */
+
+static struct resource_qty *scalar_find(struct resource_qty *q, size_t n, const char *name)
+{
+        for (size_t i = 0; i < n; i++)
+                if (streq(q[i].name, name))
+                        return &q[i];
+        return NULL;
+}
+
+static struct resource_qty *scalar_get(struct admit_request *r, const char *name)
+{
+        struct resource_qty *q = scalar_find(r->scalars, r->n_scalars, name);
+        if (q)
+                return q;
+        r->scalars = OOM_CHECK(realloc(r->scalars, (r->n_scalars + 1) * sizeof *r->scalars));
+        r->scalars[r->n_scalars] = (struct resource_qty){xstrdup(name), 0};
+        return &r->scalars[r->n_scalars++];
+}
+
+void admission_request_clear(struct admit_request *r)
+{
+        for (size_t i = 0; i < r->n_scalars; i++)
+                free(r->scalars[i].name);
+        free(r->scalars);
+        *r = (struct admit_request){0};
+}
+
+/* Upstream's removeMissingExtendedResources (1.20: app containers only): an extended resource the node
+ * does not advertise is a cluster-level one, not counted. */
+static bool counted(const struct resource_qty *q, bool drop_unknown_extended, const struct admit_node *node)
+{
+        return !drop_unknown_extended || !resource_is_extended(q->name) ||
+               scalar_find(node->scalars, node->n_scalars, q->name);
+}
+
+void admission_pod_request(const struct pod *pod, bool drop_unknown_extended, const struct admit_node *node,
+                           struct admit_request *ret)
+{
+        struct admit_request r = {0};
+        for (size_t i = 0; i < pod->n_containers; i++) {
+                const struct container *c = &pod->containers[i];
+                r.cpu_m += MAX(c->cpu_request_m, (int64_t) 0);
+                r.memory += MAX(c->mem_request, (int64_t) 0);
+                r.ephemeral += MAX(c->eph_request, (int64_t) 0);
+                for (size_t j = 0; j < c->n_scalar_requests; j++)
+                        if (counted(&c->scalar_requests[j], drop_unknown_extended, node))
+                                scalar_get(&r, c->scalar_requests[j].name)->value +=
+                                        c->scalar_requests[j].value;
+        }
+        /* Init containers run one at a time: the pod needs at least the largest of them. */
+        for (size_t i = 0; i < pod->n_init_containers; i++) {
+                const struct container *c = &pod->init_containers[i];
+                r.cpu_m = MAX(r.cpu_m, c->cpu_request_m);
+                r.memory = MAX(r.memory, c->mem_request);
+                r.ephemeral = MAX(r.ephemeral, c->eph_request);
+                for (size_t j = 0; j < c->n_scalar_requests; j++) {
+                        struct resource_qty *q = scalar_get(&r, c->scalar_requests[j].name);
+                        q->value = MAX(q->value, c->scalar_requests[j].value);
+                }
+        }
+        r.cpu_m += pod->overhead.cpu_m;
+        r.memory += pod->overhead.memory;
+        r.ephemeral += pod->overhead.ephemeral;
+        for (size_t j = 0; j < pod->overhead.n_scalars; j++)
+                scalar_get(&r, pod->overhead.scalars[j].name)->value += pod->overhead.scalars[j].value;
+        *ret = r;
+}
+
+/* Upstream's InsufficientResourceError as the admit handler reports it. */
+static void shortage(struct admit_result *ret, const char *name, int64_t requested, int64_t used,
+                     int64_t capacity)
+{
+        ret->admit = false;
+        snprintf(ret->reason, sizeof ret->reason, "OutOf%s", name);
+        snprintf(ret->message, sizeof ret->message,
+                 "Node didn't have enough resource: %s, requested: %lld, used: %lld, capacity: %lld", name,
+                 (long long) requested, (long long) used, (long long) capacity);
+}
+
+static void sum_requests(const struct admit_node *node, struct pod *const *others, size_t n_others,
+                         struct admit_request *used)
+{
+        *used = (struct admit_request){0};
+        for (size_t i = 0; i < n_others; i++) {
+                struct admit_request o;
+                admission_pod_request(others[i], false, node, &o);
+                used->cpu_m += o.cpu_m;
+                used->memory += o.memory;
+                used->ephemeral += o.ephemeral;
+                for (size_t j = 0; j < o.n_scalars; j++)
+                        scalar_get(used, o.scalars[j].name)->value += o.scalars[j].value;
+                admission_request_clear(&o);
+        }
+}
+
+/* The first shortage in upstream's fitsRequest order (pods, cpu, memory, ephemeral-storage, the rest)
+ * into *ret; false when everything fits. */
+static bool find_shortage(const struct admit_node *node, struct pod *const *others, size_t n_others,
+                          const struct pod *pod, struct admit_result *ret)
+{
+        if ((int64_t) n_others + 1 > node->pods) {
+                shortage(ret, "pods", 1, (int64_t) n_others, node->pods);
+                return true;
+        }
+        struct admit_request want, used;
+        admission_pod_request(pod, true, node, &want);
+        sum_requests(node, others, n_others, &used);
+        bool found = true;
+        if (want.cpu_m == 0 && want.memory == 0 && want.ephemeral == 0 && want.n_scalars == 0)
+                found = false;
+        else if (node->cpu_m < want.cpu_m + used.cpu_m)
+                shortage(ret, "cpu", want.cpu_m, used.cpu_m, node->cpu_m);
+        else if (node->memory < want.memory + used.memory)
+                shortage(ret, "memory", want.memory, used.memory, node->memory);
+        else if (node->ephemeral < want.ephemeral + used.ephemeral)
+                shortage(ret, "ephemeral-storage", want.ephemeral, used.ephemeral, node->ephemeral);
+        else {
+                found = false;
+                for (size_t i = 0; i < want.n_scalars && !found; i++) {
+                        const struct resource_qty *q = &want.scalars[i];
+                        struct resource_qty *u = scalar_find(used.scalars, used.n_scalars, q->name);
+                        struct resource_qty *a = scalar_find(node->scalars, node->n_scalars, q->name);
+                        int64_t have = a ? a->value : 0, busy = u ? u->value : 0;
+                        if (have < q->value + busy) {
+                                shortage(ret, q->name, q->value, busy, have);
+                                found = true;
+                        }
+                }
+        }
+        admission_request_clear(&want);
+        admission_request_clear(&used);
+        return found;
+}
+
+/* ---- host ports (the scheduler's nodeports fit) ---- */
+
+static const char *or_default(const char *s, const char *def)
+{
+        return s && *s ? s : def;
+}
+
+/* Upstream's HostPortInfo.CheckConflict: 0.0.0.0 (or no hostIP) conflicts with every address. */
+static bool port_conflicts(const struct container_port *want, const struct container_port *have)
+{
+        const char *wip = or_default(want->host_ip, "0.0.0.0"), *hip = or_default(have->host_ip, "0.0.0.0");
+        if (have->host_port <= 0 || want->host_port != have->host_port ||
+            !streq(or_default(want->protocol, "TCP"), or_default(have->protocol, "TCP")))
+                return false;
+        return streq(wip, "0.0.0.0") || streq(hip, "0.0.0.0") || streq(wip, hip);
+}
+
+static bool pod_port_conflicts(const struct pod *other, const struct container_port *want)
+{
+        for (size_t i = 0; i < other->n_containers; i++)
+                for (size_t j = 0; j < other->containers[i].n_ports; j++)
+                        if (port_conflicts(want, &other->containers[i].ports[j]))
+                                return true;
+        return false;
+}
+
+bool admission_ports_conflict(struct pod *const *others, size_t n_others, const struct pod *pod)
+{
+        for (size_t i = 0; i < pod->n_containers; i++)
+                for (size_t j = 0; j < pod->containers[i].n_ports; j++) {
+                        const struct container_port *want = &pod->containers[i].ports[j];
+                        if (want->host_port <= 0)
+                                continue;
+                        for (size_t k = 0; k < n_others; k++)
+                                if (pod_port_conflicts(others[k], want))
+                                        return true;
+                }
+        return false;
+}
+
+/* ---- the handlers ---- */
+
+static void reject(struct admit_result *ret, const char *reason, const char *fmt, ...) _printf_(3, 4);
+static void reject(struct admit_result *ret, const char *reason, const char *fmt, ...)
+{
+        va_list ap;
+        ret->admit = false;
+        snprintf(ret->reason, sizeof ret->reason, "%s", reason);
+        va_start(ap, fmt);
+        vsnprintf(ret->message, sizeof ret->message, fmt, ap);
+        va_end(ap);
+}
+
+/* Upstream's sysctl whitelist admit handler. */
+static bool sysctls_allowed(const struct sysctl_whitelist *w, const struct pod *pod,
+                            struct admit_result *ret)
+{
+        json_t *sysctls = json_object_get(
+                       json_object_get(json_object_get(pod->json, "spec"), "securityContext"), "sysctls"),
+               *s;
+        size_t i;
+        if (!w)
+                return true;
+        json_array_foreach(sysctls, i, s)
+        {
+                const char *name = json_string_value(json_object_get(s, "name")) ?: "";
+                _cleanup_free_ char *why = sysctl_whitelist_check(w, name, pod->host_network, pod->host_ipc);
+                if (why) {
+                        reject(ret, "SysctlForbidden", "forbidden sysctl: %s", why);
+                        return false;
+                }
+        }
+        return true;
+}
+
+/* The general predicates; a critical pod is never refused for resources (upstream would preempt other
+ * pods to make room; cubelet has no preemption and admits it). */
+static bool predicates_pass(const struct admit_node *node, struct pod *const *others, size_t n_others,
+                            const struct pod *pod, struct admit_result *ret)
+{
+        json_t *spec = json_object_get(pod->json, "spec");
+        bool critical = admission_pod_is_critical(pod);
+
+        if (!critical && find_shortage(node, others, n_others, pod, ret))
+                return false;
+        if (!admission_node_affinity_matches(spec, node->name, node->labels))
+                reject(ret, "NodeAffinity", "Predicate NodeAffinity failed");
+        else if (pod->node_name && pod->node_name[0] && !streq(pod->node_name, node->name))
+                reject(ret, "NodeName", "Predicate NodeName failed");
+        else if (admission_ports_conflict(others, n_others, pod))
+                reject(ret, "NodePorts", "Predicate NodePorts failed");
+        /* Later kubelets: NoExecute taints, for pods from the API server only. */
+        else if (!admission_pod_is_static(pod) &&
+                 !admission_tolerates_taints(json_object_get(spec, "tolerations"), node->taints,
+                                             "NoExecute"))
+                reject(ret, "TaintToleration", "Predicate TaintToleration failed");
+        else
+                return true;
+        return false;
+}
+
+int admission_check(const struct admit_node *node, const struct sysctl_whitelist *whitelist,
+                    struct pod *const *others, size_t n_others, const struct pod *pod,
+                    struct admit_result *ret)
+{
+        *ret = (struct admit_result){.admit = true};
+        if (!node || !node->name || !pod->json)
+                return -EINVAL;
+        if (!sysctls_allowed(whitelist, pod, ret))
+                return 0;
+        /* Later kubelets: spec.os names the OS the pod needs. */
+        json_t *os = json_object_get(json_object_get(pod->json, "spec"), "os");
+        if (os && !json_is_null(os) && !streq_ptr(json_string_value(json_object_get(os, "name")), "linux")) {
+                reject(ret, "PodOSNotSupported",
+                       "Failed to admit pod as the OS field doesn't match node OS");
+                return 0;
+        }
+        if (predicates_pass(node, others, n_others, pod, ret))
+                *ret = (struct admit_result){.admit = true};
+        return 0;
+}
