@@ -95,15 +95,29 @@ void admission_pod_request(const struct pod *pod, bool drop_unknown_extended, co
         *ret = r;
 }
 
-/* Upstream's InsufficientResourceError as the admit handler reports it. */
-static void shortage(struct admit_result *ret, const char *name, int64_t requested, int64_t used,
-                     int64_t capacity)
+static void reject(struct admit_result *ret, const char *reason, const char *fmt, ...) _printf_(3, 4);
+
+/* Upstream's InsufficientResourceError. */
+struct shortage {
+        char name[320];
+        int64_t requested, used, capacity;
+};
+
+struct shortages {
+        struct shortage v[16];
+        size_t n;
+};
+
+static void short_add(struct shortages *s, const char *name, int64_t requested, int64_t used,
+                      int64_t capacity)
 {
-        ret->admit = false;
-        snprintf(ret->reason, sizeof ret->reason, "OutOf%s", name);
-        snprintf(ret->message, sizeof ret->message,
-                 "Node didn't have enough resource: %s, requested: %lld, used: %lld, capacity: %lld", name,
-                 (long long) requested, (long long) used, (long long) capacity);
+        if (s->n == ELEMENTSOF(s->v))
+                return;
+        struct shortage *x = &s->v[s->n++];
+        snprintf(x->name, sizeof x->name, "%s", name);
+        x->requested = requested;
+        x->used = used;
+        x->capacity = capacity;
 }
 
 static void sum_requests(const struct admit_node *node, struct pod *const *others, size_t n_others,
@@ -122,43 +136,104 @@ static void sum_requests(const struct admit_node *node, struct pod *const *other
         }
 }
 
-/* The first shortage in upstream's fitsRequest order (pods, cpu, memory, ephemeral-storage, the rest)
- * into *ret; false when everything fits. */
-static bool find_shortage(const struct admit_node *node, struct pod *const *others, size_t n_others,
-                          const struct pod *pod, struct admit_result *ret)
+/* Every shortage in upstream's fitsRequest order: pods, cpu, memory, ephemeral-storage, the rest. */
+static void find_shortages(const struct admit_node *node, struct pod *const *others, size_t n_others,
+                           const struct pod *pod, struct shortages *ret)
 {
-        if ((int64_t) n_others + 1 > node->pods) {
-                shortage(ret, "pods", 1, (int64_t) n_others, node->pods);
-                return true;
-        }
+        ret->n = 0;
+        if ((int64_t) n_others + 1 > node->pods)
+                short_add(ret, "pods", 1, (int64_t) n_others, node->pods);
         struct admit_request want, used;
         admission_pod_request(pod, true, node, &want);
+        if (want.cpu_m == 0 && want.memory == 0 && want.ephemeral == 0 && want.n_scalars == 0) {
+                admission_request_clear(&want);
+                return;
+        }
         sum_requests(node, others, n_others, &used);
-        bool found = true;
-        if (want.cpu_m == 0 && want.memory == 0 && want.ephemeral == 0 && want.n_scalars == 0)
-                found = false;
-        else if (node->cpu_m < want.cpu_m + used.cpu_m)
-                shortage(ret, "cpu", want.cpu_m, used.cpu_m, node->cpu_m);
-        else if (node->memory < want.memory + used.memory)
-                shortage(ret, "memory", want.memory, used.memory, node->memory);
-        else if (node->ephemeral < want.ephemeral + used.ephemeral)
-                shortage(ret, "ephemeral-storage", want.ephemeral, used.ephemeral, node->ephemeral);
-        else {
-                found = false;
-                for (size_t i = 0; i < want.n_scalars && !found; i++) {
-                        const struct resource_qty *q = &want.scalars[i];
-                        struct resource_qty *u = scalar_find(used.scalars, used.n_scalars, q->name);
-                        struct resource_qty *a = scalar_find(node->scalars, node->n_scalars, q->name);
-                        int64_t have = a ? a->value : 0, busy = u ? u->value : 0;
-                        if (have < q->value + busy) {
-                                shortage(ret, q->name, q->value, busy, have);
-                                found = true;
-                        }
-                }
+        if (node->cpu_m < want.cpu_m + used.cpu_m)
+                short_add(ret, "cpu", want.cpu_m, used.cpu_m, node->cpu_m);
+        if (node->memory < want.memory + used.memory)
+                short_add(ret, "memory", want.memory, used.memory, node->memory);
+        if (node->ephemeral < want.ephemeral + used.ephemeral)
+                short_add(ret, "ephemeral-storage", want.ephemeral, used.ephemeral, node->ephemeral);
+        for (size_t i = 0; i < want.n_scalars; i++) {
+                const struct resource_qty *q = &want.scalars[i];
+                struct resource_qty *u = scalar_find(used.scalars, used.n_scalars, q->name);
+                struct resource_qty *a = scalar_find(node->scalars, node->n_scalars, q->name);
+                int64_t have = a ? a->value : 0, busy = u ? u->value : 0;
+                if (have < q->value + busy)
+                        short_add(ret, q->name, q->value, busy, have);
         }
         admission_request_clear(&want);
         admission_request_clear(&used);
-        return found;
+}
+
+static void reject_shortage(struct admit_result *ret, const struct shortage *s)
+{
+        ret->admit = false;
+        snprintf(ret->reason, sizeof ret->reason, "OutOf%s", s->name);
+        snprintf(ret->message, sizeof ret->message,
+                 "Node didn't have enough resource: %s, requested: %lld, used: %lld, capacity: %lld",
+                 s->name, (long long) s->requested, (long long) s->used, (long long) s->capacity);
+}
+
+static int64_t priority_of(const struct pod *p, bool *set)
+{
+        json_t *prio = json_object_get(json_object_get(p->json, "spec"), "priority");
+        *set = json_is_integer(prio);
+        return *set ? json_integer_value(prio) : 0;
+}
+
+/* Upstream's kubetypes.Preemptable. */
+static bool preemptable(const struct pod *preemptor, const struct pod *preemptee)
+{
+        bool a, b;
+        if (admission_pod_is_critical(preemptor) && !admission_pod_is_critical(preemptee))
+                return true;
+        int64_t pa = priority_of(preemptor, &a), pb = priority_of(preemptee, &b);
+        return a && b && pa > pb;
+}
+
+static int64_t request_of(const struct admit_node *node, const struct pod *p, const char *name)
+{
+        if (streq(name, "pods"))
+                return 1;
+        struct admit_request r;
+        admission_pod_request(p, false, node, &r);
+        int64_t v = streq(name, "cpu")                 ? r.cpu_m
+                    : streq(name, "memory")            ? r.memory
+                    : streq(name, "ephemeral-storage") ? r.ephemeral
+                                                       : 0;
+        struct resource_qty *q = scalar_find(r.scalars, r.n_scalars, name);
+        if (q)
+                v = q->value;
+        admission_request_clear(&r);
+        return v;
+}
+
+/* A critical pod short of resources: upstream evicts lower pods to make room, and refuses the pod only
+ * when even every pod it may preempt would not free enough. cubelet does not evict: it admits the pod
+ * when eviction could make room, and refuses it as upstream otherwise. */
+static bool room_by_preemption(const struct admit_node *node, struct pod *const *others, size_t n_others,
+                               const struct pod *pod, const struct shortages *sh, struct admit_result *ret)
+{
+        char left[768] = "[";
+        for (size_t i = 0; i < sh->n; i++) {
+                int64_t q = sh->v[i].requested - (sh->v[i].capacity - sh->v[i].used);
+                for (size_t k = 0; k < n_others && q > 0; k++)
+                        if (preemptable(pod, others[k]))
+                                q -= request_of(node, others[k], sh->v[i].name);
+                if (q > 0)
+                        snprintf(left + strlen(left), sizeof left - strlen(left), "(res: %s, q: %lld), ",
+                                 sh->v[i].name, (long long) q);
+        }
+        if (streq(left, "["))
+                return true;
+        reject(ret, "UnexpectedAdmissionError",
+               "Unexpected error while attempting to recover from admission failure: preemption: error "
+               "finding a set of pods to preempt: no set of running pods found to reclaim resources: %s]",
+               left);
+        return false;
 }
 
 /* ---- host ports (the scheduler's nodeports fit) ---- */
@@ -203,7 +278,6 @@ bool admission_ports_conflict(struct pod *const *others, size_t n_others, const 
 
 /* ---- the handlers ---- */
 
-static void reject(struct admit_result *ret, const char *reason, const char *fmt, ...) _printf_(3, 4);
 static void reject(struct admit_result *ret, const char *reason, const char *fmt, ...)
 {
         va_list ap;
@@ -236,16 +310,18 @@ static bool sysctls_allowed(const struct sysctl_whitelist *w, const struct pod *
         return true;
 }
 
-/* The general predicates; a critical pod is never refused for resources (upstream would preempt other
- * pods to make room; cubelet has no preemption and admits it). */
+/* The general predicates in upstream's order; the first failure is the verdict. A critical pod is not
+ * refused for resources while anything else fails first, as upstream's critical pod admission handler. */
 static bool predicates_pass(const struct admit_node *node, struct pod *const *others, size_t n_others,
                             const struct pod *pod, struct admit_result *ret)
 {
         json_t *spec = json_object_get(pod->json, "spec");
-        bool critical = admission_pod_is_critical(pod);
-
-        if (!critical && find_shortage(node, others, n_others, pod, ret))
+        struct shortages sh;
+        find_shortages(node, others, n_others, pod, &sh);
+        if (sh.n && !admission_pod_is_critical(pod)) {
+                reject_shortage(ret, &sh.v[0]);
                 return false;
+        }
         if (!admission_node_affinity_matches(spec, node->name, node->labels))
                 reject(ret, "NodeAffinity", "Predicate NodeAffinity failed");
         else if (pod->node_name && pod->node_name[0] && !streq(pod->node_name, node->name))
@@ -258,7 +334,7 @@ static bool predicates_pass(const struct admit_node *node, struct pod *const *ot
                                              "NoExecute"))
                 reject(ret, "TaintToleration", "Predicate TaintToleration failed");
         else
-                return true;
+                return sh.n == 0 || room_by_preemption(node, others, n_others, pod, &sh, ret);
         return false;
 }
 

@@ -26,7 +26,7 @@ struct sysctl_whitelist;
 /* The verdict, with upstream's reason word and message. */
 struct admit_result {
         bool admit;
-        char reason[128];
+        char reason[384];
         char message[1024];
 };
 

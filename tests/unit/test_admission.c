@@ -233,6 +233,29 @@ static void test_critical_pods(void **state)
         expect(&node, others, 1, prio, NULL, NULL);
         expect(&node, others, 1, low, "OutOfcpu",
                "Node didn't have enough resource: cpu, requested: 1000, used: 2000, capacity: 2000");
+        /* Upstream would preempt a to make room; with nothing to preempt it refuses. */
+        struct pod *huge =
+                mk_pod("h", "file", "{\"containers\": [" C("{\"requests\": {\"cpu\": \"3\"}}") "]}");
+        expect(&node, NULL, 0, huge, "UnexpectedAdmissionError",
+               "Unexpected error while attempting to recover from admission failure: preemption: error "
+               "finding "
+               "a set of pods to preempt: no set of running pods found to reclaim resources: [(res: cpu, q: "
+               "1000), ]");
+        struct pod *st2 =
+                mk_pod("s2", "file", "{\"containers\": [" C("{\"requests\": {\"cpu\": \"2\"}}") "]}");
+        struct pod *crit[] = {st2}; /* critical: not preemptable */
+        expect(&node, crit, 1, prio, "UnexpectedAdmissionError",
+               "Unexpected error while attempting to recover from admission failure: preemption: error "
+               "finding "
+               "a set of pods to preempt: no set of running pods found to reclaim resources: [(res: cpu, q: "
+               "1000), ]");
+        pod_unref(st2);
+        expect(&node, others, 1, huge, "UnexpectedAdmissionError",
+               "Unexpected error while attempting to recover from admission failure: preemption: error "
+               "finding "
+               "a set of pods to preempt: no set of running pods found to reclaim resources: [(res: cpu, q: "
+               "1000), ]");
+        pod_unref(huge);
         /* ... but still for everything else. */
         struct pod *st_sel = mk_pod("t", "file",
                                     "{\"nodeSelector\": {\"zone\": \"b\"}, \"containers\": [" C(
