@@ -493,6 +493,43 @@ static void test_config_unknown_field_warns(void **state)
 }
 
 /* The node server's fields: TLS files, authentication and authorization, in the file and as flags. */
+static void test_unsafe_sysctls(void **state)
+{
+        struct cubelet_config c;
+        assert_int_equal(parse(&c, "--hostname-override=n1",
+                               "--allowed-unsafe-sysctls=kernel.msg*,net.core.somaxconn", NULL),
+                         0);
+        assert_int_equal(strv_length(c.allowed_unsafe_sysctls), 2);
+        assert_string_equal(c.allowed_unsafe_sysctls[0], "kernel.msg*");
+        json_t *j = config_to_json(&c);
+        assert_string_equal(json_string_value(json_array_get(json_object_get(j, "allowedUnsafeSysctls"), 1)),
+                            "net.core.somaxconn");
+        json_decref(j);
+        config_done(&c);
+        /* Upstream refuses to start on patterns its whitelist cannot take. */
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--allowed-unsafe-sysctls=kernel.*", NULL),
+                         -EINVAL);
+        config_done(&c);
+
+        _cleanup_free_ char *good = write_tmp("sysctls.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                              "kind: KubeletConfiguration\n"
+                                                              "allowedUnsafeSysctls: [\"net.*\"]\n");
+        _cleanup_free_ char *bad = write_tmp("badsysctls.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                                "kind: KubeletConfiguration\n"
+                                                                "allowedUnsafeSysctls: [vm.swappiness]\n");
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--config", good, NULL), 0);
+        assert_string_equal(c.allowed_unsafe_sysctls[0], "net.*");
+        assert_null(c.allowed_unsafe_sysctls[1]);
+        config_done(&c);
+        char *err = NULL;
+        config_init_defaults(&c);
+        assert_int_equal(config_load_file(&c, bad, &err), -EINVAL);
+        assert_non_null(strstr(
+                err, "allowedUnsafeSysctls: the sysctl \"vm.swappiness\" are not known to be namespaced"));
+        free(err);
+        config_done(&c);
+}
+
 static void test_node_server_config(void **state)
 {
         _cleanup_free_ char *path = write_tmp("auth.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
@@ -770,6 +807,7 @@ int main(void)
                 cmocka_unit_test(test_api_server_settings),
                 cmocka_unit_test(test_config_unknown_field_warns),
                 cmocka_unit_test(test_node_server_config),
+                cmocka_unit_test(test_unsafe_sysctls),
                 cmocka_unit_test(test_config_to_json),
                 cmocka_unit_test(test_dns_settings),
         };
