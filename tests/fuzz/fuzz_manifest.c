@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admission.h"
 #include "dns.h"
 #include "expansion.h"
 #include "manifest.h"
@@ -111,6 +112,44 @@ static void check_names(const struct pod *p)
         free(err);
 }
 
+/* Admission reads the spec's affinity, tolerations, sysctls and resources as they come: every decoded pod
+ * goes through it (beside the others), and the verdict is the same twice. */
+static void check_admission(const struct manifest_result *r)
+{
+        static struct resource_qty scalars[] = {{(char *) "hugepages-2Mi", 0},
+                                                {(char *) "example.com/gpu", 4}};
+        static char *allowed[] = {(char *) "kernel.msg*", (char *) "net.core.somaxconn", NULL};
+        char *err = NULL;
+        struct sysctl_whitelist *w = sysctl_whitelist_new(allowed, &err);
+        json_t *labels = json_pack("{s:s, s:s}", "kubernetes.io/hostname", FUZZ_NODE, "zone", "a");
+        json_t *taints = json_pack("[{s:s, s:s, s:s}]", "key", "k", "value", "v", "effect", "NoExecute");
+        struct admit_node node = {.name = FUZZ_NODE,
+                                  .labels = labels,
+                                  .taints = taints,
+                                  .cpu_m = 2000,
+                                  .memory = 1LL << 30,
+                                  .ephemeral = 1LL << 30,
+                                  .pods = 3,
+                                  .scalars = scalars,
+                                  .n_scalars = 2};
+        for (size_t i = 0; i < r->n_pods; i++) {
+                struct admit_result a, b;
+                const struct pod *p = r->pods[i];
+                json_t *spec = json_object_get(p->json, "spec");
+                if (admission_check(&node, w, r->pods, i, p, &a) < 0 ||
+                    admission_check(&node, w, r->pods, i, p, &b) < 0 || a.admit != b.admit ||
+                    !streq(a.reason, b.reason) || !streq(a.message, b.message)) {
+                        fprintf(stderr, "admission failed or is not deterministic\n");
+                        abort();
+                }
+                (void) admission_tolerates_taints(json_object_get(spec, "tolerations"), taints, "NoExecute");
+                (void) admission_node_affinity_matches(spec, FUZZ_NODE, labels);
+        }
+        sysctl_whitelist_free(w);
+        json_decref(labels);
+        json_decref(taints);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         struct manifest_result r1, r2;
@@ -125,6 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_result(&r1, "file");
         for (size_t i = 0; i < r1.n_pods; i++)
                 check_names(r1.pods[i]);
+        check_admission(&r1);
 
         /* The same bytes as the node's resolv.conf (a C string: up to the first NUL). */
         char *text = strndup((const char *) data, size);
