@@ -25,14 +25,14 @@ YAML
 }
 # Static pods are critical: never refused for resources while preempting lower pods could make room;
 # with nothing to preempt, upstream refuses them with its preemption error.
-pod hog 2026-01-01T00:00:01Z '{}' 'resources: {requests: {cpu: "1000"}}'
+pod hog 2026-01-01T00:00:01Z '' 'resources: {requests: {cpu: "1000"}}'
 pod web1 2026-01-01T00:00:02Z 'nodeSelector: {disk: hdd}' 'ports: [{containerPort: 80, hostPort: 18080}]'
-pod web2 2026-01-01T00:00:03Z '{}' 'ports: [{containerPort: 81, hostPort: 18080}]'
-pod ssd 2026-01-01T00:00:04Z 'nodeSelector: {disk: ssd}' '{}'
-pod sysbad 2026-01-01T00:00:05Z 'securityContext: {sysctls: [{name: net.core.somaxconn, value: "1024"}]}' '{}'
-pod sysok 2026-01-01T00:00:06Z 'securityContext: {sysctls: [{name: kernel.msgmax, value: "12345"}]}' '{}' \
+pod web2 2026-01-01T00:00:03Z '' 'ports: [{containerPort: 81, hostPort: 18080}]'
+pod ssd 2026-01-01T00:00:04Z 'nodeSelector: {disk: ssd}' ''
+pod sysbad 2026-01-01T00:00:05Z 'securityContext: {sysctls: [{name: net.core.somaxconn, value: "1024"}]}' ''
+pod sysok 2026-01-01T00:00:06Z 'securityContext: {sysctls: [{name: kernel.msgmax, value: "12345"}]}' '' \
   'echo msgmax=$(cat /proc/sys/kernel/msgmax); sleep 3600'
-pod win 2026-01-01T00:00:07Z 'os: {name: windows}' '{}'
+pod win 2026-01-01T00:00:07Z 'os: {name: windows}' ''
 start_cubelet "$M" --node-labels disk=hdd --allowed-unsafe-sysctls 'kernel.msg*'
 
 no_sandbox() { ! cri pods | awk -F'\t' -v n="$1-$NODE" '$4 == n' | grep -q .; }
