@@ -14,7 +14,7 @@ export KUBECONFIG=$MASTER_DIR/admin.kubeconfig
 k() { "$KUBECTL" --request-timeout=10s "$@"; }
 M="$WORK/manifests"
 mkdir -p "$M"
-PODS="adm-cpu adm-mem adm-sel adm-aff adm-taint adm-late"
+PODS="adm-cpu adm-mem adm-sel adm-aff adm-taint adm-late adm-static-$NODE"
 "$MASTER" node-kubeconfig "$MASTER_DIR" "$NODE" "$WORK/node.kubeconfig" >/dev/null
 k delete node "$NODE" --ignore-not-found >/dev/null 2>&1
 # shellcheck disable=SC2086
@@ -51,6 +51,15 @@ refused() { # refused POD REASON MESSAGE
   check "... and a Warning Event with the reason and message" wait_for 20 event_is "$1" "$2" "$3"
 }
 
+# A refused static pod: its mirror pod carries the Failed status.
+cat >"$M/static.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: adm-static}
+spec:
+  securityContext: {sysctls: [{name: kernel.msgmax, value: "1"}]}
+  containers: [{name: c, image: $IMG, imagePullPolicy: Never, command: ["sleep", "3600"]}]
+YAML
 start_cubelet "$M" --kubeconfig "$WORK/node.kubeconfig" --node-labels disk=hdd \
   --register-with-taints dedicated=db:NoExecute
 node_ready() {
@@ -61,6 +70,7 @@ cpu_m=$(( $(k get node "$NODE" -o jsonpath='{.status.allocatable.cpu}') * 1000 )
 mem=$(k get node "$NODE" -o jsonpath='{.status.allocatable.memory}')
 mem=$(( ${mem%Ki} * 1024 ))
 
+refused "adm-static-$NODE" SysctlForbidden 'forbidden sysctl: "kernel.msgmax" not whitelisted'
 pod adm-cpu '' 'resources: {requests: {cpu: "1000"}}'
 refused adm-cpu OutOfcpu "Node didn't have enough resource: cpu, requested: 1000000, used: 0, capacity: $cpu_m"
 pod adm-mem '' 'resources: {requests: {memory: 64Ti}}'
@@ -95,5 +105,7 @@ check "... and the running adm-aff stays (IgnoredDuringExecution)" phase_is adm-
 k delete pod $PODS --grace-period=0 --force >/dev/null 2>&1
 check "deleted pods stop" wait_for 30 pods_gone
 stop_cubelet
+# shellcheck disable=SC2086
+k delete pod $PODS --ignore-not-found --grace-period=0 --force >/dev/null 2>&1
 k delete node "$NODE" --ignore-not-found >/dev/null 2>&1
 finish
