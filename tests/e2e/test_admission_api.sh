@@ -104,7 +104,7 @@ check "... and the running adm-aff stays (IgnoredDuringExecution)" phase_is adm-
 # shellcheck disable=SC2086
 k delete pod $PODS --grace-period=0 --force >/dev/null 2>&1
 check "deleted pods stop" wait_for 30 pods_gone
-stop_cubelet
+check "cubelet exits cleanly" stop_cubelet
 # shellcheck disable=SC2086
 k delete pod $PODS --ignore-not-found --grace-period=0 --force >/dev/null 2>&1
 k delete node "$NODE" --ignore-not-found >/dev/null 2>&1

@@ -65,7 +65,7 @@ refused win PodOSNotSupported "Failed to admit pod as the OS field doesn't match
 
 # A restart keeps every decision: web1 is adopted first (same container), web2 is refused again.
 web1_id=$(running_ids c default/web1-$NODE)
-stop_cubelet
+check "cubelet exits cleanly before a restart" stop_cubelet
 start_cubelet "$M" --node-labels disk=hdd --allowed-unsafe-sysctls 'kernel.msg*'
 check "after a restart web2 is refused again" wait_for 20 status_is web2 .reason NodePorts
 check "... and web1 runs on: one instance, the same container" only_instance web1 "$web1_id"
@@ -77,4 +77,5 @@ check "a refused pod's manifest removed: it leaves /pods" wait_for 20 gone_from_
 
 rm -f "$M"/*.yaml
 check "every pod stops" wait_for 30 none_left
+check "cubelet exits cleanly" stop_cubelet
 finish
