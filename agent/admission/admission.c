@@ -10,22 +10,6 @@
 
 #include "util.h"
 
-#define SYSTEM_CRITICAL_PRIORITY 2000000000LL
-
-bool admission_pod_is_static(const struct pod *pod)
-{
-        const char *src = pod_annotation(pod, "kubernetes.io/config.source");
-        return src && !streq(src, "api");
-}
-
-bool admission_pod_is_critical(const struct pod *pod)
-{
-        if (admission_pod_is_static(pod) || pod_annotation(pod, "kubernetes.io/config.mirror"))
-                return true;
-        json_t *prio = json_object_get(json_object_get(pod->json, "spec"), "priority");
-        return json_is_integer(prio) && json_integer_value(prio) >= SYSTEM_CRITICAL_PRIORITY;
-}
-
 /* ---- resources (the scheduler's noderesources fit) ---- */
 
 static struct resource_qty *scalar_find(struct resource_qty *q, size_t n, const char *name)
@@ -188,7 +172,7 @@ static int64_t priority_of(const struct pod *p, bool *set)
 static bool preemptable(const struct pod *preemptor, const struct pod *preemptee)
 {
         bool a, b;
-        if (admission_pod_is_critical(preemptor) && !admission_pod_is_critical(preemptee))
+        if (pod_is_critical(preemptor) && !pod_is_critical(preemptee))
                 return true;
         int64_t pa = priority_of(preemptor, &a), pb = priority_of(preemptee, &b);
         return a && b && pa > pb;
@@ -318,7 +302,7 @@ static bool predicates_pass(const struct admit_node *node, struct pod *const *ot
         json_t *spec = json_object_get(pod->json, "spec");
         struct shortages sh;
         find_shortages(node, others, n_others, pod, &sh);
-        if (sh.n && !admission_pod_is_critical(pod)) {
+        if (sh.n && !pod_is_critical(pod)) {
                 reject_shortage(ret, &sh.v[0]);
                 return false;
         }
@@ -329,7 +313,7 @@ static bool predicates_pass(const struct admit_node *node, struct pod *const *ot
         else if (admission_ports_conflict(others, n_others, pod))
                 reject(ret, "NodePorts", "Predicate NodePorts failed");
         /* Later kubelets: NoExecute taints, for pods from the API server only. */
-        else if (!admission_pod_is_static(pod) &&
+        else if (!pod_is_static(pod) &&
                  !admission_tolerates_taints(json_object_get(spec, "tolerations"), node->taints,
                                              "NoExecute"))
                 reject(ret, "TaintToleration", "Predicate TaintToleration failed");

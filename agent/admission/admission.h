@@ -37,9 +37,6 @@ int admission_check(const struct admit_node *node, const struct sysctl_whitelist
                     struct pod *const *others, size_t n_others, const struct pod *pod,
                     struct admit_result *ret);
 
-/* Upstream's kubetypes.IsCriticalPod: static and mirror pods, and priority >= 2000000000. */
-bool admission_pod_is_critical(const struct pod *pod);
-bool admission_pod_is_static(const struct pod *pod);
 
 /* ---- the pieces, for tests ---- */
 

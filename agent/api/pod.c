@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "macro.h"
+#include "pod_fields.h"
 #include "util.h"
 
 struct pod *pod_ref(struct pod *p)
@@ -130,6 +131,7 @@ static void pod_free(struct pod *p)
         }
         free(p->runtime_class_name);
         qtys_free(p->overhead.scalars, p->overhead.n_scalars);
+        strv_free(p->unsupported);
         json_decref(p->json);
         free(p);
 }
@@ -598,6 +600,11 @@ static bool in_list(const char *s, const char *const *list)
         return false;
 }
 
+bool pod_volume_source_known(const char *kind)
+{
+        return in_list(kind, volume_sources);
+}
+
 static void check_enum(struct api_problems *pr, const char *path, const char *value,
                        const char *const *allowed)
 {
@@ -806,6 +813,20 @@ static void decode_overhead(struct api_problems *pr, json_t *spec, struct pod *p
                 decode_resource_list(pr, m, "spec.overhead", false, &pod->overhead.cpu_m,
                                      &pod->overhead.memory, &pod->overhead.ephemeral, &pod->overhead.scalars,
                                      &pod->overhead.n_scalars);
+}
+
+bool pod_is_static(const struct pod *p)
+{
+        const char *src = pod_annotation(p, "kubernetes.io/config.source");
+        return src && !streq(src, "api");
+}
+
+bool pod_is_critical(const struct pod *p)
+{
+        if (pod_is_static(p) || pod_annotation(p, "kubernetes.io/config.mirror"))
+                return true;
+        json_t *prio = json_object_get(json_object_get(p->json, "spec"), "priority");
+        return json_is_integer(prio) && json_integer_value(prio) >= POD_SYSTEM_CRITICAL_PRIORITY;
 }
 
 const char *pod_qos_class(const struct pod *p)
@@ -1108,6 +1129,39 @@ static void check_sub_paths(struct api_problems *pr, const char *container_path,
         check_descending_path(pr, container_path, "subPathExpr", m->sub_path_expr);
 }
 
+/* recursiveReadOnly as the API server validates it (pod_fields.c refuses "Enabled": the runtime cannot). */
+static void validate_recursive_read_only(struct api_problems *pr, json_t *e, const char *path,
+                                         const struct volume_mount *m)
+{
+        static const char *const values[] = {"Disabled", "IfPossible", "Enabled", NULL};
+        _cleanup_free_ char *rro = get_str(pr, e, path, "recursiveReadOnly");
+        char q[700];
+        snprintf(q, sizeof q, "%s.recursiveReadOnly", path);
+        check_enum(pr, q, rro, values);
+        if (!rro || streq(rro, "Disabled"))
+                return;
+        if (!m->read_only)
+                add_error(pr, q, "Forbidden: may only be specified when readOnly is true");
+        if (m->propagation != PROPAGATION_NONE)
+                add_error(pr, q, "Forbidden: may only be specified when mountPropagation is None or not "
+                                 "specified");
+}
+
+/* A container's own restartPolicy exists only for init containers (sidecars, refused by pod_fields.c). */
+static void validate_container_restart_policy(struct api_problems *pr, json_t *obj, const char *path)
+{
+        static const char *const values[] = {"Always", NULL};
+        _cleanup_free_ char *rp = get_str(pr, obj, path, "restartPolicy");
+        char q[600];
+        if (!rp)
+                return;
+        snprintf(q, sizeof q, "%s.restartPolicy", path);
+        if (!str_has_prefix(path, "spec.initContainers"))
+                add_error(pr, q, "Forbidden: may not be set for non-init containers");
+        else
+                check_enum(pr, q, rp, values);
+}
+
 static void decode_container(struct api_problems *pr, json_t *obj, const char *path, struct container *c)
 {
         static const char *const pull[] = {"Always", "IfNotPresent", "Never", NULL};
@@ -1129,6 +1183,7 @@ static void decode_container(struct api_problems *pr, json_t *obj, const char *p
         c->tty = get_bool(pr, obj, path, "tty");
         c->stdin_open = get_bool(pr, obj, path, "stdin");
         c->stdin_once = get_bool(pr, obj, path, "stdinOnce");
+        validate_container_restart_policy(pr, obj, path);
 
         snprintf(p, sizeof p, "%s.name", path);
         if (!c->name || !c->name[0]) {
@@ -1262,6 +1317,7 @@ static void decode_container(struct api_problems *pr, json_t *obj, const char *p
                                           "Forbidden: Bidirectional mount propagation is available only to "
                                           "privileged containers");
                         check_sub_paths(pr, path, p, m);
+                        validate_recursive_read_only(pr, e, p, m);
                 }
         }
         decode_resources(pr, obj, path, c);
@@ -1712,6 +1768,7 @@ struct pod *pod_from_json(json_t *obj, struct api_problems *pr)
         validate_pod(pr, pod);
         if (strv_length(pr->errors) > n_errors)
                 goto fail;
+        pod_unsupported_fields(obj, &pod->unsupported);
         return pod;
 fail:
         pod_unref(pod);

@@ -162,6 +162,9 @@ struct pod {
          * metadata.deletionGracePeriodSeconds. */
         bool terminating;
         bool deleting; /* deletionTimestamp set: delete the API object once stopped */
+        /* Fields the API knows that cubelet cannot honour ("path: reason", docs/pod-fields.md): such a
+         * pod is refused at admission (UnsupportedPodSpec), never run with the field ignored. NULL: none. */
+        char **unsupported;
         json_t *json;  /* the defaulted object */
 };
 
@@ -200,6 +203,12 @@ struct pod *pod_from_json(json_t *obj, struct api_problems *pr);
 char *handler_to_json(const struct probe_spec *h);
 struct probe_spec *handler_from_json(const char *json);
 void probe_spec_free(struct probe_spec *p);
+
+/* Upstream's IsStaticPod (from a file or URL, not the API server) and IsCriticalPod (static and mirror
+ * pods, and priority >= system critical, 2000000000). */
+#define POD_SYSTEM_CRITICAL_PRIORITY 2000000000
+bool pod_is_static(const struct pod *p);
+bool pod_is_critical(const struct pod *p);
 
 /* QoS class as upstream: "Guaranteed", "Burstable" or "BestEffort". */
 const char *pod_qos_class(const struct pod *p);

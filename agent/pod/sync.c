@@ -525,31 +525,29 @@ static int run_handler(const struct sync_ctx *ctx, const struct probe_spec *h, c
                 return probe_exec(ctx->cri, container_id, h->command, timeout_s, out, len) == PROBE_SUCCESS
                                ? 0
                                : -EIO;
-        case PROBE_HTTP_GET:
-        case PROBE_TCP_SOCKET: {
+        case PROBE_TCP_SOCKET:
+                /* Upstream's handler runner knows exec and httpGet only: a tcpSocket hook fails. */
+                snprintf(out, len, "Cannot run handler: invalid handler: tcpSocket");
+                return -EIO;
+        case PROBE_HTTP_GET: {
                 _cleanup_free_ char *ip =
                         h->host && h->host[0] ? xstrdup(h->host) : sandbox_ip(ctx, sandbox_id);
                 if (!ip || !ip[0]) {
                         snprintf(out, len, "no pod IP to send the hook to");
                         return -EIO;
                 }
-                enum probe_result pr;
-                if (h->kind == PROBE_TCP_SOCKET)
-                        pr = probe_tcp(ip, h->port, timeout_s * 1000, out, len);
-                else {
-                        struct probe_header *hd = OOM_CHECK(calloc(h->n_headers + 1, sizeof *hd));
-                        for (size_t i = 0; i < h->n_headers; i++)
-                                hd[i] = (struct probe_header){h->headers[i].name, h->headers[i].value};
-                        struct probe_http ph = {.scheme = h->scheme,
-                                                .host = ip,
-                                                .port = h->port,
-                                                .path = h->path,
-                                                .headers = hd,
-                                                .n_headers = h->n_headers,
-                                                .timeout_ms = timeout_s * 1000};
-                        pr = probe_http_get(&ph, out, len);
-                        free(hd);
-                }
+                struct probe_header *hd = OOM_CHECK(calloc(h->n_headers + 1, sizeof *hd));
+                for (size_t i = 0; i < h->n_headers; i++)
+                        hd[i] = (struct probe_header){h->headers[i].name, h->headers[i].value};
+                struct probe_http ph = {.scheme = h->scheme,
+                                        .host = ip,
+                                        .port = h->port,
+                                        .path = h->path,
+                                        .headers = hd,
+                                        .n_headers = h->n_headers,
+                                        .timeout_ms = timeout_s * 1000};
+                enum probe_result pr = probe_http_get(&ph, out, len);
+                free(hd);
                 return pr == PROBE_SUCCESS ? 0 : -EIO;
         }
         case PROBE_SLEEP: {
@@ -659,15 +657,18 @@ static void container_resources(const struct pod *pod, const struct container *c
         if (c->mem_limit > 0)
                 r->memory_limit_in_bytes = c->mem_limit;
         const char *qos = pod_qos_class(pod);
-        if (streq(qos, "Guaranteed"))
+        /* Critical pods (static pods among them) are the last the kernel kills, as upstream. */
+        if (pod_is_critical(pod) || streq(qos, "Guaranteed"))
                 r->oom_score_adj = OOM_ADJ_GUARANTEED;
         else if (streq(qos, "BestEffort"))
                 r->oom_score_adj = OOM_ADJ_BEST_EFFORT;
         else {
                 int64_t cap = node_memory_bytes();
                 int64_t adj = cap > 0 && c->mem_request > 0 ? 1000 - (1000 * c->mem_request) / cap : 1000;
-                /* Burstable stays above Guaranteed and below BestEffort, as upstream. */
-                r->oom_score_adj = adj < 2 ? 2 : adj >= 1000 ? 999 : adj;
+                /* Burstable stays above Guaranteed (1000 - 997) and below BestEffort, as upstream. */
+                r->oom_score_adj = adj < 1000 + OOM_ADJ_GUARANTEED ? 1000 + OOM_ADJ_GUARANTEED
+                                   : adj >= 1000                    ? 999
+                                                                    : adj;
         }
 }
 

@@ -50,9 +50,11 @@ void qos_pod_totals(const struct pod *pod, struct qos_pod_totals *ret)
                         init ? &pod->init_containers[i] : &pod->containers[i - pod->n_init_containers];
                 int64_t req = MAX(c->cpu_request_m, (int64_t) 0), cpu = MAX(c->cpu_limit_m, (int64_t) 0),
                         mem = MAX(c->mem_limit, (int64_t) 0);
-                /* A zero limit is no limit (upstream's IsZero). */
-                t.cpu_limits_declared &= cpu > 0;
-                t.memory_limits_declared &= mem > 0;
+                /* A zero limit is no limit (upstream's IsZero); only app containers declare limits. */
+                if (!init) {
+                        t.cpu_limits_declared &= cpu > 0;
+                        t.memory_limits_declared &= mem > 0;
+                }
                 if (init) { /* init containers run one at a time, before the app containers */
                         init_req = MAX(init_req, req);
                         init_cpu = MAX(init_cpu, cpu);
@@ -66,6 +68,12 @@ void qos_pod_totals(const struct pod *pod, struct qos_pod_totals *ret)
         t.cpu_request_m = MAX(t.cpu_request_m, init_req);
         t.cpu_limit_m = MAX(t.cpu_limit_m, init_cpu);
         t.memory_limit = MAX(t.memory_limit, init_mem);
+        /* spec.overhead (the RuntimeClass's) adds to the requests, and to the limits that are set. */
+        t.cpu_request_m += pod->overhead.cpu_m;
+        if (t.cpu_limit_m > 0)
+                t.cpu_limit_m += pod->overhead.cpu_m;
+        if (t.memory_limit > 0)
+                t.memory_limit += pod->overhead.memory;
         *ret = t;
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apparmor.h"
 #include "seccomp_profile.h"
 #include "util.h"
 
@@ -91,6 +92,21 @@ static Runtime__V1__SecurityProfile *seccomp_profile(struct arena *a, const stru
         return sp;
 }
 
+/* seLinuxOptions (the container's replace the pod's as a whole, as upstream); NULL when unset. The runtime
+ * applies them only where SELinux is enabled. */
+static Runtime__V1__SELinuxOption *selinux_options(struct arena *a, json_t *o)
+{
+        if (!json_is_object(o) || json_object_size(o) == 0)
+                return NULL;
+        Runtime__V1__SELinuxOption *so = arena_alloc(a, sizeof *so);
+        runtime__v1__selinux_option__init(so);
+        so->user = arena_strdup(a, json_string_value(json_object_get(o, "user")) ?: "");
+        so->role = arena_strdup(a, json_string_value(json_object_get(o, "role")) ?: "");
+        so->type = arena_strdup(a, json_string_value(json_object_get(o, "type")) ?: "");
+        so->level = arena_strdup(a, json_string_value(json_object_get(o, "level")) ?: "");
+        return so;
+}
+
 bool container_needs_image_user(const struct pod *pod, const char *container)
 {
         json_t *c = pod_container_json(pod, container);
@@ -168,6 +184,12 @@ int container_security(struct arena *a, const struct security_ctx *sx, const str
                 out->capabilities = cp;
         }
         out->supplemental_groups = pod_groups(a, pod, &out->n_supplemental_groups);
+        out->selinux_options = selinux_options(a, effective(pod, c, "seLinuxOptions"));
+        /* The profile as named; admission (apparmor_admit) has refused what this host cannot enforce. */
+        char aa[300];
+        const char *profile = apparmor_profile(pod, container, aa, sizeof aa);
+        if (profile)
+                out->apparmor_profile = arena_strdup(a, profile);
 
         char *path = NULL;
         out->seccomp = seccomp_profile(a, sx, pod, c, container, &path);
@@ -207,6 +229,7 @@ void sandbox_security(struct arena *a, const struct security_ctx *sx, const stru
         sc->run_as_user = int64_value(a, json_object_get(psc, "runAsUser"));
         sc->run_as_group = int64_value(a, json_object_get(psc, "runAsGroup"));
         sc->supplemental_groups = pod_groups(a, pod, &sc->n_supplemental_groups);
+        sc->selinux_options = selinux_options(a, json_object_get(psc, "seLinuxOptions"));
         size_t i;
         char *path = NULL;
         sc->seccomp = seccomp_profile(a, sx, pod, NULL, NULL, &path);

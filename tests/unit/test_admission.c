@@ -226,9 +226,9 @@ static void test_critical_pods(void **state)
         struct pod *low =
                 mk_pod("l", "api",
                        "{\"priority\": 1000, \"containers\": [" C("{\"requests\": {\"cpu\": \"1\"}}") "]}");
-        assert_true(admission_pod_is_critical(st));
-        assert_true(admission_pod_is_critical(prio));
-        assert_false(admission_pod_is_critical(low));
+        assert_true(pod_is_critical(st));
+        assert_true(pod_is_critical(prio));
+        assert_false(pod_is_critical(low));
         expect(&node, others, 1, st, NULL, NULL);
         expect(&node, others, 1, prio, NULL, NULL);
         expect(&node, others, 1, low, "OutOfcpu",

@@ -234,16 +234,41 @@ static void test_pod_init_containers(void **state)
         assert_int_equal(t.cpu_limit_m, 500);
         assert_int_equal(t.memory_limit, 96 * MiB);
 
-        /* An init container without a memory limit: the pod has none either (upstream counts init
-         * containers when it asks whether every container declared the limit). */
+        /* An init container without a memory limit: only the app containers say whether the limits are
+         * declared (upstream 1.20's ResourceConfigForPod), so the pod keeps the apps' sum. */
         struct container nolim[] = {ctr("i", 50, 50, 8 * MiB, -1)};
         struct pod p3 = mkpod("i3", nolim, 1, app, 2);
         qos_pod_totals(&p3, &t);
-        assert_false(t.memory_limits_declared);
+        assert_true(t.memory_limits_declared);
         assert_true(t.cpu_limits_declared);
         qos_pod_resources(&p3, -1, &r);
-        assert_int_equal(r.memory_max, CG_UNSET);
+        assert_int_equal(r.memory_max, 96 * MiB);
         assert_int_equal(r.cpu_quota_us, 50000);
+
+        /* An app container without a limit: none for the pod. */
+        struct container app_nolim[] = {ctr("a", 100, 200, -1, 64 * MiB), ctr("b", 200, 300, -1, -1)};
+        struct pod p4 = mkpod("i4", init, 2, app_nolim, 2);
+        qos_pod_totals(&p4, &t);
+        assert_false(t.memory_limits_declared);
+        qos_pod_resources(&p4, -1, &r);
+        assert_int_equal(r.memory_max, CG_UNSET);
+
+        /* spec.overhead: added to the requests, and to the limits that are set. */
+        struct pod p5 = mkpod("i5", NULL, 0, app, 2);
+        p5.overhead.cpu_m = 250;
+        p5.overhead.memory = 32 * MiB;
+        qos_pod_totals(&p5, &t);
+        assert_int_equal(t.cpu_request_m, 300 + 250);
+        assert_int_equal(t.cpu_limit_m, 500 + 250);
+        assert_int_equal(t.memory_limit, 96 * MiB + 32 * MiB);
+        struct container req_only[] = {ctr("a", 100, -1, -1, -1)};
+        struct pod p6 = mkpod("i6", NULL, 0, req_only, 1);
+        p6.overhead.cpu_m = 250;
+        p6.overhead.memory = 32 * MiB;
+        qos_pod_totals(&p6, &t);
+        assert_int_equal(t.cpu_request_m, 350);
+        assert_int_equal(t.cpu_limit_m, 0);
+        assert_int_equal(t.memory_limit, 0);
 }
 
 static void test_pod_besteffort(void **state)
