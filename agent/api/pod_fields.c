@@ -56,25 +56,34 @@ static void check_volumes(json_t *spec, char ***out)
                         if (streq(k, "name") || json_is_null(src))
                                 continue;
                         if (!supported_volume(k) && pod_volume_source_known(k))
-                                refuse(out, "spec.volumes[%zu].%s: Unsupported value: volume type \"%s\" is not "
-                                       "supported by this node", i, k, k);
+                                refuse(out,
+                                       "spec.volumes[%zu].%s: Unsupported value: volume type \"%s\" is not "
+                                       "supported by this node",
+                                       i, k, k);
                 }
                 json_t *ed = json_object_get(v, "emptyDir");
                 const char *medium = json_string_value(json_object_get(ed, "medium"));
                 if (medium && str_has_prefix(medium, "HugePages"))
-                        refuse(out, "spec.volumes[%zu].emptyDir.medium: Unsupported value: \"%s\": hugepages are "
-                               "not supported by this node", i, medium);
+                        refuse(out,
+                               "spec.volumes[%zu].emptyDir.medium: Unsupported value: \"%s\": hugepages are "
+                               "not supported by this node",
+                               i, medium);
                 else if (medium && medium[0] && !streq(medium, "Memory"))
-                        refuse(out, "spec.volumes[%zu].emptyDir.medium: Unsupported value: \"%s\": supported "
-                               "values: \"\", \"Memory\"", i, medium);
+                        refuse(out,
+                               "spec.volumes[%zu].emptyDir.medium: Unsupported value: \"%s\": supported "
+                               "values: \"\", \"Memory\"",
+                               i, medium);
                 json_array_foreach(json_object_get(json_object_get(v, "projected"), "sources"), j, src)
                 {
                         json_object_foreach(src, k, x)
                         {
-                                if (!streq(k, "configMap") && !streq(k, "secret") && !streq(k, "downwardAPI") &&
-                                    !streq(k, "serviceAccountToken") && !json_is_null(x))
-                                        refuse(out, "spec.volumes[%zu].projected.sources[%zu].%s: Unsupported "
-                                               "value: projected source \"%s\" is not supported by this node",
+                                if (!streq(k, "configMap") && !streq(k, "secret") &&
+                                    !streq(k, "downwardAPI") && !streq(k, "serviceAccountToken") &&
+                                    !json_is_null(x))
+                                        refuse(out,
+                                               "spec.volumes[%zu].projected.sources[%zu].%s: Unsupported "
+                                               "value: projected source \"%s\" is not supported by this "
+                                               "node",
                                                i, j, k, k);
                         }
                 }
@@ -85,12 +94,16 @@ static void check_security(json_t *sc, const char *path, char ***out)
 {
         const char *pm = json_string_value(json_object_get(sc, "procMount"));
         if (pm && streq(pm, "Unmasked"))
-                refuse(out, "%s.procMount: Unsupported value: \"Unmasked\": the container runtime cannot leave "
-                       "/proc unmasked", path);
+                refuse(out,
+                       "%s.procMount: Unsupported value: \"Unmasked\": the container runtime cannot leave "
+                       "/proc unmasked",
+                       path);
         const char *sgp = json_string_value(json_object_get(sc, "supplementalGroupsPolicy"));
         if (sgp && streq(sgp, "Strict"))
-                refuse(out, "%s.supplementalGroupsPolicy: Unsupported value: \"Strict\": the container runtime "
-                       "cannot enforce it", path);
+                refuse(out,
+                       "%s.supplementalGroupsPolicy: Unsupported value: \"Strict\": the container runtime "
+                       "cannot enforce it",
+                       path);
 }
 
 static void check_container(json_t *c, const char *path, bool init, char ***out)
@@ -99,22 +112,31 @@ static void check_container(json_t *c, const char *path, bool init, char ***out)
         json_t *m;
         size_t i;
         if (init && streq_ptr(json_string_value(json_object_get(c, "restartPolicy")), "Always"))
-                refuse(out, "%s.restartPolicy: Unsupported value: \"Always\": restartable init containers "
-                       "(sidecars) are not supported by this node", path);
+                refuse(out,
+                       "%s.restartPolicy: Unsupported value: \"Always\": restartable init containers "
+                       "(sidecars) are not supported by this node",
+                       path);
         if (set(json_object_get(c, "volumeDevices")))
-                refuse(out, "%s.volumeDevices: Forbidden: block volumes are not supported by this node", path);
+                refuse(out, "%s.volumeDevices: Forbidden: block volumes are not supported by this node",
+                       path);
         if (set(json_object_get(json_object_get(c, "resources"), "claims")))
-                refuse(out, "%s.resources.claims: Forbidden: dynamic resource allocation is not supported by "
-                       "this node", path);
+                refuse(out,
+                       "%s.resources.claims: Forbidden: dynamic resource allocation is not supported by "
+                       "this node",
+                       path);
         if (set(json_object_get(json_object_get(c, "lifecycle"), "stopSignal")))
-                refuse(out, "%s.lifecycle.stopSignal: Forbidden: the container runtime cannot set a stop "
-                       "signal", path);
+                refuse(out,
+                       "%s.lifecycle.stopSignal: Forbidden: the container runtime cannot set a stop "
+                       "signal",
+                       path);
         json_array_foreach(json_object_get(c, "volumeMounts"), i, m)
         {
                 const char *rro = json_string_value(json_object_get(m, "recursiveReadOnly"));
                 if (rro && streq(rro, "Enabled"))
-                        refuse(out, "%s.volumeMounts[%zu].recursiveReadOnly: Unsupported value: \"Enabled\": the "
-                               "container runtime does not support recursive read-only mounts", path, i);
+                        refuse(out,
+                               "%s.volumeMounts[%zu].recursiveReadOnly: Unsupported value: \"Enabled\": the "
+                               "container runtime does not support recursive read-only mounts",
+                               path, i);
         }
         snprintf(p, sizeof p, "%s.securityContext", path);
         check_security(json_object_get(c, "securityContext"), p, out);
@@ -128,12 +150,14 @@ void pod_unsupported_fields(json_t *obj, char ***out)
 
         if (set(json_object_get(spec, "ephemeralContainers")))
                 refuse(out, "spec.ephemeralContainers: Forbidden: ephemeral containers are not supported by "
-                       "this node");
+                            "this node");
         if (json_is_false(json_object_get(spec, "hostUsers")))
-                refuse(out, "spec.hostUsers: Unsupported value: false: user namespaces are not supported by the "
+                refuse(out,
+                       "spec.hostUsers: Unsupported value: false: user namespaces are not supported by the "
                        "container runtime");
         if (set(json_object_get(spec, "resourceClaims")))
-                refuse(out, "spec.resourceClaims: Forbidden: dynamic resource allocation is not supported by "
+                refuse(out,
+                       "spec.resourceClaims: Forbidden: dynamic resource allocation is not supported by "
                        "this node");
         if (set(json_object_get(spec, "resources")))
                 refuse(out, "spec.resources: Forbidden: pod-level resources are not supported by this node");

@@ -667,8 +667,8 @@ static void container_resources(const struct pod *pod, const struct container *c
                 int64_t adj = cap > 0 && c->mem_request > 0 ? 1000 - (1000 * c->mem_request) / cap : 1000;
                 /* Burstable stays above Guaranteed (1000 - 997) and below BestEffort, as upstream. */
                 r->oom_score_adj = adj < 1000 + OOM_ADJ_GUARANTEED ? 1000 + OOM_ADJ_GUARANTEED
-                                   : adj >= 1000                    ? 999
-                                                                    : adj;
+                                   : adj >= 1000                   ? 999
+                                                                   : adj;
         }
 }
 
@@ -811,11 +811,16 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
                         r = vol_bind_subpath(ctx->root_dir, pod->uid, v->name, c->name, i, base, sub_path,
                                              !vol_kind_read_only(v->kind), &resolved, why, sizeof why);
                         if (r < 0) {
+                                /* The detail names host paths: the log has it, the status and the Event
+                                 * (visible to the pod's users) only upstream's words. */
                                 char msg[1024];
                                 snprintf(msg, sizeof msg,
                                          "failed to prepare subPath for volumeMount \"%s\" of container "
-                                         "\"%s\": %s",
-                                         vm->name, c->name, why);
+                                         "\"%s\"",
+                                         vm->name, c->name);
+                                log_warn("Preparing a subPath failed",
+                                         "pod=\"%s/%s\" container=\"%s\" err=\"%s\"", pod->namespace,
+                                         pod->name, c->name, log_q(why));
                                 res_cerror(res, c->name, "CreateContainerConfigError", "%s", msg);
                                 pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "Error: %s", msg);
                                 return r;

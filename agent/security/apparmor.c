@@ -99,7 +99,8 @@ static bool check_profile(const struct apparmor_host *h, const char *profile, ch
         if (streq(profile, "runtime/default"))
                 return true;
         if (!str_has_prefix(profile, "localhost/")) {
-                snprintf(msg, len, "Cannot enforce AppArmor: invalid AppArmor profile name: \"%s\"", profile);
+                snprintf(msg, len, "Cannot enforce AppArmor: invalid AppArmor profile name: \"%s\"",
+                         profile);
                 return false;
         }
         const char *name = profile + strlen("localhost/");

@@ -47,18 +47,14 @@ static Runtime__V1__SecurityProfile *seccomp_profile(struct arena *a, const stru
 {
         Runtime__V1__SecurityProfile *sp = arena_alloc(a, sizeof *sp);
         runtime__v1__security_profile__init(sp);
-        json_t *prof =
-                c ? effective(pod, c, "seccompProfile")
-                  : json_object_get(json_object_get(json_object_get(pod->json, "spec"), "securityContext"),
-                                    "seccompProfile");
+        json_t *prof = effective(pod, c, "seccompProfile");
         const char *type = json_string_value(json_object_get(prof, "type"));
         const char *local = json_string_value(json_object_get(prof, "localhostProfile"));
         _cleanup_free_ char *key =
-                container ? strdup_printf("container.seccomp.security.alpha.kubernetes.io/%s", container)
-                          : NULL;
+                strdup_printf("container.seccomp.security.alpha.kubernetes.io/%s", container);
         const char *ann = NULL;
         if (!type) {
-                ann = key ? pod_annotation(pod, key) : NULL;
+                ann = pod_annotation(pod, key);
                 if (!ann)
                         ann = pod_annotation(pod, "seccomp.security.alpha.kubernetes.io/pod");
         }
@@ -231,9 +227,13 @@ void sandbox_security(struct arena *a, const struct security_ctx *sx, const stru
         sc->supplemental_groups = pod_groups(a, pod, &sc->n_supplemental_groups);
         sc->selinux_options = selinux_options(a, json_object_get(psc, "seLinuxOptions"));
         size_t i;
-        char *path = NULL;
-        sc->seccomp = seccomp_profile(a, sx, pod, NULL, NULL, &path);
-        sc->seccomp_profile_path = path;
+        /* The pause container always runs RuntimeDefault, as upstream: the pod's profile is for its own
+         * containers, so that a strict one cannot break the sandbox (kubernetes#84623). */
+        Runtime__V1__SecurityProfile *sp = arena_alloc(a, sizeof *sp);
+        runtime__v1__security_profile__init(sp);
+        sp->profile_type = RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__RuntimeDefault;
+        sc->seccomp = sp;
+        sc->seccomp_profile_path = arena_strdup(a, "runtime/default");
 
         json_t *sysctls = json_object_get(psc, "sysctls"), *s;
         size_t n = json_array_size(sysctls);

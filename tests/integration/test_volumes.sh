@@ -190,8 +190,10 @@ check "CharDevice on /dev/null is accepted" wait_for 30 is_running c default/hp-
 # Traversal: refused before anything runs, with a clear reason.
 for n in esc-link esc-deep; do
   check "$n: CreateContainerConfigError" wait_for 20 eval "[ \"\$(waiting_reason $n)\" = CreateContainerConfigError ]"
-  check "$n: says the subPath is not within the volume" \
-    eval "pod_status $n '.containerStatuses[0].state.waiting.message' | grep -q 'not within volume path'"
+  check "$n: upstream's message in the status, without host paths" \
+    eval "[ \"\$(pod_status $n '.containerStatuses[0].state.waiting.message')\" = 'failed to prepare subPath for volumeMount \"v\" of container \"c\"' ]"
+  check "$n: the log says the subPath is not within the volume" \
+    eval "grep 'Preparing a subPath failed' '$WORK/cubelet.log' | grep -q 'pod=\"default/$n-$NODE\".*not within volume path'"
   check "$n: no container was created" [ -z "$(all_ids c default/$n-$NODE)" ]
 done
 check "esc-dots: '..' in subPath refused" wait_for 20 eval \

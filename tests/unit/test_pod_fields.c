@@ -54,13 +54,14 @@ static void expect_invalid(const char *m, const char *needle)
 static void test_supported_pod_has_no_refusals(void **state)
 {
         static const char *const none[] = {NULL};
-        expect_refused(HEAD "spec:\n  hostUsers: true\n  securityContext: {supplementalGroupsPolicy: Merge}\n"
-                            "  containers:\n  - name: c\n    image: busybox\n"
-                            "    securityContext: {procMount: Default}\n"
-                            "    volumeMounts: [{name: v, mountPath: /v, readOnly: true, recursiveReadOnly: "
-                            "IfPossible}]\n"
-                            "  volumes:\n  - {name: v, emptyDir: {medium: Memory}}\n"
-                            "  - {name: w, projected: {sources: [{serviceAccountToken: {path: t}}]}}\n",
+        expect_refused(HEAD
+                       "spec:\n  hostUsers: true\n  securityContext: {supplementalGroupsPolicy: Merge}\n"
+                       "  containers:\n  - name: c\n    image: busybox\n"
+                       "    securityContext: {procMount: Default}\n"
+                       "    volumeMounts: [{name: v, mountPath: /v, readOnly: true, recursiveReadOnly: "
+                       "IfPossible}]\n"
+                       "  volumes:\n  - {name: v, emptyDir: {medium: Memory}}\n"
+                       "  - {name: w, projected: {sources: [{serviceAccountToken: {path: t}}]}}\n",
                        none);
 }
 
@@ -89,15 +90,16 @@ static void test_refusals(void **state)
                 "spec.containers[0].volumeMounts[0].recursiveReadOnly: Unsupported value: \"Enabled\"",
                 "spec.containers[0].securityContext.procMount: Unsupported value: \"Unmasked\"",
                 NULL};
-        expect_refused(HEAD "spec:\n  initContainers: [{name: side, image: busybox, restartPolicy: Always}]\n"
-                            "  containers:\n  - name: c\n    image: busybox\n"
-                            "    volumeDevices: [{name: v, devicePath: /dev/xvda}]\n"
-                            "    resources: {claims: [{name: gpu}]}\n"
-                            "    lifecycle: {stopSignal: SIGUSR1}\n"
-                            "    securityContext: {procMount: Unmasked}\n"
-                            "    volumeMounts: [{name: v, mountPath: /v, readOnly: true, recursiveReadOnly: "
-                            "Enabled}]\n"
-                            "  volumes: [{name: v, emptyDir: {}}]\n",
+        expect_refused(HEAD
+                       "spec:\n  initContainers: [{name: side, image: busybox, restartPolicy: Always}]\n"
+                       "  containers:\n  - name: c\n    image: busybox\n"
+                       "    volumeDevices: [{name: v, devicePath: /dev/xvda}]\n"
+                       "    resources: {claims: [{name: gpu}]}\n"
+                       "    lifecycle: {stopSignal: SIGUSR1}\n"
+                       "    securityContext: {procMount: Unmasked}\n"
+                       "    volumeMounts: [{name: v, mountPath: /v, readOnly: true, recursiveReadOnly: "
+                       "Enabled}]\n"
+                       "  volumes: [{name: v, emptyDir: {}}]\n",
                        containers);
 
         static const char *const volumes[] = {
@@ -108,20 +110,22 @@ static void test_refusals(void **state)
                 "spec.volumes[3].emptyDir.medium: Unsupported value: \"Disk\": supported values",
                 "spec.volumes[4].projected.sources[1].clusterTrustBundle: Unsupported value",
                 NULL};
-        expect_refused(HEAD "spec:\n  containers: [{name: c, image: busybox}]\n  volumes:\n"
-                            "  - {name: a, persistentVolumeClaim: {claimName: data}}\n"
-                            "  - {name: b, nfs: {server: nfs.example.com, path: /x}}\n"
-                            "  - {name: c, emptyDir: {medium: HugePages-2Mi}}\n"
-                            "  - {name: d, emptyDir: {medium: Disk}}\n"
-                            "  - {name: e, projected: {sources: [{configMap: {name: x}}, {clusterTrustBundle: "
-                            "{signerName: a/b, path: ca}}]}}\n",
+        expect_refused(HEAD
+                       "spec:\n  containers: [{name: c, image: busybox}]\n  volumes:\n"
+                       "  - {name: a, persistentVolumeClaim: {claimName: data}}\n"
+                       "  - {name: b, nfs: {server: nfs.example.com, path: /x}}\n"
+                       "  - {name: c, emptyDir: {medium: HugePages-2Mi}}\n"
+                       "  - {name: d, emptyDir: {medium: Disk}}\n"
+                       "  - {name: e, projected: {sources: [{configMap: {name: x}}, {clusterTrustBundle: "
+                       "{signerName: a/b, path: ca}}]}}\n",
                        volumes);
 }
 
 static void test_validation(void **state)
 {
-        expect_invalid(HEAD "spec:\n  containers:\n  - {name: c, image: busybox, restartPolicy: Always}\n",
-                       "spec.containers[0].restartPolicy: Forbidden: may not be set for non-init containers");
+        expect_invalid(
+                HEAD "spec:\n  containers:\n  - {name: c, image: busybox, restartPolicy: Always}\n",
+                "spec.containers[0].restartPolicy: Forbidden: may not be set for non-init containers");
         expect_invalid(HEAD "spec:\n  initContainers:\n  - {name: i, image: busybox, restartPolicy: Never}\n"
                             "  containers: [{name: c, image: busybox}]\n",
                        "spec.initContainers[0].restartPolicy: Unsupported value: \"Never\"");
@@ -150,10 +154,10 @@ static void test_overhead_and_critical(void **state)
         manifest_result_clear(&r);
 
         /* An API pod is critical by priority only. */
-        json_t *obj = json_pack("{s:{s:s, s:s, s:s, s:{s:s}}, s:{s:[{s:s, s:s}], s:i}}", "metadata", "name",
-                                "a", "namespace", "ns", "uid", "u1", "annotations",
-                                "kubernetes.io/config.source", "api", "spec", "containers", "name", "c",
-                                "image", "busybox", "priority", 1000);
+        json_t *obj =
+                json_pack("{s:{s:s, s:s, s:s, s:{s:s}}, s:{s:[{s:s, s:s}], s:i}}", "metadata", "name", "a",
+                          "namespace", "ns", "uid", "u1", "annotations", "kubernetes.io/config.source",
+                          "api", "spec", "containers", "name", "c", "image", "busybox", "priority", 1000);
         struct api_problems pr = {0};
         pod_json_apply_defaults(obj);
         struct pod *api = pod_from_json(obj, &pr);
@@ -173,15 +177,16 @@ static void test_apparmor(void **state)
 {
         struct manifest_result r = {0};
         char buf[300], msg[512];
-        struct pod *p = decode(
-                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n"
-                "    container.apparmor.security.beta.kubernetes.io/b: localhost/k8s-deny-write\n"
-                "    container.apparmor.security.beta.kubernetes.io/c: runtime/default\n"
-                "spec:\n  securityContext: {appArmorProfile: {type: Unconfined}}\n  containers:\n"
-                "  - {name: a, image: busybox, securityContext: {appArmorProfile: {type: Localhost, "
-                "localhostProfile: mine}}}\n"
-                "  - {name: b, image: busybox}\n  - {name: c, image: busybox}\n  - {name: d, image: busybox}\n",
-                &r);
+        struct pod *p =
+                decode("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n"
+                       "    container.apparmor.security.beta.kubernetes.io/b: localhost/k8s-deny-write\n"
+                       "    container.apparmor.security.beta.kubernetes.io/c: runtime/default\n"
+                       "spec:\n  securityContext: {appArmorProfile: {type: Unconfined}}\n  containers:\n"
+                       "  - {name: a, image: busybox, securityContext: {appArmorProfile: {type: Localhost, "
+                       "localhostProfile: mine}}}\n"
+                       "  - {name: b, image: busybox}\n  - {name: c, image: busybox}\n  - {name: d, image: "
+                       "busybox}\n",
+                       &r);
         assert_string_equal(apparmor_profile(p, "a", buf, sizeof buf), "localhost/mine");
         assert_string_equal(apparmor_profile(p, "b", buf, sizeof buf), "localhost/k8s-deny-write");
         assert_string_equal(apparmor_profile(p, "c", buf, sizeof buf), "runtime/default");
