@@ -199,6 +199,18 @@ size_t strv_length(char *const *v)
         return n;
 }
 
+char *strv_join(char *const *v, const char *sep)
+{
+        size_t len = 1;
+        for (char *const *p = v; p && *p; p++)
+                len += strlen(*p) + strlen(sep);
+        char *out = OOM_CHECK(malloc(len)), *o = out;
+        *o = 0;
+        for (char *const *p = v; p && *p; p++)
+                o += sprintf(o, "%s%s", p == v ? "" : sep, *p);
+        return out;
+}
+
 int strv_push(char ***v, char *s)
 {
         size_t n = strv_length(*v);

@@ -31,6 +31,7 @@ bool str_has_prefix(const char *s, const char *prefix);
 char **strv_free(char **v);
 size_t strv_length(char *const *v);
 int strv_push(char ***v, char *s); /* takes s */
+char *strv_join(char *const *v, const char *sep); /* "" for an empty or NULL list */
 DEFINE_CLEANUP_FUNC(char *, strv_free)
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 

@@ -329,6 +329,12 @@ int admission_check(const struct admit_node *node, const struct sysctl_whitelist
         *ret = (struct admit_result){.admit = true};
         if (!node || !node->name || !pod->json)
                 return -EINVAL;
+        /* cubelet's own first: fields the API knows that this node cannot honour (docs/pod-fields.md). */
+        if (pod->unsupported && pod->unsupported[0]) {
+                _cleanup_free_ char *all = strv_join(pod->unsupported, "; ");
+                reject(ret, "UnsupportedPodSpec", "has fields this node cannot honour: %s", all);
+                return 0;
+        }
         if (!sysctls_allowed(whitelist, pod, ret))
                 return 0;
         /* Later kubelets: spec.os names the OS the pod needs. */

@@ -177,27 +177,14 @@ void api_problems_clear(struct api_problems *pr)
         pr->warnings = strv_free(pr->warnings);
 }
 
-static char *join(char **v)
-{
-        size_t len = 1;
-        if (!v || !v[0])
-                return NULL;
-        for (char **s = v; *s; s++)
-                len += strlen(*s) + 2;
-        char *out = OOM_CHECK(malloc(len)), *p = out;
-        for (char **s = v; *s; s++)
-                p += sprintf(p, "%s%s", s == v ? "" : "; ", *s);
-        return out;
-}
-
 char *api_problems_errors(const struct api_problems *pr)
 {
-        return join(pr->errors);
+        return pr->errors && pr->errors[0] ? strv_join(pr->errors, "; ") : NULL;
 }
 
 char *api_problems_warnings(const struct api_problems *pr)
 {
-        return join(pr->warnings);
+        return pr->warnings && pr->warnings[0] ? strv_join(pr->warnings, "; ") : NULL;
 }
 
 static void add_error(struct api_problems *pr, const char *path, const char *fmt, ...) _printf_(3, 4);

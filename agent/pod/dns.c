@@ -50,18 +50,6 @@ static char **strv_copy(char *const *v)
         return out;
 }
 
-static char *strv_join(char *const *v, const char *sep)
-{
-        size_t len = 1;
-        for (char *const *p = v; p && *p; p++)
-                len += strlen(*p) + strlen(sep);
-        char *out = OOM_CHECK(malloc(len)), *o = out;
-        *o = 0;
-        for (char *const *p = v; p && *p; p++)
-                o += sprintf(o, "%s%s", p == v ? "" : sep, *p);
-        return out;
-}
-
 static void strv_truncate(char **v, size_t n)
 {
         for (size_t i = n; v && v[i]; i++) {

@@ -14,7 +14,7 @@ export KUBECONFIG=$MASTER_DIR/admin.kubeconfig
 k() { "$KUBECTL" --request-timeout=10s "$@"; }
 M="$WORK/manifests"
 mkdir -p "$M"
-PODS="adm-cpu adm-mem adm-sel adm-aff adm-taint adm-late adm-static-$NODE"
+PODS="adm-cpu adm-mem adm-sel adm-aff adm-taint adm-late adm-static-$NODE adm-pvc"
 "$MASTER" node-kubeconfig "$MASTER_DIR" "$NODE" "$WORK/node.kubeconfig" >/dev/null
 k delete node "$NODE" --ignore-not-found >/dev/null 2>&1
 # shellcheck disable=SC2086
@@ -86,6 +86,9 @@ spec:
   containers: [{name: c, image: $IMG, imagePullPolicy: Never, command: ["sleep", "3600"]}]
 YAML
 refused adm-taint TaintToleration "Predicate TaintToleration failed"
+# A volume type cubelet has no plugin for is refused at admission, never ignored.
+pod adm-pvc 'volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]' 'volumeMounts: [{name: data, mountPath: /data}]'
+refused adm-pvc UnsupportedPodSpec 'has fields this node cannot honour: spec.volumes[0].persistentVolumeClaim: Unsupported value: volume type "persistentVolumeClaim" is not supported by this node'
 pods_gone() { ! "$CUBELET_CRI" -r "unix://$SOCK" pods | grep -q adm-; }
 check "refused pods never got a sandbox" pods_gone
 

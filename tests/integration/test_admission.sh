@@ -33,6 +33,8 @@ pod sysbad 2026-01-01T00:00:05Z 'securityContext: {sysctls: [{name: net.core.som
 pod sysok 2026-01-01T00:00:06Z 'securityContext: {sysctls: [{name: kernel.msgmax, value: "12345"}]}' '' \
   'echo msgmax=$(cat /proc/sys/kernel/msgmax); sleep 3600'
 pod win 2026-01-01T00:00:07Z 'os: {name: windows}' ''
+# Fields the API knows that cubelet cannot honour are refused, never ignored (docs/pod-fields.md).
+pod unsup 2026-01-01T00:00:08Z 'hostUsers: false' 'securityContext: {procMount: Unmasked}'
 start_cubelet "$M" --node-labels disk=hdd --allowed-unsafe-sysctls 'kernel.msg*'
 
 no_sandbox() { ! cri pods | awk -F'\t' -v n="$1-$NODE" '$4 == n' | grep -q .; }
@@ -62,6 +64,7 @@ refused web2 NodePorts "Predicate NodePorts failed"
 refused ssd NodeAffinity "Predicate NodeAffinity failed"
 refused sysbad SysctlForbidden 'forbidden sysctl: "net.core.somaxconn" not whitelisted'
 refused win PodOSNotSupported "Failed to admit pod as the OS field doesn't match node OS"
+refused unsup UnsupportedPodSpec "has fields this node cannot honour: spec.hostUsers: Unsupported value: false: user namespaces are not supported by the container runtime; spec.containers[0].securityContext.procMount: Unsupported value: \"Unmasked\": the container runtime cannot leave /proc unmasked"
 
 # A restart keeps every decision: web1 is adopted first (same container), web2 is refused again.
 web1_id=$(running_ids c default/web1-$NODE)
