@@ -176,8 +176,12 @@ int svc_cache_env(struct svc_cache *c, const char *ns, bool links, bool wait, ch
                 pthread_mutex_unlock(&c->lock);
                 return -EAGAIN;
         }
-        /* The master service always (in-cluster clients find the API server by it), then the namespace's. */
-        service_env(json_object_get(c->by_key, "default/kubernetes"), env);
+        /* The master service always (in-cluster clients find the API server by it), then the namespace's;
+         * with links, a Service of the pod's namespace named like the master's takes its place, as
+         * upstream's getServiceEnvVarMap. */
+        _cleanup_free_ char *own_master = strdup_printf("%s/kubernetes", ns);
+        if (!links || streq(ns, "default") || !json_object_get(c->by_key, own_master))
+                service_env(json_object_get(c->by_key, "default/kubernetes"), env);
         if (links) {
                 size_t len = strlen(ns);
                 json_object_foreach(c->by_key, k, svc)

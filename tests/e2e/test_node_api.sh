@@ -237,6 +237,30 @@ noisy_events() { kubectl get events -n blocked -o json | jq -e '[.items[] | sele
 check "webhook gone: the events set aside reach the API server on a retry" wait_for 30 noisy_events
 check "... and both pods go" wait_for 30 sh -c "! kubectl get pod quiet >/dev/null 2>&1 && ! kubectl get pod noisy -n blocked >/dev/null 2>&1"
 
+# --- a Service of the pod's namespace named like the master's takes its variables' place (upstream's
+# getServiceEnvVarMap)
+k create namespace svcns >/dev/null 2>&1
+k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: kubernetes, namespace: svcns}
+spec: {ports: [{port: 8443}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: envsvc, namespace: svcns}
+spec:
+  nodeName: $NODE
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: $IMG, imagePullPolicy: Never, command: ["sh", "-c", "echo master=\$KUBERNETES_SERVICE_HOST:\$KUBERNETES_SERVICE_PORT; sleep 1; exit 1"]}
+YAML
+# (it restarts, each start taking the variables anew: the Service's watch event may come after the pod's)
+own_ip=$(k get service kubernetes -n svcns -o jsonpath='{.spec.clusterIP}')
+own_master() { cat "$WORK"/logs/svcns_envsvc_*/c/*.log 2>/dev/null | grep -q " master=$own_ip:8443\$"; }
+check "a namespace's own 'kubernetes' Service gives KUBERNETES_SERVICE_HOST/PORT there" wait_for 30 own_master
+k delete namespace svcns --wait=false >/dev/null
+
 # --- API server outage: pods untouched, statuses flushed, Node Ready again
 restarts_before=$(jp pod crash -o 'jsonpath={.status.containerStatuses[0].restartCount}')
 backoffs_before=$(backoff_count)
