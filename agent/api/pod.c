@@ -110,6 +110,7 @@ static void pod_free(struct pod *p)
         }
         free(p->volumes);
         free(p->restart_policy);
+        strv_free(p->readiness_gates);
         free(p->dns_policy);
         free(p->hostname);
         free(p->subdomain);
@@ -233,6 +234,25 @@ bool is_dns1123_subdomain(const char *s)
                         return true;
                 p = dot + 1;
         }
+}
+
+static bool is_qualified_part(const char *s, size_t n)
+{
+        if (n == 0 || n > 63 || !isalnum((unsigned char) s[0]) || !isalnum((unsigned char) s[n - 1]))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+                        return false;
+        return true;
+}
+
+bool is_qualified_name(const char *s)
+{
+        const char *slash = strchr(s, '/');
+        if (!slash)
+                return is_qualified_part(s, strlen(s));
+        _cleanup_free_ char *prefix = OOM_CHECK(strndup(s, (size_t) (slash - s)));
+        return is_dns1123_subdomain(prefix) && is_qualified_part(slash + 1, strlen(slash + 1));
 }
 
 static const char *json_type_name(const json_t *v)
@@ -1629,6 +1649,51 @@ static void validate_names(struct api_problems *pr, const struct pod *pod)
                           "Invalid value: true: ShareProcessNamespace and HostPID cannot both be enabled");
 }
 
+static void decode_readiness_gates(struct api_problems *pr, json_t *spec, struct pod *pod)
+{
+        json_t *arr = get_typed(pr, spec, "spec", "readinessGates", JSON_ARRAY), *e;
+        size_t i;
+        json_array_foreach(arr, i, e)
+        {
+                char p[64];
+                snprintf(p, sizeof p, "spec.readinessGates[%zu]", i);
+                if (!json_is_object(e)) {
+                        add_error(pr, p, "Invalid type: expected object, got %s", json_type_name(e));
+                        continue;
+                }
+                check_fields(pr, e, p, (const char *const[]){"conditionType", NULL});
+                _cleanup_free_ char *type = get_str(pr, e, p, "conditionType");
+                if (!type || !is_qualified_name(type)) {
+                        char q[96];
+                        snprintf(q, sizeof q, "%s.conditionType", p);
+                        add_error(
+                                pr, q,
+                                "Invalid value: \"%s\": name part must consist of alphanumeric characters, "
+                                "'-', '_' or '.', and must start and end with an alphanumeric character "
+                                "(an optional DNS subdomain prefix and '/')",
+                                type ? type : "");
+                        continue;
+                }
+                strv_push(&pod->readiness_gates, TAKE_PTR(type));
+        }
+}
+
+/* The API server's range: from 1 when a pod is made; an update may lower it to 0, so an API pod may have 0. */
+static void decode_active_deadline(struct api_problems *pr, json_t *spec, struct pod *pod)
+{
+        bool from_api = streq_ptr(pod_annotation(pod, "kubernetes.io/config.source"), "api");
+        int64_t v, lo = from_api ? 0 : 1;
+        pod->active_deadline_s = -1;
+        if (!get_int(pr, spec, "spec", "activeDeadlineSeconds", &v))
+                return;
+        if (v < lo || v > INT32_MAX)
+                add_error(pr, "spec.activeDeadlineSeconds",
+                          "Invalid value: %lld: must be between %lld and 2147483647, inclusive",
+                          (long long) v, (long long) lo);
+        else
+                pod->active_deadline_s = v;
+}
+
 static void validate_pod(struct api_problems *pr, struct pod *pod)
 {
         static const char *const restart[] = {"Always", "OnFailure", "Never", NULL};
@@ -1745,6 +1810,8 @@ struct pod *pod_from_json(json_t *obj, struct api_problems *pr)
         decode_names(pr, spec, pod);
         pod->termination_grace_period = 30;
         get_int(pr, spec, "spec", "terminationGracePeriodSeconds", &pod->termination_grace_period);
+        decode_active_deadline(pr, spec, pod);
+        decode_readiness_gates(pr, spec, pod);
         if (!pod->restart_policy)
                 pod->restart_policy = xstrdup("Always");
         if (!pod->dns_policy)

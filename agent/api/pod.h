@@ -140,6 +140,8 @@ struct pod {
         size_t n_volumes;
         char *restart_policy; /* Always, OnFailure, Never */
         int64_t termination_grace_period;
+        int64_t active_deadline_s; /* spec.activeDeadlineSeconds; -1: none */
+        char **readiness_gates;    /* spec.readinessGates[].conditionType (strv); NULL: none */
         char *dns_policy;
         char *hostname;
         char *subdomain;
@@ -221,6 +223,8 @@ int parse_quantity_milli(const char *s, int64_t *ret);
 bool path_has_backstep(const char *path);
 bool is_dns1123_label(const char *s);
 bool is_dns1123_subdomain(const char *s);
+/* A qualified name as labels and condition types use it: [prefix/]name (IsQualifiedName). */
+bool is_qualified_name(const char *s);
 
 /* Resource names as upstream's helpers: native (unprefixed or in kubernetes.io) and extended (any other
  * domain, counted by the scheduler's fit and unknown to the node unless it advertises them). */

@@ -92,15 +92,6 @@ static bool is_label_name(const char *s, size_t n)
         return true;
 }
 
-static bool is_qualified_name(const char *s)
-{
-        const char *slash = strchr(s, '/');
-        if (!slash)
-                return is_label_name(s, strlen(s));
-        _cleanup_free_ char *prefix = strndup(s, (size_t) (slash - s));
-        return prefix && is_dns1123_subdomain(prefix) && is_label_name(slash + 1, strlen(slash + 1));
-}
-
 int node_label_parse(const char *s, char **ret_key, char **ret_value)
 {
         const char *eq = strchr(s, '=');

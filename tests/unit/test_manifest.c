@@ -565,6 +565,69 @@ static void test_duplicate_container_names(void **state)
         manifest_result_clear(&r);
 }
 
+/* activeDeadlineSeconds and readinessGates, validated as the API server does. */
+static void test_deadline_and_gates(void **state)
+{
+        struct manifest_result r;
+        (void) state;
+        struct pod *p = expect_one(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n"
+                "  activeDeadlineSeconds: 30\n"
+                "  readinessGates: [{conditionType: example.com/ready}, {conditionType: Other_1}]\n"
+                "  containers:\n  - name: web\n    image: nginx\n",
+                &r);
+        assert_int_equal(p->active_deadline_s, 30);
+        assert_int_equal(strv_length(p->readiness_gates), 2);
+        assert_string_equal(p->readiness_gates[0], "example.com/ready");
+        assert_string_equal(p->readiness_gates[1], "Other_1");
+        manifest_result_clear(&r);
+        p = expect_one("apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n"
+                       "  containers:\n  - name: web\n    image: nginx\n",
+                       &r);
+        assert_int_equal(p->active_deadline_s, -1);
+        assert_null(p->readiness_gates);
+        manifest_result_clear(&r);
+
+        expect_error(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  activeDeadlineSeconds: 0\n"
+                "  containers:\n  - name: web\n    image: nginx\n",
+                "spec.activeDeadlineSeconds: Invalid value: 0: must be between 1 and 2147483647, inclusive",
+                NULL);
+        expect_error(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  activeDeadlineSeconds: -1\n"
+                "  containers:\n  - name: web\n    image: nginx\n",
+                "spec.activeDeadlineSeconds: Invalid value: -1", NULL);
+        expect_error("apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n"
+                     "  activeDeadlineSeconds: 2147483648\n  containers:\n  - name: web\n    image: nginx\n",
+                     "spec.activeDeadlineSeconds: Invalid value: 2147483648", NULL);
+        expect_error(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  activeDeadlineSeconds: \"5\"\n"
+                "  containers:\n  - name: web\n    image: nginx\n",
+                "spec.activeDeadlineSeconds: Invalid type: expected integer, got string", NULL);
+        expect_error("apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n"
+                     "  readinessGates: [{conditionType: \"bad name\"}]\n"
+                     "  containers:\n  - name: web\n    image: nginx\n",
+                     "spec.readinessGates[0].conditionType: Invalid value: \"bad name\"", NULL);
+        expect_error("apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n"
+                     "  readinessGates: [{conditionType: \"a/b/c\"}]\n"
+                     "  containers:\n  - name: web\n    image: nginx\n",
+                     "spec.readinessGates[0].conditionType: Invalid value", NULL);
+
+        /* An API pod may have 0: the API server lets an update lower it that far. */
+        struct api_problems pr = {0};
+        json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:i, s:[{s:s, s:s}]}}", "apiVersion",
+                                "v1", "kind", "Pod", "metadata", "name", "web", "uid", "u1", "annotations",
+                                "kubernetes.io/config.source", "api", "spec", "activeDeadlineSeconds", 0,
+                                "containers", "name", "web", "image", "nginx");
+        pod_json_apply_defaults(obj);
+        p = pod_from_json(obj, &pr);
+        assert_non_null(p);
+        assert_int_equal(p->active_deadline_s, 0);
+        pod_unref(p);
+        json_decref(obj);
+        api_problems_clear(&pr);
+}
+
 static void test_invalid_names(void **state)
 {
         /* The static pod name is "<name>-<node>", and that is what gets validated. */
@@ -1282,6 +1345,7 @@ int main(void)
                 cmocka_unit_test(test_uid_stability),
                 cmocka_unit_test(test_nul_and_binary),
                 cmocka_unit_test(test_manifest_load),
+                cmocka_unit_test(test_deadline_and_gates),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
