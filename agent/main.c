@@ -285,7 +285,7 @@ static void on_status(void *ud, struct pod *pod, json_t *status)
 {
         struct agent *a = ud;
         metrics_pod_status(a->metrics, pod->uid, status,
-                           status ? status_manager_start_time(a->status, pod->uid) : 0);
+                           status ? status_manager_start_time(a->status, pod->uid, 0) : 0);
         if (a->api_status)
                 api_status_listener(a->api_status, pod, status);
 }

@@ -142,7 +142,7 @@ static void reject_pod(struct admitter *ad, struct pod *pod, const char *reason,
                  pod_full_name(pod, name, sizeof name), pod->uid, reason, log_q(message));
         events_record(ad->events, pod->namespace, pod->name, pod->uid, NULL, EVENT_WARNING, reason, "%s",
                       message);
-        format_rfc3339(status_manager_start_time(ad->status, pod->uid), start, sizeof start);
+        format_rfc3339(status_manager_start_time(ad->status, pod->uid, 0), start, sizeof start);
         _cleanup_free_ char *msg = strdup_printf("Pod %s", message);
         status_manager_set(ad->status, pod,
                            json_pack("{s:s, s:s, s:s, s:s}", "phase", "Failed", "reason", reason, "message",

@@ -21,6 +21,7 @@
 #include "network.h"
 #include "probe_net.h"
 #include "prober.h"
+#include "logs.h"
 #include "qos_cgroups.h"
 #include "runtimeclass.h"
 #include "status.h"
@@ -1414,6 +1415,8 @@ static void fill_cstatus(const struct sync_ctx *ctx, struct status_scratch *sc, 
         if (!st)
                 return;
         cs->present = true;
+        if (st->image && st->image->image && st->image->image[0])
+                cs->image = st->image->image; /* upstream shows the runtime's (its first tag of the image) */
         cs->state = st->state;
         cs->id = st->id;
         cs->image_ref = st->image_ref;
@@ -1449,6 +1452,26 @@ static bool finished_before(const struct sync_ctx *ctx, const struct pod *pod)
         bool done = pod_phase_terminal(json_string_value(json_object_get(old, "phase")));
         json_decref(old);
         return done;
+}
+
+/* status.startTime: recorded once; a pod the API server already knows keeps the start time it has there (a
+ * restarted cubelet does not restart the clock of activeDeadlineSeconds). */
+static int64_t pod_start_ns(const struct sync_ctx *ctx, const struct pod *pod)
+{
+        const char *api =
+                json_string_value(json_object_get(json_object_get(pod->json, "status"), "startTime"));
+        int64_t api_ns = 0;
+        if (api && rfc3339_parse_ns(api, strlen(api), &api_ns) < 0)
+                api_ns = 0;
+        return status_manager_start_time(ctx->status, pod->uid, api_ns);
+}
+
+/* Milliseconds before the pod's activeDeadlineSeconds passes (<= 0: past; INT64_MAX: none). */
+static int64_t deadline_left_ms(const struct sync_ctx *ctx, const struct pod *pod)
+{
+        if (!ctx->status || pod->active_deadline_s < 0)
+                return INT64_MAX;
+        return pod_deadline_left_ms(pod, pod_start_ns(ctx, pod), now_real_ns());
 }
 
 /* Stops every running container of the pod but those in skip (already being stopped), then every ready
@@ -1493,10 +1516,12 @@ static void publish_status(const struct sync_ctx *ctx, struct pod *pod, const st
                 rt.containers = (Runtime__V1__ListContainersResponse *) unchanged->containers;
         } else if (list_pod(ctx, pod->uid, &rt, &err) < 0)
                 return;
-        struct pod_runtime_status rs = {.host_ip = ctx->node_ip,
-                                        .start_ns = status_manager_start_time(ctx->status, pod->uid)};
+        struct pod_runtime_status rs = {.host_ip = ctx->node_ip, .start_ns = pod_start_ns(ctx, pod)};
+        if (deadline_left_ms(ctx, pod) <= 0) {
+                rs.reason = DEADLINE_REASON;
+                rs.message = DEADLINE_MESSAGE;
+        }
         Runtime__V1__PodSandbox *sb = newest_sandbox(&rt);
-        rs.sandbox_ready = sb && sb->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
         if (sb) {
                 Runtime__V1__PodSandboxStatusRequest req = RUNTIME__V1__POD_SANDBOX_STATUS_REQUEST__INIT;
                 req.pod_sandbox_id = sb->id;
@@ -1567,7 +1592,19 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
 
         Runtime__V1__PodSandbox *sb = newest_sandbox(&rt);
         bool sandbox_ready = sb && sb->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
-        if (finished_before(ctx, pod)) {
+        bool finished = finished_before(ctx, pod);
+        int64_t left = deadline_left_ms(ctx, pod);
+        if (left <= 0 && !finished) {
+                /* Upstream's activeDeadlineHandler: the pod fails (that status goes out first), then stops. */
+                log_info("Pod was active on the node longer than the specified deadline, killing it",
+                         "pod=\"%s\" activeDeadlineSeconds=%lld", fullname,
+                         (long long) pod->active_deadline_s);
+                pod_event(ctx, pod, NULL, EVENT_NORMAL, DEADLINE_REASON, "%s", DEADLINE_MESSAGE);
+                publish_status(ctx, pod, res, &rt);
+                finished = true;
+        } else if (left != INT64_MAX && left > 0)
+                res->deadline_ms = left + 1; /* wake up when the time is up */
+        if (finished) {
                 /* Whatever still runs of it stops; nothing starts. */
                 if (sandbox_ready)
                         log_info("Pod has finished, stopping its sandbox", "pod=\"%s\"", fullname);

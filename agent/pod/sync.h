@@ -59,10 +59,12 @@ struct sync_ctx {
 
 /* The outcome of one sync, for the worker: what went wrong (for the log, once) and when to look again. */
 struct sync_result {
-        char error[1024];   /* empty when all is well */
-        char reason[64];    /* upstream's reason word, e.g. "ErrImageNeverPull", "FailedCreatePodSandBox" */
-        int64_t requeue_ms; /* > 0: sync again after this long */
-        bool terminal;      /* every container has finished for good (restartPolicy) */
+        char error[1024];    /* empty when all is well */
+        char reason[64];     /* upstream's reason word, e.g. "ErrImageNeverPull", "FailedCreatePodSandBox" */
+        int64_t requeue_ms;  /* > 0: sync again after this long */
+        int64_t deadline_ms; /* > 0: sync again after this long at the latest, even after an error (the
+                              * pod's activeDeadlineSeconds) */
+        bool terminal;       /* every container has finished for good (restartPolicy) */
         /* Why containers wait, for their status: state.waiting.{reason,message}. */
         struct {
                 char name[64];

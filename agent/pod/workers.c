@@ -156,6 +156,11 @@ static void *worker_thread(void *arg)
                         if (res.requeue_ms > 0)
                                 wk->due_ms = now_mono_ms() + res.requeue_ms;
                 }
+                if (res.deadline_ms > 0) {
+                        int64_t at = now_mono_ms() + res.deadline_ms;
+                        if (!wk->due_ms || at < wk->due_ms)
+                                wk->due_ms = at;
+                }
                 if (!pod && r >= 0 && !wk->desired && !wk->dirty) {
                         /* Torn down: forget it, and let a pod waiting for its name go. */
                         remove_work(w, wk);

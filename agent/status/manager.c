@@ -107,10 +107,14 @@ json_t *status_manager_get(struct status_manager *sm, const char *uid)
         return s;
 }
 
-int64_t status_manager_start_time(struct status_manager *sm, const char *uid)
+int64_t status_manager_start_time(struct status_manager *sm, const char *uid, int64_t known_ns)
 {
         pthread_mutex_lock(&sm->lock);
-        int64_t t = find(sm, uid, true)->start_ns;
+        bool fresh = !find(sm, uid, false);
+        struct entry *e = find(sm, uid, true);
+        if (fresh && known_ns > 0)
+                e->start_ns = known_ns;
+        int64_t t = e->start_ns;
         pthread_mutex_unlock(&sm->lock);
         return t;
 }

@@ -21,8 +21,9 @@ void status_manager_set_listener(struct status_manager *sm, status_listener_fn f
 void status_manager_set(struct status_manager *sm, struct pod *pod, json_t *status);
 /* A new reference to the pod's latest status, or NULL. */
 json_t *status_manager_get(struct status_manager *sm, const char *uid);
-/* When cubelet first saw the pod (wall-clock ns); recorded on the first call. */
-int64_t status_manager_start_time(struct status_manager *sm, const char *uid);
+/* The pod's status.startTime (wall-clock ns), recorded on the first call: known_ns when > 0 (the start
+ * time the API server has), else now (when cubelet first saw the pod). */
+int64_t status_manager_start_time(struct status_manager *sm, const char *uid, int64_t known_ns);
 void status_manager_remove(struct status_manager *sm, const char *uid);
 /* A new reference to the pod the latest status was computed for, or NULL. */
 struct pod *status_manager_pod(struct status_manager *sm, const char *uid);

@@ -40,6 +40,28 @@ start_cubelet "$M"
 check "after a cubelet restart the restart count goes on (not back to 0)" wait_for 25 at_least 3
 rm -f "$M/crash.yaml"
 
+# --- activeDeadlineSeconds (upstream's activeDeadlineHandler): a static pod active longer than its deadline
+# fails and stops, and never runs again. Checked after the init containers below, which take longer.
+cat >"$M/deadline.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: deadline}
+spec:
+  activeDeadlineSeconds: 3
+  terminationGracePeriodSeconds: 2
+  containers:
+  - {name: c, image: $IMG, command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]}
+YAML
+cat >"$M/deadline0.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: deadline0}
+spec:
+  activeDeadlineSeconds: 0
+  containers:
+  - {name: c, image: $IMG, command: ["sleep", "3600"]}
+YAML
+
 # --- init containers run in order, each to success, before the app containers
 cat >"$M/init.yaml" <<YAML
 apiVersion: v1
@@ -100,12 +122,68 @@ spec:
   terminationGracePeriodSeconds: 2
   initContainers:
   - {name: bad, image: $IMG, command: ["sh", "-c", "exit 3"]}
+  - {name: later, image: $IMG, command: ["true"]}
   containers:
   - {name: app, image: $IMG, command: ["sleep", "3600"]}
 YAML
 retried() { [ "$(attempts bad default/initretry-$NODE)" -ge 1 ] 2>/dev/null; }
 check "failing init container with restartPolicy Always: retried" wait_for 15 retried
 check "... the app container does not start" test -z "$(all_ids app default/initretry-$NODE)"
+# Upstream's statuses, field by field: the failing one in CrashLoopBackOff with its restarts, the next init
+# container and the app container PodInitializing, phase Pending, the conditions with their messages.
+newest_id() { cri ps -a | awk -F'\t' -v p="$2" -v n="$1" '$3 == n && $5 == p { print $4, $1 }' | sort -n | tail -1 | cut -d' ' -f2; }
+initretry_status_ok() {
+  local cid restarts
+  cid=$(newest_id bad default/initretry-$NODE)
+  restarts=$(attempts bad default/initretry-$NODE)
+  [ -n "$cid" ] || return 1
+  curl -sf "http://127.0.0.1:$RO_PORT/pods" | jq -e --arg n "initretry-$NODE" --arg img "$IMG" \
+    --arg cid "containerd://$cid" --argjson restarts "$restarts" '
+    .items[] | select(.metadata.name == $n) | .metadata.uid as $uid | .status as $s |
+    ($s.initContainerStatuses | length) == 2 and
+    ($s.initContainerStatuses[0] | keys == ["containerID", "image", "imageID", "lastState", "name", "ready", "restartCount", "state"]
+      and .name == "bad" and .image == $img and (.imageID | test("^(sha256:[0-9a-f]{64}|.+@sha256:[0-9a-f]{64})$"))
+      and .containerID == $cid and .ready == false and .restartCount == $restarts
+      and .state == {waiting: {reason: "CrashLoopBackOff",
+                               message: "back-off 10s restarting failed container=bad pod=\($n)_default(\($uid))"}}
+      and (.lastState.terminated | keys == ["containerID", "exitCode", "finishedAt", "reason", "startedAt"]
+           and .exitCode == 3 and .reason == "Error" and .containerID == $cid
+           and (.startedAt | test("^[0-9-]+T[0-9:]+Z$")) and .finishedAt >= .startedAt)) and
+    $s.initContainerStatuses[1] == {name: "later", image: $img, state: {waiting: {reason: "PodInitializing"}},
+                                    lastState: {}, ready: false, restartCount: 0, imageID: ""} and
+    $s.containerStatuses == [{name: "app", image: $img, state: {waiting: {reason: "PodInitializing"}},
+                              lastState: {}, ready: false, restartCount: 0, imageID: "", started: false}] and
+    $s.phase == "Pending" and
+    ([$s.conditions[] | del(.lastTransitionTime)] == [
+      {type: "Initialized", status: "False", lastProbeTime: null, reason: "ContainersNotInitialized",
+       message: "containers with incomplete status: [bad later]"},
+      {type: "Ready", status: "False", lastProbeTime: null, reason: "ContainersNotReady",
+       message: "containers with unready status: [app]"},
+      {type: "ContainersReady", status: "False", lastProbeTime: null, reason: "ContainersNotReady",
+       message: "containers with unready status: [app]"},
+      {type: "PodScheduled", status: "True", lastProbeTime: null}]) and
+    all($s.conditions[]; .lastTransitionTime | test("^[0-9-]+T[0-9:]+Z$"))' >/dev/null
+}
+check "... statuses as upstream: CrashLoopBackOff with restarts and last state, PodInitializing, conditions" \
+  wait_for 20 initretry_status_ok
+check "... and the later init container never started" test -z "$(all_ids later default/initretry-$NODE)"
+
+# --- the deadline pod from above
+deadline_msg="Pod was active on the node longer than the specified deadline"
+check "activeDeadlineSeconds passed: phase Failed, reason DeadlineExceeded, upstream's message" wait_for 15 \
+  status_is deadline '[.phase, .reason, .message] | join(",")' "Failed,DeadlineExceeded,$deadline_msg"
+deadline_stopped() {
+  [ "$(cri ps -a | awk -F'\t' -v p="default/deadline-$NODE" '$5 == p { print $2 }')" = EXITED ] &&
+    [ "$(cri pods | awk -F'\t' -v n="deadline-$NODE" '$4 == n { print $2 }')" = NOTREADY ]
+}
+check "... its container stopped with its grace period (TERM), and its sandbox" wait_for 10 deadline_stopped
+check "... the status shows it terminated (exit 0), after about the deadline" wait_for 10 status_is deadline \
+  '.containerStatuses[0].state.terminated | [.exitCode, (((.finishedAt | fromdate) - (.startedAt | fromdate)) | . >= 2 and . <= 12)] | join(",")' 0,true
+check "... Ready False (ContainersNotReady)" status_is deadline \
+  '.conditions[] | select(.type == "Ready") | [.status, .reason] | join(",")' False,ContainersNotReady
+check "... a DeadlineExceeded event" log_has "reason=\"DeadlineExceeded\" message=\"$deadline_msg\""
+check "activeDeadlineSeconds 0 in a static pod: refused as the API server does" log_has \
+  'deadline0.yaml" err="spec.activeDeadlineSeconds: Invalid value: 0: must be between 1 and 2147483647, inclusive'
 
 # --- termination messages and terminal phases
 cat >"$M/done.yaml" <<YAML
@@ -150,6 +228,9 @@ check "memory limit exceeded: terminated with reason OOMKilled" wait_for 20 stat
   '.containerStatuses[0].state.terminated.reason' OOMKilled
 check "running pod has podIP from the sandbox" pod_ip
 
+check "the pod past its deadline never ran again" test "$(attempts c default/deadline-$NODE)$(count_running c default/deadline-$NODE)" = 00
+check "... and stays Failed/DeadlineExceeded" status_is deadline '[.phase, .reason] | join(",")' Failed,DeadlineExceeded
+check "... with one DeadlineExceeded event" test "$(grep -c 'reason="DeadlineExceeded"' "$WORK/cubelet.log")" = 1
 rm -f "$M"/*
 gone() { ! cri ps -a | grep -q -- "-$NODE"; }
 check "all pods removed" wait_for 20 gone

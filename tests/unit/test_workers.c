@@ -29,6 +29,7 @@ struct fake {
         bool hold_sync, hold_kill;  /* a call waits while set */
         int fail_syncs, fail_kills; /* that many calls fail next */
         int64_t requeue_ms;         /* a successful sync asks for this */
+        int64_t deadline_ms;        /* every sync asks for this (activeDeadlineSeconds) */
         char in_flight_uids[MAX_UIDS][64];
         int overlaps; /* a UID entered while already in flight: must stay 0 */
         char events[MAX_EVENTS][96];
@@ -199,6 +200,7 @@ static int fake_sync(void *userdata, struct pod *pod, struct sync_result *res)
                 r = -EIO;
         } else
                 res->requeue_ms = F.requeue_ms;
+        res->deadline_ms = F.deadline_ms;
         leave(pod->uid);
         F.in_sync--;
         add_event("synced:%s", pod->uid);
@@ -596,6 +598,32 @@ static void test_resync_and_requeue(void **state)
         pod_workers_free(w);
 }
 
+/* A pod's deadline brings its next sync forward even after a failed sync (whose back-off is 1 s). */
+static void test_deadline_wakes_failed_sync(void **state)
+{
+        struct pod_workers *w = new_workers(1, 0);
+
+        memset(F.sync_times, 0, sizeof F.sync_times);
+        pthread_mutex_lock(&F.lock);
+        F.syncs = 0;
+        F.fail_syncs = 1;
+        F.deadline_ms = 150;
+        pthread_mutex_unlock(&F.lock);
+        update_pod(w, "default", "a", "uid-a", 30);
+        WAIT_FAKE(F.syncs == 1 && F.in_sync == 0);
+        FAKE_SET(deadline_ms, 0);
+        int64_t deadline = now_ms() + WAIT_MS;
+        while (FAKE_GET(syncs) < 2 && now_ms() < deadline) {
+                pod_workers_tick(w);
+                sleep_ms(5);
+        }
+        WAIT_FAKE(F.syncs == 2 && F.in_sync == 0);
+        int64_t waited = F.sync_times[1] - F.sync_times[0];
+        if (waited < 140 || waited > 800)
+                fail_msg("synced again after %lld ms, expected about 150", (long long) waited);
+        pod_workers_free(w);
+}
+
 static void test_pool_parallelism(void **state)
 {
         struct pod_workers *w = new_workers(3, 0);
@@ -644,6 +672,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_failed_kill_retried, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_readd_while_terminating, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_resync_and_requeue, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_deadline_wakes_failed_sync, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pool_parallelism, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
