@@ -17,7 +17,7 @@
 struct entry {
         char *uid;
         char *ns, *name;
-        json_t *key;     /* what running the pod depends on: metadata (no resourceVersion) + spec */
+        json_t *key;     /* what running the pod depends on (pod_key) */
         struct pod *pod; /* NULL for mirror pods and pods that failed to decode */
         char *mirror_hash;
         bool deleting;
@@ -59,6 +59,28 @@ static void remove_at(struct api_source *s, size_t i)
         s->e[i] = s->e[--s->n];
 }
 
+/* The conditions of the pod's readiness gates, as someone else wrote them into its status: a change must
+ * reach the pod's Ready condition (upstream's HandlePodReconcile). */
+static json_t *gate_conditions(json_t *obj)
+{
+        json_t *gates = json_object_get(json_object_get(obj, "spec"), "readinessGates"), *g, *c;
+        json_t *conds = json_object_get(json_object_get(obj, "status"), "conditions");
+        json_t *out = json_array();
+        size_t i, j;
+        json_array_foreach(gates, i, g)
+        {
+                const char *type = json_string_value(json_object_get(g, "conditionType"));
+                json_array_foreach(conds, j, c)
+                {
+                        if (type && streq_ptr(json_string_value(json_object_get(c, "type")), type))
+                                json_array_append_new(out, json_pack("{s:s, s:O*}", "type", type, "status",
+                                                                     json_object_get(c, "status")));
+                }
+        }
+        return out;
+}
+
+/* What running the pod depends on: metadata (no resourceVersion), spec, the readiness gates' conditions. */
 static json_t *pod_key(json_t *obj)
 {
         json_t *meta = json_deep_copy(json_object_get(obj, "metadata"));
@@ -67,7 +89,8 @@ static json_t *pod_key(json_t *obj)
                 json_object_del(meta, "managedFields");
                 json_object_del(meta, "generation");
         }
-        return json_pack("{s:o*, s:O*}", "metadata", meta, "spec", json_object_get(obj, "spec"));
+        return json_pack("{s:o*, s:O*, s:o}", "metadata", meta, "spec", json_object_get(obj, "spec"),
+                         "gates", gate_conditions(obj));
 }
 
 /* The pod cubelet runs for an API object: defaulted as the API server would, marked as from "api". */

@@ -69,6 +69,33 @@ static void entry_free(struct entry *e)
         free(e);
 }
 
+/* The status as the kubelet writes it, as a strategic merge patch. Conditions merge by type, field by
+ * field: a reason or message the kubelet's condition no longer has is deleted with an explicit null (as
+ * upstream's two-way patch does), or Ready would turn True and keep "ContainersNotReady". Conditions
+ * someone else owns (readiness gates') are left out, so the API server keeps them as they are, neither
+ * dropped nor overwritten with an older copy (upstream's mergePodStatus). */
+static json_t *own_status(json_t *status)
+{
+        json_t *all = json_object_get(status, "conditions"), *c;
+        size_t i;
+        if (!json_is_array(all)) /* a status made without any (a pod refused at admission) */
+                return json_incref(status);
+        json_t *own = json_copy(status), *conds = json_array();
+        json_array_foreach(all, i, c)
+        {
+                if (!pod_condition_by_kubelet(json_string_value(json_object_get(c, "type"))))
+                        continue;
+                json_t *k = json_copy(c);
+                if (!json_object_get(k, "reason"))
+                        json_object_set_new(k, "reason", json_null());
+                if (!json_object_get(k, "message"))
+                        json_object_set_new(k, "message", json_null());
+                json_array_append_new(conds, k);
+        }
+        json_object_set_new(own, "conditions", conds);
+        return own;
+}
+
 void api_status_listener(void *userdata, struct pod *pod, json_t *status)
 {
         struct api_status *w = userdata;
@@ -90,7 +117,7 @@ void api_status_listener(void *userdata, struct pod *pod, json_t *status)
         }
         if (status) {
                 json_decref(e->pending);
-                e->pending = json_incref(status);
+                e->pending = own_status(status);
                 e->removed = false; /* a static pod back with the same UID */
         } else
                 e->removed = true;
