@@ -719,6 +719,7 @@ static int run(struct agent *a)
         a->security = (struct security_ctx){.seccomp_root = a->seccomp_root,
                                             .seccomp_default = a->cfg.seccomp_default,
                                             .seccomp = a->seccomp};
+        apparmor_host_probe(&a->security.apparmor);
         a->sync = (struct sync_ctx){
                 .prober = a->prober,
                 .backoff = a->backoff,

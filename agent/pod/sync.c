@@ -1499,6 +1499,17 @@ static void stop_what_runs(const struct sync_ctx *ctx, const struct pod *pod, co
                         stop_sandbox(ctx, rt->sandboxes->items[i]->id, false, res);
 }
 
+/* Upstream's soft admit handlers (canRunPod): AppArmor profiles this host cannot enforce. false with the
+ * reason and message in res->blocked_*. */
+static bool pod_runnable(const struct sync_ctx *ctx, const struct pod *pod, struct sync_result *res)
+{
+        if (!ctx->security ||
+            apparmor_admit(&ctx->security->apparmor, pod, res->blocked_message, sizeof res->blocked_message))
+                return true;
+        snprintf(res->blocked_reason, sizeof res->blocked_reason, "AppArmor");
+        return false;
+}
+
 /* Computes the pod's status from what the runtime now says and hands it to the status manager. */
 static void publish_status(const struct sync_ctx *ctx, struct pod *pod, const struct sync_result *res,
                            const struct pod_runtime *unchanged)
@@ -1517,6 +1528,10 @@ static void publish_status(const struct sync_ctx *ctx, struct pod *pod, const st
         } else if (list_pod(ctx, pod->uid, &rt, &err) < 0)
                 return;
         struct pod_runtime_status rs = {.host_ip = ctx->node_ip, .start_ns = pod_start_ns(ctx, pod)};
+        if (res->blocked_reason[0]) {
+                rs.blocked_reason = res->blocked_reason;
+                rs.blocked_message = res->blocked_message;
+        }
         if (deadline_left_ms(ctx, pod) <= 0) {
                 rs.reason = DEADLINE_REASON;
                 rs.message = DEADLINE_MESSAGE;
@@ -1613,6 +1628,22 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                 publish_status(ctx, pod, res, NULL);
                 pod_runtime_done(&rt);
                 return res->error[0] ? -EIO : 0;
+        }
+        if (!pod_runnable(ctx, pod, res)) {
+                /* Upstream's soft admission: not Failed; nothing of it runs, its containers wait "Blocked",
+                 * and the worker tries again (with back-off) until the host can run it. */
+                stop_what_runs(ctx, pod, &rt, NULL, 0, fullname, res);
+                for (size_t i = 0; i < pod->n_init_containers + pod->n_containers; i++) {
+                        const struct container *c = i < pod->n_init_containers
+                                                            ? &pod->init_containers[i]
+                                                            : &pod->containers[i - pod->n_init_containers];
+                        if (!latest_container(&rt, c->name)) /* upstream changes only waiting states */
+                                res_wait(res, c->name, "Blocked", "");
+                }
+                res_error(res, res->blocked_reason, "pod cannot be run: %s", res->blocked_message);
+                publish_status(ctx, pod, res, NULL);
+                pod_runtime_done(&rt);
+                return -EPERM;
         }
         if (ctx->cgroups) {
                 r = ensure_pod_cgroup(ctx, pod, res);

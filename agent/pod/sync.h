@@ -65,6 +65,10 @@ struct sync_result {
         int64_t deadline_ms; /* > 0: sync again after this long at the latest, even after an error (the
                               * pod's activeDeadlineSeconds) */
         bool terminal;       /* every container has finished for good (restartPolicy) */
+        /* The pod may not run here now (upstream's soft admission: AppArmor): its status.reason and
+         * message while it waits; empty otherwise. */
+        char blocked_reason[64];
+        char blocked_message[1024];
         /* Why containers wait, for their status: state.waiting.{reason,message}. */
         struct {
                 char name[64];

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apparmor.h"
 #include "arena.h"
 #include "cri.h"
 #include "pod.h"
@@ -17,6 +18,7 @@ struct security_ctx {
         const char *seccomp_root; /* Localhost profiles are relative to it: <root-dir>/seccomp */
         bool seccomp_default;     /* --seccomp-default: RuntimeDefault when a pod says nothing */
         struct seccomp_cache *seccomp;
+        struct apparmor_host apparmor; /* probed at start: what AppArmor profiles this host enforces */
 };
 
 /* The image's user as the runtime reports it (ImageStatus): uid >= 0, or a user name, or neither. */

@@ -360,6 +360,9 @@ json_t *pod_status_compute(const struct pod *pod, const struct pod_runtime_statu
         if (evicted) {
                 json_object_set_new(st, "reason", json_string(rs->reason));
                 json_object_set_new(st, "message", json_string(rs->message));
+        } else if (rs->blocked_reason) {
+                json_object_set_new(st, "reason", json_string(rs->blocked_reason));
+                json_object_set_new(st, "message", json_string(rs->blocked_message ? rs->blocked_message : ""));
         }
         json_object_set_new(st, "conditions", conditions_json(pod, rs, old, initialized, phase, now));
         if (rs->host_ip && rs->host_ip[0]) {

@@ -47,6 +47,10 @@ struct pod_runtime_status {
          * reason and message; NULL: the phase follows the containers. */
         const char *reason;
         const char *message;
+        /* The pod may not run here now (upstream's soft admission, e.g. AppArmor): status.reason and message
+         * with the phase the containers give, and every waiting container "Blocked"; NULL: none. */
+        const char *blocked_reason;
+        const char *blocked_message;
 };
 
 /* Succeeded or Failed: final, as upstream (a NULL phase is not). */

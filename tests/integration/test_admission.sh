@@ -35,6 +35,21 @@ pod sysok 2026-01-01T00:00:06Z 'securityContext: {sysctls: [{name: kernel.msgmax
 pod win 2026-01-01T00:00:07Z 'os: {name: windows}' ''
 # Fields the API knows that cubelet cannot honour are refused, never ignored (docs/pod-fields.md).
 pod unsup 2026-01-01T00:00:08Z 'hostUsers: false' 'securityContext: {procMount: Unmasked}'
+# AppArmor is upstream 1.20's soft admission: a profile this host cannot enforce (it has no AppArmor) keeps
+# the pod Pending with the reason, its containers Blocked; an unconfined one runs.
+for p in "aa runtime/default" "aaok unconfined"; do
+  set -- $p
+  cat >"$M/$1.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $1
+  annotations: {container.apparmor.security.beta.kubernetes.io/c: $2}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: $IMG, command: ["sleep", "3600"]}]
+YAML
+done
 start_cubelet "$M" --node-labels disk=hdd --allowed-unsafe-sysctls 'kernel.msg*'
 
 no_sandbox() { ! cri pods | awk -F'\t' -v n="$1-$NODE" '$4 == n' | grep -q .; }
@@ -64,6 +79,12 @@ refused web2 NodePorts "Predicate NodePorts failed"
 refused ssd NodeAffinity "Predicate NodeAffinity failed"
 refused sysbad SysctlForbidden 'forbidden sysctl: "net.core.somaxconn" not whitelisted'
 refused win PodOSNotSupported "Failed to admit pod as the OS field doesn't match node OS"
+check "aa (AppArmor runtime/default, no AppArmor here): Pending with upstream's reason and message" \
+  wait_for 20 status_is aa '[.phase, .reason, .message] | join("|")' \
+  'Pending|AppArmor|Cannot enforce AppArmor: AppArmor is not enabled on the host'
+check "... its container waits, Blocked" status_is aa '.containerStatuses[0].state.waiting.reason' Blocked
+check "... and never a sandbox" no_sandbox aa
+check "aaok (AppArmor unconfined) runs" wait_for 30 is_running c default/aaok-$NODE
 refused unsup UnsupportedPodSpec "has fields this node cannot honour: spec.hostUsers: Unsupported value: false: user namespaces are not supported by the container runtime; spec.containers[0].securityContext.procMount: Unsupported value: \"Unmasked\": the container runtime cannot leave /proc unmasked"
 
 # A restart keeps every decision: web1 is adopted first (same container), web2 is refused again.
