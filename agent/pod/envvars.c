@@ -199,8 +199,13 @@ int env_resource_ref(const struct env_ctx *ctx, const struct pod *pod, const cha
         return 0;
 }
 
+static int cmp_strp(const void *a, const void *b)
+{
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
 static int env_from(const struct env_ctx *ctx, const struct pod *pod, json_t *src, char ***env,
-                    char **warning, char *err, size_t errlen)
+                    char ***warnings, char *err, size_t errlen)
 {
         json_t *cm = json_object_get(src, "configMapRef"), *sec = json_object_get(src, "secretRef");
         json_t *ref = cm ? cm : sec;
@@ -215,25 +220,28 @@ static int env_from(const struct env_ctx *ctx, const struct pod *pod, json_t *sr
                 return 0;
         if (r < 0)
                 return r;
-        _cleanup_free_ char *bad = NULL;
+        _cleanup_strv_free_ char **bad = NULL;
         const char *k;
         json_t *x;
         json_object_foreach(json_object_get(obj, "data"), k, x)
         {
-                _cleanup_free_ char *full = strdup_printf("%s%s", prefix, k);
+                char *full = strdup_printf("%s%s", prefix, k);
                 if (!is_env_name(full)) {
-                        char *n = strdup_printf("%s%s%s", bad ? bad : "", bad ? " " : "", full);
-                        free(bad);
-                        bad = n;
+                        strv_push(&bad, full);
                         continue;
                 }
                 _cleanup_free_ char *v = object_value(obj, sec != NULL, k);
                 env_set(env, full, v ? v : "");
+                free(full);
         }
-        if (bad && warning && !*warning)
-                *warning = strdup_printf("Keys [%s] from the EnvFrom %s %s/%s were skipped since they are "
-                                         "considered invalid environment variable names.",
-                                         bad, sec ? "secret" : "configMap", pod->namespace, name);
+        /* upstream: one event per source, the keys sorted */
+        if (bad && warnings) {
+                qsort(bad, strv_length(bad), sizeof *bad, cmp_strp);
+                _cleanup_free_ char *keys = strv_join(bad, ", ");
+                strv_push(warnings, strdup_printf("Keys [%s] from the EnvFrom %s %s/%s were skipped since they "
+                                                  "are considered invalid environment variable names.",
+                                                  keys, sec ? "secret" : "configMap", pod->namespace, name));
+        }
         json_decref(obj);
         return 0;
 }
@@ -285,17 +293,16 @@ static int env_value(const struct env_ctx *ctx, const struct pod *pod, const cha
 }
 
 int container_env_build(const struct env_ctx *ctx, const struct pod *pod, const char *container, char **svc,
-                        char ***ret, char **ret_warning, char *err, size_t errlen)
+                        char ***ret, char ***ret_warnings, char *err, size_t errlen)
 {
         json_t *c = pod_container_json(pod, container), *e;
-        _cleanup_strv_free_ char **env = NULL;
-        _cleanup_free_ char *warning = NULL;
+        _cleanup_strv_free_ char **env = NULL, **warnings = NULL;
         size_t i;
         int r;
 
         json_array_foreach(json_object_get(c, "envFrom"), i, e)
         {
-                if ((r = env_from(ctx, pod, e, &env, &warning, err, errlen)) < 0)
+                if ((r = env_from(ctx, pod, e, &env, &warnings, err, errlen)) < 0)
                         return r;
         }
         json_array_foreach(json_object_get(c, "env"), i, e)
@@ -316,18 +323,18 @@ int container_env_build(const struct env_ctx *ctx, const struct pod *pod, const 
                         strv_push(&env, xstrdup(p[1]));
                 }
         *ret = TAKE_PTR(env);
-        if (ret_warning)
-                *ret_warning = TAKE_PTR(warning);
+        if (ret_warnings)
+                *ret_warnings = TAKE_PTR(warnings);
         return 0;
 }
 
 int container_env(const struct env_ctx *ctx, const struct pod *pod, const char *container, char ***ret,
-                  char **ret_warning, char *err, size_t errlen)
+                  char ***ret_warnings, char *err, size_t errlen)
 {
         _cleanup_strv_free_ char **svc = NULL;
 
-        if (ret_warning)
-                *ret_warning = NULL;
+        if (ret_warnings)
+                *ret_warnings = NULL;
         /* The Services first, as upstream: a pod from the API server does not start before they are read. */
         if (ctx->services) {
                 json_t *links = json_object_get(json_object_get(pod->json, "spec"), "enableServiceLinks");
@@ -339,7 +346,7 @@ int container_env(const struct env_ctx *ctx, const struct pod *pod, const char *
                         return -EAGAIN;
                 }
         }
-        return container_env_build(ctx, pod, container, svc, ret, ret_warning, err, errlen);
+        return container_env_build(ctx, pod, container, svc, ret, ret_warnings, err, errlen);
 }
 
 bool container_env_needs_pod_ip(const struct pod *pod, const char *container)

@@ -24,16 +24,17 @@ struct env_ctx {
  * read first (the master service always, the namespace's with enableServiceLinks), then envFrom, then env
  * in order, each value with its $(VAR) references expanded against the variables set so far and the
  * Services' ones (a later entry of one name replaces the value of an earlier one, in place); the Services'
- * variables whose names the container did not set come last. *ret_warning (may be NULL): envFrom keys
- * skipped as invalid names, as upstream's InvalidEnvironmentVariableNames event says. Returns 0, or -errno
+ * variables whose names the container did not set come last. *ret_warnings (may be NULL): a strv, one
+ * message per envFrom source with keys skipped as invalid names, as upstream's
+ * InvalidEnvironmentVariableNames events say. Returns 0, or -errno
  * with err holding upstream's message ("configmap \"x\" not found", "couldn't find key k in Secret ns/s",
  * "services have not yet been read at least once, cannot construct envvars"). */
 int container_env(const struct env_ctx *ctx, const struct pod *pod, const char *container, char ***ret,
-                  char **ret_warning, char *err, size_t errlen);
+                  char ***ret_warnings, char *err, size_t errlen);
 
 /* container_env once the Services' variables are known (svc: strv as above, may be NULL). */
 int container_env_build(const struct env_ctx *ctx, const struct pod *pod, const char *container, char **svc,
-                        char ***ret, char **ret_warning, char *err, size_t errlen);
+                        char ***ret, char ***ret_warnings, char *err, size_t errlen);
 
 /* Whether the container's env asks for status.podIP(s) (the caller then looks the IP up). */
 bool container_env_needs_pod_ip(const struct pod *pod, const char *container);

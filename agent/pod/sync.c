@@ -753,16 +753,16 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
                                .node_mem = ctx->node_mem,
                                .timeout_ms = MIN(ctx->timeout_ms, (int64_t) 10000)};
         _cleanup_strv_free_ char **env = NULL;
-        _cleanup_free_ char *env_warning = NULL;
+        _cleanup_strv_free_ char **env_warnings = NULL;
         char env_err[512];
-        r = container_env(&ectx, pod, c->name, &env, &env_warning, env_err, sizeof env_err);
+        r = container_env(&ectx, pod, c->name, &env, &env_warnings, env_err, sizeof env_err);
         if (r < 0) {
                 res_cerror(res, c->name, "CreateContainerConfigError", "%s", env_err);
                 pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "Error: %s", env_err);
                 return r;
         }
-        if (env_warning)
-                pod_event(ctx, pod, fp, EVENT_WARNING, "InvalidEnvironmentVariableNames", "%s", env_warning);
+        for (char **w = env_warnings; w && *w; w++)
+                pod_event(ctx, pod, fp, EVENT_WARNING, "InvalidEnvironmentVariableNames", "%s", *w);
         size_t n_env = strv_length(env) / 2;
         cfg.envs = arena_alloc(&a, (n_env + 1) * sizeof(Runtime__V1__KeyValue *));
         for (size_t i = 0; i < n_env; i++) {

@@ -93,6 +93,14 @@ static json_t *own_status(json_t *status)
                 json_array_append_new(conds, k);
         }
         json_object_set_new(own, "conditions", conds);
+        /* podIPs merges by ip: a sandbox made again with another address would keep the old one beside it.
+         * The list is the pod's whole truth, so it replaces what the API server has. */
+        json_t *ips = json_object_get(own, "podIPs");
+        if (json_is_array(ips) && json_array_size(ips) > 0) {
+                json_t *copy = json_deep_copy(ips);
+                json_array_append_new(copy, json_pack("{s:s}", "$patch", "replace"));
+                json_object_set_new(own, "podIPs", copy);
+        }
         return own;
 }
 

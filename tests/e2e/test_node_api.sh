@@ -113,6 +113,8 @@ check "... Killing event" sh -c "kubectl get events -o json | jq -e '[.items[] |
 # --- ConfigMaps and Secrets through the API server (watched), in env and envFrom
 k delete configmap e2e-cfg --ignore-not-found >/dev/null 2>&1
 k create secret generic e2e-sec --from-literal=PASSWORD=hunter2 >/dev/null 2>&1
+k delete configmap e2e-cfg2 --ignore-not-found >/dev/null 2>&1
+k create configmap e2e-cfg2 --from-literal=2nd=b --from-literal=1st=a --from-literal=OK=c >/dev/null
 k apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: Pod
@@ -125,7 +127,7 @@ spec:
     image: $IMG
     imagePullPolicy: Never
     command: ["sh", "-c", "echo \"color=\$CM_COLOR pw=\$PW node=\$NODE_NAME master=\$KUBERNETES_SERVICE_HOST:\$KUBERNETES_SERVICE_PORT\"; echo \"combo=\$COMBO cmd=\$(NODE_NAME)\"; exec sleep 3600"]
-    envFrom: [{configMapRef: {name: e2e-cfg}, prefix: CM_}]
+    envFrom: [{configMapRef: {name: e2e-cfg}, prefix: CM_}, {configMapRef: {name: e2e-cfg2}}]
     env:
     - {name: PW, valueFrom: {secretKeyRef: {name: e2e-sec, key: PASSWORD}}}
     - {name: NODE_NAME, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
@@ -140,6 +142,11 @@ env_line() { cat "$WORK"/logs/default_env-pod_*/c/0.log 2>/dev/null | grep -q "c
 check "... with the values from the ConfigMap, the Secret, the fieldRef and the master Service" wait_for 10 env_line
 combo_line() { cat "$WORK"/logs/default_env-pod_*/c/0.log 2>/dev/null | grep -q "combo=blue-hunter2@10.0.0.1 cmd=$NODE\$"; }
 check "... \$(VAR) in env (envFrom, secretKeyRef, the master Service) and in command expanded" combo_line
+bad_keys_event() {
+  kubectl get events -o json | jq -e '[.items[] | select(.involvedObject.name == "env-pod" and .type == "Warning"
+    and .reason == "InvalidEnvironmentVariableNames" and .message == "Keys [1st, 2nd] from the EnvFrom configMap default/e2e-cfg2 were skipped since they are considered invalid environment variable names.")] | length == 1' >/dev/null
+}
+check "... envFrom keys that are no variable names: skipped, upstream's event (sorted keys)" wait_for 15 bad_keys_event
 k delete pod env-pod --wait=false >/dev/null
 
 # --- a pod that finished never runs again, even when its containers are gone (as upstream)

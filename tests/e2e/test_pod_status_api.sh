@@ -96,6 +96,13 @@ check "... the conditions cubelet does not own are kept as written, once each" p
 check "... and cubelet's four are there once each" pod_is gated \
   '[.status.conditions[].type | select(startswith("example.com/") | not)] | sort == ["ContainersReady", "Initialized", "PodScheduled", "Ready"]'
 
+# --- a sandbox made again with another address: podIPs holds the new one only (it merges by ip)
+old_ip=$(k get pod gated -o jsonpath='{.status.podIP}')
+gated_sb=$(cri pods | awk -F'\t' '$3 == "default" && $4 == "gated" && $2 == "READY" { print $1 }')
+cri rmp "$gated_sb" >/dev/null
+new_ip() { pod_is gated '.status.podIP != $o and ([.status.podIPs[].ip] == [.status.podIP])' --arg o "$old_ip"; }
+check "sandbox removed behind cubelet's back: a new one, podIPs only its address" wait_for 30 new_ip
+
 check "the pod past its deadline never ran again" test "$(attempts c default/dl)" = 0
 k delete pod dl gated --wait=false >/dev/null
 check "pods deleted: gone" wait_for 20 sh -c "! $KUBECTL get pod dl >/dev/null 2>&1 && ! $KUBECTL get pod gated >/dev/null 2>&1"

@@ -278,7 +278,7 @@ static void test_container_env(void **state)
                 fail_msg("%s", r.error);
         struct env_ctx ctx = {
                 .host_ip = "192.0.2.1", .pod_ip = "10.1.0.5", .node_cpu_m = 2000, .node_mem = 1 << 30};
-        char **env = NULL, *warn = NULL, err[256];
+        char **env = NULL, **warn = NULL, err[256];
         assert_int_equal(container_env(&ctx, r.pods[0], "c", &env, &warn, err, sizeof err), 0);
         assert_null(warn);
         assert_string_equal(env_value(env, "A"), "two");
@@ -328,7 +328,7 @@ static void test_container_env_expansion(void **state)
         if (r.error)
                 fail_msg("%s", r.error);
         struct env_ctx ctx = {.host_ip = "192.0.2.1"};
-        char **svc = NULL, **env = NULL, *warn = NULL, err[256];
+        char **svc = NULL, **env = NULL, **warn = NULL, err[256];
         const char *sv[] = {"KUBERNETES_SERVICE_HOST", "10.0.0.1",          "KUBERNETES_SERVICE_PORT", "443",
                             "KUBERNETES_PORT",         "tcp://10.0.0.1:443"};
         for (size_t i = 0; i < ELEMENTSOF(sv); i++)
