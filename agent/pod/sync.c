@@ -1324,33 +1324,46 @@ static bool sync_init_containers(const struct sync_ctx *ctx, struct pod *pod, co
 #define FALLBACK_LOG_LINES      80
 #define FALLBACK_LOG_BYTES      2048
 
+/* Upstream's getTerminationMessage and readLastStringFromContainerLogs: the file at terminationMessagePath
+ * (its last 4096 bytes), else, with FallbackToLogsOnError after a failure (not when the container could not
+ * even start), the log's tail. */
 static char *termination_message(const Runtime__V1__ContainerStatus *st, const char *policy)
 {
         const char *path = KV_GET(st->annotations, st->n_annotations, ANN_TERMINATION_MSG_PATH);
-        char *msg = NULL;
-        for (size_t i = 0; path && path[0] && i < st->n_mounts && !msg; i++) {
+        bool fallback = streq_ptr(policy, "FallbackToLogsOnError") && st->exit_code != 0 &&
+                        !streq_ptr(st->reason, "ContainerCannotRun");
+        for (size_t i = 0; path && path[0] && i < st->n_mounts; i++) {
                 if (!streq_ptr(st->mounts[i]->container_path, path))
                         continue;
-                _cleanup_free_ char *buf = NULL;
-                size_t len;
-                int fd = open(st->mounts[i]->host_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-                if (fd < 0)
-                        break;
-                /* The last 4096 bytes, as upstream's tail.ReadAtMost. */
+                _cleanup_close_ int fd = open(st->mounts[i]->host_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
                 struct stat fst;
-                off_t off = fstat(fd, &fst) == 0 && fst.st_size > TERMINATION_MESSAGE_MAX
-                                    ? fst.st_size - TERMINATION_MESSAGE_MAX
-                                    : 0;
-                buf = OOM_CHECK(malloc(TERMINATION_MESSAGE_MAX + 1));
+                if (fd < 0 && errno == ENOENT)
+                        break;
+                if (fd < 0 || fstat(fd, &fst) < 0)
+                        return strdup_printf("Error on reading termination log %s: %m",
+                                             st->mounts[i]->host_path);
+                off_t off =
+                        fst.st_size > TERMINATION_MESSAGE_MAX ? fst.st_size - TERMINATION_MESSAGE_MAX : 0;
+                char *buf = OOM_CHECK(malloc(TERMINATION_MESSAGE_MAX + 1));
                 ssize_t n = pread(fd, buf, TERMINATION_MESSAGE_MAX, off);
-                close(fd);
-                len = n > 0 ? (size_t) n : 0;
-                buf[len] = 0;
-                if (len)
-                        msg = TAKE_PTR(buf);
+                if (n < 0) {
+                        free(buf);
+                        return strdup_printf("Error on reading termination log %s: %m",
+                                             st->mounts[i]->host_path);
+                }
+                buf[n] = 0;
+                if (n > 0 || !fallback)
+                        return buf;
+                free(buf);
+                break;
         }
-        if (!msg && streq_ptr(policy, "FallbackToLogsOnError") && st->exit_code != 0 && st->log_path)
-                msg = log_tail_string(st->log_path, FALLBACK_LOG_LINES, FALLBACK_LOG_BYTES);
+        if (!fallback || !st->log_path)
+                return NULL;
+        int e = 0;
+        char *msg = log_tail_string(st->log_path, FALLBACK_LOG_LINES, FALLBACK_LOG_BYTES, &e);
+        if (!msg && e)
+                return strdup_printf("Error on reading termination message from logs: open %s: %s",
+                                     st->log_path, strerror(e));
         return msg;
 }
 
@@ -1379,6 +1392,16 @@ static void fill_term(struct status_scratch *sc, const Runtime__V1__ContainerSta
                       struct cterm *t)
 {
         char *msg = termination_message(st, policy);
+        /* upstream enriches the runtime's message with the termination message: "<runtime's>: <message>" */
+        if (msg && msg[0] && st->message && st->message[0]) {
+                char *both = strdup_printf("%s: %s", st->message, msg);
+                free(msg);
+                msg = both;
+        }
+        if (msg && !msg[0]) {
+                free(msg);
+                msg = NULL;
+        }
         if (msg)
                 strv_push(&sc->strs, msg);
         *t = (struct cterm){.id = st->id,

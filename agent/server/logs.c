@@ -344,7 +344,7 @@ int log_reader_wait(struct log_reader *r, int timeout_ms)
         return 1;
 }
 
-char *log_tail_string(const char *path, int64_t lines, size_t max_bytes)
+char *log_tail_string(const char *path, int64_t lines, size_t max_bytes, int *ret_errno)
 {
         struct log_options o = {.tail = lines};
         struct log_reader *r = NULL;
@@ -352,8 +352,14 @@ char *log_tail_string(const char *path, int64_t lines, size_t max_bytes)
         size_t len = 0;
         ssize_t n;
 
-        if (log_reader_open(path, &o, &r) < 0)
+        if (ret_errno)
+                *ret_errno = 0;
+        int e = log_reader_open(path, &o, &r);
+        if (e < 0) {
+                if (ret_errno)
+                        *ret_errno = -e;
                 return NULL;
+        }
         while ((n = log_reader_read(r, keep + len, READ_CHUNK)) > 0) {
                 len += (size_t) n;
                 if (len > max_bytes) { /* a ring of the last max_bytes, as upstream's circbuf */

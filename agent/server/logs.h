@@ -49,5 +49,6 @@ int log_reader_wait(struct log_reader *r, int timeout_ms);
 
 /* upstream's readLastStringFromContainerLogs (the FallbackToLogsOnError termination message): the last lines
  * of a CRI log file read as `kubectl logs` shows them (a partial line joined to the next, a full line's
- * newline kept), stdout and stderr alike, and of that the last max_bytes. NULL when there is nothing. */
-char *log_tail_string(const char *path, int64_t lines, size_t max_bytes);
+ * newline kept), stdout and stderr alike, and of that the last max_bytes. NULL when there is nothing, or
+ * when the file cannot be opened (then *ret_errno, which may be NULL, says why; else it is 0). */
+char *log_tail_string(const char *path, int64_t lines, size_t max_bytes, int *ret_errno);

@@ -142,7 +142,7 @@ static char *tail_of(const char *text, int64_t lines, size_t bytes)
 {
         _cleanup_free_ char *path = strdup_printf("%s/t.log", tmpdir);
         assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
-        return log_tail_string(path, lines, bytes);
+        return log_tail_string(path, lines, bytes, NULL);
 }
 
 /* The FallbackToLogsOnError message: pieces joined by their tags, the last 80 lines of the file, the last
