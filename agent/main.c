@@ -346,7 +346,8 @@ static int start_url_source(struct agent *a)
                 free(names);
                 names = n;
         }
-        log_info("Adding pod url", "url=\"%s\" headers=\"%s\"", a->cfg.static_pod_url, names);
+        _cleanup_free_ char *shown = url_redacted(a->cfg.static_pod_url);
+        log_info("Adding pod url", "url=\"%s\" headers=\"%s\"", shown, names);
         struct url_source_config uc = {.url = a->cfg.static_pod_url,
                                        .headers = a->cfg.static_pod_url_header,
                                        .node_name = a->cfg.node_name,
@@ -736,6 +737,7 @@ static int run(struct agent *a)
                 .cluster_dns = a->cluster_dns,
                 .cluster_domain = a->cfg.cluster_domain,
                 .runtime_classes = a->runtime_classes,
+                .api_server = a->kube != NULL,
                 .timeout_ms = a->cfg.runtime_timeout_ms,
                 .image_pull_timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
                 .objects = a->objects,

@@ -199,6 +199,19 @@ size_t strv_length(char *const *v)
         return n;
 }
 
+char *url_redacted(const char *url)
+{
+        const char *scheme = strstr(url, "://");
+        if (!scheme)
+                return xstrdup(url);
+        const char *auth = scheme + 3, *end = auth + strcspn(auth, "/?#");
+        const char *at = memrchr(auth, '@', (size_t) (end - auth));
+        const char *colon = at ? memchr(auth, ':', (size_t) (at - auth)) : NULL;
+        if (!colon)
+                return xstrdup(url);
+        return strdup_printf("%.*sxxxxx%s", (int) (colon + 1 - url), url, at);
+}
+
 char *strv_join(char *const *v, const char *sep)
 {
         size_t len = 1;

@@ -28,6 +28,17 @@ bool str_has_suffix(const char *s, const char *suffix);
 bool str_has_prefix(const char *s, const char *prefix);
 
 /* NULL-terminated string vectors. */
+/* a + b for quantities that cannot go negative, saturating at INT64_MAX instead of wrapping (a manifest can
+ * ask for 9e18 of something twice). */
+static inline int64_t add_sat(int64_t a, int64_t b)
+{
+        int64_t r;
+        return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
+/* A URL fit for logs: a password in its user info replaced by "xxxxx", as Go's url.Redacted (caller frees). */
+char *url_redacted(const char *url);
+
 char **strv_free(char **v);
 size_t strv_length(char *const *v);
 int strv_push(char ***v, char *s); /* takes s */

@@ -52,13 +52,14 @@ void admission_pod_request(const struct pod *pod, bool drop_unknown_extended, co
         struct admit_request r = {0};
         for (size_t i = 0; i < pod->n_containers; i++) {
                 const struct container *c = &pod->containers[i];
-                r.cpu_m += MAX(c->cpu_request_m, (int64_t) 0);
-                r.memory += MAX(c->mem_request, (int64_t) 0);
-                r.ephemeral += MAX(c->eph_request, (int64_t) 0);
+                r.cpu_m = add_sat(r.cpu_m, MAX(c->cpu_request_m, (int64_t) 0));
+                r.memory = add_sat(r.memory, MAX(c->mem_request, (int64_t) 0));
+                r.ephemeral = add_sat(r.ephemeral, MAX(c->eph_request, (int64_t) 0));
                 for (size_t j = 0; j < c->n_scalar_requests; j++)
-                        if (counted(&c->scalar_requests[j], drop_unknown_extended, node))
-                                scalar_get(&r, c->scalar_requests[j].name)->value +=
-                                        c->scalar_requests[j].value;
+                        if (counted(&c->scalar_requests[j], drop_unknown_extended, node)) {
+                                struct resource_qty *q = scalar_get(&r, c->scalar_requests[j].name);
+                                q->value = add_sat(q->value, c->scalar_requests[j].value);
+                        }
         }
         /* Init containers run one at a time: the pod needs at least the largest of them. */
         for (size_t i = 0; i < pod->n_init_containers; i++) {
@@ -71,11 +72,13 @@ void admission_pod_request(const struct pod *pod, bool drop_unknown_extended, co
                         q->value = MAX(q->value, c->scalar_requests[j].value);
                 }
         }
-        r.cpu_m += pod->overhead.cpu_m;
-        r.memory += pod->overhead.memory;
-        r.ephemeral += pod->overhead.ephemeral;
-        for (size_t j = 0; j < pod->overhead.n_scalars; j++)
-                scalar_get(&r, pod->overhead.scalars[j].name)->value += pod->overhead.scalars[j].value;
+        r.cpu_m = add_sat(r.cpu_m, pod->overhead.cpu_m);
+        r.memory = add_sat(r.memory, pod->overhead.memory);
+        r.ephemeral = add_sat(r.ephemeral, pod->overhead.ephemeral);
+        for (size_t j = 0; j < pod->overhead.n_scalars; j++) {
+                struct resource_qty *q = scalar_get(&r, pod->overhead.scalars[j].name);
+                q->value = add_sat(q->value, pod->overhead.scalars[j].value);
+        }
         *ret = r;
 }
 
@@ -111,11 +114,13 @@ static void sum_requests(const struct admit_node *node, struct pod *const *other
         for (size_t i = 0; i < n_others; i++) {
                 struct admit_request o;
                 admission_pod_request(others[i], false, node, &o);
-                used->cpu_m += o.cpu_m;
-                used->memory += o.memory;
-                used->ephemeral += o.ephemeral;
-                for (size_t j = 0; j < o.n_scalars; j++)
-                        scalar_get(used, o.scalars[j].name)->value += o.scalars[j].value;
+                used->cpu_m = add_sat(used->cpu_m, o.cpu_m);
+                used->memory = add_sat(used->memory, o.memory);
+                used->ephemeral = add_sat(used->ephemeral, o.ephemeral);
+                for (size_t j = 0; j < o.n_scalars; j++) {
+                        struct resource_qty *q = scalar_get(used, o.scalars[j].name);
+                        q->value = add_sat(q->value, o.scalars[j].value);
+                }
                 admission_request_clear(&o);
         }
 }
@@ -134,18 +139,18 @@ static void find_shortages(const struct admit_node *node, struct pod *const *oth
                 return;
         }
         sum_requests(node, others, n_others, &used);
-        if (node->cpu_m < want.cpu_m + used.cpu_m)
+        if (node->cpu_m < add_sat(want.cpu_m, used.cpu_m))
                 short_add(ret, "cpu", want.cpu_m, used.cpu_m, node->cpu_m);
-        if (node->memory < want.memory + used.memory)
+        if (node->memory < add_sat(want.memory, used.memory))
                 short_add(ret, "memory", want.memory, used.memory, node->memory);
-        if (node->ephemeral < want.ephemeral + used.ephemeral)
+        if (node->ephemeral < add_sat(want.ephemeral, used.ephemeral))
                 short_add(ret, "ephemeral-storage", want.ephemeral, used.ephemeral, node->ephemeral);
         for (size_t i = 0; i < want.n_scalars; i++) {
                 const struct resource_qty *q = &want.scalars[i];
                 struct resource_qty *u = scalar_find(used.scalars, used.n_scalars, q->name);
                 struct resource_qty *a = scalar_find(node->scalars, node->n_scalars, q->name);
                 int64_t have = a ? a->value : 0, busy = u ? u->value : 0;
-                if (have < q->value + busy)
+                if (have < add_sat(q->value, busy))
                         short_add(ret, q->name, q->value, busy, have);
         }
         admission_request_clear(&want);
@@ -203,7 +208,7 @@ static bool room_by_preemption(const struct admit_node *node, struct pod *const 
 {
         char left[768] = "[";
         for (size_t i = 0; i < sh->n; i++) {
-                int64_t q = sh->v[i].requested - (sh->v[i].capacity - sh->v[i].used);
+                int64_t q = add_sat(sh->v[i].requested, add_sat(sh->v[i].used, -sh->v[i].capacity));
                 for (size_t k = 0; k < n_others && q > 0; k++)
                         if (preemptable(pod, others[k]))
                                 q -= request_of(node, others[k], sh->v[i].name);
@@ -313,9 +318,8 @@ static bool predicates_pass(const struct admit_node *node, struct pod *const *ot
         else if (admission_ports_conflict(others, n_others, pod))
                 reject(ret, "NodePorts", "Predicate NodePorts failed");
         /* Later kubelets: NoExecute taints, for pods from the API server only. */
-        else if (!pod_is_static(pod) &&
-                 !admission_tolerates_taints(json_object_get(spec, "tolerations"), node->taints,
-                                             "NoExecute"))
+        else if (!pod_is_static(pod) && !admission_tolerates_taints(json_object_get(spec, "tolerations"),
+                                                                    node->taints, "NoExecute"))
                 reject(ret, "TaintToleration", "Predicate TaintToleration failed");
         else
                 return sh.n == 0 || room_by_preemption(node, others, n_others, pod, &sh, ret);

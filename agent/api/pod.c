@@ -1150,8 +1150,9 @@ static void validate_recursive_read_only(struct api_problems *pr, json_t *e, con
         if (!m->read_only)
                 add_error(pr, q, "Forbidden: may only be specified when readOnly is true");
         if (m->propagation != PROPAGATION_NONE)
-                add_error(pr, q, "Forbidden: may only be specified when mountPropagation is None or not "
-                                 "specified");
+                add_error(pr, q,
+                          "Forbidden: may only be specified when mountPropagation is None or not "
+                          "specified");
 }
 
 /* A container's own restartPolicy exists only for init containers (sidecars, refused by pod_fields.c). */
@@ -1558,6 +1559,19 @@ static void decode_dns_options(struct api_problems *pr, json_t *dc, struct pod_d
                         free(o->name);
                         o->name = xstrdup("");
                 }
+                /* Beyond the API server: each option is one word of resolv.conf's "options" line, so a
+                 * newline or a blank would write lines of the pod author's choosing into it. */
+                for (const char *const *f = (const char *const[]){o->name, o->value, NULL}; *f; f++)
+                        for (const unsigned char *ch = (const unsigned char *) *f; *ch; ch++)
+                                if (*ch <= ' ' || *ch == 0x7f) {
+                                        add_error(
+                                                pr, p,
+                                                "Invalid value: \"%s\": must not contain blanks or control "
+                                                "characters",
+                                                *f);
+                                        goto next;
+                                }
+        next:;
         }
 }
 
@@ -1694,6 +1708,17 @@ static void decode_active_deadline(struct api_problems *pr, json_t *spec, struct
                 pod->active_deadline_s = v;
 }
 
+bool pod_uid_valid(const char *uid)
+{
+        size_t n = uid ? strlen(uid) : 0;
+        if (n == 0 || n > 128 || streq(uid, ".") || streq(uid, ".."))
+                return false;
+        for (const char *c = uid; *c; c++)
+                if (!isalnum((unsigned char) *c) && *c != '-' && *c != '_' && *c != '.')
+                        return false;
+        return true;
+}
+
 static void validate_pod(struct api_problems *pr, struct pod *pod)
 {
         static const char *const restart[] = {"Always", "OnFailure", "Never", NULL};
@@ -1715,6 +1740,13 @@ static void validate_pod(struct api_problems *pr, struct pod *pod)
                           "Invalid value: \"%s\": a lowercase RFC 1123 label must consist of lower case "
                           "alphanumeric characters or '-'",
                           pod->namespace);
+        /* The UID names the pod's directories on this node: never a path of its own. */
+        if (pod->uid && !pod_uid_valid(pod->uid))
+                add_error(pr, "metadata.uid",
+                          "Invalid value: \"%.128s\": must be 1 to 128 letters, digits, '-', '_' or '.', "
+                          "and not "
+                          "'.' or '..'",
+                          pod->uid);
         if (pod->n_containers == 0)
                 add_error(pr, "spec.containers", "Required value");
         check_enum(pr, "spec.restartPolicy", pod->restart_policy, restart);

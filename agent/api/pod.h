@@ -218,6 +218,10 @@ const char *pod_qos_class(const struct pod *p);
 /* A resource quantity ("100m", "1.5", "128Mi", "1G", "2e3") in thousandths of its unit. -EINVAL if bad. */
 int parse_quantity_milli(const char *s, int64_t *ret);
 
+/* A UID that is safe as a path component (the pod's directories are named by it): 1 to 128 of
+ * [A-Za-z0-9._-], not "." or "..". API UIDs are UUIDs; static pods' are hex or what the manifest says. */
+bool pod_uid_valid(const char *uid);
+
 /* Validation helpers (Kubernetes apimachinery rules). */
 /* Whether a '/'-separated path has a ".." component (upstream's validatePathNoBacksteps). */
 bool path_has_backstep(const char *path);

@@ -135,6 +135,13 @@ int parse_duration_ms(const char *s, int64_t *ret)
         return 0;
 }
 
+/* /configz never shows a password a manifest URL carries. */
+static json_t *redacted_url_json(const char *url)
+{
+        _cleanup_free_ char *shown = url_redacted(url);
+        return json_string(shown);
+}
+
 /* staticPodURL, staticPodURLHeader (a map of lists, as upstream's type) and httpCheckFrequency. */
 static void config_url_to_json(const struct cubelet_config *c, json_t *o)
 {
@@ -142,7 +149,7 @@ static void config_url_to_json(const struct cubelet_config *c, json_t *o)
         format_duration_ms(c->http_check_ms, freq, sizeof freq);
         json_object_set_new(o, "httpCheckFrequency", json_string(freq));
         if (c->static_pod_url)
-                json_object_set_new(o, "staticPodURL", json_string(c->static_pod_url));
+                json_object_set_new(o, "staticPodURL", redacted_url_json(c->static_pod_url));
         if (!c->static_pod_url_header)
                 return;
         json_t *h = json_object();

@@ -400,6 +400,14 @@ static int create_sandbox(const struct sync_ctx *ctx, struct pod *pod, Runtime__
                 if (handler[0])
                         log_v(2, "Running pod with RuntimeHandler", "pod=\"%s/%s\" runtimeHandler=\"%s\"",
                               pod->namespace, pod->name, handler);
+        } else if (pod->runtime_class_name && pod->runtime_class_name[0] && ctx->api_server) {
+                /* The watch could not start: never fall back to the default handler (a pod asking for a
+                 * sandboxed runtime would run on runc). */
+                res_error(res, "FailedCreatePodSandBox",
+                          "Failed to create pod sandbox: RuntimeClass \"%s\" cannot be resolved: the "
+                          "RuntimeClass watch is not running",
+                          pod->runtime_class_name);
+                return -EAGAIN;
         } else if (pod->runtime_class_name && pod->runtime_class_name[0])
                 log_warn("No API server to resolve the pod's RuntimeClass; running it with the runtime's "
                          "default handler, as upstream",
@@ -623,10 +631,6 @@ static int write_hosts_file(const struct sync_ctx *ctx, const struct pod *pod, c
 
 /* ---- resources ---- */
 
-#define CPU_PERIOD_US       100000
-#define MIN_SHARES          2
-#define MAX_SHARES          262144
-#define MIN_QUOTA_US        1000
 #define OOM_ADJ_GUARANTEED  (-997)
 #define OOM_ADJ_BEST_EFFORT 1000
 
@@ -648,12 +652,11 @@ static int64_t node_memory_bytes(void)
 static void container_resources(const struct pod *pod, const struct container *c,
                                 Runtime__V1__LinuxContainerResources *r)
 {
-        int64_t req = c->cpu_request_m >= 0 ? c->cpu_request_m : 0;
-        int64_t shares = MAX(req * 1024 / 1000, (int64_t) MIN_SHARES);
-        r->cpu_shares = MIN(shares, (int64_t) MAX_SHARES);
+        /* The cgroups library's arithmetic: clamped, no overflow for a manifest's 9e18m of cpu. */
+        r->cpu_shares = cg_milli_to_shares(c->cpu_request_m);
         if (c->cpu_limit_m > 0) {
-                r->cpu_period = CPU_PERIOD_US;
-                r->cpu_quota = MAX(c->cpu_limit_m * CPU_PERIOD_US / 1000, (int64_t) MIN_QUOTA_US);
+                r->cpu_period = CG_QUOTA_PERIOD_US;
+                r->cpu_quota = cg_milli_to_quota(c->cpu_limit_m, CG_QUOTA_PERIOD_US);
         }
         if (c->mem_limit > 0)
                 r->memory_limit_in_bytes = c->mem_limit;
@@ -665,7 +668,12 @@ static void container_resources(const struct pod *pod, const struct container *c
                 r->oom_score_adj = OOM_ADJ_BEST_EFFORT;
         else {
                 int64_t cap = node_memory_bytes();
-                int64_t adj = cap > 0 && c->mem_request > 0 ? 1000 - (1000 * c->mem_request) / cap : 1000;
+                /* 1000 - 1000 * request / capacity, without overflow for huge requests */
+                int64_t adj = cap > 0 && c->mem_request > 0
+                                      ? (c->mem_request >= cap
+                                                 ? 0
+                                                 : 1000 - (int64_t) ((__int128) 1000 * c->mem_request / cap))
+                                      : 1000;
                 /* Burstable stays above Guaranteed (1000 - 997) and below BestEffort, as upstream. */
                 r->oom_score_adj = adj < 1000 + OOM_ADJ_GUARANTEED ? 1000 + OOM_ADJ_GUARANTEED
                                    : adj >= 1000                   ? 999
@@ -1335,12 +1343,17 @@ static char *termination_message(const Runtime__V1__ContainerStatus *st, const c
         for (size_t i = 0; path && path[0] && i < st->n_mounts; i++) {
                 if (!streq_ptr(st->mounts[i]->container_path, path))
                         continue;
-                _cleanup_close_ int fd = open(st->mounts[i]->host_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                /* Never blocking: the container may have put a FIFO there (through a subPath). */
+                _cleanup_close_ int fd =
+                        open(st->mounts[i]->host_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
                 struct stat fst;
                 if (fd < 0 && errno == ENOENT)
                         break;
                 if (fd < 0 || fstat(fd, &fst) < 0)
                         return strdup_printf("Error on reading termination log %s: %m",
+                                             st->mounts[i]->host_path);
+                if (!S_ISREG(fst.st_mode))
+                        return strdup_printf("Error on reading termination log %s: not a regular file",
                                              st->mounts[i]->host_path);
                 off_t off =
                         fst.st_size > TERMINATION_MESSAGE_MAX ? fst.st_size - TERMINATION_MESSAGE_MAX : 0;
@@ -1925,19 +1938,28 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
         for (size_t i = 0; i < rt.containers->n_containers; i++)
                 remove_container(ctx, rt.containers->containers[i]->id);
 
-        if (!res->error[0]) {
+        /* The UID (and for the logs, namespace and name) come from the runtime's labels here: only a safe
+         * path component ever names a directory removed (pods from sources are validated already). */
+        bool safe = pod_uid_valid(uid);
+        if (!safe)
+                log_warn("Pod UID is not a safe directory name, leaving its directories alone",
+                         "podUID=\"%s\"", log_q(uid));
+        if (!res->error[0] && safe) {
                 _cleanup_free_ char *pdir = pod_dir(ctx, uid);
                 vol_teardown_pod(ctx->root_dir, uid);
                 r = rm_rf(pdir);
                 if (r < 0)
                         log_warn("Removing the pod directory failed, ignoring", "path=\"%s\" err=\"%s\"",
                                  pdir, strerror(-r));
-                if (sb && sb->metadata) {
+                if (sb && sb->metadata && sb->metadata->namespace_ && sb->metadata->name &&
+                    is_dns1123_label(sb->metadata->namespace_) && is_dns1123_subdomain(sb->metadata->name)) {
                         _cleanup_free_ char *ldir =
                                 strdup_printf("%s/%s_%s_%s", ctx->pod_logs_dir, sb->metadata->namespace_,
                                               sb->metadata->name, uid);
                         rm_rf(ldir);
                 }
+        }
+        if (!res->error[0]) {
                 if (nr || rt.sandboxes->n_items)
                         log_info("Pod killed", "pod=\"%s\" podUID=\"%s\"", name, uid);
                 if (ctx->status)
@@ -1949,7 +1971,7 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
         }
         /* Last, once nothing of the pod runs: its cgroup. A process still in it keeps it (and this pod's
          * worker retrying); nothing is killed outside the runtime. */
-        if (!res->error[0] && ctx->cgroups) {
+        if (!res->error[0] && ctx->cgroups && safe) {
                 struct cg_error cerr = {{0}};
                 r = qos_pod_remove(ctx->cgroups, uid, &cerr);
                 if (r < 0)

@@ -53,6 +53,7 @@ struct sync_ctx {
         struct qos_cgroups *cgroups;         /* pod cgroups by QoS class; NULL: none (cgroupsPerQOS off) */
         struct network *network;             /* NetworkReady; NULL: always ready */
         struct rc_cache *runtime_classes;    /* RuntimeClasses from the API server; NULL: standalone */
+        bool api_server;                     /* a kubeconfig is set (RuntimeClasses must come from it) */
 };
 
 #define SYNC_MAX_WAITS 16

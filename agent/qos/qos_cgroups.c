@@ -60,20 +60,20 @@ void qos_pod_totals(const struct pod *pod, struct qos_pod_totals *ret)
                         init_cpu = MAX(init_cpu, cpu);
                         init_mem = MAX(init_mem, mem);
                 } else {
-                        t.cpu_request_m += req;
-                        t.cpu_limit_m += cpu;
-                        t.memory_limit += mem;
+                        t.cpu_request_m = add_sat(t.cpu_request_m, req);
+                        t.cpu_limit_m = add_sat(t.cpu_limit_m, cpu);
+                        t.memory_limit = add_sat(t.memory_limit, mem);
                 }
         }
         t.cpu_request_m = MAX(t.cpu_request_m, init_req);
         t.cpu_limit_m = MAX(t.cpu_limit_m, init_cpu);
         t.memory_limit = MAX(t.memory_limit, init_mem);
         /* spec.overhead (the RuntimeClass's) adds to the requests, and to the limits that are set. */
-        t.cpu_request_m += pod->overhead.cpu_m;
+        t.cpu_request_m = add_sat(t.cpu_request_m, pod->overhead.cpu_m);
         if (t.cpu_limit_m > 0)
-                t.cpu_limit_m += pod->overhead.cpu_m;
+                t.cpu_limit_m = add_sat(t.cpu_limit_m, pod->overhead.cpu_m);
         if (t.memory_limit > 0)
-                t.memory_limit += pod->overhead.memory;
+                t.memory_limit = add_sat(t.memory_limit, pod->overhead.memory);
         *ret = t;
 }
 
@@ -218,7 +218,7 @@ static void update_tiers_locked(struct qos_cgroups *q)
         struct cg_resources r;
         for (size_t i = 0; i < q->n_e; i++)
                 if (q->e[i].qos == QOS_BURSTABLE)
-                        sum += q->e[i].cpu_request_m;
+                        sum = add_sat(sum, q->e[i].cpu_request_m);
         cg_resources_init(&r);
         r.cpu_shares = cg_milli_to_shares(sum);
         if (r.cpu_shares == q->burstable_shares)

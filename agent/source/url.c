@@ -24,6 +24,7 @@
 
 struct url_source {
         char *url, *node;
+        char *url_log; /* the URL without its password, for logs and messages */
         int64_t period_ms, timeout_ms;
         struct podconfig *pc;
         void (*first_set)(void *userdata);
@@ -206,19 +207,20 @@ static int fetch(struct url_source *s, struct body *b, struct failure *f)
                 return -ECANCELED;
         if (b->over) {
                 fail(f, xstrdup("limit"),
-                     strdup_printf("%s: the read limit is reached (%u MiB)", s->url, URL_MAX_BYTES >> 20));
+                     strdup_printf("%s: the read limit is reached (%u MiB)", s->url_log,
+                                   URL_MAX_BYTES >> 20));
                 return -EIO;
         }
         if (rc != CURLE_OK) {
                 fail(f, strdup_printf("curl:%d", (int) rc),
-                     strdup_printf("Get \"%s\": %s", s->url,
+                     strdup_printf("Get \"%s\": %s", s->url_log,
                                    s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc)));
                 return -EIO;
         }
         (void) curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
         if (code != 200) {
                 fail(f, strdup_printf("status:%ld", code),
-                     strdup_printf("%s: %ld %s", s->url, code, status_text(code)));
+                     strdup_printf("%s: %ld %s", s->url_log, code, status_text(code)));
                 return -EIO;
         }
         return 0;
@@ -254,7 +256,7 @@ static void apply(struct url_source *s, struct body *b, struct failure *f)
                 free(s->data);
                 s->data = NULL;
                 s->data_len = 0;
-                fail(f, xstrdup("empty"), strdup_printf("zero-length data received from %s", s->url));
+                fail(f, xstrdup("empty"), strdup_printf("zero-length data received from %s", s->url_log));
                 return;
         }
         if (s->data && b->len == s->data_len && memcmp(b->buf, s->data, b->len) == 0) {
@@ -267,9 +269,9 @@ static void apply(struct url_source *s, struct body *b, struct failure *f)
         manifest_decode_url(s->url, b->buf, b->len, s->node, &mr);
         if (mr.warnings)
                 log_warn("Pods from the manifest URL have problems that do not stop them",
-                         "url=\"%s\" warnings=\"%s\"", s->url, log_q(mr.warnings));
+                         "url=\"%s\" warnings=\"%s\"", s->url_log, log_q(mr.warnings));
         if (mr.error)
-                fail(f, strdup_printf("decode:%s", mr.error), strdup_printf("%s: %s", s->url, mr.error));
+                fail(f, strdup_printf("decode:%s", mr.error), strdup_printf("%s: %s", s->url_log, mr.error));
         else
                 set_pods(s, mr.pods, mr.n_pods);
         remember(s, b, f);
@@ -280,13 +282,13 @@ static void apply(struct url_source *s, struct body *b, struct failure *f)
 static void report(struct url_source *s, const struct failure *f)
 {
         if (f->key && !streq_ptr(f->key, s->logged_key)) {
-                log_warn("Failed to read pods from URL", "url=\"%s\" err=\"%s\"", s->url, log_q(f->msg));
+                log_warn("Failed to read pods from URL", "url=\"%s\" err=\"%s\"", s->url_log, log_q(f->msg));
                 free(s->logged_key);
                 s->logged_key = xstrdup(f->key);
         } else if (f->key)
-                log_v(4, "Failed to read pods from URL", "url=\"%s\" err=\"%s\"", s->url, log_q(f->msg));
+                log_v(4, "Failed to read pods from URL", "url=\"%s\" err=\"%s\"", s->url_log, log_q(f->msg));
         else if (s->logged_key) {
-                log_info("Successfully read pods from URL", "url=\"%s\"", s->url);
+                log_info("Successfully read pods from URL", "url=\"%s\"", s->url_log);
                 free(s->logged_key);
                 s->logged_key = NULL;
         }
@@ -331,6 +333,7 @@ static void url_source_free(struct url_source *s)
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->cond);
         free(s->url);
+        free(s->url_log);
         free(s->node);
         free(s->data);
         free(s->data_error);
@@ -344,6 +347,7 @@ int url_source_start(const struct url_source_config *cfg, struct url_source **re
         pthread_once(&curl_once, curl_init_once);
         struct url_source *s = OOM_CHECK(calloc(1, sizeof *s));
         s->url = xstrdup(cfg->url);
+        s->url_log = url_redacted(cfg->url);
         s->node = xstrdup(cfg->node_name);
         s->period_ms = cfg->period_ms > 0 ? cfg->period_ms : 20000;
         s->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : URL_TIMEOUT_MS;

@@ -330,7 +330,9 @@ int64_t pod_deadline_left_ms(const struct pod *pod, int64_t start_ns, int64_t no
 {
         if (pod->active_deadline_s < 0 || start_ns <= 0)
                 return INT64_MAX;
-        return (start_ns + pod->active_deadline_s * 1000000000LL - now_ns) / 1000000;
+        /* in milliseconds: a start time far in the future plus 2^31 s must not overflow nanoseconds */
+        int64_t deadline_s = MIN(pod->active_deadline_s, (int64_t) INT32_MAX);
+        return start_ns / 1000000 + deadline_s * 1000 - now_ns / 1000000;
 }
 
 json_t *pod_status_compute(const struct pod *pod, const struct pod_runtime_status *rs, const json_t *old)

@@ -14,7 +14,7 @@ export KUBECONFIG=$MASTER_DIR/admin.kubeconfig
 k() { "$KUBECTL" --request-timeout=10s "$@"; }
 M="$WORK/manifests"
 mkdir -p "$M"
-PODS="adm-cpu adm-mem adm-sel adm-aff adm-taint adm-late adm-static-$NODE adm-pvc"
+PODS="adm-cpu adm-mem adm-sel adm-aff adm-taint adm-late adm-static-$NODE adm-pvc adm-eph adm-third adm-fourth"
 "$MASTER" node-kubeconfig "$MASTER_DIR" "$NODE" "$WORK/node.kubeconfig" >/dev/null
 k delete node "$NODE" --ignore-not-found >/dev/null 2>&1
 # shellcheck disable=SC2086
@@ -61,7 +61,7 @@ spec:
   containers: [{name: c, image: $IMG, imagePullPolicy: Never, command: ["sleep", "3600"]}]
 YAML
 start_cubelet "$M" --kubeconfig "$WORK/node.kubeconfig" --node-labels disk=hdd \
-  --register-with-taints dedicated=db:NoExecute
+  --register-with-taints dedicated=db:NoExecute --max-pods 3
 node_ready() {
   [ "$(k get node "$NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
 }
@@ -77,6 +77,12 @@ pod adm-mem '' 'resources: {requests: {memory: 64Ti}}'
 refused adm-mem OutOfmemory "Node didn't have enough resource: memory, requested: 70368744177664, used: 0, capacity: $mem"
 pod adm-sel 'nodeSelector: {disk: ssd}' ''
 refused adm-sel NodeAffinity "Predicate NodeAffinity failed"
+pod adm-eph '' 'resources: {requests: {ephemeral-storage: 100Ti}}'
+eph_refused() {
+  pod_jp adm-eph '{.status.reason}|{.status.message}' |
+    grep -Eq "^OutOfephemeral-storage\|Pod Node didn't have enough resource: ephemeral-storage, requested: 109951162777600, used: 0, capacity: [0-9]+\$"
+}
+check "adm-eph: Failed, OutOfephemeral-storage with upstream's message" wait_for 30 eph_refused
 k apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: Pod
@@ -103,6 +109,11 @@ wait_for 10 label_is_ssd
 pod adm-late 'nodeSelector: {disk: ssd}' ''
 check "after kubectl label node, a pod selecting the new label runs" wait_for 40 phase_is adm-late Running
 check "... and the running adm-aff stays (IgnoredDuringExecution)" phase_is adm-aff Running
+# --max-pods 3: adm-aff, adm-late and a third run (refused pods do not count), a fourth does not fit.
+pod adm-third '' ''
+check "a third pod runs (maxPods 3)" wait_for 40 phase_is adm-third Running
+pod adm-fourth '' ''
+refused adm-fourth OutOfpods "Node didn't have enough resource: pods, requested: 1, used: 3, capacity: 3"
 
 # shellcheck disable=SC2086
 k delete pod $PODS --grace-period=0 --force >/dev/null 2>&1

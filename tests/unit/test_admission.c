@@ -142,7 +142,27 @@ static void test_resources(void **state)
         expect(&node, with_over, 1, a, "OutOfcpu",
                "Node didn't have enough resource: cpu, requested: 1500, used: 550, capacity: 2000");
 
-        for (struct pod **p = (struct pod *[]){a, b, exact, none, mem, eph, init, over, NULL}; *p; p++)
+        /* Requests that would overflow a sum saturate: never wrapped negative and admitted. */
+        struct pod *huge = mk_pod(
+                "h", "api",
+                "{\"containers\": [" C(
+                        "{\"requests\": {\"cpu\": \"9000000000000000\"}}") ", {\"name\": \"d\", "
+                                                                           "\"image\": \"busybox\", "
+                                                                           "\"resources\": {\"requests\": "
+                                                                           "{\"cpu\": "
+                                                                           "\"9000000000000000\"}}}]}");
+        admission_pod_request(huge, true, &node, &req);
+        assert_true(req.cpu_m == INT64_MAX);
+        admission_request_clear(&req);
+        struct admit_result hr;
+        assert_int_equal(admission_check(&node, NULL, others, 1, huge, &hr), 0);
+        assert_false(hr.admit);
+        assert_string_equal(hr.reason, "OutOfcpu");
+        struct pod *with_huge[] = {huge};
+        assert_int_equal(admission_check(&node, NULL, with_huge, 1, huge, &hr), 0);
+        assert_false(hr.admit);
+
+        for (struct pod **p = (struct pod *[]){a, b, exact, none, mem, eph, init, over, huge, NULL}; *p; p++)
                 pod_unref(*p);
         node_done(&node);
 }

@@ -683,6 +683,18 @@ static void test_manifest_url(void **state)
         assert_string_equal(json_string_value(json_array_get(json_object_get(h, "b"), 1)), "beautiful");
         json_decref(o);
         config_done(&c);
+        /* A password in the URL never shows in /configz (nor in logs: url_redacted). */
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--manifest-url",
+                               "https://node:s3cret@10.0.0.1:8443/pods?x=@y", NULL),
+                         0);
+        o = config_to_json(&c);
+        assert_string_equal(json_string_value(json_object_get(o, "staticPodURL")),
+                            "https://node:xxxxx@10.0.0.1:8443/pods?x=@y");
+        json_decref(o);
+        config_done(&c);
+        _cleanup_free_ char *plain = url_redacted("http://user@h/p"), *none = url_redacted("http://h/a:b@c");
+        assert_string_equal(plain, "http://user@h/p");
+        assert_string_equal(none, "http://h/a:b@c");
 
         _cleanup_free_ char *path = write_tmp("url.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
                                                           "kind: KubeletConfiguration\n"

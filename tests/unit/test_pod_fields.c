@@ -140,6 +140,22 @@ static void test_validation(void **state)
                        "recursiveReadOnly: Unsupported value: \"Sometimes\"");
         expect_invalid(HEAD "spec:\n  overhead: {cpu: lots}\n  containers: [{name: c, image: busybox}]\n",
                        "spec.overhead[cpu]: Invalid value");
+        /* A dnsConfig option is one word of resolv.conf: no line of the author's own. */
+        expect_invalid(HEAD
+                       "spec:\n  dnsConfig: {options: [{name: ndots, value: \"5\\nnameserver 6.6.6.6\"}]}\n"
+                       "  containers: [{name: c, image: busybox}]\n",
+                       "spec.dnsConfig.options[0]: Invalid value: \"5\nnameserver 6.6.6.6\": must not "
+                       "contain blanks");
+        /* The UID names the pod's directories: never a path. */
+        expect_invalid("apiVersion: v1\nkind: Pod\nmetadata: {name: p, uid: ../../..}\n"
+                       "spec:\n  containers: [{name: c, image: busybox}]\n",
+                       "metadata.uid: Invalid value: \"../../..\"");
+        expect_invalid("apiVersion: v1\nkind: Pod\nmetadata: {name: p, uid: ..}\n"
+                       "spec:\n  containers: [{name: c, image: busybox}]\n",
+                       "metadata.uid: Invalid value");
+        expect_invalid("apiVersion: v1\nkind: Pod\nmetadata: {name: p, uid: \"a/b\"}\n"
+                       "spec:\n  containers: [{name: c, image: busybox}]\n",
+                       "metadata.uid: Invalid value");
 }
 
 static void test_overhead_and_critical(void **state)

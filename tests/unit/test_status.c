@@ -256,6 +256,12 @@ static void test_deadline(void **state)
         assert_int_equal(pod_deadline_left_ms(pod, 100 * s, 130 * s),
                          0); /* exactly at: past (upstream's >=) */
         assert_true(pod_deadline_left_ms(pod, 100 * s, 131 * s) < 0);
+        /* A start time near the end of int64 nanoseconds and the largest deadline: no overflow. */
+        struct pod *far = pod_of("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"d\","
+                                 "\"uid\":\"u5\"},\"spec\":{\"activeDeadlineSeconds\":2147483647,"
+                                 "\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}");
+        assert_true(pod_deadline_left_ms(far, INT64_MAX - s, 1000 * s) > 0);
+        pod_unref(far);
 
         struct cstatus app[1] = {
                 {.name = "c", .image = "i", .present = true, .state = RUNNING, .id = "1", .ready = true}};
