@@ -93,15 +93,35 @@ static json_t *own_status(json_t *status)
                 json_array_append_new(conds, k);
         }
         json_object_set_new(own, "conditions", conds);
-        /* podIPs merges by ip: a sandbox made again with another address would keep the old one beside it.
-         * The list is the pod's whole truth, so it replaces what the API server has. */
-        json_t *ips = json_object_get(own, "podIPs");
-        if (json_is_array(ips) && json_array_size(ips) > 0) {
-                json_t *copy = json_deep_copy(ips);
-                json_array_append_new(copy, json_pack("{s:s}", "$patch", "replace"));
-                json_object_set_new(own, "podIPs", copy);
-        }
         return own;
+}
+
+/* podIPs merges by ip: a sandbox made again with another address would leave the old one beside the new
+ * in the API, which then refuses the status (two IPs of one family). As upstream's two-way patch, every
+ * address the API server may hold (old: what was sent last, else the pod object's status) and the new
+ * status lacks is deleted explicitly. Returns the body to send (a new reference). */
+static json_t *with_ip_deletes(json_t *status, const json_t *old)
+{
+        json_t *ips = json_object_get(status, "podIPs"), *was = json_object_get(old, "podIPs"), *e;
+        size_t i, j;
+        if (!json_is_array(ips) || !json_is_array(was))
+                return json_incref(status);
+        json_t *out = json_copy(status), *list = json_copy(ips);
+        json_array_foreach(was, i, e)
+        {
+                const char *ip = json_string_value(json_object_get(e, "ip")), *now;
+                bool kept = !ip;
+                json_t *n;
+                json_array_foreach(ips, j, n)
+                {
+                        now = json_string_value(json_object_get(n, "ip"));
+                        kept |= ip && streq_ptr(now, ip);
+                }
+                if (!kept)
+                        json_array_append_new(list, json_pack("{s:s, s:s}", "ip", ip, "$patch", "delete"));
+        }
+        json_object_set_new(out, "podIPs", list);
+        return out;
 }
 
 void api_status_listener(void *userdata, struct pod *pod, json_t *status)
@@ -318,11 +338,12 @@ static int ensure_mirror(struct api_status *w, const struct pod *p, char *uid, s
 }
 
 static int patch_status(struct api_status *w, const struct pod *p, const char *uid, json_t *status,
-                        char *err, size_t errlen, bool *gone)
+                        const json_t *old, char *err, size_t errlen, bool *gone)
 {
         _cleanup_free_ char *path =
                 strdup_printf("/api/v1/namespaces/%s/pods/%s/status", p->namespace, p->name);
-        json_t *patch = json_pack("{s:{s:s}, s:O}", "metadata", "uid", uid, "status", status);
+        json_t *patch =
+                json_pack("{s:{s:s}, s:o}", "metadata", "uid", uid, "status", with_ip_deletes(status, old));
         struct kube_response resp;
         int r = kube_request(w->cfg.kube, "PATCH", path, patch, SMP, w->cfg.timeout_ms, &resp);
         json_decref(patch);
@@ -386,7 +407,9 @@ static int process(struct api_status *w, struct entry *e, struct pod *p, json_t 
                 }
         }
         if (pending && (!sent || !json_equal(pending, sent))) {
-                r = patch_status(w, p, uid, pending, err, errlen, &gone);
+                /* what the API server holds: what was sent last, else (an API pod) the status it came with */
+                const json_t *old = sent ? sent : is_static(p) ? NULL : json_object_get(p->json, "status");
+                r = patch_status(w, p, uid, pending, old, err, errlen, &gone);
                 if (r < 0)
                         return r;
                 if (!gone)
