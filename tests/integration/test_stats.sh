@@ -55,7 +55,9 @@ mem_usage() { if [ $V2 = 1 ]; then cat "$1/memory.current"; else cat "$1/memory.
 # between LO VALUE HI [SLACK%]: LO*(1-SLACK) <= VALUE <= HI*(1+SLACK), and says so when not.
 between() {
   local s=${4:-0}
-  awk -v lo="$1" -v v="$2" -v hi="$3" -v s="$s" 'BEGIN { exit !(v != "" && v >= lo * (1 - s / 100) && v <= hi * (1 + s / 100)) }' ||
+  # A gauge (memory) may have gone down between the two reads: the bounds in either order.
+  awk -v a="$1" -v v="$2" -v b="$3" -v s="$s" 'BEGIN { lo = a < b ? a : b; hi = a < b ? b : a
+    exit !(v != "" && v >= lo * (1 - s / 100) && v <= hi * (1 + s / 100)) }' ||
     { echo "# $2 not within [$1, $3] (slack $s%)"; return 1; }
 }
 # same GOT WANT: equal, and says what it got when not.
