@@ -65,6 +65,11 @@ same() { [ "$1" = "$2" ] || { echo "# got \"$1\", want \"$2\""; return 1; }; }
 P=".pods[] | select(.podRef.name == \"burn-$NODE\")"
 netdev() { nsenter -t "$1" -n cat /proc/net/dev | awk -v f="$2" '$1 == "eth0:" { print $(f) }'; }
 
+# containerd measures its image filesystem in the background (every 10 s after it starts): a containerd
+# just started reports 0 used bytes for a while.
+imagefs_known() { summary | jq -e '.node.runtime.imageFs.usedBytes > 0' >/dev/null; }
+wait_for 40 imagefs_known
+
 # One request, bracketed by the files.
 PID=$(cat "$PIDS$PODCG"/*/cgroup.procs | head -1)
 ping -c 3 -i 0.2 -W 1 "$POD_IP" >/dev/null 2>&1
