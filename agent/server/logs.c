@@ -144,6 +144,51 @@ int log_find_file(const char *dir, bool previous, char **ret_path, int *ret_rest
         return 0;
 }
 
+/* "<base>.YYYYMMDD-HHMMSS": a rotated log as the log manager names it (agent/logs/logrotate.c), not its
+ * .gz or .tmp. */
+static bool is_rotated_name(const char *name, const char *base)
+{
+        size_t n = strlen(base);
+        if (strncmp(name, base, n) != 0 || name[n] != '.' || strlen(name + n + 1) != 15)
+                return false;
+        for (size_t i = 0; i < 15; i++) {
+                char c = name[n + 1 + i];
+                if (i == 8 ? c != '-' : (c < '0' || c > '9'))
+                        return false;
+        }
+        return true;
+}
+
+int log_file_or_rotated(const char *path, char **ret_path)
+{
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (st.st_size > 0) {
+                *ret_path = xstrdup(path);
+                return 0;
+        }
+        _cleanup_free_ char *dir = xstrdup(path);
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+                return -EINVAL;
+        *slash = '\0';
+        const char *base = slash + 1;
+        _cleanup_free_ char *best = NULL;
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        if (!d)
+                return -errno;
+        while ((de = readdir(d)))
+                if (is_rotated_name(de->d_name, base) && (!best || strcmp(de->d_name, best) > 0)) {
+                        free(best);
+                        best = xstrdup(de->d_name);
+                }
+        closedir(d);
+        *ret_path = best ? strdup_printf("%s/%s", dir, best) : xstrdup(path);
+        return 0;
+}
+
 struct log_reader {
         int fd;
         int inotify; /* -1 until the first wait */

@@ -36,6 +36,11 @@ void rfc3339_format_ns(int64_t ns, char *buf, size_t len);
  * <restart>.log, or with previous the one before it. -ENOENT when there is none. */
 int log_find_file(const char *dir, bool previous, char **ret_path, int *ret_restart);
 
+/* What a read that does not follow shows: the file itself, or when it is empty (the log manager rotated it
+ * just before the container wrote its last line, or stopped) the newest rotated file beside it, so
+ * `kubectl logs --previous` right after a rotation is not empty. */
+int log_file_or_rotated(const char *path, char **ret_path);
+
 struct log_reader;
 int log_reader_open(const char *path, const struct log_options *o, struct log_reader **ret);
 struct log_reader *log_reader_free(struct log_reader *r);

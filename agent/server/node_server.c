@@ -255,6 +255,13 @@ static enum MHD_Result container_logs(struct node_server *s, struct MHD_Connecti
         }
         if (o.previous)
                 o.follow = false; /* the previous instance has finished */
+        if (!o.follow) {
+                char *shown = NULL;
+                if (log_file_or_rotated(path, &shown) >= 0) {
+                        free(path);
+                        path = shown;
+                }
+        }
         struct log_stream *ls = OOM_CHECK(calloc(1, sizeof *ls));
         *ls = (struct log_stream){.s = s,
                                   .o = o,

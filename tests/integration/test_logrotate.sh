@@ -43,6 +43,26 @@ spec:
     image: cubelet.local/busybox:1.35
     command: ["sh", "-c", '$writer; end=\$((\$(date +%s) + 6)); while [ \$(date +%s) -lt \$end ]; do burst; done; echo done-\$i; exit 1']
 YAML
+# Writes a batch of lines ending with a marker, then waits (reading the node's log directory through a
+# hostPath) until the log manager has rotated the file that holds the marker and its 0.log is empty, and
+# fails without writing more: its 0.log is empty when it ends, as when a rotation falls just before a
+# container's exit. (A rotation in the middle of a batch leaves too little to rotate again: after 3 s it
+# writes another.) Its second instance only sleeps (an emptyDir remembers the first).
+cat >"$M/rotated.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: rotated}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: cubelet.local/busybox:1.35
+    command: ["sh", "-c", 'if [ -e /m/once ]; then exec sleep 3600; fi; touch /m/once; $writer; L=\$(ls -d /podlogs/default_rotated-*/c); k=0; while [ \$k -lt 40 ]; do k=\$((k+1)); burst; burst; echo rot-last-\$k; t=0; while [ \$t -lt 30 ]; do if [ ! -s \$L/0.log ] && grep -qs "^.* stdout F rot-last-\$k\$" \$L/0.log.2*; then exit 1; fi; t=\$((t+1)); sleep 0.1; done; done; exit 1']
+    volumeMounts: [{name: m, mountPath: /m}, {name: logs, mountPath: /podlogs, readOnly: true}]
+  volumes:
+  - {name: m, emptyDir: {}}
+  - {name: logs, hostPath: {path: "$WORK/logs", type: Directory}}
+YAML
 start_cubelet "$M" --config "$WORK/config.yaml" --anonymous-auth true --authorization-mode AlwaysAllow
 check "the chatty container runs" wait_for 30 is_running c default/chatty-$NODE
 dir() { ls -d "$WORK"/logs/default_"$1"-"$NODE"_*/c 2>/dev/null | head -1; }
@@ -104,9 +124,15 @@ check "... the newest rotated file is plain CRI text" newest_plain
 check "... only the newest rotated file is plain" sh -c \
   "[ \$(ls '$QUITTER' | grep '^0\.log\.' | grep -vc '\.gz\$') -eq 1 ]"
 check "... the lines run on without a gap from the oldest file to the last one" continuous "$QUITTER"
+# The file that holds the container's last line: 0.log, or when the log manager rotated it after that line
+# was written (before the exit was seen), the newest rotated file. kubectl logs reads the same one.
+last_file() {
+  if [ -s "$QUITTER/0.log" ]; then echo "$QUITTER/0.log"; return; fi
+  echo "$QUITTER/$(ls "$QUITTER" | grep '^0\.log\.[0-9]\{8\}-[0-9]\{6\}$' | sort | tail -1)"
+}
 last_line() { # the container's final "done-N" names the last line of all
   local done
-  done=$(tail -n1 "$QUITTER/0.log" | sed -n 's/.* stdout F done-\([0-9]*\)$/\1/p')
+  done=$(tail -n1 "$(last_file)" | sed -n 's/.* stdout F done-\([0-9]*\)$/\1/p')
   [ -n "$done" ] && [ "$done" = "$(numbers "$QUITTER" | tail -n1)" ]
 }
 check "... and end with the container's last line" last_line
@@ -131,7 +157,15 @@ get_plain() { # get_plain URL FILE
 check "containerLogs?previous=true: the previous instance's 0.log as plain lines" \
   get_plain "$URL/quitter-$NODE/c?previous=true" "$WORK/prev.out"
 check "... ending where the container stopped" sh -c \
-  "[ \"\$(tail -n1 '$WORK/prev.out')\" = \"\$(tail -n1 '$QUITTER/0.log' | cut -d' ' -f4-)\" ]"
+  "[ \"\$(tail -n1 '$WORK/prev.out')\" = \"\$(tail -n1 '$(last_file)' | cut -d' ' -f4-)\" ]"
+# A log rotated just before its container ended: its 0.log is empty, and kubectl logs --previous shows the
+# newest rotated file instead of nothing.
+ROTATED=$(dir rotated)
+check "the rotated pod's first instance ended after its log was rotated (a 1.log)" wait_for 60 test -e "$ROTATED/1.log"
+ls -l "$ROTATED" | sed 's/^/# /'
+check "... leaving its 0.log empty" test -e "$ROTATED/0.log" -a ! -s "$ROTATED/0.log"
+check "containerLogs?previous=true of it: the rotated file's lines, ending with its last" sh -c \
+  "curl -sSfk '$URL/rotated-$NODE/c?previous=true' >'$WORK/rot.out' && tail -n1 '$WORK/rot.out' | grep -q '^rot-last-[0-9]*\$'"
 check "containerLogs of the chatty container: plain lines of the live file" \
   get_plain "$URL/chatty-$NODE/c?tailLines=200" "$WORK/live.out"
 
@@ -141,7 +175,7 @@ check "a containers/<pod>_<ns>_<container>-<id>.log link points at the log" sh -
 check "no link points at a rotated or compressed file" sh -c \
   "! ls -l '$WORK'/containers/ | grep -q '\.log\.[0-9]'"
 rm -f "$M"/*
-both_gone() { is_gone c "default/chatty-$NODE" && is_gone c "default/quitter-$NODE"; }
+both_gone() { is_gone c "default/chatty-$NODE" && is_gone c "default/quitter-$NODE" && is_gone c "default/rotated-$NODE"; }
 check "pods removed" wait_for 30 both_gone
 check "... their dangling links are pruned" wait_for 10 sh -c "! ls '$WORK'/containers/*.log >/dev/null 2>&1"
 check "... and their log directories go, .gz files and all" wait_for 10 sh -c "! ls -d '$WORK'/logs/default_* >/dev/null 2>&1"

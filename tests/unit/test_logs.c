@@ -221,6 +221,30 @@ static void test_find_file(void **state)
         assert_int_equal(restart, 2);
 }
 
+/* An empty live file (rotated just before the container's end) gives the newest rotated one beside it. */
+static void test_file_or_rotated(void **state)
+{
+        _cleanup_free_ char *dir = strdup_printf("%s/r", tmpdir), *live = strdup_printf("%s/0.log", dir);
+        assert_int_equal(mkdir_p(dir, 0755), 0);
+        const char *names[] = {"0.log.20261127-040000", "0.log.20261127-040002", "0.log.20261127-040003.gz",
+                               "0.log.20261127-040004.tmp", "0.log.2026112-0400050", "1.log.20261127-040009",
+                               "0.log"};
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+                _cleanup_free_ char *p = strdup_printf("%s/%s", dir, names[i]);
+                assert_int_equal(write_file_atomic(p, "", 0, 0644), 0);
+        }
+        _cleanup_free_ char *got = NULL, *again = NULL, *missing = NULL;
+        assert_int_equal(log_file_or_rotated(live, &got), 0);
+        assert_true(str_has_suffix(got, "/r/0.log.20261127-040002"));
+        /* A live file with something in it is read as it is. */
+        assert_int_equal(write_file_atomic(live, "x", 1, 0644), 0);
+        assert_int_equal(log_file_or_rotated(live, &again), 0);
+        assert_string_equal(again, live);
+        _cleanup_free_ char *gone = strdup_printf("%s/9.log", dir);
+        assert_int_equal(log_file_or_rotated(gone, &missing), -ENOENT);
+        assert_null(missing);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -228,6 +252,7 @@ int main(void)
                 cmocka_unit_test(test_read),
                 cmocka_unit_test(test_tail_string),
                 cmocka_unit_test(test_find_file),
+                cmocka_unit_test(test_file_or_rotated),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
