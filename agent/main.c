@@ -220,6 +220,17 @@ static void on_relist_duration(int64_t duration_us, void *ud)
         metrics_pleg_relist(a->metrics, duration_us);
 }
 
+/* On the event stream's thread. Tests wait for these lines before they count on exits being seen at once. */
+static void on_events_state(bool connected, const char *why, void *ud)
+{
+        struct agent *a = ud;
+        if (connected)
+                log_info("Runtime event stream connected", "endpoint=\"%s\"", a->cfg.runtime_endpoint);
+        else
+                log_warn("Runtime event stream lost; the periodic relist goes on alone until it is back",
+                         "endpoint=\"%s\" err=\"%s\"", a->cfg.runtime_endpoint, log_q(why ? why : ""));
+}
+
 static bool health_check(void *ud, char *reason, size_t len)
 {
         struct agent *a = ud;
@@ -801,6 +812,7 @@ static int run(struct agent *a)
                                  .on_pod_change = on_pod_change,
                                  .on_relist = on_relist,
                                  .on_relist_duration = on_relist_duration,
+                                 .on_events_state = on_events_state,
                                  .event_endpoint = a->cfg.runtime_events ? a->cfg.runtime_endpoint : NULL,
                                  .userdata = a};
         r = pleg_start(&pc, &a->pleg);

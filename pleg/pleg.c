@@ -54,6 +54,8 @@ static void on_stream_state(bool connected, const char *why, void *userdata)
         pthread_mutex_unlock(&p->lock);
         if (connected) /* events were lost while it was down */
                 pleg_kick(p);
+        if (p->cfg.on_events_state)
+                p->cfg.on_events_state(connected, why, p->cfg.userdata);
 }
 
 static const char *label_of(Runtime__V1__Container__LabelsEntry **l, size_t n, const char *key)

@@ -28,6 +28,9 @@ struct pleg_config {
         void (*on_relist)(bool ok, const char *error, void *userdata);
         /* Optional, on the PLEG thread after every relist: how long it took (for metrics). */
         void (*on_relist_duration)(int64_t duration_us, void *userdata);
+        /* Optional, on the event stream's thread: the stream came up, or went down (why says why). Called
+         * on changes only. */
+        void (*on_events_state)(bool connected, const char *why, void *userdata);
         void *userdata;
 };
 

@@ -63,7 +63,7 @@ start_cubelet() { # start_cubelet MANIFEST_DIR [flags...]
     --healthz-port "$HEALTHZ_PORT" --read-only-port "$RO_PORT" --address 127.0.0.1 --node-ip 127.0.0.1 --port "$NODE_PORT" \
     --file-check-frequency 2s --cgroup-root "$CGROUP_ROOT" "$@" >>"$WORK/cubelet.log" 2>&1 &
   CUBELET_PID=$!
-  wait_for 10 curl -sf "http://127.0.0.1:$HEALTHZ_PORT/healthz" -o /dev/null
+  wait_for 30 curl -sf "http://127.0.0.1:$HEALTHZ_PORT/healthz" -o /dev/null
 }
 
 stop_cubelet() { # returns cubelet's exit status (non-zero under ASan when it leaked)
@@ -76,6 +76,7 @@ stop_cubelet() { # returns cubelet's exit status (non-zero under ASan when it le
 }
 
 log_has() { grep -q -- "$1" "$WORK/cubelet.log"; }
+log_count_ge() { [ "$(grep -c -- "$1" "$WORK/cubelet.log")" -ge "$2" ]; } # log_count_ge TEXT N
 
 # pod_status NAME JQ-FILTER: the filter applied to the pod's status from the read-only port's /pods.
 pod_status() {
