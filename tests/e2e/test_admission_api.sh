@@ -105,7 +105,7 @@ check "a pod whose affinity matches and that fits runs" wait_for 40 phase_is adm
 # The Node's labels as they are now: relabelled, a pod selecting the new value is admitted.
 k label node "$NODE" disk=ssd --overwrite >/dev/null
 label_is_ssd() { [ "$(k get node "$NODE" -o jsonpath='{.metadata.labels.disk}')" = ssd ]; }
-wait_for 10 label_is_ssd
+wait_for 30 label_is_ssd
 pod adm-late 'nodeSelector: {disk: ssd}' ''
 check "after kubectl label node, a pod selecting the new label runs" wait_for 40 phase_is adm-late Running
 check "... and the running adm-aff stays (IgnoredDuringExecution)" phase_is adm-aff Running

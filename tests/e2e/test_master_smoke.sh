@@ -33,9 +33,9 @@ check "apiserver listens on 127.0.0.1 only" loopback_only
 check "anonymous: listing nodes is forbidden" anonymous_forbidden
 
 check "admin: create namespace $ns" kadmin create namespace "$ns"
-check "admin: namespace $ns is Active" wait_for 10 ns_active
+check "admin: namespace $ns is Active" wait_for 30 ns_active
 default_ns() { kadmin get namespace default -o name >/dev/null 2>&1; }
-check "admin: the default namespace exists" wait_for 10 default_ns
+check "admin: the default namespace exists" wait_for 30 default_ns
 
 check "node-kubeconfig with file paths" "$MASTER" node-kubeconfig "$MASTER_DIR" e2e-node "$node_kc"
 check "node-kubeconfig with embedded data" "$MASTER" node-kubeconfig "$MASTER_DIR" e2e-node "$embed_kc" --embed

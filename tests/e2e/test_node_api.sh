@@ -139,7 +139,7 @@ check "... with upstream's message in the status" sh -c \
 k create configmap e2e-cfg --from-literal=COLOR=blue >/dev/null
 check "ConfigMap created: the pod starts (the watch saw it)" wait_for 20 sh -c "[ \"\$(kubectl get pod env-pod -o jsonpath='{.status.phase}')\" = Running ]"
 env_line() { cat "$WORK"/logs/default_env-pod_*/c/0.log 2>/dev/null | grep -q "color=blue pw=hunter2 node=$NODE master=10.0.0.1:443"; }
-check "... with the values from the ConfigMap, the Secret, the fieldRef and the master Service" wait_for 10 env_line
+check "... with the values from the ConfigMap, the Secret, the fieldRef and the master Service" wait_for 30 env_line
 combo_line() { cat "$WORK"/logs/default_env-pod_*/c/0.log 2>/dev/null | grep -q "combo=blue-hunter2@10.0.0.1 cmd=$NODE\$"; }
 check "... \$(VAR) in env (envFrom, secretKeyRef, the master Service) and in command expanded" combo_line
 bad_keys_event() {

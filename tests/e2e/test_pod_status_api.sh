@@ -65,7 +65,7 @@ k patch pod dl -p '{"spec":{"activeDeadlineSeconds":1}}' >/dev/null
 check "lowered to 1 s: Failed, DeadlineExceeded, upstream's message, within a few seconds" wait_for 10 pod_is dl \
   '.status | .phase == "Failed" and .reason == "DeadlineExceeded" and .message == "Pod was active on the node longer than the specified deadline"'
 echo "# kubectl patch -> Failed in the API: $(ms_since "$t0") ms"
-check "... its container stopped (TERM, exit 0) and shown terminated" wait_for 10 pod_is dl \
+check "... its container stopped (TERM, exit 0) and shown terminated" wait_for 30 pod_is dl \
   '.status.containerStatuses[0] | .state.terminated.exitCode == 0 and .ready == false'
 dl_stopped() {
   [ -z "$(running_ids c default/dl)" ] &&
@@ -84,7 +84,7 @@ check "readiness gate without its condition: containers ready, Ready False (Read
   ([.status.conditions[] | select(.type == \"Ready\")][0] | .status == \"False\" and .reason == \"ReadinessGatesNotReady\"
      and .message == \$m)" --arg m "$gate_msg"
 patch_status gated '{"status":{"conditions":[{"type":"example.com/gate","status":"False"},{"type":"example.com/other","status":"True"}]}}'
-check "gate condition False: Ready says so" wait_for 10 pod_is gated \
+check "gate condition False: Ready says so" wait_for 30 pod_is gated \
   '[.status.conditions[] | select(.type == "Ready")][0].message == "the status of pod readiness gate \"example.com/gate\" is not \"True\", but False"'
 t1=$(date +%s%N)
 patch_status gated '{"status":{"conditions":[{"type":"example.com/gate","status":"True"}]}}'

@@ -127,7 +127,7 @@ failed_mount() {
 }
 check "missing ConfigMap: FailedMount event in kubectl get events" wait_for 30 failed_mount vol-missing \
   'MountVolume.SetUp failed for volume "v" : configmap "vol-absent" not found'
-check "... the container waits in ContainerCreating" wait_for 10 sh -c \
+check "... the container waits in ContainerCreating" wait_for 30 sh -c \
   "[ \"\$(kubectl get pod vol-missing -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}')\" = ContainerCreating ]"
 k create configmap vol-absent --from-literal=a=b >/dev/null
 check "... ConfigMap created: the pod starts" wait_for 70 sh -c \

@@ -92,8 +92,8 @@ check "kubepods: cpu shares of $ncpu CPUs" is shares "$KP" "$(want_shares $((ncp
 check "kubepods: memory limit = MemTotal ($memtotal)" is memlimit "$KP" "$memtotal"
 check "kubepods: pids.max = min(pid_max, threads-max) ($pidcap)" is pidsmax "$KP" "$pidcap"
 check "kubepods/besteffort: 2 shares" is shares "$KP/besteffort" "$(want_shares 2)"
-check "the orphaned empty pod cgroup is removed once sources are ready" wait_for 10 cg_gone "$KP/besteffort/podorphan-empty"
-check "... the busy one stays, and why is logged" wait_for 10 log_has \
+check "the orphaned empty pod cgroup is removed once sources are ready" wait_for 30 cg_gone "$KP/besteffort/podorphan-empty"
+check "... the busy one stays, and why is logged" wait_for 30 log_has \
   "remove the pod cgroup: remove .*podorphan-busy: 1 process still in it"
 check "... in every hierarchy" test -d "$CG/devices$KP/besteffort/podorphan-busy" -o $V2 = 1
 
@@ -181,9 +181,9 @@ check "the busy orphan is removed after its process exits" wait_for 20 cg_gone "
 # --- removed manifests: the pod cgroups go after the sandboxes
 rm -f "$M/gua.yaml" "$M/bu1.yaml"
 check "Guaranteed pod gone" wait_for 30 is_gone c default/gua-$NODE
-check "... its cgroup removed from every hierarchy" wait_for 10 cg_gone "$GP"
+check "... its cgroup removed from every hierarchy" wait_for 30 cg_gone "$GP"
 check "Burstable pod gone, its cgroup too" wait_for 30 cg_gone "$B1P"
-check "kubepods/burstable: shares of bu2's 350m now" wait_for 5 is shares "$KP/burstable" "$(want_shares 358)"
+check "kubepods/burstable: shares of bu2's 350m now" wait_for 30 is shares "$KP/burstable" "$(want_shares 358)"
 rm -f "$M/bu2.yaml" "$M/be.yaml"
 both_gone() { cg_gone "$B2P" && cg_gone "$EP"; }
 check "the other pod cgroups removed" wait_for 30 both_gone

@@ -15,7 +15,7 @@ spec:
   - {name: c, image: cubelet.local/busybox:1.35, command: ["sh", "-c", "exit 1"]}
 YAML
 starts_logged() { [ "$(grep -c "\"Container started\" pod=\"default/crash-$NODE\"" "$WORK/cubelet.log")" -ge "$1" ]; }
-check "fourth restart within 90 s" wait_for 90 starts_logged 5
+check "fourth restart within 120 s" wait_for 120 starts_logged 5
 
 # Gaps between starts, from cubelet's log (the runtime keeps only the newest dead instance). The container
 # exits at once, so a gap is the back-off plus the restart itself.
@@ -25,11 +25,12 @@ read -r -a s <<<"$(echo $starts)"
 gap() { local d=$(( s[$2] - s[$1] )); [ $d -lt 0 ] && d=$(( d + 86400000 )); echo $d; } # midnight
 g1=$(gap 0 1) g2=$(gap 1 2) g3=$(gap 2 3) g4=$(gap 3 4)
 echo "# gaps between starts: ${g1} ms, ${g2} ms, ${g3} ms, ${g4} ms"
-check "first restart at once (< 2 s)" test "$g1" -lt 2000
-check "then about 10 s" sh -c "[ $g2 -ge 9500 ] && [ $g2 -le 12500 ]"
-check "then about 20 s" sh -c "[ $g3 -ge 19500 ] && [ $g3 -le 22500 ]"
-check "then about 40 s" sh -c "[ $g4 -ge 39500 ] && [ $g4 -le 42500 ]"
-check "status: CrashLoopBackOff, back-off 80s" wait_for 5 status_is crash \
+# The lower bounds are the back-off itself; the upper ones leave a busy machine 5 s for the restart.
+check "first restart at once (< 5 s)" test "$g1" -lt 5000
+check "then about 10 s" sh -c "[ $g2 -ge 9500 ] && [ $g2 -le 15000 ]"
+check "then about 20 s" sh -c "[ $g3 -ge 19500 ] && [ $g3 -le 25000 ]"
+check "then about 40 s" sh -c "[ $g4 -ge 39500 ] && [ $g4 -le 45000 ]"
+check "status: CrashLoopBackOff, back-off 80s" wait_for 30 status_is crash \
   '.containerStatuses[0].state.waiting | [.reason, (.message | split(" ")[1])] | join(",")' CrashLoopBackOff,80s
 
 # Each removed dead instance takes its log along (upstream's removeContainerLog): the newest two remain.

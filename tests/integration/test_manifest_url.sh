@@ -31,7 +31,7 @@ start_server() { # start_server PORT (0: any)
   rm -f "$WORK/port"
   python3 "$WORK/server.py" "$WWW" "$WORK/requests" "$WORK/port" "$1" &
   SERVER_PID=$!
-  wait_for 10 test -s "$WORK/port"
+  wait_for 30 test -s "$WORK/port"
 }
 stop_server() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""; }
 trap 'stop_server; cleanup_cgroups' EXIT
@@ -71,7 +71,7 @@ check "URL manifest -> container running" wait_for 30 is_running c default/uweb-
 meta() { curl -sf "http://127.0.0.1:$RO_PORT/pods" | jq -r --arg n "$1-$NODE" ".items[] | select(.metadata.name == \$n) | .metadata | $2"; }
 check "config.source is http" test "$(meta uweb '.annotations["kubernetes.io/config.source"]')" = http
 check "config.hash is the UID" test "$(meta uweb '.annotations["kubernetes.io/config.hash"]')" = "$(meta uweb .uid)"
-check "sources ready once the URL was read" wait_for 10 log_has '"All pod sources are ready"'
+check "sources ready once the URL was read" wait_for 30 log_has '"All pod sources are ready"'
 headers_sent() {
   jq -e -s '.[-1].headers | (map(select(.[0] == "X-Token")) == [["X-Token", "abc"]]) and
     (map(select(.[0] == "X-Multi") | .[1]) == ["1", "2"])' "$WORK/requests" >/dev/null
@@ -90,32 +90,32 @@ check "... the old container is gone" wait_for 15 sh -c "! '$CUBELET_CRI' -r 'un
 id=$(running_ids c default/uweb-$NODE)
 printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: uweb}\nspec:\n  containers:\n  - name: c\n    image: [oops\n' \
   >"$WWW/pods.yaml"
-check "broken document reported with the URL and the line" wait_for 10 log_has \
+check "broken document reported with the URL and the line" wait_for 30 log_has \
   "Failed to read pods from URL\" url=\"$URL\" err=\"$URL: line"
 n=$(requests)
-check "... read again" wait_for 10 more_requests "$n"
+check "... read again" wait_for 30 more_requests "$n"
 check "... logged once as a warning" test "$(warnings 'err=.*line')" = 1
 check "... and the pod keeps running" test "$(running_ids c default/uweb-$NODE)" = "$id"
 
 pod uweb "echo v2; $forever" >"$WWW/pods.yaml"
-check "fixed document -> \"Successfully read pods from URL\"" wait_for 10 log_has '"Successfully read pods from URL"'
+check "fixed document -> \"Successfully read pods from URL\"" wait_for 30 log_has '"Successfully read pods from URL"'
 check "... same pod, nothing restarted" test "$(running_ids c default/uweb-$NODE)" = "$id"
 
 # --- an HTTP error status: pods kept
 rm "$WWW/pods.yaml"
-check "404 reported as upstream words it" wait_for 10 log_has "err=\"$URL: 404 Not Found\""
+check "404 reported as upstream words it" wait_for 30 log_has "err=\"$URL: 404 Not Found\""
 n=$(requests)
-check "... read again" wait_for 10 more_requests "$n"
+check "... read again" wait_for 30 more_requests "$n"
 check "... logged once" test "$(warnings '404 Not Found')" = 1
 check "... and the pod keeps running" test "$(running_ids c default/uweb-$NODE)" = "$id"
 pod uweb "echo v2; $forever" >"$WWW/pods.yaml"
-check "served again -> recovered" wait_for 10 sh -c "[ \$(grep -c '\"Successfully read pods from URL\"' '$WORK/cubelet.log') -ge 2 ]"
+check "served again -> recovered" wait_for 30 sh -c "[ \$(grep -c '\"Successfully read pods from URL\"' '$WORK/cubelet.log') -ge 2 ]"
 
 # --- unreachable: pods kept
 stop_server
-check "unreachable server reported" wait_for 10 log_has 'Failed to read pods from URL" url=".*" err="Get '
+check "unreachable server reported" wait_for 30 log_has 'Failed to read pods from URL" url=".*" err="Get '
 repeated() { [ "$(repeats 'err=.Get')" -ge 1 ]; }
-check "... read again, repeats only at -v 4" wait_for 10 repeated
+check "... read again, repeats only at -v 4" wait_for 30 repeated
 check "... logged once as a warning" test "$(warnings 'err=.Get')" = 1
 check "... and the pod keeps running" test "$(running_ids c default/uweb-$NODE)" = "$id"
 

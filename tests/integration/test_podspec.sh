@@ -141,7 +141,7 @@ check "subPathExpr expanding to a '..' component: refused" \
 check "subPathExpr naming an undefined and an empty variable: refused" \
   waiting_says badsub missing 'missing value for EMPTY, NOPE'
 check "... no container was created for any of them" test -z "$(all_ids abs default/badsub-$NODE)$(all_ids up default/badsub-$NODE)$(all_ids missing default/badsub-$NODE)"
-check "subPath and subPathExpr together: the manifest is refused" wait_for 10 log_has \
+check "subPath and subPathExpr together: the manifest is refused" wait_for 30 log_has \
   'both.yaml.*subPathExpr and subPath are mutually exclusive'
 
 # Privileged: every capability the runtime itself has (the test runs as root with all of them).

@@ -45,7 +45,7 @@ waiting_is() { [ "$(pod_status "$1" '.containerStatuses[0].state.waiting.reason'
 waiting_says() { pod_status "$1" '.containerStatuses[0].state.waiting.message' | grep -q -- "$2"; }
 
 check "Localhost seccomp profile: the container runs" wait_for 30 is_running c default/seccomp-$NODE
-check "... and mkdir fails inside it (EPERM from the profile)" wait_for 10 log_of seccomp 'mkdir-rc=1'
+check "... and mkdir fails inside it (EPERM from the profile)" wait_for 30 log_of seccomp 'mkdir-rc=1'
 check "... with Operation not permitted" log_of seccomp 'Operation not permitted'
 check "a profile with an unknown syscall: CreateContainerConfigError" wait_for 20 waiting_is badprofile CreateContainerConfigError
 check "... naming the file and the syscall" waiting_says badprofile 'typo.json: syscalls\[0\].names\[0\]: unknown syscall "mkdirr"'
@@ -77,7 +77,7 @@ spec:
 YAML
 check "mountPropagation HostToContainer: the pod runs" wait_for 30 is_running c default/prop-$NODE
 mount -t tmpfs tmpfs "$PROP/sub" && echo x >"$PROP/sub/late"
-check "... a tmpfs mounted on the host afterwards is seen inside" wait_for 10 log_of prop seen-late-mount
+check "... a tmpfs mounted on the host afterwards is seen inside" wait_for 30 log_of prop seen-late-mount
 umount "$PROP/sub" 2>/dev/null
 
 rm -f "$M"/*

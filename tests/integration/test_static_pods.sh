@@ -40,15 +40,15 @@ check "two documents in one file -> two pods" wait_for 20 both_multi
 # --- a broken manifest: clear log line, nothing else disturbed
 printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: broken\nspec:\n  containers:\n  - name: c\n    image: [oops\n' \
   >"$M/broken.yaml"
-check "broken YAML is reported with file and line" wait_for 10 log_has 'file=".*broken.yaml" err="line'
+check "broken YAML is reported with file and line" wait_for 30 log_has 'file=".*broken.yaml" err="line'
 { pod dup Always "$forever"; printf '  - name: c\n    image: %s\n' "$IMG"; } >"$M/dup.yaml"
-check "duplicate container names are reported with the field path" wait_for 10 log_has \
+check "duplicate container names are reported with the field path" wait_for 30 log_has \
   'dup.yaml" err=".*spec.containers\[1\].name: Duplicate value: \\"c\\"'
 pod noimage Always "$forever" | sed '/image:/d' >"$M/noimage.yaml"
-check "missing image is reported with the field path" wait_for 10 log_has \
+check "missing image is reported with the field path" wait_for 30 log_has \
   'noimage.yaml" err="spec.containers\[0\].image: Required value'
 head -c 5000000 /dev/zero | tr '\0' 'a' >"$M/big.yaml"
-check "a too large file is refused" wait_for 10 log_has 'big.yaml" err="file is larger than'
+check "a too large file is refused" wait_for 30 log_has 'big.yaml" err="file is larger than'
 sleep 1
 check "other pods undisturbed by broken manifests" test "$(running_ids c default/web-$NODE)" = "$web_id"
 check "no pod from a broken file" test -z "$(all_ids c default/broken-$NODE)$(all_ids c default/dup-$NODE)"
@@ -60,7 +60,7 @@ check "fixed manifest -> pod runs" wait_for 20 is_running c default/broken-$NODE
 # --- a file that turns bad keeps its last good pod
 broken_id=$(running_ids c default/broken-$NODE)
 echo "garbage: [" >>"$M/broken.yaml"
-check "a good file turned bad is reported" wait_for 10 log_has 'its pods keep running as they were'
+check "a good file turned bad is reported" wait_for 30 log_has 'its pods keep running as they were'
 check "... and its pod keeps running" test "$(running_ids c default/broken-$NODE)" = "$broken_id"
 
 # --- a container's process killed: restarted (Always)
@@ -107,7 +107,8 @@ check "after a cubelet restart the same containers run, no duplicates" test "$(c
 t0=$(date +%s)
 rm -f "$M"/*
 no_containers_left() { ! cri ps -a | grep -q -- "-$NODE"; }
-check "removed manifests -> pods gone within the grace period" wait_for 10 no_containers_left
+# Bounded by the grace period plus 5 s for a busy machine's teardown.
+check "removed manifests -> pods gone within the grace period" wait_for 15 no_containers_left
 echo "# teardown took $(( $(date +%s) - t0 ))s"
 check "sandboxes removed" sh -c "! '$CUBELET_CRI' -r 'unix://$SOCK' pods | grep -q -- '-$NODE'"
 check "pod directories removed" sh -c "[ -z \"\$(ls -A '$WORK/root/pods')\" ]"

@@ -182,7 +182,7 @@ for c in "hp-notdir:$H/regular is not a directory" "hp-missing:$H/missing is not
   n=${c%%:*} msg=${c#*:}
   check "$n: FailedMount 'hostPath type check failed: $msg'" wait_for 20 log_has \
     "MountVolume.SetUp failed for volume .*v.* : hostPath type check failed: $msg"
-  check "$n: container waits in ContainerCreating" wait_for 10 eval "[ \"\$(waiting_reason $n)\" = ContainerCreating ]"
+  check "$n: container waits in ContainerCreating" wait_for 30 eval "[ \"\$(waiting_reason $n)\" = ContainerCreating ]"
   check "$n: no container was created" [ -z "$(all_ids c default/$n-$NODE)" ]
 done
 check "CharDevice on /dev/null is accepted" wait_for 30 is_running c default/hp-chr-$NODE
@@ -211,7 +211,7 @@ check "static pod with a secret volume is refused" wait_for 20 log_has \
 # Removal: the volumes go with the pod, tmpfs unmounted first.
 rm -f "$M/vols.yaml"
 check "pod removed" wait_for 30 is_gone c default/vols-$NODE
-check "its directory is gone" wait_for 10 eval "[ ! -e '$WORK/root/pods/$uid' ]"
+check "its directory is gone" wait_for 30 eval "[ ! -e '$WORK/root/pods/$uid' ]"
 check "no mount of it is left" eval "! grep -q '$WORK/root/pods/$uid' /proc/mounts"
 check "hostPath contents are left alone" [ -f "$H/shared/inside/f" ]
 
