@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <uv.h>
 
+#include "credentials.h"
 #include "admitter.h"
 #include "api.h"
 #include "apisync.h"
@@ -78,6 +79,7 @@ struct agent {
         struct api_status *api_status;
         struct event_sink *event_sink;
         struct obj_cache *objects;
+        struct image_credentials *credentials; /* pull secrets and the node's docker config */
         struct svc_cache *services;
         struct rc_cache *runtime_classes;
         char **cluster_dns; /* clusterDNS, the valid addresses */
@@ -732,6 +734,7 @@ static int run(struct agent *a)
                                             .seccomp_default = a->cfg.seccomp_default,
                                             .seccomp = a->seccomp};
         apparmor_host_probe(&a->security.apparmor);
+        a->credentials = image_credentials_new(a->cfg.root_dir);
         a->sync = (struct sync_ctx){
                 .prober = a->prober,
                 .backoff = a->backoff,
@@ -752,6 +755,7 @@ static int run(struct agent *a)
                 .timeout_ms = a->cfg.runtime_timeout_ms,
                 .image_pull_timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
                 .objects = a->objects,
+                .credentials = a->credentials,
                 .services = a->services,
                 .tokens = a->tokens,
                 .security = &a->security,
@@ -898,6 +902,7 @@ out:
         a->events = events_free(a->events);
         a->status = status_manager_free(a->status);
         a->seccomp = seccomp_cache_free(a->seccomp);
+        a->credentials = image_credentials_free(a->credentials);
         free(a->seccomp_root);
         free(a->containers_log_dir);
         return r;

@@ -13,6 +13,7 @@ PKGS=(
   # tests and tools
   curl jq procps util-linux
   python3 python3-websocket # WebSocket exec/attach/port-forward clients in the e2e tests
+  docker-registry skopeo # a real registry (with htpasswd authentication) for image pulls in the tests
   # packaging: the .deb (CPack needs dpkg-shlibdeps and file)
   dpkg-dev file
   prometheus # promtool: the node server's /metrics checked by a real parser

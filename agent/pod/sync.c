@@ -11,6 +11,10 @@
 
 #include "arena.h"
 #include "backoff.h"
+#include "credentials.h"
+#include "keyring.h"
+#include "objcache.h"
+#include "reference.h"
 #include "dns.h"
 #include "envvars.h"
 #include "expansion.h"
@@ -454,6 +458,93 @@ static int ensure_pod_cgroup(const struct sync_ctx *ctx, struct pod *pod, struct
 
 /* ---- images ---- */
 
+/* upstream's getPullSecretsForPod + MakeDockerKeyring: the pod's imagePullSecrets (API pods only; static
+ * pods use the node's credentials). A secret that cannot be read is passed over with a warning, as
+ * upstream; one that is broken fails the pull (-EINVAL, err says why). NULL and 0 when there are none. */
+static int pod_pull_keyring(const struct sync_ctx *ctx, const struct pod *pod, struct keyring **ret, char *err,
+                            size_t err_len)
+{
+        json_t *secrets = json_object_get(json_object_get(pod->json, "spec"), "imagePullSecrets"), *ref;
+        size_t i;
+        *ret = NULL;
+        if (!ctx->objects || pod_is_static(pod) || json_array_size(secrets) == 0)
+                return 0;
+        struct keyring *k = keyring_new();
+        json_array_foreach(secrets, i, ref)
+        {
+                const char *name = json_string_value(json_object_get(ref, "name"));
+                json_t *secret = NULL;
+                char why[512];
+                if (!name || !*name)
+                        continue;
+                int r = obj_cache_get(ctx->objects, "secrets", pod->namespace, name, ctx->timeout_ms, &secret,
+                                      why, sizeof why);
+                if (r < 0) {
+                        log_warn("Unable to retrieve pull secret; the image pull may not succeed",
+                                 "pod=\"%s/%s\" secret=\"%s\" err=\"%s\"", pod->namespace, pod->name, name,
+                                 log_q(r == -ENOENT ? "not found" : why));
+                        continue;
+                }
+                r = keyring_add_pull_secret(k, secret, why, sizeof why);
+                json_decref(secret);
+                if (r < 0) {
+                        snprintf(err, err_len, "pull secret \"%s\": %s", name, why);
+                        keyring_free(k);
+                        return r;
+                }
+        }
+        *ret = k;
+        return 0;
+}
+
+/* PullImage with each credential in turn until one works (upstream's PullImage); none: without. On
+ * failure, err holds the runtime's message, or "[first, second, ...]" for several (Go's aggregate). */
+static int pull_image(const struct sync_ctx *ctx, const struct pod *pod, const char *image, const char *repo,
+                      char **ret_ref, char *err, size_t err_len)
+{
+        _cleanup_(keyring_freep) struct keyring *pod_keys = NULL;
+        struct docker_auth *auths = NULL;
+        size_t nauth = 0;
+        int r = pod_pull_keyring(ctx, pod, &pod_keys, err, err_len);
+        if (r < 0)
+                return r;
+        if (ctx->credentials)
+                image_credentials_lookup(ctx->credentials, pod_keys, repo, &auths, &nauth);
+
+        Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
+        Runtime__V1__PullImageRequest preq = RUNTIME__V1__PULL_IMAGE_REQUEST__INIT;
+        spec.image = (char *) image;
+        preq.image = &spec;
+        size_t used = 0;
+        err[0] = '\0';
+        for (size_t i = 0; i == 0 || i < nauth; i++) {
+                Runtime__V1__AuthConfig auth = RUNTIME__V1__AUTH_CONFIG__INIT;
+                _cleanup_cri_ Runtime__V1__PullImageResponse *presp = NULL;
+                struct cri_error cerr = {0};
+                if (nauth > 0) {
+                        auth.username = auths[i].username;
+                        auth.password = auths[i].password;
+                        preq.auth = &auth;
+                }
+                r = CRI_CALL(ctx->cri, ImageService, PullImage, pull_image, &preq, &presp,
+                             ctx->image_pull_timeout_ms, &cerr);
+                if (r >= 0) {
+                        *ret_ref = xstrdup(presp->image_ref);
+                        docker_auths_free(auths, nauth);
+                        return 0;
+                }
+                const char *msg = cri_msg(&cerr, r);
+                if (used < err_len)
+                        used += (size_t) snprintf(err + used, err_len - used, "%s%s", i ? ", " : "", msg);
+        }
+        docker_auths_free(auths, nauth);
+        if (nauth > 1) { /* "[a, b]" */
+                _cleanup_free_ char *list = xstrdup(err);
+                snprintf(err, err_len, "[%s]", list);
+        }
+        return r;
+}
+
 static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const struct container *c,
                         const char *fp, char **ret_ref, struct sync_result *res)
 {
@@ -461,9 +552,24 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
         Runtime__V1__ImageStatusRequest sreq = RUNTIME__V1__IMAGE_STATUS_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__ImageStatusResponse *sresp = NULL;
         struct cri_error err = {0};
+        struct image_ref ref;
+        char why[2048];
         int r;
 
-        spec.image = c->image;
+        /* upstream's applyDefaultImageTag: a reference that does not parse is InvalidImageName, and the
+         * runtime is never asked; one without tag or digest gets ":latest". */
+        if (image_ref_parse(c->image, &ref, why, sizeof why) < 0) {
+                res_cerror(res, c->name, "InvalidImageName",
+                           "Failed to apply default image tag \"%s\": couldn't parse image reference \"%s\": %s",
+                           c->image, c->image, why);
+                pod_event(ctx, pod, fp, EVENT_WARNING, "InspectFailed", "%s", res->error);
+                return -EINVAL;
+        }
+        _cleanup_free_ char *image = ref.tag_defaulted ? strdup_printf("%s:latest", c->image) : xstrdup(c->image);
+        _cleanup_free_ char *repo = xstrdup(ref.repo);
+        image_ref_done(&ref);
+
+        spec.image = image;
         sreq.image = &spec;
         r = CRI_CALL(ctx->cri, ImageService, ImageStatus, image_status, &sreq, &sresp, ctx->timeout_ms,
                      &err);
@@ -486,22 +592,16 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
                 return -ENOENT;
         }
 
-        Runtime__V1__PullImageRequest preq = RUNTIME__V1__PULL_IMAGE_REQUEST__INIT;
-        _cleanup_cri_ Runtime__V1__PullImageResponse *presp = NULL;
-        preq.image = &spec;
         pod_event(ctx, pod, fp, EVENT_NORMAL, "Pulling", "Pulling image \"%s\"", c->image);
         int64_t t0 = now_mono_ms();
-        r = CRI_CALL(ctx->cri, ImageService, PullImage, pull_image, &preq, &presp,
-                     ctx->image_pull_timeout_ms, &err);
+        r = pull_image(ctx, pod, image, repo, ret_ref, why, sizeof why);
         if (r < 0) {
-                res_cerror(res, c->name, "ErrImagePull", "Failed to pull image \"%s\": %s", c->image,
-                           cri_msg(&err, r));
+                res_cerror(res, c->name, "ErrImagePull", "Failed to pull image \"%s\": %s", c->image, why);
                 pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "%s", res->error);
                 return r;
         }
         pod_event(ctx, pod, fp, EVENT_NORMAL, "Pulled", "Successfully pulled image \"%s\" in %lldms",
                   c->image, (long long) (now_mono_ms() - t0));
-        *ret_ref = xstrdup(presp->image_ref);
         return 0;
 }
 

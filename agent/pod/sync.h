@@ -12,6 +12,7 @@ struct event_recorder;
 struct status_manager;
 struct prober;
 struct obj_cache;
+struct image_credentials;
 struct token_cache;
 struct security_ctx;
 struct svc_cache;
@@ -54,6 +55,7 @@ struct sync_ctx {
         struct network *network;             /* NetworkReady; NULL: always ready */
         struct rc_cache *runtime_classes;    /* RuntimeClasses from the API server; NULL: standalone */
         bool api_server;                     /* a kubeconfig is set (RuntimeClasses must come from it) */
+        struct image_credentials *credentials; /* registry credentials for pulls; NULL: none */
 };
 
 #define SYNC_MAX_WAITS 16

@@ -251,7 +251,7 @@ fi
 # --- containerd config ----------------------------------------------------------
 sed -e "s|@ROOT@|$ROOT|g" -e "s|@STATE@|$STATE|g" -e "s|@ADDRESS@|$ADDRESS|g" \
 	-e "s|@CNI_CONF_DIR@|$CNI_CONF_DIR|g" -e "s|@CNI_BIN_DIR@|$RUNTIME_CNI_BIN_DIR|g" \
-	-e "s|@SNAPSHOTTER@|$SNAPSHOTTER|g" \
+	-e "s|@SNAPSHOTTER@|$SNAPSHOTTER|g" -e "s|@HOSTS_DIR@|$DIR/certs.d|g" \
 	"$CONFIG_TEMPLATE" > "$CONFIG.tmp"
 if grep -q '@[A-Z_]*@' "$CONFIG.tmp"; then
 	die "unrendered placeholder in $CONFIG.tmp: $(grep -o '@[A-Z_]*@' "$CONFIG.tmp" | sort -u | tr '\n' ' ')"
