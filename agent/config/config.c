@@ -26,6 +26,7 @@ void config_init_defaults(struct cubelet_config *c)
         c->pod_logs_dir = xstrdup("/var/log/pods");
         c->healthz_bind = xstrdup("127.0.0.1");
         c->healthz_port = 10248;
+        c->local_socket = xstrdup("/run/cubelet/cubelet.sock");
         c->address = xstrdup("0.0.0.0");
         c->file_check_ms = 20000;
         c->http_check_ms = 20000;
@@ -71,6 +72,7 @@ void config_done(struct cubelet_config *c)
         free(c->pod_logs_dir);
         free(c->node_name);
         free(c->healthz_bind);
+        free(c->local_socket);
         free(c->address);
         free(c->node_ip);
         free(c->kubeconfig);
@@ -200,6 +202,7 @@ json_t *config_to_json(const struct cubelet_config *c)
                 "webhook", "cacheAuthorizedTTL", allowed_ttl, "cacheUnauthorizedTTL", denied_ttl,
                 "tlsCertFile", c->tls_cert_file, "tlsPrivateKeyFile", c->tls_key_file);
         json_object_set_new(o, "cgroupDriver", json_string("cgroupfs"));
+        json_object_set_new(o, "localSocket", json_string(c->local_socket ? c->local_socket : ""));
         config_url_to_json(c, o);
         json_object_set_new(o, "resolvConf", json_string(c->resolv_conf ? c->resolv_conf : ""));
         if (c->cluster_domain)
@@ -403,6 +406,18 @@ static int apply_url_header_map(struct cubelet_config *c, const char *key, json_
         return 0;
 }
 
+/* localSocket: "" (off), or an absolute path that fits a unix socket address. */
+static const char *local_socket_problem(const char *s)
+{
+        if (!s[0])
+                return NULL;
+        if (s[0] != '/')
+                return "must be an absolute path";
+        if (strlen(s) >= 108)
+                return "too long for a unix socket path";
+        return NULL;
+}
+
 static const char *authz_mode_problem(const char *s)
 {
         return streq(s, "AlwaysAllow") || streq(s, "Webhook") ? NULL : "expected AlwaysAllow or Webhook";
@@ -502,6 +517,14 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                         return *err = strdup_printf("%s: expected a port number 0-65535", key), -EINVAL;
                 *(streq(key, "healthzPort") ? &c->healthz_port : &c->read_only_port) =
                         (int) json_integer_value(v);
+                return 0;
+        }
+        if (streq(key, "localSocket")) {
+                const char *why =
+                        json_is_string(v) ? local_socket_problem(json_string_value(v)) : "expected a string";
+                if (why)
+                        return *err = strdup_printf("%s: %s", key, why), -EINVAL;
+                set_str(&c->local_socket, json_string_value(v)[0] ? json_string_value(v) : NULL);
                 return 0;
         }
         if (streq(key, "staticPodURL")) {
@@ -798,6 +821,7 @@ enum {
         OPT_CLUSTER_DOMAIN,
         OPT_RESOLV_CONF,
         OPT_UNSAFE_SYSCTLS,
+        OPT_LOCAL_SOCKET,
 };
 
 static const struct option options[] = {
@@ -817,6 +841,7 @@ static const struct option options[] = {
         {"runtime-request-timeout", required_argument, NULL, OPT_RUNTIME_TIMEOUT},
         {"pod-workers", required_argument, NULL, OPT_WORKERS},
         {"read-only-port", required_argument, NULL, OPT_READ_ONLY_PORT},
+        {"local-socket", required_argument, NULL, OPT_LOCAL_SOCKET},
         {"address", required_argument, NULL, OPT_ADDRESS},
         {"node-ip", required_argument, NULL, OPT_NODE_IP},
         {"runtime-event-stream", required_argument, NULL, OPT_RUNTIME_EVENTS},
@@ -875,6 +900,9 @@ static void usage(FILE *f)
               "  --healthz-port PORT                healthz port, 0 disables [10248]\n"
               "  --healthz-bind-address IP          healthz address [127.0.0.1]\n"
               "  --read-only-port PORT              unauthenticated /pods and /healthz, 0 disables [0]\n"
+              "  --local-socket PATH                /pods, /events and /healthz for root only, \"\" "
+              "disables\n"
+              "                                     (localSocket) [/run/cubelet/cubelet.sock]\n"
               "  --address IP                       address of the read-only port [0.0.0.0]\n"
               "  --node-ip IP                       the node's IP (status.hostIP) [the default route's]\n"
               "  --file-check-frequency DURATION    static pod directory rescan [20s]\n"
@@ -1102,6 +1130,11 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         c->pod_pids_limit = n;
                         break;
                 }
+                case OPT_LOCAL_SOCKET:
+                        if (local_socket_problem(optarg))
+                                return flag_error(name, optarg, local_socket_problem(optarg));
+                        set_str(&c->local_socket, optarg[0] ? optarg : NULL);
+                        break;
                 case OPT_READ_ONLY_PORT:
                         if (parse_int_flag(name, optarg, 0, 65535, &c->read_only_port) < 0)
                                 return -EINVAL;

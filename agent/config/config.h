@@ -17,6 +17,8 @@ struct cubelet_config {
         char *healthz_bind;         /* healthzBindAddress */
         int healthz_port;           /* healthzPort; 0 disables */
         int read_only_port;         /* readOnlyPort: /pods and /healthz without auth; 0 (default) disables */
+        char *local_socket;         /* localSocket / --local-socket: /pods, /events and /healthz for root
+                                     * only; NULL disables [/run/cubelet/cubelet.sock] */
         char *address;              /* address: where the read-only port listens [0.0.0.0] */
         char *node_ip;              /* --node-ip: status.hostIP */
         int64_t file_check_ms;      /* fileCheckFrequency */
