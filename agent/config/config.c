@@ -79,6 +79,7 @@ void config_done(struct cubelet_config *c)
         strv_free(c->node_labels);
         strv_free(c->register_taints);
         strv_free(c->allowed_unsafe_sysctls);
+        strv_free(c->allowed_extra_networks);
         free(c->cgroup_root);
         free(c->cni_conf_dir);
         strv_free(c->cni_bin_dirs);
@@ -218,6 +219,12 @@ json_t *config_to_json(const struct cubelet_config *c)
                 for (char **p = c->allowed_unsafe_sysctls; *p; p++)
                         json_array_append_new(a, json_string(*p));
                 json_object_set_new(o, "allowedUnsafeSysctls", a);
+        }
+        if (c->allowed_extra_networks) {
+                json_t *a = json_array();
+                for (char **p = c->allowed_extra_networks; *p; p++)
+                        json_array_append_new(a, json_string(*p));
+                json_object_set_new(o, "allowedExtraNetworks", a);
         }
         /* Unset fields are left out, as Go's omitempty does. */
         json_t *objs[] = {o, json_object_get(json_object_get(o, "authentication"), "x509")};
@@ -415,6 +422,17 @@ static const char *local_socket_problem(const char *s)
                 return "must be an absolute path";
         if (strlen(s) >= 108)
                 return "too long for a unix socket path";
+        return NULL;
+}
+
+/* An allowedExtraNetworks entry: a CNI network name, as the annotation can name it (no comma, no space). */
+static const char *extra_network_problem(const char *s)
+{
+        if (!s[0])
+                return "an empty network name";
+        for (const char *p = s; *p; p++)
+                if (*p == ',' || isspace((unsigned char) *p) || iscntrl((unsigned char) *p))
+                        return "a network name has no commas, spaces or control characters";
         return NULL;
 }
 
@@ -644,6 +662,22 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                 }
                 return sysctls_problem(c->allowed_unsafe_sysctls, key, err);
         }
+        if (streq(key, "allowedExtraNetworks")) {
+                size_t i;
+                json_t *e;
+                if (!json_is_array(v))
+                        return *err = strdup_printf("%s: expected a list of network names", key), -EINVAL;
+                c->allowed_extra_networks = strv_free(c->allowed_extra_networks);
+                json_array_foreach(v, i, e)
+                {
+                        const char *why = json_is_string(e) ? extra_network_problem(json_string_value(e))
+                                                            : "expected a string";
+                        if (why)
+                                return *err = strdup_printf("%s[%zu]: %s", key, i, why), -EINVAL;
+                        strv_push(&c->allowed_extra_networks, xstrdup(json_string_value(e)));
+                }
+                return 0;
+        }
         if (streq(key, "registerNode")) {
                 if (!json_is_boolean(v))
                         return *err = strdup_printf("%s: expected true or false", key), -EINVAL;
@@ -822,6 +856,7 @@ enum {
         OPT_RESOLV_CONF,
         OPT_UNSAFE_SYSCTLS,
         OPT_LOCAL_SOCKET,
+        OPT_EXTRA_NETWORKS,
 };
 
 static const struct option options[] = {
@@ -879,6 +914,7 @@ static const struct option options[] = {
         {"cluster-domain", required_argument, NULL, OPT_CLUSTER_DOMAIN},
         {"resolv-conf", required_argument, NULL, OPT_RESOLV_CONF},
         {"allowed-unsafe-sysctls", required_argument, NULL, OPT_UNSAFE_SYSCTLS},
+        {"allowed-extra-networks", required_argument, NULL, OPT_EXTRA_NETWORKS},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -938,6 +974,9 @@ static void usage(FILE *f)
               "  --seccomp-default[=BOOL]           RuntimeDefault seccomp for pods that set none [false]\n"
               "  --allowed-unsafe-sysctls P,...     unsafe sysctls (or 'prefix*' patterns) pods may set\n"
               "                                     beside the safe ones (allowedUnsafeSysctls) [none]\n"
+              "  --allowed-extra-networks N,...     CNI networks pods may name in "
+              "cubelet.io/extra-networks\n"
+              "                                     (allowedExtraNetworks) [none]\n"
               "  --pod-cidr CIDR                    agent mode: the default network's range when the CNI\n"
               "                                     directory is empty (podCIDR) [the Node's spec.podCIDR]\n"
               "  --cni-conf-dir DIR                 CNI configuration [runtime: the runtime's; agent: "
@@ -1087,6 +1126,17 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 strv_push(&c->allowed_unsafe_sysctls, xstrdup(p));
                         if (sysctls_problem(c->allowed_unsafe_sysctls, "--allowed-unsafe-sysctls", &why) < 0)
                                 return flag_error(name, optarg, why);
+                        break;
+                }
+                case OPT_EXTRA_NETWORKS: {
+                        _cleanup_free_ char *copy = xstrdup(optarg);
+                        char *save = NULL;
+                        c->allowed_extra_networks = strv_free(c->allowed_extra_networks);
+                        for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+                                if (extra_network_problem(p))
+                                        return flag_error(name, optarg, extra_network_problem(p));
+                                strv_push(&c->allowed_extra_networks, xstrdup(p));
+                        }
                         break;
                 }
                 case OPT_AUTHZ_MODE:

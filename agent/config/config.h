@@ -61,6 +61,8 @@ struct cubelet_config {
         int64_t log_monitor_ms;         /* containerLogMonitorInterval [10s] */
         bool seccomp_default;           /* seccompDefault / --seccomp-default: RuntimeDefault unless set */
         char **allowed_unsafe_sysctls;  /* allowedUnsafeSysctls / --allowed-unsafe-sysctls [none] */
+        char **allowed_extra_networks;  /* allowedExtraNetworks / --allowed-extra-networks: the CNI
+                                         * networks pods may name in cubelet.io/extra-networks [none] */
         char *pod_cidr;                 /* podCIDR / --pod-cidr: agent mode's default network [the Node's] */
         int verbosity;                  /* --v */
         /* The pods' names (upstream's fields and flags). */

@@ -849,6 +849,48 @@ static void test_local_socket(void **state)
         config_done(&c);
 }
 
+/* allowedExtraNetworks / --allowed-extra-networks: none by default; the flag replaces the file's list. */
+static void test_extra_networks(void **state)
+{
+        struct cubelet_config c;
+        assert_int_equal(parse(&c, "--hostname-override=n1", NULL), 0);
+        assert_null(c.allowed_extra_networks);
+        json_t *o = config_to_json(&c);
+        assert_null(json_object_get(o, "allowedExtraNetworks"));
+        json_decref(o);
+        config_done(&c);
+
+        _cleanup_free_ char *path = write_tmp("nets.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                           "kind: KubeletConfiguration\n"
+                                                           "allowedExtraNetworks: [storage, backup]\n");
+        _cleanup_free_ char *arg = strdup_printf("--config=%s", path);
+        assert_int_equal(parse(&c, "--hostname-override=n1", arg, NULL), 0);
+        assert_int_equal(strv_length(c.allowed_extra_networks), 2);
+        assert_string_equal(c.allowed_extra_networks[1], "backup");
+        o = config_to_json(&c);
+        assert_string_equal(json_string_value(json_array_get(json_object_get(o, "allowedExtraNetworks"), 0)),
+                            "storage");
+        json_decref(o);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", arg, "--allowed-extra-networks=x", NULL), 0);
+        assert_int_equal(strv_length(c.allowed_extra_networks), 1);
+        assert_string_equal(c.allowed_extra_networks[0], "x");
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--allowed-extra-networks=a b", NULL), -EINVAL);
+        config_done(&c);
+
+        _cleanup_free_ char *bad = write_tmp("bad-nets.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                              "kind: KubeletConfiguration\n"
+                                                              "allowedExtraNetworks: [ok, \"\"]\n");
+        int r;
+        _cleanup_free_ char *err = NULL;
+        config_init_defaults(&c);
+        _cleanup_free_ char *out = load_capturing_stderr(&c, bad, &r, &err);
+        assert_int_equal(r, -EINVAL);
+        assert_non_null(strstr(err, "allowedExtraNetworks[1]: an empty network name"));
+        config_done(&c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -867,6 +909,7 @@ int main(void)
                 cmocka_unit_test(test_unsafe_sysctls),
                 cmocka_unit_test(test_config_to_json),
                 cmocka_unit_test(test_local_socket),
+                cmocka_unit_test(test_extra_networks),
                 cmocka_unit_test(test_dns_settings),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
