@@ -25,7 +25,8 @@ run)
     --delegate-socket /run/cubelet/cni.sock)
   PAUSE_BIN="$top/build/packaging/pause" "$top/packaging/images/build-images.sh" "$top/build/images" >/dev/null
   "$top/packaging/images/import-images.sh" "$sock" "$top/build/images" >/dev/null
-  echo "cubelet: runtime at $sock; pods from $top/examples; healthz at http://127.0.0.1:10248/healthz" >&2
+  echo "cubelet: runtime at $sock; pods from $top/examples; healthz at http://127.0.0.1:10248/healthz;" \
+    "pods: curl --unix-socket /run/cubelet/cubelet.sock http://localhost/pods" >&2
   echo "cubelet: look at the containers with: $top/build/cri/cubelet-cri -r $sock ps" >&2
   exec "$top/build/agent/cubelet" --pod-manifest-path "$top/examples" \
     --container-runtime-endpoint "unix://$sock" --network-mode agent --cni-conf-dir "$ctd/agent-net.d" \

@@ -67,6 +67,7 @@ struct agent {
         struct pleg *pleg;
         struct healthz *healthz;
         struct healthz *readonly;
+        struct healthz *local; /* the root-only unix socket */
         struct node_server *node_server;
         struct stats *stats; /* /stats/summary */
         struct metrics *metrics;
@@ -590,6 +591,7 @@ static int start_admission(struct agent *a)
                                      .node_labels = a->cfg.node_labels,
                                      .taints = a->cfg.register_taints,
                                      .allowed_unsafe_sysctls = a->cfg.allowed_unsafe_sysctls,
+                                     .allowed_extra_networks = a->cfg.allowed_extra_networks,
                                      .root_dir = a->cfg.root_dir,
                                      .reserved_cpu_m = a->cfg.reserved_cpu_m,
                                      .reserved_memory = a->cfg.reserved_mem,
@@ -685,6 +687,7 @@ static int run(struct agent *a)
                                     .cri = a->cri,
                                     .timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 10000),
                                     .socket_path = a->cfg.cni_delegate_socket,
+                                    .allowed_extra_networks = a->cfg.allowed_extra_networks,
                                     .cache_dir = cni_cache,
                                     .pod_cidr = a->cfg.pod_cidr,
                                     .node_pod_cidr = node_pod_cidr,
@@ -839,10 +842,24 @@ static int run(struct agent *a)
                 log_error("Cannot start the API server parts", "err=\"%s\"", strerror(-r));
                 goto out;
         }
-        if (a->cfg.healthz_port > 0) {
-                /* Standalone visibility: pods and events on the health port, which is local by default. */
-                struct healthz_handlers hh = {
+        if (a->cfg.local_socket) {
+                /* Standalone visibility: pod specs (literal env values included) and events, for root only. */
+                struct healthz_handlers lh = {
                         .check = health_check, .pods = pods_json, .events = events_json, .userdata = a};
+                r = healthz_start_unix(a->cfg.local_socket, &lh, &a->local);
+                if (r < 0) {
+                        log_error("Cannot serve the local socket", "path=\"%s\" err=\"%s\"%s",
+                                  a->cfg.local_socket, strerror(-r),
+                                  r == -EEXIST       ? " reason=\"a file that is not a socket is there\""
+                                  : r == -EADDRINUSE ? " reason=\"another process listens on it\""
+                                                     : "");
+                        goto out;
+                }
+                log_info("Serving pods and events on the local socket", "path=\"%s\"", a->cfg.local_socket);
+        }
+        if (a->cfg.healthz_port > 0) {
+                /* /healthz only, as upstream: the port is open to every local user and hostNetwork pod. */
+                struct healthz_handlers hh = {.check = health_check, .userdata = a};
                 r = healthz_start(a->cfg.healthz_bind, a->cfg.healthz_port, &hh, &a->healthz);
                 if (r < 0) {
                         log_error("Cannot serve healthz", "address=\"%s:%d\" err=\"%s\"",
@@ -872,6 +889,7 @@ static int run(struct agent *a)
 out:
         a->node_server = node_server_stop(a->node_server);
         a->healthz = healthz_stop(a->healthz);
+        a->local = healthz_stop(a->local);
         a->readonly = healthz_stop(a->readonly);
         stop_kube(a);
         url_source_stop(a->url_source); /* no more sets into podconfig: the workers go next */

@@ -39,7 +39,7 @@ mkdir -p "$work/m"
 ready() { [ "$(k get node $node -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; }
 t0=$(ms)
 "$build/agent/cubelet" --pod-manifest-path "$work/m" --container-runtime-endpoint "unix://$ctd/containerd.sock" \
-  --root-dir "$work/root" --pod-logs-dir "$work/logs" --hostname-override "$node" --healthz-port 10392 \
+  --root-dir "$work/root" --pod-logs-dir "$work/logs" --hostname-override "$node" --healthz-port 10392 --local-socket "$work/cubelet.sock" \
   --node-ip 127.0.0.1 --kubeconfig "$work/node.kubeconfig" >"$work/cubelet.log" 2>&1 &
 pid=$!
 until ready; do

@@ -60,7 +60,7 @@ bench_mode() { # bench_mode MODE
   rm -rf "$work/m" "$work/root"
   mkdir -p "$work/m"
   "$build/agent/cubelet" --pod-manifest-path "$work/m" --container-runtime-endpoint "unix://$ctd/containerd.sock" \
-    --root-dir "$work/root" --pod-logs-dir "$work/logs" --hostname-override bench-node --healthz-port 10392 \
+    --root-dir "$work/root" --pod-logs-dir "$work/logs" --hostname-override bench-node --healthz-port 10392 --local-socket "$work/cubelet.sock" \
     --file-check-frequency 1s "${flags[@]}" >"$work/cubelet-$mode.log" 2>&1 &
   pid=$!
   sleep 2

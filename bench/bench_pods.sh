@@ -34,7 +34,7 @@ PAUSE_BIN="$build/packaging/pause" "$top/packaging/images/build-images.sh" "$bui
 
 mkdir -p "$work/m"
 "$build/agent/cubelet" --pod-manifest-path "$work/m" --container-runtime-endpoint "unix://$ctd/containerd.sock" \
-  --root-dir "$work/root" --pod-logs-dir "$work/logs" --hostname-override bench-node --healthz-port 10391 \
+  --root-dir "$work/root" --pod-logs-dir "$work/logs" --hostname-override bench-node --healthz-port 10391 --local-socket "$work/cubelet.sock" \
   ${CUBELET_FLAGS:-} >"$work/cubelet.log" 2>&1 &
 pid=$!
 sleep 5
@@ -98,7 +98,7 @@ ev=$(for i in $(seq 1 "$kills"); do restart_ms "$i"; done)
 
 kill "$pid"; wait "$pid" 2>/dev/null || true
 "$build/agent/cubelet" --pod-manifest-path "$work/m" --container-runtime-endpoint "unix://$ctd/containerd.sock" \
-  --root-dir "$work/root" --pod-logs-dir "$work/logs" --hostname-override bench-node --healthz-port 10391 \
+  --root-dir "$work/root" --pod-logs-dir "$work/logs" --hostname-override bench-node --healthz-port 10391 --local-socket "$work/cubelet.sock" \
   --runtime-event-stream=false ${CUBELET_FLAGS:-} >>"$work/cubelet.log" 2>&1 &
 pid=$!
 sleep 3

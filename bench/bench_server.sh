@@ -1,6 +1,6 @@
 #!/bin/bash
-# The servers under load with 30 static pods: requests per second on /healthz and /pods (health port,
-# plain HTTP) and on /pods and /stats/summary of the node API (HTTPS, AlwaysAllow), with cubelet's RSS during
+# The servers under load with 30 static pods: requests per second on /healthz (health port) and /pods
+# (read-only port, plain HTTP) and on /pods and /stats/summary of the node API (HTTPS, AlwaysAllow), with cubelet's RSS during
 # the load.
 #   bench/bench_server.sh [BUILD_DIR] [N]     (root; needs wrk: apt-get install wrk)
 set -euo pipefail
@@ -32,8 +32,8 @@ for i in $(seq 1 "$n"); do
   printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: p%s}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {name: c, image: cubelet.local/busybox:1.35, command: ["sh", "-c", "trap \x27exit 0\x27 TERM; while :; do sleep 1; done"]}\n' "$i" >"$work/m/p$i.yaml"
 done
 "$build/agent/cubelet" --pod-manifest-path "$work/m" --container-runtime-endpoint "unix://$ctd/containerd.sock" \
-  --root-dir "$work/root" --pod-logs-dir "$work/logs/pods" --hostname-override bench-node --healthz-port 10393 \
-  --port 10395 --authorization-mode AlwaysAllow --anonymous-auth true --cgroup-root /cubelet-bench-srv \
+  --root-dir "$work/root" --pod-logs-dir "$work/logs/pods" --hostname-override bench-node --healthz-port 10393 --local-socket "$work/cubelet.sock" \
+  --read-only-port 10396 --address 127.0.0.1 --port 10395 --authorization-mode AlwaysAllow --anonymous-auth true --cgroup-root /cubelet-bench-srv \
   >"$work/cubelet.log" 2>&1 &
 pid=$!
 until [ "$(cri ps | awk -F'\t' 'NR > 1 && $5 ~ /-bench-node$/' | grep -c .)" -ge "$n" ]; do sleep 0.5; done
@@ -50,7 +50,7 @@ load() { # load NAME URL
 }
 echo "cubelet RSS before the load with $n pods: $(( $(rss) / 1024 )) MiB"
 load "/healthz (health port)" http://127.0.0.1:10393/healthz
-load "/pods with $n pods (health port)" http://127.0.0.1:10393/pods
+load "/pods with $n pods (read-only port)" http://127.0.0.1:10396/pods
 load "/pods with $n pods (node API, HTTPS)" https://127.0.0.1:10395/pods
 load "/stats/summary with $n pods (node API, HTTPS)" https://127.0.0.1:10395/stats/summary
 load "/stats/summary?only_cpu_and_memory=true (metrics-server's) with $n pods (node API, HTTPS)" \

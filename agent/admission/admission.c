@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "delegate.h"
 #include "util.h"
 
 /* ---- resources (the scheduler's noderesources fit) ---- */
@@ -299,6 +300,36 @@ static bool sysctls_allowed(const struct sysctl_whitelist *w, const struct pod *
         return true;
 }
 
+static bool strv_has(char *const *v, const char *s)
+{
+        for (; v && *v; v++)
+                if (streq(*v, s))
+                        return true;
+        return false;
+}
+
+char *admission_extra_networks_problem(const struct pod *pod, char *const *allowed)
+{
+        const char *ann = pod_annotation(pod, ANN_EXTRA_NETWORKS);
+        if (!ann)
+                return NULL;
+        _cleanup_free_ char *copy = xstrdup(ann), *names = strv_join(allowed, ", ");
+        char *save = NULL;
+        size_t n = 0;
+        for (char *e = strtok_r(copy, ", ", &save); e; e = strtok_r(NULL, ", ", &save)) {
+                if (!strv_has(allowed, e))
+                        return strdup_printf(
+                                "extra network \"%.253s\" (annotation %s) is not allowed on this "
+                                "node (allowedExtraNetworks: %s)",
+                                e, ANN_EXTRA_NETWORKS, names[0] ? names : "none");
+                n++;
+        }
+        if (n > ADMISSION_MAX_EXTRA_NETWORKS)
+                return strdup_printf("too many extra networks (annotation %s): %zu, at most %d",
+                                     ANN_EXTRA_NETWORKS, n, ADMISSION_MAX_EXTRA_NETWORKS);
+        return NULL;
+}
+
 /* The general predicates in upstream's order; the first failure is the verdict. A critical pod is not
  * refused for resources while anything else fails first, as upstream's critical pod admission handler. */
 static bool predicates_pass(const struct admit_node *node, struct pod *const *others, size_t n_others,
@@ -341,6 +372,12 @@ int admission_check(const struct admit_node *node, const struct sysctl_whitelist
         }
         if (!sysctls_allowed(whitelist, pod, ret))
                 return 0;
+        /* cubelet's own: which networks a pod joins is the node's decision (allowedExtraNetworks). */
+        _cleanup_free_ char *why = admission_extra_networks_problem(pod, node->allowed_extra_networks);
+        if (why) {
+                reject(ret, "ExtraNetworkForbidden", "%s", why);
+                return 0;
+        }
         /* Later kubelets: spec.os names the OS the pod needs. */
         json_t *os = json_object_get(json_object_get(pod->json, "spec"), "os");
         if (os && !json_is_null(os) && !streq_ptr(json_string_value(json_object_get(os, "name")), "linux")) {

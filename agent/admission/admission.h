@@ -19,6 +19,7 @@ struct admit_node {
         int64_t cpu_m, memory, ephemeral, pods;
         struct resource_qty *scalars; /* other allocatable resources (hugepages-2Mi: 0, ...) */
         size_t n_scalars;
+        char *const *allowed_extra_networks; /* allowedExtraNetworks; NULL: none */
 };
 
 struct sysctl_whitelist;
@@ -37,6 +38,14 @@ int admission_check(const struct admit_node *node, const struct sysctl_whitelist
                     struct pod *const *others, size_t n_others, const struct pod *pod,
                     struct admit_result *ret);
 
+/* At most this many networks in a pod's cubelet.io/extra-networks annotation. */
+#define ADMISSION_MAX_EXTRA_NETWORKS 8
+
+/* NULL when every network the pod's cubelet.io/extra-networks annotation names (split at commas and
+ * spaces, as the delegate attaches them) is in allowed and there are at most ADMISSION_MAX_EXTRA_NETWORKS;
+ * else why not (caller frees). Admission refuses such a pod; the delegate checks again at each attachment
+ * (an API pod's annotations may change after admission). */
+char *admission_extra_networks_problem(const struct pod *pod, char *const *allowed);
 
 /* ---- the pieces, for tests ---- */
 

@@ -22,6 +22,7 @@ struct admitter {
         int64_t reserved_cpu_m, reserved_memory, eviction_memory;
         int max_pods;
         struct sysctl_whitelist *sysctls;
+        char **extra_networks; /* allowedExtraNetworks */
         struct status_manager *status;
         struct event_recorder *events;
         struct node_manager *node; /* atomic: set once the node manager runs */
@@ -44,6 +45,8 @@ int admitter_new(const struct admitter_config *cfg, struct admitter **ret, char 
         ad->eviction_memory = cfg->eviction_memory;
         ad->max_pods = cfg->max_pods;
         ad->sysctls = w;
+        for (char *const *e = cfg->allowed_extra_networks; e && *e; e++)
+                strv_push(&ad->extra_networks, xstrdup(*e));
         ad->status = cfg->status;
         ad->events = cfg->events;
         pthread_mutex_init(&ad->lock, NULL);
@@ -60,6 +63,7 @@ struct admitter *admitter_free(struct admitter *ad)
         json_decref(ad->local_labels);
         json_decref(ad->local_taints);
         sysctl_whitelist_free(ad->sysctls);
+        strv_free(ad->extra_networks);
         strv_free(ad->running);
         pthread_mutex_destroy(&ad->lock);
         free(ad);
@@ -177,7 +181,8 @@ bool admitter_admit(void *userdata, struct pod *pod, struct pod *const *admitted
                                   .ephemeral = na.ephemeral,
                                   .pods = na.pods,
                                   .scalars = scalars,
-                                  .n_scalars = ELEMENTSOF(scalars)};
+                                  .n_scalars = ELEMENTSOF(scalars),
+                                  .allowed_extra_networks = ad->extra_networks};
         struct admit_result res;
         int r = admission_check(&node, ad->sysctls, admitted, n, pod, &res);
         json_decref(labels);

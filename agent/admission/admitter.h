@@ -18,6 +18,7 @@ struct admitter_config {
         char *const *node_labels;            /* --node-labels */
         char *const *taints;                 /* --register-with-taints */
         char *const *allowed_unsafe_sysctls; /* --allowed-unsafe-sysctls */
+        char *const *allowed_extra_networks; /* --allowed-extra-networks */
         const char *root_dir;                /* ephemeral-storage: its filesystem */
         int64_t reserved_cpu_m, reserved_memory, eviction_memory;
         int max_pods;

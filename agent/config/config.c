@@ -26,6 +26,7 @@ void config_init_defaults(struct cubelet_config *c)
         c->pod_logs_dir = xstrdup("/var/log/pods");
         c->healthz_bind = xstrdup("127.0.0.1");
         c->healthz_port = 10248;
+        c->local_socket = xstrdup("/run/cubelet/cubelet.sock");
         c->address = xstrdup("0.0.0.0");
         c->file_check_ms = 20000;
         c->http_check_ms = 20000;
@@ -71,12 +72,14 @@ void config_done(struct cubelet_config *c)
         free(c->pod_logs_dir);
         free(c->node_name);
         free(c->healthz_bind);
+        free(c->local_socket);
         free(c->address);
         free(c->node_ip);
         free(c->kubeconfig);
         strv_free(c->node_labels);
         strv_free(c->register_taints);
         strv_free(c->allowed_unsafe_sysctls);
+        strv_free(c->allowed_extra_networks);
         free(c->cgroup_root);
         free(c->cni_conf_dir);
         strv_free(c->cni_bin_dirs);
@@ -200,6 +203,7 @@ json_t *config_to_json(const struct cubelet_config *c)
                 "webhook", "cacheAuthorizedTTL", allowed_ttl, "cacheUnauthorizedTTL", denied_ttl,
                 "tlsCertFile", c->tls_cert_file, "tlsPrivateKeyFile", c->tls_key_file);
         json_object_set_new(o, "cgroupDriver", json_string("cgroupfs"));
+        json_object_set_new(o, "localSocket", json_string(c->local_socket ? c->local_socket : ""));
         config_url_to_json(c, o);
         json_object_set_new(o, "resolvConf", json_string(c->resolv_conf ? c->resolv_conf : ""));
         if (c->cluster_domain)
@@ -215,6 +219,12 @@ json_t *config_to_json(const struct cubelet_config *c)
                 for (char **p = c->allowed_unsafe_sysctls; *p; p++)
                         json_array_append_new(a, json_string(*p));
                 json_object_set_new(o, "allowedUnsafeSysctls", a);
+        }
+        if (c->allowed_extra_networks) {
+                json_t *a = json_array();
+                for (char **p = c->allowed_extra_networks; *p; p++)
+                        json_array_append_new(a, json_string(*p));
+                json_object_set_new(o, "allowedExtraNetworks", a);
         }
         /* Unset fields are left out, as Go's omitempty does. */
         json_t *objs[] = {o, json_object_get(json_object_get(o, "authentication"), "x509")};
@@ -403,6 +413,29 @@ static int apply_url_header_map(struct cubelet_config *c, const char *key, json_
         return 0;
 }
 
+/* localSocket: "" (off), or an absolute path that fits a unix socket address. */
+static const char *local_socket_problem(const char *s)
+{
+        if (!s[0])
+                return NULL;
+        if (s[0] != '/')
+                return "must be an absolute path";
+        if (strlen(s) >= 108)
+                return "too long for a unix socket path";
+        return NULL;
+}
+
+/* An allowedExtraNetworks entry: a CNI network name, as the annotation can name it (no comma, no space). */
+static const char *extra_network_problem(const char *s)
+{
+        if (!s[0])
+                return "an empty network name";
+        for (const char *p = s; *p; p++)
+                if (*p == ',' || isspace((unsigned char) *p) || iscntrl((unsigned char) *p))
+                        return "a network name has no commas, spaces or control characters";
+        return NULL;
+}
+
 static const char *authz_mode_problem(const char *s)
 {
         return streq(s, "AlwaysAllow") || streq(s, "Webhook") ? NULL : "expected AlwaysAllow or Webhook";
@@ -502,6 +535,14 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                         return *err = strdup_printf("%s: expected a port number 0-65535", key), -EINVAL;
                 *(streq(key, "healthzPort") ? &c->healthz_port : &c->read_only_port) =
                         (int) json_integer_value(v);
+                return 0;
+        }
+        if (streq(key, "localSocket")) {
+                const char *why =
+                        json_is_string(v) ? local_socket_problem(json_string_value(v)) : "expected a string";
+                if (why)
+                        return *err = strdup_printf("%s: %s", key, why), -EINVAL;
+                set_str(&c->local_socket, json_string_value(v)[0] ? json_string_value(v) : NULL);
                 return 0;
         }
         if (streq(key, "staticPodURL")) {
@@ -620,6 +661,22 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                         strv_push(&c->allowed_unsafe_sysctls, xstrdup(json_string_value(e)));
                 }
                 return sysctls_problem(c->allowed_unsafe_sysctls, key, err);
+        }
+        if (streq(key, "allowedExtraNetworks")) {
+                size_t i;
+                json_t *e;
+                if (!json_is_array(v))
+                        return *err = strdup_printf("%s: expected a list of network names", key), -EINVAL;
+                c->allowed_extra_networks = strv_free(c->allowed_extra_networks);
+                json_array_foreach(v, i, e)
+                {
+                        const char *why = json_is_string(e) ? extra_network_problem(json_string_value(e))
+                                                            : "expected a string";
+                        if (why)
+                                return *err = strdup_printf("%s[%zu]: %s", key, i, why), -EINVAL;
+                        strv_push(&c->allowed_extra_networks, xstrdup(json_string_value(e)));
+                }
+                return 0;
         }
         if (streq(key, "registerNode")) {
                 if (!json_is_boolean(v))
@@ -798,6 +855,8 @@ enum {
         OPT_CLUSTER_DOMAIN,
         OPT_RESOLV_CONF,
         OPT_UNSAFE_SYSCTLS,
+        OPT_LOCAL_SOCKET,
+        OPT_EXTRA_NETWORKS,
 };
 
 static const struct option options[] = {
@@ -817,6 +876,7 @@ static const struct option options[] = {
         {"runtime-request-timeout", required_argument, NULL, OPT_RUNTIME_TIMEOUT},
         {"pod-workers", required_argument, NULL, OPT_WORKERS},
         {"read-only-port", required_argument, NULL, OPT_READ_ONLY_PORT},
+        {"local-socket", required_argument, NULL, OPT_LOCAL_SOCKET},
         {"address", required_argument, NULL, OPT_ADDRESS},
         {"node-ip", required_argument, NULL, OPT_NODE_IP},
         {"runtime-event-stream", required_argument, NULL, OPT_RUNTIME_EVENTS},
@@ -854,6 +914,7 @@ static const struct option options[] = {
         {"cluster-domain", required_argument, NULL, OPT_CLUSTER_DOMAIN},
         {"resolv-conf", required_argument, NULL, OPT_RESOLV_CONF},
         {"allowed-unsafe-sysctls", required_argument, NULL, OPT_UNSAFE_SYSCTLS},
+        {"allowed-extra-networks", required_argument, NULL, OPT_EXTRA_NETWORKS},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -875,6 +936,9 @@ static void usage(FILE *f)
               "  --healthz-port PORT                healthz port, 0 disables [10248]\n"
               "  --healthz-bind-address IP          healthz address [127.0.0.1]\n"
               "  --read-only-port PORT              unauthenticated /pods and /healthz, 0 disables [0]\n"
+              "  --local-socket PATH                /pods, /events and /healthz for root only, \"\" "
+              "disables\n"
+              "                                     (localSocket) [/run/cubelet/cubelet.sock]\n"
               "  --address IP                       address of the read-only port [0.0.0.0]\n"
               "  --node-ip IP                       the node's IP (status.hostIP) [the default route's]\n"
               "  --file-check-frequency DURATION    static pod directory rescan [20s]\n"
@@ -910,6 +974,9 @@ static void usage(FILE *f)
               "  --seccomp-default[=BOOL]           RuntimeDefault seccomp for pods that set none [false]\n"
               "  --allowed-unsafe-sysctls P,...     unsafe sysctls (or 'prefix*' patterns) pods may set\n"
               "                                     beside the safe ones (allowedUnsafeSysctls) [none]\n"
+              "  --allowed-extra-networks N,...     CNI networks pods may name in "
+              "cubelet.io/extra-networks\n"
+              "                                     (allowedExtraNetworks) [none]\n"
               "  --pod-cidr CIDR                    agent mode: the default network's range when the CNI\n"
               "                                     directory is empty (podCIDR) [the Node's spec.podCIDR]\n"
               "  --cni-conf-dir DIR                 CNI configuration [runtime: the runtime's; agent: "
@@ -1061,6 +1128,17 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 return flag_error(name, optarg, why);
                         break;
                 }
+                case OPT_EXTRA_NETWORKS: {
+                        _cleanup_free_ char *copy = xstrdup(optarg);
+                        char *save = NULL;
+                        c->allowed_extra_networks = strv_free(c->allowed_extra_networks);
+                        for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+                                if (extra_network_problem(p))
+                                        return flag_error(name, optarg, extra_network_problem(p));
+                                strv_push(&c->allowed_extra_networks, xstrdup(p));
+                        }
+                        break;
+                }
                 case OPT_AUTHZ_MODE:
                         if (authz_mode_problem(optarg))
                                 return flag_error(name, optarg, authz_mode_problem(optarg));
@@ -1102,6 +1180,11 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         c->pod_pids_limit = n;
                         break;
                 }
+                case OPT_LOCAL_SOCKET:
+                        if (local_socket_problem(optarg))
+                                return flag_error(name, optarg, local_socket_problem(optarg));
+                        set_str(&c->local_socket, optarg[0] ? optarg : NULL);
+                        break;
                 case OPT_READ_ONLY_PORT:
                         if (parse_int_flag(name, optarg, 0, 65535, &c->read_only_port) < 0)
                                 return -EINVAL;

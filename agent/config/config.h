@@ -17,6 +17,8 @@ struct cubelet_config {
         char *healthz_bind;         /* healthzBindAddress */
         int healthz_port;           /* healthzPort; 0 disables */
         int read_only_port;         /* readOnlyPort: /pods and /healthz without auth; 0 (default) disables */
+        char *local_socket;         /* localSocket / --local-socket: /pods, /events and /healthz for root
+                                     * only; NULL disables [/run/cubelet/cubelet.sock] */
         char *address;              /* address: where the read-only port listens [0.0.0.0] */
         char *node_ip;              /* --node-ip: status.hostIP */
         int64_t file_check_ms;      /* fileCheckFrequency */
@@ -59,6 +61,8 @@ struct cubelet_config {
         int64_t log_monitor_ms;         /* containerLogMonitorInterval [10s] */
         bool seccomp_default;           /* seccompDefault / --seccomp-default: RuntimeDefault unless set */
         char **allowed_unsafe_sysctls;  /* allowedUnsafeSysctls / --allowed-unsafe-sysctls [none] */
+        char **allowed_extra_networks;  /* allowedExtraNetworks / --allowed-extra-networks: the CNI
+                                         * networks pods may name in cubelet.io/extra-networks [none] */
         char *pod_cidr;                 /* podCIDR / --pod-cidr: agent mode's default network [the Node's] */
         int verbosity;                  /* --v */
         /* The pods' names (upstream's fields and flags). */

@@ -684,6 +684,8 @@ int kube_watch_start(struct kube_client *c, const char *path, const char *query,
         pthread_mutex_init(&w->lock, NULL);
         cond_init_monotonic(&w->cond);
         int r = pthread_create(&w->thread, NULL, watch_thread, w);
+        if (r == 0)
+                pthread_setname_np(w->thread, "kube-watch"); /* countable in /proc/<pid>/task */
         if (r != 0) {
                 pthread_mutex_destroy(&w->lock);
                 pthread_cond_destroy(&w->cond);

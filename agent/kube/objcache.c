@@ -1,5 +1,7 @@
-/* The Secrets and ConfigMaps that pods on this node reference, read through the API server and kept
- * fresh by a watch per object. */
+/* The Secrets and ConfigMaps that pods on this node reference, read through the API server: the first
+ * OBJ_CACHE_MAX_WATCHES kept fresh by a watch each, the others read with a GET when asked for and kept
+ * OBJ_CACHE_POLL_TTL_MS (upstream's TTL cache strategy). A watch per namespace and kind would be one thread
+ * whatever the pods name, but the Node authorizer refuses a node's list or watch without an object name. */
 #include "objcache.h"
 
 #include <errno.h>
@@ -12,14 +14,19 @@
 #include "pod.h"
 #include "util.h"
 
+#define GET_TIMEOUT_MS 10000
+
 struct object {
         struct obj_cache *cache;
         char *resource, *ns, *name;
-        struct kube_watch *watch;
-        json_t *obj;     /* NULL: does not exist (once synced) */
-        bool synced;     /* the first list answered */
-        char error[256]; /* the watch's last failure, while not synced */
-        unsigned refs;   /* pods referencing it */
+        bool watched;             /* one of the OBJ_CACHE_MAX_WATCHES; else read by GET */
+        struct kube_watch *watch; /* NULL when not watched (or the watch could not start) */
+        json_t *obj;              /* NULL: does not exist (once synced) */
+        bool synced;              /* the first list (or GET) answered */
+        bool fetching;            /* a GET is on its way (not watched) */
+        int64_t fetched_ms;       /* when the last GET answered (not watched) */
+        char error[256];          /* the last failure, while not synced */
+        unsigned refs;            /* pods referencing it */
 };
 
 struct pod_refs {
@@ -35,6 +42,7 @@ struct obj_cache {
         size_t n_objs;
         struct pod_refs *pods;
         size_t n_pods;
+        size_t n_watched;        /* objects with a watch: at most OBJ_CACHE_MAX_WATCHES */
         pthread_mutex_t cb_lock; /* held while on_change runs, so that unsetting it waits for callers */
         void (*on_change)(void *userdata, const char *uid);
         void *on_change_userdata;
@@ -132,11 +140,10 @@ static const char *resource_version(json_t *obj)
         return json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 }
 
-static void set_obj(struct object *o, json_t *obj)
+/* Caller holds the lock; the pods to tell go to *uids. */
+static void set_obj_locked(struct object *o, json_t *obj, char ***uids)
 {
         struct obj_cache *c = o->cache;
-        char **uids = NULL;
-        pthread_mutex_lock(&c->lock);
         bool changed = o->synced && (!o->obj != !obj ||
                                      (obj && !streq_ptr(resource_version(o->obj), resource_version(obj))));
         json_decref(o->obj);
@@ -149,16 +156,29 @@ static void set_obj(struct object *o, json_t *obj)
                 for (size_t i = 0; i < c->n_pods; i++)
                         for (char **k = c->pods[i].keys; k && *k; k++)
                                 if (streq(*k, key)) {
-                                        strv_push(&uids, xstrdup(c->pods[i].uid));
+                                        strv_push(uids, xstrdup(c->pods[i].uid));
                                         break;
                                 }
         }
-        pthread_mutex_unlock(&c->lock);
+}
+
+static void notify(struct obj_cache *c, char **uids)
+{
         pthread_mutex_lock(&c->cb_lock);
         for (char **u = uids; u && *u && c->on_change; u++)
                 c->on_change(c->on_change_userdata, *u);
         pthread_mutex_unlock(&c->cb_lock);
         strv_free(uids);
+}
+
+static void set_obj(struct object *o, json_t *obj)
+{
+        struct obj_cache *c = o->cache;
+        char **uids = NULL;
+        pthread_mutex_lock(&c->lock);
+        set_obj_locked(o, obj, &uids);
+        pthread_mutex_unlock(&c->lock);
+        notify(c, uids);
 }
 
 void obj_cache_set_on_change(struct obj_cache *c, void (*fn)(void *userdata, const char *uid),
@@ -192,6 +212,21 @@ static void on_state(void *ud, const char *err)
 }
 
 /* Caller holds the lock. */
+static void start_watch(struct obj_cache *c, struct object *o)
+{
+        _cleanup_free_ char *path = strdup_printf("/api/v1/namespaces/%s/%s", o->ns, o->resource);
+        _cleanup_free_ char *query = kube_field_selector("metadata.name", o->name);
+        struct kube_watch_ops ops = {
+                .on_list = on_list, .on_event = on_event, .on_state = on_state, .userdata = o};
+        o->watched = true;
+        c->n_watched++;
+        if (kube_watch_start(c->kube, path, query, &ops, &o->watch) < 0) {
+                snprintf(o->error, sizeof o->error, "cannot start a watch");
+                o->watch = NULL;
+        }
+}
+
+/* Caller holds the lock. */
 static void object_ref(struct obj_cache *c, const char *key_ns, const char *ref)
 {
         const char *slash = strchr(ref, '/');
@@ -210,14 +245,8 @@ static void object_ref(struct obj_cache *c, const char *key_ns, const char *ref)
         o->refs = 1;
         c->objs = OOM_CHECK(realloc(c->objs, (c->n_objs + 1) * sizeof *c->objs));
         c->objs[c->n_objs++] = o;
-        _cleanup_free_ char *path = strdup_printf("/api/v1/namespaces/%s/%s", o->ns, o->resource);
-        _cleanup_free_ char *query = kube_field_selector("metadata.name", o->name);
-        struct kube_watch_ops ops = {
-                .on_list = on_list, .on_event = on_event, .on_state = on_state, .userdata = o};
-        if (kube_watch_start(c->kube, path, query, &ops, &o->watch) < 0) {
-                snprintf(o->error, sizeof o->error, "cannot start a watch");
-                o->watch = NULL;
-        }
+        if (c->n_watched < OBJ_CACHE_MAX_WATCHES)
+                start_watch(c, o);
 }
 
 struct stopped {
@@ -240,6 +269,15 @@ static void object_unref(struct obj_cache *c, const char *ns, const char *ref, s
                 c->objs[i] = c->objs[--c->n_objs];
                 *st = OOM_CHECK(realloc(*st, (*n_st + 1) * sizeof **st));
                 (*st)[(*n_st)++] = (struct stopped){o->watch, o};
+                if (!o->watched)
+                        return;
+                /* Its watch goes to an object read by GET until now. */
+                c->n_watched--;
+                for (size_t j = 0; j < c->n_objs; j++)
+                        if (!c->objs[j]->watched) {
+                                start_watch(c, c->objs[j]);
+                                break;
+                        }
                 return;
         }
 }
@@ -331,11 +369,45 @@ void obj_cache_unregister_pod(struct obj_cache *c, const char *uid)
         stop_all(st, n_st);
 }
 
+/* Caller holds the lock, which is released during the GET: o is looked up again afterwards. */
+static void fetch(struct obj_cache *c, struct object *o)
+{
+        _cleanup_free_ char *resource = xstrdup(o->resource), *ns = xstrdup(o->ns), *name = xstrdup(o->name);
+        _cleanup_free_ char *esc = kube_query_escape(name);
+        _cleanup_free_ char *path = strdup_printf("/api/v1/namespaces/%s/%s/%s", ns, resource, esc);
+        struct kube_response resp = {0};
+        char **uids = NULL;
+
+        o->fetching = true;
+        pthread_mutex_unlock(&c->lock);
+        int r = kube_request(c->kube, "GET", path, NULL, NULL, GET_TIMEOUT_MS, &resp);
+        pthread_mutex_lock(&c->lock);
+        o = find(c, resource, ns, name);
+        if (o && !o->watched) {
+                o->fetching = false;
+                if (r >= 0 && (resp.status == 200 || resp.status == 404)) {
+                        set_obj_locked(o, resp.status == 200 ? resp.body : NULL, &uids);
+                        o->fetched_ms = now_mono_ms();
+                } else {
+                        /* What it was is kept, and asked for again next time. */
+                        snprintf(o->error, sizeof o->error, "%.200s",
+                                 resp.error[0] ? resp.error : "no answer from the API server");
+                }
+        } else if (o)
+                o->fetching = false; /* promoted to a watch meanwhile: the watch answers */
+        pthread_cond_broadcast(&c->cond);
+        kube_response_clear(&resp);
+        pthread_mutex_unlock(&c->lock);
+        notify(c, uids);
+        pthread_mutex_lock(&c->lock);
+}
+
 int obj_cache_get(struct obj_cache *c, const char *resource, const char *ns, const char *name,
                   int64_t timeout_ms, json_t **ret, char *err, size_t errlen)
 {
         int64_t until = now_mono_ms() + timeout_ms;
         const char *kind = streq(resource, "secrets") ? "secret" : "configmap";
+        bool asked = false; /* not watched: one GET per call at most */
         int r;
 
         pthread_mutex_lock(&c->lock);
@@ -345,6 +417,17 @@ int obj_cache_get(struct obj_cache *c, const char *resource, const char *ns, con
                         snprintf(err, errlen, "%s \"%s\" is not referenced by a pod on this node", kind,
                                  name);
                         r = -ENOENT;
+                        break;
+                }
+                if (!o->watched && !o->fetching && !asked &&
+                    (!o->synced || now_mono_ms() - o->fetched_ms >= OBJ_CACHE_POLL_TTL_MS)) {
+                        fetch(c, o); /* unlocks while it asks */
+                        asked = true;
+                        continue; /* o may be gone: look again */
+                }
+                if (!o->watched && !o->synced && !o->fetching && asked) {
+                        snprintf(err, errlen, "failed to get %s \"%s\": %s", kind, name, o->error);
+                        r = -EIO;
                         break;
                 }
                 if (o->synced) {

@@ -1,11 +1,15 @@
-/* The Secrets and ConfigMaps that pods on this node reference, read through the API server and kept
- * fresh by a watch per object (as upstream's watch-based manager; the Node authorizer allows exactly
- * these). Thread-safe. */
+/* The Secrets and ConfigMaps that pods on this node reference, read through the API server: kept fresh by
+ * a watch per object (as upstream's watch-based manager; the Node authorizer allows exactly these) for at
+ * most OBJ_CACHE_MAX_WATCHES of them, the others read by GET when asked for and kept OBJ_CACHE_POLL_TTL_MS
+ * (upstream's TTL cache), so that a pod naming thousands does not start thousands of threads. Thread-safe. */
 #pragma once
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#define OBJ_CACHE_MAX_WATCHES 32
+#define OBJ_CACHE_POLL_TTL_MS 60000
 
 struct kube_client;
 struct pod;

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "admission.h"
 #include "cni.h"
 #include "log.h"
 #include "util.h"
@@ -22,7 +23,7 @@
 struct delegate {
         struct delegate_config cfg;
         char *socket_path, *conf_dir, *cache_dir;
-        char **bin_dirs, **live_ids;
+        char **bin_dirs, **live_ids, **extra_networks;
         int fd;
         pthread_t thread;
         pthread_mutex_t lock;
@@ -173,6 +174,13 @@ static json_t *handle(struct delegate *d, json_t *req)
                          ns ? ns : "", name ? name : "");
                 cni_config_free(conf);
                 return error_reply(ver, CNI_ERR_TRY_AGAIN_LATER, msg);
+        }
+        /* Admission checked it, but an API pod's annotations may have changed since. */
+        _cleanup_free_ char *forbidden = admission_extra_networks_problem(pod, d->extra_networks);
+        if (forbidden) {
+                snprintf(msg, sizeof msg, "cubelet: %s", forbidden);
+                cni_config_free(conf);
+                return error_reply(ver, CNI_ERR_INVALID_CONFIG, msg);
         }
         _cleanup_free_ char *caps = delegate_capability_args(pod, msg, sizeof msg);
         if (!caps) {
@@ -366,6 +374,7 @@ int delegate_start(const struct delegate_config *cfg, struct delegate **ret)
         d->cache_dir = xstrdup(cfg->cache_dir);
         strv_copy(&d->bin_dirs, cfg->bin_dirs);
         strv_copy(&d->live_ids, cfg->live_ids);
+        strv_copy(&d->extra_networks, cfg->allowed_extra_networks);
         pthread_mutex_init(&d->lock, NULL);
         pthread_cond_init(&d->idle, NULL);
         r = pthread_create(&d->thread, NULL, accept_loop, d);
@@ -401,6 +410,7 @@ struct delegate *delegate_stop(struct delegate *d)
         free(d->cache_dir);
         strv_free(d->bin_dirs);
         strv_free(d->live_ids);
+        strv_free(d->extra_networks);
         free(d);
         return NULL;
 }

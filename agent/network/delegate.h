@@ -12,6 +12,7 @@ struct delegate_config {
         const char *cache_dir; /* cni/'s result cache */
         bool gc;               /* GC the cache at start of attachments whose sandbox is not in live_ids */
         char *const *live_ids; /* sandboxes that exist now */
+        char *const *allowed_extra_networks; /* allowedExtraNetworks: what ANN_EXTRA_NETWORKS may name */
         /* The pod a sandbox is being made for: a new reference, or NULL. uid may be NULL. */
         struct pod *(*lookup)(void *userdata, const char *uid, const char *ns, const char *name);
         void *userdata;

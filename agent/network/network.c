@@ -272,6 +272,7 @@ static int start_delegate(struct network *n)
                                      .cache_dir = n->cfg.cache_dir,
                                      .gc = gc,
                                      .live_ids = live,
+                                     .allowed_extra_networks = n->cfg.allowed_extra_networks,
                                      .lookup = lookup_pod,
                                      .userdata = n};
         r = delegate_start(&dc, &n->delegate);

@@ -27,8 +27,9 @@ struct network_config {
         int64_t period_ms;  /* between checks; <= 0: 5 s */
         int64_t timeout_ms; /* of the CRI Status call */
         /* agent mode */
-        const char *socket_path; /* where cubelet-delegate finds the agent */
-        const char *cache_dir;   /* cni/'s result cache */
+        const char *socket_path;             /* where cubelet-delegate finds the agent */
+        char *const *allowed_extra_networks; /* allowedExtraNetworks */
+        const char *cache_dir;               /* cni/'s result cache */
         /* When conf_dir has no network and a pod CIDR is known (the config's, else this callback's: the
          * Node's spec.podCIDR), the agent writes its default network there: bridge + host-local + portmap +
          * bandwidth. ipam_dir keeps host-local's leases. */

@@ -1476,7 +1476,7 @@ static char *termination_message(const Runtime__V1__ContainerStatus *st, const c
         char *msg = log_tail_string(st->log_path, FALLBACK_LOG_LINES, FALLBACK_LOG_BYTES, &e);
         if (!msg && e)
                 return strdup_printf("Error on reading termination message from logs: open %s: %s",
-                                     st->log_path, strerror(e));
+                                     st->log_path, e == EINVAL ? "not a regular file" : strerror(e));
         return msg;
 }
 

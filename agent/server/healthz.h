@@ -1,6 +1,7 @@
-/* The plain-HTTP local endpoints: /healthz ("ok", or HTTP 500 naming what is unhealthy), /pods (a PodList
- * with statuses) and /events (recent Events) on the health port (127.0.0.1:10248), and /healthz and /pods on
- * the read-only port when configured, with /stats/summary there. */
+/* The plain-HTTP local endpoints: /healthz ("ok", or HTTP 500 naming what is unhealthy) only on the health
+ * port (127.0.0.1:10248, as upstream); /healthz, /pods (a PodList with statuses) and /events (recent Events)
+ * on the root-only unix socket (/run/cubelet/cubelet.sock); /healthz, /pods and /stats/summary on the
+ * read-only port when configured. Each server serves the handlers it is given, 404 for the rest. */
 #pragma once
 
 #include <stdbool.h>
@@ -26,4 +27,7 @@ struct healthz_handlers {
 };
 
 int healthz_start(const char *bind_addr, int port, const struct healthz_handlers *h, struct healthz **ret);
+/* The same on a unix socket at path, mode 0600, in a directory made 0755 if missing. A socket file nobody
+ * listens on is replaced; a live one is -EADDRINUSE, any other file -EEXIST. Removed at healthz_stop. */
+int healthz_start_unix(const char *path, const struct healthz_handlers *h, struct healthz **ret);
 struct healthz *healthz_stop(struct healthz *h);

@@ -100,16 +100,19 @@ int cri_log_parse(const char *line, size_t len, struct cri_log_entry *ret)
         if (!sp2)
                 return -EINVAL;
         e.stream_len = (size_t) (sp2 - e.stream);
-        if (e.stream_len == 0)
+        if (!(e.stream_len == 6 &&
+              (memcmp(e.stream, "stdout", 6) == 0 || memcmp(e.stream, "stderr", 6) == 0)))
                 return -EINVAL;
-        /* The tag: "P" or "F" (upstream also reads files without one: treat those as full lines). */
-        const char *p = sp2 + 1;
-        if (end - p >= 1 && (p[0] == 'P' || p[0] == 'F') && (end - p == 1 || p[1] == ' ')) {
-                e.partial = p[0] == 'P';
-                p += end - p == 1 ? 1 : 2;
-        }
-        e.msg = p;
-        e.msg_len = (size_t) (end - p);
+        /* The tag, as upstream's parseCRILog: required, ':'-separated, "P" first for a partial line. A tag
+         * that ends the line (an empty message) is taken too. */
+        const char *tag = sp2 + 1, *sp3 = memchr(tag, ' ', (size_t) (end - tag));
+        const char *tag_end = sp3 ? sp3 : end, *colon = memchr(tag, ':', (size_t) (tag_end - tag));
+        if (tag == end)
+                return -EINVAL;
+        size_t first = (size_t) ((colon ? colon : tag_end) - tag);
+        e.partial = first == 1 && tag[0] == 'P';
+        e.msg = sp3 ? sp3 + 1 : end;
+        e.msg_len = (size_t) (end - e.msg);
         *ret = e;
         return 0;
 }
@@ -236,11 +239,33 @@ static int tail_offset(int fd, int64_t n, off_t *ret)
         return *ret = 0, 0;
 }
 
+/* A pod with a hostPath on the logs directory can put anything at a log's path: a symlink to a root-owned
+ * file (-ELOOP here), a FIFO that would block the reader, a device that acts when opened. So the path is
+ * first opened with O_PATH and O_NOFOLLOW, which opens nothing, and only a regular file is then opened for
+ * reading, through /proc/self/fd, non-blocking (-EINVAL for anything else). */
+static int open_log_file(const char *path)
+{
+        struct stat st;
+        char proc[64];
+        _cleanup_close_ int pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (pfd < 0)
+                return -errno;
+        if (fstat(pfd, &st) < 0)
+                return -errno;
+        if (S_ISLNK(st.st_mode)) /* O_PATH with O_NOFOLLOW opens the link itself */
+                return -ELOOP;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+        int fd = open(proc, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        return fd < 0 ? -errno : fd;
+}
+
 int log_reader_open(const char *path, const struct log_options *o, struct log_reader **ret)
 {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = open_log_file(path);
         if (fd < 0)
-                return -errno;
+                return fd;
         if (o->tail >= 0) {
                 off_t off;
                 int r = tail_offset(fd, o->tail, &off);

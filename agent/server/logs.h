@@ -25,7 +25,8 @@ struct cri_log_entry {
         size_t msg_len;
 };
 
-/* One line without its '\n'. Returns 0, or -EINVAL when it is not a CRI log line. */
+/* One line without its '\n', as upstream's parseCRILog: "<RFC 3339> <stdout|stderr> <tag> <msg>" (the tag
+ * ':'-separated, "P" first when partial). Returns 0, or -EINVAL when it is not a CRI log line. */
 int cri_log_parse(const char *line, size_t len, struct cri_log_entry *ret);
 /* RFC 3339 with an optional fraction and Z or ±hh:mm → ns since the epoch; -EINVAL otherwise. */
 int rfc3339_parse_ns(const char *s, size_t len, int64_t *ret);
@@ -42,6 +43,8 @@ int log_find_file(const char *dir, bool previous, char **ret_path, int *ret_rest
 int log_file_or_rotated(const char *path, char **ret_path);
 
 struct log_reader;
+/* Opens only a regular file, never following a symlink at path (-ELOOP) nor opening a FIFO or a device
+ * (-EINVAL): a pod with a hostPath on the logs directory can put anything there. */
 int log_reader_open(const char *path, const struct log_options *o, struct log_reader **ret);
 struct log_reader *log_reader_free(struct log_reader *r);
 /* Up to max bytes of output. Returns > 0, 0 when nothing more is there now (see log_reader_done), or a
@@ -54,6 +57,7 @@ int log_reader_wait(struct log_reader *r, int timeout_ms);
 
 /* upstream's readLastStringFromContainerLogs (the FallbackToLogsOnError termination message): the last lines
  * of a CRI log file read as `kubectl logs` shows them (a partial line joined to the next, a full line's
- * newline kept), stdout and stderr alike, and of that the last max_bytes. NULL when there is nothing, or
- * when the file cannot be opened (then *ret_errno, which may be NULL, says why; else it is 0). */
+ * newline kept), stdout and stderr alike, and of that the last max_bytes; lines that are not CRI log lines
+ * are skipped. NULL when there is nothing, or when the file cannot be opened as log_reader_open does (then
+ * *ret_errno, which may be NULL, says why: ELOOP a symlink, EINVAL not a regular file; else it is 0). */
 char *log_tail_string(const char *path, int64_t lines, size_t max_bytes, int *ret_errno);

@@ -85,6 +85,7 @@ struct log_stream {
         struct log_reader *r;
         struct log_options o;
         char *ns, *pod, *container, *dir;
+        char *uid;   /* the pod's: its liveness is looked up by it each second, without copying pods */
         int restart; /* the file being read */
         int fd;      /* the client's socket */
         bool ended;
@@ -117,20 +118,26 @@ static json_t *find_named(json_t *array, const char *name)
         return NULL;
 }
 
-static json_t *container_status(json_t *pod, const char *name)
+static json_t *status_container(json_t *st, const char *name)
 {
-        json_t *st = json_object_get(pod, "status");
         json_t *c = find_named(json_object_get(st, "containerStatuses"), name);
         return c ? c : find_named(json_object_get(st, "initContainerStatuses"), name);
 }
 
-/* A followed container goes on while it runs and no newer instance has a log file. */
+static json_t *container_status(json_t *pod, const char *name)
+{
+        return status_container(json_object_get(pod, "status"), name);
+}
+
+/* A followed container goes on while it runs and no newer instance has a log file. Asked each second by
+ * every follower: a reference to the pod's status by UID (published statuses are never changed), not a
+ * copy of every pod. */
 static bool stream_alive(struct log_stream *ls)
 {
-        json_t *pod = find_pod(ls->s, ls->ns, ls->pod);
-        json_t *cs = container_status(pod, ls->container);
+        json_t *st = status_manager_get(ls->s->c.status, ls->uid);
+        json_t *cs = status_container(st, ls->container);
         bool running = json_object_get(json_object_get(cs, "state"), "running") != NULL;
-        json_decref(pod);
+        json_decref(st);
         int newest;
         _cleanup_free_ char *path = NULL;
         if (log_find_file(ls->dir, false, &path, &newest) >= 0 && newest != ls->restart)
@@ -173,6 +180,7 @@ static void log_stream_free(void *cls)
         free(ls->pod);
         free(ls->container);
         free(ls->dir);
+        free(ls->uid);
         free(ls);
 }
 
@@ -230,9 +238,10 @@ static enum MHD_Result container_logs(struct node_server *s, struct MHD_Connecti
         json_t *spec = json_object_get(pod, "spec");
         bool exists = find_named(json_object_get(spec, "containers"), container) ||
                       find_named(json_object_get(spec, "initContainers"), container);
-        _cleanup_free_ char *dir = strdup_printf(
-                "%s/%s_%s_%s/%s", s->pod_logs_dir, ns, name,
-                json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")), container);
+        _cleanup_free_ char *uid =
+                xstrdup(json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")) ?: "");
+        _cleanup_free_ char *dir =
+                strdup_printf("%s/%s_%s_%s/%s", s->pod_logs_dir, ns, name, uid, container);
         json_t *cs = container_status(pod, container);
         const char *waiting = json_string_value(
                 json_object_get(json_object_get(json_object_get(cs, "state"), "waiting"), "reason"));
@@ -269,6 +278,7 @@ static enum MHD_Result container_logs(struct node_server *s, struct MHD_Connecti
                                   .pod = xstrdup(name),
                                   .container = xstrdup(container),
                                   .dir = TAKE_PTR(dir),
+                                  .uid = TAKE_PTR(uid),
                                   .restart = restart,
                                   .fd = -1};
         int r = log_reader_open(path, &o, &ls->r);

@@ -17,7 +17,7 @@ M="$WORK/manifests"
 mkdir -p "$M"
 "$MASTER" node-kubeconfig "$MASTER_DIR" "$NODE" "$WORK/node.kubeconfig" >/dev/null
 k delete node "$NODE" --ignore-not-found >/dev/null 2>&1
-k delete pod vol-pod vol-missing tok-pod --ignore-not-found --grace-period=0 --force >/dev/null 2>&1
+k delete pod vol-pod vol-missing tok-pod many-refs --ignore-not-found --grace-period=0 --force >/dev/null 2>&1
 k delete configmap vol-cfg --ignore-not-found >/dev/null 2>&1
 k delete secret vol-sec --ignore-not-found >/dev/null 2>&1
 
@@ -174,6 +174,29 @@ review() {
 check "... which the API server accepts for the audience, bound to the pod (TokenReview)" review
 k delete pod tok-pod --wait=false >/dev/null
 check "... pod deleted: gone" wait_for 30 is_gone c default/tok-pod
+
+# A pod naming many Secrets does not make as many watches (threads and API streams): at most 32, the
+# others read by GET. 80 optional Secrets that do not exist, then one that does (read by GET: past the 32).
+watches() { grep -lx kube-watch /proc/"$CUBELET_PID"/task/*/comm 2>/dev/null | wc -l; }
+before=$(watches)
+{
+  printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: many-refs}\nspec:\n  nodeName: %s\n' "$NODE"
+  printf '  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: %s\n' "$IMG"
+  printf '    imagePullPolicy: Never\n    command: ["sh", "-c", "echo user=$USER_FROM_SEC; exec sleep 3600"]\n    env:\n'
+  for i in $(seq 0 79); do
+    printf '    - {name: V%s, valueFrom: {secretKeyRef: {name: many-%s, key: k, optional: true}}}\n' "$i" "$i"
+  done
+  printf '    - {name: USER_FROM_SEC, valueFrom: {secretKeyRef: {name: vol-sec, key: user}}}\n'
+} | k apply -f - >/dev/null
+check "a pod naming 81 Secrets runs" wait_for 120 sh -c \
+  "[ \"\$(kubectl get pod many-refs -o jsonpath='{.status.phase}')\" = Running ]"
+check "... with the value of the one that exists (read by GET)" wait_for 15 log_line many-refs c user=admin
+during=$(watches)
+echo "# kube-watch threads: $before before, $during with the pod"
+check "... and at most 32 more watches for them" test "$during" -le $((before + 32))
+k delete pod many-refs --wait=false >/dev/null
+many_gone() { ! cri ps -a | grep -q many-refs && [ "$(watches)" -le "$before" ]; }
+check "... pod deleted: gone, and its watches stopped" wait_for 30 many_gone
 
 # A static pod may not use API objects. (Last: the status writer retries the refused mirror pod, which holds
 # up other pods' statuses.)

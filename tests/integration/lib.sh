@@ -9,6 +9,8 @@ HEALTHZ_PORT=${HEALTHZ_PORT:-10390}
 RO_PORT=${RO_PORT:-10394}
 # The node server (HTTPS), off the default 10250 so that test runs side by side do not collide.
 NODE_PORT=${NODE_PORT:-$((HEALTHZ_PORT + 2))}
+# The root-only unix socket with /pods and /events: one per test, off the default /run/cubelet/cubelet.sock.
+LOCAL_SOCK="$WORK/cubelet.sock"
 CUBELET_PID=""
 # Each test's pod cgroups live under a root of its own, so tests never meet in /kubepods.
 CGROUP_ROOT=${CGROUP_ROOT:-/cubelet-it-$$}
@@ -61,7 +63,7 @@ start_cubelet() { # start_cubelet MANIFEST_DIR [flags...]
   "$CUBELET" --pod-manifest-path "$dir" --container-runtime-endpoint "unix://$SOCK" \
     --root-dir "$WORK/root" --pod-logs-dir "$WORK/logs" --hostname-override "$NODE" \
     --healthz-port "$HEALTHZ_PORT" --read-only-port "$RO_PORT" --address 127.0.0.1 --node-ip 127.0.0.1 --port "$NODE_PORT" \
-    --file-check-frequency 2s --cgroup-root "$CGROUP_ROOT" "$@" >>"$WORK/cubelet.log" 2>&1 &
+    --local-socket "$LOCAL_SOCK" --file-check-frequency 2s --cgroup-root "$CGROUP_ROOT" "$@" >>"$WORK/cubelet.log" 2>&1 &
   CUBELET_PID=$!
   wait_for 30 curl -sf "http://127.0.0.1:$HEALTHZ_PORT/healthz" -o /dev/null
 }
@@ -74,6 +76,9 @@ stop_cubelet() { # returns cubelet's exit status (non-zero under ASan when it le
   CUBELET_PID=""
   return $rc
 }
+
+# local_get PATH: a GET on the local socket (/pods, /events, /healthz).
+local_get() { curl -sf --unix-socket "$LOCAL_SOCK" "http://localhost$1"; }
 
 log_has() { grep -q -- "$1" "$WORK/cubelet.log"; }
 log_count_ge() { [ "$(grep -c -- "$1" "$WORK/cubelet.log")" -ge "$2" ]; } # log_count_ge TEXT N

@@ -53,8 +53,8 @@ done
 start_cubelet "$M" --node-labels disk=hdd --allowed-unsafe-sysctls 'kernel.msg*'
 
 no_sandbox() { ! cri pods | awk -F'\t' -v n="$1-$NODE" '$4 == n' | grep -q .; }
-event_is() { # event_is NAME REASON MESSAGE: a Warning event on the health port's /events
-  curl -sf "http://127.0.0.1:$HEALTHZ_PORT/events" | jq -e --arg n "$1-$NODE" --arg r "$2" --arg m "$3" \
+event_is() { # event_is NAME REASON MESSAGE: a Warning event on the local socket's /events
+  local_get /events | jq -e --arg n "$1-$NODE" --arg r "$2" --arg m "$3" \
     '.items[] | select(.involvedObject.name == $n and .type == "Warning" and .reason == $r and .message == $m)' \
     >/dev/null
 }

@@ -24,7 +24,7 @@ check "bad config file -> exit 2 naming file and field" sh -c "[ $rc = 2 ] && gr
 started_without_runtime() {
   "$CUBELET" --pod-manifest-path "$M" --container-runtime-endpoint "unix://$WORK/no-such.sock" \
     --root-dir "$WORK/root-nosock" --pod-logs-dir "$WORK/logs" --healthz-port "$HEALTHZ_PORT" --port 0 \
-    --cgroup-root "$CGROUP_ROOT" >>"$WORK/nosock.log" 2>&1 &
+    --local-socket "$LOCAL_SOCK" --cgroup-root "$CGROUP_ROOT" >>"$WORK/nosock.log" 2>&1 &
   local pid=$! rc=0
   wait_for 10 sh -c "curl -s '$HZ' | grep -q 'failed'" || rc=1
   kill -0 "$pid" 2>/dev/null || rc=1
@@ -35,6 +35,41 @@ started_without_runtime() {
 good=0
 for _ in 1 2 3 4 5; do started_without_runtime && good=$((good + 1)); done
 check "no runtime socket: healthz says so, cubelet runs on and stops cleanly (5 starts)" test "$good" = 5
+
+# --- the local socket: a socket file left by a killed cubelet is replaced; a live one (another cubelet's)
+# and a file that is not a socket are left alone, and cubelet says why and exits
+no_runtime() { # no_runtime SOCKET LOG [flags...]
+  local sock=$1 log=$2; shift 2
+  exec "$CUBELET" --pod-manifest-path "$M" --container-runtime-endpoint "unix://$WORK/no-such.sock" \
+    --root-dir "$WORK/root-nosock" --pod-logs-dir "$WORK/logs" --port 0 --local-socket "$sock" \
+    --cgroup-root "$CGROUP_ROOT" "$@" >>"$log" 2>&1
+}
+LS="$WORK/run/sub/c.sock" # its directories are made
+no_runtime "$LS" "$WORK/ls1.log" --healthz-port 0 & # exec: $! is cubelet
+pid=$!
+check "the socket's directory is made, 0755" wait_for 10 sh -c "[ \"\$(stat -c %a '$WORK/run/sub' 2>/dev/null)\" = 755 ]"
+check "the socket answers /healthz" wait_for 10 sh -c "curl -s --unix-socket '$LS' http://localhost/healthz | grep -q 'runtime failed'"
+kill -KILL "$pid"; wait "$pid" 2>/dev/null
+check "a killed cubelet leaves its socket file" test -S "$LS"
+no_runtime "$LS" "$WORK/ls2.log" --healthz-port 0 &
+pid=$!
+check "the stale socket is replaced: the next cubelet answers on it" wait_for 10 sh -c \
+  "curl -sf --unix-socket '$LS' http://localhost/pods | jq -e '.kind == \"PodList\"' >/dev/null"
+timeout 20 "$CUBELET" --pod-manifest-path "$M" --container-runtime-endpoint "unix://$WORK/no-such.sock" \
+  --root-dir "$WORK/root-second" --pod-logs-dir "$WORK/logs" --port 0 --healthz-port 0 --local-socket "$LS" \
+  --cgroup-root "$CGROUP_ROOT" >"$WORK/ls3.log" 2>&1; rc=$?
+check "a second cubelet on a live socket exits, saying another process listens on it" \
+  sh -c "[ $rc = 1 ] && grep -q 'Cannot serve the local socket.*another process listens on it' '$WORK/ls3.log'"
+check "... and the first still answers there (500: no runtime)" \
+  test "$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$LS" http://localhost/healthz)" = 500
+kill -TERM "$pid"; wait "$pid"; rc=$?
+check "a clean stop removes the socket" sh -c "[ $rc = 0 ] && [ ! -e '$LS' ]"
+echo "not a socket" >"$WORK/plain"
+timeout 20 "$CUBELET" --pod-manifest-path "$M" --container-runtime-endpoint "unix://$WORK/no-such.sock" \
+  --root-dir "$WORK/root-second" --pod-logs-dir "$WORK/logs" --port 0 --healthz-port 0 --local-socket "$WORK/plain" \
+  --cgroup-root "$CGROUP_ROOT" >"$WORK/ls4.log" 2>&1; rc=$?
+check "a file that is not a socket at the path: cubelet exits saying so, the file untouched" \
+  sh -c "[ $rc = 1 ] && grep -q 'a file that is not a socket is there' '$WORK/ls4.log' && [ \"\$(cat '$WORK/plain')\" = 'not a socket' ]"
 
 # --- a config file sets the static pod path; a flag overrides its healthz port
 cat >"$WORK/config.yaml" <<YAML
@@ -59,7 +94,8 @@ spec:
     imagePullPolicy: Never
 YAML
 "$CUBELET" --config "$WORK/config.yaml" --container-runtime-endpoint "unix://$SOCK" --root-dir "$WORK/root" \
-  --pod-logs-dir "$WORK/logs" --hostname-override "$NODE" --healthz-port "$HEALTHZ_PORT" --port "$NODE_PORT" >>"$WORK/cubelet.log" 2>&1 &
+  --pod-logs-dir "$WORK/logs" --hostname-override "$NODE" --healthz-port "$HEALTHZ_PORT" --port "$NODE_PORT" \
+  --local-socket "$LOCAL_SOCK" >>"$WORK/cubelet.log" 2>&1 &
 CUBELET_PID=$!
 check "config file + flag override: healthz answers on the flag's port" wait_for 10 curl -sf "$HZ" -o /dev/null
 check "unknown config field -> warning naming it" log_has 'field="someFutureField"'

@@ -242,13 +242,20 @@ check "... with one DeadlineExceeded event" test "$(grep -c 'reason="DeadlineExc
 rm -f "$M"/*
 gone() { ! cri ps -a | grep -q -- "-$NODE"; }
 check "all pods removed" wait_for 20 gone
-events_has() { curl -sf "http://127.0.0.1:$HEALTHZ_PORT/events" | jq -e "$1" >/dev/null; }
-check "/events on the health port: Started with involvedObject and fieldPath" events_has \
+events_has() { local_get /events | jq -e "$1" >/dev/null; }
+check "/events on the local socket: Started with involvedObject and fieldPath" events_has \
   '.items[] | select(.reason == "Started" and .involvedObject.kind == "Pod" and .involvedObject.fieldPath == "spec.initContainers{first}" and .source.component == "kubelet")'
-check "/pods on the health port" sh -c "curl -sf http://127.0.0.1:$HEALTHZ_PORT/pods | jq -e '.kind == \"PodList\"' >/dev/null"
+check "/pods on the local socket" sh -c "curl -sf --unix-socket '$LOCAL_SOCK' http://localhost/pods | jq -e '.kind == \"PodList\"' >/dev/null"
+hcode() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HEALTHZ_PORT$1"; }
+check "the health port serves /healthz only: /pods and /events are 404" \
+  test "$(hcode /pods) $(hcode /events) $(hcode /healthz)" = "404 404 200"
+check "the local socket is root's, mode 0600" test "$(stat -c '%F %a %u' "$LOCAL_SOCK")" = "socket 600 0"
+check "... and another user cannot connect to it" \
+  sh -c "! setpriv --reuid 65534 --regid 65534 --clear-groups curl -s --unix-socket '$LOCAL_SOCK' http://localhost/pods"
 check "events: Pulled, Created, Started, Killing" sh -c "grep -q 'reason=\"Pulled\" message=\"Container image' '$WORK/cubelet.log' && \
   grep -q 'reason=\"Created\" message=\"Created container' '$WORK/cubelet.log' && \
   grep -q 'reason=\"Started\" message=\"Started container' '$WORK/cubelet.log' && \
   grep -q 'reason=\"Killing\" message=\"Stopping container' '$WORK/cubelet.log'"
 check "cubelet exits cleanly" stop_cubelet
+check "... and removes its local socket" test ! -e "$LOCAL_SOCK"
 finish

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Pod networking end to end, with real plugins and a private containerd of the test's own (bridge and pod CIDR
 # its own too): two pods reach each other by pod IP, a hostPort answers on the host, deleting a pod releases
-# its IP and veth -- in both network modes. Then agent mode only: extra networks (net1), DEL from the cache
+# its IP and veth -- in both network modes. Then agent mode only: extra networks (net1; only those the node
+# allows, at most 8), DEL from the cache
 # after a cubelet restart, and a delegate that fails fast without the agent.
 # Traffic stays on loopback and inside the namespaces made here.
 build=$(cd "$(dirname "$CUBELET")/.." && pwd)
@@ -128,7 +129,9 @@ JSON
 jq '.plugins += [{"type": "bandwidth", "capabilities": {"bandwidth": true}}]' \
   "$NET_CTD/agent-net.d/10-cubelet.conflist" >"$WORK/bw.conflist" && mv "$WORK/bw.conflist" "$NET_CTD/agent-net.d/10-cubelet.conflist"
 server | sed 's/^metadata: {name: server}/metadata: {name: server, annotations: {kubernetes.io\/ingress-bandwidth: 10M}}/' >"$M/server.yaml"
-start_cubelet "$M" "${AGENT_FLAGS[@]}"
+# Which networks a pod joins is the node's decision: only those of allowedExtraNetworks, at most 8.
+EXTRA_ALLOWED=(--allowed-extra-networks extra,n2,n3,n4,n5,n6,n7,n8,n9)
+start_cubelet "$M" "${AGENT_FLAGS[@]}" "${EXTRA_ALLOWED[@]}"
 check "[agent] server runs" wait_for 30 is_running httpd default/server-$NODE
 tbf() { for v in $(ip -o link show master "$NET_BRIDGE" | awk -F': ' '{ print $2 }' | cut -d@ -f1); do tc qdisc show dev "$v"; done | grep -q 'tbf.*rate 10Mbit'; }
 check "... ingress-bandwidth annotation -> a 10Mbit tbf on its host veth" tbf
@@ -138,11 +141,35 @@ check "[agent] client with an extra network runs" wait_for 30 is_running c defau
 check "... net1 inside the pod has an address of the extra network" wait_for 10 client_log_has "net1: .* inet ${EXTRA_CIDR%.*/*}\."
 check "... and it still reaches the server on eth0" wait_for 20 client_log_has hello-from-server
 check "... the extra network's lease is held" test "$(ls "$NET_CTD/cni-ipam/extra" | grep -c '^[0-9]')" = 1
+refused_pod() { # refused_pod NAME NETWORKS
+  cat >"$M/$1.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $1
+  annotations: {cubelet.io/extra-networks: "$2"}
+spec:
+  containers: [{name: c, image: cubelet.local/busybox:1.35, command: ["sleep", "3600"]}]
+YAML
+}
+refused_pod sneaky "extra,cubelet"
+refused_pod greedy "extra,n2,n3,n4,n5,n6,n7,n8,n9"
+kill -HUP "$CUBELET_PID"
+forbidden() { # forbidden NAME MESSAGE: Failed with the reason and message, a Warning Event, no sandbox
+  status_is "$1" '[.phase, .reason, .message] | join("|")' "Failed|ExtraNetworkForbidden|Pod $2" &&
+    local_get /events | jq -e --arg n "$1-$NODE" --arg m "$2" \
+      '.items[] | select(.involvedObject.name == $n and .type == "Warning" and .reason == "ExtraNetworkForbidden" and .message == $m)' >/dev/null &&
+    ! cri pods | awk -F'\t' -v n="$1-$NODE" '$4 == n' | grep -q .
+}
+check "[agent] a pod naming a network not allowed is refused at admission" wait_for 20 forbidden sneaky \
+  'extra network "cubelet" (annotation cubelet.io/extra-networks) is not allowed on this node (allowedExtraNetworks: extra, n2, n3, n4, n5, n6, n7, n8, n9)'
+check "[agent] a pod naming more than 8 networks is refused" wait_for 20 forbidden greedy \
+  'too many extra networks (annotation cubelet.io/extra-networks): 9, at most 8'
 
 # cubelet restarted, then the pods deleted: DEL still runs from the cache
 check "[agent] cubelet stops (pods keep running)" stop_cubelet
 rm -f "$M"/*
-start_cubelet "$M" "${AGENT_FLAGS[@]}"
+start_cubelet "$M" "${AGENT_FLAGS[@]}" "${EXTRA_ALLOWED[@]}"
 check "[agent] after a restart the deleted pods go" wait_for 30 gone
 check "... their IPs are released (both networks)" wait_for 10 sh -c \
   "[ \$(ls '$NET_CTD/cni-ipam/cubelet' '$NET_CTD/cni-ipam/extra' | grep -c '^[0-9]') = 0 ]"

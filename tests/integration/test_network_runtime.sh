@@ -27,7 +27,7 @@ verbose() { curl -s "$HZ?verbose"; }
 net_ok() { verbose | grep -q '^\[+\]network ok'; }
 net_failed() { verbose | grep -q "^\[-\]network failed: $1"; }
 event_has() { # event_has POD REASON TEXT
-  curl -s "http://127.0.0.1:$HEALTHZ_PORT/events" |
+  local_get /events |
     jq -e --arg p "$1-$NODE" --arg r "$2" --arg t "$3" \
       '[.items[] | select(.involvedObject.name == $p and .reason == $r and (.message | contains($t)))] | length > 0' \
       >/dev/null

@@ -114,7 +114,7 @@ check "... and PID 1 is the sandbox's pause process" sh -c \
 check "shareProcessNamespace with hostPID: refused as the API server does" wait_for 10 log_has \
   'spec.securityContext.shareProcessNamespace: Invalid value: true: ShareProcessNamespace and HostPID cannot both be enabled'
 
-events_has() { curl -sf "http://127.0.0.1:$HEALTHZ_PORT/events" | jq -e "$1" >/dev/null; }
+events_has() { local_get /events | jq -e "$1" >/dev/null; }
 check "an FQDN over 64 characters: FailedCreatePodSandBox with upstream's message" wait_for 20 events_has \
   '.items[] | select(.involvedObject.name == "toolong-'"$NODE"'" and .reason == "FailedCreatePodSandBox" and
    (.message | startswith("Failed to create pod sandbox: failed to construct FQDN from pod hostname and cluster domain, FQDN a-rather-long-hostname-for-this-pod.and-a-long-subdomain.default.svc.cluster.test is too long (64 characters is the max, 81 characters requested)")))'

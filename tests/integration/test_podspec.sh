@@ -117,6 +117,31 @@ spec:
   - {name: done, image: $IMG, terminationMessagePolicy: FallbackToLogsOnError, command: ["sh", "-c", "echo -n DONE; exit 1"]}
   - {name: many, image: $IMG, terminationMessagePolicy: FallbackToLogsOnError, command: ["sh", "-c", "seq 1 100; exit 2"]}
 YAML
+# --- a pod with a hostPath on the logs directory puts a symlink to a root-owned file, and a FIFO, where its
+# logs were: the fallback reader follows neither (nothing published, the worker never blocks)
+SECRET="$WORK/secret"
+echo "2026-11-27T03:51:49.107603964Z stdout F TOPSECRET" >"$SECRET"
+chmod 600 "$SECRET"
+cat >"$M/evil.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: evil}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: link
+    image: $IMG
+    terminationMessagePolicy: FallbackToLogsOnError
+    command: ["sh", "-c", 'f=\$(ls /podlogs/default_evil-${NODE}_*/link/0.log) && rm \$f && ln -s $SECRET \$f && exit 1']
+    volumeMounts: [{name: logs, mountPath: /podlogs}]
+  - name: fifo
+    image: $IMG
+    terminationMessagePolicy: FallbackToLogsOnError
+    command: ["sh", "-c", 'f=\$(ls /podlogs/default_evil-${NODE}_*/fifo/0.log) && rm \$f && mkfifo \$f && exit 1']
+    volumeMounts: [{name: logs, mountPath: /podlogs}]
+  volumes: [{name: logs, hostPath: {path: $WORK/logs}}]
+YAML
 # The node API for kubectl logs: anonymous and allowed, as the logrotate suite has it.
 start_cubelet "$M" --anonymous-auth true --authorization-mode AlwaysAllow
 
@@ -167,8 +192,18 @@ URL="https://127.0.0.1:$NODE_PORT/containerLogs/default/tmsg-$NODE"
 check "containerLogs (kubectl logs): DONE exactly, no newline added" logs_are "$URL/done" DONE
 check "... full lines as written" logs_are "$URL/many?tailLines=2" '99\n100\n'
 
+check "a log replaced by a symlink and one by a FIFO: the pod still fails (the worker is not stuck)" \
+  wait_for 30 status_is evil .phase Failed
+check "... the symlinked log: not followed, its target's line not published" \
+  test "$(cstatus evil link .state.terminated.message)" = \
+  "Error on reading termination message from logs: open $(echo "$WORK"/logs/default_evil-"$NODE"_*/link/0.log): Too many levels of symbolic links"
+check "... the FIFO: not opened" test "$(cstatus evil fifo .state.terminated.message)" = \
+  "Error on reading termination message from logs: open $(echo "$WORK"/logs/default_evil-"$NODE"_*/fifo/0.log): not a regular file"
+check "... nor through containerLogs (kubectl logs)" sh -c \
+  "! curl -sk 'https://127.0.0.1:$NODE_PORT/containerLogs/default/evil-$NODE/link' | grep -q TOPSECRET"
+
 rm -f "$M"/*
-gone() { for p in expand badsub privinit priv tmsg; do is_gone c "default/$p-$NODE" || return 1; done; }
+gone() { for p in expand badsub privinit priv tmsg evil; do is_gone c "default/$p-$NODE" || return 1; done; }
 check "pods removed" wait_for 30 gone
 check "cubelet exits cleanly" stop_cubelet
 finish

@@ -92,7 +92,7 @@ check "pod condition Ready False while one container is not ready" status_is rea
   '.conditions[] | select(.type == "Ready") | [.status, .message] | join(",")' "False,containers with unready status: [closed]"
 check "readiness failures are Unhealthy events" log_has 'reason="Unhealthy" message="Readiness probe failed: '
 repeats_counted() {
-  curl -sf "http://127.0.0.1:$HEALTHZ_PORT/events" | jq -e '.items[] | select(.reason == "Unhealthy" and
+  local_get /events | jq -e '.items[] | select(.reason == "Unhealthy" and
     .involvedObject.fieldPath == "spec.containers{closed}" and .type == "Warning" and .count >= 3)' >/dev/null
 }
 check "/events: repeated probe failures are one event with a count" repeats_counted

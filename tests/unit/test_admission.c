@@ -489,6 +489,73 @@ static void expect_sysctl(const struct sysctl_whitelist *w, const char *spec, co
         node_done(&node);
 }
 
+/* A pod naming extra networks in cubelet.io/extra-networks. */
+static struct pod *extra_net_pod(const char *networks)
+{
+        json_t *obj = json_pack("{s:{s:s, s:s, s:s, s:{s:s, s:s}}, s:{s:[{s:s, s:s}]}}", "metadata", "name",
+                                "x", "namespace", "default", "uid", "x", "annotations",
+                                "kubernetes.io/config.source", "api", "cubelet.io/extra-networks", networks,
+                                "spec", "containers", "name", "c", "image", "busybox");
+        pod_json_apply_defaults(obj);
+        struct api_problems pr = {0};
+        struct pod *p = pod_from_json(obj, &pr);
+        json_decref(obj);
+        assert_non_null(p);
+        api_problems_clear(&pr);
+        return p;
+}
+
+static void expect_extra(char *const *allowed, const char *networks, const char *message)
+{
+        struct admit_node node = test_node();
+        node.allowed_extra_networks = allowed;
+        struct pod *p = extra_net_pod(networks);
+        struct admit_result r;
+        assert_int_equal(admission_check(&node, NULL, NULL, 0, p, &r), 0);
+        if (message) {
+                assert_false(r.admit);
+                assert_string_equal(r.reason, "ExtraNetworkForbidden");
+                assert_string_equal(r.message, message);
+        } else if (!r.admit)
+                fail_msg("refused: %s", r.message);
+        pod_unref(p);
+        node_done(&node);
+}
+
+/* cubelet.io/extra-networks names only networks of allowedExtraNetworks, at most 8 of them. */
+static void test_extra_networks(void **state)
+{
+        char *allowed[] = {(char *) "a", (char *) "b", (char *) "c", (char *) "d", (char *) "e",
+                           (char *) "f", (char *) "g", (char *) "h", (char *) "i", NULL};
+        expect_extra(NULL, "", NULL); /* naming none is fine anywhere */
+        expect_extra(NULL, " , ", NULL);
+        expect_extra(
+                NULL, "a",
+                "extra network \"a\" (annotation cubelet.io/extra-networks) is not allowed on this node "
+                "(allowedExtraNetworks: none)");
+        expect_extra(allowed, "a, b,c", NULL);
+        expect_extra(
+                allowed, "a,cubelet",
+                "extra network \"cubelet\" (annotation cubelet.io/extra-networks) is not allowed on this "
+                "node (allowedExtraNetworks: a, b, c, d, e, f, g, h, i)");
+        expect_extra(
+                allowed, "A", /* names match exactly */
+                "extra network \"A\" (annotation cubelet.io/extra-networks) is not allowed on this node "
+                "(allowedExtraNetworks: a, b, c, d, e, f, g, h, i)");
+        expect_extra(allowed, "a,b,c,d,e,f,g,h", NULL);
+        expect_extra(allowed, "a,b,c,d,e,f,g,h,i",
+                     "too many extra networks (annotation cubelet.io/extra-networks): 9, at most 8");
+        expect_extra(allowed, "a,a,a,a,a,a,a,a,a",
+                     "too many extra networks (annotation cubelet.io/extra-networks): 9, at most 8");
+        /* The same check for the delegate, on the pod alone. */
+        struct pod *p = extra_net_pod("b");
+        _cleanup_free_ char *none = admission_extra_networks_problem(p, allowed),
+                            *why = admission_extra_networks_problem(p, NULL);
+        assert_null(none);
+        assert_non_null(why);
+        pod_unref(p);
+}
+
 #define SYSCTL_POD(extra, name)                                                                             \
         "{" extra "\"securityContext\": {\"sysctls\": [{\"name\": \"" name "\", \"value\": \"1\"}]}, "      \
         "\"containers\": [" C("{}") "]}"
@@ -658,7 +725,7 @@ int main(void)
                 cmocka_unit_test(test_critical_pods),    cmocka_unit_test(test_node_affinity),
                 cmocka_unit_test(test_node_name_and_os), cmocka_unit_test(test_host_ports),
                 cmocka_unit_test(test_taints),           cmocka_unit_test(test_sysctls),
-                cmocka_unit_test(test_podconfig_order),
+                cmocka_unit_test(test_extra_networks),   cmocka_unit_test(test_podconfig_order),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -804,6 +804,93 @@ static void test_dns_settings(void **state)
         config_done(&c);
 }
 
+/* localSocket / --local-socket: the root-only socket with /pods and /events, shown in /configz; "" turns
+ * it off; a relative or too long path is refused. */
+static void test_local_socket(void **state)
+{
+        struct cubelet_config c;
+        assert_int_equal(parse(&c, "--hostname-override=n1", NULL), 0);
+        assert_string_equal(c.local_socket, "/run/cubelet/cubelet.sock");
+        json_t *o = config_to_json(&c);
+        assert_string_equal(json_string_value(json_object_get(o, "localSocket")),
+                            "/run/cubelet/cubelet.sock");
+        json_decref(o);
+        config_done(&c);
+
+        _cleanup_free_ char *path = write_tmp("sock.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                           "kind: KubeletConfiguration\n"
+                                                           "localSocket: /run/other/c.sock\n");
+        _cleanup_free_ char *arg = strdup_printf("--config=%s", path);
+        assert_int_equal(parse(&c, "--hostname-override=n1", arg, NULL), 0);
+        assert_string_equal(c.local_socket, "/run/other/c.sock");
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", arg, "--local-socket=", NULL), 0);
+        assert_null(c.local_socket);
+        o = config_to_json(&c);
+        assert_string_equal(json_string_value(json_object_get(o, "localSocket")), "");
+        json_decref(o);
+        config_done(&c);
+
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--local-socket", "rel.sock", NULL), -EINVAL);
+        config_done(&c);
+        char longp[200] = "/";
+        memset(longp + 1, 'a', 150);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--local-socket", longp, NULL), -EINVAL);
+        config_done(&c);
+        _cleanup_free_ char *bad = write_tmp("bad-sock.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                              "kind: KubeletConfiguration\n"
+                                                              "localSocket: 7\n");
+        int r;
+        _cleanup_free_ char *err = NULL;
+        config_init_defaults(&c);
+        _cleanup_free_ char *out = load_capturing_stderr(&c, bad, &r, &err);
+        assert_int_equal(r, -EINVAL);
+        assert_non_null(strstr(err, "localSocket: expected a string"));
+        config_done(&c);
+}
+
+/* allowedExtraNetworks / --allowed-extra-networks: none by default; the flag replaces the file's list. */
+static void test_extra_networks(void **state)
+{
+        struct cubelet_config c;
+        assert_int_equal(parse(&c, "--hostname-override=n1", NULL), 0);
+        assert_null(c.allowed_extra_networks);
+        json_t *o = config_to_json(&c);
+        assert_null(json_object_get(o, "allowedExtraNetworks"));
+        json_decref(o);
+        config_done(&c);
+
+        _cleanup_free_ char *path = write_tmp("nets.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                           "kind: KubeletConfiguration\n"
+                                                           "allowedExtraNetworks: [storage, backup]\n");
+        _cleanup_free_ char *arg = strdup_printf("--config=%s", path);
+        assert_int_equal(parse(&c, "--hostname-override=n1", arg, NULL), 0);
+        assert_int_equal(strv_length(c.allowed_extra_networks), 2);
+        assert_string_equal(c.allowed_extra_networks[1], "backup");
+        o = config_to_json(&c);
+        assert_string_equal(json_string_value(json_array_get(json_object_get(o, "allowedExtraNetworks"), 0)),
+                            "storage");
+        json_decref(o);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", arg, "--allowed-extra-networks=x", NULL), 0);
+        assert_int_equal(strv_length(c.allowed_extra_networks), 1);
+        assert_string_equal(c.allowed_extra_networks[0], "x");
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--allowed-extra-networks=a b", NULL), -EINVAL);
+        config_done(&c);
+
+        _cleanup_free_ char *bad = write_tmp("bad-nets.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                              "kind: KubeletConfiguration\n"
+                                                              "allowedExtraNetworks: [ok, \"\"]\n");
+        int r;
+        _cleanup_free_ char *err = NULL;
+        config_init_defaults(&c);
+        _cleanup_free_ char *out = load_capturing_stderr(&c, bad, &r, &err);
+        assert_int_equal(r, -EINVAL);
+        assert_non_null(strstr(err, "allowedExtraNetworks[1]: an empty network name"));
+        config_done(&c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -821,6 +908,8 @@ int main(void)
                 cmocka_unit_test(test_node_server_config),
                 cmocka_unit_test(test_unsafe_sysctls),
                 cmocka_unit_test(test_config_to_json),
+                cmocka_unit_test(test_local_socket),
+                cmocka_unit_test(test_extra_networks),
                 cmocka_unit_test(test_dns_settings),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <setjmp.h>
@@ -51,18 +52,25 @@ static void test_parse(void **state)
         assert_false(e.partial);
         assert_int_equal(e.msg_len, 0);
 
-        const char *bad[] = {"",
-                             "hello",
-                             T0,
-                             T0 " ",
-                             "2026-13-27T03:51:49Z stdout F x",
-                             "2026-11-27 03:51:49Z stdout F x",
-                             "2026-11-27T03:51:49.Z stdout F x",
-                             "2026-11-27T03:51:49+0100 stdout F x",
-                             "1013-11-27T03:51:50.1Z stdout F x",
-                             "9999-11-27T03:51:50Z stdout F x"};
+        const char *bad[] = {"", "hello", T0, T0 " ", "2026-13-27T03:51:49Z stdout F x",
+                             "2026-11-27 03:51:49Z stdout F x", "2026-11-27T03:51:49.Z stdout F x",
+                             "2026-11-27T03:51:49+0100 stdout F x", "1013-11-27T03:51:50.1Z stdout F x",
+                             "9999-11-27T03:51:50Z stdout F x",
+                             /* strictly upstream's: stdout or stderr, then a tag */
+                             T0 " stdin F x", T0 " root:x:0:0:root:/root:/bin/bash", T0 " stdout",
+                             T0 " stdout ", "root:x:0:0:root:/root:/bin/bash"};
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
                 assert_int_equal(cri_log_parse(bad[i], strlen(bad[i]), &e), -EINVAL);
+
+        /* Tags are ':'-separated, forward compatible; the first says partial or not. */
+        l = T0 " stderr P:x:y more";
+        assert_int_equal(cri_log_parse(l, strlen(l), &e), 0);
+        assert_true(e.partial);
+        assert_int_equal(e.msg_len, 4);
+        l = T0 " stdout Px two words";
+        assert_int_equal(cri_log_parse(l, strlen(l), &e), 0);
+        assert_false(e.partial);
+        assert_int_equal(e.msg_len, 9);
 
         char buf[40];
         rfc3339_format_ns(1795751510100000000LL, buf, sizeof buf);
@@ -190,6 +198,39 @@ static void test_tail_string(void **state)
         assert_string_equal(small2, "6789\n");
 }
 
+/* The FallbackToLogsOnError reader and /containerLogs open only a regular file at the log's path: a
+ * symlink (to a root-owned file) is ELOOP, a FIFO (which would block) EINVAL; a file that is not a CRI log
+ * gives nothing. */
+static void test_tail_string_hostile(void **state)
+{
+        _cleanup_free_ char *secret = strdup_printf("%s/secret", tmpdir),
+                            *link = strdup_printf("%s/l.log", tmpdir),
+                            *fifo = strdup_printf("%s/f.log", tmpdir),
+                            *plain = strdup_printf("%s/p.log", tmpdir),
+                            *dir = strdup_printf("%s/d.log", tmpdir);
+        const char *s = T0 " stdout F the secret\n";
+        assert_int_equal(write_file_atomic(secret, s, strlen(s), 0600), 0);
+        assert_int_equal(symlink(secret, link), 0);
+        int e = 0;
+        assert_null(log_tail_string(link, 80, 2048, &e));
+        assert_int_equal(e, ELOOP);
+        struct log_options o = {.tail = -1};
+        struct log_reader *r = NULL;
+        assert_int_equal(log_reader_open(link, &o, &r), -ELOOP);
+
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        assert_null(log_tail_string(fifo, 80, 2048, &e)); /* returns at once: nothing opened the FIFO */
+        assert_int_equal(e, EINVAL);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        assert_null(log_tail_string(dir, 80, 2048, &e));
+        assert_int_equal(e, EINVAL);
+
+        const char *passwd = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/:/bin/false\n";
+        assert_int_equal(write_file_atomic(plain, passwd, strlen(passwd), 0644), 0);
+        assert_null(log_tail_string(plain, 80, 2048, &e));
+        assert_int_equal(e, 0);
+}
+
 static void test_find_file(void **state)
 {
         _cleanup_free_ char *dir = strdup_printf("%s/c", tmpdir), *path = NULL, *prev = NULL;
@@ -248,9 +289,8 @@ static void test_file_or_rotated(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse),
-                cmocka_unit_test(test_read),
-                cmocka_unit_test(test_tail_string),
+                cmocka_unit_test(test_parse),       cmocka_unit_test(test_read),
+                cmocka_unit_test(test_tail_string), cmocka_unit_test(test_tail_string_hostile),
                 cmocka_unit_test(test_find_file),
                 cmocka_unit_test(test_file_or_rotated),
         };
