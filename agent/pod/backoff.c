@@ -1,4 +1,5 @@
-/* Per-container restart back-off (CrashLoopBackOff), with upstream's rules. Thread-safe. */
+/* Per-container restart back-off (CrashLoopBackOff) and per-image pull back-off, with upstream's rules.
+ * Thread-safe. */
 #include "backoff.h"
 
 #include <pthread.h>
@@ -62,6 +63,19 @@ bool backoff_in_backoff(struct backoff *b, const char *key, int64_t finished_ms,
                 in = true;
                 *ret_delay_ms = e->delay_ms;
                 *ret_left_ms = e->delay_ms - (now_ms - finished_ms);
+        }
+        pthread_mutex_unlock(&b->lock);
+        return in;
+}
+
+bool backoff_in_backoff_since_update(struct backoff *b, const char *key, int64_t now_ms, int64_t *ret_left_ms)
+{
+        bool in = false;
+        pthread_mutex_lock(&b->lock);
+        struct entry *e = find(b, key);
+        if (e && !expired(b, e, now_ms) && now_ms - e->last_ms < e->delay_ms) {
+                in = true;
+                *ret_left_ms = e->delay_ms - (now_ms - e->last_ms);
         }
         pthread_mutex_unlock(&b->lock);
         return in;

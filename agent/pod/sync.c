@@ -533,7 +533,10 @@ static int pull_image(const struct sync_ctx *ctx, const struct pod *pod, const c
                         docker_auths_free(auths, nauth);
                         return 0;
                 }
-                const char *msg = cri_msg(&cerr, r);
+                /* As Go's gRPC error text: "rpc error: code = ... desc = ...", without our "PullImage: ". */
+                const char *msg = cri_msg(&cerr, r), *rpc = strstr(msg, "rpc error: ");
+                if (rpc)
+                        msg = rpc;
                 if (used < err_len)
                         used += (size_t) snprintf(err + used, err_len - used, "%s%s", i ? ", " : "", msg);
         }
@@ -592,11 +595,26 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
                 return -ENOENT;
         }
 
+        /* upstream's image back-off: per pod and image, 10 s doubling to 300 s from each failed pull. Its keys
+         * start with the pod's UID, as the crash-loop ones, so both go when the pod does. */
+        _cleanup_free_ char *key = strdup_printf("%s_%s", pod->uid, c->image);
+        int64_t left;
+        if (ctx->backoff && backoff_in_backoff_since_update(ctx->backoff, key, now_mono_ms(), &left)) {
+                res_cerror(res, c->name, "ImagePullBackOff", "Back-off pulling image \"%s\"", c->image);
+                pod_event(ctx, pod, fp, EVENT_NORMAL, "BackOff", "Back-off pulling image \"%s\"", c->image);
+                res->requeue_ms = res->requeue_ms ? MIN(res->requeue_ms, left + 50) : left + 50;
+                return -EAGAIN;
+        }
         pod_event(ctx, pod, fp, EVENT_NORMAL, "Pulling", "Pulling image \"%s\"", c->image);
         int64_t t0 = now_mono_ms();
         r = pull_image(ctx, pod, image, repo, ret_ref, why, sizeof why);
         if (r < 0) {
-                res_cerror(res, c->name, "ErrImagePull", "Failed to pull image \"%s\": %s", c->image, why);
+                if (ctx->backoff)
+                        backoff_next(ctx->backoff, key, now_mono_ms(), now_mono_ms());
+                /* The status says what the runtime said (upstream: the pull's error text); the event and
+                 * the log name the image too. */
+                res_cerror(res, c->name, "ErrImagePull", "%s", why);
+                snprintf(res->error, sizeof res->error, "Failed to pull image \"%s\": %s", c->image, why);
                 pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "%s", res->error);
                 return r;
         }

@@ -33,17 +33,31 @@ spec:
   containers:
   - {name: c, image: "cubelet.local/BusyBox:1.35", imagePullPolicy: IfNotPresent}
 YAML
-start_cubelet "$M"
+# -v 2: a repeated event (the same Pulling) is logged with its count.
+start_cubelet "$M" -v 2
 waiting() { status_is "$1" '.containerStatuses[0].state.waiting.reason' "$2"; }
 check "a reference that does not parse: InvalidImageName" wait_for 30 waiting badref InvalidImageName
 check "... with upstream's message" status_is badref '.containerStatuses[0].state.waiting.message' \
   'Failed to apply default image tag "cubelet.local/BusyBox:1.35": couldn'"'"'t parse image reference "cubelet.local/BusyBox:1.35": invalid reference format: repository name must be lowercase'
 check "... and an InspectFailed event" log_has 'reason="InspectFailed" message="Failed to apply default image tag'
-check "without credentials the registry refuses the pull: ErrImagePull" wait_for 60 waiting private ErrImagePull
-check "... with the runtime's words in the message" sh -c \
-  "curl -sf http://127.0.0.1:$RO_PORT/pods | jq -r '.items[] | select(.metadata.name == \"private-$NODE\") | .status.containerStatuses[0].state.waiting.message' |
-   grep -q '^Failed to pull image \"$IMAGE\": .*401 Unauthorized'"
-check "... and a Failed event" log_has "reason=\"Failed\" message=\"Failed to pull image \\\\\"$IMAGE\\\\\""
+# The pull fails: ErrImagePull (for a second: the next sync is inside the back-off), with the runtime's
+# words in the Failed event; then ImagePullBackOff until the back-off (10 s, then 20 s) has passed.
+check "without credentials the registry refuses the pull: ErrImagePull" wait_for 60 log_has 'reason="ErrImagePull"'
+check "... a Failed event with the runtime's words" log_has \
+  "reason=\"Failed\" message=\"Failed to pull image \\\\\"$IMAGE\\\\\": rpc error: code = .*401 Unauthorized"
+check "later syncs inside the back-off: ImagePullBackOff" wait_for 30 waiting private ImagePullBackOff
+check "... with upstream's message" status_is private '.containerStatuses[0].state.waiting.message' \
+  "Back-off pulling image \"$IMAGE\""
+check "... and a BackOff event" log_has "reason=\"BackOff\" message=\"Back-off pulling image \\\\\"$IMAGE\\\\\"\""
+# When each pull was tried, from cubelet's log (klog's hh:mm:ss.uuuuuu): 10 s, then 20 s apart.
+pulls_at() { grep "reason=\"Pulling\" message=\"Pulling image \\\\\"$IMAGE" "$WORK/cubelet.log" |
+  awk '{ split($2, t, ":"); printf "%.1f\n", t[1] * 3600 + t[2] * 60 + t[3] }'; }
+three_pulls() { [ "$(pulls_at | wc -l)" -ge 3 ]; }
+check "the pull is tried again after each back-off" wait_for 60 three_pulls
+gaps=$(pulls_at | head -3 | awk 'NR > 1 { d = $1 - p; if (d < -43200) d += 86400; printf "%s%.1f", (NR > 2 ? " " : ""), d } { p = $1 }')
+echo "# gaps between pulls: $gaps s"
+check "... 10 s, then 20 s apart (a busy machine gets 5 s more)" sh -c \
+  "echo '$gaps' | awk '{ exit !(\$1 >= 9.5 && \$1 < 15 && \$2 >= 19.5 && \$2 < 25) }'"
 check "cubelet exits cleanly" stop_cubelet
 
 # The node's credentials: config.json in the root directory, first in upstream's search order. Two entries

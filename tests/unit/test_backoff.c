@@ -67,12 +67,38 @@ static void test_keys_are_independent_and_forgotten_by_prefix(void **state)
         backoff_free(b);
 }
 
+/* Image pulls (IsInBackOffSinceUpdate): measured from the last failure, 10 s doubling to the cap. */
+static void test_since_update(void **state)
+{
+        struct backoff *b = backoff_new(10000, 300000);
+        int64_t left = -1;
+        assert_false(backoff_in_backoff_since_update(b, "uid_img", 1000, &left));
+        backoff_next(b, "uid_img", 1000, 1000);
+        assert_true(backoff_in_backoff_since_update(b, "uid_img", 1000, &left));
+        assert_int_equal(left, 10000);
+        assert_true(backoff_in_backoff_since_update(b, "uid_img", 10999, &left));
+        assert_int_equal(left, 1);
+        assert_false(backoff_in_backoff_since_update(b, "uid_img", 11000, &left));
+        backoff_next(b, "uid_img", 11000, 11000);
+        assert_true(backoff_in_backoff_since_update(b, "uid_img", 30999, &left));
+        assert_false(backoff_in_backoff_since_update(b, "uid_img", 31000, &left));
+        for (int i = 0; i < 10; i++)
+                backoff_next(b, "uid_img", 31000, 31000);
+        assert_true(backoff_in_backoff_since_update(b, "uid_img", 31000 + 299999, &left));
+        assert_false(backoff_in_backoff_since_update(b, "uid_img", 31000 + 300000, &left));
+        /* Forgotten with the pod, as the crash-loop keys. */
+        backoff_forget_prefix(b, "uid");
+        assert_false(backoff_in_backoff_since_update(b, "uid_img", 31001, &left));
+        backoff_free(b);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_first_restart_at_once_then_doubling),
                 cmocka_unit_test(test_forgotten_after_twice_the_cap),
                 cmocka_unit_test(test_keys_are_independent_and_forgotten_by_prefix),
+                cmocka_unit_test(test_since_update),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
