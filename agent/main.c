@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "credentials.h"
+#include "puller.h"
 #include "admitter.h"
 #include "api.h"
 #include "apisync.h"
@@ -81,6 +82,7 @@ struct agent {
         struct event_sink *event_sink;
         struct obj_cache *objects;
         struct image_credentials *credentials; /* pull secrets and the node's docker config */
+        struct image_puller *puller;           /* image pulls, off the pod workers */
         struct svc_cache *services;
         struct rc_cache *runtime_classes;
         char **cluster_dns; /* clusterDNS, the valid addresses */
@@ -194,6 +196,14 @@ static int do_kill(void *ud, const char *uid, int64_t grace_s, struct sync_resul
                         api_status_killed(a->api_status, p);
         }
         return r;
+}
+
+/* On a puller thread: a pull a pod waited for has ended. */
+static void on_pull_done(const char *uid, void *ud)
+{
+        struct agent *a = ud;
+        if (a->workers)
+                pod_workers_kick(a->workers, uid);
 }
 
 static void on_pod_change(const char *uid, void *ud)
@@ -738,6 +748,16 @@ static int run(struct agent *a)
                                             .seccomp = a->seccomp};
         apparmor_host_probe(&a->security.apparmor);
         a->credentials = image_credentials_new(a->cfg.root_dir);
+        struct image_puller_config ipc = {
+                .cri = a->cri,
+                .timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
+                .max_parallel = a->cfg.serialize_image_pulls        ? 1
+                                : a->cfg.max_parallel_image_pulls > 0 ? a->cfg.max_parallel_image_pulls
+                                                                      : 16,
+                .on_done = on_pull_done,
+                .userdata = a,
+        };
+        a->puller = image_puller_new(&ipc);
         a->sync = (struct sync_ctx){
                 .prober = a->prober,
                 .backoff = a->backoff,
@@ -759,6 +779,7 @@ static int run(struct agent *a)
                 .image_pull_timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
                 .objects = a->objects,
                 .credentials = a->credentials,
+                .puller = a->puller,
                 .services = a->services,
                 .tokens = a->tokens,
                 .security = &a->security,
@@ -900,6 +921,8 @@ out:
         prober_halt(a->prober); /* no more kicks into the workers */
         if (a->objects)
                 obj_cache_set_on_change(a->objects, NULL, NULL);
+        /* The puller first: its threads wake pod workers. */
+        a->puller = image_puller_free(a->puller);
         a->workers = pod_workers_free(a->workers);
         a->prober = prober_free(a->prober);    /* after the workers: they read its results */
         stop_kube_writers(a);                  /* after the workers: they publish statuses */

@@ -49,6 +49,7 @@ void config_init_defaults(struct cubelet_config *c)
         c->node_report_ms = 300000;
         c->node_lease_s = 40;
         c->cgroups_per_qos = true;
+        c->serialize_image_pulls = true;
         c->cgroup_root = xstrdup("/");
         c->pod_pids_limit = -1;
         c->cni_delegate_socket = xstrdup("/run/cubelet/cni.sock");
@@ -203,6 +204,9 @@ json_t *config_to_json(const struct cubelet_config *c)
                 "webhook", "cacheAuthorizedTTL", allowed_ttl, "cacheUnauthorizedTTL", denied_ttl,
                 "tlsCertFile", c->tls_cert_file, "tlsPrivateKeyFile", c->tls_key_file);
         json_object_set_new(o, "cgroupDriver", json_string("cgroupfs"));
+        json_object_set_new(o, "serializeImagePulls", json_boolean(c->serialize_image_pulls));
+        if (c->max_parallel_image_pulls > 0)
+                json_object_set_new(o, "maxParallelImagePulls", json_integer(c->max_parallel_image_pulls));
         json_object_set_new(o, "localSocket", json_string(c->local_socket ? c->local_socket : ""));
         config_url_to_json(c, o);
         json_object_set_new(o, "resolvConf", json_string(c->resolv_conf ? c->resolv_conf : ""));
@@ -684,6 +688,18 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                 c->register_node = json_is_true(v);
                 return 0;
         }
+        if (streq(key, "serializeImagePulls")) {
+                if (!json_is_boolean(v))
+                        return *err = strdup_printf("%s: expected true or false", key), -EINVAL;
+                c->serialize_image_pulls = json_is_true(v);
+                return 0;
+        }
+        if (streq(key, "maxParallelImagePulls")) {
+                if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000)
+                        return *err = strdup_printf("%s: expected an integer of at least 1", key), -EINVAL;
+                c->max_parallel_image_pulls = (int) json_integer_value(v);
+                return 0;
+        }
         if (streq(key, "cgroupsPerQOS")) {
                 if (!json_is_boolean(v))
                         return *err = strdup_printf("%s: expected true or false", key), -EINVAL;
@@ -830,6 +846,8 @@ enum {
         OPT_KUBE_RESERVED,
         OPT_SYSTEM_RESERVED,
         OPT_CGROUPS_PER_QOS,
+        OPT_SERIALIZE_PULLS,
+        OPT_MAX_PARALLEL_PULLS,
         OPT_CGROUP_ROOT,
         OPT_CGROUP_DRIVER,
         OPT_POD_MAX_PIDS,
@@ -889,6 +907,8 @@ static const struct option options[] = {
         {"kube-reserved", required_argument, NULL, OPT_KUBE_RESERVED},
         {"system-reserved", required_argument, NULL, OPT_SYSTEM_RESERVED},
         {"cgroups-per-qos", required_argument, NULL, OPT_CGROUPS_PER_QOS},
+        {"serialize-image-pulls", required_argument, NULL, OPT_SERIALIZE_PULLS},
+        {"max-parallel-image-pulls", required_argument, NULL, OPT_MAX_PARALLEL_PULLS},
         {"cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT},
         {"cgroup-driver", required_argument, NULL, OPT_CGROUP_DRIVER},
         {"pod-max-pids", required_argument, NULL, OPT_POD_MAX_PIDS},
@@ -962,6 +982,9 @@ static void usage(FILE *f)
               "  --system-reserved cpu=Q,memory=Q   taken from the Node's allocatable (systemReserved) "
               "[none]\n"
               "  --cgroups-per-qos BOOL             pod cgroups under kubepods by QoS class [true]\n"
+              "  --serialize-image-pulls BOOL       one image pull at a time (serializeImagePulls) [true]\n"
+              "  --max-parallel-image-pulls N       pulls at once when not serialized (maxParallelImagePulls)\n"
+              "                                     [16]\n"
               "  --cgroup-root PATH                 the cgroup kubepods goes under (cgroupfs syntax) [/]\n"
               "  --cgroup-driver NAME               cgroupfs (the only one) [cgroupfs]\n"
               "  --pod-max-pids N                   pids.max of each pod, -1 for none (podPidsLimit) [-1]\n"
@@ -1147,11 +1170,13 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                 case OPT_RUNTIME_EVENTS:
                 case OPT_ANONYMOUS:
                 case OPT_TOKEN_WEBHOOK:
-                case OPT_CGROUPS_PER_QOS: {
-                        bool *dst = opt == OPT_RUNTIME_EVENTS  ? &c->runtime_events
-                                    : opt == OPT_ANONYMOUS     ? &c->anonymous_auth
-                                    : opt == OPT_TOKEN_WEBHOOK ? &c->webhook_authn
-                                                               : &c->cgroups_per_qos;
+                case OPT_CGROUPS_PER_QOS:
+                case OPT_SERIALIZE_PULLS: {
+                        bool *dst = opt == OPT_RUNTIME_EVENTS    ? &c->runtime_events
+                                    : opt == OPT_ANONYMOUS       ? &c->anonymous_auth
+                                    : opt == OPT_TOKEN_WEBHOOK   ? &c->webhook_authn
+                                    : opt == OPT_SERIALIZE_PULLS ? &c->serialize_image_pulls
+                                                                 : &c->cgroups_per_qos;
                         if (streq(optarg, "true") || streq(optarg, "1"))
                                 *dst = true;
                         else if (streq(optarg, "false") || streq(optarg, "0"))
@@ -1281,6 +1306,10 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         c->log_max_size = milli / 1000;
                         break;
                 }
+                case OPT_MAX_PARALLEL_PULLS:
+                        if (parse_int_flag(name, optarg, 1, 1000, &c->max_parallel_image_pulls) < 0)
+                                return -EINVAL;
+                        break;
                 case OPT_LOG_MAX_FILES:
                         if (parse_int_flag(name, optarg, 2, 1000, &c->log_max_files) < 0)
                                 return -EINVAL;
@@ -1369,6 +1398,14 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
         }
         if (!c->tls_cert_file != !c->tls_key_file) {
                 fprintf(stderr, "cubelet: tlsCertFile and tlsPrivateKeyFile go together\n");
+                return -EINVAL;
+        }
+        /* As upstream's validation. */
+        if (c->serialize_image_pulls && c->max_parallel_image_pulls > 1) {
+                fprintf(stderr,
+                        "cubelet: invalid configuration: maxParallelImagePulls (--max-parallel-image-pulls) %d "
+                        "must be 1 when serializeImagePulls (--serialize-image-pulls) is true\n",
+                        c->max_parallel_image_pulls);
                 return -EINVAL;
         }
         lowercase(c->node_name);

@@ -47,6 +47,8 @@ struct cubelet_config {
         int node_lease_s;       /* nodeLeaseDurationSeconds [40] */
         /* kubeReserved + systemReserved (cpu in millicores, memory in bytes), taken from allocatable */
         int64_t reserved_cpu_m, reserved_mem;
+        bool serialize_image_pulls;   /* serializeImagePulls: one pull at a time [true] */
+        int max_parallel_image_pulls; /* maxParallelImagePulls with serializeImagePulls false; 0: unset */
         bool cgroups_per_qos;   /* cgroupsPerQOS: pod cgroups under kubepods by QoS class [true] */
         char *cgroup_root;      /* cgroupRoot: where kubepods lives ["/"]; cgroupDriver is cgroupfs */
         int64_t pod_pids_limit; /* podPidsLimit / --pod-max-pids: pids.max of each pod [-1: none] */

@@ -14,6 +14,7 @@
 #include "credentials.h"
 #include "keyring.h"
 #include "objcache.h"
+#include "puller.h"
 #include "reference.h"
 #include "dns.h"
 #include "envvars.h"
@@ -497,55 +498,19 @@ static int pod_pull_keyring(const struct sync_ctx *ctx, const struct pod *pod, s
         return 0;
 }
 
-/* PullImage with each credential in turn until one works (upstream's PullImage); none: without. On
- * failure, err holds the runtime's message, or "[first, second, ...]" for several (Go's aggregate). */
-static int pull_image(const struct sync_ctx *ctx, const struct pod *pod, const char *image, const char *repo,
-                      char **ret_ref, char *err, size_t err_len)
+/* The credentials a pull of repo tries, in order (pod's pull secrets, then the node's). */
+static int pull_credentials(const struct sync_ctx *ctx, const struct pod *pod, const char *repo,
+                            struct docker_auth **ret, size_t *ret_n, char *err, size_t err_len)
 {
         _cleanup_(keyring_freep) struct keyring *pod_keys = NULL;
-        struct docker_auth *auths = NULL;
-        size_t nauth = 0;
+        *ret = NULL;
+        *ret_n = 0;
         int r = pod_pull_keyring(ctx, pod, &pod_keys, err, err_len);
         if (r < 0)
                 return r;
         if (ctx->credentials)
-                image_credentials_lookup(ctx->credentials, pod_keys, repo, &auths, &nauth);
-
-        Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
-        Runtime__V1__PullImageRequest preq = RUNTIME__V1__PULL_IMAGE_REQUEST__INIT;
-        spec.image = (char *) image;
-        preq.image = &spec;
-        size_t used = 0;
-        err[0] = '\0';
-        for (size_t i = 0; i == 0 || i < nauth; i++) {
-                Runtime__V1__AuthConfig auth = RUNTIME__V1__AUTH_CONFIG__INIT;
-                _cleanup_cri_ Runtime__V1__PullImageResponse *presp = NULL;
-                struct cri_error cerr = {0};
-                if (nauth > 0) {
-                        auth.username = auths[i].username;
-                        auth.password = auths[i].password;
-                        preq.auth = &auth;
-                }
-                r = CRI_CALL(ctx->cri, ImageService, PullImage, pull_image, &preq, &presp,
-                             ctx->image_pull_timeout_ms, &cerr);
-                if (r >= 0) {
-                        *ret_ref = xstrdup(presp->image_ref);
-                        docker_auths_free(auths, nauth);
-                        return 0;
-                }
-                /* As Go's gRPC error text: "rpc error: code = ... desc = ...", without our "PullImage: ". */
-                const char *msg = cri_msg(&cerr, r), *rpc = strstr(msg, "rpc error: ");
-                if (rpc)
-                        msg = rpc;
-                if (used < err_len)
-                        used += (size_t) snprintf(err + used, err_len - used, "%s%s", i ? ", " : "", msg);
-        }
-        docker_auths_free(auths, nauth);
-        if (nauth > 1) { /* "[a, b]" */
-                _cleanup_free_ char *list = xstrdup(err);
-                snprintf(err, err_len, "[%s]", list);
-        }
-        return r;
+                image_credentials_lookup(ctx->credentials, pod_keys, repo, ret, ret_n);
+        return 0;
 }
 
 static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const struct container *c,
@@ -605,21 +570,34 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
                 res->requeue_ms = res->requeue_ms ? MIN(res->requeue_ms, left + 50) : left + 50;
                 return -EAGAIN;
         }
-        pod_event(ctx, pod, fp, EVENT_NORMAL, "Pulling", "Pulling image \"%s\"", c->image);
-        int64_t t0 = now_mono_ms();
-        r = pull_image(ctx, pod, image, repo, ret_ref, why, sizeof why);
-        if (r < 0) {
+        /* The pull runs on the puller's threads: this pod waits in ContainerCreating and is woken when it
+         * ends; other pods never wait for it. */
+        struct docker_auth *auths = NULL;
+        size_t nauth = 0;
+        struct pull_outcome o = {0};
+        enum pull_state st = PULL_FAILED;
+        bool first = false;
+        if (pull_credentials(ctx, pod, repo, &auths, &nauth, o.err, sizeof o.err) >= 0)
+                st = image_puller_request(ctx->puller, pod->uid, image, auths, nauth, &first, &o);
+        docker_auths_free(auths, nauth);
+        if (st == PULL_RUNNING) {
+                if (first)
+                        pod_event(ctx, pod, fp, EVENT_NORMAL, "Pulling", "Pulling image \"%s\"", c->image);
+                return -EINPROGRESS;
+        }
+        if (st == PULL_FAILED) {
                 if (ctx->backoff)
                         backoff_next(ctx->backoff, key, now_mono_ms(), now_mono_ms());
                 /* The status says what the runtime said (upstream: the pull's error text); the event and
                  * the log name the image too. */
-                res_cerror(res, c->name, "ErrImagePull", "%s", why);
-                snprintf(res->error, sizeof res->error, "Failed to pull image \"%s\": %s", c->image, why);
+                res_cerror(res, c->name, "ErrImagePull", "%s", o.err);
+                snprintf(res->error, sizeof res->error, "Failed to pull image \"%.200s\": %.700s", c->image, o.err);
                 pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "%s", res->error);
-                return r;
+                return -EIO;
         }
         pod_event(ctx, pod, fp, EVENT_NORMAL, "Pulled", "Successfully pulled image \"%s\" in %lldms",
-                  c->image, (long long) (now_mono_ms() - t0));
+                  c->image, (long long) o.duration_ms);
+        *ret_ref = o.image_ref;
         return 0;
 }
 

@@ -13,6 +13,7 @@ struct status_manager;
 struct prober;
 struct obj_cache;
 struct image_credentials;
+struct image_puller;
 struct token_cache;
 struct security_ctx;
 struct svc_cache;
@@ -56,6 +57,7 @@ struct sync_ctx {
         struct rc_cache *runtime_classes;    /* RuntimeClasses from the API server; NULL: standalone */
         bool api_server;                     /* a kubeconfig is set (RuntimeClasses must come from it) */
         struct image_credentials *credentials; /* registry credentials for pulls; NULL: none */
+        struct image_puller *puller;           /* runs the pulls off the pod workers */
 };
 
 #define SYNC_MAX_WAITS 16

@@ -891,10 +891,45 @@ static void test_extra_networks(void **state)
         config_done(&c);
 }
 
+static void test_image_pulls(void **state)
+{
+        struct cubelet_config c;
+        assert_int_equal(parse(&c, "--hostname-override=n1", NULL), 0);
+        assert_true(c.serialize_image_pulls);
+        assert_int_equal(c.max_parallel_image_pulls, 0);
+        json_t *o = config_to_json(&c);
+        assert_true(json_is_true(json_object_get(o, "serializeImagePulls")));
+        assert_null(json_object_get(o, "maxParallelImagePulls"));
+        json_decref(o);
+        config_done(&c);
+
+        _cleanup_free_ char *path = write_tmp("pulls.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                            "kind: KubeletConfiguration\n"
+                                                            "serializeImagePulls: false\n"
+                                                            "maxParallelImagePulls: 3\n");
+        _cleanup_free_ char *arg = strdup_printf("--config=%s", path);
+        assert_int_equal(parse(&c, "--hostname-override=n1", arg, NULL), 0);
+        assert_false(c.serialize_image_pulls);
+        assert_int_equal(c.max_parallel_image_pulls, 3);
+        o = config_to_json(&c);
+        assert_true(json_is_false(json_object_get(o, "serializeImagePulls")));
+        assert_int_equal(json_integer_value(json_object_get(o, "maxParallelImagePulls")), 3);
+        json_decref(o);
+        config_done(&c);
+        /* Upstream's validation: more than one at a time needs serializeImagePulls off. */
+        assert_int_equal(parse(&c, "--hostname-override=n1", arg, "--serialize-image-pulls=true", NULL), -EINVAL);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--max-parallel-image-pulls=1", NULL), 0);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--max-parallel-image-pulls=0", NULL), -EINVAL);
+        config_done(&c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_manifest_url),
+                cmocka_unit_test(test_image_pulls),
                 cmocka_unit_test(test_durations),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_flags),
