@@ -709,7 +709,8 @@ int config_load_file(struct cubelet_config *c, const char *path, char **ret_err)
         return config_load_buffer(c, path, buf, len, ret_err);
 }
 
-int config_load_buffer(struct cubelet_config *c, const char *path, const char *buf, size_t len, char **ret_err)
+int config_load_buffer(struct cubelet_config *c, const char *path, const char *buf, size_t len,
+                       char **ret_err)
 {
         _cleanup_free_ char *perr = NULL;
         struct yaml_doc *docs = NULL;

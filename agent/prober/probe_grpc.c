@@ -252,9 +252,13 @@ static enum probe_result verdict(struct check_call *k, const char *timeout, char
                 grpc_byte_buffer_reader_destroy(&reader);
                 have_reply = true;
         }
-        enum probe_result r = probe_grpc_verdict(
-                (int) k->status, (const char *) GRPC_SLICE_START_PTR(k->details), GRPC_SLICE_LENGTH(k->details),
-                !have_reply ? NULL : GRPC_SLICE_LENGTH(reply) ? GRPC_SLICE_START_PTR(reply) : (const uint8_t *) "", GRPC_SLICE_LENGTH(reply), timeout, out, len);
+        enum probe_result r =
+                probe_grpc_verdict((int) k->status, (const char *) GRPC_SLICE_START_PTR(k->details),
+                                   GRPC_SLICE_LENGTH(k->details),
+                                   !have_reply                ? NULL
+                                   : GRPC_SLICE_LENGTH(reply) ? GRPC_SLICE_START_PTR(reply)
+                                                              : (const uint8_t *) "",
+                                   GRPC_SLICE_LENGTH(reply), timeout, out, len);
         grpc_slice_unref(reply);
         return r;
 }

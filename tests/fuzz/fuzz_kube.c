@@ -1,12 +1,15 @@
 /* libFuzzer target for the API client's decoders of outside input: kubeconfig files and watch-stream
- * lines. The first byte picks the decoder. */
+ * lines, and the pods in watch events as the API source decodes them. The first byte picks: bit 0
+ * kubeconfig or watch line, bit 1 (watch) the event's object through the pod decoder too. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "client.h"
 #include "kubeconfig.h"
+#include "pod.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -39,6 +42,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if ((r < 0) != (err != NULL) || (r == 0 && (!type || !json_is_object(obj)))) {
                         fprintf(stderr, "kube_watch_decode broke its contract (r=%d)\n", r);
                         abort();
+                }
+                /* A pod in the event becomes the pod cubelet runs (or is refused), the same each time. */
+                if (r == 0 && (data[0] & 2)) {
+                        struct pod *p1 = api_source_decode(obj), *p2 = api_source_decode(obj);
+                        if (!p1 != !p2 ||
+                            (p1 && (!streq_ptr(p1->uid, p2->uid) || !streq_ptr(p1->name, p2->name) ||
+                                    p1->n_containers != p2->n_containers))) {
+                                fprintf(stderr, "api_source_decode is not deterministic\n");
+                                abort();
+                        }
+                        pod_unref(p1);
+                        pod_unref(p2);
                 }
                 free(err);
                 json_decref(ev);

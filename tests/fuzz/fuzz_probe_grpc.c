@@ -30,8 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         char out[64];
         memset(out, 'x', sizeof out);
-        enum probe_result r = probe_grpc_verdict(status, details, dlen, no_reply ? NULL : reply, rlen, "1s", out,
-                                                 sizeof out);
+        enum probe_result r = probe_grpc_verdict(status, details, dlen, no_reply ? NULL : reply, rlen, "1s",
+                                                 out, sizeof out);
         /* Properties: a NUL-terminated message in the buffer; success only for an OK call with a reply,
          * and then the message is upstream's. */
         if (!memchr(out, 0, sizeof out) || !out[0] || (r != PROBE_SUCCESS && r != PROBE_FAILURE) ||
@@ -43,8 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* Without room for a message it writes nothing. */
         char none = 'x';
         if (probe_grpc_verdict(status, details, dlen, no_reply ? NULL : reply, rlen, "1s", &none, 0) != r ||
-            none != 'x' || probe_grpc_verdict(status, details, dlen, no_reply ? NULL : reply, rlen, "1s",
-                                               NULL, 0) != r) {
+            none != 'x' ||
+            probe_grpc_verdict(status, details, dlen, no_reply ? NULL : reply, rlen, "1s", NULL, 0) != r) {
                 fprintf(stderr, "probe_grpc_verdict differs without an output buffer\n");
                 abort();
         }

@@ -378,7 +378,8 @@ static void test_api_server_settings(void **state)
         config_done(&c);
         int64_t cpu = 0, mem = 0;
         _cleanup_free_ char *err = NULL;
-        assert_int_equal(parse_reserved("cpu=9000000000000000,cpu=9000000000000000", &cpu, &mem, &err), -EINVAL);
+        assert_int_equal(parse_reserved("cpu=9000000000000000,cpu=9000000000000000", &cpu, &mem, &err),
+                         -EINVAL);
         assert_non_null(strstr(err, "too much"));
 }
 

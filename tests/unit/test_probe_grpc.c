@@ -214,12 +214,15 @@ static void test_verdict(void **state)
         assert_string_equal(out, "service unhealthy (responded with \"UNKNOWN\")");
         assert_int_equal(probe_grpc_verdict(0, NULL, 0, NULL, 0, "1s", out, sizeof out), PROBE_FAILURE);
         assert_non_null(strstr(out, "failed to unmarshal"));
-        assert_int_equal(probe_grpc_verdict(0, NULL, 0, bad, sizeof bad, "1s", out, sizeof out), PROBE_FAILURE);
+        assert_int_equal(probe_grpc_verdict(0, NULL, 0, bad, sizeof bad, "1s", out, sizeof out),
+                         PROBE_FAILURE);
         assert_non_null(strstr(out, "failed to unmarshal"));
-        assert_int_equal(probe_grpc_verdict(0, NULL, 0, odd, sizeof odd, "1s", out, sizeof out), PROBE_FAILURE);
+        assert_int_equal(probe_grpc_verdict(0, NULL, 0, odd, sizeof odd, "1s", out, sizeof out),
+                         PROBE_FAILURE);
         assert_string_equal(out, "service unhealthy (responded with \"7\")");
         /* Details are bytes of the server's choosing: only details_len of them, cut at a NUL. */
-        assert_int_equal(probe_grpc_verdict(5, "gone\0tail", 9, NULL, 0, "1s", out, sizeof out), PROBE_FAILURE);
+        assert_int_equal(probe_grpc_verdict(5, "gone\0tail", 9, NULL, 0, "1s", out, sizeof out),
+                         PROBE_FAILURE);
         assert_string_equal(out, "error: health rpc probe failed: rpc error: code = NotFound desc = gone");
         assert_int_equal(probe_grpc_verdict(99, "abcdef", 3, NULL, 0, "1s", out, 12), PROBE_FAILURE);
         assert_string_equal(out, "error: heal");
