@@ -7,10 +7,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "probe_grpc.h"
+#include "sink.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_event(const struct event *e, void *ud)
+{
+        json_t *j = event_to_api_json(e, "fuzz-node");
+        if (!j) {
+                fprintf(stderr, "event cannot be sent: %s\n", e->message);
+                abort();
+        }
+        json_decref(j);
+}
+
+/* A failure becomes a Warning event with the message, as the prober records it: it must reach the API
+ * server and /events whatever bytes the server sent. */
+static void check_recorded(const char *out)
+{
+        static struct event_recorder *rec;
+        static uint64_t seen;
+        if (!rec)
+                rec = events_new(4, 1e9, 1000000, "fuzz-node");
+        events_record(rec, "ns", "pod", "uid", "spec.containers{c}", EVENT_WARNING, "Unhealthy",
+                      "%s probe failed: %s", "Liveness", out);
+        seen = events_since(rec, seen, check_event, NULL);
+        json_t *list = events_list_json(rec);
+        if (!list) {
+                fprintf(stderr, "events cannot be listed\n");
+                abort();
+        }
+        json_decref(list);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -28,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(details, data + 2, dlen);
         memcpy(reply, data + 2 + dlen, rlen);
 
-        char out[64];
+        char out[1024]; /* as the prober's */
         memset(out, 'x', sizeof out);
         enum probe_result r = probe_grpc_verdict(status, details, dlen, no_reply ? NULL : reply, rlen, "1s",
                                                  out, sizeof out);
@@ -40,6 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         memchr(out, 0, sizeof out) ? out : "(unterminated)");
                 abort();
         }
+        if (r == PROBE_FAILURE)
+                check_recorded(out);
         /* Without room for a message it writes nothing. */
         char none = 'x';
         if (probe_grpc_verdict(status, details, dlen, no_reply ? NULL : reply, rlen, "1s", &none, 0) != r ||
