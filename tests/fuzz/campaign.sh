@@ -10,8 +10,8 @@
 # to $FUZZ_BUILD/campaign/<target>/findings/. Environment:
 #   FUZZ_BUILD  the build directory [build-fuzz at the top of the tree]
 #   FUZZ_RUNS   also stop a target after this many executions (e.g. 1000000)
-#   FUZZ_MERGE  1: afterwards, add the working inputs that bring new coverage to tests/fuzz/corpus/<target>
-#               (libFuzzer's -merge=1, so the corpus stays small)
+#   FUZZ_MERGE  1: afterwards, minimise into tests/fuzz/corpus/<target>: its named inputs (seeds,
+#               regression-*) stay, and of the rest (old and new) only what adds coverage (-merge=1)
 # Needs clang (Debian: apt-get install clang). Exit status: 0 when no target found anything.
 set -euo pipefail
 
@@ -55,6 +55,9 @@ for t in "${targets[@]}"; do
         -artifact_prefix="$work/findings/")
   [[ -n $runs ]] && args+=(-runs="$runs")
   [[ -f $here/$t.dict ]] && args+=(-dict="$here/$t.dict")
+  # <target>.options: more libFuzzer flags, e.g. -close_fd_mask=2 for a target whose code logs a lot
+  # (crash reports still show; the target's own stderr does not).
+  [[ -f $here/$t.options ]] && read -r -a more <"$here/$t.options" && args+=("${more[@]}")
   before=$(find "$work/findings" -type f | wc -l)
   echo "== fuzz_$t: ${secs}s${runs:+ or $runs runs}" >&2
   set +e
@@ -70,8 +73,21 @@ for t in "${targets[@]}"; do
   summary+=("$(printf '%-14s %12s executions  %d findings%s' "$t" "${execs:-?}" "$found" \
     "$( ((rc != 0)) && echo " (exit $rc; see $work/log)")")")
   if [[ ${FUZZ_MERGE:-0} == 1 ]]; then
-    nice -n 10 "$bin" -merge=1 -timeout=10 -rss_limit_mb=2048 "$here/corpus/$t" "$work/corpus" \
-      >"$work/merge.log" 2>&1 || echo "campaign: merge of $t failed (see $work/merge.log)" >&2
+    # The named inputs (seeds, regression-*) stay; the machine's (named by their SHA-1) are replaced by
+    # those of the old corpus and the run that bring coverage the named ones lack (libFuzzer -merge=1).
+    fresh=$work/merged
+    hashed='.*/[0-9a-f]{40}'
+    rm -rf "$fresh"
+    mkdir -p "$fresh"
+    find "$here/corpus/$t" -maxdepth 1 -regextype posix-extended -type f ! -regex "$hashed" -exec cp -t "$fresh" {} +
+    if nice -n 10 "$bin" -merge=1 -timeout=10 -rss_limit_mb=2048 "$fresh" "$here/corpus/$t" "$work/corpus" \
+      >"$work/merge.log" 2>&1; then
+      find "$here/corpus/$t" -maxdepth 1 -regextype posix-extended -type f -regex "$hashed" -delete
+      find "$fresh" -maxdepth 1 -regextype posix-extended -type f -regex "$hashed" -exec cp -t "$here/corpus/$t" {} +
+      echo "campaign: corpus/$t now holds $(find "$here/corpus/$t" -type f | wc -l) inputs" >&2
+    else
+      echo "campaign: merge of $t failed (see $work/merge.log)" >&2
+    fi
   fi
 done
 printf '%s\n' "${summary[@]}"

@@ -1,6 +1,7 @@
 /* libFuzzer target for the API client's decoders of outside input: kubeconfig files and watch-stream
  * lines, and the pods in watch events as the API source decodes them. The first byte picks: bit 0
- * kubeconfig or watch line, bit 1 (watch) the event's object through the pod decoder too. */
+ * kubeconfig or watch line; for a watch line, bit 1 the event's object through the pod decoder too, bit 2
+ * through the Service environment variables. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "client.h"
 #include "kubeconfig.h"
 #include "pod.h"
+#include "services.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -54,6 +56,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         }
                         pod_unref(p1);
                         pod_unref(p2);
+                }
+                /* A Service in the event becomes the environment variables of the namespace's containers. */
+                if (r == 0 && (data[0] & 4)) {
+                        char **env = NULL;
+                        service_env(obj, &env);
+                        service_env(obj, &env); /* names already there are left alone */
+                        size_t n = strv_length(env), once = 0;
+                        char **env1 = NULL;
+                        service_env(obj, &env1);
+                        once = strv_length(env1);
+                        if (n % 2 || n != once) {
+                                fprintf(stderr, "service_env: %zu strings, %zu the first time\n", n, once);
+                                abort();
+                        }
+                        strv_free(env);
+                        strv_free(env1);
                 }
                 free(err);
                 json_decref(ev);
