@@ -4,8 +4,8 @@
 #
 #   tests/fuzz/campaign.sh SECONDS [TARGET...]     (TARGET: manifest, kube, ... ; default: all of them)
 #
-# The targets are every tests/fuzz/fuzz_*.c (a target added with cubelet_fuzz_target() in CMakeLists.txt is
-# picked up by itself). Each run starts from tests/fuzz/corpus/<target> (read only) and grows a working
+# The targets are every tests/fuzz/fuzz_*.c (CMakeLists.txt makes a libFuzzer binary of each, declared or
+# not). Each run starts from tests/fuzz/corpus/<target> (read only) and grows a working
 # corpus in $FUZZ_BUILD/campaign/<target>/corpus; findings (crash-*, leak-*, timeout-*, oom-*) are written
 # to $FUZZ_BUILD/campaign/<target>/findings/. Environment:
 #   FUZZ_BUILD  the build directory [build-fuzz at the top of the tree]
