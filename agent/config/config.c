@@ -306,11 +306,15 @@ static int add_reserved(const char *res, const char *qty, int64_t *cpu_m, int64_
                 *ret_err = strdup_printf("%s: invalid quantity \"%s\"", res, qty);
                 return -EINVAL;
         }
-        if (streq(res, "cpu"))
-                *cpu_m += milli;
-        else if (streq(res, "memory"))
-                *mem += milli / 1000;
-        else if (!streq(res, "ephemeral-storage") && !streq(res, "pid")) {
+        /* Summed over kubeReserved, systemReserved and repeated flag items: no overflow. */
+        if (streq(res, "cpu") || streq(res, "memory")) {
+                bool cpu = streq(res, "cpu");
+                if (__builtin_add_overflow(*(cpu ? cpu_m : mem), cpu ? milli : milli / 1000,
+                                           cpu ? cpu_m : mem)) {
+                        *ret_err = strdup_printf("%s: the reservations add up to too much", res);
+                        return -EINVAL;
+                }
+        } else if (!streq(res, "ephemeral-storage") && !streq(res, "pid")) {
                 *ret_err = strdup_printf("unsupported resource \"%s\" (cpu, memory, ephemeral-storage, pid)",
                                          res);
                 return -EINVAL;
@@ -767,16 +771,25 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
 
 int config_load_file(struct cubelet_config *c, const char *path, char **ret_err)
 {
-        _cleanup_free_ char *buf = NULL, *perr = NULL;
-        struct yaml_doc *docs = NULL;
-        size_t len = 0, n = 0;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
         int r = read_file_limit(path, 1 << 20, &buf, &len);
 
         if (r < 0) {
                 *ret_err = strdup_printf("%s: %s", path, strerror(-r));
                 return r;
         }
-        r = yaml_parse_docs(buf, len, &docs, &n, &perr);
+        return config_load_buffer(c, path, buf, len, ret_err);
+}
+
+int config_load_buffer(struct cubelet_config *c, const char *path, const char *buf, size_t len,
+                       char **ret_err)
+{
+        _cleanup_free_ char *perr = NULL;
+        struct yaml_doc *docs = NULL;
+        size_t n = 0;
+        int r = yaml_parse_docs(buf, len, &docs, &n, &perr);
+
         if (r < 0) {
                 *ret_err = strdup_printf("%s: %s", path, perr);
                 return r;

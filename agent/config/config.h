@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -93,6 +94,9 @@ int config_parse(struct cubelet_config *c, int argc, char **argv);
 
 /* Loads a KubeletConfiguration YAML into c. Errors name the file and field; unknown fields warn. */
 int config_load_file(struct cubelet_config *c, const char *path, char **ret_err);
+/* The same from len bytes at buf (not NUL-terminated); path is what errors call it. */
+int config_load_buffer(struct cubelet_config *c, const char *path, const char *buf, size_t len,
+                       char **ret_err);
 
 /* "cpu=100m,memory=256Mi" (a flag) into millicores and bytes, added to *cpu_m / *mem. */
 int parse_reserved(const char *s, int64_t *cpu_m, int64_t *mem, char **ret_err);

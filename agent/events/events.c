@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "log.h"
@@ -96,6 +97,53 @@ struct event_recorder *events_free(struct event_recorder *r)
         return NULL;
 }
 
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms, no surrogates, at most
+ * U+10FFFF), or 0. */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+        unsigned char c = s[0];
+        if (c < 0x80)
+                return 1;
+        size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        /* The second byte's range is narrower after E0 (overlong), ED (surrogates), F0 and F4. */
+        unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+        unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+        if (n == 0 || s[1] < lo || s[1] > hi)
+                return 0;
+        for (size_t i = 2; i < n; i++)
+                if (s[i] < 0x80 || s[i] > 0xbf)
+                        return 0;
+        return n;
+}
+
+/* The message with each byte that is not part of valid UTF-8 replaced by U+FFFD, as Go's JSON encoder
+ * writes it: a probe's output or a container's message may hold any bytes, and an event must still reach
+ * the API server (jansson refuses a string that is not UTF-8). Takes s. */
+static char *utf8_sanitize(char *s)
+{
+        const unsigned char *p = (const unsigned char *) s;
+        size_t n, bad = 0;
+        for (; *p; p += n)
+                if (!(n = utf8_seq_len(p)))
+                        bad++, n = 1;
+        if (!bad)
+                return s;
+        char *out = OOM_CHECK(malloc((size_t) (p - (const unsigned char *) s) + bad * 2 + 1)), *o = out;
+        for (p = (const unsigned char *) s; *p; p += n) {
+                if ((n = utf8_seq_len(p))) {
+                        memcpy(o, p, n);
+                        o += n;
+                } else {
+                        memcpy(o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        n = 1;
+                }
+        }
+        *o = 0;
+        free(s);
+        return out;
+}
+
 void events_record(struct event_recorder *r, const char *ns, const char *name, const char *uid,
                    const char *field_path, const char *type, const char *reason, const char *fmt, ...)
 {
@@ -107,6 +155,7 @@ void events_record(struct event_recorder *r, const char *ns, const char *name, c
         if (vasprintf(&msg, fmt, ap) < 0)
                 xmalloc_oom();
         va_end(ap);
+        msg = utf8_sanitize(msg);
 
         pthread_mutex_lock(&r->lock);
         for (size_t i = 0; i < r->n; i++) {

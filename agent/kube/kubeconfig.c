@@ -164,6 +164,13 @@ int kubeconfig_parse(const char *buf, size_t len, const char *base_dir, struct k
                 r = fail(ret_err, "%s.server: \"%s\": must start with https:// or http://", path, server);
                 goto out;
         }
+        /* A host after the scheme (Go's client refuses "https://" and "https:///x" too); then the
+         * trailing slashes can go without eating into the scheme. */
+        const char *host = strstr(server, "://") + 3;
+        if (!*host || *host == '/') {
+                r = fail(ret_err, "%s.server: \"%s\": no host", path, server);
+                goto out;
+        }
         a.server = xstrdup(server);
         while (str_has_suffix(a.server, "/"))
                 a.server[strlen(a.server) - 1] = 0;

@@ -3,6 +3,7 @@
 #include "probe_grpc.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -147,16 +148,12 @@ static grpc_byte_buffer *pack_request(const char *service)
 }
 
 /* The reply's status, or -1 when it is not a HealthCheckResponse. */
-static int unpack_status(grpc_byte_buffer *bb)
+static int unpack_status(const uint8_t *reply, size_t reply_len)
 {
-        grpc_byte_buffer_reader reader;
-        if (!bb || !grpc_byte_buffer_reader_init(&reader, bb))
+        if (!reply)
                 return -1;
-        grpc_slice s = grpc_byte_buffer_reader_readall(&reader);
-        grpc_byte_buffer_reader_destroy(&reader);
-        Grpc__Health__V1__HealthCheckResponse *resp = grpc__health__v1__health_check_response__unpack(
-                NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
-        grpc_slice_unref(s);
+        Grpc__Health__V1__HealthCheckResponse *resp =
+                grpc__health__v1__health_check_response__unpack(NULL, reply_len, reply);
         if (!resp)
                 return -1;
         int st = (int) resp->status;
@@ -202,17 +199,19 @@ static bool call_check(grpc_channel *ch, grpc_completion_queue *cq, gpr_timespec
         return ev.type == GRPC_OP_COMPLETE;
 }
 
-/* Upstream's verdict on a finished call. */
-static enum probe_result verdict(struct check_call *k, const char *timeout, char *out, size_t len)
+enum probe_result probe_grpc_verdict(int status, const char *details, size_t details_len,
+                                     const uint8_t *reply, size_t reply_len, const char *timeout, char *out,
+                                     size_t len)
 {
-        int details_len = (int) GRPC_SLICE_LENGTH(k->details);
-        const char *details = (const char *) GRPC_SLICE_START_PTR(k->details);
+        int dlen = details_len > INT_MAX ? INT_MAX : (int) details_len;
         char name[32];
         int st;
 
-        switch (k->status) {
+        if (!details)
+                dlen = 0, details = "";
+        switch (status) {
         case GRPC_STATUS_OK:
-                if ((st = unpack_status(k->recv)) < 0) {
+                if ((st = unpack_status(reply, reply_len)) < 0) {
                         /* grpc-go's words for a reply it cannot decode */
                         out_printf(out, len,
                                    "error: health rpc probe failed: rpc error: code = Internal desc = grpc: "
@@ -230,16 +229,38 @@ static enum probe_result verdict(struct check_call *k, const char *timeout, char
                 out_printf(out, len,
                            "error: this server does not implement the grpc health protocol "
                            "(grpc.health.v1.Health): %.*s",
-                           details_len, details);
+                           dlen, details);
                 return PROBE_FAILURE;
         case GRPC_STATUS_DEADLINE_EXCEEDED:
                 out_printf(out, len, "timeout: health rpc did not complete within %s", timeout);
                 return PROBE_FAILURE;
         default:
                 out_printf(out, len, "error: health rpc probe failed: rpc error: code = %s desc = %.*s",
-                           cri_code_name((int) k->status), details_len, details);
+                           cri_code_name(status), dlen, details);
                 return PROBE_FAILURE;
         }
+}
+
+/* The verdict on a finished call, from what it holds. */
+static enum probe_result verdict(struct check_call *k, const char *timeout, char *out, size_t len)
+{
+        grpc_slice reply = grpc_empty_slice();
+        bool have_reply = false;
+        grpc_byte_buffer_reader reader;
+        if (k->recv && grpc_byte_buffer_reader_init(&reader, k->recv)) {
+                reply = grpc_byte_buffer_reader_readall(&reader);
+                grpc_byte_buffer_reader_destroy(&reader);
+                have_reply = true;
+        }
+        enum probe_result r =
+                probe_grpc_verdict((int) k->status, (const char *) GRPC_SLICE_START_PTR(k->details),
+                                   GRPC_SLICE_LENGTH(k->details),
+                                   !have_reply                ? NULL
+                                   : GRPC_SLICE_LENGTH(reply) ? GRPC_SLICE_START_PTR(reply)
+                                                              : (const uint8_t *) "",
+                                   GRPC_SLICE_LENGTH(reply), timeout, out, len);
+        grpc_slice_unref(reply);
+        return r;
 }
 
 enum probe_result probe_grpc(const char *host, int port, const char *service, int64_t timeout_ms,

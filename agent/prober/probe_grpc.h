@@ -19,3 +19,10 @@
  * result. */
 enum probe_result probe_grpc(const char *host, int port, const char *service, int64_t timeout_ms,
                              char *ret_output, size_t output_len);
+
+/* Upstream's verdict on a finished Check call, from what the server sent: its gRPC status code, the status
+ * details (details_len bytes, any bytes) and the reply message (reply_len bytes; reply NULL when none came).
+ * timeout is the probe's, as text, for the message. Pure: probe_grpc uses it, so do tests and fuzzing. */
+enum probe_result probe_grpc_verdict(int status, const char *details, size_t details_len,
+                                     const uint8_t *reply, size_t reply_len, const char *timeout, char *out,
+                                     size_t len);

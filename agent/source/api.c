@@ -129,6 +129,14 @@ static struct pod *decode_pod(json_t *obj, json_t *key)
         return p;
 }
 
+struct pod *api_source_decode(json_t *obj)
+{
+        json_t *key = pod_key(obj);
+        struct pod *p = decode_pod(obj, key);
+        json_decref(key);
+        return p;
+}
+
 /* Caller holds the lock. Returns true when something podconfig cares about changed. */
 static bool upsert(struct api_source *s, json_t *obj, bool *mirror_changed)
 {

@@ -4,10 +4,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <jansson.h>
 
 struct kube_client;
 struct podconfig;
 struct api_source;
+struct pod;
 
 struct api_source_ops {
         /* The first full list arrived (the source has spoken: orphans may be killed). Watch thread. */
@@ -36,3 +38,7 @@ bool api_source_mirror(struct api_source *s, const char *ns, const char *name, c
 bool api_source_deleting(struct api_source *s, const char *uid);
 /* The API pod with this UID is known (not deleted from the API). */
 bool api_source_has(struct api_source *s, const char *uid);
+
+/* The pod cubelet runs for a Pod object of the API server (a watch event's), defaulted as the API server
+ * would, or NULL (logged) when it cannot run one. For tests and fuzzing; the source uses the same. */
+struct pod *api_source_decode(json_t *obj);

@@ -371,6 +371,16 @@ static void test_api_server_settings(void **state)
         config_done(&c);
         assert_int_equal(parse(&c, "--hostname-override=n1", "--kube-reserved=gpu=1", NULL), -EINVAL);
         config_done(&c);
+        /* Reservations that add up past int64 are refused, not wrapped (a fuzz finding). */
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--kube-reserved=cpu=9000000000000000",
+                               "--system-reserved=cpu=9000000000000000", NULL),
+                         -EINVAL);
+        config_done(&c);
+        int64_t cpu = 0, mem = 0;
+        _cleanup_free_ char *err = NULL;
+        assert_int_equal(parse_reserved("cpu=9000000000000000,cpu=9000000000000000", &cpu, &mem, &err),
+                         -EINVAL);
+        assert_non_null(strstr(err, "too much"));
 }
 
 static void test_config_file_errors(void **state)

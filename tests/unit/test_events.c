@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "events.h"
+#include "sink.h"
 
 struct seen {
         char reasons[16][32];
@@ -38,6 +39,33 @@ static void test_repeats_are_counted(void **state)
         assert_string_equal(s.reasons[0], "BackOff");
         assert_int_equal(s.counts[0], 3);
         assert_string_equal(s.reasons[1], "Started");
+        events_free(r);
+}
+
+static void message_of(const struct event *e, void *ud)
+{
+        json_t *j = event_to_api_json(e, "node");
+        assert_non_null(j); /* jansson refuses strings that are not UTF-8 */
+        strncpy(ud, json_string_value(json_object_get(j, "message")), 63);
+        json_decref(j);
+}
+
+/* A message with bytes that are not UTF-8 (a probe's output, a gRPC server's details: a fuzz finding) is
+ * recorded with U+FFFD for each, as Go's encoder writes it, and still reaches the API server. */
+static void test_message_not_utf8(void **state)
+{
+        struct event_recorder *r = events_new(10, 1.0 / 300, 25, "node");
+        char msg[64] = "";
+        /* a stray continuation, a cut sequence, an overlong "/", a surrogate, past U+10FFFF; valid é, € */
+        events_record(r, "ns", "p", "uid1", NULL, EVENT_WARNING, "Unhealthy", "%s",
+                      "a\x80"
+                      "b\xc3 \xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80 \xc3\xa9\xe2\x82\xac");
+        events_since(r, 0, message_of, msg);
+        assert_string_equal(msg, "a\uFFFDb\uFFFD \uFFFD\uFFFD \uFFFD\uFFFD\uFFFD \uFFFD\uFFFD\uFFFD\uFFFD "
+                                 "\u00e9\u20ac");
+        json_t *list = events_list_json(r);
+        assert_non_null(list);
+        json_decref(list);
         events_free(r);
 }
 
@@ -98,6 +126,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_repeats_are_counted),
+                cmocka_unit_test(test_message_not_utf8),
                 cmocka_unit_test(test_spam_filter_is_per_object),
                 cmocka_unit_test(test_since_follows_new_and_counted_events),
                 cmocka_unit_test(test_ring_is_bounded_and_listed),

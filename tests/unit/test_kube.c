@@ -96,6 +96,13 @@ static void test_kubeconfig_errors(void **state)
                      "users: [{name: u, user: {tokenFile: /nonexistent/token}}]\n",
                      "users[0].user.tokenFile: /nonexistent/token");
         expect_error("a: [", "line");
+        /* No host: before, "https:////" lost its slashes down to "https:" (a fuzz finding). */
+        expect_error("current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+                     "clusters: [{name: c, cluster: {server: 'https:////'}}]\n",
+                     "clusters[0].cluster.server: \"https:////\": no host");
+        expect_error("current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+                     "clusters: [{name: c, cluster: {server: 'http://'}}]\n",
+                     "no host");
 }
 
 static void test_kubeconfig_token_file(void **state)

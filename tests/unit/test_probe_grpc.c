@@ -200,12 +200,42 @@ static void test_invalid(void **state)
         assert_int_equal(probe_grpc(NULL, 80, "", 1000, NULL, 0), PROBE_UNKNOWN);
 }
 
+/* The verdict from what a server sent, without a server: the replies a real one does not send. */
+static void test_verdict(void **state)
+{
+        char out[OUT_LEN];
+        static const uint8_t serving[] = {0x08, 0x01}, odd[] = {0x08, 0x07}, bad[] = {0x08};
+        assert_int_equal(probe_grpc_verdict(0, NULL, 0, serving, sizeof serving, "1s", out, sizeof out),
+                         PROBE_SUCCESS);
+        assert_string_equal(out, "service healthy");
+        /* An empty reply is UNKNOWN (proto3's default), no reply at all cannot be decoded. */
+        assert_int_equal(probe_grpc_verdict(0, NULL, 0, (const uint8_t *) "", 0, "1s", out, sizeof out),
+                         PROBE_FAILURE);
+        assert_string_equal(out, "service unhealthy (responded with \"UNKNOWN\")");
+        assert_int_equal(probe_grpc_verdict(0, NULL, 0, NULL, 0, "1s", out, sizeof out), PROBE_FAILURE);
+        assert_non_null(strstr(out, "failed to unmarshal"));
+        assert_int_equal(probe_grpc_verdict(0, NULL, 0, bad, sizeof bad, "1s", out, sizeof out),
+                         PROBE_FAILURE);
+        assert_non_null(strstr(out, "failed to unmarshal"));
+        assert_int_equal(probe_grpc_verdict(0, NULL, 0, odd, sizeof odd, "1s", out, sizeof out),
+                         PROBE_FAILURE);
+        assert_string_equal(out, "service unhealthy (responded with \"7\")");
+        /* Details are bytes of the server's choosing: only details_len of them, cut at a NUL. */
+        assert_int_equal(probe_grpc_verdict(5, "gone\0tail", 9, NULL, 0, "1s", out, sizeof out),
+                         PROBE_FAILURE);
+        assert_string_equal(out, "error: health rpc probe failed: rpc error: code = NotFound desc = gone");
+        assert_int_equal(probe_grpc_verdict(99, "abcdef", 3, NULL, 0, "1s", out, 12), PROBE_FAILURE);
+        assert_string_equal(out, "error: heal");
+        assert_int_equal(probe_grpc_verdict(4, NULL, 0, NULL, 0, "2s", NULL, 0), PROBE_FAILURE);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_serving),         cmocka_unit_test(test_unhealthy),
                 cmocka_unit_test(test_errors),          cmocka_unit_test(test_rpc_timeout),
                 cmocka_unit_test(test_connect_timeout), cmocka_unit_test(test_invalid),
+                cmocka_unit_test(test_verdict),
         };
         return cmocka_run_group_tests(tests, start_server, stop_server);
 }
