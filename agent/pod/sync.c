@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1246,8 +1247,8 @@ static bool interrupted_start(const struct sync_ctx *ctx, const char *uid, const
         _cleanup_cri_ Runtime__V1__ContainerStatusResponse *resp = NULL;
         struct cri_error err = {0};
         req.container_id = c->id;
-        if (CRI_CALL(ctx->cri, RuntimeService, ContainerStatus, container_status, &req, &resp, ctx->timeout_ms,
-                     &err) < 0 ||
+        if (CRI_CALL(ctx->cri, RuntimeService, ContainerStatus, container_status, &req, &resp,
+                     ctx->timeout_ms, &err) < 0 ||
             !resp->status)
                 return false;
         if (resp->status->started_at != 0) { /* it ran after all: the marker is stale */
@@ -1281,10 +1282,9 @@ static bool drop_interrupted(const struct sync_ctx *ctx, const char *uid, struct
                         if (marker)
                                 (void) unlink(marker);
                         log_info("Removed a container whose start was interrupted; it never ran",
-                                 "pod=\"%s\" container=\"%s\" containerID=\"%.13s\"", fullname, name,
-                                 c->id);
+                                 "pod=\"%s\" container=\"%s\" containerID=\"%.13s\"", fullname, name, c->id);
                 } else if (c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED &&
-                         now - c->created_at < INTERRUPTED_START_MAX_NS)
+                           now - c->created_at < INTERRUPTED_START_MAX_NS)
                         busy = true;
         }
         size_t n = 0;
@@ -1993,6 +1993,18 @@ out:
         return res->error[0] ? -EIO : 0;
 }
 
+/* True when the runtime lists no sandbox and no container of the pod. */
+static bool runtime_holds_nothing(const struct sync_ctx *ctx, const char *uid)
+{
+        struct pod_runtime rt = {0};
+        struct cri_error err = {0};
+        if (list_pod(ctx, uid, &rt, &err) < 0)
+                return false;
+        bool none = rt.sandboxes->n_items == 0 && rt.containers->n_containers == 0;
+        pod_runtime_done(&rt);
+        return none;
+}
+
 int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struct sync_result *res)
 {
         struct pod_runtime rt = {0};
@@ -2073,11 +2085,20 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
                 if (ctx->prober)
                         prober_remove_pod(ctx->prober, uid);
         }
-        /* Last, once nothing of the pod runs: its cgroup. A process still in it keeps it (and this pod's
-         * worker retrying); nothing is killed outside the runtime. */
+        /* Last, once nothing of the pod runs: its cgroup. Processes still in it once the runtime lists nothing
+         * of the pod are what the runtime left behind (a shim's "runc init" for a sandbox containerd lost when
+         * it died during RunPodSandbox): as upstream's pod cgroup Destroy, they are killed first. While the
+         * runtime still lists anything of the pod, nothing is killed and the worker retries. */
         if (!res->error[0] && ctx->cgroups && safe) {
                 struct cg_error cerr = {{0}};
                 r = qos_pod_remove(ctx->cgroups, uid, &cerr);
+                if (r == -EBUSY && runtime_holds_nothing(ctx, uid)) {
+                        log_warn("Killing the processes the runtime left in the pod's cgroup",
+                                 "pod=\"%s\" err=\"%s\"", name, log_q(cerr.msg));
+                        (void) qos_pod_kill(ctx->cgroups, uid, SIGKILL, NULL);
+                        cerr = (struct cg_error){{0}};
+                        r = qos_pod_remove(ctx->cgroups, uid, &cerr);
+                }
                 if (r < 0)
                         res_error(res, "FailedKillPod", "remove the pod cgroup: %s",
                                   cerr.msg[0] ? cerr.msg : strerror(-r));
