@@ -1231,8 +1231,9 @@ static int container_exit_info(const struct sync_ctx *ctx, const char *id, struc
  * started, or failed to start with its start marker still there (containerd ends an abandoned
  * StartContainer with a StartError: "context canceled", "failed to start shim: ... signal: killed"). It
  * never ran, so it is neither a restart nor a last state: it goes, and the container starts as if it had not
- * been made. Only the newest instance of a name can be one (nothing is made after it). A start that failed
- * while this cubelet waited for it has no marker: it counts, with its back-off. */
+ * been made. A start that failed while this cubelet waited for it has no marker: it counts, with its
+ * back-off. One the runtime would not remove at first (containerd 1.6 can keep the task of an abandoned
+ * start) stays marked and goes once it can, even after newer instances. */
 #define INTERRUPTED_START_MAX_NS (120 * 1000000000LL) /* a start still going on after this is stuck */
 static bool interrupted_start(const struct sync_ctx *ctx, const char *uid, const Runtime__V1__Container *c)
 {
@@ -1273,8 +1274,12 @@ static bool drop_interrupted(const struct sync_ctx *ctx, const char *uid, struct
         for (size_t i = 0; i < l->n_containers; i++) {
                 Runtime__V1__Container *c = l->containers[i];
                 const char *name = c->metadata ? c->metadata->name : NULL;
-                if (!name || c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING ||
-                    latest_container(rt, name) != c || !interrupted_start(ctx, uid, c))
+                if (!name || c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+                        continue;
+                if (c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED &&
+                    latest_container(rt, name) != c)
+                        continue;
+                if (!interrupted_start(ctx, uid, c))
                         continue;
                 drop[i] = remove_container(ctx, c->id) >= 0;
                 if (drop[i]) {
