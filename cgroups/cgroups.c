@@ -3,6 +3,7 @@
 #include "cgroups.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -744,6 +745,43 @@ int cg_remove(const struct cg *cg, const char *name, struct cg_error *err)
                 while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                         ;
         }
+}
+
+static void kill_subtree(const char *path, int sig, int *n)
+{
+        _cleanup_free_ char *text = NULL;
+        if (read_value(path, "cgroup.procs", &text) >= 0)
+                for (char *l = text, *end; *l; l = end) {
+                        long pid = strtol(l, &end, 10);
+                        if (end == l)
+                                break;
+                        if (pid > 1 && kill((pid_t) pid, sig) == 0)
+                                (*n)++;
+                        while (*end == '\n')
+                                end++;
+                }
+        DIR *d = opendir(path);
+        struct dirent *de;
+        if (!d)
+                return;
+        while ((de = readdir(d)))
+                if (de->d_type == DT_DIR && de->d_name[0] != '.') {
+                        _cleanup_free_ char *child = strdup_printf("%s/%s", path, de->d_name);
+                        kill_subtree(child, sig, n);
+                }
+        closedir(d);
+}
+
+int cg_kill(const struct cg *cg, const char *name, int sig, struct cg_error *err)
+{
+        int n = 0;
+        if (!name_ok(name) || !name[0])
+                return fail(err, -EINVAL, "invalid cgroup name \"%s\"", name ? name : "(null)");
+        for (size_t i = 0; i < cg->n_h; i++) {
+                _cleanup_free_ char *p = hier_path(cg, &cg->h[i], name);
+                kill_subtree(p, sig, &n);
+        }
+        return n;
 }
 
 static int strv_cmp(const void *a, const void *b)

@@ -80,6 +80,11 @@ int cg_update(const struct cg *cg, const char *name, const struct cg_resources *
 /* Removes the cgroup and its (empty) child cgroups from every hierarchy, retrying briefly while the kernel
  * lets go of exited tasks. Never kills anything: -EBUSY when processes are still in it. 0 when absent. */
 int cg_remove(const struct cg *cg, const char *name, struct cg_error *err);
+/* Sends sig to every process in the cgroup and its children, in every hierarchy (upstream's pod cgroup
+ * Destroy: what the runtime left in a pod's cgroup once it holds nothing of the pod). Returns how many
+ * signals were sent (a process counts once per hierarchy it is in; 0 when none or the cgroup is absent),
+ * or -errno. */
+int cg_kill(const struct cg *cg, const char *name, int sig, struct cg_error *err);
 /* The child cgroups of a name, across all hierarchies, sorted and without duplicates (strv). */
 int cg_children(const struct cg *cg, const char *name, char ***ret);
 

@@ -2,9 +2,11 @@
  * or tear the pod down. Runs on a pod worker thread; the only code that changes a pod's containers. */
 #include "sync.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -223,6 +225,20 @@ static char *pod_dir(const struct sync_ctx *ctx, const char *uid)
 static char *pod_log_dir(const struct sync_ctx *ctx, const struct pod *pod)
 {
         return strdup_printf("%s/%s_%s_%s", ctx->pod_logs_dir, pod->namespace, pod->name, pod->uid);
+}
+
+/* A container start in flight: <pod dir>/starting-<container ID>, made before StartContainer and removed once
+ * its outcome is known. One left behind names a start whose outcome no cubelet saw (it was killed). NULL
+ * for an ID that is not a plain name (it comes from the runtime). */
+static char *start_marker(const struct sync_ctx *ctx, const char *uid, const char *id)
+{
+        size_t n = strlen(id);
+        if (n == 0 || n > 128)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) id[i]))
+                        return NULL;
+        return strdup_printf("%s/pods/%s/starting-%s", ctx->root_dir, uid, id);
 }
 
 /* Sets up or refreshes the pod's volumes (every sync: updated ConfigMaps and Secrets reach running pods).
@@ -1066,8 +1082,16 @@ static int start_container(const struct sync_ctx *ctx, struct pod *pod, const ch
         Runtime__V1__StartContainerRequest sreq = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__StartContainerResponse *sresp = NULL;
         sreq.container_id = cresp->container_id;
+        _cleanup_free_ char *marker = start_marker(ctx, pod->uid, cresp->container_id);
+        if (marker) {
+                int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd >= 0)
+                        close(fd);
+        }
         r = CRI_CALL(ctx->cri, RuntimeService, StartContainer, start_container, &sreq, &sresp,
                      ctx->timeout_ms, &err);
+        if (marker)
+                (void) unlink(marker);
         if (r < 0) {
                 res_cerror(res, c->name, "RunContainerError", "container \"%s\": %s", c->name,
                            cri_msg(&err, r));
@@ -1297,6 +1321,83 @@ static int container_exit_info(const struct sync_ctx *ctx, const char *id, struc
         ret->finished_ms = resp->status->finished_at / 1000000;
         snprintf(ret->reason, sizeof ret->reason, "%s", resp->status->reason ? resp->status->reason : "");
         return 0;
+}
+
+/* An instance whose start was cut short by the death of the cubelet that made it: created and never
+ * started, or failed to start with its start marker still there (containerd ends an abandoned
+ * StartContainer with a StartError: "context canceled", "failed to start shim: ... signal: killed"). It
+ * never ran, so it is neither a restart nor a last state: it goes, and the container starts as if it had not
+ * been made. A start that failed while this cubelet waited for it has no marker: it counts, with its
+ * back-off. One the runtime would not remove at first (containerd 1.6 can keep the task of an abandoned
+ * start) stays marked and goes once it can, even after newer instances. */
+#define INTERRUPTED_START_MAX_NS (120 * 1000000000LL) /* a start still going on after this is stuck */
+static bool interrupted_start(const struct sync_ctx *ctx, const char *uid, const Runtime__V1__Container *c)
+{
+        if (c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED)
+                return true;
+        if (c->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED)
+                return false;
+        _cleanup_free_ char *marker = start_marker(ctx, uid, c->id);
+        if (!marker || access(marker, F_OK) < 0)
+                return false;
+        Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__ContainerStatusResponse *resp = NULL;
+        struct cri_error err = {0};
+        req.container_id = c->id;
+        if (CRI_CALL(ctx->cri, RuntimeService, ContainerStatus, container_status, &req, &resp,
+                     ctx->timeout_ms, &err) < 0 ||
+            !resp->status)
+                return false;
+        if (resp->status->started_at != 0) { /* it ran after all: the marker is stale */
+                (void) unlink(marker);
+                return false;
+        }
+        return true;
+}
+
+/* Removes what interrupted starts left (above) from the runtime and from rt. Returns true when such a start
+ * is still going on in the runtime (containerd finishes an abandoned StartContainer on its own, and refuses
+ * to remove the container until then): the sync must wait rather than make another instance beside it. */
+static bool drop_interrupted(const struct sync_ctx *ctx, const char *uid, struct pod_runtime *rt,
+                             const char *fullname)
+{
+        Runtime__V1__ListContainersResponse *l = rt->containers;
+        bool busy = false;
+        if (l->n_containers == 0)
+                return false;
+        bool *drop = OOM_CHECK(calloc(l->n_containers, sizeof *drop));
+        int64_t now = now_real_ns();
+        for (size_t i = 0; i < l->n_containers; i++) {
+                Runtime__V1__Container *c = l->containers[i];
+                const char *name = c->metadata ? c->metadata->name : NULL;
+                if (!name || c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+                        continue;
+                if (c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED &&
+                    latest_container(rt, name) != c)
+                        continue;
+                if (!interrupted_start(ctx, uid, c))
+                        continue;
+                drop[i] = remove_container(ctx, c->id) >= 0;
+                if (drop[i]) {
+                        _cleanup_free_ char *marker = start_marker(ctx, uid, c->id);
+                        if (marker)
+                                (void) unlink(marker);
+                        log_info("Removed a container whose start was interrupted; it never ran",
+                                 "pod=\"%s\" container=\"%s\" containerID=\"%.13s\"", fullname, name, c->id);
+                } else if (c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED &&
+                           now - c->created_at < INTERRUPTED_START_MAX_NS)
+                        busy = true;
+        }
+        size_t n = 0;
+        for (size_t i = 0; i < l->n_containers; i++) {
+                if (drop[i])
+                        cri_free(l->containers[i]);
+                else
+                        l->containers[n++] = l->containers[i];
+        }
+        l->n_containers = n;
+        free(drop);
+        return busy;
 }
 
 enum action { KEEP, START, RESTART, WAIT, DONE };
@@ -1737,6 +1838,14 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                 return r;
         }
 
+        if (drop_interrupted(ctx, pod->uid, &rt, fullname)) {
+                log_info("A container start left by an earlier cubelet is still going on; waiting for it",
+                         "pod=\"%s\"", fullname);
+                res->requeue_ms = 1000;
+                pod_runtime_done(&rt);
+                return 0;
+        }
+
         Runtime__V1__PodSandbox *sb = newest_sandbox(&rt);
         bool sandbox_ready = sb && sb->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
         bool finished = finished_before(ctx, pod);
@@ -1985,6 +2094,18 @@ out:
         return res->error[0] ? -EIO : 0;
 }
 
+/* True when the runtime lists no sandbox and no container of the pod. */
+static bool runtime_holds_nothing(const struct sync_ctx *ctx, const char *uid)
+{
+        struct pod_runtime rt = {0};
+        struct cri_error err = {0};
+        if (list_pod(ctx, uid, &rt, &err) < 0)
+                return false;
+        bool none = rt.sandboxes->n_items == 0 && rt.containers->n_containers == 0;
+        pod_runtime_done(&rt);
+        return none;
+}
+
 int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struct sync_result *res)
 {
         struct pod_runtime rt = {0};
@@ -2065,11 +2186,20 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
                 if (ctx->prober)
                         prober_remove_pod(ctx->prober, uid);
         }
-        /* Last, once nothing of the pod runs: its cgroup. A process still in it keeps it (and this pod's
-         * worker retrying); nothing is killed outside the runtime. */
+        /* Last, once nothing of the pod runs: its cgroup. Processes still in it once the runtime lists nothing
+         * of the pod are what the runtime left behind (a shim's "runc init" for a sandbox containerd lost when
+         * it died during RunPodSandbox): as upstream's pod cgroup Destroy, they are killed first. While the
+         * runtime still lists anything of the pod, nothing is killed and the worker retries. */
         if (!res->error[0] && ctx->cgroups && safe) {
                 struct cg_error cerr = {{0}};
                 r = qos_pod_remove(ctx->cgroups, uid, &cerr);
+                if (r == -EBUSY && runtime_holds_nothing(ctx, uid)) {
+                        log_warn("Killing the processes the runtime left in the pod's cgroup",
+                                 "pod=\"%s\" err=\"%s\"", name, log_q(cerr.msg));
+                        (void) qos_pod_kill(ctx->cgroups, uid, SIGKILL, NULL);
+                        cerr = (struct cg_error){{0}};
+                        r = qos_pod_remove(ctx->cgroups, uid, &cerr);
+                }
                 if (r < 0)
                         res_error(res, "FailedKillPod", "remove the pod cgroup: %s",
                                   cerr.msg[0] ? cerr.msg : strerror(-r));

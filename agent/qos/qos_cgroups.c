@@ -289,6 +289,20 @@ int qos_pod_remove(struct qos_cgroups *q, const char *uid, struct cg_error *err)
         return 0;
 }
 
+int qos_pod_kill(struct qos_cgroups *q, const char *uid, int sig, struct cg_error *err)
+{
+        static const enum qos_class tiers[] = {QOS_GUARANTEED, QOS_BURSTABLE, QOS_BEST_EFFORT};
+        int n = 0;
+        for (size_t i = 0; i < ELEMENTSOF(tiers); i++) {
+                _cleanup_free_ char *name = qos_pod_cgroup_name(tiers[i], uid);
+                int r = cg_kill(q->cg, name, sig, err);
+                if (r < 0)
+                        return r;
+                n += r;
+        }
+        return n;
+}
+
 char *qos_pod_cgroup_find(const struct qos_cgroups *q, const char *uid)
 {
         static const enum qos_class classes[] = {QOS_BURSTABLE, QOS_BEST_EFFORT, QOS_GUARANTEED};

@@ -59,6 +59,9 @@ int qos_pod_ensure(struct qos_cgroups *q, const struct pod *pod, struct cg_error
 /* Removes pod<uid> from whichever tier holds it; 0 when there is none, -EBUSY (and a message saying how many
  * processes) while processes are still in it. Nothing is killed. Thread-safe. */
 int qos_pod_remove(struct qos_cgroups *q, const char *uid, struct cg_error *err);
+/* Sends sig to every process left in the pod's cgroup (any tier): upstream's pod cgroup Destroy, for what the
+ * runtime left behind once it holds nothing of the pod. Returns the signals sent, or -errno. */
+int qos_pod_kill(struct qos_cgroups *q, const char *uid, int sig, struct cg_error *err);
 /* The name of the pod cgroup of uid that exists on disk ("kubepods/burstable/pod<uid>"), NULL when none.
  * Caller frees. */
 char *qos_pod_cgroup_find(const struct qos_cgroups *q, const char *uid);

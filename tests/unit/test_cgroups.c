@@ -418,6 +418,28 @@ static void test_v1_fake_tree(void **state)
         assert_true(pid == 41 || pid == 43);
         assert_int_equal(cg_procs(cg, "kubepods/burstable/nothere", &nprocs, &pid), -ENOENT);
 
+        /* What a runtime left in a pod cgroup is killed: every process of the subtree, every hierarchy (the
+         * fake pids above are real processes of this machine: gone first). */
+        put(tmpdir, "pids/t/kubepods/burstable/pod1/c1/cgroup.procs", "");
+        put(tmpdir, "pids/t/kubepods/burstable/pod1/c2/cgroup.procs", "");
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+                pause();
+                _exit(0);
+        }
+        char line[32];
+        snprintf(line, sizeof line, "%d\n", (int) child);
+        put(tmpdir, "cpu/t/kubepods/burstable/pod1/c9/cgroup.procs", line);
+        assert_int_equal(cg_kill(cg, "kubepods/burstable/pod1", SIGKILL, &err), 1);
+        int wst = 0;
+        assert_int_equal(waitpid(child, &wst, 0), child);
+        assert_true(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL);
+        put(tmpdir, "cpu/t/kubepods/burstable/pod1/c9/cgroup.procs", "");
+        assert_int_equal(cg_kill(cg, "kubepods/burstable/nothere", SIGKILL, &err), 0);
+        assert_int_equal(cg_kill(cg, "", SIGKILL, &err), -EINVAL);
+        assert_int_equal(cg_kill(cg, "../x", SIGKILL, &err), -EINVAL);
+
         /* Names: relative and plain only. */
         assert_int_equal(cg_create(cg, "/abs", NULL, &err), -EINVAL);
         assert_int_equal(cg_create(cg, "a/../b", NULL, &err), -EINVAL);
