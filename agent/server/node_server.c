@@ -17,6 +17,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "reply.h"
+#include "request.h"
 #include "stats.h"
 #include "stream.h"
 #include "util.h"
@@ -176,53 +177,11 @@ static void log_stream_free(void *cls)
         free(ls);
 }
 
-static bool arg_bool(struct MHD_Connection *conn, const char *name)
+static enum MHD_Result container_logs(struct node_server *s, struct MHD_Connection *conn,
+                                      const struct node_request *req)
 {
-        const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
-        return v && (streq(v, "true") || streq(v, "1") || streq(v, "True"));
-}
-
-/* An integer argument: 0 when absent, -EINVAL when malformed. */
-static int arg_int(struct MHD_Connection *conn, const char *name, int64_t *ret)
-{
-        const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
-        char *end;
-        if (!v)
-                return 0;
-        errno = 0;
-        long long n = strtoll(v, &end, 10);
-        if (errno || !*v || *end)
-                return -EINVAL;
-        *ret = n;
-        return 1;
-}
-
-static enum MHD_Result container_logs(struct node_server *s, struct MHD_Connection *conn, const char *rest)
-{
-        _cleanup_free_ char *copy = xstrdup(rest);
-        char *save = NULL, *ns = strtok_r(copy, "/", &save), *name = strtok_r(NULL, "/", &save),
-             *container = strtok_r(NULL, "/", &save);
-        struct log_options o = {.tail = -1};
-        int64_t since_s = 0;
-
-        if (!ns || !name || !container || strtok_r(NULL, "/", &save))
-                return http_reply(conn, MHD_HTTP_BAD_REQUEST,
-                                  "expected /containerLogs/{namespace}/{pod}/{container}\n");
-        o.follow = arg_bool(conn, "follow");
-        o.previous = arg_bool(conn, "previous");
-        o.timestamps = arg_bool(conn, "timestamps");
-        if (arg_int(conn, "tailLines", &o.tail) < 0 || arg_int(conn, "limitBytes", &o.limit) < 0 ||
-            arg_int(conn, "sinceSeconds", &since_s) < 0)
-                return http_reply(conn, MHD_HTTP_BAD_REQUEST, "invalid query: an integer was expected\n");
-        if (since_s > 0)
-                o.since_ns = now_real_ns() - since_s * 1000000000LL;
-        const char *since_time = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sinceTime");
-        if (since_time && rfc3339_parse_ns(since_time, strlen(since_time), &o.since_ns) < 0)
-                return http_reply(conn, MHD_HTTP_BAD_REQUEST,
-                                  "invalid query: sinceTime: expected RFC 3339\n");
-        if (o.tail < -1 || o.limit < 0)
-                return http_reply(conn, MHD_HTTP_BAD_REQUEST,
-                                  "invalid query: negative tailLines or limitBytes\n");
+        const char *ns = req->ns, *name = req->pod, *container = req->container;
+        struct log_options o = req->log;
 
         json_t *pod = find_pod(s, ns, name);
         if (!pod)
@@ -325,24 +284,13 @@ static json_t *running_pods(struct node_server *s)
 
 /* ---- dispatch ---- */
 
-static bool path_is(const char *url, const char *p)
-{
-        size_t n = strlen(p);
-        return strncmp(url, p, n) == 0 && (url[n] == 0 || (url[n] == '/' && url[n + 1] == 0));
-}
-
 /* /exec/{namespace}/{pod}/{container}?command=...&input=1&output=1&error=1&tty=1,
  * /attach/{namespace}/{pod}/{container}?input=1&output=1..., /portForward/{namespace}/{pod}. */
-static enum MHD_Result stream_request(struct node_server *s, struct MHD_Connection *conn, const char *kind,
-                                      const char *rest)
+static enum MHD_Result stream_request(struct node_server *s, struct MHD_Connection *conn,
+                                      const struct node_request *req)
 {
-        bool pf = streq(kind, "portForward");
-        _cleanup_free_ char *copy = xstrdup(rest);
-        char *save = NULL, *ns = strtok_r(copy, "/", &save), *name = strtok_r(NULL, "/", &save),
-             *container = pf ? NULL : strtok_r(NULL, "/", &save);
-        if (!ns || !name || (!pf && !container) || strtok_r(NULL, "/", &save))
-                return replyf(conn, MHD_HTTP_BAD_REQUEST, "expected /%s/{namespace}/{pod}%s\n", kind,
-                              pf ? "" : "/{container}");
+        const char *ns = req->ns, *name = req->pod, *container = req->container;
+        bool pf = req->ep == NODE_EP_PORT_FORWARD;
         if (!s->c.cri)
                 return http_reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
         json_t *pod = find_pod(s, ns, name);
@@ -364,53 +312,83 @@ static enum MHD_Result stream_request(struct node_server *s, struct MHD_Connecti
                 return replyf(conn, MHD_HTTP_NOT_FOUND, "container not found (\"%s\")\n", container);
         if (!cid || !running)
                 return replyf(conn, MHD_HTTP_BAD_REQUEST, "container not running (%s)\n", container);
-        if (streq(kind, "attach"))
+        if (req->ep == NODE_EP_ATTACH)
                 return stream_attach(s->streams, conn, s->c.cri, cid, s->c.cri_timeout_ms);
         return stream_exec(s->streams, conn, s->c.cri, cid, s->c.cri_timeout_ms);
 }
 
-static enum MHD_Result route(struct node_server *s, struct MHD_Connection *conn, const char *url,
-                             const char *method)
+struct args {
+        struct node_query_arg *v;
+        size_t n;
+};
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-        bool get = streq(method, "GET") || streq(method, "HEAD");
-        static const char *const streams[] = {"exec", "attach", "portForward"};
-        for (size_t i = 0; i < ELEMENTSOF(streams); i++) {
-                size_t n = strlen(streams[i]);
-                if (url[0] != '/' || strncmp(url + 1, streams[i], n) != 0 || url[n + 1] != '/')
-                        continue;
-                return get || streq(method, "POST")
-                               ? stream_request(s, conn, streams[i], url + n + 2)
-                               : http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-        }
-        if (str_has_prefix(url, "/containerLogs/"))
-                return get ? container_logs(s, conn, url + strlen("/containerLogs/"))
-                           : http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-        if (!get)
-                return http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-        if (path_is(url, "/healthz")) {
+        struct args *a = cls;
+        a->v = OOM_CHECK(reallocarray(a->v, a->n + 1, sizeof *a->v));
+        a->v[a->n++] = (struct node_query_arg){key, value};
+        return MHD_YES;
+}
+
+static enum MHD_Result serve(struct node_server *s, struct MHD_Connection *conn,
+                             const struct node_request *req)
+{
+        switch (req->ep) {
+        case NODE_EP_NONE:
+                return http_reply(conn, req->status, req->error);
+        case NODE_EP_EXEC:
+        case NODE_EP_ATTACH:
+        case NODE_EP_PORT_FORWARD:
+                return stream_request(s, conn, req);
+        case NODE_EP_CONTAINER_LOGS:
+                return container_logs(s, conn, req);
+        case NODE_EP_HEALTHZ: {
                 char reason[2048] = "";
                 if (s->c.check(s->c.userdata, reason, sizeof reason))
                         return http_reply(conn, MHD_HTTP_OK, "ok");
                 return replyf(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "[+]ping ok\n%shealthz check failed\n",
                               reason);
         }
-        if (path_is(url, "/pods"))
+        case NODE_EP_PODS:
                 return http_reply_json(conn, status_manager_pod_list(s->c.status));
-        if (path_is(url, "/runningpods"))
+        case NODE_EP_RUNNINGPODS:
                 return http_reply_json(conn, running_pods(s));
-        if (path_is(url, "/stats/summary") && s->c.stats)
-                return http_reply_summary(conn, s->c.stats);
-        if (path_is(url, "/metrics/resource") && s->c.stats)
-                return http_reply_resource_metrics(conn, s->c.stats);
-        if (path_is(url, "/configz") && s->c.configz)
-                return http_reply_json(conn, s->c.configz(s->c.userdata));
-        if (path_is(url, "/metrics") && s->c.metrics) {
-                char *buf = NULL;
-                size_t len = 0;
-                s->c.metrics(s->c.userdata, &buf, &len);
-                return http_reply_prometheus(conn, buf, len);
+        case NODE_EP_STATS_SUMMARY:
+                if (s->c.stats)
+                        return http_reply_summary(conn, s->c.stats);
+                break;
+        case NODE_EP_METRICS_RESOURCE:
+                if (s->c.stats)
+                        return http_reply_resource_metrics(conn, s->c.stats);
+                break;
+        case NODE_EP_CONFIGZ:
+                if (s->c.configz)
+                        return http_reply_json(conn, s->c.configz(s->c.userdata));
+                break;
+        case NODE_EP_METRICS:
+                if (s->c.metrics) {
+                        char *buf = NULL;
+                        size_t len = 0;
+                        s->c.metrics(s->c.userdata, &buf, &len);
+                        return http_reply_prometheus(conn, buf, len);
+                }
+                break;
         }
         return http_reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
+}
+
+/* The request parsed (every query number range-checked) into a plan, then carried out. */
+static enum MHD_Result route(struct node_server *s, struct MHD_Connection *conn, const char *url,
+                             const char *method)
+{
+        struct args a = {0};
+        struct node_request req;
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
+        (void) node_request_parse(method, url, a.v, a.n, now_real_ns(), &req);
+        free(a.v);
+        enum MHD_Result ret = serve(s, conn, &req);
+        node_request_clear(&req);
+        return ret;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
