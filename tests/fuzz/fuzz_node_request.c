@@ -47,12 +47,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 return 0;
         memcpy(line, data, size);
         line[size] = 0; /* a NUL inside ends it, as it ends MHD's strings */
-        char *path = strchr(line, ' ');
+        char root[] = "/", *path = strchr(line, ' ');
         const char *method = line;
         if (path)
                 *path++ = 0;
         else
-                path = (char *) "/";
+                path = root;
         char *query = strchr(path, '?');
         if (query)
                 *query++ = 0;
