@@ -102,7 +102,8 @@ static enum auth_verdict authenticate(struct node_server *s, struct MHD_Connecti
                 if (r < 0 && r != -EBUSY)
                         log_warn("TokenReview failed", "err=\"%s\"", strerror(-r));
                 else if (r == -EBUSY)
-                        log_v(2, "TokenReview not made: no turn of its rate limit in time", "err=\"%s\"", strerror(EBUSY));
+                        log_v(2, "TokenReview not made: no turn of its rate limit in time", "err=\"%s\"",
+                              strerror(EBUSY));
         }
         enum auth_verdict v = auth_decide(x509, token, s->c.anonymous);
         if (v == AUTH_AS_ANONYMOUS) {

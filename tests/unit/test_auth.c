@@ -337,7 +337,8 @@ static void test_decide(void **state)
         assert_int_equal(auth_decide(1, 0, false), AUTH_AS_X509);
         assert_int_equal(auth_decide(1, -EACCES, true), AUTH_AS_X509);
         assert_int_equal(auth_decide(0, 1, false), AUTH_AS_TOKEN);
-        assert_int_equal(auth_decide(-EACCES, 1, false), AUTH_AS_TOKEN); /* a bad certificate, a good token */
+        assert_int_equal(auth_decide(-EACCES, 1, false),
+                         AUTH_AS_TOKEN); /* a bad certificate, a good token */
         assert_int_equal(auth_decide(0, 0, true), AUTH_AS_ANONYMOUS);
         assert_int_equal(auth_decide(0, 0, false), AUTH_UNAUTHORIZED);
         /* Fails closed: a certificate that does not verify, a refused token, a failed review. */
