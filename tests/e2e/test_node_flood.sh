@@ -4,7 +4,8 @@
 # bearer tokens as fast as it can, `kubectl logs` (the API server's client certificate) answers within a
 # second, `kubectl exec` (a new connection each time) answers, the flood costs TokenReviews at the node
 # server's own bounded rate only (the rest is 503 at once), and the node's pod and status work (its own
-# client and rate limit) is not slowed: a pod created during the flood is reported Running promptly.
+# client and rate limit) is not slowed: a pod created during the flood is reported Running promptly. And
+# an x509 user is in system:authenticated, as upstream's (SubjectAccessReview sees the group).
 # Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, MASTER_DIR, KUBECTL.
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
@@ -25,6 +26,17 @@ mkdir -p "$M"
 "$MASTER" node-serving-cert "$MASTER_DIR" "$NODE" "$WORK/serving.crt" "$WORK/serving.key"
 k delete node "$NODE" --ignore-not-found >/dev/null 2>&1
 k delete pod talker late --ignore-not-found --grace-period=0 --force >/dev/null 2>&1
+k delete clusterrolebinding e2e-flood-spec --ignore-not-found >/dev/null 2>&1
+k delete clusterrole e2e-flood-spec --ignore-not-found >/dev/null 2>&1
+# A user of the cluster CA in no group RBAC knows; nodes/spec (which cubelet does not serve: 404 once
+# authorized) is granted to system:authenticated only.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/O=e2e-flood-users/CN=carol" \
+  -keyout "$WORK/carol.key" -out "$WORK/carol.csr" 2>/dev/null
+printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >"$WORK/carol.ext"
+openssl x509 -req -in "$WORK/carol.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -set_serial 0x$(openssl rand -hex 8) \
+  -days 1 -extfile "$WORK/carol.ext" -out "$WORK/carol.crt" 2>/dev/null
+k create clusterrole e2e-flood-spec --verb=get --resource=nodes/spec >/dev/null
+k create clusterrolebinding e2e-flood-spec --clusterrole=e2e-flood-spec --group=system:authenticated >/dev/null
 
 node_ready() { [ "$(k get node $NODE -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; }
 start_cubelet "$M" --kubeconfig "$WORK/node.kubeconfig" --tls-cert-file "$WORK/serving.crt" \
@@ -43,6 +55,12 @@ spec:
 YAML
 }
 running() { [ "$(k get pod "$1" -o jsonpath='{.status.phase}' 2>/dev/null)" = Running ]; }
+code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$PKI/ca.crt" "$@"; }
+CAROL=(--cert "$WORK/carol.crt" --key "$WORK/carol.key")
+check "an x509 user is in system:authenticated: nodes/spec allowed to that group only (then 404)" \
+  wait_for 10 test "$(code "${CAROL[@]}" "https://127.0.0.1:$NODE_PORT/spec/")" = 404
+check "... and nothing else (nodes/metrics: 403)" \
+  test "$(code "${CAROL[@]}" "https://127.0.0.1:$NODE_PORT/metrics")" = 403
 pod talker
 check "a pod bound to the node runs" wait_for 30 running talker
 check "kubectl logs answers" wait_for 10 sh -c "kubectl logs talker --tail 1 | grep -q '^line '"
@@ -103,4 +121,6 @@ gone_both() { is_gone c default/talker && is_gone c default/late; }
 check "pods deleted: their containers stop" wait_for 30 gone_both
 check "cubelet stops cleanly" stop_cubelet
 k delete node "$NODE" >/dev/null 2>&1
+k delete clusterrolebinding e2e-flood-spec >/dev/null 2>&1
+k delete clusterrole e2e-flood-spec >/dev/null 2>&1
 finish
