@@ -3,7 +3,8 @@
 # 401 even with anonymous requests allowed (never anonymous); numeric query parameters out of range are
 # 400 and nothing crashes (the ASan build aborts on signed overflow); a body past the bound is 413; idle
 # connections from one address are few and short-lived, and while hundreds are held the node API answers
-# others within a second; shutdown with a request in flight is clean.
+# others within a second; shutdown with a request in flight is clean; a bearer token whose TokenReview
+# fails (no API server) is 401, not anonymous.
 source "$(dirname "$0")/lib.sh"
 skip_unless_ready
 command -v python3 >/dev/null || { echo "SKIP: no python3 for the flood helper"; exit 77; }
@@ -64,7 +65,9 @@ check "sinceSeconds and sinceTime together: 400" \
 check "cubelet lives on" alive
 
 head -c 100000 /dev/zero >"$WORK/big"
-check "a 100 kB body: 413" test "$(code -X POST --data-binary @"$WORK/big" "$URL/exec/default/talker-$NODE/c?command=true&output=1")" = 413
+# With Expect: 100-continue, so that the 413 (sent before the body is read) is not lost to a reset when the
+# server closes on the unread body.
+check "a 100 kB body: 413" test "$(code -H 'Expect: 100-continue' -X POST --data-binary @"$WORK/big" "$URL/exec/default/talker-$NODE/c?command=true&output=1")" = 413
 check "a small body is read and dropped: the request is answered (405 for POST /pods)" \
   test "$(code -X POST --data-binary 'x=1' "$URL/pods")" = 405
 chunked() { curl -sk --max-time 10 -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' -X POST \
@@ -102,5 +105,20 @@ wait "$follower" 2>/dev/null
 rm -f "$M"/*
 start_cubelet "$M"
 check "the talker is removed once its manifest is" wait_for 30 is_gone c "default/talker-$NODE"
+check "cubelet stops cleanly" stop_cubelet
+# An API server that is not there: TokenReview fails, and that is 401, never anonymous.
+cat >"$WORK/dead.kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+current-context: dead
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: some-token}}]
+contexts: [{name: dead, context: {cluster: c, user: u}}]
+YAML
+start_cubelet "$M" --kubeconfig "$WORK/dead.kubeconfig" --anonymous-auth true --authorization-mode AlwaysAllow
+check "no API server: a request without credentials is anonymous (200)" wait_for 10 test "$(code "$URL/healthz")" = 200
+check "... a bearer token, whose TokenReview fails: 401, not anonymous" \
+  test "$(code -H 'Authorization: Bearer some-token' "$URL/healthz")" = 401
+check "... and the failure is logged" wait_for 5 log_has 'TokenReview failed'
 check "cubelet stops cleanly" stop_cubelet
 finish
