@@ -76,6 +76,7 @@ struct agent {
         struct prober *prober;
         /* with an API server (--kubeconfig) */
         struct kube_client *kube, *kube_events, *kube_heartbeat;
+        struct kube_client *kube_authn, *kube_authz; /* the node server's TokenReview, SubjectAccessReview */
         struct node_manager *node;
         struct api_source *api;
         struct api_status *api_status;
@@ -392,8 +393,16 @@ static void mirror_changed(void *ud, const char *ns, const char *name)
                 api_status_mirror_changed(a->api_status, ns, name);
 }
 
+/* The node server's webhook authentication and authorization: each on a client and rate limit of its own,
+ * so that a flood of unknown tokens neither slows pod and status work nor the API server's own requests; a
+ * review that gets no turn within the wait is refused (503), never queued. */
+#define AUTH_QPS         20
+#define AUTH_BURST       40
+#define AUTH_MAX_WAIT_MS 250
+
 /* The API server clients (upstream's three: pods/status rate-limited by kubeAPIQPS, events by
- * eventRecordQPS, node heartbeats unlimited) and the ConfigMap/Secret cache, before any pod syncs. */
+ * eventRecordQPS, node heartbeats unlimited; and the node server's two, above) and the ConfigMap/Secret
+ * cache, before any pod syncs. */
 static int init_kube(struct agent *a)
 {
         struct kube_auth auth = {0};
@@ -407,13 +416,19 @@ static int init_kube(struct agent *a)
                  auth.context ? auth.context : "", a->cfg.kubeconfig);
         if ((r = kube_client_new(&auth, a->cfg.kube_api_qps, a->cfg.kube_api_burst, &a->kube)) < 0 ||
             (r = kube_client_new(&auth, a->cfg.event_qps, a->cfg.event_burst, &a->kube_events)) < 0 ||
-            (r = kube_client_new(&auth, 0, 1, &a->kube_heartbeat)) < 0) {
+            (r = kube_client_new(&auth, 0, 1, &a->kube_heartbeat)) < 0 ||
+            (r = kube_client_new(&auth, AUTH_QPS, AUTH_BURST, &a->kube_authn)) < 0 ||
+            (r = kube_client_new(&auth, AUTH_QPS, AUTH_BURST, &a->kube_authz)) < 0) {
                 kube_auth_clear(&auth);
                 log_error("Cannot create the API client", "err=\"%s\"", strerror(-r));
                 a->kube = kube_client_free(a->kube);
                 a->kube_events = kube_client_free(a->kube_events);
+                a->kube_heartbeat = kube_client_free(a->kube_heartbeat);
+                a->kube_authn = kube_client_free(a->kube_authn);
                 return r;
         }
+        kube_client_set_max_wait(a->kube_authn, AUTH_MAX_WAIT_MS);
+        kube_client_set_max_wait(a->kube_authz, AUTH_MAX_WAIT_MS);
         kube_auth_clear(&auth);
         a->objects = obj_cache_new(a->kube);
         a->tokens = token_cache_new(a->kube);
@@ -502,6 +517,8 @@ static void stop_kube_writers(struct agent *a)
         a->kube = kube_client_free(a->kube);
         a->kube_events = kube_client_free(a->kube_events);
         a->kube_heartbeat = kube_client_free(a->kube_heartbeat);
+        a->kube_authn = kube_client_free(a->kube_authn);
+        a->kube_authz = kube_client_free(a->kube_authz);
 }
 
 /* The node server on `port`: the configured certificate, else a self-signed one kept in <root>/pki. */
@@ -529,7 +546,8 @@ static int start_node_server(struct agent *a)
                 .token_cache_ttl_ms = a->cfg.authn_cache_ttl_ms,
                 .authz_allowed_ttl_ms = a->cfg.authz_allowed_ttl_ms,
                 .authz_denied_ttl_ms = a->cfg.authz_denied_ttl_ms,
-                .kube = a->kube,
+                .authn_kube = a->kube_authn,
+                .authz_kube = a->kube_authz,
                 .node_name = a->cfg.node_name,
                 .pod_logs_dir = a->cfg.pod_logs_dir,
                 .status = a->status,

@@ -28,6 +28,7 @@ struct kube_client {
         int n_idle;
         double qps, tokens, burst;
         int64_t refill_ms;
+        int64_t max_wait_ms; /* > 0: a request that would wait longer for the rate limit is refused */
         char user_agent[64];
 };
 
@@ -101,11 +102,9 @@ void kube_response_clear(struct kube_response *r)
 }
 
 /* Token bucket: a request takes a token, waiting for it when the bucket is empty (client-go's
- * flowcontrol: qps refill, burst size). The reservation is taken under the lock; the wait is not. */
-/* Token bucket: a request takes a token, waiting for it when the bucket is empty (client-go's
  * flowcontrol: qps refill, burst size). The reservation is taken under the lock; the wait is not. Returns
  * how long the caller must wait, in ms. */
-static int64_t rate_reserve(struct kube_client *c)
+static int64_t rate_reserve_max(struct kube_client *c, bool bounded)
 {
         if (c->qps <= 0)
                 return 0;
@@ -113,21 +112,39 @@ static int64_t rate_reserve(struct kube_client *c)
         int64_t now = now_mono_ms();
         c->tokens = MIN(c->burst, c->tokens + (double) (now - c->refill_ms) * c->qps / 1000.0);
         c->refill_ms = now;
-        c->tokens -= 1;
-        double wait_ms = c->tokens < 0 ? -c->tokens * 1000.0 / c->qps : 0;
+        double wait_ms = c->tokens < 1 ? (1 - c->tokens) * 1000.0 / c->qps : 0;
+        bool take = !bounded || c->max_wait_ms <= 0 || wait_ms <= (double) c->max_wait_ms;
+        if (take)
+                c->tokens -= 1;
         pthread_mutex_unlock(&c->lock);
-        return (int64_t) wait_ms;
+        return take ? (int64_t) wait_ms : -EBUSY;
 }
 
-static void rate_wait(struct kube_client *c)
+static int64_t rate_reserve(struct kube_client *c)
 {
-        int64_t wait_ms = rate_reserve(c);
+        return rate_reserve_max(c, false);
+}
+
+/* 0 after the wait, or -EBUSY (nothing reserved) when the client's bound would be exceeded. */
+static int rate_wait(struct kube_client *c)
+{
+        int64_t wait_ms = rate_reserve_max(c, true);
+        if (wait_ms < 0)
+                return (int) wait_ms;
         if (wait_ms > 0) {
                 struct timespec ts = {.tv_sec = (time_t) (wait_ms / 1000),
                                       .tv_nsec = (long) (wait_ms % 1000) * 1000000L};
                 while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                         ;
         }
+        return 0;
+}
+
+void kube_client_set_max_wait(struct kube_client *c, int64_t max_wait_ms)
+{
+        pthread_mutex_lock(&c->lock);
+        c->max_wait_ms = max_wait_ms;
+        pthread_mutex_unlock(&c->lock);
 }
 
 static CURL *handle_get(struct kube_client *c)
@@ -259,8 +276,11 @@ static int request(struct kube_client *c, const char *method, const char *path, 
         _cleanup_free_ char *payload = NULL, *ct = NULL;
         *ret = (struct kube_response){0};
 
-        if (!skip_rate)
-                rate_wait(c);
+        if (!skip_rate && rate_wait(c) < 0) {
+                snprintf(ret->error, sizeof ret->error, "%s %s: no turn of the client rate limit in time",
+                         method, path);
+                return -EBUSY;
+        }
         CURL *h = handle_get(c);
         struct curl_slist *hl = handle_setup(c, h, url, errbuf);
         (void) curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);

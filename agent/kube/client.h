@@ -13,6 +13,10 @@ struct kube_client;
 /* qps <= 0: no rate limit. Copies auth. */
 int kube_client_new(const struct kube_auth *auth, double qps, int burst, struct kube_client **ret);
 struct kube_client *kube_client_free(struct kube_client *c);
+/* A bound on the wait for the rate limit: a request that would wait longer fails at once with -EBUSY and
+ * takes no turn from the others (for callers that answer someone waiting, such as webhook
+ * authentication). <= 0: no bound (the default). */
+void kube_client_set_max_wait(struct kube_client *c, int64_t max_wait_ms);
 const char *kube_client_server(const struct kube_client *c);
 
 struct kube_response {
@@ -23,7 +27,8 @@ struct kube_response {
 void kube_response_clear(struct kube_response *r);
 
 /* One request. body may be NULL; content_type defaults to application/json. Returns 0 when an answer
- * arrived (any status: check ret->status), or a negative errno with ret->error when none did. */
+ * arrived (any status: check ret->status), or a negative errno with ret->error when none did (-EBUSY: the
+ * client's max wait for the rate limit would have been exceeded; nothing was sent). */
 int kube_request(struct kube_client *c, const char *method, const char *path, json_t *body,
                  const char *content_type, int64_t timeout_ms, struct kube_response *ret);
 

@@ -73,13 +73,37 @@ int auth_x509(gnutls_session_t session, struct auth_user *ret, char *why, size_t
                 strv_push(&u.groups, o);
         }
         gnutls_x509_crt_deinit(crt);
-        if (!u.name || !u.name[0]) {
+        if (!u.name || !u.name[0]) { /* upstream's CommonNameUserConversion: no user, no error */
                 auth_user_clear(&u);
                 snprintf(why, why_len, "the client certificate has no common name");
-                return -EACCES;
+                return 0;
         }
+        auth_user_add_authenticated(&u);
         *ret = u;
         return 1;
+}
+
+void auth_user_add_authenticated(struct auth_user *u)
+{
+        if (!u->name || streq(u->name, "system:anonymous"))
+                return;
+        for (char **g = u->groups; g && *g; g++)
+                if (streq(*g, "system:authenticated") || streq(*g, "system:unauthenticated"))
+                        return;
+        strv_push(&u->groups, xstrdup("system:authenticated"));
+}
+
+enum auth_verdict auth_decide(int x509, int token, bool anonymous)
+{
+        if (x509 > 0)
+                return AUTH_AS_X509;
+        if (token > 0)
+                return AUTH_AS_TOKEN;
+        if (token == -EBUSY)
+                return AUTH_UNAVAILABLE;
+        if (x509 < 0 || token < 0)
+                return AUTH_UNAUTHORIZED;
+        return anonymous ? AUTH_AS_ANONYMOUS : AUTH_UNAUTHORIZED;
 }
 
 static void user_from_json(json_t *user, struct auth_user *ret)
@@ -89,6 +113,7 @@ static void user_from_json(json_t *user, struct auth_user *ret)
         ret->name = xstrdup(json_string_value(json_object_get(user, "username")));
         json_array_foreach(json_object_get(user, "groups"), i, g) if (json_is_string(g))
                 strv_push(&ret->groups, xstrdup(json_string_value(g)));
+        auth_user_add_authenticated(ret);
 }
 
 int auth_token_key(const char *token, char ret[static 65])

@@ -14,13 +14,32 @@ struct auth_user {
         char **groups; /* NULL-terminated; may be NULL */
 };
 void auth_user_clear(struct auth_user *u);
+/* upstream's AuthenticatedGroupAdder: system:authenticated joins the groups of an authenticated user
+ * (not system:anonymous, nor one already in system:authenticated or system:unauthenticated). */
+void auth_user_add_authenticated(struct auth_user *u);
 
-/* The verified peer certificate of a TLS session: CN is the user, each O a group, as upstream. Returns 1
- * with *ret filled, 0 when the client sent none, -EACCES when it does not verify against the trusted CAs
- * (or is not for client authentication). */
+/* upstream's authenticator chain (x509, then bearer token; anonymous behind them, failing on error): the
+ * first that authenticates wins; else an error of either (a certificate that does not verify, a token
+ * refused or that could not be reviewed) refuses the request, never anonymous. x509 as auth_x509 returns;
+ * token: 1 authenticated, 0 none presented, -EBUSY could not be reviewed in time, another -errno refused
+ * or failed. */
+enum auth_verdict {
+        AUTH_AS_X509,
+        AUTH_AS_TOKEN,
+        AUTH_AS_ANONYMOUS,
+        AUTH_UNAUTHORIZED, /* 401 */
+        AUTH_UNAVAILABLE,  /* 503: try again */
+};
+enum auth_verdict auth_decide(int x509, int token, bool anonymous);
+
+/* The verified peer certificate of a TLS session: CN is the user, each O a group, and system:authenticated,
+ * as upstream. Returns 1 with *ret filled, 0 when the client sent none (or one without a common name, as
+ * upstream), -EACCES when it does not verify against the trusted CAs (or is not for client
+ * authentication). */
 int auth_x509(gnutls_session_t session, struct auth_user *ret, char *why, size_t why_len);
 
-/* TokenReview through the API server: 1 (authenticated, *ret filled), 0 (not), or -errno. With a cache,
+/* TokenReview through the API server: 1 (authenticated, *ret filled, with system:authenticated), 0 (not),
+ * or -errno (-EBUSY: the client's rate limit gave no turn in time). With a cache,
  * answers the API server gave (either way) are kept under the token's SHA-256, never the token itself;
  * failures to get one are not kept. */
 struct auth_cache;

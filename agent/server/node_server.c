@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "log.h"
@@ -17,12 +19,37 @@
 #include "macro.h"
 #include "manager.h"
 #include "reply.h"
+#include "request.h"
 #include "stats.h"
 #include "stream.h"
 #include "util.h"
 
 /* Answers kept per cache: a node sees few distinct clients (the API server, monitoring, a few tokens). */
 #define AUTH_CACHE_MAX 1024
+
+/* Hostile clients: a connection that has not yet authenticated a request (TLS handshake, request head, a
+ * refused one) may idle this long and there may be only so many of them, per client address and in all,
+ * so that idle sockets cannot lock the API server out. An authenticated one idles as upstream's. */
+#define CONNECTION_LIMIT       1024
+#define UNAUTH_MAX_TOTAL       768
+#define UNAUTH_MAX_PER_ADDRESS 32
+#define UNAUTH_TIMEOUT_S       10
+#define AUTH_TIMEOUT_S         300
+/* No endpoint reads a request body (exec's input arrives on the upgraded stream): a small bound. */
+#define MAX_BODY_BYTES (64u << 10)
+
+/* Connections from one client address not yet authenticated. */
+struct addr_count {
+        unsigned char addr[16];
+        unsigned n;
+};
+
+/* Per connection (MHD's socket context). */
+struct conn_ctx {
+        unsigned char addr[16];
+        bool authenticated; /* one of its requests was: no longer counted as unauthenticated */
+        uint64_t body;      /* bytes of the current request's body */
+};
 
 struct node_server {
         struct MHD_Daemon *daemon;
@@ -33,6 +60,10 @@ struct node_server {
         struct auth_cache *token_cache; /* TokenReview answers */
         struct stream_proxies *streams;
         atomic_bool stopping;
+        pthread_mutex_t conn_lock; /* guards the counts below */
+        struct addr_count *unauth;
+        size_t n_unauth_addrs;
+        unsigned unauth_total;
 };
 
 static enum MHD_Result replyf(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
@@ -49,33 +80,138 @@ static enum MHD_Result replyf(struct MHD_Connection *conn, unsigned status, cons
 
 /* ---- authentication ---- */
 
-/* 1: authenticated (*u filled), 0: not. */
-static int authenticate(struct node_server *s, struct MHD_Connection *conn, struct auth_user *u)
+/* upstream's chain (auth_decide): a client certificate, else a bearer token by TokenReview, else anonymous
+ * when enabled; a certificate that does not verify or a token refused is never anonymous. */
+static enum auth_verdict authenticate(struct node_server *s, struct MHD_Connection *conn,
+                                      struct auth_user *u)
 {
         char why[512] = "";
+        int x509 = 0, token = 0;
         if (s->ca) {
                 const union MHD_ConnectionInfo *ci =
                         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-                int r = ci ? auth_x509((gnutls_session_t) ci->tls_session, u, why, sizeof why) : 0;
-                if (r > 0)
-                        return 1;
-                if (r < 0)
+                x509 = ci ? auth_x509((gnutls_session_t) ci->tls_session, u, why, sizeof why) : 0;
+                if (x509 < 0)
                         log_v(1, "Client certificate rejected", "err=\"%s\"", log_q(why));
         }
         const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-        if (authz && s->c.token_webhook && s->c.kube && strncasecmp(authz, "Bearer ", 7) == 0) {
-                int r = auth_token_review(s->c.kube, s->token_cache, authz + 7, u);
-                if (r > 0)
-                        return 1;
-                if (r < 0)
+        if (x509 <= 0 && authz && s->c.token_webhook && s->c.authn_kube &&
+            strncasecmp(authz, "Bearer ", 7) == 0 && authz[7]) {
+                int r = auth_token_review(s->c.authn_kube, s->token_cache, authz + 7, u);
+                token = r > 0 ? 1 : r == 0 ? -EACCES : r;
+                if (r < 0 && r != -EBUSY)
                         log_warn("TokenReview failed", "err=\"%s\"", strerror(-r));
+                else if (r == -EBUSY)
+                        log_v(2, "TokenReview not made: no turn of its rate limit in time", "err=\"%s\"",
+                              strerror(EBUSY));
         }
-        if (s->c.anonymous) {
+        enum auth_verdict v = auth_decide(x509, token, s->c.anonymous);
+        if (v == AUTH_AS_ANONYMOUS) {
                 u->name = xstrdup("system:anonymous");
                 strv_push(&u->groups, xstrdup("system:unauthenticated"));
-                return 1;
         }
-        return 0;
+        return v;
+}
+
+/* ---- connections ---- */
+
+static void addr_key(const struct sockaddr *sa, unsigned char key[static 16])
+{
+        memset(key, 0, 16);
+        if (sa && sa->sa_family == AF_INET)
+                memcpy(key, &((const struct sockaddr_in *) sa)->sin_addr, 4);
+        else if (sa && sa->sa_family == AF_INET6)
+                memcpy(key, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
+}
+
+/* Under conn_lock. */
+static struct addr_count *addr_find(struct node_server *s, const unsigned char key[static 16])
+{
+        for (size_t i = 0; i < s->n_unauth_addrs; i++)
+                if (memcmp(s->unauth[i].addr, key, 16) == 0)
+                        return &s->unauth[i];
+        return NULL;
+}
+
+/* MHD asks before it sets a connection up, on its listening thread (which also runs NOTIFY_STARTED right
+ * after, so the check and the count cannot race). */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+        struct node_server *s = cls;
+        unsigned char key[16];
+        addr_key(addr, key);
+        pthread_mutex_lock(&s->conn_lock);
+        struct addr_count *e = addr_find(s, key);
+        bool ok = s->unauth_total < UNAUTH_MAX_TOTAL && (!e || e->n < UNAUTH_MAX_PER_ADDRESS);
+        pthread_mutex_unlock(&s->conn_lock);
+        if (!ok) {
+                char ip[INET6_ADDRSTRLEN] = "";
+                const void *a = addr->sa_family == AF_INET6
+                                        ? (const void *) &((const struct sockaddr_in6 *) addr)->sin6_addr
+                                        : (const void *) &((const struct sockaddr_in *) addr)->sin_addr;
+                inet_ntop(addr->sa_family, a, ip, sizeof ip);
+                log_v(2, "Connection refused: too many unauthenticated connections", "client=\"%s\"", ip);
+        }
+        return ok ? MHD_YES : MHD_NO;
+}
+
+static void unauth_release(struct node_server *s, const unsigned char key[static 16])
+{
+        pthread_mutex_lock(&s->conn_lock);
+        struct addr_count *e = addr_find(s, key);
+        if (e && --e->n == 0)
+                *e = s->unauth[--s->n_unauth_addrs];
+        s->unauth_total--;
+        pthread_mutex_unlock(&s->conn_lock);
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+        struct node_server *s = cls;
+        struct conn_ctx *cc = *socket_context;
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+                cc = OOM_CHECK(calloc(1, sizeof *cc));
+                const union MHD_ConnectionInfo *ci =
+                        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+                addr_key(ci ? ci->client_addr : NULL, cc->addr);
+                pthread_mutex_lock(&s->conn_lock);
+                struct addr_count *e = addr_find(s, cc->addr);
+                if (!e) {
+                        s->unauth =
+                                OOM_CHECK(reallocarray(s->unauth, s->n_unauth_addrs + 1, sizeof *s->unauth));
+                        e = &s->unauth[s->n_unauth_addrs++];
+                        *e = (struct addr_count){0};
+                        memcpy(e->addr, cc->addr, 16);
+                }
+                e->n++;
+                s->unauth_total++;
+                pthread_mutex_unlock(&s->conn_lock);
+                *socket_context = cc;
+        } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && cc) {
+                if (!cc->authenticated)
+                        unauth_release(s, cc->addr);
+                free(cc);
+                *socket_context = NULL;
+        }
+}
+
+static struct conn_ctx *conn_ctx(struct MHD_Connection *conn)
+{
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci ? ci->socket_context : NULL;
+}
+
+/* A request on conn authenticated: it leaves the unauthenticated count and may idle as long as upstream's. */
+static void conn_authenticated(struct node_server *s, struct MHD_Connection *conn)
+{
+        struct conn_ctx *cc = conn_ctx(conn);
+        if (!cc || cc->authenticated)
+                return;
+        cc->authenticated = true;
+        unauth_release(s, cc->addr);
+        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned) AUTH_TIMEOUT_S);
 }
 
 /* ---- /containerLogs ---- */
@@ -184,53 +320,11 @@ static void log_stream_free(void *cls)
         free(ls);
 }
 
-static bool arg_bool(struct MHD_Connection *conn, const char *name)
+static enum MHD_Result container_logs(struct node_server *s, struct MHD_Connection *conn,
+                                      const struct node_request *req)
 {
-        const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
-        return v && (streq(v, "true") || streq(v, "1") || streq(v, "True"));
-}
-
-/* An integer argument: 0 when absent, -EINVAL when malformed. */
-static int arg_int(struct MHD_Connection *conn, const char *name, int64_t *ret)
-{
-        const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
-        char *end;
-        if (!v)
-                return 0;
-        errno = 0;
-        long long n = strtoll(v, &end, 10);
-        if (errno || !*v || *end)
-                return -EINVAL;
-        *ret = n;
-        return 1;
-}
-
-static enum MHD_Result container_logs(struct node_server *s, struct MHD_Connection *conn, const char *rest)
-{
-        _cleanup_free_ char *copy = xstrdup(rest);
-        char *save = NULL, *ns = strtok_r(copy, "/", &save), *name = strtok_r(NULL, "/", &save),
-             *container = strtok_r(NULL, "/", &save);
-        struct log_options o = {.tail = -1};
-        int64_t since_s = 0;
-
-        if (!ns || !name || !container || strtok_r(NULL, "/", &save))
-                return http_reply(conn, MHD_HTTP_BAD_REQUEST,
-                                  "expected /containerLogs/{namespace}/{pod}/{container}\n");
-        o.follow = arg_bool(conn, "follow");
-        o.previous = arg_bool(conn, "previous");
-        o.timestamps = arg_bool(conn, "timestamps");
-        if (arg_int(conn, "tailLines", &o.tail) < 0 || arg_int(conn, "limitBytes", &o.limit) < 0 ||
-            arg_int(conn, "sinceSeconds", &since_s) < 0)
-                return http_reply(conn, MHD_HTTP_BAD_REQUEST, "invalid query: an integer was expected\n");
-        if (since_s > 0)
-                o.since_ns = now_real_ns() - since_s * 1000000000LL;
-        const char *since_time = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sinceTime");
-        if (since_time && rfc3339_parse_ns(since_time, strlen(since_time), &o.since_ns) < 0)
-                return http_reply(conn, MHD_HTTP_BAD_REQUEST,
-                                  "invalid query: sinceTime: expected RFC 3339\n");
-        if (o.tail < -1 || o.limit < 0)
-                return http_reply(conn, MHD_HTTP_BAD_REQUEST,
-                                  "invalid query: negative tailLines or limitBytes\n");
+        const char *ns = req->ns, *name = req->pod, *container = req->container;
+        struct log_options o = req->log;
 
         json_t *pod = find_pod(s, ns, name);
         if (!pod)
@@ -342,24 +436,13 @@ static json_t *running_pods(struct node_server *s)
 
 /* ---- dispatch ---- */
 
-static bool path_is(const char *url, const char *p)
-{
-        size_t n = strlen(p);
-        return strncmp(url, p, n) == 0 && (url[n] == 0 || (url[n] == '/' && url[n + 1] == 0));
-}
-
 /* /exec/{namespace}/{pod}/{container}?command=...&input=1&output=1&error=1&tty=1,
  * /attach/{namespace}/{pod}/{container}?input=1&output=1..., /portForward/{namespace}/{pod}. */
-static enum MHD_Result stream_request(struct node_server *s, struct MHD_Connection *conn, const char *kind,
-                                      const char *rest)
+static enum MHD_Result stream_request(struct node_server *s, struct MHD_Connection *conn,
+                                      const struct node_request *req)
 {
-        bool pf = streq(kind, "portForward");
-        _cleanup_free_ char *copy = xstrdup(rest);
-        char *save = NULL, *ns = strtok_r(copy, "/", &save), *name = strtok_r(NULL, "/", &save),
-             *container = pf ? NULL : strtok_r(NULL, "/", &save);
-        if (!ns || !name || (!pf && !container) || strtok_r(NULL, "/", &save))
-                return replyf(conn, MHD_HTTP_BAD_REQUEST, "expected /%s/{namespace}/{pod}%s\n", kind,
-                              pf ? "" : "/{container}");
+        const char *ns = req->ns, *name = req->pod, *container = req->container;
+        bool pf = req->ep == NODE_EP_PORT_FORWARD;
         if (!s->c.cri)
                 return http_reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
         json_t *pod = find_pod(s, ns, name);
@@ -381,53 +464,142 @@ static enum MHD_Result stream_request(struct node_server *s, struct MHD_Connecti
                 return replyf(conn, MHD_HTTP_NOT_FOUND, "container not found (\"%s\")\n", container);
         if (!cid || !running)
                 return replyf(conn, MHD_HTTP_BAD_REQUEST, "container not running (%s)\n", container);
-        if (streq(kind, "attach"))
+        if (req->ep == NODE_EP_ATTACH)
                 return stream_attach(s->streams, conn, s->c.cri, cid, s->c.cri_timeout_ms);
         return stream_exec(s->streams, conn, s->c.cri, cid, s->c.cri_timeout_ms);
 }
 
-static enum MHD_Result route(struct node_server *s, struct MHD_Connection *conn, const char *url,
-                             const char *method)
+struct args {
+        struct node_query_arg *v;
+        size_t n;
+};
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-        bool get = streq(method, "GET") || streq(method, "HEAD");
-        static const char *const streams[] = {"exec", "attach", "portForward"};
-        for (size_t i = 0; i < ELEMENTSOF(streams); i++) {
-                size_t n = strlen(streams[i]);
-                if (url[0] != '/' || strncmp(url + 1, streams[i], n) != 0 || url[n + 1] != '/')
-                        continue;
-                return get || streq(method, "POST")
-                               ? stream_request(s, conn, streams[i], url + n + 2)
-                               : http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-        }
-        if (str_has_prefix(url, "/containerLogs/"))
-                return get ? container_logs(s, conn, url + strlen("/containerLogs/"))
-                           : http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-        if (!get)
-                return http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-        if (path_is(url, "/healthz")) {
+        struct args *a = cls;
+        a->v = OOM_CHECK(reallocarray(a->v, a->n + 1, sizeof *a->v));
+        a->v[a->n++] = (struct node_query_arg){key, value};
+        return MHD_YES;
+}
+
+static enum MHD_Result serve(struct node_server *s, struct MHD_Connection *conn,
+                             const struct node_request *req)
+{
+        switch (req->ep) {
+        case NODE_EP_NONE:
+                return http_reply(conn, req->status, req->error);
+        case NODE_EP_EXEC:
+        case NODE_EP_ATTACH:
+        case NODE_EP_PORT_FORWARD:
+                return stream_request(s, conn, req);
+        case NODE_EP_CONTAINER_LOGS:
+                return container_logs(s, conn, req);
+        case NODE_EP_HEALTHZ: {
                 char reason[2048] = "";
                 if (s->c.check(s->c.userdata, reason, sizeof reason))
                         return http_reply(conn, MHD_HTTP_OK, "ok");
                 return replyf(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "[+]ping ok\n%shealthz check failed\n",
                               reason);
         }
-        if (path_is(url, "/pods"))
+        case NODE_EP_PODS:
                 return http_reply_json(conn, status_manager_pod_list(s->c.status));
-        if (path_is(url, "/runningpods"))
+        case NODE_EP_RUNNINGPODS:
                 return http_reply_json(conn, running_pods(s));
-        if (path_is(url, "/stats/summary") && s->c.stats)
-                return http_reply_summary(conn, s->c.stats);
-        if (path_is(url, "/metrics/resource") && s->c.stats)
-                return http_reply_resource_metrics(conn, s->c.stats);
-        if (path_is(url, "/configz") && s->c.configz)
-                return http_reply_json(conn, s->c.configz(s->c.userdata));
-        if (path_is(url, "/metrics") && s->c.metrics) {
-                char *buf = NULL;
-                size_t len = 0;
-                s->c.metrics(s->c.userdata, &buf, &len);
-                return http_reply_prometheus(conn, buf, len);
+        case NODE_EP_STATS_SUMMARY:
+                if (s->c.stats)
+                        return http_reply_summary(conn, s->c.stats);
+                break;
+        case NODE_EP_METRICS_RESOURCE:
+                if (s->c.stats)
+                        return http_reply_resource_metrics(conn, s->c.stats);
+                break;
+        case NODE_EP_CONFIGZ:
+                if (s->c.configz)
+                        return http_reply_json(conn, s->c.configz(s->c.userdata));
+                break;
+        case NODE_EP_METRICS:
+                if (s->c.metrics) {
+                        char *buf = NULL;
+                        size_t len = 0;
+                        s->c.metrics(s->c.userdata, &buf, &len);
+                        return http_reply_prometheus(conn, buf, len);
+                }
+                break;
         }
         return http_reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
+}
+
+/* The request parsed (every query number range-checked) into a plan, then carried out. */
+static enum MHD_Result route(struct node_server *s, struct MHD_Connection *conn, const char *url,
+                             const char *method)
+{
+        struct args a = {0};
+        struct node_request req;
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
+        (void) node_request_parse(method, url, a.v, a.n, now_real_ns(), &req);
+        free(a.v);
+        enum MHD_Result ret = serve(s, conn, &req);
+        node_request_clear(&req);
+        return ret;
+}
+
+/* Who asks, and may they: 0 when the request may go on, else the refusal was queued (its MHD result in
+ * *ret). */
+static int admit(struct node_server *s, struct MHD_Connection *conn, const char *url, const char *method,
+                 enum MHD_Result *ret)
+{
+        _cleanup_(auth_user_clear) struct auth_user u = {0};
+        enum auth_verdict v = authenticate(s, conn, &u);
+        if (v == AUTH_UNAVAILABLE) {
+                *ret = http_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                  "Service Unavailable: too many requests to authenticate, try again\n");
+                return -EBUSY;
+        }
+        if (v == AUTH_UNAUTHORIZED) {
+                *ret = http_reply(conn, MHD_HTTP_UNAUTHORIZED, "Unauthorized");
+                return -EACCES;
+        }
+        if (v != AUTH_AS_ANONYMOUS)
+                conn_authenticated(s, conn);
+        if (!s->c.authz_webhook)
+                return 0;
+        const char *verb = auth_verb(method), *sub = auth_subresource(url);
+        char reason[512];
+        int r = auth_sar(s->c.authz_kube, s->cache, &u, verb, sub, s->node_name, reason, sizeof reason);
+        if (r == -EBUSY) {
+                *ret = http_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                  "Service Unavailable: too many requests to authorize, try again\n");
+                return r;
+        }
+        if (r < 0) {
+                log_warn("SubjectAccessReview failed", "user=\"%s\" err=\"%s\"", log_q(u.name),
+                         log_q(reason));
+                *ret = replyf(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                              "Authorization error (user=%s, verb=%s, resource=nodes, subresource=%s)",
+                              u.name, verb, sub);
+                return r;
+        }
+        if (r == 0) {
+                log_v(2, "Forbidden", "user=\"%s\" verb=\"%s\" subresource=\"%s\" reason=\"%s\"",
+                      log_q(u.name), verb, sub, log_q(reason));
+                *ret = replyf(conn, MHD_HTTP_FORBIDDEN,
+                              "Forbidden (user=%s, verb=%s, resource=nodes, subresource=%s)", u.name, verb,
+                              sub);
+                return -EPERM;
+        }
+        return 0;
+}
+
+/* A Content-Length beyond the bound (a chunked body is counted as it comes). */
+static bool body_too_large(struct MHD_Connection *conn)
+{
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (!cl)
+                return false;
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        return errno || end == cl || n > MAX_BODY_BYTES;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -435,46 +607,32 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                               void **state)
 {
         struct node_server *s = cls;
-        static int seen;
+        static int admitted;
 
-        /* First call: headers only. Then the body, which no endpoint here reads. */
+        /* First call: the request head only. Everything is decided here, before any body is read. */
         if (!*state) {
-                *state = &seen;
+                struct conn_ctx *cc = conn_ctx(conn);
+                enum MHD_Result ret;
+                if (cc)
+                        cc->body = 0;
+                if (atomic_load(&s->stopping))
+                        return http_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n");
+                if (body_too_large(conn))
+                        return replyf(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+                                      "request body larger than %u bytes\n", MAX_BODY_BYTES);
+                if (admit(s, conn, url, method, &ret) < 0)
+                        return ret;
+                *state = &admitted;
                 return MHD_YES;
         }
+        /* Then the body, which no endpoint reads: bounded, and dropped. */
         if (*upload_size) {
+                struct conn_ctx *cc = conn_ctx(conn);
+                if (cc && (cc->body += *upload_size) > MAX_BODY_BYTES)
+                        return MHD_NO; /* chunked past the bound: the connection is closed */
                 *upload_size = 0;
                 return MHD_YES;
         }
-        struct auth_user u = {0};
-        if (authenticate(s, conn, &u) <= 0)
-                return http_reply(conn, MHD_HTTP_UNAUTHORIZED, "Unauthorized");
-        const char *verb = auth_verb(method), *sub = auth_subresource(url);
-        if (s->c.authz_webhook) {
-                char reason[512];
-                int r = auth_sar(s->c.kube, s->cache, &u, verb, sub, s->node_name, reason, sizeof reason);
-                if (r < 0) {
-                        log_warn("SubjectAccessReview failed", "user=\"%s\" err=\"%s\"", log_q(u.name),
-                                 log_q(reason));
-                        enum MHD_Result ret = replyf(
-                                conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                "Authorization error (user=%s, verb=%s, resource=nodes, subresource=%s)",
-                                u.name, verb, sub);
-                        auth_user_clear(&u);
-                        return ret;
-                }
-                if (r == 0) {
-                        log_v(2, "Forbidden", "user=\"%s\" verb=\"%s\" subresource=\"%s\" reason=\"%s\"",
-                              log_q(u.name), verb, sub, log_q(reason));
-                        enum MHD_Result ret =
-                                replyf(conn, MHD_HTTP_FORBIDDEN,
-                                       "Forbidden (user=%s, verb=%s, resource=nodes, subresource=%s)",
-                                       u.name, verb, sub);
-                        auth_user_clear(&u);
-                        return ret;
-                }
-        }
-        auth_user_clear(&u);
         return route(s, conn, url, method);
 }
 
@@ -502,7 +660,7 @@ int node_server_start(const struct node_server_config *c, struct node_server **r
                 *err = xstrdup("libmicrohttpd was built without TLS");
                 return -ENOTSUP;
         }
-        if ((c->authz_webhook || c->token_webhook) && !c->kube && c->authz_webhook) {
+        if (c->authz_webhook && !c->authz_kube) {
                 *err = xstrdup("authorization mode Webhook needs an API server (--kubeconfig)");
                 return -EINVAL;
         }
@@ -516,6 +674,7 @@ int node_server_start(const struct node_server_config *c, struct node_server **r
         s->cache = auth_cache_new(c->authz_allowed_ttl_ms, c->authz_denied_ttl_ms, AUTH_CACHE_MAX);
         s->token_cache = auth_cache_new(c->token_cache_ttl_ms, c->token_cache_ttl_ms, AUTH_CACHE_MAX);
         s->streams = stream_proxies_new();
+        pthread_mutex_init(&s->conn_lock, NULL);
         const char *bad = c->cert_file;
         if ((r = read_file_limit(c->cert_file, 1 << 20, &s->cert, NULL)) >= 0 && (bad = c->key_file) &&
             (r = read_file_limit(c->key_file, 1 << 20, &s->key, NULL)) >= 0 && (bad = c->client_ca_file))
@@ -533,10 +692,11 @@ int node_server_start(const struct node_server_config *c, struct node_server **r
         };
         s->daemon = MHD_start_daemon(
                 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                        MHD_USE_TLS | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG,
-                (uint16_t) c->port, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, logger, NULL,
-                MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 300,
-                MHD_OPTION_CONNECTION_LIMIT, (unsigned) 256, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+                        MHD_USE_TLS | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | MHD_USE_ITC,
+                (uint16_t) c->port, accept_policy, s, handle, s, MHD_OPTION_EXTERNAL_LOGGER, logger, NULL,
+                MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) UNAUTH_TIMEOUT_S,
+                MHD_OPTION_CONNECTION_LIMIT, (unsigned) CONNECTION_LIMIT, MHD_OPTION_NOTIFY_CONNECTION,
+                notify_connection, s, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
         if (!s->daemon) {
                 *err = strdup_printf(
                         "cannot serve on %s:%d (address in use, or an unusable certificate or key)",
@@ -552,10 +712,19 @@ struct node_server *node_server_stop(struct node_server *s)
 {
         if (!s)
                 return NULL;
+        /* No new connections, no new requests (handle answers 503), no new proxied streams; the proxied ones
+         * closed (MHD wants upgraded connections closed before it stops); then the daemon and its threads;
+         * only then the proxies, which those threads use. */
         atomic_store(&s->stopping, true);
-        s->streams = stream_proxies_free(s->streams); /* MHD wants upgraded connections closed first */
+        MHD_socket listen_fd = s->daemon ? MHD_quiesce_daemon(s->daemon) : MHD_INVALID_SOCKET;
+        stream_proxies_close(s->streams);
         if (s->daemon)
                 MHD_stop_daemon(s->daemon);
+        if (listen_fd != MHD_INVALID_SOCKET)
+                close(listen_fd);
+        s->streams = stream_proxies_free(s->streams);
+        free(s->unauth);
+        pthread_mutex_destroy(&s->conn_lock);
         auth_cache_free(s->cache);
         auth_cache_free(s->token_cache);
         free(s->node_name);

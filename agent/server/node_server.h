@@ -26,7 +26,9 @@ struct node_server_config {
         int64_t token_cache_ttl_ms;       /* TokenReview answers kept this long; 0: not kept */
         int64_t authz_allowed_ttl_ms;     /* SubjectAccessReview answers "allowed"; 0: not kept */
         int64_t authz_denied_ttl_ms;      /* ... and "denied" */
-        struct kube_client *kube;         /* NULL: standalone */
+        struct kube_client *authn_kube;   /* TokenReview; NULL: standalone */
+        struct kube_client *authz_kube;   /* SubjectAccessReview; NULL: standalone. Each its own client
+                                           * and rate limit with a bounded wait, apart from pod work */
         const char *node_name;
         const char *pod_logs_dir;
         struct status_manager *status;

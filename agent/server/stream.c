@@ -37,15 +37,22 @@ struct stream_proxies *stream_proxies_new(void)
         return sp;
 }
 
+void stream_proxies_close(struct stream_proxies *sp)
+{
+        if (!sp)
+                return;
+        pthread_mutex_lock(&sp->lock);
+        atomic_store(&sp->stopping, true);
+        while (sp->active > 0)
+                cond_wait_ms(&sp->done, &sp->lock, 1000);
+        pthread_mutex_unlock(&sp->lock);
+}
+
 struct stream_proxies *stream_proxies_free(struct stream_proxies *sp)
 {
         if (!sp)
                 return NULL;
-        atomic_store(&sp->stopping, true);
-        pthread_mutex_lock(&sp->lock);
-        while (sp->active > 0)
-                cond_wait_ms(&sp->done, &sp->lock, 1000);
-        pthread_mutex_unlock(&sp->lock);
+        stream_proxies_close(sp);
         pthread_cond_destroy(&sp->done);
         pthread_mutex_destroy(&sp->lock);
         free(sp);
@@ -131,11 +138,16 @@ static void upgraded(void *cls, struct MHD_Connection *conn, void *req_cls, cons
         /* Bytes the client sent past its request head belong to the runtime. */
         if (extra_in_size && write_all(p->runtime, extra_in, extra_in_size) < 0)
                 goto fail;
+        /* Closing (under the lock, as stream_proxies_close sets it): no new stream. */
+        pthread_mutex_lock(&p->sp->lock);
+        bool closing = atomic_load(&p->sp->stopping);
+        if (!closing)
+                p->sp->active++;
+        pthread_mutex_unlock(&p->sp->lock);
+        if (closing)
+                goto fail;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_mutex_lock(&p->sp->lock);
-        p->sp->active++;
-        pthread_mutex_unlock(&p->sp->lock);
         /* Not on this thread: with TLS, MHD relays the upgraded socket on it once this returns. */
         int r = pthread_create(&t, &attr, pipe_thread, p);
         pthread_attr_destroy(&attr);

@@ -11,7 +11,10 @@ struct cri_client;
 struct stream_proxies;
 
 struct stream_proxies *stream_proxies_new(void);
-/* Closes every proxied connection and waits for their threads: before MHD_stop_daemon. */
+/* Closes every proxied connection, refuses new ones and waits for their threads: before MHD_stop_daemon,
+ * which wants upgraded connections closed. */
+void stream_proxies_close(struct stream_proxies *sp);
+/* Closes as above and frees: after MHD_stop_daemon, when no connection thread can use sp any more. */
 struct stream_proxies *stream_proxies_free(struct stream_proxies *sp);
 
 /* Each answers a request with 101 and the proxied stream, or an error: exec and attach for a container (CRI

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <setjmp.h>
@@ -330,6 +331,92 @@ static void test_token_review_cached(void **state)
         api_stop(&a);
 }
 
+/* upstream's chain: x509, then token, anonymous behind them only when neither failed. */
+static void test_decide(void **state)
+{
+        assert_int_equal(auth_decide(1, 0, false), AUTH_AS_X509);
+        assert_int_equal(auth_decide(1, -EACCES, true), AUTH_AS_X509);
+        assert_int_equal(auth_decide(0, 1, false), AUTH_AS_TOKEN);
+        assert_int_equal(auth_decide(-EACCES, 1, false),
+                         AUTH_AS_TOKEN); /* a bad certificate, a good token */
+        assert_int_equal(auth_decide(0, 0, true), AUTH_AS_ANONYMOUS);
+        assert_int_equal(auth_decide(0, 0, false), AUTH_UNAUTHORIZED);
+        /* Fails closed: a certificate that does not verify, a refused token, a failed review. */
+        assert_int_equal(auth_decide(-EACCES, 0, true), AUTH_UNAUTHORIZED);
+        assert_int_equal(auth_decide(0, -EACCES, true), AUTH_UNAUTHORIZED);
+        assert_int_equal(auth_decide(0, -EIO, true), AUTH_UNAUTHORIZED);
+        assert_int_equal(auth_decide(0, -ETIMEDOUT, true), AUTH_UNAUTHORIZED);
+        /* Not checked in time: try again. */
+        assert_int_equal(auth_decide(0, -EBUSY, true), AUTH_UNAVAILABLE);
+        assert_int_equal(auth_decide(-EACCES, -EBUSY, false), AUTH_UNAVAILABLE);
+}
+
+static void test_authenticated_group(void **state)
+{
+        struct auth_user u = {.name = strdup("jane")};
+        strv_push(&u.groups, strdup("e2e-users"));
+        auth_user_add_authenticated(&u);
+        assert_string_equal(u.groups[0], "e2e-users");
+        assert_string_equal(u.groups[1], "system:authenticated");
+        assert_null(u.groups[2]);
+        auth_user_add_authenticated(&u); /* once */
+        assert_null(u.groups[2]);
+        auth_user_clear(&u);
+
+        u = (struct auth_user){.name = strdup("node")};
+        auth_user_add_authenticated(&u);
+        assert_string_equal(u.groups[0], "system:authenticated");
+        auth_user_clear(&u);
+
+        u = (struct auth_user){.name = strdup("system:anonymous")};
+        auth_user_add_authenticated(&u);
+        assert_null(u.groups);
+        strv_push(&u.groups, strdup("system:unauthenticated"));
+        free(u.name);
+        u.name = strdup("someone");
+        auth_user_add_authenticated(&u);
+        assert_null(u.groups[1]);
+        auth_user_clear(&u);
+}
+
+/* A client with a bounded wait: what its rate limit cannot give a turn in time fails at once with -EBUSY,
+ * sends nothing and takes no turn from the others. */
+static void test_bounded_wait(void **state)
+{
+        struct api a;
+        api_start(&a);
+        char server[64];
+        snprintf(server, sizeof server, "http://127.0.0.1:%d", a.port);
+        struct kube_auth ka = {.server = server};
+        struct kube_client *kube = NULL;
+        assert_int_equal(kube_client_new(&ka, 2, 2, &kube), 0); /* a turn every 500 ms, two at once */
+        kube_client_set_max_wait(kube, 100);
+        struct auth_user u = {0};
+
+        assert_int_equal(auth_token_review(kube, NULL, "good", &u), 1);
+        auth_user_clear(&u);
+        assert_int_equal(auth_token_review(kube, NULL, "good", &u), 1);
+        auth_user_clear(&u);
+        int64_t t0 = now_mono_ms();
+        for (int i = 0; i < 20; i++)
+                assert_int_equal(auth_token_review(kube, NULL, "good", &u), -EBUSY);
+        assert_true(now_mono_ms() - t0 < 400); /* never waited for a turn */
+        assert_int_equal(a.reviews_good, 2);
+        /* The refusals took no turn: one comes back within a turn's time. */
+        int r = -EBUSY;
+        for (int i = 0; i < 100 && r == -EBUSY; i++) {
+                struct timespec ts = {.tv_nsec = 20 * 1000000L};
+                nanosleep(&ts, NULL);
+                r = auth_token_review(kube, NULL, "good", &u);
+        }
+        assert_int_equal(r, 1);
+        assert_true(now_mono_ms() - t0 < 1500);
+        auth_user_clear(&u);
+        assert_int_equal(a.reviews_good, 3);
+        kube_client_free(kube);
+        api_stop(&a);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -338,6 +425,9 @@ int main(void)
                 cmocka_unit_test(test_bounded),
                 cmocka_unit_test(test_threads),
                 cmocka_unit_test(test_token_review_cached),
+                cmocka_unit_test(test_decide),
+                cmocka_unit_test(test_authenticated_group),
+                cmocka_unit_test(test_bounded_wait),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
