@@ -231,6 +231,47 @@ static void expire_locked(struct image_puller *p, int64_t now)
         }
 }
 
+/* An ended pull: its outcome goes to each pod that waited for it, once, and to any other pod that asks
+ * before the last waiter came (the job goes with the last one). */
+static enum pull_state take_locked(struct image_puller *p, struct job *j, const char *pod_uid,
+                                   struct pull_outcome *ret)
+{
+        enum pull_state st;
+        strv_remove(j->waiters, pod_uid);
+        if (j->state == JOB_DONE) {
+                st = PULL_DONE;
+                ret->image_ref = xstrdup(j->image_ref);
+                ret->duration_ms = j->end_ms - j->start_ms;
+        } else {
+                st = PULL_FAILED;
+                snprintf(ret->err, sizeof ret->err, "%s", j->err);
+        }
+        if (!j->waiters || !j->waiters[0]) {
+                unlink_job(p, j);
+                job_free(j);
+        }
+        return st;
+}
+
+enum pull_state image_puller_take(struct image_puller *p, const char *pod_uid, const char *image,
+                                  struct pull_outcome *ret)
+{
+        enum pull_state st = PULL_NONE;
+        *ret = (struct pull_outcome){0};
+        pthread_mutex_lock(&p->lock);
+        for (struct job *j = p->jobs; j; j = j->next) {
+                if (!streq(j->image, image) || !strv_has(j->waiters, pod_uid))
+                        continue;
+                if (j->state == JOB_QUEUED || j->state == JOB_RUNNING)
+                        st = PULL_RUNNING;
+                else
+                        st = take_locked(p, j, pod_uid, ret);
+                break;
+        }
+        pthread_mutex_unlock(&p->lock);
+        return st;
+}
+
 enum pull_state image_puller_request(struct image_puller *p, const char *pod_uid, const char *image,
                                      const struct docker_auth *auths, size_t n_auths, bool *ret_first,
                                      struct pull_outcome *ret)
@@ -268,23 +309,8 @@ enum pull_state image_puller_request(struct image_puller *p, const char *pod_uid
                         strv_push(&j->waiters, xstrdup(pod_uid));
                         *ret_first = true;
                 }
-        } else {
-                /* An ended pull: its outcome goes to each pod that waited for it, once, and to any other pod
-                 * that asks before the last waiter came (the job goes with the last one). */
-                strv_remove(j->waiters, pod_uid);
-                if (j->state == JOB_DONE) {
-                        st = PULL_DONE;
-                        ret->image_ref = xstrdup(j->image_ref);
-                        ret->duration_ms = j->end_ms - j->start_ms;
-                } else {
-                        st = PULL_FAILED;
-                        snprintf(ret->err, sizeof ret->err, "%s", j->err);
-                }
-                if (!j->waiters || !j->waiters[0]) {
-                        unlink_job(p, j);
-                        job_free(j);
-                }
-        }
+        } else
+                st = take_locked(p, j, pod_uid, ret);
         pthread_mutex_unlock(&p->lock);
         return st;
 }

@@ -25,7 +25,7 @@ struct image_puller *image_puller_new(const struct image_puller_config *cfg);
 /* Drops queued pulls, waits for running ones (they have deadlines), frees. */
 struct image_puller *image_puller_free(struct image_puller *p);
 
-enum pull_state { PULL_RUNNING, PULL_DONE, PULL_FAILED };
+enum pull_state { PULL_NONE, PULL_RUNNING, PULL_DONE, PULL_FAILED };
 
 struct pull_outcome {
         char *image_ref;     /* PULL_DONE: the runtime's image reference (caller frees) */
@@ -40,5 +40,10 @@ struct pull_outcome {
 enum pull_state image_puller_request(struct image_puller *p, const char *pod_uid, const char *image,
                                      const struct docker_auth *auths, size_t n_auths, bool *ret_first,
                                      struct pull_outcome *ret);
+/* Where pod_uid's pull of image stands, whatever its credentials: PULL_RUNNING while one it asked for is
+ * queued or running, its outcome once it ended (taken, as image_puller_request would), or PULL_NONE. A
+ * sync asks this first: a pull that ended must be its answer even when the image is now present. */
+enum pull_state image_puller_take(struct image_puller *p, const char *pod_uid, const char *image,
+                                  struct pull_outcome *ret);
 /* Pulls queued or running now (tests, metrics). */
 unsigned image_puller_active(struct image_puller *p);

@@ -529,6 +529,27 @@ static int pull_credentials(const struct sync_ctx *ctx, const struct pod *pod, c
         return 0;
 }
 
+/* An ended pull, as upstream reports it: Pulled with its duration, or ErrImagePull (the status says what
+ * the runtime said; the event and the log name the image too) and the next back-off step. */
+static int pull_outcome(const struct sync_ctx *ctx, const struct pod *pod, const struct container *c,
+                        const char *fp, const char *key, enum pull_state st, struct pull_outcome *o,
+                        char **ret_ref, struct sync_result *res)
+{
+        if (st == PULL_FAILED) {
+                if (ctx->backoff)
+                        backoff_next(ctx->backoff, key, now_mono_ms(), now_mono_ms());
+                res_cerror(res, c->name, "ErrImagePull", "%s", o->err);
+                snprintf(res->error, sizeof res->error, "Failed to pull image \"%.200s\": %.700s", c->image,
+                         o->err);
+                pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "%s", res->error);
+                return -EIO;
+        }
+        pod_event(ctx, pod, fp, EVENT_NORMAL, "Pulled", "Successfully pulled image \"%s\" in %lldms",
+                  c->image, (long long) o->duration_ms);
+        *ret_ref = o->image_ref;
+        return 0;
+}
+
 static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const struct container *c,
                         const char *fp, char **ret_ref, struct sync_result *res)
 {
@@ -552,6 +573,18 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
         _cleanup_free_ char *image = ref.tag_defaulted ? strdup_printf("%s:latest", c->image) : xstrdup(c->image);
         _cleanup_free_ char *repo = xstrdup(ref.repo);
         image_ref_done(&ref);
+        /* upstream's image back-off key: per pod and image. It starts with the pod's UID, as the crash-loop
+         * keys, so both go when the pod does. */
+        _cleanup_free_ char *key = strdup_printf("%s_%s", pod->uid, c->image);
+
+        /* A pull this pod asked for and that has ended is its answer first (the image may be present by
+         * now, and the outcome must not be left behind); one still running means wait. */
+        struct pull_outcome o = {0};
+        enum pull_state st = image_puller_take(ctx->puller, pod->uid, image, &o);
+        if (st == PULL_RUNNING)
+                return -EINPROGRESS;
+        if (st == PULL_DONE || st == PULL_FAILED)
+                return pull_outcome(ctx, pod, c, fp, key, st, &o, ret_ref, res);
 
         spec.image = image;
         sreq.image = &spec;
@@ -576,9 +609,7 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
                 return -ENOENT;
         }
 
-        /* upstream's image back-off: per pod and image, 10 s doubling to 300 s from each failed pull. Its keys
-         * start with the pod's UID, as the crash-loop ones, so both go when the pod does. */
-        _cleanup_free_ char *key = strdup_printf("%s_%s", pod->uid, c->image);
+        /* upstream's image back-off: 10 s doubling to 300 s from each failed pull. */
         int64_t left;
         if (ctx->backoff && backoff_in_backoff_since_update(ctx->backoff, key, now_mono_ms(), &left)) {
                 res_cerror(res, c->name, "ImagePullBackOff", "Back-off pulling image \"%s\"", c->image);
@@ -590,8 +621,7 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
          * ends; other pods never wait for it. */
         struct docker_auth *auths = NULL;
         size_t nauth = 0;
-        struct pull_outcome o = {0};
-        enum pull_state st = PULL_FAILED;
+        st = PULL_FAILED;
         bool first = false;
         if (pull_credentials(ctx, pod, repo, &auths, &nauth, o.err, sizeof o.err) >= 0)
                 st = image_puller_request(ctx->puller, pod->uid, image, auths, nauth, &first, &o);
@@ -601,20 +631,7 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
                         pod_event(ctx, pod, fp, EVENT_NORMAL, "Pulling", "Pulling image \"%s\"", c->image);
                 return -EINPROGRESS;
         }
-        if (st == PULL_FAILED) {
-                if (ctx->backoff)
-                        backoff_next(ctx->backoff, key, now_mono_ms(), now_mono_ms());
-                /* The status says what the runtime said (upstream: the pull's error text); the event and
-                 * the log name the image too. */
-                res_cerror(res, c->name, "ErrImagePull", "%s", o.err);
-                snprintf(res->error, sizeof res->error, "Failed to pull image \"%.200s\": %.700s", c->image, o.err);
-                pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "%s", res->error);
-                return -EIO;
-        }
-        pod_event(ctx, pod, fp, EVENT_NORMAL, "Pulled", "Successfully pulled image \"%s\" in %lldms",
-                  c->image, (long long) o.duration_ms);
-        *ret_ref = o.image_ref;
-        return 0;
+        return pull_outcome(ctx, pod, c, fp, key, st, &o, ret_ref, res);
 }
 
 static int stop_container(const struct sync_ctx *ctx, const char *id, int64_t grace_s,

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A reverse proxy for a registry that makes blob downloads slow: slow_proxy.py LISTEN_PORT UPSTREAM DELAY_S LOG.
 
-Every request is passed to UPSTREAM (host:port, plain HTTP) with its headers; a GET of a blob waits
-DELAY_S seconds first. Each request is logged as "<start> <end> <method> <path> <status>" (seconds since the
+Every request is passed to UPSTREAM (host:port, plain HTTP) with its headers; a GET or HEAD of a manifest or
+a blob that carries credentials waits DELAY_S seconds first (a pull always resolves its manifest, even when
+the runtime has every blob already; the unauthenticated first try, answered 401, is not slowed). Each request is logged as "<start> <end> <method> <path> <status>" (seconds since the
 epoch), so a test can tell which pulls overlapped and how many there were. Listens on 127.0.0.1 only."""
 import http.client
 import http.server
@@ -19,7 +20,8 @@ class Proxy(http.server.BaseHTTPRequestHandler):
 
     def forward(self):
         start = time.time()
-        if self.command == "GET" and "/blobs/" in self.path:
+        if (self.command in ("GET", "HEAD") and ("/blobs/" in self.path or "/manifests/" in self.path)
+                and self.headers.get("Authorization")):
             time.sleep(DELAY)
         body = None
         if self.headers.get("Content-Length"):
@@ -33,7 +35,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         for k, v in resp.getheaders():
             if k.lower() not in ("connection", "transfer-encoding", "content-length"):
                 self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
+        # A HEAD answer has no body but says how long the GET's would be (containerd needs the size).
+        length = resp.getheader("Content-Length") if self.command == "HEAD" else None
+        self.send_header("Content-Length", length if length is not None else str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)

@@ -48,8 +48,8 @@ pod present cubelet.local/busybox:1.35
 start_cubelet "$M" --pod-workers 1
 check "one pod worker: the pod whose image is present runs while the slow pulls go on" wait_for 20 \
   is_running c "default/present-$NODE"
-check "... before any slow pull has ended (each blob waits ${DELAY} s)" sh -c \
-  "! grep -q ' GET /v2/slow/[ab]/blobs/' '$WORK/proxy.log' 2>/dev/null"
+check "... before any slow pull has ended (each manifest and blob waits ${DELAY} s)" sh -c \
+  "! grep -q ' /v2/slow/[ab]/manifests/[^ ]* 200\$' '$WORK/proxy.log' 2>/dev/null"
 slow_running() { is_running c "default/slow-a1-$NODE" && is_running c "default/slow-a2-$NODE" && is_running c "default/slow-b-$NODE"; }
 check "the slow pods run once their images are pulled" wait_for 120 slow_running
 manifests() { grep -c " /v2/slow/$1/manifests/[^ ]* 200\$" "$WORK/proxy.log"; }
@@ -58,13 +58,16 @@ check "two pods wanting slow/a:1 share one pull (as many manifest requests as sl
   [ "$(manifests a)" = "$(manifests b)" ]
 check "... each pod got its Pulling event" sh -c \
   "grep 'reason=\"Pulling\"' '$WORK/cubelet.log' | grep -c 'slow-a[12]-$NODE' | grep -qx 2"
-# span N: the first start and last end of a pull's blob requests (proxy log: start end method path status).
-span() { awk -v p=" /v2/slow/$1/blobs/" 'index($0, p) && $3 == "GET" { if (!s || $1 < s) s = $1; if ($2 > e) e = $2 } END { print s, e }' "$WORK/proxy.log"; }
-apart() { # apart X Y: the two pulls' blob downloads do not overlap
+# span N: the first start and last end of a pull's slow requests (proxy log: start end method path status).
+span() { awk -v p=" /v2/slow/$1/" 'index($0, p) && $5 == 200 { if (!s || $1 < s) s = $1; if ($2 > e) e = $2 } END { print s, e }' "$WORK/proxy.log"; }
+# spans X Y CONDITION: both pulls were seen, and CONDITION (awk, over s1 e1 s2 e2) holds.
+spans() {
   read -r s1 e1 <<<"$(span "$1")"; read -r s2 e2 <<<"$(span "$2")"
   echo "# slow/$1: $s1..$e1, slow/$2: $s2..$e2"
-  awk -v s1="$s1" -v e1="$e1" -v s2="$s2" -v e2="$e2" 'BEGIN { exit !(s1 && s2 && (e1 <= s2 || e2 <= s1)) }'
+  awk -v s1="$s1" -v e1="$e1" -v s2="$s2" -v e2="$e2" "BEGIN { exit !(s1 && s2 && ($3)) }"
 }
+apart() { spans "$1" "$2" 'e1 <= s2 || e2 <= s1'; }
+overlap() { spans "$1" "$2" 's1 < e2 && s2 < e1'; }
 check "serializeImagePulls (default): one pull at a time (slow/a and slow/b never overlap)" apart a b
 check "cubelet exits cleanly" stop_cubelet
 rm -f "$M"/*
@@ -74,7 +77,6 @@ pod slow-d "$PROXY/slow/d:1"
 start_cubelet "$M" --pod-workers 1 --serialize-image-pulls false
 both() { is_running c "default/slow-c-$NODE" && is_running c "default/slow-d-$NODE"; }
 check "--serialize-image-pulls=false: both slow pods run" wait_for 120 both
-overlap() { ! apart "$@"; }
 check "... their pulls ran side by side (slow/c and slow/d overlap)" overlap c d
 rm -f "$M"/*
 gone() { for p in slow-a1 slow-a2 slow-b present slow-c slow-d; do is_gone c "default/$p-$NODE" || return 1; done; }
