@@ -939,9 +939,12 @@ out:
         prober_halt(a->prober); /* no more kicks into the workers */
         if (a->objects)
                 obj_cache_set_on_change(a->objects, NULL, NULL);
-        /* The puller first: its threads wake pod workers. */
-        a->puller = image_puller_free(a->puller);
+        /* The puller's threads wake pod workers: they stop first; the workers may still ask it until they
+         * are stopped, so it is freed after them. */
+        if (a->puller)
+                image_puller_halt(a->puller);
         a->workers = pod_workers_free(a->workers);
+        a->puller = image_puller_free(a->puller);
         a->prober = prober_free(a->prober);    /* after the workers: they read its results */
         stop_kube_writers(a);                  /* after the workers: they publish statuses */
         a->network = network_stop(a->network); /* after the workers and the node manager: they read it */

@@ -178,16 +178,23 @@ struct image_puller *image_puller_new(const struct image_puller_config *cfg)
         return p;
 }
 
+void image_puller_halt(struct image_puller *p)
+{
+        pthread_mutex_lock(&p->lock);
+        p->stop = true;
+        pthread_cond_broadcast(&p->cond);
+        int n = p->n_threads;
+        p->n_threads = 0;
+        pthread_mutex_unlock(&p->lock);
+        for (int i = 0; i < n; i++)
+                pthread_join(p->threads[i], NULL);
+}
+
 struct image_puller *image_puller_free(struct image_puller *p)
 {
         if (!p)
                 return NULL;
-        pthread_mutex_lock(&p->lock);
-        p->stop = true;
-        pthread_cond_broadcast(&p->cond);
-        pthread_mutex_unlock(&p->lock);
-        for (int i = 0; i < p->n_threads; i++)
-                pthread_join(p->threads[i], NULL);
+        image_puller_halt(p);
         while (p->jobs) {
                 struct job *j = p->jobs;
                 p->jobs = j->next;
@@ -231,8 +238,7 @@ static void expire_locked(struct image_puller *p, int64_t now)
         }
 }
 
-/* An ended pull: its outcome goes to each pod that waited for it, once, and to any other pod that asks
- * before the last waiter came (the job goes with the last one). */
+/* An ended pull: its outcome goes to each pod that waited for it, once (the job goes with the last). */
 static enum pull_state take_locked(struct image_puller *p, struct job *j, const char *pod_uid,
                                    struct pull_outcome *ret)
 {
@@ -283,11 +289,25 @@ enum pull_state image_puller_request(struct image_puller *p, const char *pod_uid
         *ret_first = false;
         pthread_mutex_lock(&p->lock);
         expire_locked(p, now_mono_ms());
-        struct job *j = p->jobs;
-        while (j && !(streq(j->image, image) && j->creds_hash == h))
-                j = j->next;
-        if (!j) {
-                j = OOM_CHECK(calloc(1, sizeof *j));
+        /* This pod's ended pull first (its outcome), else one queued or running to join, else a new one. */
+        struct job *mine = NULL, *active = NULL;
+        for (struct job *q = p->jobs; q; q = q->next) {
+                if (!streq(q->image, image) || q->creds_hash != h)
+                        continue;
+                if (q->state == JOB_QUEUED || q->state == JOB_RUNNING)
+                        active = q;
+                else if (strv_has(q->waiters, pod_uid))
+                        mine = q;
+        }
+        if (mine)
+                st = take_locked(p, mine, pod_uid, ret);
+        else if (active) {
+                if (!strv_has(active->waiters, pod_uid)) {
+                        strv_push(&active->waiters, xstrdup(pod_uid));
+                        *ret_first = true;
+                }
+        } else {
+                struct job *j = OOM_CHECK(calloc(1, sizeof *j));
                 j->image = xstrdup(image);
                 j->creds_hash = h;
                 if (n_auths > 0) {
@@ -304,15 +324,24 @@ enum pull_state image_puller_request(struct image_puller *p, const char *pod_uid
                 strv_push(&j->waiters, xstrdup(pod_uid));
                 *ret_first = true;
                 pthread_cond_signal(&p->cond);
-        } else if (j->state == JOB_QUEUED || j->state == JOB_RUNNING) {
-                if (!strv_has(j->waiters, pod_uid)) {
-                        strv_push(&j->waiters, xstrdup(pod_uid));
-                        *ret_first = true;
-                }
-        } else
-                st = take_locked(p, j, pod_uid, ret);
+        }
         pthread_mutex_unlock(&p->lock);
         return st;
+}
+
+void image_puller_forget(struct image_puller *p, const char *pod_uid)
+{
+        pthread_mutex_lock(&p->lock);
+        for (struct job **pp = &p->jobs; *pp;) {
+                struct job *j = *pp;
+                strv_remove(j->waiters, pod_uid);
+                if ((j->state == JOB_DONE || j->state == JOB_FAILED) && (!j->waiters || !j->waiters[0])) {
+                        *pp = j->next;
+                        job_free(j);
+                } else
+                        pp = &j->next;
+        }
+        pthread_mutex_unlock(&p->lock);
 }
 
 unsigned image_puller_active(struct image_puller *p)

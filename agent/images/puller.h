@@ -22,8 +22,14 @@ struct image_puller_config {
 };
 
 struct image_puller *image_puller_new(const struct image_puller_config *cfg);
-/* Drops queued pulls, waits for running ones (they have deadlines), frees. */
+/* Stops the threads: queued pulls never run, running ones are waited for (they have deadlines), and
+ * on_done is never called again. Requests still work (a new one just waits), so pod workers may go on
+ * using the puller until they are stopped; free it after them. */
+void image_puller_halt(struct image_puller *p);
+/* Halts if need be, frees. */
 struct image_puller *image_puller_free(struct image_puller *p);
+/* The pod went away: it waits for nothing any more (an ended pull nobody else waits for goes). */
+void image_puller_forget(struct image_puller *p, const char *pod_uid);
 
 enum pull_state { PULL_NONE, PULL_RUNNING, PULL_DONE, PULL_FAILED };
 
@@ -36,7 +42,8 @@ struct pull_outcome {
 /* The pull of image with these credentials (tried in turn; none: without) for pod_uid. The first ask
  * queues it, or joins one queued or running, and returns PULL_RUNNING with *ret_first set (the pod's
  * "Pulling" event); the pod is woken through on_done when it ends, and its next ask returns the outcome,
- * once. */
+ * once. An ended pull is only ever the answer of the pods that waited for it: any other ask makes a new
+ * pull. */
 enum pull_state image_puller_request(struct image_puller *p, const char *pod_uid, const char *image,
                                      const struct docker_auth *auths, size_t n_auths, bool *ret_first,
                                      struct pull_outcome *ret);

@@ -494,8 +494,10 @@ static int pod_pull_keyring(const struct sync_ctx *ctx, const struct pod *pod, s
                 char why[512];
                 if (!name || !*name)
                         continue;
-                int r = obj_cache_get(ctx->objects, "secrets", pod->namespace, name, ctx->timeout_ms, &secret,
-                                      why, sizeof why);
+                /* Bounded as the environment's reads are: an unreachable API server must not hold a pod
+                 * worker for minutes per secret. */
+                int r = obj_cache_get(ctx->objects, "secrets", pod->namespace, name,
+                                      MIN(ctx->timeout_ms, (int64_t) 10000), &secret, why, sizeof why);
                 if (r < 0) {
                         log_warn("Unable to retrieve pull secret; the image pull may not succeed",
                                  "pod=\"%s/%s\" secret=\"%s\" err=\"%s\"", pod->namespace, pod->name, name,
@@ -2200,6 +2202,8 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
                         status_manager_remove(ctx->status, uid);
                 if (ctx->backoff)
                         backoff_forget_prefix(ctx->backoff, uid);
+                if (ctx->puller)
+                        image_puller_forget(ctx->puller, uid);
                 if (ctx->prober)
                         prober_remove_pod(ctx->prober, uid);
         }

@@ -559,10 +559,15 @@ static int admit(struct node_server *s, struct MHD_Connection *conn, const char 
                 *ret = http_reply(conn, MHD_HTTP_UNAUTHORIZED, "Unauthorized");
                 return -EACCES;
         }
-        if (v != AUTH_AS_ANONYMOUS)
-                conn_authenticated(s, conn);
-        if (!s->c.authz_webhook)
+        /* A connection leaves the unauthenticated count (and its short idle timeout) only once a request
+         * on it is authorized: a valid token that is refused (any pod's service account) must not let a
+         * client hold connections past the per-address limit. */
+        bool known = v != AUTH_AS_ANONYMOUS;
+        if (!s->c.authz_webhook) {
+                if (known)
+                        conn_authenticated(s, conn);
                 return 0;
+        }
         const char *verb = auth_verb(method), *sub = auth_subresource(url);
         char reason[512];
         int r = auth_sar(s->c.authz_kube, s->cache, &u, verb, sub, s->node_name, reason, sizeof reason);
@@ -587,6 +592,8 @@ static int admit(struct node_server *s, struct MHD_Connection *conn, const char 
                               sub);
                 return -EPERM;
         }
+        if (known)
+                conn_authenticated(s, conn);
         return 0;
 }
 

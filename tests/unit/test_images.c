@@ -12,7 +12,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+
+#include "cri.h"
 #include "keyring.h"
+#include "puller.h"
 #include "reference.h"
 #include "util.h"
 
@@ -247,6 +251,80 @@ static void test_node_search(void **state)
         assert_int_equal(rm_rf(tmp), 0);
 }
 
+/* The puller against a runtime that is not there: every pull fails at once, which is enough to see who
+ * gets which outcome. */
+static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;
+static int done_count;
+
+static void on_done(const char *uid, void *userdata)
+{
+        (void) uid;
+        (void) userdata;
+        pthread_mutex_lock(&done_lock);
+        done_count++;
+        pthread_cond_broadcast(&done_cond);
+        pthread_mutex_unlock(&done_lock);
+}
+
+static void wait_done(int n)
+{
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 60;
+        pthread_mutex_lock(&done_lock);
+        while (done_count < n)
+                if (pthread_cond_timedwait(&done_cond, &done_lock, &until) != 0)
+                        break;
+        int got = done_count;
+        pthread_mutex_unlock(&done_lock);
+        assert_true(got >= n);
+}
+
+static void test_puller(void **state)
+{
+        struct cri_client *cri = NULL;
+        assert_int_equal(cri_client_new("unix:///nonexistent/cubelet-test.sock", 5000, &cri), 0);
+        struct image_puller_config cfg = {.cri = cri, .timeout_ms = 5000, .max_parallel = 1, .on_done = on_done};
+        struct image_puller *p = image_puller_new(&cfg);
+        struct pull_outcome o;
+        bool first;
+        struct docker_auth creds[] = {{(char *) "u", (char *) "p"}};
+
+        /* A and B share one pull, each with its first ask. */
+        assert_int_equal(image_puller_request(p, "A", "r.io/x:1", creds, 1, &first, &o), PULL_RUNNING);
+        assert_true(first);
+        assert_int_equal(image_puller_request(p, "B", "r.io/x:1", creds, 1, &first, &o), PULL_RUNNING);
+        assert_true(first);
+        assert_int_equal(image_puller_request(p, "A", "r.io/x:1", creds, 1, &first, &o), PULL_RUNNING);
+        assert_false(first);
+        /* Other credentials: another pull. */
+        assert_int_equal(image_puller_request(p, "D", "r.io/x:1", NULL, 0, &first, &o), PULL_RUNNING);
+        assert_true(first);
+        wait_done(3);
+        assert_int_equal(image_puller_active(p), 0);
+
+        /* A takes the failure; a new pod C is not handed A's old outcome but gets a pull of its own. */
+        assert_int_equal(image_puller_take(p, "A", "r.io/x:1", &o), PULL_FAILED);
+        assert_true(o.err[0] != '\0');
+        assert_int_equal(image_puller_take(p, "A", "r.io/x:1", &o), PULL_NONE);
+        assert_int_equal(image_puller_request(p, "C", "r.io/x:1", creds, 1, &first, &o), PULL_RUNNING);
+        assert_true(first);
+        wait_done(4);
+        /* B, which never came for its outcome, is forgotten with its pod; D's is still there. */
+        image_puller_forget(p, "B");
+        assert_int_equal(image_puller_take(p, "B", "r.io/x:1", &o), PULL_NONE);
+        assert_int_equal(image_puller_request(p, "C", "r.io/x:1", creds, 1, &first, &o), PULL_FAILED);
+        assert_int_equal(image_puller_take(p, "D", "r.io/x:1", &o), PULL_FAILED);
+
+        /* Halted: asks still work (and wait), nothing runs, nothing is called. */
+        image_puller_halt(p);
+        assert_int_equal(image_puller_request(p, "E", "r.io/y:1", NULL, 0, &first, &o), PULL_RUNNING);
+        assert_int_equal(image_puller_active(p), 1);
+        image_puller_free(p);
+        cri_client_free(cri);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -254,6 +332,7 @@ int main(void)
                 cmocka_unit_test(test_glob),
                 cmocka_unit_test(test_keyring),
                 cmocka_unit_test(test_node_search),
+                cmocka_unit_test(test_puller),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
