@@ -77,16 +77,17 @@ static void unlink_job(struct image_puller *p, struct job *j)
 }
 
 /* PullImage with each credential in turn; err as Go's aggregate when several failed. */
+/* PullImage with each credential in turn; err as Go's aggregate error when several failed (each distinct
+ * message once, in brackets only when there are several). */
 static int do_pull(struct image_puller *p, struct job *j, char **ret_ref, char *err, size_t err_len)
 {
         Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
         Runtime__V1__PullImageRequest req = RUNTIME__V1__PULL_IMAGE_REQUEST__INIT;
-        size_t used = 0;
+        _cleanup_strv_free_ char **msgs = NULL;
         int r = -EIO;
 
         spec.image = j->image;
         req.image = &spec;
-        err[0] = '\0';
         for (size_t i = 0; i == 0 || i < j->n_auths; i++) {
                 Runtime__V1__AuthConfig auth = RUNTIME__V1__AUTH_CONFIG__INIT;
                 Runtime__V1__PullImageResponse *resp = NULL;
@@ -107,13 +108,14 @@ static int do_pull(struct image_puller *p, struct job *j, char **ret_ref, char *
                 const char *msg = cerr.msg[0] ? cerr.msg : strerror(-r), *rpc = strstr(msg, "rpc error: ");
                 if (rpc)
                         msg = rpc;
-                if (used < err_len)
-                        used += (size_t) snprintf(err + used, err_len - used, "%s%s", i ? ", " : "", msg);
+                bool seen = false;
+                for (size_t k = 0; msgs && msgs[k] && !seen; k++)
+                        seen = streq(msgs[k], msg);
+                if (!seen)
+                        strv_push(&msgs, xstrdup(msg));
         }
-        if (j->n_auths > 1) {
-                _cleanup_free_ char *list = xstrdup(err);
-                snprintf(err, err_len, "[%s]", list);
-        }
+        _cleanup_free_ char *list = strv_join(msgs, ", ");
+        snprintf(err, err_len, strv_length(msgs) > 1 ? "[%s]" : "%s", list);
         return r;
 }
 

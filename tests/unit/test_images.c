@@ -289,14 +289,14 @@ static void test_puller(void **state)
         struct image_puller *p = image_puller_new(&cfg);
         struct pull_outcome o;
         bool first;
-        struct docker_auth creds[] = {{(char *) "u", (char *) "p"}};
+        struct docker_auth creds[] = {{(char *) "u", (char *) "p"}, {(char *) "u2", (char *) "p2"}};
 
         /* A and B share one pull, each with its first ask. */
-        assert_int_equal(image_puller_request(p, "A", "r.io/x:1", creds, 1, &first, &o), PULL_RUNNING);
+        assert_int_equal(image_puller_request(p, "A", "r.io/x:1", creds, 2, &first, &o), PULL_RUNNING);
         assert_true(first);
-        assert_int_equal(image_puller_request(p, "B", "r.io/x:1", creds, 1, &first, &o), PULL_RUNNING);
+        assert_int_equal(image_puller_request(p, "B", "r.io/x:1", creds, 2, &first, &o), PULL_RUNNING);
         assert_true(first);
-        assert_int_equal(image_puller_request(p, "A", "r.io/x:1", creds, 1, &first, &o), PULL_RUNNING);
+        assert_int_equal(image_puller_request(p, "A", "r.io/x:1", creds, 2, &first, &o), PULL_RUNNING);
         assert_false(first);
         /* Other credentials: another pull. */
         assert_int_equal(image_puller_request(p, "D", "r.io/x:1", NULL, 0, &first, &o), PULL_RUNNING);
@@ -307,14 +307,17 @@ static void test_puller(void **state)
         /* A takes the failure; a new pod C is not handed A's old outcome but gets a pull of its own. */
         assert_int_equal(image_puller_take(p, "A", "r.io/x:1", &o), PULL_FAILED);
         assert_true(o.err[0] != '\0');
+        /* Two credentials failing alike: one message, no brackets (Go's aggregate). */
+        assert_true(o.err[0] != '[');
+        assert_null(strstr(o.err, ", rpc error"));
         assert_int_equal(image_puller_take(p, "A", "r.io/x:1", &o), PULL_NONE);
-        assert_int_equal(image_puller_request(p, "C", "r.io/x:1", creds, 1, &first, &o), PULL_RUNNING);
+        assert_int_equal(image_puller_request(p, "C", "r.io/x:1", creds, 2, &first, &o), PULL_RUNNING);
         assert_true(first);
         wait_done(4);
         /* B, which never came for its outcome, is forgotten with its pod; D's is still there. */
         image_puller_forget(p, "B");
         assert_int_equal(image_puller_take(p, "B", "r.io/x:1", &o), PULL_NONE);
-        assert_int_equal(image_puller_request(p, "C", "r.io/x:1", creds, 1, &first, &o), PULL_FAILED);
+        assert_int_equal(image_puller_request(p, "C", "r.io/x:1", creds, 2, &first, &o), PULL_FAILED);
         assert_int_equal(image_puller_take(p, "D", "r.io/x:1", &o), PULL_FAILED);
 
         /* Halted: asks still work (and wait), nothing runs, nothing is called. */
