@@ -124,6 +124,22 @@ static json_t *with_ip_deletes(json_t *status, const json_t *old)
         return out;
 }
 
+/* What the API server holds once status is patched over old: a status without podIPs (no sandbox at that
+ * moment) leaves the API's podIP and podIPs as they were, so they are carried over; the next status's
+ * deletions are computed against them. A new reference. */
+static json_t *api_view(json_t *status, const json_t *old)
+{
+        json_t *was = json_object_get(old, "podIPs");
+        if (json_object_get(status, "podIPs") || !json_is_array(was))
+                return json_incref(status);
+        json_t *v = json_copy(status);
+        json_object_set_new(v, "podIPs", json_deep_copy(was));
+        json_t *ip = json_object_get(old, "podIP");
+        if (ip && !json_object_get(status, "podIP"))
+                json_object_set_new(v, "podIP", json_deep_copy(ip));
+        return v;
+}
+
 void api_status_listener(void *userdata, struct pod *pod, json_t *status)
 {
         struct api_status *w = userdata;
@@ -338,8 +354,9 @@ static int ensure_mirror(struct api_status *w, const struct pod *p, char *uid, s
 }
 
 static int patch_status(struct api_status *w, const struct pod *p, const char *uid, json_t *status,
-                        const json_t *old, char *err, size_t errlen, bool *gone)
+                        const json_t *old, char *err, size_t errlen, bool *gone, bool *refused)
 {
+        *refused = false;
         _cleanup_free_ char *path =
                 strdup_printf("/api/v1/namespaces/%s/pods/%s/status", p->namespace, p->name);
         json_t *patch =
@@ -360,6 +377,7 @@ static int patch_status(struct api_status *w, const struct pod *p, const char *u
                 char name[512];
                 log_warn("The API server refused a pod status, dropping it", "pod=\"%s\" err=\"%s\"",
                          pod_full_name(p, name, sizeof name), log_q(resp.error));
+                *refused = true;
                 r = 0;
         } else {
                 snprintf(err, errlen, "patch status of %s/%s: %.700s", p->namespace, p->name, resp.error);
@@ -406,15 +424,21 @@ static int process(struct api_status *w, struct entry *e, struct pod *p, json_t 
                         return 0;
                 }
         }
-        if (pending && (!sent || !json_equal(pending, sent))) {
-                /* what the API server holds: what was sent last, else (an API pod) the status it came with */
-                const json_t *old = sent ? sent : is_static(p) ? NULL : json_object_get(p->json, "status");
-                r = patch_status(w, p, uid, pending, old, err, errlen, &gone);
-                if (r < 0)
+        /* what the API server holds: what was sent last, else (an API pod) the status it came with */
+        const json_t *old = sent ? sent : is_static(p) ? NULL : json_object_get(p->json, "status");
+        json_t *view = pending ? api_view(pending, old) : NULL;
+        if (pending && (!sent || !json_equal(view, sent))) {
+                bool refused = false;
+                r = patch_status(w, p, uid, pending, old, err, errlen, &gone, &refused);
+                if (r < 0) {
+                        json_decref(view);
                         return r;
-                if (!gone)
-                        *ret_sent = json_incref(pending);
+                }
+                /* A refused status changed nothing: the deletions of the next are computed as before. */
+                if (!gone && !refused)
+                        *ret_sent = json_incref(view);
         }
+        json_decref(view);
         if (removed && !is_static(p)) {
                 if (!gone && api_source_deleting(w->cfg.source, p->uid)) {
                         r = delete_pod(w, p, p->uid, err, errlen);
