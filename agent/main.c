@@ -38,6 +38,7 @@
 #include "metrics.h"
 #include "log.h"
 #include "logrotate.h"
+#include "logs.h"
 #include "pleg.h"
 #include "prober.h"
 #include "podconfig.h"
@@ -674,6 +675,7 @@ static int run(struct agent *a)
                           a->cfg.pod_logs_dir, strerror(-r));
                 return r;
         }
+        log_set_pods_dir(a->cfg.pod_logs_dir);
         /* As upstream's container manager: the QoS tree exists before any pod, or cubelet does not start. */
         enum cg_mode mode = cg_detect_mode("/sys/fs/cgroup");
         if (a->cfg.cgroups_per_qos) {
@@ -967,6 +969,7 @@ out:
         a->credentials = image_credentials_free(a->credentials);
         free(a->seccomp_root);
         free(a->containers_log_dir);
+        log_set_pods_dir(NULL); /* its readers are gone with the node server and the workers */
         return r;
 }
 

@@ -117,9 +117,82 @@ int cri_log_parse(const char *line, size_t len, struct cri_log_entry *ret)
         return 0;
 }
 
+/* The pod logs directory (--pod-logs-dir); NULL: not set (only the last component is guarded). */
+static char *pods_dir;
+
+void log_set_pods_dir(const char *dir)
+{
+        free(pods_dir);
+        pods_dir = dir ? xstrdup(dir) : NULL;
+        /* "/var/log/pods/" and "/var/log/pods" are the same directory */
+        for (size_t n = pods_dir ? strlen(pods_dir) : 0; n > 1 && pods_dir[n - 1] == '/'; n--)
+                pods_dir[n - 1] = '\0';
+}
+
+/* An O_PATH fd for path that followed no symlink below the pod logs directory: each component from there on
+ * is opened with O_NOFOLLOW ("." and ".." refused), so a pod with a hostPath on its own log directory cannot
+ * swap a directory for a link to another pod's logs or anywhere else. The pod logs directory itself and the
+ * path to it are the administrator's and are followed. A path outside it: only its last component is
+ * guarded. The last component may be a symlink (the caller sees S_ISLNK); every other one is a directory. */
+static int open_path_nofollow(const char *path, bool want_dir)
+{
+        size_t n = pods_dir ? strlen(pods_dir) : 0;
+        _cleanup_close_ int cur = -EBADF;
+        struct stat st;
+
+        if (!pods_dir || strncmp(path, pods_dir, n) != 0 || path[n] != '/') {
+                cur = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (cur < 0)
+                        return -errno;
+        } else {
+                cur = open(pods_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (cur < 0)
+                        return -errno;
+                _cleanup_free_ char *rest = xstrdup(path + n + 1);
+                char *save = NULL, *c = strtok_r(rest, "/", &save);
+                if (!c)
+                        return -EINVAL;
+                while (c) {
+                        char *next = strtok_r(NULL, "/", &save);
+                        if (streq(c, ".") || streq(c, ".."))
+                                return -EINVAL;
+                        int fd = openat(cur, c, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                        if (fd < 0)
+                                return -errno;
+                        close(cur);
+                        cur = fd;
+                        if (next && fstat(cur, &st) < 0)
+                                return -errno;
+                        if (next && !S_ISDIR(st.st_mode))
+                                return S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+                        c = next;
+                }
+        }
+        if (want_dir && fstat(cur, &st) < 0)
+                return -errno;
+        if (want_dir && !S_ISDIR(st.st_mode))
+                return S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+        return TAKE_FD(cur);
+}
+
+/* A directory stream on path, opened as open_path_nofollow does. */
+static DIR *opendir_nofollow(const char *path)
+{
+        _cleanup_close_ int pfd = open_path_nofollow(path, true);
+        if (pfd < 0)
+                return errno = -pfd, NULL;
+        int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        DIR *d = fdopendir(fd);
+        if (!d)
+                close(fd);
+        return d;
+}
+
 int log_find_file(const char *dir, bool previous, char **ret_path, int *ret_restart)
 {
-        DIR *d = opendir(dir);
+        DIR *d = opendir_nofollow(dir);
         int best = -1, second = -1;
         struct dirent *de;
 
@@ -165,9 +238,12 @@ static bool is_rotated_name(const char *name, const char *base)
 int log_file_or_rotated(const char *path, char **ret_path)
 {
         struct stat st;
-        if (stat(path, &st) < 0)
+        _cleanup_close_ int pfd = open_path_nofollow(path, false);
+        if (pfd < 0)
+                return pfd;
+        if (fstat(pfd, &st) < 0)
                 return -errno;
-        if (st.st_size > 0) {
+        if (!S_ISREG(st.st_mode) || st.st_size > 0) { /* not a file: log_reader_open says why */
                 *ret_path = xstrdup(path);
                 return 0;
         }
@@ -178,7 +254,7 @@ int log_file_or_rotated(const char *path, char **ret_path)
         *slash = '\0';
         const char *base = slash + 1;
         _cleanup_free_ char *best = NULL;
-        DIR *d = opendir(dir);
+        DIR *d = opendir_nofollow(dir);
         struct dirent *de;
         if (!d)
                 return -errno;
@@ -247,9 +323,9 @@ static int open_log_file(const char *path)
 {
         struct stat st;
         char proc[64];
-        _cleanup_close_ int pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int pfd = open_path_nofollow(path, false);
         if (pfd < 0)
-                return -errno;
+                return pfd;
         if (fstat(pfd, &st) < 0)
                 return -errno;
         if (S_ISLNK(st.st_mode)) /* O_PATH with O_NOFOLLOW opens the link itself */

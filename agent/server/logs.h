@@ -33,6 +33,11 @@ int rfc3339_parse_ns(const char *s, size_t len, int64_t *ret);
 /* "2006-01-02T15:04:05.000000000Z" (UTC); buf of at least 31 bytes. */
 void rfc3339_format_ns(int64_t ns, char *buf, size_t len);
 
+/* Where the pod logs live (--pod-logs-dir): below it the readers here follow no symlink, in any component
+ * (a pod with a hostPath on its log directory could swap one of its directories for a link). Call once at
+ * start, before any reader; NULL unsets. */
+void log_set_pods_dir(const char *dir);
+
 /* The log file of a container in its directory (<podLogsDir>/<ns>_<name>_<uid>/<container>): the newest
  * <restart>.log, or with previous the one before it. -ENOENT when there is none. */
 int log_find_file(const char *dir, bool previous, char **ret_path, int *ret_restart);

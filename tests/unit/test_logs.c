@@ -267,8 +267,12 @@ static void test_file_or_rotated(void **state)
 {
         _cleanup_free_ char *dir = strdup_printf("%s/r", tmpdir), *live = strdup_printf("%s/0.log", dir);
         assert_int_equal(mkdir_p(dir, 0755), 0);
-        const char *names[] = {"0.log.20261127-040000", "0.log.20261127-040002", "0.log.20261127-040003.gz",
-                               "0.log.20261127-040004.tmp", "0.log.2026112-0400050", "1.log.20261127-040009",
+        const char *names[] = {"0.log.20261127-040000",
+                               "0.log.20261127-040002",
+                               "0.log.20261127-040003.gz",
+                               "0.log.20261127-040004.tmp",
+                               "0.log.2026112-0400050",
+                               "1.log.20261127-040009",
                                "0.log"};
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
                 _cleanup_free_ char *p = strdup_printf("%s/%s", dir, names[i]);
@@ -286,13 +290,66 @@ static void test_file_or_rotated(void **state)
         assert_null(missing);
 }
 
+/* Below the pod logs directory no component may be a symlink: pod b, with a hostPath on its own log
+ * directory, swaps its container's directory for a link to pod a's; every reader refuses it (ELOOP). The
+ * pod logs directory itself may be reached through a link (the administrator's). */
+static void test_nofollow_below_pods_dir(void **state)
+{
+        _cleanup_free_ char *pods = strdup_printf("%s/pods", tmpdir),
+                            *a = strdup_printf("%s/ns_a_1/c", pods), *b = strdup_printf("%s/ns_b_2", pods),
+                            *bc = strdup_printf("%s/ns_b_2/c", pods), *alog = strdup_printf("%s/0.log", a),
+                            *blog = strdup_printf("%s/0.log", bc),
+                            *plink = strdup_printf("%s/podslink", tmpdir),
+                            *via = strdup_printf("%s/podslink/ns_a_1/c/0.log", tmpdir), *path = NULL,
+                            *shown = NULL;
+        const char *line = T0 " stdout F pod a's secret\n";
+        struct log_options o = {.tail = -1};
+        struct log_reader *r = NULL;
+        int restart = -1, e = 0;
+
+        assert_int_equal(mkdir_p(a, 0755), 0);
+        assert_int_equal(mkdir_p(b, 0755), 0);
+        assert_int_equal(write_file_atomic(alog, line, strlen(line), 0640), 0);
+        assert_int_equal(symlink("../ns_a_1/c", bc), 0);
+        assert_int_equal(symlink("pods", plink), 0);
+
+        /* Without the setting only the last component is guarded: the link is followed. */
+        char *t = log_tail_string(blog, 10, 2048, &e);
+        assert_non_null(t);
+        free(t);
+
+        log_set_pods_dir(pods);
+        assert_int_equal(log_find_file(bc, false, &path, &restart), -ELOOP);
+        assert_null(path);
+        assert_int_equal(log_file_or_rotated(blog, &shown), -ELOOP);
+        assert_int_equal(log_reader_open(blog, &o, &r), -ELOOP);
+        assert_null(log_tail_string(blog, 10, 2048, &e));
+        assert_int_equal(e, ELOOP);
+        /* "." and ".." are refused, not resolved. */
+        _cleanup_free_ char *dots = strdup_printf("%s/ns_b_2/../ns_a_1/c/0.log", pods);
+        assert_int_equal(log_reader_open(dots, &o, &r), -EINVAL);
+        /* Pod a's own log reads as before. */
+        assert_int_equal(log_reader_open(alog, &o, &r), 0);
+        r = log_reader_free(r);
+
+        /* The pod logs directory reached through a link of the administrator's. */
+        log_set_pods_dir(plink);
+        t = log_tail_string(via, 10, 2048, &e);
+        assert_string_equal(t, "pod a's secret\n");
+        free(t);
+        log_set_pods_dir(NULL);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse),       cmocka_unit_test(test_read),
-                cmocka_unit_test(test_tail_string), cmocka_unit_test(test_tail_string_hostile),
+                cmocka_unit_test(test_parse),
+                cmocka_unit_test(test_read),
+                cmocka_unit_test(test_tail_string),
+                cmocka_unit_test(test_tail_string_hostile),
                 cmocka_unit_test(test_find_file),
                 cmocka_unit_test(test_file_or_rotated),
+                cmocka_unit_test(test_nofollow_below_pods_dir),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
