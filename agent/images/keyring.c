@@ -17,7 +17,7 @@
 #define UNMARSHAL_ERROR_MSG "error occurred while trying to unmarshal json"
 
 struct kr_entry {
-        char *key; /* host[:port][/path] */
+        char *key;  /* host[:port][/path] */
         size_t seq; /* insertion order, for a stable sort */
         struct docker_auth auth;
 };
@@ -159,7 +159,8 @@ int keyring_add_docker_config(struct keyring *k, const char *data, size_t len, b
         const char *loc;
         json_t *ident;
         int r = 0;
-        json_object_foreach (cfg, loc, ident) {
+        json_object_foreach(cfg, loc, ident)
+        {
                 bool bad = !json_is_object(ident);
                 const char *user = opt_string(ident, "username", &bad);
                 const char *pass = opt_string(ident, "password", &bad);
@@ -174,7 +175,8 @@ int keyring_add_docker_config(struct keyring *k, const char *data, size_t len, b
                 if (*auth) {
                         if (decode_auth(auth, &e.auth.username, &e.auth.password) < 0) {
                                 snprintf(err, err_len,
-                                         "registry \"%.200s\": auth is not base64 of username:password", loc);
+                                         "registry \"%.200s\": auth is not base64 of username:password",
+                                         loc);
                                 r = -EINVAL;
                                 break;
                         }
@@ -243,7 +245,8 @@ static bool glob_valid(const char *g)
 bool registry_glob_match(const char *glob, const char *target)
 {
         _cleanup_free_ char *gh = NULL, *gp = NULL, *th = NULL, *tp = NULL;
-        _cleanup_free_ char *gs = strdup_printf("https://%s", glob), *ts = strdup_printf("https://%s", target);
+        _cleanup_free_ char *gs = strdup_printf("https://%s", glob),
+                            *ts = strdup_printf("https://%s", target);
         if (split_url(gs, &gh, &gp) < 0 || split_url(ts, &th, &tp) < 0)
                 return false;
         const char *gport, *tport;
@@ -279,7 +282,8 @@ static bool default_registry_match(const char *image)
         if (!slash)
                 return true;
         size_t n = (size_t) (slash - image);
-        if ((n == 9 && strncmp(image, "docker.io", 9) == 0) || (n == 15 && strncmp(image, DEFAULT_REGISTRY, 15) == 0))
+        if ((n == 9 && strncmp(image, "docker.io", 9) == 0) ||
+            (n == 15 && strncmp(image, DEFAULT_REGISTRY, 15) == 0))
                 return true;
         return !memchr(image, '.', n) && !memchr(image, ':', n);
 }

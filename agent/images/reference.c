@@ -177,7 +177,8 @@ int image_ref_parse(const char *image, struct image_ref *ret, char *err, size_t 
                 if (i == 64) {
                         char why[160];
                         snprintf(why, sizeof why,
-                                 "invalid repository name (%s), cannot specify 64-byte hexadecimal strings", image);
+                                 "invalid repository name (%s), cannot specify 64-byte hexadecimal strings",
+                                 image);
                         return fail(err, err_len, why);
                 }
         }
@@ -209,7 +210,8 @@ int image_ref_parse(const char *image, struct image_ref *ret, char *err, size_t 
         const char *tagsep = strchr(rest, ':');
         for (const char *p = rest; *p && p != tagsep; p++)
                 if (*p >= 'A' && *p <= 'Z')
-                        return fail(err, err_len, "invalid reference format: repository name must be lowercase");
+                        return fail(err, err_len,
+                                    "invalid reference format: repository name must be lowercase");
 
         /* Parse: name (':' tag)? ('@' digest)? */
         char *at = strchr(full, '@');
@@ -237,7 +239,9 @@ int image_ref_parse(const char *image, struct image_ref *ret, char *err, size_t 
 
         *ret = (struct image_ref){
                 .repo = xstrdup(full),
-                .tag = xstrdup(tag ? tag : digest ? NULL : "latest"),
+                .tag = xstrdup(tag      ? tag
+                               : digest ? NULL
+                                        : "latest"),
                 .digest = xstrdup(digest),
                 .tag_defaulted = !tag && !digest,
         };

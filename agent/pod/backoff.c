@@ -68,7 +68,8 @@ bool backoff_in_backoff(struct backoff *b, const char *key, int64_t finished_ms,
         return in;
 }
 
-bool backoff_in_backoff_since_update(struct backoff *b, const char *key, int64_t now_ms, int64_t *ret_left_ms)
+bool backoff_in_backoff_since_update(struct backoff *b, const char *key, int64_t now_ms,
+                                     int64_t *ret_left_ms)
 {
         bool in = false;
         pthread_mutex_lock(&b->lock);
