@@ -36,14 +36,32 @@ test)
   "$top/packaging/install-deps.sh"
   # The e2e tests' kube-apiserver, built once from Debian's source and cached (tests/e2e/README.md).
   "$top/tests/e2e/kube-build.sh" >/dev/null
-  build "$top/build"
-  build "$top/build-asan" -DCUBELET_SANITIZE=ON
+  # Two test instances (tests/instance.sh): each build's fixtures, bridge, CIDRs and ports are its own, so
+  # the plain and the sanitizer passes run side by side. Each holds its instance's lock (a helper's or a
+  # person's ctest run of the same instance waits, and is waited for).
+  build "$top/build" -DCUBELET_TEST_INSTANCE=0
+  build "$top/build-asan" -DCUBELET_SANITIZE=ON -DCUBELET_TEST_INSTANCE=1
   export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-  echo "== tests (plain build)" >&2
-  (cd "$top/build" && ctest --output-on-failure)
-  echo "== tests (ASan+UBSan build)" >&2
-  (cd "$top/build-asan" && ctest --output-on-failure)
+  pass() { # pass NAME BUILD_DIR INSTANCE: ctest, every line prefixed with NAME, the whole output kept
+    local lock
+    lock=$(CUBELET_TEST_INSTANCE=$3 bash -c 'source "$1/tests/instance.sh" && echo "$TI_LOCK"' _ "$top")
+    (cd "$2" && flock -o "$lock" ctest --output-on-failure 2>&1) | tee "$2/ctest.out" | sed -u "s/^/[$1] /"
+    return "${PIPESTATUS[0]}"
+  }
+  echo "== tests: plain build (instance 0) and ASan+UBSan build (instance 1), side by side" >&2
+  rc_plain=0 rc_asan=0
+  pass plain "$top/build" 0 &
+  plain=$!
+  pass asan "$top/build-asan" 1 &
+  asan=$!
+  wait "$plain" || rc_plain=$?
+  wait "$asan" || rc_asan=$?
+  for b in build build-asan; do
+    echo "== $b: $(grep -E 'tests passed|tests failed' "$top/$b/ctest.out" | tail -n 1)" >&2
+    sed -n '/The following tests FAILED/,$p' "$top/$b/ctest.out" >&2
+  done
+  [ "$rc_plain" = 0 ] && [ "$rc_asan" = 0 ]
   ;;
 *)
   echo "usage: $0 run [cubelet flags...] | test" >&2

@@ -12,6 +12,9 @@
 # +-5 % fails the run. Exit status: non-zero when a leak check fails or cubelet does not exit cleanly.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The test instance moves the ports when the sanitizer suite runs this beside the plain one (tests/instance.sh).
+source "$top/tests/instance.sh"
+hz_port=$((10393 + TI_PORT_OFFSET))
 build=$(cd "${1:-$top/build}" && pwd)
 duration=${2:-600}
 n=${CHURN_PODS:-110}
@@ -78,7 +81,7 @@ if [ "${CHURN_NO_API:-0}" = 1 ]; then
   api=0
 elif [ "$own_master" = 1 ]; then
   if [ -x "$apiserver" ] && [ -x "$kubectl" ] && command -v etcd >/dev/null; then
-    export E2E_APISERVER_PORT=18543 E2E_ETCD_PORT=25890
+    export E2E_APISERVER_PORT=19743 E2E_ETCD_PORT=19790
     "$top/tests/e2e/master.sh" stop "$master" --purge >/dev/null 2>&1 || true
     "$top/tests/e2e/master.sh" start "$master" >/dev/null
   else
@@ -109,11 +112,11 @@ if [ "$api" = 1 ]; then
   flags=(--kubeconfig "$work/node.kubeconfig")
 fi
 "$build/agent/cubelet" --pod-manifest-path "$work/m" --container-runtime-endpoint "unix://$ctd/containerd.sock" \
-  --root-dir "$work/root" --pod-logs-dir "$work/logs" --hostname-override "$node" --healthz-port 10393 \
-  --read-only-port 0 --port 10395 --address 127.0.0.1 --node-ip 127.0.0.1 --cgroup-root "$cgroup_root" \
+  --root-dir "$work/root" --pod-logs-dir "$work/logs" --hostname-override "$node" --healthz-port "$hz_port" \
+  --read-only-port 0 --port "$((hz_port + 2))" --address 127.0.0.1 --node-ip 127.0.0.1 --cgroup-root "$cgroup_root" \
   --file-check-frequency 2s "${flags[@]}" >"$work/cubelet.log" 2>&1 &
 pid=$!
-wait_until 60 "cubelet healthy" curl -sf http://127.0.0.1:10393/healthz -o /dev/null
+wait_until 60 "cubelet healthy" curl -sf "http://127.0.0.1:$hz_port/healthz" -o /dev/null
 echo "churn: $n pods ($n_static static, $n_api from the API server) created and deleted for ${duration} s; cubelet pid $pid"
 
 ours() { cri "$@" | awk -F'\t' -v re="$(lk_match)" 'NR > 1 && ($0 ~ re || ($3 "/" $4) ~ re || $5 ~ re)'; }

@@ -6,12 +6,13 @@
 #   master.sh stop-apiserver DIR                  only the API server (outage tests; start brings it back)
 #   master.sh node-kubeconfig DIR NODE OUT [--embed]   client cert system:node:NODE (or E2E_KUBECONFIG_EMBED=1)
 #   master.sh node-serving-cert DIR NODE CERT KEY      a kubelet serving cert the apiserver will trust
-# Env: E2E_APISERVER_PORT (16443), E2E_ETCD_PORT (23790), E2E_ETCD_PEER_PORT (etcd port + 10),
+# Env: E2E_APISERVER_PORT (16443), E2E_ETCD_PORT (23790), both moved by the test instance (tests/instance.sh), E2E_ETCD_PEER_PORT (etcd port + 10),
 #      KUBE_APISERVER (default: the binary cached by kube-build.sh), ETCD (default: etcd in PATH).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../instance.sh"
 
-API_PORT=${E2E_APISERVER_PORT:-16443}
-ETCD_PORT=${E2E_ETCD_PORT:-23790}
+API_PORT=${E2E_APISERVER_PORT:-$((16443 + TI_PORT_OFFSET))}
+ETCD_PORT=${E2E_ETCD_PORT:-$((23790 + TI_PORT_OFFSET))}
 ETCD_PEER_PORT=${E2E_ETCD_PEER_PORT:-$((ETCD_PORT + 10))}
 KUBE_APISERVER=${KUBE_APISERVER:-/var/cache/cubelet-e2e/kubernetes-1.20.2/kube-apiserver}
 ETCD=${ETCD:-etcd}

@@ -4,7 +4,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 skip_unless_binaries
 
-export E2E_APISERVER_PORT=${LIFECYCLE_APISERVER_PORT:-16543} E2E_ETCD_PORT=${LIFECYCLE_ETCD_PORT:-23890}
+source "$(dirname "${BASH_SOURCE[0]}")/../instance.sh"
+export E2E_APISERVER_PORT=${LIFECYCLE_APISERVER_PORT:-$((16543 + TI_PORT_OFFSET))}
+export E2E_ETCD_PORT=${LIFECYCLE_ETCD_PORT:-$((23890 + TI_PORT_OFFSET))}
 dir=$WORK/master
 no_leftovers() { ! pgrep -f -- "$dir/" >/dev/null; }
 no_pid_files() { [ ! -e "$dir/etcd.pid" ] && [ ! -e "$dir/apiserver.pid" ]; }

@@ -8,8 +8,9 @@ skip_unless_ready
 [ -x "${KUBECTL:-}" ] || { echo "SKIP: no kubectl at ${KUBECTL:-} (run tests/e2e/kube-build.sh)"; exit 77; }
 command -v etcd >/dev/null || { echo "SKIP: no etcd (run tests/e2e/kube-build.sh)"; exit 77; }
 MASTER=$(dirname "$0")/master.sh
-MDIR=${E2E_NR_MASTER_DIR:-/tmp/cubelet-e2e-netready}
-export E2E_APISERVER_PORT=${E2E_NR_APISERVER_PORT:-16463} E2E_ETCD_PORT=${E2E_NR_ETCD_PORT:-24890}
+MDIR=${E2E_NR_MASTER_DIR:-/tmp/cubelet-e2e-netready$TI_SUFFIX}
+export E2E_APISERVER_PORT=${E2E_NR_APISERVER_PORT:-$((16463 + TI_PORT_OFFSET))}
+export E2E_ETCD_PORT=${E2E_NR_ETCD_PORT:-$((24890 + TI_PORT_OFFSET))}
 "$MASTER" stop "$MDIR" --purge >/dev/null 2>&1
 "$MASTER" start "$MDIR" >/dev/null || { echo "not ok - control plane starts"; exit 1; }
 trap '"$MASTER" stop "$MDIR" --purge >/dev/null 2>&1; cleanup_cgroups' EXIT

@@ -3,6 +3,7 @@
 #   fixture.sh start DIR IMAGES_DIR PAUSE_BIN   |   fixture.sh stop DIR
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$top/tests/instance.sh"
 
 if [ "$(id -u)" != 0 ] || ! command -v containerd >/dev/null; then
   echo "fixture: needs root and containerd; integration tests will skip" >&2
@@ -13,7 +14,7 @@ start)
   dir=$2 images=$3 pause=$4
   "$top/packaging/containerd/stop-containerd.sh" --dir "$dir" --purge >/dev/null 2>&1 || true
   PAUSE_BIN=$pause "$top/packaging/images/build-images.sh" "$images" >/dev/null
-  sock=$("$top/packaging/containerd/start-containerd.sh" --dir "$dir" --bridge cubit0 --pod-cidr 10.199.0.0/24)
+  sock=$("$top/packaging/containerd/start-containerd.sh" --dir "$dir" --bridge "$TI_BRIDGE" --pod-cidr "$TI_NET.0.0/24")
   "$top/packaging/images/import-images.sh" "$sock" "$images" >/dev/null
   echo "fixture: containerd at $sock" >&2
   ;;

@@ -1,12 +1,13 @@
 # Shared helpers for the integration tests (bash). Expects CUBELET, CUBELET_CRI, CTD_DIR from CTest.
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../instance.sh"
 
 passed=0 failed=0
 WORK=$(mktemp -d /tmp/cubelet-it.XXXXXX)
 SOCK="$CTD_DIR/containerd.sock"
 NODE=it-node
-HEALTHZ_PORT=${HEALTHZ_PORT:-10390}
-RO_PORT=${RO_PORT:-10394}
+HEALTHZ_PORT=${HEALTHZ_PORT:-$((10390 + TI_PORT_OFFSET))}
+RO_PORT=${RO_PORT:-$((HEALTHZ_PORT + 4))}
 # The node server (HTTPS), off the default 10250 so that test runs side by side do not collide.
 NODE_PORT=${NODE_PORT:-$((HEALTHZ_PORT + 2))}
 # The root-only unix socket with /pods and /events: one per test, off the default /run/cubelet/cubelet.sock.

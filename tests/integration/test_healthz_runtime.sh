@@ -112,7 +112,7 @@ is500() { [ "$(code)" = 500 ]; }
 check "runtime stopped -> healthz 500" wait_for 10 is500
 check "... naming the runtime" grep -q 'runtime failed: container runtime' "$WORK/hz"
 check "... and logged once" wait_for 5 log_has 'Container runtime is not answering'
-"$top/packaging/containerd/start-containerd.sh" --dir "$CTD_DIR" --bridge cubit0 --pod-cidr 10.199.0.0/24 >/dev/null
+"$top/packaging/containerd/start-containerd.sh" --dir "$CTD_DIR" --bridge "$TI_BRIDGE" --pod-cidr "$TI_NET.0.0/24" >/dev/null
 is200() { [ "$(code)" = 200 ]; }
 check "runtime back -> healthz ok again" wait_for 15 is200
 check "... and the pod's container is the same one" test "$(running_ids c default/web-$NODE)" = "$id"

@@ -6,15 +6,16 @@
 # after a cubelet restart, and a delegate that fails fast without the agent.
 # Traffic stays on loopback and inside the namespaces made here.
 build=$(cd "$(dirname "$CUBELET")/.." && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
+source "$top/tests/instance.sh"
 DELEGATE=${DELEGATE:-$build/cni/delegate/cubelet-delegate}
 IMAGES=${IMAGES:-$build/images}
-NET_CTD=${NET_CTD:-/tmp/cubelet-it-net-ctd}
-NET_BRIDGE=${NET_BRIDGE:-cubitnet0}
-NET_CIDR=${NET_CIDR:-10.199.64.0/24}
-EXTRA_BRIDGE=${EXTRA_BRIDGE:-cubitnet1}
-EXTRA_CIDR=${EXTRA_CIDR:-10.199.65.0/24}
-HOST_PORT=${HOST_PORT:-18391}
-top=$(cd "$(dirname "$0")/../.." && pwd)
+NET_CTD=${NET_CTD:-/tmp/cubelet-it${TI_SUFFIX}-net-ctd}
+NET_BRIDGE=${NET_BRIDGE:-cubitnet$((2 * TI))}
+NET_CIDR=${NET_CIDR:-$TI_NET.64.0/24}
+EXTRA_BRIDGE=${EXTRA_BRIDGE:-cubitnet$((2 * TI + 1))}
+EXTRA_CIDR=${EXTRA_CIDR:-$TI_NET.65.0/24}
+HOST_PORT=${HOST_PORT:-$((18391 + TI_PORT_OFFSET))}
 if [ "$(id -u)" != 0 ]; then echo "SKIP: integration tests need root"; exit 77; fi
 for f in "$DELEGATE" "$IMAGES/busybox.tar" "$IMAGES/pause.tar"; do
   [ -e "$f" ] || { echo "SKIP: $f missing (build the tree first)"; exit 77; }
@@ -178,7 +179,10 @@ check "[agent] cubelet exits cleanly" stop_cubelet
 
 # An empty CNI directory and a pod CIDR (podCIDR, or the Node's spec.podCIDR): cubelet writes its default
 # network (bridge cubelet0 + host-local + portmap + bandwidth) and pods get addresses from that range.
-DEFAULT_CIDR=${DEFAULT_CIDR:-10.199.66.0/24}
+DEFAULT_CIDR=${DEFAULT_CIDR:-$TI_NET.66.0/24}
+# The default network's bridge is always cubelet0: another instance's run of this test waits (tests/instance.sh).
+exec 9>/tmp/cubelet-it-cubelet0.lock
+flock 9
 rm -f "$NET_CTD/agent-net.d"/*
 server >"$M/server.yaml"
 start_cubelet "$M" "${AGENT_FLAGS[@]}" --pod-cidr "$DEFAULT_CIDR"
@@ -192,4 +196,5 @@ rm -f "$M"/*
 check "... removed again" wait_for 30 gone
 check "[agent] cubelet exits cleanly" stop_cubelet
 ip link del cubelet0 2>/dev/null
+exec 9>&-
 finish

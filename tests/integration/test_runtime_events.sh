@@ -35,7 +35,7 @@ echo "# restart took $(( $(ms) - t0 )) ms"
 # The runtime restarts: the stream is lost, cubelet subscribes again, and exits are instant again.
 top=$(cd "$(dirname "$0")/../.." && pwd)
 "$top/packaging/containerd/stop-containerd.sh" --dir "$CTD_DIR" >/dev/null
-"$top/packaging/containerd/start-containerd.sh" --dir "$CTD_DIR" --bridge cubit0 --pod-cidr 10.199.0.0/24 >/dev/null
+"$top/packaging/containerd/start-containerd.sh" --dir "$CTD_DIR" --bridge "$TI_BRIDGE" --pod-cidr "$TI_NET.0.0/24" >/dev/null
 check "cubelet saw the stream go" wait_for 30 log_has "Runtime event stream lost"
 check "... and subscribes again (2 s back-off at most)" wait_for 30 log_count_ge "Runtime event stream connected" 2
 id=$(running_ids c default/web2-$NODE)
