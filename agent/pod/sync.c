@@ -546,8 +546,10 @@ static int pull_outcome(const struct sync_ctx *ctx, const struct pod *pod, const
                 pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "%s", res->error);
                 return -EIO;
         }
-        pod_event(ctx, pod, fp, EVENT_NORMAL, "Pulled", "Successfully pulled image \"%s\" in %lldms",
-                  c->image, (long long) o->duration_ms);
+        char took[32];
+        format_duration_ms(o->duration_ms, took, sizeof took); /* Go's time.Duration, as upstream prints it */
+        pod_event(ctx, pod, fp, EVENT_NORMAL, "Pulled", "Successfully pulled image \"%s\" in %s", c->image,
+                  took);
         *ret_ref = o->image_ref;
         return 0;
 }
@@ -593,8 +595,11 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
         r = CRI_CALL(ctx->cri, ImageService, ImageStatus, image_status, &sreq, &sresp, ctx->timeout_ms,
                      &err);
         if (r < 0) {
-                res_cerror(res, c->name, "ErrImagePull", "image status of \"%s\": %s", c->image,
+                /* upstream's GetImageRef failure: ImageInspectError with an InspectFailed event */
+                res_cerror(res, c->name, "ImageInspectError", "Failed to inspect image \"%s\": %s", c->image,
                            cri_msg(&err, r));
+                pod_event(ctx, pod, fp, EVENT_WARNING, "InspectFailed", "Failed to inspect image \"%s\": %s",
+                          c->image, cri_msg(&err, r));
                 return r;
         }
         bool present = sresp->image && sresp->image->id && sresp->image->id[0];

@@ -73,7 +73,8 @@ JSON
 start_cubelet "$M"
 check "with the node's credentials the private image is pulled and runs" wait_for 60 is_running c "default/private-$NODE"
 check "... the wrong credential was tried first and refused by the registry" grep -q 'authentication failure' "$WORK/registry.log"
-check "... the pull event" log_has "reason=\"Pulled\" message=\"Successfully pulled image \\\\\"$IMAGE\\\\\" in "
+check "... the pull event, the time as Go prints a duration" log_has \
+  "reason=\"Pulled\" message=\"Successfully pulled image \\\\\"$IMAGE\\\\\" in [0-9][0-9.]*m\\?s\""
 check "no password or auth string in cubelet's log" sh -c \
   "! grep -qF -e '$REG_PW' -e '$PW_BAD' -e '$(b64 "$REG_USER:$PW_BAD")' '$WORK/cubelet.log'"
 
