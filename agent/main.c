@@ -873,7 +873,8 @@ static int run(struct agent *a)
                                         .max_files = a->cfg.log_max_files,
                                         .interval_ms = a->cfg.log_monitor_ms,
                                         .timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 10000),
-                                        .containers_dir = a->containers_log_dir};
+                                        .containers_dir = a->containers_log_dir,
+                                        .pod_logs_dir = a->cfg.pod_logs_dir};
         r = log_rotator_start(&lrc, &a->log_rotator);
         if (r < 0) {
                 log_error("Cannot start the container log rotation", "err=\"%s\"", strerror(-r));

@@ -343,6 +343,48 @@ void http_header_name_canonical(const char *s, char *buf, size_t len)
         buf[i] = '\0';
 }
 
+int open_nofollow_below(const char *root, const char *path, int flags)
+{
+        size_t n = root ? strlen(root) : 0;
+        while (n > 1 && root[n - 1] == '/') /* "/var/log/pods/" is "/var/log/pods" */
+                n--;
+        flags |= O_NOFOLLOW | O_CLOEXEC;
+        if (!root || strncmp(path, root, n) != 0 || path[n] != '/') {
+                int fd = open(path, flags);
+                return fd < 0 ? -errno : fd;
+        }
+        _cleanup_free_ char *top = OOM_CHECK(strndup(root, n)), *rest = xstrdup(path + n + 1);
+        _cleanup_close_ int cur = open(top, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (cur < 0)
+                return -errno;
+        char *save = NULL, *c = strtok_r(rest, "/", &save);
+        if (!c)
+                return -EINVAL;
+        for (;;) {
+                char *next = strtok_r(NULL, "/", &save);
+                struct stat st;
+                if (streq(c, ".") || streq(c, ".."))
+                        return -EINVAL;
+                if (!next) {
+                        int fd = openat(cur, c, flags);
+                        if (fd < 0 && errno == ENOTDIR && (flags & O_DIRECTORY) &&
+                            fstatat(cur, c, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+                                return -ELOOP; /* O_DIRECTORY|O_NOFOLLOW on a link says ENOTDIR */
+                        return fd < 0 ? -errno : fd;
+                }
+                int fd = openat(cur, c, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                close(cur);
+                cur = fd;
+                if (fstat(cur, &st) < 0)
+                        return -errno;
+                if (!S_ISDIR(st.st_mode))
+                        return S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+                c = next;
+        }
+}
+
 void format_duration_ms(int64_t ms, char *buf, size_t len)
 {
         if (ms == 0) {

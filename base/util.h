@@ -41,7 +41,7 @@ char *url_redacted(const char *url);
 
 char **strv_free(char **v);
 size_t strv_length(char *const *v);
-int strv_push(char ***v, char *s); /* takes s */
+int strv_push(char ***v, char *s);                /* takes s */
 char *strv_join(char *const *v, const char *sep); /* "" for an empty or NULL list */
 DEFINE_CLEANUP_FUNC(char *, strv_free)
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
@@ -51,6 +51,13 @@ DEFINE_CLEANUP_FUNC(char *, strv_free)
 void cond_init_monotonic(pthread_cond_t *c);
 /* Waits at most ms (monotonic); returns like pthread_cond_timedwait. */
 int cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms);
+
+/* Opens path with flags (O_NOFOLLOW and O_CLOEXEC added) following no symlink below root: from root down
+ * every component is opened O_PATH|O_NOFOLLOW ("." and ".." refused: -EINVAL) and must be a directory but
+ * the last (-ELOOP for a link, -ENOTDIR otherwise). root itself, and the path to it, are followed. With root
+ * NULL, or path not below it, only the last component is guarded. For files a process other than the
+ * caller's trusted users can change under the caller: pod log directories a pod may hold a hostPath on. */
+int open_nofollow_below(const char *root, const char *path, int flags);
 
 /* As Go's time.Duration.String for whole milliseconds: "1m0s", "20s", "1.5s", "250ms". */
 void format_duration_ms(int64_t ms, char *buf, size_t len);

@@ -130,10 +130,11 @@ static int deflate_into(z_stream *z, int flush, unsigned char *out, int fd, cons
         }
 }
 
-int log_compress(const char *path, const atomic_bool *cancel, const char **ret_step)
+/* log_compress on the file name in the directory dfd. */
+static int compress_at(int dfd, const char *name, const atomic_bool *cancel, const char **ret_step)
 {
-        _cleanup_free_ char *tmp = strdup_printf("%s%s", path, TMP_SUFFIX);
-        _cleanup_free_ char *gz = strdup_printf("%s%s", path, GZ_SUFFIX);
+        _cleanup_free_ char *tmp = strdup_printf("%s%s", name, TMP_SUFFIX);
+        _cleanup_free_ char *gz = strdup_printf("%s%s", name, GZ_SUFFIX);
         _cleanup_free_ unsigned char *in = NULL, *out = NULL;
         _cleanup_close_ int src = -1, dst = -1;
         const char *step = "open the log";
@@ -142,7 +143,7 @@ int log_compress(const char *path, const atomic_bool *cancel, const char **ret_s
         struct stat st;
         int r;
 
-        src = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        src = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
         if (src < 0)
                 goto fail_errno;
         step = "stat the log";
@@ -154,7 +155,7 @@ int log_compress(const char *path, const atomic_bool *cancel, const char **ret_s
                 goto fail;
         }
         step = "create the temporary file";
-        dst = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, st.st_mode & 07777);
+        dst = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, st.st_mode & 07777);
         if (dst < 0)
                 goto fail_errno;
         created = true;
@@ -204,11 +205,11 @@ int log_compress(const char *path, const atomic_bool *cancel, const char **ret_s
                 goto fail;
         }
         step = "rename the temporary file";
-        if (rename(tmp, gz) < 0)
+        if (renameat(dfd, tmp, dfd, gz) < 0)
                 goto fail_errno;
         deflateEnd(&z);
         /* From here the .gz holds everything; a log left beside it is removed by the next tidy. */
-        if (unlink(path) < 0 && errno != ENOENT) {
+        if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
                 r = -errno;
                 if (ret_step)
                         *ret_step = "remove the uncompressed log";
@@ -220,7 +221,7 @@ fail_errno:
         r = -errno;
 fail:
         if (created)
-                (void) unlink(tmp);
+                (void) unlinkat(dfd, tmp, 0);
         if (zinit)
                 deflateEnd(&z);
         if (ret_step)
@@ -228,13 +229,44 @@ fail:
         return r;
 }
 
-static int list_dir(const char *dir, const char *prefix, char ***ret)
+/* The directory of path, as a directory fd, and the file's name in it; no symlink followed below root
+ * (open_nofollow_below). */
+static int open_parent(const char *root, const char *path, char **ret_dir, char **ret_name)
 {
-        DIR *dh = opendir(dir);
+        _cleanup_free_ char *d = xstrdup(path), *b = xstrdup(path);
+        const char *dir = dirname(d), *name = basename(b);
+        int dfd = open_nofollow_below(root, dir, O_RDONLY | O_DIRECTORY);
+        if (dfd < 0)
+                return dfd;
+        *ret_dir = xstrdup(dir);
+        *ret_name = xstrdup(name);
+        return dfd;
+}
+
+int log_compress(const char *path, const atomic_bool *cancel, const char **ret_step)
+{
+        _cleanup_free_ char *dir = NULL, *name = NULL;
+        _cleanup_close_ int dfd = open_parent(NULL, path, &dir, &name);
+        if (dfd < 0) {
+                if (ret_step)
+                        *ret_step = "open the log's directory";
+                return dfd;
+        }
+        return compress_at(dfd, name, cancel, ret_step);
+}
+
+static int list_dir(int dfd, const char *prefix, char ***ret)
+{
+        int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *dh = fd >= 0 ? fdopendir(fd) : NULL;
         struct dirent *de;
         char **names = NULL;
-        if (!dh)
-                return -errno;
+        if (!dh) {
+                int r = -errno;
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
         while ((de = readdir(dh)))
                 if (str_has_prefix(de->d_name, prefix))
                         strv_push(&names, xstrdup(de->d_name));
@@ -243,22 +275,22 @@ static int list_dir(const char *dir, const char *prefix, char ***ret)
         return 0;
 }
 
-int log_tidy_rotated(const char *path, int max_rotated, bool compress, const atomic_bool *cancel)
+/* log_tidy_rotated for the log base in the directory dfd (dir: its path, for the messages). */
+static int tidy_at(int dfd, const char *dir, const char *base, int max_rotated, bool compress,
+                   const atomic_bool *cancel)
 {
-        _cleanup_free_ char *d = xstrdup(path), *b = xstrdup(path);
-        const char *dir = dirname(d), *base = basename(b);
         _cleanup_free_ char *prefix = strdup_printf("%s.", base);
         _cleanup_strv_free_ char **names = NULL;
         struct log_rotated_plan plan;
         int compressed = 0;
 
-        int r = list_dir(dir, prefix, &names);
+        int r = list_dir(dfd, prefix, &names);
         if (r < 0)
                 return r;
         log_rotated_plan_make(base, names, max_rotated, &plan);
         for (size_t i = 0; plan.remove && plan.remove[i]; i++) {
                 _cleanup_free_ char *p = strdup_printf("%s/%s", dir, plan.remove[i]);
-                if (unlink(p) < 0 && errno != ENOENT)
+                if (unlinkat(dfd, plan.remove[i], 0) < 0 && errno != ENOENT)
                         log_warn("Cannot remove an old container log, ignoring", "path=\"%s\" err=\"%s\"", p,
                                  strerror(errno));
                 else
@@ -267,7 +299,7 @@ int log_tidy_rotated(const char *path, int max_rotated, bool compress, const ato
         for (size_t i = 0; compress && plan.compress && plan.compress[i]; i++) {
                 _cleanup_free_ char *p = strdup_printf("%s/%s", dir, plan.compress[i]);
                 const char *step = NULL;
-                r = log_compress(p, cancel, &step);
+                r = compress_at(dfd, plan.compress[i], cancel, &step);
                 if (r == -ECANCELED) {
                         log_v(2, "Stopping: a rotated container log stays uncompressed", "path=\"%s\"", p);
                         break;
@@ -284,6 +316,16 @@ int log_tidy_rotated(const char *path, int max_rotated, bool compress, const ato
         return compressed;
 }
 
+int log_tidy_rotated(const char *root, const char *path, int max_rotated, bool compress,
+                     const atomic_bool *cancel)
+{
+        _cleanup_free_ char *dir = NULL, *name = NULL;
+        _cleanup_close_ int dfd = open_parent(root, path, &dir, &name);
+        if (dfd < 0)
+                return dfd;
+        return tidy_at(dfd, dir, name, max_rotated, compress, cancel);
+}
+
 static int reopen_log(struct log_rotator *r, const char *id, struct cri_error *err)
 {
         Runtime__V1__ReopenContainerLogRequest req = RUNTIME__V1__REOPEN_CONTAINER_LOG_REQUEST__INIT;
@@ -293,15 +335,21 @@ static int reopen_log(struct log_rotator *r, const char *id, struct cri_error *e
                         r->cfg.timeout_ms, err);
 }
 
-/* Returns 1 when path was rotated (the caller then tidies the files next to it). */
+/* Returns 1 when path was rotated (the caller then tidies the files next to it). Every step is relative to
+ * the log's directory, opened with no symlink followed below the pod logs directory: a pod with a hostPath
+ * on its own log directory cannot make the rotation rename, compress or remove files anywhere else. */
 static int rotate_one(struct log_rotator *r, const char *id, const char *path)
 {
         struct cri_error err = {0};
         struct stat st;
         int rc;
 
-        if (stat(path, &st) < 0) {
-                if (errno != ENOENT)
+        _cleanup_free_ char *dir = NULL, *name = NULL;
+        _cleanup_close_ int dfd = open_parent(r->cfg.pod_logs_dir, path, &dir, &name);
+        if (dfd < 0 && dfd != -ENOENT)
+                return dfd;
+        if (dfd < 0 || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (dfd >= 0 && errno != ENOENT)
                         return -errno;
                 /* Gone (removed by hand, or a rotation cut short before the reopen): as upstream, have
                  * the runtime make it again, or the container's output goes nowhere. */
@@ -312,25 +360,28 @@ static int rotate_one(struct log_rotator *r, const char *id, const char *path)
                                  log_q(err.msg[0] ? err.msg : strerror(-rc)));
                 return rc < 0 ? rc : 0;
         }
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
         if (st.st_size < r->cfg.max_size)
                 return 0;
-        _cleanup_free_ char *rotated = log_rotated_name(path, time(NULL));
+        _cleanup_free_ char *rotated = log_rotated_name(name, time(NULL));
         _cleanup_free_ char *rotated_gz = rotated ? strdup_printf("%s%s", rotated, GZ_SUFFIX) : NULL;
         if (!rotated)
                 return -EINVAL;
-        if (access(rotated, F_OK) == 0 || access(rotated_gz, F_OK) == 0)
+        if (faccessat(dfd, rotated, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+            faccessat(dfd, rotated_gz, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                 return 0; /* rotated this second already: never overwrite a rotated file */
         /* Room for the file about to be rotated first, as upstream: there are never more than max_files. */
-        rc = log_tidy_rotated(path, r->cfg.max_files - 2, false, NULL);
+        rc = tidy_at(dfd, dir, name, r->cfg.max_files - 2, false, NULL);
         if (rc < 0)
                 log_warn("Cannot list rotated container logs, ignoring", "path=\"%s\" err=\"%s\"", path,
                          strerror(-rc));
-        if (rename(path, rotated) < 0)
+        if (renameat(dfd, name, dfd, rotated) < 0)
                 return -errno;
         rc = reopen_log(r, id, &err);
         if (rc < 0) {
                 /* The runtime still writes to the renamed file: put it back, try next time. */
-                (void) rename(rotated, path);
+                (void) renameat(dfd, rotated, dfd, name);
                 log_warn("Failed to reopen a container log after rotation, ignoring",
                          "containerID=\"%.13s\" err=\"%s\"", id,
                          log_q(err.msg[0] ? err.msg : strerror(-rc)));
@@ -392,7 +443,8 @@ int log_rotate_once(struct log_rotator *r)
         /* Compression after every container was rotated (upstream compresses before it renames): one
          * container's large log does not hold up another's rotation. */
         for (size_t i = 0; rotated && rotated[i] && !atomic_load(&r->stop); i++) {
-                int n = log_tidy_rotated(rotated[i], r->cfg.max_files - 1, true, &r->stop);
+                int n = log_tidy_rotated(r->cfg.pod_logs_dir, rotated[i], r->cfg.max_files - 1, true,
+                                         &r->stop);
                 if (n < 0)
                         log_warn("Cannot list rotated container logs, ignoring", "path=\"%s\" err=\"%s\"",
                                  rotated[i], strerror(-n));

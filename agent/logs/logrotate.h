@@ -22,6 +22,8 @@ struct log_rotate_config {
         int64_t interval_ms;        /* between checks */
         int64_t timeout_ms;         /* per CRI call */
         const char *containers_dir; /* /var/log/containers; NULL: none */
+        const char *pod_logs_dir;   /* /var/log/pods: no symlink below it is followed; NULL: only the last
+                                     * component of a log's path is guarded */
 };
 
 int log_rotator_start(const struct log_rotate_config *cfg, struct log_rotator **ret);
@@ -50,5 +52,8 @@ void log_rotated_plan_clear(struct log_rotated_plan *p);
 int log_compress(const char *path, const atomic_bool *cancel, const char **ret_step);
 
 /* Applies the plan to the files next to path: removes, then (with compress) compresses, logging what fails
- * and going on. Returns the number of files compressed, or -errno when the directory cannot be read. */
-int log_tidy_rotated(const char *path, int max_rotated, bool compress, const atomic_bool *cancel);
+ * and going on. Returns the number of files compressed, or -errno when the directory cannot be read. No
+ * symlink below root (the pod logs directory; NULL: none) is followed on the way to path's directory
+ * (-ELOOP), and every step is relative to that directory. */
+int log_tidy_rotated(const char *root, const char *path, int max_rotated, bool compress,
+                     const atomic_bool *cancel);

@@ -124,55 +124,14 @@ void log_set_pods_dir(const char *dir)
 {
         free(pods_dir);
         pods_dir = dir ? xstrdup(dir) : NULL;
-        /* "/var/log/pods/" and "/var/log/pods" are the same directory */
-        for (size_t n = pods_dir ? strlen(pods_dir) : 0; n > 1 && pods_dir[n - 1] == '/'; n--)
-                pods_dir[n - 1] = '\0';
 }
 
-/* An O_PATH fd for path that followed no symlink below the pod logs directory: each component from there on
- * is opened with O_NOFOLLOW ("." and ".." refused), so a pod with a hostPath on its own log directory cannot
- * swap a directory for a link to another pod's logs or anywhere else. The pod logs directory itself and the
- * path to it are the administrator's and are followed. A path outside it: only its last component is
- * guarded. The last component may be a symlink (the caller sees S_ISLNK); every other one is a directory. */
+/* An O_PATH fd for path, no symlink followed below the pod logs directory (open_nofollow_below): a pod with a
+ * hostPath on its own log directory cannot swap a directory for a link to another pod's logs or anywhere
+ * else. The last component may be a link (the caller sees S_ISLNK). */
 static int open_path_nofollow(const char *path, bool want_dir)
 {
-        size_t n = pods_dir ? strlen(pods_dir) : 0;
-        _cleanup_close_ int cur = -EBADF;
-        struct stat st;
-
-        if (!pods_dir || strncmp(path, pods_dir, n) != 0 || path[n] != '/') {
-                cur = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                if (cur < 0)
-                        return -errno;
-        } else {
-                cur = open(pods_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (cur < 0)
-                        return -errno;
-                _cleanup_free_ char *rest = xstrdup(path + n + 1);
-                char *save = NULL, *c = strtok_r(rest, "/", &save);
-                if (!c)
-                        return -EINVAL;
-                while (c) {
-                        char *next = strtok_r(NULL, "/", &save);
-                        if (streq(c, ".") || streq(c, ".."))
-                                return -EINVAL;
-                        int fd = openat(cur, c, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                        if (fd < 0)
-                                return -errno;
-                        close(cur);
-                        cur = fd;
-                        if (next && fstat(cur, &st) < 0)
-                                return -errno;
-                        if (next && !S_ISDIR(st.st_mode))
-                                return S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
-                        c = next;
-                }
-        }
-        if (want_dir && fstat(cur, &st) < 0)
-                return -errno;
-        if (want_dir && !S_ISDIR(st.st_mode))
-                return S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
-        return TAKE_FD(cur);
+        return open_nofollow_below(pods_dir, path, O_PATH | (want_dir ? O_DIRECTORY : 0));
 }
 
 /* A directory stream on path, opened as open_path_nofollow does. */

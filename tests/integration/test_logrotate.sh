@@ -31,7 +31,9 @@ spec:
     command: ["sh", "-c", '$writer; while :; do burst; done']
 YAML
 # Writes for about six seconds, says how far it got, and fails: its log stays put for the checks, and the
-# restarted instance makes it the "previous" one.
+# restarted instance makes it the "previous" one. That one only sleeps (an emptyDir remembers the first):
+# a third instance would have the first one's container, and its logs, removed (one dead container kept)
+# while a busy machine is still checking them.
 cat >"$M/quitter.yaml" <<YAML
 apiVersion: v1
 kind: Pod
@@ -41,7 +43,10 @@ spec:
   containers:
   - name: c
     image: cubelet.local/busybox:1.35
-    command: ["sh", "-c", '$writer; end=\$((\$(date +%s) + 6)); while [ \$(date +%s) -lt \$end ]; do burst; done; echo done-\$i; exit 1']
+    command: ["sh", "-c", 'if [ -e /m/once ]; then exec sleep 3600; fi; touch /m/once; $writer; end=\$((\$(date +%s) + 6)); while [ \$(date +%s) -lt \$end ]; do burst; done; echo done-\$i; exit 1']
+    volumeMounts: [{name: m, mountPath: /m}]
+  volumes:
+  - {name: m, emptyDir: {}}
 YAML
 # Writes a batch of lines ending with a marker, then waits (reading the node's log directory through a
 # hostPath) until the log manager has rotated the file that holds the marker and its 0.log is empty, and

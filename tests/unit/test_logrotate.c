@@ -300,7 +300,7 @@ static void test_tidy(void **state)
 
         /* Before a rotation with containerLogMaxFiles 3: room for the file about to be rotated, nothing
          * compressed yet. */
-        assert_int_equal(log_tidy_rotated(log, 1, false, NULL), 0);
+        assert_int_equal(log_tidy_rotated(NULL, log, 1, false, NULL), 0);
         _cleanup_free_ char *ls0 = listing(dir);
         assert_string_equal(ls0, "0.log 0.log.20261127-040300 0.logx 1.log.20261127-040000");
         /* Put back what went, then after a rotation: the live one, the newest rotated one plain, the one
@@ -308,7 +308,7 @@ static void test_tidy(void **state)
         for (int i = 0; i < 3; i++)
                 put(dir, rotated[i], content[i], len[i]);
         put(dir, "0.log.20261127-035900.tmp", "partial", 7);
-        assert_int_equal(log_tidy_rotated(log, 2, true, NULL), 1);
+        assert_int_equal(log_tidy_rotated(NULL, log, 2, true, NULL), 1);
         _cleanup_free_ char *ls = listing(dir);
         assert_string_equal(ls, "0.log 0.log.20261127-040200.gz 0.log.20261127-040300 0.logx "
                                 "1.log.20261127-040000");
@@ -320,16 +320,29 @@ static void test_tidy(void **state)
         assert_true(exists(dir, rotated[3]));
 
         /* The next rotation: the .gz is the oldest and goes; nothing is compressed twice. */
-        assert_int_equal(log_tidy_rotated(log, 1, false, NULL), 0);
+        assert_int_equal(log_tidy_rotated(NULL, log, 1, false, NULL), 0);
         put(dir, "0.log.20261127-040400", "newest\n", 7);
-        assert_int_equal(log_tidy_rotated(log, 2, true, NULL), 1);
+        assert_int_equal(log_tidy_rotated(NULL, log, 2, true, NULL), 1);
         _cleanup_free_ char *ls2 = listing(dir);
         assert_string_equal(ls2, "0.log 0.log.20261127-040300.gz 0.log.20261127-040400 0.logx "
                                  "1.log.20261127-040000");
-        assert_int_equal(log_tidy_rotated(log, 2, true, NULL), 0);
+        assert_int_equal(log_tidy_rotated(NULL, log, 2, true, NULL), 0);
 
         _cleanup_free_ char *missing = strdup_printf("%s/nodir/0.log", dir);
-        assert_int_equal(log_tidy_rotated(missing, 2, true, NULL), -ENOENT);
+        assert_int_equal(log_tidy_rotated(NULL, missing, 2, true, NULL), -ENOENT);
+
+        /* Below the pod logs directory no link is followed: a pod that swapped its container's directory
+         * for a link to this one (through a hostPath) gets nothing removed or compressed here. */
+        _cleanup_free_ char *pods = strdup_printf("%s/pods", dir),
+                            *pod = strdup_printf("%s/pods/ns_p_1", dir),
+                            *via = strdup_printf("%s/pods/ns_p_1/c/0.log", dir),
+                            *link = strdup_printf("%s/pods/ns_p_1/c", dir);
+        assert_int_equal(mkdir_p(pod, 0755), 0);
+        assert_int_equal(symlink(dir, link), 0);
+        _cleanup_free_ char *before = listing(dir);
+        assert_int_equal(log_tidy_rotated(pods, via, 0, true, NULL), -ELOOP);
+        _cleanup_free_ char *after = listing(dir);
+        assert_string_equal(after, before);
         for (int i = 0; i < 4; i++)
                 free(content[i]);
         rm_rf(dir);
