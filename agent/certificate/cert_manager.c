@@ -37,6 +37,7 @@ struct cert_manager {
         /* the CSR being waited for (guarded by lock) */
         char *csr_name;
         json_t *csr_obj;
+        char csr_watch_err[512]; /* the watch's last failure, for the timeout's message */
 };
 
 static void set_pair(struct cert_manager *m, char *cert, size_t cert_len, char *key, size_t key_len)
@@ -199,6 +200,12 @@ int cert_manager_new(const struct cert_manager_config *cfg, struct kube_auth *re
                 cert_secret_free(key);
                 cert = key = NULL;
         }
+        if (!ok && !cfg->bootstrap_kubeconfig) {
+                /* Nothing to request a certificate with: the kubeconfig as it is, as before. */
+                cert_manager_free(m);
+                *ret_auth = kc;
+                return 0;
+        }
 
         /* Where the API server is: the kubeconfig's, else the bootstrap kubeconfig's. */
         if (have_kc && (ok || !cfg->bootstrap_kubeconfig))
@@ -322,6 +329,14 @@ static void csr_on_list(void *ud, json_t *items)
         json_array_foreach(items, i, it) csr_seen(ud, it);
 }
 
+static void csr_on_state(void *ud, const char *err)
+{
+        struct cert_manager *m = ud;
+        pthread_mutex_lock(&m->lock);
+        snprintf(m->csr_watch_err, sizeof m->csr_watch_err, "%s", err ? err : "");
+        pthread_mutex_unlock(&m->lock);
+}
+
 static void csr_on_event(void *ud, const char *type, json_t *obj)
 {
         if (!streq(type, "DELETED"))
@@ -381,7 +396,8 @@ static int csr_wait(struct cert_manager *m, struct kube_client *kc, const char *
                     char *err, size_t errlen)
 {
         _cleanup_free_ char *query = kube_field_selector("metadata.name", name);
-        struct kube_watch_ops ops = {.on_list = csr_on_list, .on_event = csr_on_event, .userdata = m};
+        struct kube_watch_ops ops = {
+                .on_list = csr_on_list, .on_event = csr_on_event, .on_state = csr_on_state, .userdata = m};
         struct kube_watch *w;
         bool approved = false;
         int r;
@@ -389,6 +405,7 @@ static int csr_wait(struct cert_manager *m, struct kube_client *kc, const char *
         pthread_mutex_lock(&m->lock);
         free(m->csr_name);
         m->csr_name = xstrdup(name);
+        m->csr_watch_err[0] = 0;
         pthread_mutex_unlock(&m->lock);
         r = kube_watch_start(kc, "/apis/certificates.k8s.io/v1/certificatesigningrequests", query, &ops, &w);
         if (r < 0) {
@@ -421,6 +438,8 @@ static int csr_wait(struct cert_manager *m, struct kube_client *kc, const char *
         m->csr_name = NULL;
         json_decref(m->csr_obj);
         m->csr_obj = NULL;
+        char watch_err[512];
+        snprintf(watch_err, sizeof watch_err, "%s", m->csr_watch_err);
         pthread_mutex_unlock(&m->lock);
         kube_watch_stop(w);
         char limit[32];
