@@ -281,6 +281,109 @@ static void test_csr_state(void **state)
         json_decref(j);
 }
 
+static void write_str(const char *path, const char *s)
+{
+        assert_int_equal(write_file_atomic(path, s, strlen(s), 0600), 0);
+}
+
+/* Which credentials the clients start with (cert_manager_new's decision). */
+static void test_start_decision(void **state)
+{
+        char dir[] = "/tmp/test-certificate.XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        _cleanup_free_ char *pki = strdup_printf("%s/pki", dir), *kc = strdup_printf("%s/kubelet.conf", dir),
+                            *boot = strdup_printf("%s/bootstrap.conf", dir),
+                            *link = strdup_printf("%s/kubelet-client-current.pem", pki);
+        write_str(boot, "apiVersion: v1\nkind: Config\ncurrent-context: b\n"
+                        "clusters: [{name: c, cluster: {server: \"https://10.0.0.1:6443\", "
+                        "certificate-authority: /etc/ca.crt}}]\n"
+                        "users: [{name: u, user: {token: abcdef.0123456789abcdef}}]\n"
+                        "contexts: [{name: b, context: {cluster: c, user: u}}]\n");
+        struct cert_manager_config cfg = {.kubeconfig = kc,
+                                          .bootstrap_kubeconfig = boot,
+                                          .cert_dir = pki,
+                                          .node_name = "n",
+                                          .rotate = true};
+        struct kube_auth a = {0};
+        struct cert_manager *m = NULL;
+        bool pending;
+        char *err = NULL;
+
+        /* nothing yet: pending, the bootstrap kubeconfig's server and CA, no credentials */
+        assert_int_equal(cert_manager_new(&cfg, &a, &pending, &m, &err), 0);
+        assert_true(pending);
+        assert_non_null(m);
+        assert_string_equal(a.server, "https://10.0.0.1:6443");
+        assert_string_equal(a.ca_file, "/etc/ca.crt");
+        assert_null(a.cert_data);
+        assert_null(a.token);
+        kube_auth_clear(&a);
+        m = cert_manager_free(m);
+
+        /* a valid pair in the cert dir: used, and the missing kubeconfig is written to point at it */
+        char *csr, *key;
+        assert_int_equal(cert_make_csr("n", &csr, &key), 0);
+        EVP_PKEY *k = read_key(key);
+        char *good = self_signed(k, -60, 3600), *expired = self_signed(k, -7200, 3600);
+        assert_int_equal(cert_store_write(pki, "kubelet-client", good, key, time(NULL), NULL), 0);
+        assert_int_equal(cert_manager_new(&cfg, &a, &pending, &m, &err), 0);
+        assert_false(pending);
+        assert_non_null(a.cert_data);
+        assert_string_equal(a.cert_data, good);
+        assert_string_equal(a.key_data, key);
+        kube_auth_clear(&a);
+        m = cert_manager_free(m);
+        struct kube_auth w = {0};
+        assert_int_equal(kubeconfig_load(kc, &w, &err), 0);
+        assert_string_equal(w.server, "https://10.0.0.1:6443");
+        assert_string_equal(w.cert_file, link);
+        kube_auth_clear(&w);
+
+        /* the pair has expired: pending again (the bootstrap credentials take over) */
+        assert_int_equal(cert_store_write(pki, "kubelet-client", expired, key, time(NULL) + 1, NULL), 0);
+        assert_int_equal(cert_manager_new(&cfg, &a, &pending, &m, &err), 0);
+        assert_true(pending);
+        assert_null(a.cert_data);
+        kube_auth_clear(&a);
+        m = cert_manager_free(m);
+
+        /* no bootstrap kubeconfig and no rotation: the kubeconfig as it is, nothing managed */
+        cfg.bootstrap_kubeconfig = NULL;
+        cfg.rotate = false;
+        assert_int_equal(cert_manager_new(&cfg, &a, &pending, &m, &err), 0);
+        assert_false(pending);
+        assert_null(m);
+        assert_string_equal(a.cert_file, link);
+        kube_auth_clear(&a);
+
+        /* a token kubeconfig: nothing to manage */
+        write_str(kc, "apiVersion: v1\nkind: Config\ncurrent-context: b\n"
+                      "clusters: [{name: c, cluster: {server: \"https://10.0.0.1:6443\"}}]\n"
+                      "users: [{name: u, user: {token: t}}]\n"
+                      "contexts: [{name: b, context: {cluster: c, user: u}}]\n");
+        cfg.bootstrap_kubeconfig = boot;
+        cfg.rotate = true;
+        assert_int_equal(cert_manager_new(&cfg, &a, &pending, &m, &err), 0);
+        assert_false(pending);
+        assert_null(m);
+        assert_string_equal(a.token, "t");
+        kube_auth_clear(&a);
+
+        /* a bootstrap kubeconfig that cannot be read: the error names it */
+        assert_int_equal(unlink(kc), 0);
+        cfg.bootstrap_kubeconfig = "/nonexistent/bootstrap.conf";
+        assert_true(cert_manager_new(&cfg, &a, &pending, &m, &err) < 0);
+        assert_non_null(strstr(err, "/nonexistent/bootstrap.conf"));
+        free(err);
+
+        EVP_PKEY_free(k);
+        free(good);
+        free(expired);
+        free(csr);
+        cert_secret_free(key);
+        assert_int_equal(rm_rf(dir), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -291,6 +394,7 @@ int main(void)
                 cmocka_unit_test(test_store),
                 cmocka_unit_test(test_split),
                 cmocka_unit_test(test_csr_state),
+                cmocka_unit_test(test_start_decision),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
