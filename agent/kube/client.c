@@ -31,9 +31,9 @@ struct kube_client {
         int64_t max_wait_ms; /* > 0: a request that would wait longer for the rate limit is refused */
         char user_agent[64];
         /* The client certificate can be swapped (TLS bootstrap, rotation): guarded by lock. */
-        char *pending;        /* non-NULL: no credentials yet, why (requests fail, watches wait) */
-        unsigned generation;  /* bumped at each swap: older connections are dropped */
-        pthread_cond_t creds; /* signalled when credentials arrive or a watch stops */
+        char *pending;          /* non-NULL: no credentials yet, why (requests fail, watches wait) */
+        atomic_uint generation; /* bumped at each swap: older connections are dropped */
+        pthread_cond_t creds;   /* signalled when credentials arrive or a watch stops */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -131,7 +131,7 @@ void kube_client_set_cert(struct kube_client *c, const char *cert_pem, size_t ce
         c->auth.cert_file = c->auth.key_file = NULL;
         free(c->pending);
         c->pending = NULL;
-        c->generation++;
+        atomic_fetch_add(&c->generation, 1);
         /* Idle connections were made with the old certificate: new requests make new ones. */
         n_old = c->n_idle;
         memcpy(old, c->idle, sizeof old);
@@ -142,12 +142,10 @@ void kube_client_set_cert(struct kube_client *c, const char *cert_pem, size_t ce
                 curl_easy_cleanup(old[i]);
 }
 
+/* Lock-free: a watch's progress callback asks it many times a second. */
 static unsigned client_generation(struct kube_client *c)
 {
-        pthread_mutex_lock(&c->lock);
-        unsigned g = c->generation;
-        pthread_mutex_unlock(&c->lock);
-        return g;
+        return atomic_load(&c->generation);
 }
 
 const char *kube_client_server(const struct kube_client *c)
@@ -213,7 +211,7 @@ static CURL *handle_get(struct kube_client *c, unsigned *ret_gen)
         pthread_mutex_lock(&c->lock);
         if (c->n_idle > 0)
                 h = c->idle[--c->n_idle];
-        *ret_gen = c->generation;
+        *ret_gen = atomic_load(&c->generation);
         pthread_mutex_unlock(&c->lock);
         if (h)
                 curl_easy_reset(h); /* keeps the connection and the TLS session */
@@ -225,7 +223,7 @@ static CURL *handle_get(struct kube_client *c, unsigned *ret_gen)
 static void handle_put(struct kube_client *c, CURL *h, unsigned gen)
 {
         pthread_mutex_lock(&c->lock);
-        if (c->n_idle < POOL_MAX_IDLE && gen == c->generation) {
+        if (c->n_idle < POOL_MAX_IDLE && gen == atomic_load(&c->generation)) {
                 c->idle[c->n_idle++] = h;
                 h = NULL;
         }
