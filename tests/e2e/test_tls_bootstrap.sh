@@ -8,6 +8,8 @@
 # to the bootstrap token. This script plays kube-controller-manager's approver and signer (none runs here):
 # `kubectl certificate approve|deny`, the CSR signed with the master's CA (csr_sign.py), status.certificate
 # PUT through the /status subresource. Env from CTest as test_node_api.sh.
+# Ports of its own: a cubelet left behind by another test on the shared ones must not answer for this one.
+HEALTHZ_PORT=${HEALTHZ_PORT:-10470} RO_PORT=${RO_PORT:-10474}
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
 [ -x "${KUBECTL:-}" ] || { echo "SKIP: no kubectl at ${KUBECTL:-} (run tests/e2e/kube-build.sh)"; exit 77; }
@@ -21,8 +23,8 @@ export KUBECONFIG=$MASTER_DIR/admin.kubeconfig
 k() { "$KUBECTL" --request-timeout=10s "$@"; }
 M="$WORK/manifests" PKI="$WORK/pki" KC="$WORK/kubelet.conf"
 mkdir -p "$M"
-TOKEN_ID=$(printf 'e2e%03d' $((RANDOM % 1000)))
-TOKEN_SECRET=$(head -c 64 /dev/urandom | tr -dc 'a-z0-9' | head -c 16)
+TOKEN_ID=$(openssl rand -hex 3)     # [a-z0-9]{6}
+TOKEN_SECRET=$(openssl rand -hex 8) # [a-z0-9]{16}
 CSR_GROUP=/apis/certificates.k8s.io/v1/certificatesigningrequests
 
 cleanup_api() {
@@ -123,6 +125,12 @@ echo approve >"$WORK/mode"
 
 node_ready() { [ "$(k get node $NODE -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; }
 check "approved and issued: the Node registers and turns Ready" wait_for 90 node_ready
+if [ "$failed" -gt 0 ]; then # the rest builds on a bootstrapped node: say why now, not after every timeout
+  grep -E 'cert_manager|TLS bootstrap' "$WORK/cubelet.log" | tail -n 5
+  cleanup_api
+  finish
+  exit 1
+fi
 first=$(readlink "$PKI/kubelet-client-current.pem")
 check "kubelet-client-<time>.pem, mode 0600, and the current link" \
   bash -c "[[ '$first' =~ ^$PKI/kubelet-client-[0-9]{4}(-[0-9]{2}){5}\.pem$ ]] && [ \"\$(stat -c %a '$first')\" = 600 ]"
