@@ -16,6 +16,7 @@
 #include "backoff.h"
 #include "client.h"
 #include "kubeconfig.h"
+#include "cert_manager.h"
 #include "node.h"
 #include "node_server.h"
 #include "pki.h"
@@ -79,6 +80,7 @@ struct agent {
         struct kube_client *kube, *kube_events, *kube_heartbeat;
         struct kube_client *kube_authn, *kube_authz; /* the node server's TokenReview, SubjectAccessReview */
         struct node_manager *node;
+        struct cert_manager *certs; /* TLS bootstrap and client certificate rotation */
         struct api_source *api;
         struct api_status *api_status;
         struct event_sink *event_sink;
@@ -404,15 +406,55 @@ static void mirror_changed(void *ud, const char *ns, const char *name)
 /* The API server clients (upstream's three: pods/status rate-limited by kubeAPIQPS, events by
  * eventRecordQPS, node heartbeats unlimited; and the node server's two, above) and the ConfigMap/Secret
  * cache, before any pod syncs. */
+/* A new client certificate (bootstrapped or rotated): every API client takes it; an unregistered node
+ * tries again at once. Runs on the certificate manager's thread. */
+static void on_client_cert(void *ud, const char *cert, size_t cert_len, const char *key, size_t key_len)
+{
+        struct agent *a = ud;
+        struct kube_client *clients[] = {a->kube, a->kube_events, a->kube_heartbeat, a->kube_authn,
+                                         a->kube_authz};
+        for (size_t i = 0; i < ELEMENTSOF(clients); i++)
+                kube_client_set_cert(clients[i], cert, cert_len, key, key_len);
+        struct node_manager *nm = __atomic_load_n(&a->node, __ATOMIC_ACQUIRE);
+        if (nm)
+                node_manager_poke(nm);
+}
+
+/* The credentials the clients start with: the kubeconfig's, or through the certificate manager (TLS
+ * bootstrap, rotation), which may leave them pending until a certificate is issued. */
+static int load_credentials(struct agent *a, struct kube_auth *auth, bool *pending)
+{
+        _cleanup_free_ char *err = NULL;
+        int r;
+        *pending = false;
+        if (!a->cfg.bootstrap_kubeconfig && !a->cfg.rotate_certificates) {
+                r = kubeconfig_load(a->cfg.kubeconfig, auth, &err);
+                if (r < 0)
+                        log_error("Invalid kubeconfig", "err=\"%s\"", log_q(err));
+                return r;
+        }
+        struct cert_manager_config cc = {
+                .kubeconfig = a->cfg.kubeconfig,
+                .bootstrap_kubeconfig = a->cfg.bootstrap_kubeconfig,
+                .cert_dir = a->cfg.cert_dir,
+                .node_name = a->cfg.node_name,
+                .rotate = a->cfg.rotate_certificates,
+                .on_cert = on_client_cert,
+                .userdata = a,
+        };
+        r = cert_manager_new(&cc, auth, pending, &a->certs, &err);
+        if (r < 0)
+                log_error("Invalid kubeconfig", "err=\"%s\"", log_q(err));
+        return r;
+}
+
 static int init_kube(struct agent *a)
 {
         struct kube_auth auth = {0};
-        _cleanup_free_ char *err = NULL;
-        int r = kubeconfig_load(a->cfg.kubeconfig, &auth, &err);
-        if (r < 0) {
-                log_error("Invalid kubeconfig", "err=\"%s\"", log_q(err));
+        bool pending;
+        int r = load_credentials(a, &auth, &pending);
+        if (r < 0)
                 return r;
-        }
         log_info("Using the API server", "server=\"%s\" context=\"%s\" kubeconfig=\"%s\"", auth.server,
                  auth.context ? auth.context : "", a->cfg.kubeconfig);
         if ((r = kube_client_new(&auth, a->cfg.kube_api_qps, a->cfg.kube_api_burst, &a->kube)) < 0 ||
@@ -420,17 +462,28 @@ static int init_kube(struct agent *a)
             (r = kube_client_new(&auth, 0, 1, &a->kube_heartbeat)) < 0 ||
             (r = kube_client_new(&auth, AUTH_QPS, AUTH_BURST, &a->kube_authn)) < 0 ||
             (r = kube_client_new(&auth, AUTH_QPS, AUTH_BURST, &a->kube_authz)) < 0) {
-                kube_auth_clear(&auth);
+                kube_auth_wipe(&auth);
                 log_error("Cannot create the API client", "err=\"%s\"", strerror(-r));
                 a->kube = kube_client_free(a->kube);
                 a->kube_events = kube_client_free(a->kube_events);
                 a->kube_heartbeat = kube_client_free(a->kube_heartbeat);
                 a->kube_authn = kube_client_free(a->kube_authn);
+                a->certs = cert_manager_free(a->certs);
                 return r;
         }
+        if (pending) {
+                struct kube_client *clients[] = {a->kube, a->kube_events, a->kube_heartbeat, a->kube_authn,
+                                                 a->kube_authz};
+                for (size_t i = 0; i < ELEMENTSOF(clients); i++)
+                        kube_client_set_pending(clients[i],
+                                                "no client certificate yet (TLS bootstrap in progress)");
+        }
+        /* Not waited for: static pods and the health endpoint work while the bootstrap runs. */
+        if (a->certs && (r = cert_manager_start(a->certs)) < 0)
+                log_error("Cannot start the certificate manager", "err=\"%s\"", strerror(-r));
         kube_client_set_max_wait(a->kube_authn, AUTH_MAX_WAIT_MS);
         kube_client_set_max_wait(a->kube_authz, AUTH_MAX_WAIT_MS);
-        kube_auth_clear(&auth);
+        kube_auth_wipe(&auth);
         a->objects = obj_cache_new(a->kube);
         a->tokens = token_cache_new(a->kube);
         r = svc_cache_start(a->kube, &a->services);
@@ -497,6 +550,7 @@ static int start_kube(struct agent *a)
 
 static void stop_kube(struct agent *a)
 {
+        a->certs = cert_manager_free(a->certs); /* it hands certificates to the clients */
         api_source_halt(a->api);    /* no more pods from the API; the status writer still reads it */
         node_manager_halt(a->node); /* before PLEG: it reads PLEG's health */
 }
@@ -771,7 +825,7 @@ static int run(struct agent *a)
         struct image_puller_config ipc = {
                 .cri = a->cri,
                 .timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
-                .max_parallel = a->cfg.serialize_image_pulls        ? 1
+                .max_parallel = a->cfg.serialize_image_pulls          ? 1
                                 : a->cfg.max_parallel_image_pulls > 0 ? a->cfg.max_parallel_image_pulls
                                                                       : 16,
                 .on_done = on_pull_done,

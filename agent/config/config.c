@@ -55,6 +55,8 @@ void config_init_defaults(struct cubelet_config *c)
         c->cni_delegate_socket = xstrdup("/run/cubelet/cni.sock");
         c->webhook_authn = true;
         c->resolv_conf = xstrdup("/etc/resolv.conf");
+        /* Upstream's, whatever the root dir: kubeadm's kubelet.conf points there. */
+        c->cert_dir = xstrdup("/var/lib/kubelet/pki");
         c->authn_cache_ttl_ms = 2 * 60 * 1000;
         c->authz_allowed_ttl_ms = 5 * 60 * 1000;
         c->authz_denied_ttl_ms = 30 * 1000;
@@ -77,6 +79,8 @@ void config_done(struct cubelet_config *c)
         free(c->address);
         free(c->node_ip);
         free(c->kubeconfig);
+        free(c->bootstrap_kubeconfig);
+        free(c->cert_dir);
         strv_free(c->node_labels);
         strv_free(c->register_taints);
         strv_free(c->allowed_unsafe_sysctls);
@@ -205,6 +209,7 @@ json_t *config_to_json(const struct cubelet_config *c)
                 "tlsCertFile", c->tls_cert_file, "tlsPrivateKeyFile", c->tls_key_file);
         json_object_set_new(o, "cgroupDriver", json_string("cgroupfs"));
         json_object_set_new(o, "serializeImagePulls", json_boolean(c->serialize_image_pulls));
+        json_object_set_new(o, "rotateCertificates", json_boolean(c->rotate_certificates));
         if (c->max_parallel_image_pulls > 0)
                 json_object_set_new(o, "maxParallelImagePulls", json_integer(c->max_parallel_image_pulls));
         json_object_set_new(o, "localSocket", json_string(c->local_socket ? c->local_socket : ""));
@@ -692,10 +697,11 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                 c->register_node = json_is_true(v);
                 return 0;
         }
-        if (streq(key, "serializeImagePulls")) {
+        if (streq(key, "serializeImagePulls") || streq(key, "rotateCertificates")) {
                 if (!json_is_boolean(v))
                         return *err = strdup_printf("%s: expected true or false", key), -EINVAL;
-                c->serialize_image_pulls = json_is_true(v);
+                *(streq(key, "rotateCertificates") ? &c->rotate_certificates : &c->serialize_image_pulls) =
+                        json_is_true(v);
                 return 0;
         }
         if (streq(key, "maxParallelImagePulls")) {
@@ -852,6 +858,9 @@ enum {
         OPT_RUNTIME_EVENTS,
         OPT_RELIST,
         OPT_KUBECONFIG,
+        OPT_BOOTSTRAP_KUBECONFIG,
+        OPT_CERT_DIR,
+        OPT_ROTATE_CERTS,
         OPT_REGISTER_NODE,
         OPT_NODE_LABELS,
         OPT_TAINTS,
@@ -913,6 +922,9 @@ static const struct option options[] = {
         {"runtime-event-stream", required_argument, NULL, OPT_RUNTIME_EVENTS},
         {"pleg-relist-period", required_argument, NULL, OPT_RELIST},
         {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+        {"bootstrap-kubeconfig", required_argument, NULL, OPT_BOOTSTRAP_KUBECONFIG},
+        {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
+        {"rotate-certificates", optional_argument, NULL, OPT_ROTATE_CERTS},
         {"register-node", required_argument, NULL, OPT_REGISTER_NODE},
         {"node-labels", required_argument, NULL, OPT_NODE_LABELS},
         {"register-with-taints", required_argument, NULL, OPT_TAINTS},
@@ -986,6 +998,12 @@ static void usage(FILE *f)
               "  --pleg-relist-period DURATION      the runtime relist, the safety net under events [1s]\n"
               "  --kubeconfig FILE                  the API server and credentials; none: standalone "
               "[none]\n"
+              "  --bootstrap-kubeconfig FILE        TLS bootstrap: credentials to request a client "
+              "certificate\n"
+              "                                     with when --kubeconfig is missing or unusable [none]\n"
+              "  --cert-dir DIR                     the client certificates [/var/lib/kubelet/pki]\n"
+              "  --rotate-certificates[=BOOL]       renew the client certificate by CSR "
+              "(rotateCertificates) [false]\n"
               "  --register-node BOOL               register the Node with the API server [true]\n"
               "  --node-labels K=V,...              labels of the registered Node [none]\n"
               "  --register-with-taints K=V:E,...   taints of the registered Node [none]\n"
@@ -996,7 +1014,8 @@ static void usage(FILE *f)
               "[none]\n"
               "  --cgroups-per-qos BOOL             pod cgroups under kubepods by QoS class [true]\n"
               "  --serialize-image-pulls BOOL       one image pull at a time (serializeImagePulls) [true]\n"
-              "  --max-parallel-image-pulls N       pulls at once when not serialized (maxParallelImagePulls)\n"
+              "  --max-parallel-image-pulls N       pulls at once when not serialized "
+              "(maxParallelImagePulls)\n"
               "                                     [16]\n"
               "  --cgroup-root PATH                 the cgroup kubepods goes under (cgroupfs syntax) [/]\n"
               "  --cgroup-driver NAME               cgroupfs (the only one) [cgroupfs]\n"
@@ -1276,6 +1295,22 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                 case OPT_KUBECONFIG:
                         set_str(&c->kubeconfig, optarg[0] ? optarg : NULL);
                         break;
+                case OPT_BOOTSTRAP_KUBECONFIG:
+                        set_str(&c->bootstrap_kubeconfig, optarg[0] ? optarg : NULL);
+                        break;
+                case OPT_CERT_DIR:
+                        if (!optarg[0])
+                                return flag_error(name, optarg, "expected a directory");
+                        set_str(&c->cert_dir, optarg);
+                        break;
+                case OPT_ROTATE_CERTS:
+                        if (!optarg || streq(optarg, "true") || streq(optarg, "1"))
+                                c->rotate_certificates = true;
+                        else if (streq(optarg, "false") || streq(optarg, "0"))
+                                c->rotate_certificates = false;
+                        else
+                                return flag_error(name, optarg, "expected true or false");
+                        break;
                 case OPT_REGISTER_NODE:
                         if (streq(optarg, "true") || streq(optarg, "1"))
                                 c->register_node = true;
@@ -1409,6 +1444,11 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                 fprintf(stderr, "cubelet: unexpected argument: %s\n", argv[optind]);
                 return -EINVAL;
         }
+        if (c->bootstrap_kubeconfig && !c->kubeconfig) {
+                fprintf(stderr, "cubelet: --bootstrap-kubeconfig needs --kubeconfig (where the bootstrapped "
+                                "credentials are written)\n");
+                return -EINVAL;
+        }
         if (!c->tls_cert_file != !c->tls_key_file) {
                 fprintf(stderr, "cubelet: tlsCertFile and tlsPrivateKeyFile go together\n");
                 return -EINVAL;
@@ -1416,7 +1456,8 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
         /* As upstream's validation. */
         if (c->serialize_image_pulls && c->max_parallel_image_pulls > 1) {
                 fprintf(stderr,
-                        "cubelet: invalid configuration: maxParallelImagePulls (--max-parallel-image-pulls) %d "
+                        "cubelet: invalid configuration: maxParallelImagePulls (--max-parallel-image-pulls) "
+                        "%d "
                         "must be 1 when serializeImagePulls (--serialize-image-pulls) is true\n",
                         c->max_parallel_image_pulls);
                 return -EINVAL;

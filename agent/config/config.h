@@ -33,26 +33,29 @@ struct cubelet_config {
         char **static_pod_url_header; /* staticPodURLHeader / --manifest-url-header: "Name:value", in order */
         int64_t http_check_ms;        /* httpCheckFrequency / --http-check-frequency [20s] */
         /* The API server (#5): none without --kubeconfig (standalone). */
-        char *kubeconfig;       /* --kubeconfig */
-        bool register_node;     /* registerNode / --register-node [true] */
-        char **node_labels;     /* --node-labels k=v,... */
-        char **register_taints; /* --register-with-taints k=v:Effect,... */
-        int max_pods;           /* maxPods [110] */
-        int port;               /* port: the node API, reported as kubeletEndpoint [10250] */
-        double kube_api_qps;    /* kubeAPIQPS [5] */
-        int kube_api_burst;     /* kubeAPIBurst [10] */
-        double event_qps;       /* eventRecordQPS [5] */
-        int event_burst;        /* eventBurst [10] */
-        int64_t node_status_ms; /* nodeStatusUpdateFrequency [10s] */
-        int64_t node_report_ms; /* nodeStatusReportFrequency [5m] */
-        int node_lease_s;       /* nodeLeaseDurationSeconds [40] */
+        char *kubeconfig;           /* --kubeconfig */
+        char *bootstrap_kubeconfig; /* --bootstrap-kubeconfig: TLS bootstrap credentials [none] */
+        char *cert_dir;             /* --cert-dir: the client certificates [/var/lib/kubelet/pki] */
+        bool rotate_certificates;   /* rotateCertificates / --rotate-certificates [false] */
+        bool register_node;         /* registerNode / --register-node [true] */
+        char **node_labels;         /* --node-labels k=v,... */
+        char **register_taints;     /* --register-with-taints k=v:Effect,... */
+        int max_pods;               /* maxPods [110] */
+        int port;                   /* port: the node API, reported as kubeletEndpoint [10250] */
+        double kube_api_qps;        /* kubeAPIQPS [5] */
+        int kube_api_burst;         /* kubeAPIBurst [10] */
+        double event_qps;           /* eventRecordQPS [5] */
+        int event_burst;            /* eventBurst [10] */
+        int64_t node_status_ms;     /* nodeStatusUpdateFrequency [10s] */
+        int64_t node_report_ms;     /* nodeStatusReportFrequency [5m] */
+        int node_lease_s;           /* nodeLeaseDurationSeconds [40] */
         /* kubeReserved + systemReserved (cpu in millicores, memory in bytes), taken from allocatable */
         int64_t reserved_cpu_m, reserved_mem;
         bool serialize_image_pulls;   /* serializeImagePulls: one pull at a time [true] */
         int max_parallel_image_pulls; /* maxParallelImagePulls with serializeImagePulls false; 0: unset */
-        bool cgroups_per_qos;   /* cgroupsPerQOS: pod cgroups under kubepods by QoS class [true] */
-        char *cgroup_root;      /* cgroupRoot: where kubepods lives ["/"]; cgroupDriver is cgroupfs */
-        int64_t pod_pids_limit; /* podPidsLimit / --pod-max-pids: pids.max of each pod [-1: none] */
+        bool cgroups_per_qos;         /* cgroupsPerQOS: pod cgroups under kubepods by QoS class [true] */
+        char *cgroup_root;            /* cgroupRoot: where kubepods lives ["/"]; cgroupDriver is cgroupfs */
+        int64_t pod_pids_limit;       /* podPidsLimit / --pod-max-pids: pids.max of each pod [-1: none] */
         /* Pod networking (#4); upstream's KubeletConfiguration has no such fields, so flags only. */
         enum network_mode network_mode; /* --network-mode runtime|agent [runtime] */
         char *cni_conf_dir;             /* --cni-conf-dir; NULL: runtime mode checks the runtime's own,

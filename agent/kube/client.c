@@ -30,6 +30,10 @@ struct kube_client {
         int64_t refill_ms;
         int64_t max_wait_ms; /* > 0: a request that would wait longer for the rate limit is refused */
         char user_agent[64];
+        /* The client certificate can be swapped (TLS bootstrap, rotation): guarded by lock. */
+        char *pending;          /* non-NULL: no credentials yet, why (requests fail, watches wait) */
+        atomic_uint generation; /* bumped at each swap: older connections are dropped */
+        pthread_cond_t creds;   /* signalled when credentials arrive or a watch stops */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -69,6 +73,7 @@ int kube_client_new(const struct kube_auth *auth, double qps, int burst, struct 
                 .context = xstrdup(auth->context),
         };
         pthread_mutex_init(&c->lock, NULL);
+        cond_init_monotonic(&c->creds);
         c->qps = qps;
         c->burst = burst < 1 ? 1 : burst;
         c->tokens = c->burst;
@@ -85,9 +90,62 @@ struct kube_client *kube_client_free(struct kube_client *c)
         for (int i = 0; i < c->n_idle; i++)
                 curl_easy_cleanup(c->idle[i]);
         pthread_mutex_destroy(&c->lock);
-        kube_auth_clear(&c->auth);
+        pthread_cond_destroy(&c->creds);
+        kube_auth_wipe(&c->auth);
+        free(c->pending);
         free(c);
         return NULL;
+}
+
+void kube_client_set_pending(struct kube_client *c, const char *why)
+{
+        pthread_mutex_lock(&c->lock);
+        free(c->pending);
+        c->pending = xstrdup(why ? why : "no client credentials yet");
+        pthread_mutex_unlock(&c->lock);
+}
+
+static void secret_free(char *p, size_t n)
+{
+        if (p)
+                explicit_bzero(p, n);
+        free(p);
+}
+
+void kube_client_set_cert(struct kube_client *c, const char *cert_pem, size_t cert_len, const char *key_pem,
+                          size_t key_len)
+{
+        CURL *old[POOL_MAX_IDLE];
+        int n_old;
+        char *cert = dup_mem(cert_pem, cert_len), *key = dup_mem(key_pem, key_len);
+
+        pthread_mutex_lock(&c->lock);
+        secret_free(c->auth.cert_data, c->auth.cert_data_len);
+        secret_free(c->auth.key_data, c->auth.key_data_len);
+        c->auth.cert_data = cert;
+        c->auth.cert_data_len = cert_len;
+        c->auth.key_data = key;
+        c->auth.key_data_len = key_len;
+        free(c->auth.cert_file);
+        free(c->auth.key_file);
+        c->auth.cert_file = c->auth.key_file = NULL;
+        free(c->pending);
+        c->pending = NULL;
+        atomic_fetch_add(&c->generation, 1);
+        /* Idle connections were made with the old certificate: new requests make new ones. */
+        n_old = c->n_idle;
+        memcpy(old, c->idle, sizeof old);
+        c->n_idle = 0;
+        pthread_cond_broadcast(&c->creds);
+        pthread_mutex_unlock(&c->lock);
+        for (int i = 0; i < n_old; i++)
+                curl_easy_cleanup(old[i]);
+}
+
+/* Lock-free: a watch's progress callback asks it many times a second. */
+static unsigned client_generation(struct kube_client *c)
+{
+        return atomic_load(&c->generation);
 }
 
 const char *kube_client_server(const struct kube_client *c)
@@ -147,12 +205,13 @@ void kube_client_set_max_wait(struct kube_client *c, int64_t max_wait_ms)
         pthread_mutex_unlock(&c->lock);
 }
 
-static CURL *handle_get(struct kube_client *c)
+static CURL *handle_get(struct kube_client *c, unsigned *ret_gen)
 {
         CURL *h = NULL;
         pthread_mutex_lock(&c->lock);
         if (c->n_idle > 0)
                 h = c->idle[--c->n_idle];
+        *ret_gen = atomic_load(&c->generation);
         pthread_mutex_unlock(&c->lock);
         if (h)
                 curl_easy_reset(h); /* keeps the connection and the TLS session */
@@ -161,10 +220,10 @@ static CURL *handle_get(struct kube_client *c)
         return h;
 }
 
-static void handle_put(struct kube_client *c, CURL *h)
+static void handle_put(struct kube_client *c, CURL *h, unsigned gen)
 {
         pthread_mutex_lock(&c->lock);
-        if (c->n_idle < POOL_MAX_IDLE) {
+        if (c->n_idle < POOL_MAX_IDLE && gen == atomic_load(&c->generation)) {
                 c->idle[c->n_idle++] = h;
                 h = NULL;
         }
@@ -200,24 +259,24 @@ static struct curl_slist *handle_setup(struct kube_client *c, CURL *h, const cha
                 (void) curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
         } else if (a->ca_file)
                 (void) curl_easy_setopt(h, CURLOPT_CAINFO, a->ca_file);
+        /* The certificate, key and token may be swapped meanwhile: set (curl copies) under the lock. */
+        pthread_mutex_lock(&c->lock);
         if (a->cert_data) {
                 struct curl_blob b = {
-                        .data = a->cert_data, .len = a->cert_data_len, .flags = CURL_BLOB_NOCOPY};
+                        .data = a->cert_data, .len = a->cert_data_len, .flags = CURL_BLOB_COPY};
                 (void) curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &b);
                 (void) curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
         } else if (a->cert_file)
                 (void) curl_easy_setopt(h, CURLOPT_SSLCERT, a->cert_file);
         if (a->key_data) {
-                struct curl_blob b = {
-                        .data = a->key_data, .len = a->key_data_len, .flags = CURL_BLOB_NOCOPY};
+                struct curl_blob b = {.data = a->key_data, .len = a->key_data_len, .flags = CURL_BLOB_COPY};
                 (void) curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &b);
                 (void) curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
         } else if (a->key_file)
                 (void) curl_easy_setopt(h, CURLOPT_SSLKEY, a->key_file);
-        hl = curl_slist_append(hl, "Accept: application/json");
-        pthread_mutex_lock(&c->lock); /* the token may be re-read from its file */
         _cleanup_free_ char *token = xstrdup(a->token);
         pthread_mutex_unlock(&c->lock);
+        hl = curl_slist_append(hl, "Accept: application/json");
         if (token) {
                 _cleanup_free_ char *auth = strdup_printf("Authorization: Bearer %s", token);
                 hl = curl_slist_append(hl, auth);
@@ -281,7 +340,15 @@ static int request(struct kube_client *c, const char *method, const char *path, 
                          method, path);
                 return -EBUSY;
         }
-        CURL *h = handle_get(c);
+        pthread_mutex_lock(&c->lock);
+        if (c->pending) {
+                snprintf(ret->error, sizeof ret->error, "%s %s: %s", method, path, c->pending);
+                pthread_mutex_unlock(&c->lock);
+                return -EAGAIN;
+        }
+        pthread_mutex_unlock(&c->lock);
+        unsigned gen;
+        CURL *h = handle_get(c, &gen);
         struct curl_slist *hl = handle_setup(c, h, url, errbuf);
         (void) curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
         if (streq(method, "HEAD"))
@@ -290,7 +357,7 @@ static int request(struct kube_client *c, const char *method, const char *path, 
                 payload = json_dumps(body, JSON_COMPACT);
                 if (!payload) {
                         curl_slist_free_all(hl);
-                        handle_put(c, h);
+                        handle_put(c, h, gen);
                         snprintf(ret->error, sizeof ret->error, "cannot encode the request body");
                         return -EINVAL;
                 }
@@ -329,7 +396,7 @@ static int request(struct kube_client *c, const char *method, const char *path, 
         if (cc != CURLE_OK)
                 curl_easy_cleanup(h);
         else
-                handle_put(c, h);
+                handle_put(c, h, gen);
         free(resp.data);
         return r;
 }
@@ -433,6 +500,8 @@ struct kube_watch {
         bool got_event;
         long http_status;
         unsigned seed;
+        unsigned generation; /* the client's credentials this stream was opened with */
+        bool swapped;        /* the stream was ended for new credentials: reconnect at once */
 };
 
 static void watch_sleep(struct kube_watch *w, int64_t ms)
@@ -582,7 +651,25 @@ static size_t watch_header(char *data, size_t size, size_t nmemb, void *ud)
 static int watch_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
         struct kube_watch *w = ud;
-        return atomic_load(&w->stop) ? 1 : 0;
+        if (atomic_load(&w->stop))
+                return 1;
+        /* New credentials (a rotated certificate): the stream reconnects with them, as upstream closes
+         * every connection of the old one. */
+        if (client_generation(w->c) != w->generation) {
+                w->swapped = true;
+                return 1;
+        }
+        return 0;
+}
+
+/* Until the client has credentials (TLS bootstrap), a watch waits instead of failing. */
+static void watch_wait_credentials(struct kube_watch *w)
+{
+        struct kube_client *c = w->c;
+        pthread_mutex_lock(&c->lock);
+        while (c->pending && !atomic_load(&w->stop))
+                pthread_cond_wait(&c->creds, &c->lock);
+        pthread_mutex_unlock(&c->lock);
 }
 
 /* One watch request from w->rv until the server ends it. 0: ended normally (re-watch); -ESTALE: relist;
@@ -600,6 +687,8 @@ static int watch_once(struct kube_watch *w, char *err, size_t errlen)
         watch_rate_wait(w);
         if (atomic_load(&w->stop))
                 return 0;
+        w->generation = client_generation(w->c);
+        w->swapped = false;
         CURL *h = OOM_CHECK(curl_easy_init());
         struct curl_slist *hl = handle_setup(w->c, h, url, errbuf);
         (void) curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
@@ -622,7 +711,10 @@ static int watch_once(struct kube_watch *w, char *err, size_t errlen)
         int64_t started = now_mono_ms();
         CURLcode cc = curl_easy_perform(h);
         int r = 0;
-        if (w->gone || w->http_status == 410)
+        if (w->swapped) {
+                log_v(2, "Watch reconnects with new client credentials", "path=\"%s\"", w->path);
+                w->got_event = true; /* not a failure: no back-off */
+        } else if (w->gone || w->http_status == 410)
                 r = -ESTALE;
         else if (w->error_event[0]) {
                 snprintf(err, errlen, "%s", w->error_event);
@@ -662,6 +754,9 @@ static void *watch_thread(void *arg)
         w->seed = (unsigned) now_real_ns() ^ (unsigned) (uintptr_t) w;
         while (!atomic_load(&w->stop)) {
                 err[0] = 0;
+                watch_wait_credentials(w);
+                if (atomic_load(&w->stop))
+                        break;
                 int r = listed ? watch_once(w, err, sizeof err) : watch_list(w, err, sizeof err);
                 if (atomic_load(&w->stop))
                         break;
@@ -726,6 +821,9 @@ void kube_watch_stop(struct kube_watch *w)
         atomic_store(&w->stop, true);
         pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
+        pthread_mutex_lock(&w->c->lock); /* a watch waiting for credentials */
+        pthread_cond_broadcast(&w->c->creds);
+        pthread_mutex_unlock(&w->c->lock);
         pthread_join(w->thread, NULL);
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->cond);

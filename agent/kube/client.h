@@ -18,6 +18,13 @@ struct kube_client *kube_client_free(struct kube_client *c);
  * authentication). <= 0: no bound (the default). */
 void kube_client_set_max_wait(struct kube_client *c, int64_t max_wait_ms);
 const char *kube_client_server(const struct kube_client *c);
+/* No credentials yet (a TLS bootstrap in progress): requests fail at once with -EAGAIN and `why`, watches
+ * wait. Ends with kube_client_set_cert. */
+void kube_client_set_pending(struct kube_client *c, const char *why);
+/* Swaps in a client certificate and key (PEM; copied): new connections use them, idle ones are dropped and
+ * open watches reconnect. The request in flight finishes with the old one. */
+void kube_client_set_cert(struct kube_client *c, const char *cert_pem, size_t cert_len, const char *key_pem,
+                          size_t key_len);
 
 struct kube_response {
         long status;      /* HTTP status; 0 when no response arrived */

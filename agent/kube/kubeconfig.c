@@ -28,6 +28,15 @@ void kube_auth_clear(struct kube_auth *a)
         *a = (struct kube_auth){0};
 }
 
+void kube_auth_wipe(struct kube_auth *a)
+{
+        if (a->key_data)
+                explicit_bzero(a->key_data, a->key_data_len);
+        if (a->token)
+                explicit_bzero(a->token, strlen(a->token));
+        kube_auth_clear(a);
+}
+
 static int fail(char **ret_err, const char *fmt, ...) _printf_(2, 3);
 static int fail(char **ret_err, const char *fmt, ...)
 {

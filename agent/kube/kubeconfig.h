@@ -21,6 +21,8 @@ struct kube_auth {
 };
 
 void kube_auth_clear(struct kube_auth *a);
+/* As kube_auth_clear, and the key and token bytes are zeroed first. */
+void kube_auth_wipe(struct kube_auth *a);
 
 /* Decodes a kubeconfig (YAML or JSON). base_dir resolves relative paths. Errors name the field, e.g.
  * "users[0].user.client-certificate-data: not valid base64". Returns 0 or -EINVAL with *ret_err. */

@@ -1,6 +1,7 @@
 #!/bin/bash
 # A real Kubernetes control plane for the e2e tests: etcd and kube-apiserver on 127.0.0.1 only, with a
-# private CA and certificates made by openssl. No controller-manager or scheduler runs.
+# private CA and certificates made by openssl. No controller-manager or scheduler runs. Bootstrap tokens
+# (Secrets in kube-system) authenticate, as kubeadm's clusters do.
 #   master.sh start DIR                            prints DIR/admin.kubeconfig
 #   master.sh stop DIR [--purge]
 #   master.sh stop-apiserver DIR                  only the API server (outage tests; start brings it back)
@@ -19,6 +20,9 @@ ETCD=${ETCD:-etcd}
 SERVICE_CIDR=10.0.0.0/24
 SERVICE_IP=10.0.0.1 # the first address of SERVICE_CIDR: the kubernetes Service
 READY_TIMEOUT=${E2E_READY_TIMEOUT:-60}
+# Bumped whenever the API server's flags change, so that a running instance with older ones is restarted.
+# 2: --enable-bootstrap-token-auth (TLS bootstrap tests: bootstrap token Secrets in kube-system).
+APISERVER_FLAGS_VERSION=2
 
 die() { echo "master.sh: $*" >&2; exit 1; }
 usage() {
@@ -191,7 +195,9 @@ cmd_start() {
   [ -x "$KUBE_APISERVER" ] || die "no kube-apiserver at $KUBE_APISERVER (run tests/e2e/kube-build.sh)"
   command -v "$ETCD" >/dev/null || die "no etcd (run tests/e2e/kube-build.sh)"
   mkdir -p "$dir"
-  if alive etcd && alive apiserver && readyz; then
+  # A running instance is reused only when it was started with the flags this version of the script
+  # gives (an older one lacks --enable-bootstrap-token-auth, say).
+  if alive etcd && alive apiserver && readyz && [ "$(cat "$dir/apiserver.args" 2>/dev/null)" = "$APISERVER_FLAGS_VERSION" ]; then
     echo "$dir/admin.kubeconfig"
     return 0
   fi
@@ -240,7 +246,9 @@ cmd_start() {
     --endpoint-reconciler-type=none \
     --audit-policy-file="$dir/audit-policy.yaml" --audit-log-path="$dir/audit.log" --audit-log-maxsize=100 \
     --allow-privileged=true \
+    --enable-bootstrap-token-auth \
     --profiling=false
+  echo "$APISERVER_FLAGS_VERSION" >"$dir/apiserver.args"
   deadline=$((SECONDS + READY_TIMEOUT))
   until readyz; do
     alive apiserver || fail_start apiserver "kube-apiserver exited"

@@ -1,0 +1,38 @@
+/* The client certificate manager: TLS bootstrap (--bootstrap-kubeconfig) and rotation (rotateCertificates),
+ * as upstream's pkg/kubelet/certificate and client-go's certificate manager. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kubeconfig.h"
+
+struct cert_manager_config {
+        const char *kubeconfig;           /* --kubeconfig: read at start, written after a bootstrap */
+        const char *bootstrap_kubeconfig; /* --bootstrap-kubeconfig; NULL: none */
+        const char *cert_dir;             /* --cert-dir */
+        const char *node_name;
+        bool rotate;             /* rotateCertificates */
+        int64_t wait_timeout_ms; /* a CSR's approval and issuance [15 min] */
+        /* A new pair is in use (PEM; borrowed, may be called on the manager's thread). */
+        void (*on_cert)(void *userdata, const char *cert, size_t cert_len, const char *key, size_t key_len);
+        void *userdata;
+};
+
+struct cert_manager;
+
+/* Decides at start which credentials the API clients begin with: *ret_auth (the caller clears it) holds the
+ * server, the CA and, when a usable pair is at hand, the client certificate as PEM data; *ret_pending is
+ * set when none is and a bootstrap must issue one first. *ret is NULL when nothing needs managing (no
+ * bootstrap, no rotation, or token credentials). Errors name the file in *ret_err. */
+int cert_manager_new(const struct cert_manager_config *cfg, struct kube_auth *ret_auth, bool *ret_pending,
+                     struct cert_manager **ret, char **ret_err);
+/* The bootstrap (with back-off) and the rotations, on a thread of its own. */
+int cert_manager_start(struct cert_manager *m);
+/* Stops (promptly: a CSR being waited for is abandoned) and frees. NULL is fine. */
+struct cert_manager *cert_manager_free(struct cert_manager *m);
+
+/* Where a CSR object stands: 1 issued (*ret_cert: the PEM, caller frees), 0 still waiting (*ret_approved
+ * says whether it was approved), -EACCES denied, -EIO failed; msg says why for the last two. */
+int cert_csr_state(json_t *csr, char **ret_cert, bool *ret_approved, char *msg, size_t msg_len);
