@@ -444,6 +444,11 @@ static void *gc_thread(void *arg)
 {
         struct image_gc *gc = arg;
         bool prev_failed = false;
+        /* The first look, at once: images found now were there before cubelet (upstream's initial
+         * detection). On this thread: a slow runtime does not hold up cubelet's start. */
+        _cleanup_free_ char *first_err = NULL;
+        if (detect(gc, now_real_ns(), NULL, &first_err) < 0)
+                log_warn("Failed to monitor images", "err=\"%s\"", log_q(first_err));
         pthread_mutex_lock(&gc->stop_lock);
         while (!gc->stop) {
                 cond_wait_ms(&gc->cond, &gc->stop_lock, gc->cfg.period_ms);
@@ -498,10 +503,6 @@ int image_gc_start(const struct image_gc_config *cfg, struct image_gc **ret)
         pthread_mutex_init(&gc->stop_lock, NULL);
         cond_init_monotonic(&gc->cond);
         load(gc);
-        /* The first look, at once: images found now were there before cubelet (upstream's initial detection). */
-        _cleanup_free_ char *err = NULL;
-        if (detect(gc, now_real_ns(), NULL, &err) < 0)
-                log_warn("Failed to monitor images", "err=\"%s\"", log_q(err));
         if (cfg->high_percent >= 100)
                 log_v(2, "ImageGCHighThresholdPercent is set 100, Disable image GC", "threshold=%d",
                       cfg->high_percent);
