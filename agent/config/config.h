@@ -55,8 +55,8 @@ struct cubelet_config {
                                         * turns the periodic collection off */
         int image_gc_low;            /* imageGCLowThresholdPercent / --image-gc-low-threshold [80] */
         int64_t image_min_gc_age_ms; /* imageMinimumGCAge / --minimum-image-ttl-duration [2m] */
-        char *pod_infra_image;       /* --pod-infra-container-image: never collected; NULL: the runtime's
-                                        * sandbox image (containerd's sandboxImage) */
+        char *pod_infra_image;       /* --pod-infra-container-image: never collected, beside the
+                                        * runtime's own sandbox image (containerd's sandboxImage) */
         /* Container garbage collection (upstream's flags; no configuration fields upstream). */
         int max_dead_containers;      /* --maximum-dead-containers [-1: no limit] */
         int max_dead_per_container;   /* --maximum-dead-containers-per-container [1] */

@@ -152,11 +152,9 @@ static void load(struct image_gc *gc)
                 log_v(2, "Image records loaded", "path=\"%s\" images=%zu", gc->state_path, gc->n);
 }
 
-/* The sandbox image's name: configured, else containerd's sandboxImage from its verbose status. */
-static char *sandbox_image_name(struct image_gc *gc)
+/* containerd's sandboxImage, from its verbose status; NULL when it does not say. */
+static char *runtime_sandbox_image(struct image_gc *gc)
 {
-        if (gc->sandbox_image)
-                return xstrdup(gc->sandbox_image);
         Runtime__V1__StatusRequest req = RUNTIME__V1__STATUS_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__StatusResponse *resp = NULL;
         req.verbose = true;
@@ -203,10 +201,17 @@ static int detect(struct image_gc *gc, int64_t detect_ns, char ***ret_in_use, ch
 {
         _cleanup_strv_free_ char **in_use = NULL;
         struct cri_error err = {0};
-        _cleanup_free_ char *sandbox = sandbox_image_name(gc);
-        char *ref = sandbox ? image_ref(gc, sandbox) : NULL;
-        if (ref)
-                strv_push(&in_use, ref);
+        /* The sandbox image: the configured one (upstream's --pod-infra-container-image) and the one the
+         * runtime really uses, should they differ (a missing one would make every new sandbox fail). */
+        _cleanup_free_ char *runtime_sandbox = runtime_sandbox_image(gc);
+        const char *sandboxes[] = {gc->sandbox_image, runtime_sandbox};
+        for (size_t i = 0; i < ELEMENTSOF(sandboxes); i++) {
+                char *ref = sandboxes[i] ? image_ref(gc, sandboxes[i]) : NULL;
+                if (ref && !in_list(in_use, ref))
+                        strv_push(&in_use, ref);
+                else
+                        free(ref);
+        }
 
         Runtime__V1__ListImagesRequest lreq = RUNTIME__V1__LIST_IMAGES_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__ListImagesResponse *images = NULL;
