@@ -8,6 +8,8 @@
 #include <uv.h>
 
 #include "credentials.h"
+#include "container_gc.h"
+#include "image_gc.h"
 #include "puller.h"
 #include "admitter.h"
 #include "api.h"
@@ -87,6 +89,8 @@ struct agent {
         struct obj_cache *objects;
         struct image_credentials *credentials; /* pull secrets and the node's docker config */
         struct image_puller *puller;           /* image pulls, off the pod workers */
+        struct image_gc *image_gc;             /* image garbage collection; later the eviction manager's */
+        struct container_gc *container_gc;     /* dead containers, sandboxes and log directories */
         struct svc_cache *services;
         struct rc_cache *runtime_classes;
         char **cluster_dns; /* clusterDNS, the valid addresses */
@@ -352,6 +356,56 @@ static void source_spoke(struct agent *a)
                         for (char **u = dirs; u && *u; u++)
                                 pod_workers_kick(a->workers, *u);
         }
+}
+
+/* On a GC thread: some source wants the pod (upstream's !IsPodDeleted). */
+static bool gc_pod_exists(const char *uid, void *ud)
+{
+        struct agent *a = ud;
+        return podconfig_has(a->podconfig, uid);
+}
+
+static bool gc_sources_ready(void *ud)
+{
+        struct agent *a = ud;
+        return atomic_load(&a->sources_pending) == 0;
+}
+
+/* Image and container garbage collection, each on a thread of its own with upstream's periods. */
+static int start_gc(struct agent *a)
+{
+        _cleanup_free_ char *state = strdup_printf("%s/image-records.json", a->cfg.root_dir);
+        struct image_gc_config ic = {.cri = a->cri,
+                                     .events = a->events,
+                                     .state_path = state,
+                                     .sandbox_image = a->cfg.pod_infra_image,
+                                     .high_percent = a->cfg.image_gc_high,
+                                     .low_percent = a->cfg.image_gc_low,
+                                     .min_age_ms = a->cfg.image_min_gc_age_ms,
+                                     .period_ms = a->cfg.image_gc_period_ms,
+                                     .timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 60000)};
+        int r = image_gc_start(&ic, &a->image_gc);
+        if (r < 0) {
+                log_error("Cannot start image garbage collection", "err=\"%s\"", strerror(-r));
+                return r;
+        }
+        struct container_gc_config cc = {
+                .cri = a->cri,
+                .events = a->events,
+                .pod_logs_dir = a->cfg.pod_logs_dir,
+                .policy = {.min_age_ns = a->cfg.min_container_ttl_ms * 1000000,
+                           .max_per_pod_container = a->cfg.max_dead_per_container,
+                           .max_containers = a->cfg.max_dead_containers},
+                .period_ms = a->cfg.container_gc_period_ms,
+                .timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 60000),
+                .exists = gc_pod_exists,
+                .sources_ready = gc_sources_ready,
+                .userdata = a,
+        };
+        r = container_gc_start(&cc, &a->container_gc);
+        if (r < 0)
+                log_error("Cannot start container garbage collection", "err=\"%s\"", strerror(-r));
+        return r;
 }
 
 static void api_synced(void *ud)
@@ -934,6 +988,8 @@ static int run(struct agent *a)
                 log_error("Cannot start the container log rotation", "err=\"%s\"", strerror(-r));
                 goto out;
         }
+        if ((r = start_gc(a)) < 0)
+                goto out;
         if (a->kube && (r = start_kube(a)) < 0) {
                 log_error("Cannot start the API server parts", "err=\"%s\"", strerror(-r));
                 goto out;
@@ -992,6 +1048,10 @@ out:
         a->url_source = NULL;
         log_rotator_stop(a->log_rotator);
         a->log_rotator = NULL;
+        container_gc_stop(a->container_gc); /* they read podconfig and call the runtime */
+        a->container_gc = NULL;
+        image_gc_stop(a->image_gc);
+        a->image_gc = NULL;
         a->pleg = pleg_stop(a->pleg);
         prober_halt(a->prober); /* no more kicks into the workers */
         if (a->objects)

@@ -50,6 +50,13 @@ void config_init_defaults(struct cubelet_config *c)
         c->node_lease_s = 40;
         c->cgroups_per_qos = true;
         c->serialize_image_pulls = true;
+        c->image_gc_high = 85;
+        c->image_gc_low = 80;
+        c->image_min_gc_age_ms = 2 * 60 * 1000;
+        c->max_dead_containers = -1;
+        c->max_dead_per_container = 1;
+        c->image_gc_period_ms = 5 * 60 * 1000;
+        c->container_gc_period_ms = 60 * 1000;
         c->cgroup_root = xstrdup("/");
         c->pod_pids_limit = -1;
         c->cni_delegate_socket = xstrdup("/run/cubelet/cni.sock");
@@ -86,6 +93,7 @@ void config_done(struct cubelet_config *c)
         strv_free(c->allowed_unsafe_sysctls);
         strv_free(c->allowed_extra_networks);
         free(c->cgroup_root);
+        free(c->pod_infra_image);
         free(c->cni_conf_dir);
         strv_free(c->cni_bin_dirs);
         free(c->cni_delegate_socket);
@@ -212,6 +220,11 @@ json_t *config_to_json(const struct cubelet_config *c)
         json_object_set_new(o, "rotateCertificates", json_boolean(c->rotate_certificates));
         if (c->max_parallel_image_pulls > 0)
                 json_object_set_new(o, "maxParallelImagePulls", json_integer(c->max_parallel_image_pulls));
+        char gc_age[32];
+        format_duration_ms(c->image_min_gc_age_ms, gc_age, sizeof gc_age);
+        json_object_set_new(o, "imageMinimumGCAge", json_string(gc_age));
+        json_object_set_new(o, "imageGCHighThresholdPercent", json_integer(c->image_gc_high));
+        json_object_set_new(o, "imageGCLowThresholdPercent", json_integer(c->image_gc_low));
         json_object_set_new(o, "localSocket", json_string(c->local_socket ? c->local_socket : ""));
         config_url_to_json(c, o);
         json_object_set_new(o, "resolvConf", json_string(c->resolv_conf ? c->resolv_conf : ""));
@@ -710,6 +723,26 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                 c->max_parallel_image_pulls = (int) json_integer_value(v);
                 return 0;
         }
+        if (streq(key, "imageGCHighThresholdPercent") || streq(key, "imageGCLowThresholdPercent")) {
+                /* The range here; low below high once the flags are in (config_parse). */
+                if (!json_is_integer(v))
+                        return *err = strdup_printf("%s: expected an integer from 0 to 100", key), -EINVAL;
+                json_int_t n = json_integer_value(v);
+                if (n < 0 || n > 100)
+                        return *err = strdup_printf("%s: %lld must be between 0 and 100, inclusive", key,
+                                                    (long long) n),
+                               -EINVAL;
+                *(streq(key, "imageGCHighThresholdPercent") ? &c->image_gc_high : &c->image_gc_low) =
+                        (int) n;
+                return 0;
+        }
+        if (streq(key, "imageMinimumGCAge")) {
+                int64_t ms;
+                if (!json_is_string(v) || parse_duration_ms(json_string_value(v), &ms) < 0)
+                        return *err = strdup_printf("%s: expected a duration such as \"2m\"", key), -EINVAL;
+                c->image_min_gc_age_ms = ms;
+                return 0;
+        }
         if (streq(key, "cgroupsPerQOS")) {
                 if (!json_is_boolean(v))
                         return *err = strdup_printf("%s: expected true or false", key), -EINVAL;
@@ -897,6 +930,15 @@ enum {
         OPT_UNSAFE_SYSCTLS,
         OPT_LOCAL_SOCKET,
         OPT_EXTRA_NETWORKS,
+        OPT_IMAGE_GC_HIGH,
+        OPT_IMAGE_GC_LOW,
+        OPT_IMAGE_MIN_AGE,
+        OPT_POD_INFRA_IMAGE,
+        OPT_MAX_DEAD,
+        OPT_MAX_DEAD_PER_CONTAINER,
+        OPT_MIN_CONTAINER_TTL,
+        OPT_IMAGE_GC_PERIOD,
+        OPT_CONTAINER_GC_PERIOD,
 };
 
 static const struct option options[] = {
@@ -960,6 +1002,15 @@ static const struct option options[] = {
         {"resolv-conf", required_argument, NULL, OPT_RESOLV_CONF},
         {"allowed-unsafe-sysctls", required_argument, NULL, OPT_UNSAFE_SYSCTLS},
         {"allowed-extra-networks", required_argument, NULL, OPT_EXTRA_NETWORKS},
+        {"image-gc-high-threshold", required_argument, NULL, OPT_IMAGE_GC_HIGH},
+        {"image-gc-low-threshold", required_argument, NULL, OPT_IMAGE_GC_LOW},
+        {"minimum-image-ttl-duration", required_argument, NULL, OPT_IMAGE_MIN_AGE},
+        {"pod-infra-container-image", required_argument, NULL, OPT_POD_INFRA_IMAGE},
+        {"maximum-dead-containers", required_argument, NULL, OPT_MAX_DEAD},
+        {"maximum-dead-containers-per-container", required_argument, NULL, OPT_MAX_DEAD_PER_CONTAINER},
+        {"minimum-container-ttl-duration", required_argument, NULL, OPT_MIN_CONTAINER_TTL},
+        {"image-gc-period", required_argument, NULL, OPT_IMAGE_GC_PERIOD},
+        {"container-gc-period", required_argument, NULL, OPT_CONTAINER_GC_PERIOD},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -1017,6 +1068,22 @@ static void usage(FILE *f)
               "  --max-parallel-image-pulls N       pulls at once when not serialized "
               "(maxParallelImagePulls)\n"
               "                                     [16]\n"
+              "  --image-gc-high-threshold PCT      image disk usage that starts image GC, 100 disables\n"
+              "                                     (imageGCHighThresholdPercent) [85]\n"
+              "  --image-gc-low-threshold PCT       usage image GC frees down to "
+              "(imageGCLowThresholdPercent) [80]\n"
+              "  --minimum-image-ttl-duration DUR   an unused image's minimum age before GC "
+              "(imageMinimumGCAge)\n"
+              "                                     [2m]\n"
+              "  --pod-infra-container-image REF    a sandbox image never collected, beside the runtime's "
+              "[none]\n"
+              "  --maximum-dead-containers N        dead containers kept on the node, -1 no limit [-1]\n"
+              "  --maximum-dead-containers-per-container N\n"
+              "                                     dead instances kept per container [1]\n"
+              "  --minimum-container-ttl-duration DUR\n"
+              "                                     a dead container's minimum age before GC [0]\n"
+              "  --image-gc-period DUR              image GC period, for tests (upstream: 5m) [5m]\n"
+              "  --container-gc-period DUR          container GC period, for tests (upstream: 1m) [1m]\n"
               "  --cgroup-root PATH                 the cgroup kubepods goes under (cgroupfs syntax) [/]\n"
               "  --cgroup-driver NAME               cgroupfs (the only one) [cgroupfs]\n"
               "  --pod-max-pids N                   pids.max of each pod, -1 for none (podPidsLimit) [-1]\n"
@@ -1354,6 +1421,37 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         c->log_max_size = milli / 1000;
                         break;
                 }
+                case OPT_IMAGE_GC_HIGH:
+                case OPT_IMAGE_GC_LOW:
+                        if (parse_int_flag(name, optarg, 0, 100,
+                                           opt == OPT_IMAGE_GC_HIGH ? &c->image_gc_high : &c->image_gc_low) <
+                            0)
+                                return -EINVAL;
+                        break;
+                case OPT_MAX_DEAD:
+                case OPT_MAX_DEAD_PER_CONTAINER:
+                        if (parse_int_flag(name, optarg, INT32_MIN, INT32_MAX,
+                                           opt == OPT_MAX_DEAD ? &c->max_dead_containers
+                                                               : &c->max_dead_per_container) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_POD_INFRA_IMAGE:
+                        set_str(&c->pod_infra_image, optarg[0] ? optarg : NULL);
+                        break;
+                case OPT_IMAGE_MIN_AGE:
+                case OPT_MIN_CONTAINER_TTL:
+                        if (parse_duration_ms(optarg, &ms) < 0)
+                                return flag_error(name, optarg, "expected a duration such as \"2m\"");
+                        *(opt == OPT_IMAGE_MIN_AGE ? &c->image_min_gc_age_ms : &c->min_container_ttl_ms) =
+                                ms;
+                        break;
+                case OPT_IMAGE_GC_PERIOD:
+                case OPT_CONTAINER_GC_PERIOD:
+                        if (parse_duration_ms(optarg, &ms) < 0 || ms < 100)
+                                return flag_error(name, optarg, "expected a duration of at least 100ms");
+                        *(opt == OPT_IMAGE_GC_PERIOD ? &c->image_gc_period_ms : &c->container_gc_period_ms) =
+                                ms;
+                        break;
                 case OPT_MAX_PARALLEL_PULLS:
                         if (parse_int_flag(name, optarg, 1, 1000, &c->max_parallel_image_pulls) < 0)
                                 return -EINVAL;
@@ -1460,6 +1558,14 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         "%d "
                         "must be 1 when serializeImagePulls (--serialize-image-pulls) is true\n",
                         c->max_parallel_image_pulls);
+                return -EINVAL;
+        }
+        if (c->image_gc_low >= c->image_gc_high) {
+                fprintf(stderr,
+                        "cubelet: invalid configuration: imageGCLowThresholdPercent "
+                        "(--image-gc-low-threshold) %d "
+                        "must be less than imageGCHighThresholdPercent (--image-gc-high-threshold) %d\n",
+                        c->image_gc_low, c->image_gc_high);
                 return -EINVAL;
         }
         lowercase(c->node_name);

@@ -53,9 +53,23 @@ struct cubelet_config {
         int64_t reserved_cpu_m, reserved_mem;
         bool serialize_image_pulls;   /* serializeImagePulls: one pull at a time [true] */
         int max_parallel_image_pulls; /* maxParallelImagePulls with serializeImagePulls false; 0: unset */
-        bool cgroups_per_qos;         /* cgroupsPerQOS: pod cgroups under kubepods by QoS class [true] */
-        char *cgroup_root;            /* cgroupRoot: where kubepods lives ["/"]; cgroupDriver is cgroupfs */
-        int64_t pod_pids_limit;       /* podPidsLimit / --pod-max-pids: pids.max of each pod [-1: none] */
+        /* Image garbage collection (upstream's fields and flags). */
+        int image_gc_high;           /* imageGCHighThresholdPercent / --image-gc-high-threshold [85]; 100
+                                        * turns the periodic collection off */
+        int image_gc_low;            /* imageGCLowThresholdPercent / --image-gc-low-threshold [80] */
+        int64_t image_min_gc_age_ms; /* imageMinimumGCAge / --minimum-image-ttl-duration [2m] */
+        char *pod_infra_image;       /* --pod-infra-container-image: never collected, beside the
+                                        * runtime's own sandbox image (containerd's sandboxImage) */
+        /* Container garbage collection (upstream's flags; no configuration fields upstream). */
+        int max_dead_containers;      /* --maximum-dead-containers [-1: no limit] */
+        int max_dead_per_container;   /* --maximum-dead-containers-per-container [1] */
+        int64_t min_container_ttl_ms; /* --minimum-container-ttl-duration [0] */
+        /* cubelet extensions for tests: upstream's periods are constants. */
+        int64_t image_gc_period_ms;     /* --image-gc-period [5m] */
+        int64_t container_gc_period_ms; /* --container-gc-period [1m] */
+        bool cgroups_per_qos;           /* cgroupsPerQOS: pod cgroups under kubepods by QoS class [true] */
+        char *cgroup_root;      /* cgroupRoot: where kubepods lives ["/"]; cgroupDriver is cgroupfs */
+        int64_t pod_pids_limit; /* podPidsLimit / --pod-max-pids: pids.max of each pod [-1: none] */
         /* Pod networking (#4); upstream's KubeletConfiguration has no such fields, so flags only. */
         enum network_mode network_mode; /* --network-mode runtime|agent [runtime] */
         char *cni_conf_dir;             /* --cni-conf-dir; NULL: runtime mode checks the runtime's own,

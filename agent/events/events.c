@@ -144,17 +144,19 @@ static char *utf8_sanitize(char *s)
         return out;
 }
 
-void events_record(struct event_recorder *r, const char *ns, const char *name, const char *uid,
-                   const char *field_path, const char *type, const char *reason, const char *fmt, ...)
+static void record_v(struct event_recorder *r, const char *kind, const char *ns, const char *name,
+                     const char *uid, const char *field_path, const char *type, const char *reason,
+                     const char *fmt, va_list ap) __attribute__((format(printf, 9, 0)));
+
+static void record_v(struct event_recorder *r, const char *kind, const char *ns, const char *name,
+                     const char *uid, const char *field_path, const char *type, const char *reason,
+                     const char *fmt, va_list ap)
 {
         _cleanup_free_ char *msg = NULL;
-        va_list ap;
         int64_t now = now_real_ns();
 
-        va_start(ap, fmt);
         if (vasprintf(&msg, fmt, ap) < 0)
                 xmalloc_oom();
-        va_end(ap);
         msg = utf8_sanitize(msg);
 
         pthread_mutex_lock(&r->lock);
@@ -168,9 +170,9 @@ void events_record(struct event_recorder *r, const char *ns, const char *name, c
                         unsigned count = e->count;
                         pthread_mutex_unlock(&r->lock);
                         log_v(2, "Event occurred",
-                              "object=\"%s/%s\" kind=\"Pod\" type=\"%s\" reason=\"%s\" "
+                              "object=\"%s/%s\" kind=\"%s\" type=\"%s\" reason=\"%s\" "
                               "message=\"%s\" count=%u",
-                              ns, name, type, reason, log_q(msg), count);
+                              ns, name, kind, type, reason, log_q(msg), count);
                         return;
                 }
         }
@@ -189,7 +191,8 @@ void events_record(struct event_recorder *r, const char *ns, const char *name, c
                 r->head = (r->head + 1) % r->cap;
                 event_clear(e);
         }
-        *e = (struct event){.ns = xstrdup(ns),
+        *e = (struct event){.kind = kind,
+                            .ns = xstrdup(ns),
                             .name = xstrdup(name),
                             .uid = xstrdup(uid),
                             .field_path = xstrdup(field_path),
@@ -200,9 +203,26 @@ void events_record(struct event_recorder *r, const char *ns, const char *name, c
                             .last_ns = now,
                             .count = 1,
                             .seq = ++r->seq};
-        log_info("Event occurred", "object=\"%s/%s\" kind=\"Pod\" type=\"%s\" reason=\"%s\" message=\"%s\"",
-                 ns, name, type, reason, log_q(e->message));
+        log_info("Event occurred", "object=\"%s/%s\" kind=\"%s\" type=\"%s\" reason=\"%s\" message=\"%s\"",
+                 ns, name, kind, type, reason, log_q(e->message));
         pthread_mutex_unlock(&r->lock);
+}
+
+void events_record(struct event_recorder *r, const char *ns, const char *name, const char *uid,
+                   const char *field_path, const char *type, const char *reason, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        record_v(r, "Pod", ns, name, uid, field_path, type, reason, fmt, ap);
+        va_end(ap);
+}
+
+void events_record_node(struct event_recorder *r, const char *type, const char *reason, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        record_v(r, "Node", "default", r->node, r->node, NULL, type, reason, fmt, ap);
+        va_end(ap);
 }
 
 static int by_seq(const void *a, const void *b)
@@ -262,8 +282,10 @@ static void add_json(const struct event *e, void *ud)
         char name[512];
         /* Upstream names events <object>.<hex of the first timestamp>. */
         snprintf(name, sizeof name, "%s.%llx", e->name, (unsigned long long) e->first_ns);
-        json_t *obj = json_pack("{s:s, s:s, s:s, s:s}", "kind", "Pod", "namespace", e->ns, "name", e->name,
-                                "uid", e->uid);
+        json_t *obj = json_pack("{s:s, s:s, s:s}", "kind", e->kind ? e->kind : "Pod", "name", e->name, "uid",
+                                e->uid);
+        if (!streq_ptr(e->kind, "Node"))
+                json_object_set_new(obj, "namespace", json_string(e->ns));
         if (e->field_path)
                 json_object_set_new(obj, "fieldPath", json_string(e->field_path));
         json_array_append_new(lc->items,

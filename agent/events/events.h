@@ -10,7 +10,8 @@
 #define EVENT_WARNING "Warning"
 
 struct event {
-        char *ns, *name, *uid; /* involvedObject: a Pod */
+        char *ns, *name, *uid; /* involvedObject: a Pod, or the Node (ns "default", uid the node's name) */
+        const char *kind;      /* "Pod" or "Node" (static strings) */
         char *field_path;      /* "spec.containers{web}" or NULL */
         const char *type;      /* EVENT_NORMAL / EVENT_WARNING */
         char *reason;
@@ -33,6 +34,11 @@ struct event_recorder *events_free(struct event_recorder *r);
 void events_record(struct event_recorder *r, const char *ns, const char *name, const char *uid,
                    const char *field_path, const char *type, const char *reason, const char *fmt, ...)
         __attribute__((format(printf, 8, 9)));
+
+/* An event about the Node itself (upstream's nodeRef: kind Node, name and UID the node's name; the Event
+ * lives in namespace "default"), e.g. ImageGCFailed. */
+void events_record_node(struct event_recorder *r, const char *type, const char *reason, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 /* The sink interface: calls fn, under the recorder's lock (fn must not record or block), for each event
  * recorded or counted up after sequence number `after`, oldest first; returns the newest sequence number,

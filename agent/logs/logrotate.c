@@ -506,3 +506,29 @@ void log_rotator_stop(struct log_rotator *r)
         free(r->containers_dir);
         free(r);
 }
+
+/* As sync.c's own copy (which can call this once the pod work there settles), but with no symlink followed
+ * below the pod logs directory: a pod with a hostPath on its own log directory cannot point the removal at
+ * another directory. */
+void log_remove_container_logs(const char *root, const char *log_path)
+{
+        if (!log_path || log_path[0] != '/')
+                return;
+        _cleanup_free_ char *dir = xstrdup(log_path);
+        char *slash = strrchr(dir, '/');
+        *slash = 0;
+        const char *base = slash + 1;
+        size_t n = strlen(base);
+        _cleanup_close_ int dfd =
+                open_nofollow_below(root, dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int dup = dfd < 0 ? -1 : fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        DIR *d = dup < 0 ? NULL : fdopendir(dup);
+        struct dirent *de;
+        if (!d && dup >= 0)
+                close(dup);
+        while (d && (de = readdir(d)))
+                if (strncmp(de->d_name, base, n) == 0 && (de->d_name[n] == 0 || de->d_name[n] == '.'))
+                        (void) unlinkat(dfd, de->d_name, 0);
+        if (d)
+                closedir(d);
+}

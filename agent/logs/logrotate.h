@@ -57,3 +57,7 @@ int log_compress(const char *path, const atomic_bool *cancel, const char **ret_s
  * (-ELOOP), and every step is relative to that directory. */
 int log_tidy_rotated(const char *root, const char *path, int max_rotated, bool compress,
                      const atomic_bool *cancel);
+
+/* Removes a removed container's log files, rotated ones too (upstream's removeContainerLog). No symlink below
+ * root (the pod logs directory; NULL: none) is followed on the way to the log's directory. */
+void log_remove_container_logs(const char *root, const char *log_path);

@@ -260,3 +260,11 @@ size_t podconfig_pods(struct podconfig *pc, struct pod ***ret)
         *ret = pc->merged.pods;
         return pc->merged.n;
 }
+
+bool podconfig_has(struct podconfig *pc, const char *uid)
+{
+        pthread_mutex_lock(&pc->lock);
+        bool has = set_find_uid(&pc->merged, uid) != NULL;
+        pthread_mutex_unlock(&pc->lock);
+        return has;
+}

@@ -36,3 +36,5 @@ void podconfig_set(struct podconfig *pc, enum pod_source src, struct pod **pods,
 
 /* The merged set: borrowed pointers valid until the next podconfig_set. */
 size_t podconfig_pods(struct podconfig *pc, struct pod ***ret);
+/* Whether some source wants the pod UID now (thread-safe; container GC's "the pod still exists"). */
+bool podconfig_has(struct podconfig *pc, const char *uid);

@@ -927,11 +927,81 @@ static void test_image_pulls(void **state)
         json_decref(o);
         config_done(&c);
         /* Upstream's validation: more than one at a time needs serializeImagePulls off. */
-        assert_int_equal(parse(&c, "--hostname-override=n1", arg, "--serialize-image-pulls=true", NULL), -EINVAL);
+        assert_int_equal(parse(&c, "--hostname-override=n1", arg, "--serialize-image-pulls=true", NULL),
+                         -EINVAL);
         config_done(&c);
         assert_int_equal(parse(&c, "--hostname-override=n1", "--max-parallel-image-pulls=1", NULL), 0);
         config_done(&c);
         assert_int_equal(parse(&c, "--hostname-override=n1", "--max-parallel-image-pulls=0", NULL), -EINVAL);
+        config_done(&c);
+}
+
+static void test_image_gc_config(void **state)
+{
+        (void) state;
+        struct cubelet_config c;
+        /* Upstream's defaults, shown in /configz. */
+        assert_int_equal(parse(&c, "--hostname-override=n1", NULL), 0);
+        assert_int_equal(c.image_gc_high, 85);
+        assert_int_equal(c.image_gc_low, 80);
+        assert_int_equal(c.image_min_gc_age_ms, 120000);
+        assert_int_equal(c.max_dead_containers, -1);
+        assert_int_equal(c.max_dead_per_container, 1);
+        assert_int_equal(c.min_container_ttl_ms, 0);
+        assert_int_equal(c.image_gc_period_ms, 300000);
+        assert_int_equal(c.container_gc_period_ms, 60000);
+        json_t *o = config_to_json(&c);
+        assert_int_equal(json_integer_value(json_object_get(o, "imageGCHighThresholdPercent")), 85);
+        assert_int_equal(json_integer_value(json_object_get(o, "imageGCLowThresholdPercent")), 80);
+        assert_string_equal(json_string_value(json_object_get(o, "imageMinimumGCAge")), "2m0s");
+        json_decref(o);
+        config_done(&c);
+
+        _cleanup_free_ char *path = write_tmp("gc.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                         "kind: KubeletConfiguration\n"
+                                                         "imageGCHighThresholdPercent: 100\n"
+                                                         "imageGCLowThresholdPercent: 0\n"
+                                                         "imageMinimumGCAge: 30s\n");
+        _cleanup_free_ char *arg = strdup_printf("--config=%s", path);
+        assert_int_equal(parse(&c, "--hostname-override=n1", arg, NULL), 0);
+        assert_int_equal(c.image_gc_high, 100);
+        assert_int_equal(c.image_gc_low, 0);
+        assert_int_equal(c.image_min_gc_age_ms, 30000);
+        config_done(&c);
+        /* Flags win over the file. */
+        assert_int_equal(parse(&c, "--hostname-override=n1", arg, "--image-gc-high-threshold=1",
+                               "--minimum-image-ttl-duration=0s", "--maximum-dead-containers=5",
+                               "--maximum-dead-containers-per-container=2",
+                               "--minimum-container-ttl-duration=1m", "--image-gc-period=1s",
+                               "--container-gc-period=500ms",
+                               "--pod-infra-container-image=cubelet.local/pause:1.0", NULL),
+                         0);
+        assert_int_equal(c.image_gc_high, 1);
+        assert_int_equal(c.image_min_gc_age_ms, 0);
+        assert_int_equal(c.max_dead_containers, 5);
+        assert_int_equal(c.max_dead_per_container, 2);
+        assert_int_equal(c.min_container_ttl_ms, 60000);
+        assert_int_equal(c.image_gc_period_ms, 1000);
+        assert_int_equal(c.container_gc_period_ms, 500);
+        assert_string_equal(c.pod_infra_image, "cubelet.local/pause:1.0");
+        config_done(&c);
+        /* Upstream's validation: 0-100, low below high. */
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--image-gc-high-threshold=101", NULL),
+                         -EINVAL);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--image-gc-low-threshold=85", NULL), -EINVAL);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--image-gc-high-threshold=50",
+                               "--image-gc-low-threshold=60", NULL),
+                         -EINVAL);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--image-gc-period=10ms", NULL), -EINVAL);
+        config_done(&c);
+        _cleanup_free_ char *bad = write_tmp("gcbad.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                           "kind: KubeletConfiguration\n"
+                                                           "imageGCLowThresholdPercent: -1\n");
+        _cleanup_free_ char *badarg = strdup_printf("--config=%s", bad);
+        assert_int_equal(parse(&c, "--hostname-override=n1", badarg, NULL), -EINVAL);
         config_done(&c);
 }
 
@@ -940,6 +1010,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_manifest_url),
                 cmocka_unit_test(test_image_pulls),
+                cmocka_unit_test(test_image_gc_config),
                 cmocka_unit_test(test_durations),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_flags),

@@ -122,10 +122,43 @@ static void test_ring_is_bounded_and_listed(void **state)
         events_free(r);
 }
 
+static void node_event_json(const struct event *e, void *ud)
+{
+        json_t *j = event_to_api_json(e, "node1");
+        json_t *obj = json_object_get(j, "involvedObject");
+        assert_string_equal(json_string_value(json_object_get(obj, "kind")), "Node");
+        assert_string_equal(json_string_value(json_object_get(obj, "name")), "node1");
+        assert_string_equal(json_string_value(json_object_get(obj, "uid")), "node1");
+        assert_null(json_object_get(obj, "namespace")); /* cluster-scoped */
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "metadata"), "namespace")),
+                            "default");
+        assert_string_equal(json_string_value(json_object_get(j, "reason")), "ImageGCFailed");
+        json_decref(j);
+        (*(int *) ud)++;
+}
+
+/* Events about the Node (image GC): upstream's nodeRef, the Event in "default". */
+static void test_node_events(void **state)
+{
+        (void) state;
+        struct event_recorder *r = events_new(10, 1.0 / 300, 25, "node1");
+        events_record_node(r, EVENT_WARNING, "ImageGCFailed", "wanted to free %d bytes", 5);
+        int n = 0;
+        events_since(r, 0, node_event_json, &n);
+        assert_int_equal(n, 1);
+        json_t *list = events_list_json(r);
+        json_t *obj = json_object_get(json_array_get(json_object_get(list, "items"), 0), "involvedObject");
+        assert_string_equal(json_string_value(json_object_get(obj, "kind")), "Node");
+        assert_null(json_object_get(obj, "namespace"));
+        json_decref(list);
+        events_free(r);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_repeats_are_counted),
+                cmocka_unit_test(test_node_events),
                 cmocka_unit_test(test_message_not_utf8),
                 cmocka_unit_test(test_spam_filter_is_per_object),
                 cmocka_unit_test(test_since_follows_new_and_counted_events),
