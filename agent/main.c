@@ -681,8 +681,15 @@ static void eviction_wake_pod(void *ud, const char *uid)
 static bool eviction_pod_cleaned_up(void *ud, const char *uid)
 {
         struct agent *a = ud;
-        json_t *st = status_manager_get(a->status, uid);
+        json_t *st = status_manager_get(a->status, uid), *cs;
+        /* upstream's PodResourcesAreReclaimed, as far as memory goes: failed and nothing running */
         bool done = !st || pod_phase_terminal(json_string_value(json_object_get(st, "phase")));
+        size_t i;
+        json_array_foreach(json_object_get(st, "containerStatuses"), i, cs)
+        {
+                if (json_object_get(json_object_get(cs, "state"), "running"))
+                        done = false;
+        }
         json_decref(st);
         return done;
 }

@@ -19,9 +19,10 @@
 #include "stats.h"
 #include "util.h"
 
-#define CLEANUP_TIMEOUT_MS 30000 /* upstream's podCleanupTimeout */
-#define CLEANUP_POLL_MS    1000
-#define EVICTED_KEEP_MS    (3600 * 1000LL)
+#define CLEANUP_TIMEOUT_MS  30000 /* upstream's podCleanupTimeout */
+#define CLEANUP_POLL_MS     1000
+#define EVICTED_KEEP_MS     (3600 * 1000LL)
+#define NOTIFIER_REFRESH_MS 10000 /* upstream's notifierRefreshInterval */
 
 /* A memory cgroup threshold (v1 cgroup.event_control): the eventfd fires when usage crosses value. */
 struct notifier {
@@ -29,6 +30,7 @@ struct notifier {
         size_t threshold; /* index */
         int efd, usage_fd;
         int64_t value;
+        int64_t armed_ms; /* monotonic; re-armed at most every NOTIFIER_REFRESH_MS */
         char *dir;
 };
 
@@ -139,8 +141,10 @@ static void notifiers_update(struct eviction_manager *ev, const json_t *summary)
         for (size_t i = 0; i < ev->n_notifiers; i++) {
                 struct notifier *no = &ev->notifiers[i];
                 int64_t v;
-                if (ev_memcg_threshold(summary, &ev->t[no->threshold], &v) < 0 || v == no->value)
+                if ((no->efd >= 0 && now_mono_ms() - no->armed_ms < NOTIFIER_REFRESH_MS) ||
+                    ev_memcg_threshold(summary, &ev->t[no->threshold], &v) < 0 || v == no->value)
                         continue;
+                no->armed_ms = now_mono_ms();
                 int r = notifier_arm(no, v);
                 if (r < 0)
                         log_warn("Memory cgroup threshold not set, ignoring",
@@ -366,8 +370,8 @@ static bool wait_events(struct eviction_manager *ev, int64_t ms)
                 for (size_t i = 0; i < ev->n_notifiers; i++)
                         if (p[i + 1].fd >= 0 && (p[i + 1].revents & POLLIN)) {
                                 (void) !read(p[i + 1].fd, &v, sizeof v);
-                                log_v(2, "Eviction manager: memory cgroup threshold crossed",
-                                      "signal=\"%s\"", ev_signal_name(ev->notifiers[i].signal));
+                                log_info("Eviction manager: memory cgroup threshold crossed",
+                                         "signal=\"%s\"", ev_signal_name(ev->notifiers[i].signal));
                                 fired = true;
                         }
         }
