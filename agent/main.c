@@ -275,10 +275,13 @@ static bool health_check(void *ud, char *reason, size_t len)
         bool pc[EV_COND_MAX];
         eviction_manager_conditions(a->eviction, pc);
         used = strlen(reason);
-        if (used < len && (pc[EV_COND_MEMORY] || pc[EV_COND_DISK] || pc[EV_COND_PID]))
-                snprintf(reason + used, len - used, "[-]pressure failed: %s%s%s\n",
-                         pc[EV_COND_MEMORY] ? "MemoryPressure " : "",
-                         pc[EV_COND_DISK] ? "DiskPressure " : "", pc[EV_COND_PID] ? "PIDPressure" : "");
+        char conds[64] = "";
+        for (int i = 0; i < EV_COND_MAX; i++)
+                if (pc[i])
+                        snprintf(conds + strlen(conds), sizeof conds - strlen(conds), "%s%s",
+                                 conds[0] ? ", " : "", ev_condition_name(i));
+        if (used < len && conds[0])
+                snprintf(reason + used, len - used, "[-]pressure failed: %s\n", conds);
         else if (used < len)
                 snprintf(reason + used, len - used, "[+]pressure ok\n");
         return ok;
@@ -728,6 +731,7 @@ static int start_eviction(struct agent *a)
                 .kubepods_name = a->cgroups ? kubepods : NULL,
                 .stats = a->stats,
                 .events = a->events,
+                .node_name = a->cfg.node_name,
                 .active_pods = eviction_active_pods,
                 .wake_pod = eviction_wake_pod,
                 .pod_cleaned_up = eviction_pod_cleaned_up,

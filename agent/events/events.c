@@ -144,33 +144,53 @@ static char *utf8_sanitize(char *s)
         return out;
 }
 
+static void record(struct event_recorder *r, const char *kind, const char *ns, const char *name,
+                   const char *uid, const char *field_path, const char *type, const char *reason,
+                   const char *fmt, va_list ap) __attribute__((format(printf, 9, 0)));
+
 void events_record(struct event_recorder *r, const char *ns, const char *name, const char *uid,
                    const char *field_path, const char *type, const char *reason, const char *fmt, ...)
 {
-        _cleanup_free_ char *msg = NULL;
         va_list ap;
+        va_start(ap, fmt);
+        record(r, "Pod", ns, name, uid, field_path, type, reason, fmt, ap);
+        va_end(ap);
+}
+
+void events_record_node(struct event_recorder *r, const char *node, const char *type, const char *reason,
+                        const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        record(r, "Node", "default", node, node, NULL, type, reason, fmt, ap);
+        va_end(ap);
+}
+
+static void record(struct event_recorder *r, const char *kind, const char *ns, const char *name,
+                   const char *uid, const char *field_path, const char *type, const char *reason,
+                   const char *fmt, va_list ap)
+{
+        _cleanup_free_ char *msg = NULL;
         int64_t now = now_real_ns();
 
-        va_start(ap, fmt);
         if (vasprintf(&msg, fmt, ap) < 0)
                 xmalloc_oom();
-        va_end(ap);
         msg = utf8_sanitize(msg);
 
         pthread_mutex_lock(&r->lock);
         for (size_t i = 0; i < r->n; i++) {
                 struct event *e = &r->ring[(r->head + i) % r->cap];
-                if (streq(e->uid, uid) && streq(e->reason, reason) && streq(e->message, msg) &&
-                    streq_ptr(e->field_path, field_path)) {
+                if (streq_ptr(e->kind, kind) && streq(e->uid, uid) && streq(e->reason, reason) &&
+                    streq(e->message, msg) && streq_ptr(e->field_path, field_path)) {
                         e->count++;
                         e->last_ns = now;
                         e->seq = ++r->seq;
                         unsigned count = e->count;
                         pthread_mutex_unlock(&r->lock);
                         log_v(2, "Event occurred",
-                              "object=\"%s/%s\" kind=\"Pod\" type=\"%s\" reason=\"%s\" "
+                              "object=\"%s/%s\" kind=\"%s\" type=\"%s\" reason=\"%s\" "
                               "message=\"%s\" count=%u",
-                              ns, name, type, reason, log_q(msg), count);
+                              ns, name, kind, type, reason, log_q(msg), count);
                         return;
                 }
         }
@@ -192,6 +212,7 @@ void events_record(struct event_recorder *r, const char *ns, const char *name, c
         *e = (struct event){.ns = xstrdup(ns),
                             .name = xstrdup(name),
                             .uid = xstrdup(uid),
+                            .kind = kind,
                             .field_path = xstrdup(field_path),
                             .type = type,
                             .reason = xstrdup(reason),
@@ -200,8 +221,8 @@ void events_record(struct event_recorder *r, const char *ns, const char *name, c
                             .last_ns = now,
                             .count = 1,
                             .seq = ++r->seq};
-        log_info("Event occurred", "object=\"%s/%s\" kind=\"Pod\" type=\"%s\" reason=\"%s\" message=\"%s\"",
-                 ns, name, type, reason, log_q(e->message));
+        log_info("Event occurred", "object=\"%s/%s\" kind=\"%s\" type=\"%s\" reason=\"%s\" message=\"%s\"",
+                 ns, name, kind, type, reason, log_q(e->message));
         pthread_mutex_unlock(&r->lock);
 }
 
@@ -262,8 +283,11 @@ static void add_json(const struct event *e, void *ud)
         char name[512];
         /* Upstream names events <object>.<hex of the first timestamp>. */
         snprintf(name, sizeof name, "%s.%llx", e->name, (unsigned long long) e->first_ns);
-        json_t *obj = json_pack("{s:s, s:s, s:s, s:s}", "kind", "Pod", "namespace", e->ns, "name", e->name,
-                                "uid", e->uid);
+        bool node = streq_ptr(e->kind, "Node");
+        json_t *obj = json_pack("{s:s, s:s, s:s}", "kind", e->kind ? e->kind : "Pod", "name", e->name, "uid",
+                                e->uid);
+        if (!node)
+                json_object_set_new(obj, "namespace", json_string(e->ns));
         if (e->field_path)
                 json_object_set_new(obj, "fieldPath", json_string(e->field_path));
         json_array_append_new(lc->items,

@@ -10,7 +10,8 @@
 #define EVENT_WARNING "Warning"
 
 struct event {
-        char *ns, *name, *uid; /* involvedObject: a Pod */
+        char *ns, *name, *uid; /* involvedObject */
+        const char *kind;      /* "Pod", or "Node" (ns "default", uid the node's name, as upstream) */
         char *field_path;      /* "spec.containers{web}" or NULL */
         const char *type;      /* EVENT_NORMAL / EVENT_WARNING */
         char *reason;
@@ -34,6 +35,9 @@ void events_record(struct event_recorder *r, const char *ns, const char *name, c
                    const char *field_path, const char *type, const char *reason, const char *fmt, ...)
         __attribute__((format(printf, 8, 9)));
 
+/* An event about the Node itself (upstream's nodeRef: kind Node, uid the node's name, in "default"). */
+void events_record_node(struct event_recorder *r, const char *node, const char *type, const char *reason,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* The sink interface: calls fn, under the recorder's lock (fn must not record or block), for each event
  * recorded or counted up after sequence number `after`, oldest first; returns the newest sequence number,
  * for the next call. A sink (the log, /events, the API server) keeps its own position. */

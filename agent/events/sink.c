@@ -62,8 +62,11 @@ json_t *event_to_api_json(const struct event *e, const char *node_name)
         _cleanup_free_ char *name = event_api_name(e);
         format_rfc3339(e->first_ns, first, sizeof first);
         format_rfc3339(e->last_ns, last, sizeof last);
-        json_t *obj = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "Pod", "apiVersion", "v1", "namespace",
-                                e->ns, "name", e->name, "uid", e->uid ? e->uid : "");
+        bool node = streq_ptr(e->kind, "Node");
+        json_t *obj = json_pack("{s:s, s:s, s:s, s:s}", "kind", e->kind ? e->kind : "Pod", "apiVersion",
+                                "v1", "name", e->name, "uid", e->uid ? e->uid : "");
+        if (!node)
+                json_object_set_new(obj, "namespace", json_string(e->ns));
         if (e->field_path)
                 json_object_set_new(obj, "fieldPath", json_string(e->field_path));
         return json_pack(
@@ -80,6 +83,7 @@ static void event_copy(struct event *to, const struct event *e)
                 .ns = xstrdup(e->ns),
                 .name = xstrdup(e->name),
                 .uid = xstrdup(e->uid),
+                .kind = e->kind,
                 .field_path = xstrdup(e->field_path),
                 .type = e->type,
                 .reason = xstrdup(e->reason),

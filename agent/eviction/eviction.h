@@ -36,6 +36,7 @@ struct eviction_config {
         const char *kubepods_name; /* the kubepods cgroup under the mount root (allocatable); NULL: none */
         struct stats *stats;       /* the Summary */
         struct event_recorder *events; /* NULL: none */
+        const char *node_name;         /* for the Node's events (copied) */
         /* The active pods (new references; the caller of the callback frees the array). */
         size_t (*active_pods)(void *userdata, struct pod ***ret);
         /* The pod was marked evicted: its worker must look (sync, which fails and stops it). */

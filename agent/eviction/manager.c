@@ -45,6 +45,7 @@ struct eviction_manager {
         struct eviction_config c;
         struct ev_threshold *t;
         size_t n;
+        char *node_name;
         struct cg *cg; /* the hierarchy, for the memory notifiers; NULL without */
         struct notifier *notifiers;
         size_t n_notifiers;
@@ -315,6 +316,17 @@ static char *synchronize(struct eviction_manager *ev)
         bool changed = memcmp(before, ev->conditions, sizeof before) != 0;
         pthread_mutex_unlock(&ev->lock);
 
+        static const char *const became[EV_COND_MAX][2] = {
+                [EV_COND_MEMORY] = {"NodeHasSufficientMemory", "NodeHasInsufficientMemory"},
+                [EV_COND_DISK] = {"NodeHasNoDiskPressure", "NodeHasDiskPressure"},
+                [EV_COND_PID] = {"NodeHasSufficientPID", "NodeHasInsufficientPID"},
+        };
+        for (int i = 0; changed && i < EV_COND_MAX; i++)
+                if (before[i] != ev->conditions[i] && ev->c.events)
+                        /* upstream's node status setters record these */
+                        events_record_node(ev->c.events, ev->c.node_name, EVENT_NORMAL,
+                                           became[i][ev->conditions[i]], "Node %s status is now: %s",
+                                           ev->c.node_name, became[i][ev->conditions[i]]);
         for (int i = 0; changed && i < EV_COND_MAX; i++)
                 if (before[i] != ev->conditions[i])
                         log_info("Eviction manager: node condition changed",
@@ -334,6 +346,10 @@ static char *synchronize(struct eviction_manager *ev)
                          "resourceName=\"%s\" threshold=\"%s\" "
                          "observed=\"%s\"",
                          ev_resource_name(ev_signal_resource(t->signal)), desc, avail);
+                if (ev->c.events)
+                        events_record_node(ev->c.events, ev->c.node_name, EVENT_WARNING,
+                                           "EvictionThresholdMet", "Attempting to reclaim %s",
+                                           ev_resource_name(ev_signal_resource(t->signal)));
                 if (reclaim_node_level(ev, t->signal))
                         log_info("Eviction manager: able to reduce pressure without evicting pods",
                                  "resourceName=\"%s\"", ev_resource_name(ev_signal_resource(t->signal)));
@@ -421,6 +437,8 @@ int eviction_manager_start(const struct eviction_config *cfg, struct eviction_ma
         if (ev->n)
                 memcpy(ev->t, cfg->thresholds, ev->n * sizeof *ev->t);
         ev->c.thresholds = ev->t;
+        ev->node_name = xstrdup(cfg->node_name ? cfg->node_name : "");
+        ev->c.node_name = ev->node_name;
         ev->c.cgroup_mount_root = ev->c.kubepods_name = NULL; /* borrowed: setup only */
         pthread_mutex_init(&ev->lock, NULL);
         ev_state_init(&ev->state, ev->n);
@@ -489,6 +507,7 @@ void eviction_manager_stop(struct eviction_manager *ev)
         ev_state_done(&ev->state);
         pthread_mutex_destroy(&ev->lock);
         free(ev->t);
+        free(ev->node_name);
         free(ev);
 }
 

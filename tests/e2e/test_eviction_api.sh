@@ -90,6 +90,13 @@ msg=$(pod_jp ev-hog '{.status.message}')
 check "... upstream's message ($msg)" grep -Eq '^The node was low on resource: memory\. Container c was using [0-9]+(Ki|Mi)?, which exceeds its request of 0\. $' <<<"$msg"
 check "... a Warning Event Evicted" wait_for 20 event_starts ev-hog Evicted "The node was low on resource: memory."
 check "... the memory cgroup threshold woke the manager" log_has "memory cgroup threshold crossed"
+node_event() { # node_event REASON: kubectl sees the Node's event
+  [ "$(k get events --field-selector "involvedObject.kind=Node,involvedObject.name=$NODE,reason=$1" \
+    -o jsonpath='{.items[0].message}' 2>/dev/null)" = "$2" ]
+}
+check "... the Node's event NodeHasInsufficientMemory" \
+  wait_for 20 node_event NodeHasInsufficientMemory "Node $NODE status is now: NodeHasInsufficientMemory"
+check "... and EvictionThresholdMet" wait_for 20 node_event EvictionThresholdMet "Attempting to reclaim memory"
 check "a new BestEffort pod under MemoryPressure: Failed" wait_for 30 phase_is ev-late Failed
 check "... reason Evicted" [ "$(pod_jp ev-late '{.status.reason}')" = Evicted ]
 check "... upstream's message" [ "$(pod_jp ev-late '{.status.message}')" = "Pod The node had condition: [MemoryPressure]. " ]

@@ -50,6 +50,14 @@ spec:
 YAML
 check "MemoryPressure on /healthz?verbose" wait_for 90 verbose_has "[-]pressure failed: MemoryPressure"
 check "... woken by the memory cgroup threshold" log_has "memory cgroup threshold crossed"
+node_event() { # node_event REASON MESSAGE: a Node event on the local socket's /events
+  local_get /events | jq -e --arg n "$NODE" --arg r "$1" --arg m "$2" \
+    '.items[] | select(.involvedObject.kind == "Node" and .involvedObject.name == $n and .reason == $r and .message == $m)' \
+    >/dev/null
+}
+check "... the Node's event NodeHasInsufficientMemory on /events" \
+  wait_for 10 node_event NodeHasInsufficientMemory "Node $NODE status is now: NodeHasInsufficientMemory"
+check "... and EvictionThresholdMet" wait_for 10 node_event EvictionThresholdMet "Attempting to reclaim memory"
 check "... the static pod is critical: not evicted" wait_for 30 log_has '"Eviction manager: cannot evict a critical pod" pod="default/hog-'
 check "... and runs on" is_running c default/hog-$NODE
 check "/healthz itself stays ok" curl -sf "http://127.0.0.1:$HEALTHZ_PORT/healthz" -o /dev/null
@@ -57,5 +65,7 @@ rm "$M/hog.yaml"
 check "the hog stops" wait_for 60 is_gone c default/hog-$NODE
 check "pressure goes away after the transition period" wait_for 60 verbose_has "[+]pressure ok"
 check "... logged" log_has '"Eviction manager: node condition changed" condition="MemoryPressure" status="False"'
+check "... and the Node's event NodeHasSufficientMemory" \
+  wait_for 10 node_event NodeHasSufficientMemory "Node $NODE status is now: NodeHasSufficientMemory"
 check "cubelet exits cleanly" stop_cubelet
 finish
