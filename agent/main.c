@@ -36,6 +36,8 @@
 #include "file.h"
 #include "url.h"
 #include "healthz.h"
+#include "eviction.h"
+#include "status.h"
 #include "manager.h"
 #include "network.h"
 #include "metrics.h"
@@ -75,6 +77,7 @@ struct agent {
         struct healthz *local; /* the root-only unix socket */
         struct node_server *node_server;
         struct stats *stats; /* /stats/summary */
+        struct eviction_manager *eviction;
         struct metrics *metrics;
         struct status_manager *status;
         struct prober *prober;
@@ -275,6 +278,19 @@ static bool health_check(void *ud, char *reason, size_t len)
                 snprintf(reason + used, len - used, "[-]network failed: %s\n", net);
         else if (used < len)
                 snprintf(reason + used, len - used, "[+]network ok\n");
+        /* Detail only too: pressure makes the node refuse pods, not unhealthy. */
+        bool pc[EV_COND_MAX];
+        eviction_manager_conditions(a->eviction, pc);
+        used = strlen(reason);
+        char conds[64] = "";
+        for (int i = 0; i < EV_COND_MAX; i++)
+                if (pc[i])
+                        snprintf(conds + strlen(conds), sizeof conds - strlen(conds), "%s%s",
+                                 conds[0] ? ", " : "", ev_condition_name(i));
+        if (used < len && conds[0])
+                snprintf(reason + used, len - used, "[-]pressure failed: %s\n", conds);
+        else if (used < len)
+                snprintf(reason + used, len - used, "[+]pressure ok\n");
         return ok;
 }
 
@@ -588,6 +604,7 @@ static int start_kube(struct agent *a)
                         .reserved_memory = a->cfg.reserved_mem,
                         .reserved_cpu_m = a->cfg.reserved_cpu_m,
                         .ready = node_ready,
+                        .eviction = a->eviction,
                         .userdata = a,
                 };
                 struct node_manager *nm;
@@ -759,6 +776,88 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
                 uv_close(h, NULL);
 }
 
+/* ---- the eviction manager's hooks ---- */
+
+static size_t eviction_active_pods(void *ud, struct pod ***ret)
+{
+        struct agent *a = ud;
+        return status_manager_active_pods(a->status, ret);
+}
+
+static void eviction_wake_pod(void *ud, const char *uid)
+{
+        struct agent *a = ud;
+        pod_workers_kick(a->workers, uid);
+}
+
+static bool eviction_pod_cleaned_up(void *ud, const char *uid)
+{
+        struct agent *a = ud;
+        json_t *st = status_manager_get(a->status, uid), *cs;
+        /* upstream's PodResourcesAreReclaimed, as far as memory goes: failed and nothing running */
+        bool done = !st || pod_phase_terminal(json_string_value(json_object_get(st, "phase")));
+        size_t i;
+        json_array_foreach(json_object_get(st, "containerStatuses"), i, cs)
+        {
+                if (json_object_get(json_object_get(cs, "state"), "running"))
+                        done = false;
+        }
+        json_decref(st);
+        return done;
+}
+
+static void eviction_conditions_changed(void *ud)
+{
+        struct agent *a = ud;
+        struct node_manager *nm = __atomic_load_n(&a->node, __ATOMIC_ACQUIRE);
+        if (nm)
+                node_manager_poke(nm);
+}
+
+/* The eviction manager, before any source runs: admission and the workers' syncs ask it. */
+static int start_eviction(struct agent *a)
+{
+        _cleanup_free_ struct ev_threshold *t = NULL;
+        _cleanup_free_ char *err = NULL;
+        size_t n = 0;
+        int r = config_eviction_thresholds(&a->cfg, &t, &n, &err);
+        if (r < 0) {
+                log_error("Invalid eviction thresholds", "err=\"%s\"", log_q(err));
+                return r;
+        }
+        const char *root = a->cfg.cgroup_root;
+        while (*root == '/')
+                root++;
+        _cleanup_free_ char *kubepods =
+                root[0] ? strdup_printf("%s/%s", root, QOS_KUBEPODS) : xstrdup(QOS_KUBEPODS);
+        struct eviction_config ec = {
+                .thresholds = t,
+                .n_thresholds = n,
+                .max_pod_grace_s = a->cfg.eviction_max_pod_grace_s,
+                .transition_ms = a->cfg.eviction_transition_ms,
+                .housekeeping_ms = 10000,
+                .kernel_notification = a->cfg.kernel_memcg_notification,
+                .kubepods_name = a->cgroups ? kubepods : NULL,
+                .stats = a->stats,
+                .events = a->events,
+                .node_name = a->cfg.node_name,
+                .active_pods = eviction_active_pods,
+                .wake_pod = eviction_wake_pod,
+                .pod_cleaned_up = eviction_pod_cleaned_up,
+                .conditions_changed = eviction_conditions_changed,
+                .userdata = a,
+                /* .reclaim: container and image GC plug in here (the images issue) */
+        };
+        r = eviction_manager_start(&ec, &a->eviction);
+        if (r < 0) {
+                log_error("Cannot start the eviction manager", "err=\"%s\"", strerror(-r));
+                return r;
+        }
+        a->sync.eviction = a->eviction;
+        admitter_set_eviction(a->admitter, a->eviction);
+        return 0;
+}
+
 static int run(struct agent *a)
 {
         int r;
@@ -927,6 +1026,8 @@ static int run(struct agent *a)
         a->podconfig = podconfig_new(a->workers);
         if ((r = start_admission(a)) < 0)
                 return r;
+        if ((r = start_eviction(a)) < 0)
+                return r;
 
         uv_loop_init(&a->loop);
         uv_timer_init(&a->loop, &a->tick);
@@ -1053,7 +1154,8 @@ out:
         image_gc_stop(a->image_gc);
         a->image_gc = NULL;
         a->pleg = pleg_stop(a->pleg);
-        prober_halt(a->prober); /* no more kicks into the workers */
+        prober_halt(a->prober);             /* no more kicks into the workers */
+        eviction_manager_halt(a->eviction); /* neither */
         if (a->objects)
                 obj_cache_set_on_change(a->objects, NULL, NULL);
         /* The puller's threads wake pod workers: they stop first; the workers may still ask it until they
@@ -1076,6 +1178,8 @@ out:
         uv_loop_close(&a->loop);
         a->podconfig = podconfig_free(a->podconfig);
         a->admitter = admitter_free(a->admitter);
+        eviction_manager_stop(a->eviction); /* after the workers and the admitter: they ask it */
+        a->eviction = NULL;
         a->cri = cri_client_free(a->cri);
         a->backoff = backoff_free(a->backoff);
         a->events = events_free(a->events);

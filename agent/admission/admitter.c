@@ -8,6 +8,7 @@
 
 #include "admission.h"
 #include "cri.h"
+#include "eviction.h"
 #include "events.h"
 #include "log.h"
 #include "manager.h"
@@ -25,7 +26,8 @@ struct admitter {
         char **extra_networks; /* allowedExtraNetworks */
         struct status_manager *status;
         struct event_recorder *events;
-        struct node_manager *node; /* atomic: set once the node manager runs */
+        struct node_manager *node;         /* atomic: set once the node manager runs */
+        struct eviction_manager *eviction; /* atomic: set once it runs */
         pthread_mutex_t lock;
         char **running; /* UIDs with a ready sandbox at start, until decided */
 };
@@ -68,6 +70,11 @@ struct admitter *admitter_free(struct admitter *ad)
         pthread_mutex_destroy(&ad->lock);
         free(ad);
         return NULL;
+}
+
+void admitter_set_eviction(struct admitter *ad, struct eviction_manager *ev)
+{
+        __atomic_store_n(&ad->eviction, ev, __ATOMIC_RELEASE);
 }
 
 void admitter_set_node(struct admitter *ad, struct node_manager *nm)
@@ -161,6 +168,13 @@ bool admitter_admit(void *userdata, struct pod *pod, struct pod *const *admitted
                 log_v(2, "Pod ran before cubelet started; admitted", "pod=\"%s\" podUID=\"%s\"",
                       pod_full_name(pod, name, sizeof name), pod->uid);
                 return true;
+        }
+        /* Upstream's eviction admit handler comes first. */
+        char why[256];
+        struct eviction_manager *ev = __atomic_load_n(&ad->eviction, __ATOMIC_ACQUIRE);
+        if (ev && !eviction_manager_admit(ev, pod, why, sizeof why)) {
+                reject_pod(ad, pod, "Evicted", why);
+                return false;
         }
         struct node_allocatable na;
         node_allocatable_compute(ad->root_dir, ad->reserved_cpu_m, ad->reserved_memory, ad->eviction_memory,

@@ -11,6 +11,7 @@
 struct cri_client;
 struct event_recorder;
 struct node_manager;
+struct eviction_manager;
 struct status_manager;
 
 struct admitter_config {
@@ -31,6 +32,8 @@ struct admitter;
 /* -EINVAL with *ret_err (upstream's words) when an allowed unsafe sysctl pattern is refused. */
 int admitter_new(const struct admitter_config *cfg, struct admitter **ret, char **ret_err);
 struct admitter *admitter_free(struct admitter *ad);
+/* The eviction manager whose pressure conditions refuse pods (upstream's eviction admit handler). */
+void admitter_set_eviction(struct admitter *ad, struct eviction_manager *ev);
 /* With an API server: the Node's labels and taints as they are now come from the node manager. */
 void admitter_set_node(struct admitter *ad, struct node_manager *nm);
 /* Remembers the pods the runtime runs now (ready sandboxes), before any source speaks: they are

@@ -16,6 +16,7 @@
 #include "admission.h"
 #include "pod.h"
 #include "yaml_json.h"
+#include "thresholds.h"
 
 void config_init_defaults(struct cubelet_config *c)
 {
@@ -59,6 +60,8 @@ void config_init_defaults(struct cubelet_config *c)
         c->container_gc_period_ms = 60 * 1000;
         c->cgroup_root = xstrdup("/");
         c->pod_pids_limit = -1;
+        c->eviction_hard = ev_default_hard();
+        c->eviction_transition_ms = 5 * 60 * 1000;
         c->cni_delegate_socket = xstrdup("/run/cubelet/cni.sock");
         c->webhook_authn = true;
         c->resolv_conf = xstrdup("/etc/resolv.conf");
@@ -91,6 +94,10 @@ void config_done(struct cubelet_config *c)
         strv_free(c->node_labels);
         strv_free(c->register_taints);
         strv_free(c->allowed_unsafe_sysctls);
+        strv_free(c->eviction_hard);
+        strv_free(c->eviction_soft);
+        strv_free(c->eviction_soft_grace);
+        strv_free(c->eviction_min_reclaim);
         strv_free(c->allowed_extra_networks);
         free(c->cgroup_root);
         free(c->pod_infra_image);
@@ -483,6 +490,76 @@ static int apply_ttl(const char *key, json_t *obj, const char *field, int64_t *d
 
 /* authentication: {x509: {clientCAFile}, webhook: {enabled, cacheTTL}, anonymous: {enabled}};
  * authorization: {mode, webhook: {cacheAuthorizedTTL, cacheUnauthorizedTTL}}. */
+/* The eviction maps' storage and the kind of statement each holds. */
+static char ***eviction_field(struct cubelet_config *c, const char *key, const char **kind)
+{
+        if (streq(key, "evictionHard") || streq(key, "eviction-hard"))
+                return *kind = "hard", &c->eviction_hard;
+        if (streq(key, "evictionSoft") || streq(key, "eviction-soft"))
+                return *kind = "soft", &c->eviction_soft;
+        if (streq(key, "evictionSoftGracePeriod") || streq(key, "eviction-soft-grace-period"))
+                return *kind = "grace", &c->eviction_soft_grace;
+        return *kind = "reclaim", &c->eviction_min_reclaim;
+}
+
+/* evictionHard: {memory.available: 100Mi, ...} (the map replaces the defaults, as upstream 1.20). */
+static int apply_eviction_map(struct cubelet_config *c, const char *key, json_t *v, char **err)
+{
+        const char *kind, *sig;
+        char ***field = eviction_field(c, key, &kind);
+        json_t *val;
+        if (!json_is_object(v))
+                return *err = strdup_printf("%s: expected a map such as {memory.available: 100Mi}", key),
+                       -EINVAL;
+        char **out = NULL;
+        json_object_foreach(v, sig, val)
+        {
+                char *why = json_is_string(val) ? ev_statement_problem(kind, sig, json_string_value(val))
+                                                : xstrdup("expected a string");
+                if (why) {
+                        *err = strdup_printf("%s.%s: %s", key, sig, why);
+                        free(why);
+                        strv_free(out);
+                        return -EINVAL;
+                }
+                strv_push(&out, strdup_printf("%s=%s", sig, json_string_value(val)));
+        }
+        strv_free(*field);
+        *field = out;
+        return 0;
+}
+
+/* --eviction-hard "memory.available<100Mi,nodefs.available<10%" (hard, soft: '<'; the others '='). */
+static char *eviction_flag(struct cubelet_config *c, const char *flag, const char *arg)
+{
+        const char *kind;
+        char ***field = eviction_field(c, flag, &kind);
+        bool lt = streq(kind, "hard") || streq(kind, "soft");
+        _cleanup_free_ char *copy = xstrdup(arg);
+        char **out = NULL, *save = NULL;
+        for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+                _cleanup_free_ char *stmt = lt ? ev_flag_statement(item) : NULL;
+                if (!lt && strchr(item, '='))
+                        stmt = xstrdup(item);
+                if (!stmt) {
+                        strv_free(out);
+                        return strdup_printf("\"%s\": expected signal%svalue", item, lt ? "<" : "=");
+                }
+                char *eq = strchr(stmt, '=');
+                *eq = 0;
+                char *why = ev_statement_problem(kind, stmt, eq + 1);
+                if (why) {
+                        strv_free(out);
+                        return why;
+                }
+                *eq = '=';
+                strv_push(&out, TAKE_PTR(stmt));
+        }
+        strv_free(*field);
+        *field = out;
+        return NULL;
+}
+
 static int apply_auth(struct cubelet_config *c, const char *key, json_t *v, char **err)
 {
         if (!json_is_object(v))
@@ -761,6 +838,29 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                         set_str(&c->cgroup_root, s[0] ? s : "/");
                 return 0;
         }
+        if (streq(key, "evictionHard") || streq(key, "evictionSoft") ||
+            streq(key, "evictionSoftGracePeriod") || streq(key, "evictionMinimumReclaim"))
+                return apply_eviction_map(c, key, v, err);
+        if (streq(key, "evictionMaxPodGracePeriod")) {
+                if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT32_MAX)
+                        return *err = strdup_printf("%s: expected a number of seconds >= 0", key), -EINVAL;
+                c->eviction_max_pod_grace_s = json_integer_value(v);
+                return 0;
+        }
+        if (streq(key, "evictionPressureTransitionPeriod")) {
+                int64_t ms;
+                if (!json_is_string(v) || parse_duration_ms(json_string_value(v), &ms) < 0)
+                        return *err = strdup_printf("%s: expected a duration such as \"5m0s\"", key),
+                               -EINVAL;
+                c->eviction_transition_ms = ms;
+                return 0;
+        }
+        if (streq(key, "kernelMemcgNotification")) {
+                if (!json_is_boolean(v))
+                        return *err = strdup_printf("%s: expected true or false", key), -EINVAL;
+                c->kernel_memcg_notification = json_is_true(v);
+                return 0;
+        }
         if (streq(key, "podPidsLimit")) {
                 if (!json_is_integer(v) || json_integer_value(v) < -1)
                         return *err = strdup_printf("%s: expected -1 (no limit) or a number of processes",
@@ -906,6 +1006,13 @@ enum {
         OPT_CGROUP_ROOT,
         OPT_CGROUP_DRIVER,
         OPT_POD_MAX_PIDS,
+        OPT_EVICTION_HARD,
+        OPT_EVICTION_SOFT,
+        OPT_EVICTION_SOFT_GRACE,
+        OPT_EVICTION_MIN_RECLAIM,
+        OPT_EVICTION_MAX_POD_GRACE,
+        OPT_EVICTION_TRANSITION,
+        OPT_KERNEL_MEMCG_NOTIFICATION,
         OPT_NETWORK_MODE,
         OPT_CNI_CONF_DIR,
         OPT_POD_CIDR,
@@ -979,6 +1086,13 @@ static const struct option options[] = {
         {"cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT},
         {"cgroup-driver", required_argument, NULL, OPT_CGROUP_DRIVER},
         {"pod-max-pids", required_argument, NULL, OPT_POD_MAX_PIDS},
+        {"eviction-hard", required_argument, NULL, OPT_EVICTION_HARD},
+        {"eviction-soft", required_argument, NULL, OPT_EVICTION_SOFT},
+        {"eviction-soft-grace-period", required_argument, NULL, OPT_EVICTION_SOFT_GRACE},
+        {"eviction-minimum-reclaim", required_argument, NULL, OPT_EVICTION_MIN_RECLAIM},
+        {"eviction-max-pod-grace-period", required_argument, NULL, OPT_EVICTION_MAX_POD_GRACE},
+        {"eviction-pressure-transition-period", required_argument, NULL, OPT_EVICTION_TRANSITION},
+        {"kernel-memcg-notification", required_argument, NULL, OPT_KERNEL_MEMCG_NOTIFICATION},
         {"network-mode", required_argument, NULL, OPT_NETWORK_MODE},
         {"cni-conf-dir", required_argument, NULL, OPT_CNI_CONF_DIR},
         {"pod-cidr", required_argument, NULL, OPT_POD_CIDR},
@@ -1087,6 +1201,18 @@ static void usage(FILE *f)
               "  --cgroup-root PATH                 the cgroup kubepods goes under (cgroupfs syntax) [/]\n"
               "  --cgroup-driver NAME               cgroupfs (the only one) [cgroupfs]\n"
               "  --pod-max-pids N                   pids.max of each pod, -1 for none (podPidsLimit) [-1]\n"
+              "  --eviction-hard S<Q,...            hard eviction thresholds (evictionHard) "
+              "[memory.available<100Mi,\n"
+              "                                     "
+              "nodefs.available<10%,nodefs.inodesFree<5%,imagefs.available<15%]\n"
+              "  --eviction-soft S<Q,...            soft eviction thresholds (evictionSoft) [none]\n"
+              "  --eviction-soft-grace-period S=D,...  their grace periods (evictionSoftGracePeriod)\n"
+              "  --eviction-minimum-reclaim S=Q,... (evictionMinimumReclaim)\n"
+              "  --eviction-max-pod-grace-period N  soft evictions' grace period "
+              "(evictionMaxPodGracePeriod) [0]\n"
+              "  --eviction-pressure-transition-period D  (evictionPressureTransitionPeriod) [5m0s]\n"
+              "  --kernel-memcg-notification B      memory cgroup thresholds (kernelMemcgNotification) "
+              "[false]\n"
               "  --network-mode runtime|agent       who runs CNI: containerd, or cubelet through its "
               "delegate [runtime]\n"
               "  --container-log-max-size QTY       rotate a container's log above this "
@@ -1149,6 +1275,30 @@ static int parse_int_flag(const char *flag, const char *v, int min, int max, int
                 return flag_error(flag, v, why);
         }
         *ret = (int) n;
+        return 0;
+}
+
+int config_eviction_thresholds(const struct cubelet_config *c, struct ev_threshold **ret, size_t *ret_n,
+                               char **ret_err)
+{
+        struct ev_statements st = {.hard = c->eviction_hard,
+                                   .soft = c->eviction_soft,
+                                   .soft_grace = c->eviction_soft_grace,
+                                   .min_reclaim = c->eviction_min_reclaim};
+        /* enforceNodeAllocatable is "pods" (the kubepods cgroup is sized) whenever pod cgroups are on */
+        return ev_thresholds_parse(&st, c->cgroups_per_qos, ret, ret_n, ret_err);
+}
+
+static int config_check_eviction(const struct cubelet_config *c)
+{
+        struct ev_threshold *t = NULL;
+        size_t n;
+        _cleanup_free_ char *err = NULL;
+        if (config_eviction_thresholds(c, &t, &n, &err) < 0) {
+                fprintf(stderr, "cubelet: invalid eviction thresholds: %s\n", err);
+                return -EINVAL;
+        }
+        free(t);
         return 0;
 }
 
@@ -1294,6 +1444,32 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 set_str(&c->cgroup_root, optarg[0] ? optarg : "/");
                         break;
                 }
+                case OPT_EVICTION_HARD:
+                case OPT_EVICTION_SOFT:
+                case OPT_EVICTION_SOFT_GRACE:
+                case OPT_EVICTION_MIN_RECLAIM: {
+                        _cleanup_free_ char *why = eviction_flag(c, name, optarg);
+                        if (why)
+                                return flag_error(name, optarg, why);
+                        break;
+                }
+                case OPT_EVICTION_MAX_POD_GRACE: {
+                        int n;
+                        if (parse_int_flag(name, optarg, 0, INT32_MAX, &n) < 0)
+                                return -EINVAL;
+                        c->eviction_max_pod_grace_s = n;
+                        break;
+                }
+                case OPT_EVICTION_TRANSITION:
+                        if (parse_duration_ms(optarg, &ms) < 0)
+                                return flag_error(name, optarg, "expected a duration such as 5m0s");
+                        c->eviction_transition_ms = ms;
+                        break;
+                case OPT_KERNEL_MEMCG_NOTIFICATION:
+                        if (!streq(optarg, "true") && !streq(optarg, "false"))
+                                return flag_error(name, optarg, "expected true or false");
+                        c->kernel_memcg_notification = streq(optarg, "true");
+                        break;
                 case OPT_POD_MAX_PIDS: {
                         char *end;
                         errno = 0;
@@ -1568,6 +1744,8 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         c->image_gc_low, c->image_gc_high);
                 return -EINVAL;
         }
+        if (config_check_eviction(c) < 0)
+                return -EINVAL;
         lowercase(c->node_name);
         if (!is_dns1123_subdomain(c->node_name)) {
                 fprintf(stderr,

@@ -70,6 +70,15 @@ struct cubelet_config {
         bool cgroups_per_qos;           /* cgroupsPerQOS: pod cgroups under kubepods by QoS class [true] */
         char *cgroup_root;      /* cgroupRoot: where kubepods lives ["/"]; cgroupDriver is cgroupfs */
         int64_t pod_pids_limit; /* podPidsLimit / --pod-max-pids: pids.max of each pod [-1: none] */
+        /* Eviction (#15), upstream's fields and flags; statements as "signal=value" strvs. */
+        char **eviction_hard;             /* evictionHard / --eviction-hard [upstream's defaults] */
+        char **eviction_soft;             /* evictionSoft / --eviction-soft [none] */
+        char **eviction_soft_grace;       /* evictionSoftGracePeriod / --eviction-soft-grace-period */
+        char **eviction_min_reclaim;      /* evictionMinimumReclaim / --eviction-minimum-reclaim */
+        int64_t eviction_max_pod_grace_s; /* evictionMaxPodGracePeriod / --eviction-max-pod-grace-period [0] */
+        int64_t eviction_transition_ms; /* evictionPressureTransitionPeriod / --eviction-pressure-transition-
+                                         * period [5m] */
+        bool kernel_memcg_notification; /* kernelMemcgNotification / --kernel-memcg-notification [false] */
         /* Pod networking (#4); upstream's KubeletConfiguration has no such fields, so flags only. */
         enum network_mode network_mode; /* --network-mode runtime|agent [runtime] */
         char *cni_conf_dir;             /* --cni-conf-dir; NULL: runtime mode checks the runtime's own,
@@ -120,5 +129,9 @@ int parse_reserved(const char *s, int64_t *cpu_m, int64_t *mem, char **ret_err);
 /* The effective configuration as a KubeletConfiguration, for /configz (caller frees). */
 json_t *config_to_json(const struct cubelet_config *c);
 
+/* The eviction statements as thresholds (ev_thresholds_parse); -EINVAL with *ret_err when malformed. */
+struct ev_threshold;
+int config_eviction_thresholds(const struct cubelet_config *c, struct ev_threshold **ret, size_t *ret_n,
+                               char **ret_err);
 /* Go duration syntax: "1m30s", "250ms", "2h". */
 int parse_duration_ms(const char *s, int64_t *ret);

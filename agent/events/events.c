@@ -162,8 +162,8 @@ static void record_v(struct event_recorder *r, const char *kind, const char *ns,
         pthread_mutex_lock(&r->lock);
         for (size_t i = 0; i < r->n; i++) {
                 struct event *e = &r->ring[(r->head + i) % r->cap];
-                if (streq(e->uid, uid) && streq(e->reason, reason) && streq(e->message, msg) &&
-                    streq_ptr(e->field_path, field_path)) {
+                if (streq_ptr(e->kind, kind) && streq(e->uid, uid) && streq(e->reason, reason) &&
+                    streq(e->message, msg) && streq_ptr(e->field_path, field_path)) {
                         e->count++;
                         e->last_ns = now;
                         e->seq = ++r->seq;
@@ -195,6 +195,7 @@ static void record_v(struct event_recorder *r, const char *kind, const char *ns,
                             .ns = xstrdup(ns),
                             .name = xstrdup(name),
                             .uid = xstrdup(uid),
+                            .kind = kind,
                             .field_path = xstrdup(field_path),
                             .type = type,
                             .reason = xstrdup(reason),

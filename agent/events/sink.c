@@ -84,6 +84,7 @@ static void event_copy(struct event *to, const struct event *e)
                 .ns = xstrdup(e->ns),
                 .name = xstrdup(e->name),
                 .uid = xstrdup(e->uid),
+                .kind = e->kind,
                 .field_path = xstrdup(e->field_path),
                 .type = e->type,
                 .reason = xstrdup(e->reason),

@@ -1,5 +1,6 @@
 /* The node manager: registers this Node with the API server, keeps its status and its Lease fresh. */
 #include "node.h"
+#include "eviction.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -388,24 +389,32 @@ static json_t *node_status(struct node_manager *nm)
         _cleanup_free_ char *image = os_image(), *rtv = runtime_version(nm);
 
         bool ready = nm->cfg.ready ? nm->cfg.ready(nm->cfg.userdata, msg, sizeof msg) : true;
-        /* Pressure as upstream's default hard eviction thresholds see it. */
-        bool mem_pressure = mem_total > 0 && mem_avail < nm->cfg.eviction_memory;
-        bool disk_pressure = disk_total > 0 && disk_avail < disk_total / 10;
+        /* Pressure as the eviction manager sees it; without one, as the default hard thresholds would. */
+        bool pressure[EV_COND_MAX];
+        if (nm->cfg.eviction) {
+                eviction_manager_conditions(nm->cfg.eviction, pressure);
+        } else {
+                pressure[EV_COND_MEMORY] = mem_total > 0 && mem_avail < nm->cfg.eviction_memory;
+                pressure[EV_COND_DISK] = disk_total > 0 && disk_avail < disk_total / 10;
+                pressure[EV_COND_PID] = false;
+        }
         json_t *conds = json_array();
-        json_array_append_new(conds, condition(nm, "MemoryPressure", mem_pressure,
-                                               mem_pressure ? "KubeletHasInsufficientMemory"
-                                                            : "KubeletHasSufficientMemory",
-                                               mem_pressure ? "kubelet has insufficient memory available"
-                                                            : "kubelet has sufficient memory available",
-                                               now));
+        bool mp = pressure[EV_COND_MEMORY], dp = pressure[EV_COND_DISK], pp = pressure[EV_COND_PID];
+        json_array_append_new(conds,
+                              condition(nm, "MemoryPressure", mp,
+                                        mp ? "KubeletHasInsufficientMemory" : "KubeletHasSufficientMemory",
+                                        mp ? "kubelet has insufficient memory available"
+                                           : "kubelet has sufficient memory available",
+                                        now));
         json_array_append_new(
                 conds,
-                condition(nm, "DiskPressure", disk_pressure,
-                          disk_pressure ? "KubeletHasDiskPressure" : "KubeletHasNoDiskPressure",
-                          disk_pressure ? "kubelet has disk pressure" : "kubelet has no disk pressure",
-                          now));
-        json_array_append_new(conds, condition(nm, "PIDPressure", false, "KubeletHasSufficientPID",
-                                               "kubelet has sufficient PID available", now));
+                condition(nm, "DiskPressure", dp, dp ? "KubeletHasDiskPressure" : "KubeletHasNoDiskPressure",
+                          dp ? "kubelet has disk pressure" : "kubelet has no disk pressure", now));
+        json_array_append_new(conds, condition(nm, "PIDPressure", pp,
+                                               pp ? "KubeletHasInsufficientPID" : "KubeletHasSufficientPID",
+                                               pp ? "kubelet has insufficient PID available"
+                                                  : "kubelet has sufficient PID available",
+                                               now));
         json_array_append_new(conds,
                               condition(nm, "Ready", ready, ready ? "KubeletReady" : "KubeletNotReady",
                                         ready ? "kubelet is posting ready status" : msg, now));

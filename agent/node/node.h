@@ -8,6 +8,7 @@
 
 struct kube_client;
 struct cri_client;
+struct eviction_manager;
 
 struct node_config {
         struct kube_client *kube;
@@ -18,14 +19,15 @@ struct node_config {
         char **labels;        /* --node-labels: "key=value" */
         char **taints;        /* --register-with-taints: "key=value:Effect" */
         int max_pods;
-        int kubelet_port;        /* daemonEndpoints.kubeletEndpoint.Port */
-        int64_t status_ms;       /* nodeStatusUpdateFrequency [10s] */
-        int64_t report_ms;       /* nodeStatusReportFrequency [5m]: PATCH even when unchanged */
-        int lease_duration_s;    /* nodeLeaseDurationSeconds [40] */
-        int64_t timeout_ms;      /* per request */
-        int64_t reserved_memory; /* kube + system reserved, bytes */
-        int64_t reserved_cpu_m;  /* kube + system reserved, millicores */
-        int64_t eviction_memory; /* hard eviction memory.available, bytes [100Mi] */
+        int kubelet_port;                  /* daemonEndpoints.kubeletEndpoint.Port */
+        int64_t status_ms;                 /* nodeStatusUpdateFrequency [10s] */
+        int64_t report_ms;                 /* nodeStatusReportFrequency [5m]: PATCH even when unchanged */
+        int lease_duration_s;              /* nodeLeaseDurationSeconds [40] */
+        int64_t timeout_ms;                /* per request */
+        int64_t reserved_memory;           /* kube + system reserved, bytes */
+        int64_t reserved_cpu_m;            /* kube + system reserved, millicores */
+        int64_t eviction_memory;           /* hard eviction memory.available, bytes [100Mi] */
+        struct eviction_manager *eviction; /* the pressure conditions; NULL: the default thresholds */
         /* Ready condition: false with upstream's message ("container runtime is down", "PLEG is not
          * healthy: ...", "container runtime network not ready: ..."). */
         bool (*ready)(void *userdata, char *message, size_t len);

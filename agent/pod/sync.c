@@ -1,6 +1,7 @@
 /* One pod's runtime work: make the runtime match the desired spec (sandbox, images, containers, restarts),
  * or tear the pod down. Runs on a pod worker thread; the only code that changes a pod's containers. */
 #include "sync.h"
+#include "eviction.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -478,8 +479,8 @@ static int ensure_pod_cgroup(const struct sync_ctx *ctx, struct pod *pod, struct
 /* upstream's getPullSecretsForPod + MakeDockerKeyring: the pod's imagePullSecrets (API pods only; static
  * pods use the node's credentials). A secret that cannot be read is passed over with a warning, as
  * upstream; one that is broken fails the pull (-EINVAL, err says why). NULL and 0 when there are none. */
-static int pod_pull_keyring(const struct sync_ctx *ctx, const struct pod *pod, struct keyring **ret, char *err,
-                            size_t err_len)
+static int pod_pull_keyring(const struct sync_ctx *ctx, const struct pod *pod, struct keyring **ret,
+                            char *err, size_t err_len)
 {
         json_t *secrets = json_object_get(json_object_get(pod->json, "spec"), "imagePullSecrets"), *ref;
         size_t i;
@@ -569,12 +570,14 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
          * runtime is never asked; one without tag or digest gets ":latest". */
         if (image_ref_parse(c->image, &ref, why, sizeof why) < 0) {
                 res_cerror(res, c->name, "InvalidImageName",
-                           "Failed to apply default image tag \"%s\": couldn't parse image reference \"%s\": %s",
+                           "Failed to apply default image tag \"%s\": couldn't parse image reference "
+                           "\"%s\": %s",
                            c->image, c->image, why);
                 pod_event(ctx, pod, fp, EVENT_WARNING, "InspectFailed", "%s", res->error);
                 return -EINVAL;
         }
-        _cleanup_free_ char *image = ref.tag_defaulted ? strdup_printf("%s:latest", c->image) : xstrdup(c->image);
+        _cleanup_free_ char *image =
+                ref.tag_defaulted ? strdup_printf("%s:latest", c->image) : xstrdup(c->image);
         _cleanup_free_ char *repo = xstrdup(ref.repo);
         image_ref_done(&ref);
         /* upstream's image back-off key: per pod and image. It starts with the pod's UID, as the crash-loop
@@ -1733,9 +1736,10 @@ static int64_t deadline_left_ms(const struct sync_ctx *ctx, const struct pod *po
 
 /* Stops every running container of the pod but those in skip (already being stopped), then every ready
  * sandbox: before a new sandbox, and when a finished pod still has something up. */
-static void stop_what_runs(const struct sync_ctx *ctx, const struct pod *pod, const struct pod_runtime *rt,
-                           Runtime__V1__Container *const *skip, size_t n_skip, const char *fullname,
-                           struct sync_result *res)
+static void stop_what_runs_grace(const struct sync_ctx *ctx, const struct pod *pod,
+                                 const struct pod_runtime *rt, Runtime__V1__Container *const *skip,
+                                 size_t n_skip, int64_t grace_s, const char *fullname,
+                                 struct sync_result *res)
 {
         Runtime__V1__Container **running =
                 OOM_CHECK(calloc(rt->containers->n_containers + 1, sizeof *running));
@@ -1749,11 +1753,30 @@ static void stop_what_runs(const struct sync_ctx *ctx, const struct pod *pod, co
                         running[n++] = c;
         }
         if (n)
-                stop_containers(ctx, running, n, pod->termination_grace_period, fullname, res);
+                stop_containers(ctx, running, n, grace_s, fullname, res);
         free(running);
         for (size_t i = 0; i < rt->sandboxes->n_items; i++)
                 if (rt->sandboxes->items[i]->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY)
                         stop_sandbox(ctx, rt->sandboxes->items[i]->id, false, res);
+}
+
+static void stop_what_runs(const struct sync_ctx *ctx, const struct pod *pod, const struct pod_runtime *rt,
+                           Runtime__V1__Container *const *skip, size_t n_skip, const char *fullname,
+                           struct sync_result *res)
+{
+        stop_what_runs_grace(ctx, pod, rt, skip, n_skip, pod->termination_grace_period, fullname, res);
+}
+
+/* Whether the eviction manager evicted the pod: its message, and the grace period its containers get
+ * (the eviction's, never longer than the pod's own). */
+static bool evicted(const struct sync_ctx *ctx, const struct pod *pod, char *msg, size_t len,
+                    int64_t *grace_s)
+{
+        int64_t g;
+        if (!ctx->eviction || !eviction_manager_evicted(ctx->eviction, pod->uid, msg, len, &g))
+                return false;
+        *grace_s = MIN(g, pod->termination_grace_period);
+        return true;
 }
 
 /* Upstream's soft admit handlers (canRunPod): AppArmor profiles this host cannot enforce. false with the
@@ -1789,9 +1812,14 @@ static void publish_status(const struct sync_ctx *ctx, struct pod *pod, const st
                 rs.blocked_reason = res->blocked_reason;
                 rs.blocked_message = res->blocked_message;
         }
+        char ev_msg[1024];
+        int64_t ev_grace;
         if (deadline_left_ms(ctx, pod) <= 0) {
                 rs.reason = DEADLINE_REASON;
                 rs.message = DEADLINE_MESSAGE;
+        } else if (evicted(ctx, pod, ev_msg, sizeof ev_msg, &ev_grace)) {
+                rs.reason = EVICTED_REASON;
+                rs.message = ev_msg;
         }
         Runtime__V1__PodSandbox *sb = newest_sandbox(&rt);
         if (sb) {
@@ -1884,11 +1912,22 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
                 finished = true;
         } else if (left != INT64_MAX && left > 0)
                 res->deadline_ms = left + 1; /* wake up when the time is up */
+        char ev_msg[1024];
+        int64_t stop_grace = pod->termination_grace_period;
+        bool was_evicted = evicted(ctx, pod, ev_msg, sizeof ev_msg, &stop_grace);
+        if (was_evicted && !finished) {
+                /* Upstream's killPodNow from the eviction manager: the pod fails, then stops with the
+                 * eviction's grace period (its Event was recorded by the manager). */
+                log_info("Pod evicted, killing it", "pod=\"%s\" gracePeriod=%lld message=\"%s\"", fullname,
+                         (long long) stop_grace, log_q(ev_msg));
+                publish_status(ctx, pod, res, &rt);
+                finished = true;
+        }
         if (finished) {
                 /* Whatever still runs of it stops; nothing starts. */
                 if (sandbox_ready)
                         log_info("Pod has finished, stopping its sandbox", "pod=\"%s\"", fullname);
-                stop_what_runs(ctx, pod, &rt, NULL, 0, fullname, res);
+                stop_what_runs_grace(ctx, pod, &rt, NULL, 0, stop_grace, fullname, res);
                 res->terminal = true;
                 publish_status(ctx, pod, res, NULL);
                 pod_runtime_done(&rt);

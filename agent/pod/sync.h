@@ -32,6 +32,8 @@ struct rc_cache;
 #define ANN_TERMINATION_MSG_PATH "io.kubernetes.container.terminationMessagePath"
 #define ANN_PRE_STOP             "io.kubernetes.container.preStopHandler"
 
+struct eviction_manager;
+
 struct sync_ctx {
         struct cri_client *cri;
         const char *root_dir;           /* /var/lib/cubelet */
@@ -58,6 +60,7 @@ struct sync_ctx {
         bool api_server;                     /* a kubeconfig is set (RuntimeClasses must come from it) */
         struct image_credentials *credentials; /* registry credentials for pulls; NULL: none */
         struct image_puller *puller;           /* runs the pulls off the pod workers */
+        struct eviction_manager *eviction;     /* pods it evicted fail and stop; NULL: none */
 };
 
 #define SYNC_MAX_WAITS 16

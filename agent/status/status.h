@@ -68,6 +68,7 @@ json_t *pod_status_compute(const struct pod *pod, const struct pod_runtime_statu
  * deadline or a start time. */
 int64_t pod_deadline_left_ms(const struct pod *pod, int64_t start_ns, int64_t now_ns);
 #define DEADLINE_REASON  "DeadlineExceeded"
+#define EVICTED_REASON   "Evicted"
 #define DEADLINE_MESSAGE "Pod was active on the node longer than the specified deadline"
 
 /* "2026-11-26T21:35:25Z" */

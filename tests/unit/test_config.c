@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "thresholds.h"
 #include "util.h"
 
 static char tmpdir[] = "/tmp/test-config-XXXXXX";
@@ -465,7 +466,7 @@ static void test_config_unknown_field_warns(void **state)
         _cleanup_free_ char *path = write_tmp("unknown.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
                                                               "kind: KubeletConfiguration\n"
                                                               "cpuManagerPolicy: static\n"
-                                                              "evictionHard: {memory.available: 100Mi}\n"
+                                                              "topologyManagerPolicy: single-numa-node\n"
                                                               "healthzPort: 4321\n");
         _cleanup_free_ char *err = NULL;
         struct cubelet_config c;
@@ -478,7 +479,7 @@ static void test_config_unknown_field_warns(void **state)
         assert_int_equal(c.healthz_port, 4321); /* the known field still applies */
         /* One warning per unknown field, naming file and field, and none for the known ones. */
         _cleanup_free_ char *f1 = strdup_printf("file=\"%s\" field=\"cpuManagerPolicy\"", path);
-        if (!strstr(log, f1) || !strstr(log, "field=\"evictionHard\"") || !strstr(log, "ignoring"))
+        if (!strstr(log, f1) || !strstr(log, "field=\"topologyManagerPolicy\"") || !strstr(log, "ignoring"))
                 fail_msg("warnings: %s", log);
         assert_null(strstr(log, "healthzPort"));
         assert_true(log[0] == 'W'); /* klog's warning level */
@@ -1005,6 +1006,98 @@ static void test_image_gc_config(void **state)
         config_done(&c);
 }
 
+/* #15: eviction thresholds from flags and the file, upstream's defaults, and malformed ones refused at start. */
+static void test_eviction_settings(void **state)
+{
+        (void) state;
+        struct cubelet_config c;
+        struct ev_threshold *t = NULL;
+        size_t n = 0;
+        char *err = NULL;
+
+        /* upstream's defaults */
+        assert_int_equal(parse(&c, "--hostname-override=n1", NULL), 0);
+        assert_int_equal(c.eviction_transition_ms, 300000);
+        assert_int_equal(config_eviction_thresholds(&c, &t, &n, &err), 0);
+        assert_int_equal(n, 5); /* four, and allocatableMemory.available from memory.available */
+        assert_int_equal(t[0].signal, EV_MEMORY_AVAILABLE);
+        assert_int_equal(t[0].value.quantity, 100 << 20);
+        assert_int_equal(t[4].signal, EV_ALLOCATABLE_MEMORY_AVAILABLE);
+        free(t);
+        config_done(&c);
+
+        assert_int_equal(parse(&c, "--hostname-override=n1",
+                               "--eviction-hard=memory.available<1Gi,pid.available<10%",
+                               "--eviction-soft=nodefs.available<20%",
+                               "--eviction-soft-grace-period=nodefs.available=1m30s",
+                               "--eviction-minimum-reclaim=memory.available=500Mi",
+                               "--eviction-max-pod-grace-period=30",
+                               "--eviction-pressure-transition-period=30s", NULL),
+                         0);
+        assert_int_equal(config_eviction_thresholds(&c, &t, &n, &err), 0);
+        assert_int_equal(n, 4);
+        assert_int_equal(t[0].value.quantity, 1LL << 30);
+        assert_true(t[0].has_min_reclaim);
+        assert_int_equal(t[0].min_reclaim.quantity, 500LL << 20);
+        assert_int_equal(t[1].signal, EV_PID_AVAILABLE);
+        assert_true(t[1].value.fraction > 0.099 && t[1].value.fraction < 0.101);
+        assert_int_equal(t[2].signal, EV_NODEFS_AVAILABLE);
+        assert_int_equal(t[2].grace_ms, 90000);
+        assert_int_equal(c.eviction_max_pod_grace_s, 30);
+        assert_int_equal(c.eviction_transition_ms, 30000);
+        free(t);
+        config_done(&c);
+
+        /* malformed: a clear error at start */
+        assert_int_equal(parse(&c, "--eviction-hard=memory.available<lots", NULL), -EINVAL);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--eviction-hard=memory.free<1Gi", NULL), -EINVAL);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--eviction-hard=memory.available=1Gi", NULL), -EINVAL);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--eviction-hard=nodefs.available<120%", NULL), -EINVAL);
+        config_done(&c);
+        /* a soft threshold without its grace period */
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--eviction-soft=memory.available<1Gi", NULL),
+                         -EINVAL);
+        config_done(&c);
+
+        /* the file: maps, replacing the defaults */
+        _cleanup_free_ char *path =
+                write_tmp("eviction.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                           "kind: KubeletConfiguration\n"
+                                           "evictionHard: {memory.available: 200Mi}\n"
+                                           "evictionSoft: {memory.available: 300Mi}\n"
+                                           "evictionSoftGracePeriod: {memory.available: 10s}\n"
+                                           "evictionMinimumReclaim: {nodefs.available: 5%}\n"
+                                           "evictionPressureTransitionPeriod: 1s\n"
+                                           "evictionMaxPodGracePeriod: 5\n"
+                                           "kernelMemcgNotification: true\n");
+        config_init_defaults(&c);
+        assert_int_equal(config_load_file(&c, path, &err), 0);
+        assert_int_equal(config_eviction_thresholds(&c, &t, &n, &err), 0);
+        assert_int_equal(n, 3);
+        assert_int_equal(t[0].value.quantity, 200 << 20);
+        assert_int_equal(t[1].grace_ms, 10000);
+        assert_int_equal(t[2].signal, EV_ALLOCATABLE_MEMORY_AVAILABLE);
+        assert_true(c.kernel_memcg_notification);
+        assert_int_equal(c.eviction_transition_ms, 1000);
+        free(t);
+        config_done(&c);
+
+        _cleanup_free_ char *bad =
+                write_tmp("bad-eviction.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                               "kind: KubeletConfiguration\n"
+                                               "evictionHard: {memory.available: -1Gi}\n");
+        config_init_defaults(&c);
+        assert_int_equal(config_load_file(&c, bad, &err), -EINVAL);
+        assert_non_null(strstr(
+                err, "evictionHard.memory.available: eviction threshold memory.available must be positive"));
+        free(err);
+        err = NULL;
+        config_done(&c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1027,6 +1120,7 @@ int main(void)
                 cmocka_unit_test(test_local_socket),
                 cmocka_unit_test(test_extra_networks),
                 cmocka_unit_test(test_dns_settings),
+                cmocka_unit_test(test_eviction_settings),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -154,6 +154,45 @@ static void test_node_events(void **state)
         events_free(r);
 }
 
+/* The Node's own events (the eviction manager's): kind Node, uid the node's name, in "default", no
+ * namespace on the object, as upstream's nodeRef; in the list and in what the sink POSTs. */
+static void test_node_events_eviction(void **state)
+{
+        (void) state;
+        struct event_recorder *r = events_new(8, 1.0 / 300, 25, "node1");
+        events_record(r, "ns", "node1", "u", NULL, EVENT_NORMAL, "Started", "same name, a pod");
+        events_record_node(r, EVENT_NORMAL, "NodeHasInsufficientMemory",
+                           "Node %s status is now: %s", "node1", "NodeHasInsufficientMemory");
+        json_t *list = events_list_json(r);
+        json_t *e = json_array_get(json_object_get(list, "items"), 1),
+               *o = json_object_get(e, "involvedObject");
+        assert_string_equal(json_string_value(json_object_get(o, "kind")), "Node");
+        assert_string_equal(json_string_value(json_object_get(o, "name")), "node1");
+        assert_string_equal(json_string_value(json_object_get(o, "uid")), "node1");
+        assert_null(json_object_get(o, "namespace"));
+        assert_string_equal(json_string_value(json_object_get(json_object_get(e, "metadata"), "namespace")),
+                            "default");
+        assert_string_equal(json_string_value(json_object_get(e, "message")),
+                            "Node node1 status is now: NodeHasInsufficientMemory");
+        o = json_object_get(json_array_get(json_object_get(list, "items"), 0), "involvedObject");
+        assert_string_equal(json_string_value(json_object_get(o, "kind")), "Pod");
+        json_decref(list);
+        struct event ev = {.ns = "default",
+                           .name = "node1",
+                           .uid = "node1",
+                           .kind = "Node",
+                           .type = EVENT_WARNING,
+                           .reason = "EvictionThresholdMet",
+                           .message = "Attempting to reclaim memory",
+                           .count = 1};
+        json_t *api = event_to_api_json(&ev, "node1");
+        o = json_object_get(api, "involvedObject");
+        assert_string_equal(json_string_value(json_object_get(o, "kind")), "Node");
+        assert_null(json_object_get(o, "namespace"));
+        json_decref(api);
+        events_free(r);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -163,6 +202,7 @@ int main(void)
                 cmocka_unit_test(test_spam_filter_is_per_object),
                 cmocka_unit_test(test_since_follows_new_and_counted_events),
                 cmocka_unit_test(test_ring_is_bounded_and_listed),
+                cmocka_unit_test(test_node_events_eviction),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,116 @@
+#!/bin/bash
+# Node-pressure eviction (#15) against a real kube-apiserver and containerd, with real memory pressure made
+# safely: memory.available's hard threshold is set a few hundred MiB below what the node has now (as
+# cubelet computes it: MemTotal minus the top memory cgroup's working set), and a BestEffort pod allocates
+# more than that beside a Guaranteed one. The BestEffort pod is evicted (Failed, reason Evicted, upstream's
+# message, a Warning Event), the Guaranteed one runs on, MemoryPressure turns True on the Node with
+# upstream's reason and back False after the (shortened) transition period, and a new BestEffort pod is
+# refused while it holds. Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, MASTER_DIR, KUBECTL.
+source "$(dirname "$0")/../integration/lib.sh"
+skip_unless_ready
+[ -x "${KUBECTL:-}" ] || { echo "SKIP: no kubectl at ${KUBECTL:-} (run tests/e2e/kube-build.sh)"; exit 77; }
+MASTER=$(dirname "$0")/master.sh
+[ -s "$MASTER_DIR/admin.kubeconfig" ] || { echo "SKIP: no API server at $MASTER_DIR (fixture did not start)"; exit 77; }
+[ -r /sys/fs/cgroup/memory/memory.usage_in_bytes ] || { echo "SKIP: needs the cgroup v1 memory hierarchy"; exit 77; }
+NODE=e2e-evict-node
+IMG=cubelet.local/busybox:1.35
+export KUBECONFIG=$MASTER_DIR/admin.kubeconfig
+k() { "$KUBECTL" --request-timeout=10s "$@"; }
+M="$WORK/manifests"
+mkdir -p "$M"
+PODS="ev-guar ev-hog ev-late ev-burst"
+"$MASTER" node-kubeconfig "$MASTER_DIR" "$NODE" "$WORK/node.kubeconfig" >/dev/null
+k delete node "$NODE" --ignore-not-found >/dev/null 2>&1
+# shellcheck disable=SC2086
+k delete pod $PODS --ignore-not-found --grace-period=0 --force >/dev/null 2>&1
+
+# What cubelet's memory.available is now: MemTotal - (usage - total_inactive_file) of the top cgroup.
+available() {
+  local total usage inactive
+  total=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) * 1024 ))
+  usage=$(cat /sys/fs/cgroup/memory/memory.usage_in_bytes)
+  inactive=$(awk '$1 == "total_inactive_file" {print $2}' /sys/fs/cgroup/memory/memory.stat)
+  echo $(( total - (usage - inactive) ))
+}
+MI=$((1024 * 1024))
+HOG_MB=600                                    # what the BestEffort pod allocates
+THRESHOLD=$(( ($(available) - 300 * MI) / MI )) # crossed once it holds 300 MiB of its 600
+cat >"$WORK/config.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+evictionHard: {memory.available: ${THRESHOLD}Mi}
+evictionPressureTransitionPeriod: 20s
+kernelMemcgNotification: true
+YAML
+echo "# memory.available threshold ${THRESHOLD}Mi (available now $(( $(available) / MI ))Mi)"
+
+pod() { # pod NAME SPEC-EXTRA CONTAINER-EXTRA COMMAND
+  k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: $1}
+spec:
+  nodeName: $NODE
+  terminationGracePeriodSeconds: 30
+  $2
+  containers:
+  - name: c
+    image: $IMG
+    imagePullPolicy: Never
+    command: ["sh", "-c", "$4"]
+    $3
+YAML
+}
+pod_jp() { k get pod "$1" -o "jsonpath=$2" 2>/dev/null; }
+phase_is() { [ "$(pod_jp "$1" '{.status.phase}')" = "$2" ]; }
+node_cond() { k get node "$NODE" -o "jsonpath={.status.conditions[?(@.type==\"$1\")].$2}" 2>/dev/null; }
+cond_is() { [ "$(node_cond "$1" status)" = "$2" ]; }
+event_starts() { # event_starts POD REASON PREFIX: kubectl sees the Warning event
+  k get events --field-selector "involvedObject.name=$1,reason=$2,type=Warning" \
+    -o jsonpath='{.items[0].message}' 2>/dev/null | grep -q "^$3"
+}
+
+start_cubelet "$M" --kubeconfig "$WORK/node.kubeconfig" --config "$WORK/config.yaml"
+check "node registers" wait_for 30 cond_is Ready True
+check "MemoryPressure False with upstream's reason" [ "$(node_cond MemoryPressure reason)" = KubeletHasSufficientMemory ]
+check "DiskPressure and PIDPressure False" [ "$(node_cond DiskPressure status)$(node_cond PIDPressure status)" = FalseFalse ]
+
+pod ev-guar '' 'resources: {limits: {cpu: 100m, memory: 32Mi}}' 'sleep 3600'
+check "the Guaranteed pod runs" wait_for 60 phase_is ev-guar Running
+# The hog holds HOG_MB in a shell variable (freed when it dies, unlike a tmpfs).
+pod ev-hog '' '' "x=\$(head -c ${HOG_MB}m /dev/zero | tr '\\\\0' a); echo held; sleep 3600"
+check "MemoryPressure turns True" wait_for 90 cond_is MemoryPressure True
+check "... reason KubeletHasInsufficientMemory" [ "$(node_cond MemoryPressure reason)" = KubeletHasInsufficientMemory ]
+check "... message as upstream's" [ "$(node_cond MemoryPressure message)" = "kubelet has insufficient memory available" ]
+check "the BestEffort pod is Failed" wait_for 60 phase_is ev-hog Failed
+# A new BestEffort pod while the condition holds (the transition period) is refused at admission.
+pod ev-late '' '' 'sleep 3600'
+check "... reason Evicted" [ "$(pod_jp ev-hog '{.status.reason}')" = Evicted ]
+msg=$(pod_jp ev-hog '{.status.message}')
+check "... upstream's message ($msg)" grep -Eq '^The node was low on resource: memory\. Container c was using [0-9]+(Ki|Mi)?, which exceeds its request of 0\. $' <<<"$msg"
+check "... a Warning Event Evicted" wait_for 20 event_starts ev-hog Evicted "The node was low on resource: memory."
+check "... the memory cgroup threshold woke the manager" log_has "memory cgroup threshold crossed"
+node_event() { # node_event REASON: kubectl sees the Node's event
+  [ "$(k get events --field-selector "involvedObject.kind=Node,involvedObject.name=$NODE,reason=$1" \
+    -o jsonpath='{.items[0].message}' 2>/dev/null)" = "$2" ]
+}
+check "... the Node's event NodeHasInsufficientMemory" \
+  wait_for 20 node_event NodeHasInsufficientMemory "Node $NODE status is now: NodeHasInsufficientMemory"
+check "... and EvictionThresholdMet" wait_for 20 node_event EvictionThresholdMet "Attempting to reclaim memory"
+check "a new BestEffort pod under MemoryPressure: Failed" wait_for 30 phase_is ev-late Failed
+check "... reason Evicted" [ "$(pod_jp ev-late '{.status.reason}')" = Evicted ]
+check "... upstream's message" [ "$(pod_jp ev-late '{.status.message}')" = "Pod The node had condition: [MemoryPressure]. " ]
+check "the Guaranteed pod runs on, never restarted" \
+  [ "$(pod_jp ev-guar '{.status.phase}/{.status.containerStatuses[0].restartCount}')" = Running/0 ]
+check "nothing of the hog runs" wait_for 30 bash -c "! $CUBELET_CRI -r unix://$SOCK ps | grep -q 'ev-hog'"
+check "MemoryPressure back to False after the transition period" wait_for 90 cond_is MemoryPressure False
+check "... reason KubeletHasSufficientMemory" [ "$(node_cond MemoryPressure reason)" = KubeletHasSufficientMemory ]
+pod ev-burst '' 'resources: {requests: {memory: 8Mi}}' 'sleep 3600'
+check "pods are admitted again" wait_for 60 phase_is ev-burst Running
+check "the Guaranteed pod was never evicted" [ "$(pod_jp ev-guar '{.status.phase}')" = Running ]
+
+# shellcheck disable=SC2086
+k delete pod $PODS --grace-period=0 --force >/dev/null 2>&1
+check "cubelet exits cleanly" stop_cubelet
+k delete node "$NODE" --ignore-not-found >/dev/null 2>&1
+finish

@@ -1,0 +1,71 @@
+#!/bin/bash
+# Node-pressure signals in standalone mode (#15) against a real containerd, with real memory pressure made
+# safely: memory.available's hard threshold a few hundred MiB below what the node has now, and a static pod
+# that allocates more. Static pods are critical: never evicted (upstream's rule, logged), but the pressure
+# shows on /healthz?verbose at once (the memory cgroup threshold), and goes away after the transition period
+# once the pod is gone. A malformed threshold stops cubelet at start with a clear error.
+source "$(dirname "$0")/lib.sh"
+skip_unless_ready
+[ -r /sys/fs/cgroup/memory/memory.usage_in_bytes ] || { echo "SKIP: needs the cgroup v1 memory hierarchy"; exit 77; }
+M="$WORK/manifests"
+mkdir -p "$M"
+IMG=cubelet.local/busybox:1.35
+
+# A malformed threshold: a clear start-up error, exit 2.
+rc=0
+"$CUBELET" --pod-manifest-path "$M" --eviction-hard 'memory.available<lots' >"$WORK/bad.log" 2>&1 || rc=$?
+check "a malformed --eviction-hard: exit 2" [ "$rc" = 2 ]
+check "... naming the threshold" grep -q 'threshold for signal memory.available has an invalid quantity "lots"' "$WORK/bad.log"
+rc=0
+"$CUBELET" --pod-manifest-path "$M" --eviction-soft 'memory.available<1Gi' >"$WORK/bad.log" 2>&1 || rc=$?
+check "a soft threshold without a grace period: exit 2" [ "$rc" = 2 ]
+check "... upstream's message" grep -q 'grace period must be specified for the soft eviction threshold memory.available' "$WORK/bad.log"
+
+available() { # cubelet's memory.available: MemTotal - (usage - total_inactive_file) of the top cgroup
+  local total usage inactive
+  total=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) * 1024 ))
+  usage=$(cat /sys/fs/cgroup/memory/memory.usage_in_bytes)
+  inactive=$(awk '$1 == "total_inactive_file" {print $2}' /sys/fs/cgroup/memory/memory.stat)
+  echo $(( total - (usage - inactive) ))
+}
+MI=$((1024 * 1024))
+THRESHOLD=$(( ($(available) - 300 * MI) / MI ))
+echo "# memory.available threshold ${THRESHOLD}Mi"
+start_cubelet "$M" --eviction-hard "memory.available<${THRESHOLD}Mi,nodefs.available<1%" \
+  --eviction-pressure-transition-period 15s --kernel-memcg-notification true
+verbose() { curl -sf "http://127.0.0.1:$HEALTHZ_PORT/healthz?verbose"; }
+verbose_has() { verbose | grep -qF -- "$1"; }
+check "no pressure: /healthz?verbose says so" wait_for 20 verbose_has "[+]pressure ok"
+
+cat >"$M/hog.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMG
+    command: ["sh", "-c", "x=\$(head -c 600m /dev/zero | tr '\\\\0' a); echo held; sleep 3600"]
+YAML
+check "MemoryPressure on /healthz?verbose" wait_for 90 verbose_has "[-]pressure failed: MemoryPressure"
+check "... woken by the memory cgroup threshold" log_has "memory cgroup threshold crossed"
+node_event() { # node_event REASON MESSAGE: a Node event on the local socket's /events
+  local_get /events | jq -e --arg n "$NODE" --arg r "$1" --arg m "$2" \
+    '.items[] | select(.involvedObject.kind == "Node" and .involvedObject.name == $n and .reason == $r and .message == $m)' \
+    >/dev/null
+}
+check "... the Node's event NodeHasInsufficientMemory on /events" \
+  wait_for 10 node_event NodeHasInsufficientMemory "Node $NODE status is now: NodeHasInsufficientMemory"
+check "... and EvictionThresholdMet" wait_for 10 node_event EvictionThresholdMet "Attempting to reclaim memory"
+check "... the static pod is critical: not evicted" wait_for 30 log_has '"Eviction manager: cannot evict a critical pod" pod="default/hog-'
+check "... and runs on" is_running c default/hog-$NODE
+check "/healthz itself stays ok" curl -sf "http://127.0.0.1:$HEALTHZ_PORT/healthz" -o /dev/null
+rm "$M/hog.yaml"
+check "the hog stops" wait_for 60 is_gone c default/hog-$NODE
+check "pressure goes away after the transition period" wait_for 60 verbose_has "[+]pressure ok"
+check "... logged" log_has '"Eviction manager: node condition changed" condition="MemoryPressure" status="False"'
+check "... and the Node's event NodeHasSufficientMemory" \
+  wait_for 10 node_event NodeHasSufficientMemory "Node $NODE status is now: NodeHasSufficientMemory"
+check "cubelet exits cleanly" stop_cubelet
+finish
