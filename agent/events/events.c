@@ -191,8 +191,7 @@ static void record_v(struct event_recorder *r, const char *kind, const char *ns,
                 r->head = (r->head + 1) % r->cap;
                 event_clear(e);
         }
-        *e = (struct event){.kind = kind,
-                            .ns = xstrdup(ns),
+        *e = (struct event){.ns = xstrdup(ns),
                             .name = xstrdup(name),
                             .uid = xstrdup(uid),
                             .kind = kind,

@@ -80,7 +80,6 @@ json_t *event_to_api_json(const struct event *e, const char *node_name)
 static void event_copy(struct event *to, const struct event *e)
 {
         *to = (struct event){
-                .kind = e->kind,
                 .ns = xstrdup(e->ns),
                 .name = xstrdup(e->name),
                 .uid = xstrdup(e->uid),
