@@ -32,8 +32,9 @@ void config_init_defaults(struct cubelet_config *c)
         c->http_check_ms = 20000;
         c->sync_ms = 60000;
         c->runtime_timeout_ms = 120000;
-        c->workers = 4;
+        c->workers = 0;
         c->relist_ms = 1000;
+        c->evented_relist_ms = 300000;
         c->runtime_events = true;
         c->register_node = true;
         c->log_max_size = 10 << 20;
@@ -851,6 +852,7 @@ enum {
         OPT_NODE_IP,
         OPT_RUNTIME_EVENTS,
         OPT_RELIST,
+        OPT_EVENTED_RELIST,
         OPT_KUBECONFIG,
         OPT_REGISTER_NODE,
         OPT_NODE_LABELS,
@@ -912,6 +914,7 @@ static const struct option options[] = {
         {"node-ip", required_argument, NULL, OPT_NODE_IP},
         {"runtime-event-stream", required_argument, NULL, OPT_RUNTIME_EVENTS},
         {"pleg-relist-period", required_argument, NULL, OPT_RELIST},
+        {"pleg-evented-relist-period", required_argument, NULL, OPT_EVENTED_RELIST},
         {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
         {"register-node", required_argument, NULL, OPT_REGISTER_NODE},
         {"node-labels", required_argument, NULL, OPT_NODE_LABELS},
@@ -981,9 +984,10 @@ static void usage(FILE *f)
               "  --http-check-frequency DURATION    how often the URL is read (httpCheckFrequency) [20s]\n"
               "  --sync-frequency DURATION          full pod resync [1m]\n"
               "  --runtime-request-timeout DURATION CRI call deadline [2m]\n"
-              "  --pod-workers N                    pod worker threads [4]\n"
+              "  --pod-workers N                    at most N pod syncs at once; 0: every pod at once [0]\n"
               "  --runtime-event-stream BOOL        containerd's task events for instant exits [true]\n"
-              "  --pleg-relist-period DURATION      the runtime relist, the safety net under events [1s]\n"
+              "  --pleg-relist-period DURATION      the runtime relist while the event stream is down [1s]\n"
+              "  --pleg-evented-relist-period DURATION  the safety relist while it is up [5m]\n"
               "  --kubeconfig FILE                  the API server and credentials; none: standalone "
               "[none]\n"
               "  --register-node BOOL               register the Node with the API server [true]\n"
@@ -996,7 +1000,8 @@ static void usage(FILE *f)
               "[none]\n"
               "  --cgroups-per-qos BOOL             pod cgroups under kubepods by QoS class [true]\n"
               "  --serialize-image-pulls BOOL       one image pull at a time (serializeImagePulls) [true]\n"
-              "  --max-parallel-image-pulls N       pulls at once when not serialized (maxParallelImagePulls)\n"
+              "  --max-parallel-image-pulls N       pulls at once when not serialized "
+              "(maxParallelImagePulls)\n"
               "                                     [16]\n"
               "  --cgroup-root PATH                 the cgroup kubepods goes under (cgroupfs syntax) [/]\n"
               "  --cgroup-driver NAME               cgroupfs (the only one) [cgroupfs]\n"
@@ -1232,6 +1237,11 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 return flag_error(name, optarg, "expected a duration of at least 100ms");
                         c->relist_ms = ms;
                         break;
+                case OPT_EVENTED_RELIST:
+                        if (parse_duration_ms(optarg, &ms) < 0 || ms < 100)
+                                return flag_error(name, optarg, "expected a duration of at least 100ms");
+                        c->evented_relist_ms = ms;
+                        break;
                 case OPT_MANIFEST_URL:
                         if (optarg[0] && manifest_url_problem(optarg))
                                 return flag_error(name, optarg, manifest_url_problem(optarg));
@@ -1259,7 +1269,7 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                                   : &c->runtime_timeout_ms) = ms;
                         break;
                 case OPT_WORKERS:
-                        if (parse_int_flag(name, optarg, 1, 64, &c->workers) < 0)
+                        if (parse_int_flag(name, optarg, 0, 4096, &c->workers) < 0)
                                 return -EINVAL;
                         break;
                 case OPT_KUBE_RESERVED:
@@ -1416,7 +1426,8 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
         /* As upstream's validation. */
         if (c->serialize_image_pulls && c->max_parallel_image_pulls > 1) {
                 fprintf(stderr,
-                        "cubelet: invalid configuration: maxParallelImagePulls (--max-parallel-image-pulls) %d "
+                        "cubelet: invalid configuration: maxParallelImagePulls (--max-parallel-image-pulls) "
+                        "%d "
                         "must be 1 when serializeImagePulls (--serialize-image-pulls) is true\n",
                         c->max_parallel_image_pulls);
                 return -EINVAL;

@@ -25,9 +25,10 @@ struct cubelet_config {
         int64_t file_check_ms;      /* fileCheckFrequency */
         int64_t sync_ms;            /* syncFrequency */
         int64_t runtime_timeout_ms; /* runtimeRequestTimeout */
-        int64_t relist_ms;          /* --pleg-relist-period [1s] */
+        int64_t relist_ms;          /* --pleg-relist-period [1s]: while the event stream is down */
+        int64_t evented_relist_ms;  /* --pleg-evented-relist-period [5m]: while it is up */
         bool runtime_events;        /* --runtime-event-stream: containerd's event stream for instant exits */
-        int workers;                /* pod worker threads */
+        int workers;                /* --pod-workers: at most that many syncs at once; 0: no cap */
         /* The manifest URL source: none without staticPodURL. */
         char *static_pod_url;         /* staticPodURL / --manifest-url */
         char **static_pod_url_header; /* staticPodURLHeader / --manifest-url-header: "Name:value", in order */
@@ -50,9 +51,9 @@ struct cubelet_config {
         int64_t reserved_cpu_m, reserved_mem;
         bool serialize_image_pulls;   /* serializeImagePulls: one pull at a time [true] */
         int max_parallel_image_pulls; /* maxParallelImagePulls with serializeImagePulls false; 0: unset */
-        bool cgroups_per_qos;   /* cgroupsPerQOS: pod cgroups under kubepods by QoS class [true] */
-        char *cgroup_root;      /* cgroupRoot: where kubepods lives ["/"]; cgroupDriver is cgroupfs */
-        int64_t pod_pids_limit; /* podPidsLimit / --pod-max-pids: pids.max of each pod [-1: none] */
+        bool cgroups_per_qos;         /* cgroupsPerQOS: pod cgroups under kubepods by QoS class [true] */
+        char *cgroup_root;            /* cgroupRoot: where kubepods lives ["/"]; cgroupDriver is cgroupfs */
+        int64_t pod_pids_limit;       /* podPidsLimit / --pod-max-pids: pids.max of each pod [-1: none] */
         /* Pod networking (#4); upstream's KubeletConfiguration has no such fields, so flags only. */
         enum network_mode network_mode; /* --network-mode runtime|agent [runtime] */
         char *cni_conf_dir;             /* --cni-conf-dir; NULL: runtime mode checks the runtime's own,

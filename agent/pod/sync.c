@@ -478,8 +478,8 @@ static int ensure_pod_cgroup(const struct sync_ctx *ctx, struct pod *pod, struct
 /* upstream's getPullSecretsForPod + MakeDockerKeyring: the pod's imagePullSecrets (API pods only; static
  * pods use the node's credentials). A secret that cannot be read is passed over with a warning, as
  * upstream; one that is broken fails the pull (-EINVAL, err says why). NULL and 0 when there are none. */
-static int pod_pull_keyring(const struct sync_ctx *ctx, const struct pod *pod, struct keyring **ret, char *err,
-                            size_t err_len)
+static int pod_pull_keyring(const struct sync_ctx *ctx, const struct pod *pod, struct keyring **ret,
+                            char *err, size_t err_len)
 {
         json_t *secrets = json_object_get(json_object_get(pod->json, "spec"), "imagePullSecrets"), *ref;
         size_t i;
@@ -567,12 +567,14 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
          * runtime is never asked; one without tag or digest gets ":latest". */
         if (image_ref_parse(c->image, &ref, why, sizeof why) < 0) {
                 res_cerror(res, c->name, "InvalidImageName",
-                           "Failed to apply default image tag \"%s\": couldn't parse image reference \"%s\": %s",
+                           "Failed to apply default image tag \"%s\": couldn't parse image reference "
+                           "\"%s\": %s",
                            c->image, c->image, why);
                 pod_event(ctx, pod, fp, EVENT_WARNING, "InspectFailed", "%s", res->error);
                 return -EINVAL;
         }
-        _cleanup_free_ char *image = ref.tag_defaulted ? strdup_printf("%s:latest", c->image) : xstrdup(c->image);
+        _cleanup_free_ char *image =
+                ref.tag_defaulted ? strdup_printf("%s:latest", c->image) : xstrdup(c->image);
         _cleanup_free_ char *repo = xstrdup(ref.repo);
         image_ref_done(&ref);
         /* upstream's image back-off key: per pod and image. It starts with the pod's UID, as the crash-loop
@@ -1248,6 +1250,8 @@ static int stop_containers(const struct sync_ctx *ctx, Runtime__V1__Container **
 {
         struct stop_job *jobs = OOM_CHECK(calloc(n + 1, sizeof *jobs));
         int ret = 0;
+        pthread_attr_t attr;
+        thread_attr_small(&attr, false);
         for (size_t i = 0; i < n; i++) {
                 jobs[i] = (struct stop_job){.ctx = ctx,
                                             .c = list[i],
@@ -1267,7 +1271,7 @@ static int stop_containers(const struct sync_ctx *ctx, Runtime__V1__Container **
                         events_record(ctx->events, ns, pn, uid, fp, EVENT_NORMAL, "Killing",
                                       "Stopping container %s", jobs[i].name);
                 }
-                if (n == 1 || pthread_create(&jobs[i].thread, NULL, stop_job_run, &jobs[i]) != 0) {
+                if (n == 1 || pthread_create(&jobs[i].thread, &attr, stop_job_run, &jobs[i]) != 0) {
                         stop_job_run(&jobs[i]);
                         jobs[i].thread = 0;
                 }
@@ -1281,6 +1285,7 @@ static int stop_containers(const struct sync_ctx *ctx, Runtime__V1__Container **
                         ret = jobs[i].r;
                 }
         }
+        pthread_attr_destroy(&attr);
         free(jobs);
         return ret;
 }
