@@ -1,4 +1,5 @@
-/* containerd's task events (start, exit, OOM) from its Events/Subscribe stream: instant exit detection. */
+/* containerd's task and container events (start, exit, OOM, create, delete) from its Events/Subscribe stream:
+ * every change of a container's or sandbox's state, at once. */
 #pragma once
 
 #include <stdbool.h>
@@ -11,6 +12,8 @@ enum ctd_event_kind {
         CTD_EVENT_TASK_START, /* the container's init process started */
         CTD_EVENT_TASK_EXIT,  /* the container's init process exited (exec processes are not reported) */
         CTD_EVENT_TASK_OOM,   /* the container's cgroup ran out of memory */
+        CTD_EVENT_CONTAINER_CREATE, /* a container or sandbox was created */
+        CTD_EVENT_CONTAINER_DELETE, /* a container or sandbox was removed */
 };
 
 struct ctd_event {

@@ -25,9 +25,10 @@ struct cubelet_config {
         int64_t file_check_ms;      /* fileCheckFrequency */
         int64_t sync_ms;            /* syncFrequency */
         int64_t runtime_timeout_ms; /* runtimeRequestTimeout */
-        int64_t relist_ms;          /* --pleg-relist-period [1s] */
+        int64_t relist_ms;          /* --pleg-relist-period [1s]: while the event stream is down */
+        int64_t evented_relist_ms;  /* --pleg-evented-relist-period [5m]: while it is up */
         bool runtime_events;        /* --runtime-event-stream: containerd's event stream for instant exits */
-        int workers;                /* pod worker threads */
+        int workers;                /* --pod-workers: at most that many syncs at once; 0: no cap */
         /* The manifest URL source: none without staticPodURL. */
         char *static_pod_url;         /* staticPodURL / --manifest-url */
         char **static_pod_url_header; /* staticPodURLHeader / --manifest-url-header: "Name:value", in order */
