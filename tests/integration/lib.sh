@@ -16,9 +16,15 @@ CUBELET_PID=""
 # Each test's pod cgroups live under a root of its own, so tests never meet in /kubepods.
 CGROUP_ROOT=${CGROUP_ROOT:-/cubelet-it-$$}
 
-# Removes the test's cgroup root from every hierarchy, deepest first; a cgroup with tasks stays.
+# Removes the test's cgroup root from every hierarchy, deepest first; a cgroup with tasks stays. Also the
+# EXIT trap: a test that ends early (set -u, a failed command) never leaves its cubelet running on the
+# shared containerd, where it would take other tests' pods for orphans.
 cleanup_cgroups() {
   local d
+  if [ -n "${CUBELET_PID:-}" ]; then
+    kill -TERM "$CUBELET_PID" 2>/dev/null && wait "$CUBELET_PID" 2>/dev/null
+    CUBELET_PID=""
+  fi
   for d in /sys/fs/cgroup/*"$CGROUP_ROOT" /sys/fs/cgroup"$CGROUP_ROOT"; do
     [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
   done
