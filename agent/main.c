@@ -407,11 +407,15 @@ static int start_gc(struct agent *a)
                                      .min_age_ms = a->cfg.image_min_gc_age_ms,
                                      .period_ms = a->cfg.image_gc_period_ms,
                                      .timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 60000)};
-        int r = image_gc_start(&ic, &a->image_gc);
+        struct image_gc *igc = NULL;
+        struct container_gc *cgc = NULL;
+        int r = image_gc_start(&ic, &igc);
         if (r < 0) {
                 log_error("Cannot start image garbage collection", "err=\"%s\"", strerror(-r));
                 return r;
         }
+        /* Published atomically: the eviction manager's thread, running already, reads them. */
+        __atomic_store_n(&a->image_gc, igc, __ATOMIC_RELEASE);
         struct container_gc_config cc = {
                 .cri = a->cri,
                 .events = a->events,
@@ -425,9 +429,35 @@ static int start_gc(struct agent *a)
                 .sources_ready = gc_sources_ready,
                 .userdata = a,
         };
-        r = container_gc_start(&cc, &a->container_gc);
+        r = container_gc_start(&cc, &cgc);
         if (r < 0)
                 log_error("Cannot start container garbage collection", "err=\"%s\"", strerror(-r));
+        else
+                __atomic_store_n(&a->container_gc, cgc, __ATOMIC_RELEASE);
+        return r;
+}
+
+/* The eviction manager's node-level reclaim before it evicts for disk (upstream's
+ * DeleteAllUnusedContainers and DeleteUnusedImages); nothing until garbage collection has started. */
+static int eviction_delete_containers(void *ud)
+{
+        struct agent *a = ud;
+        struct container_gc *gc = __atomic_load_n(&a->container_gc, __ATOMIC_ACQUIRE);
+        _cleanup_free_ char *err = NULL;
+        int r = gc ? container_gc_collect(gc, &err) : 0;
+        if (r < 0 && err)
+                log_warn("Container garbage collection for eviction failed", "err=\"%s\"", log_q(err));
+        return r;
+}
+
+static int eviction_delete_images(void *ud)
+{
+        struct agent *a = ud;
+        struct image_gc *gc = __atomic_load_n(&a->image_gc, __ATOMIC_ACQUIRE);
+        _cleanup_free_ char *err = NULL;
+        int r = gc ? image_gc_delete_unused(gc, &err) : 0;
+        if (r < 0 && err)
+                log_warn("Image garbage collection for eviction failed", "err=\"%s\"", log_q(err));
         return r;
 }
 
@@ -853,7 +883,9 @@ static int start_eviction(struct agent *a)
                 .pod_cleaned_up = eviction_pod_cleaned_up,
                 .conditions_changed = eviction_conditions_changed,
                 .userdata = a,
-                /* .reclaim: container and image GC plug in here (the images issue) */
+                .reclaim = {.delete_all_unused_containers = eviction_delete_containers,
+                            .delete_unused_images = eviction_delete_images,
+                            .userdata = a},
         };
         r = eviction_manager_start(&ec, &a->eviction);
         if (r < 0) {
@@ -1157,13 +1189,13 @@ out:
         a->url_source = NULL;
         log_rotator_stop(a->log_rotator);
         a->log_rotator = NULL;
+        eviction_manager_halt(a->eviction); /* it calls the garbage collections (and kicks the workers) */
         container_gc_stop(a->container_gc); /* they read podconfig and call the runtime */
         a->container_gc = NULL;
         image_gc_stop(a->image_gc);
         a->image_gc = NULL;
         a->pleg = pleg_stop(a->pleg);
-        prober_halt(a->prober);             /* no more kicks into the workers */
-        eviction_manager_halt(a->eviction); /* neither */
+        prober_halt(a->prober); /* no more kicks into the workers */
         if (a->objects)
                 obj_cache_set_on_change(a->objects, NULL, NULL);
         /* The puller's threads wake pod workers: they stop first; the workers may still ask it until they
