@@ -507,9 +507,8 @@ void log_rotator_stop(struct log_rotator *r)
         free(r);
 }
 
-/* As sync.c's own copy (which can call this once the pod work there settles), but with no symlink followed
- * below the pod logs directory: a pod with a hostPath on its own log directory cannot point the removal at
- * another directory. */
+/* A removed container's log files, rotated ones too, with no symlink followed below the pod logs directory:
+ * a pod with a hostPath on its own log directory cannot point the removal at another directory. */
 void log_remove_container_logs(const char *root, const char *log_path)
 {
         if (!log_path || log_path[0] != '/')

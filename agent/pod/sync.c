@@ -36,6 +36,7 @@
 #include "volume.h"
 #include "cri.h"
 #include "log.h"
+#include "logrotate.h"
 #include "util.h"
 
 /* Every CRI map entry has this layout: a message header, key, value. */
@@ -1153,31 +1154,6 @@ static int stop_container(const struct sync_ctx *ctx, const char *id, int64_t gr
                         grace_s * 1000 + ctx->timeout_ms, err);
 }
 
-/* A removed container's log goes with it, rotated files too (upstream's removeContainerLog): a crash-looping
- * container would otherwise leave a log per restart behind. Its /var/log/containers link dangles now, and the
- * log rotator removes it. */
-static void remove_container_logs(const char *log_path)
-{
-        if (!log_path || log_path[0] != '/')
-                return;
-        _cleanup_free_ char *dir = xstrdup(log_path);
-        char *slash = strrchr(dir, '/');
-        *slash = 0;
-        const char *base = slash + 1;
-        size_t n = strlen(base);
-        _cleanup_close_ int dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        int dup = dfd < 0 ? -1 : fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-        DIR *d = dup < 0 ? NULL : fdopendir(dup);
-        struct dirent *de;
-        if (!d && dup >= 0)
-                close(dup);
-        while (d && (de = readdir(d)))
-                if (strncmp(de->d_name, base, n) == 0 && (de->d_name[n] == 0 || de->d_name[n] == '.'))
-                        (void) unlinkat(dfd, de->d_name, 0);
-        if (d)
-                closedir(d);
-}
-
 static int remove_container(const struct sync_ctx *ctx, const char *id)
 {
         Runtime__V1__ContainerStatusRequest sreq = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
@@ -1191,8 +1167,11 @@ static int remove_container(const struct sync_ctx *ctx, const char *id)
                 sresp = NULL;
         int r = CRI_CALL(ctx->cri, RuntimeService, RemoveContainer, remove_container, &req, &resp,
                          ctx->timeout_ms, &err);
+        /* A removed container's log goes with it, rotated files too (upstream's removeContainerLog): a
+         * crash-looping container would otherwise leave a log per restart behind. No symlink below the pod
+         * logs directory is followed. Its /var/log/containers link dangles now; the log rotator removes it. */
         if (r >= 0 && sresp && sresp->status)
-                remove_container_logs(sresp->status->log_path);
+                log_remove_container_logs(ctx->pod_logs_dir, sresp->status->log_path);
         return r;
 }
 
