@@ -59,9 +59,10 @@ int cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms);
  * caller's trusted users can change under the caller: pod log directories a pod may hold a hostPath on. */
 int open_nofollow_below(const char *root, const char *path, int flags);
 
-/* Threads made per pod (pod workers, a pod's container stops) get a bounded small stack instead of the
- * default 8 MiB: the deepest sync measured uses well under a tenth of it (docs/architecture.md). The
- * sanitizers' instrumentation needs several times more. */
+/* Threads made per pod (pod workers, a pod's container stops) get a bounded stack instead of the default
+ * 8 MiB: 2 MiB, as the syncs run libcurl with TLS, getaddrinfo, gRPC and CNI whose depth is not measured
+ * yet (docs/architecture.md), and a stack overflow takes the whole agent down; only what a thread touches
+ * costs memory. The sanitizers' instrumentation needs several times more. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define POD_THREAD_SANITIZED 1
 #elif defined(__has_feature)
@@ -70,9 +71,9 @@ int open_nofollow_below(const char *root, const char *path, int flags);
 #endif
 #endif
 #ifdef POD_THREAD_SANITIZED
-#define POD_THREAD_STACK (4u << 20)
+#define POD_THREAD_STACK (8u << 20)
 #else
-#define POD_THREAD_STACK (512u << 10)
+#define POD_THREAD_STACK (2u << 20)
 #endif
 /* Initialises attr for such a thread (joinable or detached); pthread_attr_destroy it after use. */
 void thread_attr_small(pthread_attr_t *attr, bool detached);

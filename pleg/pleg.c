@@ -44,11 +44,11 @@ struct pleg {
 
 /* containerd's CRI plugin applies an event to its own store a little later than it is published (after
  * the task's deletion for an exit), so a relist right after the event may still show the old state: it is
- * done again, 20 ms later, then 40, ... at most 640 ms apart, until the listing shows the change or 5 s
- * have passed (an event for something that is not a CRI container never shows). */
+ * done again, 20 ms later, then 40, ... at most 640 ms apart, until the listing shows the change or a minute
+ * has passed (a busy machine's containerd took more than 5 s to apply an exit: missed until the next relist) (an event for something that is not a CRI container never shows). */
 #define EVENT_RETRY_MIN_MS 20
 #define EVENT_RETRY_MAX_MS 640
-#define EVENT_CONFIRM_MS   5000
+#define EVENT_CONFIRM_MS   60000
 #define MAX_PENDING        4096
 
 int64_t pleg_period_ms(const struct pleg_config *cfg, bool events_up)

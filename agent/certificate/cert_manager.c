@@ -201,8 +201,13 @@ int cert_manager_new(const struct cert_manager_config *cfg, struct kube_auth *re
                 cert = key = NULL;
         }
         if (!ok && !cfg->bootstrap_kubeconfig) {
-                /* Nothing to request a certificate with: the kubeconfig as it is, as before. */
+                /* Nothing to request a certificate with: the kubeconfig as it is, as before; none at all is
+                 * the error it was before rotation (never a client without a server). */
                 cert_manager_free(m);
+                if (!have_kc) {
+                        *ret_err = strdup_printf("kubeconfig %s: %s", cfg->kubeconfig, strerror(ENOENT));
+                        return -ENOENT;
+                }
                 *ret_auth = kc;
                 return 0;
         }

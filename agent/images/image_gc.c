@@ -197,7 +197,7 @@ static struct image_record *find_locked(struct image_gc *gc, const char *id)
 
 /* Upstream's detectImages: records new images (first detected at detect_ns), marks those in use as used now,
  * forgets the ones gone. Returns the IDs in use (*ret_in_use, NULL-terminated). */
-static int detect(struct image_gc *gc, int64_t detect_ns, char ***ret_in_use, char **ret_err)
+static int detect(struct image_gc *gc, int64_t detect_ns, bool initial, char ***ret_in_use, char **ret_err)
 {
         _cleanup_strv_free_ char **in_use = NULL;
         struct cri_error err = {0};
@@ -244,7 +244,9 @@ static int detect(struct image_gc *gc, int64_t detect_ns, char ***ret_in_use, ch
 
         int64_t now = now_real_ns();
         pthread_mutex_lock(&gc->lock);
-        bool first = !gc->initialized;
+        /* Only the GC thread's own first look may date images as "always there": an eviction's reclaim
+         * that looks earlier must not make a just-pulled image old enough to remove. */
+        bool first = initial && !gc->initialized;
         for (size_t i = 0; i < images->n_images; i++) {
                 const Runtime__V1__Image *im = images->images[i];
                 struct image_record *rec = find_locked(gc, im->id);
@@ -298,7 +300,7 @@ static int free_space(struct image_gc *gc, int64_t bytes, int64_t free_ns, int64
 {
         _cleanup_strv_free_ char **in_use = NULL;
         *ret_freed = 0;
-        int r = detect(gc, free_ns, &in_use, ret_err);
+        int r = detect(gc, free_ns, false, &in_use, ret_err);
         if (r < 0)
                 return r;
         /* A copy: the runtime calls run without the lock. */
@@ -452,7 +454,7 @@ static void *gc_thread(void *arg)
         /* The first look, at once: images found now were there before cubelet (upstream's initial
          * detection). On this thread: a slow runtime does not hold up cubelet's start. */
         _cleanup_free_ char *first_err = NULL;
-        if (detect(gc, now_real_ns(), NULL, &first_err) < 0)
+        if (detect(gc, now_real_ns(), true, NULL, &first_err) < 0)
                 log_warn("Failed to monitor images", "err=\"%s\"", log_q(first_err));
         pthread_mutex_lock(&gc->stop_lock);
         while (!gc->stop) {
@@ -461,7 +463,7 @@ static void *gc_thread(void *arg)
                         break;
                 pthread_mutex_unlock(&gc->stop_lock);
                 _cleanup_free_ char *err = NULL;
-                if (detect(gc, now_real_ns(), NULL, &err) < 0)
+                if (detect(gc, now_real_ns(), false, NULL, &err) < 0)
                         log_warn("Failed to monitor images", "err=\"%s\"", log_q(err));
                 free(err);
                 err = NULL;

@@ -140,6 +140,7 @@ static void dispatch(struct pod_workers *w)
                         wk->busy = false;
                         wk->queued = true;
                         wk->due_ms = now_mono_ms() + RETRY_MIN_MS;
+                        pthread_cond_signal(&w->timer_cond); /* it may sleep with nothing due */
                         log_error("Cannot start a pod worker thread, will retry", "podUID=\"%s\" err=\"%s\"",
                                   wk->uid, strerror(r));
                         return;
