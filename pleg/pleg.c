@@ -315,9 +315,10 @@ int pleg_start(const struct pleg_config *cfg, struct pleg **ret)
         p->retry_ms = EVENT_RETRY_MIN_MS;
         snprintf(p->health.error, sizeof p->health.error, "no relist yet");
         p->health.period_ms = pleg_period_ms(&p->cfg, false);
-        /* As upstream with the evented PLEG: a relist every 5 minutes needs a longer threshold. */
+        /* As upstream with the evented PLEG: a relist every few minutes needs a longer threshold; the default
+         * 10 s safety relist keeps upstream's 3 minutes (a hung runtime shows as soon as it would upstream). */
         p->health.threshold_ms =
-                pleg_period_ms(&p->cfg, true) > p->cfg.period_ms
+                pleg_period_ms(&p->cfg, true) > 60000
                         ? MAX((int64_t) PLEG_EVENTED_RELIST_THRESHOLD_MS, 2 * pleg_period_ms(&p->cfg, true))
                         : PLEG_RELIST_THRESHOLD_MS;
         r = pthread_create(&p->thread, NULL, pleg_thread, p);

@@ -35,7 +35,7 @@ void config_init_defaults(struct cubelet_config *c)
         c->runtime_timeout_ms = 120000;
         c->workers = 0;
         c->relist_ms = 1000;
-        c->evented_relist_ms = 300000;
+        c->evented_relist_ms = 10000;
         c->runtime_events = true;
         c->register_node = true;
         c->log_max_size = 10 << 20;
@@ -1166,7 +1166,7 @@ static void usage(FILE *f)
               "  --pod-workers N                    at most N pod syncs at once; 0: every pod at once [0]\n"
               "  --runtime-event-stream BOOL        containerd's task events for instant exits [true]\n"
               "  --pleg-relist-period DURATION      the runtime relist while the event stream is down [1s]\n"
-              "  --pleg-evented-relist-period DURATION  the safety relist while it is up [5m]\n"
+              "  --pleg-evented-relist-period DURATION  the safety relist while it is up [10s]\n"
               "  --kubeconfig FILE                  the API server and credentials; none: standalone "
               "[none]\n"
               "  --bootstrap-kubeconfig FILE        TLS bootstrap: credentials to request a client "

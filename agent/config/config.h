@@ -26,7 +26,8 @@ struct cubelet_config {
         int64_t sync_ms;            /* syncFrequency */
         int64_t runtime_timeout_ms; /* runtimeRequestTimeout */
         int64_t relist_ms;          /* --pleg-relist-period [1s]: while the event stream is down */
-        int64_t evented_relist_ms;  /* --pleg-evented-relist-period [5m]: while it is up */
+        int64_t evented_relist_ms;  /* --pleg-evented-relist-period [10s]: while it is up (not upstream's 5m:
+                                     * containerd's events come before its CRI store shows them) */
         bool runtime_events;        /* --runtime-event-stream: containerd's event stream for instant exits */
         int workers;                /* --pod-workers: at most that many syncs at once; 0: no cap */
         /* The manifest URL source: none without staticPodURL. */

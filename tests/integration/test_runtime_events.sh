@@ -1,7 +1,7 @@
 #!/bin/bash
 # Event-driven PLEG: containerd's event stream wakes the pod worker at once when a container exits; while the
-# stream is up the safety relist runs every 5 minutes (upstream's evented PLEG), while it is down every
-# second, and the relist alone still works when the stream is off.
+# stream is up the safety relist runs every 5 minutes here (upstream's evented PLEG; cubelet's default is
+# 10 s), while it is down every second, and the relist alone still works when the stream is off.
 source "$(dirname "$0")/lib.sh"
 skip_unless_ready
 M="$WORK/manifests"
@@ -22,7 +22,7 @@ task_pid() { ctr --address "$SOCK" -n k8s.io tasks ls | awk -v id="$1" '$1 == id
 replaced() { local id; id=$(running_ids c "$1"); [ -n "$id" ] && [ "$id" != "$2" ]; }
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-start_cubelet "$M"
+start_cubelet "$M" --pleg-evented-relist-period 5m
 all_running() { is_running c default/web1-$NODE && is_running c default/web2-$NODE && is_running c default/web3-$NODE; }
 check "pods running" wait_for 60 all_running
 check "the runtime event stream is up" wait_for 30 log_count_ge "Runtime event stream connected" 1
