@@ -102,7 +102,7 @@ YAML
 check "API pod: runs and shows Running" wait_for 30 sh -c "[ \"\$(kubectl get pod api-web -o jsonpath='{.status.phase}')\" = Running ]"
 echo "# kubectl apply -> Running: $(( ($(date +%s%N) - t1) / 1000000 )) ms"
 check "... with its podIP, hostIP and a ready container status" wait_for 15 sh -c \
-  "kubectl get pod api-web -o json | jq -e '(.status.podIP | test(\"^10\\\\.199\\\\.\")) and .status.hostIP == \"127.0.0.1\" and .status.containerStatuses[0].ready == true and (.status.containerStatuses[0].containerID | startswith(\"containerd://\")) and ([.status.conditions[] | select(.type == \"Ready\")][0].status == \"True\")' >/dev/null"
+  "kubectl get pod api-web -o json | jq -e '(.status.podIP | startswith(\"$TI_NET.\")) and .status.hostIP == \"127.0.0.1\" and .status.containerStatuses[0].ready == true and (.status.containerStatuses[0].containerID | startswith(\"containerd://\")) and ([.status.conditions[] | select(.type == \"Ready\")][0].status == \"True\")' >/dev/null"
 check "... and its container runs in containerd" is_running httpd default/api-web
 
 k delete pod api-web --wait=false >/dev/null

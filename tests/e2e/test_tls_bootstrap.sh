@@ -8,8 +8,6 @@
 # to the bootstrap token. This script plays kube-controller-manager's approver and signer (none runs here):
 # `kubectl certificate approve|deny`, the CSR signed with the master's CA (csr_sign.py), status.certificate
 # PUT through the /status subresource. Env from CTest as test_node_api.sh.
-# Ports of its own: a cubelet left behind by another test on the shared ones must not answer for this one.
-HEALTHZ_PORT=${HEALTHZ_PORT:-10470} RO_PORT=${RO_PORT:-10474}
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
 [ -x "${KUBECTL:-}" ] || { echo "SKIP: no kubectl at ${KUBECTL:-} (run tests/e2e/kube-build.sh)"; exit 77; }
