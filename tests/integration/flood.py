@@ -5,9 +5,9 @@
       opens N TCP connections from ADDR that never send a byte and holds them S seconds; prints JSON:
       how many the server closed at once (< 2 s: refused), later (idle timeout), and never.
   flood.py tokens --port P [--src ADDR] [--duration S] [--workers W]
-      W clients sending GET /pods over TLS with a fresh random bearer token each, for S seconds; prints JSON
-      with the count of each HTTP status (0: no answer)."""
-import argparse, json, os, secrets, select, socket, ssl, sys, threading, time
+      W clients sending GET /pods over TLS with a fresh random bearer token each, for S seconds or until
+      SIGTERM; prints JSON with the count of each HTTP status (0: no answer)."""
+import argparse, json, os, secrets, select, signal, socket, ssl, sys, threading, time
 
 
 def idle(a):
@@ -49,11 +49,12 @@ def tokens(a):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    counts, lock = {}, threading.Lock()
+    counts, lock, stop = {}, threading.Lock(), threading.Event()
     deadline = time.monotonic() + a.duration
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     def worker():
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not stop.is_set():
             code = 0
             try:
                 with socket.create_connection((a.host, a.port), timeout=10, source_address=(a.src, 0)) as raw:
@@ -70,8 +71,9 @@ def tokens(a):
     threads = [threading.Thread(target=worker) for _ in range(a.workers)]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
+    while any(t.is_alive() for t in threads):
+        for t in threads:
+            t.join(0.2)
     print(json.dumps({str(k): v for k, v in sorted(counts.items())}))
 
 
