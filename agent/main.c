@@ -248,16 +248,11 @@ static void on_relist_duration(int64_t duration_us, void *ud)
 static void on_events_state(bool connected, const char *why, void *ud)
 {
         struct agent *a = ud;
-        char period[32];
-        format_duration_ms(connected ? MAX(a->cfg.evented_relist_ms, a->cfg.relist_ms) : a->cfg.relist_ms,
-                           period, sizeof period);
         if (connected)
-                log_info("Runtime event stream connected", "endpoint=\"%s\" relistPeriod=\"%s\"",
-                         a->cfg.runtime_endpoint, period);
+                log_info("Runtime event stream connected", "endpoint=\"%s\"", a->cfg.runtime_endpoint);
         else
                 log_warn("Runtime event stream lost; the periodic relist goes on alone until it is back",
-                         "endpoint=\"%s\" relistPeriod=\"%s\" err=\"%s\"", a->cfg.runtime_endpoint, period,
-                         log_q(why ? why : ""));
+                         "endpoint=\"%s\" err=\"%s\"", a->cfg.runtime_endpoint, log_q(why ? why : ""));
 }
 
 static bool health_check(void *ud, char *reason, size_t len)
@@ -311,9 +306,12 @@ static bool node_ready(void *ud, char *msg, size_t len)
         pleg_get_health(a->pleg, &h);
         if (!h.relist_ok || atomic_load(&a->runtime_down))
                 used += (size_t) snprintf(msg, len, "container runtime is down");
-        char stale[256];
-        if (!pleg_health_active(&h, now, stale, sizeof stale) && used < len)
-                used += (size_t) snprintf(msg + used, len - used, "%s%s", used ? ", " : "", stale);
+        if (h.last_ok_ms && now - h.last_ok_ms > 180000 && used < len)
+                used += (size_t) snprintf(
+                        msg + used, len - used,
+                        "%sPLEG is not healthy: pleg was last seen active %llds ago; threshold "
+                        "is 3m0s",
+                        used ? ", " : "", (long long) (now - h.last_ok_ms) / 1000);
         char net[2048];
         if (used < len && !network_ready(a->network, net, sizeof net))
                 used += (size_t) snprintf(msg + used, len - used,
@@ -344,11 +342,6 @@ static void metrics_text(void *ud, char **buf, size_t *len)
 {
         struct agent *a = ud;
         json_t *pods = status_manager_pod_list(a->status);
-        if (a->pleg) {
-                struct pleg_health h;
-                pleg_get_health(a->pleg, &h);
-                metrics_pleg_period(a->metrics, h.period_ms);
-        }
         *buf = metrics_render(a->metrics, pods, len);
         json_decref(pods);
 }
@@ -1104,7 +1097,6 @@ static int run(struct agent *a)
 
         struct pleg_config pc = {.cri = a->cri,
                                  .period_ms = a->cfg.relist_ms,
-                                 .evented_period_ms = a->cfg.evented_relist_ms,
                                  .call_timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 30000),
                                  .on_pod_change = on_pod_change,
                                  .on_relist = on_relist,

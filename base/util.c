@@ -264,14 +264,6 @@ int cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms)
         return pthread_cond_timedwait(c, m, &ts);
 }
 
-void thread_attr_small(pthread_attr_t *attr, bool detached)
-{
-        pthread_attr_init(attr);
-        (void) pthread_attr_setstacksize(attr, POD_THREAD_STACK);
-        if (detached)
-                pthread_attr_setdetachstate(attr, PTHREAD_CREATE_DETACHED);
-}
-
 static int b64_value(unsigned char c)
 {
         if (c >= 'A' && c <= 'Z')

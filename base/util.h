@@ -59,25 +59,6 @@ int cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms);
  * caller's trusted users can change under the caller: pod log directories a pod may hold a hostPath on. */
 int open_nofollow_below(const char *root, const char *path, int flags);
 
-/* Threads made per pod (pod workers, a pod's container stops) get a bounded stack instead of the default
- * 8 MiB: 2 MiB, as the syncs run libcurl with TLS, getaddrinfo, gRPC and CNI whose depth is not measured
- * yet (docs/architecture.md), and a stack overflow takes the whole agent down; only what a thread touches
- * costs memory. The sanitizers' instrumentation needs several times more. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define POD_THREAD_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define POD_THREAD_SANITIZED 1
-#endif
-#endif
-#ifdef POD_THREAD_SANITIZED
-#define POD_THREAD_STACK (8u << 20)
-#else
-#define POD_THREAD_STACK (2u << 20)
-#endif
-/* Initialises attr for such a thread (joinable or detached); pthread_attr_destroy it after use. */
-void thread_attr_small(pthread_attr_t *attr, bool detached);
-
 /* As Go's time.Duration.String for whole milliseconds: "1m0s", "20s", "1.5s", "250ms". */
 void format_duration_ms(int64_t ms, char *buf, size_t len);
 

@@ -1,5 +1,4 @@
-/* containerd's task and container events (start, exit, OOM, create, delete) from its Events/Subscribe stream:
- * every change of a container's or sandbox's state, at once. */
+/* containerd's task events (start, exit, OOM) from its Events/Subscribe stream: instant exit detection. */
 #pragma once
 
 #include <stdbool.h>
@@ -12,8 +11,6 @@ enum ctd_event_kind {
         CTD_EVENT_TASK_START, /* the container's init process started */
         CTD_EVENT_TASK_EXIT,  /* the container's init process exited (exec processes are not reported) */
         CTD_EVENT_TASK_OOM,   /* the container's cgroup ran out of memory */
-        CTD_EVENT_CONTAINER_CREATE, /* a container or sandbox was created */
-        CTD_EVENT_CONTAINER_DELETE, /* a container or sandbox was removed */
 };
 
 struct ctd_event {

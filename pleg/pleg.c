@@ -1,5 +1,4 @@
-/* Pod lifecycle events: the runtime's sandboxes and containers relisted on each runtime event (and
- * periodically as a safety net), diffed per pod. */
+/* Pod lifecycle events: a periodic relist of the runtime's sandboxes and containers, diffed per pod. */
 #include "pleg.h"
 
 #include <pthread.h>
@@ -17,13 +16,6 @@ struct pod_record {
         bool seen;
 };
 
-/* A runtime event whose change the CRI listing does not show yet. */
-struct pending_event {
-        char *id; /* container or sandbox */
-        enum ctd_event_kind kind;
-        int64_t expires_ms;
-};
-
 struct pleg {
         struct pleg_config cfg;
         pthread_t thread;
@@ -36,42 +28,19 @@ struct pleg {
         char **uids;               /* under lock */
         struct ctd_events *events;
         bool events_up; /* under lock */
-        /* Under lock: events not yet confirmed by a relist, and the wait before the next try. */
-        struct pending_event *pending;
-        size_t n_pending;
-        int64_t retry_ms;
+        int burst;      /* under lock: quick relists left after a runtime event */
 };
 
-/* containerd's CRI plugin applies an event to its own store a little later than it is published (after
- * the task's deletion for an exit), so a relist right after the event may still show the old state: it is
- * done again, 20 ms later, then 40, ... at most 640 ms apart, until the listing shows the change or a minute
- * has passed (a busy machine's containerd took more than 5 s to apply an exit: missed until the next relist) (an event for something that is not a CRI container never shows). */
-#define EVENT_RETRY_MIN_MS 20
-#define EVENT_RETRY_MAX_MS 640
-#define EVENT_CONFIRM_MS   60000
-#define MAX_PENDING        4096
-
-int64_t pleg_period_ms(const struct pleg_config *cfg, bool events_up)
-{
-        int64_t period = cfg->period_ms > 0 ? cfg->period_ms : 1000;
-        if (events_up && cfg->event_endpoint && cfg->evented_period_ms > period)
-                return cfg->evented_period_ms;
-        return period;
-}
+/* Relists that follow an event: containerd's CRI plugin applies the same event to its own store a little
+ * later, so the first relist may still show the old state. */
+#define EVENT_BURST    15
+#define EVENT_RETRY_MS 20
 
 static void on_runtime_event(const struct ctd_event *ev, void *userdata)
 {
         struct pleg *p = userdata;
         pthread_mutex_lock(&p->lock);
-        if (ev->kind != CTD_EVENT_TASK_OOM && p->n_pending < MAX_PENDING) {
-                p->pending = OOM_CHECK(realloc(p->pending, (p->n_pending + 1) * sizeof *p->pending));
-                p->pending[p->n_pending++] = (struct pending_event){
-                        .id = xstrdup(ev->container_id),
-                        .kind = ev->kind,
-                        .expires_ms = now_mono_ms() + EVENT_CONFIRM_MS,
-                };
-        }
-        p->retry_ms = EVENT_RETRY_MIN_MS;
+        p->burst = EVENT_BURST;
         p->kicked = true;
         pthread_cond_signal(&p->cond);
         pthread_mutex_unlock(&p->lock);
@@ -83,8 +52,8 @@ static void on_stream_state(bool connected, const char *why, void *userdata)
         pthread_mutex_lock(&p->lock);
         p->events_up = connected;
         pthread_mutex_unlock(&p->lock);
-        /* Up: events were lost while it was down. Down: the short period starts now, not after the long one. */
-        pleg_kick(p);
+        if (connected) /* events were lost while it was down */
+                pleg_kick(p);
         if (p->cfg.on_events_state)
                 p->cfg.on_events_state(connected, why, p->cfg.userdata);
 }
@@ -129,56 +98,6 @@ static void accumulate(struct pleg *p, const char *uid, const char *id, int stat
         (*fresh)[(*n_fresh)++] = (struct pod_record){.uid = xstrdup(uid), .fingerprint = h};
 }
 
-/* Whether the listing shows what the event said. */
-static bool event_shown(const struct pending_event *pe, const Runtime__V1__ListPodSandboxResponse *sresp,
-                        const Runtime__V1__ListContainersResponse *cresp)
-{
-        for (size_t i = 0; i < cresp->n_containers; i++) {
-                const Runtime__V1__Container *c = cresp->containers[i];
-                if (!streq(c->id, pe->id))
-                        continue;
-                switch (pe->kind) {
-                case CTD_EVENT_TASK_EXIT:
-                        return c->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
-                case CTD_EVENT_TASK_START:
-                        return c->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
-                case CTD_EVENT_CONTAINER_DELETE:
-                        return false;
-                default:
-                        return true;
-                }
-        }
-        for (size_t i = 0; i < sresp->n_items; i++) {
-                const Runtime__V1__PodSandbox *sb = sresp->items[i];
-                if (!streq(sb->id, pe->id))
-                        continue;
-                if (pe->kind == CTD_EVENT_TASK_EXIT)
-                        return sb->state != RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
-                return pe->kind != CTD_EVENT_CONTAINER_DELETE;
-        }
-        /* Not listed: gone, or never a CRI object (a start or exit of one cannot be waited for); a sandbox
-         * is listed only once RunPodSandbox is done, which its pod's worker waits for anyway. */
-        return pe->kind != CTD_EVENT_CONTAINER_CREATE;
-}
-
-/* Drops the pending events this listing shows, and those too old. */
-static void confirm_events(struct pleg *p, const Runtime__V1__ListPodSandboxResponse *sresp,
-                           const Runtime__V1__ListContainersResponse *cresp)
-{
-        int64_t now = now_mono_ms();
-        pthread_mutex_lock(&p->lock);
-        size_t kept = 0;
-        for (size_t i = 0; i < p->n_pending; i++) {
-                struct pending_event *pe = &p->pending[i];
-                if (event_shown(pe, sresp, cresp) || now >= pe->expires_ms)
-                        free(pe->id);
-                else
-                        p->pending[kept++] = *pe;
-        }
-        p->n_pending = kept;
-        pthread_mutex_unlock(&p->lock);
-}
-
 static int relist(struct pleg *p, char *err, size_t errlen)
 {
         Runtime__V1__ListPodSandboxRequest sreq = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
@@ -199,7 +118,6 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                 snprintf(err, errlen, "%s", cerr.msg[0] ? cerr.msg : strerror(-r));
                 return r;
         }
-        confirm_events(p, sresp, cresp);
         for (size_t i = 0; i < sresp->n_items; i++) {
                 Runtime__V1__PodSandbox *s = sresp->items[i];
                 const char *uid = sandbox_label(s->labels, s->n_labels, PLEG_POD_UID_LABEL);
@@ -264,7 +182,6 @@ static void *pleg_thread(void *arg)
 
                 pthread_mutex_lock(&p->lock);
                 p->health.relist_ok = r >= 0;
-                p->health.relists++;
                 p->health.last_relist_ms = now_mono_ms();
                 p->health.relist_duration_us =
                         (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
@@ -282,13 +199,11 @@ static void *pleg_thread(void *arg)
                         p->cfg.on_relist(r >= 0, err, p->cfg.userdata);
                 pthread_mutex_lock(&p->lock);
 
-                /* Sleep until the next period, a kick, or the next try at a pending event. */
-                int64_t period = pleg_period_ms(&p->cfg, p->events_up);
-                p->health.period_ms = period;
-                int64_t deadline = start + period;
-                if (p->n_pending > 0) {
-                        deadline = MIN(deadline, start + p->retry_ms);
-                        p->retry_ms = MIN(p->retry_ms * 2, (int64_t) EVENT_RETRY_MAX_MS);
+                /* Sleep until the next period or a kick; monotonic clock for the wait. */
+                int64_t deadline = start + p->cfg.period_ms;
+                if (p->burst > 0) {
+                        p->burst--;
+                        deadline = start + EVENT_RETRY_MS;
                 }
                 while (!p->stop && !p->kicked) {
                         int64_t now = now_mono_ms();
@@ -312,15 +227,7 @@ int pleg_start(const struct pleg_config *cfg, struct pleg **ret)
                 p->cfg.period_ms = 1000;
         pthread_mutex_init(&p->lock, NULL);
         cond_init_monotonic(&p->cond);
-        p->retry_ms = EVENT_RETRY_MIN_MS;
         snprintf(p->health.error, sizeof p->health.error, "no relist yet");
-        p->health.period_ms = pleg_period_ms(&p->cfg, false);
-        /* As upstream with the evented PLEG: a relist every few minutes needs a longer threshold; the default
-         * 10 s safety relist keeps upstream's 3 minutes (a hung runtime shows as soon as it would upstream). */
-        p->health.threshold_ms =
-                pleg_period_ms(&p->cfg, true) > 60000
-                        ? MAX((int64_t) PLEG_EVENTED_RELIST_THRESHOLD_MS, 2 * pleg_period_ms(&p->cfg, true))
-                        : PLEG_RELIST_THRESHOLD_MS;
         r = pthread_create(&p->thread, NULL, pleg_thread, p);
         if (r == 0 && cfg->event_endpoint) {
                 struct ctd_events_config ec = {.endpoint = cfg->event_endpoint,
@@ -356,9 +263,6 @@ struct pleg *pleg_stop(struct pleg *p)
         for (size_t i = 0; i < p->n_pods; i++)
                 free(p->pods[i].uid);
         free(p->pods);
-        for (size_t i = 0; i < p->n_pending; i++)
-                free(p->pending[i].id);
-        free(p->pending);
         strv_free(p->uids);
         pthread_mutex_destroy(&p->lock);
         pthread_cond_destroy(&p->cond);
@@ -381,21 +285,6 @@ void pleg_get_health(struct pleg *p, struct pleg_health *ret)
         pthread_mutex_unlock(&p->lock);
 }
 
-bool pleg_health_active(const struct pleg_health *h, int64_t now_ms, char *buf, size_t len)
-{
-        int64_t threshold = h->threshold_ms > 0 ? h->threshold_ms : PLEG_RELIST_THRESHOLD_MS;
-        if (len)
-                buf[0] = 0;
-        /* Upstream: only a successful relist counts as activity; strictly past the threshold. */
-        if (!h->last_ok_ms || now_ms - h->last_ok_ms <= threshold)
-                return true;
-        char t[32];
-        format_duration_ms(threshold, t, sizeof t);
-        snprintf(buf, len, "PLEG is not healthy: pleg was last seen active %llds ago; threshold is %s",
-                 (long long) (now_ms - h->last_ok_ms) / 1000, t);
-        return false;
-}
-
 bool pleg_health_check(const struct pleg_health *h, int64_t now_ms, const char *endpoint, char *buf,
                        size_t len)
 {
@@ -407,9 +296,13 @@ bool pleg_health_check(const struct pleg_health *h, int64_t now_ms, const char *
         } else
                 n = snprintf(buf, len, "[+]runtime ok\n");
         size_t used = n > 0 ? MIN((size_t) n, len) : 0;
-        char msg[256];
-        if (!pleg_health_active(h, now_ms, msg, sizeof msg)) {
-                snprintf(buf + used, len - used, "[-]pleg failed: %s\n", msg);
+        /* Upstream: only a successful relist counts as activity. */
+        if (h->last_ok_ms && now_ms - h->last_ok_ms > PLEG_RELIST_THRESHOLD_MS) {
+                snprintf(buf + used, len - used,
+                         "[-]pleg failed: PLEG is not healthy: pleg was last seen active %llds ago; "
+                         "threshold is "
+                         "3m0s\n",
+                         (long long) (now_ms - h->last_ok_ms) / 1000);
                 ok = false;
         }
         return ok;

@@ -33,9 +33,8 @@ void config_init_defaults(struct cubelet_config *c)
         c->http_check_ms = 20000;
         c->sync_ms = 60000;
         c->runtime_timeout_ms = 120000;
-        c->workers = 0;
+        c->workers = 4;
         c->relist_ms = 1000;
-        c->evented_relist_ms = 10000;
         c->runtime_events = true;
         c->register_node = true;
         c->log_max_size = 10 << 20;
@@ -152,9 +151,7 @@ int parse_duration_ms(const char *s, int64_t *ret)
                                 found = true;
                         }
                 }
-                /* Go's time.Duration ends at 2^63-1 ns (about 2562047 h): anything longer is not a duration,
-                 * and every value here fits in int64 nanoseconds. */
-                if (!found || total > 9223372036854.0L)
+                if (!found || total > 9.2e18L)
                         return -EINVAL;
         }
         *ret = (int64_t) total;
@@ -993,7 +990,6 @@ enum {
         OPT_NODE_IP,
         OPT_RUNTIME_EVENTS,
         OPT_RELIST,
-        OPT_EVENTED_RELIST,
         OPT_KUBECONFIG,
         OPT_BOOTSTRAP_KUBECONFIG,
         OPT_CERT_DIR,
@@ -1074,7 +1070,6 @@ static const struct option options[] = {
         {"node-ip", required_argument, NULL, OPT_NODE_IP},
         {"runtime-event-stream", required_argument, NULL, OPT_RUNTIME_EVENTS},
         {"pleg-relist-period", required_argument, NULL, OPT_RELIST},
-        {"pleg-evented-relist-period", required_argument, NULL, OPT_EVENTED_RELIST},
         {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
         {"bootstrap-kubeconfig", required_argument, NULL, OPT_BOOTSTRAP_KUBECONFIG},
         {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
@@ -1163,10 +1158,9 @@ static void usage(FILE *f)
               "  --http-check-frequency DURATION    how often the URL is read (httpCheckFrequency) [20s]\n"
               "  --sync-frequency DURATION          full pod resync [1m]\n"
               "  --runtime-request-timeout DURATION CRI call deadline [2m]\n"
-              "  --pod-workers N                    at most N pod syncs at once; 0: every pod at once [0]\n"
+              "  --pod-workers N                    pod worker threads [4]\n"
               "  --runtime-event-stream BOOL        containerd's task events for instant exits [true]\n"
-              "  --pleg-relist-period DURATION      the runtime relist while the event stream is down [1s]\n"
-              "  --pleg-evented-relist-period DURATION  the safety relist while it is up [10s]\n"
+              "  --pleg-relist-period DURATION      the runtime relist, the safety net under events [1s]\n"
               "  --kubeconfig FILE                  the API server and credentials; none: standalone "
               "[none]\n"
               "  --bootstrap-kubeconfig FILE        TLS bootstrap: credentials to request a client "
@@ -1500,11 +1494,6 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 return flag_error(name, optarg, "expected a duration of at least 100ms");
                         c->relist_ms = ms;
                         break;
-                case OPT_EVENTED_RELIST:
-                        if (parse_duration_ms(optarg, &ms) < 0 || ms < 100)
-                                return flag_error(name, optarg, "expected a duration of at least 100ms");
-                        c->evented_relist_ms = ms;
-                        break;
                 case OPT_MANIFEST_URL:
                         if (optarg[0] && manifest_url_problem(optarg))
                                 return flag_error(name, optarg, manifest_url_problem(optarg));
@@ -1532,7 +1521,7 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                                   : &c->runtime_timeout_ms) = ms;
                         break;
                 case OPT_WORKERS:
-                        if (parse_int_flag(name, optarg, 0, 4096, &c->workers) < 0)
+                        if (parse_int_flag(name, optarg, 1, 64, &c->workers) < 0)
                                 return -EINVAL;
                         break;
                 case OPT_KUBE_RESERVED:

@@ -25,11 +25,9 @@ struct cubelet_config {
         int64_t file_check_ms;      /* fileCheckFrequency */
         int64_t sync_ms;            /* syncFrequency */
         int64_t runtime_timeout_ms; /* runtimeRequestTimeout */
-        int64_t relist_ms;          /* --pleg-relist-period [1s]: while the event stream is down */
-        int64_t evented_relist_ms;  /* --pleg-evented-relist-period [10s]: while it is up (not upstream's 5m:
-                                     * containerd's events come before its CRI store shows them) */
+        int64_t relist_ms;          /* --pleg-relist-period [1s] */
         bool runtime_events;        /* --runtime-event-stream: containerd's event stream for instant exits */
-        int workers;                /* --pod-workers: at most that many syncs at once; 0: no cap */
+        int workers;                /* pod worker threads */
         /* The manifest URL source: none without staticPodURL. */
         char *static_pod_url;         /* staticPodURL / --manifest-url */
         char **static_pod_url_header; /* staticPodURLHeader / --manifest-url-header: "Name:value", in order */

@@ -34,7 +34,6 @@ struct metrics {
         struct op ops[MAX_OPS];
         size_t n_ops;
         struct hist relist, pod_start;
-        int64_t relist_period_ms;
         char **started; /* UIDs whose start was observed */
 };
 
@@ -110,13 +109,6 @@ void metrics_pleg_relist(struct metrics *m, int64_t duration_us)
 {
         pthread_mutex_lock(&m->lock);
         observe(&m->relist, (double) duration_us / 1e6);
-        pthread_mutex_unlock(&m->lock);
-}
-
-void metrics_pleg_period(struct metrics *m, int64_t period_ms)
-{
-        pthread_mutex_lock(&m->lock);
-        m->relist_period_ms = period_ms;
         pthread_mutex_unlock(&m->lock);
 }
 
@@ -229,9 +221,6 @@ char *metrics_render(struct metrics *m, json_t *pod_list, size_t *ret_len)
         header(&b, "kubelet_pleg_relist_duration_seconds", "histogram",
                "Duration in seconds for relisting pods in PLEG.");
         put_hist(&b, "kubelet_pleg_relist_duration_seconds", "", &m->relist);
-        header(&b, "cubelet_pleg_relist_period_seconds", "gauge",
-               "The period of PLEG's relist now: long while the runtime's event stream is up.");
-        put(&b, "cubelet_pleg_relist_period_seconds %g\n", (double) m->relist_period_ms / 1000);
         header(&b, "kubelet_runtime_operations_total", "counter",
                "Cumulative number of runtime operations by operation type.");
         for (size_t i = 0; i < m->n_ops; i++)

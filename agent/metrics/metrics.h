@@ -16,8 +16,6 @@ struct metrics *metrics_free(struct metrics *m);
  * signature of cri_observer_fn. */
 void metrics_runtime_op(void *m, const char *method, int64_t duration_us, int result);
 void metrics_pleg_relist(struct metrics *m, int64_t duration_us);
-/* PLEG's relist period now: 1 s without the runtime's event stream, 5 minutes with it. */
-void metrics_pleg_period(struct metrics *m, int64_t period_ms);
 /* A pod's status was set: the first Running status of a UID observes kubelet_pod_start_duration_seconds
  * (since first_seen_ns, wall clock); status NULL forgets the UID. */
 void metrics_pod_status(struct metrics *m, const char *uid, json_t *status, int64_t first_seen_ns);

@@ -1235,8 +1235,6 @@ static int stop_containers(const struct sync_ctx *ctx, Runtime__V1__Container **
 {
         struct stop_job *jobs = OOM_CHECK(calloc(n + 1, sizeof *jobs));
         int ret = 0;
-        pthread_attr_t attr;
-        thread_attr_small(&attr, false);
         for (size_t i = 0; i < n; i++) {
                 jobs[i] = (struct stop_job){.ctx = ctx,
                                             .c = list[i],
@@ -1256,7 +1254,7 @@ static int stop_containers(const struct sync_ctx *ctx, Runtime__V1__Container **
                         events_record(ctx->events, ns, pn, uid, fp, EVENT_NORMAL, "Killing",
                                       "Stopping container %s", jobs[i].name);
                 }
-                if (n == 1 || pthread_create(&jobs[i].thread, &attr, stop_job_run, &jobs[i]) != 0) {
+                if (n == 1 || pthread_create(&jobs[i].thread, NULL, stop_job_run, &jobs[i]) != 0) {
                         stop_job_run(&jobs[i]);
                         jobs[i].thread = 0;
                 }
@@ -1270,7 +1268,6 @@ static int stop_containers(const struct sync_ctx *ctx, Runtime__V1__Container **
                         ret = jobs[i].r;
                 }
         }
-        pthread_attr_destroy(&attr);
         free(jobs);
         return ret;
 }

@@ -1,4 +1,4 @@
-/* Pod workers: one owner per pod, a thread per busy pod (none for an idle one), updates coalesced. */
+/* Pod workers: one owner per pod, a small thread pool, updates coalesced while a sync runs. */
 #include "workers.h"
 
 #include <pthread.h>
@@ -26,13 +26,9 @@ struct work {
 struct pod_workers {
         struct pod_workers_ops ops;
         pthread_mutex_t lock;
-        pthread_cond_t cond;       /* a worker thread ended (for pod_workers_free) */
-        pthread_cond_t timer_cond; /* an earlier due time, or stop */
-        pthread_attr_t attr;       /* detached, small stack */
-        pthread_t timer;
-        bool timer_started;
-        unsigned max_threads; /* 0: no cap */
-        unsigned n_threads;   /* worker threads alive */
+        pthread_cond_t cond;
+        pthread_t *threads;
+        int n_threads;
         bool stop;
         bool sources_ready;
         struct work **works;
@@ -40,8 +36,6 @@ struct pod_workers {
         unsigned long next_seq;
         int64_t resync_ms, last_resync_ms;
 };
-
-static void *worker_thread(void *arg);
 
 static struct work *find_work(struct pod_workers *w, const char *uid)
 {
@@ -74,6 +68,19 @@ static void remove_work(struct pod_workers *w, struct work *wk)
         free(wk);
 }
 
+static void enqueue(struct pod_workers *w, struct work *wk)
+{
+        if (wk->busy) {
+                wk->dirty = true;
+                return;
+        }
+        if (!wk->queued) {
+                wk->queued = true;
+                wk->seq = w->next_seq++;
+                pthread_cond_signal(&w->cond);
+        }
+}
+
 /* A pod may not start while another pod of the same name is still being torn down. */
 static bool blocked(struct pod_workers *w, struct work *wk)
 {
@@ -87,232 +94,106 @@ static bool blocked(struct pod_workers *w, struct work *wk)
         return false;
 }
 
-static bool runnable(struct pod_workers *w, struct work *wk)
-{
-        return wk->queued && !wk->busy && !blocked(w, wk);
-}
-
 static struct work *next_runnable(struct pod_workers *w)
 {
         struct work *best = NULL;
         for (size_t i = 0; i < w->n_works; i++) {
                 struct work *wk = w->works[i];
-                if ((!best || wk->seq < best->seq) && runnable(w, wk))
+                if (wk->queued && !wk->busy && (!best || wk->seq < best->seq) && !blocked(w, wk))
                         best = wk;
         }
         return best;
 }
 
-/* The work is about to run on a thread. */
-static void claim(struct work *wk)
-{
-        wk->queued = false;
-        wk->busy = true;
-        wk->dirty = false;
-        wk->due_ms = 0;
-}
-
-static bool may_start_thread(struct pod_workers *w)
-{
-        return !w->stop && (w->max_threads == 0 || w->n_threads < w->max_threads);
-}
-
-struct worker_start {
-        struct pod_workers *w;
-        struct work *wk; /* claimed: busy, so nobody removes it before the thread ran it */
-};
-
-/* Gives every runnable pod a thread (up to the cap). Lock held. A pod whose thread cannot be made stays
- * queued: the next enqueue, a thread ending or the timer's next pass tries again. */
-static void dispatch(struct pod_workers *w)
-{
-        while (may_start_thread(w)) {
-                struct work *wk = next_runnable(w);
-                if (!wk)
-                        return;
-                claim(wk);
-                struct worker_start *ws = OOM_CHECK(malloc(sizeof *ws));
-                *ws = (struct worker_start){.w = w, .wk = wk};
-                pthread_t t;
-                int r = pthread_create(&t, &w->attr, worker_thread, ws);
-                if (r != 0) {
-                        free(ws);
-                        wk->busy = false;
-                        wk->queued = true;
-                        wk->due_ms = now_mono_ms() + RETRY_MIN_MS;
-                        pthread_cond_signal(&w->timer_cond); /* it may sleep with nothing due */
-                        log_error("Cannot start a pod worker thread, will retry", "podUID=\"%s\" err=\"%s\"",
-                                  wk->uid, strerror(r));
-                        return;
-                }
-                w->n_threads++;
-        }
-}
-
-static void enqueue(struct pod_workers *w, struct work *wk)
-{
-        if (wk->busy) {
-                wk->dirty = true;
-                return;
-        }
-        if (!wk->queued) {
-                wk->queued = true;
-                wk->seq = ++w->next_seq;
-        }
-        dispatch(w);
-}
-
-/* Runs the claimed work's sync or kill (lock not held), then records its outcome (lock held on return).
- * Returns false when the pod was torn down and forgotten. */
-static bool run_work(struct pod_workers *w, struct work *wk)
-{
-        struct pod *pod = pod_ref(wk->desired);
-        _cleanup_free_ char *uid = xstrdup(wk->uid);
-        int64_t grace = wk->grace_s;
-        pthread_mutex_unlock(&w->lock);
-
-        struct sync_result res = {0};
-        int r = pod ? w->ops.sync(w->ops.userdata, pod, &res)
-                    : w->ops.kill(w->ops.userdata, uid, grace, &res);
-
-        pthread_mutex_lock(&w->lock);
-        wk->busy = false;
-        if (r < 0 && !res.error[0])
-                snprintf(res.error, sizeof res.error, "%s", strerror(-r));
-        if (r < 0) {
-                if (!streq(res.error, wk->last_error)) {
-                        char name[512];
-                        log_error(pod ? "Error syncing pod, skipping" : "Error killing pod, will retry",
-                                  "pod=\"%s\" podUID=\"%s\" reason=\"%s\" err=\"%s\"",
-                                  pod ? pod_full_name(pod, name, sizeof name) : uid, uid, res.reason,
-                                  log_q(res.error));
-                        snprintf(wk->last_error, sizeof wk->last_error, "%s", res.error);
-                }
-                if (res.requeue_ms > 0) { /* the sync knows when to look again (back-off) */
-                        wk->due_ms = now_mono_ms() + res.requeue_ms;
-                } else {
-                        wk->retry_ms = wk->retry_ms ? MIN(wk->retry_ms * 2, RETRY_MAX_MS) : RETRY_MIN_MS;
-                        wk->due_ms = now_mono_ms() + wk->retry_ms;
-                }
-        } else {
-                wk->last_error[0] = 0;
-                wk->retry_ms = 0;
-                if (res.requeue_ms > 0)
-                        wk->due_ms = now_mono_ms() + res.requeue_ms;
-        }
-        if (res.deadline_ms > 0) {
-                int64_t at = now_mono_ms() + res.deadline_ms;
-                if (!wk->due_ms || at < wk->due_ms)
-                        wk->due_ms = at;
-        }
-        bool gone = !pod && r >= 0 && !wk->desired && !wk->dirty;
-        pod_unref(pod);
-        if (gone) { /* torn down: forget it, and let a pod waiting for its name go */
-                remove_work(w, wk);
-                return false;
-        }
-        if (wk->due_ms)
-                pthread_cond_signal(&w->timer_cond);
-        if (wk->dirty) {
-                wk->dirty = false;
-                wk->queued = true;
-                wk->seq = ++w->next_seq;
-        }
-        return true;
-}
-
-/* A pod's thread: runs its pod while it has work (coalesced updates run one after the other here), then,
- * under a cap, whatever pod waits longest, and ends once nothing is runnable. */
 static void *worker_thread(void *arg)
-{
-        struct worker_start *ws = arg;
-        struct pod_workers *w = ws->w;
-        struct work *wk = ws->wk;
-        free(ws);
-
-        pthread_mutex_lock(&w->lock);
-        while (wk) {
-                bool kept = run_work(w, wk);
-                struct work *next = NULL;
-                if (!w->stop && kept && runnable(w, wk))
-                        next = wk; /* its own next sync first */
-                else if (!w->stop && w->max_threads > 0)
-                        next = next_runnable(w);
-                if (next)
-                        claim(next);
-                /* Others may run now: a torn-down pod freed its name, or a slot under the cap is free. */
-                dispatch(w);
-                wk = next;
-        }
-        w->n_threads--;
-        pthread_cond_broadcast(&w->cond);
-        pthread_mutex_unlock(&w->lock);
-        return NULL;
-}
-
-/* Queues what is due (lock held); returns the next due time, 0 when nothing is. */
-static int64_t queue_due(struct pod_workers *w, int64_t now)
-{
-        bool resync = w->resync_ms > 0 && now - w->last_resync_ms >= w->resync_ms;
-        if (resync)
-                w->last_resync_ms = now;
-        int64_t next = w->resync_ms > 0 ? w->last_resync_ms + w->resync_ms : 0;
-        for (size_t i = 0; i < w->n_works; i++) {
-                struct work *wk = w->works[i];
-                if (resync || (wk->due_ms > 0 && wk->due_ms <= now)) {
-                        wk->due_ms = 0;
-                        enqueue(w, wk);
-                }
-                if (wk->due_ms > 0 && (!next || wk->due_ms < next))
-                        next = wk->due_ms;
-        }
-        return next;
-}
-
-/* Sleeps until the earliest retry, back-off, deadline or resync, and queues what is due then. */
-static void *timer_thread(void *arg)
 {
         struct pod_workers *w = arg;
 
         pthread_mutex_lock(&w->lock);
         while (!w->stop) {
-                int64_t now = now_mono_ms();
-                int64_t next = queue_due(w, now);
-                if (w->stop)
-                        break;
-                if (next)
-                        cond_wait_ms(&w->timer_cond, &w->lock, MAX(next - now, (int64_t) 1));
-                else
-                        pthread_cond_wait(&w->timer_cond, &w->lock);
+                struct work *wk = next_runnable(w);
+                if (!wk) {
+                        pthread_cond_wait(&w->cond, &w->lock);
+                        continue;
+                }
+                wk->queued = false;
+                wk->busy = true;
+                wk->dirty = false;
+                wk->due_ms = 0;
+                struct pod *pod = pod_ref(wk->desired);
+                _cleanup_free_ char *uid = xstrdup(wk->uid);
+                int64_t grace = wk->grace_s;
+                pthread_mutex_unlock(&w->lock);
+
+                struct sync_result res = {0};
+                int r = pod ? w->ops.sync(w->ops.userdata, pod, &res)
+                            : w->ops.kill(w->ops.userdata, uid, grace, &res);
+
+                pthread_mutex_lock(&w->lock);
+                wk->busy = false;
+                if (r < 0 && !res.error[0])
+                        snprintf(res.error, sizeof res.error, "%s", strerror(-r));
+                if (r < 0) {
+                        if (!streq(res.error, wk->last_error)) {
+                                char name[512];
+                                log_error(pod ? "Error syncing pod, skipping"
+                                              : "Error killing pod, will retry",
+                                          "pod=\"%s\" podUID=\"%s\" reason=\"%s\" err=\"%s\"",
+                                          pod ? pod_full_name(pod, name, sizeof name) : uid, uid, res.reason,
+                                          log_q(res.error));
+                                snprintf(wk->last_error, sizeof wk->last_error, "%s", res.error);
+                        }
+                        if (res.requeue_ms > 0) { /* the sync knows when to look again (back-off) */
+                                wk->due_ms = now_mono_ms() + res.requeue_ms;
+                        } else {
+                                wk->retry_ms =
+                                        wk->retry_ms ? MIN(wk->retry_ms * 2, RETRY_MAX_MS) : RETRY_MIN_MS;
+                                wk->due_ms = now_mono_ms() + wk->retry_ms;
+                        }
+                } else {
+                        wk->last_error[0] = 0;
+                        wk->retry_ms = 0;
+                        if (res.requeue_ms > 0)
+                                wk->due_ms = now_mono_ms() + res.requeue_ms;
+                }
+                if (res.deadline_ms > 0) {
+                        int64_t at = now_mono_ms() + res.deadline_ms;
+                        if (!wk->due_ms || at < wk->due_ms)
+                                wk->due_ms = at;
+                }
+                if (!pod && r >= 0 && !wk->desired && !wk->dirty) {
+                        /* Torn down: forget it, and let a pod waiting for its name go. */
+                        remove_work(w, wk);
+                        pthread_cond_broadcast(&w->cond);
+                } else if (wk->dirty)
+                        enqueue(w, wk);
+                pod_unref(pod);
         }
         pthread_mutex_unlock(&w->lock);
         return NULL;
 }
 
-int pod_workers_new(int max_threads, const struct pod_workers_ops *ops, int64_t resync_ms,
+int pod_workers_new(int n_threads, const struct pod_workers_ops *ops, int64_t resync_ms,
                     struct pod_workers **ret)
 {
-        if (max_threads < 0)
+        if (n_threads < 1)
                 return -EINVAL;
         struct pod_workers *w = OOM_CHECK(calloc(1, sizeof *w));
         w->ops = *ops;
-        w->max_threads = (unsigned) max_threads;
         w->resync_ms = resync_ms;
         w->last_resync_ms = now_mono_ms();
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->cond, NULL);
-        cond_init_monotonic(&w->timer_cond);
-        thread_attr_small(&w->attr, true);
-        pthread_attr_t tattr;
-        thread_attr_small(&tattr, false);
-        int r = pthread_create(&w->timer, &tattr, timer_thread, w);
-        pthread_attr_destroy(&tattr);
-        if (r != 0) {
-                pod_workers_free(w);
-                return -r;
+        w->threads = OOM_CHECK(calloc(n_threads, sizeof(pthread_t)));
+        for (int i = 0; i < n_threads; i++) {
+                int r = pthread_create(&w->threads[i], NULL, worker_thread, w);
+                if (r != 0) {
+                        w->n_threads = i;
+                        pod_workers_free(w);
+                        return -r;
+                }
+                w->n_threads = i + 1;
         }
-        (void) pthread_setname_np(w->timer, "pod-timer");
-        w->timer_started = true;
         *ret = w;
         return 0;
 }
@@ -323,19 +204,16 @@ struct pod_workers *pod_workers_free(struct pod_workers *w)
                 return NULL;
         pthread_mutex_lock(&w->lock);
         w->stop = true;
-        pthread_cond_broadcast(&w->timer_cond);
-        while (w->n_threads > 0)
-                pthread_cond_wait(&w->cond, &w->lock);
+        pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
-        if (w->timer_started)
-                pthread_join(w->timer, NULL);
+        for (int i = 0; i < w->n_threads; i++)
+                pthread_join(w->threads[i], NULL);
         while (w->n_works > 0)
                 remove_work(w, w->works[0]);
         free(w->works);
-        pthread_attr_destroy(&w->attr);
+        free(w->threads);
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->cond);
-        pthread_cond_destroy(&w->timer_cond);
         free(w);
         return NULL;
 }
@@ -406,8 +284,16 @@ void pod_workers_set_sources_ready(struct pod_workers *w)
 
 void pod_workers_tick(struct pod_workers *w)
 {
+        int64_t now = now_mono_ms();
         pthread_mutex_lock(&w->lock);
-        (void) queue_due(w, now_mono_ms());
+        bool resync = w->resync_ms > 0 && now - w->last_resync_ms >= w->resync_ms;
+        if (resync)
+                w->last_resync_ms = now;
+        for (size_t i = 0; i < w->n_works; i++) {
+                struct work *wk = w->works[i];
+                if (resync || (wk->due_ms > 0 && wk->due_ms <= now))
+                        enqueue(w, wk);
+        }
         pthread_mutex_unlock(&w->lock);
 }
 
@@ -425,6 +311,5 @@ void pod_workers_stats(struct pod_workers *w, struct pod_workers_stats *ret)
                 ret->busy += wk->busy;
                 ret->queued += wk->queued;
         }
-        ret->threads = w->n_threads;
         pthread_mutex_unlock(&w->lock);
 }

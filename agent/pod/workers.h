@@ -1,4 +1,4 @@
-/* Pod workers: one owner per pod, a thread per busy pod (none for an idle one), updates coalesced. */
+/* Pod workers: one owner per pod, a small thread pool, updates coalesced while a sync runs. */
 #pragma once
 
 #include <stdbool.h>
@@ -16,13 +16,9 @@ struct pod_workers_ops {
         void *userdata;
 };
 
-/* Every pod progresses at once, as upstream's goroutine per pod: a pod with work gets a thread of its own
- * (small stack, made on demand, gone once the pod has nothing to do), so no pod waits for another's sync,
- * grace period or teardown. max_threads > 0 caps the syncs running at once (the rest queue, oldest first);
- * 0 means no cap. A timer thread requeues pods whose retry, back-off or resync time has come. */
-int pod_workers_new(int max_threads, const struct pod_workers_ops *ops, int64_t resync_ms,
+int pod_workers_new(int n_threads, const struct pod_workers_ops *ops, int64_t resync_ms,
                     struct pod_workers **ret);
-/* Lets running syncs finish (their CRI calls have deadlines), waits for the threads, frees. Kills nothing. */
+/* Lets running syncs finish (their CRI calls have deadlines), joins the threads, frees. Kills nothing. */
 struct pod_workers *pod_workers_free(struct pod_workers *w);
 
 /* The desired state of a pod: pod (a new reference is taken) or NULL for "must not run". A pod that
@@ -36,8 +32,7 @@ void pod_workers_terminate(struct pod_workers *w, const char *uid, const char *f
  * sources_ready was set (so nothing is killed before the sources were read). */
 void pod_workers_kick(struct pod_workers *w, const char *uid);
 void pod_workers_set_sources_ready(struct pod_workers *w);
-/* Queues pods whose retry time has come, and all pods every resync period. The workers' own timer does
- * this at the right moments; a call only makes it happen now. */
+/* Queues pods whose retry time has come, and all pods every resync period. Call about once a second. */
 void pod_workers_tick(struct pod_workers *w);
 
 /* Counts for health and tests. */
@@ -46,7 +41,6 @@ struct pod_workers_stats {
         unsigned desired;     /* pods that should run */
         unsigned terminating; /* pods being torn down */
         unsigned busy;        /* syncs running now */
-        unsigned queued;      /* waiting for a thread (a cap) or for a pod of the same name */
-        unsigned threads;     /* worker threads alive now */
+        unsigned queued;
 };
 void pod_workers_stats(struct pod_workers *w, struct pod_workers_stats *ret);

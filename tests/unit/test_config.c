@@ -129,7 +129,7 @@ static void test_defaults(void **state)
         assert_int_equal(c.file_check_ms, 20000);
         assert_int_equal(c.sync_ms, 60000);
         assert_int_equal(c.runtime_timeout_ms, 120000);
-        assert_int_equal(c.workers, 0);
+        assert_int_equal(c.workers, 4);
         assert_int_equal(c.verbosity, 0);
         assert_non_null(c.node_name);
         assert_true(c.node_name[0]);
@@ -142,7 +142,7 @@ static void test_defaults(void **state)
         assert_string_equal(c.node_name, "node-a.example"); /* lowercased */
         assert_null(c.static_pod_path);
         assert_int_equal(c.healthz_port, 10248);
-        assert_int_equal(c.workers, 0);
+        assert_int_equal(c.workers, 4);
         config_done(&c);
 }
 
@@ -223,9 +223,8 @@ static void test_bad_flags(void **state)
                 {"--healthz-port", "-1"},
                 {"--healthz-port", "80x"},
                 {"--healthz-port", ""},
-                {"--pod-workers", "-1"},
-                {"--pod-workers", "4097"},
-                {"--pleg-evented-relist-period", "10ms"},
+                {"--pod-workers", "0"},
+                {"--pod-workers", "65"},
                 {"--file-check-frequency", "0s"},
                 {"--file-check-frequency", "20"},
                 {"--sync-frequency", "soon"},

@@ -157,29 +157,6 @@ static void test_decode_start_oom(void **state)
         assert_string_equal(ev.container_id, "c3");
 }
 
-/* A container's creation and removal (sandboxes are containers too), as the CRI plugin makes them. */
-static void test_decode_create_delete(void **state)
-{
-        _cleanup_free_ uint8_t *buf = NULL, *buf2 = NULL;
-        _cleanup_free_ char *cid = NULL, *cid2 = NULL;
-        Ctd__V1__ContainerCreate c = CTD__V1__CONTAINER_CREATE__INIT;
-        Ctd__V1__ContainerDelete d = CTD__V1__CONTAINER_DELETE__INIT;
-        struct ctd_event ev;
-        size_t len;
-
-        c.id = (char *) "c6";
-        len = pack_envelope(NS, "/containers/create", "containerd.events.ContainerCreate", &c.base, &buf);
-        assert_int_equal(ctd_event_decode(buf, len, NS, &ev, &cid), 1);
-        assert_int_equal(ev.kind, CTD_EVENT_CONTAINER_CREATE);
-        assert_string_equal(ev.container_id, "c6");
-
-        d.id = (char *) "c7";
-        len = pack_envelope(NS, "/containers/delete", "containerd.events.ContainerDelete", &d.base, &buf2);
-        assert_int_equal(ctd_event_decode(buf2, len, NS, &ev, &cid2), 1);
-        assert_int_equal(ev.kind, CTD_EVENT_CONTAINER_DELETE);
-        assert_string_equal(ev.container_id, "c7");
-}
-
 /* Envelopes that are valid but not for us: nothing is returned and the outputs are untouched. */
 static void test_decode_ignored(void **state)
 {
@@ -723,12 +700,10 @@ static void test_fake_stream(void **state)
         assert_int_equal(rec_count(&r), 2);
 
         pthread_mutex_lock(&f.lock);
-        assert_int_equal(f.n_filters, 5);
+        assert_int_equal(f.n_filters, 3);
         assert_string_equal(f.filters[0], "topic==\"/tasks/start\",namespace==\"k8s.io\"");
         assert_string_equal(f.filters[1], "topic==\"/tasks/exit\",namespace==\"k8s.io\"");
         assert_string_equal(f.filters[2], "topic==\"/tasks/oom\",namespace==\"k8s.io\"");
-        assert_string_equal(f.filters[3], "topic==\"/containers/create\",namespace==\"k8s.io\"");
-        assert_string_equal(f.filters[4], "topic==\"/containers/delete\",namespace==\"k8s.io\"");
         pthread_mutex_unlock(&f.lock);
 
         /* The server goes away, then comes back on the same socket. */
@@ -1034,12 +1009,11 @@ static void test_ctd_restart(void **state)
 int main(void)
 {
         const struct CMUnitTest unit[] = {
-                cmocka_unit_test(test_decode_exit),          cmocka_unit_test(test_decode_start_oom),
-                cmocka_unit_test(test_decode_create_delete), cmocka_unit_test(test_decode_ignored),
-                cmocka_unit_test(test_decode_variants),      cmocka_unit_test(test_decode_bad),
-                cmocka_unit_test(test_start_invalid),        cmocka_unit_test(test_absent),
-                cmocka_unit_test(test_fake_stream),          cmocka_unit_test(test_fake_idle),
-                cmocka_unit_test(test_fake_unimplemented),
+                cmocka_unit_test(test_decode_exit),    cmocka_unit_test(test_decode_start_oom),
+                cmocka_unit_test(test_decode_ignored), cmocka_unit_test(test_decode_variants),
+                cmocka_unit_test(test_decode_bad),     cmocka_unit_test(test_start_invalid),
+                cmocka_unit_test(test_absent),         cmocka_unit_test(test_fake_stream),
+                cmocka_unit_test(test_fake_idle),      cmocka_unit_test(test_fake_unimplemented),
         };
         const struct CMUnitTest containerd[] = {
                 cmocka_unit_test(test_ctd_exit),

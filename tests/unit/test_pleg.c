@@ -1,5 +1,4 @@
-/* PLEG health as /healthz judges it (the runtime's last relist, upstream's 3-minute threshold, 10 with
- * events), and the relist period by the event stream's state. */
+/* PLEG health as /healthz judges it: the runtime's last relist, and upstream's 3-minute threshold. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,42 +53,6 @@ static void test_small_buffer(void **state)
         assert_int_equal(strlen(buf), sizeof buf - 1);
 }
 
-/* With the event stream up the safety relist runs every 5 minutes (upstream's evented PLEG); while it is
- * down, or without one, every second. */
-static void test_period(void **state)
-{
-        struct pleg_config c = {
-                .period_ms = 1000, .evented_period_ms = 300000, .event_endpoint = "unix:///x"};
-        assert_int_equal(pleg_period_ms(&c, true), 300000);
-        assert_int_equal(pleg_period_ms(&c, false), 1000);
-        /* No stream configured: the short period, whatever the state says. */
-        c.event_endpoint = NULL;
-        assert_int_equal(pleg_period_ms(&c, true), 1000);
-        /* An evented period not above the other is not used; 0 periods are upstream's 1 s. */
-        c.event_endpoint = "unix:///x";
-        c.evented_period_ms = 500;
-        assert_int_equal(pleg_period_ms(&c, true), 1000);
-        c.period_ms = 0;
-        c.evented_period_ms = 0;
-        assert_int_equal(pleg_period_ms(&c, true), 1000);
-}
-
-/* A relist every 5 minutes needs the evented threshold (10 minutes), named in the message. */
-static void test_evented_threshold(void **state)
-{
-        struct pleg_health h = {.relist_ok = true, .last_ok_ms = 1000, .threshold_ms = 600000};
-        char buf[512];
-        assert_true(pleg_health_check(&h, 1000 + 300000, "e", buf, sizeof buf));
-        assert_true(pleg_health_active(&h, 1000 + 600000, buf, sizeof buf));
-        assert_false(pleg_health_check(&h, 1000 + 601000, "e", buf, sizeof buf));
-        assert_non_null(strstr(buf,
-                               "[-]pleg failed: PLEG is not healthy: pleg was last seen active 601s ago; "
-                               "threshold is 10m0s"));
-        assert_false(pleg_health_active(&h, 1000 + 601000, buf, sizeof buf));
-        assert_string_equal(buf,
-                            "PLEG is not healthy: pleg was last seen active 601s ago; threshold is 10m0s");
-}
-
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -97,8 +60,6 @@ int main(void)
                 cmocka_unit_test(test_runtime_down),
                 cmocka_unit_test(test_pleg_not_healthy_after_three_minutes),
                 cmocka_unit_test(test_small_buffer),
-                cmocka_unit_test(test_period),
-                cmocka_unit_test(test_evented_threshold),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
