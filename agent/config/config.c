@@ -151,7 +151,9 @@ int parse_duration_ms(const char *s, int64_t *ret)
                                 found = true;
                         }
                 }
-                if (!found || total > 9.2e18L)
+                /* Go's time.Duration ends at 2^63-1 ns (about 2562047 h): anything longer is not a duration,
+                 * and every value here fits in int64 nanoseconds. */
+                if (!found || total > 9223372036854.0L)
                         return -EINVAL;
         }
         *ret = (int64_t) total;
