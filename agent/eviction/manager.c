@@ -324,9 +324,9 @@ static char *synchronize(struct eviction_manager *ev)
         for (int i = 0; changed && i < EV_COND_MAX; i++)
                 if (before[i] != ev->conditions[i] && ev->c.events)
                         /* upstream's node status setters record these */
-                        events_record_node(ev->c.events, EVENT_NORMAL,
-                                           became[i][ev->conditions[i]], "Node %s status is now: %s",
-                                           ev->c.node_name, became[i][ev->conditions[i]]);
+                        events_record_node(ev->c.events, EVENT_NORMAL, became[i][ev->conditions[i]],
+                                           "Node %s status is now: %s", ev->c.node_name,
+                                           became[i][ev->conditions[i]]);
         for (int i = 0; changed && i < EV_COND_MAX; i++)
                 if (before[i] != ev->conditions[i])
                         log_info("Eviction manager: node condition changed",
@@ -347,8 +347,8 @@ static char *synchronize(struct eviction_manager *ev)
                          "observed=\"%s\"",
                          ev_resource_name(ev_signal_resource(t->signal)), desc, avail);
                 if (ev->c.events)
-                        events_record_node(ev->c.events, EVENT_WARNING,
-                                           "EvictionThresholdMet", "Attempting to reclaim %s",
+                        events_record_node(ev->c.events, EVENT_WARNING, "EvictionThresholdMet",
+                                           "Attempting to reclaim %s",
                                            ev_resource_name(ev_signal_resource(t->signal)));
                 if (reclaim_node_level(ev, t->signal))
                         log_info("Eviction manager: able to reduce pressure without evicting pods",

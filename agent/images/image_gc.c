@@ -498,6 +498,18 @@ static void *gc_thread(void *arg)
         return NULL;
 }
 
+/* Everything but the thread. */
+static void gc_free(struct image_gc *gc)
+{
+        pthread_mutex_destroy(&gc->lock);
+        pthread_mutex_destroy(&gc->stop_lock);
+        pthread_cond_destroy(&gc->cond);
+        image_records_free(gc->recs, gc->n);
+        free(gc->state_path);
+        free(gc->sandbox_image);
+        free(gc);
+}
+
 int image_gc_start(const struct image_gc_config *cfg, struct image_gc **ret)
 {
         struct image_gc *gc = OOM_CHECK(calloc(1, sizeof *gc));
@@ -515,13 +527,7 @@ int image_gc_start(const struct image_gc_config *cfg, struct image_gc **ret)
                       cfg->high_percent);
         int e = pthread_create(&gc->thread, NULL, gc_thread, gc);
         if (e) {
-                pthread_mutex_destroy(&gc->lock);
-                pthread_mutex_destroy(&gc->stop_lock);
-                pthread_cond_destroy(&gc->cond);
-                image_records_free(gc->recs, gc->n);
-                free(gc->state_path);
-                free(gc->sandbox_image);
-                free(gc);
+                gc_free(gc);
                 return -e;
         }
         *ret = gc;
@@ -537,11 +543,5 @@ void image_gc_stop(struct image_gc *gc)
         pthread_cond_broadcast(&gc->cond);
         pthread_mutex_unlock(&gc->stop_lock);
         pthread_join(gc->thread, NULL);
-        pthread_mutex_destroy(&gc->lock);
-        pthread_mutex_destroy(&gc->stop_lock);
-        pthread_cond_destroy(&gc->cond);
-        image_records_free(gc->recs, gc->n);
-        free(gc->state_path);
-        free(gc->sandbox_image);
-        free(gc);
+        gc_free(gc);
 }

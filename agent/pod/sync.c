@@ -549,7 +549,8 @@ static int pull_outcome(const struct sync_ctx *ctx, const struct pod *pod, const
                 return -EIO;
         }
         char took[32];
-        format_duration_ms(o->duration_ms, took, sizeof took); /* Go's time.Duration, as upstream prints it */
+        format_duration_ms(o->duration_ms, took,
+                           sizeof took); /* Go's time.Duration, as upstream prints it */
         pod_event(ctx, pod, fp, EVENT_NORMAL, "Pulled", "Successfully pulled image \"%s\" in %s", c->image,
                   took);
         *ret_ref = o->image_ref;

@@ -161,8 +161,8 @@ static void test_node_events_eviction(void **state)
         (void) state;
         struct event_recorder *r = events_new(8, 1.0 / 300, 25, "node1");
         events_record(r, "ns", "node1", "u", NULL, EVENT_NORMAL, "Started", "same name, a pod");
-        events_record_node(r, EVENT_NORMAL, "NodeHasInsufficientMemory",
-                           "Node %s status is now: %s", "node1", "NodeHasInsufficientMemory");
+        events_record_node(r, EVENT_NORMAL, "NodeHasInsufficientMemory", "Node %s status is now: %s",
+                           "node1", "NodeHasInsufficientMemory");
         json_t *list = events_list_json(r);
         json_t *e = json_array_get(json_object_get(list, "items"), 1),
                *o = json_object_get(e, "involvedObject");
