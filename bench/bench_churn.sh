@@ -169,7 +169,7 @@ else
   echo "too few cycles ($cycle) to compare RSS and fds after warm-up (the first cycle warms up)"
 fi
 
-leak_free() { lk_sandboxes && lk_containers && lk_ips && lk_veths && lk_cgroups && lk_mounts && lk_poddirs; } >/dev/null
+leak_free() { lk_all; }
 lk_want
 poll 60 leak_free || true # the last removals may still be on their way; lk_check_all tells what stays
 lk_check_all "after $cycle cycles"

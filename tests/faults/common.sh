@@ -25,7 +25,7 @@ n_running() { cri ps | awk -F'\t' -v s="-$NODE" 'NR > 1 && $5 ~ s "$"' | grep -c
 n_listed() { { cri pods; cri ps -a; } | grep -c -- "-$NODE"; }
 none_left() { [ "$(n_listed)" = 0 ]; }
 # Quiet: every leak check passes (a wait's condition; lk_check_all reports them one by one).
-leak_free() { lk_sandboxes && lk_containers && lk_ips && lk_veths && lk_cgroups && lk_mounts && lk_poddirs; } >/dev/null
+leak_free() { lk_all; }
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
