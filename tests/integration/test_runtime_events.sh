@@ -1,6 +1,7 @@
 #!/bin/bash
 # Beyond upstream: containerd's event stream wakes the pod worker at once when a container exits, and the
-# relist alone still works when the stream is off. The relist is slowed to 60 s so the two are told apart.
+# relist alone still works when the stream is off. The relist and the full resync are slowed to 300 s so the
+# two are told apart even on a busy machine (a restart here takes about a second; the bounds are 45 s).
 source "$(dirname "$0")/lib.sh"
 skip_unless_ready
 M="$WORK/manifests"
@@ -21,15 +22,14 @@ task_pid() { ctr --address "$SOCK" -n k8s.io tasks ls | awk -v id="$1" '$1 == id
 replaced() { local id; id=$(running_ids c "$1"); [ -n "$id" ] && [ "$id" != "$2" ]; }
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-start_cubelet "$M" --pleg-relist-period 60s
+start_cubelet "$M" --pleg-relist-period 300s --sync-frequency 300s
 all_running() { is_running c default/web1-$NODE && is_running c default/web2-$NODE && is_running c default/web3-$NODE; }
-check "pods running" wait_for 60 all_running
+check "pods running" wait_for 120 all_running
 check "the runtime event stream is up" wait_for 30 log_count_ge "Runtime event stream connected" 1
 id=$(running_ids c default/web1-$NODE)
 t0=$(ms)
 kill -9 "$(task_pid "$id")"
-# 15 s is generous on a busy machine and still far below the 50 s or more the relist alone would take.
-check "with the event stream, a killed container is restarted within 15 s (relist every 60 s)" wait_for 15 replaced default/web1-$NODE "$id"
+check "with the event stream, a killed container is restarted within 45 s (relist every 300 s)" wait_for 45 replaced default/web1-$NODE "$id"
 echo "# restart took $(( $(ms) - t0 )) ms"
 
 # The runtime restarts: the stream is lost, cubelet subscribes again, and exits are instant again.
@@ -38,9 +38,12 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 "$top/packaging/containerd/start-containerd.sh" --dir "$CTD_DIR" --bridge "$TI_BRIDGE" --pod-cidr "$TI_NET.0.0/24" >/dev/null
 check "cubelet saw the stream go" wait_for 30 log_has "Runtime event stream lost"
 check "... and subscribes again (2 s back-off at most)" wait_for 30 log_count_ge "Runtime event stream connected" 2
+check "web2 still running after the runtime restart" wait_for 60 is_running c default/web2-$NODE
 id=$(running_ids c default/web2-$NODE)
+t0=$(ms)
 kill -9 "$(task_pid "$id")"
-check "after a runtime restart the stream is back: restarted within 15 s" wait_for 15 replaced default/web2-$NODE "$id"
+check "after a runtime restart the stream is back: restarted within 45 s" wait_for 45 replaced default/web2-$NODE "$id"
+echo "# restart took $(( $(ms) - t0 )) ms"
 check "cubelet exits cleanly" stop_cubelet
 
 start_cubelet "$M" --pleg-relist-period 2s --runtime-event-stream false
