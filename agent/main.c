@@ -58,6 +58,7 @@
 
 struct agent {
         struct cubelet_config cfg;
+        struct node_reserved reserved; /* the Node's allocatable: capacity less this */
         uv_loop_t loop;
         uv_signal_t sigterm, sigint, sighup;
         uv_timer_t tick;
@@ -630,9 +631,7 @@ static int start_kube(struct agent *a)
                         .report_ms = a->cfg.node_report_ms,
                         .lease_duration_s = a->cfg.node_lease_s,
                         .timeout_ms = 10000,
-                        .eviction_memory = 100 << 20,
-                        .reserved_memory = a->cfg.reserved_mem,
-                        .reserved_cpu_m = a->cfg.reserved_cpu_m,
+                        .reserved = a->reserved,
                         .ready = node_ready,
                         .eviction = a->eviction,
                         .userdata = a,
@@ -777,9 +776,7 @@ static int start_admission(struct agent *a)
                                      .allowed_unsafe_sysctls = a->cfg.allowed_unsafe_sysctls,
                                      .allowed_extra_networks = a->cfg.allowed_extra_networks,
                                      .root_dir = a->cfg.root_dir,
-                                     .reserved_cpu_m = a->cfg.reserved_cpu_m,
-                                     .reserved_memory = a->cfg.reserved_mem,
-                                     .eviction_memory = 100 << 20,
+                                     .reserved = a->reserved,
                                      .max_pods = a->cfg.max_pods,
                                      .status = a->status,
                                      .events = a->events};
@@ -1017,6 +1014,18 @@ static int run(struct agent *a)
                 .userdata = a,
         };
         a->puller = image_puller_new(&ipc);
+        {
+                _cleanup_free_ struct ev_threshold *t = NULL;
+                _cleanup_free_ char *err = NULL;
+                size_t n = 0;
+                if ((r = config_eviction_thresholds(&a->cfg, &t, &n, &err)) < 0) {
+                        log_error("Invalid eviction thresholds", "err=\"%s\"", log_q(err));
+                        return r;
+                }
+                node_reserved_from(t, n, a->cfg.reserved_cpu_m, a->cfg.reserved_mem, &a->reserved);
+        }
+        struct node_allocatable na;
+        node_allocatable_compute(a->cfg.root_dir, &a->reserved, a->cfg.max_pods, &na);
         a->sync = (struct sync_ctx){
                 .prober = a->prober,
                 .backoff = a->backoff,
@@ -1043,9 +1052,8 @@ static int run(struct agent *a)
                 .tokens = a->tokens,
                 .security = &a->security,
                 /* allocatable: resourceFieldRef limits of containers that set none */
-                .node_cpu_m = 1000LL * MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L) - a->cfg.reserved_cpu_m,
-                .node_mem = (int64_t) sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) - a->cfg.reserved_mem -
-                            (100 << 20),
+                .node_cpu_m = na.cpu_m,
+                .node_mem = na.memory,
         };
         struct pod_workers_ops ops = {.sync = do_sync, .kill = do_kill, .userdata = a};
         r = pod_workers_new(a->cfg.workers, &ops, a->cfg.sync_ms, &a->workers);

@@ -20,7 +20,7 @@ struct admitter {
         char *node_name, *root_dir;
         json_t *local_labels,
                 *local_taints; /* what cubelet registers: standalone, or before the Node is seen */
-        int64_t reserved_cpu_m, reserved_memory, eviction_memory;
+        struct node_reserved reserved;
         int max_pods;
         struct sysctl_whitelist *sysctls;
         char **extra_networks; /* allowedExtraNetworks */
@@ -42,9 +42,7 @@ int admitter_new(const struct admitter_config *cfg, struct admitter **ret, char 
         ad->root_dir = xstrdup(cfg->root_dir);
         ad->local_labels = node_local_labels(cfg->node_name, cfg->node_labels);
         ad->local_taints = node_local_taints(cfg->taints);
-        ad->reserved_cpu_m = cfg->reserved_cpu_m;
-        ad->reserved_memory = cfg->reserved_memory;
-        ad->eviction_memory = cfg->eviction_memory;
+        ad->reserved = cfg->reserved;
         ad->max_pods = cfg->max_pods;
         ad->sysctls = w;
         for (char *const *e = cfg->allowed_extra_networks; e && *e; e++)
@@ -177,8 +175,7 @@ bool admitter_admit(void *userdata, struct pod *pod, struct pod *const *admitted
                 return false;
         }
         struct node_allocatable na;
-        node_allocatable_compute(ad->root_dir, ad->reserved_cpu_m, ad->reserved_memory, ad->eviction_memory,
-                                 ad->max_pods, &na);
+        node_allocatable_compute(ad->root_dir, &ad->reserved, ad->max_pods, &na);
         /* Huge pages: the Node reports none. */
         struct resource_qty scalars[] = {{(char *) "hugepages-1Gi", 0}, {(char *) "hugepages-2Mi", 0}};
         json_t *labels = NULL, *taints = NULL;

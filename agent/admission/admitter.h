@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "node.h"
 #include "pod.h"
 
 struct cri_client;
@@ -21,7 +22,7 @@ struct admitter_config {
         char *const *allowed_unsafe_sysctls; /* --allowed-unsafe-sysctls */
         char *const *allowed_extra_networks; /* --allowed-extra-networks */
         const char *root_dir;                /* ephemeral-storage: its filesystem */
-        int64_t reserved_cpu_m, reserved_memory, eviction_memory;
+        struct node_reserved reserved;
         int max_pods;
         struct status_manager *status;
         struct event_recorder *events;

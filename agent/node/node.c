@@ -319,8 +319,22 @@ json_t *node_local_taints(char *const *taints)
         return a;
 }
 
-void node_allocatable_compute(const char *root_dir, int64_t reserved_cpu_m, int64_t reserved_memory,
-                              int64_t eviction_memory, int max_pods, struct node_allocatable *ret)
+void node_reserved_from(const struct ev_threshold *t, size_t n, int64_t cpu_m, int64_t memory,
+                        struct node_reserved *ret)
+{
+        *ret = (struct node_reserved){.cpu_m = cpu_m, .memory = memory};
+        for (size_t i = 0; i < n; i++) {
+                if (t[i].grace_ms != 0)
+                        continue; /* soft thresholds reserve nothing */
+                if (t[i].signal == EV_MEMORY_AVAILABLE)
+                        ret->evict_memory = t[i].value;
+                else if (t[i].signal == EV_NODEFS_AVAILABLE)
+                        ret->evict_nodefs = t[i].value;
+        }
+}
+
+void node_allocatable_compute(const char *root_dir, const struct node_reserved *r, int max_pods,
+                              struct node_allocatable *ret)
 {
         struct statvfs fs;
         int64_t mem_total, mem_avail, disk_total = 0;
@@ -329,11 +343,11 @@ void node_allocatable_compute(const char *root_dir, int64_t reserved_cpu_m, int6
         if (root_dir && statvfs(root_dir, &fs) == 0)
                 disk_total = (int64_t) fs.f_blocks * (int64_t) fs.f_frsize;
         /* The status reports memory in Ki: the same rounding here. */
-        int64_t mem = MAX((int64_t) 0, mem_total - reserved_memory - eviction_memory);
+        int64_t mem = MAX((int64_t) 0, mem_total - r->memory - ev_value_quantity(&r->evict_memory, mem_total));
         *ret = (struct node_allocatable){
-                .cpu_m = MAX((int64_t) 0, 1000LL * (cpus > 0 ? cpus : 1) - reserved_cpu_m),
+                .cpu_m = MAX((int64_t) 0, 1000LL * (cpus > 0 ? cpus : 1) - r->cpu_m),
                 .memory = mem / 1024 * 1024,
-                .ephemeral = disk_total - disk_total / 10,
+                .ephemeral = MAX((int64_t) 0, disk_total - ev_value_quantity(&r->evict_nodefs, disk_total)),
                 .pods = max_pods,
         };
 }
@@ -373,8 +387,7 @@ static json_t *node_status(struct node_manager *nm)
         }
         _cleanup_free_ char *mem_cap = quantity_ki(mem_total), *disk_cap = quantity_ki(disk_total);
         struct node_allocatable na;
-        node_allocatable_compute(nm->root_dir, nm->cfg.reserved_cpu_m, nm->cfg.reserved_memory,
-                                 nm->cfg.eviction_memory, nm->cfg.max_pods, &na);
+        node_allocatable_compute(nm->root_dir, &nm->cfg.reserved, nm->cfg.max_pods, &na);
         _cleanup_free_ char *mem_alloc = quantity_ki(na.memory);
         _cleanup_free_ char *disk_alloc = strdup_printf("%lld", (long long) na.ephemeral);
         _cleanup_free_ char *pods = strdup_printf("%d", nm->cfg.max_pods);
@@ -394,8 +407,11 @@ static json_t *node_status(struct node_manager *nm)
         if (nm->cfg.eviction) {
                 eviction_manager_conditions(nm->cfg.eviction, pressure);
         } else {
-                pressure[EV_COND_MEMORY] = mem_total > 0 && mem_avail < nm->cfg.eviction_memory;
-                pressure[EV_COND_DISK] = disk_total > 0 && disk_avail < disk_total / 10;
+                const struct node_reserved *r = &nm->cfg.reserved;
+                pressure[EV_COND_MEMORY] =
+                        mem_total > 0 && mem_avail < ev_value_quantity(&r->evict_memory, mem_total);
+                pressure[EV_COND_DISK] =
+                        disk_total > 0 && disk_avail < ev_value_quantity(&r->evict_nodefs, disk_total);
                 pressure[EV_COND_PID] = false;
         }
         json_t *conds = json_array();

@@ -6,9 +6,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "thresholds.h"
+
 struct kube_client;
 struct cri_client;
 struct eviction_manager;
+
+/* What the Node keeps from its capacity: kube and system reservations and the hard eviction thresholds
+ * on memory.available and nodefs.available (a zero value: none), as upstream's allocatable. */
+struct node_reserved {
+        int64_t cpu_m, memory; /* kubeReserved + systemReserved */
+        struct ev_value evict_memory, evict_nodefs;
+};
 
 struct node_config {
         struct kube_client *kube;
@@ -24,9 +33,7 @@ struct node_config {
         int64_t report_ms;                 /* nodeStatusReportFrequency [5m]: PATCH even when unchanged */
         int lease_duration_s;              /* nodeLeaseDurationSeconds [40] */
         int64_t timeout_ms;                /* per request */
-        int64_t reserved_memory;           /* kube + system reserved, bytes */
-        int64_t reserved_cpu_m;            /* kube + system reserved, millicores */
-        int64_t eviction_memory;           /* hard eviction memory.available, bytes [100Mi] */
+        struct node_reserved reserved;
         struct eviction_manager *eviction; /* the pressure conditions; NULL: the default thresholds */
         /* Ready condition: false with upstream's message ("container runtime is down", "PLEG is not
          * healthy: ...", "container runtime network not ready: ..."). */
@@ -59,14 +66,17 @@ json_t *node_local_labels(const char *node_name, char *const *labels);
 /* --register-with-taints as an array of v1 Taints (malformed ones left out: the flags were checked). */
 json_t *node_local_taints(char *const *taints);
 
-/* What the Node's status reports as allocatable: capacity less reserved and the hard eviction
- * thresholds (memory.available, nodefs.available 10%). */
+/* The reservations with the hard memory.available and nodefs.available thresholds among t[n]. */
+void node_reserved_from(const struct ev_threshold *t, size_t n, int64_t cpu_m, int64_t memory,
+                        struct node_reserved *ret);
+
+/* What the Node's status reports as allocatable: capacity less what is reserved. */
 struct node_allocatable {
         int64_t cpu_m, memory, ephemeral;
         int pods;
 };
-void node_allocatable_compute(const char *root_dir, int64_t reserved_cpu_m, int64_t reserved_memory,
-                              int64_t eviction_memory, int max_pods, struct node_allocatable *ret);
+void node_allocatable_compute(const char *root_dir, const struct node_reserved *r, int max_pods,
+                              struct node_allocatable *ret);
 
 /* Pure helpers, for tests. */
 /* Whether a --node-labels key is one a node may set on itself (kubernetes.io and k8s.io keys are

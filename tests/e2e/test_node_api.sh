@@ -58,6 +58,9 @@ check "... capacity pods 110 and the four conditions" sh -c \
 check "... allocatable: capacity minus --kube-reserved and the 100Mi hard eviction" sh -c \
   "kubectl get node $NODE -o json | jq -e '(.status.allocatable.cpu == \"\(.status.capacity.cpu | tonumber * 1000 - 500)m\") and
      ((.status.capacity.memory | rtrimstr(\"Ki\") | tonumber) - (.status.allocatable.memory | rtrimstr(\"Ki\") | tonumber) == 356 * 1024)' >/dev/null"
+check "... and ephemeral-storage: capacity minus the 10% nodefs.available hard eviction" sh -c \
+  "kubectl get node $NODE -o json | jq -e '(.status.capacity[\"ephemeral-storage\"] | rtrimstr(\"Ki\") | tonumber * 1024 * 0.9)
+     - (.status.allocatable[\"ephemeral-storage\"] | tonumber) | . < 2048 and . > -2048' >/dev/null"
 check "... the images it has" sh -c "kubectl get node $NODE -o jsonpath='{.status.images[*].names}' | grep -q cubelet.local/busybox"
 
 lease_time() { jp lease -n kube-node-lease $NODE -o 'jsonpath={.spec.renewTime}'; }

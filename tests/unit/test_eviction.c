@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "eviction.h"
+#include "node.h"
 #include "pod.h"
 #include "rank.h"
 #include "signals.h"
@@ -134,6 +135,45 @@ static void test_parse(void **state)
         assert_int_equal(strv_length(def), 4);
         assert_string_equal(def[3], "imagefs.available=15%");
         strv_free(def);
+}
+
+/* Allocatable as upstream: capacity less kube/system reserved and the hard memory.available and
+ * nodefs.available thresholds (a percentage of the capacity); soft thresholds reserve nothing. */
+static void test_reserved(void **state)
+{
+        (void) state;
+        char *hard[] = {"memory.available=10%", "nodefs.available=1Gi", NULL};
+        char *soft[] = {"memory.available=2Gi", NULL}, *grace[] = {"memory.available=1m", NULL};
+        _cleanup_free_ struct ev_threshold *t = NULL;
+        _cleanup_free_ char *err = NULL;
+        size_t n = 0;
+        assert_int_equal(parse(hard, soft, grace, NULL, &t, &n, &err), 0);
+        struct node_reserved r;
+        node_reserved_from(t, n, 500, 256 * MI, &r);
+        assert_int_equal(r.cpu_m, 500);
+        assert_int_equal(r.memory, 256 * MI);
+        assert_int_equal(ev_value_quantity(&r.evict_memory, 10 * GI), GI);
+        assert_int_equal(ev_value_quantity(&r.evict_nodefs, 100 * GI), GI);
+
+        struct node_allocatable a, none;
+        node_allocatable_compute("/", &r, 110, &a);
+        struct node_reserved zero = {0};
+        node_allocatable_compute("/", &zero, 110, &none);
+        assert_int_equal(a.pods, 110);
+        assert_int_equal(none.cpu_m - a.cpu_m, 500);
+        /* the total is the same in both; 10 % of it and 256Mi less (to the Ki) */
+        int64_t total = none.memory;
+        assert_true(llabs(none.memory - a.memory - (256 * MI + total / 10)) <= 2048);
+        if (none.ephemeral > GI)
+                assert_int_equal(none.ephemeral - a.ephemeral, GI);
+
+        /* no nodefs.available threshold: nothing reserved on disk */
+        char *only_mem[] = {"memory.available=100Mi", NULL};
+        _cleanup_free_ struct ev_threshold *t2 = NULL;
+        assert_int_equal(parse(only_mem, NULL, NULL, NULL, &t2, &n, &err), 0);
+        node_reserved_from(t2, n, 0, 0, &r);
+        assert_int_equal(ev_value_quantity(&r.evict_memory, 10 * GI), 100 * MI);
+        assert_int_equal(ev_value_quantity(&r.evict_nodefs, 100 * GI), 0);
 }
 
 static void test_quantity_string(void **state)
@@ -435,6 +475,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse),
+                cmocka_unit_test(test_reserved),
                 cmocka_unit_test(test_quantity_string),
                 cmocka_unit_test(test_observe),
                 cmocka_unit_test(test_state_transitions),
