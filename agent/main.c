@@ -376,10 +376,28 @@ static void source_spoke(struct agent *a)
 }
 
 /* On a GC thread: some source wants the pod (upstream's !IsPodDeleted). */
-static bool gc_pod_exists(const char *uid, void *ud)
+/* Upstream's IsPodDeleted and IsPodTerminated, from the sources and the latest status. */
+static enum cgc_pod_state gc_pod_state(const char *uid, void *ud)
 {
         struct agent *a = ud;
-        return podconfig_has(a->podconfig, uid);
+        if (!podconfig_has(a->podconfig, uid))
+                return CGC_POD_DELETED;
+        json_t *st = status_manager_get(a->status, uid);
+        _cleanup_pod_ struct pod *p = status_manager_pod(a->status, uid);
+        const char *phase = json_string_value(json_object_get(st, "phase"));
+        bool evicted = streq_ptr(phase, "Failed") &&
+                       streq_ptr(json_string_value(json_object_get(st, "reason")), "Evicted");
+        bool running = false;
+        json_t *cs;
+        size_t i;
+        json_array_foreach(json_object_get(st, "containerStatuses"), i, cs) running |=
+                json_object_get(json_object_get(cs, "state"), "running") != NULL;
+        bool deleting = p && p->deleting && !running;
+        bool terminal = pod_phase_terminal(phase);
+        json_decref(st);
+        if (evicted || deleting)
+                return CGC_POD_DELETED;
+        return terminal ? CGC_POD_TERMINATED : CGC_POD_ACTIVE;
 }
 
 static bool gc_sources_ready(void *ud)
@@ -419,7 +437,7 @@ static int start_gc(struct agent *a)
                            .max_containers = a->cfg.max_dead_containers},
                 .period_ms = a->cfg.container_gc_period_ms,
                 .timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 60000),
-                .exists = gc_pod_exists,
+                .pod_state = gc_pod_state,
                 .sources_ready = gc_sources_ready,
                 .userdata = a,
         };
@@ -438,7 +456,7 @@ static int eviction_delete_containers(void *ud)
         struct agent *a = ud;
         struct container_gc *gc = __atomic_load_n(&a->container_gc, __ATOMIC_ACQUIRE);
         _cleanup_free_ char *err = NULL;
-        int r = gc ? container_gc_collect(gc, &err) : 0;
+        int r = gc ? container_gc_collect(gc, true, &err) : 0;
         if (r < 0 && err)
                 log_warn("Container garbage collection for eviction failed", "err=\"%s\"", log_q(err));
         return r;

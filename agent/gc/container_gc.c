@@ -215,14 +215,22 @@ static const char *label(const Runtime__V1__Container *c, const char *key)
         return NULL;
 }
 
-static bool pod_exists(struct container_gc *gc, const char *uid)
+/* One pass's view of the pods: with evict_terminated, a terminated pod counts as gone too. */
+struct pass {
+        struct container_gc *gc;
+        bool evict_terminated;
+};
+
+static bool pod_exists(struct container_gc *gc, const char *uid, bool evict_terminated)
 {
-        return gc->cfg.exists(uid, gc->cfg.userdata);
+        enum cgc_pod_state s = gc->cfg.pod_state(uid, gc->cfg.userdata);
+        return !(s == CGC_POD_DELETED || (evict_terminated && s == CGC_POD_TERMINATED));
 }
 
 static bool exists_cb(const char *uid, void *ud)
 {
-        return pod_exists(ud, uid);
+        const struct pass *p = ud;
+        return pod_exists(p->gc, uid, p->evict_terminated);
 }
 
 /* A container in unknown state may still run: stopped first (upstream: killContainer). Then removed, its log
@@ -276,8 +284,9 @@ static void add_error(char **errors, size_t *n, char *one)
         (*n)++;
 }
 
-static void evict_containers(struct container_gc *gc, bool ready, char **errors, size_t *n_errors)
+static void evict_containers(struct pass *pass, bool ready, char **errors, size_t *n_errors)
 {
+        struct container_gc *gc = pass->gc;
         _cleanup_cri_ Runtime__V1__ListContainersResponse *l = NULL;
         _cleanup_free_ char *err = NULL;
         if (list_containers(gc, &l, &err) < 0) {
@@ -300,7 +309,7 @@ static void evict_containers(struct container_gc *gc, bool ready, char **errors,
                 n++;
         }
         size_t *plan = NULL, np = 0;
-        cgc_plan_containers(cs, n, &gc->cfg.policy, ready, exists_cb, gc, now_real_ns(), &plan, &np);
+        cgc_plan_containers(cs, n, &gc->cfg.policy, ready, exists_cb, pass, now_real_ns(), &plan, &np);
         for (size_t i = 0; i < np; i++) {
                 const struct cgc_container *x = &cs[plan[i]];
                 const Runtime__V1__Container *c = NULL;
@@ -325,9 +334,9 @@ static void evict_containers(struct container_gc *gc, bool ready, char **errors,
 }
 
 /* The sandboxes that go; *ret_held: the pods the runtime still holds something of afterwards. */
-static int evict_sandboxes(struct container_gc *gc, bool ready, char ***ret_held, char **errors,
-                           size_t *n_errors)
+static int evict_sandboxes(struct pass *pass, bool ready, char ***ret_held, char **errors, size_t *n_errors)
 {
+        struct container_gc *gc = pass->gc;
         _cleanup_cri_ Runtime__V1__ListContainersResponse *l = NULL;
         _cleanup_cri_ Runtime__V1__ListPodSandboxResponse *sb = NULL;
         _cleanup_free_ char *err = NULL;
@@ -361,7 +370,7 @@ static int evict_sandboxes(struct container_gc *gc, bool ready, char ***ret_held
                                                .has_containers = used};
         }
         size_t *plan = NULL, np = 0;
-        cgc_plan_sandboxes(ss, n, ready, exists_cb, gc, &plan, &np);
+        cgc_plan_sandboxes(ss, n, ready, exists_cb, pass, &plan, &np);
         bool *removed = OOM_CHECK(calloc(n + 1, sizeof *removed));
         for (size_t i = 0; i < np; i++) {
                 Runtime__V1__RemovePodSandboxRequest rreq = RUNTIME__V1__REMOVE_POD_SANDBOX_REQUEST__INIT;
@@ -432,7 +441,7 @@ static void evict_log_dirs(struct container_gc *gc, char **held_uids, char **err
         closedir(d);
         for (char **p = names; p && *p; p++) {
                 const char *uid = cgc_log_dir_uid(*p);
-                if (!uid || !pod_uid_valid(uid) || held(held_uids, uid) || pod_exists(gc, uid))
+                if (!uid || !pod_uid_valid(uid) || held(held_uids, uid) || pod_exists(gc, uid, false))
                         continue;
                 _cleanup_free_ char *path = strdup_printf("%s/%s", gc->pod_logs_dir, *p);
                 int r = rm_rf(path);
@@ -448,15 +457,16 @@ static void evict_log_dirs(struct container_gc *gc, char **held_uids, char **err
         }
 }
 
-int container_gc_collect(struct container_gc *gc, char **ret_err)
+int container_gc_collect(struct container_gc *gc, bool evict_terminated, char **ret_err)
 {
+        struct pass pass = {gc, evict_terminated};
         _cleanup_free_ char *errors = NULL;
         _cleanup_strv_free_ char **held_uids = NULL;
         size_t n_errors = 0;
         pthread_mutex_lock(&gc->run_lock);
         bool ready = gc->cfg.sources_ready(gc->cfg.userdata);
-        evict_containers(gc, ready, &errors, &n_errors);
-        if (evict_sandboxes(gc, ready, &held_uids, &errors, &n_errors) >= 0 && ready)
+        evict_containers(&pass, ready, &errors, &n_errors);
+        if (evict_sandboxes(&pass, ready, &held_uids, &errors, &n_errors) >= 0 && ready)
                 evict_log_dirs(gc, held_uids, &errors, &n_errors);
         pthread_mutex_unlock(&gc->run_lock);
         if (!n_errors)
@@ -476,7 +486,7 @@ static void *gc_thread(void *arg)
                         break;
                 pthread_mutex_unlock(&gc->lock);
                 _cleanup_free_ char *err = NULL;
-                if (container_gc_collect(gc, &err) < 0) {
+                if (container_gc_collect(gc, false, &err) < 0) {
                         log_error("Container garbage collection failed", "err=\"%s\"", log_q(err));
                         if (gc->cfg.events)
                                 events_record_node(gc->cfg.events, EVENT_WARNING, "ContainerGCFailed", "%s",

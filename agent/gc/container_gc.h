@@ -54,14 +54,19 @@ const char *cgc_log_dir_uid(const char *dir_name);
 
 /* ---- the collector ---- */
 
+/* A pod as upstream's podStateProvider sees it: deleted (no source wants it, or it was evicted, or it is
+ * being deleted and nothing of it runs: IsPodDeleted), terminated (phase Succeeded or Failed: IsPodTerminated)
+ * or active. */
+enum cgc_pod_state { CGC_POD_ACTIVE, CGC_POD_TERMINATED, CGC_POD_DELETED };
+
 struct container_gc_config {
         struct cri_client *cri;
         struct event_recorder *events; /* ContainerGCFailed on the Node; NULL: none */
         const char *pod_logs_dir;      /* /var/log/pods */
         struct cgc_policy policy;
-        int64_t period_ms;  /* upstream's 1 min */
-        int64_t timeout_ms; /* per runtime call */
-        cgc_pod_exists_fn exists;
+        int64_t period_ms;                                                /* upstream's 1 min */
+        int64_t timeout_ms;                                               /* per runtime call */
+        enum cgc_pod_state (*pod_state)(const char *uid, void *userdata); /* asked once sources are ready */
         bool (*sources_ready)(void *userdata);
         void *userdata;
 };
@@ -72,5 +77,6 @@ int container_gc_start(const struct container_gc_config *cfg, struct container_g
 void container_gc_stop(struct container_gc *gc);
 
 /* One pass now (upstream's GarbageCollect): 0, or -errno with *ret_err (caller frees). Thread-safe with the
- * periodic pass (one at a time). */
-int container_gc_collect(struct container_gc *gc, char **ret_err);
+ * periodic pass (one at a time). evict_terminated (the eviction manager's reclaim): the dead containers and
+ * sandboxes of terminated pods go too, as those of deleted pods always do. */
+int container_gc_collect(struct container_gc *gc, bool evict_terminated, char **ret_err);
