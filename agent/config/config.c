@@ -1048,6 +1048,8 @@ enum {
         OPT_MIN_CONTAINER_TTL,
         OPT_IMAGE_GC_PERIOD,
         OPT_CONTAINER_GC_PERIOD,
+        OPT_CONTAINER_RUNTIME,
+        OPT_NETWORK_PLUGIN,
 };
 
 static const struct option options[] = {
@@ -1127,6 +1129,8 @@ static const struct option options[] = {
         {"minimum-container-ttl-duration", required_argument, NULL, OPT_MIN_CONTAINER_TTL},
         {"image-gc-period", required_argument, NULL, OPT_IMAGE_GC_PERIOD},
         {"container-gc-period", required_argument, NULL, OPT_CONTAINER_GC_PERIOD},
+        {"container-runtime", required_argument, NULL, OPT_CONTAINER_RUNTIME},
+        {"network-plugin", required_argument, NULL, OPT_NETWORK_PLUGIN},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -1193,6 +1197,9 @@ static void usage(FILE *f)
               "                                     [2m]\n"
               "  --pod-infra-container-image REF    a sandbox image never collected, beside the runtime's "
               "[none]\n"
+              "  --container-runtime remote         what kubeadm's flags say; cubelet runs a CRI runtime "
+              "only\n"
+              "  --network-plugin cni               what kubeadm's flags say; pod networks are CNI only\n"
               "  --maximum-dead-containers N        dead containers kept on the node, -1 no limit [-1]\n"
               "  --maximum-dead-containers-per-container N\n"
               "                                     dead instances kept per container [1]\n"
@@ -1304,12 +1311,49 @@ static int config_check_eviction(const struct cubelet_config *c)
         return 0;
 }
 
+/* getopt_long_only takes any unambiguous prefix of a long flag ("--container-runtime" would set
+ * --container-runtime-endpoint); upstream's flags are exact names. NULL when every flag is one, else the
+ * first argument that is not. */
+static const char *inexact_flag(int argc, char **argv)
+{
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i];
+                if (streq(a, "--"))
+                        break;
+                if (a[0] != '-' || !a[1])
+                        continue; /* not a flag: refused later */
+                bool two = a[1] == '-';
+                const char *name = a + (two ? 2 : 1);
+                size_t len = strcspn(name, "=");
+                const struct option *o = NULL;
+                for (const struct option *p = options; p->name && !o; p++)
+                        if (strlen(p->name) == len && strncmp(p->name, name, len) == 0)
+                                o = p;
+                if (!o) {
+                        if (!two &&
+                            (streq(name, "h") || (name[0] == 'v' && name[1] &&
+                                                  strspn(name + 1, "0123456789") == strlen(name + 1))))
+                                continue; /* the short flags: -h, -v4 */
+                        return a;
+                }
+                if (o->has_arg == required_argument && !name[len])
+                        i++; /* its value, whatever it looks like */
+        }
+        return NULL;
+}
+
 int config_parse(struct cubelet_config *c, int argc, char **argv)
 {
         bool url_header_flag_seen = false;
         bool cluster_dns_seen = false; /* the first --cluster-dns replaces the file's list */
         int opt;
 
+        const char *bad = inexact_flag(argc, argv);
+        if (bad) {
+                fprintf(stderr, "cubelet: unknown flag: %s\n", bad);
+                usage(stderr);
+                return -EINVAL;
+        }
         /* Pass 1: find --config, so the file can be applied before the other flags override it. */
         opterr = 0;
         optind = 0; /* glibc: 0 resets getopt fully */
@@ -1341,7 +1385,28 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                 case OPT_ENDPOINT:
                         if (!optarg[0])
                                 return flag_error(name, optarg, "must not be empty");
-                        set_str(&c->runtime_endpoint, optarg);
+                        if (optarg[0] == '/') {
+                                /* A bare path (kubeadm 1.20 writes one): upstream takes it as unix://, with a
+                                 * warning. */
+                                free(c->runtime_endpoint);
+                                c->runtime_endpoint = strdup_printf("unix://%s", optarg);
+                                log_warn("Using a path as the runtime endpoint is deprecated, please "
+                                         "consider "
+                                         "using the full URL format",
+                                         "endpoint=\"%s\" url=\"%s\"", optarg, c->runtime_endpoint);
+                        } else
+                                set_str(&c->runtime_endpoint, optarg);
+                        break;
+                case OPT_CONTAINER_RUNTIME:
+                        if (!streq(optarg, "remote"))
+                                return flag_error(name, optarg,
+                                                  "cubelet runs only a CRI runtime (\"remote\"): set "
+                                                  "--container-runtime-endpoint");
+                        break;
+                case OPT_NETWORK_PLUGIN:
+                        if (optarg[0] && !streq(optarg, "cni"))
+                                return flag_error(name, optarg,
+                                                  "cubelet sets up pod networks with CNI only (\"cni\")");
                         break;
                 case OPT_ROOT:
                 case OPT_LOGS:

@@ -185,6 +185,43 @@ static void test_flags(void **state)
         config_done(&c);
 }
 
+/* What kubeadm 1.20 writes in KUBELET_KUBEADM_ARGS is taken; flags are exact names, never prefixes. */
+static void test_kubeadm_flags(void **state)
+{
+        struct cubelet_config c;
+        (void) state;
+
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--container-runtime=remote",
+                               "--container-runtime-endpoint=/run/containerd/containerd.sock", NULL),
+                         0);
+        assert_string_equal(c.runtime_endpoint, "unix:///run/containerd/containerd.sock");
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--network-plugin=cni",
+                               "--pod-infra-container-image=k8s.gcr.io/pause:3.2",
+                               "--register-with-taints=node-role.kubernetes.io/master:NoSchedule", NULL),
+                         0);
+        assert_string_equal(c.pod_infra_image, "k8s.gcr.io/pause:3.2");
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--container-runtime=docker", NULL), -EINVAL);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--network-plugin=kubenet", NULL), -EINVAL);
+        config_done(&c);
+
+        /* getopt would take these prefixes for --container-runtime-endpoint, --pod-manifest-path and
+         * --hostname-override; upstream's flags do not. */
+        assert_int_equal(parse(&c, "--container-runtime-end=unix:///x", NULL), -EINVAL);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--pod-manifest", "/m", NULL), -EINVAL);
+        config_done(&c);
+        assert_int_equal(parse(&c, "-hostname=n1", NULL), -EINVAL);
+        config_done(&c);
+        /* a value that looks like a flag is a value */
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--pod-infra-container-image", "--pause", NULL),
+                         0);
+        assert_string_equal(c.pod_infra_image, "--pause");
+        config_done(&c);
+}
+
 static void test_verbosity(void **state)
 {
         struct cubelet_config c;
@@ -1101,6 +1138,7 @@ static void test_eviction_settings(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_kubeadm_flags),
                 cmocka_unit_test(test_manifest_url),
                 cmocka_unit_test(test_image_pulls),
                 cmocka_unit_test(test_image_gc_config),
