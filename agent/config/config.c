@@ -635,6 +635,37 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                 set_str(dst, s[0] ? s : NULL);
                 return 0;
         }
+        if (streq(key, "logging")) { /* kubeadm writes "logging: {}" */
+                const char *k;
+                json_t *f;
+                if (!json_is_object(v))
+                        return *err = strdup_printf("%s: expected a map", key), -EINVAL;
+                json_object_foreach(v, k, f)
+                {
+                        if (!streq(k, "format"))
+                                return *err = strdup_printf("%s.%s: unknown field", key, k), -EINVAL;
+                        if (!json_is_string(f) ||
+                            (json_string_value(f)[0] && !streq(json_string_value(f), "text")))
+                                return *err = strdup_printf(
+                                               "%s.format: cubelet logs in the \"text\" format only", key),
+                                       -EINVAL;
+                }
+                return 0;
+        }
+        if (streq(key, "shutdownGracePeriod") || streq(key, "shutdownGracePeriodCriticalPods")) {
+                /* Graceful node shutdown is off, as upstream 1.20's without its feature gate: 0 is all it takes. */
+                int64_t ms;
+                if (!json_is_string(v) || parse_duration_ms(json_string_value(v), &ms) < 0)
+                        return *err = strdup_printf("%s: expected a duration such as \"30s\"", key), -EINVAL;
+                if (ms != 0)
+                        return *err = strdup_printf(
+                                       "%s: invalid configuration: Specifying ShutdownGracePeriod or "
+                                       "ShutdownGracePeriodCriticalPods requires feature gate "
+                                       "GracefulNodeShutdown",
+                                       key),
+                               -EINVAL;
+                return 0;
+        }
         if (streq(key, "healthzPort") || streq(key, "readOnlyPort")) {
                 if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65535)
                         return *err = strdup_printf("%s: expected a port number 0-65535", key), -EINVAL;
@@ -950,6 +981,7 @@ int config_load_buffer(struct cubelet_config *c, const char *path, const char *b
         } else {
                 const char *k;
                 json_t *v;
+                config_drop_zero_defaults(root);
                 json_object_foreach(root, k, v)
                 {
                         bool known;

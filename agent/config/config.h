@@ -133,5 +133,8 @@ json_t *config_to_json(const struct cubelet_config *c);
 struct ev_threshold;
 int config_eviction_thresholds(const struct cubelet_config *c, struct ev_threshold **ret, size_t *ret_n,
                                char **ret_err);
+/* Upstream's defaulting of a configuration file: the fields it defaults when they hold their zero ("0s",
+ * 0, "") are removed from the document (zero_defaults.c), as kubeadm's files need. */
+void config_drop_zero_defaults(json_t *root);
 /* Go duration syntax: "1m30s", "250ms", "2h". */
 int parse_duration_ms(const char *s, int64_t *ret);

@@ -185,6 +185,104 @@ static void test_flags(void **state)
         config_done(&c);
 }
 
+/* /var/lib/kubelet/config.yaml as kubeadm 1.20 writes it: every zero it writes ("0s", 0, "") takes upstream's
+ * default, nothing is unknown, and what it sets is taken. */
+static void test_kubeadm_config(void **state)
+{
+        struct cubelet_config c;
+        _cleanup_free_ char *err = NULL;
+        int r;
+        (void) state;
+        _cleanup_free_ char *path =
+                write_tmp("kubeadm-config.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                 "authentication:\n"
+                                                 "  anonymous:\n"
+                                                 "    enabled: false\n"
+                                                 "  webhook:\n"
+                                                 "    cacheTTL: 0s\n"
+                                                 "    enabled: true\n"
+                                                 "  x509:\n"
+                                                 "    clientCAFile: /etc/kubernetes/pki/ca.crt\n"
+                                                 "authorization:\n"
+                                                 "  mode: Webhook\n"
+                                                 "  webhook:\n"
+                                                 "    cacheAuthorizedTTL: 0s\n"
+                                                 "    cacheUnauthorizedTTL: 0s\n"
+                                                 "cgroupDriver: cgroupfs\n"
+                                                 "clusterDNS:\n"
+                                                 "- 10.96.0.10\n"
+                                                 "clusterDomain: cluster.local\n"
+                                                 "cpuManagerReconcilePeriod: 0s\n"
+                                                 "evictionPressureTransitionPeriod: 0s\n"
+                                                 "fileCheckFrequency: 0s\n"
+                                                 "healthzBindAddress: 127.0.0.1\n"
+                                                 "healthzPort: 10248\n"
+                                                 "httpCheckFrequency: 0s\n"
+                                                 "imageMinimumGCAge: 0s\n"
+                                                 "kind: KubeletConfiguration\n"
+                                                 "logging: {}\n"
+                                                 "nodeStatusReportFrequency: 0s\n"
+                                                 "nodeStatusUpdateFrequency: 0s\n"
+                                                 "resolvConf: /etc/resolv.conf\n"
+                                                 "rotateCertificates: true\n"
+                                                 "runtimeRequestTimeout: 0s\n"
+                                                 "shutdownGracePeriod: 0s\n"
+                                                 "shutdownGracePeriodCriticalPods: 0s\n"
+                                                 "staticPodPath: /etc/kubernetes/manifests\n"
+                                                 "streamingConnectionIdleTimeout: 0s\n"
+                                                 "syncFrequency: 0s\n"
+                                                 "volumeStatsAggPeriod: 0s\n"
+                                                 "maxPods: 0\n"
+                                                 "port: 0\n");
+        config_init_defaults(&c);
+        _cleanup_free_ char *out = load_capturing_stderr(&c, path, &r, &err);
+        if (r != 0)
+                fail_msg("kubeadm's file: %s", err);
+        if (out[0])
+                fail_msg("kubeadm's file: warnings: %s", out);
+        assert_int_equal(c.sync_ms, 60000);
+        assert_int_equal(c.file_check_ms, 20000);
+        assert_int_equal(c.http_check_ms, 20000);
+        assert_int_equal(c.runtime_timeout_ms, 120000);
+        assert_int_equal(c.node_status_ms, 10000);
+        assert_int_equal(c.authn_cache_ttl_ms, 120000);
+        assert_int_equal(c.authz_allowed_ttl_ms, 300000);
+        assert_int_equal(c.authz_denied_ttl_ms, 30000);
+        assert_int_equal(c.max_pods, 110);
+        assert_int_equal(c.port, 10250);
+        assert_string_equal(c.static_pod_path, "/etc/kubernetes/manifests");
+        assert_string_equal(c.healthz_bind, "127.0.0.1");
+        assert_int_equal(c.healthz_port, 10248);
+        assert_string_equal(c.cluster_dns[0], "10.96.0.10");
+        assert_null(c.cluster_dns[1]);
+        assert_string_equal(c.client_ca_file, "/etc/kubernetes/pki/ca.crt");
+        assert_false(c.anonymous_auth);
+        assert_true(c.webhook_authn);
+        assert_string_equal(c.authz_mode, "Webhook");
+        assert_true(c.rotate_certificates);
+        config_done(&c);
+
+        /* Graceful node shutdown needs upstream's feature gate, which 1.20 has off */
+        _cleanup_free_ char *p2 = write_tmp("shutdown.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                             "kind: KubeletConfiguration\n"
+                                                             "shutdownGracePeriod: 30s\n");
+        config_init_defaults(&c);
+        free(err);
+        err = NULL;
+        assert_int_equal(config_load_file(&c, p2, &err), -EINVAL);
+        assert_non_null(strstr(err, "requires feature gate GracefulNodeShutdown"));
+        config_done(&c);
+        _cleanup_free_ char *p3 = write_tmp("logging.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                            "kind: KubeletConfiguration\n"
+                                                            "logging: {format: json}\n");
+        config_init_defaults(&c);
+        free(err);
+        err = NULL;
+        assert_int_equal(config_load_file(&c, p3, &err), -EINVAL);
+        assert_non_null(strstr(err, "logging.format"));
+        config_done(&c);
+}
+
 /* What kubeadm 1.20 writes in KUBELET_KUBEADM_ARGS is taken; flags are exact names, never prefixes. */
 static void test_kubeadm_flags(void **state)
 {
@@ -1139,6 +1237,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_kubeadm_flags),
+                cmocka_unit_test(test_kubeadm_config),
                 cmocka_unit_test(test_manifest_url),
                 cmocka_unit_test(test_image_pulls),
                 cmocka_unit_test(test_image_gc_config),
