@@ -934,7 +934,9 @@ static int run(struct agent *a)
         enum cg_mode mode = cg_detect_mode("/sys/fs/cgroup");
         if (a->cfg.cgroups_per_qos) {
                 struct qos_cgroups_config qc = {.cgroup_root = a->cfg.cgroup_root,
-                                                .pod_pids_limit = a->cfg.pod_pids_limit};
+                                                .pod_pids_limit = a->cfg.pod_pids_limit,
+                                                .reserved_cpu_m = a->cfg.reserved_cpu_m,
+                                                .reserved_memory = a->cfg.reserved_mem};
                 struct cg_error cerr = {{0}};
                 r = qos_cgroups_new(&qc, &a->cgroups, &cerr);
                 if (r < 0) {

@@ -142,14 +142,23 @@ int qos_cgroups_new(const struct qos_cgroups_config *c, struct qos_cgroups **ret
         struct cg_options o = {.mount_root = c->mount_root, .root = c->cgroup_root, .mode = c->mode};
         struct cg_resources top, be;
         struct cg *cg = NULL;
-        int r = cg_open(&o, &cg, err);
-
-        if (r < 0)
-                return r;
         int64_t cpu = c->cpu_capacity_m > 0 ? c->cpu_capacity_m : sysconf(_SC_NPROCESSORS_ONLN) * 1000;
         int64_t mem = c->memory_capacity > 0 ? c->memory_capacity : machine_memory();
         int64_t pids = c->pids_capacity > 0 ? c->pids_capacity : machine_pids();
-        /* Node allocatable is the capacity: no kube/system reservations are configurable yet. */
+        if (mem > 0 && c->reserved_memory >= mem) {
+                /* upstream's validateNodeAllocatable */
+                snprintf(err->msg, sizeof err->msg,
+                         "kubeReserved and systemReserved memory (%lld) leave nothing of the node's capacity "
+                         "(%lld)",
+                         (long long) c->reserved_memory, (long long) mem);
+                return -EINVAL;
+        }
+        int r = cg_open(&o, &cg, err);
+        if (r < 0)
+                return r;
+        /* Node allocatable: the capacity less the reservations. */
+        cpu = MAX(cpu - c->reserved_cpu_m, (int64_t) 0);
+        mem = mem > 0 ? mem - c->reserved_memory : mem;
         cg_resources_init(&top);
         top.cpu_shares = cg_milli_to_shares(cpu);
         top.memory_max = mem > 0 ? mem : CG_UNSET;

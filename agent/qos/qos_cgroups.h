@@ -39,12 +39,16 @@ struct qos_cgroups_config {
         int64_t pod_pids_limit;  /* podPidsLimit; <= 0: no limit */
         /* Node capacity, for kubepods; 0: this machine's (online CPUs, MemTotal, min(pid_max, threads-max)). */
         int64_t cpu_capacity_m, memory_capacity, pids_capacity;
+        /* kubeReserved + systemReserved: kubepods gets the capacity less these (enforceNodeAllocatable
+         * "pods", as upstream; the hard eviction thresholds are not taken from the cgroup). */
+        int64_t reserved_cpu_m, reserved_memory;
 };
 
 struct qos_cgroups;
 
-/* Opens the driver and makes kubepods (cpu shares of the node's CPUs, memory and pids of the node), then
- * burstable and besteffort (2 shares) under it. */
+/* Opens the driver and makes kubepods (cpu shares of the node's allocatable CPUs, its allocatable memory,
+ * the node's pids), then burstable and besteffort (2 shares) under it. -EINVAL (with err) when the
+ * reservations leave no memory. */
 int qos_cgroups_new(const struct qos_cgroups_config *c, struct qos_cgroups **ret, struct cg_error *err);
 struct qos_cgroups *qos_cgroups_free(struct qos_cgroups *q);
 const struct cg *qos_cgroups_driver(const struct qos_cgroups *q);

@@ -81,16 +81,16 @@ header() { printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: %s}\nspec:\n  ter
   echo "  - {name: c, image: $IMG, command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]}"
 } >"$M/be.yaml"
 
-start_cubelet "$M" --pod-max-pids 512
+start_cubelet "$M" --pod-max-pids 512 --kube-reserved cpu=500m,memory=256Mi --system-reserved memory=128Mi
 check "cubelet started with --cgroup-root $CGROOT" log_has "cgroupRoot=\"$CGROOT\""
 
-# --- kubepods: the node's capacity; the tiers
+# --- kubepods: the node's allocatable (capacity less kube and system reserved); the tiers
 ncpu=$(nproc)
 memtotal=$(( $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) * 1024 ))
 pidcap=$(cat /proc/sys/kernel/pid_max); tmax=$(cat /proc/sys/kernel/threads-max)
 [ "$tmax" -lt "$pidcap" ] && pidcap=$tmax
-check "kubepods: cpu shares of $ncpu CPUs" is shares "$KP" "$(want_shares $((ncpu * 1024)))"
-check "kubepods: memory limit = MemTotal ($memtotal)" is memlimit "$KP" "$memtotal"
+check "kubepods: cpu shares of $ncpu CPUs less 500m" is shares "$KP" "$(want_shares $(( (ncpu * 1000 - 500) * 1024 / 1000 )))"
+check "kubepods: memory limit = MemTotal less 384Mi ($memtotal)" is memlimit "$KP" "$((memtotal - 384 * 1024 * 1024))"
 check "kubepods: pids.max = min(pid_max, threads-max) ($pidcap)" is pidsmax "$KP" "$pidcap"
 check "kubepods/besteffort: 2 shares" is shares "$KP/besteffort" "$(want_shares 2)"
 check "the orphaned empty pod cgroup is removed once sources are ready" wait_for 30 cg_gone "$KP/besteffort/podorphan-empty"
