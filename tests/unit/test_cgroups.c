@@ -557,6 +557,22 @@ static void test_v1_fake_qos_tree(void **state)
         assert_string_equal(get(tmpdir, "memory/kubepods/memory.limit_in_bytes"), P("%lld", mem_kb * 1024));
         assert_string_equal(get(tmpdir, "pids/kubepods/pids.max"), P("%lld", MIN(pid_max, threads)));
         qos_cgroups_free(q);
+
+        /* kubeReserved + systemReserved come off kubepods; reservations beyond the memory are refused. */
+        qc.cpu_capacity_m = 4000;
+        qc.memory_capacity = 8192 * MiB;
+        qc.reserved_cpu_m = 1500;
+        qc.reserved_memory = 1024 * MiB;
+        if (qos_cgroups_new(&qc, &q, &err) < 0)
+                fail_msg("qos_cgroups_new: %s", err.msg);
+        assert_string_equal(get(tmpdir, "cpu,cpuacct/kubepods/cpu.shares"), "2560");
+        assert_string_equal(get(tmpdir, "memory/kubepods/memory.limit_in_bytes"), P("%lld", 7168 * MiB));
+        qos_cgroups_free(q);
+        qc.reserved_memory = 8192 * MiB;
+        q = NULL;
+        assert_int_equal(qos_cgroups_new(&qc, &q, &err), -EINVAL);
+        assert_null(q);
+        assert_non_null(strstr(err.msg, "leave nothing of the node's capacity"));
 }
 
 /* ---- a fake v2 tree ---------------------------------------------------------------------------------- */
