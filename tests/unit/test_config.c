@@ -546,7 +546,7 @@ static void test_config_file_errors(void **state)
                  "field syncFrequency"},
                 {"dur0.yaml",
                  "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
-                 "fileCheckFrequency: 0s\n",
+                 "fileCheckFrequency: -1s\n",
                  "field fileCheckFrequency"},
                 {"logs.yaml",
                  "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\npodLogsDir: logs\n",
@@ -721,7 +721,7 @@ static void test_node_server_config(void **state)
         assert_string_equal(c.authz_mode, "AlwaysAllow");
         assert_int_equal(c.authn_cache_ttl_ms, 45000);
         assert_int_equal(c.authz_allowed_ttl_ms, 60000);
-        assert_int_equal(c.authz_denied_ttl_ms, 0);
+        assert_int_equal(c.authz_denied_ttl_ms, 30000); /* a zero in the file is upstream's default */
         config_done(&c);
 
         assert_int_equal(parse(&c, "--hostname-override=n1", "--config", path, "--port", "0",
@@ -882,7 +882,7 @@ static void test_manifest_url(void **state)
                 {"staticPodURLHeader: [a]\n", "field staticPodURLHeader: expected a map"},
                 {"staticPodURLHeader: {\"a b\": [x]}\n", "invalid header field name"},
                 {"staticPodURLHeader: {a: [\"x\\ny\"]}\n", "invalid header field value"},
-                {"httpCheckFrequency: 0s\n", "field httpCheckFrequency"},
+                {"httpCheckFrequency: 1x\n", "field httpCheckFrequency"},
         };
         for (size_t i = 0; i < ELEMENTSOF(bad_fields); i++) {
                 _cleanup_free_ char *text = strdup_printf(
