@@ -234,6 +234,59 @@ static bool reclaim_node_level(struct eviction_manager *ev, enum ev_signal signa
         return true;
 }
 
+/* Upstream's evictPod once the pod may go: the Event, the pod failed with msg (taken) and stopped with
+ * grace_s, its worker woken. */
+static void record_eviction(struct eviction_manager *ev, struct pod *p, const char *name, const char *why,
+                            char *msg, int64_t grace_s)
+{
+        log_info("Eviction manager: evicting pod", "pod=\"%s\" podUID=\"%s\" signal=\"%s\" message=\"%s\"",
+                 name, p->uid, why, log_q(msg));
+        if (ev->c.events)
+                events_record(ev->c.events, p->namespace, p->name, p->uid, NULL, EVENT_WARNING, "Evicted",
+                              "%s", msg);
+        pthread_mutex_lock(&ev->lock);
+        ev->evicted = OOM_CHECK(realloc(ev->evicted, (ev->n_evicted + 1) * sizeof *ev->evicted));
+        ev->evicted[ev->n_evicted++] = (struct evicted){
+                .uid = xstrdup(p->uid), .message = msg, .grace_s = grace_s, .at_ms = now_mono_ms()};
+        ev->evictions++;
+        pthread_mutex_unlock(&ev->lock);
+        if (ev->c.wake_pod)
+                ev->c.wake_pod(ev->c.userdata, p->uid);
+}
+
+/* Upstream's localStorageEviction: every active pod over an emptyDir sizeLimit or an ephemeral-storage
+ * limit is evicted at once (no grace). The first one's UID into ret_uid (caller frees); false when none. */
+static bool local_storage_eviction(struct eviction_manager *ev, const json_t *summary, char **ret_uid)
+{
+        struct pod **pods = NULL;
+        size_t n = ev->c.active_pods ? ev->c.active_pods(ev->c.userdata, &pods) : 0;
+        bool any = false;
+        for (size_t i = 0; i < n; i++) {
+                struct pod *p = pods[i];
+                pthread_mutex_lock(&ev->lock);
+                bool already = find_evicted(ev, p->uid) != NULL;
+                pthread_mutex_unlock(&ev->lock);
+                char *msg = already ? NULL : ev_local_storage_violation(p, summary);
+                if (!msg)
+                        continue;
+                char name[512];
+                pod_full_name(p, name, sizeof name);
+                if (pod_is_critical(p)) {
+                        log_error("Eviction manager: cannot evict a critical pod", "pod=\"%s\"", name);
+                        free(msg);
+                        continue;
+                }
+                record_eviction(ev, p, name, "localStorage", msg, 0);
+                if (!any)
+                        *ret_uid = xstrdup(p->uid);
+                any = true;
+        }
+        for (size_t i = 0; i < n; i++)
+                pod_unref(pods[i]);
+        free(pods);
+        return any;
+}
+
 /* Ranks the active pods and evicts the first that may be; its UID into ret_uid (caller frees). */
 static bool evict_one(struct eviction_manager *ev, const struct ev_threshold *t, const json_t *summary,
                       char **ret_uid)
@@ -262,24 +315,8 @@ static bool evict_one(struct eviction_manager *ev, const struct ev_threshold *t,
                         log_error("Eviction manager: cannot evict a critical pod", "pod=\"%s\"", name);
                         continue;
                 }
-                _cleanup_free_ char *msg = ev_message(res, p, summary);
                 int64_t grace = t->grace_ms == 0 ? 0 : ev->c.max_pod_grace_s;
-                log_info("Eviction manager: evicting pod",
-                         "pod=\"%s\" podUID=\"%s\" signal=\"%s\" message=\"%s\"", name, p->uid,
-                         ev_signal_name(t->signal), log_q(msg));
-                if (ev->c.events)
-                        events_record(ev->c.events, p->namespace, p->name, p->uid, NULL, EVENT_WARNING,
-                                      "Evicted", "%s", msg);
-                pthread_mutex_lock(&ev->lock);
-                ev->evicted = OOM_CHECK(realloc(ev->evicted, (ev->n_evicted + 1) * sizeof *ev->evicted));
-                ev->evicted[ev->n_evicted++] = (struct evicted){.uid = xstrdup(p->uid),
-                                                                .message = TAKE_PTR(msg),
-                                                                .grace_s = grace,
-                                                                .at_ms = now_mono_ms()};
-                ev->evictions++;
-                pthread_mutex_unlock(&ev->lock);
-                if (ev->c.wake_pod)
-                        ev->c.wake_pod(ev->c.userdata, p->uid);
+                record_eviction(ev, p, name, ev_signal_name(t->signal), ev_message(res, p, summary), grace);
                 *ret_uid = xstrdup(p->uid);
                 done = true;
         }
@@ -336,7 +373,8 @@ static char *synchronize(struct eviction_manager *ev)
                 ev->c.conditions_changed(ev->c.userdata);
 
         char *uid = NULL;
-        int pick = ev_pick_threshold(ev->t, ev->n, act);
+        /* Local storage limits first; when they evicted, nothing else this pass (as upstream). */
+        int pick = local_storage_eviction(ev, summary, &uid) ? -1 : ev_pick_threshold(ev->t, ev->n, act);
         if (pick >= 0) {
                 const struct ev_threshold *t = &ev->t[pick];
                 _cleanup_free_ char *desc = ev_threshold_format(t);

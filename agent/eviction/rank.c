@@ -15,7 +15,7 @@ static int64_t i64(const json_t *o, const char *a, const char *b)
         return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
-static const json_t *pod_stats(const json_t *summary, const char *uid)
+const json_t *ev_pod_stats(const json_t *summary, const char *uid)
 {
         size_t i;
         json_t *p;
@@ -37,7 +37,7 @@ void ev_candidate_fill(struct ev_candidate *c, struct pod *pod, const json_t *su
                                    .mem_request = req.memory,
                                    .eph_request = req.ephemeral};
         admission_request_clear(&req);
-        const json_t *ps = pod_stats(summary, pod->uid);
+        const json_t *ps = ev_pod_stats(summary, pod->uid);
         if (!ps)
                 return;
         c->has_stats = true;
@@ -151,7 +151,7 @@ static void request_string(const struct pod *pod, const char *name, enum ev_reso
 char *ev_message(enum ev_resource res, const struct pod *pod, const json_t *summary)
 {
         char *msg = strdup_printf("The node was low on resource: %s. ", ev_resource_name(res));
-        const json_t *ps = pod_stats(summary, pod->uid);
+        const json_t *ps = ev_pod_stats(summary, pod->uid);
         if (!ps || (res != EV_RES_MEMORY && res != EV_RES_EPHEMERAL))
                 return msg;
         size_t i;

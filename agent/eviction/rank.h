@@ -31,6 +31,16 @@ void ev_rank(struct ev_candidate *c, size_t n, enum ev_resource res);
  * exceeds its request of 0. " (each container above its request). Caller frees. */
 char *ev_message(enum ev_resource res, const struct pod *pod, const json_t *summary);
 
+/* The Summary's entry for the pod UID, or NULL. */
+const json_t *ev_pod_stats(const json_t *summary, const char *uid);
+
+/* Upstream's localStorageEviction for one pod: the message of the first local storage limit it is over,
+ * in upstream's order and words (an emptyDir's sizeLimit: "Usage of EmptyDir volume "v" exceeds the limit
+ * "10Mi". "; the pod's total: "Pod ephemeral local storage usage exceeds the total limit of containers
+ * 20Mi. "; a container's: "Container c exceeded its local ephemeral storage limit "10Mi". "), or NULL.
+ * Caller frees. (local_storage.c) */
+char *ev_local_storage_violation(const struct pod *pod, const json_t *summary);
+
 /* Upstream's eviction Admit under the given conditions: false with the message "The node had condition:
  * [MemoryPressure]. " when refused. */
 bool ev_admit(const bool conditions[EV_COND_MAX], const struct pod *pod, char *message, size_t len);

@@ -18,7 +18,7 @@ export KUBECONFIG=$MASTER_DIR/admin.kubeconfig
 k() { "$KUBECTL" --request-timeout=10s "$@"; }
 M="$WORK/manifests"
 mkdir -p "$M"
-PODS="ev-guar ev-hog ev-late ev-burst"
+PODS="ev-guar ev-hog ev-late ev-burst ev-ed ev-podlim ev-ctrlim"
 "$MASTER" node-kubeconfig "$MASTER_DIR" "$NODE" "$WORK/node.kubeconfig" >/dev/null
 k delete node "$NODE" --ignore-not-found >/dev/null 2>&1
 # shellcheck disable=SC2086
@@ -70,7 +70,7 @@ event_starts() { # event_starts POD REASON PREFIX: kubectl sees the Warning even
     -o jsonpath='{.items[0].message}' 2>/dev/null | grep -q "^$3"
 }
 
-start_cubelet "$M" --kubeconfig "$WORK/node.kubeconfig" --config "$WORK/config.yaml"
+start_cubelet "$M" --kubeconfig "$WORK/node.kubeconfig" --config "$WORK/config.yaml" --container-gc-period 2s
 check "node registers" wait_for 30 cond_is Ready True
 check "MemoryPressure False with upstream's reason" [ "$(node_cond MemoryPressure reason)" = KubeletHasSufficientMemory ]
 check "DiskPressure and PIDPressure False" [ "$(node_cond DiskPressure status)$(node_cond PIDPressure status)" = FalseFalse ]
@@ -103,11 +103,44 @@ check "... upstream's message" [ "$(pod_jp ev-late '{.status.message}')" = "Pod 
 check "the Guaranteed pod runs on, never restarted" \
   [ "$(pod_jp ev-guar '{.status.phase}/{.status.containerStatuses[0].restartCount}')" = Running/0 ]
 check "nothing of the hog runs" wait_for 30 bash -c "! $CUBELET_CRI -r unix://$SOCK ps | grep -q 'ev-hog'"
+check "the container GC takes the evicted pod's dead container and sandbox (upstream's IsPodDeleted)" \
+  wait_for 60 bash -c "! $CUBELET_CRI -r unix://$SOCK ps -a | grep -q 'ev-hog' && ! $CUBELET_CRI -r unix://$SOCK pods | grep -q 'ev-hog'"
+check "... while its API object stays Failed" phase_is ev-hog Failed
 check "MemoryPressure back to False after the transition period" wait_for 90 cond_is MemoryPressure False
 check "... reason KubeletHasSufficientMemory" [ "$(node_cond MemoryPressure reason)" = KubeletHasSufficientMemory ]
 pod ev-burst '' 'resources: {requests: {memory: 8Mi}}' 'sleep 3600'
 check "pods are admitted again" wait_for 60 phase_is ev-burst Running
 check "the Guaranteed pod was never evicted" [ "$(pod_jp ev-guar '{.status.phase}')" = Running ]
+
+# --- Local ephemeral storage limits (upstream's localStorageEviction), each pod writing 4 MiB: an emptyDir
+# over its sizeLimit, a pod over its containers' total limit, a container over its own limit.
+WRITE='dd if=/dev/zero of=$0 bs=1024 count=4096 2>/dev/null; sleep 3600'
+pod ev-ed 'volumes: [{name: data, emptyDir: {sizeLimit: 1Mi}}]' 'volumeMounts: [{name: data, mountPath: /data}]' \
+  "${WRITE//\$0//data/f}"
+pod ev-podlim 'volumes: [{name: data, emptyDir: {}}]' \
+  'volumeMounts: [{name: data, mountPath: /data}]
+    resources: {limits: {ephemeral-storage: 2Mi}}' "${WRITE//\$0//data/f}"
+k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: ev-ctrlim}
+spec:
+  nodeName: $NODE
+  containers:
+  - {name: w, image: $IMG, imagePullPolicy: Never, command: ["sh", "-c", "${WRITE//\$0//tmp/f}"], resources: {limits: {ephemeral-storage: 2Mi}}}
+  - {name: idle, image: $IMG, imagePullPolicy: Never, command: ["sleep", "3600"], resources: {limits: {ephemeral-storage: 100Mi}}}
+YAML
+evicted_with() { phase_is "$1" Failed && [ "$(pod_jp "$1" '{.status.reason}')" = Evicted ] && [ "$(pod_jp "$1" '{.status.message}')" = "$2" ]; }
+check "an emptyDir over its sizeLimit: evicted, upstream's message" \
+  wait_for 90 evicted_with ev-ed 'Usage of EmptyDir volume "data" exceeds the limit "1Mi". '
+check "... a Warning Event Evicted" wait_for 20 event_starts ev-ed Evicted 'Usage of EmptyDir volume'
+check "a pod over its containers' total limit: evicted, upstream's message" \
+  wait_for 90 evicted_with ev-podlim 'Pod ephemeral local storage usage exceeds the total limit of containers 2Mi. '
+check "a container over its own limit (its writable layer): evicted, upstream's message" \
+  wait_for 120 evicted_with ev-ctrlim 'Container w exceeded its local ephemeral storage limit "2Mi". '
+check "... all three stopped at once (no grace)" wait_for 30 bash -c \
+  "! $CUBELET_CRI -r unix://$SOCK ps | grep -qE 'ev-(ed|podlim|ctrlim)'"
+check "the Guaranteed pod still runs" [ "$(pod_jp ev-guar '{.status.phase}')" = Running ]
 
 # shellcheck disable=SC2086
 k delete pod $PODS --grace-period=0 --force >/dev/null 2>&1

@@ -352,6 +352,73 @@ static void test_state_transitions(void **state)
         ev_state_done(&st);
 }
 
+/* Upstream's localStorageEviction: an emptyDir over its sizeLimit first, then the pod over the sum of its
+ * containers' limits, then a container over its own; upstream's messages, quantities printed as Go does. */
+static void test_local_storage(void **state)
+{
+        (void) state;
+        json_t *s = json_loads(
+                "{\"pods\": ["
+                " {\"podRef\": {\"uid\": \"ed\"}, \"volume\": [{\"name\": \"scratch\", \"usedBytes\": "
+                "11534336}],"
+                "  \"ephemeral-storage\": {\"usedBytes\": 11534336}, \"containers\": []},"
+                " {\"podRef\": {\"uid\": \"pod\"}, \"ephemeral-storage\": {\"usedBytes\": 30000000},"
+                "  \"containers\": [{\"name\": \"a\", \"rootfs\": {\"usedBytes\": 1000}, \"logs\": "
+                "{\"usedBytes\": 10}},"
+                "                 {\"name\": \"b\", \"rootfs\": {\"usedBytes\": 1000}, \"logs\": "
+                "{\"usedBytes\": 10}}]},"
+                " {\"podRef\": {\"uid\": \"ctr\"}, \"ephemeral-storage\": {\"usedBytes\": 6000000},"
+                "  \"containers\": [{\"name\": \"w\", \"rootfs\": {\"usedBytes\": 5000000}, \"logs\": "
+                "{\"usedBytes\": 1000000}}]},"
+                " {\"podRef\": {\"uid\": \"ok\"}, \"volume\": [{\"name\": \"scratch\", \"usedBytes\": "
+                "1024}],"
+                "  \"ephemeral-storage\": {\"usedBytes\": 2048},"
+                "  \"containers\": [{\"name\": \"c\", \"rootfs\": {\"usedBytes\": 1024}, \"logs\": "
+                "{\"usedBytes\": 0}}]}"
+                "]}",
+                0, NULL);
+        assert_non_null(s);
+        struct pod *ed = mk_pod("ed", "api",
+                                "{\"containers\": [{\"name\": \"c\", \"image\": \"busybox\"}], \"volumes\": "
+                                "[{\"name\": \"scratch\", \"emptyDir\": {\"sizeLimit\": \"10Mi\"}}]}");
+        struct pod *pod = mk_pod("pod", "api",
+                                 "{\"containers\": ["
+                                 "{\"name\": \"a\", \"image\": \"busybox\", \"resources\": {\"limits\": "
+                                 "{\"ephemeral-storage\": \"10M\"}}},"
+                                 "{\"name\": \"b\", \"image\": \"busybox\", \"resources\": {\"limits\": "
+                                 "{\"ephemeral-storage\": \"10M\"}}}]}");
+        struct pod *ctr =
+                mk_pod("ctr", "api",
+                       "{\"containers\": [{\"name\": \"w\", \"image\": \"busybox\", \"resources\": "
+                       "{\"limits\": {\"ephemeral-storage\": \"4096Ki\"}}},"
+                       "{\"name\": \"x\", \"image\": \"busybox\", \"resources\": {\"limits\": "
+                       "{\"ephemeral-storage\": \"1Gi\"}}}]}");
+        struct pod *ok = mk_pod("ok", "api",
+                                "{\"containers\": [{\"name\": \"c\", \"image\": \"busybox\", \"resources\": "
+                                "{\"limits\": {\"ephemeral-storage\": \"1Mi\"}}}], \"volumes\": "
+                                "[{\"name\": \"scratch\", \"emptyDir\": {\"sizeLimit\": \"1Mi\"}}]}");
+        struct pod *nostats =
+                mk_pod("gone", "api", "{\"containers\": [{\"name\": \"c\", \"image\": \"busybox\"}]}");
+        _cleanup_free_ char *m1 = ev_local_storage_violation(ed, s),
+                            *m2 = ev_local_storage_violation(pod, s),
+                            *m3 = ev_local_storage_violation(ctr, s),
+                            *m4 = ev_local_storage_violation(ok, s),
+                            *m5 = ev_local_storage_violation(nostats, s);
+        assert_string_equal(m1, "Usage of EmptyDir volume \"scratch\" exceeds the limit \"10Mi\". ");
+        assert_string_equal(m2,
+                            "Pod ephemeral local storage usage exceeds the total limit of containers 20M. ");
+        /* 6000000 B in all, under the pod's 1Gi + 4Mi; w alone is over its 4096Ki, printed as Go does */
+        assert_string_equal(m3, "Container w exceeded its local ephemeral storage limit \"4Mi\". ");
+        assert_null(m4);
+        assert_null(m5);
+        pod_unref(ed);
+        pod_unref(pod);
+        pod_unref(ctr);
+        pod_unref(ok);
+        pod_unref(nostats);
+        json_decref(s);
+}
+
 static void test_rank_and_message(void **state)
 {
         (void) state;
@@ -479,6 +546,7 @@ int main(void)
                 cmocka_unit_test(test_quantity_string),
                 cmocka_unit_test(test_observe),
                 cmocka_unit_test(test_state_transitions),
+                cmocka_unit_test(test_local_storage),
                 cmocka_unit_test(test_rank_and_message),
                 cmocka_unit_test(test_admit),
         };
