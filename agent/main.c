@@ -859,6 +859,42 @@ static void eviction_conditions_changed(void *ud)
                 node_manager_poke(nm);
 }
 
+/* Upstream's enforceNodeAllocatableCgroups once the QoS tree stands: its Node events, and the limits of
+ * the kube-reserved and system-reserved cgroups when enforced (their failure stops the start, as upstream's). */
+static int enforce_node_allocatable(struct agent *a)
+{
+        if (a->cgroups)
+                events_record_node(a->events, EVENT_NORMAL, "NodeAllocatableEnforced",
+                                   "Updated Node Allocatable limit across pods");
+        static const struct {
+                const char *key, *what;
+        } levels[] = {{"system-reserved", "System"}, {"kube-reserved", "Kube"}};
+        for (size_t i = 0; i < ELEMENTSOF(levels); i++) {
+                if (!config_enforces(&a->cfg, levels[i].key))
+                        continue;
+                bool kube = i == 1;
+                const struct reservation *res = kube ? &a->cfg.kube_reserved : &a->cfg.system_reserved;
+                const char *name = kube ? a->cfg.kube_reserved_cgroup : a->cfg.system_reserved_cgroup;
+                struct cg_error cerr = {{0}};
+                int r = qos_enforce_reserved(NULL, CG_MODE_UNKNOWN, name, res->cpu_m, res->memory, res->pids,
+                                             &cerr);
+                if (r < 0) {
+                        _cleanup_free_ char *msg =
+                                strdup_printf("Failed to enforce %s Reserved Cgroup Limits on \"%s\": %s",
+                                              levels[i].what, name, cerr.msg[0] ? cerr.msg : strerror(-r));
+                        log_error("Cannot enforce node allocatable", "err=\"%s\"", log_q(msg));
+                        events_record_node(a->events, EVENT_WARNING, "FailedNodeAllocatableEnforcement",
+                                           "%s", msg);
+                        return r;
+                }
+                log_info("Enforced reserved limits", "level=\"%s\" cgroup=\"%s\"", levels[i].key, name);
+                events_record_node(a->events, EVENT_NORMAL, "NodeAllocatableEnforced",
+                                   "Updated limits on %s reserved cgroup %s", kube ? "kube" : "system",
+                                   name);
+        }
+        return 0;
+}
+
 /* The eviction manager, before any source runs: admission and the workers' syncs ask it. */
 static int start_eviction(struct agent *a)
 {
@@ -933,10 +969,12 @@ static int run(struct agent *a)
         /* As upstream's container manager: the QoS tree exists before any pod, or cubelet does not start. */
         enum cg_mode mode = cg_detect_mode("/sys/fs/cgroup");
         if (a->cfg.cgroups_per_qos) {
+                /* enforceNodeAllocatable "pods": kubepods is the allocatable, else the capacity */
+                bool pods = config_enforces(&a->cfg, "pods");
                 struct qos_cgroups_config qc = {.cgroup_root = a->cfg.cgroup_root,
                                                 .pod_pids_limit = a->cfg.pod_pids_limit,
-                                                .reserved_cpu_m = a->cfg.reserved_cpu_m,
-                                                .reserved_memory = a->cfg.reserved_mem};
+                                                .reserved_cpu_m = pods ? a->cfg.reserved_cpu_m : 0,
+                                                .reserved_memory = pods ? a->cfg.reserved_mem : 0};
                 struct cg_error cerr = {{0}};
                 r = qos_cgroups_new(&qc, &a->cgroups, &cerr);
                 if (r < 0) {
@@ -1001,6 +1039,8 @@ static int run(struct agent *a)
         status_manager_set_listener(a->status, on_status, a); /* metrics, and the API status writer */
         a->backoff = backoff_new(10000, 300000);              /* upstream: 10 s doubling to 5 min */
         a->events = events_new(1000, 1.0 / 300, 25, a->cfg.node_name); /* upstream's spam filter */
+        if ((r = enforce_node_allocatable(a)) < 0)
+                return r;
         struct prober_config prc = {
                 .cri = a->cri, .events = a->events, .kick = kick_pod, .userdata = a, .threads = 2};
         r = prober_new(&prc, &a->prober);
@@ -1042,7 +1082,8 @@ static int run(struct agent *a)
                         log_error("Invalid eviction thresholds", "err=\"%s\"", log_q(err));
                         return r;
                 }
-                node_reserved_from(t, n, a->cfg.reserved_cpu_m, a->cfg.reserved_mem, &a->reserved);
+                node_reserved_from(t, n, a->cfg.reserved_cpu_m, a->cfg.reserved_mem,
+                                   a->cfg.reserved_ephemeral, &a->reserved);
         }
         struct node_allocatable na;
         node_allocatable_compute(a->cfg.root_dir, &a->reserved, a->cfg.max_pods, &na);

@@ -50,6 +50,9 @@ void config_init_defaults(struct cubelet_config *c)
         c->node_report_ms = 300000;
         c->node_lease_s = 40;
         c->cgroups_per_qos = true;
+        reservation_clear(&c->kube_reserved);
+        reservation_clear(&c->system_reserved);
+        strv_push(&c->enforce_node_allocatable, xstrdup("pods"));
         c->serialize_image_pulls = true;
         c->image_gc_high = 85;
         c->image_gc_low = 80;
@@ -95,6 +98,9 @@ void config_done(struct cubelet_config *c)
         strv_free(c->register_taints);
         strv_free(c->allowed_unsafe_sysctls);
         strv_free(c->eviction_hard);
+        strv_free(c->enforce_node_allocatable);
+        free(c->kube_reserved_cgroup);
+        free(c->system_reserved_cgroup);
         strv_free(c->eviction_soft);
         strv_free(c->eviction_soft_grace);
         strv_free(c->eviction_min_reclaim);
@@ -257,6 +263,7 @@ json_t *config_to_json(const struct cubelet_config *c)
                         json_array_append_new(a, json_string(*p));
                 json_object_set_new(o, "allowedExtraNetworks", a);
         }
+        config_allocatable_to_json(c, o);
         /* Unset fields are left out, as Go's omitempty does. */
         json_t *objs[] = {o, json_object_get(json_object_get(o, "authentication"), "x509")};
         for (size_t i = 0; i < ELEMENTSOF(objs); i++) {
@@ -324,47 +331,6 @@ static bool cidr_valid(const char *s, char **why)
                 return false;
         }
         return true;
-}
-
-static int add_reserved(const char *res, const char *qty, int64_t *cpu_m, int64_t *mem, char **ret_err)
-{
-        int64_t milli;
-        if (parse_quantity_milli(qty, &milli) < 0 || milli < 0) {
-                *ret_err = strdup_printf("%s: invalid quantity \"%s\"", res, qty);
-                return -EINVAL;
-        }
-        /* Summed over kubeReserved, systemReserved and repeated flag items: no overflow. */
-        if (streq(res, "cpu") || streq(res, "memory")) {
-                bool cpu = streq(res, "cpu");
-                if (__builtin_add_overflow(*(cpu ? cpu_m : mem), cpu ? milli : milli / 1000,
-                                           cpu ? cpu_m : mem)) {
-                        *ret_err = strdup_printf("%s: the reservations add up to too much", res);
-                        return -EINVAL;
-                }
-        } else if (!streq(res, "ephemeral-storage") && !streq(res, "pid")) {
-                *ret_err = strdup_printf("unsupported resource \"%s\" (cpu, memory, ephemeral-storage, pid)",
-                                         res);
-                return -EINVAL;
-        }
-        return 0;
-}
-
-int parse_reserved(const char *s, int64_t *cpu_m, int64_t *mem, char **ret_err)
-{
-        _cleanup_free_ char *copy = xstrdup(s);
-        char *save = NULL;
-        for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-                char *eq = strchr(item, '=');
-                if (!eq) {
-                        *ret_err = strdup_printf("\"%s\": expected resource=quantity", item);
-                        return -EINVAL;
-                }
-                *eq = 0;
-                int r = add_reserved(item, eq + 1, cpu_m, mem, ret_err);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
 }
 
 /* staticPodURL: Go's client speaks http and https only; anything else would fail every read. */
@@ -739,10 +705,11 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                         return *err = strdup_printf("%s: expected a map such as {cpu: 100m, memory: 256Mi}",
                                                     key),
                                -EINVAL;
+                struct reservation *r = streq(key, "kubeReserved") ? &c->kube_reserved : &c->system_reserved;
+                reservation_clear(r);
                 json_object_foreach(v, res, q)
                 {
-                        if (!json_is_string(q) || add_reserved(res, json_string_value(q), &c->reserved_cpu_m,
-                                                               &c->reserved_mem, &why) < 0)
+                        if (!json_is_string(q) || reservation_set(r, res, json_string_value(q), &why) < 0)
                                 return *err = strdup_printf("%s.%s: %s", key, res,
                                                             why ? why : "expected a quantity string"),
                                        -EINVAL;
@@ -921,6 +888,30 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                         set_str(&c->resolv_conf, s[0] ? s : "/etc/resolv.conf");
                 return 0;
         }
+        if (streq(key, "enforceNodeAllocatable")) {
+                json_t *e;
+                size_t i;
+                if (!json_is_array(v))
+                        return *err = strdup_printf("%s: expected a list such as [pods]", key), -EINVAL;
+                c->enforce_node_allocatable = strv_free(c->enforce_node_allocatable);
+                c->enforce_explicit = true;
+                json_array_foreach(v, i, e)
+                {
+                        if (!json_is_string(e))
+                                return *err = strdup_printf("%s[%zu]: expected a string", key, i), -EINVAL;
+                        strv_push(&c->enforce_node_allocatable, xstrdup(json_string_value(e)));
+                }
+                return 0;
+        }
+        if (streq(key, "kubeReservedCgroup") || streq(key, "systemReservedCgroup")) {
+                if (!json_is_string(v))
+                        return *err = strdup_printf("%s: expected a string", key), -EINVAL;
+                const char *s = json_string_value(v);
+                set_str(streq(key, "kubeReservedCgroup") ? &c->kube_reserved_cgroup
+                                                         : &c->system_reserved_cgroup,
+                        s[0] ? s : NULL);
+                return 0;
+        }
         if (streq(key, "clusterDNS")) {
                 json_t *e;
                 size_t i;
@@ -1034,6 +1025,9 @@ enum {
         OPT_MAX_PODS,
         OPT_KUBE_RESERVED,
         OPT_SYSTEM_RESERVED,
+        OPT_ENFORCE_ALLOCATABLE,
+        OPT_KUBE_RESERVED_CGROUP,
+        OPT_SYSTEM_RESERVED_CGROUP,
         OPT_CGROUPS_PER_QOS,
         OPT_SERIALIZE_PULLS,
         OPT_MAX_PARALLEL_PULLS,
@@ -1116,6 +1110,9 @@ static const struct option options[] = {
         {"max-pods", required_argument, NULL, OPT_MAX_PODS},
         {"kube-reserved", required_argument, NULL, OPT_KUBE_RESERVED},
         {"system-reserved", required_argument, NULL, OPT_SYSTEM_RESERVED},
+        {"enforce-node-allocatable", required_argument, NULL, OPT_ENFORCE_ALLOCATABLE},
+        {"kube-reserved-cgroup", required_argument, NULL, OPT_KUBE_RESERVED_CGROUP},
+        {"system-reserved-cgroup", required_argument, NULL, OPT_SYSTEM_RESERVED_CGROUP},
         {"cgroups-per-qos", required_argument, NULL, OPT_CGROUPS_PER_QOS},
         {"serialize-image-pulls", required_argument, NULL, OPT_SERIALIZE_PULLS},
         {"max-parallel-image-pulls", required_argument, NULL, OPT_MAX_PARALLEL_PULLS},
@@ -1215,6 +1212,11 @@ static void usage(FILE *f)
               "[none]\n"
               "  --system-reserved cpu=Q,memory=Q   taken from the Node's allocatable (systemReserved) "
               "[none]\n"
+              "  --enforce-node-allocatable LIST    pods (kubepods sized), kube-reserved, system-reserved "
+              "(their cgroups limited), none [pods]\n"
+              "  --kube-reserved-cgroup NAME        the existing cgroup kube-reserved limits "
+              "(\"/kube-reserved\")\n"
+              "  --system-reserved-cgroup NAME      the existing cgroup system-reserved limits\n"
               "  --cgroups-per-qos BOOL             pod cgroups under kubepods by QoS class [true]\n"
               "  --serialize-image-pulls BOOL       one image pull at a time (serializeImagePulls) [true]\n"
               "  --max-parallel-image-pulls N       pulls at once when not serialized "
@@ -1378,6 +1380,7 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
 {
         bool url_header_flag_seen = false;
         bool cluster_dns_seen = false; /* the first --cluster-dns replaces the file's list */
+        bool kube_reserved_seen = false, system_reserved_seen = false, enforce_seen = false;
         int opt;
 
         const char *bad = inexact_flag(argc, argv);
@@ -1625,11 +1628,35 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         break;
                 case OPT_KUBE_RESERVED:
                 case OPT_SYSTEM_RESERVED: {
+                        /* upstream's map flag: the first use replaces the file's map, the next ones merge */
+                        bool kube = opt == OPT_KUBE_RESERVED;
+                        struct reservation *r = kube ? &c->kube_reserved : &c->system_reserved;
+                        bool *seen = kube ? &kube_reserved_seen : &system_reserved_seen;
+                        if (!*seen)
+                                reservation_clear(r);
+                        *seen = true;
                         _cleanup_free_ char *why = NULL;
-                        if (parse_reserved(optarg, &c->reserved_cpu_m, &c->reserved_mem, &why) < 0)
+                        if (parse_reserved(optarg, r, &why) < 0)
                                 return flag_error(name, optarg, why);
                         break;
                 }
+                case OPT_ENFORCE_ALLOCATABLE: {
+                        /* a comma list, as upstream's string slice: "" is none */
+                        _cleanup_free_ char *copy = xstrdup(optarg);
+                        char *save = NULL;
+                        if (!enforce_seen)
+                                c->enforce_node_allocatable = strv_free(c->enforce_node_allocatable);
+                        enforce_seen = c->enforce_explicit = true;
+                        for (char *k = strtok_r(copy, ",", &save); k; k = strtok_r(NULL, ",", &save))
+                                strv_push(&c->enforce_node_allocatable, xstrdup(k));
+                        break;
+                }
+                case OPT_KUBE_RESERVED_CGROUP:
+                case OPT_SYSTEM_RESERVED_CGROUP:
+                        set_str(opt == OPT_KUBE_RESERVED_CGROUP ? &c->kube_reserved_cgroup
+                                                                : &c->system_reserved_cgroup,
+                                optarg[0] ? optarg : NULL);
+                        break;
                 case OPT_MAX_PODS:
                         if (parse_int_flag(name, optarg, 1, 1000000, &c->max_pods) < 0)
                                 return -EINVAL;
@@ -1843,7 +1870,7 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         c->image_gc_low, c->image_gc_high);
                 return -EINVAL;
         }
-        if (config_check_eviction(c) < 0)
+        if (config_check_eviction(c) < 0 || config_check_allocatable(c) < 0)
                 return -EINVAL;
         lowercase(c->node_name);
         if (!is_dns1123_subdomain(c->node_name)) {

@@ -8,6 +8,11 @@
 
 #include "network.h"
 
+/* What kubeReserved or systemReserved keeps from the node; -1 where a resource is not given. */
+struct reservation {
+        int64_t cpu_m, memory, ephemeral, pids;
+};
+
 struct cubelet_config {
         char *config_file;
         char *static_pod_path;      /* staticPodPath / --pod-manifest-path; NULL: no file source */
@@ -49,10 +54,17 @@ struct cubelet_config {
         int64_t node_status_ms;     /* nodeStatusUpdateFrequency [10s] */
         int64_t node_report_ms;     /* nodeStatusReportFrequency [5m] */
         int node_lease_s;           /* nodeLeaseDurationSeconds [40] */
-        /* kubeReserved + systemReserved (cpu in millicores, memory in bytes), taken from allocatable */
-        int64_t reserved_cpu_m, reserved_mem;
-        bool serialize_image_pulls;   /* serializeImagePulls: one pull at a time [true] */
-        int max_parallel_image_pulls; /* maxParallelImagePulls with serializeImagePulls false; 0: unset */
+        /* kubeReserved / --kube-reserved and systemReserved / --system-reserved, each as given */
+        struct reservation kube_reserved, system_reserved;
+        /* both together (cpu in millicores, memory and ephemeral-storage in bytes), taken from the Node's
+         * allocatable; computed once everything is read (config_check_allocatable) */
+        int64_t reserved_cpu_m, reserved_mem, reserved_ephemeral;
+        char **enforce_node_allocatable; /* enforceNodeAllocatable / --enforce-node-allocatable [pods] */
+        bool enforce_explicit;           /* ... given, not the default */
+        char *kube_reserved_cgroup;      /* kubeReservedCgroup / --kube-reserved-cgroup: "/kube-reserved" */
+        char *system_reserved_cgroup;    /* systemReservedCgroup / --system-reserved-cgroup */
+        bool serialize_image_pulls;      /* serializeImagePulls: one pull at a time [true] */
+        int max_parallel_image_pulls;    /* maxParallelImagePulls with serializeImagePulls false; 0: unset */
         /* Image garbage collection (upstream's fields and flags). */
         int image_gc_high;           /* imageGCHighThresholdPercent / --image-gc-high-threshold [85]; 100
                                         * turns the periodic collection off */
@@ -124,8 +136,18 @@ int config_load_file(struct cubelet_config *c, const char *path, char **ret_err)
 int config_load_buffer(struct cubelet_config *c, const char *path, const char *buf, size_t len,
                        char **ret_err);
 
-/* "cpu=100m,memory=256Mi" (a flag) into millicores and bytes, added to *cpu_m / *mem. */
-int parse_reserved(const char *s, int64_t *cpu_m, int64_t *mem, char **ret_err);
+/* allocatable.c: reservations, enforceNodeAllocatable. */
+void reservation_clear(struct reservation *r);
+/* One resource ("cpu", "memory", "ephemeral-storage", "pid") set from a quantity. */
+int reservation_set(struct reservation *r, const char *res, const char *qty, char **ret_err);
+/* "cpu=100m,memory=256Mi" (a flag) merged into r: what it names replaces what r had. */
+int parse_reserved(const char *s, struct reservation *r, char **ret_err);
+/* Whether enforceNodeAllocatable has key ("pods", "kube-reserved", "system-reserved"). */
+bool config_enforces(const struct cubelet_config *c, const char *key);
+/* Upstream's validation of these settings (printed, -EINVAL), then the reservations summed. */
+int config_check_allocatable(struct cubelet_config *c);
+/* kubeReserved, systemReserved, enforceNodeAllocatable and the reserved cgroups into a /configz object. */
+void config_allocatable_to_json(const struct cubelet_config *c, json_t *o);
 /* The effective configuration as a KubeletConfiguration, for /configz (caller frees). */
 json_t *config_to_json(const struct cubelet_config *c);
 

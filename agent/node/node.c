@@ -320,9 +320,9 @@ json_t *node_local_taints(char *const *taints)
 }
 
 void node_reserved_from(const struct ev_threshold *t, size_t n, int64_t cpu_m, int64_t memory,
-                        struct node_reserved *ret)
+                        int64_t ephemeral, struct node_reserved *ret)
 {
-        *ret = (struct node_reserved){.cpu_m = cpu_m, .memory = memory};
+        *ret = (struct node_reserved){.cpu_m = cpu_m, .memory = memory, .ephemeral = ephemeral};
         for (size_t i = 0; i < n; i++) {
                 if (t[i].grace_ms != 0)
                         continue; /* soft thresholds reserve nothing */
@@ -343,11 +343,13 @@ void node_allocatable_compute(const char *root_dir, const struct node_reserved *
         if (root_dir && statvfs(root_dir, &fs) == 0)
                 disk_total = (int64_t) fs.f_blocks * (int64_t) fs.f_frsize;
         /* The status reports memory in Ki: the same rounding here. */
-        int64_t mem = MAX((int64_t) 0, mem_total - r->memory - ev_value_quantity(&r->evict_memory, mem_total));
+        int64_t mem =
+                MAX((int64_t) 0, mem_total - r->memory - ev_value_quantity(&r->evict_memory, mem_total));
         *ret = (struct node_allocatable){
                 .cpu_m = MAX((int64_t) 0, 1000LL * (cpus > 0 ? cpus : 1) - r->cpu_m),
                 .memory = mem / 1024 * 1024,
-                .ephemeral = MAX((int64_t) 0, disk_total - ev_value_quantity(&r->evict_nodefs, disk_total)),
+                .ephemeral = MAX((int64_t) 0, disk_total - r->ephemeral -
+                                                      ev_value_quantity(&r->evict_nodefs, disk_total)),
                 .pods = max_pods,
         };
 }

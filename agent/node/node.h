@@ -15,7 +15,7 @@ struct eviction_manager;
 /* What the Node keeps from its capacity: kube and system reservations and the hard eviction thresholds
  * on memory.available and nodefs.available (a zero value: none), as upstream's allocatable. */
 struct node_reserved {
-        int64_t cpu_m, memory; /* kubeReserved + systemReserved */
+        int64_t cpu_m, memory, ephemeral; /* kubeReserved + systemReserved */
         struct ev_value evict_memory, evict_nodefs;
 };
 
@@ -28,11 +28,11 @@ struct node_config {
         char **labels;        /* --node-labels: "key=value" */
         char **taints;        /* --register-with-taints: "key=value:Effect" */
         int max_pods;
-        int kubelet_port;                  /* daemonEndpoints.kubeletEndpoint.Port */
-        int64_t status_ms;                 /* nodeStatusUpdateFrequency [10s] */
-        int64_t report_ms;                 /* nodeStatusReportFrequency [5m]: PATCH even when unchanged */
-        int lease_duration_s;              /* nodeLeaseDurationSeconds [40] */
-        int64_t timeout_ms;                /* per request */
+        int kubelet_port;     /* daemonEndpoints.kubeletEndpoint.Port */
+        int64_t status_ms;    /* nodeStatusUpdateFrequency [10s] */
+        int64_t report_ms;    /* nodeStatusReportFrequency [5m]: PATCH even when unchanged */
+        int lease_duration_s; /* nodeLeaseDurationSeconds [40] */
+        int64_t timeout_ms;   /* per request */
         struct node_reserved reserved;
         struct eviction_manager *eviction; /* the pressure conditions; NULL: the default thresholds */
         /* Ready condition: false with upstream's message ("container runtime is down", "PLEG is not
@@ -68,7 +68,7 @@ json_t *node_local_taints(char *const *taints);
 
 /* The reservations with the hard memory.available and nodefs.available thresholds among t[n]. */
 void node_reserved_from(const struct ev_threshold *t, size_t n, int64_t cpu_m, int64_t memory,
-                        struct node_reserved *ret);
+                        int64_t ephemeral, struct node_reserved *ret);
 
 /* What the Node's status reports as allocatable: capacity less what is reserved. */
 struct node_allocatable {

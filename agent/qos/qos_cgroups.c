@@ -147,10 +147,11 @@ int qos_cgroups_new(const struct qos_cgroups_config *c, struct qos_cgroups **ret
         int64_t pids = c->pids_capacity > 0 ? c->pids_capacity : machine_pids();
         if (mem > 0 && c->reserved_memory >= mem) {
                 /* upstream's validateNodeAllocatable */
-                snprintf(err->msg, sizeof err->msg,
-                         "kubeReserved and systemReserved memory (%lld) leave nothing of the node's capacity "
-                         "(%lld)",
-                         (long long) c->reserved_memory, (long long) mem);
+                snprintf(
+                        err->msg, sizeof err->msg,
+                        "kubeReserved and systemReserved memory (%lld) leave nothing of the node's capacity "
+                        "(%lld)",
+                        (long long) c->reserved_memory, (long long) mem);
                 return -EINVAL;
         }
         int r = cg_open(&o, &cg, err);
@@ -185,6 +186,39 @@ int qos_cgroups_new(const struct qos_cgroups_config *c, struct qos_cgroups **ret
         pthread_mutex_unlock(&q->lock);
         *ret = q;
         return 0;
+}
+
+int qos_enforce_reserved(const char *mount_root, enum cg_mode mode, const char *name, int64_t cpu_m,
+                         int64_t memory, int64_t pids, struct cg_error *err)
+{
+        if (cpu_m < 0 && memory < 0 && pids < 0) {
+                snprintf(err->msg, sizeof err->msg, "\"%s\" cgroup is not config properly", name);
+                return -EINVAL;
+        }
+        struct cg_options o = {.mount_root = mount_root, .root = NULL, .mode = mode};
+        struct cg *cg = NULL;
+        int r = cg_open(&o, &cg, err);
+        if (r < 0)
+                return r;
+        const char *rel = name;
+        while (*rel == '/')
+                rel++;
+        if (!*rel || !cg_exists(cg, rel)) {
+                snprintf(err->msg, sizeof err->msg, "\"%s\" cgroup does not exist", name);
+                cg_free(cg);
+                return -ENOENT;
+        }
+        struct cg_resources res;
+        cg_resources_init(&res);
+        if (cpu_m >= 0)
+                res.cpu_shares = cg_milli_to_shares(cpu_m);
+        if (memory >= 0)
+                res.memory_max = memory;
+        if (pids >= 0)
+                res.pids_max = pids;
+        r = cg_update(cg, rel, &res, err);
+        cg_free(cg);
+        return r;
 }
 
 struct qos_cgroups *qos_cgroups_free(struct qos_cgroups *q)

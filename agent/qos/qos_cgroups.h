@@ -51,6 +51,13 @@ struct qos_cgroups;
  * reservations leave no memory. */
 int qos_cgroups_new(const struct qos_cgroups_config *c, struct qos_cgroups **ret, struct cg_error *err);
 struct qos_cgroups *qos_cgroups_free(struct qos_cgroups *q);
+
+/* Upstream's enforceExistingCgroup for kube-reserved / system-reserved: on the existing cgroup named
+ * absolutely ("/kube-reserved", outside cgroupRoot), cpu shares, memory limit and pids.max from what the
+ * reservation gives (< 0: not given). -ENOENT when it does not exist, -EINVAL when nothing is given; err
+ * says it in upstream's words. */
+int qos_enforce_reserved(const char *mount_root, enum cg_mode mode, const char *name, int64_t cpu_m,
+                         int64_t memory, int64_t pids, struct cg_error *err);
 const struct cg *qos_cgroups_driver(const struct qos_cgroups *q);
 
 /* The pod cgroup in cgroupfs syntax for CRI's cgroup_parent: "<cgroupRoot>/kubepods/burstable/pod<uid>".

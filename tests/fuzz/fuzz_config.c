@@ -79,14 +79,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *s = strndup((const char *) data, size);
         if (!s)
                 return 0;
-        int64_t ms = -1, cpu = 0, mem = 0;
+        int64_t ms = -1;
+        struct reservation r;
+        reservation_clear(&r);
         char *err = NULL;
         if (parse_duration_ms(s, &ms) == 0 && ms < 0)
                 die("negative duration accepted", s);
-        if (parse_reserved(s, &cpu, &mem, &err) < 0) {
+        if (parse_reserved(s, &r, &err) < 0) {
                 if (!err)
                         die("parse_reserved failed without a message", s);
-        } else if (cpu < 0 || mem < 0) {
+        } else if (r.cpu_m < -1 || r.memory < -1 || r.ephemeral < -1 || r.pids < -1) {
                 die("negative reservation accepted", s);
         }
         free(err);

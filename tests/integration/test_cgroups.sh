@@ -81,8 +81,30 @@ header() { printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: %s}\nspec:\n  ter
   echo "  - {name: c, image: $IMG, command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]}"
 } >"$M/be.yaml"
 
-start_cubelet "$M" --pod-max-pids 512 --kube-reserved cpu=500m,memory=256Mi --system-reserved memory=128Mi
+# enforceNodeAllocatable kube-reserved: its cgroup must exist (upstream's message when not), then gets the
+# reservation's limits. It lives under the test's root, so the cleanup takes it.
+KR="$CGROOT/kube-reserved"
+set -- --pod-max-pids 512 --kube-reserved cpu=500m,memory=256Mi,pid=1000 --system-reserved memory=128Mi \
+  --enforce-node-allocatable pods,kube-reserved --kube-reserved-cgroup "$KR"
+timeout 60 "$CUBELET" --pod-manifest-path "$M" --root-dir "$WORK/root-kr" --pod-logs-dir "$WORK/logs-kr" \
+  --container-runtime-endpoint "unix://$SOCK" --hostname-override "$NODE" --cgroup-root "$CGROOT" \
+  --healthz-port 0 --local-socket "$WORK/kr.sock" "$@" >"$WORK/kr.log" 2>&1
+kr_rc=$?
+check "kube-reserved enforced on a cgroup that does not exist: cubelet does not start" test "$kr_rc" != 0 -a "$kr_rc" != 124
+check "... with upstream's message" \
+  grep -q "Failed to enforce Kube Reserved Cgroup Limits on .*$KR.*cgroup does not exist" "$WORK/kr.log"
+# (in every hierarchy, as the orphans above: a cgroup exists when every controller has it)
+if [ $V2 = 1 ]; then
+  mkdir -p "$CG$KR"
+else
+  for h in "$CG"/*/; do [ -L "${h%/}" ] || mkdir -p "$h${KR#/}"; done
+fi
+start_cubelet "$M" "$@"
 check "cubelet started with --cgroup-root $CGROOT" log_has "cgroupRoot=\"$CGROOT\""
+check "kube-reserved cgroup: cpu shares of 500m" is shares "$KR" "$(want_shares 512)"
+check "... memory limit 256Mi" is memlimit "$KR" $((256 * 1024 * 1024))
+check "... pids.max 1000" is pidsmax "$KR" 1000
+check "... and the Node's event" log_has 'reason="NodeAllocatableEnforced" message="Updated limits on kube reserved cgroup '"$KR"'"'
 
 # --- kubepods: the node's allocatable (capacity less kube and system reserved); the tiers
 ncpu=$(nproc)

@@ -493,7 +493,8 @@ static void test_api_server_settings(void **state)
         assert_int_equal(c.node_status_ms, 4000);
         assert_int_equal(c.node_report_ms, 60000);
         assert_int_equal(c.node_lease_s, 60);
-        assert_int_equal(c.reserved_cpu_m, 600);
+        /* --system-reserved replaced the file's systemReserved (its cpu: 0.5) */
+        assert_int_equal(c.reserved_cpu_m, 100);
         assert_int_equal(c.reserved_mem, (128LL << 20) + (1LL << 30));
         assert_int_equal(strv_length(c.node_labels), 2);
         assert_string_equal(c.node_labels[1], "example.com/x=");
@@ -512,11 +513,72 @@ static void test_api_server_settings(void **state)
                                "--system-reserved=cpu=9000000000000000", NULL),
                          -EINVAL);
         config_done(&c);
-        int64_t cpu = 0, mem = 0;
-        _cleanup_free_ char *err = NULL;
-        assert_int_equal(parse_reserved("cpu=9000000000000000,cpu=9000000000000000", &cpu, &mem, &err),
+        /* As upstream's map flag: the first --kube-reserved replaces the file's map, the next ones merge
+         * (a resource named again replaces its value); the two maps add up. */
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--config", path, "--kube-reserved=memory=1Gi",
+                               "--kube-reserved=memory=2Gi,ephemeral-storage=1Gi", NULL),
+                         0);
+        assert_int_equal(c.kube_reserved.cpu_m, -1);
+        assert_int_equal(c.kube_reserved.memory, 2LL << 30);
+        assert_int_equal(c.reserved_mem, 2LL << 30);
+        assert_int_equal(c.reserved_cpu_m, 500); /* the file's systemReserved stands */
+        assert_int_equal(c.reserved_ephemeral, 1LL << 30);
+        config_done(&c);
+}
+
+/* enforceNodeAllocatable and the reserved cgroups, with upstream's validation. */
+static void test_enforce_allocatable(void **state)
+{
+        struct cubelet_config c;
+        (void) state;
+        assert_int_equal(parse(&c, "--hostname-override=n1", NULL), 0);
+        assert_true(config_enforces(&c, "pods"));
+        assert_false(config_enforces(&c, "kube-reserved"));
+        config_done(&c);
+        /* without pod cgroups the default means nothing; given, it is refused as upstream */
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--cgroups-per-qos=false", NULL), 0);
+        assert_false(config_enforces(&c, "pods"));
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--cgroups-per-qos=false",
+                               "--enforce-node-allocatable=pods", NULL),
                          -EINVAL);
-        assert_non_null(strstr(err, "too much"));
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--cgroups-per-qos=false",
+                               "--enforce-node-allocatable=", NULL),
+                         0);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--enforce-node-allocatable=pods,kube-reserved",
+                               "--kube-reserved-cgroup=/kube-reserved", "--kube-reserved=cpu=100m", NULL),
+                         0);
+        assert_true(config_enforces(&c, "pods") && config_enforces(&c, "kube-reserved"));
+        assert_string_equal(c.kube_reserved_cgroup, "/kube-reserved");
+        config_done(&c);
+        static const char *const bad[][2] = {
+                {"--enforce-node-allocatable=kube-reserved", NULL}, /* no --kube-reserved-cgroup */
+                {"--enforce-node-allocatable=system-reserved", NULL},
+                {"--enforce-node-allocatable=none,pods", NULL},
+                {"--enforce-node-allocatable=everything", NULL},
+                {"--enforce-node-allocatable=kube-reserved",
+                 "--kube-reserved-cgroup=kube"}, /* not absolute */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                if (parse(&c, "--hostname-override=n1", bad[i][0], bad[i][1], NULL) != -EINVAL)
+                        fail_msg("accepted: %s %s", bad[i][0], bad[i][1] ? bad[i][1] : "");
+                config_done(&c);
+        }
+        /* the configuration file's fields */
+        _cleanup_free_ char *path =
+                write_tmp("enforce.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                          "kind: KubeletConfiguration\n"
+                                          "enforceNodeAllocatable: [pods, system-reserved]\n"
+                                          "systemReservedCgroup: /system.slice\n"
+                                          "systemReserved: {memory: 1Gi, pid: \"1000\"}\n");
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--config", path, NULL), 0);
+        assert_true(config_enforces(&c, "system-reserved"));
+        assert_string_equal(c.system_reserved_cgroup, "/system.slice");
+        assert_int_equal(c.system_reserved.pids, 1000);
+        assert_int_equal(c.reserved_mem, 1LL << 30);
+        config_done(&c);
 }
 
 static void test_config_file_errors(void **state)
@@ -1237,6 +1299,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_kubeadm_flags),
+                cmocka_unit_test(test_enforce_allocatable),
                 cmocka_unit_test(test_kubeadm_config),
                 cmocka_unit_test(test_manifest_url),
                 cmocka_unit_test(test_image_pulls),

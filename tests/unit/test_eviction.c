@@ -149,7 +149,7 @@ static void test_reserved(void **state)
         size_t n = 0;
         assert_int_equal(parse(hard, soft, grace, NULL, &t, &n, &err), 0);
         struct node_reserved r;
-        node_reserved_from(t, n, 500, 256 * MI, &r);
+        node_reserved_from(t, n, 500, 256 * MI, 2 * GI, &r);
         assert_int_equal(r.cpu_m, 500);
         assert_int_equal(r.memory, 256 * MI);
         assert_int_equal(ev_value_quantity(&r.evict_memory, 10 * GI), GI);
@@ -164,14 +164,14 @@ static void test_reserved(void **state)
         /* the total is the same in both; 10 % of it and 256Mi less (to the Ki) */
         int64_t total = none.memory;
         assert_true(llabs(none.memory - a.memory - (256 * MI + total / 10)) <= 2048);
-        if (none.ephemeral > GI)
-                assert_int_equal(none.ephemeral - a.ephemeral, GI);
+        if (none.ephemeral > 3 * GI) /* 1Gi of nodefs.available and 2Gi reserved */
+                assert_int_equal(none.ephemeral - a.ephemeral, 3 * GI);
 
         /* no nodefs.available threshold: nothing reserved on disk */
         char *only_mem[] = {"memory.available=100Mi", NULL};
         _cleanup_free_ struct ev_threshold *t2 = NULL;
         assert_int_equal(parse(only_mem, NULL, NULL, NULL, &t2, &n, &err), 0);
-        node_reserved_from(t2, n, 0, 0, &r);
+        node_reserved_from(t2, n, 0, 0, 0, &r);
         assert_int_equal(ev_value_quantity(&r.evict_memory, 10 * GI), 100 * MI);
         assert_int_equal(ev_value_quantity(&r.evict_nodefs, 100 * GI), 0);
 }
