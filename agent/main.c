@@ -974,7 +974,8 @@ static int run(struct agent *a)
                 struct qos_cgroups_config qc = {.cgroup_root = a->cfg.cgroup_root,
                                                 .pod_pids_limit = a->cfg.pod_pids_limit,
                                                 .reserved_cpu_m = pods ? a->cfg.reserved_cpu_m : 0,
-                                                .reserved_memory = pods ? a->cfg.reserved_mem : 0};
+                                                .reserved_memory = pods ? a->cfg.reserved_mem : 0,
+                                                .reserved_pids = pods ? a->cfg.reserved_pids : 0};
                 struct cg_error cerr = {{0}};
                 r = qos_cgroups_new(&qc, &a->cgroups, &cerr);
                 if (r < 0) {

@@ -123,19 +123,11 @@ int config_check_allocatable(struct cubelet_config *c)
                         return -EINVAL;
                 }
         }
-        for (char **name = (char *[]){c->kube_reserved_cgroup, c->system_reserved_cgroup}, **end = name + 2;
-             name < end; name++)
-                if (*name && (*name)[0] != '/') {
-                        fprintf(stderr,
-                                "cubelet: invalid configuration: the reserved cgroup \"%s\" must be an "
-                                "absolute name such as \"/kube-reserved\"\n",
-                                *name);
-                        return -EINVAL;
-                }
         if (sum(c->kube_reserved.cpu_m, c->system_reserved.cpu_m, &c->reserved_cpu_m, "cpu") < 0 ||
             sum(c->kube_reserved.memory, c->system_reserved.memory, &c->reserved_mem, "memory") < 0 ||
             sum(c->kube_reserved.ephemeral, c->system_reserved.ephemeral, &c->reserved_ephemeral,
-                "ephemeral-storage") < 0)
+                "ephemeral-storage") < 0 ||
+            sum(c->kube_reserved.pids, c->system_reserved.pids, &c->reserved_pids, "pid") < 0)
                 return -EINVAL;
         return 0;
 }

@@ -58,7 +58,7 @@ struct cubelet_config {
         struct reservation kube_reserved, system_reserved;
         /* both together (cpu in millicores, memory and ephemeral-storage in bytes), taken from the Node's
          * allocatable; computed once everything is read (config_check_allocatable) */
-        int64_t reserved_cpu_m, reserved_mem, reserved_ephemeral;
+        int64_t reserved_cpu_m, reserved_mem, reserved_ephemeral, reserved_pids;
         char **enforce_node_allocatable; /* enforceNodeAllocatable / --enforce-node-allocatable [pods] */
         bool enforce_explicit;           /* ... given, not the default */
         char *kube_reserved_cgroup;      /* kubeReservedCgroup / --kube-reserved-cgroup: "/kube-reserved" */

@@ -86,6 +86,11 @@ static void drop_zero(json_t *obj, const char *path, enum zero_kind kind)
 
 void config_drop_zero_defaults(json_t *root)
 {
+        /* nodeStatusReportFrequency, unset or zero, follows a nodeStatusUpdateFrequency that is set */
+        json_t *update = json_object_get(root, "nodeStatusUpdateFrequency"),
+               *report = json_object_get(root, "nodeStatusReportFrequency");
+        if (update && !is_zero(update, Z_DURATION) && (!report || is_zero(report, Z_DURATION)))
+                json_object_set(root, "nodeStatusReportFrequency", update);
         for (size_t i = 0; i < ELEMENTSOF(defaulted); i++)
                 drop_zero(root, defaulted[i].path, defaulted[i].kind);
 }

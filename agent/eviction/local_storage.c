@@ -56,10 +56,9 @@ static char *empty_dir_violation(const struct pod *pod, const json_t *ps)
                                 continue;
                         json_t *u = json_object_get(vs, "usedBytes");
                         /* used > size, compared in thousandths */
-                        if (json_is_integer(u) && json_integer_value(u) > milli / 1000 &&
-                            json_integer_value(u) * 1000 > milli) {
+                        if (json_is_integer(u) && json_integer_value(u) > milli / 1000) {
                                 char q[64];
-                                format_like(limit, (milli + 999) / 1000, q, sizeof q);
+                                format_like(limit, milli / 1000 + (milli % 1000 != 0), q, sizeof q);
                                 return strdup_printf(
                                         "Usage of EmptyDir volume \"%s\" exceeds the limit \"%s\". ", name,
                                         q);

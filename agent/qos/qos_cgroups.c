@@ -160,6 +160,7 @@ int qos_cgroups_new(const struct qos_cgroups_config *c, struct qos_cgroups **ret
         /* Node allocatable: the capacity less the reservations. */
         cpu = MAX(cpu - c->reserved_cpu_m, (int64_t) 0);
         mem = mem > 0 ? mem - c->reserved_memory : mem;
+        pids = pids > 0 ? MAX(pids - c->reserved_pids, (int64_t) 1) : pids;
         cg_resources_init(&top);
         top.cpu_shares = cg_milli_to_shares(cpu);
         top.memory_max = mem > 0 ? mem : CG_UNSET;

@@ -41,7 +41,7 @@ struct qos_cgroups_config {
         int64_t cpu_capacity_m, memory_capacity, pids_capacity;
         /* kubeReserved + systemReserved: kubepods gets the capacity less these (enforceNodeAllocatable
          * "pods", as upstream; the hard eviction thresholds are not taken from the cgroup). */
-        int64_t reserved_cpu_m, reserved_memory;
+        int64_t reserved_cpu_m, reserved_memory, reserved_pids;
 };
 
 struct qos_cgroups;

@@ -113,7 +113,7 @@ pidcap=$(cat /proc/sys/kernel/pid_max); tmax=$(cat /proc/sys/kernel/threads-max)
 [ "$tmax" -lt "$pidcap" ] && pidcap=$tmax
 check "kubepods: cpu shares of $ncpu CPUs less 500m" is shares "$KP" "$(want_shares $(( (ncpu * 1000 - 500) * 1024 / 1000 )))"
 check "kubepods: memory limit = MemTotal less 384Mi ($memtotal)" is memlimit "$KP" "$((memtotal - 384 * 1024 * 1024))"
-check "kubepods: pids.max = min(pid_max, threads-max) ($pidcap)" is pidsmax "$KP" "$pidcap"
+check "kubepods: pids.max = min(pid_max, threads-max) less the 1000 reserved ($pidcap)" is pidsmax "$KP" "$((pidcap - 1000))"
 check "kubepods/besteffort: 2 shares" is shares "$KP/besteffort" "$(want_shares 2)"
 check "the orphaned empty pod cgroup is removed once sources are ready" wait_for 30 cg_gone "$KP/besteffort/podorphan-empty"
 check "the busy one: its process is killed, and why is logged" wait_for 30 log_has \

@@ -58,9 +58,11 @@ check "... with kubeadm's drop-in: its variables and files, then cubelet-start" 
 # cubelet-start: what it runs, through a stand-in that prints its arguments, then the installed cubelet.
 printf '#!/bin/sh\necho "$@"\n' >"$work/args" && chmod +x "$work/args"
 start="$root/usr/lib/cubelet/cubelet-start"
-check "cubelet-start before kubeadm: cubelet's own configuration and CUBELET_ARGS" test \
+check "cubelet-start before kubeadm: cubelet's own configuration and CUBELET_ARGS, port 10250 left free" test \
   "$(CUBELET_BIN="$work/args" CUBELET_ARGS="--v 2" KUBELET_CONFIG_ARGS="--config=$work/none.yaml" "$start")" = \
-  "--config /etc/cubelet/config.yaml --v 2"
+  "--config /etc/cubelet/config.yaml --port 0 --v 2"
+check "... without the drop-in: cubelet's own configuration only" test \
+  "$(env -u KUBELET_CONFIG_ARGS CUBELET_BIN="$work/args" "$start")" = "--config /etc/cubelet/config.yaml"
 # /var/lib/kubelet/config.yaml as kubeadm 1.20 writes it (abridged: its zero durations included)
 cat >"$work/kubeadm.yaml" <<'YAML'
 apiVersion: kubelet.config.k8s.io/v1beta1

@@ -563,10 +563,13 @@ static void test_v1_fake_qos_tree(void **state)
         qc.memory_capacity = 8192 * MiB;
         qc.reserved_cpu_m = 1500;
         qc.reserved_memory = 1024 * MiB;
+        qc.pids_capacity = 32768;
+        qc.reserved_pids = 768;
         if (qos_cgroups_new(&qc, &q, &err) < 0)
                 fail_msg("qos_cgroups_new: %s", err.msg);
         assert_string_equal(get(tmpdir, "cpu,cpuacct/kubepods/cpu.shares"), "2560");
         assert_string_equal(get(tmpdir, "memory/kubepods/memory.limit_in_bytes"), P("%lld", 7168 * MiB));
+        assert_string_equal(get(tmpdir, "pids/kubepods/pids.max"), "32000");
         qos_cgroups_free(q);
         qc.reserved_memory = 8192 * MiB;
         q = NULL;

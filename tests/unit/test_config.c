@@ -262,6 +262,18 @@ static void test_kubeadm_config(void **state)
         assert_true(c.rotate_certificates);
         config_done(&c);
 
+        /* nodeStatusReportFrequency left zero follows a nodeStatusUpdateFrequency that is set (upstream's
+         * backward compatibility) */
+        _cleanup_free_ char *p1 = write_tmp("report.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                           "kind: KubeletConfiguration\n"
+                                                           "nodeStatusUpdateFrequency: 4s\n"
+                                                           "nodeStatusReportFrequency: 0s\n");
+        config_init_defaults(&c);
+        assert_int_equal(config_load_file(&c, p1, &err), 0);
+        assert_int_equal(c.node_status_ms, 4000);
+        assert_int_equal(c.node_report_ms, 4000);
+        config_done(&c);
+
         /* Graceful node shutdown needs upstream's feature gate, which 1.20 has off */
         _cleanup_free_ char *p2 = write_tmp("shutdown.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
                                                              "kind: KubeletConfiguration\n"
@@ -553,13 +565,17 @@ static void test_enforce_allocatable(void **state)
         assert_true(config_enforces(&c, "pods") && config_enforces(&c, "kube-reserved"));
         assert_string_equal(c.kube_reserved_cgroup, "/kube-reserved");
         config_done(&c);
+        /* a relative name is the same cgroup, as upstream's cgroupfs names */
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--enforce-node-allocatable=kube-reserved",
+                               "--kube-reserved-cgroup=kube-reserved", "--kube-reserved=pid=100", NULL),
+                         0);
+        assert_int_equal(c.reserved_pids, 100);
+        config_done(&c);
         static const char *const bad[][2] = {
                 {"--enforce-node-allocatable=kube-reserved", NULL}, /* no --kube-reserved-cgroup */
                 {"--enforce-node-allocatable=system-reserved", NULL},
                 {"--enforce-node-allocatable=none,pods", NULL},
                 {"--enforce-node-allocatable=everything", NULL},
-                {"--enforce-node-allocatable=kube-reserved",
-                 "--kube-reserved-cgroup=kube"}, /* not absolute */
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 if (parse(&c, "--hostname-override=n1", bad[i][0], bad[i][1], NULL) != -EINVAL)
