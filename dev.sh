@@ -66,7 +66,7 @@ test)
     awk -v b="$b" '
       function flush(i) { for (i = (n > 40 ? n - 40 : 0); i < n; i++) print "  [" b "] " buf[i % 40]; n = 0 }
       /^ *[0-9]+\/[0-9]+ Test +#[0-9]+: / || /^The following tests FAILED/ || /tests passed, / {
-        flush(); show = /\*\*\*/; if (show) { print "== " b ": the end of " $0; next } }
+        flush(); show = /\*\*\*/ && !/\*\*\*Skipped/; if (show) { print "== " b ": the end of " $0; next } }
       show { buf[n++ % 40] = $0 }
       END { flush() }' "$top/$b/ctest.out" >&2
   done
