@@ -1,11 +1,13 @@
 #!/bin/bash
 # Node-pressure eviction (#15) against a real kube-apiserver and containerd, with real memory pressure made
-# safely: memory.available's hard threshold is set a few hundred MiB below what the node has now (as
-# cubelet computes it: MemTotal minus the top memory cgroup's working set), and a BestEffort pod allocates
-# more than that beside a Guaranteed one. The BestEffort pod is evicted (Failed, reason Evicted, upstream's
-# message, a Warning Event), the Guaranteed one runs on, MemoryPressure turns True on the Node with
-# upstream's reason and back False after the (shortened) transition period, and a new BestEffort pod is
-# refused while it holds. Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, MASTER_DIR, KUBECTL.
+# safely and kept to this test: the pods' cgroup (kubepods, this instance's own) is sized to 900Mi by
+# systemReserved, and the hard threshold 400Mi gives, as upstream under enforceNodeAllocatable "pods",
+# allocatableMemory.available<400Mi beside memory.available<400Mi. A BestEffort pod that holds 600 MiB beside
+# a Guaranteed one crosses the first (the second, node-wide, is far off: what the rest of the machine does,
+# the other test pass among it, cannot keep the pressure on). The BestEffort pod is evicted (Failed, reason
+# Evicted, upstream's message, a Warning Event), the Guaranteed one runs on, MemoryPressure turns True on the
+# Node with upstream's reason and back False after the (shortened) transition period, and a new BestEffort
+# pod is refused while it holds. Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, MASTER_DIR, KUBECTL.
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
 [ -x "${KUBECTL:-}" ] || { echo "SKIP: no kubectl at ${KUBECTL:-} (run tests/e2e/kube-build.sh)"; exit 77; }
@@ -24,25 +26,17 @@ k delete node "$NODE" --ignore-not-found >/dev/null 2>&1
 # shellcheck disable=SC2086
 k delete pod $PODS --ignore-not-found --grace-period=0 --force >/dev/null 2>&1
 
-# What cubelet's memory.available is now: MemTotal - (usage - total_inactive_file) of the top cgroup.
-available() {
-  local total usage inactive
-  total=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) * 1024 ))
-  usage=$(cat /sys/fs/cgroup/memory/memory.usage_in_bytes)
-  inactive=$(awk '$1 == "total_inactive_file" {print $2}' /sys/fs/cgroup/memory/memory.stat)
-  echo $(( total - (usage - inactive) ))
-}
-MI=$((1024 * 1024))
-HOG_MB=600                                    # what the BestEffort pod allocates
-THRESHOLD=$(( ($(available) - 300 * MI) / MI )) # crossed once it holds 300 MiB of its 600
+MEM_MI=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024 )) # cubelet's memory capacity
+PODS_MI=900  # kubepods' memory limit: the capacity less systemReserved
+THRESHOLD=400 # crossed (allocatableMemory.available) once the pods hold 500Mi
 cat >"$WORK/config.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 evictionHard: {memory.available: ${THRESHOLD}Mi}
+systemReserved: {memory: $((MEM_MI - PODS_MI))Mi}
 evictionPressureTransitionPeriod: 20s
 kernelMemcgNotification: true
 YAML
-echo "# memory.available threshold ${THRESHOLD}Mi (available now $(( $(available) / MI ))Mi)"
 
 pod() { # pod NAME SPEC-EXTRA CONTAINER-EXTRA COMMAND
   k apply -f - >/dev/null <<YAML
@@ -74,11 +68,17 @@ start_cubelet "$M" --kubeconfig "$WORK/node.kubeconfig" --config "$WORK/config.y
 check "node registers" wait_for 30 cond_is Ready True
 check "MemoryPressure False with upstream's reason" [ "$(node_cond MemoryPressure reason)" = KubeletHasSufficientMemory ]
 check "DiskPressure and PIDPressure False" [ "$(node_cond DiskPressure status)$(node_cond PIDPressure status)" = FalseFalse ]
+MEMTOTAL_KI=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
+check "kubepods' memory limit: the capacity less systemReserved" \
+  [ "$(cat "/sys/fs/cgroup/memory$CGROUP_ROOT/kubepods/memory.limit_in_bytes")" = $(( (MEMTOTAL_KI - (MEM_MI - PODS_MI) * 1024) * 1024 )) ]
+check "the Node's allocatable memory: that less the hard threshold" \
+  [ "$(k get node "$NODE" -o jsonpath='{.status.allocatable.memory}')" = "$(( MEMTOTAL_KI - (MEM_MI - PODS_MI + THRESHOLD) * 1024 ))Ki" ]
 
 pod ev-guar '' 'resources: {limits: {cpu: 100m, memory: 32Mi}}' 'sleep 3600'
 check "the Guaranteed pod runs" wait_for 60 phase_is ev-guar Running
-# The hog holds HOG_MB in a shell variable (freed when it dies, unlike a tmpfs).
-pod ev-hog '' '' "x=\$(head -c ${HOG_MB}m /dev/zero | tr '\\\\0' a); echo held; sleep 3600"
+# The hog: dd's one 600 MiB buffer, filled and held while it waits to write into a pipe nobody reads
+# (freed when it dies, unlike a tmpfs; a shell variable would peak at twice its size).
+pod ev-hog '' '' 'dd if=/dev/zero bs=600M count=1 | sleep 3600'
 check "MemoryPressure turns True" wait_for 90 cond_is MemoryPressure True
 check "... reason KubeletHasInsufficientMemory" [ "$(node_cond MemoryPressure reason)" = KubeletHasInsufficientMemory ]
 check "... message as upstream's" [ "$(node_cond MemoryPressure message)" = "kubelet has insufficient memory available" ]
