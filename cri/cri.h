@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <string.h>
 #include <protobuf-c/protobuf-c.h>
 
 /* GNU C predefines `linux` to 1, which would break the generated fields named `linux`. The cri target
@@ -16,6 +17,12 @@ struct cri_error {
         int code;       /* grpc_status_code; 0 when the failure was local (encode/decode) */
         char msg[1024]; /* "RunPodSandbox: rpc error: code = Unknown desc = <runtime message>" */
 };
+
+/* What the runtime said of a failed call, else the local error's words (r: the call's -errno). */
+static inline const char *cri_error_msg(const struct cri_error *e, int r)
+{
+        return e->msg[0] ? e->msg : strerror(-r);
+}
 
 struct cri_client;
 
