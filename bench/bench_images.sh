@@ -6,7 +6,8 @@
 # unused images of random bytes.
 #   bench/bench_images.sh [BUILD_DIR] [RUNS]   (root; BUILD_DIR defaults to ./build, RUNS to 5)
 # The GC runs every second here (--image-gc-period 1s; upstream's period is 5 min, which would be all of the
-# figure) and images may go once a second old (--minimum-image-ttl-duration 1s; upstream: 2 min).
+# figure) and images may go once a second old (--minimum-image-ttl-duration 1s; upstream: 2 min); the
+# image filesystem's hard eviction threshold (15 % available) is off, its reclaim removing every unused image.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
@@ -125,48 +126,15 @@ pid=""
 
 # --- Image GC. used_pct: the image filesystem's use, as statvfs (and upstream's image manager) sees it.
 used_pct() { df --output=pcent "$ctd/root" | tail -1 | tr -dc 0-9; }
-snap=()
-s=$(. "$ctd/instance.env" 2>/dev/null && echo "${CONTAINERD_SNAPSHOTTER:-}") || s=""
-[ -n "$s" ] && snap=(--snapshotter "$s")
-# make_image N: a one-layer image of 8 MiB of random bytes, cubelet.local/gc-bench:N, imported.
-make_image() {
-  local d arch diff ld ls cd cs md ms_
-  d=$(mktemp -d "$work/img.XXXXXX")
-  arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
-  mkdir -p "$d/rootfs" "$d/oci/blobs/sha256"
-  head -c $((8 << 20)) /dev/urandom >"$d/rootfs/data"
-  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$d/rootfs" -cf "$d/layer.tar" data
-  diff=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
-  ld=$diff ls=$(stat -c %s "$d/layer.tar")
-  mv "$d/layer.tar" "$d/oci/blobs/sha256/$ld"
-  jq -cn --arg diff "sha256:$diff" --arg arch "$arch" \
-    '{architecture: $arch, os: "linux", config: {}, rootfs: {type: "layers", diff_ids: [$diff]}}' >"$d/c.json"
-  cd=$(sha256sum "$d/c.json" | cut -d' ' -f1) cs=$(stat -c %s "$d/c.json")
-  mv "$d/c.json" "$d/oci/blobs/sha256/$cd"
-  jq -cn --arg cd "sha256:$cd" --argjson cs "$cs" --arg ld "sha256:$ld" --argjson ls "$ls" \
-    '{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $cd, size: $cs},
-      layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar", digest: $ld, size: $ls}]}' >"$d/m.json"
-  md=$(sha256sum "$d/m.json" | cut -d' ' -f1) ms_=$(stat -c %s "$d/m.json")
-  mv "$d/m.json" "$d/oci/blobs/sha256/$md"
-  jq -cn --arg md "sha256:$md" --argjson ms "$ms_" --arg arch "$arch" --arg name "cubelet.local/gc-bench:$1" \
-    '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
-      manifests: [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $md, size: $ms,
-                   platform: {architecture: $arch, os: "linux"},
-                   annotations: {"io.containerd.image.name": $name}}]}' >"$d/oci/index.json"
-  printf '{"imageLayoutVersion":"1.0.0"}' >"$d/oci/oci-layout"
-  tar -C "$d/oci" -cf "$d/image.tar" .
-  ctr_ images import --all-platforms "${snap[@]}" "$d/image.tar" >/dev/null
-  rm -rf "$d"
-}
+source "$top/tests/integration/make_image.sh"
 start_cubelet --image-gc-high-threshold 85 --image-gc-low-threshold 80 --image-gc-period 1s \
-  --minimum-image-ttl-duration 1s
+  --minimum-image-ttl-duration 1s --eviction-hard 'memory.available<100Mi'
 base=$(used_pct)
 n=0
 while [ "$(used_pct)" -lt 85 ]; do
   n=$((n + 1))
   [ "$n" -gt 200 ] && { echo "bench: the image filesystem never reached 85 %" >&2; exit 1; }
-  make_image "$n"
+  make_image "$sock" "$ctd" "cubelet.local/gc-bench:$n" $((8 << 20)) >/dev/null
 done
 t0=$(ms) crossed=$(used_pct)
 until [ "$(used_pct)" -lt 80 ]; do

@@ -22,43 +22,7 @@ restore() {
 }
 trap restore EXIT
 
-snap=()
-if [ -f "$CTD_DIR/instance.env" ]; then
-  s=$(. "$CTD_DIR/instance.env" && echo "${CONTAINERD_SNAPSHOTTER:-}")
-  [ -n "$s" ] && snap=(--snapshotter "$s")
-fi
-# make_image REF: a one-layer image of random bytes imported into containerd; prints its image ID.
-make_image() {
-  local ref=$1 d arch diff ld ls cd cs md ms
-  d=$(mktemp -d "$WORK/img.XXXXXX")
-  arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
-  mkdir -p "$d/rootfs" "$d/oci/blobs/sha256"
-  head -c 65536 /dev/urandom >"$d/rootfs/data"
-  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$d/rootfs" -cf "$d/layer.tar" data
-  diff=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
-  gzip -n -c "$d/layer.tar" >"$d/layer.tgz"
-  ld=$(sha256sum "$d/layer.tgz" | cut -d' ' -f1) ls=$(stat -c %s "$d/layer.tgz")
-  mv "$d/layer.tgz" "$d/oci/blobs/sha256/$ld"
-  jq -cn --arg diff "sha256:$diff" --arg arch "$arch" \
-    '{architecture: $arch, os: "linux", config: {}, rootfs: {type: "layers", diff_ids: [$diff]}}' >"$d/c.json"
-  cd=$(sha256sum "$d/c.json" | cut -d' ' -f1) cs=$(stat -c %s "$d/c.json")
-  mv "$d/c.json" "$d/oci/blobs/sha256/$cd"
-  jq -cn --arg cd "sha256:$cd" --argjson cs "$cs" --arg ld "sha256:$ld" --argjson ls "$ls" \
-    '{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $cd, size: $cs},
-      layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $ld, size: $ls}]}' >"$d/m.json"
-  md=$(sha256sum "$d/m.json" | cut -d' ' -f1) ms=$(stat -c %s "$d/m.json")
-  mv "$d/m.json" "$d/oci/blobs/sha256/$md"
-  jq -cn --arg md "sha256:$md" --argjson ms "$ms" --arg arch "$arch" --arg name "$ref" \
-    '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
-      manifests: [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $md, size: $ms,
-                   platform: {architecture: $arch, os: "linux"},
-                   annotations: {"io.containerd.image.name": $name}}]}' >"$d/oci/index.json"
-  printf '{"imageLayoutVersion":"1.0.0"}' >"$d/oci/oci-layout"
-  tar -C "$d/oci" -cf "$d/image.tar" .
-  ctr_ images import --all-platforms "${snap[@]}" "$d/image.tar" >/dev/null || return 1
-  echo "sha256:$cd"
-}
+source "$(dirname "$0")/make_image.sh"
 has_image() { ctr_ images ls -q | grep -xF "$1" >/dev/null; } # no -q: ctr must not get SIGPIPE (pipefail)
 RECORDS="$WORK/root/image-records.json"
 record() { jq -r --arg id "$1" ".images[\$id].$2 // empty" "$RECORDS" 2>/dev/null; } # record ID FIELD
@@ -79,13 +43,13 @@ YAML
 
 # --- 1. Records: an image there before cubelet is "first detected" at 0 (unknown, in the past); one that
 # appears while cubelet runs at that moment. Image GC is off (high 100), detection still runs.
-VICTIM1=$(make_image cubelet.local/gc-victim:1)
+VICTIM1=$(make_image "$SOCK" "$CTD_DIR" cubelet.local/gc-victim:1 65536)
 check "a test image is imported ($VICTIM1)" has_image cubelet.local/gc-victim:1
 start_cubelet "$M" --image-gc-high-threshold 100 --image-gc-period 1s
 check "a pod uses busybox" wait_for 60 is_running c "default/user-$NODE"
 check "the image there before cubelet is recorded as first detected long ago" wait_for 10 recorded "$VICTIM1" firstDetected
 check "... at 0" [ "$(record "$VICTIM1" firstDetected)" = 0 ]
-VICTIM2=$(make_image cubelet.local/gc-victim:2)
+VICTIM2=$(make_image "$SOCK" "$CTD_DIR" cubelet.local/gc-victim:2 65536)
 check "an image imported while cubelet runs is recorded as first detected then" \
   wait_for 10 detected_after_start "$VICTIM2"
 # The image ID (its config's digest), as the records key it: the container's imageRef is a repo digest once an
