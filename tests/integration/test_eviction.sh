@@ -1,9 +1,12 @@
 #!/bin/bash
 # Node-pressure signals in standalone mode (#15) against a real containerd, with real memory pressure made
-# safely: memory.available's hard threshold a few hundred MiB below what the node has now, and a static pod
-# that allocates more. Static pods are critical: never evicted (upstream's rule, logged), but the pressure
-# shows on /healthz?verbose at once (the memory cgroup threshold), and goes away after the transition period
-# once the pod is gone. A malformed threshold stops cubelet at start with a clear error.
+# safely and kept to this test: the pods' cgroup (this test's own kubepods) is sized to 900Mi by
+# --system-reserved, and the hard threshold 400Mi gives allocatableMemory.available<400Mi beside
+# memory.available<400Mi (upstream adds the first under enforceNodeAllocatable "pods"); a static pod that
+# holds 600 MiB crosses the first (the node-wide one is far off: the rest of the machine cannot make or end
+# the pressure). Static pods are critical: never evicted (upstream's rule, logged), but the pressure shows on
+# /healthz?verbose at once (the memory cgroup threshold), and goes away after the transition period once the
+# pod is gone. A malformed threshold stops cubelet at start with a clear error.
 source "$(dirname "$0")/lib.sh"
 skip_unless_ready
 [ -r /sys/fs/cgroup/memory/memory.usage_in_bytes ] || { echo "SKIP: needs the cgroup v1 memory hierarchy"; exit 77; }
@@ -21,18 +24,11 @@ rc=0
 check "a soft threshold without a grace period: exit 2" [ "$rc" = 2 ]
 check "... upstream's message" grep -q 'grace period must be specified for the soft eviction threshold memory.available' "$WORK/bad.log"
 
-available() { # cubelet's memory.available: MemTotal - (usage - total_inactive_file) of the top cgroup
-  local total usage inactive
-  total=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) * 1024 ))
-  usage=$(cat /sys/fs/cgroup/memory/memory.usage_in_bytes)
-  inactive=$(awk '$1 == "total_inactive_file" {print $2}' /sys/fs/cgroup/memory/memory.stat)
-  echo $(( total - (usage - inactive) ))
-}
-MI=$((1024 * 1024))
-THRESHOLD=$(( ($(available) - 300 * MI) / MI ))
-echo "# memory.available threshold ${THRESHOLD}Mi"
-start_cubelet "$M" --eviction-hard "memory.available<${THRESHOLD}Mi,nodefs.available<1%" \
-  --eviction-pressure-transition-period 15s --kernel-memcg-notification true
+MEM_MI=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024 )) # cubelet's memory capacity
+PODS_MI=900 # kubepods' memory limit: the capacity less --system-reserved
+start_cubelet "$M" --eviction-hard "memory.available<400Mi,nodefs.available<1%" \
+  --system-reserved "memory=$((MEM_MI - PODS_MI))Mi" --eviction-pressure-transition-period 15s \
+  --kernel-memcg-notification true
 verbose() { curl -sf "http://127.0.0.1:$HEALTHZ_PORT/healthz?verbose"; }
 verbose_has() { verbose | grep -qF -- "$1"; }
 check "no pressure: /healthz?verbose says so" wait_for 20 verbose_has "[+]pressure ok"
@@ -46,10 +42,10 @@ spec:
   containers:
   - name: c
     image: $IMG
-    command: ["sh", "-c", "x=\$(head -c 600m /dev/zero | tr '\\\\0' a); echo held; sleep 3600"]
+    command: ["sh", "-c", "dd if=/dev/zero bs=600M count=1 | sleep 3600"]
 YAML
 check "MemoryPressure on /healthz?verbose" wait_for 90 verbose_has "[-]pressure failed: MemoryPressure"
-check "... woken by the memory cgroup threshold" log_has "memory cgroup threshold crossed"
+check "... woken by the memory cgroup threshold of kubepods" log_has 'memory cgroup threshold crossed" signal="allocatableMemory.available"'
 node_event() { # node_event REASON MESSAGE: a Node event on the local socket's /events
   local_get /events | jq -e --arg n "$NODE" --arg r "$1" --arg m "$2" \
     '.items[] | select(.involvedObject.kind == "Node" and .involvedObject.name == $n and .reason == $r and .message == $m)' \

@@ -51,10 +51,13 @@ check "the socket's directory is made, 0755" wait_for 10 sh -c "[ \"\$(stat -c %
 check "the socket answers /healthz" wait_for 10 sh -c "curl -s --unix-socket '$LS' http://localhost/healthz | grep -q 'runtime failed'"
 kill -KILL "$pid"; wait "$pid" 2>/dev/null
 check "a killed cubelet leaves its socket file" test -S "$LS"
+# ... which no one answers on any more (seen once on a loaded machine: an answer right after the kill).
+check "... and no one answers on it" wait_for 10 sh -c "! curl -s --max-time 2 --unix-socket '$LS' http://localhost/pods -o /dev/null"
 no_runtime "$LS" "$WORK/ls2.log" --healthz-port 0 &
 pid=$!
-check "the stale socket is replaced: the next cubelet answers on it" wait_for 10 sh -c \
-  "curl -sf --unix-socket '$LS' http://localhost/pods | jq -e '.kind == \"PodList\"' >/dev/null"
+check "the stale socket is replaced: the next cubelet answers on it" wait_for 20 sh -c \
+  "grep -q 'Serving pods and events on the local socket' '$WORK/ls2.log' &&
+   curl -sf --unix-socket '$LS' http://localhost/pods | jq -e '.kind == \"PodList\"' >/dev/null"
 timeout 20 "$CUBELET" --pod-manifest-path "$M" --container-runtime-endpoint "unix://$WORK/no-such.sock" \
   --root-dir "$WORK/root-second" --pod-logs-dir "$WORK/logs" --port 0 --healthz-port 0 --local-socket "$LS" \
   --cgroup-root "$CGROUP_ROOT" >"$WORK/ls3.log" 2>&1; rc=$?
