@@ -86,7 +86,8 @@ struct agent {
         struct kube_client *kube, *kube_events, *kube_heartbeat;
         struct kube_client *kube_authn, *kube_authz; /* the node server's TokenReview, SubjectAccessReview */
         struct node_manager *node;
-        struct cert_manager *certs; /* TLS bootstrap and client certificate rotation */
+        struct cert_manager *certs;        /* TLS bootstrap and client certificate rotation */
+        struct cert_manager *server_certs; /* serverTLSBootstrap: the node API's certificate by CSR */
         struct api_source *api;
         struct api_status *api_status;
         struct event_sink *event_sink;
@@ -694,13 +695,48 @@ static void stop_kube_writers(struct agent *a)
         a->kube_authz = kube_client_free(a->kube_authz);
 }
 
-/* The node server on `port`: the configured certificate, else a self-signed one kept in <root>/pki. */
+/* A serving certificate issued (or rotated): new handshakes take it. The manager's thread. */
+static void on_serving_cert(void *ud, const char *cert, size_t cert_len, const char *key, size_t key_len)
+{
+        struct agent *a = ud;
+        if (node_server_set_cert(a->node_server, cert, cert_len, key, key_len) < 0)
+                log_error("The issued serving certificate cannot be used by the node server",
+                          "certDir=\"%s\"", a->cfg.cert_dir);
+}
+
+/* serverTLSBootstrap: the node API's certificate by CSR, for the Node's addresses (its Hostname and
+ * InternalIP), asked for with the node's own credentials; the node API serves no handshake before. */
+static void start_server_certs(struct agent *a)
+{
+        char *dns[] = {a->cfg.node_name, NULL}, *ips[] = {a->cfg.node_ip, NULL};
+        struct cert_manager_config cc = {
+                .cert_dir = a->cfg.cert_dir,
+                .node_name = a->cfg.node_name,
+                .kube = a->kube,
+                .dns_names = dns,
+                .ips = ips,
+                .on_cert = on_serving_cert,
+                .userdata = a,
+        };
+        a->server_certs = cert_manager_new_serving(&cc);
+        int r = cert_manager_start(a->server_certs);
+        if (r < 0)
+                log_error("Cannot start the serving certificate manager", "err=\"%s\"", strerror(-r));
+}
+
+/* The node server on `port`: the configured certificate, else a self-signed one kept in <root>/pki, or with
+ * serverTLSBootstrap the one issued by CSR. */
 static int start_node_server(struct agent *a)
 {
         _cleanup_free_ char *pki = strdup_printf("%s/pki", a->cfg.root_dir), *crt = NULL, *key = NULL,
                             *err = NULL;
         int r = 0;
-        if (!a->cfg.tls_cert_file &&
+        bool by_csr = a->cfg.server_tls_bootstrap && a->kube;
+        if (by_csr && a->cfg.tls_cert_file)
+                log_warn("serverTLSBootstrap is set: tlsCertFile and tlsPrivateKeyFile are not used, as "
+                         "upstream",
+                         "tlsCertFile=\"%s\"", a->cfg.tls_cert_file);
+        if (!by_csr && !a->cfg.tls_cert_file &&
             (r = pki_ensure_self_signed(pki, a->cfg.node_name, a->cfg.node_ip, &crt, &key)) < 0) {
                 log_error("Cannot make a self-signed serving certificate", "dir=\"%s\" err=\"%s\"", pki,
                           strerror(-r));
@@ -712,6 +748,7 @@ static int start_node_server(struct agent *a)
                 .port = a->cfg.port,
                 .cert_file = a->cfg.tls_cert_file ? a->cfg.tls_cert_file : crt,
                 .key_file = a->cfg.tls_cert_file ? a->cfg.tls_key_file : key,
+                .cert_by_csr = by_csr,
                 .client_ca_file = a->cfg.client_ca_file,
                 .anonymous = a->cfg.anonymous_auth,
                 .token_webhook = a->cfg.webhook_authn,
@@ -739,8 +776,10 @@ static int start_node_server(struct agent *a)
         }
         log_info("Serving the node API",
                  "address=\"%s:%d\" cert=\"%s\" clientCA=\"%s\" authorization=\"%s\"", a->cfg.address,
-                 a->cfg.port, nc.cert_file, a->cfg.client_ca_file ? a->cfg.client_ca_file : "",
-                 webhook ? "Webhook" : "AlwaysAllow");
+                 a->cfg.port, by_csr ? "by CSR (serverTLSBootstrap)" : nc.cert_file,
+                 a->cfg.client_ca_file ? a->cfg.client_ca_file : "", webhook ? "Webhook" : "AlwaysAllow");
+        if (by_csr)
+                start_server_certs(a);
         return 0;
 }
 
@@ -1242,6 +1281,7 @@ static int run(struct agent *a)
         uv_run(&a->loop, UV_RUN_DEFAULT);
         r = 0;
 out:
+        a->server_certs = cert_manager_free(a->server_certs); /* it hands certificates to the node server */
         a->node_server = node_server_stop(a->node_server);
         a->healthz = healthz_stop(a->healthz);
         a->local = healthz_stop(a->local);

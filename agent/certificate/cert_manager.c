@@ -1,4 +1,5 @@
-/* The client certificate manager: TLS bootstrap and rotation, on a thread of its own. */
+/* The certificate managers: the client certificate's TLS bootstrap and rotation, the serving certificate's
+ * requests and rotation, each on a thread of its own. */
 #include "cert_manager.h"
 
 #include <errno.h>
@@ -24,7 +25,9 @@
 struct cert_manager {
         struct cert_manager_config cfg;
         char *kubeconfig, *bootstrap_kubeconfig, *cert_dir, *node_name;
-        struct kube_auth base; /* server and CA of the API clients, no credentials */
+        bool serving;            /* the serving certificate, not the client one */
+        char **dns_names, **ips; /* serving: the subjectAltNames */
+        struct kube_auth base;   /* server and CA of the API clients, no credentials */
         /* the pair in use: the manager's thread only */
         char *cert, *key;
         size_t cert_len, key_len;
@@ -135,6 +138,11 @@ static struct cert_manager *manager_alloc(const struct cert_manager_config *cfg)
         m->cfg.bootstrap_kubeconfig = m->bootstrap_kubeconfig;
         m->cfg.cert_dir = m->cert_dir;
         m->cfg.node_name = m->node_name;
+        m->cfg.dns_names = m->cfg.ips = NULL;
+        for (size_t i = 0; cfg->dns_names && cfg->dns_names[i]; i++)
+                strv_push(&m->dns_names, xstrdup(cfg->dns_names[i]));
+        for (size_t i = 0; cfg->ips && cfg->ips[i]; i++)
+                strv_push(&m->ips, xstrdup(cfg->ips[i]));
         if (m->cfg.wait_timeout_ms <= 0)
                 m->cfg.wait_timeout_ms = WAIT_TIMEOUT_MS;
         pthread_mutex_init(&m->lock, NULL);
@@ -264,6 +272,33 @@ int cert_manager_new(const struct cert_manager_config *cfg, struct kube_auth *re
         return 0;
 }
 
+struct cert_manager *cert_manager_new_serving(const struct cert_manager_config *cfg)
+{
+        struct cert_manager *m = manager_alloc(cfg);
+        char *cert = NULL, *key = NULL;
+        size_t cl = 0, kl = 0;
+        const char *why = "none in the cert dir";
+        m->serving = true;
+        m->cfg.rotate = true;
+        if (cert_store_read(m->cert_dir, CERT_SERVER_PAIR_PREFIX, &cert, &cl, &key, &kl) >= 0) {
+                if (!usable(cert, cl, key, kl, &why))
+                        ;
+                else if (!cert_has_sans(cert, cl, m->dns_names, m->ips))
+                        why = "it does not name the node's addresses";
+                else {
+                        set_pair(m, cert, cl, key, kl);
+                        if (m->cfg.on_cert)
+                                m->cfg.on_cert(m->cfg.userdata, m->cert, m->cert_len, m->key, m->key_len);
+                        return m;
+                }
+        }
+        log_info("No usable serving certificate; one will be requested", "certDir=\"%s\" reason=\"%s\"",
+                 m->cert_dir, why);
+        free(cert);
+        cert_secret_free(key);
+        return m;
+}
+
 /* ---- CSRs ------------------------------------------------------------------------------------------- */
 
 static int cond_of(json_t *csr, const char *type, const char **ret_reason, const char **ret_message)
@@ -382,7 +417,7 @@ static int csr_client(struct cert_manager *m, bool *ret_bootstrap, struct kube_c
         return r;
 }
 
-static json_t *csr_object(const char *csr_pem, bool bootstrap)
+static json_t *csr_object(const char *csr_pem, bool bootstrap, bool serving)
 {
         _cleanup_free_ char *b64 = NULL;
         size_t n = strlen(csr_pem), outn = 4 * ((n + 2) / 3);
@@ -392,8 +427,9 @@ static json_t *csr_object(const char *csr_pem, bool bootstrap)
         return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:[s, s, s]}}", "apiVersion",
                          "certificates.k8s.io/v1", "kind", "CertificateSigningRequest", "metadata",
                          "generateName", bootstrap ? "node-csr-" : "csr-", "spec", "request", b64,
-                         "signerName", CERT_SIGNER_KUBELET_CLIENT, "usages", "digital signature",
-                         "key encipherment", "client auth");
+                         "signerName", serving ? CERT_SIGNER_KUBELET_SERVING : CERT_SIGNER_KUBELET_CLIENT,
+                         "usages", "digital signature", "key encipherment",
+                         serving ? "server auth" : "client auth");
 }
 
 /* Waits for the named CSR's outcome: 1 with *ret_cert, or an error in err. */
@@ -454,7 +490,12 @@ static int csr_wait(struct cert_manager *m, struct kube_client *kc, const char *
                          "the certificate signing request was approved but no certificate was issued within "
                          "%s: "
                          "no signer for %s (kube-controller-manager's csrsigning controller) is running",
-                         limit, CERT_SIGNER_KUBELET_CLIENT);
+                         limit, m->serving ? CERT_SIGNER_KUBELET_SERVING : CERT_SIGNER_KUBELET_CLIENT);
+        else if (r == -ETIMEDOUT && m->serving) /* kube-controller-manager never approves these */
+                snprintf(err, errlen,
+                         "the certificate signing request was not approved within %s "
+                         "(`kubectl certificate approve %s`, or an approver for %s)",
+                         limit, name, CERT_SIGNER_KUBELET_SERVING);
         else if (r == -ETIMEDOUT)
                 snprintf(err, errlen,
                          "the certificate signing request was not approved within %s "
@@ -476,15 +517,19 @@ static int request_pair(struct cert_manager *m, bool *ret_bootstrap, char *err, 
         const char *why;
         int r;
 
-        if ((r = csr_client(m, ret_bootstrap, &kc, err, errlen)) < 0)
+        /* The serving certificate is asked for with the node's own client (upstream: the kubelet's client) */
+        if (m->serving)
+                *ret_bootstrap = false;
+        else if ((r = csr_client(m, ret_bootstrap, &kc, err, errlen)) < 0)
                 return r;
-        if ((r = cert_make_csr(m->node_name, &csr, &key)) < 0) {
+        struct kube_client *client = m->serving ? m->cfg.kube : kc;
+        if ((r = cert_make_csr(m->node_name, m->dns_names, m->ips, &csr, &key)) < 0) {
                 snprintf(err, errlen, "cannot make a key and a CSR: %s", strerror(-r));
                 goto out;
         }
-        json_t *obj = csr_object(csr, *ret_bootstrap);
-        r = kube_request(kc, "POST", "/apis/certificates.k8s.io/v1/certificatesigningrequests", obj, NULL,
-                         REQUEST_MS, &resp);
+        json_t *obj = csr_object(csr, *ret_bootstrap, m->serving);
+        r = kube_request(client, "POST", "/apis/certificates.k8s.io/v1/certificatesigningrequests", obj,
+                         NULL, REQUEST_MS, &resp);
         json_decref(obj);
         if (r >= 0 && resp.status != 201)
                 r = -EIO;
@@ -499,16 +544,22 @@ static int request_pair(struct cert_manager *m, bool *ret_bootstrap, char *err, 
                 r = -EIO;
                 goto out;
         }
-        log_info("Waiting for the client certificate", "csr=\"%s\" signerName=\"%s\" credentials=\"%s\"",
-                 name, CERT_SIGNER_KUBELET_CLIENT, *ret_bootstrap ? "bootstrap" : "current certificate");
-        if ((r = csr_wait(m, kc, name, &cert, err, errlen)) < 0)
+        if (m->serving)
+                log_info("Waiting for the serving certificate", "csr=\"%s\" signerName=\"%s\"", name,
+                         CERT_SIGNER_KUBELET_SERVING);
+        else
+                log_info("Waiting for the client certificate",
+                         "csr=\"%s\" signerName=\"%s\" credentials=\"%s\"", name, CERT_SIGNER_KUBELET_CLIENT,
+                         *ret_bootstrap ? "bootstrap" : "current certificate");
+        if ((r = csr_wait(m, client, name, &cert, err, errlen)) < 0)
                 goto out;
         if (cert_pair_usable(cert, strlen(cert), key, strlen(key), (int64_t) time(NULL), &why) < 0) {
                 snprintf(err, errlen, "the issued certificate cannot be used: %s", why);
                 r = -EINVAL;
                 goto out;
         }
-        if ((r = cert_store_write(m->cert_dir, CERT_PAIR_PREFIX, cert, key, time(NULL), &path)) < 0) {
+        if ((r = cert_store_write(m->cert_dir, m->serving ? CERT_SERVER_PAIR_PREFIX : CERT_PAIR_PREFIX, cert,
+                                  key, time(NULL), &path)) < 0) {
                 snprintf(err, errlen, "cannot write the certificate to %s: %s", m->cert_dir, strerror(-r));
                 goto out;
         }
@@ -586,7 +637,9 @@ static void *manager_thread(void *arg)
                         if (!m->cfg.rotate)
                                 break; /* bootstrapped; no rotation asked for */
                         int64_t deadline = cert_rotation_deadline(m->not_before, m->not_after, jitter01());
-                        log_times("Client certificate rotation deadline", m, deadline);
+                        log_times(m->serving ? "Serving certificate rotation deadline"
+                                             : "Client certificate rotation deadline",
+                                  m, deadline);
                         if (!wait_until(m, deadline))
                                 break;
                 }
@@ -601,14 +654,15 @@ static void *manager_thread(void *arg)
                         backoff = backoff ? MIN(backoff * 2, (int64_t) BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
                         char next[32];
                         format_duration_ms(backoff, next, sizeof next);
-                        log_error(bootstrapping ? "TLS bootstrap failed, will retry"
-                                                : "Client certificate rotation failed, will retry",
+                        log_error(m->serving      ? "Serving certificate request failed, will retry"
+                                  : bootstrapping ? "TLS bootstrap failed, will retry"
+                                                  : "Client certificate rotation failed, will retry",
                                   "node=\"%s\" err=\"%s\" retryIn=\"%s\"", m->node_name, log_q(err), next);
                         if (!wait_ms(m, backoff))
                                 goto out;
                 }
                 backoff = 0;
-                if (bootstrapping) {
+                if (bootstrapping && !m->serving) {
                         _cleanup_free_ char *link =
                                 strdup_printf("%s/%s-current.pem", m->cert_dir, CERT_PAIR_PREFIX);
                         int r = cert_write_kubeconfig(m->kubeconfig, m->base.server, m->base.ca_file,
@@ -618,8 +672,10 @@ static void *manager_thread(void *arg)
                                 log_error("Cannot write the kubeconfig", "path=\"%s\" err=\"%s\"",
                                           m->kubeconfig, strerror(-r));
                 }
-                log_times(bootstrapping ? "TLS bootstrap: client certificate issued"
-                                        : "Client certificate rotated",
+                log_times(m->serving && bootstrapping ? "Serving certificate issued"
+                          : m->serving                ? "Serving certificate rotated"
+                          : bootstrapping             ? "TLS bootstrap: client certificate issued"
+                                                      : "Client certificate rotated",
                           m, 0);
                 if (m->cfg.on_cert)
                         m->cfg.on_cert(m->cfg.userdata, m->cert, m->cert_len, m->key, m->key_len);
@@ -661,6 +717,8 @@ struct cert_manager *cert_manager_free(struct cert_manager *m)
         free(m->bootstrap_kubeconfig);
         free(m->cert_dir);
         free(m->node_name);
+        strv_free(m->dns_names);
+        strv_free(m->ips);
         free(m);
         return NULL;
 }

@@ -1,5 +1,6 @@
-/* The client certificate manager: TLS bootstrap (--bootstrap-kubeconfig) and rotation (rotateCertificates),
- * as upstream's pkg/kubelet/certificate and client-go's certificate manager. */
+/* The certificate managers, as upstream's pkg/kubelet/certificate and client-go's certificate manager: the
+ * client certificate's TLS bootstrap (--bootstrap-kubeconfig) and rotation (rotateCertificates), and the
+ * serving certificate requested by CSR and rotated (serverTLSBootstrap). */
 #pragma once
 
 #include <jansson.h>
@@ -15,6 +16,10 @@ struct cert_manager_config {
         const char *node_name;
         bool rotate;             /* rotateCertificates */
         int64_t wait_timeout_ms; /* a CSR's approval and issuance [15 min] */
+        /* The serving certificate (cert_manager_new_serving) instead of the client one: */
+        struct kube_client *kube; /* the node's client its CSRs are posted with (borrowed) */
+        char *const *dns_names;   /* its subjectAltNames: the Node's Hostname addresses ... */
+        char *const *ips;         /* ... and its InternalIP ones */
         /* A new pair is in use (PEM; borrowed, may be called on the manager's thread). */
         void (*on_cert)(void *userdata, const char *cert, size_t cert_len, const char *key, size_t key_len);
         void *userdata;
@@ -28,7 +33,12 @@ struct cert_manager;
  * bootstrap, no rotation, or token credentials). Errors name the file in *ret_err. */
 int cert_manager_new(const struct cert_manager_config *cfg, struct kube_auth *ret_auth, bool *ret_pending,
                      struct cert_manager **ret, char **ret_err);
-/* The bootstrap (with back-off) and the rotations, on a thread of its own. */
+/* The serving certificate manager: the cert dir's kubelet-server-current.pem when it is usable and names
+ * the addresses (handed to on_cert at once), else one requested by CSR (signer kubernetes.io/kubelet-serving,
+ * posted with cfg->kube) once started; rotated as the client's. bootstrap_kubeconfig, kubeconfig and rotate
+ * are not used. */
+struct cert_manager *cert_manager_new_serving(const struct cert_manager_config *cfg);
+/* The bootstrap or first request (with back-off) and the rotations, on a thread of its own. */
 int cert_manager_start(struct cert_manager *m);
 /* Stops (promptly: a CSR being waited for is abandoned) and frees. NULL is fine. */
 struct cert_manager *cert_manager_free(struct cert_manager *m);

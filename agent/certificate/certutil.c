@@ -2,9 +2,11 @@
 #include "certutil.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,7 +34,60 @@ static char *bio_string(BIO *b)
         return s;
 }
 
-int cert_make_csr(const char *node_name, char **ret_csr_pem, char **ret_key_pem)
+/* The subjectAltName extension of the names and addresses, as Go's x509 writes it: DNS names, then IPs. */
+static int add_sans(X509_REQ *req, char *const *dns, char *const *ips)
+{
+        GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
+        STACK_OF(X509_EXTENSION) *exts = NULL;
+        int r = -EINVAL;
+        if (!names)
+                return -ENOMEM;
+        for (size_t i = 0; dns && dns[i]; i++) {
+                GENERAL_NAME *g = GENERAL_NAME_new();
+                ASN1_IA5STRING *v = ASN1_IA5STRING_new();
+                if (!g || !v || !ASN1_STRING_set(v, dns[i], -1)) {
+                        GENERAL_NAME_free(g);
+                        ASN1_IA5STRING_free(v);
+                        goto out;
+                }
+                GENERAL_NAME_set0_value(g, GEN_DNS, v);
+                sk_GENERAL_NAME_push(names, g);
+        }
+        for (size_t i = 0; ips && ips[i]; i++) {
+                unsigned char a[16];
+                int len = inet_pton(AF_INET, ips[i], a) == 1    ? 4
+                          : inet_pton(AF_INET6, ips[i], a) == 1 ? 16
+                                                                : 0;
+                if (!len)
+                        goto out;
+                GENERAL_NAME *g = GENERAL_NAME_new();
+                ASN1_OCTET_STRING *v = ASN1_OCTET_STRING_new();
+                if (!g || !v || !ASN1_OCTET_STRING_set(v, a, len)) {
+                        GENERAL_NAME_free(g);
+                        ASN1_OCTET_STRING_free(v);
+                        goto out;
+                }
+                GENERAL_NAME_set0_value(g, GEN_IPADD, v);
+                sk_GENERAL_NAME_push(names, g);
+        }
+        if (sk_GENERAL_NAME_num(names) == 0) {
+                r = 0;
+                goto out;
+        }
+        exts = sk_X509_EXTENSION_new_null();
+        X509_EXTENSION *ext = exts ? X509V3_EXT_i2d(NID_subject_alt_name, 0, names) : NULL;
+        if (ext && sk_X509_EXTENSION_push(exts, ext) && X509_REQ_add_extensions(req, exts))
+                r = 0;
+        else if (ext && sk_X509_EXTENSION_num(exts) == 0)
+                X509_EXTENSION_free(ext);
+out:
+        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+        GENERAL_NAMES_free(names);
+        return r;
+}
+
+int cert_make_csr(const char *node_name, char *const *dns, char *const *ips, char **ret_csr_pem,
+                  char **ret_key_pem)
 {
         EVP_PKEY *pkey = EVP_EC_gen("P-256");
         X509_REQ *req = X509_REQ_new();
@@ -49,7 +104,8 @@ int cert_make_csr(const char *node_name, char **ret_csr_pem, char **ret_key_pem)
             !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *) "system:nodes", -1,
                                         -1, 0) ||
             !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *) cn, -1, -1, 0) ||
-            !X509_REQ_set_pubkey(req, pkey) || !X509_REQ_sign(req, pkey, EVP_sha256()))
+            add_sans(req, dns, ips) < 0 || !X509_REQ_set_pubkey(req, pkey) ||
+            !X509_REQ_sign(req, pkey, EVP_sha256()))
                 goto out;
         /* "EC PRIVATE KEY" (SEC1), as upstream's keyutil writes an ECDSA key. */
         if (!PEM_write_bio_X509_REQ(bc, req) ||
@@ -100,6 +156,41 @@ int cert_validity(const char *pem, size_t len, int64_t *ret_not_before, int64_t 
         *ret_not_before = nb;
         *ret_not_after = na;
         return 0;
+}
+
+bool cert_has_sans(const char *pem, size_t len, char *const *dns, char *const *ips)
+{
+        X509 *x = read_cert(pem, len);
+        if (!x)
+                return false;
+        GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+        bool all = true;
+        for (size_t i = 0; all && dns && dns[i]; i++) {
+                bool found = false;
+                for (int j = 0; !found && j < sk_GENERAL_NAME_num(names); j++) {
+                        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, j);
+                        found = g->type == GEN_DNS &&
+                                (size_t) ASN1_STRING_length(g->d.dNSName) == strlen(dns[i]) &&
+                                memcmp(ASN1_STRING_get0_data(g->d.dNSName), dns[i], strlen(dns[i])) == 0;
+                }
+                all = found;
+        }
+        for (size_t i = 0; all && ips && ips[i]; i++) {
+                unsigned char a[16];
+                int len4 = inet_pton(AF_INET, ips[i], a) == 1    ? 4
+                           : inet_pton(AF_INET6, ips[i], a) == 1 ? 16
+                                                                 : 0;
+                bool found = false;
+                for (int j = 0; len4 && !found && j < sk_GENERAL_NAME_num(names); j++) {
+                        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, j);
+                        found = g->type == GEN_IPADD && ASN1_STRING_length(g->d.iPAddress) == len4 &&
+                                memcmp(ASN1_STRING_get0_data(g->d.iPAddress), a, (size_t) len4) == 0;
+                }
+                all = found;
+        }
+        GENERAL_NAMES_free(names);
+        X509_free(x);
+        return all;
 }
 
 int cert_pair_usable(const char *cert_pem, size_t cert_len, const char *key_pem, size_t key_len, int64_t now,

@@ -8,12 +8,20 @@
 #include <stdint.h>
 #include <time.h>
 
-#define CERT_SIGNER_KUBELET_CLIENT "kubernetes.io/kube-apiserver-client-kubelet"
-#define CERT_PAIR_PREFIX           "kubelet-client"
+#define CERT_SIGNER_KUBELET_CLIENT  "kubernetes.io/kube-apiserver-client-kubelet"
+#define CERT_SIGNER_KUBELET_SERVING "kubernetes.io/kubelet-serving"
+#define CERT_PAIR_PREFIX            "kubelet-client"
+#define CERT_SERVER_PAIR_PREFIX     "kubelet-server"
 
-/* A new ECDSA P-256 key and a CSR for CN=system:node:<node>, O=system:nodes, both PEM (caller frees;
- * the key is wiped by cert_secret_free). */
-int cert_make_csr(const char *node_name, char **ret_csr_pem, char **ret_key_pem);
+/* A new ECDSA P-256 key and a CSR for CN=system:node:<node>, O=system:nodes, with the DNS names and IP
+ * addresses (NULL-terminated, may be NULL) as subjectAltNames, both PEM (caller frees; the key is wiped by
+ * cert_secret_free). -EINVAL for an address that is not one. */
+int cert_make_csr(const char *node_name, char *const *dns, char *const *ips, char **ret_csr_pem,
+                  char **ret_key_pem);
+
+/* Whether the first certificate in pem names every one of dns and ips among its subjectAltNames (upstream's
+ * certSatisfiesTemplate: a serving certificate whose node addresses changed is replaced). */
+bool cert_has_sans(const char *pem, size_t len, char *const *dns, char *const *ips);
 void cert_secret_free(char *p);
 
 /* The validity of the first certificate in pem, in Unix seconds. -EINVAL: no certificate. */

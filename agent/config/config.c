@@ -233,6 +233,7 @@ json_t *config_to_json(const struct cubelet_config *c)
         json_object_set_new(o, "cgroupDriver", json_string("cgroupfs"));
         json_object_set_new(o, "serializeImagePulls", json_boolean(c->serialize_image_pulls));
         json_object_set_new(o, "rotateCertificates", json_boolean(c->rotate_certificates));
+        json_object_set_new(o, "serverTLSBootstrap", json_boolean(c->server_tls_bootstrap));
         if (c->max_parallel_image_pulls > 0)
                 json_object_set_new(o, "maxParallelImagePulls", json_integer(c->max_parallel_image_pulls));
         char gc_age[32];
@@ -787,11 +788,13 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
                 c->register_node = json_is_true(v);
                 return 0;
         }
-        if (streq(key, "serializeImagePulls") || streq(key, "rotateCertificates")) {
+        if (streq(key, "serializeImagePulls") || streq(key, "rotateCertificates") ||
+            streq(key, "serverTLSBootstrap")) {
                 if (!json_is_boolean(v))
                         return *err = strdup_printf("%s: expected true or false", key), -EINVAL;
-                *(streq(key, "rotateCertificates") ? &c->rotate_certificates : &c->serialize_image_pulls) =
-                        json_is_true(v);
+                *(streq(key, "rotateCertificates")   ? &c->rotate_certificates
+                  : streq(key, "serverTLSBootstrap") ? &c->server_tls_bootstrap
+                                                     : &c->serialize_image_pulls) = json_is_true(v);
                 return 0;
         }
         if (streq(key, "maxParallelImagePulls")) {
@@ -1019,6 +1022,7 @@ enum {
         OPT_BOOTSTRAP_KUBECONFIG,
         OPT_CERT_DIR,
         OPT_ROTATE_CERTS,
+        OPT_ROTATE_SERVER_CERTS,
         OPT_REGISTER_NODE,
         OPT_NODE_LABELS,
         OPT_TAINTS,
@@ -1104,6 +1108,7 @@ static const struct option options[] = {
         {"bootstrap-kubeconfig", required_argument, NULL, OPT_BOOTSTRAP_KUBECONFIG},
         {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
         {"rotate-certificates", optional_argument, NULL, OPT_ROTATE_CERTS},
+        {"rotate-server-certificates", optional_argument, NULL, OPT_ROTATE_SERVER_CERTS},
         {"register-node", required_argument, NULL, OPT_REGISTER_NODE},
         {"node-labels", required_argument, NULL, OPT_NODE_LABELS},
         {"register-with-taints", required_argument, NULL, OPT_TAINTS},
@@ -1201,9 +1206,12 @@ static void usage(FILE *f)
               "  --bootstrap-kubeconfig FILE        TLS bootstrap: credentials to request a client "
               "certificate\n"
               "                                     with when --kubeconfig is missing or unusable [none]\n"
-              "  --cert-dir DIR                     the client certificates [/var/lib/kubelet/pki]\n"
+              "  --cert-dir DIR                     the client and serving certificates "
+              "[/var/lib/kubelet/pki]\n"
               "  --rotate-certificates[=BOOL]       renew the client certificate by CSR "
               "(rotateCertificates) [false]\n"
+              "  --rotate-server-certificates[=BOOL] the node API's certificate by CSR, renewed "
+              "(serverTLSBootstrap) [false]\n"
               "  --register-node BOOL               register the Node with the API server [true]\n"
               "  --node-labels K=V,...              labels of the registered Node [none]\n"
               "  --register-with-taints K=V:E,...   taints of the registered Node [none]\n"
@@ -1673,13 +1681,16 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         set_str(&c->cert_dir, optarg);
                         break;
                 case OPT_ROTATE_CERTS:
+                case OPT_ROTATE_SERVER_CERTS: {
+                        bool *b = opt == OPT_ROTATE_CERTS ? &c->rotate_certificates : &c->server_tls_bootstrap;
                         if (!optarg || streq(optarg, "true") || streq(optarg, "1"))
-                                c->rotate_certificates = true;
+                                *b = true;
                         else if (streq(optarg, "false") || streq(optarg, "0"))
-                                c->rotate_certificates = false;
+                                *b = false;
                         else
                                 return flag_error(name, optarg, "expected true or false");
                         break;
+                }
                 case OPT_REGISTER_NODE:
                         if (streq(optarg, "true") || streq(optarg, "1"))
                                 c->register_node = true;
@@ -1851,6 +1862,12 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
         }
         if (!c->tls_cert_file != !c->tls_key_file) {
                 fprintf(stderr, "cubelet: tlsCertFile and tlsPrivateKeyFile go together\n");
+                return -EINVAL;
+        }
+        if (c->server_tls_bootstrap && !c->kubeconfig) {
+                /* Its CSRs go to the API server: without one the node API would never serve. */
+                fprintf(stderr, "cubelet: serverTLSBootstrap (--rotate-server-certificates) needs an API "
+                                "server (--kubeconfig)\n");
                 return -EINVAL;
         }
         /* As upstream's validation. */

@@ -42,6 +42,8 @@ struct cubelet_config {
         char *bootstrap_kubeconfig; /* --bootstrap-kubeconfig: TLS bootstrap credentials [none] */
         char *cert_dir;             /* --cert-dir: the client certificates [/var/lib/kubelet/pki] */
         bool rotate_certificates;   /* rotateCertificates / --rotate-certificates [false] */
+        bool server_tls_bootstrap;  /* serverTLSBootstrap / --rotate-server-certificates [false]: the
+                                     * serving certificate by CSR (kubernetes.io/kubelet-serving) */
         bool register_node;         /* registerNode / --register-node [true] */
         char **node_labels;         /* --node-labels k=v,... */
         char **register_taints;     /* --register-with-taints k=v:Effect,... */

@@ -4,6 +4,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -43,6 +45,78 @@ struct addr_count {
         unsigned char addr[16];
         unsigned n;
 };
+
+/* The serving pair issued by CSR (serverTLSBootstrap), swapped in as it is rotated: every handshake takes
+ * the current one, and none is offered before the first is issued (the handshake fails, as upstream's). The
+ * pairs it replaced stay until the server stops, since a handshake may still hold them (one a rotation,
+ * months apart). GnuTLS's retrieve callback has no user data: one such server per process. */
+#define TLS_CHAIN_MAX 8
+struct tls_pair {
+        gnutls_pcert_st pcerts[TLS_CHAIN_MAX];
+        unsigned n;
+        gnutls_privkey_t key;
+        struct tls_pair *older;
+};
+static pthread_mutex_t tls_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tls_pair *tls_current;
+
+static void tls_pairs_free(struct tls_pair *p)
+{
+        while (p) {
+                struct tls_pair *older = p->older;
+                for (unsigned i = 0; i < p->n; i++)
+                        gnutls_pcert_deinit(&p->pcerts[i]);
+                if (p->key)
+                        gnutls_privkey_deinit(p->key);
+                free(p);
+                p = older;
+        }
+}
+
+static int retrieve_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+                         const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+                         unsigned int *pcert_length, gnutls_privkey_t *pkey)
+{
+        (void) session, (void) req_ca_dn, (void) nreqs, (void) pk_algos, (void) pk_algos_length;
+        pthread_mutex_lock(&tls_lock);
+        struct tls_pair *p = tls_current;
+        if (p) {
+                *pcert = p->pcerts;
+                *pcert_length = p->n;
+                *pkey = p->key;
+        }
+        pthread_mutex_unlock(&tls_lock);
+        if (!p)
+                log_v(2, "TLS handshake refused: no serving certificate available for the kubelet",
+                      "issuedBy=\"%s\"", "CSR");
+        return p ? 0 : -1;
+}
+
+int node_server_set_cert(struct node_server *s, const char *cert, size_t cert_len, const char *key,
+                         size_t key_len)
+{
+        (void) s;
+        struct tls_pair *p = OOM_CHECK(calloc(1, sizeof *p));
+        gnutls_datum_t cd = {(unsigned char *) cert, (unsigned) cert_len};
+        gnutls_datum_t kd = {(unsigned char *) key, (unsigned) key_len};
+        p->n = TLS_CHAIN_MAX;
+        int r = gnutls_pcert_list_import_x509_raw(p->pcerts, &p->n, &cd, GNUTLS_X509_FMT_PEM, 0);
+        if (r < 0) {
+                p->n = 0;
+                tls_pairs_free(p);
+                return -EINVAL;
+        }
+        if (gnutls_privkey_init(&p->key) < 0 ||
+            gnutls_privkey_import_x509_raw(p->key, &kd, GNUTLS_X509_FMT_PEM, NULL, 0) < 0) {
+                tls_pairs_free(p);
+                return -EINVAL;
+        }
+        pthread_mutex_lock(&tls_lock);
+        p->older = tls_current;
+        tls_current = p;
+        pthread_mutex_unlock(&tls_lock);
+        return 0;
+}
 
 /* Per connection (MHD's socket context). */
 struct conn_ctx {
@@ -683,27 +757,32 @@ int node_server_start(const struct node_server_config *c, struct node_server **r
         s->streams = stream_proxies_new();
         pthread_mutex_init(&s->conn_lock, NULL);
         const char *bad = c->cert_file;
-        if ((r = read_file_limit(c->cert_file, 1 << 20, &s->cert, NULL)) >= 0 && (bad = c->key_file) &&
-            (r = read_file_limit(c->key_file, 1 << 20, &s->key, NULL)) >= 0 && (bad = c->client_ca_file))
-                r = read_file_limit(c->client_ca_file, 1 << 20, &s->ca, NULL);
+        r = 0;
+        if (!c->cert_by_csr && (r = read_file_limit(c->cert_file, 1 << 20, &s->cert, NULL)) >= 0)
+                r = read_file_limit(bad = c->key_file, 1 << 20, &s->key, NULL);
+        if (r >= 0 && c->client_ca_file)
+                r = read_file_limit(bad = c->client_ca_file, 1 << 20, &s->ca, NULL);
         if (r < 0) {
                 *err = strdup_printf("%s: %s", bad, strerror(-r));
                 node_server_stop(s);
                 return r;
         }
-        struct MHD_OptionItem tls[] = {
-                {MHD_OPTION_HTTPS_MEM_KEY, 0, s->key},
-                {MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert},
-                {s->ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, s->ca},
-                {MHD_OPTION_END, 0, NULL},
-        };
+        struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL}};
+        size_t nt = 0;
+        if (!c->cert_by_csr) {
+                tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->key};
+                tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert};
+        }
+        if (s->ca)
+                tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->ca};
         s->daemon = MHD_start_daemon(
                 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                         MHD_USE_TLS | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | MHD_USE_ITC,
                 (uint16_t) c->port, accept_policy, s, handle, s, MHD_OPTION_EXTERNAL_LOGGER, logger, NULL,
                 MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) UNAUTH_TIMEOUT_S,
                 MHD_OPTION_CONNECTION_LIMIT, (unsigned) CONNECTION_LIMIT, MHD_OPTION_NOTIFY_CONNECTION,
-                notify_connection, s, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+                notify_connection, s, MHD_OPTION_HTTPS_CERT_CALLBACK, c->cert_by_csr ? retrieve_cert : NULL,
+                MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
         if (!s->daemon) {
                 *err = strdup_printf(
                         "cannot serve on %s:%d (address in use, or an unusable certificate or key)",
@@ -730,6 +809,12 @@ struct node_server *node_server_stop(struct node_server *s)
         if (listen_fd != MHD_INVALID_SOCKET)
                 close(listen_fd);
         s->streams = stream_proxies_free(s->streams);
+        if (s->c.cert_by_csr) { /* no handshake runs any more */
+                pthread_mutex_lock(&tls_lock);
+                tls_pairs_free(tls_current);
+                tls_current = NULL;
+                pthread_mutex_unlock(&tls_lock);
+        }
         free(s->unauth);
         pthread_mutex_destroy(&s->conn_lock);
         auth_cache_free(s->cache);

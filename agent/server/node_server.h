@@ -18,7 +18,9 @@ typedef void (*node_server_metrics_fn)(void *userdata, char **buf, size_t *len);
 struct node_server_config {
         const char *bind_addr; /* "0.0.0.0" */
         int port;
-        const char *cert_file, *key_file; /* PEM; both required */
+        const char *cert_file, *key_file; /* PEM; both required unless cert_by_csr */
+        bool cert_by_csr;                 /* the pair comes by node_server_set_cert (serverTLSBootstrap):
+                                           * no handshake succeeds until then */
         const char *client_ca_file;       /* NULL: no x509 authentication */
         bool anonymous;                   /* unauthenticated requests as system:anonymous */
         bool token_webhook;               /* bearer tokens by TokenReview (needs kube) */
@@ -44,3 +46,7 @@ struct node_server_config {
 /* Returns -errno with *err (caller frees) naming what failed (a file, the address). */
 int node_server_start(const struct node_server_config *c, struct node_server **ret, char **err);
 struct node_server *node_server_stop(struct node_server *s);
+/* The serving pair (PEM) from now on, for a server started with cert_by_csr: new handshakes take it.
+ * -EINVAL when it does not parse. Any thread. */
+int node_server_set_cert(struct node_server *s, const char *cert, size_t cert_len, const char *key,
+                         size_t key_len);

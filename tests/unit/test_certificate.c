@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,7 +82,7 @@ static EVP_PKEY *read_key(const char *pem)
 static void test_csr(void **state)
 {
         char *csr = NULL, *key = NULL;
-        assert_int_equal(cert_make_csr("node-a", &csr, &key), 0);
+        assert_int_equal(cert_make_csr("node-a", NULL, NULL, &csr, &key), 0);
         assert_non_null(strstr(csr, "-----BEGIN CERTIFICATE REQUEST-----"));
         assert_non_null(strstr(key, "-----BEGIN EC PRIVATE KEY-----"));
         BIO *b = BIO_new_mem_buf(csr, -1);
@@ -104,12 +105,80 @@ static void test_csr(void **state)
         cert_secret_free(key);
 }
 
+/* A serving CSR (serverTLSBootstrap): the node's addresses as subjectAltNames, DNS names then IPs; a
+ * certificate carrying them satisfies the addresses, one missing any does not. */
+static void test_serving_csr(void **state)
+{
+        char *dns[] = {"node-a", "node-a.example", NULL}, *ips[] = {"10.0.0.5", "fd00::1", NULL};
+        char *csr = NULL, *key = NULL;
+        assert_int_equal(cert_make_csr("node-a", dns, ips, &csr, &key), 0);
+        BIO *b = BIO_new_mem_buf(csr, -1);
+        X509_REQ *req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
+        BIO_free(b);
+        assert_non_null(req);
+        STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+        GENERAL_NAMES *names = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+        assert_non_null(names);
+        assert_int_equal(sk_GENERAL_NAME_num(names), 4);
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, 1);
+        assert_int_equal(g->type, GEN_DNS);
+        assert_memory_equal(ASN1_STRING_get0_data(g->d.dNSName), "node-a.example", 14);
+        g = sk_GENERAL_NAME_value(names, 2);
+        assert_int_equal(g->type, GEN_IPADD);
+        assert_int_equal(ASN1_STRING_length(g->d.iPAddress), 4);
+        g = sk_GENERAL_NAME_value(names, 3);
+        assert_int_equal(ASN1_STRING_length(g->d.iPAddress), 16);
+
+        /* A certificate with the CSR's extensions (as a signer copies them). */
+        EVP_PKEY *k = read_key(key);
+        X509 *x = X509_new();
+        X509_set_version(x, 2);
+        ASN1_INTEGER_set(X509_get_serialNumber(x), 2);
+        X509_gmtime_adj(X509_getm_notBefore(x), 0);
+        X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+        X509_set_pubkey(x, k);
+        X509_set_subject_name(x, X509_REQ_get_subject_name(req));
+        X509_set_issuer_name(x, X509_REQ_get_subject_name(req));
+        for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++)
+                X509_add_ext(x, sk_X509_EXTENSION_value(exts, i), -1);
+        assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+        BIO *o = BIO_new(BIO_s_mem());
+        PEM_write_bio_X509(o, x);
+        char *p;
+        long n = BIO_get_mem_data(o, &p);
+        assert_true(cert_has_sans(p, (size_t) n, dns, ips));
+        char *fewer_ips[] = {"10.0.0.5", NULL}, *other_ip[] = {"10.0.0.6", NULL},
+             *other_dns[] = {"node-b", NULL};
+        assert_true(cert_has_sans(p, (size_t) n, NULL, fewer_ips));
+        assert_false(cert_has_sans(p, (size_t) n, NULL, other_ip));
+        assert_false(cert_has_sans(p, (size_t) n, other_dns, NULL));
+        assert_false(cert_has_sans("not a certificate", 17, NULL, NULL));
+        /* No names asked for: any certificate will do; a client CSR has none. */
+        char *plain = self_signed(k, 0, 60);
+        assert_true(cert_has_sans(plain, strlen(plain), NULL, NULL));
+        assert_false(cert_has_sans(plain, strlen(plain), NULL, fewer_ips));
+        free(plain);
+        BIO_free(o);
+        X509_free(x);
+        EVP_PKEY_free(k);
+        GENERAL_NAMES_free(names);
+        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+        X509_REQ_free(req);
+        free(csr);
+        cert_secret_free(key);
+
+        char *bad[] = {"not-an-ip", NULL};
+        csr = key = NULL;
+        assert_int_equal(cert_make_csr("node-a", NULL, bad, &csr, &key), -EINVAL);
+        assert_null(csr);
+}
+
 static void test_usable(void **state)
 {
         char *csr, *key, *csr2, *key2;
         const char *why;
-        assert_int_equal(cert_make_csr("n", &csr, &key), 0);
-        assert_int_equal(cert_make_csr("n", &csr2, &key2), 0);
+        assert_int_equal(cert_make_csr("n", NULL, NULL, &csr, &key), 0);
+        assert_int_equal(cert_make_csr("n", NULL, NULL, &csr2, &key2), 0);
         EVP_PKEY *k = read_key(key);
         int64_t now = (int64_t) time(NULL);
         char *good = self_signed(k, -60, 3600), *expired = self_signed(k, -7200, 3600),
@@ -151,7 +220,7 @@ static void test_store(void **state)
         assert_non_null(mkdtemp(dir));
         _cleanup_free_ char *pki = strdup_printf("%s/pki", dir);
         char *csr, *key, *path = NULL;
-        assert_int_equal(cert_make_csr("n", &csr, &key), 0);
+        assert_int_equal(cert_make_csr("n", NULL, NULL, &csr, &key), 0);
         EVP_PKEY *k = read_key(key);
         char *crt = self_signed(k, -60, 3600);
 
@@ -322,7 +391,7 @@ static void test_start_decision(void **state)
 
         /* a valid pair in the cert dir: used, and the missing kubeconfig is written to point at it */
         char *csr, *key;
-        assert_int_equal(cert_make_csr("n", &csr, &key), 0);
+        assert_int_equal(cert_make_csr("n", NULL, NULL, &csr, &key), 0);
         EVP_PKEY *k = read_key(key);
         char *good = self_signed(k, -60, 3600), *expired = self_signed(k, -7200, 3600);
         assert_int_equal(cert_store_write(pki, "kubelet-client", good, key, time(NULL), NULL), 0);
@@ -390,6 +459,7 @@ int main(void)
                 cmocka_unit_test(test_deadline_bounds),
                 cmocka_unit_test(test_file_name),
                 cmocka_unit_test(test_csr),
+                cmocka_unit_test(test_serving_csr),
                 cmocka_unit_test(test_usable),
                 cmocka_unit_test(test_store),
                 cmocka_unit_test(test_split),

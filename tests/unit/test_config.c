@@ -754,6 +754,43 @@ static void test_unsafe_sysctls(void **state)
         config_done(&c);
 }
 
+/* serverTLSBootstrap: the file's field and upstream's flag; its CSRs need an API server. */
+static void test_server_tls_bootstrap(void **state)
+{
+        _cleanup_free_ char *path = write_tmp("stb.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                          "kind: KubeletConfiguration\n"
+                                                          "serverTLSBootstrap: true\n");
+        _cleanup_free_ char *bad = write_tmp("stb-bad.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                             "kind: KubeletConfiguration\n"
+                                                             "serverTLSBootstrap: \"yes\"\n");
+        struct cubelet_config c;
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--kubeconfig=/k.conf", NULL), 0);
+        assert_false(c.server_tls_bootstrap);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--kubeconfig=/k.conf", "--config", path, NULL),
+                         0);
+        assert_true(c.server_tls_bootstrap);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--kubeconfig=/k.conf",
+                               "--rotate-server-certificates", NULL),
+                         0);
+        assert_true(c.server_tls_bootstrap);
+        config_done(&c);
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--kubeconfig=/k.conf", "--config", path,
+                               "--rotate-server-certificates=false", NULL),
+                         0);
+        assert_false(c.server_tls_bootstrap);
+        config_done(&c);
+        /* standalone: refused, it could never serve */
+        assert_true(parse(&c, "--hostname-override=n1", "--config", path, NULL) < 0);
+        config_done(&c);
+        assert_true(parse(&c, "--hostname-override=n1", "--kubeconfig=/k.conf", "--config", bad, NULL) < 0);
+        config_done(&c);
+        assert_true(parse(&c, "--hostname-override=n1", "--kubeconfig=/k.conf",
+                          "--rotate-server-certificates=maybe", NULL) < 0);
+        config_done(&c);
+}
+
 static void test_node_server_config(void **state)
 {
         _cleanup_free_ char *path = write_tmp("auth.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
@@ -1331,6 +1368,7 @@ int main(void)
                 cmocka_unit_test(test_api_server_settings),
                 cmocka_unit_test(test_config_unknown_field_warns),
                 cmocka_unit_test(test_node_server_config),
+                cmocka_unit_test(test_server_tls_bootstrap),
                 cmocka_unit_test(test_unsafe_sysctls),
                 cmocka_unit_test(test_config_to_json),
                 cmocka_unit_test(test_local_socket),

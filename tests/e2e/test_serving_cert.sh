@@ -1,0 +1,121 @@
+#!/bin/bash
+# The serving certificate by CSR (serverTLSBootstrap, #14 item 3) against the real kube-apiserver: started
+# with --rotate-server-certificates, cubelet asks for its node API's certificate with its own credentials
+# (signer kubernetes.io/kubelet-serving, CN system:node:<node>, O system:nodes, the Node's Hostname and
+# InternalIP as subjectAltNames, usages digital signature, key encipherment, server auth). Until it is
+# issued the node API completes no TLS handshake while the health port answers; once issued the node API
+# serves it (verified against the cluster CA, for 127.0.0.1), the pair is kubelet-server-<time>.pem with the
+# kubelet-server-current.pem link, and the short-lived first certificate is rotated by a new CSR without a
+# restart. Started again, the stored pair is served at once, no CSR. This script plays the approver and
+# signer (csr_sign.py, as test_tls_bootstrap.sh). Env from CTest as test_node_api.sh.
+source "$(dirname "$0")/../integration/lib.sh"
+skip_unless_ready
+[ -x "${KUBECTL:-}" ] || { echo "SKIP: no kubectl at ${KUBECTL:-} (run tests/e2e/kube-build.sh)"; exit 77; }
+[ -s "$MASTER_DIR/admin.kubeconfig" ] || { echo "SKIP: no API server at $MASTER_DIR (fixture did not start)"; exit 77; }
+python3 -c 'import cryptography' 2>/dev/null || { echo "SKIP: csr_sign.py needs python3-cryptography"; exit 77; }
+E2E=$(cd "$(dirname "$0")" && pwd)
+NODE=e2e-serving-node
+SHORT_S=60 # the first certificate's lifetime: rotated at 42-54 s
+export KUBECONFIG=$MASTER_DIR/admin.kubeconfig
+k() { "$KUBECTL" --request-timeout=10s "$@"; }
+M="$WORK/manifests" PKI="$WORK/pki"
+mkdir -p "$M"
+CSR_GROUP=/apis/certificates.k8s.io/v1/certificatesigningrequests
+CA=$MASTER_DIR/pki/ca.crt
+"$(dirname "$0")/master.sh" node-kubeconfig "$MASTER_DIR" "$NODE" "$WORK/node.kubeconfig" >/dev/null
+serving_csrs() { # the node's serving CSRs as JSON lines
+  k get csr -o json 2>/dev/null | jq -c --arg n "system:node:$NODE" \
+    '.items[] | select(.spec.signerName == "kubernetes.io/kubelet-serving" and .spec.username == $n)'
+}
+cleanup_api() {
+  k delete node "$NODE" --ignore-not-found >/dev/null 2>&1
+  serving_csrs | jq -r .metadata.name | xargs -r "$KUBECTL" delete csr >/dev/null 2>&1
+}
+cleanup_api
+
+# ---- the approver and signer: the first certificate lives SHORT_S seconds, later ones an hour ----------
+echo hold >"$WORK/mode"
+: >"$WORK/signed"
+signer() {
+  local name life
+  while :; do
+    if [ "$(cat "$WORK/mode")" = approve ]; then
+      serving_csrs | jq -r 'select((.status.certificate // "") == "") | .metadata.name' | while read -r name; do
+        life=3600
+        [ -s "$WORK/signed" ] || life=$SHORT_S
+        k certificate approve "$name" >/dev/null &&
+          k get csr "$name" -o json >"$WORK/csr.json" &&
+          jq -r .spec.request "$WORK/csr.json" | base64 -d |
+          python3 "$E2E/csr_sign.py" "$CA" "$MASTER_DIR/pki/ca.key" -1 "$life" serving >"$WORK/issued.pem" &&
+          jq --arg c "$(base64 -w0 "$WORK/issued.pem")" '.status.certificate = $c' "$WORK/csr.json" |
+          k replace --raw "$CSR_GROUP/$name/status" -f - >/dev/null &&
+          echo "$name" >>"$WORK/signed" || echo "signer: $name failed" >&2
+      done
+    fi
+    sleep 0.3
+  done
+}
+signer &
+SIGNER_PID=$!
+trap 'kill "$SIGNER_PID" 2>/dev/null; cleanup_cgroups' EXIT
+
+# What the node API presents: the serial of its certificate, verified against the cluster CA for 127.0.0.1
+# (empty when no handshake completes).
+served_serial() {
+  openssl s_client -connect "127.0.0.1:$NODE_PORT" -CAfile "$CA" -verify_ip 127.0.0.1 -verify_return_error \
+    </dev/null 2>/dev/null | openssl x509 -noout -serial 2>/dev/null | cut -d= -f2
+}
+handshake_fails() { ! curl -s --max-time 5 --cacert "$CA" -o /dev/null "https://127.0.0.1:$NODE_PORT/healthz"; }
+
+FLAGS=(--kubeconfig "$WORK/node.kubeconfig" --cert-dir "$PKI" --rotate-server-certificates)
+start_cubelet "$M" "${FLAGS[@]}"
+one_csr() { [ "$(serving_csrs | grep -c .)" -ge 1 ]; }
+check "a serving CSR is made with the node's credentials" wait_for 60 one_csr
+csr=$(serving_csrs | head -n 1)
+check "... usages digital signature, key encipherment, server auth" \
+  [ "$(jq -c '.spec.usages | sort' <<<"$csr")" = '["digital signature","key encipherment","server auth"]' ]
+jq -r .spec.request <<<"$csr" | base64 -d >"$WORK/req.pem"
+req_text=$(openssl req -in "$WORK/req.pem" -noout -text 2>/dev/null)
+check "... subject O=system:nodes, CN=system:node:$NODE" \
+  grep -q "Subject: O = system:nodes, CN = system:node:$NODE" <<<"$req_text"
+check "... the Node's addresses as subjectAltNames" grep -q "DNS:$NODE, IP Address:127.0.0.1" <<<"$req_text"
+check "... an ECDSA P-256 key" grep -q "ASN1 OID: prime256v1" <<<"$req_text"
+check "until it is issued the node API completes no handshake" handshake_fails
+check "... while the health port answers" curl -sf "http://127.0.0.1:$HEALTHZ_PORT/healthz" -o /dev/null
+node_known() { k get node "$NODE" >/dev/null 2>&1; }
+check "... and the Node registers" wait_for 60 node_known
+
+echo approve >"$WORK/mode"
+has_serial() { [ -n "$(served_serial)" ]; }
+check "issued: the node API serves it, verified against the cluster CA for 127.0.0.1" wait_for 60 has_serial
+first_serial=$(served_serial)
+first=$(readlink "$PKI/kubelet-server-current.pem")
+check "kubelet-server-<time>.pem, mode 0600, and the current link" \
+  bash -c "[[ '$first' =~ ^$PKI/kubelet-server-[0-9]{4}(-[0-9]{2}){5}\.pem$ ]] && [ \"\$(stat -c %a '$first')\" = 600 ]"
+check "... the certificate served is the file's" \
+  [ "$(openssl x509 -in "$first" -noout -serial | cut -d= -f2)" = "$first_serial" ]
+code=$(curl -s --cacert "$CA" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$NODE_PORT/healthz")
+check "... a request over it is answered (an anonymous one refused: $code)" [ "$code" = 401 ]
+check "logged" log_has '"Serving certificate issued"'
+
+# ---- rotation: before the first certificate's end, by a new CSR, without a restart ---------------------
+rotated() { local s; s=$(served_serial); [ -n "$s" ] && [ "$s" != "$first_serial" ]; }
+check "rotated before it expires: a new certificate is served" wait_for $((SHORT_S + 30)) rotated
+check "... through a second CSR" [ "$(grep -c . "$WORK/signed")" -ge 2 ]
+check "... the link points at the new pair" [ "$(readlink "$PKI/kubelet-server-current.pem")" != "$first" ]
+check "... logged" log_has '"Serving certificate rotated"'
+check "... the same cubelet (no restart)" kill -0 "$CUBELET_PID"
+check "cubelet exits cleanly" stop_cubelet
+
+# ---- a restart: the stored pair at once --------------------------------------------------------------
+n_csrs=$(serving_csrs | grep -c .)
+second_serial=$(openssl x509 -in "$PKI/kubelet-server-current.pem" -noout -serial | cut -d= -f2)
+start_cubelet "$M" "${FLAGS[@]}"
+same() { [ "$(served_serial)" = "$second_serial" ]; }
+check "started again, the stored pair is served" wait_for 30 same
+check "... without a new CSR" [ "$(serving_csrs | grep -c .)" = "$n_csrs" ]
+check "cubelet exits cleanly at the end" stop_cubelet
+
+kill "$SIGNER_PID" 2>/dev/null
+cleanup_api
+finish
