@@ -538,6 +538,8 @@ static void on_client_cert(void *ud, const char *cert, size_t cert_len, const ch
         struct node_manager *nm = __atomic_load_n(&a->node, __ATOMIC_ACQUIRE);
         if (nm)
                 node_manager_poke(nm);
+        /* A serving certificate request waiting for client credentials goes now, not after its back-off. */
+        cert_manager_retry_now(__atomic_load_n(&a->server_certs, __ATOMIC_ACQUIRE));
 }
 
 /* The credentials the clients start with: the kubeconfig's, or through the certificate manager (TLS
@@ -705,20 +707,33 @@ static void on_serving_cert(void *ud, const char *cert, size_t cert_len, const c
 }
 
 /* serverTLSBootstrap: the node API's certificate by CSR, for the Node's addresses (its Hostname and
- * InternalIP), asked for with the node's own credentials; the node API serves no handshake before. */
+ * InternalIP), asked for with the node's own credentials; until one is issued the node API serves
+ * tlsCertFile when set (as upstream's file store), else no handshake. */
 static void start_server_certs(struct agent *a)
 {
-        char *dns[] = {a->cfg.node_name, NULL}, *ips[] = {a->cfg.node_ip, NULL};
+        /* As upstream's addressesToHostnamesAndIPs: a Hostname that is an address is an IP name. */
+        struct in6_addr any;
+        bool name_is_ip = inet_pton(AF_INET, a->cfg.node_name, &any) == 1 ||
+                          inet_pton(AF_INET6, a->cfg.node_name, &any) == 1;
+        char *dns[] = {name_is_ip ? NULL : a->cfg.node_name, NULL};
+        char *ips[3] = {NULL};
+        size_t n = 0;
+        if (a->cfg.node_ip)
+                ips[n++] = a->cfg.node_ip;
+        if (name_is_ip && !(a->cfg.node_ip && streq(a->cfg.node_ip, a->cfg.node_name)))
+                ips[n++] = a->cfg.node_name;
         struct cert_manager_config cc = {
                 .cert_dir = a->cfg.cert_dir,
                 .node_name = a->cfg.node_name,
                 .kube = a->kube,
                 .dns_names = dns,
                 .ips = ips,
+                .fallback_cert_file = a->cfg.tls_cert_file,
+                .fallback_key_file = a->cfg.tls_key_file,
                 .on_cert = on_serving_cert,
                 .userdata = a,
         };
-        a->server_certs = cert_manager_new_serving(&cc);
+        __atomic_store_n(&a->server_certs, cert_manager_new_serving(&cc), __ATOMIC_RELEASE);
         int r = cert_manager_start(a->server_certs);
         if (r < 0)
                 log_error("Cannot start the serving certificate manager", "err=\"%s\"", strerror(-r));
@@ -732,10 +747,6 @@ static int start_node_server(struct agent *a)
                             *err = NULL;
         int r = 0;
         bool by_csr = a->cfg.server_tls_bootstrap && a->kube;
-        if (by_csr && a->cfg.tls_cert_file)
-                log_warn("serverTLSBootstrap is set: tlsCertFile and tlsPrivateKeyFile are not used, as "
-                         "upstream",
-                         "tlsCertFile=\"%s\"", a->cfg.tls_cert_file);
         if (!by_csr && !a->cfg.tls_cert_file &&
             (r = pki_ensure_self_signed(pki, a->cfg.node_name, a->cfg.node_ip, &crt, &key)) < 0) {
                 log_error("Cannot make a self-signed serving certificate", "dir=\"%s\" err=\"%s\"", pki,
@@ -896,6 +907,8 @@ static void eviction_conditions_changed(void *ud)
         struct node_manager *nm = __atomic_load_n(&a->node, __ATOMIC_ACQUIRE);
         if (nm)
                 node_manager_poke(nm);
+        /* A serving certificate request waiting for client credentials goes now, not after its back-off. */
+        cert_manager_retry_now(__atomic_load_n(&a->server_certs, __ATOMIC_ACQUIRE));
 }
 
 /* Upstream's enforceNodeAllocatableCgroups once the QoS tree stands: its Node events, and the limits of
@@ -1281,7 +1294,10 @@ static int run(struct agent *a)
         uv_run(&a->loop, UV_RUN_DEFAULT);
         r = 0;
 out:
-        a->server_certs = cert_manager_free(a->server_certs); /* it hands certificates to the node server */
+        /* The client certificate manager first (its thread pokes the serving one), then the serving one (it
+         * hands certificates to the node server), then the node server. */
+        a->certs = cert_manager_free(a->certs);
+        __atomic_store_n(&a->server_certs, cert_manager_free(a->server_certs), __ATOMIC_RELEASE);
         a->node_server = node_server_stop(a->node_server);
         a->healthz = healthz_stop(a->healthz);
         a->local = healthz_stop(a->local);

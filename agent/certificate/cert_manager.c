@@ -25,9 +25,10 @@
 struct cert_manager {
         struct cert_manager_config cfg;
         char *kubeconfig, *bootstrap_kubeconfig, *cert_dir, *node_name;
-        bool serving;            /* the serving certificate, not the client one */
-        char **dns_names, **ips; /* serving: the subjectAltNames */
-        struct kube_auth base;   /* server and CA of the API clients, no credentials */
+        char *fallback_cert_file, *fallback_key_file; /* serving: tlsCertFile, tlsPrivateKeyFile */
+        bool serving;                                 /* the serving certificate, not the client one */
+        char **dns_names, **ips;                      /* serving: the subjectAltNames */
+        struct kube_auth base;                        /* server and CA of the API clients, no credentials */
         /* the pair in use: the manager's thread only */
         char *cert, *key;
         size_t cert_len, key_len;
@@ -37,6 +38,8 @@ struct cert_manager {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         bool stop;
+        bool retry_now;  /* guarded by lock: a back-off ends at once */
+        bool rotate_now; /* the manager's thread: the pair in use does not name the addresses */
         /* the CSR being waited for (guarded by lock) */
         char *csr_name;
         json_t *csr_obj;
@@ -272,31 +275,73 @@ int cert_manager_new(const struct cert_manager_config *cfg, struct kube_auth *re
         return 0;
 }
 
+/* The pair at prefix in the cert dir, else the files, if usable: 0 with it, else -errno with why. */
+static int serving_pair(struct cert_manager *m, char **cert, size_t *cl, char **key, size_t *kl,
+                        const char **why)
+{
+        *why = "none in the cert dir";
+        if (cert_store_read(m->cert_dir, CERT_SERVER_PAIR_PREFIX, cert, cl, key, kl) >= 0) {
+                if (usable(*cert, *cl, *key, *kl, why))
+                        return 0;
+                free(*cert);
+                cert_secret_free(*key);
+                *cert = *key = NULL;
+        }
+        const char *cf = m->cfg.fallback_cert_file, *kf = m->cfg.fallback_key_file;
+        if (!cf || !kf)
+                return -ENOENT;
+        if (read_file_limit(cf, PEM_MAX_BYTES, cert, cl) < 0 ||
+            read_file_limit(kf, PEM_MAX_BYTES, key, kl) < 0) {
+                *why = "tlsCertFile or tlsPrivateKeyFile cannot be read";
+        } else if (usable(*cert, *cl, *key, *kl, why))
+                return 0;
+        free(*cert);
+        cert_secret_free(*key);
+        *cert = *key = NULL;
+        return -EINVAL;
+}
+
 struct cert_manager *cert_manager_new_serving(const struct cert_manager_config *cfg)
 {
         struct cert_manager *m = manager_alloc(cfg);
         char *cert = NULL, *key = NULL;
         size_t cl = 0, kl = 0;
-        const char *why = "none in the cert dir";
+        const char *why;
         m->serving = true;
         m->cfg.rotate = true;
-        if (cert_store_read(m->cert_dir, CERT_SERVER_PAIR_PREFIX, &cert, &cl, &key, &kl) >= 0) {
-                if (!usable(cert, cl, key, kl, &why))
-                        ;
-                else if (!cert_has_sans(cert, cl, m->dns_names, m->ips))
-                        why = "it does not name the node's addresses";
-                else {
-                        set_pair(m, cert, cl, key, kl);
-                        if (m->cfg.on_cert)
-                                m->cfg.on_cert(m->cfg.userdata, m->cert, m->cert_len, m->key, m->key_len);
-                        return m;
-                }
+        m->cfg.fallback_cert_file = m->cfg.fallback_key_file = NULL;
+        if (cfg->fallback_cert_file && cfg->fallback_key_file) {
+                m->fallback_cert_file = xstrdup(cfg->fallback_cert_file);
+                m->fallback_key_file = xstrdup(cfg->fallback_key_file);
+                m->cfg.fallback_cert_file = m->fallback_cert_file;
+                m->cfg.fallback_key_file = m->fallback_key_file;
         }
-        log_info("No usable serving certificate; one will be requested", "certDir=\"%s\" reason=\"%s\"",
-                 m->cert_dir, why);
-        free(cert);
-        cert_secret_free(key);
+        if (serving_pair(m, &cert, &cl, &key, &kl, &why) < 0) {
+                log_info("No usable serving certificate; one will be requested",
+                         "certDir=\"%s\" reason=\"%s\"", m->cert_dir, why);
+                return m;
+        }
+        /* Served meanwhile, as upstream; one that does not name the node's addresses is replaced at once. */
+        set_pair(m, cert, cl, key, kl);
+        if (!cert_has_sans(m->cert, m->cert_len, m->dns_names, m->ips)) {
+                m->rotate_now = true;
+                log_info("The serving certificate does not name the node's addresses; a new one will be "
+                         "requested",
+                         "certDir=\"%s\"", m->cert_dir);
+        }
+        if (m->cfg.on_cert)
+                m->cfg.on_cert(m->cfg.userdata, m->cert, m->cert_len, m->key, m->key_len);
         return m;
+}
+
+void cert_manager_retry_now(struct cert_manager *m)
+{
+        if (!m)
+                return;
+        pthread_mutex_lock(&m->lock);
+        m->retry_now = true;
+        pthread_cond_broadcast(&m->cond);
+        pthread_mutex_unlock(&m->lock);
 }
 
 /* ---- CSRs ------------------------------------------------------------------------------------------- */
@@ -592,12 +637,14 @@ static bool wait_until(struct cert_manager *m, int64_t when_s)
         return !stopped;
 }
 
+/* A back-off: until ms have passed, stop, or cert_manager_retry_now. */
 static bool wait_ms(struct cert_manager *m, int64_t ms)
 {
         int64_t until = now_mono_ms() + ms;
         pthread_mutex_lock(&m->lock);
-        while (!m->stop && now_mono_ms() < until)
+        while (!m->stop && !m->retry_now && now_mono_ms() < until)
                 cond_wait_ms(&m->cond, &m->lock, until - now_mono_ms());
+        m->retry_now = false;
         bool stopped = m->stop;
         pthread_mutex_unlock(&m->lock);
         return !stopped;
@@ -637,9 +684,13 @@ static void *manager_thread(void *arg)
                         if (!m->cfg.rotate)
                                 break; /* bootstrapped; no rotation asked for */
                         int64_t deadline = cert_rotation_deadline(m->not_before, m->not_after, jitter01());
-                        log_times(m->serving ? "Serving certificate rotation deadline"
-                                             : "Client certificate rotation deadline",
-                                  m, deadline);
+                        if (m->rotate_now)
+                                deadline = 0;
+                        else
+                                log_times(m->serving ? "Serving certificate rotation deadline"
+                                                     : "Client certificate rotation deadline",
+                                          m, deadline);
+                        m->rotate_now = false;
                         if (!wait_until(m, deadline))
                                 break;
                 }
@@ -717,6 +768,8 @@ struct cert_manager *cert_manager_free(struct cert_manager *m)
         free(m->bootstrap_kubeconfig);
         free(m->cert_dir);
         free(m->node_name);
+        free(m->fallback_cert_file);
+        free(m->fallback_key_file);
         strv_free(m->dns_names);
         strv_free(m->ips);
         free(m);

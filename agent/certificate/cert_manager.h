@@ -20,6 +20,8 @@ struct cert_manager_config {
         struct kube_client *kube; /* the node's client its CSRs are posted with (borrowed) */
         char *const *dns_names;   /* its subjectAltNames: the Node's Hostname addresses ... */
         char *const *ips;         /* ... and its InternalIP ones */
+        const char *fallback_cert_file, *fallback_key_file; /* tlsCertFile/tlsPrivateKeyFile: served until a
+                                                             * pair is issued, as upstream's file store */
         /* A new pair is in use (PEM; borrowed, may be called on the manager's thread). */
         void (*on_cert)(void *userdata, const char *cert, size_t cert_len, const char *key, size_t key_len);
         void *userdata;
@@ -33,11 +35,14 @@ struct cert_manager;
  * bootstrap, no rotation, or token credentials). Errors name the file in *ret_err. */
 int cert_manager_new(const struct cert_manager_config *cfg, struct kube_auth *ret_auth, bool *ret_pending,
                      struct cert_manager **ret, char **ret_err);
-/* The serving certificate manager: the cert dir's kubelet-server-current.pem when it is usable and names
- * the addresses (handed to on_cert at once), else one requested by CSR (signer kubernetes.io/kubelet-serving,
- * posted with cfg->kube) once started; rotated as the client's. bootstrap_kubeconfig, kubeconfig and rotate
- * are not used. */
+/* The serving certificate manager: the cert dir's kubelet-server-current.pem, else the fallback files,
+ * when usable (handed to on_cert at once), and a pair requested by CSR (signer kubernetes.io/kubelet-serving,
+ * posted with cfg->kube) once started when there is none or it does not name the addresses; rotated as the
+ * client's. bootstrap_kubeconfig, kubeconfig and rotate are not used. */
 struct cert_manager *cert_manager_new_serving(const struct cert_manager_config *cfg);
+/* A request waiting out its back-off tries again now (the client certificate it needed has come). NULL is
+ * fine. Any thread. */
+void cert_manager_retry_now(struct cert_manager *m);
 /* The bootstrap or first request (with back-off) and the rotations, on a thread of its own. */
 int cert_manager_start(struct cert_manager *m);
 /* Stops (promptly: a CSR being waited for is abandoned) and frees. NULL is fine. */

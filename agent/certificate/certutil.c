@@ -51,7 +51,10 @@ static int add_sans(X509_REQ *req, char *const *dns, char *const *ips)
                         goto out;
                 }
                 GENERAL_NAME_set0_value(g, GEN_DNS, v);
-                sk_GENERAL_NAME_push(names, g);
+                if (!sk_GENERAL_NAME_push(names, g)) {
+                        GENERAL_NAME_free(g);
+                        goto out;
+                }
         }
         for (size_t i = 0; ips && ips[i]; i++) {
                 unsigned char a[16];
@@ -68,7 +71,10 @@ static int add_sans(X509_REQ *req, char *const *dns, char *const *ips)
                         goto out;
                 }
                 GENERAL_NAME_set0_value(g, GEN_IPADD, v);
-                sk_GENERAL_NAME_push(names, g);
+                if (!sk_GENERAL_NAME_push(names, g)) {
+                        GENERAL_NAME_free(g);
+                        goto out;
+                }
         }
         if (sk_GENERAL_NAME_num(names) == 0) {
                 r = 0;

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <time.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -55,6 +57,7 @@ struct tls_pair {
         gnutls_pcert_st pcerts[TLS_CHAIN_MAX];
         unsigned n;
         gnutls_privkey_t key;
+        time_t not_after; /* expired: not offered (upstream's Current() is nil then) */
         struct tls_pair *older;
 };
 static pthread_mutex_t tls_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -80,6 +83,8 @@ static int retrieve_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_
         (void) session, (void) req_ca_dn, (void) nreqs, (void) pk_algos, (void) pk_algos_length;
         pthread_mutex_lock(&tls_lock);
         struct tls_pair *p = tls_current;
+        if (p && time(NULL) >= p->not_after)
+                p = NULL;
         if (p) {
                 *pcert = p->pcerts;
                 *pcert_length = p->n;
@@ -108,6 +113,19 @@ int node_server_set_cert(struct node_server *s, const char *cert, size_t cert_le
         }
         if (gnutls_privkey_init(&p->key) < 0 ||
             gnutls_privkey_import_x509_raw(p->key, &kd, GNUTLS_X509_FMT_PEM, NULL, 0) < 0) {
+                tls_pairs_free(p);
+                return -EINVAL;
+        }
+        gnutls_x509_crt_t crt;
+        if (gnutls_x509_crt_init(&crt) < 0)
+                p->not_after = 0;
+        else {
+                p->not_after = gnutls_x509_crt_import(crt, &p->pcerts[0].cert, GNUTLS_X509_FMT_DER) < 0
+                                       ? 0
+                                       : gnutls_x509_crt_get_expiration_time(crt);
+                gnutls_x509_crt_deinit(crt);
+        }
+        if (p->not_after <= 0) {
                 tls_pairs_free(p);
                 return -EINVAL;
         }

@@ -3,10 +3,11 @@
 # with --rotate-server-certificates, cubelet asks for its node API's certificate with its own credentials
 # (signer kubernetes.io/kubelet-serving, CN system:node:<node>, O system:nodes, the Node's Hostname and
 # InternalIP as subjectAltNames, usages digital signature, key encipherment, server auth). Until it is
-# issued the node API completes no TLS handshake while the health port answers; once issued the node API
+# issued the node API completes no TLS handshake while the health port answers (with tlsCertFile, that pair
+# is served meanwhile, as upstream's file store); once issued the node API
 # serves it (verified against the cluster CA, for 127.0.0.1), the pair is kubelet-server-<time>.pem with the
 # kubelet-server-current.pem link, and the short-lived first certificate is rotated by a new CSR without a
-# restart. Started again, the stored pair is served at once, no CSR. This script plays the approver and
+# restart. Started again, the stored pair is served at once (not tlsCertFile), no CSR. This script plays the approver and
 # signer (csr_sign.py, as test_tls_bootstrap.sh). Env from CTest as test_node_api.sh.
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
@@ -84,10 +85,23 @@ check "until it is issued the node API completes no handshake" handshake_fails
 check "... while the health port answers" curl -sf "http://127.0.0.1:$HEALTHZ_PORT/healthz" -o /dev/null
 node_known() { k get node "$NODE" >/dev/null 2>&1; }
 check "... and the Node registers" wait_for 60 node_known
+check "cubelet exits cleanly while its CSR waits" stop_cubelet
+serving_csrs | jq -r .metadata.name | xargs -r "$KUBECTL" delete csr >/dev/null 2>&1
+
+# tlsCertFile (a pair of the cluster CA for 127.0.0.1) is served until one is issued, as upstream's file
+# store; it does not name the node, so a CSR is made at once.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/file.key" -subj /CN=file \
+  -addext subjectAltName=IP:127.0.0.1 -out "$WORK/file.csr" 2>/dev/null
+python3 "$E2E/csr_sign.py" "$CA" "$MASTER_DIR/pki/ca.key" -1 3600 serving <"$WORK/file.csr" >"$WORK/file.crt"
+file_serial=$(openssl x509 -in "$WORK/file.crt" -noout -serial | cut -d= -f2)
+start_cubelet "$M" "${FLAGS[@]}" --tls-cert-file "$WORK/file.crt" --tls-private-key-file "$WORK/file.key"
+file_served() { [ "$(served_serial)" = "$file_serial" ]; }
+check "with tlsCertFile: it is served until a pair is issued" wait_for 30 file_served
+check "... and a CSR is made" wait_for 60 one_csr
 
 echo approve >"$WORK/mode"
-has_serial() { [ -n "$(served_serial)" ]; }
-check "issued: the node API serves it, verified against the cluster CA for 127.0.0.1" wait_for 60 has_serial
+issued_served() { local s; s=$(served_serial); [ -n "$s" ] && [ "$s" != "$file_serial" ]; }
+check "issued: the node API serves it, verified against the cluster CA for 127.0.0.1" wait_for 60 issued_served
 first_serial=$(served_serial)
 first=$(readlink "$PKI/kubelet-server-current.pem")
 check "kubelet-server-<time>.pem, mode 0600, and the current link" \
@@ -96,16 +110,17 @@ check "... the certificate served is the file's" \
   [ "$(openssl x509 -in "$first" -noout -serial | cut -d= -f2)" = "$first_serial" ]
 code=$(curl -s --cacert "$CA" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$NODE_PORT/healthz")
 check "... a request over it is answered (an anonymous one refused: $code)" [ "$code" = 401 ]
-check "logged" log_has '"Serving certificate issued"'
+check "logged (it replaced tlsCertFile's pair)" log_has '"Serving certificate rotated"'
 
 # ---- rotation: before the first certificate's end, by a new CSR, without a restart ---------------------
 rotated() { local s; s=$(served_serial); [ -n "$s" ] && [ "$s" != "$first_serial" ]; }
 check "rotated before it expires: a new certificate is served" wait_for $((SHORT_S + 30)) rotated
 check "... through a second CSR" [ "$(grep -c . "$WORK/signed")" -ge 2 ]
 check "... the link points at the new pair" [ "$(readlink "$PKI/kubelet-server-current.pem")" != "$first" ]
-check "... logged" log_has '"Serving certificate rotated"'
+check "... logged" [ "$(grep -c '"Serving certificate rotated"' "$WORK/cubelet.log")" -ge 2 ]
 check "... the same cubelet (no restart)" kill -0 "$CUBELET_PID"
 check "cubelet exits cleanly" stop_cubelet
+FLAGS+=(--tls-cert-file "$WORK/file.crt" --tls-private-key-file "$WORK/file.key")
 
 # ---- a restart: the stored pair at once --------------------------------------------------------------
 n_csrs=$(serving_csrs | grep -c .)
