@@ -1,4 +1,6 @@
-/* Pod workers: one owner per pod, a small thread pool, updates coalesced while a sync runs. */
+/* Pod workers: one owner per pod, updates coalesced while a sync runs. Threads come as pods need them (every
+ * runnable pod gets one at once, as upstream's goroutine per pod: no pod waits for another's sync, pull,
+ * grace period or teardown) and go after a while idle, down to the minimum. */
 #include "workers.h"
 
 #include <pthread.h>
@@ -10,6 +12,15 @@
 
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 10000
+#define MAX_THREADS  512   /* a bound against runaway, far above maxPods */
+#define IDLE_EXIT_MS 30000 /* a thread above the minimum idle this long goes */
+/* Thread stacks: a sync's deepest path needs well under 256 KiB; the rest is address space only. The
+ * sanitizer build's frames are several times larger. */
+#if defined(__SANITIZE_ADDRESS__)
+#define STACK_BYTES (4u << 20)
+#else
+#define STACK_BYTES (1u << 20)
+#endif
 
 struct work {
         char *uid;
@@ -23,12 +34,20 @@ struct work {
         unsigned long seq; /* queue order */
 };
 
+struct wthread {
+        pthread_t t;
+        bool done; /* returned or about to: join it */
+};
+
 struct pod_workers {
         struct pod_workers_ops ops;
         pthread_mutex_t lock;
         pthread_cond_t cond;
-        pthread_t *threads;
-        int n_threads;
+        struct wthread *threads; /* live and done-but-unjoined */
+        size_t n_slots;
+        int n_threads; /* live */
+        int n_idle;    /* live and not running a sync */
+        int min_threads;
         bool stop;
         bool sources_ready;
         struct work **works;
@@ -68,6 +87,59 @@ static void remove_work(struct pod_workers *w, struct work *wk)
         free(wk);
 }
 
+static void *worker_thread(void *arg);
+
+/* Joins the threads that have ended (they released the lock before returning). */
+static void reap_threads(struct pod_workers *w)
+{
+        size_t k = 0;
+        for (size_t i = 0; i < w->n_slots; i++) {
+                if (w->threads[i].done)
+                        pthread_join(w->threads[i].t, NULL);
+                else
+                        w->threads[k++] = w->threads[i];
+        }
+        w->n_slots = k;
+}
+
+static int spawn_thread(struct pod_workers *w)
+{
+        pthread_attr_t attr;
+        pthread_t t;
+        reap_threads(w);
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, STACK_BYTES);
+        int r = pthread_create(&t, &attr, worker_thread, w);
+        pthread_attr_destroy(&attr);
+        if (r != 0)
+                return -r;
+        w->threads = OOM_CHECK(realloc(w->threads, (w->n_slots + 1) * sizeof *w->threads));
+        w->threads[w->n_slots++] = (struct wthread){.t = t};
+        w->n_threads++;
+        w->n_idle++;
+        return 0;
+}
+
+static bool blocked(struct pod_workers *w, struct work *wk);
+
+/* Every runnable pod has a thread to take it: more threads when the idle ones are fewer. */
+static void ensure_threads(struct pod_workers *w)
+{
+        int runnable = 0;
+        for (size_t i = 0; i < w->n_works; i++) {
+                struct work *wk = w->works[i];
+                runnable += wk->queued && !wk->busy && !blocked(w, wk);
+        }
+        while (!w->stop && runnable > w->n_idle && w->n_threads < MAX_THREADS) {
+                int r = spawn_thread(w);
+                if (r < 0) {
+                        log_warn("Cannot start a pod worker thread; pods wait for the running ones",
+                                 "threads=%d err=\"%s\"", w->n_threads, strerror(-r));
+                        break;
+                }
+        }
+}
+
 static void enqueue(struct pod_workers *w, struct work *wk)
 {
         if (wk->busy) {
@@ -77,6 +149,7 @@ static void enqueue(struct pod_workers *w, struct work *wk)
         if (!wk->queued) {
                 wk->queued = true;
                 wk->seq = w->next_seq++;
+                ensure_threads(w);
                 pthread_cond_signal(&w->cond);
         }
 }
@@ -110,12 +183,20 @@ static void *worker_thread(void *arg)
         struct pod_workers *w = arg;
 
         pthread_mutex_lock(&w->lock);
+        int64_t idle_since = now_mono_ms();
         while (!w->stop) {
                 struct work *wk = next_runnable(w);
                 if (!wk) {
-                        pthread_cond_wait(&w->cond, &w->lock);
+                        if (w->n_threads > w->min_threads) {
+                                int64_t left = idle_since + IDLE_EXIT_MS - now_mono_ms();
+                                if (left <= 0)
+                                        break; /* not needed any more */
+                                cond_wait_ms(&w->cond, &w->lock, left);
+                        } else
+                                pthread_cond_wait(&w->cond, &w->lock);
                         continue;
                 }
+                w->n_idle--;
                 wk->queued = false;
                 wk->busy = true;
                 wk->dirty = false;
@@ -130,6 +211,8 @@ static void *worker_thread(void *arg)
                             : w->ops.kill(w->ops.userdata, uid, grace, &res);
 
                 pthread_mutex_lock(&w->lock);
+                w->n_idle++;
+                idle_since = now_mono_ms();
                 wk->busy = false;
                 if (r < 0 && !res.error[0])
                         snprintf(res.error, sizeof res.error, "%s", strerror(-r));
@@ -164,11 +247,18 @@ static void *worker_thread(void *arg)
                 if (!pod && r >= 0 && !wk->desired && !wk->dirty) {
                         /* Torn down: forget it, and let a pod waiting for its name go. */
                         remove_work(w, wk);
+                        ensure_threads(w);
                         pthread_cond_broadcast(&w->cond);
                 } else if (wk->dirty)
                         enqueue(w, wk);
                 pod_unref(pod);
         }
+        w->n_idle--;
+        w->n_threads--;
+        for (size_t i = 0; i < w->n_slots; i++)
+                if (pthread_equal(w->threads[i].t, pthread_self()))
+                        w->threads[i].done = true;
+        pthread_cond_broadcast(&w->cond); /* pod_workers_free may wait for the last */
         pthread_mutex_unlock(&w->lock);
         return NULL;
 }
@@ -182,18 +272,19 @@ int pod_workers_new(int n_threads, const struct pod_workers_ops *ops, int64_t re
         w->ops = *ops;
         w->resync_ms = resync_ms;
         w->last_resync_ms = now_mono_ms();
+        w->min_threads = MIN(n_threads, MAX_THREADS);
         pthread_mutex_init(&w->lock, NULL);
-        pthread_cond_init(&w->cond, NULL);
-        w->threads = OOM_CHECK(calloc(n_threads, sizeof(pthread_t)));
-        for (int i = 0; i < n_threads; i++) {
-                int r = pthread_create(&w->threads[i], NULL, worker_thread, w);
-                if (r != 0) {
-                        w->n_threads = i;
+        cond_init_monotonic(&w->cond);
+        pthread_mutex_lock(&w->lock);
+        for (int i = 0; i < w->min_threads; i++) {
+                int r = spawn_thread(w);
+                if (r < 0) {
+                        pthread_mutex_unlock(&w->lock);
                         pod_workers_free(w);
-                        return -r;
+                        return r;
                 }
-                w->n_threads = i + 1;
         }
+        pthread_mutex_unlock(&w->lock);
         *ret = w;
         return 0;
 }
@@ -206,8 +297,9 @@ struct pod_workers *pod_workers_free(struct pod_workers *w)
         w->stop = true;
         pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
-        for (int i = 0; i < w->n_threads; i++)
-                pthread_join(w->threads[i], NULL);
+        /* No thread is made once stop is set: the slots are final. */
+        for (size_t i = 0; i < w->n_slots; i++)
+                pthread_join(w->threads[i].t, NULL);
         while (w->n_works > 0)
                 remove_work(w, w->works[0]);
         free(w->works);

@@ -1,4 +1,5 @@
-/* Pod workers: one owner per pod, a small thread pool, updates coalesced while a sync runs. */
+/* Pod workers: one owner per pod, updates coalesced while a sync runs; a thread for every pod that has work
+ * (no pod waits for another), threads beyond n_threads going once idle a while. */
 #pragma once
 
 #include <stdbool.h>

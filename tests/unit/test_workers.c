@@ -624,12 +624,13 @@ static void test_deadline_wakes_failed_sync(void **state)
         pod_workers_free(w);
 }
 
-static void test_pool_parallelism(void **state)
+/* Every pod progresses at once (#17): with one thread kept, eight pods held in their syncs all run at once,
+ * each UID alone, and updates that come meanwhile are coalesced into one more sync each. */
+static void test_every_pod_at_once(void **state)
 {
-        struct pod_workers *w = new_workers(3, 0);
+        struct pod_workers *w = new_workers(1, 0);
         char uid[8][16];
 
-        /* Eight pods, three threads: at most three syncs at once, each UID alone. */
         FAKE_SET(hold_sync, true);
         for (int i = 0; i < 8; i++) {
                 char name[16];
@@ -637,27 +638,44 @@ static void test_pool_parallelism(void **state)
                 snprintf(name, sizeof name, "pod-%d", i);
                 update_pod(w, "default", name, uid[i], 30);
         }
-        WAIT_FAKE(F.in_sync == 3);
-        sleep_ms(SETTLE_MS / 2);
-        assert_int_equal(FAKE_GET(in_sync), 3);
+        WAIT_FAKE(F.in_sync == 8);
         /* More updates for all of them while they wait. */
         for (int i = 0; i < 8; i++)
                 pod_workers_kick(w, uid[i]);
         struct pod_workers_stats s = stats_of(w);
         assert_int_equal(s.pods, 8);
-        assert_int_equal(s.busy, 3);
-        assert_int_equal(s.queued, 5);
+        assert_int_equal(s.busy, 8);
+        assert_int_equal(s.queued, 0);
         FAKE_SET(hold_sync, false);
-        /* Three busy pods sync twice (the kicks came while they ran), the other five once. */
-        WAIT_FAKE(F.syncs == 11 && F.in_sync == 0);
+        /* Each syncs twice: the kicks came while it ran. */
+        WAIT_FAKE(F.syncs == 16 && F.in_sync == 0);
         WAIT_IDLE(w);
-        assert_int_equal(FAKE_GET(syncs), 11);
-        assert_int_equal(FAKE_GET(max_in_flight), 3);
+        assert_int_equal(FAKE_GET(syncs), 16);
+        assert_int_equal(FAKE_GET(max_in_flight), 8);
         assert_int_equal(FAKE_GET(overlaps), 0);
 
         /* Freeing with pods known kills nothing. */
         pod_workers_free(w);
         assert_int_equal(FAKE_GET(kills), 0);
+}
+
+/* A pod's slow teardown (a long grace period) delays no other pod's start or teardown. */
+static void test_teardown_delays_no_one(void **state)
+{
+        struct pod_workers *w = new_workers(1, 0);
+        update_pod(w, "default", "slow", "uid-slow", 30);
+        WAIT_FAKE(F.syncs == 1 && F.in_sync == 0);
+        WAIT_IDLE(w);
+        FAKE_SET(hold_kill, true);
+        pod_workers_update(w, "uid-slow", NULL); /* its kill is held: a 30 s grace period */
+        WAIT_FAKE(F.in_kill == 1);
+        update_pod(w, "default", "fast", "uid-fast", 30);
+        WAIT_FAKE(F.syncs == 2 && streq(F.last_sync_uid, "uid-fast"));
+        assert_int_equal(FAKE_GET(in_kill), 1);
+        FAKE_SET(hold_kill, false);
+        WAIT_FAKE(F.kills == 1 && F.in_kill == 0);
+        WAIT_IDLE(w);
+        pod_workers_free(w);
 }
 
 int main(void)
@@ -673,7 +691,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_readd_while_terminating, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_resync_and_requeue, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_deadline_wakes_failed_sync, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_pool_parallelism, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_every_pod_at_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_teardown_delays_no_one, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
