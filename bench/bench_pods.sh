@@ -1,7 +1,8 @@
 #!/bin/bash
 # cubelet's footprint and reaction time with N static pods against a private, real containerd.
 #   bench/bench_pods.sh [BUILD_DIR] [N]     (root; BUILD_DIR defaults to ./build, N to 30)
-# Prints: RSS idle, RSS with N pods, CPU used while N pods run (IDLE_S, default 60 s), time from writing N
+# Prints: RSS idle, RSS with N pods (5 s after they all run, and again IDLE_S later, once the burst's
+# worker threads have gone), CPU used while N pods run (IDLE_S, default 60 s), time from writing N
 # manifests to all N containers running, exit -> restart latency (event stream and relist only, 20 exits
 # each), teardown time for N pods whose containers exit on SIGTERM.
 set -euo pipefail
@@ -66,6 +67,8 @@ c0=$(cpu_ticks "$pid")
 sleep "$idle_s"
 c1=$(cpu_ticks "$pid")
 hz=$(getconf CLK_TCK)
+# Settled: the worker threads of the burst have gone (30 s idle) by the end of the CPU window.
+rss_settled=$(rss_kb "$pid") anon_settled=$(anon_kb "$pid") threads_settled=$(ls "/proc/$pid/task" | wc -l)
 
 # Exit -> restart: kill a container's process, then compare the runtime's own timestamps (the old
 # instance's finishedAt, the new one's startedAt). Each pod is killed once per cubelet run, so no
@@ -117,6 +120,8 @@ printf '  RSS idle                         %6d KiB  (private: %d KiB; the rest i
   "$rss_idle" "$anon_idle"
 printf '  RSS with %d pods                 %6d KiB  (private: %d KiB; %d threads)\n' "$n" "$rss_pods" "$anon_pods" \
   "$threads"
+printf '  RSS with %d pods, %d s later     %6d KiB  (private: %d KiB; %d threads)\n' "$n" "$((idle_s + 5))" \
+  "$rss_settled" "$anon_settled" "$threads_settled"
 printf '  CPU with %d pods (%d s, steady)  %6d ms  (%.2f%% of one core)\n' "$n" "$idle_s" \
   $(( (c1 - c0) * 1000 / hz )) "$(echo "($c1 - $c0) * 100 / $hz / $idle_s" | bc -l)"
 printf '  %d manifests -> all running      %6d ms\n' "$n" "$t_start"
