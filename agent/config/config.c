@@ -894,6 +894,8 @@ static int apply_field(struct cubelet_config *c, const char *key, json_t *v, cha
         if (streq(key, "enforceNodeAllocatable")) {
                 json_t *e;
                 size_t i;
+                if (json_is_null(v)) /* nil: upstream's default ([pods]) stays */
+                        return 0;
                 if (!json_is_array(v))
                         return *err = strdup_printf("%s: expected a list such as [pods]", key), -EINVAL;
                 c->enforce_node_allocatable = strv_free(c->enforce_node_allocatable);
@@ -1651,13 +1653,14 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         break;
                 }
                 case OPT_ENFORCE_ALLOCATABLE: {
-                        /* a comma list, as upstream's string slice: "" is none */
+                        /* a comma list, as upstream's string slice: "" is none, an empty field is
+                         * one (and refused by the validation, as upstream's) */
                         _cleanup_free_ char *copy = xstrdup(optarg);
-                        char *save = NULL;
+                        char *rest = copy, *k;
                         if (!enforce_seen)
                                 c->enforce_node_allocatable = strv_free(c->enforce_node_allocatable);
                         enforce_seen = c->enforce_explicit = true;
-                        for (char *k = strtok_r(copy, ",", &save); k; k = strtok_r(NULL, ",", &save))
+                        while (optarg[0] && (k = strsep(&rest, ",")))
                                 strv_push(&c->enforce_node_allocatable, xstrdup(k));
                         break;
                 }
@@ -1684,7 +1687,8 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         break;
                 case OPT_ROTATE_CERTS:
                 case OPT_ROTATE_SERVER_CERTS: {
-                        bool *b = opt == OPT_ROTATE_CERTS ? &c->rotate_certificates : &c->server_tls_bootstrap;
+                        bool *b =
+                                opt == OPT_ROTATE_CERTS ? &c->rotate_certificates : &c->server_tls_bootstrap;
                         if (!optarg || streq(optarg, "true") || streq(optarg, "1"))
                                 *b = true;
                         else if (streq(optarg, "false") || streq(optarg, "0"))

@@ -576,6 +576,8 @@ static void test_enforce_allocatable(void **state)
                 {"--enforce-node-allocatable=system-reserved", NULL},
                 {"--enforce-node-allocatable=none,pods", NULL},
                 {"--enforce-node-allocatable=everything", NULL},
+                {"--enforce-node-allocatable=pods,,none", NULL}, /* an empty option, as upstream's */
+                {"--enforce-node-allocatable=pods,", NULL},
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 if (parse(&c, "--hostname-override=n1", bad[i][0], bad[i][1], NULL) != -EINVAL)
@@ -594,6 +596,14 @@ static void test_enforce_allocatable(void **state)
         assert_string_equal(c.system_reserved_cgroup, "/system.slice");
         assert_int_equal(c.system_reserved.pids, 1000);
         assert_int_equal(c.reserved_mem, 1LL << 30);
+        config_done(&c);
+        /* null is nil: the default stays, as upstream's defaulting */
+        _cleanup_free_ char *nul =
+                write_tmp("enforce-null.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                               "kind: KubeletConfiguration\n"
+                                               "enforceNodeAllocatable: null\n");
+        assert_int_equal(parse(&c, "--hostname-override=n1", "--config", nul, NULL), 0);
+        assert_true(config_enforces(&c, "pods"));
         config_done(&c);
 }
 
