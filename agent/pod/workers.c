@@ -92,9 +92,9 @@ static void remove_work(struct pod_workers *w, struct work *wk)
 
 static void *worker_thread(void *arg);
 
-/* Gives the kernel back the pages of the calling thread's stack below the current frame (less a margin):
- * a thread that goes keeps its stack in glibc's cache, touched pages and all, and an idle one needs none of
- * what a deep sync touched. */
+/* Gives the kernel back the pages of the calling thread's stack below the current frame (less a margin): an
+ * idle worker needs none of what a deep sync touched, and glibc gives a stack back only when its thread
+ * ends. */
 static void release_stack(void)
 {
         pthread_attr_t attr;
