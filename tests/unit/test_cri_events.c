@@ -994,9 +994,24 @@ static void test_ctd_restart(void **state)
         print_message("containerd restarted: subscribed again %" PRId64 " ms after it answered\n",
                       now_ms() - t0);
 
+        /* containerd answers before it can run a task again (seen once, both test passes at the same
+         * moment on a loaded machine: ctr exited 1 right after the restart): a few tries, each under an ID of
+         * its own, until one runs; what ctr said is printed. The events are what this test is about. */
         size_t from = rec_count(&r);
-        assert_int_equal(ctr_run_exit("evtest2", 3), 3);
-        assert_true(rec_wait_event(&r, CTD_EVENT_TASK_EXIT, "evtest2", from, 5000, &x));
+        char id[32];
+        int st = -1;
+        for (int i = 0; i < 10 && st != 3; i++) {
+                snprintf(id, sizeof id, "evtest2-%d", i);
+                st = ctr_run_exit(id, 3);
+                if (st != 3) {
+                        print_message("ctr run %s right after the restart: exit %d; log:\n", id, st);
+                        dump_log();
+                        CTR("containers", "delete", id);
+                        sleep_ms(500);
+                }
+        }
+        assert_int_equal(st, 3);
+        assert_true(rec_wait_event(&r, CTD_EVENT_TASK_EXIT, id, from, 5000, &x));
         assert_int_equal(x.exit_status, 3);
 
         sleep_ms(200); /* idle */
