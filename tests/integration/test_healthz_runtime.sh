@@ -81,6 +81,9 @@ kind: KubeletConfiguration
 staticPodPath: $M
 healthzPort: 1
 someFutureField: true
+# this test's own cgroup root, as every test's: a pod cgroup under /kubepods could be another run's (the
+# other pass runs this same pod, same UID, at the same time; its teardown kills what is in the cgroup)
+cgroupRoot: $CGROUP_ROOT
 YAML
 cat >"$M/web.yaml" <<YAML
 apiVersion: v1
@@ -102,6 +105,7 @@ YAML
 CUBELET_PID=$!
 check "config file + flag override: healthz answers on the flag's port" wait_for 10 curl -sf "$HZ" -o /dev/null
 check "unknown config field -> warning naming it" log_has 'field="someFutureField"'
+check "cgroupRoot from the config file" log_has "cgroupRoot=\"$CGROUP_ROOT\""
 check "pod from the config file's staticPodPath runs" wait_for 20 is_running c default/web-$NODE
 check "image absent with pull policy Never -> ErrImageNeverPull" wait_for 10 log_has \
   'reason="ErrImageNeverPull" err="Container image \\"cubelet.local/absent:1.0\\" is not present with pull policy of Never'
