@@ -236,8 +236,6 @@ static void on_relist(bool ok, const char *error, void *ud)
                           a->cfg.runtime_endpoint, log_q(error));
         else if (ok && was_down)
                 log_info("Container runtime is answering again", "endpoint=\"%s\"", a->cfg.runtime_endpoint);
-        if (ok)
-                pod_workers_tick(a->workers);
 }
 
 /* On the PLEG thread, possibly before pleg_start has returned: a->pleg may not be set yet. */
@@ -795,10 +793,14 @@ static int start_node_server(struct agent *a)
         return 0;
 }
 
+/* Every second: pods whose back-off or resync is due get synced, unless the runtime is not answering (they
+ * wait for the relist that sees it back). Not on the relist itself: while events flow it runs rarely. */
 static void tick_cb(uv_timer_t *t)
 {
         struct agent *a = t->data;
         atomic_store(&a->last_tick_ms, now_mono_ms());
+        if (a->workers && !atomic_load(&a->runtime_down))
+                pod_workers_tick(a->workers);
 }
 
 static void stop_cb(uv_signal_t *s, int signum)
@@ -1220,6 +1222,7 @@ static int run(struct agent *a)
 
         struct pleg_config pc = {.cri = a->cri,
                                  .period_ms = a->cfg.relist_ms,
+                                 .evented_period_ms = a->cfg.evented_relist_ms,
                                  .call_timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 30000),
                                  .on_pod_change = on_pod_change,
                                  .on_relist = on_relist,

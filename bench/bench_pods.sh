@@ -1,10 +1,15 @@
 #!/bin/bash
-# cubelet's footprint and reaction time with N static pods against a private, real containerd.
+# cubelet's footprint and reaction time with N static pods against a private, real containerd, beside the
+# upstream kubelet 1.20.2 doing the same work on the same containerd, and beside the CRI floor (the same
+# pods made straight through CRI, all at once: containerd's own time).
 #   bench/bench_pods.sh [BUILD_DIR] [N]     (root; BUILD_DIR defaults to ./build, N to 30)
-# Prints: RSS idle, RSS with N pods (5 s after they all run, and again IDLE_S later, once the burst's
-# worker threads have gone), CPU used while N pods run (IDLE_S, default 60 s), time from writing N
-# manifests to all N containers running, exit -> restart latency (event stream and relist only, 20 exits
-# each), teardown time for N pods whose containers exit on SIGTERM.
+# For each agent: RSS idle, CPU with no pods (IDLE_S, default 60 s), time from writing N manifests to all N
+# containers running, RSS with N pods (5 s after they all run, and again IDLE_S later, once cubelet's burst
+# threads have gone), CPU while they run (IDLE_S), exit -> restart latency (20 exits), time from removing the
+# manifests to every container and sandbox stopped (and, cubelet only, removed). cubelet also runs the
+# restarts with its event stream off (relist only). Then the ratios.
+# The upstream kubelet comes from tests/e2e/kube-build.sh (built once and cached, minutes; UPSTREAM=0 skips
+# it, UPSTREAM_KUBELET=path uses another binary).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
@@ -13,17 +18,32 @@ idle_s=${IDLE_S:-60}
 kills=$(( n < 20 ? n : 20 ))
 ctd=/tmp/cubelet-bench-ctd
 work=$(mktemp -d /tmp/cubelet-bench.XXXXXX)
-cri() { "$build/cri/cubelet-cri" -r "unix://$ctd/containerd.sock" "$@"; }
+endpoint="unix://$ctd/containerd.sock"
+cri() { "$build/cri/cubelet-cri" -r "$endpoint" "$@"; }
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 anon_kb() { awk '/^Pss_Anon/ { print $2 }' "/proc/$1/smaps_rollup"; } # private heap/stacks, no shared libs
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
 running() { cri ps | awk -F'\t' 'NR > 1 && $5 ~ /-bench-node$/' | grep -c . || true; }
 listed() { cri ps -a | awk -F'\t' 'NR > 1 && $5 ~ /-bench-node$/' | grep -c . || true; }
+ready_sandboxes() { cri pods | awk -F'\t' 'NR > 1 && $2 == "READY" && $4 ~ /-bench-node$/' | grep -c . || true; }
+all_listed() { cri ps -a | awk 'NR > 1' | grep -c . || true; }
+
+upstream=${UPSTREAM_KUBELET:-}
+if [ -z "$upstream" ] && [ "${UPSTREAM:-1}" != 0 ]; then
+  "$top/tests/e2e/kube-build.sh" kubelet >/dev/null
+  upstream=/var/cache/cubelet-e2e/kubernetes-1.20.2/kubelet
+fi
 
 cleanup() {
   [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   "$top/packaging/containerd/stop-containerd.sh" --dir "$ctd" --purge >/dev/null 2>&1 || true
+  # the upstream kubelet leaves its pods' volume mounts (service account tokens on tmpfs) in its root
+  local m
+  for m in $(awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -33,17 +53,37 @@ PAUSE_BIN="$build/packaging/pause" "$top/packaging/images/build-images.sh" "$bui
 "$top/packaging/containerd/start-containerd.sh" --dir "$ctd" --bridge cubbench0 --pod-cidr 10.198.0.0/24 >/dev/null
 "$top/packaging/images/import-images.sh" "$ctd/containerd.sock" "$build/images" >/dev/null
 
-mkdir -p "$work/m"
-"$build/agent/cubelet" --pod-manifest-path "$work/m" --container-runtime-endpoint "unix://$ctd/containerd.sock" \
-  --root-dir "$work/root" --pod-logs-dir "$work/logs" --hostname-override bench-node --healthz-port 10391 --local-socket "$work/cubelet.sock" \
-  ${CUBELET_FLAGS:-} >"$work/cubelet.log" 2>&1 &
-pid=$!
-sleep 5
-rss_idle=$(rss_kb "$pid") anon_idle=$(anon_kb "$pid")
+start_cubelet() { # start_cubelet [flags...]: sets pid
+  "$build/agent/cubelet" --pod-manifest-path "$work/m" --container-runtime-endpoint "$endpoint" \
+    --root-dir "$work/root" --pod-logs-dir "$work/logs" --hostname-override bench-node --healthz-port 10391 \
+    --local-socket "$work/cubelet.sock" "$@" ${CUBELET_FLAGS:-} >>"$work/cubelet.log" 2>&1 &
+  pid=$!
+}
+# The upstream kubelet standalone (no kubeconfig), as a node would run it on this containerd: remote
+# runtime, cgroupfs, pod cgroups by QoS, the same static pod directory.
+start_upstream() {
+  mkdir -p "$work/kroot"
+  "$upstream" --container-runtime=remote --container-runtime-endpoint="$endpoint" \
+    --image-service-endpoint="$endpoint" --pod-manifest-path="$work/m" --root-dir="$work/kroot" \
+    --cert-dir="$work/kroot/pki" --hostname-override=bench-node --cgroup-driver=cgroupfs --cgroups-per-qos=true \
+    --fail-swap-on=false --healthz-port=10391 --read-only-port=0 --pod-infra-container-image=cubelet.local/pause:1.0 \
+    --volume-plugin-dir="$work/kroot/plugins" ${UPSTREAM_FLAGS:-} >>"$work/upstream.log" 2>&1 &
+  pid=$!
+}
+healthy() { [ "$(curl -s --max-time 2 http://127.0.0.1:10391/healthz)" = ok ]; }
+wait_healthy() {
+  local t0
+  t0=$(ms)
+  until healthy; do
+    [ $(( $(ms) - t0 )) -gt 60000 ] && { echo "bench: $1 not healthy in 60 s (log in $work)" >&2; exit 1; }
+    sleep 0.1
+  done
+}
 
-t0=$(ms)
-for i in $(seq 1 "$n"); do
-  cat >"$work/m/.p$i.tmp" <<YAML
+write_manifests() {
+  local i
+  for i in $(seq 1 "$n"); do
+    cat >"$work/m/.p$i.tmp" <<YAML
 apiVersion: v1
 kind: Pod
 metadata: {name: p$i}
@@ -52,31 +92,20 @@ spec:
   containers:
   - name: c
     image: cubelet.local/busybox:1.35
+    imagePullPolicy: Never
     command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
 YAML
-  mv "$work/m/.p$i.tmp" "$work/m/p$i.yaml"
-done
-while [ "$(running)" -lt "$n" ]; do
-  [ $(( $(ms) - t0 )) -gt 120000 ] && { echo "bench: pods did not all start in 120 s" >&2; exit 1; }
-  sleep 0.05
-done
-t_start=$(( $(ms) - t0 ))
-sleep 5
-rss_pods=$(rss_kb "$pid") anon_pods=$(anon_kb "$pid") threads=$(ls "/proc/$pid/task" | wc -l)
-c0=$(cpu_ticks "$pid")
-sleep "$idle_s"
-c1=$(cpu_ticks "$pid")
-hz=$(getconf CLK_TCK)
-# Settled: the worker threads of the burst have gone (30 s idle) by the end of the CPU window.
-rss_settled=$(rss_kb "$pid") anon_settled=$(anon_kb "$pid") threads_settled=$(ls "/proc/$pid/task" | wc -l)
+    mv "$work/m/.p$i.tmp" "$work/m/p$i.yaml"
+  done
+}
 
 # Exit -> restart: kill a container's process, then compare the runtime's own timestamps (the old
-# instance's finishedAt, the new one's startedAt). Each pod is killed once per cubelet run, so no
-# back-off applies.
-ts() { "$build/cri/cubelet-cri" -r "unix://$ctd/containerd.sock" inspect "$1" | awk -F'\t' -v k="$2" '$1 == k { print $2 }'; }
+# instance's finishedAt, the new one's startedAt). Each pod is killed once per agent run, so no back-off
+# applies. For cubelet also when it began the restart (its "Restarting container" log line).
+ts() { cri inspect "$1" | awk -F'\t' -v k="$2" '$1 == k { print $2 }'; }
 cid() { cri ps | awk -F'\t' -v p="default/p$1-bench-node" 'NR > 1 && $5 == p { print $1 }'; }
 restart_ms() {
-  local victim new t0 vpid
+  local victim new t0 vpid fin line began=-
   victim=$(cid "$1")
   vpid=$(ctr --address "$ctd/containerd.sock" -n k8s.io tasks ls | awk -v id="$victim" '$1 == id { print $2 }')
   t0=$(ms)
@@ -87,46 +116,129 @@ restart_ms() {
     [ $(( $(ms) - t0 )) -gt 30000 ] && { echo "bench: p$1 not restarted in 30 s" >&2; exit 1; }
     sleep 0.02
   done
-  local fin line
   fin=$(ts "$victim" finishedAt)
-  # When cubelet began the restart: its "Restarting container" log line (klog time of day, local time).
-  line=$(grep "\"Restarting container\" pod=\"default/p$1-bench-node\"" "$work/cubelet.log" | tail -1 | awk '{ print $2 }')
-  local began=$(( $(date -d "$(date +%F) $line" +%s%N) ))
-  echo "$(( (began - fin) / 1000000 )) $(( ($(ts "$new" startedAt) - fin) / 1000000 ))"
+  line=$(grep "\"Restarting container\" pod=\"default/p$1-bench-node\"" "$work/cubelet.log" 2>/dev/null | tail -1 |
+    awk '{ print $2 }')
+  [ "$2" = cubelet ] && [ -n "$line" ] && began=$(( ($(date -d "$(date +%F) $line" +%s%N) - fin) / 1000000 ))
+  echo "$began $(( ($(ts "$new" startedAt) - fin) / 1000000 ))"
 }
-# stats COLUMN: median and worst of one column of restart_ms's output
-stats() { awk -v c="$1" '{ print $c }' | sort -n |
-  awk '{ v[NR] = $1 } END { printf "median %d ms, worst %d ms", v[int((NR + 1) / 2)], v[NR] }'; }
-ev=$(for i in $(seq 1 "$kills"); do restart_ms "$i"; done)
+# median COLUMN: median of one column of restart_ms's output
+median() { awk -v c="$1" '{ print $c }' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+worst() { awk -v c="$1" '{ print $c }' | sort -n | tail -n 1; }
 
+# measure NAME: the whole workload on the agent started as $pid; results in R_<what>[NAME].
+declare -A R
+measure() {
+  local name=$1 t0 e0 e1 c0 c1 ev
+  wait_healthy "$name"
+  sleep 5
+  R[rss_idle_$name]=$(rss_kb "$pid") R[anon_idle_$name]=$(anon_kb "$pid")
+  e0=$(cpu_ticks "$pid"); sleep "$idle_s"; e1=$(cpu_ticks "$pid")
+  R[cpu0_$name]=$(( (e1 - e0) * 1000 / hz ))
+  t0=$(ms)
+  write_manifests
+  while [ "$(running)" -lt "$n" ]; do
+    [ $(( $(ms) - t0 )) -gt 180000 ] && { echo "bench: $name: pods did not all start in 180 s" >&2; exit 1; }
+    sleep 0.05
+  done
+  R[start_$name]=$(( $(ms) - t0 ))
+  sleep 5
+  R[rss_pods_$name]=$(rss_kb "$pid") R[anon_pods_$name]=$(anon_kb "$pid") R[threads_$name]=$(ls "/proc/$pid/task" | wc -l)
+  c0=$(cpu_ticks "$pid"); sleep "$idle_s"; c1=$(cpu_ticks "$pid")
+  R[cpu_$name]=$(( (c1 - c0) * 1000 / hz ))
+  R[rss_settled_$name]=$(rss_kb "$pid") R[anon_settled_$name]=$(anon_kb "$pid")
+  R[threads_settled_$name]=$(ls "/proc/$pid/task" | wc -l)
+  ev=$(for i in $(seq 1 "$kills"); do restart_ms "$i" "$name"; done)
+  R[began_$name]=$(median 1 <<<"$ev") R[began_worst_$name]=$(worst 1 <<<"$ev")
+  R[restart_$name]=$(median 2 <<<"$ev") R[restart_worst_$name]=$(worst 2 <<<"$ev")
+}
+# teardown NAME: remove the manifests; time until nothing of the pods runs (stopped) and, for agents that
+# remove them, until nothing is listed (gone).
+teardown() {
+  local name=$1 t0
+  t0=$(ms)
+  rm -f "$work"/m/*.yaml
+  while [ "$(running)" -gt 0 ] || [ "$(ready_sandboxes)" -gt 0 ]; do
+    [ $(( $(ms) - t0 )) -gt 180000 ] && { echo "bench: $name: pods not stopped in 180 s" >&2; exit 1; }
+    sleep 0.05
+  done
+  R[stopped_$name]=$(( $(ms) - t0 ))
+  if [ "$name" = cubelet ]; then
+    while [ "$(listed)" -gt 0 ]; do
+      [ $(( $(ms) - t0 )) -gt 180000 ] && { echo "bench: pods not removed in 180 s" >&2; exit 1; }
+      sleep 0.05
+    done
+    R[gone_$name]=$(( $(ms) - t0 ))
+  fi
+}
+
+mkdir -p "$work/m" "$work/floor"
+# The floor first, on a fresh containerd: the same pods through CRI alone.
+floor=$("$build/bench/bench_cri_floor" "$endpoint" "$n" cubelet.local/busybox:1.35 "$work/floor")
+R[start_floor]=$(awk '$1 == "start_ms" { print $2 }' <<<"$floor")
+R[stopped_floor]=$(awk '$1 == "teardown_ms" { print $2 }' <<<"$floor")
+
+start_cubelet
+measure cubelet
+# The same restarts with the event stream off: the relist alone (1 s) finds the exits.
 kill "$pid"; wait "$pid" 2>/dev/null || true
-"$build/agent/cubelet" --pod-manifest-path "$work/m" --container-runtime-endpoint "unix://$ctd/containerd.sock" \
-  --root-dir "$work/root" --pod-logs-dir "$work/logs" --hostname-override bench-node --healthz-port 10391 --local-socket "$work/cubelet.sock" \
-  --runtime-event-stream=false ${CUBELET_FLAGS:-} >>"$work/cubelet.log" 2>&1 &
-pid=$!
+start_cubelet --runtime-event-stream=false
+wait_healthy cubelet
 sleep 3
-rl=$(for i in $(seq $(( n - kills + 1 )) "$n"); do restart_ms "$i"; done)
+rl=$(for i in $(seq $(( n - kills + 1 )) "$n"); do restart_ms "$i" cubelet; done)
+teardown cubelet
+kill "$pid"; wait "$pid" 2>/dev/null || true
+pid=
 
-t0=$(ms)
-rm -f "$work"/m/*.yaml
-while [ "$(listed)" -gt 0 ]; do
-  [ $(( $(ms) - t0 )) -gt 120000 ] && { echo "bench: pods not torn down in 120 s" >&2; exit 1; }
-  sleep 0.05
-done
-t_stop=$(( $(ms) - t0 ))
+if [ -n "$upstream" ]; then
+  # What cubelet left: nothing (it removes what it stopped); the upstream kubelet starts on the same state.
+  [ "$(all_listed)" = 0 ] || echo "bench: containers left before the upstream kubelet's run: $(all_listed)" >&2
+  start_upstream
+  measure upstream
+  teardown upstream
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  pid=
+fi
 
-echo "cubelet bench ($n pods, $(nproc) cores, containerd $(containerd --version | awk '{ print $3 }'))"
-printf '  RSS idle                         %6d KiB  (private: %d KiB; the rest is shared libraries)\n' \
-  "$rss_idle" "$anon_idle"
-printf '  RSS with %d pods                 %6d KiB  (private: %d KiB; %d threads)\n' "$n" "$rss_pods" "$anon_pods" \
-  "$threads"
-printf '  RSS with %d pods, %d s later     %6d KiB  (private: %d KiB; %d threads)\n' "$n" "$((idle_s + 5))" \
-  "$rss_settled" "$anon_settled" "$threads_settled"
-printf '  CPU with %d pods (%d s, steady)  %6d ms  (%.2f%% of one core)\n' "$n" "$idle_s" \
-  $(( (c1 - c0) * 1000 / hz )) "$(echo "($c1 - $c0) * 100 / $hz / $idle_s" | bc -l)"
-printf '  %d manifests -> all running      %6d ms\n' "$n" "$t_start"
-echo "  exit -> cubelet begins the restart ($kills exits each; the runtime's exit time to cubelet's log line):"
-echo "    event stream: $(stats 1 <<<"$ev");  relist only: $(stats 1 <<<"$rl")"
-echo "  exit -> new container running (the runtime's timestamps, create and start included):"
-echo "    event stream: $(stats 2 <<<"$ev");  relist only: $(stats 2 <<<"$rl")"
-printf '  %d pods removed -> all gone      %6d ms\n' "$n" "$t_stop"
+cpu_pct() { printf '%.3f' "$(echo "$1 / 10 / $idle_s" | bc -l)"; } # ms over idle_s -> % of one core
+ratio() { [ -n "${2:-}" ] && [ "$2" != 0 ] && printf '%.2f' "$(echo "$1 / $2" | bc -l)" || printf -- '-'; }
+
+echo "bench_pods: $n pods, $(nproc) cores, containerd $(containerd --version | awk '{ print $3 }'); IDLE_S=$idle_s"
+cols=(cubelet)
+[ -n "$upstream" ] && cols+=(upstream)
+row() { # row LABEL KEY UNIT
+  local c
+  printf '  %-44s' "$1"
+  for c in "${cols[@]}"; do printf ' %14s' "${R[$2_$c]:--}$3"; done
+  echo
+}
+printf '  %-44s' ""; for c in "${cols[@]}"; do printf ' %14s' "$c"; done; echo
+row "RSS idle (KiB)" rss_idle ""
+row "  private (Pss_Anon, KiB)" anon_idle ""
+row "CPU with no pods, ms in ${idle_s} s" cpu0 ""
+row "$n manifests -> all running (ms)" start ""
+row "RSS with $n pods, 5 s after (KiB)" rss_pods ""
+row "  private (KiB)" anon_pods ""
+row "  threads" threads ""
+row "RSS with $n pods, $((idle_s + 5)) s after (KiB)" rss_settled ""
+row "  private (KiB)" anon_settled ""
+row "CPU with $n pods, ms in ${idle_s} s" cpu ""
+row "exit -> new container running, median (ms)" restart ""
+row "  worst (ms)" restart_worst ""
+row "$n manifests removed -> all stopped (ms)" stopped ""
+row "  ... and removed (ms)" gone ""
+echo "  cubelet: CPU with no pods $(cpu_pct "${R[cpu0_cubelet]}") %, with $n pods $(cpu_pct "${R[cpu_cubelet]}") % of one core"
+echo "  cubelet: exit -> restart begun, median ${R[began_cubelet]} ms (worst ${R[began_worst_cubelet]});" \
+  "relist only: begun $(median 1 <<<"$rl") ms, running $(median 2 <<<"$rl") ms (median)"
+echo "  CRI floor (bench_cri_floor, all $n at once): start ${R[start_floor]} ms, teardown ${R[stopped_floor]} ms;" \
+  "cubelet/floor: start $(ratio "${R[start_cubelet]}" "${R[start_floor]}")," \
+  "teardown $(ratio "${R[stopped_cubelet]}" "${R[stopped_floor]}")"
+if [ -n "$upstream" ]; then
+  echo "  cubelet/upstream: start $(ratio "${R[start_cubelet]}" "${R[start_upstream]}")," \
+    "teardown $(ratio "${R[stopped_cubelet]}" "${R[stopped_upstream]}")," \
+    "RSS $(ratio "${R[rss_settled_cubelet]}" "${R[rss_settled_upstream]}")," \
+    "private $(ratio "${R[anon_settled_cubelet]}" "${R[anon_settled_upstream]}")," \
+    "CPU idle $(ratio "${R[cpu0_cubelet]}" "${R[cpu0_upstream]}")," \
+    "CPU with pods $(ratio "${R[cpu_cubelet]}" "${R[cpu_upstream]}")," \
+    "restart $(ratio "${R[restart_cubelet]}" "${R[restart_upstream]}")"
+fi

@@ -36,13 +36,16 @@
 #define EV_NS_MAX 76
 
 /* containerd's type_url for each payload is the bare proto message name. */
-#define EV_TYPE_START "containerd.events.TaskStart"
-#define EV_TYPE_EXIT  "containerd.events.TaskExit"
-#define EV_TYPE_OOM   "containerd.events.TaskOOM"
+#define EV_TYPE_START  "containerd.events.TaskStart"
+#define EV_TYPE_EXIT   "containerd.events.TaskExit"
+#define EV_TYPE_OOM    "containerd.events.TaskOOM"
+#define EV_TYPE_CREATE "containerd.events.ContainerCreate"
+#define EV_TYPE_DELETE "containerd.events.ContainerDelete"
 
 /* Filters are ORed with each other; inside one, conditions are ANDed. Plain equality rather than one
  * topic~= regular expression: the same on every containerd release. */
-static const char *const ev_topics[] = {"/tasks/start", "/tasks/exit", "/tasks/oom"};
+static const char *const ev_topics[] = {"/tasks/start", "/tasks/exit", "/tasks/oom", "/containers/create",
+                                        "/containers/delete"};
 
 enum ev_reported { EV_REPORTED_NONE, EV_REPORTED_UP, EV_REPORTED_DOWN };
 
@@ -109,6 +112,10 @@ static int ev__decode_payload(const Ctd__V1__Any *any, struct ctd_event *ev, cha
                 desc = &ctd__v1__task_start__descriptor;
         else if (ev__type_is(any->type_url, EV_TYPE_OOM))
                 desc = &ctd__v1__task_oom__descriptor;
+        else if (ev__type_is(any->type_url, EV_TYPE_CREATE))
+                desc = &ctd__v1__container_create__descriptor;
+        else if (ev__type_is(any->type_url, EV_TYPE_DELETE))
+                desc = &ctd__v1__container_delete__descriptor;
         else
                 return 0;
 
@@ -135,9 +142,15 @@ static int ev__decode_payload(const Ctd__V1__Any *any, struct ctd_event *ev, cha
                 ev->kind = CTD_EVENT_TASK_START;
                 ev->pid = s->pid;
                 cid = s->container_id;
-        } else {
+        } else if (desc == &ctd__v1__task_oom__descriptor) {
                 ev->kind = CTD_EVENT_TASK_OOM;
                 cid = ((const Ctd__V1__TaskOOM *) m)->container_id;
+        } else if (desc == &ctd__v1__container_create__descriptor) {
+                ev->kind = CTD_EVENT_CONTAINER_CREATE;
+                cid = ((const Ctd__V1__ContainerCreate *) m)->id;
+        } else {
+                ev->kind = CTD_EVENT_CONTAINER_DELETE;
+                cid = ((const Ctd__V1__ContainerDelete *) m)->id;
         }
 
         if (!cid[0]) {

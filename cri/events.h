@@ -1,4 +1,5 @@
-/* containerd's task events (start, exit, OOM) from its Events/Subscribe stream: instant exit detection. */
+/* containerd's task events (start, exit, OOM) and container events (create, delete) from its
+ * Events/Subscribe stream: every CRI state change of a container or sandbox, as it happens. */
 #pragma once
 
 #include <stdbool.h>
@@ -11,6 +12,8 @@ enum ctd_event_kind {
         CTD_EVENT_TASK_START, /* the container's init process started */
         CTD_EVENT_TASK_EXIT,  /* the container's init process exited (exec processes are not reported) */
         CTD_EVENT_TASK_OOM,   /* the container's cgroup ran out of memory */
+        CTD_EVENT_CONTAINER_CREATE, /* a container or sandbox was created (CRI state CREATED) */
+        CTD_EVENT_CONTAINER_DELETE, /* a container or sandbox was removed */
 };
 
 struct ctd_event {
@@ -43,7 +46,7 @@ int ctd_events_start(const struct ctd_events_config *cfg, struct ctd_events **re
 struct ctd_events *ctd_events_stop(struct ctd_events *e);
 
 /* Decodes one streamed Envelope. Returns 1 and fills *ret (whose container_id points to *ret_container_id,
- * a copy the caller frees) for a task start, exit or OOM of namespace ns (NULL: any namespace); 0 for
+ * a copy the caller frees) for a task start, exit or OOM, or a container create or delete, of namespace ns (NULL: any namespace); 0 for
  * anything else (another namespace, another event type, an exec process's exit); -EBADMSG when buf is
  * not a valid Envelope or its payload not a valid event of its type; -ENOMEM. */
 int ctd_event_decode(const uint8_t *buf, size_t len, const char *ns, struct ctd_event *ret,

@@ -1,4 +1,5 @@
-/* Pod lifecycle events: a periodic relist of the runtime's sandboxes and containers, diffed per pod. */
+/* Pod lifecycle events: a relist of the runtime's sandboxes and containers, diffed per pod, woken by
+ * containerd's events; the periodic relist is the safety net under them. */
 #include "pleg.h"
 
 #include <pthread.h>
@@ -27,8 +28,9 @@ struct pleg {
         struct pleg_health health; /* under lock */
         char **uids;               /* under lock */
         struct ctd_events *events;
-        bool events_up; /* under lock */
-        int burst;      /* under lock: quick relists left after a runtime event */
+        bool events_up;         /* under lock */
+        int burst;              /* under lock: quick relists left after a runtime event */
+        int64_t quick_until_ms; /* under lock: relist every period_ms until then (after an event) */
 };
 
 /* Relists that follow an event: containerd's CRI plugin applies the same event to its own store a little
@@ -41,6 +43,7 @@ static void on_runtime_event(const struct ctd_event *ev, void *userdata)
         struct pleg *p = userdata;
         pthread_mutex_lock(&p->lock);
         p->burst = EVENT_BURST;
+        p->quick_until_ms = now_mono_ms() + p->cfg.event_quick_ms;
         p->kicked = true;
         pthread_cond_signal(&p->cond);
         pthread_mutex_unlock(&p->lock);
@@ -51,9 +54,10 @@ static void on_stream_state(bool connected, const char *why, void *userdata)
         struct pleg *p = userdata;
         pthread_mutex_lock(&p->lock);
         p->events_up = connected;
+        /* Up: events were lost while it was down, relist now. Down: the sleep's deadline shortens. */
+        p->kicked |= connected;
+        pthread_cond_signal(&p->cond);
         pthread_mutex_unlock(&p->lock);
-        if (connected) /* events were lost while it was down */
-                pleg_kick(p);
         if (p->cfg.on_events_state)
                 p->cfg.on_events_state(connected, why, p->cfg.userdata);
 }
@@ -165,6 +169,15 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         return 0;
 }
 
+/* Under lock: the relist period now. The long one only while events flow, the last relist succeeded and
+ * no event came in the last PLEG_EVENT_QUICK_MS. */
+static int64_t current_period(struct pleg *p, int64_t now)
+{
+        if (p->events_up && p->health.relist_ok && now >= p->quick_until_ms)
+                return p->cfg.evented_period_ms;
+        return p->cfg.period_ms;
+}
+
 static void *pleg_thread(void *arg)
 {
         struct pleg *p = arg;
@@ -185,6 +198,12 @@ static void *pleg_thread(void *arg)
                 p->health.last_relist_ms = now_mono_ms();
                 p->health.relist_duration_us =
                         (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
+                /* The threshold follows the period: long while events flow (a failed relist then retries
+                 * every period_ms, but the last success may be minutes old by design). A stream that goes
+                 * down wakes the sleep below, and the relist that follows sets upstream's 3 minutes. */
+                p->health.threshold_ms =
+                        p->events_up ? MAX(PLEG_RELIST_THRESHOLD_MS, 2 * p->cfg.evented_period_ms)
+                                     : PLEG_RELIST_THRESHOLD_MS;
                 if (r >= 0) {
                         p->health.last_ok_ms = p->health.last_relist_ms;
                         p->health.error[0] = 0;
@@ -199,14 +218,14 @@ static void *pleg_thread(void *arg)
                         p->cfg.on_relist(r >= 0, err, p->cfg.userdata);
                 pthread_mutex_lock(&p->lock);
 
-                /* Sleep until the next period or a kick; monotonic clock for the wait. */
-                int64_t deadline = start + p->cfg.period_ms;
-                if (p->burst > 0) {
+                /* Sleep until the next relist is due or a kick; monotonic clock for the wait. The period is
+                 * recomputed on every wake-up: the stream going down shortens it. */
+                bool quick = p->burst > 0;
+                if (quick)
                         p->burst--;
-                        deadline = start + EVENT_RETRY_MS;
-                }
                 while (!p->stop && !p->kicked) {
                         int64_t now = now_mono_ms();
+                        int64_t deadline = start + (quick ? EVENT_RETRY_MS : current_period(p, now));
                         if (now >= deadline)
                                 break;
                         cond_wait_ms(&p->cond, &p->lock, deadline - now);
@@ -225,9 +244,15 @@ int pleg_start(const struct pleg_config *cfg, struct pleg **ret)
         p->cfg = *cfg;
         if (p->cfg.period_ms <= 0)
                 p->cfg.period_ms = 1000;
+        if (p->cfg.evented_period_ms <= 0)
+                p->cfg.evented_period_ms = PLEG_EVENTED_PERIOD_MS;
+        p->cfg.evented_period_ms = MAX(p->cfg.evented_period_ms, p->cfg.period_ms);
+        if (p->cfg.event_quick_ms <= 0)
+                p->cfg.event_quick_ms = PLEG_EVENT_QUICK_MS;
         pthread_mutex_init(&p->lock, NULL);
         cond_init_monotonic(&p->cond);
         snprintf(p->health.error, sizeof p->health.error, "no relist yet");
+        p->health.threshold_ms = PLEG_RELIST_THRESHOLD_MS;
         r = pthread_create(&p->thread, NULL, pleg_thread, p);
         if (r == 0 && cfg->event_endpoint) {
                 struct ctd_events_config ec = {.endpoint = cfg->event_endpoint,
@@ -285,6 +310,18 @@ void pleg_get_health(struct pleg *p, struct pleg_health *ret)
         pthread_mutex_unlock(&p->lock);
 }
 
+/* A duration as Go prints one (time.Duration.String) for whole seconds: "3m0s", "10m0s", "1h0m0s", "45s". */
+static void go_duration(int64_t ms, char *buf, size_t len)
+{
+        long long s = ms / 1000, h = s / 3600, m = s / 60 % 60;
+        if (h)
+                snprintf(buf, len, "%lldh%lldm%llds", h, m, s % 60);
+        else if (m)
+                snprintf(buf, len, "%lldm%llds", m, s % 60);
+        else
+                snprintf(buf, len, "%llds", s);
+}
+
 bool pleg_health_check(const struct pleg_health *h, int64_t now_ms, const char *endpoint, char *buf,
                        size_t len)
 {
@@ -297,12 +334,14 @@ bool pleg_health_check(const struct pleg_health *h, int64_t now_ms, const char *
                 n = snprintf(buf, len, "[+]runtime ok\n");
         size_t used = n > 0 ? MIN((size_t) n, len) : 0;
         /* Upstream: only a successful relist counts as activity. */
-        if (h->last_ok_ms && now_ms - h->last_ok_ms > PLEG_RELIST_THRESHOLD_MS) {
+        int64_t threshold = h->threshold_ms > 0 ? h->threshold_ms : PLEG_RELIST_THRESHOLD_MS;
+        if (h->last_ok_ms && now_ms - h->last_ok_ms > threshold) {
+                char t[32];
+                go_duration(threshold, t, sizeof t);
                 snprintf(buf + used, len - used,
                          "[-]pleg failed: PLEG is not healthy: pleg was last seen active %llds ago; "
-                         "threshold is "
-                         "3m0s\n",
-                         (long long) (now_ms - h->last_ok_ms) / 1000);
+                         "threshold is %s\n",
+                         (long long) (now_ms - h->last_ok_ms) / 1000, t);
                 ok = false;
         }
         return ok;

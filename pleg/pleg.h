@@ -1,4 +1,5 @@
-/* Pod lifecycle events: a periodic relist of the runtime's sandboxes and containers, diffed per pod. */
+/* Pod lifecycle events: a relist of the runtime's sandboxes and containers, diffed per pod; event-driven
+ * while containerd's event stream is up (a rare safety relist), every period_ms while it is not. */
 #pragma once
 
 #include <stdbool.h>
@@ -13,13 +14,23 @@ struct pleg;
 
 /* Upstream's threshold: a relist not completed for this long makes the node unhealthy. */
 #define PLEG_RELIST_THRESHOLD_MS (3 * 60 * 1000)
+/* Upstream's evented PLEG: the relist period while events flow, and its threshold (twice the period,
+ * never below PLEG_RELIST_THRESHOLD_MS when the period is configured shorter). */
+#define PLEG_EVENTED_PERIOD_MS (300 * 1000)
+/* After any event the relist runs every period_ms for this long: containerd's CRI plugin applies an event
+ * to its own store a moment after publishing it, later still on a loaded machine. */
+#define PLEG_EVENT_QUICK_MS (10 * 1000)
 
 struct pleg_config {
         struct cri_client *cri;
-        int64_t period_ms;       /* 1000 */
-        int64_t call_timeout_ms; /* per CRI call */
-        /* Beyond upstream: containerd's task event stream on this endpoint (NULL: relist only). An exit
-         * or start relists at once; losing the stream falls back to the periodic relist. */
+        int64_t period_ms;         /* 1000: while the event stream is down (or there is none) */
+        int64_t evented_period_ms; /* PLEG_EVENTED_PERIOD_MS: while it is up */
+        int64_t event_quick_ms;    /* PLEG_EVENT_QUICK_MS: period_ms this long after every event */
+        int64_t call_timeout_ms;   /* per CRI call */
+        /* containerd's event stream on this endpoint (NULL: relist only). A task's start, exit or OOM and a
+         * container's creation or removal relist at once; while the stream is up the periodic relist
+         * runs every evented_period_ms (upstream's evented PLEG), and falls back to period_ms when the
+         * stream goes down, after a failed relist and for PLEG_EVENT_QUICK_MS after every event. */
         const char *event_endpoint;
         /* Called on the PLEG thread for each pod whose runtime state changed (appeared, changed, gone). */
         void (*on_pod_change)(const char *pod_uid, void *userdata);
@@ -45,7 +56,8 @@ struct pleg_health {
         int64_t last_ok_ms;     /* monotonic time of the last successful relist, 0 if none */
         int64_t last_relist_ms; /* monotonic time the last relist finished */
         int64_t relist_duration_us;
-        char error[1024]; /* the last failure's message */
+        int64_t threshold_ms; /* how long without a successful relist is unhealthy: longer while events flow */
+        char error[1024];     /* the last failure's message */
 };
 void pleg_get_health(struct pleg *p, struct pleg_health *ret);
 /* Judges a health snapshot at time now_ms: writes healthz lines ("[+]runtime ok", "[-]pleg failed: PLEG is

@@ -35,6 +35,7 @@ void config_init_defaults(struct cubelet_config *c)
         c->runtime_timeout_ms = 120000;
         c->workers = 4;
         c->relist_ms = 1000;
+        c->evented_relist_ms = 300 * 1000;
         c->runtime_events = true;
         c->register_node = true;
         c->log_max_size = 10 << 20;
@@ -1020,6 +1021,7 @@ enum {
         OPT_NODE_IP,
         OPT_RUNTIME_EVENTS,
         OPT_RELIST,
+        OPT_EVENTED_RELIST,
         OPT_KUBECONFIG,
         OPT_BOOTSTRAP_KUBECONFIG,
         OPT_CERT_DIR,
@@ -1106,6 +1108,7 @@ static const struct option options[] = {
         {"node-ip", required_argument, NULL, OPT_NODE_IP},
         {"runtime-event-stream", required_argument, NULL, OPT_RUNTIME_EVENTS},
         {"pleg-relist-period", required_argument, NULL, OPT_RELIST},
+        {"pleg-evented-relist-period", required_argument, NULL, OPT_EVENTED_RELIST},
         {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
         {"bootstrap-kubeconfig", required_argument, NULL, OPT_BOOTSTRAP_KUBECONFIG},
         {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
@@ -1204,7 +1207,9 @@ static void usage(FILE *f)
               "work gets\n"
               "                                     one at once [4]\n"
               "  --runtime-event-stream BOOL        containerd's task events for instant exits [true]\n"
-              "  --pleg-relist-period DURATION      the runtime relist, the safety net under events [1s]\n"
+              "  --pleg-relist-period DURATION      the runtime relist while its event stream is down [1s]\n"
+              "  --pleg-evented-relist-period DURATION\n"
+              "                                     the safety relist while events flow [5m]\n"
               "  --kubeconfig FILE                  the API server and credentials; none: standalone "
               "[none]\n"
               "  --bootstrap-kubeconfig FILE        TLS bootstrap: credentials to request a client "
@@ -1607,6 +1612,11 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                         if (parse_duration_ms(optarg, &ms) < 0 || ms < 100)
                                 return flag_error(name, optarg, "expected a duration of at least 100ms");
                         c->relist_ms = ms;
+                        break;
+                case OPT_EVENTED_RELIST:
+                        if (parse_duration_ms(optarg, &ms) < 0 || ms < 100)
+                                return flag_error(name, optarg, "expected a duration of at least 100ms");
+                        c->evented_relist_ms = ms;
                         break;
                 case OPT_MANIFEST_URL:
                         if (optarg[0] && manifest_url_problem(optarg))

@@ -31,6 +31,7 @@ struct cubelet_config {
         int64_t sync_ms;            /* syncFrequency */
         int64_t runtime_timeout_ms; /* runtimeRequestTimeout */
         int64_t relist_ms;          /* --pleg-relist-period [1s] */
+        int64_t evented_relist_ms;  /* --pleg-evented-relist-period [5m]: while the event stream is up */
         bool runtime_events;        /* --runtime-event-stream: containerd's event stream for instant exits */
         int workers;                /* pod worker threads */
         /* The manifest URL source: none without staticPodURL. */

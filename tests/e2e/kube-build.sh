@@ -3,7 +3,9 @@
 # package (1.20.2): kube-apiserver (Debian ships no binary package of it) and a matching kubectl.
 # Installs etcd-server, openssl and the Go toolchain with apt. Idempotent; does nothing when the cache is
 # good. Prints the kube-apiserver path on stdout; kubectl sits beside it.
-#   kube-build.sh            (root; env KUBE_E2E_CACHE overrides the cache directory)
+#   kube-build.sh [TOOL...]  (root; env KUBE_E2E_CACHE overrides the cache directory)
+# TOOLs are more binaries from the same tree, built into the same cache in the same make: kubelet (the
+# upstream reference for bench/), kubeadm, kube-controller-manager, kube-scheduler.
 set -euo pipefail
 
 VERSION=1.20.2
@@ -16,7 +18,22 @@ SRC_LIST=/etc/apt/sources.list.d/cubelet-e2e-src.sources
 log() { echo "kube-build.sh: $*" >&2; }
 apiserver_ok() { [ -x "$APISERVER" ] && "$APISERVER" --version 2>/dev/null | grep -q "v$VERSION\$"; }
 kubectl_ok() { [ -x "$KUBECTL" ] && "$KUBECTL" version --client --short 2>/dev/null | grep -q "v$VERSION\$"; }
-cache_ok() { apiserver_ok && kubectl_ok && command -v etcd >/dev/null && command -v openssl >/dev/null; }
+EXTRA=()
+for t in "$@"; do
+  case "$t" in
+    kubelet | kubeadm | kube-controller-manager | kube-scheduler) EXTRA+=("$t") ;;
+    *) log "unknown tool '$t' (kubelet, kubeadm, kube-controller-manager, kube-scheduler)"; exit 2 ;;
+  esac
+done
+tool_version() { if [ "$1" = kubeadm ]; then "$CACHE/$1" version -o short; else "$CACHE/$1" --version; fi; }
+tool_ok() { [ -x "$CACHE/$1" ] && tool_version "$1" 2>/dev/null | grep -q "v$VERSION\$"; }
+extra_ok() {
+  local t
+  for t in ${EXTRA[@]+"${EXTRA[@]}"}; do tool_ok "$t" || return 1; done
+}
+cache_ok() {
+  apiserver_ok && kubectl_ok && extra_ok && command -v etcd >/dev/null && command -v openssl >/dev/null
+}
 
 if cache_ok; then
   echo "$APISERVER"
@@ -95,8 +112,12 @@ if ! kubectl_ok; then
   fi
 fi
 
-if ! apiserver_ok; then
-  log "building kube-apiserver $VERSION from source (minutes; log in $scratch/build.log)"
+# what make builds: kube-apiserver when it is not good, and every TOOL that is not
+WHAT=()
+apiserver_ok || WHAT+=(kube-apiserver)
+for t in ${EXTRA[@]+"${EXTRA[@]}"}; do tool_ok "$t" || WHAT+=("$t"); done
+if [ ${#WHAT[@]} -gt 0 ]; then
+  log "building ${WHAT[*]} $VERSION from source (minutes; log in $scratch/build.log)"
   start=$(date +%s)
   apt-cache showsrc kubernetes 2>/dev/null | grep -q "^Version: .*$VERSION" || apt_update
   (cd "$scratch" && apt-get source -q kubernetes >"$scratch/source.log" 2>&1) || {
@@ -113,14 +134,16 @@ if ! apiserver_ok; then
     export PATH="/usr/lib/go/bin:$PATH"
     mkdir -p .go/src/k8s.io "$HOME"
     [ -L .go/src/k8s.io/kubernetes ] || ln -s ../../.. .go/src/k8s.io/kubernetes
-    make WHAT=cmd/kube-apiserver
+    make WHAT="${WHAT[*]/#/cmd/}"
   ) >"$scratch/build.log" 2>&1 || {
     tail -n 40 "$scratch/build.log" >&2
     exit 1
   }
-  install -m 0755 "$src/_output/bin/kube-apiserver" "$APISERVER.tmp"
-  mv -f "$APISERVER.tmp" "$APISERVER"
-  log "built $APISERVER in $(($(date +%s) - start)) s"
+  for t in "${WHAT[@]}"; do
+    install -m 0755 "$src/_output/bin/$t" "$CACHE/$t.tmp"
+    mv -f "$CACHE/$t.tmp" "$CACHE/$t"
+  done
+  log "built ${WHAT[*]} into $CACHE in $(($(date +%s) - start)) s"
 fi
 
 cache_ok || { log "the cache at $CACHE is still not usable"; exit 1; }

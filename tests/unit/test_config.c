@@ -130,6 +130,8 @@ static void test_defaults(void **state)
         assert_int_equal(c.sync_ms, 60000);
         assert_int_equal(c.runtime_timeout_ms, 120000);
         assert_int_equal(c.workers, 4);
+        assert_int_equal(c.relist_ms, 1000);
+        assert_int_equal(c.evented_relist_ms, 300000);
         assert_int_equal(c.verbosity, 0);
         assert_non_null(c.node_name);
         assert_true(c.node_name[0]);
@@ -155,8 +157,11 @@ static void test_flags(void **state)
                                "unix:///run/crio/crio.sock", "--root-dir", "/srv/cubelet",
                                "--pod-logs-dir=/srv/logs", "--healthz-port", "0", "--healthz-bind-address",
                                "0.0.0.0", "--file-check-frequency", "5s", "--sync-frequency=1m30s",
-                               "--runtime-request-timeout", "250ms", "--pod-workers", "8", NULL),
+                               "--runtime-request-timeout", "250ms", "--pod-workers", "8",
+                               "--pleg-relist-period", "500ms", "--pleg-evented-relist-period=2m", NULL),
                          0);
+        assert_int_equal(c.relist_ms, 500);
+        assert_int_equal(c.evented_relist_ms, 120000);
         assert_string_equal(c.static_pod_path, "/etc/kubernetes/manifests");
         assert_string_equal(c.runtime_endpoint, "unix:///run/crio/crio.sock");
         assert_string_equal(c.root_dir, "/srv/cubelet");
@@ -375,6 +380,8 @@ static void test_bad_flags(void **state)
                 {"--file-check-frequency", "0s"},
                 {"--file-check-frequency", "20"},
                 {"--sync-frequency", "soon"},
+                {"--pleg-evented-relist-period", "50ms"},
+                {"--pleg-evented-relist-period", "often"},
                 {"--runtime-request-timeout", "-1s"},
                 {"--container-runtime-endpoint", ""},
                 {"--hostname-override", ""},

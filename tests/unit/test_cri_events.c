@@ -26,8 +26,10 @@
 #include <grpc/support/time.h>
 
 #include "containerd_events.pb-c.h"
+#include "cri.h"
 #include "events.h"
 #include "macro.h"
+#include "pleg.h"
 #include "util.h"
 
 #define NS         "k8s.io"
@@ -155,6 +157,38 @@ static void test_decode_start_oom(void **state)
         assert_int_equal(ctd_event_decode(buf2, len, NULL, &ev, &cid2), 1);
         assert_int_equal(ev.kind, CTD_EVENT_TASK_OOM);
         assert_string_equal(ev.container_id, "c3");
+}
+
+/* A container's (or sandbox's) creation and removal: the id is all that is read. */
+static void test_decode_container(void **state)
+{
+        _cleanup_free_ uint8_t *buf = NULL, *buf2 = NULL;
+        _cleanup_free_ char *cid = NULL, *cid2 = NULL;
+        Ctd__V1__ContainerCreate c = CTD__V1__CONTAINER_CREATE__INIT;
+        Ctd__V1__ContainerDelete d = CTD__V1__CONTAINER_DELETE__INIT;
+        struct ctd_event ev;
+        size_t len;
+
+        c.id = (char *) "sb1";
+        len = pack_envelope(NS, "/containers/create", "containerd.events.ContainerCreate", &c.base, &buf);
+        assert_int_equal(ctd_event_decode(buf, len, NS, &ev, &cid), 1);
+        assert_int_equal(ev.kind, CTD_EVENT_CONTAINER_CREATE);
+        assert_string_equal(ev.container_id, "sb1");
+        assert_int_equal(ev.pid, 0);
+
+        d.id = (char *) "c9";
+        len = pack_envelope(NS, "/containers/delete", "containerd.events.ContainerDelete", &d.base, &buf2);
+        assert_int_equal(ctd_event_decode(buf2, len, NS, &ev, &cid2), 1);
+        assert_int_equal(ev.kind, CTD_EVENT_CONTAINER_DELETE);
+        assert_string_equal(ev.container_id, "c9");
+
+        /* An empty id is no event we could act on. */
+        uint8_t *b3;
+        d.id = (char *) "";
+        len = pack_envelope(NS, "/containers/delete", "containerd.events.ContainerDelete", &d.base, &b3);
+        char *cid3 = NULL;
+        assert_int_equal(ctd_event_decode(b3, len, NS, &ev, &cid3), -EBADMSG);
+        free(b3);
 }
 
 /* Envelopes that are valid but not for us: nothing is returned and the outputs are untouched. */
@@ -700,10 +734,12 @@ static void test_fake_stream(void **state)
         assert_int_equal(rec_count(&r), 2);
 
         pthread_mutex_lock(&f.lock);
-        assert_int_equal(f.n_filters, 3);
+        assert_int_equal(f.n_filters, 5);
         assert_string_equal(f.filters[0], "topic==\"/tasks/start\",namespace==\"k8s.io\"");
         assert_string_equal(f.filters[1], "topic==\"/tasks/exit\",namespace==\"k8s.io\"");
         assert_string_equal(f.filters[2], "topic==\"/tasks/oom\",namespace==\"k8s.io\"");
+        assert_string_equal(f.filters[3], "topic==\"/containers/create\",namespace==\"k8s.io\"");
+        assert_string_equal(f.filters[4], "topic==\"/containers/delete\",namespace==\"k8s.io\"");
         pthread_mutex_unlock(&f.lock);
 
         /* The server goes away, then comes back on the same socket. */
@@ -941,8 +977,11 @@ static void test_ctd_exit(void **state)
 
         assert_int_equal(ctr_run_exit("evtest", 7), 7);
         t_done = now_ms();
+        assert_true(rec_wait_event(&r, CTD_EVENT_CONTAINER_CREATE, "evtest", 0, 5000, NULL));
         assert_true(rec_wait_event(&r, CTD_EVENT_TASK_START, "evtest", 0, 5000, &start));
         assert_true(rec_wait_event(&r, CTD_EVENT_TASK_EXIT, "evtest", 0, 5000, &x));
+        /* ctr run --rm removes the container: its deletion is seen too */
+        assert_true(rec_wait_event(&r, CTD_EVENT_CONTAINER_DELETE, "evtest", 0, 5000, NULL));
         assert_int_equal(x.exit_status, 7);
         assert_true(x.exited_at_ns > 0);
         print_message("containerd: exit seen %.3f ms after the shim stamped it (exited_at); "
@@ -1021,18 +1060,154 @@ static void test_ctd_restart(void **state)
         rec_destroy(&r2);
 }
 
+/* ---- the event-driven PLEG on the real containerd ------------------------------------------------ */
+
+struct relists {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        int n, failed;
+};
+
+static void count_relist(bool ok, const char *error, void *userdata)
+{
+        struct relists *c = userdata;
+        pthread_mutex_lock(&c->lock);
+        c->n++;
+        c->failed += !ok;
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+}
+
+static void no_pod_change(const char *uid, void *userdata)
+{
+}
+
+static int relists_seen(struct relists *c, int *failed)
+{
+        pthread_mutex_lock(&c->lock);
+        int n = c->n;
+        if (failed)
+                *failed = c->failed;
+        pthread_mutex_unlock(&c->lock);
+        return n;
+}
+
+/* Waits up to timeout_ms for more than `after` relists (failed ones only when failed_only). */
+static bool wait_relists(struct relists *c, int after, bool failed_only, int64_t timeout_ms)
+{
+        int64_t until = now_ms() + timeout_ms;
+        for (;;) {
+                int failed, n = relists_seen(c, &failed);
+                if ((failed_only ? failed : n) > after)
+                        return true;
+                if (now_ms() >= until)
+                        return false;
+                sleep_ms(20);
+        }
+}
+
+/* Waits up to timeout_ms for a quiet spell: quiet_ms without any relist. */
+static bool wait_quiet(struct relists *c, int64_t quiet_ms, int64_t timeout_ms)
+{
+        int64_t until = now_ms() + timeout_ms;
+        while (now_ms() < until) {
+                int before = relists_seen(c, NULL);
+                sleep_ms(quiet_ms);
+                if (relists_seen(c, NULL) == before)
+                        return true;
+        }
+        return false;
+}
+
+/* The stream comes up (within 15 s), the relists stop once the quick ones are over, the last one succeeded
+ * and the threshold is the long one (twice the evented period of 200 s). */
+static void assert_evented(struct pleg *p, struct relists *c, struct pleg_health *h)
+{
+        int64_t t0 = now_ms();
+        while (!pleg_events_connected(p) && now_ms() - t0 < 15000)
+                sleep_ms(20);
+        assert_true(pleg_events_connected(p));
+        assert_true(wait_quiet(c, 1500, 20000));
+        pleg_get_health(p, h);
+        assert_true(h->relist_ok);
+        assert_int_equal(h->threshold_ms, 400 * 1000);
+}
+
+/* While the event stream is up the relist is rare (its period here is 200 s), and an event relists at once;
+ * containerd going away brings back the short period (200 ms here) and upstream's 3-minute threshold, its
+ * return the long period and the longer threshold. */
+static void test_ctd_pleg_evented(void **state)
+{
+        struct relists c = {.n = 0};
+        struct cri_client *cri;
+        struct pleg *p;
+        struct pleg_health h;
+        char endpoint[160];
+
+        NEED_CONTAINERD();
+        pthread_mutex_init(&c.lock, NULL);
+        pthread_cond_init(&c.cond, NULL);
+        snprintf(endpoint, sizeof endpoint, "unix://%s", ctd_sock);
+        assert_int_equal(cri_client_new(endpoint, 5000, &cri), 0);
+        struct pleg_config pc = {.cri = cri,
+                                 .period_ms = 200,
+                                 .evented_period_ms = 200 * 1000,
+                                 .event_quick_ms = 300,
+                                 .call_timeout_ms = 2000,
+                                 .event_endpoint = endpoint,
+                                 .on_pod_change = no_pod_change,
+                                 .on_relist = count_relist,
+                                 .userdata = &c};
+        assert_int_equal(pleg_start(&pc, &p), 0);
+
+        /* Up: once the start-up's quick relists are over, nothing relists for seconds. */
+        assert_evented(p, &c, &h);
+
+        /* A container's life (create, start, exit, delete) relists at once, then it is quiet again. */
+        int before = relists_seen(&c, NULL);
+        assert_int_equal(ctr_run_exit("evpleg", 4), 4);
+        assert_true(wait_relists(&c, before, false, 5000));
+        assert_true(wait_quiet(&c, 1500, 20000));
+
+        /* containerd stops: relists every 200 ms again, failing; the threshold is upstream's 3 minutes. */
+        int failed;
+        relists_seen(&c, &failed);
+        assert_int_equal(ctd_stop(false), 0);
+        assert_true(wait_relists(&c, failed + 5, true, 15000));
+        pleg_get_health(p, &h);
+        assert_false(h.relist_ok);
+        assert_int_equal(h.threshold_ms, PLEG_RELIST_THRESHOLD_MS);
+        char buf[512];
+        assert_true(!pleg_health_check(&h, h.last_ok_ms + PLEG_RELIST_THRESHOLD_MS + 1000, "e", buf,
+                                       sizeof buf));
+        assert_non_null(strstr(buf, "threshold is 3m0s"));
+
+        /* Back: the stream comes up again, the relist succeeds, and the long period returns. */
+        assert_int_equal(ctd_start(), 0);
+        assert_evented(p, &c, &h);
+        assert_true(!pleg_health_check(&h, h.last_ok_ms + 401 * 1000, "e", buf, sizeof buf));
+        assert_non_null(strstr(buf, "threshold is 6m40s"));
+
+        assert_null(pleg_stop(p));
+        cri_client_free(cri);
+        pthread_cond_destroy(&c.cond);
+        pthread_mutex_destroy(&c.lock);
+}
+
 int main(void)
 {
         const struct CMUnitTest unit[] = {
-                cmocka_unit_test(test_decode_exit),    cmocka_unit_test(test_decode_start_oom),
-                cmocka_unit_test(test_decode_ignored), cmocka_unit_test(test_decode_variants),
-                cmocka_unit_test(test_decode_bad),     cmocka_unit_test(test_start_invalid),
-                cmocka_unit_test(test_absent),         cmocka_unit_test(test_fake_stream),
-                cmocka_unit_test(test_fake_idle),      cmocka_unit_test(test_fake_unimplemented),
+                cmocka_unit_test(test_decode_exit),        cmocka_unit_test(test_decode_start_oom),
+                cmocka_unit_test(test_decode_container),   cmocka_unit_test(test_decode_ignored),
+                cmocka_unit_test(test_decode_variants),    cmocka_unit_test(test_decode_bad),
+                cmocka_unit_test(test_start_invalid),      cmocka_unit_test(test_absent),
+                cmocka_unit_test(test_fake_stream),        cmocka_unit_test(test_fake_idle),
+                cmocka_unit_test(test_fake_unimplemented),
         };
         const struct CMUnitTest containerd[] = {
                 cmocka_unit_test(test_ctd_exit),
                 cmocka_unit_test(test_ctd_restart),
+                cmocka_unit_test(test_ctd_pleg_evented),
         };
         int r;
 

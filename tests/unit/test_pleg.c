@@ -1,4 +1,5 @@
-/* PLEG health as /healthz judges it: the runtime's last relist, and upstream's 3-minute threshold. */
+/* PLEG health as /healthz judges it: the runtime's last relist, and upstream's thresholds (3 minutes; 10
+ * while events flow). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,6 +45,25 @@ static void test_pleg_not_healthy_after_three_minutes(void **state)
         assert_true(pleg_health_check(&h, 1000 + PLEG_RELIST_THRESHOLD_MS, "e", buf, sizeof buf));
 }
 
+/* While events flow the relist is rare and the threshold longer (upstream's evented PLEG: 10 minutes for a
+ * 5-minute period), printed as Go prints a duration. */
+static void test_evented_threshold(void **state)
+{
+        struct pleg_health h = {
+                .relist_ok = true, .last_ok_ms = 1000, .threshold_ms = 2 * PLEG_EVENTED_PERIOD_MS};
+        char buf[512];
+        assert_true(pleg_health_check(&h, 1000 + PLEG_EVENTED_PERIOD_MS + 5000, "e", buf, sizeof buf));
+        assert_string_equal(buf, "[+]runtime ok\n");
+        assert_false(pleg_health_check(&h, 1000 + 2 * PLEG_EVENTED_PERIOD_MS + 1000, "e", buf, sizeof buf));
+        assert_non_null(strstr(buf, "pleg was last seen active 601s ago; threshold is 10m0s"));
+        h.threshold_ms = 2 * 3600 * 1000 + 61 * 1000;
+        assert_false(pleg_health_check(&h, 1000 + h.threshold_ms + 1, "e", buf, sizeof buf));
+        assert_non_null(strstr(buf, "threshold is 2h1m1s"));
+        h.threshold_ms = 45 * 1000;
+        assert_false(pleg_health_check(&h, 1000 + h.threshold_ms + 1, "e", buf, sizeof buf));
+        assert_non_null(strstr(buf, "threshold is 45s"));
+}
+
 static void test_small_buffer(void **state)
 {
         struct pleg_health h = {.relist_ok = false, .last_ok_ms = 1};
@@ -59,6 +79,7 @@ int main(void)
                 cmocka_unit_test(test_healthy),
                 cmocka_unit_test(test_runtime_down),
                 cmocka_unit_test(test_pleg_not_healthy_after_three_minutes),
+                cmocka_unit_test(test_evented_threshold),
                 cmocka_unit_test(test_small_buffer),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
