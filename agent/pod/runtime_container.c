@@ -505,6 +505,10 @@ int remove_container(const struct sync_ctx *ctx, const char *id)
         if (CRI_CALL(ctx->cri, RuntimeService, ContainerStatus, container_status, &sreq, &sresp,
                      ctx->timeout_ms, &err) < 0)
                 sresp = NULL;
+        /* The runtime refuses to remove a container in unknown state: it may still run. Stopped first. */
+        if (sresp && sresp->status &&
+            sresp->status->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN)
+                (void) stop_container(ctx, id, 0, &err);
         int r = CRI_CALL(ctx->cri, RuntimeService, RemoveContainer, remove_container, &req, &resp,
                          ctx->timeout_ms, &err);
         /* A removed container's log goes with it, rotated files too (upstream's removeContainerLog): a

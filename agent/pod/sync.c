@@ -238,6 +238,11 @@ static void compute_pod_actions(const struct sync_ctx *ctx, const struct pod *po
                                 pa->act[i] = RESTART;
                         }
                 } else {
+                        /* Unknown (containerd died in the middle of its start): it may run after all, so
+                         * it is stopped before anything else, never left beside a new instance (upstream
+                         * since 1.23: "always try killing it before restart"). */
+                        if (l->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN)
+                                pa->to_stop[pa->n_stop++] = l;
                         bool known = container_exit_info(ctx, l->id, &pa->ex[i]) >= 0;
                         pa->act[i] = policy_restarts(pod, &pa->ex[i], known) ? RESTART : DONE;
                 }
