@@ -133,6 +133,27 @@ static char *container_violation(const struct pod *pod, const json_t *ps)
         return NULL;
 }
 
+bool ev_pod_has_local_limits(const struct pod *pod)
+{
+        for (size_t i = 0; i < pod->n_containers; i++)
+                if (pod->containers[i].eph_limit >= 0)
+                        return true;
+        for (size_t i = 0; i < pod->n_init_containers; i++)
+                if (pod->init_containers[i].eph_limit >= 0)
+                        return true;
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(json_object_get(pod->json, "spec"), "volumes"), i, v)
+        {
+                const char *limit =
+                        json_string_value(json_object_get(json_object_get(v, "emptyDir"), "sizeLimit"));
+                int64_t milli;
+                if (limit && parse_quantity_milli(limit, &milli) >= 0 && milli > 0)
+                        return true;
+        }
+        return false;
+}
+
 char *ev_local_storage_violation(const struct pod *pod, const json_t *summary)
 {
         const json_t *ps = ev_pod_stats(summary, pod->uid);

@@ -195,10 +195,12 @@ bool eviction_manager_evicted(struct eviction_manager *ev, const char *uid, char
 
 /* ---- one pass ---- */
 
-static json_t *summary_get(struct eviction_manager *ev)
+/* The Summary, with the pods' part only when asked (ranking, local storage limits): the node's alone is
+ * all the signals need, and much cheaper with many pods. */
+static json_t *summary_get(struct eviction_manager *ev, bool pods)
 {
         _cleanup_free_ char *err = NULL;
-        json_t *s = stats_summary(ev->c.stats, false, &err);
+        json_t *s = pods ? stats_summary(ev->c.stats, false, &err) : stats_summary_node(ev->c.stats, &err);
         if (!s)
                 log_error("Eviction manager: failed to get summary stats", "err=\"%s\"", log_q(err));
         return s;
@@ -222,7 +224,7 @@ static bool reclaim_node_level(struct eviction_manager *ev, enum ev_signal signa
                          "signal=\"%s\" "
                          "step=\"images\" err=\"%s\"",
                          ev_signal_name(signal), strerror(-r));
-        json_t *s = summary_get(ev);
+        json_t *s = summary_get(ev, false);
         if (!s)
                 return false;
         struct ev_observation obs[EV_SIGNAL_MAX];
@@ -330,9 +332,23 @@ static bool evict_one(struct eviction_manager *ev, const struct ev_threshold *t,
 }
 
 /* Upstream's synchronize; returns the evicted pod's UID (caller frees) or NULL. */
+/* Whether any active pod has a local storage limit (its usage is checked every pass, as upstream). */
+static bool any_local_limits(struct eviction_manager *ev)
+{
+        struct pod **pods = NULL;
+        size_t n = ev->c.active_pods ? ev->c.active_pods(ev->c.userdata, &pods) : 0;
+        bool any = false;
+        for (size_t i = 0; i < n; i++) {
+                any |= ev_pod_has_local_limits(pods[i]);
+                pod_unref(pods[i]);
+        }
+        free(pods);
+        return any;
+}
+
 static char *synchronize(struct eviction_manager *ev)
 {
-        json_t *summary = summary_get(ev);
+        json_t *summary = summary_get(ev, false);
         if (!summary)
                 return NULL;
         notifiers_update(ev, summary);
@@ -372,9 +388,22 @@ static char *synchronize(struct eviction_manager *ev)
         if (changed && ev->c.conditions_changed)
                 ev->c.conditions_changed(ev->c.userdata);
 
+        /* The pods' usage, when something will look at it: a threshold to act on, or a limit to check. */
+        int pick = ev_pick_threshold(ev->t, ev->n, act);
+        if (pick >= 0 || any_local_limits(ev)) {
+                json_t *full = summary_get(ev, true);
+                if (!full) {
+                        free(act);
+                        json_decref(summary);
+                        return NULL;
+                }
+                json_decref(summary);
+                summary = full;
+        }
         char *uid = NULL;
         /* Local storage limits first; when they evicted, nothing else this pass (as upstream). */
-        int pick = local_storage_eviction(ev, summary, &uid) ? -1 : ev_pick_threshold(ev->t, ev->n, act);
+        if (local_storage_eviction(ev, summary, &uid))
+                pick = -1;
         if (pick >= 0) {
                 const struct ev_threshold *t = &ev->t[pick];
                 _cleanup_free_ char *desc = ev_threshold_format(t);

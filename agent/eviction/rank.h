@@ -40,6 +40,9 @@ const json_t *ev_pod_stats(const json_t *summary, const char *uid);
  * 20Mi. "; a container's: "Container c exceeded its local ephemeral storage limit "10Mi". "), or NULL.
  * Caller frees. (local_storage.c) */
 char *ev_local_storage_violation(const struct pod *pod, const json_t *summary);
+/* Whether the pod has any local storage limit to check (an ephemeral-storage limit on a container or an init
+ * container, an emptyDir sizeLimit): only then does its usage matter outside of ranking. */
+bool ev_pod_has_local_limits(const struct pod *pod);
 
 /* Upstream's eviction Admit under the given conditions: false with the message "The node had condition:
  * [MemoryPressure]. " when refused. */

@@ -816,6 +816,28 @@ json_t *stats_summary(struct stats *s, bool only_cpu_and_memory, char **err)
         return sum;
 }
 
+json_t *stats_summary_node(struct stats *s, char **err)
+{
+        int64_t now = now_real_ns();
+        _cleanup_free_ char *image_mount = NULL;
+        /* The runtime not answering is an error here too, as for the whole Summary. */
+        json_t *image_fs = image_fs_json(s, now, &image_mount);
+        if (!image_fs && s->c.cri) {
+                Runtime__V1__VersionRequest req = RUNTIME__V1__VERSION_REQUEST__INIT;
+                _cleanup_cri_ Runtime__V1__VersionResponse *resp = NULL;
+                struct cri_error cerr = {0};
+                int r = CRI_CALL(s->c.cri, RuntimeService, Version, version, &req, &resp, s->c.timeout_ms,
+                                 &cerr);
+                if (r < 0) {
+                        *err = xstrdup(cerr.msg[0] ? cerr.msg : strerror(-r));
+                        return NULL;
+                }
+        }
+        json_t *sum = json_pack("{s:o, s:[]}", "node", node_json(s, now, false, image_fs), "pods");
+        json_decref(image_fs);
+        return sum;
+}
+
 /* ---- /metrics/resource ---- */
 
 /* A label value as Prometheus text wants it: backslash, quote and newline escaped. */

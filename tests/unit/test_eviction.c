@@ -411,6 +411,23 @@ static void test_local_storage(void **state)
         assert_string_equal(m3, "Container w exceeded its local ephemeral storage limit \"4Mi\". ");
         assert_null(m4);
         assert_null(m5);
+        /* Only pods with a limit need their usage every pass; an init container's limit counts, an emptyDir
+         * without a sizeLimit does not. */
+        assert_true(ev_pod_has_local_limits(ed));
+        assert_true(ev_pod_has_local_limits(pod));
+        assert_true(ev_pod_has_local_limits(ctr));
+        assert_false(ev_pod_has_local_limits(nostats));
+        struct pod *init = mk_pod("init", "api",
+                                  "{\"initContainers\": [{\"name\": \"i\", \"image\": \"busybox\", "
+                                  "\"resources\": {\"limits\": {\"ephemeral-storage\": \"1Mi\"}}}],"
+                                  "\"containers\": [{\"name\": \"c\", \"image\": \"busybox\"}]}");
+        struct pod *plain = mk_pod("plain", "api",
+                                   "{\"containers\": [{\"name\": \"c\", \"image\": \"busybox\"}], "
+                                   "\"volumes\": [{\"name\": \"v\", \"emptyDir\": {}}]}");
+        assert_true(ev_pod_has_local_limits(init));
+        assert_false(ev_pod_has_local_limits(plain));
+        pod_unref(init);
+        pod_unref(plain);
         pod_unref(ed);
         pod_unref(pod);
         pod_unref(ctr);
