@@ -307,12 +307,9 @@ static bool node_ready(void *ud, char *msg, size_t len)
         pleg_get_health(a->pleg, &h);
         if (!h.relist_ok || atomic_load(&a->runtime_down))
                 used += (size_t) snprintf(msg, len, "container runtime is down");
-        if (h.last_ok_ms && now - h.last_ok_ms > 180000 && used < len)
-                used += (size_t) snprintf(
-                        msg + used, len - used,
-                        "%sPLEG is not healthy: pleg was last seen active %llds ago; threshold "
-                        "is 3m0s",
-                        used ? ", " : "", (long long) (now - h.last_ok_ms) / 1000);
+        char stale[256];
+        if (used < len && pleg_health_stale(&h, now, stale, sizeof stale))
+                used += (size_t) snprintf(msg + used, len - used, "%s%s", used ? ", " : "", stale);
         char net[2048];
         if (used < len && !network_ready(a->network, net, sizeof net))
                 used += (size_t) snprintf(msg + used, len - used,

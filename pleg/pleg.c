@@ -54,6 +54,8 @@ static void on_stream_state(bool connected, const char *why, void *userdata)
         struct pleg *p = userdata;
         pthread_mutex_lock(&p->lock);
         p->events_up = connected;
+        if (!connected) /* the 3 minutes start now, not at a relist that may be minutes old by design */
+                p->health.fallback_ms = now_mono_ms();
         /* Up: events were lost while it was down, relist now. Down: the sleep's deadline shortens. */
         p->kicked |= connected;
         pthread_cond_signal(&p->cond);
@@ -322,6 +324,19 @@ static void go_duration(int64_t ms, char *buf, size_t len)
                 snprintf(buf, len, "%llds", s);
 }
 
+bool pleg_health_stale(const struct pleg_health *h, int64_t now_ms, char *buf, size_t len)
+{
+        int64_t threshold = h->threshold_ms > 0 ? h->threshold_ms : PLEG_RELIST_THRESHOLD_MS;
+        /* Upstream: only a successful relist counts as activity (strictly greater than the threshold). */
+        if (!h->last_ok_ms || now_ms - MAX(h->last_ok_ms, h->fallback_ms) <= threshold)
+                return false;
+        char t[32];
+        go_duration(threshold, t, sizeof t);
+        snprintf(buf, len, "PLEG is not healthy: pleg was last seen active %llds ago; threshold is %s",
+                 (long long) (now_ms - h->last_ok_ms) / 1000, t);
+        return true;
+}
+
 bool pleg_health_check(const struct pleg_health *h, int64_t now_ms, const char *endpoint, char *buf,
                        size_t len)
 {
@@ -333,15 +348,9 @@ bool pleg_health_check(const struct pleg_health *h, int64_t now_ms, const char *
         } else
                 n = snprintf(buf, len, "[+]runtime ok\n");
         size_t used = n > 0 ? MIN((size_t) n, len) : 0;
-        /* Upstream: only a successful relist counts as activity. */
-        int64_t threshold = h->threshold_ms > 0 ? h->threshold_ms : PLEG_RELIST_THRESHOLD_MS;
-        if (h->last_ok_ms && now_ms - h->last_ok_ms > threshold) {
-                char t[32];
-                go_duration(threshold, t, sizeof t);
-                snprintf(buf + used, len - used,
-                         "[-]pleg failed: PLEG is not healthy: pleg was last seen active %llds ago; "
-                         "threshold is %s\n",
-                         (long long) (now_ms - h->last_ok_ms) / 1000, t);
+        char stale[256];
+        if (pleg_health_stale(h, now_ms, stale, sizeof stale)) {
+                snprintf(buf + used, len - used, "[-]pleg failed: %s\n", stale);
                 ok = false;
         }
         return ok;

@@ -57,13 +57,18 @@ struct pleg_health {
         int64_t last_relist_ms; /* monotonic time the last relist finished */
         int64_t relist_duration_us;
         int64_t threshold_ms; /* how long without a successful relist is unhealthy: longer while events flow */
-        char error[1024];     /* the last failure's message */
+        int64_t fallback_ms; /* when the event stream last went down: the short threshold counts from then */
+        char error[1024];    /* the last failure's message */
 };
 void pleg_get_health(struct pleg *p, struct pleg_health *ret);
 /* Judges a health snapshot at time now_ms: writes healthz lines ("[+]runtime ok", "[-]pleg failed: PLEG is
  * not healthy: ...") into buf and returns false when unhealthy. endpoint names the runtime. */
 bool pleg_health_check(const struct pleg_health *h, int64_t now_ms, const char *endpoint, char *buf,
                        size_t len);
+/* Upstream's "PLEG is not healthy: pleg was last seen active 190s ago; threshold is 3m0s" into buf when the
+ * last successful relist is older than the threshold (counted from the stream's fall-back at the earliest),
+ * and true; else false and buf untouched. For /healthz and the Node's Ready condition alike. */
+bool pleg_health_stale(const struct pleg_health *h, int64_t now_ms, char *buf, size_t len);
 /* Whether the runtime's event stream is up right now. */
 bool pleg_events_connected(struct pleg *p);
 /* The pod UIDs seen by the last successful relist, as a strv (caller frees with strv_free). */

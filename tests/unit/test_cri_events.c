@@ -1178,8 +1178,9 @@ static void test_ctd_pleg_evented(void **state)
         assert_false(h.relist_ok);
         assert_int_equal(h.threshold_ms, PLEG_RELIST_THRESHOLD_MS);
         char buf[512];
-        assert_true(!pleg_health_check(&h, h.last_ok_ms + PLEG_RELIST_THRESHOLD_MS + 1000, "e", buf,
-                                       sizeof buf));
+        assert_true(!pleg_health_check(&h,
+                                       MAX(h.last_ok_ms, h.fallback_ms) + PLEG_RELIST_THRESHOLD_MS + 1000,
+                                       "e", buf, sizeof buf));
         assert_non_null(strstr(buf, "threshold is 3m0s"));
 
         /* Back: the stream comes up again, the relist succeeds, and the long period returns. */

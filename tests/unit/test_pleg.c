@@ -64,6 +64,25 @@ static void test_evented_threshold(void **state)
         assert_non_null(strstr(buf, "threshold is 45s"));
 }
 
+/* The stream went down 4 minutes after the last (long-period) relist: the 3 minutes count from the fall-back,
+ * not from that relist; the Node's Ready message is the same text. */
+static void test_fallback_threshold(void **state)
+{
+        int64_t t0 = 1000, down = t0 + 240 * 1000;
+        struct pleg_health h = {.relist_ok = false,
+                                .last_ok_ms = t0,
+                                .fallback_ms = down,
+                                .threshold_ms = PLEG_RELIST_THRESHOLD_MS};
+        char buf[512], stale[256];
+        strcpy(h.error, "connection refused");
+        assert_false(pleg_health_stale(&h, down + 1000, stale, sizeof stale));
+        assert_false(pleg_health_check(&h, down + 1000, "e", buf, sizeof buf)); /* the runtime is down */
+        assert_null(strstr(buf, "PLEG is not healthy"));
+        assert_true(pleg_health_stale(&h, down + PLEG_RELIST_THRESHOLD_MS + 1000, stale, sizeof stale));
+        assert_string_equal(stale,
+                            "PLEG is not healthy: pleg was last seen active 421s ago; threshold is 3m0s");
+}
+
 static void test_small_buffer(void **state)
 {
         struct pleg_health h = {.relist_ok = false, .last_ok_ms = 1};
@@ -80,6 +99,7 @@ int main(void)
                 cmocka_unit_test(test_runtime_down),
                 cmocka_unit_test(test_pleg_not_healthy_after_three_minutes),
                 cmocka_unit_test(test_evented_threshold),
+                cmocka_unit_test(test_fallback_threshold),
                 cmocka_unit_test(test_small_buffer),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
