@@ -3,7 +3,6 @@
  * grace period or teardown) and go after a while idle, down to the minimum. */
 #include "workers.h"
 
-#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,9 +39,7 @@ struct work {
 
 struct wthread {
         pthread_t t;
-        bool done;   /* returned or about to: join it */
-        void *stack; /* our own mapping (guard page first), unmapped once joined; NULL: glibc's */
-        size_t stack_len;
+        bool done; /* returned or about to: join it */
 };
 
 struct pod_workers {
@@ -115,56 +112,32 @@ static void release_stack(void)
                 (void) madvise((void *) lo, hi - lo, MADV_DONTNEED);
 }
 
-static void join_thread(struct wthread *t)
+/* Joins the threads that have ended (they released the lock before returning). */
+static void reap_threads(struct pod_workers *w)
 {
-        pthread_join(t->t, NULL);
-        if (t->stack)
-                (void) munmap(t->stack, t->stack_len);
-}
-
-/* Joins the threads that have ended (they released the lock before returning). Returns how many. */
-static size_t reap_threads(struct pod_workers *w)
-{
-        size_t k = 0, n = w->n_slots;
+        size_t k = 0;
         for (size_t i = 0; i < w->n_slots; i++) {
                 if (w->threads[i].done)
-                        join_thread(&w->threads[i]);
+                        pthread_join(w->threads[i].t, NULL);
                 else
                         w->threads[k++] = w->threads[i];
         }
         w->n_slots = k;
-        return n - k;
 }
 
-/* A worker's stack is a mapping of our own, given back whole when the thread is joined: glibc would keep an
- * ended thread's stack in its cache (up to 40 MiB), with the pages its TLS and last frames touched, so a burst
- * of 110 pods would leave 110 such stacks resident. */
 static int spawn_thread(struct pod_workers *w)
 {
         pthread_attr_t attr;
         pthread_t t;
         reap_threads(w);
         pthread_attr_init(&attr);
-        size_t page = (size_t) sysconf(_SC_PAGESIZE), len = STACK_BYTES + page;
-        void *stack = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
-        if (stack != MAP_FAILED && mprotect(stack, page, PROT_NONE) == 0) /* the guard, below the stack */
-                pthread_attr_setstack(&attr, (char *) stack + page, STACK_BYTES);
-        else {
-                if (stack != MAP_FAILED)
-                        (void) munmap(stack, len);
-                stack = NULL;
-                pthread_attr_setstacksize(&attr, STACK_BYTES);
-        }
+        pthread_attr_setstacksize(&attr, STACK_BYTES);
         int r = pthread_create(&t, &attr, worker_thread, w);
         pthread_attr_destroy(&attr);
-        if (r != 0) {
-                if (stack)
-                        (void) munmap(stack, len);
+        if (r != 0)
                 return -r;
-        }
         w->threads = OOM_CHECK(realloc(w->threads, (w->n_slots + 1) * sizeof *w->threads));
-        w->threads[w->n_slots++] = (struct wthread){.t = t, .stack = stack, .stack_len = len};
+        w->threads[w->n_slots++] = (struct wthread){.t = t};
         w->n_threads++;
         w->n_idle++;
         return 0;
@@ -351,7 +324,7 @@ struct pod_workers *pod_workers_free(struct pod_workers *w)
         pthread_mutex_unlock(&w->lock);
         /* No thread is made once stop is set: the slots are final. */
         for (size_t i = 0; i < w->n_slots; i++)
-                join_thread(&w->threads[i]);
+                pthread_join(w->threads[i].t, NULL);
         while (w->n_works > 0)
                 remove_work(w, w->works[0]);
         free(w->works);
@@ -430,9 +403,6 @@ void pod_workers_tick(struct pod_workers *w)
 {
         int64_t now = now_mono_ms();
         pthread_mutex_lock(&w->lock);
-        /* The stacks of threads that went idle for good go back now, not at the next burst; and once the
-         * last of a burst's threads has gone, the heap's free pages too (what the burst's syncs freed). */
-        bool trim = reap_threads(w) > 0 && w->n_threads <= w->min_threads;
         bool resync = w->resync_ms > 0 && now - w->last_resync_ms >= w->resync_ms;
         if (resync)
                 w->last_resync_ms = now;
@@ -442,8 +412,6 @@ void pod_workers_tick(struct pod_workers *w)
                         enqueue(w, wk);
         }
         pthread_mutex_unlock(&w->lock);
-        if (trim) /* outside the lock: it walks every arena */
-                malloc_trim(0);
 }
 
 void pod_workers_stats(struct pod_workers *w, struct pod_workers_stats *ret)
