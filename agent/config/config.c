@@ -1314,7 +1314,8 @@ static void usage(FILE *f)
               "(resolvConf)\n"
               "                                     [/etc/resolv.conf]\n"
               "  -v, --v N                          log verbosity [0]\n"
-              "  --version                          print the version and exit\n"
+              "  --version                          print the version (Kubernetes v1.20.0-cubelet.VERSION) "
+              "and exit\n"
               "  -h, --help                         this help\n",
               f);
 }
@@ -1854,7 +1855,7 @@ int config_parse(struct cubelet_config *c, int argc, char **argv)
                                 return -EINVAL;
                         break;
                 case OPT_VERSION:
-                        printf("cubelet %s\n", CUBELET_VERSION);
+                        printf("Kubernetes %s\n", KUBELET_VERSION);
                         return 1;
                 case 'h':
                         usage(stdout);

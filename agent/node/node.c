@@ -19,10 +19,9 @@
 #include "status.h"
 #include "util.h"
 
-#define LEASE_NS        "kube-node-lease"
-#define MAX_IMAGES      50
-#define KUBELET_VERSION "v1.20.0-cubelet." CUBELET_VERSION
-#define MERGE_PATCH     "application/strategic-merge-patch+json"
+#define LEASE_NS    "kube-node-lease"
+#define MAX_IMAGES  50
+#define MERGE_PATCH "application/strategic-merge-patch+json"
 
 struct node_manager {
         struct node_config cfg;

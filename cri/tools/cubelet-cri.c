@@ -1,5 +1,6 @@
-/* cubelet-cri: a small CRI client for operators and tests (a crictl subset): version, pods, ps, inspect, runp,
- * rmp. */
+/* cubelet-cri: a small CRI client for operators and tests (a crictl subset): version, info, pods, ps, inspect,
+ * inspecti, pull, runp, stopp, rmp. Installed as crictl too (where no cri-tools package is: Debian has none),
+ * it answers the commands kubeadm runs (info, pods -q, inspecti, pull, stopp, rmp) with crictl's exit codes. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -49,7 +50,7 @@ static int cmd_version(struct cri_client *c)
         return 0;
 }
 
-static int cmd_pods(struct cri_client *c)
+static int cmd_pods(struct cri_client *c, bool quiet)
 {
         Runtime__V1__ListPodSandboxRequest req = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
         Runtime__V1__ListPodSandboxResponse *resp = NULL;
@@ -57,9 +58,14 @@ static int cmd_pods(struct cri_client *c)
         int r = CRI_CALL(c, RuntimeService, ListPodSandbox, list_pod_sandbox, &req, &resp, 0, &err);
         if (r < 0)
                 return fail("list sandboxes", r, &err);
-        printf("POD_ID\tSTATE\tNAMESPACE\tNAME\tATTEMPT\tUID\tRUNTIME\n");
+        if (!quiet)
+                printf("POD_ID\tSTATE\tNAMESPACE\tNAME\tATTEMPT\tUID\tRUNTIME\n");
         for (size_t i = 0; i < resp->n_items; i++) {
                 Runtime__V1__PodSandbox *s = resp->items[i];
+                if (quiet) {
+                        printf("%s\n", s->id);
+                        continue;
+                }
                 printf("%.13s\t%s\t%s\t%s\t%u\t%s\t%s\n", s->id, s->state == 0 ? "READY" : "NOTREADY",
                        s->metadata ? s->metadata->namespace_ : "-", s->metadata ? s->metadata->name : "-",
                        s->metadata ? s->metadata->attempt : 0, s->metadata ? s->metadata->uid : "-",
@@ -122,6 +128,91 @@ static int cmd_inspect(struct cri_client *c, const char *id)
         return 0;
 }
 
+/* crictl info: the runtime's status (its conditions, then its verbose info as the runtime gives it); exit 1
+ * when the runtime cannot be asked. */
+static int cmd_info(struct cri_client *c)
+{
+        Runtime__V1__StatusRequest req = RUNTIME__V1__STATUS_REQUEST__INIT;
+        Runtime__V1__StatusResponse *resp = NULL;
+        struct cri_error err = {0};
+        req.verbose = true;
+        int r = CRI_CALL(c, RuntimeService, Status, status, &req, &resp, 0, &err);
+        if (r < 0)
+                return fail("runtime status", r, &err);
+        printf("{\n  \"status\": {\n    \"conditions\": [");
+        size_t n = resp->status ? resp->status->n_conditions : 0;
+        for (size_t i = 0; i < n; i++) {
+                Runtime__V1__RuntimeCondition *k = resp->status->conditions[i];
+                printf("%s\n      {\"type\": \"%s\", \"status\": %s, \"reason\": \"%s\"}", i ? "," : "",
+                       k->type, k->status ? "true" : "false", k->reason);
+        }
+        printf("\n    ]\n  }");
+        for (size_t i = 0; i < resp->n_info; i++)
+                printf(",\n  \"%s\": %s", resp->info[i]->key, resp->info[i]->value);
+        printf("\n}\n");
+        cri_free(resp);
+        return 0;
+}
+
+/* crictl inspecti: the image's status; exit 1 when the runtime does not have it (kubeadm's ImageExists). */
+static int cmd_inspecti(struct cri_client *c, const char *image)
+{
+        Runtime__V1__ImageStatusRequest req = RUNTIME__V1__IMAGE_STATUS_REQUEST__INIT;
+        Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
+        Runtime__V1__ImageStatusResponse *resp = NULL;
+        struct cri_error err = {0};
+        spec.image = (char *) image;
+        req.image = &spec;
+        int r = CRI_CALL(c, ImageService, ImageStatus, image_status, &req, &resp, 0, &err);
+        if (r < 0)
+                return fail("image status", r, &err);
+        Runtime__V1__Image *im = resp->image;
+        if (!im || !im->id || !im->id[0]) {
+                fprintf(stderr, "cubelet-cri: no such image \"%s\" present\n", image);
+                cri_free(resp);
+                return 1;
+        }
+        printf("id\t%s\nsize\t%llu\n", im->id, (unsigned long long) im->size);
+        for (size_t i = 0; i < im->n_repo_tags; i++)
+                printf("repoTag\t%s\n", im->repo_tags[i]);
+        for (size_t i = 0; i < im->n_repo_digests; i++)
+                printf("repoDigest\t%s\n", im->repo_digests[i]);
+        cri_free(resp);
+        return 0;
+}
+
+/* crictl pull, without credentials: the runtime's own registry configuration applies. */
+static int cmd_pull(struct cri_client *c, const char *image)
+{
+        Runtime__V1__PullImageRequest req = RUNTIME__V1__PULL_IMAGE_REQUEST__INIT;
+        Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
+        Runtime__V1__PullImageResponse *resp = NULL;
+        struct cri_error err = {0};
+        spec.image = (char *) image;
+        req.image = &spec;
+        int r = CRI_CALL(c, ImageService, PullImage, pull_image, &req, &resp, 0, &err);
+        if (r < 0)
+                return fail("pull image", r, &err);
+        printf("Image is up to date for %s\n", resp->image_ref);
+        cri_free(resp);
+        return 0;
+}
+
+/* crictl stopp: stops the sandbox and its containers. */
+static int cmd_stopp(struct cri_client *c, const char *id)
+{
+        Runtime__V1__StopPodSandboxRequest req = RUNTIME__V1__STOP_POD_SANDBOX_REQUEST__INIT;
+        Runtime__V1__StopPodSandboxResponse *resp = NULL;
+        struct cri_error err = {0};
+        req.pod_sandbox_id = (char *) id;
+        int r = CRI_CALL(c, RuntimeService, StopPodSandbox, stop_pod_sandbox, &req, &resp, 0, &err);
+        cri_free(resp);
+        if (r < 0)
+                return fail("stop pod sandbox", r, &err);
+        printf("Stopped sandbox %s\n", id);
+        return 0;
+}
+
 /* crictl runp, reduced: a bare sandbox named NAME (namespace "default") on the node's network, run by the
  * runtime handler given ("" is the runtime's default); prints its ID. */
 static int cmd_runp(struct cri_client *c, const char *handler, const char *name)
@@ -177,8 +268,9 @@ static int cmd_rmp(struct cri_client *c, const char *id)
 
 static void usage(FILE *f)
 {
-        fputs("Usage: cubelet-cri [-r ENDPOINT] version|pods|ps [-a]|inspect CONTAINER_ID|\n"
-              "                   runp [--runtime HANDLER] NAME|rmp POD_ID\n"
+        fputs("Usage: cubelet-cri [-r ENDPOINT] version|info|pods [-q]|ps [-a]|inspect CONTAINER_ID|\n"
+              "                   inspecti IMAGE|pull IMAGE|runp [--runtime HANDLER] NAME|stopp POD_ID|\n"
+              "                   rmp [-f] POD_ID\n"
               "  -r, --runtime-endpoint  CRI socket [unix:///run/containerd/containerd.sock]\n"
               "  -t, --timeout MS        per-call deadline [10000]\n",
               f);
@@ -216,11 +308,13 @@ int main(int argc, char **argv)
                 fprintf(stderr, "cubelet-cri: invalid endpoint %s: %s\n", ep, strerror(-r));
                 return 1;
         }
-        const char *cmd = argv[optind];
+        const char *cmd = argv[optind], *arg = optind + 1 < argc ? argv[optind + 1] : NULL;
         if (strcmp(cmd, "version") == 0)
                 r = cmd_version(c);
+        else if (strcmp(cmd, "info") == 0)
+                r = cmd_info(c);
         else if (strcmp(cmd, "pods") == 0)
-                r = cmd_pods(c);
+                r = cmd_pods(c, arg && strcmp(arg, "-q") == 0);
         else if (strcmp(cmd, "ps") == 0)
                 r = cmd_ps(c, optind + 1 < argc && strcmp(argv[optind + 1], "-a") == 0);
         else if (strcmp(cmd, "inspect") == 0 && optind + 1 < argc)
@@ -229,8 +323,16 @@ int main(int argc, char **argv)
                 r = cmd_runp(c, argv[optind + 2], argv[optind + 3]);
         else if (strcmp(cmd, "runp") == 0 && optind + 1 < argc)
                 r = cmd_runp(c, "", argv[optind + 1]);
-        else if (strcmp(cmd, "rmp") == 0 && optind + 1 < argc)
-                r = cmd_rmp(c, argv[optind + 1]);
+        else if (strcmp(cmd, "inspecti") == 0 && arg)
+                r = cmd_inspecti(c, arg);
+        else if (strcmp(cmd, "pull") == 0 && arg)
+                r = cmd_pull(c, arg);
+        else if (strcmp(cmd, "stopp") == 0 && arg)
+                r = cmd_stopp(c, arg);
+        else if (strcmp(cmd, "rmp") == 0 && arg && strcmp(arg, "-f") == 0 && optind + 2 < argc)
+                r = cmd_rmp(c, argv[optind + 2]);
+        else if (strcmp(cmd, "rmp") == 0 && arg)
+                r = cmd_rmp(c, arg);
         else {
                 usage(stderr);
                 r = 2;

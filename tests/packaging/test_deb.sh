@@ -39,7 +39,10 @@ check "dpkg installs it into a scratch root (maintainer scripts included)" sh -c
   "dpkg --root='$root' --force-script-chrootless --force-depends --force-not-root --log=/dev/null -i '$deb' >'$work/dpkg.log' 2>&1"
 check "... dpkg records it as installed" sh -c "dpkg --root='$root' -s cubelet | grep -q '^Status: install ok installed'"
 check "... postinst made the directories" test -d "$root/etc/kubernetes/manifests"
-check "... the installed cubelet runs (--version)" sh -c "'$root/usr/bin/cubelet' --version | grep -q '^cubelet '"
+check "... the installed cubelet runs (--version)" sh -c "'$root/usr/bin/cubelet' --version | grep -q '^Kubernetes v1\\.20\\.0-cubelet\\.'"
+check "... as kubelet too, as kubeadm's preflight runs it" sh -c \
+  "[ \"\$(readlink '$root/usr/bin/kubelet')\" = cubelet ] && '$root/usr/bin/kubelet' --version | grep -Eq '^Kubernetes v[0-9]+\\.[0-9]+\\.[0-9]+'"
+check "... crictl is cubelet-cri" sh -c "[ \"\$(readlink '$root/usr/bin/crictl')\" = cubelet-cri ]"
 check "... and accepts the installed configuration" sh -c \
   "'$root/usr/bin/cubelet' --config '$root/etc/cubelet/config.yaml' --version >/dev/null"
 check "... the unit starts cubelet with that configuration, keeping pods on stop" sh -c \
