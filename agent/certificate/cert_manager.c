@@ -200,8 +200,9 @@ int cert_manager_new(const struct cert_manager_config *cfg, struct kube_auth *re
                         cert = key = NULL;
                 }
         }
+        bool from_kc = false;
         if (!ok && have_kc && auth_pair(&kc, &cert, &cl, &key, &kl) >= 0) {
-                ok = usable(cert, cl, key, kl, &why);
+                ok = from_kc = usable(cert, cl, key, kl, &why);
                 if (!ok)
                         log_warn("The kubeconfig's client certificate cannot be used",
                                  "kubeconfig=\"%s\" why=\"%s\"", cfg->kubeconfig, why);
@@ -250,6 +251,18 @@ int cert_manager_new(const struct cert_manager_config *cfg, struct kube_auth *re
         copy_auth(&m->base, ret_auth);
         if (ok) {
                 set_pair(m, cert, cl, key, kl);
+                if (from_kc && cfg->rotate) {
+                        /* As upstream's certificate manager with no pair in its store: the kubeconfig's pair
+                         * (kubeadm init writes one into kubelet.conf) becomes the store's current pair, and is
+                         * rotated at once, so that kubeadm's kubelet-finalize finds kubelet-client-current.pem
+                         * to point kubelet.conf at. */
+                        r = cert_store_write(cfg->cert_dir, CERT_PAIR_PREFIX, m->cert, m->key, time(NULL),
+                                             NULL);
+                        if (r < 0)
+                                log_warn("Cannot store the kubeconfig's client certificate",
+                                         "certDir=\"%s\" err=\"%s\"", cfg->cert_dir, strerror(-r));
+                        m->rotate_now = true;
+                }
                 ret_auth->cert_data = xstrdup(m->cert);
                 ret_auth->cert_data_len = m->cert_len;
                 ret_auth->key_data = xstrdup(m->key);

@@ -438,6 +438,37 @@ static void test_start_decision(void **state)
         assert_string_equal(a.token, "t");
         kube_auth_clear(&a);
 
+        /* kubeadm init's kubelet.conf: the pair embedded, no bootstrap kubeconfig, an empty cert dir, rotation
+         * on: the pair is used, becomes the store's current pair (kubeadm's kubelet-finalize looks for
+         * kubelet-client-current.pem) and is rotated at once, as upstream's certificate manager does */
+        assert_int_equal(rm_rf(pki), 0);
+        size_t gl = strlen(good), kl = strlen(key);
+        _cleanup_free_ char *g64 = calloc(1, 4 * (gl / 3 + 1) + 1), *k64 = calloc(1, 4 * (kl / 3 + 1) + 1);
+        assert_true(g64 && k64);
+        EVP_EncodeBlock((unsigned char *) g64, (const unsigned char *) good, (int) gl);
+        EVP_EncodeBlock((unsigned char *) k64, (const unsigned char *) key, (int) kl);
+        _cleanup_free_ char *embedded = strdup_printf(
+                "apiVersion: v1\nkind: Config\ncurrent-context: b\n"
+                "clusters: [{name: c, cluster: {server: \"https://10.0.0.1:6443\"}}]\n"
+                "users: [{name: u, user: {client-certificate-data: %s, client-key-data: %s}}]\n"
+                "contexts: [{name: b, context: {cluster: c, user: u}}]\n",
+                g64, k64);
+        write_str(kc, embedded);
+        cfg.bootstrap_kubeconfig = NULL;
+        assert_int_equal(cert_manager_new(&cfg, &a, &pending, &m, &err), 0);
+        assert_false(pending);
+        assert_non_null(m);
+        assert_string_equal(a.cert_data, good);
+        kube_auth_clear(&a);
+        m = cert_manager_free(m);
+        char *sc = NULL, *sk = NULL;
+        size_t scl, skl;
+        assert_int_equal(cert_store_read(pki, "kubelet-client", &sc, &scl, &sk, &skl), 0);
+        assert_string_equal(sc, good);
+        assert_string_equal(sk, key);
+        free(sc);
+        cert_secret_free(sk);
+
         /* a bootstrap kubeconfig that cannot be read: the error names it */
         assert_int_equal(unlink(kc), 0);
         cfg.bootstrap_kubeconfig = "/nonexistent/bootstrap.conf";
