@@ -34,8 +34,9 @@ run)
   ;;
 test)
   "$top/packaging/install-deps.sh"
-  # The e2e tests' kube-apiserver, built once from Debian's source and cached (tests/e2e/README.md).
-  "$top/tests/e2e/kube-build.sh" >/dev/null
+  # The e2e tests' kube-apiserver, and kubeadm with the control plane it runs on cubelet (e2e_kubeadm),
+  # built once from Debian's source and cached (tests/e2e/README.md).
+  "$top/tests/e2e/kube-build.sh" kubeadm kube-controller-manager kube-scheduler >/dev/null
   # Two test instances (tests/instance.sh): each build's fixtures, bridge, CIDRs and ports are its own, so
   # the plain and the sanitizer passes run side by side. Each holds its instance's lock (a helper's or a
   # person's ctest run of the same instance waits, and is waited for).

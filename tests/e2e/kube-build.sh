@@ -12,7 +12,13 @@ VERSION=1.20.2
 CACHE=${KUBE_E2E_CACHE:-/var/cache/cubelet-e2e/kubernetes-$VERSION}
 APISERVER=$CACHE/kube-apiserver
 KUBECTL=$CACHE/kubectl
-PKGS=(golang-go dpkg-dev etcd-server openssl rsync jq ca-certificates)
+PKGS=(golang-go dpkg-dev etcd-server openssl rsync jq ca-certificates golang-github-modern-go-reflect2-dev)
+# The source's vendored reflect2 1.0.1 breaks under the Go that Debian 12 builds it with (1.19): kubeadm
+# crashes marshalling the KubeletConfiguration (a nil dereference in reflect2's map support, fixed in
+# reflect2 1.0.2). Debian packages 1.0.2's source: it replaces the vendored copy before the build. The
+# extra tools built so are listed in this file; one built before (without it) is built again.
+REFLECT2_SRC=/usr/share/gocode/src/github.com/modern-go/reflect2
+FIXED=$CACHE/.built-with-reflect2-1.0.2
 SRC_LIST=/etc/apt/sources.list.d/cubelet-e2e-src.sources
 
 log() { echo "kube-build.sh: $*" >&2; }
@@ -26,7 +32,9 @@ for t in "$@"; do
   esac
 done
 tool_version() { if [ "$1" = kubeadm ]; then "$CACHE/$1" version -o short; else "$CACHE/$1" --version; fi; }
-tool_ok() { [ -x "$CACHE/$1" ] && tool_version "$1" 2>/dev/null | grep -q "v$VERSION\$"; }
+tool_ok() {
+  [ -x "$CACHE/$1" ] && grep -qx "$1" "$FIXED" 2>/dev/null && tool_version "$1" 2>/dev/null | grep -q "v$VERSION\$"
+}
 extra_ok() {
   local t
   for t in ${EXTRA[@]+"${EXTRA[@]}"}; do tool_ok "$t" || return 1; done
@@ -126,6 +134,10 @@ if [ ${#WHAT[@]} -gt 0 ]; then
   }
   src=$(find "$scratch" -mindepth 1 -maxdepth 1 -type d -name "kubernetes-*$VERSION" | head -n 1)
   [ -n "$src" ] || { log "apt-get source kubernetes gave no $VERSION tree"; ls "$scratch" >&2; exit 1; }
+  [ -f "$REFLECT2_SRC/reflect2.go" ] || { log "no $REFLECT2_SRC (golang-github-modern-go-reflect2-dev)"; exit 1; }
+  rm -rf "$src/vendor/github.com/modern-go/reflect2"
+  mkdir -p "$src/vendor/github.com/modern-go/reflect2"
+  cp "$REFLECT2_SRC"/*.go "$REFLECT2_SRC"/*.s "$src/vendor/github.com/modern-go/reflect2/"
   # As debian/rules does: a GOPATH inside the tree whose k8s.io/kubernetes points back at the tree,
   # dependencies from its vendor/ directory, no cgo.
   (
@@ -142,6 +154,7 @@ if [ ${#WHAT[@]} -gt 0 ]; then
   for t in "${WHAT[@]}"; do
     install -m 0755 "$src/_output/bin/$t" "$CACHE/$t.tmp"
     mv -f "$CACHE/$t.tmp" "$CACHE/$t"
+    grep -qx "$t" "$FIXED" 2>/dev/null || echo "$t" >>"$FIXED"
   done
   log "built ${WHAT[*]} into $CACHE in $(($(date +%s) - start)) s"
 fi
