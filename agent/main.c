@@ -889,8 +889,11 @@ static bool eviction_pod_cleaned_up(void *ud, const char *uid)
 {
         struct agent *a = ud;
         json_t *st = status_manager_get(a->status, uid), *cs;
-        /* upstream's PodResourcesAreReclaimed, as far as memory goes: failed and nothing running */
+        /* upstream's PodResourcesAreReclaimed: terminal, nothing running and its volumes gone (else the next
+         * pass sees an evicted pod's emptyDir still on the disk and evicts another pod for it) */
         bool done = !st || pod_phase_terminal(json_string_value(json_object_get(st, "phase")));
+        if (done && pod_uid_valid(uid) && vol_pod_volumes_exist(a->cfg.root_dir, uid))
+                done = false;
         size_t i;
         json_array_foreach(json_object_get(st, "containerStatuses"), i, cs)
         {

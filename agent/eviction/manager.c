@@ -522,6 +522,7 @@ int eviction_manager_start(const struct eviction_config *cfg, struct eviction_ma
                 return -r;
         }
         ev->started = true;
+        (void) pthread_setname_np(ev->thread, "eviction"); /* its CPU time in /proc (bench_eviction.sh) */
         for (size_t i = 0; i < ev->n; i++) {
                 _cleanup_free_ char *d = ev_threshold_format(&ev->t[i]);
                 char g[32];

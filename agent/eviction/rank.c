@@ -81,16 +81,18 @@ static int compare(const void *pa, const void *pb)
         const struct ev_candidate *x = &a->c, *y = &b->c;
         enum ev_resource res = a->res;
         int r;
-        /* pods without stats first */
-        if ((r = cmp_bool(!x->has_stats, !y->has_stats)) || !x->has_stats)
-                return r ? r : (a->index > b->index) - (a->index < b->index);
         if (res == EV_RES_PIDS) {
-                /* priority, then process count */
+                /* upstream's rankPIDPressure: priority, then process count (pods without stats first) */
                 if (x->priority != y->priority)
                         return x->priority < y->priority ? -1 : 1;
+                if ((r = cmp_bool(!x->has_stats, !y->has_stats)) || !x->has_stats)
+                        return r ? r : (a->index > b->index) - (a->index < b->index);
                 if ((r = cmp_i64_desc(x->procs, y->procs)))
                         return r;
         } else {
+                /* pods without stats first (upstream's exceedMemoryRequests / exceedDiskRequests) */
+                if ((r = cmp_bool(!x->has_stats, !y->has_stats)) || !x->has_stats)
+                        return r ? r : (a->index > b->index) - (a->index < b->index);
                 /* usage above requests, then priority, then usage less requests (largest first) */
                 int64_t ux = usage_of(x, res), uy = usage_of(y, res);
                 int64_t rx = request_of(x, res), ry = request_of(y, res);

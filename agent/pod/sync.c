@@ -125,6 +125,14 @@ static int sync_finished(const struct sync_ctx *ctx, struct pod *pod, const stru
         stop_what_runs_grace(ctx, pod, rt, NULL, 0, grace_s, fullname, res);
         res->terminal = true;
         publish_status(ctx, pod, res, NULL);
+        /* Upstream's volume manager drops a terminated pod's volumes once nothing of it runs (an evicted pod's
+         * emptyDir is what relieves the disk pressure); its directory stays until the pod goes. */
+        if (!res->error[0] && pod_uid_valid(pod->uid)) {
+                int r = vol_remove_pod_volumes(ctx->root_dir, pod->uid);
+                if (r < 0)
+                        log_warn("Removing the volumes of a finished pod failed, ignoring",
+                                 "pod=\"%s\" err=\"%s\"", fullname, strerror(-r));
+        }
         return res->error[0] ? -EIO : 0;
 }
 

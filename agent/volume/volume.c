@@ -1035,6 +1035,30 @@ void vol_teardown_pod(const char *root_dir, const char *uid)
         closedir(d);
 }
 
+int vol_remove_pod_volumes(const char *root_dir, const char *uid)
+{
+        if (!vol_pod_volumes_exist(root_dir, uid))
+                return 0;
+        vol_teardown_pod(root_dir, uid);
+        _cleanup_free_ char *subpaths = strdup_printf("%s/pods/%s/volume-subpaths", root_dir, uid),
+                            *vdir = strdup_printf("%s/pods/%s/volumes", root_dir, uid);
+        /* rm_rf stays on the pod directory's filesystem: a volume still mounted makes it fail, not descend */
+        int r = rm_rf(subpaths);
+        int r2 = rm_rf(vdir);
+        return r < 0 ? r : r2;
+}
+
+bool vol_pod_volumes_exist(const char *root_dir, const char *uid)
+{
+        static const char *const dirs[] = {"volumes", "volume-subpaths"};
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                _cleanup_free_ char *p = strdup_printf("%s/pods/%s/%s", root_dir, uid, dirs[i]);
+                if (access(p, F_OK) == 0 || errno != ENOENT)
+                        return true;
+        }
+        return false;
+}
+
 int vol_pod_dir_uids(const char *root_dir, char ***ret)
 {
         _cleanup_free_ char *dir = strdup_printf("%s/pods", root_dir);

@@ -76,6 +76,13 @@ int vol_setup_pod(const struct vol_ctx *ctx, const struct pod *pod, char *err, s
 /* Unmounts the pod's subPath binds and tmpfs volumes (before its directory is removed). */
 void vol_teardown_pod(const char *root_dir, const char *uid);
 
+/* Upstream's volume manager for a terminated pod still known (Succeeded, Failed, evicted): its volumes
+ * unmounted and removed (an emptyDir's content goes), its directory kept until the pod goes. 0 or -errno. */
+int vol_remove_pod_volumes(const char *root_dir, const char *uid);
+
+/* Upstream's podVolumesExist: whether anything of the pod's volumes (or subPath binds) is left on disk. */
+bool vol_pod_volumes_exist(const char *root_dir, const char *uid);
+
 /* The UIDs that have a directory under <root>/pods (strv, caller frees): at start, those no source wants
  * are orphans whose volumes and directories go (upstream's cleanupOrphanedPodDirs). */
 int vol_pod_dir_uids(const char *root_dir, char ***ret);

@@ -491,6 +491,30 @@ static void test_rank_and_message(void **state)
         assert_string_equal(c[1].pod->uid, "be");
         assert_string_equal(c[2].pod->uid, "guar");
 
+        /* PIDs, a pod without stats: first among its priority, but priority comes first (upstream orders
+         * by priority, then process count, where a pod without stats goes first); the memory ranking puts
+         * it first whatever its priority */
+        struct pod *nostats_high =
+                mk_pod("gone-high", "api",
+                       "{\"priority\": 2000, \"containers\": [{\"name\": \"c\", \"image\": \"busybox\"}]}");
+        ev_candidate_fill(&c[3], nostats_high, s);
+        ev_rank(c, 4, EV_RES_PIDS);
+        assert_string_equal(c[0].pod->uid, "burst");
+        assert_string_equal(c[1].pod->uid, "be");
+        assert_string_equal(c[2].pod->uid, "guar");
+        assert_string_equal(c[3].pod->uid, "gone-high");
+        ev_candidate_fill(&c[3], nostats, s);
+        ev_rank(c, 4, EV_RES_PIDS);
+        assert_string_equal(c[0].pod->uid, "gone");
+        assert_string_equal(c[3].pod->uid, "guar");
+        ev_candidate_fill(&c[0], nostats_high, s);
+        ev_rank(c, 4, EV_RES_MEMORY);
+        assert_string_equal(c[0].pod->uid, "gone-high");
+        pod_unref(nostats_high);
+        ev_candidate_fill(&c[0], guar, s);
+        ev_candidate_fill(&c[1], burst, s);
+        ev_candidate_fill(&c[2], be, s);
+
         _cleanup_free_ char *m1 = ev_message(EV_RES_MEMORY, be, s);
         assert_string_equal(
                 m1, "The node was low on resource: memory. Container hog was using 512Mi, which exceeds "
