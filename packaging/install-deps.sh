@@ -17,7 +17,7 @@ PKGS=(
   # packaging: the .deb (CPack needs dpkg-shlibdeps and file)
   dpkg-dev file
   prometheus # promtool: the node server's /metrics checked by a real parser
-  conntrack ebtables ethtool socat # what kubeadm's preflight looks for on a node (e2e_kubeadm)
+  conntrack ethtool socat # what kubeadm's preflight looks for on a node (e2e_kubeadm)
 )
 
 if [ "$(id -u)" != 0 ]; then

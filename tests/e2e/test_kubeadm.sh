@@ -16,7 +16,9 @@
 # cubelet's TLS bootstrap, its CSR approved by the controller manager's auto-approver, Ready, a pod bound to
 # it runs and its log comes through the API server. Preflight errors ignored: ImagePull only (the CoreDNS
 # and kube-proxy images cannot be made here; their addon phases are skipped).
-# Env from CTest: CUBELET, CUBELET_CRI, IMAGES_DIR, KUBE_CACHE (kube-build.sh's binaries).
+# Env from CTest: CUBELET, CUBELET_CRI, IMAGES_DIR, KUBE_CACHE (kube-build.sh's binaries). KUBEADM_KUBELET
+# (bench/bench_kubeadm.sh) runs another kubelet in cubelet's place (the upstream one, for the figures); the
+# lines starting "# " are the run's timings.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
@@ -91,11 +93,17 @@ ip link add "kadm$TI-1" netns "cubelet-kubeadm$TI-1" type veth peer name "kadm$T
   { echo "not ok - the veth pair between the nodes"; exit 1; }
 
 mkdir -p "$WORK/bin"
+# The nodes' cgroup roots, made beforehand in every hierarchy (upstream's kubelet requires its cgroupRoot to
+# exist; cubelet makes it when missing).
+for h in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
+  [ -e "$h/cgroup.procs" ] && mkdir -p "$h$CGROUP_ROOT" "$h$CGROUP_ROOT2" 2>/dev/null
+done
 NODE1=kubeadm-node$TI NODE2=kubeadm-join$TI
 # The nodes' names resolve through their /etc/hosts; no DNS server (a lookup fails at once, on loopback).
 printf '127.0.0.1 localhost\n%s %s\n%s %s\n' "$NET.0.10" "$NODE1" "$NET.0.11" "$NODE2" >"$WORK/hosts"
 printf '# the kubeadm test nodes: no DNS server\nnameserver 127.0.0.1\n' >"$WORK/resolv.conf"
-ln -s "$CUBELET" "$WORK/bin/kubelet"
+KUBELET_UNDER_TEST=${KUBEADM_KUBELET:-$CUBELET}
+ln -s "$KUBELET_UNDER_TEST" "$WORK/bin/kubelet"
 ln -s "$CUBELET_CRI" "$WORK/bin/crictl"
 cp "$HERE/kubeadm_systemctl.sh" "$WORK/bin/systemctl"
 
@@ -132,7 +140,7 @@ node_env() {
   local n=$1
   echo "PATH=$WORK/bin:$PATH" "SYSTEMCTL_STATE=$WORK/unit$n" \
     "SYSTEMCTL_DROPIN=$TOP/packaging/systemd/10-kubeadm.conf" \
-    "SYSTEMCTL_EXEC=$TOP/packaging/deb/cubelet-start" "CUBELET_BIN=$CUBELET"
+    "SYSTEMCTL_EXEC=$TOP/packaging/deb/cubelet-start" "CUBELET_BIN=$KUBELET_UNDER_TEST"
 }
 # shellcheck disable=SC2046
 kubeadm_on() { local n=$1; shift; in_node "$n" env $(node_env "$n") timeout 600 "$KUBEADM" "$@" 9>&-; }
@@ -175,6 +183,7 @@ t1=$(date +%s%N)
 check "kubeadm init succeeds on cubelet" [ "$rc" = 0 ]
 [ "$rc" = 0 ] || tail -n 30 "$WORK/kubeadm-init.log"
 echo "# kubeadm init: $(((t1 - t0) / 1000000)) ms"
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 kubelet_files() {
   in_node 1 test -s /var/lib/kubelet/config.yaml && in_node 1 test -s /var/lib/kubelet/kubeadm-flags.env &&
@@ -210,6 +219,7 @@ pod_ready() { # pod_ready NAME: Running, its containers ready
 for c in etcd kube-apiserver kube-controller-manager kube-scheduler; do
   check "$c: a mirror pod in kube-system, Running and Ready" wait_for 180 pod_ready "$c"
 done
+echo "# kubeadm init started -> the control plane's four pods Ready: $(ms_since "$t0") ms"
 spec_of() { k -n kube-system get pod "$1-$NODE1" -o jsonpath="$2" 2>/dev/null; }
 check "... each as kubeadm wrote it (hostNetwork, system-node-critical)" \
   [ "$(spec_of kube-apiserver '{.spec.hostNetwork} {.spec.priorityClassName}')" = "true system-node-critical" ]
@@ -280,6 +290,7 @@ nodeRegistration:
     cgroup-root: $CGROUP_ROOT2
 EOF
 rc=0
+t2=$(date +%s%N)
 kubeadm_on 2 join --config "$WORK/join.yaml" --ignore-preflight-errors=ImagePull \
   >"$WORK/kubeadm-join.log" 2>&1 || rc=$?
 check "kubeadm join succeeds on cubelet" [ "$rc" = 0 ]
@@ -290,11 +301,18 @@ check "... cubelet bootstrapped: its CSR (made with the bootstrap token) approve
 check "... kubelet.conf points at the bootstrapped pair" in_node 2 grep -Eq \
   'client-certificate: "?/var/lib/kubelet/pki/kubelet-client-current.pem"?$' /etc/kubernetes/kubelet.conf
 check "the joined Node turns Ready" wait_for 120 node_ready "$NODE2"
+echo "# kubeadm join: $(ms_since "$t2") ms to the joined Node Ready"
+first_start=$(awk '$2 == "started" { print $1; exit }' "$WORK/unit2/unit.log")
+[ -n "$first_start" ] &&
+  echo "# the joining node's kubelet started with only a bootstrap kubeconfig -> Node Ready: $(ms_since "$(date -d "$first_start" +%s%N)") ms"
 pod_yaml joined "$NODE2" >"$WORK/joined.yaml"
 check "a pod bound to it" k apply -f "$WORK/joined.yaml"
 check "... runs there" wait_for 120 running_on joined "$NODE2"
 check "... its log through the API server (the API server reaches the joined node's API)" \
   grep -q joined-is-running <<<"$(k logs joined 2>&1)"
+
+kpid=$(cat "$WORK/unit1/kubelet.pid" 2>/dev/null)
+[ -n "$kpid" ] && echo "# the control-plane node's kubelet: $(awk '/^VmRSS/ { printf "%.1f MiB RSS", $2 / 1024 }' "/proc/$kpid/status" 2>/dev/null), $(awk '{ printf "%.2f s CPU", ($14 + $15) / 100 }' "/proc/$kpid/stat" 2>/dev/null) since its last start"
 
 # Every cubelet of the run (kubeadm restarted it, the last one stops now) ended clean: under the
 # sanitizer build, no leak or error report.
