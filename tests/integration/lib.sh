@@ -13,8 +13,10 @@ NODE_PORT=${NODE_PORT:-$((HEALTHZ_PORT + 2))}
 # The root-only unix socket with /pods and /events: one per test, off the default /run/cubelet/cubelet.sock.
 LOCAL_SOCK="$WORK/cubelet.sock"
 CUBELET_PID=""
-# Each test's pod cgroups live under a root of its own, so tests never meet in /kubepods.
-CGROUP_ROOT=${CGROUP_ROOT:-/cubelet-it-$$}
+# Each test's pod cgroups live under a root of its own, so tests never meet in /kubepods. The instance's
+# prefix lets the containerd fixture's stop remove what a test could not (pods a stopped cubelet left
+# running are only killed then), without touching the other instance's.
+CGROUP_ROOT=${CGROUP_ROOT:-/cubelet-it$TI_SUFFIX-$$}
 
 # Removes the test's cgroup root from every hierarchy, deepest first; a cgroup with tasks stays. Also the
 # EXIT trap: a test that ends early (set -u, a failed command) never leaves its cubelet running on the
