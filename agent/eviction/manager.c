@@ -22,7 +22,9 @@
 #define CLEANUP_TIMEOUT_MS  30000 /* upstream's podCleanupTimeout */
 #define CLEANUP_POLL_MS     1000
 #define EVICTED_KEEP_MS     (3600 * 1000LL)
-#define NOTIFIER_REFRESH_MS 10000 /* upstream's notifierRefreshInterval */
+#define NOTIFIER_REFRESH_MS 10000        /* upstream's notifierRefreshInterval */
+#define IMAGEFS_RECHECK_MS  (300 * 1000) /* whether the image filesystem is dedicated, once known */
+#define IMAGEFS_RETRY_MS    30000        /* ... when the last try could not tell */
 
 /* A memory cgroup threshold (v1 cgroup.event_control): the eventfd fires when usage crosses value. */
 struct notifier {
@@ -52,6 +54,9 @@ struct eviction_manager {
         int wake_fd;
         pthread_t thread;
         bool started;
+        /* the thread's own: whether the image filesystem has a device of its own, and when last asked */
+        bool dedicated_image_fs, image_fs_logged;
+        int64_t image_fs_next_ms;
 
         pthread_mutex_t lock; /* guards what follows */
         bool stopping;
@@ -206,11 +211,35 @@ static json_t *summary_get(struct eviction_manager *ev, bool pods)
         return s;
 }
 
+/* Upstream's HasDedicatedImageFs, asked on the first pass and again now and then (a failure to tell is
+ * "not dedicated", tried again sooner). Logs when it is first known and when it changes. */
+static void image_fs_check(struct eviction_manager *ev)
+{
+        int64_t now = now_mono_ms();
+        if (ev->image_fs_logged && now < ev->image_fs_next_ms)
+                return;
+        bool dedicated = false;
+        int r = ev->c.stats ? stats_image_fs_dedicated(ev->c.stats, &dedicated) : -ENOTCONN;
+        if (r < 0) {
+                log_v(2,
+                      "Eviction manager: cannot tell whether the image filesystem is dedicated, taking it "
+                      "as shared",
+                      "err=\"%s\"", strerror(-r));
+                dedicated = false;
+        }
+        ev->image_fs_next_ms = now + (r < 0 ? IMAGEFS_RETRY_MS : IMAGEFS_RECHECK_MS);
+        if (ev->image_fs_logged && dedicated == ev->dedicated_image_fs)
+                return;
+        log_info("Eviction manager: image filesystem", "dedicatedImageFs=%s", dedicated ? "true" : "false");
+        ev->dedicated_image_fs = dedicated;
+        ev->image_fs_logged = true;
+}
+
 /* Upstream's reclaimNodeLevelResources: true when what it freed resolved every threshold. */
 static bool reclaim_node_level(struct eviction_manager *ev, enum ev_signal signal)
 {
         const struct ev_reclaim_ops *o = &ev->c.reclaim;
-        if (ev_signal_resource(signal) == EV_RES_MEMORY || ev_signal_resource(signal) == EV_RES_PIDS ||
+        if (!ev_reclaims_node_level(signal, ev->dedicated_image_fs) ||
             (!o->delete_all_unused_containers && !o->delete_unused_images))
                 return false;
         int r;
@@ -308,7 +337,7 @@ static bool evict_one(struct eviction_manager *ev, const struct ev_threshold *t,
                 log_error("Eviction manager: eviction thresholds have been met, but no pods are active to "
                           "evict",
                           "signal=\"%s\"", ev_signal_name(t->signal));
-        ev_rank(c, m, res);
+        ev_rank(c, m, res, ev_rank_fs_stats(t->signal, ev->dedicated_image_fs));
         for (size_t i = 0; i < m && !done; i++) {
                 struct pod *p = c[i].pod;
                 char name[512];
@@ -352,6 +381,7 @@ static char *synchronize(struct eviction_manager *ev)
         if (!summary)
                 return NULL;
         notifiers_update(ev, summary);
+        image_fs_check(ev);
         struct ev_observation obs[EV_SIGNAL_MAX];
         ev_observe(summary, obs);
         bool *act = OOM_CHECK(calloc(ev->n + 1, sizeof *act));

@@ -27,6 +27,44 @@ const json_t *ev_pod_stats(const json_t *summary, const char *uid)
         return NULL;
 }
 
+/* Upstream's localVolumeNames: the volumes the pod keeps on the node's disk for ranking. */
+static bool local_volume(const json_t *v)
+{
+        json_t *ed = json_object_get(v, "emptyDir");
+        return json_object_get(v, "hostPath") || json_object_get(v, "configMap") ||
+               json_object_get(v, "gitRepo") ||
+               (ed && !streq_ptr(json_string_value(json_object_get(ed, "medium")), "Memory"));
+}
+
+/* The containers' writable layers and logs, the local volumes' usage, from the pod's Summary entry. */
+static void fill_breakdown(struct ev_candidate *c, const struct pod *pod, const json_t *ps)
+{
+        size_t i, j;
+        json_t *cs, *v, *vs;
+        json_array_foreach(json_object_get(ps, "containers"), i, cs)
+        {
+                c->root_disk += i64(cs, "rootfs", "usedBytes");
+                c->root_inodes += i64(cs, "rootfs", "inodesUsed");
+                c->logs_disk += i64(cs, "logs", "usedBytes");
+                c->logs_inodes += i64(cs, "logs", "inodesUsed");
+        }
+        json_array_foreach(json_object_get(json_object_get(pod->json, "spec"), "volumes"), i, v)
+        {
+                const char *name = json_string_value(json_object_get(v, "name"));
+                if (!name || !local_volume(v))
+                        continue;
+                json_array_foreach(json_object_get(ps, "volume"), j, vs)
+                {
+                        if (!streq_ptr(json_string_value(json_object_get(vs, "name")), name))
+                                continue;
+                        json_t *b = json_object_get(vs, "usedBytes"), *n = json_object_get(vs, "inodesUsed");
+                        c->vol_disk += json_is_integer(b) ? json_integer_value(b) : 0;
+                        c->vol_inodes += json_is_integer(n) ? json_integer_value(n) : 0;
+                        break;
+                }
+        }
+}
+
 void ev_candidate_fill(struct ev_candidate *c, struct pod *pod, const json_t *summary)
 {
         struct admit_request req;
@@ -45,12 +83,45 @@ void ev_candidate_fill(struct ev_candidate *c, struct pod *pod, const json_t *su
         c->disk = i64(ps, "ephemeral-storage", "usedBytes");
         c->inodes = i64(ps, "ephemeral-storage", "inodesUsed");
         c->procs = i64(ps, "process_stats", "process_count");
+        fill_breakdown(c, pod, ps);
+}
+
+unsigned ev_rank_fs_stats(enum ev_signal s, bool dedicated_image_fs)
+{
+        if (!dedicated_image_fs)
+                return EV_FS_ALL;
+        switch (s) {
+        case EV_NODEFS_AVAILABLE:
+        case EV_NODEFS_INODES_FREE:
+                return EV_FS_LOGS | EV_FS_VOLUMES;
+        case EV_IMAGEFS_AVAILABLE:
+        case EV_IMAGEFS_INODES_FREE:
+                return EV_FS_ROOT;
+        default:
+                return EV_FS_ALL;
+        }
+}
+
+bool ev_reclaims_node_level(enum ev_signal s, bool dedicated_image_fs)
+{
+        switch (s) {
+        case EV_NODEFS_AVAILABLE:
+        case EV_NODEFS_INODES_FREE:
+                /* with an image filesystem of its own, deleting images frees nothing here */
+                return !dedicated_image_fs;
+        case EV_IMAGEFS_AVAILABLE:
+        case EV_IMAGEFS_INODES_FREE:
+                return true;
+        default:
+                return false;
+        }
 }
 
 struct ranked {
         struct ev_candidate c;
         size_t index;
         enum ev_resource res;
+        unsigned fs;
 };
 
 /* true before false, as upstream's cmpBool */
@@ -64,9 +135,24 @@ static int cmp_i64_desc(int64_t a, int64_t b)
         return a > b ? -1 : a < b ? 1 : 0;
 }
 
-static int64_t usage_of(const struct ev_candidate *c, enum ev_resource res)
+/* The disk usage of the kinds in fs; EV_FS_ALL is the Summary's ephemeral-storage unchanged. */
+static int64_t disk_usage(const struct ev_candidate *c, bool inodes, unsigned fs)
 {
-        return res == EV_RES_MEMORY ? c->memory : res == EV_RES_INODES ? c->inodes : c->disk;
+        if (fs == EV_FS_ALL)
+                return inodes ? c->inodes : c->disk;
+        int64_t u = 0;
+        if (fs & EV_FS_ROOT)
+                u += inodes ? c->root_inodes : c->root_disk;
+        if (fs & EV_FS_LOGS)
+                u += inodes ? c->logs_inodes : c->logs_disk;
+        if (fs & EV_FS_VOLUMES)
+                u += inodes ? c->vol_inodes : c->vol_disk;
+        return u;
+}
+
+static int64_t usage_of(const struct ev_candidate *c, enum ev_resource res, unsigned fs)
+{
+        return res == EV_RES_MEMORY ? c->memory : disk_usage(c, res == EV_RES_INODES, fs);
 }
 
 static int64_t request_of(const struct ev_candidate *c, enum ev_resource res)
@@ -94,7 +180,7 @@ static int compare(const void *pa, const void *pb)
                 if ((r = cmp_bool(!x->has_stats, !y->has_stats)) || !x->has_stats)
                         return r ? r : (a->index > b->index) - (a->index < b->index);
                 /* usage above requests, then priority, then usage less requests (largest first) */
-                int64_t ux = usage_of(x, res), uy = usage_of(y, res);
+                int64_t ux = usage_of(x, res, a->fs), uy = usage_of(y, res, a->fs);
                 int64_t rx = request_of(x, res), ry = request_of(y, res);
                 if ((r = cmp_bool(ux > rx, uy > ry)))
                         return r;
@@ -109,13 +195,13 @@ static int compare(const void *pa, const void *pb)
         return (a->index > b->index) - (a->index < b->index);
 }
 
-void ev_rank(struct ev_candidate *c, size_t n, enum ev_resource res)
+void ev_rank(struct ev_candidate *c, size_t n, enum ev_resource res, unsigned fs_stats)
 {
         if (n < 2)
                 return;
         struct ranked *v = OOM_CHECK(calloc(n, sizeof *v));
         for (size_t i = 0; i < n; i++)
-                v[i] = (struct ranked){.c = c[i], .index = i, .res = res};
+                v[i] = (struct ranked){.c = c[i], .index = i, .res = res, .fs = fs_stats};
         qsort(v, n, sizeof *v, compare);
         for (size_t i = 0; i < n; i++)
                 c[i] = v[i].c;

@@ -15,17 +15,40 @@ struct ev_candidate {
         bool has_stats;       /* the Summary listed the pod */
         int64_t memory;       /* the pod's working set */
         int64_t disk, inodes; /* ephemeral-storage used bytes and inodes (rootfs + logs + local volumes) */
+        /* the same by where it lies (upstream's fsStatsRoot, fsStatsLogs, fsStatsLocalVolumeSource) */
+        int64_t root_disk, root_inodes; /* the containers' writable layers */
+        int64_t logs_disk, logs_inodes; /* the containers' logs */
+        int64_t vol_disk, vol_inodes;   /* upstream's localVolumeNames: hostPath, disk emptyDir, configMap,
+                                         * gitRepo */
         int64_t procs;
         /* from the spec */
         int64_t priority;
         int64_t mem_request, eph_request;
 };
 
+/* Which of a pod's disk usage counts when ranking for a disk signal (upstream's fsStatsType). EV_FS_ALL
+ * is the Summary's ephemeral-storage as it stands. */
+enum {
+        EV_FS_ROOT = 1 << 0,
+        EV_FS_LOGS = 1 << 1,
+        EV_FS_VOLUMES = 1 << 2,
+        EV_FS_ALL = EV_FS_ROOT | EV_FS_LOGS | EV_FS_VOLUMES,
+};
+
+/* Upstream's buildSignalToRankFunc: with a dedicated image filesystem, nodefs signals count logs and local
+ * volumes, imagefs signals the writable layers; without, both count all. (Other signals: EV_FS_ALL.) */
+unsigned ev_rank_fs_stats(enum ev_signal s, bool dedicated_image_fs);
+
+/* Upstream's buildSignalToNodeReclaimFuncs: whether dead containers and unused images are deleted before
+ * evicting for the signal (disk signals; with a dedicated image filesystem, imagefs signals only). */
+bool ev_reclaims_node_level(enum ev_signal s, bool dedicated_image_fs);
+
 /* A candidate for pod from the Summary's entry for its UID (has_stats false when there is none). */
 void ev_candidate_fill(struct ev_candidate *c, struct pod *pod, const json_t *summary);
 
-/* Orders candidates, first to evict first, for reclaiming res (a stable order for ties). */
-void ev_rank(struct ev_candidate *c, size_t n, enum ev_resource res);
+/* Orders candidates, first to evict first, for reclaiming res (a stable order for ties); for disk
+ * resources, fs_stats (EV_FS_*) says which usage counts. */
+void ev_rank(struct ev_candidate *c, size_t n, enum ev_resource res, unsigned fs_stats);
 
 /* Upstream's evictionMessage: "The node was low on resource: memory. Container c was using 512Mi, which
  * exceeds its request of 0. " (each container above its request). Caller frees. */

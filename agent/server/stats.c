@@ -552,6 +552,27 @@ static json_t *image_fs_json(struct stats *s, int64_t now, char **mountpoint)
                        f->inodes_used ? (int64_t) f->inodes_used->value : -1);
 }
 
+int stats_image_fs_dedicated(struct stats *s, bool *ret)
+{
+        Runtime__V1__ImageFsInfoRequest req = RUNTIME__V1__IMAGE_FS_INFO_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__ImageFsInfoResponse *resp = NULL;
+        if (!s->c.cri)
+                return -ENOTCONN;
+        int r = CRI_CALL(s->c.cri, ImageService, ImageFsInfo, image_fs_info, &req, &resp, s->c.timeout_ms,
+                         NULL);
+        if (r < 0)
+                return r;
+        const Runtime__V1__FilesystemUsage *f =
+                resp->n_image_filesystems ? resp->image_filesystems[0] : NULL;
+        if (!f || !f->fs_id || !f->fs_id->mountpoint[0])
+                return -ENODATA;
+        struct stat root, image;
+        if (stat(s->root_dir, &root) < 0 || stat(f->fs_id->mountpoint, &image) < 0)
+                return -errno;
+        *ret = root.st_dev != image.st_dev;
+        return 0;
+}
+
 /* ---- pods ---- */
 
 static const Runtime__V1__ContainerStats *find_stats(const Runtime__V1__ListContainerStatsResponse *r,

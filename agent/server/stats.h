@@ -42,6 +42,10 @@ json_t *stats_summary(struct stats *s, bool only_cpu_and_memory, char **err);
  * What the eviction manager observes every pass; it asks for the pods only when it must rank them. */
 json_t *stats_summary_node(struct stats *s, char **err);
 
+/* Whether the runtime's image filesystem (ImageFsInfo's mountpoint) is on another device than the root
+ * dir (upstream's HasDedicatedImageFs). -errno when it cannot tell (no runtime, no mountpoint, stat). */
+int stats_image_fs_dedicated(struct stats *s, bool *ret);
+
 /* /metrics/resource (what metrics-server 0.6+ scrapes for `kubectl top`): upstream's resource metrics
  * in Prometheus text from the same sources as only_cpu_and_memory. NULL with *err when the runtime did not
  * answer. Caller frees. */

@@ -80,6 +80,8 @@ check "node registers" wait_for 30 cond_is Ready True
 check "DiskPressure False with upstream's reason" [ "$(node_cond DiskPressure reason)" = KubeletHasNoDiskPressure ]
 check "... and message" [ "$(node_cond DiskPressure message)" = "kubelet has no disk pressure" ]
 check "nodefs is the loop filesystem ($(avail_mi) MiB available)" [ "$(avail_mi)" -gt $((THRESHOLD_MI + 150)) ]
+check "... which holds the images too: no dedicated imagefs" \
+  wait_for 20 log_has '"Eviction manager: image filesystem" dedicatedImageFs=false'
 
 pod() { # pod NAME RESTART-POLICY VOLUMES MOUNTS SCRIPT
   k apply -f - >/dev/null <<YAML

@@ -464,7 +464,7 @@ static void test_rank_and_message(void **state)
 
         /* memory: above requests first (be 512Mi > 0, burst 200Mi > 100Mi; guar 1Gi < 2Gi), then priority,
          * then usage above request: be (512Mi) before burst (100Mi) */
-        ev_rank(c, 3, EV_RES_MEMORY);
+        ev_rank(c, 3, EV_RES_MEMORY, EV_FS_ALL);
         assert_string_equal(c[0].pod->uid, "be");
         assert_string_equal(c[1].pod->uid, "burst");
         assert_string_equal(c[2].pod->uid, "guar");
@@ -472,7 +472,7 @@ static void test_rank_and_message(void **state)
         /* a pod without stats goes first */
         ev_candidate_fill(&c[3], nostats, s);
         assert_false(c[3].has_stats);
-        ev_rank(c, 4, EV_RES_MEMORY);
+        ev_rank(c, 4, EV_RES_MEMORY, EV_FS_ALL);
         assert_string_equal(c[0].pod->uid, "gone");
 
         /* disk: burst uses 5000 B, under its 10Ki request; be 100 B over its 0 → be, guar (10 B over 0),
@@ -480,13 +480,13 @@ static void test_rank_and_message(void **state)
         ev_candidate_fill(&c[0], guar, s);
         ev_candidate_fill(&c[1], burst, s);
         ev_candidate_fill(&c[2], be, s);
-        ev_rank(c, 3, EV_RES_EPHEMERAL);
+        ev_rank(c, 3, EV_RES_EPHEMERAL, EV_FS_ALL);
         assert_string_equal(c[0].pod->uid, "be");
         assert_string_equal(c[1].pod->uid, "guar");
         assert_string_equal(c[2].pod->uid, "burst");
 
         /* PIDs: priority, then process count: be and burst (priority 0), most processes first */
-        ev_rank(c, 3, EV_RES_PIDS);
+        ev_rank(c, 3, EV_RES_PIDS, EV_FS_ALL);
         assert_string_equal(c[0].pod->uid, "burst");
         assert_string_equal(c[1].pod->uid, "be");
         assert_string_equal(c[2].pod->uid, "guar");
@@ -498,17 +498,17 @@ static void test_rank_and_message(void **state)
                 mk_pod("gone-high", "api",
                        "{\"priority\": 2000, \"containers\": [{\"name\": \"c\", \"image\": \"busybox\"}]}");
         ev_candidate_fill(&c[3], nostats_high, s);
-        ev_rank(c, 4, EV_RES_PIDS);
+        ev_rank(c, 4, EV_RES_PIDS, EV_FS_ALL);
         assert_string_equal(c[0].pod->uid, "burst");
         assert_string_equal(c[1].pod->uid, "be");
         assert_string_equal(c[2].pod->uid, "guar");
         assert_string_equal(c[3].pod->uid, "gone-high");
         ev_candidate_fill(&c[3], nostats, s);
-        ev_rank(c, 4, EV_RES_PIDS);
+        ev_rank(c, 4, EV_RES_PIDS, EV_FS_ALL);
         assert_string_equal(c[0].pod->uid, "gone");
         assert_string_equal(c[3].pod->uid, "guar");
         ev_candidate_fill(&c[0], nostats_high, s);
-        ev_rank(c, 4, EV_RES_MEMORY);
+        ev_rank(c, 4, EV_RES_MEMORY, EV_FS_ALL);
         assert_string_equal(c[0].pod->uid, "gone-high");
         pod_unref(nostats_high);
         ev_candidate_fill(&c[0], guar, s);
@@ -537,6 +537,131 @@ static void test_rank_and_message(void **state)
         pod_unref(guar);
         pod_unref(nostats);
         json_decref(s);
+}
+
+/* Three pods whose disk usage lies in different places: "layers" in its writable layer, "logs" in its
+ * logs, "vol" in a disk emptyDir and a hostPath (its Memory emptyDir does not count). */
+#define FS_SUMMARY                                                                                          \
+        "{\"node\": {}, \"pods\": ["                                                                        \
+        "{\"podRef\": {\"uid\": \"layers\"}, \"containers\": [{\"name\": \"c\", "                           \
+        "\"rootfs\": {\"usedBytes\": 900, \"inodesUsed\": 90}, \"logs\": {\"usedBytes\": 10, "              \
+        "\"inodesUsed\": 1}}], \"volume\": [], "                                                            \
+        "\"ephemeral-storage\": {\"usedBytes\": 910, \"inodesUsed\": 91}},"                                 \
+        "{\"podRef\": {\"uid\": \"logs\"}, \"containers\": [{\"name\": \"c\", "                             \
+        "\"rootfs\": {\"usedBytes\": 10, \"inodesUsed\": 1}, \"logs\": {\"usedBytes\": 500, "               \
+        "\"inodesUsed\": 20}}], \"volume\": [], "                                                           \
+        "\"ephemeral-storage\": {\"usedBytes\": 510, \"inodesUsed\": 21}},"                                 \
+        "{\"podRef\": {\"uid\": \"vol\"}, \"containers\": [{\"name\": \"c\", "                              \
+        "\"rootfs\": {\"usedBytes\": 20, \"inodesUsed\": 2}, \"logs\": {\"usedBytes\": 10, "                \
+        "\"inodesUsed\": 1}}], \"volume\": [{\"name\": \"scratch\", \"usedBytes\": 700, \"inodesUsed\": "   \
+        "25}, {\"name\": \"host\", \"usedBytes\": 100, \"inodesUsed\": 5}, {\"name\": \"mem\", "            \
+        "\"usedBytes\": 5000, \"inodesUsed\": 500}], "                                                      \
+        "\"ephemeral-storage\": {\"usedBytes\": 730, \"inodesUsed\": 28}}]}"
+
+static void rank_fill(struct ev_candidate *c, struct pod **p, const json_t *s)
+{
+        for (size_t i = 0; i < 3; i++)
+                ev_candidate_fill(&c[i], p[i], s);
+}
+
+static void assert_order(const struct ev_candidate *c, const char *a, const char *b, const char *d)
+{
+        assert_string_equal(c[0].pod->uid, a);
+        assert_string_equal(c[1].pod->uid, b);
+        assert_string_equal(c[2].pod->uid, d);
+}
+
+static void test_rank_image_fs(void **state)
+{
+        (void) state;
+        json_t *s = json_loads(FS_SUMMARY, 0, NULL);
+        assert_non_null(s);
+        struct pod *p[3] = {
+                mk_pod("layers", "api", "{\"containers\": [{\"name\": \"c\", \"image\": \"busybox\"}]}"),
+                mk_pod("logs", "api", "{\"containers\": [{\"name\": \"c\", \"image\": \"busybox\"}]}"),
+                mk_pod("vol", "api",
+                       "{\"containers\": [{\"name\": \"c\", \"image\": \"busybox\"}], \"volumes\": ["
+                       "{\"name\": \"scratch\", \"emptyDir\": {}}, "
+                       "{\"name\": \"host\", \"hostPath\": {\"path\": \"/tmp\"}}, "
+                       "{\"name\": \"mem\", \"emptyDir\": {\"medium\": \"Memory\"}}]}"),
+        };
+        struct ev_candidate c[3];
+        rank_fill(c, p, s);
+        assert_int_equal(c[2].root_disk, 20);
+        assert_int_equal(c[2].logs_disk, 10);
+        assert_int_equal(c[2].vol_disk, 800);
+        assert_int_equal(c[2].vol_inodes, 30);
+        assert_int_equal(c[2].disk, 730);
+
+        /* shared device: every signal ranks by the Summary's ephemeral-storage, as before */
+        for (enum ev_signal sig = EV_NODEFS_AVAILABLE; sig <= EV_IMAGEFS_INODES_FREE; sig++)
+                assert_int_equal(ev_rank_fs_stats(sig, false), EV_FS_ALL);
+        rank_fill(c, p, s);
+        ev_rank(c, 3, EV_RES_EPHEMERAL, ev_rank_fs_stats(EV_NODEFS_AVAILABLE, false));
+        assert_order(c, "layers", "vol", "logs");
+        rank_fill(c, p, s);
+        ev_rank(c, 3, EV_RES_INODES, ev_rank_fs_stats(EV_IMAGEFS_INODES_FREE, false));
+        assert_order(c, "layers", "vol", "logs");
+
+        /* dedicated imagefs, nodefs signals: logs and local volumes only */
+        assert_int_equal(ev_rank_fs_stats(EV_NODEFS_AVAILABLE, true), EV_FS_LOGS | EV_FS_VOLUMES);
+        assert_int_equal(ev_rank_fs_stats(EV_NODEFS_INODES_FREE, true), EV_FS_LOGS | EV_FS_VOLUMES);
+        rank_fill(c, p, s);
+        ev_rank(c, 3, EV_RES_EPHEMERAL, ev_rank_fs_stats(EV_NODEFS_AVAILABLE, true));
+        assert_order(c, "vol", "logs", "layers");
+        rank_fill(c, p, s);
+        ev_rank(c, 3, EV_RES_INODES, ev_rank_fs_stats(EV_NODEFS_INODES_FREE, true));
+        assert_order(c, "vol", "logs", "layers");
+
+        /* dedicated imagefs, imagefs signals: the writable layers only */
+        assert_int_equal(ev_rank_fs_stats(EV_IMAGEFS_AVAILABLE, true), EV_FS_ROOT);
+        assert_int_equal(ev_rank_fs_stats(EV_IMAGEFS_INODES_FREE, true), EV_FS_ROOT);
+        rank_fill(c, p, s);
+        ev_rank(c, 3, EV_RES_EPHEMERAL, ev_rank_fs_stats(EV_IMAGEFS_AVAILABLE, true));
+        assert_order(c, "layers", "vol", "logs");
+        rank_fill(c, p, s);
+        ev_rank(c, 3, EV_RES_INODES, ev_rank_fs_stats(EV_IMAGEFS_INODES_FREE, true));
+        assert_order(c, "layers", "vol", "logs");
+
+        /* the ephemeral-storage request is subtracted from what counts: 950 of requests puts "layers"
+         * under them on imagefs (900 ≤ 950), and last */
+        struct pod *req =
+                mk_pod("layers", "api",
+                       "{\"containers\": [{\"name\": \"c\", \"image\": \"busybox\", \"resources\": "
+                       "{\"requests\": {\"ephemeral-storage\": \"950\"}}}]}");
+        rank_fill(c, p, s);
+        ev_candidate_fill(&c[0], req, s);
+        ev_rank(c, 3, EV_RES_EPHEMERAL, EV_FS_ROOT);
+        assert_order(c, "vol", "logs", "layers");
+        pod_unref(req);
+
+        /* memory and PIDs ignore the disk stats */
+        assert_int_equal(ev_rank_fs_stats(EV_MEMORY_AVAILABLE, true), EV_FS_ALL);
+        assert_int_equal(ev_rank_fs_stats(EV_PID_AVAILABLE, true), EV_FS_ALL);
+
+        for (size_t i = 0; i < 3; i++)
+                pod_unref(p[i]);
+        json_decref(s);
+}
+
+/* Upstream's buildSignalToNodeReclaimFuncs: containers and images deleted first for disk signals, but
+ * not for nodefs ones when images live elsewhere. */
+static void test_reclaim_node_level(void **state)
+{
+        (void) state;
+        static const struct {
+                enum ev_signal s;
+                bool shared, dedicated;
+        } want[] = {
+                {EV_MEMORY_AVAILABLE, false, false}, {EV_ALLOCATABLE_MEMORY_AVAILABLE, false, false},
+                {EV_NODEFS_AVAILABLE, true, false},  {EV_NODEFS_INODES_FREE, true, false},
+                {EV_IMAGEFS_AVAILABLE, true, true},  {EV_IMAGEFS_INODES_FREE, true, true},
+                {EV_PID_AVAILABLE, false, false},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+                assert_int_equal(ev_reclaims_node_level(want[i].s, false), want[i].shared);
+                assert_int_equal(ev_reclaims_node_level(want[i].s, true), want[i].dedicated);
+        }
 }
 
 static void test_admit(void **state)
@@ -589,6 +714,8 @@ int main(void)
                 cmocka_unit_test(test_state_transitions),
                 cmocka_unit_test(test_local_storage),
                 cmocka_unit_test(test_rank_and_message),
+                cmocka_unit_test(test_rank_image_fs),
+                cmocka_unit_test(test_reclaim_node_level),
                 cmocka_unit_test(test_admit),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
