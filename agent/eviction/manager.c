@@ -211,8 +211,9 @@ static json_t *summary_get(struct eviction_manager *ev, bool pods)
         return s;
 }
 
-/* Upstream's HasDedicatedImageFs, asked on the first pass and again now and then (a failure to tell is
- * "not dedicated", tried again sooner). Logs when it is first known and when it changes. */
+/* Upstream's HasDedicatedImageFs, asked on the first pass and again now and then (a failure to tell keeps
+ * the last answer, "not dedicated" when there is none, and is tried again sooner). Logs when it is first
+ * known and when it changes. */
 static void image_fs_check(struct eviction_manager *ev)
 {
         int64_t now = now_mono_ms();
@@ -222,10 +223,10 @@ static void image_fs_check(struct eviction_manager *ev)
         int r = ev->c.stats ? stats_image_fs_dedicated(ev->c.stats, &dedicated) : -ENOTCONN;
         if (r < 0) {
                 log_v(2,
-                      "Eviction manager: cannot tell whether the image filesystem is dedicated, taking it "
-                      "as shared",
+                      "Eviction manager: cannot tell whether the image filesystem is dedicated, keeping the "
+                      "last answer (shared when none)",
                       "err=\"%s\"", strerror(-r));
-                dedicated = false;
+                dedicated = ev->image_fs_logged && ev->dedicated_image_fs;
         }
         ev->image_fs_next_ms = now + (r < 0 ? IMAGEFS_RETRY_MS : IMAGEFS_RECHECK_MS);
         if (ev->image_fs_logged && dedicated == ev->dedicated_image_fs)
