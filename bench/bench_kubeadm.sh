@@ -17,6 +17,9 @@ export CUBELET_TEST_INSTANCE=${CUBELET_TEST_INSTANCE:-2}
 [ -s "$IMAGES_DIR/pause.tar" ] ||
   PAUSE_BIN=$build/packaging/pause "$top/packaging/images/build-images.sh" "$IMAGES_DIR" >/dev/null
 
+source "$top/bench/upstream_sysctls.sh"
+sysctls_save
+trap sysctls_restore EXIT
 declare -A lines
 for i in $(seq "$runs"); do
   for who in cubelet upstream; do

@@ -36,8 +36,11 @@ if [ -z "$upstream" ] && [ "${UPSTREAM:-1}" != 0 ]; then
   upstream=/var/cache/cubelet-e2e/kubernetes-1.20.2/kubelet
 fi
 
+source "$top/bench/upstream_sysctls.sh"
+sysctls_save
 cleanup() {
   [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  sysctls_restore
   "$top/packaging/containerd/stop-containerd.sh" --dir "$ctd" --purge >/dev/null 2>&1 || true
   # the upstream kubelet leaves its pods' volume mounts (service account tokens on tmpfs) in its root
   local m

@@ -202,7 +202,9 @@ int cert_manager_new(const struct cert_manager_config *cfg, struct kube_auth *re
         }
         bool from_kc = false;
         if (!ok && have_kc && auth_pair(&kc, &cert, &cl, &key, &kl) >= 0) {
-                ok = from_kc = usable(cert, cl, key, kl, &why);
+                ok = usable(cert, cl, key, kl, &why);
+                /* upstream copies only embedded data into its store; files stay the files */
+                from_kc = ok && kc.cert_data && kc.key_data;
                 if (!ok)
                         log_warn("The kubeconfig's client certificate cannot be used",
                                  "kubeconfig=\"%s\" why=\"%s\"", cfg->kubeconfig, why);

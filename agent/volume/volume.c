@@ -1035,6 +1035,33 @@ void vol_teardown_pod(const char *root_dir, const char *uid)
         closedir(d);
 }
 
+/* Whether anything is mounted at or below one of dirs (the mount table's mount points, as written there:
+ * octal escapes for space, tab, newline and backslash, which a pod directory's path never has). */
+static bool mounted_below(char *const *dirs, size_t n)
+{
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return true; /* cannot tell: keep the volumes */
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        bool found = false;
+        while (!found && getline(&line, &cap, f) > 0) {
+                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... */
+                char *mp = line;
+                for (int i = 0; i < 4 && mp; i++)
+                        mp = strchr(mp, ' ') ? strchr(mp, ' ') + 1 : NULL;
+                if (!mp)
+                        continue;
+                size_t ml = strcspn(mp, " ");
+                for (size_t i = 0; i < n && !found; i++) {
+                        size_t dl = strlen(dirs[i]);
+                        found = ml >= dl && strncmp(mp, dirs[i], dl) == 0 && (ml == dl || mp[dl] == '/');
+                }
+        }
+        fclose(f);
+        return found;
+}
+
 int vol_remove_pod_volumes(const char *root_dir, const char *uid)
 {
         if (!vol_pod_volumes_exist(root_dir, uid))
@@ -1042,6 +1069,12 @@ int vol_remove_pod_volumes(const char *root_dir, const char *uid)
         vol_teardown_pod(root_dir, uid);
         _cleanup_free_ char *subpaths = strdup_printf("%s/pods/%s/volume-subpaths", root_dir, uid),
                             *vdir = strdup_printf("%s/pods/%s/volumes", root_dir, uid);
+        /* Anything still mounted below (a bind from the same filesystem, which rm_rf cannot tell from a
+         * directory; a mount a privileged container propagated into its emptyDir): nothing is removed, as
+         * deleting through it would reach what it shows. The pod's removal tries again. */
+        char *const dirs[] = {vdir, subpaths};
+        if (mounted_below(dirs, ELEMENTSOF(dirs)))
+                return -EBUSY;
         /* rm_rf stays on the pod directory's filesystem: a volume still mounted makes it fail, not descend */
         int r = rm_rf(subpaths);
         int r2 = rm_rf(vdir);

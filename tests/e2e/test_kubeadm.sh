@@ -44,10 +44,10 @@ done
 # One kubeadm cluster at a time on this machine: the plain and the sanitizer passes would run two beside
 # each other (two etcd and API servers on two cores); the other waits here. Daemons never get the fd.
 exec 9>/tmp/cubelet-kubeadm.lock
-flock -w 1200 9 || { echo "not ok - the other pass's kubeadm test held the lock for 20 minutes"; exit 1; }
+flock -w 600 9 || { echo "not ok - the other pass's kubeadm test held the lock for 10 minutes"; exit 1; }
 
 # The directories kubeadm and cubelet write under (tmpfs in each node); made if missing, removed after.
-DIRS=(/etc/kubernetes /var/lib/kubelet /var/lib/etcd /var/lib/cubelet /var/log/pods /run/cubelet
+DIRS=(/etc/kubernetes /var/lib/kubelet /var/lib/etcd /var/lib/cubelet /var/log/pods /var/log/containers /run/cubelet
   /usr/libexec/kubernetes)
 MADE=()
 for d in "${DIRS[@]}"; do [ -d "$d" ] || { mkdir -p "$d" && MADE+=("$d"); }; done
@@ -57,6 +57,23 @@ declare -A ANCHOR SOCKS CTDS
 in_node() { local n=$1; shift; nsenter -t "${ANCHOR[$n]}" -m -n -- "$@"; }
 cri_on() { local n=$1; shift; in_node "$n" "$CUBELET_CRI" -r "unix://${SOCKS[$n]}" "$@"; }
 k() { in_node 1 "$KUBECTL" --kubeconfig /etc/kubernetes/admin.conf --request-timeout=10s "$@"; }
+
+# Each node's fixed directory (containerd's, the unit's state, the anchor's pid): a run killed before its
+# cleanup (a CTest timeout; the stand-in's cubelet and containerd are not in the test's process tree) is
+# cleaned up by the next one, here.
+node_dir() { echo "/tmp/cubelet-kadm$TI-$1"; }
+node_purge() {
+  local d p
+  d=$(node_dir "$1")
+  [ -d "$d" ] || return 0
+  # a pid is only killed while it is still the process it was (kubelet, then the anchor's sleep)
+  p=$(cat "$d/unit/kubelet.pid" 2>/dev/null) && grep -qa kubelet "/proc/$p/cmdline" 2>/dev/null &&
+    kill -KILL "$p" 2>/dev/null
+  "$TOP/packaging/containerd/stop-containerd.sh" --dir "$d/ctd" --purge >/dev/null 2>&1
+  p=$(cat "$d/anchor.pid" 2>/dev/null) && [ "$({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null)" = "sleep infinity " ] &&
+    kill -KILL "$p" 2>/dev/null
+  rm -rf "$d"
+}
 
 cleanup() {
   local n p
@@ -68,7 +85,8 @@ cleanup() {
     in_node "$n" "$TOP/packaging/containerd/stop-containerd.sh" --dir "${CTDS[$n]}" --purge >/dev/null 2>&1
     kill "${ANCHOR[$n]}" 2>/dev/null
     wait "${ANCHOR[$n]}" 2>/dev/null
-    rm -rf "${CTDS[$n]}"
+    cp -r "$(node_dir "$n")/unit" "$WORK/unit$n" 2>/dev/null
+    node_purge "$n"
   done
   ip netns del "cubelet-kubeadm$TI-1" 2>/dev/null
   ip netns del "cubelet-kubeadm$TI-2" 2>/dev/null
@@ -111,18 +129,20 @@ cp "$HERE/kubeadm_systemctl.sh" "$WORK/bin/systemctl"
 node_up() {
   local n=$1 ns ctd
   ns=cubelet-kubeadm$TI-$n
-  ctd=$(mktemp -d "/tmp/cubelet-kadm$TI-$n.XXXXXX")
+  node_purge "$n"
+  ctd=$(node_dir "$n")/ctd
   CTDS[$n]=$ctd
-  mkdir -p "$WORK/unit$n"
+  mkdir -p "$ctd" "$(node_dir "$n")/unit"
   # The anchor: a mount namespace of its own in the node's network namespace, its tmpfs mounts, then sleep.
   # shellcheck disable=SC2016
   nsenter --net="/run/netns/$ns" unshare --mount --propagation private bash -c '
     for d in "$@"; do mount -t tmpfs -o mode=0755 tmpfs "$d" || exit 1; done
     mount --bind '"$WORK/hosts"' /etc/hosts && mount --bind '"$WORK/resolv.conf"' /etc/resolv.conf || exit 1
-    echo up >'"$WORK/unit$n/anchor"'
+    echo up >'"$(node_dir "$n")/anchor-up"'
     exec sleep infinity' _ "${DIRS[@]}" 9>&- &
   ANCHOR[$n]=$!
-  wait_for 10 test -s "$WORK/unit$n/anchor" || return 1
+  echo "${ANCHOR[$n]}" >"$(node_dir "$n")/anchor.pid"
+  wait_for 10 test -s "$(node_dir "$n")/anchor-up" || return 1
   in_node "$n" ip link set lo up
   in_node "$n" ip addr add "$NET.0.$((9 + n))/24" dev "kadm$TI-$n"
   in_node "$n" ip link set "kadm$TI-$n" up
@@ -138,7 +158,7 @@ node_up() {
 # systemctl (the stand-in running the .deb's unit).
 node_env() {
   local n=$1
-  echo "PATH=$WORK/bin:$PATH" "SYSTEMCTL_STATE=$WORK/unit$n" \
+  echo "PATH=$WORK/bin:$PATH" "SYSTEMCTL_STATE=$(node_dir "$n")/unit" \
     "SYSTEMCTL_DROPIN=$TOP/packaging/systemd/10-kubeadm.conf" \
     "SYSTEMCTL_EXEC=$TOP/packaging/deb/cubelet-start" "CUBELET_BIN=$KUBELET_UNDER_TEST"
 }
@@ -246,7 +266,8 @@ pod_yaml scheduled "" >"$WORK/scheduled.yaml"
 check "a pod is created through the API server" k apply -f "$WORK/scheduled.yaml"
 running_on() { [ "$(k get pod "$1" -o jsonpath='{.spec.nodeName} {.status.phase}' 2>/dev/null)" = "$2 Running" ]; }
 check "... the scheduler binds it to the node, cubelet runs it" wait_for 120 running_on scheduled "$NODE1"
-check "... its log through the API server" grep -q scheduled-is-running <<<"$(k logs scheduled 2>&1)"
+logs_say() { grep -q "$2" <<<"$(k logs "$1" 2>&1)"; }
+check "... its log through the API server" wait_for 30 logs_say scheduled scheduled-is-running
 
 # The API server's container killed: cubelet starts it again, the API answers again.
 restarts() {
@@ -302,16 +323,16 @@ check "... kubelet.conf points at the bootstrapped pair" in_node 2 grep -Eq \
   'client-certificate: "?/var/lib/kubelet/pki/kubelet-client-current.pem"?$' /etc/kubernetes/kubelet.conf
 check "the joined Node turns Ready" wait_for 120 node_ready "$NODE2"
 echo "# kubeadm join: $(ms_since "$t2") ms to the joined Node Ready"
-first_start=$(awk '$2 == "started" { print $1; exit }' "$WORK/unit2/unit.log")
+first_start=$(awk '$2 == "started" { print $1; exit }' "$(node_dir 2)/unit/unit.log")
 [ -n "$first_start" ] &&
   echo "# the joining node's kubelet started with only a bootstrap kubeconfig -> Node Ready: $(ms_since "$(date -d "$first_start" +%s%N)") ms"
 pod_yaml joined "$NODE2" >"$WORK/joined.yaml"
 check "a pod bound to it" k apply -f "$WORK/joined.yaml"
 check "... runs there" wait_for 120 running_on joined "$NODE2"
 check "... its log through the API server (the API server reaches the joined node's API)" \
-  grep -q joined-is-running <<<"$(k logs joined 2>&1)"
+  wait_for 30 logs_say joined joined-is-running
 
-kpid=$(cat "$WORK/unit1/kubelet.pid" 2>/dev/null)
+kpid=$(cat "$(node_dir 1)/unit/kubelet.pid" 2>/dev/null)
 [ -n "$kpid" ] && echo "# the control-plane node's kubelet: $(awk '/^VmRSS/ { printf "%.1f MiB RSS", $2 / 1024 }' "/proc/$kpid/status" 2>/dev/null), $(awk '{ printf "%.2f s CPU", ($14 + $15) / 100 }' "/proc/$kpid/stat" 2>/dev/null) since its last start"
 
 # Every cubelet of the run (kubeadm restarted it, the last one stops now) ended clean: under the
@@ -319,8 +340,8 @@ kpid=$(cat "$WORK/unit1/kubelet.pid" 2>/dev/null)
 systemctl_on 2 stop kubelet
 systemctl_on 1 stop kubelet
 check "every cubelet stopped clean (no sanitizer report)" \
-  bash -c "! grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' '$WORK/unit1/kubelet.log' '$WORK/unit2/kubelet.log'"
-check "... and kubeadm started and restarted it (the stand-in's record)" [ "$(grep -c ' started ' "$WORK/unit1/unit.log")" -ge 2 ]
+  bash -c "! grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' '$(node_dir 1)/unit/kubelet.log' '$(node_dir 2)/unit/kubelet.log'"
+check "... and kubeadm started and restarted it (the stand-in's record)" [ "$(grep -c ' started ' "$(node_dir 1)/unit/unit.log")" -ge 2 ]
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -3,9 +3,10 @@
 # upstream compute it, /proc/sys/kernel/pid_max less the kernel's count of tasks (sysinfo's procs: every
 # thread); the test counts the same from /proc and checks it against what cubelet observes. A fork loop (busybox
 # sh starting sleeps) waits in a pod for the test's word; cubelet is then restarted (the pods adopted) with a
-# hard threshold pid.available 150 below what is available now. The pod's pids limit (podPidsLimit 300) is what
-# stops the loop: it can never take more than 300 PIDs of the machine, and its 300 cross the threshold by
-# about 150 either way of what the rest of the machine (the other test pass among it) does meanwhile.
+# hard threshold pid.available 1000 below what is available now. The pod's pids limit (podPidsLimit 2000) is
+# what stops the loop: it can never take more than 2000 PIDs of the machine, and its 2000 cross the threshold
+# whatever the rest of the machine (the other test pass among it: a kubeadm control plane, a churn of pods)
+# does meanwhile, within 1000 tasks either way.
 # PIDPressure turns True on the Node (upstream's reason and message) and on /healthz?verbose, the fork-loop pod,
 # first by process count, is evicted (Failed, reason Evicted, upstream's message, a Warning Event) while an idle
 # pod runs on, and PIDPressure clears after the (shortened) transition period. Static pods are never evicted
@@ -23,8 +24,8 @@ IMG=cubelet.local/busybox:1.35
 export KUBECONFIG=$MASTER_DIR/admin.kubeconfig
 k() { "$KUBECTL" --request-timeout=10s "$@"; }
 PODS="pid-fork pid-idle"
-POD_PIDS=300 # podPidsLimit: the most the fork loop can take
-MARGIN=150   # the threshold: this much below pid.available before the loop
+POD_PIDS=2000 # podPidsLimit: the most the fork loop can take
+MARGIN=1000   # the threshold: this much below pid.available before the loop
 TRIGGER="$WORK/trigger"
 mkdir -p "$TRIGGER"
 undo() {
@@ -95,7 +96,7 @@ pod pid-idle '[]' '[]' "trap 'exit 0' TERM; while true; do sleep 1; done"
 # shellcheck disable=SC2016 # expanded by the pod's shell
 pod pid-fork "[{name: t, hostPath: {path: $TRIGGER, type: Directory}}]" '[{name: t, mountPath: /trigger}]' \
   'until [ -e /trigger/go ]; do sleep 0.2; done
-( i=0; while [ $i -lt 1000 ]; do sleep 3600 & i=$((i + 1)); done ) 2>/dev/null
+( i=0; while [ $i -lt 2500 ]; do sleep 3600 & i=$((i + 1)); done ) 2>/dev/null
 read -r n </sys/fs/cgroup/pids/pids.current; echo "$n" >/trigger/forked
 exec sleep 3600'
 check "the idle pod runs" wait_for 60 phase_is pid-idle Running

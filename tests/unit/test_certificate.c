@@ -469,6 +469,27 @@ static void test_start_decision(void **state)
         free(sc);
         cert_secret_free(sk);
 
+        /* the same pair named as files: used as it is, nothing copied into the store (upstream copies only
+         * embedded data) */
+        assert_int_equal(rm_rf(pki), 0);
+        _cleanup_free_ char *cf = strdup_printf("%s/client.crt", dir),
+                            *kf = strdup_printf("%s/client.key", dir);
+        write_str(cf, good);
+        write_str(kf, key);
+        _cleanup_free_ char *files =
+                strdup_printf("apiVersion: v1\nkind: Config\ncurrent-context: b\n"
+                              "clusters: [{name: c, cluster: {server: \"https://10.0.0.1:6443\"}}]\n"
+                              "users: [{name: u, user: {client-certificate: %s, client-key: %s}}]\n"
+                              "contexts: [{name: b, context: {cluster: c, user: u}}]\n",
+                              cf, kf);
+        write_str(kc, files);
+        assert_int_equal(cert_manager_new(&cfg, &a, &pending, &m, &err), 0);
+        assert_false(pending);
+        assert_string_equal(a.cert_data, good);
+        kube_auth_clear(&a);
+        m = cert_manager_free(m);
+        assert_int_equal(cert_store_read(pki, "kubelet-client", &sc, &scl, &sk, &skl), -ENOENT);
+
         /* a bootstrap kubeconfig that cannot be read: the error names it */
         assert_int_equal(unlink(kc), 0);
         cfg.bootstrap_kubeconfig = "/nonexistent/bootstrap.conf";
