@@ -6,12 +6,17 @@
 # hard threshold pid.available 1000 below what is available now. The pod's pids limit (podPidsLimit 2000) is
 # what stops the loop: it can never take more than 2000 PIDs of the machine, and its 2000 cross the threshold
 # whatever the rest of the machine (the other test pass among it: a kubeadm control plane, a churn of pods)
-# does meanwhile, within 1000 tasks either way.
+# does meanwhile, within 1000 tasks either way; the other pass's own fork loop waits for this test (a lock).
 # PIDPressure turns True on the Node (upstream's reason and message) and on /healthz?verbose, the fork-loop pod,
 # first by process count, is evicted (Failed, reason Evicted, upstream's message, a Warning Event) while an idle
 # pod runs on, and PIDPressure clears after the (shortened) transition period. Static pods are never evicted
 # (critical, as upstream's), hence the API server. Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, MASTER_DIR,
 # KUBECTL.
+# One such test at a time on the machine: the other pass's fork loop (2000 tasks) would hold this one's
+# threshold crossed (and evict its idle pod). flock -o: what the test starts never holds the lock.
+if [ -z "${PID_PRESSURE_LOCKED:-}" ]; then
+  PID_PRESSURE_LOCKED=1 exec flock -o -w 300 /tmp/cubelet-pid-pressure.lock "$0" "$@"
+fi
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
 [ -x "${KUBECTL:-}" ] || { echo "SKIP: no kubectl at ${KUBECTL:-} (run tests/e2e/kube-build.sh)"; exit 77; }
