@@ -34,8 +34,9 @@
 #include "util.h"
 #include "volume.h"
 
-/* An instance whose start was cut short by the death of the cubelet that made it: created and never
- * started, or failed to start with its start marker still there (containerd ends an abandoned
+/* An instance whose start was cut short by the death of the cubelet that made it, or of the runtime: created
+ * and never started, unknown to a restarted runtime and never started, or failed to start with its start
+ * marker still there (containerd ends an abandoned
  * StartContainer with a StartError: "context canceled", "failed to start shim: ... signal: killed"). It
  * never ran, so it is neither a restart nor a last state: it goes, and the container starts as if it had not
  * been made. A start that failed while this cubelet waited for it has no marker: it counts, with its
@@ -44,13 +45,17 @@
 #define INTERRUPTED_START_MAX_NS (120 * 1000000000LL) /* a start still going on after this is stuck */
 static bool interrupted_start(const struct sync_ctx *ctx, const char *uid, const Runtime__V1__Container *c)
 {
+        _cleanup_free_ char *marker = NULL;
         if (c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED)
                 return true;
-        if (c->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED)
+        if (c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED) {
+                marker = start_marker(ctx, uid, c->id);
+                if (!marker || access(marker, F_OK) < 0)
+                        return false;
+        } else if (c->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN)
                 return false;
-        _cleanup_free_ char *marker = start_marker(ctx, uid, c->id);
-        if (!marker || access(marker, F_OK) < 0)
-                return false;
+        /* Unknown: the runtime died in the middle of its create or start (its caller's CreateContainer got
+         * "Socket closed", so no marker names it). Never started, it goes too (removal stops it first). */
         Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__ContainerStatusResponse *resp = NULL;
         struct cri_error err = {0};
@@ -60,7 +65,8 @@ static bool interrupted_start(const struct sync_ctx *ctx, const char *uid, const
             !resp->status)
                 return false;
         if (resp->status->started_at != 0) { /* it ran after all: the marker is stale */
-                (void) unlink(marker);
+                if (marker)
+                        (void) unlink(marker);
                 return false;
         }
         return true;

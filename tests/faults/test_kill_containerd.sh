@@ -103,6 +103,8 @@ lk_want "${want[@]}"
 settled() { repair_lost_tasks; leak_free; }
 wait_for 120 settled
 lk_check_all "containerd killed during a start"
+echo "# instances whose create or start containerd's death cut short, removed by cubelet:" \
+  "$(grep -c 'whose start was interrupted' "$WORK/cubelet.log")"
 
 # --- all removed: nothing left
 rm -f "$M"/*.yaml

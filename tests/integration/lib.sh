@@ -18,15 +18,26 @@ CUBELET_PID=""
 # running are only killed then), without touching the other instance's.
 CGROUP_ROOT=${CGROUP_ROOT:-/cubelet-it$TI_SUFFIX-$$}
 
+# Unmounts (lazily, deepest first) whatever is still mounted below the test's directory: the volumes of
+# pods a stopped or killed cubelet left, which would otherwise outlive the test (and keep it on the disk).
+umount_work() {
+  local m
+  for m in $(awk -v w="$WORK/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+    umount -l "$m" 2>/dev/null
+  done
+  true
+}
+
 # Removes the test's cgroup root from every hierarchy, deepest first; a cgroup with tasks stays. Also the
 # EXIT trap: a test that ends early (set -u, a failed command) never leaves its cubelet running on the
-# shared containerd, where it would take other tests' pods for orphans.
+# shared containerd, where it would take other tests' pods for orphans, nor mounts below its directory.
 cleanup_cgroups() {
   local d
   if [ -n "${CUBELET_PID:-}" ]; then
     kill -TERM "$CUBELET_PID" 2>/dev/null && wait "$CUBELET_PID" 2>/dev/null
     CUBELET_PID=""
   fi
+  umount_work
   for d in /sys/fs/cgroup/*"$CGROUP_ROOT" /sys/fs/cgroup"$CGROUP_ROOT"; do
     [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
   done
@@ -107,6 +118,7 @@ finish() {
     tail -n 80 "$WORK/cubelet.log"
   else
     # Kept only when something failed. Never into a mount a pod may have left (--one-file-system).
+    umount_work
     rm -rf --one-file-system "$WORK" 2>/dev/null
   fi
   echo "$passed passed, $failed failed"
