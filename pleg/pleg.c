@@ -31,6 +31,7 @@ struct pleg {
         bool events_up;         /* under lock */
         int burst;              /* under lock: quick relists left after a runtime event */
         int64_t quick_until_ms; /* under lock: relist every period_ms until then (after an event) */
+        bool transient;         /* under lock: the last relist saw a container created or unknown */
 };
 
 /* Relists that follow an event: containerd's CRI plugin applies the same event to its own store a little
@@ -104,6 +105,15 @@ static void accumulate(struct pleg *p, const char *uid, const char *id, int stat
         (*fresh)[(*n_fresh)++] = (struct pod_record){.uid = xstrdup(uid), .fingerprint = h};
 }
 
+/* A state the runtime may leave without an event: a created container turns exited when containerd ends a
+ * start its caller abandoned, and an unknown one (containerd died in its create or start) when it is
+ * stopped. While any is listed the relist keeps the short period. */
+static bool transient_state(Runtime__V1__ContainerState s)
+{
+        return s == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED ||
+               s == RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN;
+}
+
 static int relist(struct pleg *p, char *err, size_t errlen)
 {
         Runtime__V1__ListPodSandboxRequest sreq = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
@@ -113,6 +123,7 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         struct cri_error cerr = {0};
         struct pod_record *fresh = NULL;
         size_t n_fresh = 0;
+        bool transient = false;
         int r;
 
         r = CRI_CALL(p->cfg.cri, RuntimeService, ListPodSandbox, list_pod_sandbox, &sreq, &sresp,
@@ -133,8 +144,10 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         for (size_t i = 0; i < cresp->n_containers; i++) {
                 Runtime__V1__Container *c = cresp->containers[i];
                 const char *uid = label_of(c->labels, c->n_labels, PLEG_POD_UID_LABEL);
-                if (uid)
-                        accumulate(p, uid, c->id, (int) c->state, &fresh, &n_fresh);
+                if (!uid)
+                        continue;
+                accumulate(p, uid, c->id, (int) c->state, &fresh, &n_fresh);
+                transient |= transient_state(c->state);
         }
 
         /* Diff against the previous relist; report outside any lock. */
@@ -163,6 +176,7 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         pthread_mutex_lock(&p->lock);
         strv_free(p->uids);
         p->uids = uids;
+        p->transient = transient;
         pthread_mutex_unlock(&p->lock);
 
         for (char **u = changed; u && *u; u++)
@@ -172,10 +186,10 @@ static int relist(struct pleg *p, char *err, size_t errlen)
 }
 
 /* Under lock: the relist period now. The long one only while events flow, the last relist succeeded and
- * no event came in the last PLEG_EVENT_QUICK_MS. */
+ * showed no container in a transient state, and no event came in the last PLEG_EVENT_QUICK_MS. */
 static int64_t current_period(struct pleg *p, int64_t now)
 {
-        if (p->events_up && p->health.relist_ok && now >= p->quick_until_ms)
+        if (p->events_up && p->health.relist_ok && !p->transient && now >= p->quick_until_ms)
                 return p->cfg.evented_period_ms;
         return p->cfg.period_ms;
 }

@@ -35,7 +35,7 @@ void config_init_defaults(struct cubelet_config *c)
         c->runtime_timeout_ms = 120000;
         c->workers = 4;
         c->relist_ms = 1000;
-        c->evented_relist_ms = 1000; /* the event-driven 5 min mode is opt-in until #17 closes its gaps */
+        c->evented_relist_ms = 300000; /* upstream's evented PLEG */
         c->runtime_events = true;
         c->register_node = true;
         c->log_max_size = 10 << 20;
@@ -1209,7 +1209,7 @@ static void usage(FILE *f)
               "  --runtime-event-stream BOOL        containerd's task events for instant exits [true]\n"
               "  --pleg-relist-period DURATION      the runtime relist while its event stream is down [1s]\n"
               "  --pleg-evented-relist-period DURATION\n"
-              "                                     the safety relist while events flow [1s; 5m: upstream's "
+              "                                     the safety relist while events flow [5m, as upstream's "
               "evented PLEG]\n"
               "  --kubeconfig FILE                  the API server and credentials; none: standalone "
               "[none]\n"

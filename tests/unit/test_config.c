@@ -131,7 +131,7 @@ static void test_defaults(void **state)
         assert_int_equal(c.runtime_timeout_ms, 120000);
         assert_int_equal(c.workers, 4);
         assert_int_equal(c.relist_ms, 1000);
-        assert_int_equal(c.evented_relist_ms, 1000);
+        assert_int_equal(c.evented_relist_ms, 300000);
         assert_int_equal(c.verbosity, 0);
         assert_non_null(c.node_name);
         assert_true(c.node_name[0]);
