@@ -63,6 +63,7 @@ struct agent {
         uv_loop_t loop;
         uv_signal_t sigterm, sigint, sighup;
         uv_timer_t tick;
+        unsigned ticks;
         atomic_llong last_tick_ms;
         atomic_bool runtime_down;
         struct cri_client *cri;
@@ -790,6 +791,11 @@ static int start_node_server(struct agent *a)
         return 0;
 }
 
+/* Every 30 s the heap's free pages go back to the kernel: glibc returns only the top of an arena on its own,
+ * and a burst (a hundred pods starting, a watch's relist) leaves the middle of both arenas free but
+ * resident. Well under a millisecond for cubelet's heap. */
+#define TRIM_TICKS 30
+
 /* Every second: pods whose back-off or resync is due get synced, unless the runtime is not answering (they
  * wait for the relist that sees it back). Not on the relist itself: while events flow it runs rarely. */
 static void tick_cb(uv_timer_t *t)
@@ -798,6 +804,8 @@ static void tick_cb(uv_timer_t *t)
         atomic_store(&a->last_tick_ms, now_mono_ms());
         if (a->workers && !atomic_load(&a->runtime_down))
                 pod_workers_tick(a->workers);
+        if (++a->ticks % TRIM_TICKS == 0)
+                (void) malloc_trim(0);
 }
 
 static void stop_cb(uv_signal_t *s, int signum)

@@ -22,9 +22,18 @@
 #define COMPRESS_CHUNK   (128 * 1024)
 #define ROTATE_STAMP_FMT "%Y%m%d-%H%M%S" /* upstream's Go layout 20060102-150405 */
 
+/* A running container's log path, as the runtime gave it: it never changes while the container lives, so
+ * each pass asks the runtime only about containers the last pass did not see (a ContainerStatus per
+ * container every 10 s was most of an idle node's runtime calls). */
+struct log_path {
+        char *id, *path;
+};
+
 struct log_rotator {
         struct log_rotate_config cfg;
         char *containers_dir;
+        struct log_path *paths; /* the rotator's thread only: the running containers of the last pass */
+        size_t n_paths;
         pthread_t thread;
         pthread_mutex_t lock;
         pthread_cond_t cond;
@@ -411,6 +420,35 @@ static void prune_links(struct log_rotator *r)
         closedir(dh);
 }
 
+static void free_paths(struct log_path *p, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(p[i].id);
+                free(p[i].path);
+        }
+        free(p);
+}
+
+/* The container's log path: from the last pass, else from the runtime (NULL: none, or the call failed). */
+static char *log_path_of(struct log_rotator *r, const char *id)
+{
+        for (size_t i = 0; i < r->n_paths; i++)
+                if (streq(r->paths[i].id, id)) {
+                        char *p = r->paths[i].path;
+                        r->paths[i].path = NULL;
+                        return p;
+                }
+        Runtime__V1__ContainerStatusRequest sreq = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__ContainerStatusResponse *sresp = NULL;
+        struct cri_error err = {0};
+        sreq.container_id = (char *) id;
+        if (CRI_CALL(r->cfg.cri, RuntimeService, ContainerStatus, container_status, &sreq, &sresp,
+                     r->cfg.timeout_ms, &err) < 0 ||
+            !sresp->status || !sresp->status->log_path || !sresp->status->log_path[0])
+                return NULL;
+        return xstrdup(sresp->status->log_path);
+}
+
 int log_rotate_once(struct log_rotator *r)
 {
         Runtime__V1__ListContainersRequest req = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
@@ -429,17 +467,20 @@ int log_rotate_once(struct log_rotator *r)
         if (CRI_CALL(r->cfg.cri, RuntimeService, ListContainers, list_containers, &req, &resp,
                      r->cfg.timeout_ms, &err) < 0)
                 return 0;
+        struct log_path *paths = OOM_CHECK(calloc(resp->n_containers + 1, sizeof *paths));
+        size_t n_paths = 0;
         for (size_t i = 0; i < resp->n_containers; i++) {
-                Runtime__V1__ContainerStatusRequest sreq = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
-                _cleanup_cri_ Runtime__V1__ContainerStatusResponse *sresp = NULL;
-                sreq.container_id = resp->containers[i]->id;
-                if (CRI_CALL(r->cfg.cri, RuntimeService, ContainerStatus, container_status, &sreq, &sresp,
-                             r->cfg.timeout_ms, &err) < 0 ||
-                    !sresp->status || !sresp->status->log_path || !sresp->status->log_path[0])
+                const char *id = resp->containers[i]->id;
+                char *path = id ? log_path_of(r, id) : NULL;
+                if (!path)
                         continue;
-                if (rotate_one(r, resp->containers[i]->id, sresp->status->log_path) > 0)
-                        strv_push(&rotated, xstrdup(sresp->status->log_path));
+                paths[n_paths++] = (struct log_path){.id = xstrdup(id), .path = path};
+                if (rotate_one(r, id, path) > 0)
+                        strv_push(&rotated, xstrdup(path));
         }
+        free_paths(r->paths, r->n_paths);
+        r->paths = paths;
+        r->n_paths = n_paths;
         /* Compression after every container was rotated (upstream compresses before it renames): one
          * container's large log does not hold up another's rotation. */
         for (size_t i = 0; rotated && rotated[i] && !atomic_load(&r->stop); i++) {
@@ -503,6 +544,7 @@ void log_rotator_stop(struct log_rotator *r)
         pthread_join(r->thread, NULL);
         pthread_mutex_destroy(&r->lock);
         pthread_cond_destroy(&r->cond);
+        free_paths(r->paths, r->n_paths);
         free(r->containers_dir);
         free(r);
 }

@@ -31,8 +31,9 @@ struct work {
         struct pod *desired; /* NULL: must not run */
         int64_t grace_s;     /* of the last known spec; -1 unknown */
         bool queued, busy, dirty;
-        int64_t due_ms;   /* > 0: queue again at this time */
-        int64_t retry_ms; /* current error back-off */
+        int64_t due_ms;    /* > 0: queue again at this time */
+        int64_t resync_at; /* > 0: its periodic resync is due then */
+        int64_t retry_ms;  /* current error back-off */
         char last_error[1024];
         unsigned long seq; /* queue order */
 };
@@ -56,7 +57,8 @@ struct pod_workers {
         struct work **works;
         size_t n_works;
         unsigned long next_seq;
-        int64_t resync_ms, last_resync_ms;
+        int64_t resync_ms;
+        uint64_t rng; /* the resyncs' jitter */
 };
 
 static struct work *find_work(struct pod_workers *w, const char *uid)
@@ -67,11 +69,25 @@ static struct work *find_work(struct pod_workers *w, const char *uid)
         return NULL;
 }
 
+/* Under lock: when a pod synced now is resynced, as upstream's pod workers: the period plus up to half of it
+ * again (workerResyncIntervalJitterFactor). Spread so, a node's pods never all sync in the same second,
+ * and a few worker threads take them all instead of one per pod at once. */
+static int64_t next_resync(struct pod_workers *w)
+{
+        if (w->resync_ms <= 0)
+                return 0;
+        w->rng ^= w->rng << 13; /* xorshift64 */
+        w->rng ^= w->rng >> 7;
+        w->rng ^= w->rng << 17;
+        return now_mono_ms() + w->resync_ms + (int64_t) (w->rng % (uint64_t) (w->resync_ms / 2 + 1));
+}
+
 static struct work *add_work(struct pod_workers *w, const char *uid)
 {
         struct work *wk = OOM_CHECK(calloc(1, sizeof *wk));
         wk->uid = xstrdup(uid);
         wk->grace_s = -1;
+        wk->resync_at = next_resync(w);
         w->works = OOM_CHECK(realloc(w->works, (w->n_works + 1) * sizeof *w->works));
         w->works[w->n_works++] = wk;
         return wk;
@@ -239,6 +255,7 @@ static void *worker_thread(void *arg)
                 w->n_idle++;
                 idle_since = now_mono_ms();
                 wk->busy = false;
+                wk->resync_at = next_resync(w);
                 if (r < 0 && !res.error[0])
                         snprintf(res.error, sizeof res.error, "%s", strerror(-r));
                 if (r < 0) {
@@ -296,7 +313,7 @@ int pod_workers_new(int n_threads, const struct pod_workers_ops *ops, int64_t re
         struct pod_workers *w = OOM_CHECK(calloc(1, sizeof *w));
         w->ops = *ops;
         w->resync_ms = resync_ms;
-        w->last_resync_ms = now_mono_ms();
+        w->rng = (uint64_t) now_real_ns() | 1;
         w->min_threads = MIN(n_threads, MAX_THREADS);
         pthread_mutex_init(&w->lock, NULL);
         cond_init_monotonic(&w->cond);
@@ -403,11 +420,10 @@ void pod_workers_tick(struct pod_workers *w)
 {
         int64_t now = now_mono_ms();
         pthread_mutex_lock(&w->lock);
-        bool resync = w->resync_ms > 0 && now - w->last_resync_ms >= w->resync_ms;
-        if (resync)
-                w->last_resync_ms = now;
         for (size_t i = 0; i < w->n_works; i++) {
                 struct work *wk = w->works[i];
+                /* A resync falls due while a sync runs or waits: that one is the resync. */
+                bool resync = wk->resync_at > 0 && wk->resync_at <= now && !wk->busy && !wk->queued;
                 if (resync || (wk->due_ms > 0 && wk->due_ms <= now))
                         enqueue(w, wk);
         }

@@ -33,7 +33,8 @@ void pod_workers_terminate(struct pod_workers *w, const char *uid, const char *f
  * sources_ready was set (so nothing is killed before the sources were read). */
 void pod_workers_kick(struct pod_workers *w, const char *uid);
 void pod_workers_set_sources_ready(struct pod_workers *w);
-/* Queues pods whose retry time has come, and all pods every resync period. Call about once a second. */
+/* Queues pods whose retry time has come, and each pod once per resync period (plus up to half of it: the
+ * pods' resyncs are spread). Call about once a second. */
 void pod_workers_tick(struct pod_workers *w);
 
 /* Counts for health and tests. */
