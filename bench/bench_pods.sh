@@ -44,12 +44,12 @@ export E2E_APISERVER_PORT=16743 E2E_ETCD_PORT=23890 # off the tests' instances
 kubeflags=()
 source "$top/bench/upstream_sysctls.sh"
 sysctls_save
-cleanup() {
-  [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  sysctls_restore
-  [ "$registered" = 1 ] && "$top/tests/e2e/master.sh" stop "$master" --purge >/dev/null 2>&1
+cleanup() { # under set -e: every step may fail without cutting the rest short
   # the agents' logs outlive a failed run
-  [ "${ok:-0}" = 1 ] || { cp "$work"/*.log /tmp/ 2>/dev/null && echo "bench: logs in /tmp/{cubelet,upstream}.log" >&2; }
+  [ "${ok:-0}" = 1 ] || { cp "$work"/*.log /tmp/ 2>/dev/null && echo "bench: logs in /tmp/{cubelet,upstream}.log" >&2; } || true
+  { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; } || true
+  sysctls_restore
+  { [ "$registered" = 1 ] && "$top/tests/e2e/master.sh" stop "$master" --purge >/dev/null 2>&1; } || true
   "$top/packaging/containerd/stop-containerd.sh" --dir "$ctd" --purge >/dev/null 2>&1 || true
   # the upstream kubelet leaves its pods' volume mounts (service account tokens on tmpfs) in its root
   local m

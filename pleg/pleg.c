@@ -108,10 +108,10 @@ static void accumulate(struct pleg *p, const char *uid, const char *id, int stat
 /* A state the runtime may leave without an event: a created container turns exited when containerd ends a
  * start its caller abandoned, and an unknown one (containerd died in its create or start) when it is
  * stopped. While any is listed the relist keeps the short period. */
-static bool transient_state(Runtime__V1__ContainerState s)
+bool pleg_state_transient(int state)
 {
-        return s == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED ||
-               s == RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN;
+        return state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED ||
+               state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN;
 }
 
 static int relist(struct pleg *p, char *err, size_t errlen)
@@ -147,7 +147,7 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                 if (!uid)
                         continue;
                 accumulate(p, uid, c->id, (int) c->state, &fresh, &n_fresh);
-                transient |= transient_state(c->state);
+                transient |= pleg_state_transient((int) c->state);
         }
 
         /* Diff against the previous relist; report outside any lock. */
@@ -185,13 +185,18 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         return 0;
 }
 
-/* Under lock: the relist period now. The long one only while events flow, the last relist succeeded and
- * showed no container in a transient state, and no event came in the last PLEG_EVENT_QUICK_MS. */
+int64_t pleg_period(const struct pleg_config *cfg, bool events_up, bool relist_ok, bool transient,
+                    int64_t now_ms, int64_t quick_until_ms)
+{
+        if (events_up && relist_ok && !transient && now_ms >= quick_until_ms)
+                return cfg->evented_period_ms;
+        return cfg->period_ms;
+}
+
+/* Under lock: the relist period now. */
 static int64_t current_period(struct pleg *p, int64_t now)
 {
-        if (p->events_up && p->health.relist_ok && !p->transient && now >= p->quick_until_ms)
-                return p->cfg.evented_period_ms;
-        return p->cfg.period_ms;
+        return pleg_period(&p->cfg, p->events_up, p->health.relist_ok, p->transient, now, p->quick_until_ms);
 }
 
 static void *pleg_thread(void *arg)

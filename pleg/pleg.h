@@ -48,6 +48,13 @@ struct pleg_config {
 int pleg_start(const struct pleg_config *cfg, struct pleg **ret);
 /* Stops the thread and frees; NULL is fine. */
 struct pleg *pleg_stop(struct pleg *p);
+/* The relist period: cfg's evented one only while the event stream is up, the last relist succeeded and
+ * listed no container in a transient state, and no event came since quick_until_ms; else cfg's period_ms. */
+int64_t pleg_period(const struct pleg_config *cfg, bool events_up, bool relist_ok, bool transient,
+                    int64_t now_ms, int64_t quick_until_ms);
+/* A CRI container state the runtime may leave without an event (CREATED: an abandoned start turns exited;
+ * UNKNOWN: a stopped one does), which keeps the relist at the short period while any is listed. */
+bool pleg_state_transient(int state);
 /* Wakes the relist now instead of at the next period. */
 void pleg_kick(struct pleg *p);
 

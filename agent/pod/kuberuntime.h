@@ -93,6 +93,8 @@ char *pod_log_dir(const struct sync_ctx *ctx, const struct pod *pod);
  * its outcome is known. One left behind names a start whose outcome no cubelet saw (it was killed). NULL
  * for an ID that is not a plain name (it comes from the runtime). */
 char *start_marker(const struct sync_ctx *ctx, const char *uid, const char *id);
+/* The same, made (a failure to make it is ignored: the start goes on unmarked). */
+char *start_marker_make(const struct sync_ctx *ctx, const char *uid, const char *id);
 
 /* ---- the sandbox (runtime_sandbox.c) ---- */
 

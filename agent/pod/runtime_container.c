@@ -450,12 +450,7 @@ int start_container(const struct sync_ctx *ctx, struct pod *pod, const char *san
         Runtime__V1__StartContainerRequest sreq = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__StartContainerResponse *sresp = NULL;
         sreq.container_id = cresp->container_id;
-        _cleanup_free_ char *marker = start_marker(ctx, pod->uid, cresp->container_id);
-        if (marker) {
-                int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-                if (fd >= 0)
-                        close(fd);
-        }
+        _cleanup_free_ char *marker = start_marker_make(ctx, pod->uid, cresp->container_id);
         r = CRI_CALL(ctx->cri, RuntimeService, StartContainer, start_container, &sreq, &sresp,
                      ctx->timeout_ms, &err);
         if (marker)

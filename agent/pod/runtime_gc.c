@@ -69,6 +69,10 @@ static bool interrupted_start(const struct sync_ctx *ctx, const char *uid, const
                         (void) unlink(marker);
                 return false;
         }
+        /* Unknown and never started: marked, so that once stopped (exited) it is still known for what it is
+         * if its removal fails now. */
+        if (!marker)
+                free(start_marker_make(ctx, uid, c->id));
         return true;
 }
 

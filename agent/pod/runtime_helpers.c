@@ -195,6 +195,17 @@ char *start_marker(const struct sync_ctx *ctx, const char *uid, const char *id)
         return strdup_printf("%s/pods/%s/starting-%s", ctx->root_dir, uid, id);
 }
 
+char *start_marker_make(const struct sync_ctx *ctx, const char *uid, const char *id)
+{
+        char *marker = start_marker(ctx, uid, id);
+        if (marker) {
+                int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd >= 0)
+                        close(fd);
+        }
+        return marker;
+}
+
 void field_path(char *buf, size_t len, bool init, const char *name)
 {
         snprintf(buf, len, "spec.%s{%s}", init ? "initContainers" : "containers", name);

@@ -875,6 +875,18 @@ static int ctd_stop(bool purge)
 }
 
 /* ctr run --rm IMAGE id sh -c 'exit status' (in k8s.io, as CRI's containers are). */
+/* A container name of this process's own: ctr run's cgroup is /<namespace>/<name> on the host, shared by
+ * every containerd, so two test runs side by side (the plain and the sanitizer pass) must not both run
+ * "evtest" (one's clean-up killed the other's, seen as ctr exiting 1 instead of the container's status). */
+static const char *own_id(const char *base)
+{
+        static char ids[4][48];
+        static int next;
+        char *id = ids[next++ % 4];
+        snprintf(id, sizeof ids[0], "%s-%d", base, (int) getpid());
+        return id;
+}
+
 static int ctr_run_exit(const char *id, int status)
 {
         char script[32];
@@ -975,13 +987,14 @@ static void test_ctd_exit(void **state)
         e = subscribe(ctd_sock, &r);
         assert_true(rec_wait_state(&r, true, 1, 5000));
 
-        assert_int_equal(ctr_run_exit("evtest", 7), 7);
+        const char *id = own_id("evtest");
+        assert_int_equal(ctr_run_exit(id, 7), 7);
         t_done = now_ms();
-        assert_true(rec_wait_event(&r, CTD_EVENT_CONTAINER_CREATE, "evtest", 0, 5000, NULL));
-        assert_true(rec_wait_event(&r, CTD_EVENT_TASK_START, "evtest", 0, 5000, &start));
-        assert_true(rec_wait_event(&r, CTD_EVENT_TASK_EXIT, "evtest", 0, 5000, &x));
+        assert_true(rec_wait_event(&r, CTD_EVENT_CONTAINER_CREATE, id, 0, 5000, NULL));
+        assert_true(rec_wait_event(&r, CTD_EVENT_TASK_START, id, 0, 5000, &start));
+        assert_true(rec_wait_event(&r, CTD_EVENT_TASK_EXIT, id, 0, 5000, &x));
         /* ctr run --rm removes the container: its deletion is seen too */
-        assert_true(rec_wait_event(&r, CTD_EVENT_CONTAINER_DELETE, "evtest", 0, 5000, NULL));
+        assert_true(rec_wait_event(&r, CTD_EVENT_CONTAINER_DELETE, id, 0, 5000, NULL));
         assert_int_equal(x.exit_status, 7);
         assert_true(x.exited_at_ns > 0);
         print_message("containerd: exit seen %.3f ms after the shim stamped it (exited_at); "
@@ -1165,7 +1178,7 @@ static void test_ctd_pleg_evented(void **state)
 
         /* A container's life (create, start, exit, delete) relists at once, then it is quiet again. */
         int before = relists_seen(&c, NULL);
-        assert_int_equal(ctr_run_exit("evpleg", 4), 4);
+        assert_int_equal(ctr_run_exit(own_id("evpleg"), 4), 4);
         assert_true(wait_relists(&c, before, false, 5000));
         assert_true(wait_quiet(&c, 1500, 20000));
 

@@ -45,6 +45,23 @@ static void test_pleg_not_healthy_after_three_minutes(void **state)
         assert_true(pleg_health_check(&h, 1000 + PLEG_RELIST_THRESHOLD_MS, "e", buf, sizeof buf));
 }
 
+/* The relist period: long only while events flow, the last relist succeeded, nothing listed is in a state
+ * containerd may leave without an event (CRI: CREATED 0, RUNNING 1, EXITED 2, UNKNOWN 3), and the quick
+ * window after the last event is over. */
+static void test_period(void **state)
+{
+        struct pleg_config cfg = {.period_ms = 1000, .evented_period_ms = 300000};
+        assert_int_equal(pleg_period(&cfg, true, true, false, 5000, 4000), 300000);
+        assert_int_equal(pleg_period(&cfg, false, true, false, 5000, 4000), 1000); /* stream down */
+        assert_int_equal(pleg_period(&cfg, true, false, false, 5000, 4000), 1000); /* relist failed */
+        assert_int_equal(pleg_period(&cfg, true, true, true, 5000, 4000), 1000);   /* created or unknown */
+        assert_int_equal(pleg_period(&cfg, true, true, false, 5000, 6000), 1000);  /* an event just now */
+        assert_true(pleg_state_transient(0));
+        assert_false(pleg_state_transient(1));
+        assert_false(pleg_state_transient(2));
+        assert_true(pleg_state_transient(3));
+}
+
 /* While events flow the relist is rare and the threshold longer (upstream's evented PLEG: 10 minutes for a
  * 5-minute period), printed as Go prints a duration. */
 static void test_evented_threshold(void **state)
@@ -99,6 +116,7 @@ int main(void)
                 cmocka_unit_test(test_runtime_down),
                 cmocka_unit_test(test_pleg_not_healthy_after_three_minutes),
                 cmocka_unit_test(test_evented_threshold),
+                cmocka_unit_test(test_period),
                 cmocka_unit_test(test_fallback_threshold),
                 cmocka_unit_test(test_small_buffer),
         };
