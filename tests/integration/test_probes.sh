@@ -161,9 +161,10 @@ rm -f "$M/hooks.yaml"
 hooks_gone() { [ -z "$(all_ids c default/hooks-$NODE)" ]; }
 check "pod with preStop removed" wait_for 15 hooks_gone
 check "preStop ran before the stop" test "$(cat "$WORK/host/prestop" 2>/dev/null)" = stopping
-check "failing httpGet preStop: FailedPreStopHook naming the refused connection" log_has \
+check "failing httpGet preStop: FailedPreStopHook naming the refused connection" wait_for 15 log_has \
   'reason="FailedPreStopHook" message="PreStopHook failed: Get .*:9999/stop.*: dial tcp '"$TI_NET"'.0.[0-9]*:9999: connect: connection refused'
-check "... and the container was stopped anyway" test -z "$(all_ids badstop default/hooks-$NODE)"
+badstop_gone() { [ -z "$(all_ids badstop default/hooks-$NODE)" ]; } # its stop may end after c's
+check "... and the container was stopped anyway" wait_for 15 badstop_gone
 
 # --- gRPC readiness (grpc.health.v1): a hostNetwork pod, so its IP is the node's (127.0.0.1) and the probe
 # reaches a health server this test runs there; readiness follows what the server answers
