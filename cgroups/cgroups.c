@@ -326,6 +326,14 @@ char *cg_dir(const struct cg *cg, const char *name, const char *controller)
         return hier_path(cg, h, name);
 }
 
+char *cg_unified_dir(const struct cg *cg, const char *name)
+{
+        for (size_t i = 0; name_ok(name) && i < cg->n_h; i++)
+                if (cg->h[i].v2)
+                        return hier_path(cg, &cg->h[i], name);
+        return NULL;
+}
+
 /* The hierarchies a cgroup must be in to count as existing: those with settings (all of them on v2). */
 static bool counts(const struct cg *cg, const struct hier *h)
 {

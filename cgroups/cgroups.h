@@ -69,6 +69,9 @@ char *cg_path(const struct cg *cg, const char *name);
 /* The directory of a name in the first hierarchy that has the controller ("cpu", "memory", "pids",
  * "cpuacct", "cpuset"; NULL: the first hierarchy), for tests and stats. Caller frees; NULL if none. */
 char *cg_dir(const struct cg *cg, const char *name, const char *controller);
+/* The directory of a name in the unified hierarchy (v2's only one, hybrid's controller-less "unified"),
+ * where the pressure (PSI) files are. Caller frees; NULL on v1 alone. */
+char *cg_unified_dir(const struct cg *cg, const char *name);
 bool cg_exists(const struct cg *cg, const char *name);
 
 /* Makes the cgroup (and its parents) in every hierarchy, then applies res (may be NULL). On v2 the parents

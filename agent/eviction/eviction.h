@@ -1,5 +1,5 @@
 /* The eviction manager (upstream's pkg/kubelet/eviction): a thread that, every housekeeping interval and
- * at once when a memory cgroup threshold fires, observes the signals from the stats Summary, keeps the
+ * at once when a memory notifier fires (notify.h), observes the signals from the stats Summary, keeps the
  * node's pressure conditions, reclaims node-level resources for disk signals, and evicts at most one pod
  * per pass (ranked as upstream) through the pod's own worker. */
 #pragma once
@@ -30,7 +30,7 @@ struct eviction_config {
         int64_t max_pod_grace_s;       /* evictionMaxPodGracePeriod: soft evictions' grace [0] */
         int64_t transition_ms;         /* evictionPressureTransitionPeriod [5m] */
         int64_t housekeeping_ms;       /* [10s] */
-        bool kernel_notification;      /* kernelMemcgNotification: memory cgroup thresholds (v1) */
+        bool kernel_notification;      /* kernelMemcgNotification: the memory notifiers (notify.h) */
         const char *cgroup_mount_root; /* NULL: /sys/fs/cgroup */
         enum cg_mode cgroup_mode;      /* CG_MODE_UNKNOWN: detect */
         const char *kubepods_name; /* the kubepods cgroup under the mount root (allocatable); NULL: none */

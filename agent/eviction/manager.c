@@ -14,6 +14,7 @@
 #include "events.h"
 #include "log.h"
 #include "macro.h"
+#include "notify.h"
 #include "rank.h"
 #include "signals.h"
 #include "stats.h"
@@ -23,18 +24,10 @@
 #define CLEANUP_POLL_MS     1000
 #define EVICTED_KEEP_MS     (3600 * 1000LL)
 #define NOTIFIER_REFRESH_MS 10000        /* upstream's notifierRefreshInterval */
+#define NOTIFY_MIN_GAP_MS   1000         /* between passes a notification starts */
+#define NOTIFY_LOG_MS       60000        /* a notification firing on is logged (info) once a minute */
 #define IMAGEFS_RECHECK_MS  (300 * 1000) /* whether the image filesystem is dedicated, once known */
 #define IMAGEFS_RETRY_MS    30000        /* ... when the last try could not tell */
-
-/* A memory cgroup threshold (v1 cgroup.event_control): the eventfd fires when usage crosses value. */
-struct notifier {
-        enum ev_signal signal;
-        size_t threshold; /* index */
-        int efd, usage_fd;
-        int64_t value;
-        int64_t armed_ms; /* monotonic; re-armed at most every NOTIFIER_REFRESH_MS */
-        char *dir;
-};
 
 struct evicted {
         char *uid;
@@ -49,7 +42,7 @@ struct eviction_manager {
         size_t n;
         char *node_name;
         struct cg *cg; /* the hierarchy, for the memory notifiers; NULL without */
-        struct notifier *notifiers;
+        struct ev_notifier *notifiers;
         size_t n_notifiers;
         int wake_fd;
         pthread_t thread;
@@ -71,42 +64,6 @@ struct eviction_manager {
 
 /* ---- the memory notifiers ---- */
 
-static void notifier_close(struct notifier *no)
-{
-        if (no->efd >= 0)
-                close(no->efd);
-        if (no->usage_fd >= 0)
-                close(no->usage_fd);
-        no->efd = no->usage_fd = -1;
-        no->value = 0;
-}
-
-static int notifier_arm(struct notifier *no, int64_t value)
-{
-        _cleanup_free_ char *usage = strdup_printf("%s/memory.usage_in_bytes", no->dir),
-                            *control = strdup_printf("%s/cgroup.event_control", no->dir);
-        notifier_close(no);
-        no->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (no->efd < 0)
-                return -errno;
-        no->usage_fd = open(usage, O_RDONLY | O_CLOEXEC);
-        if (no->usage_fd < 0) {
-                int r = -errno;
-                notifier_close(no);
-                return r;
-        }
-        _cleanup_close_ int cfd = open(control, O_WRONLY | O_CLOEXEC);
-        char line[128];
-        int len = snprintf(line, sizeof line, "%d %d %lld", no->efd, no->usage_fd, (long long) value);
-        if (cfd < 0 || write(cfd, line, (size_t) len) != len) {
-                int r = -errno;
-                notifier_close(no);
-                return r;
-        }
-        no->value = value;
-        return 0;
-}
-
 static void notifiers_setup(struct eviction_manager *ev, const struct eviction_config *cfg)
 {
         if (!cfg->kernel_notification)
@@ -117,26 +74,21 @@ static void notifiers_setup(struct eviction_manager *ev, const struct eviction_c
                          "root=\"%s\"", cfg->cgroup_mount_root ? cfg->cgroup_mount_root : "/sys/fs/cgroup");
                 return;
         }
-        if (cg_get_mode(ev->cg) == CG_MODE_V2) {
-                /* v2 has no usage thresholds (upstream 1.20 neither): the housekeeping interval serves */
-                log_info("Memory cgroup thresholds need cgroup v1; checking memory every housekeeping "
-                         "interval only",
-                         "mode=\"%s\"", cg_mode_name(cg_get_mode(ev->cg)));
-                return;
-        }
-        for (size_t i = 0; i < ev->n; i++) {
-                const struct ev_threshold *t = &ev->t[i];
-                if (t->grace_ms != 0 ||
-                    (t->signal != EV_MEMORY_AVAILABLE && t->signal != EV_ALLOCATABLE_MEMORY_AVAILABLE))
-                        continue;
-                const char *name = t->signal == EV_MEMORY_AVAILABLE ? "" : cfg->kubepods_name;
-                char *dir = name ? cg_dir(ev->cg, name, "memory") : NULL;
-                if (!dir)
-                        continue;
-                ev->notifiers =
-                        OOM_CHECK(realloc(ev->notifiers, (ev->n_notifiers + 1) * sizeof *ev->notifiers));
-                ev->notifiers[ev->n_notifiers++] = (struct notifier){
-                        .signal = t->signal, .threshold = i, .efd = -1, .usage_fd = -1, .dir = dir};
+        ev->n_notifiers = ev_notify_plan(ev->cg, ev->t, ev->n, cfg->kubepods_name, &ev->notifiers);
+        for (size_t i = 0; i < ev->n_notifiers; i++) {
+                struct ev_notifier *no = &ev->notifiers[i];
+                if (no->kind == EV_NOTIFY_THRESHOLD)
+                        continue; /* armed from the first pass's numbers */
+                int r = ev_notify_open(no);
+                if (r < 0) {
+                        no->dead = true;
+                        log_warn("Memory notification not set, ignoring",
+                                 "kind=\"%s\" signal=\"%s\" file=\"%s\" err=\"%s\"",
+                                 ev_notify_kind_name(no->kind), ev_signal_name(no->signal), no->path,
+                                 strerror(-r));
+                } else
+                        log_v(1, "Memory notification set", "kind=\"%s\" signal=\"%s\" file=\"%s\"",
+                              ev_notify_kind_name(no->kind), ev_signal_name(no->signal), no->path);
         }
 }
 
@@ -145,16 +97,18 @@ static void notifiers_setup(struct eviction_manager *ev, const struct eviction_c
 static void notifiers_update(struct eviction_manager *ev, const json_t *summary)
 {
         for (size_t i = 0; i < ev->n_notifiers; i++) {
-                struct notifier *no = &ev->notifiers[i];
+                struct ev_notifier *no = &ev->notifiers[i];
                 int64_t v;
-                if ((no->efd >= 0 && now_mono_ms() - no->armed_ms < NOTIFIER_REFRESH_MS) ||
-                    ev_memcg_threshold(summary, &ev->t[no->threshold], &v) < 0 || v == no->value)
+                if (no->kind != EV_NOTIFY_THRESHOLD ||
+                    (no->fd >= 0 && now_mono_ms() - no->armed_ms < NOTIFIER_REFRESH_MS) ||
+                    ev_memcg_threshold(summary, &ev->t[no->threshold], &v) < 0 ||
+                    (no->fd >= 0 && v == no->value))
                         continue;
                 no->armed_ms = now_mono_ms();
-                int r = notifier_arm(no, v);
+                int r = ev_notify_arm(no, v);
                 if (r < 0)
                         log_warn("Memory cgroup threshold not set, ignoring",
-                                 "signal=\"%s\" dir=\"%s\" err=\"%s\"", ev_signal_name(no->signal), no->dir,
+                                 "signal=\"%s\" dir=\"%s\" err=\"%s\"", ev_signal_name(no->signal), no->path,
                                  strerror(-r));
                 else
                         log_v(3, "Memory cgroup threshold set", "signal=\"%s\" usage=%lld",
@@ -469,25 +423,44 @@ static bool stopping(struct eviction_manager *ev)
         return s;
 }
 
-/* Waits up to ms for the wake fd or a notifier; true when a notifier fired. */
-static bool wait_events(struct eviction_manager *ev, int64_t ms)
+/* Waits up to ms for the wake fd or (with notifiers) a notifier; true when a notifier fired. */
+static bool wait_events(struct eviction_manager *ev, int64_t ms, bool notifiers)
 {
-        struct pollfd *p = OOM_CHECK(calloc(ev->n_notifiers + 1, sizeof *p));
+        size_t n = notifiers ? ev->n_notifiers : 0;
+        struct pollfd *p = OOM_CHECK(calloc(n + 1, sizeof *p));
         p[0] = (struct pollfd){.fd = ev->wake_fd, .events = POLLIN};
-        for (size_t i = 0; i < ev->n_notifiers; i++)
-                p[i + 1] = (struct pollfd){.fd = ev->notifiers[i].efd, .events = POLLIN};
+        for (size_t i = 0; i < n; i++) {
+                const struct ev_notifier *no = &ev->notifiers[i];
+                p[i + 1] = (struct pollfd){.fd = no->dead ? -1 : no->fd, .events = ev_notify_events(no)};
+        }
         bool fired = false;
         uint64_t v;
-        if (poll(p, ev->n_notifiers + 1, (int) MIN(ms, (int64_t) INT32_MAX)) > 0) {
+        int64_t bound = MIN(ms, (int64_t) INT32_MAX);
+        if (poll(p, n + 1, bound < 0 ? 0 : (int) bound) > 0) {
                 if (p[0].revents & POLLIN)
                         (void) !read(ev->wake_fd, &v, sizeof v);
-                for (size_t i = 0; i < ev->n_notifiers; i++)
-                        if (p[i + 1].fd >= 0 && (p[i + 1].revents & POLLIN)) {
-                                (void) !read(p[i + 1].fd, &v, sizeof v);
-                                log_info("Eviction manager: memory cgroup threshold crossed",
-                                         "signal=\"%s\"", ev_signal_name(ev->notifiers[i].signal));
-                                fired = true;
+                for (size_t i = 0; i < n; i++) {
+                        struct ev_notifier *no = &ev->notifiers[i];
+                        if (p[i + 1].fd < 0 || !p[i + 1].revents)
+                                continue;
+                        if (!ev_notify_consume(no, p[i + 1].revents)) {
+                                if (no->dead)
+                                        log_warn("Memory notification gone, ignoring",
+                                                 "kind=\"%s\" signal=\"%s\" file=\"%s\"",
+                                                 ev_notify_kind_name(no->kind), ev_signal_name(no->signal),
+                                                 no->path);
+                                continue;
                         }
+                        /* a pressure trigger may fire every window while it lasts: said once a minute */
+                        int64_t now = now_mono_ms();
+                        bool say = !no->logged_ms || now - no->logged_ms >= NOTIFY_LOG_MS;
+                        if (say)
+                                no->logged_ms = now;
+                        log_v(say ? 0 : 2, "Eviction manager: memory notification",
+                              "kind=\"%s\" signal=\"%s\"", ev_notify_kind_name(no->kind),
+                              ev_signal_name(no->signal));
+                        fired = true;
+                }
         }
         free(p);
         return fired;
@@ -503,7 +476,7 @@ static void wait_cleanup(struct eviction_manager *ev, const char *uid)
                         log_info("Eviction manager: pod successfully cleaned up", "podUID=\"%s\"", uid);
                         return;
                 }
-                wait_events(ev, CLEANUP_POLL_MS);
+                wait_events(ev, CLEANUP_POLL_MS, true);
         }
         if (!stopping(ev))
                 log_warn("Eviction manager: timed out waiting for pod to be cleaned up", "podUID=\"%s\"",
@@ -515,11 +488,15 @@ static void *run(void *arg)
         struct eviction_manager *ev = arg;
         while (!stopping(ev)) {
                 _cleanup_free_ char *uid = synchronize(ev);
+                int64_t passed = now_mono_ms();
                 if (uid) {
                         wait_cleanup(ev, uid);
                         continue;
                 }
-                wait_events(ev, ev->c.housekeeping_ms);
+                /* A notification runs a pass at once, but not more than one a second for them: a cgroup
+                 * at its limit may move memory.events many times a second. A poke is not held back. */
+                if (wait_events(ev, ev->c.housekeeping_ms, true))
+                        wait_events(ev, passed + NOTIFY_MIN_GAP_MS - now_mono_ms(), false);
         }
         return NULL;
 }
@@ -590,11 +567,7 @@ void eviction_manager_stop(struct eviction_manager *ev)
         if (!ev)
                 return;
         eviction_manager_halt(ev);
-        for (size_t i = 0; i < ev->n_notifiers; i++) {
-                notifier_close(&ev->notifiers[i]);
-                free(ev->notifiers[i].dir);
-        }
-        free(ev->notifiers);
+        ev_notify_free(ev->notifiers, ev->n_notifiers);
         for (size_t i = 0; i < ev->n_evicted; i++) {
                 free(ev->evicted[i].uid);
                 free(ev->evicted[i].message);

@@ -89,7 +89,7 @@ check "... reason Evicted" [ "$(pod_jp ev-hog '{.status.reason}')" = Evicted ]
 msg=$(pod_jp ev-hog '{.status.message}')
 check "... upstream's message ($msg)" grep -Eq '^The node was low on resource: memory\. Container c was using [0-9]+(Ki|Mi)?, which exceeds its request of 0\. $' <<<"$msg"
 check "... a Warning Event Evicted" wait_for 20 event_starts ev-hog Evicted "The node was low on resource: memory."
-check "... the memory cgroup threshold woke the manager" log_has "memory cgroup threshold crossed"
+check "... the memory cgroup threshold woke the manager" log_has '"Eviction manager: memory notification" kind="memory cgroup threshold"'
 node_event() { # node_event REASON: kubectl sees the Node's event
   [ "$(k get events --field-selector "involvedObject.kind=Node,involvedObject.name=$NODE,reason=$1" \
     -o jsonpath='{.items[0].message}' 2>/dev/null)" = "$2" ]

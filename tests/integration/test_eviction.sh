@@ -45,7 +45,7 @@ spec:
     command: ["sh", "-c", "dd if=/dev/zero bs=600M count=1 | sleep 3600"]
 YAML
 check "MemoryPressure on /healthz?verbose" wait_for 90 verbose_has "[-]pressure failed: MemoryPressure"
-check "... woken by the memory cgroup threshold of kubepods" log_has 'memory cgroup threshold crossed" signal="allocatableMemory.available"'
+check "... woken by the memory cgroup threshold of kubepods" log_has '"Eviction manager: memory notification" kind="memory cgroup threshold" signal="allocatableMemory.available"'
 node_event() { # node_event REASON MESSAGE: a Node event on the local socket's /events
   local_get /events | jq -e --arg n "$NODE" --arg r "$1" --arg m "$2" \
     '.items[] | select(.involvedObject.kind == "Node" and .involvedObject.name == $n and .reason == $r and .message == $m)' \
@@ -63,5 +63,35 @@ check "pressure goes away after the transition period" wait_for 60 verbose_has "
 check "... logged" log_has '"Eviction manager: node condition changed" condition="MemoryPressure" status="False"'
 check "... and the Node's event NodeHasSufficientMemory" \
   wait_for 10 node_event NodeHasSufficientMemory "Node $NODE status is now: NodeHasSufficientMemory"
+
+# With a unified hierarchy (hybrid here, or v2) a PSI trigger on kubepods' memory.pressure wakes the manager
+# when the pods stall on memory. A pod writing far more than its 32Mi memory limit through the page cache
+# keeps the kernel reclaiming in its cgroup (a stall there, and in kubepods above it). No threshold is
+# near: the pass it starts evicts nothing.
+if [ -e "/sys/fs/cgroup/unified${CGROUP_ROOT}/kubepods/memory.pressure" ]; then
+  cat >"$M/thrash.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: thrash}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMG
+    command: ["sh", "-c", "while true; do dd if=/dev/zero of=/scratch/f bs=1M count=128 2>/dev/null; rm -f /scratch/f; done"]
+    resources: {limits: {memory: 32Mi}}
+    volumeMounts: [{name: scratch, mountPath: /scratch}]
+  volumes: [{name: scratch, emptyDir: {}}]
+YAML
+  check "a pod thrashing its memory limit runs" wait_for 60 is_running c default/thrash-$NODE
+  check "... its stall wakes the manager through kubepods' memory.pressure" wait_for 60 \
+    log_has '"Eviction manager: memory notification" kind="memory pressure (PSI)" signal="allocatableMemory.available"'
+  check "... which evicts nothing" is_running c default/thrash-$NODE
+  check "... and logs no eviction" sh -c "! grep -q 'Eviction manager: evicting pod' '$WORK/cubelet.log'"
+  rm "$M/thrash.yaml"
+  check "the thrashing pod stops" wait_for 60 is_gone c default/thrash-$NODE
+else
+  echo "SKIP: no unified cgroup hierarchy with pressure files: the PSI notification is not checked"
+fi
 check "cubelet exits cleanly" stop_cubelet
 finish

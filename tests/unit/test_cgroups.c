@@ -344,6 +344,9 @@ static void test_v1_fake_tree(void **state)
         assert_int_equal(cg_get_mode(cg), CG_MODE_HYBRID);
         _cleanup_free_ char *path = cg_path(cg, "kubepods/burstable/pod1");
         assert_string_equal(path, "/t/kubepods/burstable/pod1");
+        _cleanup_free_ char *unified = cg_unified_dir(cg, "kubepods"), *utop = cg_unified_dir(cg, "");
+        assert_string_equal(unified, P("%s/unified/t/kubepods", tmpdir));
+        assert_string_equal(utop, P("%s/unified/t", tmpdir));
         cg_resources_init(&r);
         r.cpu_shares = 358;
         r.cpu_quota_us = 50000;
@@ -470,6 +473,7 @@ static void test_v1_fake_tree(void **state)
         _cleanup_free_ char *udir = cg_dir(cg, "x", NULL), *mdir = cg_dir(cg, "x", "memory");
         assert_string_equal(mdir, P("%s/memory/x", tmpdir));
         assert_null(strstr(udir, "unified"));
+        assert_null(cg_unified_dir(cg, "x"));
         cg_free(cg);
 
         struct cg_options bad = {.mount_root = tmpdir, .root = "relative", .mode = CG_MODE_V1};
@@ -604,6 +608,8 @@ static void test_v2_fake_tree(void **state)
         struct cg *cg = open_fake(CG_MODE_V2, "/");
         struct cg_error err = {{0}};
         struct cg_resources r;
+        _cleanup_free_ char *unified = cg_unified_dir(cg, "kubepods");
+        assert_string_equal(unified, P("%s/kubepods", tmpdir));
 
         cg_resources_init(&r);
         r.cpu_shares = 358;
