@@ -11,6 +11,10 @@
 #   turns True on the Node and back to False after the (shortened) transition period;
 # - nodefs.available crossed by a pod writing into its emptyDir: the writer is evicted (upstream's message, a
 #   Warning Event), not the pod with the big writable layer (ranked by logs and local volumes only).
+# The imagefs crossing is a filler file made once everything reclaimable is in place and known to the image
+# manager, so the pass that sees it finds all of it (images made while the pass runs could be too young).
+# No machine-wide lock (unlike e2e_pid_pressure): both signals are the test's own filesystems, which the
+# other pass's run of this test (its own files, names, bridge and CIDR) never touches.
 # Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, MASTER_DIR, KUBECTL, IMAGES_DIR.
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
