@@ -68,10 +68,25 @@ static char *empty_dir_violation(const struct pod *pod, const json_t *ps)
         return NULL;
 }
 
+/* The containers' writable layers in the pod's Summary entry (what its ephemeral-storage counted of them). */
+static int64_t rootfs_bytes(const json_t *ps)
+{
+        int64_t sum = 0;
+        size_t i;
+        json_t *cs;
+        json_array_foreach(json_object_get(ps, "containers"), i, cs)
+        {
+                int64_t u = used_bytes(cs, "rootfs");
+                sum += u > 0 ? u : 0;
+        }
+        return sum;
+}
+
 /* Upstream's podEphemeralStorageLimitEviction: the pod's ephemeral-storage (its containers' writable
- * layers and logs, its local volumes) above its limit, PodRequestsAndLimits' (the sum over the app
- * containers, or an init container's when larger; the first one's format). */
-static char *pod_violation(const struct pod *pod, const json_t *ps)
+ * layers and logs, its local volumes; with a dedicated image filesystem, where the writable layers lie,
+ * only the logs and the volumes) above its limit, PodRequestsAndLimits' (the sum over the app containers,
+ * or an init container's when larger; the first one's format). */
+static char *pod_violation(const struct pod *pod, const json_t *ps, bool dedicated_image_fs)
 {
         int64_t limit = 0;
         bool found = false;
@@ -98,6 +113,8 @@ static char *pod_violation(const struct pod *pod, const json_t *ps)
                 }
         }
         int64_t used = used_bytes(ps, "ephemeral-storage");
+        if (used > 0 && dedicated_image_fs)
+                used -= rootfs_bytes(ps);
         if (!found || used < 0 || used <= limit)
                 return NULL;
         char q[64];
@@ -107,8 +124,8 @@ static char *pod_violation(const struct pod *pod, const json_t *ps)
 }
 
 /* Upstream's containerEphemeralStorageLimitEviction: an app container's writable layer and logs above its
- * limit (a limit of 0 is none). */
-static char *container_violation(const struct pod *pod, const json_t *ps)
+ * limit (a limit of 0 is none); with a dedicated image filesystem its logs alone. */
+static char *container_violation(const struct pod *pod, const json_t *ps, bool dedicated_image_fs)
 {
         size_t i, j;
         json_t *cs, *c;
@@ -120,7 +137,8 @@ static char *container_violation(const struct pod *pod, const json_t *ps)
                         if (!name || !streq_ptr(json_string_value(json_object_get(c, "name")), name) ||
                             j >= pod->n_containers || pod->containers[j].eph_limit <= 0)
                                 continue;
-                        int64_t logs = used_bytes(cs, "logs"), root = used_bytes(cs, "rootfs");
+                        int64_t logs = used_bytes(cs, "logs"),
+                                root = dedicated_image_fs ? 0 : used_bytes(cs, "rootfs");
                         int64_t used = (logs > 0 ? logs : 0) + (root > 0 ? root : 0);
                         if (used <= pod->containers[j].eph_limit)
                                 continue;
@@ -154,15 +172,15 @@ bool ev_pod_has_local_limits(const struct pod *pod)
         return false;
 }
 
-char *ev_local_storage_violation(const struct pod *pod, const json_t *summary)
+char *ev_local_storage_violation(const struct pod *pod, const json_t *summary, bool dedicated_image_fs)
 {
         const json_t *ps = ev_pod_stats(summary, pod->uid);
         if (!ps)
                 return NULL;
         char *msg = empty_dir_violation(pod, ps);
         if (!msg)
-                msg = pod_violation(pod, ps);
+                msg = pod_violation(pod, ps, dedicated_image_fs);
         if (!msg)
-                msg = container_violation(pod, ps);
+                msg = container_violation(pod, ps, dedicated_image_fs);
         return msg;
 }

@@ -252,7 +252,7 @@ static bool local_storage_eviction(struct eviction_manager *ev, const json_t *su
                 pthread_mutex_lock(&ev->lock);
                 bool already = find_evicted(ev, p->uid) != NULL;
                 pthread_mutex_unlock(&ev->lock);
-                char *msg = already ? NULL : ev_local_storage_violation(p, summary);
+                char *msg = already ? NULL : ev_local_storage_violation(p, summary, ev->dedicated_image_fs);
                 if (!msg)
                         continue;
                 char name[512];
@@ -315,7 +315,6 @@ static bool evict_one(struct eviction_manager *ev, const struct ev_threshold *t,
         return done;
 }
 
-/* Upstream's synchronize; returns the evicted pod's UID (caller frees) or NULL. */
 /* Whether any active pod has a local storage limit (its usage is checked every pass, as upstream). */
 static bool any_local_limits(struct eviction_manager *ev)
 {
@@ -330,6 +329,7 @@ static bool any_local_limits(struct eviction_manager *ev)
         return any;
 }
 
+/* Upstream's synchronize; returns the evicted pod's UID (caller frees) or NULL. */
 static char *synchronize(struct eviction_manager *ev)
 {
         json_t *summary = summary_get(ev, false);

@@ -61,8 +61,10 @@ const json_t *ev_pod_stats(const json_t *summary, const char *uid);
  * in upstream's order and words (an emptyDir's sizeLimit: "Usage of EmptyDir volume "v" exceeds the limit
  * "10Mi". "; the pod's total: "Pod ephemeral local storage usage exceeds the total limit of containers
  * 20Mi. "; a container's: "Container c exceeded its local ephemeral storage limit "10Mi". "), or NULL.
- * Caller frees. (local_storage.c) */
-char *ev_local_storage_violation(const struct pod *pod, const json_t *summary);
+ * With a dedicated image filesystem the writable layers do not count (they are not on the root dir's
+ * filesystem): a container's usage is its logs, the pod's its logs and local volumes. Caller frees.
+ * (local_storage.c) */
+char *ev_local_storage_violation(const struct pod *pod, const json_t *summary, bool dedicated_image_fs);
 /* Whether the pod has any local storage limit to check (an ephemeral-storage limit on a container or an init
  * container, an emptyDir sizeLimit): only then does its usage matter outside of ranking. */
 bool ev_pod_has_local_limits(const struct pod *pod);

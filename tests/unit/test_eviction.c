@@ -399,11 +399,11 @@ static void test_local_storage(void **state)
                                 "[{\"name\": \"scratch\", \"emptyDir\": {\"sizeLimit\": \"1Mi\"}}]}");
         struct pod *nostats =
                 mk_pod("gone", "api", "{\"containers\": [{\"name\": \"c\", \"image\": \"busybox\"}]}");
-        _cleanup_free_ char *m1 = ev_local_storage_violation(ed, s),
-                            *m2 = ev_local_storage_violation(pod, s),
-                            *m3 = ev_local_storage_violation(ctr, s),
-                            *m4 = ev_local_storage_violation(ok, s),
-                            *m5 = ev_local_storage_violation(nostats, s);
+        _cleanup_free_ char *m1 = ev_local_storage_violation(ed, s, false),
+                            *m2 = ev_local_storage_violation(pod, s, false),
+                            *m3 = ev_local_storage_violation(ctr, s, false),
+                            *m4 = ev_local_storage_violation(ok, s, false),
+                            *m5 = ev_local_storage_violation(nostats, s, false);
         assert_string_equal(m1, "Usage of EmptyDir volume \"scratch\" exceeds the limit \"10Mi\". ");
         assert_string_equal(m2,
                             "Pod ephemeral local storage usage exceeds the total limit of containers 20M. ");
@@ -433,6 +433,100 @@ static void test_local_storage(void **state)
         pod_unref(ctr);
         pod_unref(ok);
         pod_unref(nostats);
+        json_decref(s);
+}
+
+/* With a dedicated image filesystem (upstream's dedicatedImageFs) the writable layers are not on the root
+ * dir's filesystem: a container's limit counts its logs only, the pod's its logs and local volumes; an
+ * emptyDir's sizeLimit is unchanged. Without one, the same Summary evicts by the writable layers. */
+static void test_local_storage_image_fs(void **state)
+{
+        (void) state;
+        json_t *s = json_loads(
+                "{\"pods\": ["
+                /* writable layers of 12 MB each, logs 10 B, a 1 MB emptyDir: 25 MB in all */
+                " {\"podRef\": {\"uid\": \"layers\"}, \"volume\": [{\"name\": \"v\", \"usedBytes\": "
+                "999980}],"
+                "  \"ephemeral-storage\": {\"usedBytes\": 25000000},"
+                "  \"containers\": [{\"name\": \"a\", \"rootfs\": {\"usedBytes\": 12000000}, \"logs\": "
+                "{\"usedBytes\": 10}},"
+                "                 {\"name\": \"b\", \"rootfs\": {\"usedBytes\": 12000000}, \"logs\": "
+                "{\"usedBytes\": 10}}]},"
+                /* a 30 MB emptyDir without a sizeLimit, small layers: over the pod's 20M either way */
+                " {\"podRef\": {\"uid\": \"vols\"}, \"volume\": [{\"name\": \"v\", \"usedBytes\": "
+                "30000000}],"
+                "  \"ephemeral-storage\": {\"usedBytes\": 30002020},"
+                "  \"containers\": [{\"name\": \"a\", \"rootfs\": {\"usedBytes\": 1000}, \"logs\": "
+                "{\"usedBytes\": 10}},"
+                "                 {\"name\": \"b\", \"rootfs\": {\"usedBytes\": 1000}, \"logs\": "
+                "{\"usedBytes\": 10}}]},"
+                /* a container whose logs alone are over its 4Mi */
+                " {\"podRef\": {\"uid\": \"logs\"}, \"ephemeral-storage\": {\"usedBytes\": 5001000},"
+                "  \"containers\": [{\"name\": \"w\", \"rootfs\": {\"usedBytes\": 1000}, \"logs\": "
+                "{\"usedBytes\": 5000000}}]},"
+                /* one whose writable layer is: 5 MB of layer, 1 MB of logs */
+                " {\"podRef\": {\"uid\": \"layer\"}, \"ephemeral-storage\": {\"usedBytes\": 6000000},"
+                "  \"containers\": [{\"name\": \"w\", \"rootfs\": {\"usedBytes\": 5000000}, \"logs\": "
+                "{\"usedBytes\": 1000000}}]},"
+                " {\"podRef\": {\"uid\": \"ed\"}, \"volume\": [{\"name\": \"scratch\", \"usedBytes\": "
+                "11534336}],"
+                "  \"ephemeral-storage\": {\"usedBytes\": 11534336}, \"containers\": []}"
+                "]}",
+                0, NULL);
+        assert_non_null(s);
+        static const char *const two =
+                "{\"containers\": ["
+                "{\"name\": \"a\", \"image\": \"busybox\", \"resources\": {\"limits\": "
+                "{\"ephemeral-storage\": \"10M\"}}},"
+                "{\"name\": \"b\", \"image\": \"busybox\", \"resources\": {\"limits\": "
+                "{\"ephemeral-storage\": \"10M\"}}}],"
+                "\"volumes\": [{\"name\": \"v\", \"emptyDir\": {}}]}";
+        struct pod *layers = mk_pod("layers", "api", two), *vols = mk_pod("vols", "api", two);
+        /* the pod's limit (1Gi + 4Mi) is far off: only w's own can be crossed */
+        static const char *const w = "{\"containers\": [{\"name\": \"w\", \"image\": \"busybox\", "
+                                     "\"resources\": {\"limits\": {\"ephemeral-storage\": \"4Mi\"}}},"
+                                     "{\"name\": \"x\", \"image\": \"busybox\", \"resources\": {\"limits\": "
+                                     "{\"ephemeral-storage\": \"1Gi\"}}}]}";
+        struct pod *logs = mk_pod("logs", "api", w), *layer = mk_pod("layer", "api", w);
+        struct pod *ed = mk_pod("ed", "api",
+                                "{\"containers\": [{\"name\": \"c\", \"image\": \"busybox\"}], \"volumes\": "
+                                "[{\"name\": \"scratch\", \"emptyDir\": {\"sizeLimit\": \"10Mi\"}}]}");
+
+        /* shared: the layers count, the pod is over its 20M */
+        _cleanup_free_ char *l0 = ev_local_storage_violation(layers, s, false),
+                            *l1 = ev_local_storage_violation(layers, s, true);
+        assert_string_equal(l0,
+                            "Pod ephemeral local storage usage exceeds the total limit of containers 20M. ");
+        /* dedicated: 1 MB of logs and volume, under the pod's 20M and each container's 10M */
+        assert_null(l1);
+
+        _cleanup_free_ char *v0 = ev_local_storage_violation(vols, s, false),
+                            *v1 = ev_local_storage_violation(vols, s, true);
+        assert_string_equal(v0,
+                            "Pod ephemeral local storage usage exceeds the total limit of containers 20M. ");
+        assert_string_equal(v1,
+                            "Pod ephemeral local storage usage exceeds the total limit of containers 20M. ");
+
+        _cleanup_free_ char *g0 = ev_local_storage_violation(logs, s, false),
+                            *g1 = ev_local_storage_violation(logs, s, true);
+        assert_string_equal(g0, "Container w exceeded its local ephemeral storage limit \"4Mi\". ");
+        assert_string_equal(g1, "Container w exceeded its local ephemeral storage limit \"4Mi\". ");
+
+        _cleanup_free_ char *w0 = ev_local_storage_violation(layer, s, false),
+                            *w1 = ev_local_storage_violation(layer, s, true);
+        assert_string_equal(w0, "Container w exceeded its local ephemeral storage limit \"4Mi\". ");
+        /* dedicated: 1 MB of logs, under 4Mi; the layer is on the image filesystem */
+        assert_null(w1);
+
+        _cleanup_free_ char *e0 = ev_local_storage_violation(ed, s, false),
+                            *e1 = ev_local_storage_violation(ed, s, true);
+        assert_string_equal(e0, "Usage of EmptyDir volume \"scratch\" exceeds the limit \"10Mi\". ");
+        assert_string_equal(e1, "Usage of EmptyDir volume \"scratch\" exceeds the limit \"10Mi\". ");
+        pod_unref(layers);
+        pod_unref(vols);
+        pod_unref(logs);
+        pod_unref(layer);
+        pod_unref(ed);
         json_decref(s);
 }
 
@@ -713,6 +807,7 @@ int main(void)
                 cmocka_unit_test(test_observe),
                 cmocka_unit_test(test_state_transitions),
                 cmocka_unit_test(test_local_storage),
+                cmocka_unit_test(test_local_storage_image_fs),
                 cmocka_unit_test(test_rank_and_message),
                 cmocka_unit_test(test_rank_image_fs),
                 cmocka_unit_test(test_reclaim_node_level),
