@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -46,12 +47,38 @@ void log_emit(enum log_level lvl, const char *file, int line, const char *msg, c
         (void) !write(STDERR_FILENO, buf, n);
 }
 
+/* log_q's ring is allocated by a thread's first call, freed when the thread ends: in static TLS it made
+ * 16 KiB of every thread's stack resident (glibc clears a new thread's TLS), logging or not. */
+#define Q_RING 8
+#define Q_LEN  2048
+static pthread_key_t q_key;
+static pthread_once_t q_once = PTHREAD_ONCE_INIT;
+static __thread char (*ring)[Q_LEN];
+static __thread unsigned next;
+
+static void q_free(void *p)
+{
+        free(p);
+        ring = NULL; /* a later thread-exit destructor that logs gets a new one (freed in turn) */
+}
+
+static void q_key_make(void)
+{
+        if (pthread_key_create(&q_key, q_free) != 0)
+                abort();
+}
+
 const char *log_q(const char *s)
 {
-        static __thread char ring[8][2048];
-        static __thread unsigned next;
-        char *out = ring[next++ % 8];
-        size_t n = 0, max = sizeof ring[0] - 5;
+        if (!ring) {
+                (void) pthread_once(&q_once, q_key_make);
+                ring = malloc(Q_RING * sizeof *ring);
+                if (!ring)
+                        abort();
+                (void) pthread_setspecific(q_key, ring);
+        }
+        char *out = ring[next++ % Q_RING];
+        size_t n = 0, max = Q_LEN - 5;
 
         for (; s && *s && n < max; s++) {
                 char c = *s;
