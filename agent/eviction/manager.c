@@ -79,9 +79,9 @@ static void notifiers_setup(struct eviction_manager *ev, const struct eviction_c
                 struct ev_notifier *no = &ev->notifiers[i];
                 if (no->kind == EV_NOTIFY_THRESHOLD)
                         continue; /* armed from the first pass's numbers */
+                no->armed_ms = now_mono_ms();
                 int r = ev_notify_open(no);
                 if (r < 0) {
-                        no->dead = true;
                         log_warn("Memory notification not set, ignoring",
                                  "kind=\"%s\" signal=\"%s\" file=\"%s\" err=\"%s\"",
                                  ev_notify_kind_name(no->kind), ev_signal_name(no->signal), no->path,
@@ -99,6 +99,15 @@ static void notifiers_update(struct eviction_manager *ev, const json_t *summary)
         for (size_t i = 0; i < ev->n_notifiers; i++) {
                 struct ev_notifier *no = &ev->notifiers[i];
                 int64_t v;
+                if (no->kind != EV_NOTIFY_THRESHOLD && no->dead &&
+                    now_mono_ms() - no->armed_ms >= NOTIFIER_REFRESH_MS) {
+                        /* its file went (kubepods made again?) or never was: tried again now and then */
+                        no->armed_ms = now_mono_ms();
+                        if (ev_notify_open(no) == 0)
+                                log_info("Memory notification set", "kind=\"%s\" signal=\"%s\" file=\"%s\"",
+                                         ev_notify_kind_name(no->kind), ev_signal_name(no->signal),
+                                         no->path);
+                }
                 if (no->kind != EV_NOTIFY_THRESHOLD ||
                     (no->fd >= 0 && now_mono_ms() - no->armed_ms < NOTIFIER_REFRESH_MS) ||
                     ev_memcg_threshold(summary, &ev->t[no->threshold], &v) < 0 ||
@@ -165,29 +174,34 @@ static json_t *summary_get(struct eviction_manager *ev, bool pods)
         return s;
 }
 
-/* Upstream's HasDedicatedImageFs, asked on the first pass and again now and then (a failure to tell keeps
- * the last answer, "not dedicated" when there is none, and is tried again sooner). Logs when it is first
+/* Upstream's HasDedicatedImageFs, asked on the first pass and again now and then. Until the runtime has
+ * answered once it is asked every pass and the answer is unknown (false returned): upstream skips the pass
+ * then; here only what depends on it waits (local storage limits, disk signals), memory and PIDs do not.
+ * Once known, a failure to tell keeps the last answer and is tried again sooner. Logs when it is first
  * known and when it changes. */
-static void image_fs_check(struct eviction_manager *ev)
+static bool image_fs_check(struct eviction_manager *ev)
 {
         int64_t now = now_mono_ms();
         if (ev->image_fs_logged && now < ev->image_fs_next_ms)
-                return;
+                return true;
         bool dedicated = false;
         int r = ev->c.stats ? stats_image_fs_dedicated(ev->c.stats, &dedicated) : -ENOTCONN;
         if (r < 0) {
                 log_v(2,
                       "Eviction manager: cannot tell whether the image filesystem is dedicated, keeping the "
-                      "last answer (shared when none)",
-                      "err=\"%s\"", strerror(-r));
-                dedicated = ev->image_fs_logged && ev->dedicated_image_fs;
+                      "last answer",
+                      "known=%s err=\"%s\"", ev->image_fs_logged ? "true" : "false", strerror(-r));
+                if (!ev->image_fs_logged)
+                        return false;
+                dedicated = ev->dedicated_image_fs;
         }
         ev->image_fs_next_ms = now + (r < 0 ? IMAGEFS_RETRY_MS : IMAGEFS_RECHECK_MS);
         if (ev->image_fs_logged && dedicated == ev->dedicated_image_fs)
-                return;
+                return true;
         log_info("Eviction manager: image filesystem", "dedicatedImageFs=%s", dedicated ? "true" : "false");
         ev->dedicated_image_fs = dedicated;
         ev->image_fs_logged = true;
+        return true;
 }
 
 /* Upstream's reclaimNodeLevelResources: true when what it freed resolved every threshold. */
@@ -336,7 +350,7 @@ static char *synchronize(struct eviction_manager *ev)
         if (!summary)
                 return NULL;
         notifiers_update(ev, summary);
-        image_fs_check(ev);
+        bool fs_known = image_fs_check(ev);
         struct ev_observation obs[EV_SIGNAL_MAX];
         ev_observe(summary, obs);
         bool *act = OOM_CHECK(calloc(ev->n + 1, sizeof *act));
@@ -387,8 +401,16 @@ static char *synchronize(struct eviction_manager *ev)
         }
         char *uid = NULL;
         /* Local storage limits first; when they evicted, nothing else this pass (as upstream). */
-        if (local_storage_eviction(ev, summary, &uid))
+        if (fs_known && local_storage_eviction(ev, summary, &uid))
                 pick = -1;
+        if (pick >= 0 && !fs_known && ev_signal_resource(ev->t[pick].signal) != EV_RES_MEMORY &&
+            ev_signal_resource(ev->t[pick].signal) != EV_RES_PIDS) {
+                log_v(2,
+                      "Eviction manager: disk signal met while the image filesystem is not known yet, "
+                      "waiting",
+                      "signal=\"%s\"", ev_signal_name(ev->t[pick].signal));
+                pick = -1;
+        }
         if (pick >= 0) {
                 const struct ev_threshold *t = &ev->t[pick];
                 _cleanup_free_ char *desc = ev_threshold_format(t);
@@ -476,7 +498,7 @@ static void wait_cleanup(struct eviction_manager *ev, const char *uid)
                         log_info("Eviction manager: pod successfully cleaned up", "podUID=\"%s\"", uid);
                         return;
                 }
-                wait_events(ev, CLEANUP_POLL_MS, true);
+                wait_events(ev, CLEANUP_POLL_MS, false); /* the pass after it sees what they would say */
         }
         if (!stopping(ev))
                 log_warn("Eviction manager: timed out waiting for pod to be cleaned up", "podUID=\"%s\"",

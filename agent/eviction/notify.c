@@ -49,8 +49,15 @@ size_t ev_notify_plan(const struct cg *cg, const struct ev_threshold *t, size_t 
                         pressure = xstrdup("/proc/pressure/memory");
                 }
                 add(&v, &m, EV_NOTIFY_PRESSURE, &t[i], i, pressure);
-                if (mode == CG_MODE_V2 && !top)
-                        add(&v, &m, EV_NOTIFY_EVENTS, &t[i], i, strdup_printf("%s/memory.events", udir));
+                v[m - 1].trigger = top ? EV_PSI_TOP_TRIGGER : EV_PSI_KUBEPODS_TRIGGER;
+                if (mode == CG_MODE_V2 && !top) {
+                        char *events = strdup_printf("%s/memory.events.local", udir);
+                        if (access(events, F_OK) < 0) { /* before 5.2 */
+                                free(events);
+                                events = strdup_printf("%s/memory.events", udir);
+                        }
+                        add(&v, &m, EV_NOTIFY_EVENTS, &t[i], i, events);
+                }
         }
         *ret = v;
         return m;
@@ -82,31 +89,33 @@ static int reread(int fd)
         }
 }
 
-int ev_notify_open(struct ev_notifier *no)
+static int open_file(struct ev_notifier *no)
 {
-        ev_notify_close(no);
-        no->dead = false;
         if (no->kind == EV_NOTIFY_EVENTS) {
                 no->fd = open(no->path, O_RDONLY | O_CLOEXEC);
-                int r = no->fd < 0 ? -errno : reread(no->fd);
-                if (r < 0)
-                        ev_notify_close(no);
-                return r;
+                return no->fd < 0 ? -errno : reread(no->fd);
         }
-        if (no->kind != EV_NOTIFY_PRESSURE)
+        if (no->kind != EV_NOTIFY_PRESSURE || !no->trigger)
                 return -EINVAL;
         no->fd = open(no->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
         if (no->fd < 0)
                 return -errno;
-        char trigger[64];
-        int len = snprintf(trigger, sizeof trigger, "some %d %d", EV_PSI_STALL_US, EV_PSI_WINDOW_US);
         /* the kernel takes the trigger with its terminating NUL */
-        if (write(no->fd, trigger, (size_t) len + 1) != len + 1) {
-                int r = errno ? -errno : -EIO;
+        size_t len = strlen(no->trigger) + 1;
+        ssize_t k = write(no->fd, no->trigger, len);
+        return k == (ssize_t) len ? 0 : k < 0 ? -errno : -EIO;
+}
+
+int ev_notify_open(struct ev_notifier *no)
+{
+        if (no->kind == EV_NOTIFY_THRESHOLD)
+                return -EINVAL;
+        ev_notify_close(no);
+        int r = open_file(no);
+        if (r < 0)
                 ev_notify_close(no);
-                return r;
-        }
-        return 0;
+        no->dead = r < 0;
+        return r;
 }
 
 int ev_notify_arm(struct ev_notifier *no, int64_t value)

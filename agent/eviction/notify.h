@@ -4,10 +4,10 @@
  *     (cgroup.event_control + eventfd on memory.usage_in_bytes, upstream's memory threshold notifier),
  *     re-armed as the inactive file pages move (ev_memcg_threshold);
  *   - a unified hierarchy (v2, hybrid): a PSI trigger on the top's and kubepods' memory.pressure (the
- *     kernel tells when tasks stalled on memory for EV_PSI_STALL_US within EV_PSI_WINDOW_US; the
- *     window is a multiple of 2 s, the kernel's rule for triggers made without CAP_SYS_RESOURCE);
- *   - v2: kubepods' memory.events too (its counters move when the cgroup hits memory.high or .max, or
- *     the OOM killer runs in it).
+ *     kernel tells when tasks stalled on memory that long within the window; the window is a multiple
+ *     of 2 s, the kernel's rule for triggers made without CAP_SYS_RESOURCE);
+ *   - v2: kubepods' memory.events.local too (memory.events before kernel 5.2, which also counts its
+ *     descendants'): it moves when kubepods itself hits memory.high or .max, or its OOM killer runs.
  * v2 has no usage thresholds: pressure and events say memory is tight, the pass then reads the signals. */
 #pragma once
 
@@ -18,22 +18,26 @@
 #include "cgroups.h"
 #include "thresholds.h"
 
-#define EV_PSI_STALL_US  20000
-#define EV_PSI_WINDOW_US 2000000
+/* The PSI triggers: tasks stalled on memory 10 % of a 2 s window. The top: "some" (any task: kswapd and
+ * direct reclaim anywhere); kubepods: "full" (all its running tasks at once, as when kubepods is at its
+ * limit, not when one pod thrashes against its own while the others run). */
+#define EV_PSI_TOP_TRIGGER      "some 200000 2000000"
+#define EV_PSI_KUBEPODS_TRIGGER "full 200000 2000000"
 
 enum ev_notify_kind { EV_NOTIFY_THRESHOLD, EV_NOTIFY_PRESSURE, EV_NOTIFY_EVENTS };
 
 struct ev_notifier {
         enum ev_notify_kind kind;
         enum ev_signal signal;
-        size_t threshold;  /* index of the hard threshold it serves */
-        char *path;        /* THRESHOLD: the memory cgroup's directory; else the file */
-        int fd;            /* THRESHOLD: the eventfd; else the open file; -1 when not open */
-        int usage_fd;      /* THRESHOLD: memory.usage_in_bytes */
-        int64_t value;     /* THRESHOLD: the usage armed */
-        int64_t armed_ms;  /* THRESHOLD: monotonic, when last armed */
-        int64_t logged_ms; /* when its firing was last logged (monotonic; 0: never) */
-        bool dead;         /* gave an error: not polled any more */
+        size_t threshold;    /* index of the hard threshold it serves */
+        char *path;          /* THRESHOLD: the memory cgroup's directory; else the file */
+        const char *trigger; /* PRESSURE: what is written to the file (static) */
+        int fd;              /* THRESHOLD: the eventfd; else the open file; -1 when not open */
+        int usage_fd;        /* THRESHOLD: memory.usage_in_bytes */
+        int64_t value;       /* THRESHOLD: the usage armed */
+        int64_t armed_ms;    /* monotonic: when last armed (THRESHOLD) or opened */
+        int64_t logged_ms;   /* when its firing was last logged (monotonic; 0: never) */
+        bool dead;           /* gave an error: not polled any more */
 };
 
 /* The notifiers for the hard memory thresholds (t[i].grace_ms == 0) of cg (opened with root "/"):
@@ -42,7 +46,8 @@ struct ev_notifier {
 size_t ev_notify_plan(const struct cg *cg, const struct ev_threshold *t, size_t n, const char *kubepods,
                       struct ev_notifier **ret);
 
-/* Opens a PRESSURE or EVENTS notifier (a THRESHOLD one is armed with ev_notify_arm). 0 or -errno. */
+/* Opens a PRESSURE or EVENTS notifier (a THRESHOLD one is armed with ev_notify_arm). 0 or -errno (and
+ * marked dead). */
 int ev_notify_open(struct ev_notifier *no);
 /* Arms a THRESHOLD notifier at usage value (closing what it had). 0 or -errno. */
 int ev_notify_arm(struct ev_notifier *no, int64_t value);

@@ -140,17 +140,28 @@ static void join_thread(struct wthread *t)
         (void) munmap(t->stack, t->stack_size);
 }
 
-/* Joins the threads that have ended (they released the lock before returning) and unmaps their stacks. */
-static void reap_threads(struct pod_workers *w)
+/* Under lock: takes the threads that have ended (they released the lock before returning) out of the
+ * slots, into *ret (caller frees) when given, else joins them and unmaps their stacks at once. */
+static size_t take_done(struct pod_workers *w, struct wthread **ret)
 {
-        size_t k = 0;
+        size_t k = 0, n = 0;
         for (size_t i = 0; i < w->n_slots; i++) {
-                if (w->threads[i].done)
-                        join_thread(&w->threads[i]);
-                else
+                if (!w->threads[i].done)
                         w->threads[k++] = w->threads[i];
+                else if (!ret)
+                        join_thread(&w->threads[i]);
+                else {
+                        *ret = OOM_CHECK(realloc(*ret, (n + 1) * sizeof **ret));
+                        (*ret)[n++] = w->threads[i];
+                }
         }
         w->n_slots = k;
+        return n;
+}
+
+static void reap_threads(struct pod_workers *w)
+{
+        (void) take_done(w, NULL);
 }
 
 static int spawn_thread(struct pod_workers *w)
@@ -444,7 +455,10 @@ void pod_workers_tick(struct pod_workers *w)
 {
         int64_t now = now_mono_ms();
         pthread_mutex_lock(&w->lock);
-        reap_threads(w); /* an idle thread that went: its stack goes now, not at the next burst */
+        /* An idle thread that went: its stack goes now, not at the next burst (joined after the unlock:
+         * nobody waits on the lock for a thread that may not have finished exiting). */
+        struct wthread *gone = NULL;
+        size_t n_gone = take_done(w, &gone);
         for (size_t i = 0; i < w->n_works; i++) {
                 struct work *wk = w->works[i];
                 /* A resync falls due while a sync runs or waits: that one is the resync. */
@@ -453,6 +467,9 @@ void pod_workers_tick(struct pod_workers *w)
                         enqueue(w, wk);
         }
         pthread_mutex_unlock(&w->lock);
+        for (size_t i = 0; i < n_gone; i++)
+                join_thread(&gone[i]);
+        free(gone);
 }
 
 void pod_workers_stats(struct pod_workers *w, struct pod_workers_stats *ret)

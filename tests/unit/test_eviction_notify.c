@@ -97,6 +97,9 @@ static void test_plan(void **state)
         assert_int_equal(ev_notify_plan(cg, T, ELEMENTSOF(T), "kubepods", &n), 4);
         expect(&n[0], EV_NOTIFY_THRESHOLD, EV_MEMORY_AVAILABLE, 0, P("%s/memory", tmpdir));
         expect(&n[1], EV_NOTIFY_PRESSURE, EV_MEMORY_AVAILABLE, 0, "/proc/pressure/memory");
+        assert_string_equal(n[1].trigger, "some 200000 2000000");
+        assert_string_equal(n[3].trigger, "full 200000 2000000");
+        assert_null(n[0].trigger);
         expect(&n[2], EV_NOTIFY_THRESHOLD, EV_ALLOCATABLE_MEMORY_AVAILABLE, 3,
                P("%s/memory/kubepods", tmpdir));
         expect(&n[3], EV_NOTIFY_PRESSURE, EV_ALLOCATABLE_MEMORY_AVAILABLE, 3,
@@ -117,6 +120,12 @@ static void test_plan(void **state)
                P("%s/kubepods/memory.pressure", tmpdir));
         expect(&n[2], EV_NOTIFY_EVENTS, EV_ALLOCATABLE_MEMORY_AVAILABLE, 3,
                P("%s/kubepods/memory.events", tmpdir));
+        ev_notify_free(n, 3);
+        /* kubepods' own events when the kernel has them (5.2): not its descendants' */
+        put("kubepods/memory.events.local", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
+        assert_int_equal(ev_notify_plan(cg, T, ELEMENTSOF(T), "kubepods", &n), 3);
+        expect(&n[2], EV_NOTIFY_EVENTS, EV_ALLOCATABLE_MEMORY_AVAILABLE, 3,
+               P("%s/kubepods/memory.events.local", tmpdir));
         ev_notify_free(n, 3);
         /* soft or disk thresholds only: nothing */
         assert_int_equal(ev_notify_plan(cg, T + 1, 2, "kubepods", &n), 0);
@@ -162,14 +171,16 @@ static void test_consume(void **state)
                                  .usage_fd = -1,
                                  .path = strdup_printf("%s/kubepods/memory.pressure", tmpdir)};
         put("kubepods/memory.pressure", "");
+        assert_int_equal(ev_notify_open(&ps), -EINVAL); /* no trigger */
+        assert_true(ps.dead);
+        ps.trigger = EV_PSI_KUBEPODS_TRIGGER;
         assert_int_equal(ev_notify_open(&ps), 0);
-        char trig[64] = {0};
+        assert_false(ps.dead);
         _cleanup_free_ char *written = NULL;
         size_t wlen = 0;
         assert_int_equal(read_file_limit(ps.path, 4096, &written, &wlen), 0);
         assert_int_equal(wlen, strlen(written) + 1); /* the kernel wants the NUL too */
-        snprintf(trig, sizeof trig, "some %d %d", EV_PSI_STALL_US, EV_PSI_WINDOW_US);
-        assert_string_equal(written, trig);
+        assert_string_equal(written, "full 200000 2000000");
         assert_true(ev_notify_consume(&ps, POLLPRI));
         assert_true(ev_notify_consume(&ps, POLLPRI));
         assert_false(ev_notify_consume(&ps, POLLPRI | POLLERR));
@@ -196,7 +207,7 @@ static void test_consume(void **state)
 
 /* The kernel's own trigger, as root where the kernel has PSI: accepted with the window the manager uses
  * (a multiple of 2 s, as the kernel wants from callers without CAP_SYS_RESOURCE), silent while nothing
- * stalls for that long. (Firing under a real stall: tests/integration/test_eviction_psi.sh.) */
+ * stalls for that long. (Firing under a real stall: tests/integration/test_eviction.sh.) */
 static void test_kernel_trigger(void **state)
 {
         (void) state;
@@ -205,7 +216,8 @@ static void test_kernel_trigger(void **state)
         struct ev_notifier ps = {.kind = EV_NOTIFY_PRESSURE,
                                  .fd = -1,
                                  .usage_fd = -1,
-                                 .path = xstrdup("/proc/pressure/memory")};
+                                 .path = xstrdup("/proc/pressure/memory"),
+                                 .trigger = EV_PSI_TOP_TRIGGER};
         assert_int_equal(ev_notify_open(&ps), 0);
         assert_true(ps.fd >= 0);
         ev_notify_close(&ps);
