@@ -43,6 +43,7 @@
 #include "healthz.h"
 #include "eviction.h"
 #include "status.h"
+#include "status_cache.h"
 #include "manager.h"
 #include "network.h"
 #include "metrics.h"
@@ -104,7 +105,8 @@ struct agent {
         struct container_gc *container_gc;     /* dead containers, sandboxes and log directories */
         struct svc_cache *services;
         struct rc_cache *runtime_classes;
-        char **cluster_dns; /* clusterDNS, the valid addresses */
+        struct status_cache *status_cache; /* what the runtime said that cannot change (resyncs) */
+        char **cluster_dns;                /* clusterDNS, the valid addresses */
         struct seccomp_cache *seccomp;
         struct log_rotator *log_rotator;
         char *containers_log_dir;
@@ -1171,6 +1173,7 @@ static int run(struct agent *a)
                 .cluster_dns = a->cluster_dns,
                 .cluster_domain = a->cfg.cluster_domain,
                 .runtime_classes = a->runtime_classes,
+                .status_cache = a->status_cache = status_cache_new(),
                 .api_server = a->kube != NULL,
                 .timeout_ms = a->cfg.runtime_timeout_ms,
                 .image_pull_timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
@@ -1358,6 +1361,7 @@ out:
         a->backoff = backoff_free(a->backoff);
         a->events = events_free(a->events);
         a->status = status_manager_free(a->status);
+        a->status_cache = status_cache_free(a->status_cache);
         a->seccomp = seccomp_cache_free(a->seccomp);
         a->credentials = image_credentials_free(a->credentials);
         free(a->seccomp_root);

@@ -32,6 +32,7 @@
 #include "runtimeclass.h"
 #include "security.h"
 #include "status.h"
+#include "status_cache.h"
 #include "util.h"
 #include "volume.h"
 
@@ -95,16 +96,25 @@ struct status_scratch {
         char **strs;
 };
 
+/* The status of a container listed in state: the cache's when it saw it in that state, else the runtime's. */
 static Runtime__V1__ContainerStatus *fetch_status(const struct sync_ctx *ctx, struct status_scratch *sc,
-                                                  const char *id)
+                                                  const char *id, Runtime__V1__ContainerState state)
 {
         Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
-        Runtime__V1__ContainerStatusResponse *resp = NULL;
+        Runtime__V1__ContainerStatusResponse *resp =
+                status_cache_container(ctx->status_cache, id, state, now_mono_ms());
         struct cri_error err = {0};
         req.container_id = (char *) id;
-        if (CRI_CALL(ctx->cri, RuntimeService, ContainerStatus, container_status, &req, &resp,
-                     ctx->timeout_ms, &err) < 0)
+        if (!resp) {
+                if (CRI_CALL(ctx->cri, RuntimeService, ContainerStatus, container_status, &req, &resp,
+                             ctx->timeout_ms, &err) < 0)
+                        return NULL;
+                status_cache_put_container(ctx->status_cache, resp, now_mono_ms());
+        }
+        if (!resp->status) {
+                cri_free(resp);
                 return NULL;
+        }
         sc->resps = OOM_CHECK(realloc(sc->resps, (sc->n + 1) * sizeof *sc->resps));
         sc->resps[sc->n++] = resp;
         return resp->status;
@@ -156,7 +166,7 @@ static void fill_cstatus(const struct sync_ctx *ctx, struct status_scratch *sc, 
                 }
         if (!newest)
                 return;
-        Runtime__V1__ContainerStatus *st = fetch_status(ctx, sc, newest->id);
+        Runtime__V1__ContainerStatus *st = fetch_status(ctx, sc, newest->id, newest->state);
         if (!st)
                 return;
         cs->present = true;
@@ -170,7 +180,7 @@ static void fill_cstatus(const struct sync_ctx *ctx, struct status_scratch *sc, 
         if (st->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
                 fill_term(sc, st, c->termination_message_policy, &cs->term);
         if (prev && prev->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED) {
-                Runtime__V1__ContainerStatus *ps = fetch_status(ctx, sc, prev->id);
+                Runtime__V1__ContainerStatus *ps = fetch_status(ctx, sc, prev->id, prev->state);
                 if (ps) {
                         cs->has_last = true;
                         fill_term(sc, ps, c->termination_message_policy, &cs->last);
@@ -262,13 +272,23 @@ void publish_status(const struct sync_ctx *ctx, struct pod *pod, const struct sy
                 rs.message = ev_msg;
         }
         Runtime__V1__PodSandbox *sb = newest_sandbox(&rt);
-        if (sb) {
+        bool ready = sb && sb->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+        _cleanup_free_ char *cached_ip =
+                ready ? status_cache_sandbox_ip(ctx->status_cache, sb->id, now_mono_ms()) : NULL;
+        if (cached_ip)
+                rs.pod_ip = cached_ip;
+        else if (sb) {
                 Runtime__V1__PodSandboxStatusRequest req = RUNTIME__V1__POD_SANDBOX_STATUS_REQUEST__INIT;
                 req.pod_sandbox_id = sb->id;
                 if (CRI_CALL(ctx->cri, RuntimeService, PodSandboxStatus, pod_sandbox_status, &req, &sbs,
                              ctx->timeout_ms, &err) >= 0 &&
-                    sbs->status && sbs->status->network)
+                    sbs->status && sbs->status->network) {
                         rs.pod_ip = sbs->status->network->ip;
+                        /* a READY sandbox's network is set up once: its IP holds while it is READY */
+                        if (ready && sbs->status->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY)
+                                status_cache_put_sandbox_ip(ctx->status_cache, sb->id, rs.pod_ip,
+                                                            now_mono_ms());
+                }
         }
         rs.init = OOM_CHECK(calloc(pod->n_init_containers + 1, sizeof *rs.init));
         rs.app = OOM_CHECK(calloc(pod->n_containers + 1, sizeof *rs.app));

@@ -20,6 +20,7 @@ struct svc_cache;
 struct qos_cgroups;
 struct network;
 struct rc_cache;
+struct status_cache;
 
 /* CRI labels and annotations cubelet writes, with upstream's names. */
 #define LABEL_POD_NAME           "io.kubernetes.pod.name"
@@ -57,6 +58,7 @@ struct sync_ctx {
         struct qos_cgroups *cgroups;         /* pod cgroups by QoS class; NULL: none (cgroupsPerQOS off) */
         struct network *network;             /* NetworkReady; NULL: always ready */
         struct rc_cache *runtime_classes;    /* RuntimeClasses from the API server; NULL: standalone */
+        struct status_cache *status_cache;   /* statuses that cannot change; NULL: ask every time */
         bool api_server;                     /* a kubeconfig is set (RuntimeClasses must come from it) */
         struct image_credentials *credentials; /* registry credentials for pulls; NULL: none */
         struct image_puller *puller;           /* runs the pulls off the pod workers */
