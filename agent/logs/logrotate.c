@@ -449,6 +449,52 @@ static char *log_path_of(struct log_rotator *r, const char *id)
         return xstrdup(sresp->status->log_path);
 }
 
+/* Whether a "*.log" file below root/<pod>/<container>/ is larger than max: an idle node's pass is these
+ * directory reads, not a runtime listing (the runtime writes every container's log there, cubelet having
+ * set the pods' log directories). Errors answer true: the pass asks the runtime as before. */
+static bool log_over(int dfd, int depth, int64_t max)
+{
+        DIR *dh = fdopendir(dfd);
+        struct dirent *de;
+        bool over = false;
+
+        if (!dh) {
+                close(dfd);
+                return true;
+        }
+        while (!over && (de = readdir(dh))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                if (depth < 2) {
+                        if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+                                continue;
+                        int sub = openat(dirfd(dh), de->d_name,
+                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub >= 0)
+                                over = log_over(sub, depth + 1, max);
+                        else
+                                over = errno != ENOENT && errno != ENOTDIR && errno != ELOOP;
+                        continue;
+                }
+                struct stat st;
+                if (str_has_suffix(de->d_name, ".log") &&
+                    fstatat(dirfd(dh), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+                        over = st.st_size > max;
+        }
+        closedir(dh);
+        return over;
+}
+
+bool log_rotate_needed(const char *pod_logs_dir, int64_t max_size)
+{
+        if (!pod_logs_dir)
+                return true;
+        int dfd = open(pod_logs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return errno != ENOENT; /* no pod has logged yet */
+        return log_over(dfd, 0, max_size);
+}
+
 int log_rotate_once(struct log_rotator *r)
 {
         Runtime__V1__ListContainersRequest req = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
@@ -459,7 +505,7 @@ int log_rotate_once(struct log_rotator *r)
         _cleanup_strv_free_ char **rotated = NULL;
 
         prune_links(r);
-        if (r->cfg.max_size <= 0)
+        if (r->cfg.max_size <= 0 || !log_rotate_needed(r->cfg.pod_logs_dir, r->cfg.max_size))
                 return 0;
         state.state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
         filter.state = &state;

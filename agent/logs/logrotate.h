@@ -32,6 +32,10 @@ void log_rotator_stop(struct log_rotator *r);
 /* One pass now (tests). Returns the number of files rotated. */
 int log_rotate_once(struct log_rotator *r);
 
+/* Whether any "*.log" in pod_logs_dir/<pod>/<container>/ is larger than max_size (or the directory cannot
+ * be read): a pass asks the runtime about its running containers only then. */
+bool log_rotate_needed(const char *pod_logs_dir, int64_t max_size);
+
 /* "<path>.<stamp>" for a rotation at t: the stamp is upstream's 20060102-150405 in local time. */
 char *log_rotated_name(const char *path, time_t t);
 

@@ -348,6 +348,40 @@ static void test_tidy(void **state)
         rm_rf(dir);
 }
 
+/* Whether a pass has anything to ask the runtime about: a "*.log" two levels below the pod logs directory
+ * above the size; rotated files, files elsewhere and links do not count. */
+static void test_needed(void **state)
+{
+        (void) state;
+        _cleanup_free_ char *dir = make_dir();
+        _cleanup_free_ char *pods = strdup_printf("%s/pods", dir),
+                            *c = strdup_printf("%s/pods/ns_p_1/c", dir),
+                            *d = strdup_printf("%s/pods/ns_q_2/d", dir), *big = strdup_printf("%s/big", dir),
+                            *link = strdup_printf("%s/pods/ns_q_2/d/2.log", dir),
+                            *dlink = strdup_printf("%s/pods/ns_r_3", dir),
+                            *outside = strdup_printf("%s/outside", dir),
+                            *outside_c = strdup_printf("%s/outside/c", dir);
+        assert_true(log_rotate_needed(NULL, 10));
+        assert_false(log_rotate_needed(pods, 10)); /* not made yet: nothing has logged */
+        assert_int_equal(mkdir_p(c, 0755), 0);
+        assert_int_equal(mkdir_p(d, 0755), 0);
+        put(c, "0.log", "0123456789", 10);
+        put(c, "0.log.20261127-040000", "0123456789abcdef", 16);
+        put(c, "0.log.20261127-035900.gz", "0123456789abcdef", 16);
+        put(d, "1.log", "01234", 5);
+        put(dir, "big", "0123456789abcdef", 16);
+        put(pods, "stray.log", "0123456789abcdef", 16);
+        assert_int_equal(symlink(big, link), 0);
+        assert_int_equal(mkdir_p(outside_c, 0755), 0);
+        put(outside_c, "0.log", "0123456789abcdef", 16);
+        assert_int_equal(symlink(outside, dlink), 0);
+        assert_false(log_rotate_needed(pods, 10)); /* 10 bytes is not above 10 */
+        assert_true(log_rotate_needed(pods, 9));
+        put(d, "1.log", "0123456789abc", 13);
+        assert_true(log_rotate_needed(pods, 10));
+        rm_rf(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -357,6 +391,7 @@ int main(void)
                 cmocka_unit_test(test_compress_write_fails),
                 cmocka_unit_test(test_compress_cancel_and_missing),
                 cmocka_unit_test(test_tidy),
+                cmocka_unit_test(test_needed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
