@@ -204,8 +204,9 @@ static void *prober_thread(void *arg)
                 if (pr->gone || raw == PROBE_UNKNOWN) {
                         if (raw == PROBE_UNKNOWN && !pr->gone)
                                 log_v(2, "Probe result unknown",
-                                      "probe=\"%s\" pod=\"%s\" container=\"%s\" output=\"%s\"",
-                                      type_names[pr->type], pr->uid, pr->name, log_q(out));
+                                      "probe=\"%s\" pod=\"%s/%s\" container=\"%s\" output=\"%s\"",
+                                      type_names[pr->type], pr->pod->namespace, pr->pod->name, pr->name,
+                                      log_q(out));
                         continue;
                 }
                 if (raw == pr->last_raw)
@@ -232,6 +233,11 @@ static void *prober_thread(void *arg)
                         pr->on_hold = true; /* the container will be restarted; probe the next one */
                         changed = true;
                 }
+                if (changed)
+                        log_v(2, "Probe result changed",
+                              "probe=\"%s\" pod=\"%s/%s\" container=\"%s\" result=\"%s\" output=\"%s\"",
+                              type_names[pr->type], pr->pod->namespace, pr->pod->name, pr->name,
+                              pr->result == PROBE_SUCCESS ? "success" : "failure", log_q(out));
                 _cleanup_free_ char *uid = changed ? xstrdup(pr->uid) : NULL;
                 if (changed && pr->type == STARTUP && pr->result == PROBE_SUCCESS)
                         pthread_cond_broadcast(&p->cond); /* liveness and readiness may run now */

@@ -154,13 +154,16 @@ node_up() {
   in_node "$n" "$TOP/packaging/images/import-images.sh" "${SOCKS[$n]}" "$IMAGES_DIR" >/dev/null 2>&1
 }
 
+# cubelet at -v=2 (/etc/default/kubelet's way): its probe results in its log, for a failure.
+EXTRA_ENV=
+[ -n "${KUBEADM_KUBELET:-}" ] || EXTRA_ENV=KUBELET_EXTRA_ARGS=--v=2
 # node_env N: what kubeadm finds on a node with cubelet's .deb: kubelet (cubelet), crictl (cubelet-cri),
 # systemctl (the stand-in running the .deb's unit).
 node_env() {
   local n=$1
   echo "PATH=$WORK/bin:$PATH" "SYSTEMCTL_STATE=$(node_dir "$n")/unit" \
     "SYSTEMCTL_DROPIN=$TOP/packaging/systemd/10-kubeadm.conf" \
-    "SYSTEMCTL_EXEC=$TOP/packaging/deb/cubelet-start" "CUBELET_BIN=$KUBELET_UNDER_TEST"
+    "SYSTEMCTL_EXEC=$TOP/packaging/deb/cubelet-start" "CUBELET_BIN=$KUBELET_UNDER_TEST" $EXTRA_ENV
 }
 # shellcheck disable=SC2046
 kubeadm_on() { local n=$1; shift; in_node "$n" env $(node_env "$n") timeout 600 "$KUBEADM" "$@" 9>&-; }
@@ -224,8 +227,6 @@ csr_signed() { # csr_signed USER: a kubelet client CSR that USER made, approved 
   k get csr -o jsonpath='{range .items[*]}{.spec.username} {.spec.signerName} {.status.conditions[0].type} {.status.certificate}{"\n"}{end}' 2>/dev/null |
     awk -v u="$1" '$1 == u && $2 == "kubernetes.io/kube-apiserver-client-kubelet" && $3 == "Approved" && $4 != ""' | grep -q .
 }
-check "the first pair rotated at once: the node's CSR approved by the controller manager and signed" \
-  wait_for 120 csr_signed "system:node:$NODE1"
 
 node_ready() {
   [ "$(k get node "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
@@ -236,10 +237,25 @@ pod_ready() { # pod_ready NAME: Running, its containers ready
   [ "$(k -n kube-system get pod "$1-$NODE1" -o \
     jsonpath='{.status.phase} {.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = "Running True" ]
 }
+# diag FILE: what the API server and cubelet (its local socket) say of the control plane's pods, for a failure
+diag() {
+  {
+    k -n kube-system get pods -o wide
+    k -n kube-system get pods -o json | jq -c '.items[] | {name: .metadata.name, status}'
+    in_node 1 curl -s --max-time 10 --unix-socket /run/cubelet/cubelet.sock http://localhost/pods |
+      jq -c '.items[] | {name: .metadata.name, status}'
+  } >"$WORK/$1" 2>&1
+}
 for c in etcd kube-apiserver kube-controller-manager kube-scheduler; do
-  check "$c: a mirror pod in kube-system, Running and Ready" wait_for 180 pod_ready "$c"
+  if wait_for 180 pod_ready "$c"; then ok "$c: a mirror pod in kube-system, Running and Ready"; else
+    not_ok "$c: a mirror pod in kube-system, Running and Ready (diag: $WORK/not-ready-$c.txt)"
+    diag "not-ready-$c.txt"
+  fi
 done
 echo "# kubeadm init started -> the control plane's four pods Ready: $(ms_since "$t0") ms"
+# (after the controller manager runs: on a busy machine the control plane takes minutes to come up)
+check "the first pair rotated at once: the node's CSR approved by the controller manager and signed" \
+  wait_for 120 csr_signed "system:node:$NODE1"
 spec_of() { k -n kube-system get pod "$1-$NODE1" -o jsonpath="$2" 2>/dev/null; }
 check "... each as kubeadm wrote it (hostNetwork, system-node-critical)" \
   [ "$(spec_of kube-apiserver '{.spec.hostNetwork} {.spec.priorityClassName}')" = "true system-node-critical" ]
