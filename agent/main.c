@@ -43,6 +43,7 @@
 #include "eviction.h"
 #include "status.h"
 #include "status_cache.h"
+#include "listing_cache.h"
 #include "manager.h"
 #include "network.h"
 #include "metrics.h"
@@ -61,6 +62,9 @@
 #include "workers.h"
 
 #define LOOP_STALL_MS 10000
+/* How long the node's listing serves periodic resyncs while nothing changes (a change that reaches
+ * cubelet by no event at all is seen that much later than by a listing of the pod's own). */
+#define LISTING_MAX_AGE_MS 10000
 
 struct agent {
         struct cubelet_config cfg;
@@ -105,8 +109,9 @@ struct agent {
         struct container_gc *container_gc;     /* dead containers, sandboxes and log directories */
         struct svc_cache *services;
         struct rc_cache *runtime_classes;
-        struct status_cache *status_cache; /* what the runtime said that cannot change (resyncs) */
-        char **cluster_dns;                /* clusterDNS, the valid addresses */
+        struct status_cache *status_cache;   /* what the runtime said that cannot change (resyncs) */
+        struct listing_cache *listing_cache; /* the node's listing, shared by periodic resyncs */
+        char **cluster_dns;                  /* clusterDNS, the valid addresses */
         struct seccomp_cache *seccomp;
         struct log_rotator *log_rotator;
         char *containers_log_dir;
@@ -191,13 +196,13 @@ static char *detect_node_ip(void)
         return ip;
 }
 
-static int do_sync(void *ud, struct pod *pod, struct sync_result *res)
+static int do_sync(void *ud, struct pod *pod, bool periodic, struct sync_result *res)
 {
         struct agent *a = ud;
         /* Only API pods may use API objects (the Node authorizer would refuse the rest anyway). */
         if (a->objects && streq_ptr(pod_annotation(pod, "kubernetes.io/config.source"), "api"))
                 obj_cache_register_pod(a->objects, pod);
-        return pod_sync(&a->sync, pod, res);
+        return pod_sync(&a->sync, pod, periodic, res);
 }
 
 static int do_kill(void *ud, const char *uid, int64_t grace_s, struct sync_result *res)
@@ -1174,6 +1179,7 @@ static int run(struct agent *a)
                 .cluster_domain = a->cfg.cluster_domain,
                 .runtime_classes = a->runtime_classes,
                 .status_cache = a->status_cache = status_cache_new(),
+                .listing_cache = a->listing_cache = listing_cache_new(LISTING_MAX_AGE_MS),
                 .api_server = a->kube != NULL,
                 .timeout_ms = a->cfg.runtime_timeout_ms,
                 .image_pull_timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
@@ -1362,6 +1368,7 @@ out:
         a->events = events_free(a->events);
         a->status = status_manager_free(a->status);
         a->status_cache = status_cache_free(a->status_cache);
+        a->listing_cache = listing_cache_free(a->listing_cache);
         a->seccomp = seccomp_cache_free(a->seccomp);
         a->credentials = image_credentials_free(a->credentials);
         free(a->seccomp_root);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -473,12 +474,47 @@ static int cri__call(struct cri_client *c, const char *method, const ProtobufCMe
         return 0;
 }
 
+static atomic_uint_fast64_t generation;
+
+uint64_t cri_generation(void)
+{
+        return atomic_load(&generation);
+}
+
+void cri_generation_bump(void)
+{
+        atomic_fetch_add(&generation, 1);
+}
+
+bool cri_method_mutates(const char *method)
+{
+        static const char *const reads[] = {
+                "Version",  "Status", "ImageFsInfo", "ContainerStats", "PodSandboxStats",
+                "ExecSync", "Exec",   "Attach",      "PortForward",    "ReopenContainerLog"};
+        const char *name = method ? strrchr(method, '/') : NULL;
+        if (!name)
+                return true;
+        name++;
+        size_t n = strlen(name);
+        if (strncmp(name, "List", 4) == 0 || (n >= 6 && strcmp(name + n - 6, "Status") == 0))
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(reads); i++)
+                if (strcmp(name, reads[i]) == 0)
+                        return false;
+        return true;
+}
+
 int cri_call(struct cri_client *c, const char *method, const ProtobufCMessage *req,
              const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **ret_resp, int64_t timeout_ms,
              struct cri_error *err)
 {
         gpr_timespec t0 = gpr_now(GPR_CLOCK_MONOTONIC);
+        bool mutates = cri_method_mutates(method);
+        if (mutates)
+                cri_generation_bump(); /* a listing taken while it runs is already old */
         int r = cri__call(c, method, req, resp_desc, ret_resp, timeout_ms, err);
+        if (mutates)
+                cri_generation_bump();
         if (c && method && c->observer) {
                 gpr_timespec d = gpr_time_sub(gpr_now(GPR_CLOCK_MONOTONIC), t0);
                 c->observer(c->observer_ud, method, (int64_t) d.tv_sec * 1000000 + d.tv_nsec / 1000, r);

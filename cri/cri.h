@@ -1,6 +1,7 @@
 /* CRI v1 client: unary calls to RuntimeService / ImageService over gRPC C core on a unix socket. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <protobuf-c/protobuf-c.h>
@@ -56,6 +57,15 @@ int cri_call(struct cri_client *c, const char *method, const ProtobufCMessage *r
 
 /* Typed call: CRI_CALL(c, RuntimeService, RunPodSandbox, run_pod_sandbox, &req, &resp, timeout_ms, &err)
  * with Runtime__V1__RunPodSandboxRequest req and Runtime__V1__RunPodSandboxResponse *resp. */
+/* A count of what may have changed the runtime's containers and sandboxes, in this process's view: every
+ * call that is not a plain read (listings, statuses, stats, Version, exec) adds to it when it starts and when
+ * it ends, as does every runtime event (cri_generation_bump). Equal before and after a listing, and still
+ * equal later: nothing cubelet did or heard of changed it meanwhile. */
+uint64_t cri_generation(void);
+void cri_generation_bump(void);
+/* Whether a call to method ("/runtime.v1.RuntimeService/StopContainer") may change the runtime's state. */
+bool cri_method_mutates(const char *method);
+
 #define CRI_CALL(c, service, rpc, snake, req, ret_resp, timeout_ms, err)                                    \
         cri_call((c), "/runtime.v1." #service "/" #rpc, &(req)->base,                                       \
                  &runtime__v1__##snake##_response__descriptor, (ProtobufCMessage **) (ret_resp),            \

@@ -232,6 +232,7 @@ static void ev__report(struct ctd_events *e, bool up, const char *why)
         if (e->reported == now)
                 return;
         e->reported = now;
+        cri_generation_bump(); /* events may have been missed while the stream was down */
         if (e->on_state)
                 e->on_state(up, up ? NULL : why, e->userdata);
 }
@@ -244,12 +245,18 @@ static void ev__deliver(struct ctd_events *e, grpc_byte_buffer *bb)
         grpc_slice s;
         int r;
 
-        if (!grpc_byte_buffer_reader_init(&reader, bb))
-                return; /* undecompressable: not an event we could have used */
+        if (!grpc_byte_buffer_reader_init(&reader, bb)) {
+                cri_generation_bump(); /* something happened: listings taken before may be old */
+                return;                /* undecompressable: not an event we could have used */
+        }
         s = grpc_byte_buffer_reader_readall(&reader);
         grpc_byte_buffer_reader_destroy(&reader);
         r = ctd_event_decode(GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), e->ns, &ev, &cid);
         grpc_slice_unref(s);
+        /* Listings taken before a container or sandbox event are old; an exec'd process's exit (dropped
+         * by the decoder, r == 0) changes nothing listed. */
+        if (r != 0)
+                cri_generation_bump();
         /* A malformed envelope is dropped: the next relist sees whatever it was about. */
         if (r > 0)
                 e->on_event(&ev, e->userdata);

@@ -179,6 +179,8 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         p->transient = transient;
         pthread_mutex_unlock(&p->lock);
 
+        if (changed) /* a change no event told of (or not yet): listings taken before it are old */
+                cri_generation_bump();
         for (char **u = changed; u && *u; u++)
                 p->cfg.on_pod_change(*u, p->cfg.userdata);
         strv_free(changed);

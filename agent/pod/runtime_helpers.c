@@ -101,6 +101,7 @@ void pod_runtime_done(struct pod_runtime *rt)
 {
         cri_free(rt->sandboxes);
         cri_free(rt->containers);
+        *rt = (struct pod_runtime){0};
 }
 
 int list_pod(const struct sync_ctx *ctx, const char *uid, struct pod_runtime *rt, struct cri_error *err)

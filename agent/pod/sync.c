@@ -6,6 +6,7 @@
  * (kuberuntime.h); images are agent/images/'s. */
 #include "sync.h"
 #include "kuberuntime.h"
+#include "listing_cache.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -541,7 +542,7 @@ static void apply_pod_actions(const struct sync_ctx *ctx, struct pod *pod, const
 
 /* ---- the sync ---- */
 
-int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *res)
+int pod_sync(const struct sync_ctx *ctx, struct pod *pod, bool periodic, struct sync_result *res)
 {
         struct pod_runtime rt = {0};
         struct cri_error err = {0};
@@ -550,7 +551,7 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *re
 
         *res = (struct sync_result){0};
         pod_full_name(pod, fullname, sizeof fullname);
-        r = list_pod(ctx, pod->uid, &rt, &err);
+        r = periodic ? list_pod_periodic(ctx, pod->uid, &rt, &err) : list_pod(ctx, pod->uid, &rt, &err);
         if (r < 0) {
                 res_error(res, "FailedSync", "error determining status: %s", cri_msg(&err, r));
                 pod_event(ctx, pod, NULL, EVENT_WARNING, "FailedSync", "%s", res->error);

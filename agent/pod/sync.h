@@ -21,6 +21,7 @@ struct qos_cgroups;
 struct network;
 struct rc_cache;
 struct status_cache;
+struct listing_cache;
 
 /* CRI labels and annotations cubelet writes, with upstream's names. */
 #define LABEL_POD_NAME           "io.kubernetes.pod.name"
@@ -59,6 +60,7 @@ struct sync_ctx {
         struct network *network;             /* NetworkReady; NULL: always ready */
         struct rc_cache *runtime_classes;    /* RuntimeClasses from the API server; NULL: standalone */
         struct status_cache *status_cache;   /* statuses that cannot change; NULL: ask every time */
+        struct listing_cache *listing_cache; /* periodic resyncs' shared listing; NULL: each its own */
         bool api_server;                     /* a kubeconfig is set (RuntimeClasses must come from it) */
         struct image_credentials *credentials; /* registry credentials for pulls; NULL: none */
         struct image_puller *puller;           /* runs the pulls off the pod workers */
@@ -88,8 +90,9 @@ struct sync_result {
         size_t n_waits;
 };
 
-/* Brings the runtime in line with the pod. Never blocks longer than its CRI deadlines. */
-int pod_sync(const struct sync_ctx *ctx, struct pod *pod, struct sync_result *res);
+/* Brings the runtime in line with the pod. Never blocks longer than its CRI deadlines. periodic: its
+ * periodic resync (the runtime's state may come from the listing the resyncs share). */
+int pod_sync(const struct sync_ctx *ctx, struct pod *pod, bool periodic, struct sync_result *res);
 
 /* Stops and removes every container and sandbox of the pod UID, then its directories. grace_s < 0: from
  * the containers' annotations (orphans), else the pod's grace period. */

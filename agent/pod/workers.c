@@ -32,6 +32,7 @@ struct work {
         struct pod *desired; /* NULL: must not run */
         int64_t grace_s;     /* of the last known spec; -1 unknown */
         bool queued, busy, dirty;
+        bool periodic;     /* queued for its periodic resync only (nothing changed that it knows of) */
         int64_t due_ms;    /* > 0: queue again at this time */
         int64_t resync_at; /* > 0: its periodic resync is due then */
         int64_t retry_ms;  /* current error back-off */
@@ -216,6 +217,7 @@ static void ensure_threads(struct pod_workers *w)
 
 static void enqueue(struct pod_workers *w, struct work *wk)
 {
+        wk->periodic = false; /* a reason to look: the resync that follows asks the runtime itself */
         if (wk->busy) {
                 wk->dirty = true;
                 return;
@@ -275,13 +277,15 @@ static void *worker_thread(void *arg)
                 wk->busy = true;
                 wk->dirty = false;
                 wk->due_ms = 0;
+                bool periodic = wk->periodic;
+                wk->periodic = false;
                 struct pod *pod = pod_ref(wk->desired);
                 _cleanup_free_ char *uid = xstrdup(wk->uid);
                 int64_t grace = wk->grace_s;
                 pthread_mutex_unlock(&w->lock);
 
                 struct sync_result res = {0};
-                int r = pod ? w->ops.sync(w->ops.userdata, pod, &res)
+                int r = pod ? w->ops.sync(w->ops.userdata, pod, periodic, &res)
                             : w->ops.kill(w->ops.userdata, uid, grace, &res);
 
                 /* Idle from here: the stack a deep sync touched goes back (a few µs, once per sync). */
@@ -463,8 +467,11 @@ void pod_workers_tick(struct pod_workers *w)
                 struct work *wk = w->works[i];
                 /* A resync falls due while a sync runs or waits: that one is the resync. */
                 bool resync = wk->resync_at > 0 && wk->resync_at <= now && !wk->busy && !wk->queued;
-                if (resync || (wk->due_ms > 0 && wk->due_ms <= now))
+                bool due = wk->due_ms > 0 && wk->due_ms <= now;
+                if (resync || due)
                         enqueue(w, wk);
+                if (resync && !due)
+                        wk->periodic = true;
         }
         pthread_mutex_unlock(&w->lock);
         for (size_t i = 0; i < n_gone; i++)

@@ -11,8 +11,9 @@
 struct pod_workers;
 
 struct pod_workers_ops {
-        /* Both run on a worker thread, never two at once for the same UID. */
-        int (*sync)(void *userdata, struct pod *pod, struct sync_result *res);
+        /* Both run on a worker thread, never two at once for the same UID. periodic: the pod's periodic
+         * resync, nothing having asked for it (no update, runtime event or retry since the last sync). */
+        int (*sync)(void *userdata, struct pod *pod, bool periodic, struct sync_result *res);
         int (*kill)(void *userdata, const char *uid, int64_t grace_s, struct sync_result *res);
         void *userdata;
 };

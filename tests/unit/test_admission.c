@@ -651,7 +651,7 @@ static bool rec_running(void *ud, const char *uid)
         return streq(uid, "late");
 }
 
-static int no_sync(void *ud, struct pod *pod, struct sync_result *res)
+static int no_sync(void *ud, struct pod *pod, bool periodic, struct sync_result *res)
 {
         return 0;
 }

@@ -120,6 +120,60 @@ static void test_unavailable(void **state)
         cri_client_free(c);
 }
 
+/* What counts as a change of the runtime's state (the resyncs' shared listing is good while none was). */
+static void test_generation(void **state)
+{
+        (void) state;
+        static const char *const reads[] = {
+                "ListContainers", "ListPodSandbox",     "ContainerStatus",   "PodSandboxStatus", "Status",
+                "Version",        "ImageFsInfo",        "ListImages",        "ImageStatus",      "ExecSync",
+                "ContainerStats", "ListContainerStats", "ReopenContainerLog"};
+        static const char *const changes[] = {
+                "RunPodSandbox",  "StopPodSandbox", "RemovePodSandbox",   "CreateContainer",
+                "StartContainer", "StopContainer",  "RemoveContainer",    "UpdateContainerResources",
+                "PullImage",      "RemoveImage",    "UpdateRuntimeConfig"};
+        char m[128];
+        for (size_t i = 0; i < ELEMENTSOF(reads); i++) {
+                snprintf(m, sizeof m, "/runtime.v1.%s/%s",
+                         strstr(reads[i], "Image") ? "ImageService" : "RuntimeService", reads[i]);
+                assert_false(cri_method_mutates(m));
+        }
+        for (size_t i = 0; i < ELEMENTSOF(changes); i++) {
+                snprintf(m, sizeof m, "/runtime.v1.RuntimeService/%s", changes[i]);
+                assert_true(cri_method_mutates(m));
+        }
+        assert_true(cri_method_mutates(NULL));
+        assert_true(cri_method_mutates("nonsense"));
+
+        uint64_t g = cri_generation();
+        cri_generation_bump();
+        assert_int_equal(cri_generation(), g + 1);
+
+        /* A call that may change something counts when it starts and when it ends, even failed; a read
+         * does not. */
+        struct cri_client *c = NULL;
+        char path[108];
+        struct cri_error err = {};
+        sock_path(path, sizeof(path), "absent");
+        unlink(path);
+        assert_int_equal(cri_client_new(path, 10000, &c), 0);
+        Runtime__V1__StopContainerRequest sreq = RUNTIME__V1__STOP_CONTAINER_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__StopContainerResponse *sresp = NULL;
+        sreq.container_id = (char *) "c1";
+        g = cri_generation();
+        assert_int_equal(
+                CRI_CALL(c, RuntimeService, StopContainer, stop_container, &sreq, &sresp, 2000, &err),
+                -ECONNREFUSED);
+        assert_int_equal(cri_generation(), g + 2);
+        Runtime__V1__ListContainersRequest lreq = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__ListContainersResponse *lresp = NULL;
+        assert_int_equal(
+                CRI_CALL(c, RuntimeService, ListContainers, list_containers, &lreq, &lresp, 2000, &err),
+                -ECONNREFUSED);
+        assert_int_equal(cri_generation(), g + 2);
+        cri_client_free(c);
+}
+
 /* (b) A peer that accepts and reads but never answers: the call ends at its deadline. */
 struct mute_peer {
         int lfd;
@@ -842,7 +896,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_unknown_fields), cmocka_unit_test(test_unavailable),
                 cmocka_unit_test(test_deadline),       cmocka_unit_test(test_reconnect),
                 cmocka_unit_test(test_server_error),   cmocka_unit_test(test_parallel),
-                cmocka_unit_test(test_bad_reply),
+                cmocka_unit_test(test_bad_reply),      cmocka_unit_test(test_generation),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -25,6 +25,7 @@ struct fake {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         int syncs, kills;
+        int periodic_syncs; /* syncs told they are a periodic resync */
         int in_sync, in_kill, in_flight, max_in_flight;
         bool hold_sync, hold_kill;  /* a call waits while set */
         int fail_syncs, fail_kills; /* that many calls fail next */
@@ -175,7 +176,7 @@ static void leave(const char *uid)
         F.in_flight--;
 }
 
-static int fake_sync(void *userdata, struct pod *pod, struct sync_result *res)
+static int fake_sync(void *userdata, struct pod *pod, bool periodic, struct sync_result *res)
 {
         int r = 0;
 
@@ -185,6 +186,7 @@ static int fake_sync(void *userdata, struct pod *pod, struct sync_result *res)
         if (F.syncs < (int) ELEMENTSOF(F.sync_times))
                 F.sync_times[F.syncs] = now_ms();
         F.syncs++;
+        F.periodic_syncs += periodic;
         F.in_sync++;
         enter(pod->uid);
         add_event("sync:%s", pod->uid);
@@ -576,12 +578,15 @@ static void test_resync_and_requeue(void **state)
                 sleep_ms(10);
         }
         WAIT_FAKE(F.syncs >= 4 && F.in_sync == 0);
+        /* Those are periodic (the runtime listing the resyncs share serves them); the first two were not. */
+        assert_int_equal(FAKE_GET(periodic_syncs), FAKE_GET(syncs) - 2);
         pod_workers_free(w);
 
         /* A sync may ask to be looked at again soon (requeue_ms), without a resync period. */
         memset(F.sync_times, 0, sizeof F.sync_times);
         pthread_mutex_lock(&F.lock);
         F.syncs = 0;
+        F.periodic_syncs = 0;
         F.requeue_ms = 30;
         pthread_mutex_unlock(&F.lock);
         w = new_workers(1, 0);
@@ -595,6 +600,7 @@ static void test_resync_and_requeue(void **state)
         }
         WAIT_FAKE(F.syncs == 2 && F.in_sync == 0);
         assert_true(F.sync_times[1] - F.sync_times[0] >= 25);
+        assert_int_equal(FAKE_GET(periodic_syncs), 0); /* asked for: never periodic */
         pod_workers_free(w);
 }
 
