@@ -21,6 +21,7 @@
 #define TMP_SUFFIX       ".tmp"
 #define COMPRESS_CHUNK   (128 * 1024)
 #define ROTATE_STAMP_FMT "%Y%m%d-%H%M%S" /* upstream's Go layout 20060102-150405 */
+#define FULL_PASS_EVERY  6               /* passes (1 min at upstream's 10 s) */
 
 /* A running container's log path, as the runtime gave it: it never changes while the container lives, so
  * each pass asks the runtime only about containers the last pass did not see (a ContainerStatus per
@@ -34,6 +35,7 @@ struct log_rotator {
         char *containers_dir;
         struct log_path *paths; /* the rotator's thread only: the running containers of the last pass */
         size_t n_paths;
+        unsigned passes;
         pthread_t thread;
         pthread_mutex_t lock;
         pthread_cond_t cond;
@@ -449,14 +451,15 @@ static char *log_path_of(struct log_rotator *r, const char *id)
         return xstrdup(sresp->status->log_path);
 }
 
-/* Whether a "*.log" file below root/<pod>/<container>/ is larger than max: an idle node's pass is these
+/* Whether a "*.log" file below root/<pod>/<container>/ is at max or larger, or a container's directory has
+ * rotated files and no live log (a rotation cut short before the reopen): an idle node's pass is these
  * directory reads, not a runtime listing (the runtime writes every container's log there, cubelet having
  * set the pods' log directories). Errors answer true: the pass asks the runtime as before. */
 static bool log_over(int dfd, int depth, int64_t max)
 {
         DIR *dh = fdopendir(dfd);
         struct dirent *de;
-        bool over = false;
+        bool over = false, live = false, rotated = false;
 
         if (!dh) {
                 close(dfd);
@@ -477,12 +480,16 @@ static bool log_over(int dfd, int depth, int64_t max)
                         continue;
                 }
                 struct stat st;
-                if (str_has_suffix(de->d_name, ".log") &&
-                    fstatat(dirfd(dh), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-                        over = st.st_size > max;
+                if (!str_has_suffix(de->d_name, ".log")) {
+                        rotated |= strstr(de->d_name, ".log.") != NULL;
+                        continue;
+                }
+                live = true;
+                if (fstatat(dirfd(dh), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+                        over = st.st_size >= max;
         }
         closedir(dh);
-        return over;
+        return over || (depth == 2 && rotated && !live);
 }
 
 bool log_rotate_needed(const char *pod_logs_dir, int64_t max_size)
@@ -505,7 +512,10 @@ int log_rotate_once(struct log_rotator *r)
         _cleanup_strv_free_ char **rotated = NULL;
 
         prune_links(r);
-        if (r->cfg.max_size <= 0 || !log_rotate_needed(r->cfg.pod_logs_dir, r->cfg.max_size))
+        /* Every FULL_PASS_EVERY-th pass asks the runtime anyway: a running container's log removed by hand
+         * leaves nothing to see here. */
+        if (r->cfg.max_size <= 0 ||
+            (++r->passes % FULL_PASS_EVERY != 0 && !log_rotate_needed(r->cfg.pod_logs_dir, r->cfg.max_size)))
                 return 0;
         state.state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
         filter.state = &state;

@@ -32,8 +32,9 @@ void log_rotator_stop(struct log_rotator *r);
 /* One pass now (tests). Returns the number of files rotated. */
 int log_rotate_once(struct log_rotator *r);
 
-/* Whether any "*.log" in pod_logs_dir/<pod>/<container>/ is larger than max_size (or the directory cannot
- * be read): a pass asks the runtime about its running containers only then. */
+/* Whether any "*.log" in pod_logs_dir/<pod>/<container>/ is at max_size or larger, a container's directory
+ * has rotated files but no live log, or a directory cannot be read: a pass asks the runtime about its
+ * running containers only then (and once a minute). */
 bool log_rotate_needed(const char *pod_logs_dir, int64_t max_size);
 
 /* "<path>.<stamp>" for a rotation at t: the stamp is upstream's 20060102-150405 in local time. */

@@ -375,10 +375,16 @@ static void test_needed(void **state)
         assert_int_equal(mkdir_p(outside_c, 0755), 0);
         put(outside_c, "0.log", "0123456789abcdef", 16);
         assert_int_equal(symlink(outside, dlink), 0);
-        assert_false(log_rotate_needed(pods, 10)); /* 10 bytes is not above 10 */
-        assert_true(log_rotate_needed(pods, 9));
+        assert_false(log_rotate_needed(pods, 11));
+        assert_true(log_rotate_needed(pods, 10)); /* at the size: rotated, as upstream */
         put(d, "1.log", "0123456789abc", 13);
-        assert_true(log_rotate_needed(pods, 10));
+        assert_true(log_rotate_needed(pods, 11));
+        /* a container whose live log is gone (a rotation cut short): the runtime must reopen it */
+        put(d, "1.log", "0", 1);
+        assert_false(log_rotate_needed(pods, 11));
+        _cleanup_free_ char *c0 = strdup_printf("%s/0.log", c);
+        assert_int_equal(unlink(c0), 0);
+        assert_true(log_rotate_needed(pods, 11));
         rm_rf(dir);
 }
 
