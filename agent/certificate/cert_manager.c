@@ -153,6 +153,29 @@ static struct cert_manager *manager_alloc(const struct cert_manager_config *cfg)
         return m;
 }
 
+bool cert_manager_rotates_at_once(const struct cert_manager *m)
+{
+        return m && m->rotate_now;
+}
+
+/* A file beside the store's pairs while the current client pair is the kubeconfig's, not yet rotated. */
+#define UNROTATED_MARK "cubelet-client-unrotated"
+
+static bool unrotated_marked(const char *cert_dir)
+{
+        _cleanup_free_ char *p = strdup_printf("%s/%s", cert_dir, UNROTATED_MARK);
+        return access(p, F_OK) == 0;
+}
+
+static void unrotated_mark(const char *cert_dir, bool on)
+{
+        _cleanup_free_ char *p = strdup_printf("%s/%s", cert_dir, UNROTATED_MARK);
+        int r = on ? write_file_atomic(p, "", 0, 0600) : (unlink(p) < 0 && errno != ENOENT ? -errno : 0);
+        if (r < 0)
+                log_warn("Cannot mark the client certificate's rotation", "path=\"%s\" err=\"%s\"", p,
+                         strerror(-r));
+}
+
 int cert_manager_new(const struct cert_manager_config *cfg, struct kube_auth *ret_auth, bool *ret_pending,
                      struct cert_manager **ret, char **ret_err)
 {
@@ -200,6 +223,9 @@ int cert_manager_new(const struct cert_manager_config *cfg, struct kube_auth *re
                         cert = key = NULL;
                 }
         }
+        /* The kubeconfig's pair, stored by a cubelet that stopped before it could rotate it (kubeadm
+         * restarts the kubelet right after kubelet-finalize): rotated at once still. */
+        bool unrotated = ok && cfg->rotate && unrotated_marked(cfg->cert_dir);
         bool from_kc = false;
         if (!ok && have_kc && auth_pair(&kc, &cert, &cl, &key, &kl) >= 0) {
                 ok = usable(cert, cl, key, kl, &why);
@@ -263,8 +289,12 @@ int cert_manager_new(const struct cert_manager_config *cfg, struct kube_auth *re
                         if (r < 0)
                                 log_warn("Cannot store the kubeconfig's client certificate",
                                          "certDir=\"%s\" err=\"%s\"", cfg->cert_dir, strerror(-r));
+                        else
+                                unrotated_mark(cfg->cert_dir, true);
                         m->rotate_now = true;
                 }
+                if (unrotated)
+                        m->rotate_now = true;
                 ret_auth->cert_data = xstrdup(m->cert);
                 ret_auth->cert_data_len = m->cert_len;
                 ret_auth->key_data = xstrdup(m->key);
@@ -623,6 +653,8 @@ static int request_pair(struct cert_manager *m, bool *ret_bootstrap, char *err, 
                 snprintf(err, errlen, "cannot write the certificate to %s: %s", m->cert_dir, strerror(-r));
                 goto out;
         }
+        if (!m->serving)
+                unrotated_mark(m->cert_dir, false);
         size_t cl = strlen(cert), kl = strlen(key);
         set_pair(m, TAKE_PTR(cert), cl, key, kl);
         key = NULL;

@@ -47,6 +47,8 @@ void cert_manager_retry_now(struct cert_manager *m);
 int cert_manager_start(struct cert_manager *m);
 /* Stops (promptly: a CSR being waited for is abandoned) and frees. NULL is fine. */
 struct cert_manager *cert_manager_free(struct cert_manager *m);
+/* Whether the manager, once started, rotates its pair at once (tests). */
+bool cert_manager_rotates_at_once(const struct cert_manager *m);
 
 /* Where a CSR object stands: 1 issued (*ret_cert: the PEM, caller frees), 0 still waiting (*ret_approved
  * says whether it was approved), -EACCES denied, -EIO failed; msg says why for the last two. */

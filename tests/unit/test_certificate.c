@@ -458,7 +458,21 @@ static void test_start_decision(void **state)
         assert_int_equal(cert_manager_new(&cfg, &a, &pending, &m, &err), 0);
         assert_false(pending);
         assert_non_null(m);
+        assert_true(cert_manager_rotates_at_once(m));
         assert_string_equal(a.cert_data, good);
+        kube_auth_clear(&a);
+        m = cert_manager_free(m);
+        /* stopped before that rotation (kubeadm restarts the kubelet after kubelet-finalize): the stored
+         * pair is still rotated at once when the next start finds it, until a rotation succeeded */
+        _cleanup_free_ char *mark = strdup_printf("%s/cubelet-client-unrotated", pki);
+        assert_int_equal(access(mark, F_OK), 0);
+        assert_int_equal(cert_manager_new(&cfg, &a, &pending, &m, &err), 0);
+        assert_true(cert_manager_rotates_at_once(m));
+        kube_auth_clear(&a);
+        m = cert_manager_free(m);
+        assert_int_equal(unlink(mark), 0);
+        assert_int_equal(cert_manager_new(&cfg, &a, &pending, &m, &err), 0);
+        assert_false(cert_manager_rotates_at_once(m));
         kube_auth_clear(&a);
         m = cert_manager_free(m);
         char *sc = NULL, *sk = NULL;
