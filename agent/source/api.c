@@ -17,7 +17,7 @@
 struct entry {
         char *uid;
         char *ns, *name;
-        json_t *key;     /* what running the pod depends on (pod_key) */
+        json_t *key;     /* what running the pod depends on (pod_key); a mirror pod's hash and deletion */
         struct pod *pod; /* NULL for mirror pods and pods that failed to decode */
         char *mirror_hash;
         bool deleting;
@@ -146,7 +146,14 @@ static bool upsert(struct api_source *s, json_t *obj, bool *mirror_changed)
         const char *name = json_string_value(json_object_get(meta, "name"));
         if (!uid || !ns || !name)
                 return false;
-        json_t *key = pod_key(obj);
+        const char *mirror =
+                json_string_value(json_object_get(json_object_get(meta, "annotations"), MIRROR_ANNOTATION));
+        json_t *dts = json_object_get(meta, "deletionTimestamp");
+        bool deleting = dts && !json_is_null(dts);
+        /* A mirror pod is not run: what the status writer asks of it is all its entry keeps (a copy of
+         * its spec for each of 110 mirror pods was most of the API source's memory). */
+        json_t *key =
+                mirror ? json_pack("{s:s, s:b}", "mirror", mirror, "deleting", deleting) : pod_key(obj);
         struct entry *e = find(s, uid);
         if (e && json_equal(e->key, key)) {
                 json_decref(key);
@@ -161,10 +168,7 @@ static bool upsert(struct api_source *s, json_t *obj, bool *mirror_changed)
         e->key = key;
         free(e->mirror_hash);
         e->mirror_hash = NULL;
-        const char *mirror =
-                json_string_value(json_object_get(json_object_get(meta, "annotations"), MIRROR_ANNOTATION));
-        json_t *dts = json_object_get(meta, "deletionTimestamp");
-        e->deleting = dts && !json_is_null(dts);
+        e->deleting = deleting;
         if (mirror) {
                 e->mirror_hash = xstrdup(mirror);
                 e->pod = pod_unref(e->pod);
