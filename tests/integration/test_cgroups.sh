@@ -189,7 +189,8 @@ proc_in() { # proc_in POD_CGROUP PID: the process's own view of its cgroup
     grep -q ":pids:$1/" "/proc/$2/cgroup"; fi
 }
 gid=$(running_ids c default/gua-$NODE)
-pid=$(head -1 "$MEM$GP/$gid/cgroup.procs")
+# the container's shell, not one of its short-lived sleeps (which may come first once pids wrap)
+pid=$(for p in $(cat "$MEM$GP/$gid/cgroup.procs"); do [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sh ] && echo "$p"; done | head -1)
 check "/proc/<pid>/cgroup of the container's process names the pod cgroup" proc_in "$GP" "$pid"
 
 # --- a cubelet restart keeps the pods where they are
