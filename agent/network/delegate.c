@@ -383,6 +383,7 @@ int delegate_start(const struct delegate_config *cfg, struct delegate **ret)
                 delegate_stop(d);
                 return -r;
         }
+        (void) pthread_setname_np(d->thread, "cni-delegate");
         *ret = d;
         return 0;
 }

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cni.h"
 #include "cri.h"
@@ -34,7 +35,17 @@ struct network {
         /* the checker thread's own */
         char *runtime_conf_dir;
         char **runtime_bin_dirs;
+        unsigned passes;
+        char *conf_print; /* what the last configuration check saw (network_conf_fingerprint), and its answer */
+        int conf_r;
+        char conf_msg[sizeof((struct cni_error){0}).msg];
 };
+
+/* How often the runtime's verbose status (its CNI directories) is asked again once known: containerd
+ * restarted with another configuration is seen within a minute. */
+#define VERBOSE_EVERY 12
+/* Configuration changed this recently is checked at every pass (network_conf_fingerprint). */
+#define CONF_FRESH_S 2
 
 const char *network_mode_name(enum network_mode m)
 {
@@ -77,7 +88,10 @@ static bool runtime_network_ready(struct network *n, char *why, size_t len)
         Runtime__V1__StatusRequest req = RUNTIME__V1__STATUS_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__StatusResponse *resp = NULL;
         struct cri_error err = {0};
-        req.verbose = 1;
+        /* The verbose status (containerd's whole configuration, ~10 KB) only while its CNI directories
+         * are of use and not known, and once a minute then. */
+        bool need_dirs = !n->cfg.conf_dir || !n->cfg.bin_dirs;
+        req.verbose = need_dirs && (!n->runtime_conf_dir || n->passes % VERBOSE_EVERY == 0);
         if (CRI_CALL(n->cfg.cri, RuntimeService, Status, status, &req, &resp, n->cfg.timeout_ms, &err) < 0)
                 return true; /* a runtime that does not answer is reported as such, not as the network */
         for (size_t i = 0; i < resp->n_info; i++)
@@ -149,10 +163,80 @@ static void render_default(struct network *n, const char *dir)
                          "path=\"%s\" podCIDR=\"%s\" bridge=\"" DEFAULT_BRIDGE "\"", path, cidr);
 }
 
+/* Cheap next to the check: a directory read and a stat per file (a plugin added, removed or replaced by a
+ * rename changes its directory's times). */
+static void print_stat(FILE *f, const char *name, const struct stat *st, time_t *newest)
+{
+        fprintf(f, "%s %lu %lu %lld %ld.%09ld %ld.%09ld\n", name, (unsigned long) st->st_dev,
+                (unsigned long) st->st_ino, (long long) st->st_size, (long) st->st_mtim.tv_sec,
+                st->st_mtim.tv_nsec, (long) st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+        if (st->st_mtim.tv_sec > *newest)
+                *newest = st->st_mtim.tv_sec;
+        if (st->st_ctim.tv_sec > *newest)
+                *newest = st->st_ctim.tv_sec;
+}
+
+char *network_conf_fingerprint(const char *dir, char *const *bins, int fresh_s)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        struct stat st;
+        time_t newest = 0;
+        DIR *d = opendir(dir);
+
+        if (!d)
+                return NULL;
+        FILE *f = open_memstream(&buf, &len);
+        bool ok = f && fstat(dirfd(d), &st) == 0;
+        if (ok) {
+                print_stat(f, dir, &st, &newest);
+                struct dirent *de;
+                while ((de = readdir(d)))
+                        if (de->d_name[0] != '.') {
+                                /* stat, not lstat: a link's target is what is read */
+                                if (fstatat(dirfd(d), de->d_name, &st, 0) == 0)
+                                        print_stat(f, de->d_name, &st, &newest);
+                                else
+                                        fprintf(f, "%s -\n", de->d_name);
+                        }
+        }
+        closedir(d);
+        for (char *const *b = bins; ok && b && *b; b++)
+                if (stat(*b, &st) == 0)
+                        print_stat(f, *b, &st, &newest);
+                else
+                        fprintf(f, "%s -\n", *b);
+        if (f && fclose(f) != 0)
+                ok = false;
+        /* A file's times have the kernel's coarse clock: two writes a few ms apart may look the same, so
+         * what changed in the last fresh_s seconds is not trusted. */
+        if (fresh_s >= 0 && newest >= time(NULL) - fresh_s)
+                ok = false;
+        return ok ? TAKE_PTR(buf) : NULL;
+}
+
+/* cni_config_ready, its answer kept while the fingerprint stays the same (each 5 s check re-read and
+ * re-validated every file before). */
+static int conf_ready(struct network *n, const char *dir, char *const *bins, struct cni_error *err)
+{
+        _cleanup_free_ char *print = network_conf_fingerprint(dir, bins, CONF_FRESH_S);
+        if (print && n->conf_print && streq(print, n->conf_print)) {
+                snprintf(err->msg, sizeof err->msg, "%s", n->conf_msg);
+                return n->conf_r;
+        }
+        int r = cni_config_ready(dir, bins, err);
+        free(n->conf_print);
+        n->conf_print = TAKE_PTR(print);
+        n->conf_r = r;
+        snprintf(n->conf_msg, sizeof n->conf_msg, "%s", r < 0 ? err->msg : "");
+        return r;
+}
+
 static void check_once(struct network *n)
 {
         char why[4096] = "";
         bool ready = runtime_network_ready(n, why, sizeof why);
+        n->passes++;
         const char *dir = n->cfg.conf_dir ? n->cfg.conf_dir : n->runtime_conf_dir;
         char *const *bins = n->cfg.bin_dirs ? n->cfg.bin_dirs : n->runtime_bin_dirs;
         char *const fallback_bins[] = {"/opt/cni/bin", NULL};
@@ -163,7 +247,7 @@ static void check_once(struct network *n)
                 render_default(n, dir);
         if (dir) {
                 struct cni_error err = {0};
-                int r = cni_config_ready(dir, bins ? bins : fallback_bins, &err);
+                int r = conf_ready(n, dir, bins ? bins : fallback_bins, &err);
                 /* Our own check first: it names the file and the field. */
                 if (r < 0) {
                         snprintf(why, sizeof why,
@@ -292,6 +376,7 @@ static void network_free(struct network *n)
         pthread_cond_destroy(&n->wake);
         free(n->runtime_conf_dir);
         strv_free(n->runtime_bin_dirs);
+        free(n->conf_print);
         strv_free(n->bin_dirs_default);
         for (size_t i = 0; i < n->n_starting; i++)
                 pod_unref(n->starting[i]);
@@ -330,6 +415,7 @@ int network_start(const struct network_config *cfg, struct network **ret)
                 network_free(n);
                 return -r;
         }
+        (void) pthread_setname_np(n->thread, "net-check");
         *ret = n;
         return 0;
 }

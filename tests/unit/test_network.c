@@ -221,12 +221,63 @@ static void test_default_conflist(void **state)
         free(text);
 }
 
+/* The configuration check's answer is reused while this stays the same: every change that can change the
+ * answer must change it. */
+static void test_conf_fingerprint(void **state)
+{
+        (void) state;
+        char top[] = "/tmp/cubelet-netprint-XXXXXX";
+        assert_non_null(mkdtemp(top));
+        _cleanup_free_ char *conf = strdup_printf("%s/net.d", top), *bin = strdup_printf("%s/bin", top);
+        _cleanup_free_ char *file = strdup_printf("%s/10-a.conflist", conf);
+        char *bins[] = {bin, NULL};
+        assert_null(network_conf_fingerprint(conf, bins, -1)); /* no directory: no answer to keep */
+        assert_int_equal(mkdir(conf, 0755), 0);
+        char *p0 = network_conf_fingerprint(conf, bins, -1);
+        assert_non_null(p0);
+        assert_int_equal(write_file_atomic(file, "{\"a\": 1}", 8, 0644), 0);
+        char *p1 = network_conf_fingerprint(conf, bins, -1);
+        assert_string_not_equal(p0, p1);
+        char *again = network_conf_fingerprint(conf, bins, -1);
+        assert_string_equal(p1, again); /* nothing changed: the same */
+        free(again);
+        /* rewritten in place, same size */
+        int fd = open(file, O_WRONLY);
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, "{\"a\": 2}", 8, 0), 8);
+        /* the kernel's file times are coarse (a few ms): two writes may get the same; say when it was */
+        struct timespec when[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000, .tv_nsec = 1}};
+        assert_int_equal(futimens(fd, when), 0);
+        close(fd);
+        char *p2 = network_conf_fingerprint(conf, bins, -1);
+        assert_string_not_equal(p1, p2);
+        /* the plugin directory appears (its times set in the past, for the next step to change them) */
+        assert_int_equal(mkdir(bin, 0755), 0);
+        assert_int_equal(utimensat(AT_FDCWD, bin, when, 0), 0);
+        char *p3 = network_conf_fingerprint(conf, bins, -1);
+        assert_string_not_equal(p2, p3);
+        /* a plugin added to it */
+        _cleanup_free_ char *plugin = strdup_printf("%s/bridge", bin);
+        assert_int_equal(write_file_atomic(plugin, "", 0, 0755), 0);
+        char *p4 = network_conf_fingerprint(conf, bins, -1);
+        assert_string_not_equal(p3, p4);
+        free(p4);
+        /* just changed: not to be trusted (the check runs) */
+        assert_null(network_conf_fingerprint(conf, bins, 3600));
+        free(p0);
+        free(p1);
+        free(p2);
+        free(p3);
+        rm_rf(top);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_capability_args),
                 cmocka_unit_test(test_delegate_protocol),
                 cmocka_unit_test(test_default_conflist),
+                cmocka_unit_test(test_conf_fingerprint),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
