@@ -28,8 +28,9 @@
 #define CRI_PLUCK_MARGIN_MS 500
 
 /* Safety net only: the connectivity watch fires on every state change and when the channel is destroyed;
- * this bounds how long cri_client_free() could wait if it did not. */
-#define CRI_WATCH_PERIOD_MS 5000
+ * this bounds how long cri_client_free() could wait if it did not. Long: each expiry is a wake-up of an
+ * idle node. */
+#define CRI_WATCH_PERIOD_MS 60000
 
 struct cri_client {
         char *target; /* "unix:///path" */

@@ -277,6 +277,8 @@ int pleg_start(const struct pleg_config *cfg, struct pleg **ret)
         snprintf(p->health.error, sizeof p->health.error, "no relist yet");
         p->health.threshold_ms = PLEG_RELIST_THRESHOLD_MS;
         r = pthread_create(&p->thread, NULL, pleg_thread, p);
+        if (r == 0)
+                (void) pthread_setname_np(p->thread, "pleg");
         if (r == 0 && cfg->event_endpoint) {
                 struct ctd_events_config ec = {.endpoint = cfg->event_endpoint,
                                                .on_event = on_runtime_event,

@@ -352,6 +352,7 @@ int event_sink_start(struct kube_client *kube, struct event_recorder *rec, const
                 free(s);
                 return -r;
         }
+        (void) pthread_setname_np(s->thread, "event-sink");
         *ret = s;
         return 0;
 }

@@ -524,6 +524,7 @@ int container_gc_start(const struct container_gc_config *cfg, struct container_g
                 free(gc);
                 return -e;
         }
+        (void) pthread_setname_np(gc->thread, "container-gc");
         *ret = gc;
         return 0;
 }

@@ -530,6 +530,7 @@ int image_gc_start(const struct image_gc_config *cfg, struct image_gc **ret)
                 gc_free(gc);
                 return -e;
         }
+        (void) pthread_setname_np(gc->thread, "image-gc");
         *ret = gc;
         return 0;
 }

@@ -585,6 +585,7 @@ int log_rotator_start(const struct log_rotate_config *cfg, struct log_rotator **
                 free(r);
                 return -e;
         }
+        (void) pthread_setname_np(r->thread, "log-rotate");
         *ret = r;
         return 0;
 }

@@ -765,6 +765,7 @@ int node_manager_start(const struct node_config *cfg, struct node_manager **ret)
                 node_manager_stop(nm);
                 return -r;
         }
+        (void) pthread_setname_np(nm->thread, "node-status");
         _cleanup_free_ char *query = kube_field_selector("metadata.name", nm->node_name);
         struct kube_watch_ops wo = {.on_list = watch_list, .on_event = watch_event, .userdata = nm};
         r = kube_watch_start(nm->cfg.kube, "/api/v1/nodes", query, &wo, &nm->watch);

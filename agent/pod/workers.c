@@ -188,6 +188,7 @@ static int spawn_thread(struct pod_workers *w)
                 (void) munmap(stack, size);
                 return -r;
         }
+        (void) pthread_setname_np(t, "pod-worker");
         w->threads = OOM_CHECK(realloc(w->threads, (w->n_slots + 1) * sizeof *w->threads));
         w->threads[w->n_slots++] = (struct wthread){.t = t, .stack = stack, .stack_size = size};
         w->n_threads++;

@@ -264,6 +264,7 @@ int prober_new(const struct prober_config *cfg, struct prober **ret)
                         prober_free(p);
                         return -r;
                 }
+                (void) pthread_setname_np(p->threads[i], "prober");
                 p->n_threads++;
         }
         *ret = p;

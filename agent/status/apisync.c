@@ -553,6 +553,7 @@ int api_status_start(const struct api_status_config *cfg, struct api_status **re
                 free(w);
                 return -r;
         }
+        (void) pthread_setname_np(w->thread, "status-writer");
         *ret = w;
         return 0;
 }
