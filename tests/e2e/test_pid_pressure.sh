@@ -2,11 +2,13 @@
 # PID pressure end to end (#15), against a real kube-apiserver and containerd. pid.available is, as cubelet and
 # upstream compute it, /proc/sys/kernel/pid_max less the kernel's count of tasks (sysinfo's procs: every
 # thread); the test counts the same from /proc and checks it against what cubelet observes. A fork loop (busybox
-# sh starting sleeps) waits in a pod for the test's word; cubelet is then restarted (the pods adopted) with a
-# hard threshold pid.available 1000 below what is available now. The pod's pids limit (podPidsLimit 2000) is
-# what stops the loop: it can never take more than 2000 PIDs of the machine, and its 2000 cross the threshold
+# sh starting sleeps) runs in a pod until the pod's pids limit (podPidsLimit 2000) stops it; cubelet is then
+# restarted (the pods adopted) with a hard threshold pid.available 1000 above what is available now, the loop
+# holding its 2000: pressure from the first pass, and evicting the loop's pod frees 1000 more than needed,
 # whatever the rest of the machine (the other test pass among it: a kubeadm control plane, a churn of pods)
 # does meanwhile, within 1000 tasks either way; the other pass's own fork loop waits for this test (a lock).
+# (The threshold used to be set before the loop ran: on a busy machine the loop's pod was evicted before it
+# reached its limit.)
 # PIDPressure turns True on the Node (upstream's reason and message) and on /healthz?verbose, the fork-loop pod,
 # first by process count, is evicted (Failed, reason Evicted, upstream's message, a Warning Event) while an idle
 # pod runs on, and PIDPressure clears after the (shortened) transition period. Static pods are never evicted
@@ -115,22 +117,23 @@ ours=$(pid_available) theirs=$(cubelet_pid_available)
 echo "# pid.available: $ours counted here, $theirs in cubelet's Summary (pid_max $(cat /proc/sys/kernel/pid_max))"
 close() { local d=$(( $1 - $2 )); [ "${d#-}" -le 100 ]; }
 check "... the same count as the test's (within 100)" close "$ours" "$theirs"
-# The threshold just below what is available now, cubelet's own threads counted; then cubelet again with it.
-avail=$(pid_available)
-check "cubelet stops" stop_cubelet
-THRESHOLD=$((avail - MARGIN))
-start_cubelet "$WORK/manifests" --kubeconfig "$WORK/node.kubeconfig" --pod-max-pids "$POD_PIDS" \
-  --eviction-hard "pid.available<$THRESHOLD" --eviction-pressure-transition-period 20s
-echo "# threshold pid.available<$THRESHOLD ($avail available)"
-check "no pressure yet" wait_for 30 verbose_has "[+]pressure ok"
-check "... the pods adopted, not restarted" \
-  [ "$(pod_jp pid-fork '{.status.phase}/{.status.containerStatuses[0].restartCount}')" = Running/0 ]
+# The fork loop, no threshold yet: the pod's pids limit is what stops it.
 touch "$TRIGGER/go"
 forked() { [ -s "$TRIGGER/forked" ]; }
-check "the fork loop ran into the pods limit" wait_for 60 forked
+check "the fork loop ran into the pods limit" wait_for 120 forked
 n=$(cat "$TRIGGER/forked" 2>/dev/null)
 capped() { [ "${n:-0}" -ge $((POD_PIDS - 10)) ] && [ "${n:-0}" -le "$POD_PIDS" ]; }
 check "... its container holds ${n:-no} PIDs: near, never past, the pod's $POD_PIDS" capped
+check "no pressure without a threshold" verbose_has "[+]pressure ok"
+# The threshold just above what is available now (cubelet's own threads counted); then cubelet again with it.
+avail=$(pid_available)
+check "cubelet stops" stop_cubelet
+THRESHOLD=$((avail + MARGIN))
+start_cubelet "$WORK/manifests" --kubeconfig "$WORK/node.kubeconfig" --pod-max-pids "$POD_PIDS" \
+  --eviction-hard "pid.available<$THRESHOLD" --eviction-pressure-transition-period 20s
+echo "# threshold pid.available<$THRESHOLD ($avail available)"
+check "the idle pod adopted, not restarted" \
+  [ "$(pod_jp pid-idle '{.status.phase}/{.status.containerStatuses[0].restartCount}')" = Running/0 ]
 check "PIDPressure turns True on the Node" wait_for 60 cond_is PIDPressure True
 check "... reason KubeletHasInsufficientPID" [ "$(node_cond PIDPressure reason)" = KubeletHasInsufficientPID ]
 check "... message as upstream's" [ "$(node_cond PIDPressure message)" = "kubelet has insufficient PID available" ]
