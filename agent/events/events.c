@@ -26,6 +26,8 @@ struct event_recorder {
         } * buckets;
         size_t n_buckets;
         uint64_t dropped;
+        void (*notify)(void *ud);
+        void *notify_ud;
 };
 
 #define MAX_BUCKETS 4096
@@ -168,6 +170,8 @@ static void record_v(struct event_recorder *r, const char *kind, const char *ns,
                         e->last_ns = now;
                         e->seq = ++r->seq;
                         unsigned count = e->count;
+                        if (r->notify)
+                                r->notify(r->notify_ud);
                         pthread_mutex_unlock(&r->lock);
                         log_v(2, "Event occurred",
                               "object=\"%s/%s\" kind=\"%s\" type=\"%s\" reason=\"%s\" "
@@ -205,6 +209,16 @@ static void record_v(struct event_recorder *r, const char *kind, const char *ns,
                             .seq = ++r->seq};
         log_info("Event occurred", "object=\"%s/%s\" kind=\"%s\" type=\"%s\" reason=\"%s\" message=\"%s\"",
                  ns, name, kind, type, reason, log_q(e->message));
+        if (r->notify)
+                r->notify(r->notify_ud);
+        pthread_mutex_unlock(&r->lock);
+}
+
+void events_set_notify(struct event_recorder *r, void (*fn)(void *ud), void *ud)
+{
+        pthread_mutex_lock(&r->lock);
+        r->notify = fn;
+        r->notify_ud = ud;
         pthread_mutex_unlock(&r->lock);
 }
 

@@ -45,6 +45,10 @@ void events_record_node(struct event_recorder *r, const char *type, const char *
  * for the next call. A sink (the log, /events, the API server) keeps its own position. */
 uint64_t events_since(struct event_recorder *r, uint64_t after, void (*fn)(const struct event *e, void *ud),
                       void *ud);
+/* fn(ud) is called after each event recorded or counted up, under the recorder's lock: it must only wake
+ * someone (a sink waiting for work). NULL: none. */
+void events_set_notify(struct event_recorder *r, void (*fn)(void *ud), void *ud);
+
 /* Events dropped by the rate limit so far. */
 uint64_t events_dropped(struct event_recorder *r);
 

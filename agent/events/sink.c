@@ -17,7 +17,7 @@
 #include "status.h"
 #include "util.h"
 
-#define POLL_MS      500
+#define IDLE_MS      60000 /* a safety net: the recorder wakes the sink for each event (sink_notify) */
 #define BATCH_MAX    64
 #define RETRY_MAX_MS 8000
 #define ASIDE_MAX    64 /* events set aside for retries; the oldest goes when more come */
@@ -40,6 +40,7 @@ struct event_sink {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         bool stop;
+        bool pending; /* under lock: events recorded since the sink last looked */
         uint64_t pos; /* the last sequence number sent, set aside, or given up on */
         struct aside aside[ASIDE_MAX];
         size_t n_aside;
@@ -279,12 +280,16 @@ static void *sink_thread(void *arg)
 
         pthread_mutex_lock(&s->lock);
         while (!s->stop) {
-                int64_t wait = retry_ms ? retry_ms : POLL_MS;
+                int64_t wait = retry_ms ? retry_ms : IDLE_MS;
                 if (!away && s->n_aside)
                         wait = MIN(wait, next_aside_ms(s));
-                cond_wait_ms(&s->cond, &s->lock, wait);
+                /* New events end the wait, except a back-off's (the API server away, or a full batch). */
+                int64_t until = now_mono_ms() + wait, now;
+                while (!s->stop && (retry_ms || !s->pending) && (now = now_mono_ms()) < until)
+                        cond_wait_ms(&s->cond, &s->lock, until - now);
                 if (s->stop)
                         break;
+                s->pending = false;
                 pthread_mutex_unlock(&s->lock);
 
                 struct batch b = {.newest = s->pos};
@@ -334,10 +339,20 @@ static void *sink_thread(void *arg)
         return NULL;
 }
 
+static void sink_notify(void *ud)
+{
+        struct event_sink *s = ud;
+        pthread_mutex_lock(&s->lock);
+        s->pending = true;
+        pthread_cond_signal(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+}
+
 int event_sink_start(struct kube_client *kube, struct event_recorder *rec, const char *node_name,
                      int64_t timeout_ms, struct event_sink **ret)
 {
         struct event_sink *s = OOM_CHECK(calloc(1, sizeof *s));
+        s->pending = true; /* what was recorded before the start */
         s->kube = kube;
         s->rec = rec;
         s->node = xstrdup(node_name);
@@ -353,6 +368,7 @@ int event_sink_start(struct kube_client *kube, struct event_recorder *rec, const
                 return -r;
         }
         (void) pthread_setname_np(s->thread, "event-sink");
+        events_set_notify(rec, sink_notify, s);
         *ret = s;
         return 0;
 }
@@ -361,6 +377,7 @@ void event_sink_stop(struct event_sink *s)
 {
         if (!s)
                 return;
+        events_set_notify(s->rec, NULL, NULL);
         pthread_mutex_lock(&s->lock);
         s->stop = true;
         pthread_cond_broadcast(&s->cond);
