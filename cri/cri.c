@@ -28,9 +28,10 @@
 #define CRI_PLUCK_MARGIN_MS 500
 
 /* Safety net only: the connectivity watch fires on every state change and when the channel is destroyed;
- * this bounds how long cri_client_free() could wait if it did not. Long: each expiry is a wake-up of an
- * idle node. */
-#define CRI_WATCH_PERIOD_MS 60000
+ * this bounds how long cri_client_free() could wait if it did not. Long while READY (each expiry is a
+ * wake-up of an idle node), short otherwise. */
+#define CRI_WATCH_READY_MS  60000
+#define CRI_WATCH_PERIOD_MS 5000
 
 struct cri_client {
         char *target; /* "unix:///path" */
@@ -99,6 +100,8 @@ int cri_endpoint_target(const char *endpoint, char **ret)
 
         if (!endpoint || !endpoint[0])
                 return -EINVAL;
+        if (strncmp(endpoint, "unix://", 7) == 0 && endpoint[7] != '/')
+                return -EINVAL; /* "unix://run/x.sock": an authority, which gRPC refuses */
         if (strncmp(endpoint, "unix:", 5) == 0 || strncmp(endpoint, "unix-abstract:", 14) == 0)
                 t = strdup(endpoint);
         else if (endpoint[0] == '/') {
@@ -126,10 +129,11 @@ static void *cri__watch(void *p)
                 /* try_to_connect: leave IDLE at once (after the runtime dropped the connection, or
                  * after the idle timeout), so the next call finds the channel READY. */
                 grpc_connectivity_state st = grpc_channel_check_connectivity_state(c->channel, 1);
+                int64_t period = st == GRPC_CHANNEL_READY ? CRI_WATCH_READY_MS : CRI_WATCH_PERIOD_MS;
                 grpc_channel_watch_connectivity_state(
                         c->channel, st,
                         gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                     gpr_time_from_millis(CRI_WATCH_PERIOD_MS, GPR_TIMESPAN)),
+                                     gpr_time_from_millis(period, GPR_TIMESPAN)),
                         c->watch_cq, c);
                 pthread_mutex_unlock(&c->lock);
 

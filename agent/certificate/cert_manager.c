@@ -170,7 +170,9 @@ static bool unrotated_marked(const char *cert_dir)
 static void unrotated_mark(const char *cert_dir, bool on)
 {
         _cleanup_free_ char *p = strdup_printf("%s/%s", cert_dir, UNROTATED_MARK);
-        int r = on ? write_file_atomic(p, "", 0, 0600) : (unlink(p) < 0 && errno != ENOENT ? -errno : 0);
+        int r = on ? mkdir_p(cert_dir, 0755) : 0; /* as cert_store_write does */
+        if (r >= 0)
+                r = on ? write_file_atomic(p, "", 0, 0600) : (unlink(p) < 0 && errno != ENOENT ? -errno : 0);
         if (r < 0)
                 log_warn("Cannot mark the client certificate's rotation", "path=\"%s\" err=\"%s\"", p,
                          strerror(-r));
@@ -284,13 +286,14 @@ int cert_manager_new(const struct cert_manager_config *cfg, struct kube_auth *re
                          * (kubeadm init writes one into kubelet.conf) becomes the store's current pair, and is
                          * rotated at once, so that kubeadm's kubelet-finalize finds kubelet-client-current.pem
                          * to point kubelet.conf at. */
+                        /* The mark first: a cubelet killed between the two still rotates when it
+                         * starts again (a mark left behind costs one rotation more). */
+                        unrotated_mark(cfg->cert_dir, true);
                         r = cert_store_write(cfg->cert_dir, CERT_PAIR_PREFIX, m->cert, m->key, time(NULL),
                                              NULL);
                         if (r < 0)
                                 log_warn("Cannot store the kubeconfig's client certificate",
                                          "certDir=\"%s\" err=\"%s\"", cfg->cert_dir, strerror(-r));
-                        else
-                                unrotated_mark(cfg->cert_dir, true);
                         m->rotate_now = true;
                 }
                 if (unrotated)

@@ -359,8 +359,11 @@ int event_sink_start(struct kube_client *kube, struct event_recorder *rec, const
         s->timeout_ms = timeout_ms;
         pthread_mutex_init(&s->lock, NULL);
         cond_init_monotonic(&s->cond);
+        /* Before the thread: an event recorded while it makes its first pass wakes it again. */
+        events_set_notify(rec, sink_notify, s);
         int r = pthread_create(&s->thread, NULL, sink_thread, s);
         if (r != 0) {
+                events_set_notify(rec, NULL, NULL);
                 pthread_mutex_destroy(&s->lock);
                 pthread_cond_destroy(&s->cond);
                 free(s->node);
@@ -368,7 +371,6 @@ int event_sink_start(struct kube_client *kube, struct event_recorder *rec, const
                 return -r;
         }
         (void) pthread_setname_np(s->thread, "event-sink");
-        events_set_notify(rec, sink_notify, s);
         *ret = s;
         return 0;
 }

@@ -36,9 +36,7 @@ struct network {
         char *runtime_conf_dir;
         char **runtime_bin_dirs;
         unsigned passes;
-        char *conf_print; /* what the last configuration check saw (network_conf_fingerprint), and its answer */
-        int conf_r;
-        char conf_msg[sizeof((struct cni_error){0}).msg];
+        char *conf_print; /* what the last successful configuration check saw (network_conf_fingerprint) */
 };
 
 /* How often the runtime's verbose status (its CNI directories) is asked again once known: containerd
@@ -163,50 +161,58 @@ static void render_default(struct network *n, const char *dir)
                          "path=\"%s\" podCIDR=\"%s\" bridge=\"" DEFAULT_BRIDGE "\"", path, cidr);
 }
 
-/* Cheap next to the check: a directory read and a stat per file (a plugin added, removed or replaced by a
- * rename changes its directory's times). */
+/* Cheap next to the check: directory reads and a stat per file. */
 static void print_stat(FILE *f, const char *name, const struct stat *st, time_t *newest)
 {
-        fprintf(f, "%s %lu %lu %lld %ld.%09ld %ld.%09ld\n", name, (unsigned long) st->st_dev,
-                (unsigned long) st->st_ino, (long long) st->st_size, (long) st->st_mtim.tv_sec,
-                st->st_mtim.tv_nsec, (long) st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+        fprintf(f, "%s %lu %lu %o %lld %ld.%09ld %ld.%09ld\n", name, (unsigned long) st->st_dev,
+                (unsigned long) st->st_ino, (unsigned) st->st_mode, (long long) st->st_size,
+                (long) st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (long) st->st_ctim.tv_sec,
+                st->st_ctim.tv_nsec);
         if (st->st_mtim.tv_sec > *newest)
                 *newest = st->st_mtim.tv_sec;
         if (st->st_ctim.tv_sec > *newest)
                 *newest = st->st_ctim.tv_sec;
 }
 
-char *network_conf_fingerprint(const char *dir, char *const *bins, int fresh_s)
+/* The directory and each entry (stat, not lstat: a link's target is what is read or run). false: the
+ * directory cannot be read. */
+static bool print_dir(FILE *f, const char *dir, time_t *newest)
 {
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0;
         struct stat st;
-        time_t newest = 0;
         DIR *d = opendir(dir);
-
         if (!d)
-                return NULL;
-        FILE *f = open_memstream(&buf, &len);
-        bool ok = f && fstat(dirfd(d), &st) == 0;
+                return false;
+        bool ok = fstat(dirfd(d), &st) == 0;
         if (ok) {
-                print_stat(f, dir, &st, &newest);
+                print_stat(f, dir, &st, newest);
                 struct dirent *de;
                 while ((de = readdir(d)))
                         if (de->d_name[0] != '.') {
-                                /* stat, not lstat: a link's target is what is read */
                                 if (fstatat(dirfd(d), de->d_name, &st, 0) == 0)
-                                        print_stat(f, de->d_name, &st, &newest);
+                                        print_stat(f, de->d_name, &st, newest);
                                 else
                                         fprintf(f, "%s -\n", de->d_name);
                         }
         }
         closedir(d);
+        return ok;
+}
+
+char *network_conf_fingerprint(const char *dir, char *const *bins, int fresh_s)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        time_t newest = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        if (!f)
+                return NULL;
+        bool ok = print_dir(f, dir, &newest);
+        /* the plugins: their files (a plugin replaced in place or made executable) */
         for (char *const *b = bins; ok && b && *b; b++)
-                if (stat(*b, &st) == 0)
-                        print_stat(f, *b, &st, &newest);
-                else
+                if (!print_dir(f, *b, &newest))
                         fprintf(f, "%s -\n", *b);
-        if (f && fclose(f) != 0)
+        if (fclose(f) != 0)
                 ok = false;
         /* A file's times have the kernel's coarse clock: two writes a few ms apart may look the same, so
          * what changed in the last fresh_s seconds is not trusted. */
@@ -215,20 +221,17 @@ char *network_conf_fingerprint(const char *dir, char *const *bins, int fresh_s)
         return ok ? TAKE_PTR(buf) : NULL;
 }
 
-/* cni_config_ready, its answer kept while the fingerprint stays the same (each 5 s check re-read and
- * re-validated every file before). */
+/* cni_config_ready, a success kept while the fingerprint stays the same (each 5 s check re-read and
+ * re-validated every file before). A failure is not kept: it may be passing (a plugin's VERSION timing out
+ * on a busy machine, a fork refused), and the next pass tries again, as before. */
 static int conf_ready(struct network *n, const char *dir, char *const *bins, struct cni_error *err)
 {
         _cleanup_free_ char *print = network_conf_fingerprint(dir, bins, CONF_FRESH_S);
-        if (print && n->conf_print && streq(print, n->conf_print)) {
-                snprintf(err->msg, sizeof err->msg, "%s", n->conf_msg);
-                return n->conf_r;
-        }
+        if (print && n->conf_print && streq(print, n->conf_print))
+                return 0;
         int r = cni_config_ready(dir, bins, err);
         free(n->conf_print);
-        n->conf_print = TAKE_PTR(print);
-        n->conf_r = r;
-        snprintf(n->conf_msg, sizeof n->conf_msg, "%s", r < 0 ? err->msg : "");
+        n->conf_print = r == 0 ? TAKE_PTR(print) : NULL;
         return r;
 }
 

@@ -39,9 +39,10 @@ struct network_config {
         const char *ipam_dir;
 };
 
-/* What the check of dir's network configuration depends on (its files' identities, sizes and times, the
- * plugin directories' times): the same text, the same answer. NULL when dir cannot be read or something
- * in it changed less than fresh_s seconds ago (the check must run; fresh_s < 0: no such rule). Caller frees. */
+/* What the check of dir's network configuration depends on (its files' and the plugin directories' files'
+ * identities, modes, sizes and times): the same text, the same answer. NULL when dir cannot be read or
+ * something in it changed less than fresh_s seconds ago (the check must run; fresh_s < 0: no such rule).
+ * Caller frees. */
 char *network_conf_fingerprint(const char *dir, char *const *bin_dirs, int fresh_s);
 
 /* The default network's conflist for a pod CIDR (pure; caller frees). */

@@ -76,6 +76,8 @@ static void test_endpoint(void **state)
 
         c = NULL;
         assert_int_equal(cri_client_new("run/x.sock", 0, &c), -EINVAL);
+        /* an authority ("run"), which gRPC refuses with a channel that never connects */
+        assert_int_equal(cri_client_new("unix://run/x.sock", 0, &c), -EINVAL);
         assert_int_equal(cri_client_new("", 0, &c), -EINVAL);
         assert_int_equal(cri_client_new(NULL, 0, &c), -EINVAL);
         assert_null(c);

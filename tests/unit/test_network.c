@@ -261,7 +261,12 @@ static void test_conf_fingerprint(void **state)
         assert_int_equal(write_file_atomic(plugin, "", 0, 0755), 0);
         char *p4 = network_conf_fingerprint(conf, bins, -1);
         assert_string_not_equal(p3, p4);
+        /* ... no longer executable (the check refuses it) */
+        assert_int_equal(chmod(plugin, 0644), 0);
+        char *p5 = network_conf_fingerprint(conf, bins, -1);
+        assert_string_not_equal(p4, p5);
         free(p4);
+        free(p5);
         /* just changed: not to be trusted (the check runs) */
         assert_null(network_conf_fingerprint(conf, bins, 3600));
         free(p0);
