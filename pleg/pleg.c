@@ -8,6 +8,7 @@
 
 #include "cri.h"
 #include "events.h"
+#include "log.h"
 #include "macro.h"
 #include "util.h"
 
@@ -28,10 +29,21 @@ struct pleg {
         struct pleg_health health; /* under lock */
         char **uids;               /* under lock */
         struct ctd_events *events;
-        bool events_up;         /* under lock */
-        int burst;              /* under lock: quick relists left after a runtime event */
-        int64_t quick_until_ms; /* under lock: relist every period_ms until then (after an event) */
-        bool transient;         /* under lock: the last relist saw a container created or unknown */
+        bool events_up;          /* under lock */
+        int burst;               /* under lock: quick relists left after a runtime event */
+        int64_t quick_until_ms;  /* under lock: relist every period_ms until then (after an event) */
+        bool transient;          /* under lock: the last relist saw a container created or unknown */
+        struct awaited *awaited; /* under lock: exits the runtime's listing has not shown yet */
+        size_t n_awaited;
+};
+
+/* A task exit containerd published that its CRI plugin has not applied yet: the container still listed
+ * RUNNING (a sandbox READY). The plugin applies it after deleting the task, which on a loaded machine may
+ * take seconds, and a failed attempt is retried with a back-off: until the listing shows it, the relist
+ * keeps the short period (an exit that no later event tells of must not wait for the 5 min relist). */
+struct awaited {
+        char *id;
+        int64_t since_ms;
 };
 
 /* Relists that follow an event: containerd's CRI plugin applies the same event to its own store a little
@@ -39,10 +51,24 @@ struct pleg {
 #define EVENT_BURST    15
 #define EVENT_RETRY_MS 20
 
+/* Under lock. */
+static void await_exit(struct pleg *p, const char *id, int64_t now_ms)
+{
+        for (size_t i = 0; i < p->n_awaited; i++)
+                if (streq(p->awaited[i].id, id))
+                        return;
+        if (p->n_awaited >= PLEG_AWAITED_MAX) /* a storm of exits: the quick window still covers them */
+                return;
+        p->awaited = OOM_CHECK(realloc(p->awaited, (p->n_awaited + 1) * sizeof *p->awaited));
+        p->awaited[p->n_awaited++] = (struct awaited){.id = xstrdup(id), .since_ms = now_ms};
+}
+
 static void on_runtime_event(const struct ctd_event *ev, void *userdata)
 {
         struct pleg *p = userdata;
         pthread_mutex_lock(&p->lock);
+        if (ev->kind == CTD_EVENT_TASK_EXIT && ev->container_id && ev->container_id[0])
+                await_exit(p, ev->container_id, now_mono_ms());
         p->burst = EVENT_BURST;
         p->quick_until_ms = now_mono_ms() + p->cfg.event_quick_ms;
         p->kicked = true;
@@ -114,6 +140,51 @@ bool pleg_state_transient(int state)
                state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN;
 }
 
+bool pleg_exit_pending(const char *id, const Runtime__V1__PodSandbox *const *sandboxes, size_t n_sandboxes,
+                       const Runtime__V1__Container *const *containers, size_t n_containers)
+{
+        for (size_t i = 0; i < n_containers; i++)
+                if (streq(containers[i]->id, id))
+                        return containers[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+        for (size_t i = 0; i < n_sandboxes; i++)
+                if (streq(sandboxes[i]->id, id))
+                        return sandboxes[i]->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+        return false; /* gone, or never cubelet's to see */
+}
+
+/* Under lock, after a relist: the exits it shows are no longer awaited; one awaited too long is given up
+ * (the 5 min relist still sees it). Returns whether any is still awaited. */
+static bool settle_awaited(struct pleg *p, const Runtime__V1__ListPodSandboxResponse *sresp,
+                           const Runtime__V1__ListContainersResponse *cresp, int64_t now_ms)
+{
+        size_t kept = 0;
+        for (size_t i = 0; i < p->n_awaited; i++) {
+                struct awaited *a = &p->awaited[i];
+                bool pending = pleg_exit_pending(
+                        a->id, (const Runtime__V1__PodSandbox *const *) sresp->items, sresp->n_items,
+                        (const Runtime__V1__Container *const *) cresp->containers, cresp->n_containers);
+                int64_t waited = now_ms - a->since_ms;
+                if (pending && waited < PLEG_AWAIT_EXIT_MS) {
+                        p->awaited[kept++] = *a;
+                        continue;
+                }
+                if (pending)
+                        log_warn("The runtime still lists an exited container as running; the relist stops "
+                                 "waiting for it",
+                                 "containerID=\"%.13s\" waited=\"%llds\"", a->id, (long long) waited / 1000);
+                else if (waited >= p->cfg.event_quick_ms)
+                        log_info("The runtime applied a container's exit late",
+                                 "containerID=\"%.13s\" after=\"%lldms\"", a->id, (long long) waited);
+                free(a->id);
+        }
+        p->n_awaited = kept;
+        if (!kept) {
+                free(p->awaited);
+                p->awaited = NULL;
+        }
+        return kept > 0;
+}
+
 static int relist(struct pleg *p, char *err, size_t errlen)
 {
         Runtime__V1__ListPodSandboxRequest sreq = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
@@ -176,7 +247,7 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         pthread_mutex_lock(&p->lock);
         strv_free(p->uids);
         p->uids = uids;
-        p->transient = transient;
+        p->transient = settle_awaited(p, sresp, cresp, now_mono_ms()) || transient;
         pthread_mutex_unlock(&p->lock);
 
         if (changed) /* a change no event told of (or not yet): listings taken before it are old */
@@ -314,6 +385,9 @@ struct pleg *pleg_stop(struct pleg *p)
                 free(p->pods[i].uid);
         free(p->pods);
         strv_free(p->uids);
+        for (size_t i = 0; i < p->n_awaited; i++)
+                free(p->awaited[i].id);
+        free(p->awaited);
         pthread_mutex_destroy(&p->lock);
         pthread_cond_destroy(&p->cond);
         free(p);

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api.pb-c.h"
+
 struct cri_client;
 struct pleg;
 
@@ -20,6 +22,10 @@ struct pleg;
 /* After any event the relist runs every period_ms for this long: containerd's CRI plugin applies an event
  * to its own store a moment after publishing it, later still on a loaded machine. */
 #define PLEG_EVENT_QUICK_MS (10 * 1000)
+/* ... and until the listing shows an exit an event told of (containerd retries a failed one with a
+ * back-off): at most this long, for at most this many at once. */
+#define PLEG_AWAIT_EXIT_MS (5 * 60 * 1000)
+#define PLEG_AWAITED_MAX   512
 
 struct pleg_config {
         struct cri_client *cri;
@@ -55,6 +61,11 @@ int64_t pleg_period(const struct pleg_config *cfg, bool events_up, bool relist_o
 /* A CRI container state the runtime may leave without an event (CREATED: an abandoned start turns exited;
  * UNKNOWN: a stopped one does), which keeps the relist at the short period while any is listed. */
 bool pleg_state_transient(int state);
+/* Whether a task exit containerd published for id (a container or a sandbox) is still to show in these
+ * listings: the container listed RUNNING, the sandbox READY. The relist keeps the short period while one
+ * is (for at most PLEG_AWAIT_EXIT_MS; at most PLEG_AWAITED_MAX at once). */
+bool pleg_exit_pending(const char *id, const Runtime__V1__PodSandbox *const *sandboxes, size_t n_sandboxes,
+                       const Runtime__V1__Container *const *containers, size_t n_containers);
 /* Wakes the relist now instead of at the next period. */
 void pleg_kick(struct pleg *p);
 

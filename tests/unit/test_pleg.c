@@ -62,6 +62,31 @@ static void test_period(void **state)
         assert_true(pleg_state_transient(3));
 }
 
+/* An exit containerd published is awaited until the listing shows it: the container no longer RUNNING,
+ * the sandbox no longer READY, or either gone. */
+static void test_exit_pending(void **state)
+{
+        Runtime__V1__Container c[2] = {RUNTIME__V1__CONTAINER__INIT, RUNTIME__V1__CONTAINER__INIT};
+        Runtime__V1__PodSandbox s = RUNTIME__V1__POD_SANDBOX__INIT;
+        const Runtime__V1__Container *cs[] = {&c[0], &c[1]};
+        const Runtime__V1__PodSandbox *ss[] = {&s};
+        c[0].id = "aaa";
+        c[0].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+        c[1].id = "bbb";
+        c[1].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
+        s.id = "sss";
+        s.state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+        assert_true(pleg_exit_pending("aaa", ss, 1, cs, 2));  /* the plugin has not applied it yet */
+        assert_false(pleg_exit_pending("bbb", ss, 1, cs, 2)); /* it has */
+        assert_true(pleg_exit_pending("sss", ss, 1, cs, 2));  /* the sandbox's pause exited */
+        assert_false(pleg_exit_pending("zzz", ss, 1, cs, 2)); /* removed already */
+        assert_false(pleg_exit_pending("aaa", ss, 1, cs, 0));
+        c[0].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN;
+        assert_false(pleg_exit_pending("aaa", ss, 1, cs, 2)); /* UNKNOWN keeps the short period anyway */
+        s.state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
+        assert_false(pleg_exit_pending("sss", ss, 1, cs, 2));
+}
+
 /* While events flow the relist is rare and the threshold longer (upstream's evented PLEG: 10 minutes for a
  * 5-minute period), printed as Go prints a duration. */
 static void test_evented_threshold(void **state)
@@ -117,6 +142,7 @@ int main(void)
                 cmocka_unit_test(test_pleg_not_healthy_after_three_minutes),
                 cmocka_unit_test(test_evented_threshold),
                 cmocka_unit_test(test_period),
+                cmocka_unit_test(test_exit_pending),
                 cmocka_unit_test(test_fallback_threshold),
                 cmocka_unit_test(test_small_buffer),
         };
