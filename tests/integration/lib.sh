@@ -100,6 +100,10 @@ stop_cubelet() { # returns cubelet's exit status (non-zero under ASan when it le
 # local_get PATH: a GET on the local socket (/pods, /events, /healthz).
 local_get() { curl -sf --unix-socket "$LOCAL_SOCK" "http://localhost$1"; }
 
+# put FILE: stdin into FILE at once (a hidden temporary renamed over it): the file source never reads half
+# a manifest, which may be a valid pod of its own (its first document, or a container without its limits).
+put() { local t; t="$(dirname "$1")/.$(basename "$1").tmp"; cat >"$t" && mv -f "$t" "$1"; }
+
 log_has() { grep -q -- "$1" "$WORK/cubelet.log"; }
 log_count_ge() { [ "$(grep -c -- "$1" "$WORK/cubelet.log")" -ge "$2" ]; } # log_count_ge TEXT N
 

@@ -69,17 +69,17 @@ container() { # container NAME CPU_REQ CPU_LIM MEM_REQ MEM_LIM ("" leaves it out
   echo "      limits: {${3:+cpu: $3}${3:+${5:+, }}${5:+memory: $5}}"
 }
 header() { printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: %s}\nspec:\n  terminationGracePeriodSeconds: 2\n' "$1"; }
-{ header gua; echo "  containers:"; container c 500m 500m 64Mi 64Mi; } >"$M/gua.yaml"
+{ header gua; echo "  containers:"; container c 500m 500m 64Mi 64Mi; } | put "$M/gua.yaml"
 # Burstable, every container (the init container too) with both limits: quota and memory limit at pod
 # level, from max(init, sum(app)).
 { header bu1; echo "  initContainers:"
   echo "  - {name: init, image: $IMG, command: [\"true\"], resources: {limits: {cpu: 500m, memory: 16Mi}}}"
-  echo "  containers:"; container a 250m 1 32Mi 128Mi; } >"$M/bu1.yaml"
+  echo "  containers:"; container a 250m 1 32Mi 128Mi; } | put "$M/bu1.yaml"
 # Burstable, one container without limits: shares only.
-{ header bu2; echo "  containers:"; container a 250m 1 32Mi 128Mi; container b 100m "" "" ""; } >"$M/bu2.yaml"
+{ header bu2; echo "  containers:"; container a 250m 1 32Mi 128Mi; container b 100m "" "" ""; } | put "$M/bu2.yaml"
 { header be; echo "  containers:"
   echo "  - {name: c, image: $IMG, command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]}"
-} >"$M/be.yaml"
+} | put "$M/be.yaml"
 
 # enforceNodeAllocatable kube-reserved: its cgroup must exist (upstream's message when not), then gets the
 # reservation's limits. It lives under the test's root, so the cleanup takes it.
@@ -217,7 +217,7 @@ check "cubelet exits cleanly" stop_cubelet
 
 # --- pod cgroups turned on under a running pod: as upstream, the pod starts again inside its cgroup
 start_cubelet "$M" --cgroups-per-qos=false
-{ header up; echo "  containers:"; container c 100m 200m 16Mi 32Mi; } >"$M/up.yaml"
+{ header up; echo "  containers:"; container c 100m 200m 16Mi 32Mi; } | put "$M/up.yaml"
 check "cgroupsPerQOS off: pod running" wait_for 30 is_running c default/up-$NODE
 U=$(uid_of up) old=$(running_ids c default/up-$NODE)
 check "... without a pod cgroup" cg_gone "$KP/burstable/pod$U"

@@ -33,7 +33,7 @@ check "manifest written -> container running" wait_for 20 is_running c default/w
 web_id=$(running_ids c default/web-$NODE)
 
 # --- a second pod in one file with two documents
-{ pod multi-a Always "$forever"; echo '---'; pod multi-b Always "$forever"; } >"$M/multi.yaml"
+{ pod multi-a Always "$forever"; echo '---'; pod multi-b Always "$forever"; } | put "$M/multi.yaml"
 both_multi() { is_running c default/multi-a-$NODE && is_running c default/multi-b-$NODE; }
 check "two documents in one file -> two pods" wait_for 20 both_multi
 
@@ -41,7 +41,7 @@ check "two documents in one file -> two pods" wait_for 20 both_multi
 printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: broken\nspec:\n  containers:\n  - name: c\n    image: [oops\n' \
   >"$M/broken.yaml"
 check "broken YAML is reported with file and line" wait_for 30 log_has 'file=".*broken.yaml" err="line'
-{ pod dup Always "$forever"; printf '  - name: c\n    image: %s\n' "$IMG"; } >"$M/dup.yaml"
+{ pod dup Always "$forever"; printf '  - name: c\n    image: %s\n' "$IMG"; } | put "$M/dup.yaml"
 check "duplicate container names are reported with the field path" wait_for 30 log_has \
   'dup.yaml" err=".*spec.containers\[1\].name: Duplicate value: \\"c\\"'
 pod noimage Always "$forever" | sed '/image:/d' >"$M/noimage.yaml"
