@@ -137,7 +137,15 @@ restart_ms() {
     [ $(( $(ms) - t0 )) -gt 30000 ] && { echo "bench: p$1 not restarted in 30 s" >&2; exit 1; }
     sleep 0.02
   done
+  # The runtime may show the old instance's end after the new one runs (containerd applies an exit late on a
+  # busy machine): read it once it is there, or the figure is the new start's epoch time.
   fin=$(ts "$victim" finishedAt)
+  while [ -z "$fin" ] || [ "$fin" = 0 ]; do
+    # gone (removed by its agent's GC): this sample is left out
+    [ $(( $(ms) - t0 )) -gt 30000 ] && { echo "bench: p$1's old instance shows no end; sample left out" >&2; return 0; }
+    sleep 0.05
+    fin=$(ts "$victim" finishedAt)
+  done
   line=$(grep "\"Restarting container\" pod=\"default/p$1-bench-node\"" "$work/cubelet.log" 2>/dev/null | tail -1 |
     awk '{ print $2 }')
   [ "$2" = cubelet ] && [ -n "$line" ] && began=$(( ($(date -d "$(date +%F) $line" +%s%N) - fin) / 1000000 ))
