@@ -31,7 +31,11 @@ running() { cri ps | awk -F'\t' 'NR > 1 && $5 ~ /-bench-node$/' | grep -c . || t
 listed() { cri ps -a | awk -F'\t' 'NR > 1 && $5 ~ /-bench-node$/' | grep -c . || true; }
 ready_sandboxes() { cri pods | awk -F'\t' 'NR > 1 && $2 == "READY" && $4 ~ /-bench-node$/' | grep -c . || true; }
 all_listed() { cri ps -a | awk 'NR > 1' | grep -c . || true; }
-api_pods() { kubectl --kubeconfig "$master/admin.kubeconfig" get pods -A --no-headers 2>/dev/null | grep -c . || true; }
+api_pods() { # -1 when the API server does not answer: never taken for "none left"
+  local out
+  out=$(kubectl --kubeconfig "$master/admin.kubeconfig" get pods -A --no-headers 2>/dev/null) || { echo -1; return; }
+  grep -c . <<<"$out" || true
+}
 
 upstream=${UPSTREAM_KUBELET:-}
 if [ -z "$upstream" ] && [ "${UPSTREAM:-1}" != 0 ]; then

@@ -32,7 +32,8 @@ struct pleg {
         bool events_up;          /* under lock */
         int burst;               /* under lock: quick relists left after a runtime event */
         int64_t quick_until_ms;  /* under lock: relist every period_ms until then (after an event) */
-        bool transient;          /* under lock: the last relist saw a container created or unknown */
+        bool transient;          /* under lock: the last relist saw a container created or unknown, or
+                                  * not yet an exit an event told of */
         struct awaited *awaited; /* under lock: exits the runtime's listing has not shown yet */
         size_t n_awaited;
 };
