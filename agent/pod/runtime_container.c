@@ -32,6 +32,7 @@
 #include "runtimeclass.h"
 #include "security.h"
 #include "status.h"
+#include "status_cache.h"
 #include "util.h"
 #include "volume.h"
 
@@ -511,6 +512,8 @@ int remove_container(const struct sync_ctx *ctx, const char *id)
          * logs directory is followed. Its /var/log/containers link dangles now; the log rotator removes it. */
         if (r >= 0 && sresp && sresp->status)
                 log_remove_container_logs(ctx->pod_logs_dir, sresp->status->log_path);
+        if (r >= 0)
+                status_cache_forget(ctx->status_cache, id);
         return r;
 }
 

@@ -32,6 +32,7 @@
 #include "runtimeclass.h"
 #include "security.h"
 #include "status.h"
+#include "status_cache.h"
 #include "util.h"
 #include "volume.h"
 
@@ -324,5 +325,6 @@ int stop_sandbox(const struct sync_ctx *ctx, const char *id, bool remove, struct
                 res_error(res, "FailedKillPod", "remove sandbox %.13s: %s", id, cri_msg(&err, r));
                 return r;
         }
+        status_cache_forget(ctx->status_cache, id);
         return 0;
 }

@@ -154,6 +154,24 @@ void status_cache_put_sandbox_ip(struct status_cache *c, const char *id, const c
         pthread_mutex_unlock(&c->lock);
 }
 
+void status_cache_forget(struct status_cache *c, const char *id)
+{
+        if (!c || !id)
+                return;
+        pthread_mutex_lock(&c->lock);
+        for (size_t i = 0; i < c->n;)
+                if (streq(c->e[i].id, id)) {
+                        entry_free(&c->e[i]);
+                        c->e[i] = c->e[--c->n];
+                } else
+                        i++;
+        if (!c->n) { /* a node whose pods all went holds no table either */
+                free(c->e);
+                c->e = NULL;
+        }
+        pthread_mutex_unlock(&c->lock);
+}
+
 size_t status_cache_size(struct status_cache *c)
 {
         pthread_mutex_lock(&c->lock);

@@ -24,5 +24,8 @@ void status_cache_put_container(struct status_cache *c, const Runtime__V1__Conta
 /* The IP of a READY sandbox (caller frees; "" for none, as a host-network one), or NULL when unknown. */
 char *status_cache_sandbox_ip(struct status_cache *c, const char *id, int64_t now_ms);
 void status_cache_put_sandbox_ip(struct status_cache *c, const char *id, const char *ip, int64_t now_ms);
+/* Drops everything held under id: a container or a sandbox the runtime removed (its entries would otherwise
+ * wait CACHE_IDLE_MS, and a put, to go). */
+void status_cache_forget(struct status_cache *c, const char *id);
 /* Entries held (tests). */
 size_t status_cache_size(struct status_cache *c);

@@ -1,5 +1,5 @@
 /* The runtime status cache (agent/pod/status_cache.c): statuses kept per (container, state), sandbox IPs,
- * what is not kept, and what goes after a while unused. */
+ * what is not kept, what goes after a while unused, and what goes when the runtime removed it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -106,11 +106,43 @@ static void test_sandbox_ips(void **state)
         status_cache_free(c);
 }
 
+/* A container or sandbox the runtime removed goes at once, whatever its states; the others stay. */
+static void test_forget(void **state)
+{
+        (void) state;
+        struct status_cache *c = status_cache_new();
+        put_status(c, "a", RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING, 0, 0);
+        put_status(c, "a", RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED, 1, 1);
+        put_status(c, "b", RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING, 0, 1);
+        status_cache_put_sandbox_ip(c, "s", "10.1.0.9", 1);
+        assert_int_equal(status_cache_size(c), 4);
+        status_cache_forget(c, "a");
+        assert_int_equal(status_cache_size(c), 2);
+        assert_null(status_cache_container(c, "a", RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED, 2));
+        Runtime__V1__ContainerStatusResponse *r =
+                status_cache_container(c, "b", RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING, 2);
+        assert_non_null(r);
+        cri_free(r);
+        status_cache_forget(c, "nothing");
+        status_cache_forget(c, NULL);
+        status_cache_forget(NULL, "b");
+        assert_int_equal(status_cache_size(c), 2);
+        status_cache_forget(c, "s");
+        assert_null(status_cache_sandbox_ip(c, "s", 3));
+        status_cache_forget(c, "b");
+        assert_int_equal(status_cache_size(c), 0);
+        /* an emptied cache takes entries again */
+        status_cache_put_sandbox_ip(c, "s", "10.1.0.9", 4);
+        assert_int_equal(status_cache_size(c), 1);
+        status_cache_free(c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_containers),
                 cmocka_unit_test(test_sandbox_ips),
+                cmocka_unit_test(test_forget),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
