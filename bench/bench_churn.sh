@@ -2,14 +2,17 @@
 # Churn without leaks: N pods (half static, half through a real kube-apiserver when tests/e2e/kube-build.sh
 # has built one) created and deleted in a loop for DURATION seconds, then the leak checks of the fault tests.
 #   bench/bench_churn.sh [BUILD_DIR] [DURATION_S]     (root; BUILD_DIR defaults to ./build, DURATION_S to 600)
-# Prints per cycle: create -> all running, delete -> all gone, cubelet's RSS and open fds with the pods up
-# and with them gone. The first cycle warms up; the samples with the pods gone after it are compared with
-# the first of them (within +-5 %?). At the end: tests/faults/leaks.sh's checks (no sandbox, address, veth,
+# Prints per cycle: create -> all running, delete -> all gone, cubelet's RSS and open fds with the pods up,
+# right after they are gone, and CHURN_SETTLE_S (35) s later: cubelet hands its heap's free pages back every
+# 30 s, so the RSS right after a teardown still holds the burst's garbage and moves a few per cent from cycle to
+# cycle without a trend. The first cycle warms up; the settled samples after it are compared with the first
+# of them (within +-5 %?). At the end: tests/faults/leaks.sh's checks (no sandbox, address, veth,
 # pod cgroup, mount or pod directory left) and cubelet's exit status after SIGTERM (in the sanitizer build,
 # LeakSanitizer's verdict).
-# Env: CHURN_PODS (110); CHURN_CTD_DIR / CHURN_MASTER_DIR use that running containerd / control plane (the
-# test fixtures) instead of private ones; CHURN_NO_API=1 static pods only; CHURN_STRICT=1 a drift beyond
-# +-5 % fails the run. Exit status: non-zero when a leak check fails or cubelet does not exit cleanly.
+# Env: CHURN_PODS (110); CHURN_SETTLE_S (35); CHURN_HEAP=0 leaves out the heap column (it needs gdb);
+# CHURN_CTD_DIR / CHURN_MASTER_DIR use that running containerd / control plane (the test fixtures) instead of
+# private ones; CHURN_NO_API=1 static pods only; CHURN_STRICT=1 a drift beyond +-5 % fails the run.
+# Exit status: non-zero when a leak check fails or cubelet does not exit cleanly.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The test instance moves the ports when the sanitizer suite runs this beside the plain one (tests/instance.sh).
@@ -34,6 +37,15 @@ cri() { "$build/cri/cubelet-cri" -r "unix://$ctd/containerd.sock" "$@"; }
 k() { "$kubectl" --kubeconfig "$master/admin.kubeconfig" --request-timeout=10s "$@"; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
 fds() { ls "/proc/$pid/fd" | wc -l; }
+# heap_kb: the bytes malloc has handed out and not had back (glibc's malloc_stats, called in cubelet through
+# gdb, totals in cubelet's log), in kB; "-" without gdb. RSS that grows while this stays is fragmentation;
+# this growing is memory held.
+heap_kb() {
+  [ "${CHURN_HEAP:-1}" = 1 ] && command -v gdb >/dev/null || { echo -; return; }
+  gdb -p "$pid" -batch -ex 'call (void) malloc_stats()' >/dev/null 2>&1 || { echo -; return; }
+  awk '/^Total \(incl. mmap\):/ { t = 1 } t && /in use bytes/ { v = $NF; t = 0 } END { print v ? int(v / 1024) : "-" }' \
+    "$work/cubelet.log"
+}
 # poll SECONDS COMMAND...: until COMMAND succeeds (status 0) or SECONDS have passed (status 1).
 poll() {
   local end=$(( $(ms) + $1 * 1000 ))
@@ -127,7 +139,10 @@ none_left() {
   [ "$api" = 0 ] || [ -z "$(k -n "$ns" get pods -o name 2>/dev/null)" ]
 }
 
-printf '%-6s %10s %10s %12s %6s %12s %6s\n' cycle create_ms delete_ms rss_up_kB fds_up rss_gone_kB fds_gone
+settle=${CHURN_SETTLE_S:-35}
+row='%-6s %10s %10s %12s %6s %12s %6s %14s %6s %12s\n'
+# shellcheck disable=SC2059
+printf "$row" cycle create_ms delete_ms rss_up_kB fds_up rss_gone_kB fds_gone rss_settled_kB fds_st heap_used_kB
 t_end=$(( $(ms) + duration * 1000 ))
 cycle=0
 rss0="" fds0="" drift=0 worst_rss=0 worst_fds=0
@@ -148,8 +163,11 @@ while :; do
   [ "$api" = 0 ] || k -n "$ns" delete pods --all --wait=false >/dev/null
   wait_until 600 "all pods gone (cycle $cycle)" none_left
   t_delete=$(( $(ms) - t0 ))
-  rss=$(rss_kb) fd=$(fds)
-  printf '%-6s %10s %10s %12s %6s %12s %6s\n' "$cycle" "$t_create" "$t_delete" "$rss_up" "$fds_up" "$rss" "$fd"
+  rss_gone=$(rss_kb) fds_gone=$(fds)
+  sleep "$settle" # a measuring interval, not a wait for a condition: the heap's trim runs every 30 s
+  rss=$(rss_kb) fd=$(fds) heap=$(heap_kb)
+  # shellcheck disable=SC2059
+  printf "$row" "$cycle" "$t_create" "$t_delete" "$rss_up" "$fds_up" "$rss_gone" "$fds_gone" "$rss" "$fd" "$heap"
   if [ "$cycle" = 2 ]; then
     rss0=$rss fds0=$fd
   elif [ "$cycle" -gt 2 ]; then
@@ -162,7 +180,7 @@ done
 if [ -n "$rss0" ] && [ "$cycle" -gt 2 ]; then
   pm() { printf '%+d.%d %%' $(($1 / 10)) $(( ${1#-} % 10 )); }
   verdict() { [ ${1#-} -le 50 ] && echo "within +-5 %" || { drift=1; echo "OUTSIDE +-5 %"; }; }
-  echo "after warm-up (cycle 2: ${rss0} kB, ${fds0} fds): RSS drifted at most $(pm "$worst_rss") ($(verdict "$worst_rss")), open fds $(pm "$worst_fds") ($(verdict "$worst_fds"))"
+  echo "after warm-up (cycle 2 settled: ${rss0} kB, ${fds0} fds): settled RSS drifted at most $(pm "$worst_rss") ($(verdict "$worst_rss")), open fds $(pm "$worst_fds") ($(verdict "$worst_fds"))"
   grep -q '^CUBELET_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null &&
     echo "(sanitizer build: its RSS holds ASan's quarantine and grows by design; LeakSanitizer judges leaks)"
 else
