@@ -17,6 +17,9 @@ CUBELET_PID=""
 # prefix lets the containerd fixture's stop remove what a test could not (pods a stopped cubelet left
 # running are only killed then), without touching the other instance's.
 CGROUP_ROOT=${CGROUP_ROOT:-/cubelet-it$TI_SUFFIX-$$}
+# The sandboxes on the shared containerd when the test began (tests that use it take CTest's containerd lock,
+# so whatever appears later is this test's): those a stopped cubelet left running go when the test ends.
+PODS_BEFORE=$([ -S "$SOCK" ] && "$CUBELET_CRI" -r "unix://$SOCK" pods -q 2>/dev/null | sort)
 
 # Unmounts (lazily, deepest first) whatever is still mounted below the test's directory: the volumes of
 # pods a stopped or killed cubelet left, which would otherwise outlive the test (and keep it on the disk).
@@ -28,6 +31,17 @@ umount_work() {
   true
 }
 
+# Removes the sandboxes (and their containers) the test made that are still there: left running, they would
+# load the machine for the rest of the suite, and a containerd restart in a later test would re-create their
+# logs below the test's removed directory. Their cgroups are then empty and go with the test's root below.
+remove_own_pods() {
+  local id
+  [ -S "$SOCK" ] || return 0
+  for id in $(cri pods -q 2>/dev/null | sort | comm -13 <(printf '%s\n' "$PODS_BEFORE") -); do
+    cri rmp -f "$id" >/dev/null 2>&1 || true
+  done
+}
+
 # Removes the test's cgroup root from every hierarchy, deepest first; a cgroup with tasks stays. Also the
 # EXIT trap: a test that ends early (set -u, a failed command) never leaves its cubelet running on the
 # shared containerd, where it would take other tests' pods for orphans, nor mounts below its directory.
@@ -37,6 +51,7 @@ cleanup_cgroups() {
     kill -TERM "$CUBELET_PID" 2>/dev/null && wait "$CUBELET_PID" 2>/dev/null
     CUBELET_PID=""
   fi
+  remove_own_pods
   umount_work
   for d in /sys/fs/cgroup/*"$CGROUP_ROOT" /sys/fs/cgroup"$CGROUP_ROOT"; do
     [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
