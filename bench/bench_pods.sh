@@ -3,11 +3,11 @@
 # upstream kubelet 1.20.2 doing the same work on the same containerd, and beside the CRI floor (the same
 # pods made straight through CRI, all at once: containerd's own time).
 #   bench/bench_pods.sh [BUILD_DIR] [N]     (root; BUILD_DIR defaults to ./build, N to 30)
-# For each agent: RSS idle, CPU with no pods (IDLE_S, default 60 s), time from writing N manifests to all N
-# containers running, RSS with N pods (5 s after they all run, and again IDLE_S later, once cubelet's burst
-# threads have gone), CPU while they run (IDLE_S), exit -> restart latency (20 exits), time from removing the
-# manifests to every container and sandbox stopped (and, cubelet only, removed). cubelet also runs the
-# restarts with its event stream off (relist only). Then the ratios.
+# For each agent: RSS idle (5 s after start and again IDLE_S later), CPU with no pods (IDLE_S, default 60 s),
+# time from writing N manifests to all N containers running, RSS with N pods (5 s after they all run, and
+# again IDLE_S later, once cubelet's burst threads have gone), CPU while they run (IDLE_S), exit -> restart
+# latency (20 exits), time from removing the manifests to every container and sandbox stopped (and, cubelet
+# only, removed). cubelet also runs the restarts with its event stream off (relist only). Then the ratios.
 # The upstream kubelet comes from tests/e2e/kube-build.sh (built once and cached, minutes; UPSTREAM=0 skips
 # it, UPSTREAM_KUBELET=path uses another binary). REGISTERED=1: both agents are registered with a private
 # kube-apiserver (tests/e2e/master.sh, its own ports), so every static pod also gets its mirror pod and its
@@ -168,6 +168,8 @@ measure() {
   R[rss_idle_$name]=$(rss_kb "$pid") R[anon_idle_$name]=$(anon_kb "$pid")
   e0=$(cpu_ticks "$pid"); sleep "$idle_s"; e1=$(cpu_ticks "$pid")
   R[cpu0_$name]=$(( (e1 - e0) * 1000 / hz ))
+  # again after the idle period: what start-up left (a heap not yet trimmed, threads) shows in the difference
+  R[rss_idle_settled_$name]=$(rss_kb "$pid") R[anon_idle_settled_$name]=$(anon_kb "$pid")
   t0=$(ms)
   write_manifests
   while [ "$(running)" -lt "$n" ]; do
@@ -259,6 +261,8 @@ row() { # row LABEL KEY UNIT
 printf '  %-44s' ""; for c in "${cols[@]}"; do printf ' %14s' "$c"; done; echo
 row "RSS idle (KiB)" rss_idle ""
 row "  private (Pss_Anon, KiB)" anon_idle ""
+row "RSS idle, $((idle_s + 5)) s after start (KiB)" rss_idle_settled ""
+row "  private (KiB)" anon_idle_settled ""
 row "CPU with no pods, ms in ${idle_s} s" cpu0 ""
 row "$n manifests -> all running (ms)" start ""
 row "RSS with $n pods, 5 s after (KiB)" rss_pods ""
