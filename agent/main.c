@@ -892,10 +892,13 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
 
 /* ---- the eviction manager's hooks ---- */
 
+/* Every admitted pod still to run, synced or not: right after a restart the status manager knows only the
+ * pods its workers have synced, and a pass ranking those alone evicted an idle pod before the one using
+ * the resource (a hogged e2e_pid_pressure run). */
 static size_t eviction_active_pods(void *ud, struct pod ***ret)
 {
         struct agent *a = ud;
-        return status_manager_active_pods(a->status, ret);
+        return podconfig_active_pods(a->podconfig, ret);
 }
 
 static void eviction_wake_pod(void *ud, const char *uid)

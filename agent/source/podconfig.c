@@ -261,6 +261,20 @@ size_t podconfig_pods(struct podconfig *pc, struct pod ***ret)
         return pc->merged.n;
 }
 
+size_t podconfig_active_pods(struct podconfig *pc, struct pod ***ret)
+{
+        size_t n = 0, m = 0;
+        pthread_mutex_lock(&pc->lock);
+        struct pod **v = admitted_active(pc, &pc->merged, &n);
+        for (size_t i = 0; i < n; i++)
+                if (!v[i]->terminating)
+                        v[m++] = pod_ref(v[i]);
+        pthread_mutex_unlock(&pc->lock);
+        v[m] = NULL;
+        *ret = v;
+        return m;
+}
+
 bool podconfig_has(struct podconfig *pc, const char *uid)
 {
         pthread_mutex_lock(&pc->lock);

@@ -165,19 +165,3 @@ json_t *status_manager_pod_list(struct status_manager *sm)
         return json_pack("{s:s, s:s, s:{}, s:o}", "kind", "PodList", "apiVersion", "v1", "metadata", "items",
                          items);
 }
-
-size_t status_manager_active_pods(struct status_manager *sm, struct pod ***ret)
-{
-        size_t n = 0;
-        pthread_mutex_lock(&sm->lock);
-        struct pod **v = OOM_CHECK(calloc(sm->n + 1, sizeof *v));
-        for (size_t i = 0; i < sm->n; i++) {
-                struct entry *e = &sm->e[i];
-                if (e->pod && !e->pod->terminating &&
-                    !pod_phase_terminal(json_string_value(json_object_get(e->status, "phase"))))
-                        v[n++] = pod_ref(e->pod);
-        }
-        pthread_mutex_unlock(&sm->lock);
-        *ret = v;
-        return n;
-}

@@ -27,8 +27,5 @@ int64_t status_manager_start_time(struct status_manager *sm, const char *uid, in
 void status_manager_remove(struct status_manager *sm, const char *uid);
 /* A new reference to the pod the latest status was computed for, or NULL. */
 struct pod *status_manager_pod(struct status_manager *sm, const char *uid);
-/* The pods whose latest status is not terminal and that are not being deleted (upstream's active pods),
- * new references in *ret (caller unrefs each and frees the array). */
-size_t status_manager_active_pods(struct status_manager *sm, struct pod ***ret);
 /* A v1 PodList of every pod with its status (caller frees). */
 json_t *status_manager_pod_list(struct status_manager *sm);
