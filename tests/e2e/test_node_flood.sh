@@ -73,6 +73,15 @@ logs_ms() {
   t1=$(date +%s%N)
   echo $(((t1 - t0) / 1000000))
 }
+# get_ms: the same for `kubectl get` of the pod, a request the API server answers alone: beside logs_ms it
+# tells what the node adds from what the loaded machine (the flood's own clients included) costs every call.
+get_ms() {
+  local t0 t1
+  t0=$(date +%s%N)
+  kubectl --request-timeout=10s get pod talker -o name 2>&1 | grep -qx 'pod/talker' || { echo 99999; return; }
+  t1=$(date +%s%N)
+  echo $(((t1 - t0) / 1000000))
+}
 reviews() { grep '"requestURI":"/apis/authentication.k8s.io/v1/tokenreviews"' "$MASTER_DIR/audit.log" |
   grep -c "\"username\":\"system:node:$NODE\""; }
 before=$(reviews)
@@ -90,7 +99,8 @@ late_running() { running late && echo $((($(date +%s%N) - t_late) / 1000000)) >"
 check "a pod created during the flood is reported Running within 10 s (pod work has its own client)" \
   wait_for 10 late_running
 : >"$WORK/ms"
-for _ in 1 2 3 4 5 6 7 8; do logs_ms >>"$WORK/ms"; sleep 0.3; done
+: >"$WORK/get_ms"
+for _ in 1 2 3 4 5 6 7 8; do logs_ms >>"$WORK/ms"; get_ms >>"$WORK/get_ms"; sleep 0.3; done
 # exec: the API server dials the node anew for each stream.
 exec_ok() { kubectl --request-timeout=10s exec talker -- echo exec-ok 2>&1 | grep -qx exec-ok; }
 check "kubectl exec answers during the flood (a new connection to the node)" exec_ok
@@ -101,12 +111,18 @@ wait "$tokens"
 t_end=$(date +%s%N)
 wait "$idle"
 echo "# kubectl logs during the flood (ms): $(tr '\n' ' ' <"$WORK/ms"); late pod Running after $(cat "$WORK/late_ms" 2>/dev/null) ms"
+echo "# kubectl get of the pod, each after a logs (ms): $(tr '\n' ' ' <"$WORK/get_ms")"
 echo "# idle: $(cat "$WORK/idle.json"); random tokens: $(cat "$WORK/tokens.json")"
-# Within a second as a rule (the median: on a loaded 2-core machine a kubectl start alone may take longer),
-# and none queued behind the flood (before, each waited tens of seconds on the shared rate limit).
-median() { sort -n "$WORK/ms" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-check "kubectl logs answers within a second during the flood (median of 8)" test "$(median)" -lt 1000
-check "... every one answered, none after more than 3 s" test "$(sort -n "$WORK/ms" | tail -1)" -lt 3000
+# The node answers logs within a second of what an API-only request takes at the same moment (medians of 8:
+# on a loaded 2-core machine, or in the sanitizer build, a kubectl call alone may take a second or two, the
+# flood's clients taking their share of the cores), and none queued behind the flood (before, each waited
+# tens of seconds on the shared rate limit).
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+get=$(median "$WORK/get_ms")
+check "kubectl get answered every time during the flood" test "$(grep -c 99999 "$WORK/get_ms")" = 0
+check "kubectl logs answers during the flood within a second of a kubectl get (median of 8)" \
+  test $(($(median "$WORK/ms") - get)) -lt 1000
+check "... every one answered, none more than 3 s over that" test $(($(sort -n "$WORK/ms" | tail -1) - get)) -lt 3000
 flood_is() { jq -e "$2" "$WORK/$1" >/dev/null || { echo "# $(cat "$WORK/$1")"; return 1; }; }
 check "random tokens: refused (401), or 503 when no review could be made in time; never let in" \
   flood_is tokens.json '(.["401"] // 0) > 0 and (.["503"] // 0) > 0 and .["200"] == null and .["403"] == null'
