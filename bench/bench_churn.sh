@@ -41,10 +41,13 @@ fds() { ls "/proc/$pid/fd" | wc -l; }
 # gdb, totals in cubelet's log), in kB; "-" without gdb. RSS that grows while this stays is fragmentation;
 # this growing is memory held.
 heap_kb() {
+  local before
   [ "${CHURN_HEAP:-1}" = 1 ] && command -v gdb >/dev/null || { echo -; return; }
+  before=$(grep -c '^Total (incl. mmap):' "$work/cubelet.log" || true)
   gdb -p "$pid" -batch -ex 'call (void) malloc_stats()' >/dev/null 2>&1 || { echo -; return; }
-  awk '/^Total \(incl. mmap\):/ { t = 1 } t && /in use bytes/ { v = $NF; t = 0 } END { print v ? int(v / 1024) : "-" }' \
-    "$work/cubelet.log"
+  # the newest totals, and only when this call wrote them (never the previous cycle's again)
+  awk -v n="$before" '/^Total \(incl. mmap\):/ { t = 1; k++ } t && /in use bytes/ { v = $NF; t = 0 }
+    END { print ((k > n && v) ? int(v / 1024) : "-") }' "$work/cubelet.log"
 }
 # poll SECONDS COMMAND...: until COMMAND succeeds (status 0) or SECONDS have passed (status 1).
 poll() {

@@ -512,7 +512,7 @@ int remove_container(const struct sync_ctx *ctx, const char *id)
          * logs directory is followed. Its /var/log/containers link dangles now; the log rotator removes it. */
         if (r >= 0 && sresp && sresp->status)
                 log_remove_container_logs(ctx->pod_logs_dir, sresp->status->log_path);
-        if (r >= 0)
+        if (r >= 0 || err.code == 5) /* gone already (NotFound) */
                 status_cache_forget(ctx->status_cache, id);
         return r;
 }

@@ -36,9 +36,10 @@ void podconfig_set(struct podconfig *pc, enum pod_source src, struct pod **pods,
 
 /* The merged set: borrowed pointers valid until the next podconfig_set. */
 size_t podconfig_pods(struct podconfig *pc, struct pod ***ret);
-/* Upstream's GetActivePods: the pods admitted, not finished and not terminating, each referenced (caller
- * unrefs them and frees the array). Thread-safe: what the eviction manager ranks, from the moment a pod
- * arrives (a pod not synced yet since a restart is a candidate as upstream's are, not left out). */
+/* The pods admitted, not finished and not being deleted, each referenced (caller unrefs them and frees the
+ * array). Thread-safe: what the eviction manager ranks, from the moment a pod arrives (a pod not synced yet
+ * since a restart is a candidate, as in upstream's GetActivePods). Unlike upstream, a pod being deleted is
+ * left out even while its containers still run (as cubelet's earlier list did). */
 size_t podconfig_active_pods(struct podconfig *pc, struct pod ***ret);
 /* Whether some source wants the pod UID now (thread-safe; container GC's "the pod still exists"). */
 bool podconfig_has(struct podconfig *pc, const char *uid);

@@ -19,7 +19,11 @@ CUBELET_PID=""
 CGROUP_ROOT=${CGROUP_ROOT:-/cubelet-it$TI_SUFFIX-$$}
 # The sandboxes on the shared containerd when the test began (tests that use it take CTest's containerd lock,
 # so whatever appears later is this test's): those a stopped cubelet left running go when the test ends.
-PODS_BEFORE=$([ -S "$SOCK" ] && "$CUBELET_CRI" -r "unix://$SOCK" pods -q 2>/dev/null | sort)
+# Nothing is removed when that listing failed (an empty one would take every sandbox for the test's).
+PODS_BEFORE="" PODS_BEFORE_OK=0
+if [ -S "$SOCK" ] && PODS_BEFORE=$("$CUBELET_CRI" -r "unix://$SOCK" pods -q 2>/dev/null | sort); then
+  PODS_BEFORE_OK=1
+fi
 
 # Unmounts (lazily, deepest first) whatever is still mounted below the test's directory: the volumes of
 # pods a stopped or killed cubelet left, which would otherwise outlive the test (and keep it on the disk).
@@ -34,10 +38,12 @@ umount_work() {
 # Removes the sandboxes (and their containers) the test made that are still there: left running, they would
 # load the machine for the rest of the suite, and a containerd restart in a later test would re-create their
 # logs below the test's removed directory. Their cgroups are then empty and go with the test's root below.
+# At most a minute in all: the fixture's stop ends whatever is left.
 remove_own_pods() {
-  local id
-  [ -S "$SOCK" ] || return 0
+  local id end=$((SECONDS + 60))
+  [ "$PODS_BEFORE_OK" = 1 ] && [ -S "$SOCK" ] || return 0
   for id in $(cri pods -q 2>/dev/null | sort | comm -13 <(printf '%s\n' "$PODS_BEFORE") -); do
+    [ "$SECONDS" -lt "$end" ] || break
     cri rmp -f "$id" >/dev/null 2>&1 || true
   done
 }

@@ -621,7 +621,7 @@ static void test_sysctls(void **state)
         assert_null(sysctl_namespace("kernel.semx"));
 }
 
-/* ---- podconfig's order ---- */
+/* ---- podconfig's order, and its active pods ---- */
 
 struct recorder {
         char order[16][16];
@@ -711,6 +711,26 @@ static void test_podconfig_order(void **state)
         assert_int_equal(rec.n_order, 5);
         assert_string_equal(rec.order[4], "d");
         assert_int_equal(rec.counted[4], 2);
+
+        /* The eviction manager's candidates: the admitted pods still to run, each referenced (not c, refused,
+         * nor done, finished); one being deleted is left out. */
+        struct pod **act = NULL;
+        size_t n_act = podconfig_active_pods(pc, &act);
+        assert_int_equal(n_act, 3);
+        assert_null(act[n_act]);
+        char names[64] = "";
+        for (size_t i = 0; i < n_act; i++) {
+                strcat(names, act[i]->name);
+                pod_unref(act[i]);
+        }
+        free(act);
+        assert_string_equal(names, "blated"); /* b, late, d: the merged set's order */
+        d->terminating = true;
+        n_act = podconfig_active_pods(pc, &act);
+        assert_int_equal(n_act, 2);
+        for (size_t i = 0; i < n_act; i++)
+                pod_unref(act[i]);
+        free(act);
 
         podconfig_free(pc);
         pod_workers_free(w);
