@@ -56,9 +56,10 @@ YAML
 }
 running() { [ "$(k get pod "$1" -o jsonpath='{.status.phase}' 2>/dev/null)" = Running ]; }
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$PKI/ca.crt" "$@"; }
+code_is() { [ "$(code "${@:2}")" = "$1" ]; } # code_is STATUS CURL-ARGS...: asked anew at each try of wait_for
 CAROL=(--cert "$WORK/carol.crt" --key "$WORK/carol.key")
 check "an x509 user is in system:authenticated: nodes/spec allowed to that group only (then 404)" \
-  wait_for 10 test "$(code "${CAROL[@]}" "https://127.0.0.1:$NODE_PORT/spec/")" = 404
+  wait_for 10 code_is 404 "${CAROL[@]}" "https://127.0.0.1:$NODE_PORT/spec/"
 check "... and nothing else (nodes/metrics: 403)" \
   test "$(code "${CAROL[@]}" "https://127.0.0.1:$NODE_PORT/metrics")" = 403
 pod talker

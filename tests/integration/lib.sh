@@ -141,6 +141,8 @@ finish() {
   if [ "$failed" -gt 0 ]; then
     echo "---- cubelet log ($WORK/cubelet.log) ----"
     tail -n 80 "$WORK/cubelet.log"
+  elif [ -n "${CUBELET_IT_KEEP:-}" ]; then
+    echo "kept: $WORK (CUBELET_IT_KEEP)"
   else
     # Kept only when something failed. Never into a mount a pod may have left (--one-file-system).
     umount_work

@@ -198,6 +198,7 @@ check "cubelet exits cleanly before a restart" stop_cubelet
 start_cubelet "$M" --pod-max-pids 512
 sleep 3
 sandboxes() { cri pods | awk -F'\t' -v n="$1-$NODE" '$4 == n' | grep -c .; }
+sandboxes_are() { [ "$(sandboxes "$1")" = "$2" ]; } # sandboxes_are POD N: read anew at each try of wait_for
 check "after a restart: the same container" test "$(running_ids c default/gua-$NODE)" = "$gid"
 check "... in its only sandbox" test "$(sandboxes gua)" = 1
 check "... and no pod cgroup was missing" sh -c "! grep -q 'Pod cgroup was missing' '$WORK/cubelet.log'"
@@ -226,7 +227,8 @@ start_cubelet "$M"
 check "cgroupsPerQOS on: the pod runs again, inside its cgroup" wait_for 30 inside "$KP/burstable/pod$U" c default/up-$NODE
 check "... as a new container" test "$(running_ids c default/up-$NODE)" != "$old"
 check "... and the log says why" log_has "Pod cgroup was missing; the pod's sandbox will be re-created inside it"
-check "... the old sandbox goes" wait_for 20 test "$(sandboxes up)" = 1
+# the old sandbox goes at the pod's next sync (the new container's event, else the resync: at most 90 s)
+check "... the old sandbox goes" wait_for 100 sandboxes_are up 1
 rm -f "$M/up.yaml"
 check "... and the pod goes with its cgroup" wait_for 30 cg_gone "$KP/burstable/pod$U"
 check "cubelet exits cleanly" stop_cubelet

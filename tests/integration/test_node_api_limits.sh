@@ -38,6 +38,7 @@ start_cubelet "$M" --anonymous-auth true --authorization-mode AlwaysAllow --clie
 URL=https://127.0.0.1:$NODE_PORT
 LOGS=$URL/containerLogs/default/talker-$NODE/c
 code() { curl -sk -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
+code_is() { [ "$(code "${@:2}")" = "$1" ]; } # code_is STATUS CURL-ARGS...: asked anew at each try of wait_for
 body_is() { # body_is WANT CURL-ARGS...: the answer's body holds WANT
   local want=$1; shift
   curl -sk --max-time 10 "$@" >"$WORK/body" 2>&1
@@ -45,7 +46,7 @@ body_is() { # body_is WANT CURL-ARGS...: the answer's body holds WANT
 }
 alive() { kill -0 "$CUBELET_PID" 2>/dev/null && [ "$(code "$URL/healthz")" = 200 ]; }
 
-check "the node server answers anonymous requests (anonymous enabled)" wait_for 10 test "$(code "$URL/healthz")" = 200
+check "the node server answers anonymous requests (anonymous enabled)" wait_for 10 code_is 200 "$URL/healthz"
 check "a certificate from the trusted CA: 200" test "$(code --cert "$P/alice.crt" --key "$P/alice.key" "$URL/healthz")" = 200
 check "a certificate from a CA cubelet does not trust: 401, not anonymous" \
   test "$(code --cert "$P/mallory.crt" --key "$P/mallory.key" "$URL/healthz")" = 401
@@ -116,7 +117,7 @@ users: [{name: u, user: {token: some-token}}]
 contexts: [{name: dead, context: {cluster: c, user: u}}]
 YAML
 start_cubelet "$M" --kubeconfig "$WORK/dead.kubeconfig" --anonymous-auth true --authorization-mode AlwaysAllow
-check "no API server: a request without credentials is anonymous (200)" wait_for 10 test "$(code "$URL/healthz")" = 200
+check "no API server: a request without credentials is anonymous (200)" wait_for 10 code_is 200 "$URL/healthz"
 check "... a bearer token, whose TokenReview fails: 401, not anonymous" \
   test "$(code -H 'Authorization: Bearer some-token' "$URL/healthz")" = 401
 check "... and the failure is logged" wait_for 5 log_has 'TokenReview failed'

@@ -752,6 +752,10 @@ static void test_no_fd_leak(void **state)
                 assert_int_equal(probe_tcp("127.0.0.1", closed, 1000, out, sizeof(out)), PROBE_FAILURE);
                 assert_int_equal(probe_tcp("localhost", ok->port, 1000, out, sizeof(out)), PROBE_SUCCESS);
         }
+        /* The servers run in this process: the one that answered last may close its end a moment after the
+         * probe returned (seen under load: two more). A leak stays; a closing server is done well within 10 s. */
+        for (int i = 0; i < 1000 && count_fds() != before; i++)
+                poll(NULL, 0, 10);
         assert_int_equal(count_fds(), before);
         srv_stop(ok);
         srv_stop(silent);
