@@ -911,9 +911,19 @@ static bool eviction_pod_cleaned_up(void *ud, const char *uid)
 {
         struct agent *a = ud;
         json_t *st = status_manager_get(a->status, uid), *cs;
+        /* No status of cubelet's yet (a pod not synced since a restart): the pod's own, as upstream's
+         * podResourcesAreReclaimed; a pod neither knows is gone. Taking "none" for "cleaned up" let the next
+         * pass evict another pod while the evicted one's processes still ran. */
+        bool known = st != NULL;
+        if (!st) {
+                struct pod *p = podconfig_get(a->podconfig, uid);
+                known = p != NULL;
+                st = p ? json_incref(json_object_get(p->json, "status")) : NULL;
+                pod_unref(p);
+        }
         /* upstream's PodResourcesAreReclaimed: terminal, nothing running and its volumes gone (else the next
          * pass sees an evicted pod's emptyDir still on the disk and evicts another pod for it) */
-        bool done = !st || pod_phase_terminal(json_string_value(json_object_get(st, "phase")));
+        bool done = !known || pod_phase_terminal(json_string_value(json_object_get(st, "phase")));
         if (done && pod_uid_valid(uid) && vol_pod_volumes_exist(a->cfg.root_dir, uid))
                 done = false;
         size_t i;
