@@ -17,6 +17,7 @@
 #include "log.h"
 #include "logrotate.h"
 #include "pod.h"
+#include "status_cache.h"
 #include "util.h"
 
 /* A CREATED container this young is a start in flight (the worker's StartContainer comes next). */
@@ -259,6 +260,8 @@ static int remove_container(struct container_gc *gc, const Runtime__V1__Containe
                          gc->cfg.timeout_ms, err);
         if (r >= 0 && sresp && sresp->status)
                 log_remove_container_logs(gc->pod_logs_dir, sresp->status->log_path);
+        if (r >= 0 || err->code == 5) /* gone already (NotFound) */
+                status_cache_forget(gc->cfg.status_cache, c->id);
         return r;
 }
 
@@ -385,6 +388,7 @@ static int evict_sandboxes(struct pass *pass, bool ready, char ***ret_held, char
                                 errors, n_errors,
                                 strdup_printf("failed to remove sandbox %s: %s", ss[plan[i]].id, rerr.msg));
                 } else {
+                        status_cache_forget(gc->cfg.status_cache, ss[plan[i]].id);
                         removed[plan[i]] = true;
                         log_info("Removed sandbox", "podUID=\"%s\" podSandboxID=\"%.13s\"",
                                  ss[plan[i]].pod_uid, ss[plan[i]].id);

@@ -10,6 +10,7 @@
 
 struct cri_client;
 struct event_recorder;
+struct status_cache;
 
 /* ---- pure decisions ---- */
 
@@ -61,8 +62,9 @@ enum cgc_pod_state { CGC_POD_ACTIVE, CGC_POD_TERMINATED, CGC_POD_DELETED };
 
 struct container_gc_config {
         struct cri_client *cri;
-        struct event_recorder *events; /* ContainerGCFailed on the Node; NULL: none */
-        const char *pod_logs_dir;      /* /var/log/pods */
+        struct event_recorder *events;     /* ContainerGCFailed on the Node; NULL: none */
+        const char *pod_logs_dir;          /* /var/log/pods */
+        struct status_cache *status_cache; /* forgets what this removes; NULL: none */
         struct cgc_policy policy;
         int64_t period_ms;                                                /* upstream's 1 min */
         int64_t timeout_ms;                                               /* per runtime call */
