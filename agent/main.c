@@ -43,6 +43,7 @@
 #include "eviction.h"
 #include "status.h"
 #include "status_cache.h"
+#include "kuberuntime.h"
 #include "listing_cache.h"
 #include "manager.h"
 #include "network.h"
@@ -908,33 +909,46 @@ static void eviction_wake_pod(void *ud, const char *uid)
         pod_workers_kick(a->workers, uid);
 }
 
+/* A container of the status that may still run: in containerStatuses, initContainerStatuses or
+ * ephemeralContainerStatuses. */
+static bool status_shows_running(json_t *st)
+{
+        static const char *const lists[] = {"containerStatuses", "initContainerStatuses",
+                                            "ephemeralContainerStatuses"};
+        json_t *cs;
+        size_t i;
+        for (size_t l = 0; l < sizeof lists / sizeof *lists; l++) {
+                json_array_foreach(json_object_get(st, lists[l]), i, cs)
+                {
+                        if (json_object_get(json_object_get(cs, "state"), "running"))
+                                return true;
+                }
+        }
+        return false;
+}
+
+/* Upstream's PodResourcesAreReclaimed, asked after each eviction: nothing of the pod runs, in its last
+ * status and in the runtime, and its volumes are gone (else the next pass sees an evicted pod's emptyDir
+ * still on the disk, or its processes still counted, and evicts another pod for it). The runtime answers
+ * for a pod with no status yet (not synced since a restart) and for an init container. Not the pod cgroup:
+ * cubelet keeps a finished pod's until the pod goes. */
 static bool eviction_pod_cleaned_up(void *ud, const char *uid)
 {
         struct agent *a = ud;
-        json_t *st = status_manager_get(a->status, uid), *cs;
-        /* No status of cubelet's yet (a pod not synced since a restart): the pod's own, as upstream's
-         * podResourcesAreReclaimed; a pod neither knows is gone. Taking "none" for "cleaned up" let the next
-         * pass evict another pod while the evicted one's processes still ran. */
-        bool known = st != NULL;
-        if (!st) {
-                struct pod *p = podconfig_get(a->podconfig, uid);
-                known = p != NULL;
-                st = p ? json_incref(json_object_get(p->json, "status")) : NULL;
-                pod_unref(p);
-        }
-        /* upstream's PodResourcesAreReclaimed: terminal, nothing running and its volumes gone (else the next
-         * pass sees an evicted pod's emptyDir still on the disk and evicts another pod for it) */
-        bool done = !known || pod_phase_terminal(json_string_value(json_object_get(st, "phase")));
-        if (done && pod_uid_valid(uid) && vol_pod_volumes_exist(a->cfg.root_dir, uid))
-                done = false;
-        size_t i;
-        json_array_foreach(json_object_get(st, "containerStatuses"), i, cs)
-        {
-                if (json_object_get(json_object_get(cs, "state"), "running"))
-                        done = false;
-        }
+        if (pod_uid_valid(uid) && vol_pod_volumes_exist(a->cfg.root_dir, uid))
+                return false;
+        json_t *st = status_manager_get(a->status, uid);
+        bool running = status_shows_running(st);
         json_decref(st);
-        return done;
+        if (running)
+                return false;
+        struct pod_runtime rt = {0};
+        struct cri_error err = {0};
+        if (list_pod(&a->sync, uid, &rt, &err) < 0) /* asked again at the next poll */
+                return false;
+        running = pod_runtime_may_run(&rt);
+        pod_runtime_done(&rt);
+        return !running;
 }
 
 static void eviction_conditions_changed(void *ud)

@@ -380,15 +380,17 @@ static int evict_sandboxes(struct pass *pass, bool ready, char ***ret_held, char
                 _cleanup_cri_ Runtime__V1__RemovePodSandboxResponse *resp = NULL;
                 struct cri_error rerr = {0};
                 rreq.pod_sandbox_id = (char *) ss[plan[i]].id;
-                if (CRI_CALL(gc->cfg.cri, RuntimeService, RemovePodSandbox, remove_pod_sandbox, &rreq, &resp,
-                             gc->cfg.timeout_ms, &rerr) < 0) {
+                int rr = CRI_CALL(gc->cfg.cri, RuntimeService, RemovePodSandbox, remove_pod_sandbox, &rreq,
+                                  &resp, gc->cfg.timeout_ms, &rerr);
+                if (rr >= 0 || rerr.code == 5) /* gone already (NotFound) */
+                        status_cache_forget(gc->cfg.status_cache, ss[plan[i]].id);
+                if (rr < 0) {
                         log_error("Failed to remove sandbox", "podSandboxID=\"%s\" err=\"%s\"",
                                   ss[plan[i]].id, log_q(rerr.msg));
                         add_error(
                                 errors, n_errors,
                                 strdup_printf("failed to remove sandbox %s: %s", ss[plan[i]].id, rerr.msg));
                 } else {
-                        status_cache_forget(gc->cfg.status_cache, ss[plan[i]].id);
                         removed[plan[i]] = true;
                         log_info("Removed sandbox", "podUID=\"%s\" podSandboxID=\"%.13s\"",
                                  ss[plan[i]].pod_uid, ss[plan[i]].id);

@@ -78,6 +78,10 @@ struct pod_runtime {
 
 int list_pod(const struct sync_ctx *ctx, const char *uid, struct pod_runtime *rt, struct cri_error *err);
 void pod_runtime_done(struct pod_runtime *rt);
+/* A container RUNNING, or UNKNOWN (it may run); something of the pod may still run: such a container, or a
+ * sandbox READY. */
+bool container_may_run(const Runtime__V1__Container *c);
+bool pod_runtime_may_run(const struct pod_runtime *rt);
 Runtime__V1__PodSandbox *newest_sandbox(const struct pod_runtime *rt);
 /* The newest instance of the container name, in any sandbox / in sandbox_id. NULL: none. */
 Runtime__V1__Container *latest_container(const struct pod_runtime *rt, const char *name);

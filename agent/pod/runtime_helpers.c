@@ -139,6 +139,23 @@ int list_pod(const struct sync_ctx *ctx, const char *uid, struct pod_runtime *rt
         return 0;
 }
 
+bool container_may_run(const Runtime__V1__Container *c)
+{
+        return c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING ||
+               c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN;
+}
+
+bool pod_runtime_may_run(const struct pod_runtime *rt)
+{
+        for (size_t i = 0; i < rt->containers->n_containers; i++)
+                if (container_may_run(rt->containers->containers[i]))
+                        return true;
+        for (size_t i = 0; i < rt->sandboxes->n_items; i++)
+                if (rt->sandboxes->items[i]->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY)
+                        return true;
+        return false;
+}
+
 Runtime__V1__PodSandbox *newest_sandbox(const struct pod_runtime *rt)
 {
         Runtime__V1__PodSandbox *best = NULL;

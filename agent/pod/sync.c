@@ -77,12 +77,6 @@ static bool pod_runnable(const struct sync_ctx *ctx, const struct pod *pod, stru
 
 /* Running, or in unknown state (containerd died in the middle of its start): either may run, so either is
  * stopped when the pod's containers are (upstream kills unknown ones too). */
-static bool may_run(const Runtime__V1__Container *c)
-{
-        return c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING ||
-               c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN;
-}
-
 /* Stops every running container of the pod but those in skip (already being stopped), then every ready
  * sandbox: before a new sandbox, and when a finished pod still has something up. */
 static void stop_what_runs_grace(const struct sync_ctx *ctx, const struct pod *pod,
@@ -98,7 +92,7 @@ static void stop_what_runs_grace(const struct sync_ctx *ctx, const struct pod *p
                 bool skipped = false;
                 for (size_t j = 0; j < n_skip; j++)
                         skipped |= skip[j] == c;
-                if (may_run(c) && !skipped)
+                if (container_may_run(c) && !skipped)
                         running[n++] = c;
         }
         if (n)
@@ -270,7 +264,7 @@ static void compute_pod_actions(const struct sync_ctx *ctx, const struct pod *po
         for (size_t i = 0; i < rt->containers->n_containers; i++) {
                 Runtime__V1__Container *c = rt->containers->containers[i];
                 bool known = false;
-                if (!may_run(c))
+                if (!container_may_run(c))
                         continue;
                 for (size_t j = 0; j < n && !known; j++)
                         known = pa->last[j] == c;
@@ -661,7 +655,7 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
         size_t nr = 0;
         for (size_t i = 0; i < rt.containers->n_containers; i++) {
                 Runtime__V1__Container *c = rt.containers->containers[i];
-                if (!may_run(c))
+                if (!container_may_run(c))
                         continue;
                 running[nr++] = c;
                 if (grace_s < 0) {

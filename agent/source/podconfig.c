@@ -275,16 +275,6 @@ size_t podconfig_active_pods(struct podconfig *pc, struct pod ***ret)
         return m;
 }
 
-struct pod *podconfig_get(struct podconfig *pc, const char *uid)
-{
-        pthread_mutex_lock(&pc->lock);
-        struct pod *p = set_find_uid(&pc->merged, uid);
-        if (p)
-                pod_ref(p);
-        pthread_mutex_unlock(&pc->lock);
-        return p;
-}
-
 bool podconfig_has(struct podconfig *pc, const char *uid)
 {
         pthread_mutex_lock(&pc->lock);

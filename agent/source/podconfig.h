@@ -43,5 +43,3 @@ size_t podconfig_pods(struct podconfig *pc, struct pod ***ret);
 size_t podconfig_active_pods(struct podconfig *pc, struct pod ***ret);
 /* Whether some source wants the pod UID now (thread-safe; container GC's "the pod still exists"). */
 bool podconfig_has(struct podconfig *pc, const char *uid);
-/* The pod UID as its source gave it, referenced (caller unrefs), or NULL (thread-safe). */
-struct pod *podconfig_get(struct podconfig *pc, const char *uid);
