@@ -175,7 +175,8 @@ static char *detect_node_ip(void)
         char ifname[64] = "";
         if (read_file_limit("/proc/net/route", 1 << 20, &routes, NULL) < 0)
                 return NULL;
-        for (char *line = strtok(routes, "\n"); line; line = strtok(NULL, "\n")) {
+        for (char *save = NULL, *line = strtok_r(routes, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save)) {
                 char iface[64];
                 unsigned long dest;
                 if (sscanf(line, "%63s %lx", iface, &dest) == 2 && dest == 0) {

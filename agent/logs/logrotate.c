@@ -402,7 +402,27 @@ static int rotate_one(struct log_rotator *r, const char *id, const char *path)
         return 1;
 }
 
-/* /var/log/containers symlinks whose target is gone. */
+/* Whether a dangling /var/log/containers link may go (upstream's evictPodLogsDirectories): its container
+ * exited, or the runtime no longer knows it. A container created and not started yet has no log file, and
+ * one being rotated has none for a moment (renamed, not yet reopened): their links stay. The container ID
+ * ends the link's name: <pod>_<namespace>_<container>-<id>.log. */
+static bool link_may_go(struct log_rotator *r, const char *name)
+{
+        const char *dash = strrchr(name, '-');
+        if (!r->cfg.cri || !dash || strlen(dash + 1) <= strlen(".log"))
+                return true;
+        _cleanup_free_ char *id = OOM_CHECK(strndup(dash + 1, strlen(dash + 1) - strlen(".log")));
+        Runtime__V1__ContainerStatusRequest sreq = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__ContainerStatusResponse *sresp = NULL;
+        struct cri_error err = {0};
+        sreq.container_id = id;
+        if (CRI_CALL(r->cfg.cri, RuntimeService, ContainerStatus, container_status, &sreq, &sresp,
+                     r->cfg.timeout_ms, &err) < 0)
+                return err.code == 5; /* NotFound; any other error: asked again at the next pass */
+        return !sresp->status || sresp->status->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
+}
+
+/* /var/log/containers symlinks whose target is gone, of containers that no longer run. */
 static void prune_links(struct log_rotator *r)
 {
         if (!r->containers_dir)
@@ -416,7 +436,8 @@ static void prune_links(struct log_rotator *r)
                 if (!str_has_suffix(de->d_name, ".log"))
                         continue;
                 _cleanup_free_ char *p = strdup_printf("%s/%s", r->containers_dir, de->d_name);
-                if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode) && stat(p, &st) < 0 && errno == ENOENT)
+                if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode) && stat(p, &st) < 0 && errno == ENOENT &&
+                    link_may_go(r, de->d_name))
                         (void) unlink(p);
         }
         closedir(dh);

@@ -184,7 +184,7 @@ static char *os_image(void)
         _cleanup_free_ char *s = NULL;
         if (read_file_limit("/etc/os-release", 1 << 16, &s, NULL) < 0)
                 return xstrdup("Linux");
-        for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n"))
+        for (char *save = NULL, *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
                 if (str_has_prefix(line, "PRETTY_NAME=")) {
                         char *v = line + strlen("PRETTY_NAME=");
                         size_t n = strlen(v);
@@ -216,7 +216,7 @@ static void meminfo(int64_t *total, int64_t *avail)
         if (read_file_limit("/proc/meminfo", 1 << 16, &s, NULL) < 0)
                 return;
         long long kb;
-        for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
+        for (char *save = NULL, *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 if (sscanf(line, "MemTotal: %lld kB", &kb) == 1)
                         *total = kb * 1024;
                 else if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1)

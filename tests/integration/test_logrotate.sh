@@ -179,6 +179,17 @@ check "a containers/<pod>_<ns>_<container>-<id>.log link points at the log" sh -
   "l=\$(ls '$WORK'/containers/chatty-${NODE}_default_c-*.log | head -1); [ -L \"\$l\" ] && [ \"\$(readlink -f \"\$l\")\" = \"\$(readlink -f '$CHATTY/0.log')\" ]"
 check "no link points at a rotated or compressed file" sh -c \
   "! ls -l '$WORK'/containers/ | grep -q '\.log\.[0-9]'"
+# A dangling link goes only once its container has exited or is unknown to the runtime (upstream): a
+# container created and not yet started has no log file yet, one being rotated has none for a moment.
+CID=$(basename "$(link)" .log); CID=${CID##*-}
+ln -sfn "$WORK/no-such.log" "$WORK/containers/early-${NODE}_default_c-$CID.log"
+ln -sfn "$WORK/no-such.log" "$WORK/containers/ghost1-${NODE}_default_c-$(printf '%064d' 1).log"
+check "a dangling link of a container the runtime does not know is pruned" \
+  wait_for 10 test ! -L "$WORK/containers/ghost1-${NODE}_default_c-$(printf '%064d' 1).log"
+ln -sfn "$WORK/no-such.log" "$WORK/containers/ghost2-${NODE}_default_c-$(printf '%064d' 2).log"
+check "... (a later pass too)" wait_for 10 test ! -L "$WORK/containers/ghost2-${NODE}_default_c-$(printf '%064d' 2).log"
+check "... one of a running container stays" test -L "$WORK/containers/early-${NODE}_default_c-$CID.log"
+rm -f "$WORK/containers/early-${NODE}_default_c-$CID.log"
 rm -f "$M"/*
 both_gone() { is_gone c "default/chatty-$NODE" && is_gone c "default/quitter-$NODE" && is_gone c "default/rotated-$NODE"; }
 check "pods removed" wait_for 30 both_gone
