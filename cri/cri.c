@@ -65,6 +65,10 @@ static void cri__grpc_init(void)
         grpc_init();
 }
 
+_Static_assert((int) CRI_CODE_DEADLINE_EXCEEDED == (int) GRPC_STATUS_DEADLINE_EXCEEDED,
+               "cri.h's code numbers");
+_Static_assert((int) CRI_CODE_NOT_FOUND == (int) GRPC_STATUS_NOT_FOUND, "cri.h's code numbers");
+
 /* Indexed by grpc_status_code; the spelling of Go's codes.Code.String(), which runtimes and kubelet
  * print, so our messages read like theirs. */
 static const char *const code_names[] = {

@@ -1,6 +1,7 @@
 /* CRI v1 client: unary calls to RuntimeService / ImageService over gRPC C core on a unix socket. */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -18,6 +19,21 @@ struct cri_error {
         int code;       /* grpc_status_code; 0 when the failure was local (encode/decode) */
         char msg[1024]; /* "RunPodSandbox: rpc error: code = Unknown desc = <runtime message>" */
 };
+
+/* The gRPC status codes callers act on (grpc_status_code's numbers; cri.c checks them against grpc's). */
+enum { CRI_CODE_DEADLINE_EXCEEDED = 4, CRI_CODE_NOT_FOUND = 5 };
+
+/* The runtime does not know the object (NotFound): a removal found it gone already. */
+static inline bool cri_not_found(const struct cri_error *e)
+{
+        return e->code == CRI_CODE_NOT_FOUND;
+}
+
+/* The call ran out of time, locally (r == -ETIMEDOUT) or as the runtime said (DeadlineExceeded). */
+static inline bool cri_timed_out(const struct cri_error *e, int r)
+{
+        return r == -ETIMEDOUT || (r < 0 && e->code == CRI_CODE_DEADLINE_EXCEEDED);
+}
 
 /* What the runtime said of a failed call, else the local error's words (r: the call's -errno). */
 static inline const char *cri_error_msg(const struct cri_error *e, int r)

@@ -260,7 +260,7 @@ static int remove_container(struct container_gc *gc, const Runtime__V1__Containe
                          gc->cfg.timeout_ms, err);
         if (r >= 0 && sresp && sresp->status)
                 log_remove_container_logs(gc->pod_logs_dir, sresp->status->log_path);
-        if (r >= 0 || err->code == 5) /* gone already (NotFound) */
+        if (r >= 0 || cri_not_found(err)) /* gone already */
                 status_cache_forget(gc->cfg.status_cache, c->id);
         return r;
 }
@@ -382,7 +382,7 @@ static int evict_sandboxes(struct pass *pass, bool ready, char ***ret_held, char
                 rreq.pod_sandbox_id = (char *) ss[plan[i]].id;
                 int rr = CRI_CALL(gc->cfg.cri, RuntimeService, RemovePodSandbox, remove_pod_sandbox, &rreq,
                                   &resp, gc->cfg.timeout_ms, &rerr);
-                if (rr >= 0 || rerr.code == 5) /* gone already (NotFound) */
+                if (rr >= 0 || cri_not_found(&rerr)) /* gone already */
                         status_cache_forget(gc->cfg.status_cache, ss[plan[i]].id);
                 if (rr < 0) {
                         log_error("Failed to remove sandbox", "podSandboxID=\"%s\" err=\"%s\"",

@@ -418,7 +418,7 @@ static bool link_may_go(struct log_rotator *r, const char *name)
         sreq.container_id = id;
         if (CRI_CALL(r->cfg.cri, RuntimeService, ContainerStatus, container_status, &sreq, &sresp,
                      r->cfg.timeout_ms, &err) < 0)
-                return err.code == 5; /* NotFound; any other error: asked again at the next pass */
+                return cri_not_found(&err); /* any other error: asked again at the next pass */
         return !sresp->status || sresp->status->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
 }
 

@@ -512,7 +512,7 @@ int remove_container(const struct sync_ctx *ctx, const char *id)
          * logs directory is followed. Its /var/log/containers link dangles now; the log rotator removes it. */
         if (r >= 0 && sresp && sresp->status)
                 log_remove_container_logs(ctx->pod_logs_dir, sresp->status->log_path);
-        if (r >= 0 || err.code == 5) /* gone already (NotFound) */
+        if (r >= 0 || cri_not_found(&err)) /* gone already */
                 status_cache_forget(ctx->status_cache, id);
         return r;
 }
@@ -554,7 +554,7 @@ static void *stop_job_run(void *arg)
                 probe_spec_free(h);
         }
         j->r = stop_container(j->ctx, j->id, grace, &j->err);
-        if (j->r == -ETIMEDOUT || j->err.code == 4) {
+        if (cri_timed_out(&j->err, j->r)) {
                 const char *ns = KV_GET(j->c->labels, j->c->n_labels, LABEL_POD_NAMESPACE);
                 const char *pn = KV_GET(j->c->labels, j->c->n_labels, LABEL_POD_NAME);
                 const char *uid = KV_GET(j->c->labels, j->c->n_labels, LABEL_POD_UID);
@@ -599,7 +599,7 @@ int stop_containers(const struct sync_ctx *ctx, Runtime__V1__Container **list, s
         for (size_t i = 0; i < n; i++) {
                 if (jobs[i].thread)
                         pthread_join(jobs[i].thread, NULL);
-                if (jobs[i].r < 0 && jobs[i].err.code != 5 /* NotFound: already gone */) {
+                if (jobs[i].r < 0 && !cri_not_found(&jobs[i].err) /* already gone */) {
                         res_error(res, "FailedKillPod", "stop container \"%s\": %s", jobs[i].name,
                                   cri_msg(&jobs[i].err, jobs[i].r));
                         ret = jobs[i].r;

@@ -310,7 +310,7 @@ int stop_sandbox(const struct sync_ctx *ctx, const char *id, bool remove, struct
         sreq.pod_sandbox_id = (char *) id;
         r = CRI_CALL(ctx->cri, RuntimeService, StopPodSandbox, stop_pod_sandbox, &sreq, &sresp,
                      ctx->timeout_ms, &err);
-        if (r < 0 && err.code != 5) {
+        if (r < 0 && !cri_not_found(&err)) {
                 res_error(res, "FailedKillPod", "stop sandbox %.13s: %s", id, cri_msg(&err, r));
                 return r;
         }
@@ -321,7 +321,7 @@ int stop_sandbox(const struct sync_ctx *ctx, const char *id, bool remove, struct
         rreq.pod_sandbox_id = (char *) id;
         r = CRI_CALL(ctx->cri, RuntimeService, RemovePodSandbox, remove_pod_sandbox, &rreq, &rresp,
                      ctx->timeout_ms, &err);
-        if (r < 0 && err.code != 5) {
+        if (r < 0 && !cri_not_found(&err)) {
                 res_error(res, "FailedKillPod", "remove sandbox %.13s: %s", id, cri_msg(&err, r));
                 return r;
         }

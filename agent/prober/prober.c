@@ -79,7 +79,7 @@ enum probe_result probe_exec(struct cri_client *cri, const char *container_id, c
         req.timeout = timeout_s;
         int r = CRI_CALL(cri, RuntimeService, ExecSync, exec_sync, &req, &resp, timeout_s * 1000 + 5000,
                          &err);
-        if (r == -ETIMEDOUT || (r < 0 && err.code == 4)) {
+        if (cri_timed_out(&err, r)) {
                 snprintf(out, len, "command timed out after %llds", (long long) timeout_s);
                 return PROBE_FAILURE;
         }

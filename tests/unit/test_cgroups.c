@@ -909,7 +909,8 @@ static void test_real_qos_tree(void **state)
         if (!v2) { /* a task can join the new cpuset cgroup: it has cpus and mems */
                 _cleanup_free_ char *top = NULL;
                 assert_int_equal(read_file_limit("/sys/fs/cgroup/cpuset/cpuset.cpus", 4096, &top, NULL), 0);
-                assert_string_equal(real(cg, bn, "cpuset", "cpuset.cpus", NULL), strtok(top, "\n"));
+                assert_string_equal(real(cg, bn, "cpuset", "cpuset.cpus", NULL),
+                                    strsep(&(char *){top}, "\n"));
         }
         _cleanup_free_ char *parent = qos_pod_cgroup_parent(q, &b);
         assert_string_equal(parent, P("%s/%s", real_root, bn));
@@ -1002,7 +1003,7 @@ static void test_real_v2_unified(void **state)
         assert_int_equal(cg_open(&o, &cg, &err), 0);
         _cleanup_free_ char *avail = NULL;
         assert_int_equal(read_file_limit(P("%s/cgroup.controllers", v2_base), 4096, &avail, NULL), 0);
-        print_message("# real v2 at %s, controllers \"%s\"\n", v2_base, strtok(avail, "\n") ?: "");
+        print_message("# real v2 at %s, controllers \"%s\"\n", v2_base, strsep(&(char *){avail}, "\n"));
 
         assert_int_equal(cg_create(cg, "kubepods/pod1", NULL, &err), 1);
         assert_true(cg_exists(cg, "kubepods/pod1"));

@@ -78,6 +78,21 @@ static bool wait_readable(struct srv *s, int fd)
         return r > 0 && !(p[1].revents & POLLIN) && p[0].revents;
 }
 
+/* fd's local TCP/UDP port when it is an AF_INET/AF_INET6 socket (of family, unless family is 0), else -1. */
+static int sock_local_port(int fd, int family)
+{
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+
+        if (getsockname(fd, (struct sockaddr *) &ss, &sl) < 0 || (family && ss.ss_family != family))
+                return -1;
+        if (ss.ss_family == AF_INET)
+                return ntohs(((struct sockaddr_in *) &ss)->sin_port);
+        if (ss.ss_family == AF_INET6)
+                return ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
+        return -1;
+}
+
 /* Finds the probe's own socket of this connection (local port = peer's port) and reads its CLOEXEC. */
 static int client_socket_cloexec(int family, int client_port)
 {
@@ -88,17 +103,9 @@ static int client_socket_cloexec(int family, int client_port)
         if (!d)
                 return -1;
         while ((e = readdir(d))) {
-                struct sockaddr_storage ss;
-                socklen_t sl = sizeof(ss);
-                int fd = atoi(e->d_name), port;
+                int fd = atoi(e->d_name);
 
-                if (e->d_name[0] == '.' || fd == dirfd(d))
-                        continue;
-                if (getsockname(fd, (struct sockaddr *) &ss, &sl) < 0 || ss.ss_family != family)
-                        continue;
-                port = family == AF_INET ? ntohs(((struct sockaddr_in *) &ss)->sin_port)
-                                         : ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
-                if (port != client_port)
+                if (e->d_name[0] == '.' || fd == dirfd(d) || sock_local_port(fd, family) != client_port)
                         continue;
                 found = (fcntl(fd, F_GETFD) & FD_CLOEXEC) ? 1 : 0;
                 break;
@@ -717,8 +724,6 @@ static int count_probe_fds(const int *srv_ports, size_t n_ports)
         assert_non_null(d);
         while ((de = readdir(d))) {
                 char link[64], target[256];
-                struct sockaddr_storage ss;
-                socklen_t sl = sizeof(ss);
                 int fd, port = -1;
                 ssize_t len;
 
@@ -732,13 +737,8 @@ static int count_probe_fds(const int *srv_ports, size_t n_ports)
                 target[len] = '\0';
                 if (strncmp(target, "/proc/", 6) == 0 && len > 3 && strcmp(target + len - 3, "/fd") == 0)
                         continue; /* a listing of /proc/self/fd: this one, or a server's */
-                if (strncmp(target, "socket:", 7) == 0 &&
-                    getsockname(fd, (struct sockaddr *) &ss, &sl) == 0) {
-                        if (ss.ss_family == AF_INET)
-                                port = ntohs(((struct sockaddr_in *) &ss)->sin_port);
-                        else if (ss.ss_family == AF_INET6)
-                                port = ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
-                }
+                if (strncmp(target, "socket:", 7) == 0)
+                        port = sock_local_port(fd, 0);
                 bool server = false;
                 for (size_t i = 0; i < n_ports; i++)
                         server |= port == srv_ports[i];
