@@ -62,12 +62,16 @@ test)
     echo "== $b: $(grep -E 'tests passed|tests failed' "$top/$b/ctest.out" | tail -n 1)" >&2
     sed -n '/The following tests FAILED/,$p' "$top/$b/ctest.out" >&2
   done
-  # The end of each failed test's own output, last, where a CI log's tail shows it.
+  # Each failed test's failed checks and the end of its own output, last, where a CI log's tail shows them.
   for b in build build-asan; do
     awk -v b="$b" '
-      function flush(i) { for (i = (n > 40 ? n - 40 : 0); i < n; i++) print "  [" b "] " buf[i % 40]; n = 0 }
+      function flush(i) {
+        for (i = 0; i < nk; i++) print "  [" b "] " bad[i]
+        for (i = (n > 40 ? n - 40 : 0); i < n; i++) print "  [" b "] " buf[i % 40]
+        n = 0; nk = 0 }
       /^ *[0-9]+\/[0-9]+ Test +#[0-9]+: / || /^The following tests FAILED/ || /tests passed, / {
         flush(); show = /\*\*\*/ && !/\*\*\*Skipped/; if (show) { print "== " b ": the end of " $0; next } }
+      show && /^not ok / && nk < 20 { bad[nk++] = $0 }
       show { buf[n++ % 40] = $0 }
       END { flush() }' "$top/$b/ctest.out" >&2
   done

@@ -262,9 +262,11 @@ static int relist(struct pleg *p, char *err, size_t errlen)
 int64_t pleg_period(const struct pleg_config *cfg, bool events_up, bool relist_ok, bool transient,
                     int64_t now_ms, int64_t quick_until_ms)
 {
-        if (events_up && relist_ok && !transient && now_ms >= quick_until_ms)
-                return cfg->evented_period_ms;
-        return cfg->period_ms;
+        if (!events_up || !relist_ok)
+                return cfg->period_ms;
+        if (transient || now_ms < quick_until_ms)
+                return MIN(cfg->period_ms, (int64_t) PLEG_QUICK_PERIOD_MAX_MS);
+        return cfg->evented_period_ms;
 }
 
 /* Under lock: the relist period now. */

@@ -19,19 +19,24 @@ struct pleg;
 /* Upstream's evented PLEG: the relist period while events flow, and its threshold (twice the period,
  * never below PLEG_RELIST_THRESHOLD_MS when the period is configured shorter). */
 #define PLEG_EVENTED_PERIOD_MS (300 * 1000)
-/* After any event the relist runs every period_ms for this long: containerd's CRI plugin applies an event
+/* After any event the relist runs at the short period for this long: containerd's CRI plugin applies an event
  * to its own store a moment after publishing it, later still on a loaded machine. */
 #define PLEG_EVENT_QUICK_MS (10 * 1000)
 /* ... and until the listing shows an exit an event told of (containerd retries a failed one with a
  * back-off): at most this long, for at most this many at once. */
 #define PLEG_AWAIT_EXIT_MS (5 * 60 * 1000)
 #define PLEG_AWAITED_MAX   512
+/* The short period is never longer than this while the stream is up (the quick window, a transient state,
+ * an awaited exit): an exit containerd told of is seen within a second of its CRI plugin applying it,
+ * whatever the fallback period_ms. After a runtime restart that plugin may apply the exits of the
+ * containers it recovered tens of seconds late (its back-off), far beyond the burst of quick relists. */
+#define PLEG_QUICK_PERIOD_MAX_MS 1000
 
 struct pleg_config {
         struct cri_client *cri;
         int64_t period_ms;         /* 1000: while the event stream is down (or there is none) */
         int64_t evented_period_ms; /* PLEG_EVENTED_PERIOD_MS: while it is up */
-        int64_t event_quick_ms;    /* PLEG_EVENT_QUICK_MS: period_ms this long after every event */
+        int64_t event_quick_ms;    /* PLEG_EVENT_QUICK_MS: the short period this long after every event */
         int64_t call_timeout_ms;   /* per CRI call */
         /* containerd's event stream on this endpoint (NULL: relist only). A task's start, exit or OOM and a
          * container's creation or removal relist at once; while the stream is up the periodic relist
@@ -54,8 +59,9 @@ struct pleg_config {
 int pleg_start(const struct pleg_config *cfg, struct pleg **ret);
 /* Stops the thread and frees; NULL is fine. */
 struct pleg *pleg_stop(struct pleg *p);
-/* The relist period: cfg's evented one only while the event stream is up, the last relist succeeded and
- * listed no container in a transient state, and no event came since quick_until_ms; else cfg's period_ms. */
+/* The relist period: cfg's period_ms while the event stream is down or the last relist failed; else the
+ * short one (period_ms, at most PLEG_QUICK_PERIOD_MAX_MS) while the last relist listed a container in a
+ * transient state or awaits an exit, or an event came since quick_until_ms; else cfg's evented one. */
 int64_t pleg_period(const struct pleg_config *cfg, bool events_up, bool relist_ok, bool transient,
                     int64_t now_ms, int64_t quick_until_ms);
 /* A CRI container state the runtime may leave without an event (CREATED: an abandoned start turns exited;

@@ -56,6 +56,12 @@ static void test_period(void **state)
         assert_int_equal(pleg_period(&cfg, true, false, false, 5000, 4000), 1000); /* relist failed */
         assert_int_equal(pleg_period(&cfg, true, true, true, 5000, 4000), 1000);   /* created or unknown */
         assert_int_equal(pleg_period(&cfg, true, true, false, 5000, 6000), 1000);  /* an event just now */
+        /* A long fallback period (--pleg-relist-period 300s): still a second while an exit is awaited. */
+        struct pleg_config slow = {.period_ms = 300000, .evented_period_ms = 300000};
+        assert_int_equal(pleg_period(&slow, true, true, true, 5000, 4000), PLEG_QUICK_PERIOD_MAX_MS);
+        assert_int_equal(pleg_period(&slow, true, true, false, 5000, 6000), PLEG_QUICK_PERIOD_MAX_MS);
+        assert_int_equal(pleg_period(&slow, true, true, false, 5000, 4000), 300000);
+        assert_int_equal(pleg_period(&slow, false, true, true, 5000, 6000), 300000); /* stream down */
         assert_true(pleg_state_transient(0));
         assert_false(pleg_state_transient(1));
         assert_false(pleg_state_transient(2));
