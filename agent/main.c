@@ -788,11 +788,10 @@ static int run(struct agent *a)
                 a->cri = cri_client_free(a->cri);
                 return r;
         }
-        if (a->cfg.kubeconfig && (r = init_kube(a)) < 0) {
-                a->network = network_stop(a->network);
-                a->cri = cri_client_free(a->cri);
-                return r;
-        }
+        /* From here on a failure goes through out: what started stops, in order. */
+        uv_loop_init(&a->loop);
+        if (a->cfg.kubeconfig && (r = init_kube(a)) < 0)
+                goto out;
 
         if (!a->cfg.node_ip)
                 a->cfg.node_ip = detect_node_ip();
@@ -805,13 +804,13 @@ static int run(struct agent *a)
         a->backoff = backoff_new(10000, 300000);              /* upstream: 10 s doubling to 5 min */
         a->events = events_new(1000, 1.0 / 300, 25, a->cfg.node_name); /* upstream's spam filter */
         if ((r = enforce_node_allocatable(a)) < 0)
-                return r;
+                goto out;
         struct prober_config prc = {
                 .cri = a->cri, .events = a->events, .kick = kick_pod, .userdata = a, .threads = 2};
         r = prober_new(&prc, &a->prober);
         if (r < 0) {
                 log_error("Cannot start the prober", "err=\"%s\"", strerror(-r));
-                return r;
+                goto out;
         }
         /* /var/log/containers beside /var/log/pods, as upstream (a private podLogsDir keeps its own). */
         {
@@ -845,7 +844,7 @@ static int run(struct agent *a)
                 size_t n = 0;
                 if ((r = config_eviction_thresholds(&a->cfg, &t, &n, &err)) < 0) {
                         log_error("Invalid eviction thresholds", "err=\"%s\"", log_q(err));
-                        return r;
+                        goto out;
                 }
                 node_reserved_from(t, n, a->cfg.reserved_cpu_m, a->cfg.reserved_mem,
                                    a->cfg.reserved_ephemeral, &a->reserved);
@@ -887,17 +886,16 @@ static int run(struct agent *a)
         r = pod_workers_new(a->cfg.workers, &ops, a->cfg.sync_ms, &a->workers);
         if (r < 0) {
                 log_error("Cannot start pod workers", "err=\"%s\"", strerror(-r));
-                return r;
+                goto out;
         }
         if (a->objects)
                 obj_cache_set_on_change(a->objects, on_object_change, a);
         a->podconfig = podconfig_new(a->workers);
         if ((r = start_admission(a)) < 0)
-                return r;
+                goto out;
         if ((r = start_eviction(a)) < 0)
-                return r;
+                goto out;
 
-        uv_loop_init(&a->loop);
         uv_timer_init(&a->loop, &a->tick);
         a->tick.data = a;
         atomic_store(&a->last_tick_ms, now_mono_ms());

@@ -4,7 +4,6 @@
 
 #include "admitter.h"
 #include "agent.h"
-#include "cert_manager.h"
 #include "container_gc.h"
 #include "eviction.h"
 #include "events.h"
@@ -214,8 +213,6 @@ static void eviction_conditions_changed(void *ud)
         struct node_manager *nm = __atomic_load_n(&a->node, __ATOMIC_ACQUIRE);
         if (nm)
                 node_manager_poke(nm);
-        /* A serving certificate request waiting for client credentials goes now, not after its back-off. */
-        cert_manager_retry_now(__atomic_load_n(&a->server_certs, __ATOMIC_ACQUIRE));
 }
 
 /* Upstream's enforceNodeAllocatableCgroups once the QoS tree stands: its Node events, and the limits of

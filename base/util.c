@@ -69,7 +69,8 @@ int read_file_limit(const char *path, size_t max, char **ret, size_t *ret_len)
 
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
-        _cleanup_free_ char *tmp = strdup_printf("%s.tmp.%d", path, (int) getpid());
+        /* The thread's id, not the process's: two threads writing one file never share a temporary. */
+        _cleanup_free_ char *tmp = strdup_printf("%s.tmp.%d", path, (int) gettid());
         _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
         const char *p = data;
 

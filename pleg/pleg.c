@@ -361,7 +361,9 @@ int pleg_start(const struct pleg_config *cfg, struct pleg **ret)
                 int q = ctd_events_start(&ec, &p->events);
                 if (q < 0) { /* the relist still works alone */
                         p->events = NULL;
+                        pthread_mutex_lock(&p->lock); /* the thread runs: it writes health too */
                         snprintf(p->health.error, sizeof p->health.error, "event stream: %s", strerror(-q));
+                        pthread_mutex_unlock(&p->lock);
                 }
         }
         if (r != 0) {

@@ -115,17 +115,20 @@ static int ensure_image(const struct sync_ctx *ctx, const struct pod *pod, const
 #define OOM_ADJ_GUARANTEED  (-997)
 #define OOM_ADJ_BEST_EFFORT 1000
 
+/* Read once; the pod workers ask at once, so the cache is atomic (two first readers both read, alike). */
 static int64_t node_memory_bytes(void)
 {
         static int64_t cached;
-        if (!cached) {
+        int64_t v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+        if (!v) {
                 _cleanup_free_ char *buf = NULL;
                 long long kb = 0;
                 if (read_file_limit("/proc/meminfo", 1 << 16, &buf, NULL) >= 0 &&
                     sscanf(buf, "MemTotal: %lld kB", &kb) == 1)
-                        cached = kb * 1024;
+                        v = kb * 1024;
+                __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
         }
-        return cached;
+        return v;
 }
 
 /* Upstream's container resources: shares from the request, quota from the limit, the memory limit, and

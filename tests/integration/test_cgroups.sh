@@ -90,7 +90,9 @@ timeout 60 "$CUBELET" --pod-manifest-path "$M" --root-dir "$WORK/root-kr" --pod-
   --container-runtime-endpoint "unix://$SOCK" --hostname-override "$NODE" --cgroup-root "$CGROOT" \
   --healthz-port 0 --local-socket "$WORK/kr.sock" "$@" >"$WORK/kr.log" 2>&1
 kr_rc=$?
-check "kube-reserved enforced on a cgroup that does not exist: cubelet does not start" test "$kr_rc" != 0 -a "$kr_rc" != 124
+check "kube-reserved enforced on a cgroup that does not exist: cubelet does not start (exit 1)" test "$kr_rc" = 1
+check "... and stops what it had started on the way out (no sanitizer report)" \
+  bash -c '! grep -q "Sanitizer" "$1"' _ "$WORK/kr.log"
 check "... with upstream's message" \
   grep -q "Failed to enforce Kube Reserved Cgroup Limits on .*$KR.*cgroup does not exist" "$WORK/kr.log"
 # (in every hierarchy, as the orphans above: a cgroup exists when every controller has it)
