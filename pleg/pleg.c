@@ -49,8 +49,7 @@ struct awaited {
 
 /* Relists that follow an event: containerd's CRI plugin applies the same event to its own store a little
  * later, so the first relist may still show the old state. */
-#define EVENT_BURST    15
-#define EVENT_RETRY_MS 20
+#define EVENT_BURST 15
 
 /* Under lock. */
 static void await_exit(struct pleg *p, const char *id, int64_t now_ms)
@@ -70,7 +69,10 @@ static void on_runtime_event(const struct ctd_event *ev, void *userdata)
         pthread_mutex_lock(&p->lock);
         if (ev->kind == CTD_EVENT_TASK_EXIT && ev->container_id && ev->container_id[0])
                 await_exit(p, ev->container_id, now_mono_ms());
-        p->burst = EVENT_BURST;
+        /* The quick relists are for what the CRI plugin applies late: an exit, an OOM. A start, a creation
+         * or a removal is in its store before the call that made it returns: one relist sees it. */
+        if (ev->kind == CTD_EVENT_TASK_EXIT || ev->kind == CTD_EVENT_TASK_OOM)
+                p->burst = EVENT_BURST;
         p->quick_until_ms = now_mono_ms() + p->cfg.event_quick_ms;
         p->kicked = true;
         pthread_cond_signal(&p->cond);
@@ -259,6 +261,12 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         return 0;
 }
 
+int64_t pleg_relist_pause(int64_t duration_ms, int64_t period_ms)
+{
+        int64_t pause = MAX(PLEG_RELIST_PACE * duration_ms, (int64_t) PLEG_RELIST_MIN_PAUSE_MS);
+        return MIN(pause, period_ms);
+}
+
 int64_t pleg_period(const struct pleg_config *cfg, bool events_up, bool relist_ok, bool transient,
                     int64_t now_ms, int64_t quick_until_ms)
 {
@@ -315,14 +323,19 @@ static void *pleg_thread(void *arg)
                         p->cfg.on_relist(r >= 0, err, p->cfg.userdata);
                 pthread_mutex_lock(&p->lock);
 
-                /* Sleep until the next relist is due or a kick; monotonic clock for the wait. The period is
-                 * recomputed on every wake-up: the stream going down shortens it. */
+                /* Sleep until the next relist is due; monotonic clock for the wait. The period is recomputed
+                 * on every wake-up: the stream going down shortens it. A kick or a quick relist after an
+                 * event still waits a pause after this relist's end, proportional to its length: a storm of
+                 * events (a hundred pods stopping) then costs the runtime a bounded share of its time in
+                 * listings instead of one back-to-back listing after another. */
                 bool quick = p->burst > 0;
                 if (quick)
                         p->burst--;
-                while (!p->stop && !p->kicked) {
-                        int64_t now = now_mono_ms();
-                        int64_t deadline = start + (quick ? EVENT_RETRY_MS : current_period(p, now));
+                int64_t end = p->health.last_relist_ms;
+                while (!p->stop) {
+                        int64_t now = now_mono_ms(), period = current_period(p, now);
+                        int64_t paced = end + pleg_relist_pause(end - start, period);
+                        int64_t deadline = p->kicked || quick ? paced : MAX(start + period, paced);
                         if (now >= deadline)
                                 break;
                         cond_wait_ms(&p->cond, &p->lock, deadline - now);

@@ -32,6 +32,12 @@ struct pleg;
  * containers it recovered tens of seconds late (its back-off), far beyond the burst of quick relists. */
 #define PLEG_QUICK_PERIOD_MAX_MS 1000
 
+/* The pause between a relist's end and the next one, whatever asks for it: PLEG_RELIST_PACE times the
+ * relist's length, at least PLEG_RELIST_MIN_PAUSE_MS (the quick relists after an event), at most the period.
+ * The listings then take at most a third of the runtime's time however many events come. */
+#define PLEG_RELIST_MIN_PAUSE_MS 20
+#define PLEG_RELIST_PACE         2
+
 struct pleg_config {
         struct cri_client *cri;
         int64_t period_ms;         /* 1000: while the event stream is down (or there is none) */
@@ -64,6 +70,8 @@ struct pleg *pleg_stop(struct pleg *p);
  * transient state or awaits an exit, or an event came since quick_until_ms; else cfg's evented one. */
 int64_t pleg_period(const struct pleg_config *cfg, bool events_up, bool relist_ok, bool transient,
                     int64_t now_ms, int64_t quick_until_ms);
+/* How long the relist waits after one that took duration_ms before the next (a kick's, a quick one's). */
+int64_t pleg_relist_pause(int64_t duration_ms, int64_t period_ms);
 /* A CRI container state the runtime may leave without an event (CREATED: an abandoned start turns exited;
  * UNKNOWN: a stopped one does), which keeps the relist at the short period while any is listed. */
 bool pleg_state_transient(int state);

@@ -68,6 +68,16 @@ static void test_period(void **state)
         assert_true(pleg_state_transient(3));
 }
 
+/* The pause after a relist: twice its length, at least 20 ms, never more than the period. */
+static void test_relist_pause(void **state)
+{
+        assert_int_equal(pleg_relist_pause(0, 1000), PLEG_RELIST_MIN_PAUSE_MS);
+        assert_int_equal(pleg_relist_pause(5, 1000), PLEG_RELIST_MIN_PAUSE_MS);
+        assert_int_equal(pleg_relist_pause(40, 1000), 80);
+        assert_int_equal(pleg_relist_pause(700, 1000), 1000);
+        assert_int_equal(pleg_relist_pause(40, 10), 10); /* a period shorter than the minimum */
+}
+
 /* An exit containerd published is awaited until the listing shows it: the container no longer RUNNING,
  * the sandbox no longer READY, or either gone. */
 static void test_exit_pending(void **state)
@@ -148,6 +158,7 @@ int main(void)
                 cmocka_unit_test(test_pleg_not_healthy_after_three_minutes),
                 cmocka_unit_test(test_evented_threshold),
                 cmocka_unit_test(test_period),
+                cmocka_unit_test(test_relist_pause),
                 cmocka_unit_test(test_exit_pending),
                 cmocka_unit_test(test_fallback_threshold),
                 cmocka_unit_test(test_small_buffer),
