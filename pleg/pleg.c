@@ -69,8 +69,9 @@ static void on_runtime_event(const struct ctd_event *ev, void *userdata)
         pthread_mutex_lock(&p->lock);
         if (ev->kind == CTD_EVENT_TASK_EXIT && ev->container_id && ev->container_id[0])
                 await_exit(p, ev->container_id, now_mono_ms());
-        /* The quick relists are for what the CRI plugin applies late: an exit, an OOM. A start, a creation
-         * or a removal is in its store before the call that made it returns: one relist sees it. */
+        /* The quick relists are for what the CRI plugin applies late: an exit, an OOM. After a start or a
+         * creation the listing may still show the container CREATED, a transient state that keeps the
+         * relist at the short period until it moves on; a removal is gone from the listing at once. */
         if (ev->kind == CTD_EVENT_TASK_EXIT || ev->kind == CTD_EVENT_TASK_OOM)
                 p->burst = EVENT_BURST;
         p->quick_until_ms = now_mono_ms() + p->cfg.event_quick_ms;
@@ -86,8 +87,12 @@ static void on_stream_state(bool connected, const char *why, void *userdata)
         p->events_up = connected;
         if (!connected) /* the 3 minutes start now, not at a relist that may be minutes old by design */
                 p->health.fallback_ms = now_mono_ms();
-        /* Up: events were lost while it was down, relist now. Down: the sleep's deadline shortens. */
-        p->kicked |= connected;
+        /* Up: events were lost while it was down, relist now and at the short period for a while (an exit
+         * missed meanwhile may not be applied yet). Down: the sleep's deadline shortens. */
+        if (connected) {
+                p->kicked = true;
+                p->quick_until_ms = now_mono_ms() + p->cfg.event_quick_ms;
+        }
         pthread_cond_signal(&p->cond);
         pthread_mutex_unlock(&p->lock);
         if (p->cfg.on_events_state)
@@ -270,9 +275,9 @@ int64_t pleg_relist_pause(int64_t duration_ms, int64_t period_ms)
 int64_t pleg_period(const struct pleg_config *cfg, bool events_up, bool relist_ok, bool transient,
                     int64_t now_ms, int64_t quick_until_ms)
 {
-        if (!events_up || !relist_ok)
+        if (!events_up)
                 return cfg->period_ms;
-        if (transient || now_ms < quick_until_ms)
+        if (!relist_ok || transient || now_ms < quick_until_ms)
                 return MIN(cfg->period_ms, (int64_t) PLEG_QUICK_PERIOD_MAX_MS);
         return cfg->evented_period_ms;
 }
@@ -304,7 +309,7 @@ static void *pleg_thread(void *arg)
                 p->health.relist_duration_us =
                         (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
                 /* The threshold follows the period: long while events flow (a failed relist then retries
-                 * every period_ms, but the last success may be minutes old by design). A stream that goes
+                 * at the short period, but the last success may be minutes old by design). A stream that goes
                  * down wakes the sleep below, and the relist that follows sets upstream's 3 minutes. */
                 p->health.threshold_ms =
                         p->events_up ? MAX(PLEG_RELIST_THRESHOLD_MS, 2 * p->cfg.evented_period_ms)

@@ -26,15 +26,16 @@ struct pleg;
  * back-off): at most this long, for at most this many at once. */
 #define PLEG_AWAIT_EXIT_MS (5 * 60 * 1000)
 #define PLEG_AWAITED_MAX   512
-/* The short period is never longer than this while the stream is up (the quick window, a transient state,
- * an awaited exit): an exit containerd told of is seen within a second of its CRI plugin applying it,
+/* The short period is never longer than this while the stream is up (the quick window, a failed relist, a
+ * transient state, an awaited exit): an exit containerd told of is seen within a second of its CRI plugin applying it,
  * whatever the fallback period_ms. After a runtime restart that plugin may apply the exits of the
  * containers it recovered tens of seconds late (its back-off), far beyond the burst of quick relists. */
 #define PLEG_QUICK_PERIOD_MAX_MS 1000
 
 /* The pause between a relist's end and the next one, whatever asks for it: PLEG_RELIST_PACE times the
  * relist's length, at least PLEG_RELIST_MIN_PAUSE_MS (the quick relists after an event), at most the period.
- * The listings then take at most a third of the runtime's time however many events come. */
+ * While a relist takes under half the period, the listings then take at most a third of the runtime's time
+ * however many events come. */
 #define PLEG_RELIST_MIN_PAUSE_MS 20
 #define PLEG_RELIST_PACE         2
 
@@ -47,7 +48,8 @@ struct pleg_config {
         /* containerd's event stream on this endpoint (NULL: relist only). A task's start, exit or OOM and a
          * container's creation or removal relist at once; while the stream is up the periodic relist
          * runs every evented_period_ms (upstream's evented PLEG), and falls back to period_ms when the
-         * stream goes down, after a failed relist and for PLEG_EVENT_QUICK_MS after every event. */
+         * stream goes down, and to the short period after a failed relist and for PLEG_EVENT_QUICK_MS
+         * after every event. */
         const char *event_endpoint;
         /* Called on the PLEG thread for each pod whose runtime state changed (appeared, changed, gone). */
         void (*on_pod_change)(const char *pod_uid, void *userdata);
@@ -65,9 +67,9 @@ struct pleg_config {
 int pleg_start(const struct pleg_config *cfg, struct pleg **ret);
 /* Stops the thread and frees; NULL is fine. */
 struct pleg *pleg_stop(struct pleg *p);
-/* The relist period: cfg's period_ms while the event stream is down or the last relist failed; else the
- * short one (period_ms, at most PLEG_QUICK_PERIOD_MAX_MS) while the last relist listed a container in a
- * transient state or awaits an exit, or an event came since quick_until_ms; else cfg's evented one. */
+/* The relist period: cfg's period_ms while the event stream is down; else the short one (period_ms, at
+ * most PLEG_QUICK_PERIOD_MAX_MS) while the last relist failed, listed a container in a transient state or
+ * awaits an exit, or an event came (or the stream came back) since quick_until_ms; else cfg's evented one. */
 int64_t pleg_period(const struct pleg_config *cfg, bool events_up, bool relist_ok, bool transient,
                     int64_t now_ms, int64_t quick_until_ms);
 /* How long the relist waits after one that took duration_ms before the next (a kick's, a quick one's). */

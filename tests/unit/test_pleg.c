@@ -62,6 +62,7 @@ static void test_period(void **state)
         assert_int_equal(pleg_period(&slow, true, true, false, 5000, 6000), PLEG_QUICK_PERIOD_MAX_MS);
         assert_int_equal(pleg_period(&slow, true, true, false, 5000, 4000), 300000);
         assert_int_equal(pleg_period(&slow, false, true, true, 5000, 6000), 300000); /* stream down */
+        assert_int_equal(pleg_period(&slow, true, false, false, 5000, 4000), PLEG_QUICK_PERIOD_MAX_MS);
         assert_true(pleg_state_transient(0));
         assert_false(pleg_state_transient(1));
         assert_false(pleg_state_transient(2));
