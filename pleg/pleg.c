@@ -71,7 +71,7 @@ static void on_runtime_event(const struct ctd_event *ev, void *userdata)
                 await_exit(p, ev->container_id, now_mono_ms());
         /* The quick relists are for what the CRI plugin applies late: an exit, an OOM. After a start or a
          * creation the listing may still show the container CREATED, a transient state that keeps the
-         * relist at the short period until it moves on; a removal is gone from the listing at once. */
+         * relist at the short period until it moves on; a removal shows in the quick window's relists. */
         if (ev->kind == CTD_EVENT_TASK_EXIT || ev->kind == CTD_EVENT_TASK_OOM)
                 p->burst = EVENT_BURST;
         p->quick_until_ms = now_mono_ms() + p->cfg.event_quick_ms;
