@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "cri.h"
@@ -61,11 +62,14 @@ static void await_exit(struct pleg *p, const char *id, int64_t now_ms)
                 return;
         p->awaited = OOM_CHECK(realloc(p->awaited, (p->n_awaited + 1) * sizeof *p->awaited));
         p->awaited[p->n_awaited++] = (struct awaited){.id = xstrdup(id), .since_ms = now_ms};
+        log_v(5, "PLEG: awaiting an exit", "containerID=\"%.13s\" awaited=%zu", id, p->n_awaited);
 }
 
 static void on_runtime_event(const struct ctd_event *ev, void *userdata)
 {
         struct pleg *p = userdata;
+        log_v(4, "Runtime event", "kind=%d containerID=\"%.13s\"", (int) ev->kind,
+              ev->container_id ? ev->container_id : "");
         pthread_mutex_lock(&p->lock);
         if (ev->kind == CTD_EVENT_TASK_EXIT && ev->container_id && ev->container_id[0])
                 await_exit(p, ev->container_id, now_mono_ms());
@@ -123,13 +127,24 @@ static struct pod_record *find_record(struct pleg *p, const char *uid)
         return NULL;
 }
 
+uint64_t pleg_object_hash(const char *id, int state)
+{
+        uint64_t h = hash_fnv1a64(id, strlen(id), HASH_FNV_SEED);
+        h ^= (uint64_t) (uint32_t) state * 0x9e3779b97f4a7c15ULL; /* the golden ratio's odd multiplier */
+        /* then every input bit reaches every output bit (murmur3's fmix64 constants) */
+        h ^= h >> 33;
+        h *= 0xff51afd7ed558ccdULL;
+        h ^= h >> 33;
+        h *= 0xc4ceb9fe1a85ec53ULL;
+        h ^= h >> 33;
+        return h;
+}
+
 /* Fingerprints are accumulated per pod: order-independent (sum of per-object hashes). */
 static void accumulate(struct pleg *p, const char *uid, const char *id, int state, struct pod_record **fresh,
                        size_t *n_fresh)
 {
-        char buf[256];
-        int n = snprintf(buf, sizeof buf, "%s/%d", id, state);
-        uint64_t h = hash_fnv1a64(buf, (size_t) MAX(n, 0), HASH_FNV_SEED);
+        uint64_t h = pleg_object_hash(id, state);
         for (size_t i = 0; i < *n_fresh; i++)
                 if (streq((*fresh)[i].uid, uid)) {
                         (*fresh)[i].fingerprint += h;
@@ -176,6 +191,8 @@ static bool settle_awaited(struct pleg *p, const Runtime__V1__ListPodSandboxResp
                         p->awaited[kept++] = *a;
                         continue;
                 }
+                log_v(5, "PLEG: awaited exit settled", "containerID=\"%.13s\" pending=%d waited=%lld", a->id,
+                      (int) pending, (long long) waited);
                 if (pending)
                         log_warn("The runtime still lists an exited container as running; the relist stops "
                                  "waiting for it",
@@ -260,8 +277,18 @@ static int relist(struct pleg *p, char *err, size_t errlen)
 
         if (changed) /* a change no event told of (or not yet): listings taken before it are old */
                 cri_generation_bump();
-        for (char **u = changed; u && *u; u++)
+        for (char **u = changed; u && *u; u++) {
+                log_v(4, "PLEG: the pod changed in the runtime", "podUID=\"%s\"", *u);
+                if (log_verbosity >= 5)
+                        for (size_t i = 0; i < cresp->n_containers; i++) {
+                                Runtime__V1__Container *c = cresp->containers[i];
+                                const char *uid = label_of(c->labels, c->n_labels, PLEG_POD_UID_LABEL);
+                                if (uid && streq(uid, *u))
+                                        log_v(5, "PLEG: listed", "containerID=\"%.8s\" state=%d", c->id,
+                                              (int) c->state);
+                        }
                 p->cfg.on_pod_change(*u, p->cfg.userdata);
+        }
         strv_free(changed);
         return 0;
 }

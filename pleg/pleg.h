@@ -27,9 +27,9 @@ struct pleg;
 #define PLEG_AWAIT_EXIT_MS (5 * 60 * 1000)
 #define PLEG_AWAITED_MAX   512
 /* The short period is never longer than this while the stream is up (the quick window, a failed relist, a
- * transient state, an awaited exit): an exit containerd told of is seen within a second of its CRI plugin applying it,
- * whatever the fallback period_ms. After a runtime restart that plugin may apply the exits of the
- * containers it recovered tens of seconds late (its back-off), far beyond the burst of quick relists. */
+ * transient state, an awaited exit): an exit containerd told of is seen within a second of its CRI plugin
+ * applying it, whatever the fallback period_ms. After a runtime restart that plugin may apply the exits of
+ * the containers it recovered tens of seconds late (its back-off), far beyond the burst of quick relists. */
 #define PLEG_QUICK_PERIOD_MAX_MS 1000
 
 /* The pause between a relist's end and the next one, whatever asks for it: PLEG_RELIST_PACE times the
@@ -77,6 +77,12 @@ int64_t pleg_relist_pause(int64_t duration_ms, int64_t period_ms);
 /* A CRI container state the runtime may leave without an event (CREATED: an abandoned start turns exited;
  * UNKNOWN: a stopped one does), which keeps the relist at the short period while any is listed. */
 bool pleg_state_transient(int state);
+/* A sandbox's or container's part of its pod's fingerprint (the sum over the pod's objects, compared
+ * relist to relist): FNV-1a of the ID with the state mixed in, then a 64-bit finalizer. A plain FNV sum of
+ * "id/state" was linear in the state's last byte: two containers of a pod that exited between two relists
+ * cancelled out about one time in four, and the pod's change was never reported (its status stayed
+ * Running until the next long relist, 5 minutes while events flow). */
+uint64_t pleg_object_hash(const char *id, int state);
 /* Whether a task exit containerd published for id (a container or a sandbox) is still to show in these
  * listings: the container listed RUNNING, the sandbox READY. The relist keeps the short period while one
  * is (for at most PLEG_AWAIT_EXIT_MS; at most PLEG_AWAITED_MAX at once). */

@@ -319,7 +319,25 @@ void publish_status(const struct sync_ctx *ctx, struct pod *pod, const struct sy
         }
 
         json_t *old = previous_status(ctx, pod);
-        status_manager_set(ctx->status, pod, pod_status_compute(pod, &rs, old));
+        json_t *now = pod_status_compute(pod, &rs, old);
+        if (log_verbosity >= 5) {
+                char states[512] = "";
+                size_t len = 0;
+                for (size_t i = 0; i < rs.n_app && len < sizeof states; i++)
+                        len += (size_t) snprintf(states + len, sizeof states - len, "%s%s=%d", i ? "," : "",
+                                                 rs.app[i].name,
+                                                 rs.app[i].present ? (int) rs.app[i].state : -1);
+                char listed[512] = "";
+                size_t ll = 0;
+                for (size_t i = 0; i < rt.containers->n_containers && ll < sizeof listed; i++)
+                        ll += (size_t) snprintf(listed + ll, sizeof listed - ll, "%s%.8s=%d", i ? "," : "",
+                                                rt.containers->containers[i]->id,
+                                                (int) rt.containers->containers[i]->state);
+                log_v(5, "Pod status computed",
+                      "podUID=\"%s\" phase=\"%s\" unchanged=%d listed=\"%s\" containers=\"%s\"", pod->uid,
+                      json_string_value(json_object_get(now, "phase")), unchanged != NULL, listed, states);
+        }
+        status_manager_set(ctx->status, pod, now);
         json_decref(old);
 
         for (size_t i = 0; i < sc.n; i++)

@@ -285,6 +285,8 @@ static void *worker_thread(void *arg)
                 int64_t grace = wk->grace_s;
                 pthread_mutex_unlock(&w->lock);
 
+                log_v(5, pod ? "Pod sync begins" : "Pod kill begins", "podUID=\"%s\" periodic=%d", uid,
+                      (int) periodic);
                 struct sync_result res = {0};
                 int r = pod ? w->ops.sync(w->ops.userdata, pod, periodic, &res)
                             : w->ops.kill(w->ops.userdata, uid, grace, &res);

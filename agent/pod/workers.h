@@ -27,8 +27,8 @@ struct pod_workers *pod_workers_free(struct pod_workers *w);
  * shares its namespace/name with one still terminating waits for it, as upstream static pods do. */
 void pod_workers_update(struct pod_workers *w, const char *uid, struct pod *pod);
 /* The pod must stop (an API pod being deleted, or in a terminal phase) but stays known under its name
- * until it has: grace_s is the grace period (the first call sets it, later ones may only shorten it). The kill runs even when
- * the pod never ran here, so the caller hears of its end through the kill. */
+ * until it has: grace_s is the grace period (the first call sets it, later ones may only shorten it). The
+ * kill runs even when the pod never ran here, so the caller hears of its end through the kill. */
 void pod_workers_terminate(struct pod_workers *w, const char *uid, const char *full_name, int64_t grace_s);
 /* The runtime changed for this UID: sync it. Unknown UIDs are orphans and get killed, but only once
  * sources_ready was set (so nothing is killed before the sources were read). */
