@@ -62,18 +62,30 @@ test)
     echo "== $b: $(grep -E 'tests passed|tests failed' "$top/$b/ctest.out" | tail -n 1)" >&2
     sed -n '/The following tests FAILED/,$p' "$top/$b/ctest.out" >&2
   done
-  # Each failed test's failed checks and the end of its own output, last, where a CI log's tail shows them.
+  # Where the time went (a CI run has a bound): the slowest tests of each pass, and the machine's load.
   for b in build build-asan; do
-    awk -v b="$b" '
-      function flush(i) {
-        for (i = 0; i < nk; i++) print "  [" b "] " bad[i]
-        for (i = (n > 40 ? n - 40 : 0); i < n; i++) print "  [" b "] " buf[i % 40]
-        n = 0; nk = 0 }
-      /^ *[0-9]+\/[0-9]+ Test +#[0-9]+: / || /^The following tests FAILED/ || /tests passed, / {
-        flush(); show = /\*\*\*/ && !/\*\*\*Skipped/; if (show) { print "== " b ": the end of " $0; next } }
-      show && /^not ok / && nk < 20 { bad[nk++] = $0 }
-      show { buf[n++ % 40] = $0 }
-      END { flush() }' "$top/$b/ctest.out" >&2
+    echo "== $b: slowest: $(grep -E '^ *[0-9]+/[0-9]+ Test +#' "$top/$b/ctest.out" |
+      awk '{ for (i = 1; i < NF; i++) if ($(i + 1) == "sec") print int($i), $4 }' | sort -rn | head -n 8 |
+      awk '{ printf "%s%s %ss", (NR > 1 ? ", " : ""), $2, $1 }')" >&2
+  done
+  echo "== load: $(cut -d' ' -f1-3 /proc/loadavg); $SECONDS s since dev.sh started" >&2
+  # Each failed test's failed checks first (all of them, short), then the end of its own output, last,
+  # where a CI log's tail shows them.
+  for pass in checks tails; do
+    for b in build build-asan; do
+      awk -v b="$b" -v pass="$pass" '
+        function flush(i) {
+          if (pass == "checks") { for (i = 0; i < nk; i++) print "  [" b "] " name ": " bad[i] }
+          else for (i = (n > 25 ? n - 25 : 0); i < n; i++) print "  [" b "] " buf[i % 25]
+          n = 0; nk = 0 }
+        /^ *[0-9]+\/[0-9]+ Test +#[0-9]+: / || /^The following tests FAILED/ || /tests passed, / {
+          flush(); show = /\*\*\*/ && !/\*\*\*Skipped/; name = $4
+          if (show && pass == "tails") { print "== " b ": the end of " $0 }
+          if (show) next }
+        show && /^not ok / && nk < 20 { bad[nk++] = $0 }
+        show { buf[n++ % 25] = $0 }
+        END { flush() }' "$top/$b/ctest.out" >&2
+    done
   done
   [ "$rc_plain" = 0 ] && [ "$rc_asan" = 0 ]
   ;;

@@ -264,9 +264,20 @@ void publish_status(const struct sync_ctx *ctx, struct pod *pod, const struct sy
         }
         char ev_msg[1024];
         int64_t ev_grace;
+        json_t *old = previous_status(ctx, pod);
         if (deadline_left_ms(ctx, pod) <= 0) {
                 rs.reason = DEADLINE_REASON;
                 rs.message = DEADLINE_MESSAGE;
+                /* The first status past the deadline fails the pod: upstream's activeDeadlineHandler records
+                 * its event then. Whichever sync gets here first (the one that started the pod may, when its
+                 * sandbox took most of the deadline), and once: a pod that ended before keeps its end. */
+                if (!pod_phase_terminal(json_string_value(json_object_get(old, "phase")))) {
+                        char name[512];
+                        log_info("Pod was active on the node longer than the specified deadline, killing it",
+                                 "pod=\"%s\" activeDeadlineSeconds=%lld", pod_full_name(pod, name, sizeof name),
+                                 (long long) pod->active_deadline_s);
+                        pod_event(ctx, pod, NULL, EVENT_NORMAL, DEADLINE_REASON, "%s", DEADLINE_MESSAGE);
+                }
         } else if (pod_evicted(ctx, pod, ev_msg, sizeof ev_msg, &ev_grace)) {
                 rs.reason = EVICTED_REASON;
                 rs.message = ev_msg;
@@ -318,7 +329,6 @@ void publish_status(const struct sync_ctx *ctx, struct pod *pod, const struct sy
                 }
         }
 
-        json_t *old = previous_status(ctx, pod);
         json_t *now = pod_status_compute(pod, &rs, old);
         if (log_verbosity >= 5) {
                 char states[512] = "";

@@ -565,11 +565,8 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, bool periodic, struct 
         bool finished = finished_before(ctx, pod);
         int64_t left = deadline_left_ms(ctx, pod);
         if (left <= 0 && !finished) {
-                /* Upstream's activeDeadlineHandler: the pod fails (that status goes out first), then stops. */
-                log_info("Pod was active on the node longer than the specified deadline, killing it",
-                         "pod=\"%s\" activeDeadlineSeconds=%lld", fullname,
-                         (long long) pod->active_deadline_s);
-                pod_event(ctx, pod, NULL, EVENT_NORMAL, DEADLINE_REASON, "%s", DEADLINE_MESSAGE);
+                /* Upstream's activeDeadlineHandler: the pod fails (that status goes out first, with its log
+                 * line and event), then stops. */
                 publish_status(ctx, pod, res, &rt);
                 finished = true;
         } else if (left != INT64_MAX && left > 0)

@@ -95,10 +95,15 @@ t_flood=$(date +%s%N)
 tokens=$!
 sleep 2 # the flood at full rate
 pod late
+# The node's own watch and status client against the flood; how long the sandbox and the container take is
+# the runtime's share of the loaded cores (seconds in the sanitizer build beside the other suite), so the
+# bound counts from when cubelet saw the container running.
+check "a pod created during the flood reaches the node within 10 s (its watch is not starved)" \
+  wait_for 10 log_has '"Pod added" pod="default/late"'
+check "... and the runtime starts it" wait_for 60 log_has '"Pod phase changed" pod="default/late" .* to="Running"'
 t_late=$(date +%s%N)
 late_running() { running late && echo $((($(date +%s%N) - t_late) / 1000000)) >"$WORK/late_ms"; }
-check "a pod created during the flood is reported Running within 10 s (pod work has its own client)" \
-  wait_for 10 late_running
+check "... reported Running within 10 s of that (pod work has its own client)" wait_for 10 late_running
 : >"$WORK/ms"
 : >"$WORK/get_ms"
 for _ in 1 2 3 4 5 6 7 8; do logs_ms >>"$WORK/ms"; get_ms >>"$WORK/get_ms"; sleep 0.3; done
@@ -111,7 +116,7 @@ kill -TERM "$tokens" 2>/dev/null
 wait "$tokens"
 t_end=$(date +%s%N)
 wait "$idle"
-echo "# kubectl logs during the flood (ms): $(tr '\n' ' ' <"$WORK/ms"); late pod Running after $(cat "$WORK/late_ms" 2>/dev/null) ms"
+echo "# kubectl logs during the flood (ms): $(tr '\n' ' ' <"$WORK/ms"); late pod Running $(cat "$WORK/late_ms" 2>/dev/null) ms after it started"
 echo "# kubectl get of the pod, each after a logs (ms): $(tr '\n' ' ' <"$WORK/get_ms")"
 echo "# idle: $(cat "$WORK/idle.json"); random tokens: $(cat "$WORK/tokens.json")"
 # The node answers logs within a second of what an API-only request takes at the same moment (medians of 8:

@@ -95,7 +95,7 @@ repeats_counted() {
   local_get /events | jq -e '.items[] | select(.reason == "Unhealthy" and
     .involvedObject.fieldPath == "spec.containers{closed}" and .type == "Warning" and .count >= 3)' >/dev/null
 }
-check "/events: repeated probe failures are one event with a count" repeats_counted
+check "/events: repeated probe failures are one event with a count" wait_for 10 repeats_counted
 rm -f "$M/ready.yaml"
 
 # --- startup probe gates liveness: slow start is not killed
