@@ -23,15 +23,7 @@ check() { # check DESCRIPTION COMMAND...
   if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
 
-# wait_for SECONDS COMMAND...: polls every 100 ms.
-wait_for() {
-  local deadline=$(( $(date +%s%N) / 1000000 + $1 * 1000 )); shift
-  while :; do
-    "$@" && return 0
-    [ $(( $(date +%s%N) / 1000000 )) -ge "$deadline" ] && return 1
-    sleep 0.1
-  done
-}
+source "$E2E_DIR/../wait.sh"
 
 kadmin() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
 # kas KUBECONFIG ARGS...: kubectl with another identity.

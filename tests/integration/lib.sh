@@ -78,15 +78,7 @@ check() { # check DESCRIPTION COMMAND...
   if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
 
-# wait_for SECONDS COMMAND...: polls every 100 ms.
-wait_for() {
-  local deadline=$(( $(date +%s%N) / 1000000 + $1 * 1000 )); shift
-  while :; do
-    "$@" && return 0
-    [ $(( $(date +%s%N) / 1000000 )) -ge "$deadline" ] && return 1
-    sleep 0.1
-  done
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../wait.sh"
 
 cri() { "$CUBELET_CRI" -r "unix://$SOCK" "$@"; }
 
