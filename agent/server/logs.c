@@ -149,10 +149,10 @@ static DIR *opendir_nofollow(const char *path)
         return d;
 }
 
-int log_find_file(const char *dir, bool previous, char **ret_path, int *ret_restart)
+int log_find_file(const char *dir, int at_most, char **ret_path, int *ret_restart)
 {
         DIR *d = opendir_nofollow(dir);
-        int best = -1, second = -1;
+        int best = -1;
         struct dirent *de;
 
         if (!d)
@@ -162,20 +162,16 @@ int log_find_file(const char *dir, bool previous, char **ret_path, int *ret_rest
                 if (!str_has_suffix(de->d_name, ".log") || de->d_name[0] < '0' || de->d_name[0] > '9')
                         continue;
                 long n = strtol(de->d_name, &end, 10);
-                if (!streq(end, ".log") || n < 0 || n > 1000000000)
+                if (!streq(end, ".log") || n < 0 || n > 1000000000 || n > at_most)
                         continue;
-                if (n > best)
-                        second = best, best = (int) n;
-                else if (n > second)
-                        second = (int) n;
+                best = MAX(best, (int) n);
         }
         closedir(d);
-        int pick = previous ? second : best;
-        if (pick < 0)
+        if (best < 0)
                 return -ENOENT;
-        *ret_path = strdup_printf("%s/%d.log", dir, pick);
+        *ret_path = strdup_printf("%s/%d.log", dir, best);
         if (ret_restart)
-                *ret_restart = pick;
+                *ret_restart = best;
         return 0;
 }
 

@@ -38,9 +38,10 @@ void rfc3339_format_ns(int64_t ns, char *buf, size_t len);
  * start, before any reader; NULL unsets. */
 void log_set_pods_dir(const char *dir);
 
-/* The log file of a container in its directory (<podLogsDir>/<ns>_<name>_<uid>/<container>): the newest
- * <restart>.log, or with previous the one before it. -ENOENT when there is none. */
-int log_find_file(const char *dir, bool previous, char **ret_path, int *ret_restart);
+/* The log file of a container instance in its directory (<podLogsDir>/<ns>_<name>_<uid>/<container>): the
+ * newest <restart>.log whose restart count is at most at_most (INT_MAX: the newest of all). -ENOENT when
+ * there is none. */
+int log_find_file(const char *dir, int at_most, char **ret_path, int *ret_restart);
 
 /* What a read that does not follow shows: the file itself, or when it is empty (the log manager rotated it
  * just before the container wrote its last line, or stopped) the newest rotated file beside it, so

@@ -7,6 +7,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <limits.h>
 #include <time.h>
 #include <microhttpd.h>
 #include <poll.h>
@@ -368,7 +369,7 @@ static bool stream_alive(struct log_stream *ls)
         json_decref(st);
         int newest;
         _cleanup_free_ char *path = NULL;
-        if (log_find_file(ls->dir, false, &path, &newest) >= 0 && newest != ls->restart)
+        if (log_find_file(ls->dir, INT_MAX, &path, &newest) >= 0 && newest != ls->restart)
                 return false;
         return running;
 }
@@ -429,9 +430,24 @@ static enum MHD_Result container_logs(struct node_server *s, struct MHD_Connecti
         _cleanup_free_ char *dir =
                 strdup_printf("%s/%s_%s_%s/%s", s->pod_logs_dir, ns, name, uid, container);
         json_t *cs = container_status(pod, container);
-        const char *waiting = json_string_value(
-                json_object_get(json_object_get(json_object_get(cs, "state"), "waiting"), "reason"));
+        json_t *state = json_object_get(cs, "state");
+        const char *waiting =
+                json_string_value(json_object_get(json_object_get(state, "waiting"), "reason"));
         _cleanup_free_ char *wait_reason = xstrdup(waiting ? waiting : "ContainerCreating");
+        /* Which instance (upstream's validateContainerLogStatus): the newest, or with previous the last
+         * terminated one (lastState). While an instance runs, or has ended for good, that is the one before
+         * it; while the container waits to restart (CrashLoopBackOff) it is the newest, the crash the user
+         * asks about. Instances are told apart by their restart count, the log file's name. */
+        int at_most = INT_MAX;
+        if (o.previous) {
+                json_int_t restarts = json_integer_value(json_object_get(cs, "restartCount"));
+                bool current = json_object_get(state, "running") || json_object_get(state, "terminated");
+                if (!json_object_get(json_object_get(cs, "lastState"), "terminated") || restarts < 0 ||
+                    restarts > INT_MAX)
+                        at_most = -1; /* none: upstream's error below */
+                else
+                        at_most = (int) restarts - (current ? 1 : 0);
+        }
         json_decref(pod);
         if (!exists)
                 return replyf(conn, MHD_HTTP_NOT_FOUND, "container \"%s\" not found in pod \"%s\"\n",
@@ -439,7 +455,7 @@ static enum MHD_Result container_logs(struct node_server *s, struct MHD_Connecti
 
         _cleanup_free_ char *path = NULL;
         int restart = 0;
-        if (log_find_file(dir, o.previous, &path, &restart) < 0) {
+        if (log_find_file(dir, at_most, &path, &restart) < 0) {
                 if (o.previous)
                         return replyf(conn, MHD_HTTP_BAD_REQUEST,
                                       "previous terminated container \"%s\" in pod \"%s\" not found\n",

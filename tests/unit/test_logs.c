@@ -1,5 +1,6 @@
 /* Unit tests for the container log reader: the CRI log line format and kubectl's options. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -233,12 +234,13 @@ static void test_tail_string_hostile(void **state)
 
 static void test_find_file(void **state)
 {
-        _cleanup_free_ char *dir = strdup_printf("%s/c", tmpdir), *path = NULL, *prev = NULL;
+        _cleanup_free_ char *dir = strdup_printf("%s/c", tmpdir), *path = NULL, *path2 = NULL, *prev = NULL,
+                            *prev1 = NULL, *prev0 = NULL, *none = NULL;
         int restart = -1;
 
-        assert_int_equal(log_find_file(dir, false, &path, &restart), -ENOENT);
+        assert_int_equal(log_find_file(dir, INT_MAX, &path, &restart), -ENOENT);
         assert_int_equal(mkdir_p(dir, 0755), 0);
-        assert_int_equal(log_find_file(dir, false, &path, &restart), -ENOENT);
+        assert_int_equal(log_find_file(dir, INT_MAX, &path, &restart), -ENOENT);
         /* Rotated, compressed and half-compressed files are never picked, even with a higher number. */
         const char *names[] = {"0.log",
                                "2.log",
@@ -254,12 +256,24 @@ static void test_find_file(void **state)
                 _cleanup_free_ char *p = strdup_printf("%s/%s", dir, names[i]);
                 assert_int_equal(write_file_atomic(p, "", 0, 0644), 0);
         }
-        assert_int_equal(log_find_file(dir, false, &path, &restart), 0);
+        assert_int_equal(log_find_file(dir, INT_MAX, &path, &restart), 0);
         assert_true(str_has_suffix(path, "/c/10.log"));
         assert_int_equal(restart, 10);
-        assert_int_equal(log_find_file(dir, true, &prev, &restart), 0);
+        assert_int_equal(log_find_file(dir, 10, &path2, &restart), 0);
+        assert_true(str_has_suffix(path2, "/c/10.log"));
+        /* An instance at most: the newest of those (here 3 to 9 are gone: removed, or never made). */
+        assert_int_equal(log_find_file(dir, 9, &prev, &restart), 0);
         assert_true(str_has_suffix(prev, "/c/2.log"));
         assert_int_equal(restart, 2);
+        assert_int_equal(log_find_file(dir, 1, &prev1, &restart), 0);
+        assert_true(str_has_suffix(prev1, "/c/1.log"));
+        assert_int_equal(restart, 1);
+        assert_int_equal(log_find_file(dir, 0, &prev0, &restart), 0);
+        assert_true(str_has_suffix(prev0, "/c/0.log"));
+        restart = 77;
+        assert_int_equal(log_find_file(dir, -1, &none, &restart), -ENOENT);
+        assert_null(none);
+        assert_int_equal(restart, 77);
 }
 
 /* An empty live file (rotated just before the container's end) gives the newest rotated one beside it. */
@@ -319,7 +333,7 @@ static void test_nofollow_below_pods_dir(void **state)
         free(t);
 
         log_set_pods_dir(pods);
-        assert_int_equal(log_find_file(bc, false, &path, &restart), -ELOOP);
+        assert_int_equal(log_find_file(bc, INT_MAX, &path, &restart), -ELOOP);
         assert_null(path);
         assert_int_equal(log_file_or_rotated(blog, &shown), -ELOOP);
         assert_int_equal(log_reader_open(blog, &o, &r), -ELOOP);
