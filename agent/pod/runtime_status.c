@@ -274,8 +274,8 @@ void publish_status(const struct sync_ctx *ctx, struct pod *pod, const struct sy
                 if (!pod_phase_terminal(json_string_value(json_object_get(old, "phase")))) {
                         char name[512];
                         log_info("Pod was active on the node longer than the specified deadline, killing it",
-                                 "pod=\"%s\" activeDeadlineSeconds=%lld", pod_full_name(pod, name, sizeof name),
-                                 (long long) pod->active_deadline_s);
+                                 "pod=\"%s\" activeDeadlineSeconds=%lld",
+                                 pod_full_name(pod, name, sizeof name), (long long) pod->active_deadline_s);
                         pod_event(ctx, pod, NULL, EVENT_NORMAL, DEADLINE_REASON, "%s", DEADLINE_MESSAGE);
                 }
         } else if (pod_evicted(ctx, pod, ev_msg, sizeof ev_msg, &ev_grace)) {
