@@ -243,6 +243,11 @@ start_cubelet --runtime-event-stream=false
 wait_healthy cubelet
 sleep 3
 rl=$(for i in $(seq $(( n - kills + 1 )) "$n"); do restart_ms "$i" cubelet; done)
+# The teardown on the default configuration again (events on): a relist every second is not what a node runs.
+kill "$pid"; wait "$pid" 2>/dev/null || true
+start_cubelet
+wait_healthy cubelet
+sleep 3
 teardown cubelet
 kill "$pid"; wait "$pid" 2>/dev/null || true
 pid=
