@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +174,14 @@ int log_find_file(const char *dir, int at_most, char **ret_path, int *ret_restar
         if (ret_restart)
                 *ret_restart = best;
         return 0;
+}
+
+int log_previous_instance(const char *container_id, const char *last_id, int64_t restart_count)
+{
+        if (!last_id || !last_id[0] || restart_count < 0 || restart_count > INT_MAX)
+                return -1;
+        bool newest = container_id && streq(container_id, last_id);
+        return (int) restart_count - (newest ? 0 : 1);
 }
 
 /* "<base>.YYYYMMDD-HHMMSS": a rotated log as the log manager names it (agent/logs/logrotate.c), not its

@@ -43,6 +43,13 @@ void log_set_pods_dir(const char *dir);
  * there is none. */
 int log_find_file(const char *dir, int at_most, char **ret_path, int *ret_restart);
 
+/* The instance `kubectl logs --previous` reads (upstream's validateContainerLogStatus: lastState.terminated),
+ * by its restart count, from the container's status: container_id (the newest instance's, "" or NULL when
+ * none), last_id (lastState.terminated's) and restart_count. The terminated instance is the newest one when
+ * the two IDs are equal (waiting to restart after it: CrashLoopBackOff), else the one before it (a newer one
+ * runs, has ended for good, or was created and not started). -1: none (no last_id: upstream's error). */
+int log_previous_instance(const char *container_id, const char *last_id, int64_t restart_count);
+
 /* What a read that does not follow shows: the file itself, or when it is empty (the log manager rotated it
  * just before the container wrote its last line, or stopped) the newest rotated file beside it, so
  * `kubectl logs --previous` right after a rotation is not empty. */

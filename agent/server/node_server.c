@@ -434,19 +434,15 @@ static enum MHD_Result container_logs(struct node_server *s, struct MHD_Connecti
         const char *waiting =
                 json_string_value(json_object_get(json_object_get(state, "waiting"), "reason"));
         _cleanup_free_ char *wait_reason = xstrdup(waiting ? waiting : "ContainerCreating");
-        /* Which instance (upstream's validateContainerLogStatus): the newest, or with previous the last
-         * terminated one (lastState). While an instance runs, or has ended for good, that is the one before
-         * it; while the container waits to restart (CrashLoopBackOff) it is the newest, the crash the user
-         * asks about. Instances are told apart by their restart count, the log file's name. */
+        /* Which instance (upstream's validateContainerLogStatus): the newest, or with previous exactly the
+         * last terminated one (lastState; log_previous_instance), never an older file in its place.
+         * Instances are told apart by their restart count, the log file's name. */
         int at_most = INT_MAX;
         if (o.previous) {
-                json_int_t restarts = json_integer_value(json_object_get(cs, "restartCount"));
-                bool current = json_object_get(state, "running") || json_object_get(state, "terminated");
-                if (!json_object_get(json_object_get(cs, "lastState"), "terminated") || restarts < 0 ||
-                    restarts > INT_MAX)
-                        at_most = -1; /* none: upstream's error below */
-                else
-                        at_most = (int) restarts - (current ? 1 : 0);
+                json_t *last = json_object_get(json_object_get(cs, "lastState"), "terminated");
+                at_most = log_previous_instance(json_string_value(json_object_get(cs, "containerID")),
+                                                json_string_value(json_object_get(last, "containerID")),
+                                                json_integer_value(json_object_get(cs, "restartCount")));
         }
         json_decref(pod);
         if (!exists)
@@ -455,7 +451,7 @@ static enum MHD_Result container_logs(struct node_server *s, struct MHD_Connecti
 
         _cleanup_free_ char *path = NULL;
         int restart = 0;
-        if (log_find_file(dir, at_most, &path, &restart) < 0) {
+        if (log_find_file(dir, at_most, &path, &restart) < 0 || (o.previous && restart != at_most)) {
                 if (o.previous)
                         return replyf(conn, MHD_HTTP_BAD_REQUEST,
                                       "previous terminated container \"%s\" in pod \"%s\" not found\n",

@@ -276,6 +276,25 @@ static void test_find_file(void **state)
         assert_int_equal(restart, 77);
 }
 
+/* --previous: the last terminated instance by the status's IDs and restart count. */
+static void test_previous_instance(void **state)
+{
+        (void) state;
+        /* Waiting to restart after the crash (CrashLoopBackOff): the crashed instance is the newest. */
+        assert_int_equal(log_previous_instance("containerd://b", "containerd://b", 3), 3);
+        /* A newer instance runs, has ended for good, or was created and never started: the one before. */
+        assert_int_equal(log_previous_instance("containerd://c", "containerd://b", 4), 3);
+        assert_int_equal(log_previous_instance(NULL, "containerd://b", 4), 3);
+        assert_int_equal(log_previous_instance("", "containerd://b", 1), 0);
+        /* No terminated instance known: none (upstream's "previous terminated container ... not found"). */
+        assert_int_equal(log_previous_instance("containerd://c", NULL, 4), -1);
+        assert_int_equal(log_previous_instance("containerd://c", "", 4), -1);
+        assert_int_equal(log_previous_instance("containerd://c", "containerd://b", -1), -1);
+        assert_int_equal(log_previous_instance("containerd://c", "containerd://b", (int64_t) INT_MAX + 1),
+                         -1);
+        assert_int_equal(log_previous_instance("containerd://c", "containerd://b", 0), -1);
+}
+
 /* An empty live file (rotated just before the container's end) gives the newest rotated one beside it. */
 static void test_file_or_rotated(void **state)
 {
@@ -357,13 +376,10 @@ static void test_nofollow_below_pods_dir(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse),
-                cmocka_unit_test(test_read),
-                cmocka_unit_test(test_tail_string),
-                cmocka_unit_test(test_tail_string_hostile),
-                cmocka_unit_test(test_find_file),
-                cmocka_unit_test(test_file_or_rotated),
-                cmocka_unit_test(test_nofollow_below_pods_dir),
+                cmocka_unit_test(test_parse),           cmocka_unit_test(test_read),
+                cmocka_unit_test(test_tail_string),     cmocka_unit_test(test_tail_string_hostile),
+                cmocka_unit_test(test_find_file),       cmocka_unit_test(test_previous_instance),
+                cmocka_unit_test(test_file_or_rotated), cmocka_unit_test(test_nofollow_below_pods_dir),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
