@@ -23,12 +23,14 @@ etcd_on_loopback() { ss -Hltn "sport = :$E2E_ETCD_PORT" | grep -q "127.0.0.1:$E2
 check "etcd listens on 127.0.0.1:$E2E_ETCD_PORT" etcd_on_loopback
 first=$(pids)
 ca=$(sha256sum <"$dir/pki/ca.crt")
+stamps() { stat -c '%n %y' "$dir/admin.kubeconfig" "$dir/pki/ca.crt" "$dir/pki/apiserver.crt"; }
+made=$(stamps)
 
-t0=$(date +%s%N)
 out=$("$MASTER" start "$dir")
 check "a second start returns the same path" [ "$out" = "$dir/admin.kubeconfig" ]
 check "a second start keeps the same processes" [ "$(pids)" = "$first" ]
-check "a second start takes under 5 s" [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 5000 ]
+# It reuses what runs (no timing: a loaded machine makes any bound flaky): nothing is written again.
+check "a second start rewrites neither the kubeconfig nor the certificates" [ "$(stamps)" = "$made" ]
 
 "$MASTER" stop "$dir"
 check "stop leaves no process behind" no_leftovers
