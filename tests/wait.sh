@@ -7,7 +7,7 @@
 # keeps a cheaper client from polling more often for the same cost.
 # Its locals are prefixed: COMMAND sees the caller's variables (bash scoping is dynamic), not these.
 _wf_child_ticks() { # the CPU of this shell's reaped children in ticks of 10 ms (stat fields 16, 17)
-  local _wf_stat
+  local _wf_stat IFS=' '
   read -r _wf_stat < "/proc/$BASHPID/stat" || { _wf_ticks=0; return; }
   _wf_stat=${_wf_stat##*) } # the fields after the command name, which may hold spaces: field 3 on
   set -- $_wf_stat
