@@ -95,7 +95,7 @@ api=1
 if [ "${CHURN_NO_API:-0}" = 1 ]; then
   api=0
 elif [ "$own_master" = 1 ]; then
-  if [ -x "$apiserver" ] && [ -x "$kubectl" ] && command -v etcd >/dev/null; then
+  if [ -x "$apiserver" ] && [ -x "$kubectl" ] && [ -x "${KUBECTL_REAL:-$kubectl}" ] && command -v etcd >/dev/null; then
     export E2E_APISERVER_PORT=19743 E2E_ETCD_PORT=19790
     "$top/tests/e2e/master.sh" stop "$master" --purge >/dev/null 2>&1 || true
     "$top/tests/e2e/master.sh" start "$master" >/dev/null
@@ -103,7 +103,7 @@ elif [ "$own_master" = 1 ]; then
     echo "bench: no kube-apiserver built (tests/e2e/kube-build.sh): static pods only"
     api=0
   fi
-elif [ ! -s "$master/admin.kubeconfig" ] || [ ! -x "$kubectl" ]; then
+elif [ ! -s "$master/admin.kubeconfig" ] || [ ! -x "$kubectl" ] || [ ! -x "${KUBECTL_REAL:-$kubectl}" ]; then
   echo "bench: no control plane at $master: static pods only"
   api=0
 fi

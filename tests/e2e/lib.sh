@@ -12,7 +12,8 @@ skip() { echo "SKIP: $*"; rm -rf "$WORK"; exit 77; }
 
 skip_unless_ready() {
   [ "$(id -u)" = 0 ] || skip "e2e tests need root"
-  [ -x "$KUBECTL" ] || skip "no kubectl at $KUBECTL (run tests/e2e/kube-build.sh)"
+  [ -x "$KUBECTL" ] && [ -x "${KUBECTL_REAL:-$KUBECTL}" ] ||
+    skip "no kubectl at ${KUBECTL_REAL:-$KUBECTL} (run tests/e2e/kube-build.sh)"
   [ -s "$ADMIN_KUBECONFIG" ] || skip "no control plane at $MASTER_DIR (fixture did not start; see e2e_master_start)"
 }
 
@@ -48,5 +49,6 @@ skip_unless_binaries() {
   [ "$(id -u)" = 0 ] || skip "e2e tests need root"
   [ -x "$apiserver" ] || skip "no kube-apiserver at $apiserver (run tests/e2e/kube-build.sh)"
   command -v etcd >/dev/null || skip "no etcd (run tests/e2e/kube-build.sh)"
-  [ -x "$KUBECTL" ] || skip "no kubectl at $KUBECTL (run tests/e2e/kube-build.sh)"
+  [ -x "$KUBECTL" ] && [ -x "${KUBECTL_REAL:-$KUBECTL}" ] ||
+    skip "no kubectl at ${KUBECTL_REAL:-$KUBECTL} (run tests/e2e/kube-build.sh)"
 }

@@ -11,6 +11,7 @@ cleanup() { "$REAL" delete namespace "$ns" --wait=false >/dev/null 2>&1; }
 trap cleanup EXIT
 
 "$REAL" create namespace "$ns" >/dev/null
+"$REAL" label namespace "$ns" lite=yes >/dev/null
 "$REAL" -n "$ns" create configmap cm1 --from-literal=a='x<y>&z' --from-literal=b=2 >/dev/null
 "$REAL" -n "$ns" label configmap cm1 app=lite >/dev/null
 "$REAL" -n "$ns" create configmap cm2 --from-literal=c=3 >/dev/null
@@ -69,7 +70,7 @@ check "a list with a label selector" same -n "$ns" get configmaps -l app=lite -o
 check "a list with a field selector" same -n "$ns" get pods --field-selector spec.nodeName=lite-no-such-node -o name
 check "-o name of one object" same -n "$ns" get cm cm2 -o name
 check "-o name of a cluster-scoped object" same get ns "$ns" -o name
-check "cluster-scoped lists" same get namespaces -l kubernetes.io/metadata.name="$ns" -o name
+check "cluster-scoped lists" same get namespaces -l lite=yes -o name
 check "NotFound: kubectl's message and status" same -n "$ns" get pod nope -o name
 check "NotFound of a grouped kind" same get csr nope -o json
 # exists NAME: kubectl get pod NAME >/dev/null's status and error, by lite (no fallback) and by kubectl
@@ -84,10 +85,27 @@ check "... not found" exists nope
 check "--ignore-not-found" same -n "$ns" get pod nope --ignore-not-found -o name
 check "-o json of one object" same_json -n "$ns" get pod p1 -o json
 check "-o json of a list (kubectl's List)" same_json -n "$ns" get configmaps -o json
+check "-o json byte for byte (sorted keys, <>& escaped)" same -n "$ns" get configmap cm1 -o json
+check "-o json of a list byte for byte" same -n "$ns" get configmaps -l app=lite -o json
 check "-A" same_json get configmaps -A -l app=lite -o json
 check "--raw" same_json get --raw "/api/v1/namespaces/$ns/configmaps/cm1"
 check "--request-timeout and --kubeconfig" same --request-timeout=10s --kubeconfig "$ADMIN_KUBECONFIG" -n "$ns" get cm cm1 -o 'jsonpath={.data.b}'
 check "an index out of bounds: kubectl's error" falls_back -n "$ns" get pod p1 -o 'jsonpath={.spec.containers[5].name}'
+# same_status ARGS...: with stderr discarded, the same output and status (lite need not fall back).
+same_status() {
+  local a b ra rb
+  a=$("$REAL" "$@" 2>/dev/null); ra=$?
+  b=$(KUBECTL_REAL=/bin/false "$LITE" "$@" 2>/dev/null); rb=$?
+  [ "$a" = "$b" ] && [ "$ra" = "$rb" ] || { echo "#   kubectl ($ra): $a"; echo "#   lite ($rb): $b"; return 1; }
+}
+check "... its error discarded: kubectl's status, nothing printed" \
+  same_status -n "$ns" get events --field-selector involvedObject.name=nope -o 'jsonpath={.items[0].message}'
+check "a recursive descent: kubectl" falls_back -n "$ns" get pod p1 -o 'jsonpath={..name}'
+check "a filter on a number: kubectl's error" \
+  falls_back -n "$ns" get pod p1 -o 'jsonpath={.spec.containers[0].ports[?(@.containerPort=="80")].name}'
+check "an index kubectl does not read: kubectl's error" falls_back -n "$ns" get pod p1 -o 'jsonpath={.spec.containers[+0].name}'
+check "an empty template: kubectl's error" falls_back -n "$ns" get pod p1 -o 'jsonpath='
+check "the name ..: kubectl's error" falls_back get ns ..
 check "custom columns: kubectl" falls_back -n "$ns" get configmaps -o custom-columns=NAME:.metadata.name,DATA:.data.b
 check "-o yaml: kubectl" falls_back -n "$ns" get cm cm1 -o yaml
 check "a write: kubectl" falls_back -n "$ns" annotate --overwrite configmap cm2 x=y

@@ -3,7 +3,8 @@
 # projected token would be, and cubelet goes on with the new one. Env from CTest as test_node_api.sh.
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
-[ -x "${KUBECTL:-}" ] || { echo "SKIP: no kubectl at ${KUBECTL:-} (run tests/e2e/kube-build.sh)"; exit 77; }
+[ -x "${KUBECTL:-}" ] && [ -x "${KUBECTL_REAL:-$KUBECTL}" ] ||
+  { echo "SKIP: no kubectl at ${KUBECTL_REAL:-${KUBECTL:-}} (run tests/e2e/kube-build.sh)"; exit 77; }
 [ -s "$MASTER_DIR/admin.kubeconfig" ] || { echo "SKIP: no API server at $MASTER_DIR (fixture did not start)"; exit 77; }
 NODE=e2e-tok-node
 export KUBECONFIG=$MASTER_DIR/admin.kubeconfig

@@ -81,6 +81,22 @@ static const struct resource *find_resource(const char *name)
         return NULL;
 }
 
+/* Whether fd is /dev/null: what is written there is not seen, only the exit status is. */
+static bool discarded(int fd)
+{
+        struct stat a, b;
+        return fstat(fd, &a) == 0 && stat("/dev/null", &b) == 0 && S_ISCHR(a.st_mode) &&
+               a.st_rdev == b.st_rdev;
+}
+
+/* An error of kubectl's whose text nobody reads (stderr is /dev/null): its status, and nothing on stdout. */
+static _Noreturn void silent_error(const char *why)
+{
+        if (!discarded(STDERR_FILENO))
+                fallback(why);
+        exit(1);
+}
+
 /* ---- jsonpath */
 struct out {
         char *s;
@@ -103,20 +119,57 @@ static void out_str(struct out *o, const char *s)
         out_add(o, s, strlen(s));
 }
 
-/* Go's json.Marshal of an object or array (decoded JSON: sorted keys, compact, HTML characters escaped). */
-static bool has_real_or_null(json_t *v)
+/* Whether v holds a float, or with `nulls` a null. */
+static bool has_real_or_null(json_t *v, bool nulls)
 {
         const char *k;
         json_t *x;
         size_t i;
-        if (json_is_real(v))
+        if (json_is_real(v) || (nulls && json_is_null(v)))
                 return true;
         if (json_is_object(v)) {
-                json_object_foreach(v, k, x) if (json_is_null(x) || has_real_or_null(x)) return true;
+                json_object_foreach(v, k, x) if (has_real_or_null(x, nulls)) return true;
         } else if (json_is_array(v)) {
-                json_array_foreach(v, i, x) if (json_is_null(x) || has_real_or_null(x)) return true;
+                json_array_foreach(v, i, x) if (has_real_or_null(x, nulls)) return true;
         }
         return false;
+}
+
+/* v as Go's encoding/json writes it (flags: JSON_COMPACT or JSON_INDENT(4)): sorted keys, <>&, the two
+ * line separators and control characters escaped as Go does. A float (Go writes its own way), or with
+ * `nulls` a null (kubectl's jsonpath, as checked against it), falls back. */
+static void out_go_json(struct out *o, json_t *v, size_t flags, bool nulls)
+{
+        if (has_real_or_null(v, nulls))
+                fallback("a value kubectl prints its own way (a float or a null)");
+        _cleanup_free_ char *s = json_dumps(v, flags | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        if (!s)
+                fallback("cannot encode");
+        for (const char *p = s; *p; p++) {
+                if (*p == '<')
+                        out_str(o, "\\u003c");
+                else if (*p == '>')
+                        out_str(o, "\\u003e");
+                else if (*p == '&')
+                        out_str(o, "\\u0026");
+                else if (*p == '\\' && (p[1] == 'b' || p[1] == 'f')) /* Go: \u0008, \u000c */
+                        out_str(o, *++p == 'b' ? "\\u0008" : "\\u000c");
+                else if (*p == '\\' && p[1] == 'u') { /* Go writes hex digits in lower case */
+                        char u[7];
+                        snprintf(u, sizeof u, "%.6s", p);
+                        for (char *c = u + 2; *c; c++)
+                                *c = (char) (*c >= 'A' && *c <= 'F' ? *c + 32 : *c);
+                        out_str(o, u);
+                        p += strlen(u) - 1;
+                } else if (*p == '\\' && p[1]) {
+                        out_add(o, p, 2);
+                        p++;
+                } else if (!strncmp(p, "\xe2\x80\xa8", 3) || !strncmp(p, "\xe2\x80\xa9", 3)) {
+                        out_str(o, p[2] == '\xa8' ? "\\u2028" : "\\u2029");
+                        p += 2;
+                } else
+                        out_add(o, p, 1);
+        }
 }
 
 static void print_value(struct out *o, json_t *v)
@@ -131,23 +184,8 @@ static void print_value(struct out *o, json_t *v)
         else if (json_is_integer(v)) {
                 snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
                 out_str(o, buf);
-        } else if ((json_is_object(v) || json_is_array(v)) && !has_real_or_null(v)) {
-                _cleanup_free_ char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-                if (!s)
-                        fallback("cannot encode");
-                for (const char *p = s; *p; p++) {
-                        if (*p == '<')
-                                out_str(o, "\\u003c");
-                        else if (*p == '>')
-                                out_str(o, "\\u003e");
-                        else if (*p == '&')
-                                out_str(o, "\\u0026");
-                        else if (!strncmp(p, "\xe2\x80\xa8", 3) || !strncmp(p, "\xe2\x80\xa9", 3)) {
-                                out_str(o, p[2] == '\xa8' ? "\\u2028" : "\\u2029");
-                                p += 2;
-                        } else
-                                out_add(o, p, 1);
-                }
+        } else if (json_is_object(v) || json_is_array(v)) {
+                out_go_json(o, v, JSON_COMPACT, true);
         } else
                 fallback("a value kubectl prints its own way (a float or a null)");
 }
@@ -162,6 +200,13 @@ static void vals_add(struct vals *vs, json_t *v)
 {
         vs->v = OOM_CHECK(realloc(vs->v, (vs->n + 1) * sizeof *vs->v));
         vs->v[vs->n++] = v;
+}
+
+/* An index as kubectl's jsonpath reads one: -?[0-9]+ */
+static bool is_index(const char *s)
+{
+        s += *s == '-';
+        return *s && strspn(s, "0123456789") == strlen(s);
 }
 
 /* Evaluates path (".a.b[0][*][?(@.k==\"v\")]", len bytes) on cur. */
@@ -180,11 +225,15 @@ static struct vals eval_path(json_t *cur, const char *p, size_t len)
                         for (p++; p < end && *p != '.' && *p != '['; p++) {
                                 if (*p == '\\' && p + 1 < end)
                                         p++;
+                                else if (strchr(" ,@$]{}|()*'\"", *p)) /* kubectl's syntax, or its error */
+                                        fallback("a key with a character kubectl reads its own way");
                                 if (n + 1 >= sizeof name)
                                         fallback("a long key");
                                 name[n++] = *p;
                         }
                         name[n] = 0;
+                        if (!n && len != 1) /* "..": a recursive descent */
+                                fallback("an empty key");
                         if (!n) /* "." alone: the object itself */
                                 continue;
                         for (size_t i = 0; i < in.n; i++) {
@@ -211,16 +260,15 @@ static struct vals eval_path(json_t *cur, const char *p, size_t len)
                                                 fallback("[*] of something that is not an array");
                                         json_array_foreach(in.v[i], j, x) vals_add(&outv, x);
                                 }
-                        } else if (inner[0] && (errno = 0, strtol(inner, &e, 10), !*e && !errno)) {
+                        } else if (is_index(inner) && (errno = 0, strtol(inner, &e, 10), !errno)) {
                                 long idx = strtol(inner, NULL, 10);
                                 for (size_t i = 0; i < in.n; i++) {
                                         if (!json_is_array(in.v[i]))
                                                 fallback("an index of something that is not an array");
                                         long sz = (long) json_array_size(in.v[i]);
                                         long k = idx < 0 ? sz + idx : idx;
-                                        if (k < 0 || k >= sz)
-                                                fallback(
-                                                        "array index out of bounds"); /* kubectl: an error */
+                                        if (k < 0 || k >= sz) /* kubectl: an error, exit status 1 */
+                                                silent_error("array index out of bounds");
                                         vals_add(&outv, json_array_get(in.v[i], (size_t) k));
                                 }
                         } else {
@@ -268,6 +316,9 @@ static struct vals eval_path(json_t *cur, const char *p, size_t len)
                                                      t = strtok_r(NULL, ".", &save))
                                                         f = json_is_object(f) ? json_object_get(f, t) : NULL;
                                                 free(dup);
+                                                if (f && !json_is_string(f)) /* kubectl: an error */
+                                                        fallback("a filter comparing a string to another "
+                                                                 "type");
                                                 if (json_is_string(f) && streq(json_string_value(f), want))
                                                         vals_add(&outv, x);
                                         }
@@ -346,6 +397,8 @@ static void render(struct out *o, const struct piece *ps, size_t n, json_t *cur)
                         }
                         if (depth)
                                 fallback("a range without its end");
+                        if (p->len <= 6)
+                                fallback("a range of nothing");
                         struct vals vs = eval_path(cur, p->s + 6, p->len - 6);
                         for (size_t k = 0; k < vs.n; k++)
                                 render(o, ps + i + 1, j - i - 2, vs.v[k]);
@@ -370,15 +423,6 @@ static void render(struct out *o, const struct piece *ps, size_t n, json_t *cur)
                         free(vs.v);
                 }
         }
-}
-
-/* A table whose output goes to /dev/null (`kubectl get pod x >/dev/null`, a test asking whether it exists):
- * only the exit status and the error are seen, so the read is enough. */
-static bool stdout_discarded(void)
-{
-        struct stat a, b;
-        return fstat(STDOUT_FILENO, &a) == 0 && stat("/dev/null", &b) == 0 && S_ISCHR(a.st_mode) &&
-               a.st_rdev == b.st_rdev;
 }
 
 /* ---- the command line */
@@ -461,9 +505,18 @@ int main(int argc, char **argv)
         if (strchr(kubeconfig, ':'))
                 fallback("a kubeconfig list");
         _cleanup_free_ char *text = NULL;
-        if (read_file_limit(kubeconfig, 1 << 20, &text, NULL) < 0 || strstr(text, "namespace:") ||
-            strstr(text, "exec:") || strstr(text, "auth-provider:"))
-                fallback("a kubeconfig it does not take");
+        /* keys kubectl honours and cubelet's loader does not (a namespace, another identity, a proxy) */
+        static const char *const keys[] = {"namespace",       "exec",          "auth-provider", "as",
+                                           "as-groups",       "as-user-extra", "username",      "password",
+                                           "tls-server-name", "proxy-url"};
+        if (read_file_limit(kubeconfig, 1 << 20, &text, NULL) < 0)
+                fallback("a kubeconfig it cannot read");
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                _cleanup_free_ char *yaml = strdup_printf("%s:", keys[i]);
+                _cleanup_free_ char *json = strdup_printf("\"%s\"", keys[i]);
+                if (strstr(text, yaml) || strstr(text, json))
+                        fallback("a kubeconfig it does not take");
+        }
         struct kube_auth auth = {0};
         _cleanup_free_ char *err = NULL;
         if (kubeconfig_load(kubeconfig, &auth, &err) < 0)
@@ -479,10 +532,15 @@ int main(int argc, char **argv)
         if (raw) {
                 if (npos || output || ns || all_ns || selector || fields)
                         fallback("--raw with more");
+                static const char *const plain[] = {"/metrics", "/healthz", "/readyz", "/livez", "/version"};
+                for (size_t i = 0; i < ELEMENTSOF(plain); i++)
+                        if (!strncmp(raw, plain[i], strlen(plain[i])))
+                                fallback("--raw of an answer that is not compact JSON");
                 path = xstrdup(raw);
         } else {
-                if (!output && npos == 2 && stdout_discarded())
-                        output = "name"; /* printed to /dev/null: the same status and error as the table */
+                if (!output && npos == 2 && discarded(STDOUT_FILENO))
+                        /* a table to /dev/null (does it exist?): the same status and error as the table */
+                        output = "name";
                 if (!output ||
                     !(streq(output, "json") || streq(output, "name") || !strncmp(output, "jsonpath=", 9)))
                         fallback("an output it does not print");
@@ -490,9 +548,9 @@ int main(int argc, char **argv)
                         fallback("a resource it does not know");
                 if (name && (selector || fields || all_ns))
                         fallback("a name with a selector or -A");
-                if (name && (!name[0] || strpbrk(name, "/?%#")))
+                if (name && (!name[0] || strpbrk(name, "/?%#") || streq(name, ".") || streq(name, "..")))
                         fallback("a name it does not take");
-                if (ns && (!ns[0] || strpbrk(ns, "/?%#")))
+                if (ns && (!ns[0] || strpbrk(ns, "/?%#") || streq(ns, ".") || streq(ns, "..")))
                         fallback("a namespace it does not take");
                 _cleanup_free_ char *nsdir = NULL;
                 if (res->namespaced && !all_ns)
@@ -548,13 +606,14 @@ int main(int argc, char **argv)
                 json_incref(obj);
 
         struct out o = {0};
-        if (raw || streq(output, "json")) {
-                /* --raw: the API server's compact JSON; -o json: indented as kubectl's (the same JSON) */
-                _cleanup_free_ char *s =
-                        json_dumps(obj, (raw ? JSON_COMPACT : JSON_INDENT(4)) | JSON_PRESERVE_ORDER);
+        if (raw) { /* the API server's JSON, compact, its keys in its order (the tests read it with jq) */
+                _cleanup_free_ char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
                 if (!s)
                         fallback("cannot encode");
                 out_str(&o, s);
+                out_str(&o, "\n");
+        } else if (streq(output, "json")) { /* kubectl: Go's json.MarshalIndent, four spaces */
+                out_go_json(&o, obj, JSON_INDENT(4), false);
                 out_str(&o, "\n");
         } else if (streq(output, "name")) {
                 json_t *items = name ? NULL : json_object_get(obj, "items"), *it;
@@ -572,6 +631,8 @@ int main(int argc, char **argv)
                 }
         } else {
                 struct piece *ps = NULL;
+                if (!output[9])
+                        fallback("an empty template (kubectl's error)");
                 size_t n = tokenize(output + 9, &ps);
                 render(&o, ps, n, obj);
                 free(ps);
