@@ -128,8 +128,11 @@ echo "# idle: $(cat "$WORK/idle.json"); random tokens: $(cat "$WORK/tokens.json"
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 get=$(median "$WORK/get_ms")
 check "kubectl get answered every time during the flood" test "$(grep -c 99999 "$WORK/get_ms")" = 0
-check "kubectl logs answers during the flood within a second of a kubectl get (median of 8)" \
-  test $(($(median "$WORK/ms") - get)) -lt 1000
+# Within a second, or within a get's own time when a get takes longer (a hogged machine: 2-3 s each; the
+# difference was 0.7 s there): what the flood did before was tens of seconds.
+slack=$((get > 1000 ? get : 1000))
+check "kubectl logs answers during the flood within max(1 s, a get) of a kubectl get (median of 8)" \
+  test $(($(median "$WORK/ms") - get)) -lt "$slack"
 check "... every one answered, none more than 10 s over that (queued behind the flood: tens)" \
   test $(($(sort -n "$WORK/ms" | tail -1) - get)) -lt 10000
 flood_is() { jq -e "$2" "$WORK/$1" >/dev/null || { echo "# $(cat "$WORK/$1")"; return 1; }; }
