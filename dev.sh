@@ -41,7 +41,8 @@ test)
   # the plain and the sanitizer passes run side by side. Each holds its instance's lock (a helper's or a
   # person's ctest run of the same instance waits, and is waited for).
   build "$top/build" -DCUBELET_TEST_INSTANCE=0
-  build "$top/build-asan" -DCUBELET_SANITIZE=ON -DCUBELET_TEST_INSTANCE=1
+  # Its tests look through the plain build's cubelet-cri and kubectl-lite (tests/CMakeLists.txt).
+  build "$top/build-asan" -DCUBELET_SANITIZE=ON -DCUBELET_TEST_INSTANCE=1 -DCUBELET_TEST_TOOLS_DIR="$top/build"
   export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
   pass() { # pass NAME BUILD_DIR INSTANCE: ctest, every line prefixed with NAME, the whole output kept

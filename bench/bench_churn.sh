@@ -11,7 +11,8 @@
 # LeakSanitizer's verdict).
 # Env: CHURN_PODS (110); CHURN_SETTLE_S (35); CHURN_HEAP=0 leaves out the heap column (it needs gdb);
 # CHURN_CTD_DIR / CHURN_MASTER_DIR use that running containerd / control plane (the test fixtures) instead of
-# private ones; CHURN_NO_API=1 static pods only; CHURN_STRICT=1 a drift beyond +-5 % fails the run.
+# private ones; CHURN_CRI the cubelet-cri to look with (BUILD_DIR's); CHURN_NO_API=1 static pods only;
+# CHURN_STRICT=1 a drift beyond +-5 % fails the run.
 # Exit status: non-zero when a leak check fails or cubelet does not exit cleanly.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,7 +34,8 @@ cgroup_root=/cubelet-churn-$$
 pid=""
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
-cri() { "$build/cri/cubelet-cri" -r "unix://$ctd/containerd.sock" "$@"; }
+cri_bin=${CHURN_CRI:-$build/cri/cubelet-cri}
+cri() { "$cri_bin" -r "unix://$ctd/containerd.sock" "$@"; }
 k() { "$kubectl" --kubeconfig "$master/admin.kubeconfig" --request-timeout=10s "$@"; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
 fds() { ls "/proc/$pid/fd" | wc -l; }
@@ -114,7 +116,7 @@ source "$top/tests/faults/pods.sh"
 source "$top/tests/faults/leaks.sh"
 passed=0 failed=0
 check() { local d=$1; shift; if "$@"; then passed=$((passed + 1)); echo "ok - $d"; else failed=$((failed + 1)); echo "not ok - $d"; fi; }
-LK_CRI=$build/cri/cubelet-cri LK_SOCK=$ctd/containerd.sock LK_CTD_DIR=$ctd LK_NODE=$node LK_ROOT=$work/root
+LK_CRI=$cri_bin LK_SOCK=$ctd/containerd.sock LK_CTD_DIR=$ctd LK_NODE=$node LK_ROOT=$work/root
 LK_CGROUP_ROOT=$cgroup_root LK_MOUNTS_PER_POD=2 LK_MATCH="^(default/s[0-9]+-$node|$ns/a[0-9]+)\$"
 lk_init
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cri.h"
 
 static const char *label(ProtobufCMessage **entries, size_t n, const char *key)
@@ -128,6 +130,33 @@ static int cmd_inspect(struct cri_client *c, const char *id)
         return 0;
 }
 
+/* S as a JSON string. */
+static void print_json_string(const char *s)
+{
+        putchar('"');
+        for (const unsigned char *p = (const unsigned char *) (s ? s : ""); *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        printf("\\%c", *p);
+                else if (*p < 0x20)
+                        printf("\\u%04x", *p);
+                else
+                        putchar(*p);
+        }
+        putchar('"');
+}
+
+/* A verbose info value as JSON: as the runtime gives it when it is JSON (containerd's "config"), else as a
+ * string (containerd's "lastCNILoadStatus" is a bare OK), as crictl does. */
+static void print_info_value(const char *v)
+{
+        json_t *j = json_loads(v, JSON_DECODE_ANY, NULL);
+        if (j) {
+                json_decref(j);
+                fputs(v, stdout);
+        } else
+                print_json_string(v);
+}
+
 /* crictl info: the runtime's status (its conditions, then its verbose info as the runtime gives it); exit 1
  * when the runtime cannot be asked. */
 static int cmd_info(struct cri_client *c)
@@ -143,12 +172,19 @@ static int cmd_info(struct cri_client *c)
         size_t n = resp->status ? resp->status->n_conditions : 0;
         for (size_t i = 0; i < n; i++) {
                 Runtime__V1__RuntimeCondition *k = resp->status->conditions[i];
-                printf("%s\n      {\"type\": \"%s\", \"status\": %s, \"reason\": \"%s\"}", i ? "," : "",
-                       k->type, k->status ? "true" : "false", k->reason);
+                printf("%s\n      {\"type\": ", i ? "," : "");
+                print_json_string(k->type);
+                printf(", \"status\": %s, \"reason\": ", k->status ? "true" : "false");
+                print_json_string(k->reason);
+                putchar('}');
         }
         printf("\n    ]\n  }");
-        for (size_t i = 0; i < resp->n_info; i++)
-                printf(",\n  \"%s\": %s", resp->info[i]->key, resp->info[i]->value);
+        for (size_t i = 0; i < resp->n_info; i++) {
+                fputs(",\n  ", stdout);
+                print_json_string(resp->info[i]->key);
+                fputs(": ", stdout);
+                print_info_value(resp->info[i]->value);
+        }
         printf("\n}\n");
         cri_free(resp);
         return 0;
