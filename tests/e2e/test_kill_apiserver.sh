@@ -7,8 +7,7 @@
 # Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, MASTER_DIR, KUBECTL; FAULT_PODS (10).
 source "$(dirname "$0")/../faults/common.sh"
 skip_unless_ready
-[ -x "${KUBECTL:-}" ] && [ -x "${KUBECTL_REAL:-$KUBECTL}" ] ||
-  { echo "SKIP: no kubectl at ${KUBECTL_REAL:-${KUBECTL:-}} (run tests/e2e/kube-build.sh)"; exit 77; }
+skip_unless_kubectl
 [ -s "$MASTER_DIR/admin.kubeconfig" ] || { echo "SKIP: no API server at $MASTER_DIR (fixture did not start)"; exit 77; }
 MASTER=$(dirname "$0")/master.sh
 NODE=e2e-kill-api

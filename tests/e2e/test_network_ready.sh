@@ -5,8 +5,7 @@
 # Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, KUBECTL, KUBE_APISERVER.
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
-[ -x "${KUBECTL:-}" ] && [ -x "${KUBECTL_REAL:-$KUBECTL}" ] ||
-  { echo "SKIP: no kubectl at ${KUBECTL_REAL:-${KUBECTL:-}} (run tests/e2e/kube-build.sh)"; exit 77; }
+skip_unless_kubectl
 command -v etcd >/dev/null || { echo "SKIP: no etcd (run tests/e2e/kube-build.sh)"; exit 77; }
 MASTER=$(dirname "$0")/master.sh
 MDIR=${E2E_NR_MASTER_DIR:-/tmp/cubelet-e2e-netready$TI_SUFFIX}

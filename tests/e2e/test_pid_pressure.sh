@@ -21,8 +21,7 @@ if [ -z "${PID_PRESSURE_LOCKED:-}" ]; then
 fi
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
-[ -x "${KUBECTL:-}" ] && [ -x "${KUBECTL_REAL:-$KUBECTL}" ] ||
-  { echo "SKIP: no kubectl at ${KUBECTL_REAL:-${KUBECTL:-}} (run tests/e2e/kube-build.sh)"; exit 77; }
+skip_unless_kubectl
 [ -s "$MASTER_DIR/admin.kubeconfig" ] || { echo "SKIP: no API server at $MASTER_DIR (fixture did not start)"; exit 77; }
 [ -r /sys/fs/cgroup/pids/pids.max ] || [ -d /sys/fs/cgroup/pids ] ||
   { echo "SKIP: needs the cgroup v1 pids hierarchy"; exit 77; }

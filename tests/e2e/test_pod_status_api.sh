@@ -5,8 +5,7 @@
 # Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, MASTER_DIR, KUBECTL.
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
-[ -x "${KUBECTL:-}" ] && [ -x "${KUBECTL_REAL:-$KUBECTL}" ] ||
-  { echo "SKIP: no kubectl at ${KUBECTL_REAL:-${KUBECTL:-}} (run tests/e2e/kube-build.sh)"; exit 77; }
+skip_unless_kubectl
 [ -s "$MASTER_DIR/admin.kubeconfig" ] || { echo "SKIP: no API server at $MASTER_DIR (fixture did not start)"; exit 77; }
 MASTER=$(dirname "$0")/master.sh
 NODE=e2e-status

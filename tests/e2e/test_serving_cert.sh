@@ -11,8 +11,7 @@
 # signer (csr_sign.py, as test_tls_bootstrap.sh). Env from CTest as test_node_api.sh.
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
-[ -x "${KUBECTL:-}" ] && [ -x "${KUBECTL_REAL:-$KUBECTL}" ] ||
-  { echo "SKIP: no kubectl at ${KUBECTL_REAL:-${KUBECTL:-}} (run tests/e2e/kube-build.sh)"; exit 77; }
+skip_unless_kubectl
 [ -s "$MASTER_DIR/admin.kubeconfig" ] || { echo "SKIP: no API server at $MASTER_DIR (fixture did not start)"; exit 77; }
 python3 -c 'import cryptography' 2>/dev/null || { echo "SKIP: csr_sign.py needs python3-cryptography"; exit 77; }
 E2E=$(cd "$(dirname "$0")" && pwd)

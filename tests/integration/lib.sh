@@ -71,6 +71,13 @@ skip_unless_ready() {
   if [ ! -S "$SOCK" ]; then echo "SKIP: no test containerd at $SOCK (fixture did not start)"; exit 77; fi
 }
 
+# For the e2e tests on these helpers: skip unless kubectl is there (KUBECTL, and the real one kubectl-lite runs
+# for what it does not take: a missing one would fail every call, and `! kubectl ...` would pass).
+skip_unless_kubectl() {
+  [ -x "${KUBECTL:-}" ] && [ -x "${KUBECTL_REAL:-$KUBECTL}" ] ||
+    { echo "SKIP: no kubectl at ${KUBECTL_REAL:-${KUBECTL:-}} (run tests/e2e/kube-build.sh)"; exit 77; }
+}
+
 ok() { passed=$((passed + 1)); echo "ok - $*"; }
 not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
 check() { # check DESCRIPTION COMMAND...
