@@ -105,7 +105,7 @@ spec:
   nodeName: $NODE
   terminationGracePeriodSeconds: 1
   containers:
-  - {name: c, image: $IMG, imagePullPolicy: Never, command: ["sh", "-c", "echo run \$(cat /proc/sys/kernel/random/uuid); sleep 8; exit 1"]}
+  - {name: c, image: $IMG, imagePullPolicy: Never, command: ["sh", "-c", "echo run \$(cat /proc/sys/kernel/random/uuid); sleep 20; exit 1"]}
 YAML
 running() { [ "$(k get pod "$1" -o jsonpath='{.status.phase}' 2>/dev/null)" = Running ]; }
 check "a pod bound to the node runs" wait_for 30 running logger
@@ -181,9 +181,12 @@ check "kubectl port-forward: an HTTP request reaches the pod's port" wait_for 10
   "curl -sf --max-time 2 http://127.0.0.1:$PF_PORT/hostname | grep -qx server"
 kill "$pf" 2>/dev/null; wait "$pf" 2>/dev/null
 
-check "a crashing pod restarts" wait_for 40 sh -c "[ \"\$(kubectl get pod crasher -o jsonpath='{.status.containerStatuses[0].restartCount}' 2>/dev/null)\" -ge 1 ]"
+check "a crashing pod restarts" wait_for 90 sh -c "[ \"\$(kubectl get pod crasher -o jsonpath='{.status.containerStatuses[0].restartCount}' 2>/dev/null)\" -ge 1 ]"
 # kubectl logs --previous is upstream's lastState: while a new instance runs, the run before it; while the
 # container waits in CrashLoopBackOff, the run that just crashed (which plain kubectl logs shows then too).
+# Each instance runs 20 s: a try (four kubectl calls) must fit in one state, and on a loaded machine it takes
+# several seconds (with 8 s runs, the suite beside two CPU hogs missed every window for a minute). The bounds
+# outlast a back-off of 80 s and the run after it.
 crasher_state() { k get pod crasher -o jsonpath='{.status.containerStatuses[0].state}' 2>/dev/null | jq -r 'keys[0] // empty'; }
 previous_is() { # previous_is STATE: in that state (before and after the two reads), --previous is one run's
   # output, other than the current one's (running) or the same (waiting)
@@ -195,8 +198,8 @@ previous_is() { # previous_is STATE: in that state (before and after the two rea
   echo "$p" | grep -q '^run ' || { echo "# --previous: $p"; return 1; }
   if [ "$1" = running ]; then [ "$p" != "$c" ]; else [ "$p" = "$c" ]; fi
 }
-check "kubectl logs --previous while it runs again: the earlier run's output" wait_for 60 previous_is running
-check "... in CrashLoopBackOff: the run that just crashed, as upstream" wait_for 90 previous_is waiting
+check "kubectl logs --previous while it runs again: the earlier run's output" wait_for 150 previous_is running
+check "... in CrashLoopBackOff: the run that just crashed, as upstream" wait_for 150 previous_is waiting
 
 # -f ends by itself when the container finishes.
 k apply -f - >/dev/null <<YAML
