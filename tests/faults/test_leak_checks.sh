@@ -44,10 +44,13 @@ check "a leaked address is caught" caught lk_ips "leaked address 10.250.250.250"
 rm -f "$LK_IPAM/10.250.250.250"
 check "... passes again" lk_ips
 
-# --- a veth on the bridge nobody owns
-ip link add lkstray0 type veth peer name lkstray1 && ip link set lkstray0 master "$LK_BRIDGE"
+# --- a veth on the bridge nobody owns: named by this test's process (the other instance's test may run
+# this at the same time), and removed however the test ends (one killed half-way left it to the next run)
+veth=lk$$a
+trap 'ip link del "$veth" 2>/dev/null; faults_exit' EXIT
+ip link add "$veth" type veth peer name "lk$$b" && ip link set "$veth" master "$LK_BRIDGE"
 check "a leaked veth is caught" caught lk_veths "2 veths on $LK_BRIDGE for 1 pods"
-ip link del lkstray0
+ip link del "$veth"
 check "... passes again" lk_veths
 
 # --- a pod cgroup nobody owns
