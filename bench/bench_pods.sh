@@ -11,7 +11,8 @@
 # The upstream kubelet comes from tests/e2e/kube-build.sh (built once and cached, minutes; UPSTREAM=0 skips
 # it, UPSTREAM_KUBELET=path uses another binary). REGISTERED=1: both agents are registered with a private
 # kube-apiserver (tests/e2e/master.sh, its own ports), so every static pod also gets its mirror pod and its
-# status written through the API.
+# status written through the API. BENCH_LOGS=DIR keeps the agents' logs there (CUBELET_FLAGS=--v=4 logs the
+# runtime's events); a failed run leaves them in /tmp.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
@@ -62,6 +63,7 @@ sysctls_save
 cleanup() { # under set -e: every step may fail without cutting the rest short
   # the agents' logs outlive a failed run
   [ "${ok:-0}" = 1 ] || { cp "$work"/*.log /tmp/ 2>/dev/null && echo "bench: logs in /tmp/{cubelet,upstream}.log" >&2; } || true
+  [ -z "${BENCH_LOGS:-}" ] || { mkdir -p "$BENCH_LOGS" && cp "$work"/*.log "$BENCH_LOGS"/; } || true
   { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; } || true
   sysctls_restore
   { [ "$registered" = 1 ] && "$top/tests/e2e/master.sh" stop "$master" --purge >/dev/null 2>&1; } || true
