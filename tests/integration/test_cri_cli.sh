@@ -18,6 +18,8 @@ run() {
 rc_is() { [ "$(cat "$WORK/$1.rc")" = "$2" ] || { echo "#   $1: status $(cat "$WORK/$1.rc"), not $2"; false; }; }
 out_has() { grep -Eq -- "$2" "$WORK/$1.out" || { echo "#   $1: no line like '$2' in:"; sed 's/^/#     /' "$WORK/$1.out"; false; }; }
 err_has() { grep -Eq -- "$2" "$WORK/$1.err" || { echo "#   $1: no '$2' on stderr:"; sed 's/^/#     /' "$WORK/$1.err"; false; }; }
+# says NAME STATUS PATTERN: NAME ended with STATUS and said PATTERN on stderr.
+says() { rc_is "$1" "$2" && err_has "$1" "$3"; }
 
 # --- usage and arguments
 run help cli --help
@@ -32,7 +34,7 @@ run badep "$CLI" -r "tcp://127.0.0.1:1" version
 check "an endpoint that is not unix://: refused, status 1" rc_is badep 1
 check "... saying so" err_has badep 'invalid endpoint tcp://127.0.0.1:1'
 run dead "$CLI" -r "unix://$WORK/no.sock" -t 2000 version
-check "a dead socket: status 1 with the call's error" sh -c "[ \$(cat '$WORK/dead.rc') = 1 ] && grep -q '^cubelet-cri: version: ' '$WORK/dead.err'"
+check "a dead socket: status 1 with the call's error" says dead 1 '^cubelet-cri: version: '
 
 # --- the runtime
 run version cli version
@@ -56,8 +58,7 @@ check "inspecti of an absent image: status 1 (kubeadm's ImageExists)" rc_is noim
 check "... saying so" err_has noimg 'no such image "no.such/image:1" present'
 # A registry nobody listens on: the pull fails at once, without leaving the machine.
 run pull cli -t 20000 pull 127.0.0.1:1/none:1
-check "pull from a dead registry: status 1 with the runtime's error" sh -c "[ \$(cat '$WORK/pull.rc') = 1 ] &&
-  grep -q '^cubelet-cri: pull image: ' '$WORK/pull.err'"
+check "pull from a dead registry: status 1 with the runtime's error" says pull 1 '^cubelet-cri: pull image: '
 
 # --- a bare sandbox: runp, pods, stopp, rmp
 run runp cli runp cli-bare
@@ -70,8 +71,8 @@ check "pods: the header first" sh -c "head -1 '$WORK/pods.out' | grep -qx 'POD_I
 run podsq cli pods -q
 check "pods -q: the full IDs only" sh -c "grep -qx '$SB' '$WORK/podsq.out' && ! grep -q POD_ID '$WORK/podsq.out'"
 run badrt cli runp --runtime no-such-handler cli-bad
-check "runp with an unknown runtime handler: status 1 with the runtime's error" sh -c "[ \$(cat '$WORK/badrt.rc') = 1 ] &&
-  grep -q '^cubelet-cri: run pod sandbox: .*no-such-handler' '$WORK/badrt.err'"
+check "runp with an unknown runtime handler: status 1 with the runtime's error" \
+  says badrt 1 '^cubelet-cri: run pod sandbox: .*no-such-handler'
 run stopp cli stopp "$SB"
 check "stopp: said, status 0" sh -c "[ \$(cat '$WORK/stopp.rc') = 0 ] && grep -qx 'Stopped sandbox $SB' '$WORK/stopp.out'"
 check "... and the sandbox is not ready" sh -c "'$CLI' -r 'unix://$SOCK' pods | grep -q '^${SB:0:13}	NOTREADY	default	cli-bare	'"
@@ -79,14 +80,13 @@ run rmp cli rmp -f "$SB"
 check "rmp -f: the ID, status 0" sh -c "[ \$(cat '$WORK/rmp.rc') = 0 ] && grep -qx '$SB' '$WORK/rmp.out'"
 check "... and the sandbox is gone" sh -c "! '$CLI' -r 'unix://$SOCK' pods -q | grep -qx '$SB'"
 run stopgone cli stopp 0123456789abcdef
-check "stopp of an unknown sandbox: status 1 with the runtime's error" sh -c "[ \$(cat '$WORK/stopgone.rc') = 1 ] &&
-  grep -q '^cubelet-cri: stop pod sandbox: ' '$WORK/stopgone.err'"
+check "stopp of an unknown sandbox: status 1 with the runtime's error" says stopgone 1 '^cubelet-cri: stop pod sandbox: '
 
 # --- containers: ps and inspect, on a pod cubelet runs
 cat >"$M/cli.yaml" <<YAML
 apiVersion: v1
 kind: Pod
-metadata: {name: cli, annotations: {a: b}}
+metadata: {name: cli}
 spec:
   terminationGracePeriodSeconds: 1
   containers:
@@ -109,8 +109,7 @@ check "inspect: ID, name, state, image, log path, times" sh -c "[ \$(cat '$WORK/
   grep -qx 'finishedAt	0' '$WORK/inspect.out'"
 check "inspect: the container's annotations" out_has inspect '^annotation	io\.kubernetes\.container\.'
 run inspectgone cli inspect 0123456789abcdef
-check "inspect of an unknown container: status 1 with the runtime's error" sh -c "[ \$(cat '$WORK/inspectgone.rc') = 1 ] &&
-  grep -q '^cubelet-cri: container status: ' '$WORK/inspectgone.err'"
+check "inspect of an unknown container: status 1 with the runtime's error" says inspectgone 1 '^cubelet-cri: container status: '
 rm -f "$M/cli.yaml"
 check "the pod goes" wait_for 60 is_gone c "default/cli-$NODE"
 run psa cli ps -a
