@@ -241,6 +241,7 @@ struct log_reader {
         char *out; /* decoded output not yet handed out */
         size_t out_len, out_pos, out_cap;
         int64_t emitted;
+        int64_t lines_left; /* tailLines without follow: entries still to go out (upstream's limitedNum); -1 */
         bool done;
 };
 
@@ -318,6 +319,10 @@ int log_reader_open(const char *path, const struct log_options *o, struct log_re
         r->fd = fd;
         r->inotify = -1;
         r->o = *o;
+        /* Upstream's limited mode: not following, tailLines entries and no more, even when the file grows
+         * meanwhile (they are the last ones when it was opened). */
+        r->lines_left = o->tail >= 0 && !o->follow ? o->tail : -1;
+        r->done = r->lines_left == 0;
         *ret = r;
         return 0;
 }
@@ -359,23 +364,27 @@ static void out_append(struct log_reader *r, const char *s, size_t n)
 
 /* One line of the file as upstream's ReadLogs writes it: the message, and the file's newline after it
  * unless the runtime tagged the line partial ("P": it goes on in the next line). A last line without a
- * newline (ended) keeps none. */
+ * newline (ended) keeps none. Each entry counts against tailLines, one older than sinceTime too. */
 static void emit_line(struct log_reader *r, const char *line, size_t len, bool ended)
 {
         struct cri_log_entry e;
-        if (cri_log_parse(line, len, &e) < 0 || e.ts_ns < r->o.since_ns)
+        if (cri_log_parse(line, len, &e) < 0)
                 return;
-        if (r->o.timestamps) {
-                char ts[40];
-                rfc3339_format_ns(e.ts_ns, ts, sizeof ts - 1);
-                size_t n = strlen(ts);
-                ts[n++] = ' ';
-                out_append(r, ts, n);
+        if (e.ts_ns >= r->o.since_ns) {
+                if (r->o.timestamps) {
+                        char ts[40];
+                        rfc3339_format_ns(e.ts_ns, ts, sizeof ts - 1);
+                        size_t n = strlen(ts);
+                        ts[n++] = ' ';
+                        out_append(r, ts, n);
+                }
+                if (!r->done)
+                        out_append(r, e.msg, e.msg_len);
+                if (!e.partial && !ended && !r->done)
+                        out_append(r, "\n", 1);
         }
-        if (!r->done)
-                out_append(r, e.msg, e.msg_len);
-        if (!e.partial && !ended && !r->done)
-                out_append(r, "\n", 1);
+        if (r->lines_left > 0 && --r->lines_left == 0)
+                r->done = true;
 }
 
 /* Decodes complete lines from r->in into r->out. */

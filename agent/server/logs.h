@@ -63,7 +63,7 @@ struct log_reader *log_reader_free(struct log_reader *r);
 /* Up to max bytes of output. Returns > 0, 0 when nothing more is there now (see log_reader_done), or a
  * negative errno. */
 ssize_t log_reader_read(struct log_reader *r, char *buf, size_t max);
-/* limitBytes reached: nothing more will ever come. */
+/* limitBytes reached, or not following tailLines' entries out: nothing more will ever come. */
 bool log_reader_done(const struct log_reader *r);
 /* Blocks until the file may have grown, or timeout_ms passed. Returns 1 (grew), 0 (timeout) or -errno. */
 int log_reader_wait(struct log_reader *r, int timeout_ms);

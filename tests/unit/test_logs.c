@@ -122,16 +122,25 @@ static void test_read(void **state)
                                   "2026-11-27T03:51:51.000000000Z unfinished");
         free(s);
 
-        /* tailLines counts complete lines of the file (upstream's FindTailLineStartIndex). */
+        /* tailLines starts at the last complete lines of the file (upstream's FindTailLineStartIndex) and, not
+         * following, writes that many entries and no more (its limited mode): not the unfinished one. */
         o = (struct log_options){.tail = 2};
         s = read_all(&o);
-        assert_string_equal(s, "line three\n\nunfinished");
+        assert_string_equal(s, "line three\n\n");
         free(s);
         o.tail = 0;
         s = read_all(&o);
-        assert_string_equal(s, "unfinished");
+        assert_string_equal(s, "");
         free(s);
-        o.tail = 100;
+        o = (struct log_options){.tail = 3, .since_ns = 1795751510900000000LL}; /* an entry too old counts */
+        s = read_all(&o);
+        assert_string_equal(s, "line three\n\n");
+        free(s);
+        o = (struct log_options){.tail = 2, .follow = true}; /* following: everything from there on */
+        s = read_all(&o);
+        assert_string_equal(s, "line three\n\n");
+        free(s);
+        o = (struct log_options){.tail = 100}; /* fewer entries than that: all of them */
         s = read_all(&o);
         assert_string_equal(s, "line one\npart two\nline three\n\nunfinished");
         free(s);
