@@ -44,6 +44,7 @@
 #include "status.h"
 #include "status_cache.h"
 #include "kuberuntime.h"
+#include "exits.h"
 #include "listing_cache.h"
 #include "manager.h"
 #include "network.h"
@@ -869,6 +870,7 @@ static int run(struct agent *a)
                 .runtime_classes = a->runtime_classes,
                 .status_cache = a->status_cache = status_cache_new(),
                 .listing_cache = a->listing_cache = listing_cache_new(LISTING_MAX_AGE_MS),
+                .exits = a->exits = runtime_exits_new(),
                 .api_server = a->kube != NULL,
                 .timeout_ms = a->cfg.runtime_timeout_ms,
                 .image_pull_timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
@@ -938,6 +940,7 @@ static int run(struct agent *a)
                                  .on_relist_duration = on_relist_duration,
                                  .on_events_state = on_events_state,
                                  .event_endpoint = a->cfg.runtime_events ? a->cfg.runtime_endpoint : NULL,
+                                 .exits = a->exits,
                                  .userdata = a};
         r = pleg_start(&pc, &a->pleg);
         if (r < 0) {
@@ -1057,6 +1060,7 @@ out:
         a->status = status_manager_free(a->status);
         a->status_cache = status_cache_free(a->status_cache);
         a->listing_cache = listing_cache_free(a->listing_cache);
+        a->exits = runtime_exits_free(a->exits); /* after the PLEG and the workers */
         a->seccomp = seccomp_cache_free(a->seccomp);
         a->credentials = image_credentials_free(a->credentials);
         free(a->seccomp_root);

@@ -9,6 +9,7 @@
 
 #include "cri.h"
 #include "events.h"
+#include "exits.h"
 #include "log.h"
 #include "macro.h"
 #include "util.h"
@@ -30,49 +31,30 @@ struct pleg {
         struct pleg_health health; /* under lock */
         char **uids;               /* under lock */
         struct ctd_events *events;
-        bool events_up;          /* under lock */
-        int burst;               /* under lock: quick relists left after a runtime event */
-        int64_t quick_until_ms;  /* under lock: relist every period_ms until then (after an event) */
-        bool transient;          /* under lock: the last relist saw a container created or unknown, or
-                                  * not yet an exit an event told of */
-        struct awaited *awaited; /* under lock: exits the runtime's listing has not shown yet */
-        size_t n_awaited;
-};
-
-/* A task exit containerd published that its CRI plugin has not applied yet: the container still listed
- * RUNNING (a sandbox READY). The plugin applies it after deleting the task, which on a loaded machine may
- * take seconds, and a failed attempt is retried with a back-off: until the listing shows it, the relist
- * keeps the short period (an exit that no later event tells of must not wait for the 5 min relist). */
-struct awaited {
-        char *id;
-        int64_t since_ms;
+        bool events_up;         /* under lock */
+        int burst;              /* under lock: quick relists left after a runtime event */
+        int64_t quick_until_ms; /* under lock: relist every period_ms until then (after an event) */
+        bool transient;         /* under lock: the last relist saw a container created or unknown, or
+                                 * not yet an exit an event told of */
+        /* Exits the runtime's listing has not shown yet (cfg.exits, else the PLEG's own): its CRI plugin
+         * applies an exit after deleting the task, which on a loaded machine may take seconds, and retries a
+         * failed attempt with a back-off. Until the listing shows it, the relist keeps the short period (an
+         * exit that no later event tells of must not wait for the 5 min relist), and counts the container
+         * as exited already. */
+        struct runtime_exits *exits, *own_exits;
 };
 
 /* Relists that follow an event: containerd's CRI plugin applies the same event to its own store a little
  * later, so the first relist may still show the old state. */
 #define EVENT_BURST 15
 
-/* Under lock. */
-static void await_exit(struct pleg *p, const char *id, int64_t now_ms)
-{
-        for (size_t i = 0; i < p->n_awaited; i++)
-                if (streq(p->awaited[i].id, id))
-                        return;
-        if (p->n_awaited >= PLEG_AWAITED_MAX) /* a storm of exits: the quick window still covers them */
-                return;
-        p->awaited = OOM_CHECK(realloc(p->awaited, (p->n_awaited + 1) * sizeof *p->awaited));
-        p->awaited[p->n_awaited++] = (struct awaited){.id = xstrdup(id), .since_ms = now_ms};
-        log_v(5, "PLEG: awaiting an exit", "containerID=\"%.13s\" awaited=%zu", id, p->n_awaited);
-}
-
 static void on_runtime_event(const struct ctd_event *ev, void *userdata)
 {
         struct pleg *p = userdata;
         log_v(4, "Runtime event", "kind=%d containerID=\"%.13s\"", (int) ev->kind,
               ev->container_id ? ev->container_id : "");
+        runtime_exits_note(p->exits, ev, now_mono_ms()); /* first: the relist it wakes counts it */
         pthread_mutex_lock(&p->lock);
-        if (ev->kind == CTD_EVENT_TASK_EXIT && ev->container_id && ev->container_id[0])
-                await_exit(p, ev->container_id, now_mono_ms());
         /* The quick relists are for what the CRI plugin applies late: an exit, an OOM. After a start or a
          * creation the listing may still show the container CREATED, a transient state that keeps the
          * relist at the short period until it moves on; a removal shows in the quick window's relists. */
@@ -103,11 +85,11 @@ static void on_stream_state(bool connected, const char *why, void *userdata)
                 p->cfg.on_events_state(connected, why, p->cfg.userdata);
 }
 
-static const char *label_of(Runtime__V1__Container__LabelsEntry **l, size_t n, const char *key)
+const char *pleg_pod_uid_of(const Runtime__V1__Container *c)
 {
-        for (size_t i = 0; i < n; i++)
-                if (streq(l[i]->key, key))
-                        return l[i]->value;
+        for (size_t i = 0; i < c->n_labels; i++)
+                if (streq(c->labels[i]->key, PLEG_POD_UID_LABEL))
+                        return c->labels[i]->value;
         return NULL;
 }
 
@@ -175,39 +157,12 @@ bool pleg_exit_pending(const char *id, const Runtime__V1__PodSandbox *const *san
         return false; /* gone, or never cubelet's to see */
 }
 
-/* Under lock, after a relist: the exits it shows are no longer awaited; one awaited too long is given up
- * (the 5 min relist still sees it). Returns whether any is still awaited. */
-static bool settle_awaited(struct pleg *p, const Runtime__V1__ListPodSandboxResponse *sresp,
-                           const Runtime__V1__ListContainersResponse *cresp, int64_t now_ms)
+static bool strv_has(char *const *v, const char *s)
 {
-        size_t kept = 0;
-        for (size_t i = 0; i < p->n_awaited; i++) {
-                struct awaited *a = &p->awaited[i];
-                bool pending = pleg_exit_pending(
-                        a->id, (const Runtime__V1__PodSandbox *const *) sresp->items, sresp->n_items,
-                        (const Runtime__V1__Container *const *) cresp->containers, cresp->n_containers);
-                int64_t waited = now_ms - a->since_ms;
-                if (pending && waited < PLEG_AWAIT_EXIT_MS) {
-                        p->awaited[kept++] = *a;
-                        continue;
-                }
-                log_v(5, "PLEG: awaited exit settled", "containerID=\"%.13s\" pending=%d waited=%lld", a->id,
-                      (int) pending, (long long) waited);
-                if (pending)
-                        log_warn("The runtime still lists an exited container as running; the relist stops "
-                                 "waiting for it",
-                                 "containerID=\"%.13s\" waited=\"%llds\"", a->id, (long long) waited / 1000);
-                else if (waited >= p->cfg.event_quick_ms)
-                        log_info("The runtime applied a container's exit late",
-                                 "containerID=\"%.13s\" after=\"%lldms\"", a->id, (long long) waited);
-                free(a->id);
-        }
-        p->n_awaited = kept;
-        if (!kept) {
-                free(p->awaited);
-                p->awaited = NULL;
-        }
-        return kept > 0;
+        for (; v && *v; v++)
+                if (streq(*v, s))
+                        return true;
+        return false;
 }
 
 static int relist(struct pleg *p, char *err, size_t errlen)
@@ -239,11 +194,17 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         }
         for (size_t i = 0; i < cresp->n_containers; i++) {
                 Runtime__V1__Container *c = cresp->containers[i];
-                const char *uid = label_of(c->labels, c->n_labels, PLEG_POD_UID_LABEL);
+                const char *uid = pleg_pod_uid_of(c);
                 if (!uid)
                         continue;
-                accumulate(p, uid, c->id, (int) c->state, &fresh, &n_fresh);
-                transient |= pleg_state_transient((int) c->state);
+                /* An exit an event told of counts already: the pod's sync acts on it now. */
+                struct runtime_exit ex;
+                int state = c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING &&
+                                            runtime_exits_get(p->exits, c->id, &ex)
+                                    ? RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED
+                                    : (int) c->state;
+                accumulate(p, uid, c->id, state, &fresh, &n_fresh);
+                transient |= pleg_state_transient(state);
         }
 
         /* Diff against the previous relist; report outside any lock. */
@@ -269,10 +230,18 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         char **uids = NULL;
         for (size_t i = 0; i < n_fresh; i++)
                 strv_push(&uids, xstrdup(fresh[i].uid));
+        /* Exits counted before CRI applied them: their pods sync again, now that CRI's status is whole. */
+        char **settled = NULL;
+        bool awaiting =
+                runtime_exits_settle(p->exits, sresp, cresp, now_mono_ms(), p->cfg.event_quick_ms, &settled);
+        for (char **u = settled; u && *u; u++)
+                if (!strv_has(changed, *u))
+                        strv_push(&changed, xstrdup(*u));
+        strv_free(settled);
         pthread_mutex_lock(&p->lock);
         strv_free(p->uids);
         p->uids = uids;
-        p->transient = settle_awaited(p, sresp, cresp, now_mono_ms()) || transient;
+        p->transient = awaiting || transient;
         pthread_mutex_unlock(&p->lock);
 
         if (changed) /* a change no event told of (or not yet): listings taken before it are old */
@@ -282,7 +251,7 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                 if (log_verbosity >= 5)
                         for (size_t i = 0; i < cresp->n_containers; i++) {
                                 Runtime__V1__Container *c = cresp->containers[i];
-                                const char *uid = label_of(c->labels, c->n_labels, PLEG_POD_UID_LABEL);
+                                const char *uid = pleg_pod_uid_of(c);
                                 if (uid && streq(uid, *u))
                                         log_v(5, "PLEG: listed", "containerID=\"%.8s\" state=%d", c->id,
                                               (int) c->state);
@@ -384,6 +353,7 @@ int pleg_start(const struct pleg_config *cfg, struct pleg **ret)
         int r;
 
         p->cfg = *cfg;
+        p->exits = cfg->exits ? cfg->exits : (p->own_exits = runtime_exits_new());
         if (p->cfg.period_ms <= 0)
                 p->cfg.period_ms = 1000;
         if (p->cfg.evented_period_ms <= 0)
@@ -414,6 +384,7 @@ int pleg_start(const struct pleg_config *cfg, struct pleg **ret)
         if (r != 0) {
                 pthread_mutex_destroy(&p->lock);
                 pthread_cond_destroy(&p->cond);
+                runtime_exits_free(p->own_exits);
                 free(p);
                 return -r;
         }
@@ -435,9 +406,7 @@ struct pleg *pleg_stop(struct pleg *p)
                 free(p->pods[i].uid);
         free(p->pods);
         strv_free(p->uids);
-        for (size_t i = 0; i < p->n_awaited; i++)
-                free(p->awaited[i].id);
-        free(p->awaited);
+        runtime_exits_free(p->own_exits);
         pthread_mutex_destroy(&p->lock);
         pthread_cond_destroy(&p->cond);
         free(p);

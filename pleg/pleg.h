@@ -10,6 +10,7 @@
 
 struct cri_client;
 struct pleg;
+struct runtime_exits;
 
 /* Label every cubelet sandbox and container carries; PLEG groups by it. */
 #define PLEG_POD_UID_LABEL "io.kubernetes.pod.uid"
@@ -23,9 +24,7 @@ struct pleg;
  * to its own store a moment after publishing it, later still on a loaded machine. */
 #define PLEG_EVENT_QUICK_MS (10 * 1000)
 /* ... and until the listing shows an exit an event told of (containerd retries a failed one with a
- * back-off): at most this long, for at most this many at once. */
-#define PLEG_AWAIT_EXIT_MS (5 * 60 * 1000)
-#define PLEG_AWAITED_MAX   512
+ * back-off): at most RUNTIME_EXITS_MAX_MS, for at most RUNTIME_EXITS_MAX at once (exits.h). */
 /* The short period is never longer than this while the stream is up (the quick window, a failed relist, a
  * transient state, an awaited exit): an exit containerd told of is seen within a second of its CRI plugin
  * applying it, whatever the fallback period_ms. After a runtime restart that plugin may apply the exits of
@@ -51,6 +50,8 @@ struct pleg_config {
          * stream goes down, and to the short period after a failed relist and for PLEG_EVENT_QUICK_MS
          * after every event. */
         const char *event_endpoint;
+        /* The exits the events tell of, shared with the pod syncs (exits.h); NULL: the PLEG's own. */
+        struct runtime_exits *exits;
         /* Called on the PLEG thread for each pod whose runtime state changed (appeared, changed, gone). */
         void (*on_pod_change)(const char *pod_uid, void *userdata);
         /* Called on the PLEG thread after every relist, ok or not (error: why not, else ""). It may run
@@ -85,9 +86,11 @@ bool pleg_state_transient(int state);
 uint64_t pleg_object_hash(const char *id, int state);
 /* Whether a task exit containerd published for id (a container or a sandbox) is still to show in these
  * listings: the container listed RUNNING, the sandbox READY. The relist keeps the short period while one
- * is (for at most PLEG_AWAIT_EXIT_MS; at most PLEG_AWAITED_MAX at once). */
+ * is (runtime_exits_settle). */
 bool pleg_exit_pending(const char *id, const Runtime__V1__PodSandbox *const *sandboxes, size_t n_sandboxes,
                        const Runtime__V1__Container *const *containers, size_t n_containers);
+/* The pod UID label of a container; NULL: none (not cubelet's). */
+const char *pleg_pod_uid_of(const Runtime__V1__Container *c);
 /* Wakes the relist now instead of at the next period. */
 void pleg_kick(struct pleg *p);
 

@@ -11,6 +11,7 @@
 #include "arena.h"
 #include "cri.h"
 #include "events.h"
+#include "exits.h"
 #include "sync.h"
 #include "util.h"
 

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "exits.h"
 #include "macro.h"
 #include "util.h"
 
@@ -105,8 +106,10 @@ int list_pod_periodic(const struct sync_ctx *ctx, const char *uid, struct pod_ru
         if (!lc)
                 return list_pod(ctx, uid, rt, err);
         int64_t t0 = now_mono_ms();
-        if (listing_cache_get(lc, uid, t0, rt))
+        if (listing_cache_get(lc, uid, t0, rt)) {
+                runtime_exits_apply(ctx->exits, rt->containers);
                 return 0;
+        }
         /* One resync lists the node at a time; the others meanwhile list their own pod. */
         pthread_mutex_lock(&lc->lock);
         bool mine = !lc->listing;
@@ -126,6 +129,7 @@ int list_pod_periodic(const struct sync_ctx *ctx, const char *uid, struct pod_ru
                              &all.containers, ctx->timeout_ms, err);
         if (r >= 0) {
                 pod_runtime_subset(&all, uid, rt);
+                runtime_exits_apply(ctx->exits, rt->containers);
                 /* Its age counts from before the calls: nothing older than that is in it. */
                 listing_cache_put(lc, &all, gen, t0);
         }

@@ -617,6 +617,12 @@ int container_exit_info(const struct sync_ctx *ctx, const char *id, struct exit_
         Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__ContainerStatusResponse *resp = NULL;
         struct cri_error err = {0};
+        struct runtime_exit x;
+        if (runtime_exits_get(ctx->exits, id, &x)) { /* what CRI will say once it has applied the event */
+                *ret = (struct exit_info){.code = x.code, .finished_ms = x.finished_ns / 1000000};
+                snprintf(ret->reason, sizeof ret->reason, "%s", x.reason ? x.reason : "");
+                return 0;
+        }
         req.container_id = (char *) id;
         int r = CRI_CALL(ctx->cri, RuntimeService, ContainerStatus, container_status, &req, &resp,
                          ctx->timeout_ms, &err);

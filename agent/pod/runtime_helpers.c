@@ -136,6 +136,7 @@ int list_pod(const struct sync_ctx *ctx, const char *uid, struct pod_runtime *rt
                 pod_runtime_done(rt);
                 return r;
         }
+        runtime_exits_apply(ctx->exits, rt->containers);
         return 0;
 }
 

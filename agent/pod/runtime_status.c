@@ -94,6 +94,8 @@ struct status_scratch {
         Runtime__V1__ContainerStatusResponse **resps;
         size_t n;
         char **strs;
+        Runtime__V1__ContainerStatus **exited; /* shallow copies, the exit an event told of in them */
+        size_t n_exited;
 };
 
 /* The status of a container listed in state: the cache's when it saw it in that state, else the runtime's. */
@@ -117,6 +119,22 @@ static Runtime__V1__ContainerStatus *fetch_status(const struct sync_ctx *ctx, st
         }
         sc->resps = OOM_CHECK(realloc(sc->resps, (sc->n + 1) * sizeof *sc->resps));
         sc->resps[sc->n++] = resp;
+        /* An exit the runtime's event told of and its CRI plugin has not applied yet: its status as CRI will
+         * give it (the same exit code, time and reason, from the same event). One whose reason CRI has to
+         * tell stays RUNNING here until it does (the pod syncs again then). */
+        struct runtime_exit x;
+        if (resp->status->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING &&
+            runtime_exits_get_for_status(ctx->exits, id, &x) && x.reason) {
+                Runtime__V1__ContainerStatus *st = OOM_CHECK(malloc(sizeof *st));
+                *st = *resp->status; /* its strings and lists stay resp's */
+                st->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
+                st->exit_code = x.code;
+                st->finished_at = x.finished_ns;
+                st->reason = (char *) x.reason;
+                sc->exited = OOM_CHECK(realloc(sc->exited, (sc->n_exited + 1) * sizeof *sc->exited));
+                sc->exited[sc->n_exited++] = st;
+                return st;
+        }
         return resp->status;
 }
 
@@ -181,7 +199,8 @@ static void fill_cstatus(const struct sync_ctx *ctx, struct status_scratch *sc, 
                 fill_term(sc, st, c->termination_message_policy, &cs->term);
         if (prev && prev->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED) {
                 Runtime__V1__ContainerStatus *ps = fetch_status(ctx, sc, prev->id, prev->state);
-                if (ps) {
+                /* RUNNING: its exit is known from an event, its reason not yet (above) */
+                if (ps && ps->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED) {
                         cs->has_last = true;
                         fill_term(sc, ps, c->termination_message_policy, &cs->last);
                 }
@@ -354,6 +373,9 @@ void publish_status(const struct sync_ctx *ctx, struct pod *pod, const struct sy
                 cri_free(sc.resps[i]);
         free(sc.resps);
         strv_free(sc.strs);
+        for (size_t i = 0; i < sc.n_exited; i++)
+                free(sc.exited[i]);
+        free(sc.exited);
         free(rs.init);
         free(rs.app);
         if (!unchanged)

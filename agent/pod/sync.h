@@ -22,6 +22,7 @@ struct network;
 struct rc_cache;
 struct status_cache;
 struct listing_cache;
+struct runtime_exits;
 
 /* CRI labels and annotations cubelet writes, with upstream's names. */
 #define LABEL_POD_NAME           "io.kubernetes.pod.name"
@@ -65,6 +66,9 @@ struct sync_ctx {
         struct image_credentials *credentials; /* registry credentials for pulls; NULL: none */
         struct image_puller *puller;           /* runs the pulls off the pod workers */
         struct eviction_manager *eviction;     /* pods it evicted fail and stop; NULL: none */
+        /* Exits containerd's events told of before its CRI plugin lists them (pleg/exits.h): a listing
+         * counts such a container exited, and its status and restart follow the event; NULL: none. */
+        struct runtime_exits *exits;
 };
 
 #define SYNC_MAX_WAITS 16

@@ -4,7 +4,7 @@ source "$(dirname "$0")/lib.sh"
 skip_unless_ready
 M="$WORK/manifests"
 mkdir -p "$M"
-start_cubelet "$M"
+start_cubelet "$M" --v=4
 cat >"$M/crash.yaml" <<YAML
 apiVersion: v1
 kind: Pod
@@ -32,6 +32,17 @@ check "then about 20 s" sh -c "[ $g3 -ge 19500 ] && [ $g3 -le 25000 ]"
 check "then about 40 s" sh -c "[ $g4 -ge 39500 ] && [ $g4 -le 45000 ]"
 check "status: CrashLoopBackOff, back-off 80s" wait_for 30 status_is crash \
   '.containerStatuses[0].state.waiting | [.reason, (.message | split(" ")[1])] | join(",")' CrashLoopBackOff,80s
+# The last state is CRI's, whether the restart acted on containerd's exit event before CRI listed the exit
+# (pleg/exits.c) or after: the exit code, the reason and the finish time of the newest dead instance.
+dead=$(cri ps -a | awk -F'\t' -v p="default/crash-$NODE" '$3 == "c" && $5 == p && $2 == "EXITED" { print $4, $1 }' |
+  sort -n | tail -1 | cut -d' ' -f2)
+fin=$(cri inspect "$dead" | awk -F'\t' '$1 == "finishedAt" { print $2 }')
+want="1,Error,$(date -u -d "@$(( fin / 1000000000 ))" +%Y-%m-%dT%H:%M:%SZ)"
+check "status: the last state is the runtime's ($want)" wait_for 30 status_is crash \
+  '.containerStatuses[0].lastState.terminated | [.exitCode, .reason, .finishedAt] | join(",")' "$want"
+echo "# restarts that acted on the exit event before the runtime listed it:" \
+  "$(grep 'Counting a container exited before the runtime lists it so' "$WORK/cubelet.log" | grep -o 'containerID="[^"]*"' |
+    sort -u | grep -c .)"
 
 # Each removed dead instance takes its log along (upstream's removeContainerLog): the newest two remain.
 logs_of_c() { ls "$WORK"/logs/default_crash-"$NODE"_*/c/ 2>/dev/null | tr '\n' ' '; }

@@ -4,11 +4,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "events.h"
+#include "exits.h"
 #include "pleg.h"
+#include "util.h"
 
 static void test_healthy(void **state)
 {
@@ -104,6 +108,138 @@ static void test_exit_pending(void **state)
         assert_false(pleg_exit_pending("sss", ss, 1, cs, 2));
 }
 
+/* Exits the event stream told of before CRI lists them: given out as CRI will report them (the reason from
+ * the exit code, OOMKilled after an OOM event, none for a SIGKILL without one); a sync's listing counts them
+ * exited; a listing that shows them settles them and names the pods whose statuses were made from them. */
+static void test_runtime_exits(void **state)
+{
+        (void) state;
+        struct runtime_exits *t = runtime_exits_new();
+        struct runtime_exit x;
+        Runtime__V1__Container__LabelsEntry lab = RUNTIME__V1__CONTAINER__LABELS_ENTRY__INIT;
+        lab.key = PLEG_POD_UID_LABEL;
+        lab.value = "uid-1";
+        Runtime__V1__Container__LabelsEntry *labs[] = {&lab};
+        Runtime__V1__Container c[5];
+        Runtime__V1__Container *cs[5];
+        const char *ids[] = {"err", "ok", "kill", "oomkill", "created"};
+        for (int i = 0; i < 5; i++) {
+                c[i] = (Runtime__V1__Container) RUNTIME__V1__CONTAINER__INIT;
+                c[i].id = (char *) ids[i];
+                c[i].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+                c[i].labels = labs;
+                c[i].n_labels = 1;
+                cs[i] = &c[i];
+        }
+        c[4].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
+        Runtime__V1__ListContainersResponse l = RUNTIME__V1__LIST_CONTAINERS_RESPONSE__INIT;
+        l.containers = cs;
+        l.n_containers = 5;
+        Runtime__V1__ListPodSandboxResponse sl = RUNTIME__V1__LIST_POD_SANDBOX_RESPONSE__INIT;
+
+        assert_false(runtime_exits_get(NULL, "err", &x));
+        assert_false(runtime_exits_get(t, "err", &x));
+        struct ctd_event ev = {.kind = CTD_EVENT_TASK_EXIT,
+                               .container_id = "err",
+                               .exit_status = 2,
+                               .exited_at_ns = 1700000000123456789LL};
+        runtime_exits_note(t, &ev, 1000);
+        assert_true(runtime_exits_get(t, "err", &x));
+        assert_int_equal(x.code, 2);
+        assert_int_equal(x.finished_ns, 1700000000123456789LL);
+        assert_string_equal(x.reason, "Error");
+        ev = (struct ctd_event){.kind = CTD_EVENT_TASK_EXIT, .container_id = "ok", .exited_at_ns = 5};
+        runtime_exits_note(t, &ev, 1000);
+        assert_true(runtime_exits_get(t, "ok", &x));
+        assert_string_equal(x.reason, "Completed");
+        /* SIGKILL: the OOM killer's event may come after its exit; CRI says which */
+        ev = (struct ctd_event){.kind = CTD_EVENT_TASK_EXIT, .container_id = "kill", .exit_status = 137};
+        runtime_exits_note(t, &ev, 1000);
+        assert_true(runtime_exits_get(t, "kill", &x));
+        assert_int_equal(x.code, 137);
+        assert_null(x.reason);
+        ev = (struct ctd_event){.kind = CTD_EVENT_TASK_OOM, .container_id = "oomkill"};
+        runtime_exits_note(t, &ev, 1000);
+        assert_false(runtime_exits_get(t, "oomkill", &x)); /* an OOM alone: it may live on */
+        ev = (struct ctd_event){.kind = CTD_EVENT_TASK_EXIT, .container_id = "oomkill", .exit_status = 137};
+        runtime_exits_note(t, &ev, 1000);
+        assert_true(runtime_exits_get(t, "oomkill", &x));
+        assert_string_equal(x.reason, "OOMKilled");
+        assert_int_equal(x.code, 137);
+        ev = (struct ctd_event){.kind = CTD_EVENT_TASK_START, .container_id = "created"};
+        runtime_exits_note(t, &ev, 1000); /* not an exit */
+        assert_false(runtime_exits_get(t, "created", &x));
+
+        /* A listing counts them exited. */
+        runtime_exits_apply(NULL, &l);
+        assert_int_equal(c[0].state, RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING);
+        runtime_exits_apply(t, &l);
+        assert_int_equal(c[0].state, RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED);
+        assert_int_equal(c[1].state, RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED);
+        assert_int_equal(c[2].state, RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED);
+        assert_int_equal(c[3].state, RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED);
+        assert_int_equal(c[4].state, RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED);
+        /* Statuses made from three of them. */
+        assert_true(runtime_exits_get_for_status(t, "err", &x));
+        assert_true(runtime_exits_get_for_status(t, "kill", &x));
+        assert_true(runtime_exits_get_for_status(t, "oomkill", &x));
+        assert_false(runtime_exits_get_for_status(t, "created", &x));
+
+        /* The runtime lists "err" exited, "ok" gone, the others still running: "err"'s pod syncs again. */
+        char **settled = NULL;
+        c[1].id = "other";
+        c[2].state = c[3].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+        assert_true(runtime_exits_settle(t, &sl, &l, 2000, 10000, &settled));
+        assert_int_equal(strv_length(settled), 1);
+        assert_string_equal(settled[0], "uid-1");
+        settled = strv_free(settled);
+        assert_false(runtime_exits_get(t, "err", &x));
+        assert_false(runtime_exits_get(t, "ok", &x));
+        assert_true(runtime_exits_get(t, "oomkill", &x));
+        /* Then all shown: nothing awaited; the pod syncs again (once per container). */
+        c[2].state = c[3].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
+        assert_false(runtime_exits_settle(t, &sl, &l, 3000, 10000, &settled));
+        assert_int_equal(strv_length(settled), 2);
+        settled = strv_free(settled);
+        assert_false(runtime_exits_get(t, "oomkill", &x));
+
+        /* An exit no status was made from settles without a sync. */
+        ev = (struct ctd_event){.kind = CTD_EVENT_TASK_EXIT, .container_id = "err", .exit_status = 1};
+        runtime_exits_note(t, &ev, 3500);
+        assert_true(runtime_exits_get(t, "err", &x));
+        c[0].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
+        assert_false(runtime_exits_settle(t, &sl, &l, 3600, 10000, &settled));
+        assert_null(settled);
+
+        /* An OOM the container survives stays while it runs, and is no exit awaited. */
+        c[2].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+        ev = (struct ctd_event){.kind = CTD_EVENT_TASK_OOM, .container_id = "kill"};
+        runtime_exits_note(t, &ev, 4000);
+        assert_false(runtime_exits_settle(t, &sl, &l, 5000, 10000, NULL));
+        ev = (struct ctd_event){.kind = CTD_EVENT_TASK_EXIT, .container_id = "kill", .exit_status = 137};
+        runtime_exits_note(t, &ev, 6000);
+        assert_true(runtime_exits_get(t, "kill", &x));
+        assert_string_equal(x.reason, "OOMKilled");
+        /* An exit the listing never shows is given up after RUNTIME_EXITS_MAX_MS. */
+        assert_true(runtime_exits_settle(t, &sl, &l, 6000 + RUNTIME_EXITS_MAX_MS - 1, 10000, NULL));
+        assert_false(runtime_exits_settle(t, &sl, &l, 6000 + RUNTIME_EXITS_MAX_MS, 10000, NULL));
+        assert_false(runtime_exits_get(t, "kill", &x));
+
+        /* At most RUNTIME_EXITS_MAX at once. */
+        char id[32];
+        for (int i = 0; i <= RUNTIME_EXITS_MAX; i++) {
+                snprintf(id, sizeof id, "c%d", i);
+                ev = (struct ctd_event){.kind = CTD_EVENT_TASK_EXIT, .container_id = id, .exit_status = 1};
+                runtime_exits_note(t, &ev, 7000);
+        }
+        assert_true(runtime_exits_get(t, "c0", &x));
+        snprintf(id, sizeof id, "c%d", RUNTIME_EXITS_MAX - 1);
+        assert_true(runtime_exits_get(t, id, &x));
+        snprintf(id, sizeof id, "c%d", RUNTIME_EXITS_MAX);
+        assert_false(runtime_exits_get(t, id, &x));
+        assert_null(runtime_exits_free(t));
+}
+
 /* Two or three containers of a pod that change state between two relists always change the pod's
  * fingerprint (the sum of its objects' hashes): with plain FNV-1a sums, two containers exiting together
  * cancelled out about one time in four. */
@@ -197,6 +333,7 @@ int main(void)
                 cmocka_unit_test(test_period),
                 cmocka_unit_test(test_relist_pause),
                 cmocka_unit_test(test_exit_pending),
+                cmocka_unit_test(test_runtime_exits),
                 cmocka_unit_test(test_fingerprint_changes),
                 cmocka_unit_test(test_fallback_threshold),
                 cmocka_unit_test(test_small_buffer),
