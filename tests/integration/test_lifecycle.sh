@@ -172,8 +172,14 @@ initretry_status_ok() {
       {type: "PodScheduled", status: "True", lastProbeTime: null}]) and
     all($s.conditions[]; .lastTransitionTime | test("^[0-9-]+T[0-9:]+Z$"))' >/dev/null
 }
+# ... and when they are not, what they were, beside the runtime's instances.
+initretry_status_shown() {
+  wait_for 20 initretry_status_ok && return
+  { cri ps -a | grep -F "initretry-$NODE"; pod_status initretry '.'; } | sed 's/^/#   /'
+  false
+}
 check "... statuses as upstream: CrashLoopBackOff with restarts and last state, PodInitializing, conditions" \
-  wait_for 20 initretry_status_ok
+  initretry_status_shown
 check "... and the later init container never started" test -z "$(all_ids later default/initretry-$NODE)"
 
 # --- the deadline pod from above
