@@ -148,8 +148,9 @@ restart_ms() {
   t0=$(ms)
   kill -9 "$vpid"
   while :; do
-    new=$(cid "$1")
-    [ -n "$new" ] && [ "$new" != "$victim" ] && break
+    # the old instance may still be listed running beside the new one (cubelet acts on the exit event)
+    new=$(cid "$1" | grep -vx "$victim" | head -1 || true)
+    [ -n "$new" ] && break
     [ $(( $(ms) - t0 )) -gt 30000 ] && { echo "bench: p$1 not restarted in 30 s" >&2; exit 1; }
     sleep 0.02
   done
