@@ -17,7 +17,10 @@ struct exit_entry {
         char *id;
         int64_t since_ms; /* monotonic: when the exit (else the OOM) was told */
         bool exited, oom;
-        bool shown; /* a pod status was made from it (runtime_exits_get_for_status) */
+        bool shown;        /* a pod status was made from it (runtime_exits_get_for_status) */
+        bool listed;       /* a whole-node listing showed the exit (or the container gone) ... */
+        int64_t listed_ms; /* ... then; the entry stays RUNTIME_EXITS_KEEP_MS more */
+        bool resynced;     /* its pod was named for a sync once listed and shown */
         int32_t code;
         int64_t finished_ns;
 };
@@ -56,6 +59,20 @@ static struct exit_entry *find(struct runtime_exits *t, const char *id)
         return NULL;
 }
 
+/* Under lock: makes room by dropping the exits listings show already (kept only for a sync between its
+ * CRI call and its look here). */
+static void drop_listed(struct runtime_exits *t)
+{
+        size_t kept = 0;
+        for (size_t i = 0; i < t->n; i++) {
+                if (t->v[i].listed)
+                        free(t->v[i].id);
+                else
+                        t->v[kept++] = t->v[i];
+        }
+        t->n = kept;
+}
+
 void runtime_exits_note(struct runtime_exits *t, const struct ctd_event *ev, int64_t now_ms)
 {
         if ((ev->kind != CTD_EVENT_TASK_EXIT && ev->kind != CTD_EVENT_TASK_OOM) || !ev->container_id ||
@@ -63,6 +80,8 @@ void runtime_exits_note(struct runtime_exits *t, const struct ctd_event *ev, int
                 return;
         pthread_mutex_lock(&t->lock);
         struct exit_entry *e = find(t, ev->container_id);
+        if (!e && t->n >= RUNTIME_EXITS_MAX)
+                drop_listed(t);
         if (!e && t->n < RUNTIME_EXITS_MAX) {
                 t->v = OOM_CHECK(realloc(t->v, (t->n + 1) * sizeof *t->v));
                 e = &t->v[t->n++];
@@ -157,36 +176,53 @@ bool runtime_exits_settle(struct runtime_exits *t, const Runtime__V1__ListPodSan
                 struct exit_entry *e = &t->v[i];
                 const Runtime__V1__Container *c = listed(containers, e->id);
                 int64_t waited = now_ms - e->since_ms;
-                if (!e->exited) { /* an OOM the container survived, so far */
-                        if (c && c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING &&
-                            waited < RUNTIME_EXITS_MAX_MS)
+                if (!e->exited) { /* an OOM the container survived, so far: CRI's reason is OOMKilled for good */
+                        if (c && c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
                                 t->v[kept++] = *e;
                         else
                                 free(e->id);
                         continue;
                 }
-                bool pending = pleg_exit_pending(
-                        e->id, (const Runtime__V1__PodSandbox *const *) sandboxes->items, sandboxes->n_items,
-                        (const Runtime__V1__Container *const *) containers->containers,
-                        containers->n_containers);
-                if (pending && waited < RUNTIME_EXITS_MAX_MS) {
-                        t->v[kept++] = *e;
-                        awaiting = true;
-                        continue;
+                if (!e->listed) {
+                        bool pending = pleg_exit_pending(
+                                e->id, (const Runtime__V1__PodSandbox *const *) sandboxes->items,
+                                sandboxes->n_items,
+                                (const Runtime__V1__Container *const *) containers->containers,
+                                containers->n_containers);
+                        if (pending && waited < RUNTIME_EXITS_MAX_MS) {
+                                t->v[kept++] = *e;
+                                awaiting = true;
+                                continue;
+                        }
+                        log_v(5, "PLEG: awaited exit settled",
+                              "containerID=\"%.13s\" pending=%d waited=%lld", e->id, (int) pending,
+                              (long long) waited);
+                        if (pending) {
+                                log_warn(
+                                        "The runtime still lists an exited container as running; the relist "
+                                        "stops waiting for it",
+                                        "containerID=\"%.13s\" waited=\"%llds\"", e->id,
+                                        (long long) waited / 1000);
+                                free(e->id);
+                                continue;
+                        }
+                        if (waited >= late_ms)
+                                log_info("The runtime applied a container's exit late",
+                                         "containerID=\"%.13s\" after=\"%lldms\"", e->id,
+                                         (long long) waited);
+                        e->listed = true;
+                        e->listed_ms = now_ms;
                 }
-                log_v(5, "PLEG: awaited exit settled", "containerID=\"%.13s\" pending=%d waited=%lld", e->id,
-                      (int) pending, (long long) waited);
-                if (pending)
-                        log_warn("The runtime still lists an exited container as running; the relist stops "
-                                 "waiting for it",
-                                 "containerID=\"%.13s\" waited=\"%llds\"", e->id, (long long) waited / 1000);
-                else if (waited >= late_ms)
-                        log_info("The runtime applied a container's exit late",
-                                 "containerID=\"%.13s\" after=\"%lldms\"", e->id, (long long) waited);
-                const char *uid = c && !pending && e->shown ? pleg_pod_uid_of(c) : NULL;
+                /* Shown (before or after this listing): the pod's status is CRI's from now on. */
+                const char *uid = c && e->shown && !e->resynced ? pleg_pod_uid_of(c) : NULL;
                 if (uid && settled)
                         strv_push(settled, xstrdup(uid));
-                free(e->id);
+                e->resynced |= uid != NULL;
+                /* Kept a while: a sync that asked CRI before this listing and looks here after it. */
+                if (now_ms - e->listed_ms < RUNTIME_EXITS_KEEP_MS)
+                        t->v[kept++] = *e;
+                else
+                        free(e->id);
         }
         t->n = kept;
         if (!kept) {

@@ -20,6 +20,10 @@ struct ctd_event; /* cri/events.h */
  * this long while the listing does not show it. */
 #define RUNTIME_EXITS_MAX    512
 #define RUNTIME_EXITS_MAX_MS (5 * 60 * 1000)
+/* An exit a listing shows stays this long more (unless room is needed): a sync that listed the container
+ * (or asked its status) before CRI applied the exit, and looks here after the PLEG saw it applied, still
+ * counts it exited. The listing cache serves a listing for up to 10 s. */
+#define RUNTIME_EXITS_KEEP_MS (30 * 1000)
 
 struct runtime_exits;
 
@@ -50,10 +54,11 @@ void runtime_exits_apply(struct runtime_exits *t, Runtime__V1__ListContainersRes
 
 /* After a listing of the whole node (all sandboxes, all containers): forgets the exits it shows (the
  * container not RUNNING, the sandbox not READY, either gone) and those awaited longer than
- * RUNTIME_EXITS_MAX_MS, and an OOM without an exit once its container no longer runs. The pod UID of each
- * container whose exit a status was made from (runtime_exits_get_for_status) and this listing shows is
- * pushed to *settled (a strv): CRI's own status of it is there now (its reason, the whole log for a
- * termination message taken from it). Returns whether an exit is still awaited. */
+ * RUNTIME_EXITS_MAX_MS (an exit it shows stays RUNTIME_EXITS_KEEP_MS more), and an OOM without an exit
+ * once its container no longer runs. The pod UID of each container whose exit a status was made from
+ * (runtime_exits_get_for_status) and a listing shows is pushed to *settled (a strv), once: CRI's own status
+ * of it is there now (its reason, the whole log for a termination message taken from it). Returns whether
+ * an exit is still awaited (not yet shown). */
 bool runtime_exits_settle(struct runtime_exits *t, const Runtime__V1__ListPodSandboxResponse *sandboxes,
                           const Runtime__V1__ListContainersResponse *containers, int64_t now_ms,
                           int64_t late_ms, char ***settled);

@@ -106,6 +106,9 @@ static Runtime__V1__ContainerStatus *fetch_status(const struct sync_ctx *ctx, st
         Runtime__V1__ContainerStatusResponse *resp =
                 status_cache_container(ctx->status_cache, id, state, now_mono_ms());
         struct cri_error err = {0};
+        struct runtime_exit x;
+        /* Looked up before CRI is asked: an exit that leaves the table after this is in CRI's answer. */
+        bool told = runtime_exits_get(ctx->exits, id, &x);
         req.container_id = (char *) id;
         if (!resp) {
                 if (CRI_CALL(ctx->cri, RuntimeService, ContainerStatus, container_status, &req, &resp,
@@ -121,10 +124,11 @@ static Runtime__V1__ContainerStatus *fetch_status(const struct sync_ctx *ctx, st
         sc->resps[sc->n++] = resp;
         /* An exit the runtime's event told of and its CRI plugin has not applied yet: its status as CRI will
          * give it (the same exit code, time and reason, from the same event). One whose reason CRI has to
-         * tell stays RUNNING here until it does (the pod syncs again then). */
-        struct runtime_exit x;
-        if (resp->status->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING &&
-            runtime_exits_get_for_status(ctx->exits, id, &x) && x.reason) {
+         * tell stays RUNNING here until it does. Either way the pod syncs again once CRI lists the exit. */
+        if (told && resp->status->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING) {
+                (void) runtime_exits_get_for_status(ctx->exits, id, &x); /* x stays as told if it left */
+                if (!x.reason)
+                        return resp->status;
                 Runtime__V1__ContainerStatus *st = OOM_CHECK(malloc(sizeof *st));
                 *st = *resp->status; /* its strings and lists stay resp's */
                 st->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;

@@ -650,8 +650,11 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
         Runtime__V1__Container **running =
                 OOM_CHECK(calloc(rt.containers->n_containers + 1, sizeof *running));
         size_t nr = 0;
+        bool told = false; /* a container that ran until just now: its exit is known from the event only */
         for (size_t i = 0; i < rt.containers->n_containers; i++) {
                 Runtime__V1__Container *c = rt.containers->containers[i];
+                struct runtime_exit x;
+                told |= runtime_exits_get(ctx->exits, c->id, &x);
                 if (!container_may_run(c))
                         continue;
                 running[nr++] = c;
@@ -666,7 +669,7 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
                 stop_containers(ctx, running, nr, grace_s, name, res);
         free(running);
         /* The final status (containers terminated), for the API server before the pod is forgotten. */
-        if (ctx->status && nr) {
+        if (ctx->status && (nr || told)) {
                 _cleanup_pod_ struct pod *last = status_manager_pod(ctx->status, uid);
                 struct sync_result none = {0};
                 if (last)

@@ -33,10 +33,12 @@ check "then about 40 s" sh -c "[ $g4 -ge 39500 ] && [ $g4 -le 45000 ]"
 check "status: CrashLoopBackOff, back-off 80s" wait_for 30 status_is crash \
   '.containerStatuses[0].state.waiting | [.reason, (.message | split(" ")[1])] | join(",")' CrashLoopBackOff,80s
 # The last state is CRI's, whether the restart acted on containerd's exit event before CRI listed the exit
-# (pleg/exits.c) or after: the exit code, the reason and the finish time of the newest dead instance.
-dead=$(cri ps -a | awk -F'\t' -v p="default/crash-$NODE" '$3 == "c" && $5 == p && $2 == "EXITED" { print $4, $1 }' |
-  sort -n | tail -1 | cut -d' ' -f2)
-fin=$(cri inspect "$dead" | awk -F'\t' '$1 == "finishedAt" { print $2 }')
+# (pleg/exits.c) or after: the exit code, the reason and the finish time of the newest instance, once CRI
+# lists it exited.
+newest_c() { cri ps -a | awk -F'\t' -v p="default/crash-$NODE" '$3 == "c" && $5 == p { print $4, $2, $1 }' | sort -n | tail -1; }
+newest_exited() { [ "$(newest_c | cut -d' ' -f2)" = EXITED ]; }
+check "the newest instance is listed exited" wait_for 30 newest_exited
+fin=$(cri inspect "$(newest_c | cut -d' ' -f3)" | awk -F'\t' '$1 == "finishedAt" { print $2 }')
 want="1,Error,$(date -u -d "@$(( fin / 1000000000 ))" +%Y-%m-%dT%H:%M:%SZ)"
 check "status: the last state is the runtime's ($want)" wait_for 30 status_is crash \
   '.containerStatuses[0].lastState.terminated | [.exitCode, .reason, .finishedAt] | join(",")' "$want"

@@ -193,29 +193,41 @@ static void test_runtime_exits(void **state)
         assert_int_equal(strv_length(settled), 1);
         assert_string_equal(settled[0], "uid-1");
         settled = strv_free(settled);
-        assert_false(runtime_exits_get(t, "err", &x));
-        assert_false(runtime_exits_get(t, "ok", &x));
+        /* Shown exits stay a while: a sync that asked CRI before this listing still counts them. */
+        assert_true(runtime_exits_get(t, "err", &x));
+        assert_true(runtime_exits_get(t, "ok", &x));
         assert_true(runtime_exits_get(t, "oomkill", &x));
-        /* Then all shown: nothing awaited; the pod syncs again (once per container). */
+        /* Then all shown: nothing awaited; the pod syncs again (once per container, once). */
         c[2].state = c[3].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
         assert_false(runtime_exits_settle(t, &sl, &l, 3000, 10000, &settled));
         assert_int_equal(strv_length(settled), 2);
         settled = strv_free(settled);
+        /* A status made from one after its listing: one more sync, at the next listing. */
+        assert_true(runtime_exits_get_for_status(t, "err", &x));
+        assert_false(runtime_exits_settle(t, &sl, &l, 3100, 10000, &settled));
+        assert_null(settled); /* "err" had its sync already */
+        assert_false(runtime_exits_settle(t, &sl, &l, 2000 + RUNTIME_EXITS_KEEP_MS, 10000, NULL));
+        assert_false(runtime_exits_get(t, "err", &x));
+        assert_false(runtime_exits_get(t, "ok", &x));
+        assert_true(runtime_exits_get(t, "kill", &x));
+        assert_false(runtime_exits_settle(t, &sl, &l, 3000 + RUNTIME_EXITS_KEEP_MS, 10000, NULL));
+        assert_false(runtime_exits_get(t, "kill", &x));
         assert_false(runtime_exits_get(t, "oomkill", &x));
 
         /* An exit no status was made from settles without a sync. */
         ev = (struct ctd_event){.kind = CTD_EVENT_TASK_EXIT, .container_id = "err", .exit_status = 1};
         runtime_exits_note(t, &ev, 3500);
         assert_true(runtime_exits_get(t, "err", &x));
-        c[0].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
         assert_false(runtime_exits_settle(t, &sl, &l, 3600, 10000, &settled));
         assert_null(settled);
 
-        /* An OOM the container survives stays while it runs, and is no exit awaited. */
+        /* An OOM the container survives stays while it runs, however long (CRI keeps OOMKilled for good),
+         * and is no exit awaited. */
         c[2].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
         ev = (struct ctd_event){.kind = CTD_EVENT_TASK_OOM, .container_id = "kill"};
         runtime_exits_note(t, &ev, 4000);
         assert_false(runtime_exits_settle(t, &sl, &l, 5000, 10000, NULL));
+        assert_false(runtime_exits_settle(t, &sl, &l, 5000 + RUNTIME_EXITS_MAX_MS, 10000, NULL));
         ev = (struct ctd_event){.kind = CTD_EVENT_TASK_EXIT, .container_id = "kill", .exit_status = 137};
         runtime_exits_note(t, &ev, 6000);
         assert_true(runtime_exits_get(t, "kill", &x));
@@ -224,8 +236,9 @@ static void test_runtime_exits(void **state)
         assert_true(runtime_exits_settle(t, &sl, &l, 6000 + RUNTIME_EXITS_MAX_MS - 1, 10000, NULL));
         assert_false(runtime_exits_settle(t, &sl, &l, 6000 + RUNTIME_EXITS_MAX_MS, 10000, NULL));
         assert_false(runtime_exits_get(t, "kill", &x));
+        assert_false(runtime_exits_get(t, "err", &x));
 
-        /* At most RUNTIME_EXITS_MAX at once. */
+        /* At most RUNTIME_EXITS_MAX at once; those listings show already make room. */
         char id[32];
         for (int i = 0; i <= RUNTIME_EXITS_MAX; i++) {
                 snprintf(id, sizeof id, "c%d", i);
@@ -237,6 +250,11 @@ static void test_runtime_exits(void **state)
         assert_true(runtime_exits_get(t, id, &x));
         snprintf(id, sizeof id, "c%d", RUNTIME_EXITS_MAX);
         assert_false(runtime_exits_get(t, id, &x));
+        assert_false(runtime_exits_settle(t, &sl, &l, 7100, 10000, NULL)); /* all gone: shown */
+        ev = (struct ctd_event){.kind = CTD_EVENT_TASK_EXIT, .container_id = "fresh", .exit_status = 1};
+        runtime_exits_note(t, &ev, 7200);
+        assert_true(runtime_exits_get(t, "fresh", &x));
+        assert_false(runtime_exits_get(t, "c0", &x));
         assert_null(runtime_exits_free(t));
 }
 
