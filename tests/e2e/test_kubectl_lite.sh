@@ -50,7 +50,10 @@ falls_back() {
   local a b
   a=$("$REAL" "$@" 2>&1)
   b=$(KUBECTL_LITE_DEBUG=1 "$LITE" "$@" 2>&1)
-  [ "$b" != "${b#kubectl-lite: }" ] && [ "$(sed 1d <<<"$b")" = "$a" ]
+  [ "$b" != "${b#kubectl-lite: }" ] && [ "$(sed 1d <<<"$b")" = "$a" ] && return 0
+  echo "#   kubectl: ${a:0:300}"
+  echo "#   lite:    ${b:0:300}"
+  return 1
 }
 
 check "a field" same -n "$ns" get pod p1 -o jsonpath='{.spec.nodeName}'
