@@ -111,6 +111,7 @@ int create_sandbox(const struct sync_ctx *ctx, struct pod *pod, Runtime__V1__Pod
                    char **ret_id, char **ret_ip, struct sync_result *res);
 /* Stops the sandbox, and removes it when remove is set; a sandbox already gone is not an error. */
 int stop_sandbox(const struct sync_ctx *ctx, const char *id, bool remove, struct sync_result *res);
+int remove_sandbox(const struct sync_ctx *ctx, const char *id, struct sync_result *res);
 /* The sandbox's primary IP; NULL when it has none. */
 char *sandbox_ip(const struct sync_ctx *ctx, const char *sandbox_id);
 /* Upstream's makeHostsMount, at every container start: the pod's managed hosts file (a hostNetwork pod's is

@@ -314,10 +314,16 @@ int stop_sandbox(const struct sync_ctx *ctx, const char *id, bool remove, struct
                 res_error(res, "FailedKillPod", "stop sandbox %.13s: %s", id, cri_msg(&err, r));
                 return r;
         }
-        if (!remove)
-                return 0;
+        return remove ? remove_sandbox(ctx, id, res) : 0;
+}
+
+int remove_sandbox(const struct sync_ctx *ctx, const char *id, struct sync_result *res)
+{
         Runtime__V1__RemovePodSandboxRequest rreq = RUNTIME__V1__REMOVE_POD_SANDBOX_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__RemovePodSandboxResponse *rresp = NULL;
+        struct cri_error err = {0};
+        int r;
+
         rreq.pod_sandbox_id = (char *) id;
         r = CRI_CALL(ctx->cri, RuntimeService, RemovePodSandbox, remove_pod_sandbox, &rreq, &rresp,
                      ctx->timeout_ms, &err);

@@ -668,7 +668,12 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
         if (nr)
                 stop_containers(ctx, running, nr, grace_s, name, res);
         free(running);
-        /* The final status (containers terminated), for the API server before the pod is forgotten. */
+        bool *stopped = OOM_CHECK(calloc(rt.sandboxes->n_items + 1, sizeof *stopped));
+        for (size_t i = 0; i < rt.sandboxes->n_items; i++)
+                stopped[i] = stop_sandbox(ctx, rt.sandboxes->items[i]->id, false, res) == 0;
+        /* The final status (containers terminated), for the API server before the pod is forgotten: made once
+         * the sandboxes stopped, when the runtime has applied every exit (one known from its event only, a
+         * SIGKILL's 137 without its reason, reads as CRI gives it). */
         if (ctx->status && (nr || told)) {
                 _cleanup_pod_ struct pod *last = status_manager_pod(ctx->status, uid);
                 struct sync_result none = {0};
@@ -676,7 +681,9 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
                         publish_status(ctx, last, &none, NULL);
         }
         for (size_t i = 0; i < rt.sandboxes->n_items; i++)
-                stop_sandbox(ctx, rt.sandboxes->items[i]->id, true, res);
+                if (stopped[i])
+                        remove_sandbox(ctx, rt.sandboxes->items[i]->id, res);
+        free(stopped);
         /* Containers whose sandbox is already gone. */
         for (size_t i = 0; i < rt.containers->n_containers; i++)
                 remove_container(ctx, rt.containers->containers[i]->id);
