@@ -37,25 +37,30 @@ test)
   # The e2e tests' kube-apiserver, and kubeadm with the control plane it runs on cubelet (e2e_kubeadm),
   # built once from Debian's source and cached (tests/e2e/README.md).
   "$top/tests/e2e/kube-build.sh" kubeadm kube-controller-manager kube-scheduler >/dev/null
-  # Two test instances (tests/instance.sh): each build's fixtures, bridge, CIDRs and ports are its own, so
-  # the plain and the sanitizer passes run side by side. Each holds its instance's lock (a helper's or a
-  # person's ctest run of the same instance waits, and is waited for).
-  build "$top/build" -DCUBELET_TEST_INSTANCE=0
+  # Four test instances (tests/instance.sh): each build's fixtures, bridge, CIDRs and ports are its own, so
+  # the plain and the sanitizer passes run side by side; each build's fault tests have one more of their
+  # own (2 and 3) and run beside the rest of their pass (`ctest -j 2`: everything else stays one test at a
+  # time, tests/CMakeLists.txt). A pass holds its instances' locks (a helper's or a person's ctest run of
+  # the same instance waits, and is waited for).
+  build "$top/build" -DCUBELET_TEST_INSTANCE=0 -DCUBELET_FAULTS_INSTANCE=2
   # Its tests look through the plain build's cubelet-cri and kubectl-lite (tests/CMakeLists.txt).
-  build "$top/build-asan" -DCUBELET_SANITIZE=ON -DCUBELET_TEST_INSTANCE=1 -DCUBELET_TEST_TOOLS_DIR="$top/build"
+  build "$top/build-asan" -DCUBELET_SANITIZE=ON -DCUBELET_TEST_INSTANCE=1 -DCUBELET_FAULTS_INSTANCE=3 \
+    -DCUBELET_TEST_TOOLS_DIR="$top/build"
   export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-  pass() { # pass NAME BUILD_DIR INSTANCE: ctest, every line prefixed with NAME, the whole output kept
-    local lock
-    lock=$(CUBELET_TEST_INSTANCE=$3 bash -c 'source "$1/tests/instance.sh" && echo "$TI_LOCK"' _ "$top")
-    (cd "$2" && flock -o "$lock" ctest --output-on-failure 2>&1) | tee "$2/ctest.out" | sed -u "s/^/[$1] /"
+  lock_of() { CUBELET_TEST_INSTANCE=$1 bash -c 'source "$1/tests/instance.sh" && echo "$TI_LOCK"' _ "$top"; }
+  pass() { # pass NAME BUILD_DIR INSTANCE FAULTS_INSTANCE: ctest, every line prefixed with NAME, output kept
+    local lock lock_faults
+    lock=$(lock_of "$3") lock_faults=$(lock_of "$4")
+    (cd "$2" && flock -o "$lock" flock -o "$lock_faults" ctest -j 2 --output-on-failure 2>&1) |
+      tee "$2/ctest.out" | sed -u "s/^/[$1] /"
     return "${PIPESTATUS[0]}"
   }
-  echo "== tests: plain build (instance 0) and ASan+UBSan build (instance 1), side by side" >&2
+  echo "== tests: plain build (instances 0, 2) and ASan+UBSan build (instances 1, 3), side by side" >&2
   rc_plain=0 rc_asan=0
-  pass plain "$top/build" 0 &
+  pass plain "$top/build" 0 2 &
   plain=$!
-  pass asan "$top/build-asan" 1 &
+  pass asan "$top/build-asan" 1 3 &
   asan=$!
   wait "$plain" || rc_plain=$?
   wait "$asan" || rc_asan=$?

@@ -53,19 +53,25 @@ bad_rounds=0
 for k in $(seq 1 "$KILLS"); do
   before=$failed
   # --- a start, killed
+  t0=$(ms)
   write_all
   kill_at "$(rand_ms "$t_start")"
   lk_want "${WANT_ALL[@]}"
   converged() { repair_lost_tasks; all_running && leak_free; }
   check "kill $k during the start: all $N pods run again" wait_for 300 converged
+  t1=$(ms)
   lk_check_all "kill $k during the start"
+  echo "# kill $k during the start: converged $((t1 - t0)) ms after the manifests, checked in $(($(ms) - t1)) ms"
   # --- a teardown, killed
+  t0=$(ms)
   rm -f "$M"/*.yaml
   kill_at "$(rand_ms "$t_stop")"
   lk_want
   gone() { repair_lost_tasks; none_left && leak_free; }
   check "kill $k during the teardown: all $N pods gone" wait_for 300 gone
+  t1=$(ms)
   lk_check_all "kill $k during the teardown"
+  echo "# kill $k during the teardown: converged $((t1 - t0)) ms after the removal, checked in $(($(ms) - t1)) ms"
   [ "$failed" = "$before" ] || bad_rounds=$((bad_rounds + 1))
 done
 echo "# $bad_rounds of $KILLS rounds failed (seed $SEED); containerd kept $LOST_TASKS abandoned task(s)"
