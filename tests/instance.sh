@@ -2,7 +2,9 @@
 # The test instance (CMake's CUBELET_TEST_INSTANCE, 0 to 5, in the env as CUBELET_TEST_INSTANCE): every
 # fixture and test of one build directory uses its own containerd directory, bridge, pod CIDRs, ports and
 # control plane, so that two builds' suites (the plain and the sanitizer pass of ./dev.sh test) run side by
-# side without meeting. Instance 0 keeps the historic names and numbers.
+# side without meeting; each pass's fault tests have one more (CMake's CUBELET_FAULTS_INSTANCE: dev.sh gives
+# 2 to the plain pass's, 3 to the sanitizer pass's) and run beside it. Instance 0 keeps the historic names
+# and numbers.
 TI=${CUBELET_TEST_INSTANCE:-0}
 case "$TI" in [0-5]) ;; *) echo "CUBELET_TEST_INSTANCE must be 0 to 5, not '$TI'" >&2; exit 2 ;; esac
 TI_SUFFIX=$([ "$TI" = 0 ] || echo "$TI")
