@@ -4,6 +4,8 @@ per pod and mount: half a minute a pass with 30 pods on a busy machine, which wa
 time).
 
     leaks.py CHECK...   sandboxes containers ips veths cgroups mounts poddirs, or all (every check, quiet)
+    leaks.py report     every check on one listing of the node: "NAME ok" or "NAME failed" a check, each
+                        preceded by its "NAME #   ..." lines (leaks.sh's lk_check_all)
     leaks.py wanted-uids | mount-points | leases | veth-names
 
 Reads its settings from the environment (leaks.sh passes them): LK_CRI, LK_SOCK, LK_RE (an extended regex
@@ -11,6 +13,7 @@ on namespace/name), LK_WANT (the wanted pods, one a line), LK_ROOT, LK_CGROUP_RO
 LK_IPAM, LK_BRIDGE, LK_BASE_LEASES and LK_BASE_VETHS (what lk_init found). Each check prints what is wrong
 ("#   ..." lines) and exits 1, or exits 0.
 """
+import io
 import os
 import re
 import subprocess
@@ -254,6 +257,24 @@ CHECKS = {"sandboxes": check_sandboxes, "containers": check_containers, "ips": c
           "veths": check_veths, "cgroups": check_cgroups, "mounts": check_mounts, "poddirs": check_poddirs}
 
 
+def report(node):
+    real = sys.stdout
+    for c in CHECKS:
+        said = io.StringIO()
+        sys.stdout = said
+        try:
+            ok = CHECKS[c](node)
+        except subprocess.CalledProcessError:
+            say("cannot list sandboxes or containers")
+            ok = False
+        finally:
+            sys.stdout = real
+        for line in said.getvalue().splitlines():
+            print(f"{c} {line}")
+        print(f"{c} {'ok' if ok else 'failed'}")
+    return 0
+
+
 def main(args):
     if args == ["leases"]:
         print("\n".join(leases()))
@@ -269,6 +290,8 @@ def main(args):
         if args == ["wanted-uids"]:
             print("\n".join(node.wanted_uids()))
             return 0
+        if args == ["report"]:
+            return report(node)
         if args == ["all"]:  # quiet, stops at the first failing check
             with open(os.devnull, "w") as null:
                 sys.stdout = null

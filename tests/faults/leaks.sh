@@ -60,14 +60,25 @@ lk_poddirs() { lk_py poddirs; }
 # Every check passes (quiet: a wait's condition; lk_check_all reports them one by one).
 lk_all() { lk_py all; }
 
-# Every check with lib.sh's check (or any `check DESCRIPTION COMMAND...`), WHAT naming the moment.
+# Every check with lib.sh's check (or any `check DESCRIPTION COMMAND...`), WHAT naming the moment. One
+# leaks.py run makes them all on one listing of the node (seven took 13-50 s a round in faults_kill_cubelet,
+# 30 pods, a busy machine); each check's result and lines are then taken from its report.
 lk_check_all() {
-  local what=$1
-  check "$what: exactly the wanted sandboxes" lk_sandboxes
-  check "$what: one instance of each container" lk_containers
-  check "$what: no leaked pod address" lk_ips
-  check "$what: no leaked veth" lk_veths
-  check "$what: no leaked pod cgroup" lk_cgroups
-  check "$what: no leaked mount" lk_mounts
-  check "$what: no leaked pod directory" lk_poddirs
+  local what=$1 report
+  report=$(lk_py report)
+  check "$what: exactly the wanted sandboxes" lk_reported sandboxes "$report"
+  check "$what: one instance of each container" lk_reported containers "$report"
+  check "$what: no leaked pod address" lk_reported ips "$report"
+  check "$what: no leaked veth" lk_reported veths "$report"
+  check "$what: no leaked pod cgroup" lk_reported cgroups "$report"
+  check "$what: no leaked mount" lk_reported mounts "$report"
+  check "$what: no leaked pod directory" lk_reported poddirs "$report"
+}
+# lk_reported NAME REPORT: check NAME's lines from a `leaks.py report`, and its result.
+lk_reported() {
+  local line
+  while IFS= read -r line; do
+    case "$line" in "$1 #"*) echo "${line#"$1 "}" ;; esac
+  done <<<"$2"
+  grep -qx "$1 ok" <<<"$2"
 }

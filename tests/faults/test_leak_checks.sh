@@ -19,6 +19,11 @@ caught() { local out; out=$("$1"); local rc=$?; echo "$out"; [ $rc != 0 ] && gre
 # --- a sandbox of the node's no source wants
 sb=$(cri runp "stray-$NODE")
 check "a stray sandbox is caught" caught lk_sandboxes "leaked sandbox ${sb:0:13}"
+# The report lk_check_all reads (every check on one listing): the same finding, and only there.
+report=$(lk_py report)
+reported_sandboxes() { lk_reported sandboxes "$report"; }
+check "... in the report of every check" caught reported_sandboxes "leaked sandbox ${sb:0:13}"
+check "... whose other checks pass" lk_reported containers "$report"
 cri rmp "$sb" >/dev/null
 lk_want $(pod_names 1 2 3)
 check "a wanted pod without a sandbox is caught" caught lk_sandboxes "default/p3-$NODE has 0 sandboxes"
