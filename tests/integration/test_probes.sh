@@ -52,7 +52,10 @@ check "liveness httpGet failing -> container restarted" wait_for 20 http_restart
 check "... Unhealthy with the HTTP status" log_has 'reason="Unhealthy" message="Liveness probe failed: HTTP probe failed with statuscode: 404"'
 rm -f "$M/livehttp.yaml"
 
-# --- readiness (httpGet on a named port): not ready until the page exists
+# --- readiness (httpGet on a named port): not ready until the page exists, which the container makes when
+# the test says so (a file in a hostPath): a page due a few seconds after the start was there already when
+# a busy machine came to look.
+mkdir -p "$WORK/ctl"
 cat >"$M/ready.yaml" <<YAML
 apiVersion: v1
 kind: Pod
@@ -62,8 +65,9 @@ spec:
   containers:
   - name: web
     image: $IMG
-    command: ["sh", "-c", "mkdir -p /www; (sleep 3; echo ok > /www/ready) & exec httpd -f -p 8080 -h /www"]
+    command: ["sh", "-c", "mkdir -p /www; (until [ -e /ctl/go ]; do sleep 0.2; done; echo ok > /www/ready) & exec httpd -f -p 8080 -h /www"]
     ports: [{name: http, containerPort: 8080}]
+    volumeMounts: [{name: ctl, mountPath: /ctl, readOnly: true}]
     readinessProbe:
       httpGet: {path: /ready, port: http}
       periodSeconds: 1
@@ -79,10 +83,13 @@ spec:
     readinessProbe:
       tcpSocket: {port: 9191}
       periodSeconds: 1
+  volumes:
+  - {name: ctl, hostPath: {path: "$WORK/ctl", type: Directory}}
 YAML
 ready_of() { pod_status ready ".containerStatuses[] | select(.name == \"$1\") | .ready"; }
 running_not_ready() { [ "$(pod_status ready '.containerStatuses[] | select(.name == "web") | [(.state | keys[0]), .ready] | map(tostring) | join(",")')" = running,false ]; }
-check "readiness: running but not ready before the page exists" wait_for 15 running_not_ready
+check "readiness: running but not ready before the page exists" wait_for 30 running_not_ready
+touch "$WORK/ctl/go"
 web_ready() { [ "$(ready_of web)" = true ]; }
 check "httpGet readiness on a named port: ready once the page answers 200" wait_for 15 web_ready
 tcp_ready() { [ "$(ready_of tcp)" = true ]; }
@@ -98,7 +105,7 @@ repeats_counted() {
 check "/events: repeated probe failures are one event with a count" wait_for 10 repeats_counted
 rm -f "$M/ready.yaml"
 
-# --- startup probe gates liveness: slow start is not killed
+# --- startup probe gates liveness: slow start is not killed (it starts when the test says so)
 cat >"$M/slow.yaml" <<YAML
 apiVersion: v1
 kind: Pod
@@ -108,18 +115,25 @@ spec:
   containers:
   - name: c
     image: $IMG
-    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 4; touch /tmp/up; while true; do sleep 0.2; done"]
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+    volumeMounts: [{name: ctl, mountPath: /ctl, readOnly: true}]
     startupProbe:
-      exec: {command: ["cat", "/tmp/up"]}
+      exec: {command: ["cat", "/ctl/up"]}
       periodSeconds: 1
-      failureThreshold: 10
+      failureThreshold: 120
     livenessProbe:
-      exec: {command: ["cat", "/tmp/up"]}
+      exec: {command: ["cat", "/ctl/up"]}
       periodSeconds: 1
       failureThreshold: 1
+  volumes:
+  - {name: ctl, hostPath: {path: "$WORK/ctl", type: Directory}}
 YAML
-not_started() { status_is slow '.containerStatuses[0] | [.started, .ready] | map(tostring) | join(",")' false,false; }
-check "startup probe: not started, not ready while it fails" wait_for 10 not_started
+running_not_started() {
+  status_is slow '.containerStatuses[0] | [(.state | keys[0]), .started, .ready] | map(tostring) | join(",")' \
+    running,false,false
+}
+check "startup probe: running, not started, not ready while it fails" wait_for 30 running_not_started
+touch "$WORK/ctl/up"
 started() { status_is slow '.containerStatuses[0] | [.started, .ready] | map(tostring) | join(",")' true,true; }
 check "... started and ready once it passes" wait_for 15 started
 check "... liveness did not kill it meanwhile" test "$(attempts c default/slow-$NODE)" = 0
