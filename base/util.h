@@ -8,8 +8,9 @@
 
 #include "macro.h"
 
-/* Monotonic and wall clocks in milliseconds / nanoseconds. */
+/* Monotonic and wall clocks in milliseconds, microseconds / nanoseconds. */
 int64_t now_mono_ms(void);
+int64_t now_mono_us(void);
 int64_t now_real_ns(void);
 
 /* Reads a whole regular file of at most max bytes (NUL-terminated). -EFBIG when larger. */
