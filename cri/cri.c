@@ -185,7 +185,8 @@ static int cri__call(struct cri_client *c, const char *method, const ProtobufCMe
                 }
                 cri__set_error(err, st.code, method, "rpc error: code = %s desc = %s",
                                cri_code_name(st.code), st.msg);
-                return cri__status_to_errno(st.code);
+                /* A reply that broke the protocol is a bad reply, whatever code it was given. */
+                return r == -EBADMSG ? -EBADMSG : cri__status_to_errno(st.code);
         }
 
         *ret_resp = protobuf_c_message_unpack(resp_desc, NULL, recv_len, recv);

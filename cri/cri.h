@@ -1,4 +1,5 @@
-/* CRI v1 client: unary calls to RuntimeService / ImageService over gRPC C core on a unix socket. */
+/* CRI v1 client: unary calls to RuntimeService / ImageService over gRPC (our own HTTP/2 client, h2.h) on a
+ * unix socket. */
 #pragma once
 
 #include <errno.h>
@@ -45,8 +46,9 @@ struct cri_client;
 
 /* endpoint: "unix:///run/containerd/containerd.sock" or a bare absolute path (else -EINVAL).
  * default_timeout_ms is used by calls given timeout_ms <= 0 (<= 0 here: 2 minutes). Does not connect:
- * a missing runtime is reported by the first call. The channel reconnects by itself when the runtime
- * comes back; one background thread per client ("cri-watch", all signals blocked) keeps it doing so. */
+ * a missing runtime is reported by the first call, and every call after a broken connection connects
+ * anew, so a runtime that came back is reached by the next call. The connection's reader thread
+ * ("h2-read", all signals blocked) sleeps in read() while nothing comes. */
 int cri_client_new(const char *endpoint, int64_t default_timeout_ms, struct cri_client **ret);
 struct cri_client *cri_client_free(struct cri_client *c);
 /* The gRPC target for an endpoint ("unix:///x.sock" or "/x.sock" → "unix:///x.sock"); -EINVAL otherwise. */

@@ -28,6 +28,8 @@
 #define EV_SETTLE_MS 100
 /* containerd caps namespace names at 76 characters (namespaces.Validate). */
 #define EV_NS_MAX 76
+/* A runtime that takes the connection but sends no SETTINGS within this long is not up (hung). */
+#define EV_READY_MS 5000
 /* An event envelope is a few hundred octets; anything near this is not one. */
 #define EV_MAX_MSG (4 * 1024 * 1024)
 
@@ -281,10 +283,29 @@ static int ev__attempt(struct ctd_events *e, int64_t *ret_up_ms, char *why, size
                 ev__why(why, why_size, "Subscribe: encode request: %s", strerror(-r));
                 return r;
         }
-        if (ev__stopping(e))
-                return -ECANCELED;
-        /* No deadline: the stream is meant to last as long as containerd does. A runtime that is down
-         * fails it at once, and we report it, instead of hanging silently. */
+        /* A runtime that is down fails this at once, and we report it, instead of hanging silently; one
+         * that takes the connection but does not answer (hung) is not up either. A little at a time, so
+         * that a stop is not held up. */
+        int64_t until = now_mono_ms() + EV_READY_MS;
+        for (;;) {
+                if (ev__stopping(e))
+                        return -ECANCELED;
+                r = h2_conn_wait_ready(e->conn, MIN(until, now_mono_ms() + 250), &st);
+                if (r == 0)
+                        break;
+                if (r == -ETIMEDOUT && now_mono_ms() < until)
+                        continue;
+                if (r == -ETIMEDOUT)
+                        ev__why(why, why_size,
+                                "Subscribe: rpc error: code = Unavailable desc = the runtime sent no HTTP/2 "
+                                "SETTINGS within %d ms",
+                                EV_READY_MS);
+                else
+                        ev__why(why, why_size, "Subscribe: rpc error: code = %s desc = %s",
+                                cri_code_name(st.code), st.msg);
+                return 0;
+        }
+        /* No deadline: the stream is meant to last as long as containerd does. */
         r = h2_stream_start(e->conn, EV_METHOD, req, req_len, EV_MAX_MSG, &call, &st);
         if (r < 0) {
                 ev__why(why, why_size, "Subscribe: rpc error: code = %s desc = %s", cri_code_name(st.code),

@@ -38,7 +38,7 @@ struct ctd_events_config {
 };
 
 /* Starts the stream thread ("ctd-events", all signals blocked); it subscribes, and re-subscribes with
- * backoff (100 ms doubling to 2 s) whenever the stream ends, e.g. when containerd restarts. Does not
+ * backoff (100 ms doubling to 1 s) whenever the stream ends, e.g. when containerd restarts. Does not
  * wait for containerd: a missing one is reported through on_state. -EINVAL for a bad endpoint or
  * namespace or a missing on_event, -ENOMEM, or -errno from pthread_create. */
 int ctd_events_start(const struct ctd_events_config *cfg, struct ctd_events **ret);

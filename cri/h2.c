@@ -74,11 +74,18 @@ enum {
 #define OUR_CONN_WINDOW   (1024 * 1024 * 1024)
 #define WINDOW_REFILL     (1024 * 1024)
 #define HEADER_TABLE      4096
-/* A header block (HEADERS and its CONTINUATIONs) larger than this ends the connection. */
+/* A header block (HEADERS and its CONTINUATIONs) larger than this ends the connection; a field is at most
+ * what such a block decodes to (Huffman: 8 symbols in 5 octets at best). */
 #define MAX_HEADER_BLOCK (256 * 1024)
-#define MAX_FIELD        (64 * 1024)
-#define READ_BUF         (64 * 1024)
-#define READER_STACK     (256 * 1024)
+#define MAX_FIELD        (MAX_HEADER_BLOCK * 8 / 5 + 1)
+/* How long a write may wait for the server to read: a frame of the reader's own (an ACK, a window
+ * update, a reset) or a stream's start without a deadline. Past it the connection is given up (a frame
+ * half written cannot be taken back). */
+#define CONTROL_SEND_MS 10000
+/* A unix socket whose listen backlog stays full this long is Unavailable. */
+#define BACKLOG_WAIT_MS 1000
+#define READ_BUF        (64 * 1024)
+#define READER_STACK    (256 * 1024)
 
 struct h2_stream;
 
@@ -111,6 +118,7 @@ struct h2_link {
         uint32_t hstream;
         bool in_headers, hend_stream;
         uint64_t conn_unacked;
+        int64_t conn_recv_window; /* what the server may still send on the connection */
 };
 
 struct h2_stream {
@@ -133,6 +141,9 @@ struct h2_stream {
         uint32_t rst_code;  /* what our RST_STREAM says (0: CANCEL) */
         bool retryable;     /* refused before the server saw it: safe on a new connection */
         bool cancelled;
+        bool unary;          /* one message: more than 5 + max_msg octets fails the call at once */
+        bool sending;        /* its request is going out in pieces: changes wake l->cond too */
+        int64_t recv_window; /* what the server may still send on it (we advertised OUR_STREAM_WINDOW) */
         struct h2_status failure;
         uint8_t *buf; /* DATA not consumed yet */
         size_t len, cap;
@@ -353,15 +364,28 @@ static void link_die(struct h2_link *l, int code, const char *fmt, ...)
         (void) shutdown(l->fd, SHUT_RDWR);
 }
 
-/* Sends len octets whole. Caller holds wmu. A failure (the server went away) stops new streams on the
- * link; the streams under way end with what the reader finds (a GOAWAY the server sent before it closed,
- * then EOF). */
-static int send_all(struct h2_link *l, const uint8_t *p, size_t len)
+/* Sends len octets whole by deadline_ms (the socket is non-blocking). Caller holds wmu. A failure (the
+ * server went away) stops new streams on the link; the streams under way end with what the reader finds
+ * (a GOAWAY the server sent before it closed, then EOF). A server that does not read by the deadline has
+ * the connection given up: a frame half written cannot be taken back. */
+static int send_all(struct h2_link *l, const uint8_t *p, size_t len, int64_t deadline_ms)
 {
         while (len > 0) {
                 ssize_t n = send(l->fd, p, len, MSG_NOSIGNAL);
                 if (n < 0 && errno == EINTR)
                         continue;
+                if (n < 0 && errno == EAGAIN) {
+                        int64_t left = deadline_ms - now_mono_ms();
+                        struct pollfd pfd = {.fd = l->fd, .events = POLLOUT};
+                        if (left > 0 && poll(&pfd, 1, (int) MIN(left, (int64_t) 1000)) >= 0)
+                                continue;
+                        if (left > 0 && errno == EINTR)
+                                continue;
+                        link_die(l, H2_UNAVAILABLE,
+                                 "connection error: desc = \"transport: the server did not read what was "
+                                 "sent\"");
+                        return -ETIMEDOUT;
+                }
                 if (n <= 0) {
                         int e = n < 0 ? errno : EPIPE;
                         pthread_mutex_lock(&l->mu);
@@ -373,6 +397,25 @@ static int send_all(struct h2_link *l, const uint8_t *p, size_t len)
                 len -= (size_t) n;
         }
         return 0;
+}
+
+/* Takes wmu by deadline_ms (INT64_MAX: however long); false when another writer held it past then. */
+static bool lock_writer(struct h2_link *l, int64_t deadline_ms)
+{
+        if (deadline_ms == INT64_MAX) {
+                pthread_mutex_lock(&l->wmu);
+                return true;
+        }
+        struct timespec ts;
+        int64_t left = MAX(deadline_ms - now_mono_ms(), (int64_t) 0);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += left / 1000;
+        ts.tv_nsec += (left % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+        }
+        return pthread_mutex_clocklock(&l->wmu, CLOCK_MONOTONIC, &ts) == 0;
 }
 
 static void put_frame_header(uint8_t *b, size_t len, uint8_t type, uint8_t flags, uint32_t stream)
@@ -409,8 +452,14 @@ static void send_control(struct h2_link *l, uint8_t type, uint8_t flags, uint32_
         put_frame_header(b, len, type, flags, stream);
         if (len)
                 memcpy(b + FRAME_HEADER, p, len);
-        pthread_mutex_lock(&l->wmu);
-        (void) send_all(l, b, FRAME_HEADER + len);
+        int64_t deadline = now_mono_ms() + CONTROL_SEND_MS;
+        if (!lock_writer(l, deadline)) {
+                /* A writer stuck on a server that does not read: that connection is no good. */
+                link_die(l, H2_UNAVAILABLE,
+                         "connection error: desc = \"transport: the server did not read what was sent\"");
+                return;
+        }
+        (void) send_all(l, b, FRAME_HEADER + len, deadline);
         pthread_mutex_unlock(&l->wmu);
 }
 
@@ -421,11 +470,18 @@ static void send_window_update(struct h2_link *l, uint32_t stream, uint32_t inc)
         send_control(l, F_WINDOW, 0, stream, p, 4);
 }
 
-static void send_rst(struct h2_link *l, uint32_t stream, uint32_t code)
+/* A reset that waits for nobody: skipped when another writer has the socket (the server ends a call
+ * given up at its grpc-timeout anyway, and a connection closed ends them all); given up with the
+ * connection when the server has not read for a second. */
+static void send_rst_nowait(struct h2_link *l, uint32_t stream, uint32_t code)
 {
-        uint8_t p[4];
-        put32(p, code);
-        send_control(l, F_RST_STREAM, 0, stream, p, 4);
+        uint8_t b[FRAME_HEADER + 4];
+        put_frame_header(b, 4, F_RST_STREAM, 0, stream);
+        put32(b + FRAME_HEADER, code);
+        if (pthread_mutex_trylock(&l->wmu) != 0)
+                return;
+        (void) send_all(l, b, sizeof b, now_mono_ms() + 1000);
+        pthread_mutex_unlock(&l->wmu);
 }
 
 /* A connection error (5.4.1): GOAWAY with code, then the link is dead. */
@@ -447,6 +503,14 @@ static struct h2_stream *find_stream(struct h2_link *l, uint32_t id)
         return NULL;
 }
 
+/* Wakes the stream's reader, and its writer when its request is still going out (caller holds mu). */
+static void stream_wake(struct h2_stream *s)
+{
+        pthread_cond_signal(&s->cond);
+        if (s->sending)
+                pthread_cond_broadcast(&s->l->cond);
+}
+
 /* Fails a stream from the reader's side (caller holds mu). */
 static void stream_fail(struct h2_stream *s, int code, const char *fmt, ...) _printf_(3, 4);
 static void stream_fail(struct h2_stream *s, int code, const char *fmt, ...)
@@ -459,7 +523,7 @@ static void stream_fail(struct h2_stream *s, int code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(s->failure.msg, sizeof s->failure.msg, fmt, ap);
         va_end(ap);
-        pthread_cond_signal(&s->cond);
+        stream_wake(s);
 }
 
 /* ---- the reader -------------------------------------------------------------------------------- */
@@ -476,8 +540,12 @@ static bool read_more(struct h2_link *l, size_t n)
         }
         while (l->rlen < n) {
                 ssize_t k = read(l->fd, l->rbuf + l->rlen, READ_BUF - l->rlen);
-                if (k < 0 && errno == EINTR)
+                if (k < 0 && (errno == EINTR || errno == EAGAIN)) {
+                        /* Asleep until the server sends (or the link is shut down): no timer. */
+                        struct pollfd pfd = {.fd = l->fd, .events = POLLIN};
+                        (void) poll(&pfd, 1, -1);
                         continue;
+                }
                 if (k <= 0) {
                         if (k == 0)
                                 link_die(l, H2_UNAVAILABLE, "error reading from server: EOF");
@@ -536,7 +604,7 @@ static bool on_header_block(struct h2_link *l)
         if (k == 0 && s && h.s) {
                 if (l->hend_stream) {
                         s->remote_closed = true;
-                        pthread_cond_signal(&s->cond);
+                        stream_wake(s);
                 } else if (h.trailers) {
                         s->rst_code = E_PROTOCOL;
                         stream_fail(s, H2_INTERNAL, "trailers without END_STREAM");
@@ -582,10 +650,26 @@ static bool on_data(struct h2_link *l, uint8_t flags, uint32_t id, uint8_t *p, s
                 conn_error(l, E_PROTOCOL, "DATA padding");
                 return false;
         }
+        /* 6.9.1: a server that sends past the windows we gave breaks the protocol. */
+        l->conn_recv_window -= (int64_t) frame_len;
+        if (l->conn_recv_window < 0) {
+                conn_error(l, E_FLOW_CONTROL, "DATA past the connection's window");
+                return false;
+        }
         pthread_mutex_lock(&l->mu);
         struct h2_stream *s = find_stream(l, id);
         if (s && !s->failed && !s->remote_closed) {
-                if (s->header_blocks == 0) {
+                s->recv_window -= (int64_t) frame_len;
+                s->unacked += frame_len - len; /* padding: given back with what is read */
+                if (s->recv_window < 0) {
+                        s->rst_code = E_FLOW_CONTROL;
+                        stream_fail(s, H2_INTERNAL, "DATA past the stream's window");
+                } else if (s->unary && s->len + len > 5 + s->max_msg) {
+                        /* One message: anything past it is too much, whatever the prefixes say. */
+                        stream_fail(s, H2_RESOURCE_EXHAUSTED,
+                                    "grpc: received message larger than max (%zu vs. %zu)", s->len + len - 5,
+                                    s->max_msg);
+                } else if (s->header_blocks == 0) {
                         s->rst_code = E_PROTOCOL;
                         stream_fail(s, H2_INTERNAL, "DATA before HEADERS");
                 } else {
@@ -599,7 +683,8 @@ static bool on_data(struct h2_link *l, uint8_t flags, uint32_t id, uint8_t *p, s
                                 s->buf = b;
                                 s->cap = cap;
                         }
-                        memcpy(s->buf + s->len, p, len);
+                        if (len)
+                                memcpy(s->buf + s->len, p, len);
                         s->len += len;
                         /* Every gRPC message prefix as it comes: one over max_msg fails the call. */
                         while (s->scan + 5 <= s->len) {
@@ -614,13 +699,15 @@ static bool on_data(struct h2_link *l, uint8_t flags, uint32_t id, uint8_t *p, s
                         }
                         if (flags & FL_END_STREAM)
                                 s->remote_closed = true;
-                        pthread_cond_signal(&s->cond);
+                        stream_wake(s);
                 }
         }
 out:
         pthread_mutex_unlock(&l->mu);
+        /* The connection's window comes back as frames arrive: each stream's own bounds what is held. */
         l->conn_unacked += frame_len;
         if (l->conn_unacked >= WINDOW_REFILL) {
+                l->conn_recv_window += (int64_t) l->conn_unacked;
                 send_window_update(l, 0, (uint32_t) l->conn_unacked);
                 l->conn_unacked = 0;
         }
@@ -686,6 +773,10 @@ static bool on_settings(struct h2_link *l, uint8_t flags, uint32_t id, const uin
                 uint16_t key = (uint16_t) (p[i] << 8 | p[i + 1]);
                 uint32_t v = get32(p + i + 2);
                 switch (key) {
+                case S_ENABLE_PUSH:
+                        if (v != 0) /* 6.5.2: a server never sends 1 */
+                                bad = "SETTINGS_ENABLE_PUSH";
+                        break;
                 case S_MAX_CONCURRENT_STREAMS:
                         l->peer_max_streams = v;
                         break;
@@ -694,6 +785,11 @@ static bool on_settings(struct h2_link *l, uint8_t flags, uint32_t id, const uin
                                 bad = "SETTINGS_INITIAL_WINDOW_SIZE";
                                 break;
                         }
+                        for (struct h2_stream *s = l->streams; s; s = s->next)
+                                if (s->send_window + ((int64_t) v - l->peer_initial_window) > MAX_WINDOW)
+                                        bad = "SETTINGS_INITIAL_WINDOW_SIZE";
+                        if (bad)
+                                break;
                         /* 6.9.2: every stream's window moves by the change. */
                         for (struct h2_stream *s = l->streams; s; s = s->next)
                                 s->send_window += (int64_t) v - l->peer_initial_window;
@@ -733,6 +829,7 @@ static bool on_rst(struct h2_link *l, uint32_t id, const uint8_t *p, size_t len)
         struct h2_stream *s = find_stream(l, id);
         if (s) {
                 s->no_rst = true;
+                stream_wake(s); /* a writer still sending stops */
                 /* After a whole response, a reset only stops what we would still send (8.1). */
                 if (!s->failed && !s->remote_closed) {
                         /* The gRPC HTTP/2 spec's mapping. */
@@ -874,15 +971,7 @@ static void *reader_run(void *arg)
         return NULL;
 }
 
-static int set_nonblock(int fd, bool on)
-{
-        int fl = fcntl(fd, F_GETFL);
-        if (fl < 0)
-                return -errno;
-        return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK) < 0 ? -errno : 0;
-}
-
-/* Connects within deadline_ms; the socket is blocking again when it returns. */
+/* Connects within deadline_ms; the socket stays non-blocking (writes wait in poll, with a deadline). */
 static int dial(struct h2_conn *c, int64_t deadline_ms, struct h2_status *st)
 {
         int fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -895,9 +984,10 @@ static int dial(struct h2_conn *c, int64_t deadline_ms, struct h2_status *st)
         }
         int k;
         /* A unix socket whose listen backlog is full says EAGAIN and connects nothing: try again
-         * shortly, until the deadline (a busy runtime accepts within milliseconds). */
+         * shortly, for a while (a busy runtime accepts within milliseconds; other callers wait on us). */
+        int64_t backlog_until = MIN(deadline_ms, now_mono_ms() + BACKLOG_WAIT_MS);
         while ((k = connect(fd, (const struct sockaddr *) &c->addr, c->addr_len)) < 0 && errno == EAGAIN &&
-               c->addr.ss_family == AF_UNIX && now_mono_ms() < deadline_ms) {
+               c->addr.ss_family == AF_UNIX && now_mono_ms() < backlog_until) {
                 struct timespec ts = {.tv_nsec = 10 * 1000000};
                 nanosleep(&ts, NULL);
         }
@@ -928,10 +1018,6 @@ static int dial(struct h2_conn *c, int64_t deadline_ms, struct h2_status *st)
                 if (e)
                         goto fail;
         }
-        if (set_nonblock(fd, false) < 0) {
-                e = errno;
-                goto fail;
-        }
         if (c->addr.ss_family != AF_UNIX) {
                 int one = 1;
                 (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -940,9 +1026,14 @@ static int dial(struct h2_conn *c, int64_t deadline_ms, struct h2_status *st)
 fail:
         if (fd >= 0)
                 close(fd);
+        /* Go's words: glibc's message with a lower-case first letter. */
+        char why[128];
+        snprintf(why, sizeof why, "%s", strerror(e));
+        if (why[0] >= 'A' && why[0] <= 'Z')
+                why[0] = (char) (why[0] - 'A' + 'a');
         set_status(st, H2_UNAVAILABLE,
                    "connection error: desc = \"transport: Error while dialing dial %s %s: connect: %s\"",
-                   net, where, strerror(e));
+                   net, where, why);
         return -ECONNREFUSED;
 }
 
@@ -956,6 +1047,7 @@ static int link_new(struct h2_conn *c, int64_t deadline_ms, struct h2_link **ret
         l->fd = fd;
         l->next_id = 1;
         l->send_window = DEFAULT_WINDOW;
+        l->conn_recv_window = OUR_CONN_WINDOW;
         l->peer_initial_window = DEFAULT_WINDOW;
         l->peer_max_frame = DEFAULT_FRAME;
         l->peer_max_streams = UINT32_MAX;
@@ -990,7 +1082,7 @@ static int link_new(struct h2_conn *c, int64_t deadline_ms, struct h2_link **ret
         put_frame_header(b + n, 4, F_WINDOW, 0, 0);
         put32(b + n + FRAME_HEADER, OUR_CONN_WINDOW - DEFAULT_WINDOW);
         n += FRAME_HEADER + 4;
-        int k = send_all(l, b, n);
+        int k = send_all(l, b, n, MIN(deadline_ms, now_mono_ms() + CONTROL_SEND_MS));
         if (k < 0) {
                 set_status(st, H2_UNAVAILABLE, "connection error: desc = \"transport: write: %s\"",
                            strerror(-k));
@@ -1144,7 +1236,7 @@ static struct h2_stream *stream_new(struct h2_link *l, size_t max_msg)
         struct h2_stream *s = OOM_CHECK(calloc(1, sizeof *s));
         s->l = l;
         s->max_msg = max_msg;
-        s->http_status = 0;
+        s->recv_window = OUR_STREAM_WINDOW;
         cond_init_monotonic(&s->cond);
         return s;
 }
@@ -1170,7 +1262,7 @@ static void stream_free(struct h2_stream *s)
         pthread_cond_broadcast(&l->cond); /* a stream slot */
         pthread_mutex_unlock(&l->mu);
         if (rst)
-                send_rst(l, s->id, s->rst_code ? s->rst_code : E_CANCEL);
+                send_rst_nowait(l, s->id, s->rst_code ? s->rst_code : E_CANCEL);
         if (idle_goaway)
                 (void) shutdown(l->fd, SHUT_RDWR);
         pthread_cond_destroy(&s->cond);
@@ -1228,11 +1320,12 @@ static void write_failed(struct h2_stream *s, int r, bool retryable)
 }
 
 /* Opens a stream on l and sends the request (HEADERS, then the message in DATA frames within the peer's
- * windows, the last one ending the stream). On failure *ret is still set when a stream exists (the
- * caller frees it) and st says why. */
+ * windows, the last one ending the stream). deadline_ms is the call's (sent as grpc-timeout; INT64_MAX:
+ * none); nothing here waits past wait_ms. On failure *ret is still set when a stream exists (the caller
+ * frees it) and st says why. */
 static int stream_open(struct h2_conn *c, struct h2_link *l, const char *path, const uint8_t *req,
-                       size_t req_len, int64_t deadline_ms, size_t max_msg, struct h2_stream **ret,
-                       struct h2_status *st)
+                       size_t req_len, int64_t deadline_ms, int64_t wait_ms, size_t max_msg, bool unary,
+                       struct h2_stream **ret, struct h2_status *st)
 {
         uint8_t hb[2048];
         size_t hlen = request_headers(c, path, deadline_ms, hb, sizeof hb);
@@ -1242,13 +1335,14 @@ static int stream_open(struct h2_conn *c, struct h2_link *l, const char *path, c
                 return -EINVAL;
         }
         struct h2_stream *s = stream_new(l, max_msg);
+        s->unary = unary;
         *ret = s;
 
         /* A stream slot first, without holding the writer's lock (the reader takes it to answer). */
         pthread_mutex_lock(&l->mu);
         l->active++;
         while (!unusable(l, s, st) && l->active > l->peer_max_streams)
-                if (!wait_until(&l->cond, &l->mu, deadline_ms))
+                if (!wait_until(&l->cond, &l->mu, wait_ms))
                         break;
         int r = unusable(l, s, st);
         if (r == 0 && l->active > l->peer_max_streams) {
@@ -1262,13 +1356,17 @@ static int stream_open(struct h2_conn *c, struct h2_link *l, const char *path, c
         /* HEADERS, and the message too when the windows take it whole: one write for most calls. */
         size_t msg_len = 5 + req_len;
         _cleanup_free_ uint8_t *out = OOM_CHECK(malloc(FRAME_HEADER + hlen + FRAME_HEADER + msg_len));
-        out[FRAME_HEADER + hlen + FRAME_HEADER] = 0; /* not compressed */
-        put32(out + FRAME_HEADER + hlen + FRAME_HEADER + 1, (uint32_t) req_len);
+        uint8_t *msg = out + FRAME_HEADER + hlen + FRAME_HEADER;
+        msg[0] = 0; /* not compressed */
+        put32(msg + 1, (uint32_t) req_len);
         if (req_len)
-                memcpy(out + FRAME_HEADER + hlen + FRAME_HEADER + 5, req, req_len);
+                memcpy(msg + 5, req, req_len);
         memcpy(out + FRAME_HEADER, hb, hlen);
 
-        pthread_mutex_lock(&l->wmu);
+        if (!lock_writer(l, wait_ms)) {
+                set_status(st, H2_DEADLINE_EXCEEDED, "context deadline exceeded");
+                return -ETIMEDOUT;
+        }
         pthread_mutex_lock(&l->mu);
         if (l->next_id > INT32_MAX - 2) { /* ids ran out: this connection takes no more streams */
                 l->goaway = true;
@@ -1289,7 +1387,8 @@ static int stream_open(struct h2_conn *c, struct h2_link *l, const char *path, c
         if (whole) {
                 s->send_window -= (int64_t) msg_len;
                 l->send_window -= (int64_t) msg_len;
-        }
+        } else
+                s->sending = true;
         pthread_mutex_unlock(&l->mu);
         put_frame_header(out, hlen, F_HEADERS, FL_END_HEADERS, s->id);
         size_t n = FRAME_HEADER + hlen;
@@ -1297,7 +1396,7 @@ static int stream_open(struct h2_conn *c, struct h2_link *l, const char *path, c
                 put_frame_header(out + n, msg_len, F_DATA, FL_END_STREAM, s->id);
                 n += FRAME_HEADER + msg_len;
         }
-        r = send_all(l, out, n);
+        r = send_all(l, out, n, wait_ms);
         pthread_mutex_unlock(&l->wmu);
         if (r < 0) {
                 /* The connection broke (the runtime went away) before the request was out: the server
@@ -1305,23 +1404,25 @@ static int stream_open(struct h2_conn *c, struct h2_link *l, const char *path, c
                 write_failed(s, r, true);
                 return 0;
         }
-        if (whole)
-                return 0;
 
-        /* The message in pieces, as the peer's windows open. */
-        const uint8_t *msg = out + FRAME_HEADER + hlen + FRAME_HEADER;
-        size_t off = 0;
+        /* The message in pieces, as the peer's windows open; it stops when the server answered or reset
+         * the stream meanwhile (grpc-go ends a call it refuses before reading all of it). */
+        size_t off = whole ? msg_len : 0;
         uint8_t fh[FRAME_HEADER];
-        while (off < msg_len && r == 0) {
+        while (off < msg_len) {
                 pthread_mutex_lock(&l->mu);
-                while (!l->dead && !s->failed && (s->send_window <= 0 || l->send_window <= 0))
-                        if (!wait_until(&l->cond, &l->mu, deadline_ms))
+                bool over = false;
+                while (!(over = l->dead || s->failed || s->remote_closed || s->no_rst) &&
+                       (s->send_window <= 0 || l->send_window <= 0))
+                        if (!wait_until(&l->cond, &l->mu, wait_ms))
                                 break;
-                if (l->dead || s->failed) {
+                if (over) {
+                        s->sending = false;
                         pthread_mutex_unlock(&l->mu);
-                        break; /* the caller finds why */
+                        return 0; /* the caller finds how it ended */
                 }
                 if (s->send_window <= 0 || l->send_window <= 0) {
+                        s->sending = false;
                         pthread_mutex_unlock(&l->mu);
                         set_status(st, H2_DEADLINE_EXCEEDED, "context deadline exceeded");
                         return -ETIMEDOUT;
@@ -1333,15 +1434,29 @@ static int stream_open(struct h2_conn *c, struct h2_link *l, const char *path, c
                 l->send_window -= (int64_t) chunk;
                 pthread_mutex_unlock(&l->mu);
                 put_frame_header(fh, chunk, F_DATA, off + chunk == msg_len ? FL_END_STREAM : 0, s->id);
-                pthread_mutex_lock(&l->wmu);
-                r = send_all(l, fh, FRAME_HEADER);
+                if (!lock_writer(l, wait_ms)) {
+                        pthread_mutex_lock(&l->mu);
+                        stream_fail(s, H2_DEADLINE_EXCEEDED, "context deadline exceeded");
+                        pthread_mutex_unlock(&l->mu);
+                        break;
+                }
+                r = send_all(l, fh, FRAME_HEADER, wait_ms);
                 if (r == 0)
-                        r = send_all(l, msg + off, chunk);
+                        r = send_all(l, msg + off, chunk, wait_ms);
                 pthread_mutex_unlock(&l->wmu);
-                if (r < 0)
-                        write_failed(s, r, false); /* the server may have started on it */
+                if (r < 0) {
+                        /* A timeout gave the connection up (half a frame may be out), which failed the
+                         * stream; another failure is the stream's, and the server may have started on
+                         * it: no retry. */
+                        if (r != -ETIMEDOUT)
+                                write_failed(s, r, false);
+                        break;
+                }
                 off += chunk;
         }
+        pthread_mutex_lock(&l->mu);
+        s->sending = false;
+        pthread_mutex_unlock(&l->mu);
         /* A failure is the stream's: the caller reads it there. */
         return 0;
 }
@@ -1427,7 +1542,7 @@ static int unary_once(struct h2_conn *c, const char *path, const uint8_t *req, s
         int r = get_link(c, deadline_ms, &l, st);
         if (r < 0)
                 return r;
-        r = stream_open(c, l, path, req, req_len, deadline_ms, max_resp, &s, st);
+        r = stream_open(c, l, path, req, req_len, deadline_ms, deadline_ms, max_resp, true, &s, st);
         if (r < 0 || !s) {
                 if (s) {
                         *retryable = s->retryable;
@@ -1495,10 +1610,13 @@ int h2_stream_start(struct h2_conn *c, const char *path, const uint8_t *req, siz
                 st = &local;
         if (!c || !path || (!req && req_len) || !ret)
                 return -EINVAL;
-        int r = get_link(c, INT64_MAX, &l, st);
+        /* The start (connect, a stream slot, the request) is bounded, so that a stop is never held up
+         * for long; the call itself has no deadline. */
+        int64_t start_ms = now_mono_ms() + CONTROL_SEND_MS;
+        int r = get_link(c, start_ms, &l, st);
         if (r < 0)
                 return r;
-        r = stream_open(c, l, path, req, req_len, INT64_MAX, max_msg, &s, st);
+        r = stream_open(c, l, path, req, req_len, INT64_MAX, start_ms, max_msg, false, &s, st);
         if (r < 0) {
                 stream_free(s);
                 return r;
@@ -1537,6 +1655,7 @@ int h2_stream_next(struct h2_call *k, int64_t deadline_ms, uint8_t **ret_msg, si
                 if (r == 1) {
                         if (s->unacked >= WINDOW_REFILL && !s->remote_closed) {
                                 refill = (uint32_t) s->unacked;
+                                s->recv_window += s->unacked;
                                 s->unacked = 0;
                         }
                         break;

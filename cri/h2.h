@@ -50,15 +50,16 @@ int h2_conn_wait_ready(struct h2_conn *c, int64_t deadline_ms, struct h2_status 
 
 /* One unary call: req (req_len octets, the serialized request) to path ("/pkg.Service/Method"), the
  * reply's message into *ret_resp (malloc'd, *ret_len octets; a reply over max_resp octets fails with
- * ResourceExhausted). A refused connection fails at once; a stream the server refused untouched (GOAWAY,
- * REFUSED_STREAM) is retried once on a new connection. Returns 0 (st->code H2_OK) or:
+ * ResourceExhausted as soon as it is seen). A refused connection fails at once; a stream the server
+ * refused untouched is retried once (after a GOAWAY, or a write that failed, on a new connection; after a
+ * REFUSED_STREAM, on a new stream). Returns 0 (st->code H2_OK) or:
  * -ETIMEDOUT (DeadlineExceeded), -ECONNREFUSED (Unavailable), -EIO (the server's status), -EBADMSG (a
  * protocol error), -ENOMEM. Safe from many threads at once on one h2_conn. */
 int h2_unary(struct h2_conn *c, const char *path, const uint8_t *req, size_t req_len, int64_t deadline_ms,
              size_t max_resp, uint8_t **ret_resp, size_t *ret_len, struct h2_status *st);
 
-/* A server-streaming call with no deadline: sends the request and half-closes. 0 and *ret; else as
- * h2_unary. */
+/* A server-streaming call with no deadline: sends the request and half-closes (the start itself is
+ * bounded, ten seconds at most). 0 and *ret; else as h2_unary, not retried (the caller starts again). */
 int h2_stream_start(struct h2_conn *c, const char *path, const uint8_t *req, size_t req_len, size_t max_msg,
                     struct h2_call **ret, struct h2_status *st);
 /* The next message, waiting until deadline_ms (INT64_MAX: no limit). 1: a message in *ret_msg (malloc'd,

@@ -749,6 +749,109 @@ static void test_stream(void **state)
         assert_int_equal(p.rst_code, 8);
 }
 
+/* A unary reply of many small messages, past what the call takes: refused as soon as it is too much. */
+static void script_flood(struct peer *p, int fd, int conn)
+{
+        (void) conn;
+        handshake(p, fd, NULL, 0);
+        uint32_t id = read_request(p, fd);
+        uint8_t b[512];
+        size_t n = block(b, sizeof b, ":status", "200", "content-type", "application/grpc", NULL);
+        write_frame(fd, HEADERS, END_HEADERS, id, b, n);
+        uint8_t m[205] = {0, 0, 0, 0, 200};
+        memset(m + 5, 'm', 200);
+        for (int i = 0; i < 50; i++)
+                write_frame(fd, DATA, 0, id, m, sizeof m);
+        drain(fd);
+}
+
+static void test_flood(void **state)
+{
+        (void) state;
+        struct peer p;
+        struct h2_conn *c = peer_start(&p, script_flood, 1);
+        struct h2_status st;
+        char out[64];
+        assert_int_equal(call(c, "x", 5000, 1024, out, sizeof out, &st), -EIO);
+        assert_int_equal(st.code, H2_RESOURCE_EXHAUSTED);
+        print_message("flood: %s\n", st.msg);
+        peer_finish(&p, c);
+}
+
+/* A server that stops reading and floods PINGs: the client's answers fill the socket, and still the call
+ * ends at its deadline, and the connection closes when freed. */
+static void script_ping_flood(struct peer *p, int fd, int conn)
+{
+        (void) conn;
+        handshake(p, fd, NULL, 0);
+        read_request(p, fd);
+        uint8_t h[9 + 8] = {0, 0, 8, PING, 0, 0, 0, 0, 0, 'p', 'i', 'n', 'g', 'p', 'o', 'n', 'g'};
+        while (send(fd, h, sizeof h, MSG_NOSIGNAL) == (ssize_t) sizeof h)
+                ; /* until the client closes the connection */
+}
+
+static void test_ping_flood(void **state)
+{
+        (void) state;
+        struct peer p;
+        struct h2_conn *c = peer_start(&p, script_ping_flood, 1);
+        struct h2_status st;
+        char out[64];
+        int64_t t0 = now_mono_ms();
+        assert_int_equal(call(c, "x", 500, 1024, out, sizeof out, &st), -ETIMEDOUT);
+        int64_t dt = now_mono_ms() - t0;
+        print_message("ping flood: the call ended after %lld ms\n", (long long) dt);
+        assert_true(dt < 5000);
+        t0 = now_mono_ms();
+        peer_finish(&p, c);
+        print_message("ping flood: closed in %lld ms\n", (long long) (now_mono_ms() - t0));
+}
+
+/* The server answers (Unimplemented) and resets the stream while the request is still going out in
+ * pieces: the client stops sending and has the server's status at once, not at the deadline. */
+static void script_early_answer(struct peer *p, int fd, int conn)
+{
+        (void) conn;
+        uint8_t s[6] = {0, 4};
+        put32(s + 2, 1000);
+        handshake(p, fd, s, sizeof s);
+        uint32_t id = read_request(p, fd);
+        respond_ok(fd, id, "warm");
+        struct frame f = {0};
+        if (expect(p, fd, HEADERS, &f)) {
+                uint8_t b[256];
+                size_t n = block(b, sizeof b, ":status", "200", "content-type", "application/grpc",
+                                 "grpc-status", "12", "grpc-message", "too%20big%20for%20me", NULL);
+                write_frame(fd, HEADERS, END_HEADERS | END_STREAM, f.id, b, n);
+                uint8_t code[4] = {0};
+                write_frame(fd, RST, 0, f.id, code, 4); /* NO_ERROR: stop sending */
+        }
+        free(f.p);
+        drain(fd);
+}
+
+static void test_early_answer(void **state)
+{
+        (void) state;
+        struct peer p;
+        struct h2_conn *c = peer_start(&p, script_early_answer, 1);
+        struct h2_status st;
+        char out[64];
+        assert_int_equal(call(c, "w", 5000, 1024, out, sizeof out, &st), 0);
+        char *req = malloc(BIG_REQ + 1);
+        memset(req, 'r', BIG_REQ);
+        req[BIG_REQ] = 0;
+        int64_t t0 = now_mono_ms();
+        assert_int_equal(call(c, req, 10000, 1024, out, sizeof out, &st), -EIO);
+        int64_t dt = now_mono_ms() - t0;
+        print_message("early answer after %lld ms: %d %s\n", (long long) dt, st.code, st.msg);
+        assert_int_equal(st.code, H2_UNIMPLEMENTED);
+        assert_string_equal(st.msg, "too big for me");
+        assert_true(dt < 5000);
+        free(req);
+        peer_finish(&p, c);
+}
+
 /* Nobody listens: Unavailable at once, in Go's words. */
 static void test_refused(void **state)
 {
@@ -792,7 +895,8 @@ int main(void)
                 cmocka_unit_test(test_flow_control), cmocka_unit_test(test_ping_table),
                 cmocka_unit_test(test_bad_hpack),    cmocka_unit_test(test_deadline),
                 cmocka_unit_test(test_stream),       cmocka_unit_test(test_refused),
-                cmocka_unit_test(test_targets),
+                cmocka_unit_test(test_targets),      cmocka_unit_test(test_flood),
+                cmocka_unit_test(test_ping_flood),   cmocka_unit_test(test_early_answer),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
