@@ -54,8 +54,8 @@ static bool interrupted_start(const struct sync_ctx *ctx, const char *uid, const
                         return false;
         } else if (c->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN)
                 return false;
-        /* Unknown: the runtime died in the middle of its create or start (its caller's CreateContainer got
-         * "Socket closed", so no marker names it). Never started, it goes too (removal stops it first). */
+        /* Unknown: the runtime died in the middle of its create or start (its caller's CreateContainer failed
+         * Unavailable, so no marker names it). Never started, it goes too (removal stops it first). */
         Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
         _cleanup_cri_ Runtime__V1__ContainerStatusResponse *resp = NULL;
         struct cri_error err = {0};
