@@ -48,7 +48,7 @@ struct cri_client;
  * default_timeout_ms is used by calls given timeout_ms <= 0 (<= 0 here: 2 minutes). Does not connect:
  * a missing runtime is reported by the first call, and every call after a broken connection connects
  * anew, so a runtime that came back is reached by the next call. The connection's reader thread
- * ("h2-read", all signals blocked) sleeps in read() while nothing comes. */
+ * ("h2-read", all signals blocked) sleeps in poll() while nothing comes. */
 int cri_client_new(const char *endpoint, int64_t default_timeout_ms, struct cri_client **ret);
 struct cri_client *cri_client_free(struct cri_client *c);
 /* The gRPC target for an endpoint ("unix:///x.sock" or "/x.sock" → "unix:///x.sock"); -EINVAL otherwise. */

@@ -303,7 +303,7 @@ static int ev__attempt(struct ctd_events *e, int64_t *ret_up_ms, char *why, size
                 else
                         ev__why(why, why_size, "Subscribe: rpc error: code = %s desc = %s",
                                 cri_code_name(st.code), st.msg);
-                return 0;
+                return ev__stopping(e) ? -ECANCELED : 0;
         }
         /* No deadline: the stream is meant to last as long as containerd does. */
         r = h2_stream_start(e->conn, EV_METHOD, req, req_len, EV_MAX_MSG, &call, &st);

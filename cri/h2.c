@@ -1,7 +1,6 @@
 /* gRPC over HTTP/2 (RFC 9113) without TLS: connections, streams, flow control, and gRPC's framing. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -141,8 +140,9 @@ struct h2_stream {
         uint32_t rst_code;  /* what our RST_STREAM says (0: CANCEL) */
         bool retryable;     /* refused before the server saw it: safe on a new connection */
         bool cancelled;
-        bool unary;          /* one message: more than 5 + max_msg octets fails the call at once */
-        bool sending;        /* its request is going out in pieces: changes wake l->cond too */
+        bool unary;   /* one message: more than 5 + max_msg octets fails the call at once */
+        bool sending; /* its request is going out in pieces: changes wake l->cond too */
+        bool sent;    /* the request went out whole (END_STREAM): else a reset ends it on the server */
         int64_t recv_window; /* what the server may still send on it (we advertised OUR_STREAM_WINDOW) */
         struct h2_status failure;
         uint8_t *buf; /* DATA not consumed yet */
@@ -364,12 +364,21 @@ static void link_die(struct h2_link *l, int code, const char *fmt, ...)
         (void) shutdown(l->fd, SHUT_RDWR);
 }
 
+/* The server stopped reading in the middle of a frame of ours: the connection is of no more use. */
+static void link_gone_deaf(struct h2_link *l)
+{
+        link_die(l, H2_UNAVAILABLE,
+                 "connection error: desc = \"transport: the server did not read what was sent\"");
+}
+
 /* Sends len octets whole by deadline_ms (the socket is non-blocking). Caller holds wmu. A failure (the
  * server went away) stops new streams on the link; the streams under way end with what the reader finds
- * (a GOAWAY the server sent before it closed, then EOF). A server that does not read by the deadline has
- * the connection given up: a frame half written cannot be taken back. */
+ * (a GOAWAY the server sent before it closed, then EOF). A server that has not read by the deadline:
+ * -EAGAIN when nothing of it went out (the caller gives its window back); -ETIMEDOUT past the first octet,
+ * the connection given up (half a frame cannot be taken back). */
 static int send_all(struct h2_link *l, const uint8_t *p, size_t len, int64_t deadline_ms)
 {
+        bool started = false;
         while (len > 0) {
                 ssize_t n = send(l->fd, p, len, MSG_NOSIGNAL);
                 if (n < 0 && errno == EINTR)
@@ -381,9 +390,9 @@ static int send_all(struct h2_link *l, const uint8_t *p, size_t len, int64_t dea
                                 continue;
                         if (left > 0 && errno == EINTR)
                                 continue;
-                        link_die(l, H2_UNAVAILABLE,
-                                 "connection error: desc = \"transport: the server did not read what was "
-                                 "sent\"");
+                        if (!started)
+                                return -EAGAIN;
+                        link_gone_deaf(l);
                         return -ETIMEDOUT;
                 }
                 if (n <= 0) {
@@ -393,6 +402,7 @@ static int send_all(struct h2_link *l, const uint8_t *p, size_t len, int64_t dea
                         pthread_mutex_unlock(&l->mu);
                         return -e;
                 }
+                started = true;
                 p += n;
                 len -= (size_t) n;
         }
@@ -455,8 +465,7 @@ static void send_control(struct h2_link *l, uint8_t type, uint8_t flags, uint32_
         int64_t deadline = now_mono_ms() + CONTROL_SEND_MS;
         if (!lock_writer(l, deadline)) {
                 /* A writer stuck on a server that does not read: that connection is no good. */
-                link_die(l, H2_UNAVAILABLE,
-                         "connection error: desc = \"transport: the server did not read what was sent\"");
+                link_gone_deaf(l);
                 return;
         }
         (void) send_all(l, b, FRAME_HEADER + len, deadline);
@@ -807,7 +816,8 @@ static bool on_settings(struct h2_link *l, uint8_t flags, uint32_t id, const uin
                         break;
                 }
         }
-        l->settings_seen = true;
+        if (!bad)
+                l->settings_seen = true;
         pthread_cond_broadcast(&l->cond);
         pthread_mutex_unlock(&l->mu);
         if (bad) {
@@ -1201,12 +1211,12 @@ int h2_conn_wait_ready(struct h2_conn *c, int64_t deadline_ms, struct h2_status 
                         break;
                 cond_wait_ms(&l->cond, &l->mu, left);
         }
-        if (l->settings_seen)
-                r = 0;
-        else if (l->dead) {
+        if (l->dead) {
                 *st = l->dead_status;
                 r = -ECONNREFUSED;
-        } else {
+        } else if (l->settings_seen)
+                r = 0;
+        else {
                 set_status(st, H2_DEADLINE_EXCEEDED, "context deadline exceeded");
                 r = -ETIMEDOUT;
         }
@@ -1255,7 +1265,7 @@ static void stream_free(struct h2_stream *s)
                                 *pp = s->next;
                                 break;
                         }
-                rst = !l->dead && !l->wdead && !s->no_rst && !s->remote_closed;
+                rst = !l->dead && !l->wdead && !s->no_rst && (!s->remote_closed || !s->sent);
         }
         l->active--;
         idle_goaway = l->goaway && l->active == 0 && !l->dead;
@@ -1398,11 +1408,31 @@ static int stream_open(struct h2_conn *c, struct h2_link *l, const char *path, c
         }
         r = send_all(l, out, n, wait_ms);
         pthread_mutex_unlock(&l->wmu);
+        if (r == -EAGAIN) {
+                /* The server read nothing by the deadline, and nothing went out: the stream never was,
+                 * for the server (skipping its id is allowed); its window comes back. */
+                pthread_mutex_lock(&l->mu);
+                if (whole) {
+                        s->send_window += (int64_t) msg_len;
+                        l->send_window += (int64_t) msg_len;
+                }
+                s->no_rst = true;
+                stream_fail(s, H2_DEADLINE_EXCEEDED, "context deadline exceeded");
+                pthread_mutex_unlock(&l->mu);
+                return 0;
+        }
+        if (r == -ETIMEDOUT)
+                return 0; /* half of it went out: the connection was given up, and the stream with it */
         if (r < 0) {
                 /* The connection broke (the runtime went away) before the request was out: the server
                  * never saw it, so a new connection may carry it. */
                 write_failed(s, r, true);
                 return 0;
+        }
+        if (whole) {
+                pthread_mutex_lock(&l->mu);
+                s->sent = true;
+                pthread_mutex_unlock(&l->mu);
         }
 
         /* The message in pieces, as the peer's windows open; it stops when the server answered or reset
@@ -1411,6 +1441,11 @@ static int stream_open(struct h2_conn *c, struct h2_link *l, const char *path, c
         uint8_t fh[FRAME_HEADER];
         while (off < msg_len) {
                 pthread_mutex_lock(&l->mu);
+                if (now_mono_ms() >= wait_ms) {
+                        stream_fail(s, H2_DEADLINE_EXCEEDED, "context deadline exceeded");
+                        pthread_mutex_unlock(&l->mu);
+                        break;
+                }
                 bool over = false;
                 while (!(over = l->dead || s->failed || s->remote_closed || s->no_rst) &&
                        (s->send_window <= 0 || l->send_window <= 0))
@@ -1434,25 +1469,41 @@ static int stream_open(struct h2_conn *c, struct h2_link *l, const char *path, c
                 l->send_window -= (int64_t) chunk;
                 pthread_mutex_unlock(&l->mu);
                 put_frame_header(fh, chunk, F_DATA, off + chunk == msg_len ? FL_END_STREAM : 0, s->id);
-                if (!lock_writer(l, wait_ms)) {
+                bool locked = lock_writer(l, wait_ms), nothing_sent = !locked;
+                if (locked) {
+                        r = send_all(l, fh, FRAME_HEADER, wait_ms);
+                        nothing_sent = r == -EAGAIN;
+                        if (r == 0 && (r = send_all(l, msg + off, chunk, wait_ms)) == -EAGAIN) {
+                                link_gone_deaf(l); /* the frame's header is out, its payload is not */
+                                r = -ETIMEDOUT;
+                        }
+                        pthread_mutex_unlock(&l->wmu);
+                }
+                if (nothing_sent) {
+                        /* Not a byte of the frame went out: its window comes back, or the connection
+                         * would lose it for good; the stream ends by its deadline (and a reset). */
                         pthread_mutex_lock(&l->mu);
+                        s->send_window += (int64_t) chunk;
+                        l->send_window += (int64_t) chunk;
+                        pthread_cond_broadcast(&l->cond);
                         stream_fail(s, H2_DEADLINE_EXCEEDED, "context deadline exceeded");
                         pthread_mutex_unlock(&l->mu);
                         break;
                 }
-                r = send_all(l, fh, FRAME_HEADER, wait_ms);
-                if (r == 0)
-                        r = send_all(l, msg + off, chunk, wait_ms);
-                pthread_mutex_unlock(&l->wmu);
                 if (r < 0) {
-                        /* A timeout gave the connection up (half a frame may be out), which failed the
-                         * stream; another failure is the stream's, and the server may have started on
-                         * it: no retry. */
+                        /* A timeout inside the frame gave the connection up, which failed the stream;
+                         * another failure is the stream's, and the server may have started on it: no
+                         * retry. */
                         if (r != -ETIMEDOUT)
                                 write_failed(s, r, false);
                         break;
                 }
                 off += chunk;
+                if (off == msg_len) {
+                        pthread_mutex_lock(&l->mu);
+                        s->sent = true;
+                        pthread_mutex_unlock(&l->mu);
+                }
         }
         pthread_mutex_lock(&l->mu);
         s->sending = false;

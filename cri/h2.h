@@ -1,7 +1,7 @@
 /* A gRPC client over HTTP/2 without TLS (RFC 9113 "prior knowledge"), on a unix socket or TCP: the
  * unary calls and the one server-streaming call cubelet makes, with per-call deadlines. One connection per
- * h2_conn, made on first use and again after it broke; one reader thread per connection, asleep in read()
- * while nothing comes (no timer, no polling: an idle node wakes nobody). */
+ * h2_conn, made on first use and again after it broke; one reader thread per connection, asleep in poll()
+ * with no timeout while nothing comes (no timer: an idle node wakes nobody). */
 #pragma once
 
 #include <stdbool.h>
