@@ -171,8 +171,15 @@ stays_gone() { # stays_gone SECONDS: no sandbox of "once" appears meanwhile
   while [ $SECONDS -lt $end ]; do [ -z "$(once_sandboxes)" ] || return 1; sleep 0.2; done
 }
 check "restartPolicy Never pod: Succeeded" wait_for 30 sh -c "[ \"\$(kubectl get pod once -o jsonpath='{.status.phase}')\" = Succeeded ]"
-for sb in $(once_sandboxes); do cri rmp "$sb" >/dev/null; done
-check "... its sandbox and container removed behind cubelet's back" [ -z "$(once_sandboxes)" ]
+# cubelet stops a finished pod's sandbox too, maybe at the same moment: containerd 1.6 then fails one of
+# the two stops ("failed to destroy network ... unknown FS magic": the other unmounted the netns first),
+# and a removal asked again finds the sandbox stopped.
+remove_once() {
+  local sb
+  for sb in $(once_sandboxes); do cri rmp "$sb" 2>&1 >/dev/null | sed 's/^/# /'; done
+  [ -z "$(once_sandboxes)" ]
+}
+check "... its sandbox and container removed behind cubelet's back" wait_for 30 remove_once
 check "... it does not run again (no sandbox for 6 s)" stays_gone 6
 check "... and stays Succeeded" [ "$(once_phase)" = Succeeded ]
 check "cubelet stops cleanly" stop_cubelet
