@@ -28,7 +28,9 @@ for f in ./usr/bin/cubelet ./usr/bin/cubelet-cri ./usr/lib/cni/cubelet-delegate 
 done
 deps=$(dpkg-deb -f "$deb" Depends)
 check "Depends names the runtime and the shared libraries (shlibdeps)" sh -c \
-  "echo '$deps' | grep -q containerd && echo '$deps' | grep -q 'libgrpc' && echo '$deps' | grep -q 'libseccomp2'"
+  "echo '$deps' | grep -q containerd && echo '$deps' | grep -q 'libprotobuf-c' && echo '$deps' | grep -q 'libseccomp2'"
+# CRI and gRPC probes are cubelet's own HTTP/2 client's: gRPC C core is for the tests only.
+check "... and not gRPC C core" sh -c "! echo '$deps' | grep -q 'libgrpc'"
 check "the configuration files are conffiles" sh -c \
   "dpkg-deb -I '$deb' conffiles | grep -qx /etc/cubelet/config.yaml"
 
