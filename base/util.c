@@ -262,13 +262,19 @@ void cond_init_monotonic(pthread_cond_t *c)
         pthread_condattr_destroy(&ca);
 }
 
-int cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms)
+struct timespec mono_ts_in_ms(int64_t ms)
 {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t ns = ts.tv_nsec + MAX(ms, (int64_t) 0) * 1000000LL;
-        ts.tv_sec += ns / 1000000000LL;
+        int64_t ns = ts.tv_nsec + MAX(ms, (int64_t) 0) % 1000 * 1000000LL;
+        ts.tv_sec += MAX(ms, (int64_t) 0) / 1000 + ns / 1000000000LL;
         ts.tv_nsec = ns % 1000000000LL;
+        return ts;
+}
+
+int cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms)
+{
+        struct timespec ts = mono_ts_in_ms(ms);
         return pthread_cond_timedwait(c, m, &ts);
 }
 

@@ -49,9 +49,13 @@ DEFINE_CLEANUP_FUNC(char *, strv_free)
 
 /* Condition variables on the monotonic clock, so waits survive wall-clock jumps. */
 #include <pthread.h>
+#include <time.h>
 void cond_init_monotonic(pthread_cond_t *c);
 /* Waits at most ms (monotonic); returns like pthread_cond_timedwait. */
 int cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms);
+/* The CLOCK_MONOTONIC time ms from now (a negative ms counts as 0), for the *_timedwait and *_clocklock
+ * calls. */
+struct timespec mono_ts_in_ms(int64_t ms);
 
 /* Opens path with flags (O_NOFOLLOW and O_CLOEXEC added) following no symlink below root: from root down
  * every component is opened O_PATH|O_NOFOLLOW ("." and ".." refused: -EINVAL) and must be a directory but

@@ -137,18 +137,6 @@ static void cri__set_error(struct cri_error *err, int code, const char *method, 
         va_end(ap);
 }
 
-static int cri__status_to_errno(int status)
-{
-        switch (status) {
-        case H2_DEADLINE_EXCEEDED:
-                return -ETIMEDOUT;
-        case H2_UNAVAILABLE:
-                return -ECONNREFUSED;
-        default:
-                return -EIO;
-        }
-}
-
 static int cri__call(struct cri_client *c, const char *method, const ProtobufCMessage *req,
                      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **ret_resp,
                      int64_t timeout_ms, struct cri_error *err)
@@ -186,7 +174,7 @@ static int cri__call(struct cri_client *c, const char *method, const ProtobufCMe
                 cri__set_error(err, st.code, method, "rpc error: code = %s desc = %s",
                                cri_code_name(st.code), st.msg);
                 /* A reply that broke the protocol is a bad reply, whatever code it was given. */
-                return r == -EBADMSG ? -EBADMSG : cri__status_to_errno(st.code);
+                return r == -EBADMSG ? -EBADMSG : h2_status_errno(st.code);
         }
 
         *ret_resp = protobuf_c_message_unpack(resp_desc, NULL, recv_len, recv);

@@ -165,7 +165,6 @@ struct h2_conn {
 };
 
 struct h2_call {
-        struct h2_conn *c;
         struct h2_stream *s;
 };
 
@@ -416,15 +415,7 @@ static bool lock_writer(struct h2_link *l, int64_t deadline_ms)
                 pthread_mutex_lock(&l->wmu);
                 return true;
         }
-        struct timespec ts;
-        int64_t left = MAX(deadline_ms - now_mono_ms(), (int64_t) 0);
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (left % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-        }
+        struct timespec ts = mono_ts_in_ms(deadline_ms - now_mono_ms());
         return pthread_mutex_clocklock(&l->wmu, CLOCK_MONOTONIC, &ts) == 0;
 }
 
@@ -1525,7 +1516,7 @@ static int stream_result(struct h2_stream *s, struct h2_status *st)
                            : (hs == 429 || hs == 502 || hs == 503 || hs == 504) ? H2_UNAVAILABLE
                                                                                 : H2_UNKNOWN;
                 set_status(st, code, "unexpected HTTP status code received from server: %d", hs);
-                return -EIO;
+                return h2_status_errno(code);
         }
         if (!s->grpc_content_type && !s->have_grpc_status) {
                 set_status(st, H2_INTERNAL, "transport: received unexpected content-type");
@@ -1538,21 +1529,22 @@ static int stream_result(struct h2_stream *s, struct h2_status *st)
         if (s->grpc_status != H2_OK) {
                 st->code = s->grpc_status;
                 snprintf(st->msg, sizeof st->msg, "%s", s->grpc_message);
-                return s->grpc_status == H2_DEADLINE_EXCEEDED ? -ETIMEDOUT
-                       : s->grpc_status == H2_UNAVAILABLE     ? -ECONNREFUSED
-                                                              : -EIO;
+                return h2_status_errno(s->grpc_status);
         }
         st->code = H2_OK;
         st->msg[0] = 0;
         return 0;
 }
 
+int h2_status_errno(int code)
+{
+        return code == H2_DEADLINE_EXCEEDED ? -ETIMEDOUT : code == H2_UNAVAILABLE ? -ECONNREFUSED : -EIO;
+}
+
+/* A failure on this side: INTERNAL is a protocol error. */
 static int failure_errno(const struct h2_status *st)
 {
-        return st->code == H2_DEADLINE_EXCEEDED ? -ETIMEDOUT
-               : st->code == H2_UNAVAILABLE     ? -ECONNREFUSED
-               : st->code == H2_INTERNAL        ? -EBADMSG
-                                                : -EIO;
+        return st->code == H2_INTERNAL ? -EBADMSG : h2_status_errno(st->code);
 }
 
 /* Takes one whole gRPC message off the front of s->buf; false when none is complete. Caller holds mu. */
@@ -1673,7 +1665,6 @@ int h2_stream_start(struct h2_conn *c, const char *path, const uint8_t *req, siz
                 return r;
         }
         struct h2_call *k = OOM_CHECK(calloc(1, sizeof *k));
-        k->c = c;
         k->s = s;
         *ret = k;
         return 0;

@@ -72,6 +72,9 @@ void h2_stream_cancel(struct h2_call *k);
 /* Resets the stream if it still runs, and frees. NULL is fine. */
 void h2_stream_free(struct h2_call *k);
 
+/* The errno of a failed call with gRPC status code: -ETIMEDOUT for DeadlineExceeded, -ECONNREFUSED for
+ * Unavailable, -EIO for the others. */
+int h2_status_errno(int code);
 /* Go's names of HTTP/2 error codes ("CANCEL", "REFUSED_STREAM"), for messages. */
 const char *h2_error_name(uint32_t code);
 /* Percent-decodes a grpc-message value (the gRPC HTTP/2 spec) into out (cap > 0), NUL-terminated, cut to

@@ -147,7 +147,6 @@ static int resolve(const char *host, int port, int64_t deadline, struct addrinfo
         struct addrinfo hints = resolve_hints;
         char portstr[8];
         struct resolve_job *j;
-        pthread_condattr_t ca;
         pthread_attr_t ta;
         pthread_t t;
         int r;
@@ -164,10 +163,7 @@ static int resolve(const char *host, int port, int64_t deadline, struct addrinfo
         memcpy(j->port, portstr, sizeof(portstr));
         j->refs = 2;
         pthread_mutex_init(&j->lock, NULL);
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&j->cond, &ca);
-        pthread_condattr_destroy(&ca);
+        cond_init_monotonic(&j->cond);
 
         pthread_attr_init(&ta);
         pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
@@ -181,18 +177,9 @@ static int resolve(const char *host, int port, int64_t deadline, struct addrinfo
         pthread_mutex_lock(&j->lock);
         while (!j->done) {
                 int64_t left = deadline - now_mono_ms();
-                struct timespec ts;
-
                 if (left <= 0)
                         break;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                ts.tv_sec += left / 1000;
-                ts.tv_nsec += (left % 1000) * 1000000;
-                if (ts.tv_nsec >= 1000000000) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000;
-                }
-                pthread_cond_timedwait(&j->cond, &j->lock, &ts);
+                cond_wait_ms(&j->cond, &j->lock, left);
         }
         if (j->done) {
                 r = j->err;
