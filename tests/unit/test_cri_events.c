@@ -1,6 +1,7 @@
 /* Tests for the containerd event stream: decoding, a fake events server, and (as root) real containerd. */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <spawn.h>
@@ -931,6 +932,40 @@ static void dump_log(void)
         fclose(f);
 }
 
+/* A run killed at its timeout leaves its containerd behind (start-containerd.sh detaches it): each run
+ * writes its pid into its directory, and a later one stops and removes those whose run is gone. */
+static void purge_stale(void)
+{
+        glob_t g;
+        if (glob("/tmp/cubelet-ev.??????", GLOB_ONLYDIR | GLOB_NOSORT, NULL, &g) != 0)
+                return;
+        /* (A pid reused by another run of this test keeps its directory for one more run.) */
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+                char owner[64], comm[64] = "";
+                snprintf(owner, sizeof owner, "%s/owner", g.gl_pathv[i]);
+                _cleanup_free_ char *pid = NULL, *c = NULL;
+                if (read_file_limit(owner, 64, &pid, NULL) == 0) {
+                        snprintf(owner, sizeof owner, "/proc/%d/comm", atoi(pid));
+                        if (read_file_limit(owner, 64, &c, NULL) == 0)
+                                snprintf(comm, sizeof comm, "%s", c);
+                }
+                /* No owner file: a run between its mkdtemp and its start, or one from before owners were
+                 * written (gone once it is an hour old). */
+                struct stat st;
+                if (strncmp(comm, "test_cri_events", 15) == 0 ||
+                    (!pid && (stat(g.gl_pathv[i], &st) < 0 || st.st_mtime > time(NULL) - 3600)))
+                        continue;
+                print_message("removing a killed run's containerd in %s\n", g.gl_pathv[i]);
+                const char *argv[] = {CUBELET_SOURCE_DIR "/packaging/containerd/stop-containerd.sh", "--dir",
+                                      g.gl_pathv[i], "--purge", NULL};
+                run(argv);
+                char log[96];
+                snprintf(log, sizeof log, "%s.log", g.gl_pathv[i]);
+                unlink(log);
+        }
+        globfree(&g);
+}
+
 static int ctd_group_setup(void **state)
 {
         static const char *const progs[] = {"containerd", "ctr", "runc", "containerd-shim-runc-v2", "jq"};
@@ -951,6 +986,12 @@ static int ctd_group_setup(void **state)
                 return -1;
         snprintf(ctd_sock, sizeof(ctd_sock), "%s/containerd.sock", ctd_dir);
         snprintf(ctd_log, sizeof(ctd_log), "%s.log", ctd_dir);
+        char owner[96], pid[16];
+        snprintf(owner, sizeof owner, "%s/owner", ctd_dir);
+        snprintf(pid, sizeof pid, "%d", (int) getpid());
+        if (write_file_atomic(owner, pid, strlen(pid), 0644) < 0)
+                return -1;
+        purge_stale(); /* (its output in our log) */
 
         setenv("PAUSE_BIN", EV_PAUSE_BIN, 1);
         const char *build[] = {CUBELET_SOURCE_DIR "/packaging/images/build-images.sh", EV_IMAGES_DIR, NULL};
