@@ -6,12 +6,13 @@ set -euo pipefail
 PKGS=(
   # build
   build-essential cmake pkg-config clang clang-format
-  libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev libcurl4-openssl-dev
+  libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev libcurl4-openssl-dev
   libmicrohttpd-dev libgnutls28-dev libuv1-dev libssl-dev libseccomp-dev libcmocka-dev zlib1g-dev
   # run: the runtime, CNI plugins, image contents
   containerd runc containernetworking-plugins busybox-static iproute2 iptables
   # tests and tools
   curl jq procps util-linux
+  libgrpc-dev # gRPC C core: the tests' fake CRI and health servers (cubelet itself speaks HTTP/2 on its own)
   python3 python3-websocket # WebSocket exec/attach/port-forward clients in the e2e tests
   docker-registry skopeo # a real registry (with htpasswd authentication) for image pulls in the tests
   # packaging: the .deb (CPack needs dpkg-shlibdeps and file)
