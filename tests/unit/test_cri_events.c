@@ -956,6 +956,10 @@ static void purge_stale(void)
                     (!pid && (stat(g.gl_pathv[i], &st) < 0 || st.st_mtime > time(NULL) - 3600)))
                         continue;
                 print_message("removing a killed run's containerd in %s\n", g.gl_pathv[i]);
+                /* The bridge stays: another run may have its pods on it (all runs share it). */
+                char owned[96];
+                snprintf(owned, sizeof owned, "%s/bridge.owned", g.gl_pathv[i]);
+                unlink(owned);
                 const char *argv[] = {CUBELET_SOURCE_DIR "/packaging/containerd/stop-containerd.sh", "--dir",
                                       g.gl_pathv[i], "--purge", NULL};
                 run(argv);
