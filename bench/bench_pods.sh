@@ -73,9 +73,18 @@ cleanup() { # under set -e: every step may fail without cutting the rest short
   for m in $(awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
     umount -l "$m" 2>/dev/null || true
   done
+  purge_node_logs
   rm -rf "$work"
 }
 trap cleanup EXIT
+# The upstream kubelet leaves its pods' log directories in /var/log/pods and their links in
+# /var/log/containers (it removes them at its container GC, which the bench does not wait for): gone before
+# each agent starts and at the end. Otherwise they pile up in the host's /var/log (86 links after one run),
+# and the next run's cubelet walks them in its log pass.
+purge_node_logs() {
+  rm -rf /var/log/pods/*_*-bench-node_* || true
+  rm -f /var/log/containers/*-bench-node_* || true
+}
 
 "$top/packaging/containerd/stop-containerd.sh" --dir "$ctd" --purge >/dev/null 2>&1 || true
 PAUSE_BIN="$build/packaging/pause" "$top/packaging/images/build-images.sh" "$build/images" >/dev/null
@@ -139,7 +148,7 @@ YAML
 # Exit -> restart: kill a container's process, then compare the runtime's own timestamps (the old
 # instance's finishedAt, the new one's startedAt). Each pod is killed once per agent run, so no back-off
 # applies. For cubelet also when it began the restart (its "Restarting container" log line).
-ts() { cri inspect "$1" | awk -F'\t' -v k="$2" '$1 == k { print $2 }'; }
+ts() { cri inspect "$1" 2>/dev/null | awk -F'\t' -v k="$2" '$1 == k { print $2 }'; }
 cid() { cri ps | awk -F'\t' -v p="default/p$1-bench-node" 'NR > 1 && $5 == p { print $1 }'; }
 restart_ms() {
   local victim new t0 vpid fin line began=-
@@ -238,6 +247,7 @@ floor=$("$build/bench/bench_cri_floor" "$endpoint" "$n" cubelet.local/busybox:1.
 R[start_floor]=$(awk '$1 == "start_ms" { print $2 }' <<<"$floor")
 R[stopped_floor]=$(awk '$1 == "teardown_ms" { print $2 }' <<<"$floor")
 
+purge_node_logs
 start_cubelet
 measure cubelet
 # The same restarts with the event stream off: the relist alone (1 s) finds the exits.
@@ -258,6 +268,7 @@ pid=
 if [ -n "$upstream" ]; then
   # What cubelet left: nothing (it removes what it stopped); the upstream kubelet starts on the same state.
   [ "$(all_listed)" = 0 ] || echo "bench: containers left before the upstream kubelet's run: $(all_listed)" >&2
+  purge_node_logs
   start_upstream
   measure upstream
   teardown upstream
