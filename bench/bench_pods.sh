@@ -60,6 +60,14 @@ export E2E_APISERVER_PORT=16743 E2E_ETCD_PORT=23890 # off the tests' instances
 kubeflags=()
 source "$top/bench/upstream_sysctls.sh"
 sysctls_save
+# The upstream kubelet leaves its pods' log directories in /var/log/pods and their links in
+# /var/log/containers (it removes them at its container GC, which the bench does not wait for): gone before
+# each agent starts and at the end. Otherwise they pile up in the host's /var/log (86 links after one run),
+# and the next run's cubelet walks them in its log pass.
+purge_node_logs() {
+  rm -rf /var/log/pods/*_*-bench-node_* || true
+  rm -f /var/log/containers/*-bench-node_* || true
+}
 cleanup() { # under set -e: every step may fail without cutting the rest short
   # the agents' logs outlive a failed run
   [ "${ok:-0}" = 1 ] || { cp "$work"/*.log /tmp/ 2>/dev/null && echo "bench: logs in /tmp/{cubelet,upstream}.log" >&2; } || true
@@ -77,14 +85,6 @@ cleanup() { # under set -e: every step may fail without cutting the rest short
   rm -rf "$work"
 }
 trap cleanup EXIT
-# The upstream kubelet leaves its pods' log directories in /var/log/pods and their links in
-# /var/log/containers (it removes them at its container GC, which the bench does not wait for): gone before
-# each agent starts and at the end. Otherwise they pile up in the host's /var/log (86 links after one run),
-# and the next run's cubelet walks them in its log pass.
-purge_node_logs() {
-  rm -rf /var/log/pods/*_*-bench-node_* || true
-  rm -f /var/log/containers/*-bench-node_* || true
-}
 
 "$top/packaging/containerd/stop-containerd.sh" --dir "$ctd" --purge >/dev/null 2>&1 || true
 PAUSE_BIN="$build/packaging/pause" "$top/packaging/images/build-images.sh" "$build/images" >/dev/null
