@@ -54,6 +54,7 @@ struct agent {
         struct svc_cache *services;
         struct rc_cache *runtime_classes;
         struct status_cache *status_cache;   /* what the runtime said that cannot change (resyncs) */
+        struct stop_gate *stop_gate;         /* teardowns' removals behind their stops */
         struct listing_cache *listing_cache; /* the node's listing, shared by periodic resyncs */
         struct runtime_exits *exits;         /* exits told of ahead of CRI: PLEG's and the syncs' */
         char **cluster_dns;                  /* clusterDNS, the valid addresses */

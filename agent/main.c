@@ -43,6 +43,7 @@
 #include "eviction.h"
 #include "status.h"
 #include "status_cache.h"
+#include "stop_gate.h"
 #include "kuberuntime.h"
 #include "exits.h"
 #include "listing_cache.h"
@@ -68,6 +69,9 @@
 /* How long the node's listing serves periodic resyncs while nothing changes (a change that reaches
  * cubelet by no event at all is seen that much later than by a listing of the pod's own). */
 #define LISTING_MAX_AGE_MS 10000
+/* The longest a teardown's removals wait behind other teardowns' stops: the default grace period (upstream
+ * removes at its container GC, up to a minute after the stop). */
+#define REMOVALS_HELD_MAX_MS 30000
 
 static void kick_pod(const char *uid, void *ud)
 {
@@ -151,12 +155,11 @@ static int do_sync(void *ud, struct pod *pod, bool periodic, struct sync_result 
         return pod_sync(&a->sync, pod, periodic, res);
 }
 
-static int do_kill(void *ud, const char *uid, int64_t grace_s, struct sync_result *res)
+/* On a pod worker, from pod_kill: the pod's resources are reclaimed (its sandboxes not removed yet). */
+static void on_reclaimed(void *ud, const char *uid)
 {
         struct agent *a = ud;
-        int r = pod_kill(&a->sync, uid, grace_s, res);
-        if (r < 0)
-                return r;
+        pod_workers_reclaimed(a->workers, uid); /* a pod of its name (a changed static manifest) may start */
         if (a->objects)
                 obj_cache_unregister_pod(a->objects, uid);
         if (a->tokens)
@@ -167,7 +170,12 @@ static int do_kill(void *ud, const char *uid, int64_t grace_s, struct sync_resul
                 if (p)
                         api_status_killed(a->api_status, p);
         }
-        return r;
+}
+
+static int do_kill(void *ud, const char *uid, int64_t grace_s, struct sync_result *res)
+{
+        struct agent *a = ud;
+        return pod_kill(&a->sync, uid, grace_s, res);
 }
 
 /* On a puller thread: a pull a pod waited for has ended. */
@@ -871,6 +879,9 @@ static int run(struct agent *a)
                 .status_cache = a->status_cache = status_cache_new(),
                 .listing_cache = a->listing_cache = listing_cache_new(LISTING_MAX_AGE_MS),
                 .exits = a->exits = runtime_exits_new(),
+                .stop_gate = a->stop_gate = stop_gate_new(REMOVALS_HELD_MAX_MS),
+                .reclaimed = on_reclaimed,
+                .reclaimed_ud = a,
                 .api_server = a->kube != NULL,
                 .timeout_ms = a->cfg.runtime_timeout_ms,
                 .image_pull_timeout_ms = MAX(a->cfg.runtime_timeout_ms, (int64_t) 300000),
@@ -1036,6 +1047,7 @@ out:
          * are stopped, so it is freed after them. */
         if (a->puller)
                 image_puller_halt(a->puller);
+        stop_gate_close(a->stop_gate); /* a teardown holding its removals does not hold the exit */
         a->workers = pod_workers_free(a->workers);
         a->puller = image_puller_free(a->puller);
         a->prober = prober_free(a->prober);    /* after the workers: they read its results */
@@ -1059,6 +1071,7 @@ out:
         a->events = events_free(a->events);
         a->status = status_manager_free(a->status);
         a->status_cache = status_cache_free(a->status_cache);
+        a->stop_gate = stop_gate_free(a->stop_gate);
         a->listing_cache = listing_cache_free(a->listing_cache);
         a->exits = runtime_exits_free(a->exits); /* after the PLEG and the workers */
         a->seccomp = seccomp_cache_free(a->seccomp);

@@ -19,6 +19,7 @@
 #include "puller.h"
 #include "qos_cgroups.h"
 #include "security.h"
+#include "stop_gate.h"
 #include "manager.h"
 #include "status.h"
 #include "util.h"
@@ -617,14 +618,14 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, bool periodic, struct 
 
 /* ---- the pod's end (upstream's KillPod) ---- */
 
-/* True when the runtime lists no sandbox and no container of the pod. */
-static bool runtime_holds_nothing(const struct sync_ctx *ctx, const char *uid)
+/* True when the runtime lists no ready sandbox and no container that may run of the pod. */
+static bool runtime_runs_nothing(const struct sync_ctx *ctx, const char *uid)
 {
         struct pod_runtime rt = {0};
         struct cri_error err = {0};
         if (list_pod(ctx, uid, &rt, &err) < 0)
                 return false;
-        bool none = rt.sandboxes->n_items == 0 && rt.containers->n_containers == 0;
+        bool none = !pod_runtime_may_run(&rt);
         pod_runtime_done(&rt);
         return none;
 }
@@ -665,12 +666,19 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
         }
         if (grace_s < 0)
                 grace_s = 30;
+        /* Something of the pod may still run: the stops are counted in the gate, so that other teardowns'
+         * removals wait for them (a retry after the stops, or of a pod that never ran, stops nothing). */
+        bool ran = pod_runtime_may_run(&rt);
+        if (ran)
+                stop_gate_enter(ctx->stop_gate);
         if (nr)
                 stop_containers(ctx, running, nr, grace_s, name, res);
         free(running);
         bool *stopped = OOM_CHECK(calloc(rt.sandboxes->n_items + 1, sizeof *stopped));
         for (size_t i = 0; i < rt.sandboxes->n_items; i++)
                 stopped[i] = stop_sandbox(ctx, rt.sandboxes->items[i]->id, false, res) == 0;
+        if (ran)
+                stop_gate_leave(ctx->stop_gate);
         /* The final status (containers terminated), for the API server before the pod is forgotten: made once
          * the sandboxes stopped, when the runtime has applied every exit (one known from its event only, a
          * SIGKILL's 137 without its reason, reads as CRI gives it). */
@@ -680,13 +688,6 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
                 if (last)
                         publish_status(ctx, last, &none, NULL);
         }
-        for (size_t i = 0; i < rt.sandboxes->n_items; i++)
-                if (stopped[i])
-                        remove_sandbox(ctx, rt.sandboxes->items[i]->id, res);
-        free(stopped);
-        /* Containers whose sandbox is already gone. */
-        for (size_t i = 0; i < rt.containers->n_containers; i++)
-                remove_container(ctx, rt.containers->containers[i]->id);
 
         /* The UID (and for the logs, namespace and name) come from the runtime's labels here: only a safe
          * path component ever names a directory removed (pods from sources are validated already). */
@@ -710,7 +711,7 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
                 }
         }
         if (!res->error[0]) {
-                if (nr || rt.sandboxes->n_items)
+                if (ran)
                         log_info("Pod killed", "pod=\"%s\" podUID=\"%s\"", name, uid);
                 if (ctx->status)
                         status_manager_remove(ctx->status, uid);
@@ -721,14 +722,14 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
                 if (ctx->prober)
                         prober_remove_pod(ctx->prober, uid);
         }
-        /* Last, once nothing of the pod runs: its cgroup. Processes still in it once the runtime lists nothing
-         * of the pod are what the runtime left behind (a shim's "runc init" for a sandbox containerd lost when
-         * it died during RunPodSandbox): as upstream's pod cgroup Destroy, they are killed first. While the
-         * runtime still lists anything of the pod, nothing is killed and the worker retries. */
+        /* Then, once nothing of the pod runs: its cgroup. Processes still in it once the runtime runs nothing
+         * of the pod are what the runtime left behind (a shim's "runc init" for a sandbox containerd lost
+         * when it died during RunPodSandbox): as upstream's pod cgroup Destroy, they are killed first. While
+         * the runtime may still run anything of the pod, nothing is killed and the worker retries. */
         if (!res->error[0] && ctx->cgroups && safe) {
                 struct cg_error cerr = {{0}};
                 r = qos_pod_remove(ctx->cgroups, uid, &cerr);
-                if (r == -EBUSY && runtime_holds_nothing(ctx, uid)) {
+                if (r == -EBUSY && runtime_runs_nothing(ctx, uid)) {
                         log_warn("Killing the processes the runtime left in the pod's cgroup",
                                  "pod=\"%s\" err=\"%s\"", name, log_q(cerr.msg));
                         (void) qos_pod_kill(ctx->cgroups, uid, SIGKILL, NULL);
@@ -739,6 +740,22 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
                         res_error(res, "FailedKillPod", "remove the pod cgroup: %s",
                                   cerr.msg[0] ? cerr.msg : strerror(-r));
         }
+        /* The pod's resources are reclaimed (nothing runs, volumes unmounted, cgroup gone): what upstream
+         * waits for before an API pod's final deletion. The removals come after it and never delay it. */
+        if (!res->error[0] && ctx->reclaimed)
+                ctx->reclaimed(ctx->reclaimed_ud, uid);
+
+        /* Last, the removals: held while other teardowns still stop (the gate, bounded), so that a burst of
+         * deletions gives containerd to the stops first. */
+        if (!res->error[0] && (rt.sandboxes->n_items || rt.containers->n_containers))
+                stop_gate_wait(ctx->stop_gate);
+        for (size_t i = 0; i < rt.sandboxes->n_items; i++)
+                if (stopped[i])
+                        remove_sandbox(ctx, rt.sandboxes->items[i]->id, res);
+        free(stopped);
+        /* Containers whose sandbox is already gone. */
+        for (size_t i = 0; i < rt.containers->n_containers; i++)
+                remove_container(ctx, rt.containers->containers[i]->id);
         pod_runtime_done(&rt);
         return res->error[0] ? -EIO : 0;
 }

@@ -15,6 +15,7 @@ struct obj_cache;
 struct image_credentials;
 struct image_puller;
 struct token_cache;
+struct stop_gate;
 struct security_ctx;
 struct svc_cache;
 struct qos_cgroups;
@@ -69,6 +70,13 @@ struct sync_ctx {
         /* Exits containerd's events told of before its CRI plugin lists them (pleg/exits.h): a listing
          * counts such a container exited, and its status and restart follow the event; NULL: none. */
         struct runtime_exits *exits;
+        /* Teardowns' removals wait behind other teardowns' stops (stop_gate.h); NULL: removals at once. */
+        struct stop_gate *stop_gate;
+        /* Called by pod_kill once the pod's resources are reclaimed (nothing of it runs, its volumes and
+         * directories and cgroup are gone), before its sandboxes and containers are removed: an API pod's
+         * final deletion goes here. May be called again when a kill is retried. NULL: none. */
+        void (*reclaimed)(void *userdata, const char *uid);
+        void *reclaimed_ud;
 };
 
 #define SYNC_MAX_WAITS 16
@@ -98,6 +106,7 @@ struct sync_result {
  * periodic resync (the runtime's state may come from the listing the resyncs share). */
 int pod_sync(const struct sync_ctx *ctx, struct pod *pod, bool periodic, struct sync_result *res);
 
-/* Stops and removes every container and sandbox of the pod UID, then its directories. grace_s < 0: from
- * the containers' annotations (orphans), else the pod's grace period. */
+/* Stops every container and sandbox of the pod UID; then its volumes, directories and cgroup go, ctx->reclaimed
+ * is told, and last the sandboxes and containers are removed (behind other teardowns' stops: ctx->stop_gate).
+ * grace_s < 0: from the containers' annotations (orphans), else the pod's grace period. */
 int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struct sync_result *res);

@@ -405,6 +405,12 @@ void pod_workers_update(struct pod_workers *w, const char *uid, struct pod *pod)
                 }
                 wk = add_work(w, uid);
         }
+        if (!pod && !wk->desired && wk->busy) {
+                /* A kill runs already (an API pod's DELETED event after its final DELETE, while its sandboxes
+                 * are still removed): it covers this; a failed one is retried anyway. */
+                pthread_mutex_unlock(&w->lock);
+                return;
+        }
         pod_unref(wk->desired);
         wk->desired = pod_ref(pod);
         if (pod) {
@@ -415,6 +421,19 @@ void pod_workers_update(struct pod_workers *w, const char *uid, struct pod *pod)
         }
         wk->retry_ms = 0;
         enqueue(w, wk);
+        pthread_mutex_unlock(&w->lock);
+}
+
+void pod_workers_reclaimed(struct pod_workers *w, const char *uid)
+{
+        pthread_mutex_lock(&w->lock);
+        struct work *wk = find_work(w, uid);
+        if (wk && !wk->desired && wk->full_name) {
+                free(wk->full_name);
+                wk->full_name = NULL; /* blocks no one now */
+                ensure_threads(w);
+                pthread_cond_broadcast(&w->cond);
+        }
         pthread_mutex_unlock(&w->lock);
 }
 

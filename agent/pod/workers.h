@@ -30,6 +30,9 @@ void pod_workers_update(struct pod_workers *w, const char *uid, struct pod *pod)
  * until it has: grace_s is the grace period (the first call sets it, later ones may only shorten it). The
  * kill runs even when the pod never ran here, so the caller hears of its end through the kill. */
 void pod_workers_terminate(struct pod_workers *w, const char *uid, const char *full_name, int64_t grace_s);
+/* From a kill in progress: the pod's resources are reclaimed (nothing of it runs; its sandboxes may still
+ * be removed). A pod of the same name waits no longer for it. */
+void pod_workers_reclaimed(struct pod_workers *w, const char *uid);
 /* The runtime changed for this UID: sync it. Unknown UIDs are orphans and get killed, but only once
  * sources_ready was set (so nothing is killed before the sources were read). */
 void pod_workers_kick(struct pod_workers *w, const char *uid);

@@ -206,7 +206,7 @@ check "... in its only sandbox" test "$(sandboxes gua)" = 1
 check "... and no pod cgroup was missing" sh -c "! grep -q 'Pod cgroup was missing' '$WORK/cubelet.log'"
 
 
-# --- removed manifests: the pod cgroups go after the sandboxes
+# --- removed manifests: the pod cgroups go once the sandboxes are stopped
 rm -f "$M/gua.yaml" "$M/bu1.yaml"
 check "Guaranteed pod gone" wait_for 30 is_gone c default/gua-$NODE
 check "... its cgroup removed from every hierarchy" wait_for 30 cg_gone "$GP"

@@ -90,7 +90,9 @@ rm -f "$M/onfail-bad.yaml"
 old_id=$(running_ids c default/web-$NODE)
 pod web Always "echo v2; $forever" >"$M/web.yaml"
 check "changed manifest -> replaced by a new container" wait_for 30 replaced default/web-$NODE "$old_id"
-check "... and the old container is gone" test -z "$(cri ps -a | grep "^$old_id")"
+old_gone() { ! cri ps -a | grep -q "^$1"; }
+# The new pod starts once the old one's resources are reclaimed; its removal from the runtime comes after.
+check "... and the old container is removed" wait_for 20 old_gone "$old_id"
 check "... old pod stopped before the new one started" sh -c \
   "grep -n 'Pod killed.*web-$NODE\|Pod sandbox created.*web-$NODE' '$WORK/cubelet.log' | tail -2 | head -1 | grep -q 'Pod killed'"
 
@@ -110,7 +112,8 @@ no_containers_left() { ! cri ps -a | grep -q -- "-$NODE"; }
 # Bounded by the grace period plus 5 s for a busy machine's teardown.
 check "removed manifests -> pods gone within the grace period" wait_for 15 no_containers_left
 echo "# teardown took $(( $(date +%s) - t0 ))s"
-check "sandboxes removed" sh -c "! '$CUBELET_CRI' -r 'unix://$SOCK' pods | grep -q -- '-$NODE'"
+no_sandboxes_left() { ! "$CUBELET_CRI" -r "unix://$SOCK" pods | grep -q -- "-$NODE"; }
+check "sandboxes removed" wait_for 10 no_sandboxes_left
 check "pod directories removed" sh -c "[ -z \"\$(ls -A '$WORK/root/pods')\" ]"
 check "cubelet exits cleanly at the end" stop_cubelet
 finish

@@ -38,6 +38,7 @@ struct fake {
         char last_sync_uid[64], last_kill_uid[64];
         int64_t last_sync_grace, last_kill_grace;
         int64_t sync_times[8];
+        struct pod_workers *w; /* set: a kill tells it the pod is reclaimed before it holds */
 };
 
 static struct fake F;
@@ -225,6 +226,12 @@ static int fake_kill(void *userdata, const char *uid, int64_t grace_s, struct sy
         snprintf(F.last_kill_uid, sizeof F.last_kill_uid, "%s", uid);
         F.last_kill_grace = grace_s;
         pthread_cond_broadcast(&F.cond);
+        if (F.w) {                              /* as pod_kill: reclaimed, then the removals (held here) */
+                add_event("reclaimed:%s", uid); /* before the pod it lets go can sync */
+                pthread_mutex_unlock(&F.lock);
+                pod_workers_reclaimed(F.w, uid);
+                pthread_mutex_lock(&F.lock);
+        }
         while (F.hold_kill)
                 pthread_cond_wait(&F.cond, &F.lock);
         if (F.fail_kills > 0) {
@@ -433,6 +440,49 @@ static void test_same_name_waits_for_termination(void **state)
         WAIT_STATS(w, s3, s3.pods == 2 && s3.busy == 0);
         assert_int_equal(FAKE_GET(overlaps), 0);
 
+        pod_workers_free(w);
+}
+
+/* An API pod's DELETED event arriving while its kill runs (its final DELETE goes out before its sandboxes
+ * are removed) does not kill it a second time. */
+static void test_removal_during_kill_runs_one_kill(void **state)
+{
+        struct pod_workers *w = new_workers(1, 0);
+        update_pod(w, "default", "api", "uid-api", 5);
+        WAIT_FAKE(F.syncs == 1 && F.in_sync == 0);
+        FAKE_SET(hold_kill, true);
+        pod_workers_terminate(w, "uid-api", "default/api", 5);
+        WAIT_FAKE(F.in_kill == 1);
+        pod_workers_update(w, "uid-api", NULL);
+        FAKE_SET(hold_kill, false);
+        WAIT_STATS(w, s, s.pods == 0); /* forgotten only once no kill is due */
+        assert_int_equal(FAKE_GET(kills), 1);
+        pod_workers_free(w);
+}
+
+/* A pod of the same name waits for the old one's resources, not for its sandboxes' removal. */
+static void test_same_name_waits_for_reclaim_only(void **state)
+{
+        struct pod_workers *w = new_workers(1, 0);
+        update_pod(w, "kube-system", "etcd", "old", 30);
+        WAIT_FAKE(F.syncs == 1 && F.in_sync == 0);
+
+        FAKE_SET(hold_kill, true);
+        FAKE_SET(w, w);
+        pod_workers_update(w, "old", NULL);
+        WAIT_FAKE(F.in_kill == 1);
+        update_pod(w, "kube-system", "etcd", "new", 30);
+        /* The old kill is still held (its removals), the new pod runs. */
+        WAIT_FAKE(F.syncs == 2 && F.in_sync == 0);
+        assert_string_equal(F.last_sync_uid, "new");
+        assert_int_equal(FAKE_GET(in_kill), 1);
+        assert_true(event_index("reclaimed:old") >= 0 &&
+                    event_index("reclaimed:old") < event_index("sync:new"));
+        assert_int_equal(event_index("killed:old"), -1);
+
+        FAKE_SET(hold_kill, false);
+        WAIT_STATS(w, s, s.pods == 1 && s.busy == 0 && s.terminating == 0);
+        assert_int_equal(FAKE_GET(overlaps), 0);
         pod_workers_free(w);
 }
 
@@ -699,6 +749,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_deadline_wakes_failed_sync, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_every_pod_at_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_teardown_delays_no_one, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_same_name_waits_for_reclaim_only, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_removal_during_kill_runs_one_kill, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
