@@ -106,6 +106,7 @@ int start_gc(struct agent *a)
                 .cri = a->cri,
                 .events = a->events,
                 .pod_logs_dir = a->cfg.pod_logs_dir,
+                .containers_log_dir = a->containers_log_dir,
                 .status_cache = a->status_cache,
                 .policy = {.min_age_ns = a->cfg.min_container_ttl_ms * 1000000,
                            .max_per_pod_container = a->cfg.max_dead_per_container,

@@ -187,6 +187,7 @@ const char *cgc_log_dir_uid(const char *dir_name)
 struct container_gc {
         struct container_gc_config cfg;
         char *pod_logs_dir;
+        char *containers_log_dir; /* NULL: none */
         pthread_mutex_t run_lock; /* one pass at a time */
         pthread_t thread;
         pthread_mutex_t lock;
@@ -235,7 +236,7 @@ static bool exists_cb(const char *uid, void *ud)
 }
 
 /* A container in unknown state may still run: stopped first (upstream: killContainer). Then removed, its log
- * files with it (upstream's removeContainerLog). */
+ * files and its /var/log/containers link with it (upstream's removeContainerLog). */
 static int remove_container(struct container_gc *gc, const Runtime__V1__Container *c, struct cri_error *err)
 {
         if (c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN) {
@@ -258,8 +259,12 @@ static int remove_container(struct container_gc *gc, const Runtime__V1__Containe
         req.container_id = c->id;
         int r = CRI_CALL(gc->cfg.cri, RuntimeService, RemoveContainer, remove_container, &req, &resp,
                          gc->cfg.timeout_ms, err);
-        if (r >= 0 && sresp && sresp->status)
+        if (r >= 0 && sresp && sresp->status) {
                 log_remove_container_logs(gc->pod_logs_dir, sresp->status->log_path);
+                log_remove_container_link(gc->containers_log_dir, label(c, "io.kubernetes.pod.name"),
+                                          label(c, "io.kubernetes.pod.namespace"),
+                                          label(c, "io.kubernetes.container.name"), c->id);
+        }
         if (r >= 0 || cri_not_found(err)) /* gone already */
                 status_cache_forget(gc->cfg.status_cache, c->id);
         return r;
@@ -518,6 +523,8 @@ int container_gc_start(const struct container_gc_config *cfg, struct container_g
         gc->cfg = *cfg;
         gc->pod_logs_dir = xstrdup(cfg->pod_logs_dir);
         gc->cfg.pod_logs_dir = gc->pod_logs_dir;
+        gc->containers_log_dir = cfg->containers_log_dir ? xstrdup(cfg->containers_log_dir) : NULL;
+        gc->cfg.containers_log_dir = gc->containers_log_dir;
         pthread_mutex_init(&gc->run_lock, NULL);
         pthread_mutex_init(&gc->lock, NULL);
         cond_init_monotonic(&gc->cond);
@@ -527,6 +534,7 @@ int container_gc_start(const struct container_gc_config *cfg, struct container_g
                 pthread_mutex_destroy(&gc->lock);
                 pthread_cond_destroy(&gc->cond);
                 free(gc->pod_logs_dir);
+                free(gc->containers_log_dir);
                 free(gc);
                 return -e;
         }
@@ -548,5 +556,6 @@ void container_gc_stop(struct container_gc *gc)
         pthread_mutex_destroy(&gc->lock);
         pthread_cond_destroy(&gc->cond);
         free(gc->pod_logs_dir);
+        free(gc->containers_log_dir);
         free(gc);
 }

@@ -64,6 +64,7 @@ struct container_gc_config {
         struct cri_client *cri;
         struct event_recorder *events;     /* ContainerGCFailed on the Node; NULL: none */
         const char *pod_logs_dir;          /* /var/log/pods */
+        const char *containers_log_dir;    /* /var/log/containers; NULL: none */
         struct status_cache *status_cache; /* forgets what this removes; NULL: none */
         struct cgc_policy policy;
         int64_t period_ms;                                                /* upstream's 1 min */

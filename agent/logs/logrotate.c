@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "cri.h"
+#include "dirwatch.h"
 #include "log.h"
 #include "util.h"
 
@@ -36,6 +37,7 @@ struct log_rotator {
         struct log_path *paths; /* the rotator's thread only: the running containers of the last pass */
         size_t n_paths;
         unsigned passes;
+        struct log_watch *watch; /* the rotator's thread only: the pod logs directory; NULL: none given */
         pthread_t thread;
         pthread_mutex_t lock;
         pthread_cond_t cond;
@@ -433,12 +435,13 @@ static void prune_links(struct log_rotator *r)
         if (!dh)
                 return;
         while ((de = readdir(dh))) {
-                if (!str_has_suffix(de->d_name, ".log"))
+                if ((de->d_type != DT_LNK && de->d_type != DT_UNKNOWN) ||
+                    !str_has_suffix(de->d_name, ".log"))
                         continue;
-                _cleanup_free_ char *p = strdup_printf("%s/%s", r->containers_dir, de->d_name);
-                if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode) && stat(p, &st) < 0 && errno == ENOENT &&
+                if (fstatat(dirfd(dh), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) &&
+                    fstatat(dirfd(dh), de->d_name, &st, 0) < 0 && errno == ENOENT &&
                     link_may_go(r, de->d_name))
-                        (void) unlink(p);
+                        (void) unlinkat(dirfd(dh), de->d_name, 0);
         }
         closedir(dh);
 }
@@ -472,12 +475,32 @@ static char *log_path_of(struct log_rotator *r, const char *id)
         return xstrdup(sresp->status->log_path);
 }
 
+/* One walk of root/<pod>/<container>/: each directory watched (inotify) before it is read when a watch
+ * descriptor is given, the live logs' paths below root kept when asked. */
+struct log_walk {
+        int64_t max;
+        struct dirwatch *dw; /* NULL: no watches */
+        bool watched;        /* every directory read got its watch */
+        char **live;         /* "<pod>/<container>/<n>.log" (with keep) */
+        bool keep;
+};
+
+#define WATCH_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF)
+
 /* Whether a "*.log" file below root/<pod>/<container>/ is at max or larger, or a container's directory has
  * rotated files and no live log (a rotation cut short before the reopen): an idle node's pass is these
  * directory reads, not a runtime listing (the runtime writes every container's log there, cubelet having
- * set the pods' log directories). Errors answer true: the pass asks the runtime as before. */
-static bool log_over(int dfd, int depth, int64_t max)
+ * set the pods' log directories). Errors answer true: the pass asks the runtime as before. rel: dfd's path
+ * below root ("" for root). */
+static bool walk_over(struct log_walk *w, int dfd, const char *rel, int depth)
 {
+        if (w->dw) {
+                /* Before the read: what appears after it is an event, what was there before is read. */
+                char self[64];
+                snprintf(self, sizeof self, "/proc/self/fd/%d", dfd);
+                if (!dirwatch_add(w->dw, self, WATCH_MASK))
+                        w->watched = false;
+        }
         DIR *dh = fdopendir(dfd);
         struct dirent *de;
         bool over = false, live = false, rotated = false;
@@ -494,9 +517,12 @@ static bool log_over(int dfd, int depth, int64_t max)
                                 continue;
                         int sub = openat(dirfd(dh), de->d_name,
                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (sub >= 0)
-                                over = log_over(sub, depth + 1, max);
-                        else
+                        if (sub >= 0) {
+                                _cleanup_free_ char *sub_rel =
+                                        depth == 0 ? xstrdup(de->d_name)
+                                                   : strdup_printf("%s/%s", rel, de->d_name);
+                                over = walk_over(w, sub, sub_rel, depth + 1);
+                        } else
                                 over = errno != ENOENT && errno != ENOTDIR && errno != ELOOP;
                         continue;
                 }
@@ -506,8 +532,10 @@ static bool log_over(int dfd, int depth, int64_t max)
                         continue;
                 }
                 live = true;
+                if (w->keep)
+                        strv_push(&w->live, strdup_printf("%s/%s", rel, de->d_name));
                 if (fstatat(dirfd(dh), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-                        over = st.st_size >= max;
+                        over = st.st_size >= w->max;
         }
         closedir(dh);
         return over || (depth == 2 && rotated && !live);
@@ -520,7 +548,80 @@ bool log_rotate_needed(const char *pod_logs_dir, int64_t max_size)
         int dfd = open(pod_logs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return errno != ENOENT; /* no pod has logged yet */
-        return log_over(dfd, 0, max_size);
+        struct log_walk w = {.max = max_size};
+        return walk_over(&w, dfd, "", 0);
+}
+
+struct log_watch {
+        char *root;
+        struct dirwatch *dw;
+        int root_fd; /* the root as the last walk opened it; -1: none */
+        char **live; /* the live logs the last walk saw, below root_fd */
+        int64_t max; /* the size the last walk was for */
+        bool valid;  /* every directory of the last walk is watched and nothing was over: live stands */
+        unsigned walks;
+};
+
+struct log_watch *log_watch_new(const char *pod_logs_dir)
+{
+        struct log_watch *lw = OOM_CHECK(calloc(1, sizeof *lw));
+        lw->root = xstrdup(pod_logs_dir);
+        lw->dw = dirwatch_new();
+        lw->root_fd = -1;
+        return lw;
+}
+
+void log_watch_free(struct log_watch *lw)
+{
+        if (!lw)
+                return;
+        dirwatch_free(lw->dw);
+        if (lw->root_fd >= 0)
+                close(lw->root_fd);
+        strv_free(lw->live);
+        free(lw->root);
+        free(lw);
+}
+
+unsigned log_watch_walks(const struct log_watch *lw)
+{
+        return lw->walks;
+}
+
+bool log_watch_needed(struct log_watch *lw, int64_t max_size)
+{
+        if (lw->valid && lw->max == max_size && !dirwatch_changed(lw->dw)) {
+                bool over = false, ok = true;
+                for (size_t i = 0; ok && !over && lw->live && lw->live[i]; i++) {
+                        struct stat st;
+                        if (fstatat(lw->root_fd, lw->live[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+                                ok = false; /* the walk tells what became of it */
+                        else
+                                over = S_ISREG(st.st_mode) && st.st_size >= max_size;
+                }
+                if (ok)
+                        return over;
+        }
+        /* What happened before this walk, it sees; what happens during it, the next check does. */
+        (void) dirwatch_changed(lw->dw);
+        lw->walks++;
+        lw->valid = false;
+        lw->max = max_size;
+        strv_free(lw->live);
+        lw->live = NULL;
+        if (lw->root_fd >= 0)
+                close(lw->root_fd);
+        lw->root_fd = open(lw->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (lw->root_fd < 0)
+                return errno != ENOENT; /* no pod has logged yet */
+        int dfd = fcntl(lw->root_fd, F_DUPFD_CLOEXEC, 3);
+        if (dfd < 0)
+                return true;
+        struct log_walk w = {.max = max_size, .dw = lw->dw, .watched = true, .keep = true};
+        bool over = walk_over(&w, dfd, "", 0);
+        lw->live = w.live;
+        lw->valid = !over && w.watched;
+        return over;
 }
 
 int log_rotate_once(struct log_rotator *r)
@@ -532,11 +633,17 @@ int log_rotate_once(struct log_rotator *r)
         struct cri_error err = {0};
         _cleanup_strv_free_ char **rotated = NULL;
 
-        prune_links(r);
+        /* The links at the first pass and then once a minute (at upstream's 10 s), as upstream's container
+         * GC prunes them. */
+        if (++r->passes % FULL_PASS_EVERY == 1)
+                prune_links(r);
         /* Every FULL_PASS_EVERY-th pass asks the runtime anyway: a running container's log removed by hand
          * leaves nothing to see here. */
-        if (r->cfg.max_size <= 0 ||
-            (++r->passes % FULL_PASS_EVERY != 0 && !log_rotate_needed(r->cfg.pod_logs_dir, r->cfg.max_size)))
+        if (r->cfg.max_size <= 0)
+                return 0;
+        if (r->passes % FULL_PASS_EVERY != 0 &&
+            !(r->watch ? log_watch_needed(r->watch, r->cfg.max_size)
+                       : log_rotate_needed(r->cfg.pod_logs_dir, r->cfg.max_size)))
                 return 0;
         state.state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
         filter.state = &state;
@@ -592,6 +699,7 @@ int log_rotator_start(const struct log_rotate_config *cfg, struct log_rotator **
         r->cfg = *cfg;
         r->containers_dir = xstrdup(cfg->containers_dir);
         r->cfg.containers_dir = NULL;
+        r->watch = cfg->pod_logs_dir ? log_watch_new(cfg->pod_logs_dir) : NULL;
         if (r->cfg.max_files < 2)
                 r->cfg.max_files = 2;
         if (r->cfg.interval_ms <= 0)
@@ -600,6 +708,7 @@ int log_rotator_start(const struct log_rotate_config *cfg, struct log_rotator **
         cond_init_monotonic(&r->cond);
         int e = pthread_create(&r->thread, NULL, rotate_thread, r);
         if (e != 0) {
+                log_watch_free(r->watch);
                 pthread_mutex_destroy(&r->lock);
                 pthread_cond_destroy(&r->cond);
                 free(r->containers_dir);
@@ -623,6 +732,7 @@ void log_rotator_stop(struct log_rotator *r)
         pthread_mutex_destroy(&r->lock);
         pthread_cond_destroy(&r->cond);
         free_paths(r->paths, r->n_paths);
+        log_watch_free(r->watch);
         free(r->containers_dir);
         free(r);
 }
@@ -650,4 +760,16 @@ void log_remove_container_logs(const char *root, const char *log_path)
                         (void) unlinkat(dfd, de->d_name, 0);
         if (d)
                 closedir(d);
+}
+
+void log_remove_container_link(const char *containers_dir, const char *pod, const char *ns,
+                               const char *container, const char *id)
+{
+        if (!containers_dir || !pod || !ns || !container || !id)
+                return;
+        _cleanup_free_ char *name = strdup_printf("%s_%s_%s-%s.log", pod, ns, container, id);
+        if (strchr(name, '/'))
+                return; /* not a name cubelet made */
+        _cleanup_free_ char *path = strdup_printf("%s/%s", containers_dir, name);
+        (void) unlink(path);
 }

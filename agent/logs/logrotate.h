@@ -2,7 +2,7 @@
  * containerLogMaxSize is renamed to "<log>.<stamp>" (local time, 20060102-150405) and the runtime told to
  * reopen it; the rotated files older than the newest one are gzipped to "<log>.<stamp>.gz" and the oldest
  * removed so that at most containerLogMaxFiles files per container remain, the live one included. Also keeps
- * /var/log/containers tidy: symlinks whose log is gone are removed. One thread, every
+ * /var/log/containers tidy: symlinks whose log is gone are removed once a minute. One thread, every
  * containerLogMonitorInterval; compression runs on it too, never on the main loop. */
 #pragma once
 
@@ -37,6 +37,16 @@ int log_rotate_once(struct log_rotator *r);
  * running containers only then (and once a minute). */
 bool log_rotate_needed(const char *pod_logs_dir, int64_t max_size);
 
+/* log_rotate_needed for one directory, again and again: the first check walks it, watching (inotify) every
+ * directory it reads; later checks stat only the live logs that walk found until a watch tells of a
+ * directory or a file that appeared or went (or a log is over, or a watch could not be added): then they
+ * walk again. Where inotify is not there, every check walks. */
+struct log_watch;
+struct log_watch *log_watch_new(const char *pod_logs_dir);
+bool log_watch_needed(struct log_watch *lw, int64_t max_size);
+unsigned log_watch_walks(const struct log_watch *lw); /* walks so far (tests) */
+void log_watch_free(struct log_watch *lw);
+
 /* "<path>.<stamp>" for a rotation at t: the stamp is upstream's 20060102-150405 in local time. */
 char *log_rotated_name(const char *path, time_t t);
 
@@ -66,3 +76,8 @@ int log_tidy_rotated(const char *root, const char *path, int max_rotated, bool c
 /* Removes a removed container's log files, rotated ones too (upstream's removeContainerLog). No symlink below
  * root (the pod logs directory; NULL: none) is followed on the way to the log's directory. */
 void log_remove_container_logs(const char *root, const char *log_path);
+
+/* Removes a removed container's /var/log/containers link "<pod>_<namespace>_<container>-<id>.log" (upstream's
+ * removeContainerLog removes it with the log); the names come from the container's labels. NULLs: nothing. */
+void log_remove_container_link(const char *containers_dir, const char *pod, const char *ns,
+                               const char *container, const char *id);

@@ -12,6 +12,7 @@
 #include "cni.h"
 #include "cri.h"
 #include "delegate.h"
+#include "dirwatch.h"
 #include "log.h"
 #include "util.h"
 
@@ -37,6 +38,10 @@ struct network {
         char **runtime_bin_dirs;
         unsigned passes;
         char *conf_print; /* what the last successful configuration check saw (network_conf_fingerprint) */
+        char *conf_key;   /* the directories it was for */
+        struct dirwatch *conf_watch; /* on those directories, added before that check read them */
+        bool conf_watched;           /* every one of them is watched */
+        unsigned conf_quiet;         /* checks since the last fingerprint, none changing anything */
 };
 
 /* How often the runtime's verbose status (its CNI directories) is asked again once known: containerd
@@ -44,6 +49,12 @@ struct network {
 #define VERBOSE_EVERY 12
 /* Configuration changed this recently is checked at every pass (network_conf_fingerprint). */
 #define CONF_FRESH_S 2
+/* While the directories' watches tell of no change, the fingerprint is taken again only every this many
+ * passes (a minute at 5 s): what no watch sees (a linked plugin's target replaced) is seen then. */
+#define CONF_PRINT_EVERY 12
+#define CONF_WATCH_MASK                                                                                     \
+        (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_MODIFY | IN_CLOSE_WRITE |     \
+         IN_DELETE_SELF | IN_MOVE_SELF)
 
 const char *network_mode_name(enum network_mode m)
 {
@@ -226,6 +237,23 @@ char *network_conf_fingerprint(const char *dir, char *const *bins, int fresh_s)
  * on a busy machine, a fork refused), and the next pass tries again, as before. */
 static int conf_ready(struct network *n, const char *dir, char *const *bins, struct cni_error *err)
 {
+        _cleanup_free_ char *joined = strv_join(bins, ":"), *key = strdup_printf("%s|%s", dir, joined);
+        /* No event in the directories since the last success: it stands without a stat (twelve stats a pass
+         * or more, the plugins' directory read), up to CONF_PRINT_EVERY passes. */
+        if (n->conf_print && n->conf_watched && streq_ptr(n->conf_key, key) &&
+            n->conf_quiet < CONF_PRINT_EVERY && !dirwatch_changed(n->conf_watch)) {
+                n->conf_quiet++;
+                return 0;
+        }
+        n->conf_quiet = 0;
+        /* The watches before the reads: a change after them is an event for the next pass. */
+        (void) dirwatch_changed(n->conf_watch);
+        bool watched = dirwatch_add(n->conf_watch, dir, CONF_WATCH_MASK);
+        for (char *const *b = bins; b && *b; b++)
+                watched &= dirwatch_add(n->conf_watch, *b, CONF_WATCH_MASK);
+        n->conf_watched = watched;
+        free(n->conf_key);
+        n->conf_key = TAKE_PTR(key);
         _cleanup_free_ char *print = network_conf_fingerprint(dir, bins, CONF_FRESH_S);
         if (print && n->conf_print && streq(print, n->conf_print))
                 return 0;
@@ -380,6 +408,8 @@ static void network_free(struct network *n)
         free(n->runtime_conf_dir);
         strv_free(n->runtime_bin_dirs);
         free(n->conf_print);
+        free(n->conf_key);
+        dirwatch_free(n->conf_watch);
         strv_free(n->bin_dirs_default);
         for (size_t i = 0; i < n->n_starting; i++)
                 pod_unref(n->starting[i]);
@@ -396,6 +426,7 @@ int network_start(const struct network_config *cfg, struct network **ret)
         if (n->cfg.timeout_ms <= 0)
                 n->cfg.timeout_ms = 10000;
         n->ready = true;
+        n->conf_watch = dirwatch_new();
         pthread_mutex_init(&n->lock, NULL);
         cond_init_monotonic(&n->wake);
         if (n->cfg.mode == NETWORK_MODE_AGENT) {

@@ -440,8 +440,8 @@ int start_container(const struct sync_ctx *ctx, struct pod *pod, const char *san
         }
         pod_event(ctx, pod, fp, EVENT_NORMAL, "Created", "Created container %s", c->name);
         if (ctx->containers_log_dir) {
-                /* upstream's /var/log/containers/<pod>_<ns>_<container>-<id>.log, for log shippers; the log
-                 * rotator removes the links whose log is gone */
+                /* upstream's /var/log/containers/<pod>_<ns>_<container>-<id>.log, for log shippers: removed
+                 * with the container, and the log rotator prunes links whose log is gone once a minute */
                 _cleanup_free_ char *link =
                         strdup_printf("%s/%s_%s_%s-%s.log", ctx->containers_log_dir, pod->name,
                                       pod->namespace, c->name, cresp->container_id);
@@ -512,9 +512,15 @@ int remove_container(const struct sync_ctx *ctx, const char *id)
                          ctx->timeout_ms, &err);
         /* A removed container's log goes with it, rotated files too (upstream's removeContainerLog): a
          * crash-looping container would otherwise leave a log per restart behind. No symlink below the pod
-         * logs directory is followed. Its /var/log/containers link dangles now; the log rotator removes it. */
-        if (r >= 0 && sresp && sresp->status)
-                log_remove_container_logs(ctx->pod_logs_dir, sresp->status->log_path);
+         * logs directory is followed. Its /var/log/containers link goes too, as upstream's. */
+        if (r >= 0 && sresp && sresp->status) {
+                const Runtime__V1__ContainerStatus *st = sresp->status;
+                log_remove_container_logs(ctx->pod_logs_dir, st->log_path);
+                log_remove_container_link(ctx->containers_log_dir,
+                                          KV_GET(st->labels, st->n_labels, LABEL_POD_NAME),
+                                          KV_GET(st->labels, st->n_labels, LABEL_POD_NAMESPACE),
+                                          KV_GET(st->labels, st->n_labels, LABEL_CONTAINER_NAME), id);
+        }
         if (r >= 0 || cri_not_found(&err)) /* gone already */
                 status_cache_forget(ctx->status_cache, id);
         return r;

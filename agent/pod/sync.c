@@ -14,6 +14,7 @@
 #include "backoff.h"
 #include "eviction.h"
 #include "log.h"
+#include "logrotate.h"
 #include "network.h"
 #include "prober.h"
 #include "puller.h"
@@ -756,6 +757,15 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
         /* Containers whose sandbox is already gone. */
         for (size_t i = 0; i < rt.containers->n_containers; i++)
                 remove_container(ctx, rt.containers->containers[i]->id);
+        /* Their /var/log/containers links with them (upstream's removeContainerLog), the sandboxes' removal
+         * having taken their containers. */
+        for (size_t i = 0; !res->error[0] && i < rt.containers->n_containers; i++) {
+                const Runtime__V1__Container *c = rt.containers->containers[i];
+                log_remove_container_link(ctx->containers_log_dir,
+                                          KV_GET(c->labels, c->n_labels, LABEL_POD_NAME),
+                                          KV_GET(c->labels, c->n_labels, LABEL_POD_NAMESPACE),
+                                          KV_GET(c->labels, c->n_labels, LABEL_CONTAINER_NAME), c->id);
+        }
         pod_runtime_done(&rt);
         return res->error[0] ? -EIO : 0;
 }

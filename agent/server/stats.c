@@ -62,6 +62,7 @@ struct stats {
         struct du_entry *dus;
         size_t n_dus;
         struct cstats *cstats; /* the last ListContainerStats answer */
+        int64_t boot_ns;       /* the node's boot time (read once: it does not change); 0: unknown */
 };
 
 static void cstats_unref(struct cstats *c)
@@ -107,6 +108,8 @@ static struct cstats *cstats_get(struct stats *s)
         return c;
 }
 
+static int64_t boot_time_ns(void);
+
 struct stats *stats_new(const struct stats_config *c)
 {
         struct stats *s = OOM_CHECK(calloc(1, sizeof *s));
@@ -120,6 +123,7 @@ struct stats *stats_new(const struct stats_config *c)
         struct cg_options o = {.mount_root = c->cgroup_mount_root, .root = "/", .mode = c->cgroup_mode};
         if (cg_open(&o, &s->top, NULL) < 0)
                 s->top = NULL;
+        s->boot_ns = boot_time_ns();
         pthread_mutex_init(&s->lock, NULL);
         return s;
 }
@@ -498,28 +502,30 @@ static void node_usage(struct stats *s, struct cg_usage *u, uint64_t *capacity)
         }
 }
 
-static json_t *node_json(struct stats *s, int64_t now, bool only_cpu_mem, const json_t *image_fs)
+/* The Summary's node; with_network false: without its network part (what the eviction signals read). */
+static json_t *node_json(struct stats *s, int64_t now, bool only_cpu_mem, bool with_network,
+                         const json_t *image_fs)
 {
         struct cg_usage u = {0};
         uint64_t capacity = 0;
         node_usage(s, &u, &capacity);
         json_t *node = json_pack("{s:s, s:o, s:o, s:o}", "nodeName", s->node_name, "startTime",
-                                 time_json(boot_time_ns()), "cpu", cpu_json(s, "/", now, u.cpu_usage_ns),
+                                 time_json(s->boot_ns), "cpu", cpu_json(s, "/", now, u.cpu_usage_ns),
                                  "memory", memory_json(now, &u, capacity));
         json_t *sys = json_array();
         struct cg_usage pu;
         const struct cg *pods = s->c.qos ? qos_cgroups_driver(s->c.qos) : NULL;
         if (pods && cg_read_usage(pods, QOS_KUBEPODS, &pu, NULL) >= 0) {
-                json_t *c = json_pack("{s:s, s:o, s:o, s:o}", "name", "pods", "startTime",
-                                      time_json(boot_time_ns()), "cpu",
-                                      cpu_json(s, QOS_KUBEPODS, now, pu.cpu_usage_ns), "memory",
-                                      memory_json(now, &pu, pu.memory_limit ? pu.memory_limit : capacity));
+                json_t *c =
+                        json_pack("{s:s, s:o, s:o, s:o}", "name", "pods", "startTime", time_json(s->boot_ns),
+                                  "cpu", cpu_json(s, QOS_KUBEPODS, now, pu.cpu_usage_ns), "memory",
+                                  memory_json(now, &pu, pu.memory_limit ? pu.memory_limit : capacity));
                 json_array_append_new(sys, c);
         }
         json_object_set_new(node, "systemContainers", sys);
         if (only_cpu_mem)
                 return node;
-        json_t *net = network_of(now, 0);
+        json_t *net = with_network ? network_of(now, 0) : NULL;
         if (net)
                 json_object_set_new(node, "network", net);
         json_object_set_new(node, "fs", fs_json(now, s->root_dir, -1, -1));
@@ -829,7 +835,7 @@ json_t *stats_summary(struct stats *s, bool only_cpu_and_memory, char **err)
         for (size_t i = 0; i < sresp->n_items; i++)
                 if (sresp->items[i]->metadata && chosen_for_pod(sresp, i))
                         json_array_append_new(pods, pod_json(&p, sresp->items[i], cresp, stresp));
-        json_t *sum = json_pack("{s:o, s:o}", "node", node_json(s, now, only_cpu_and_memory, image_fs),
+        json_t *sum = json_pack("{s:o, s:o}", "node", node_json(s, now, only_cpu_and_memory, true, image_fs),
                                 "pods", pods);
         json_decref(image_fs);
         cstats_unref(cst);
@@ -854,7 +860,7 @@ json_t *stats_summary_node(struct stats *s, char **err)
                         return NULL;
                 }
         }
-        json_t *sum = json_pack("{s:o, s:[]}", "node", node_json(s, now, false, image_fs), "pods");
+        json_t *sum = json_pack("{s:o, s:[]}", "node", node_json(s, now, false, false, image_fs), "pods");
         json_decref(image_fs);
         return sum;
 }

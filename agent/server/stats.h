@@ -38,8 +38,9 @@ struct stats *stats_free(struct stats *s);
 /* A new Summary, or NULL with *err (caller frees) when the runtime did not answer. only_cpu_and_memory:
  * upstream's ?only_cpu_and_memory=true (metrics-server): no network, filesystems or volumes. */
 json_t *stats_summary(struct stats *s, bool only_cpu_and_memory, char **err);
-/* The same Summary's node part alone ("pods" empty): no CRI listing, no per-pod cgroup, log or volume walk.
- * What the eviction manager observes every pass; it asks for the pods only when it must rank them. */
+/* The same Summary's node part alone ("pods" empty) and without its network: no CRI listing, no per-pod
+ * cgroup, log or volume walk. What the eviction manager observes every pass; it asks for the pods only when
+ * it must rank them. */
 json_t *stats_summary_node(struct stats *s, char **err);
 
 /* Whether the runtime's image filesystem (ImageFsInfo's mountpoint) is on another device than the root

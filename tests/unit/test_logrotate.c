@@ -388,6 +388,77 @@ static void test_needed(void **state)
         rm_rf(dir);
 }
 
+static void set_size(const char *dir, const char *name, off_t len)
+{
+        _cleanup_free_ char *p = strdup_printf("%s/%s", dir, name);
+        assert_int_equal(truncate(p, len), 0); /* in place: no directory changes */
+}
+
+/* The watched check: a walk, then the live logs' sizes only, until a directory or a file appears or goes
+ * (a new pod, a new container, a restart's new log, a rotation) or a log was over. */
+static void test_watch(void **state)
+{
+        (void) state;
+        _cleanup_free_ char *dir = make_dir();
+        _cleanup_free_ char *pods = strdup_printf("%s/pods", dir),
+                            *c = strdup_printf("%s/pods/ns_p_1/c", dir),
+                            *d = strdup_printf("%s/pods/ns_q_2/d", dir);
+        struct log_watch *lw = log_watch_new(pods);
+        assert_false(log_watch_needed(lw, 10)); /* not made yet: nothing has logged */
+        assert_false(log_watch_needed(lw, 10));
+        assert_int_equal(log_watch_walks(lw), 2); /* nothing to watch yet: every check walks */
+        assert_int_equal(mkdir_p(c, 0755), 0);
+        put(c, "0.log", "01234", 5);
+        assert_false(log_watch_needed(lw, 10));
+        assert_int_equal(log_watch_walks(lw), 3);
+        assert_false(log_watch_needed(lw, 10));
+        set_size(c, "0.log", 10);
+        assert_true(log_watch_needed(lw, 10)); /* grown in place: seen without a walk */
+        set_size(c, "0.log", 1);
+        assert_false(log_watch_needed(lw, 10));
+        assert_int_equal(log_watch_walks(lw), 3);
+        assert_false(log_watch_needed(lw, 2)); /* another size: a walk */
+        assert_int_equal(log_watch_walks(lw), 4);
+        /* a new pod's container: its directories were not watched, the pod logs directory was */
+        assert_int_equal(mkdir_p(d, 0755), 0);
+        put(d, "1.log", "0123456789abcdef", 16);
+        assert_true(log_watch_needed(lw, 10));
+        assert_int_equal(log_watch_walks(lw), 5);
+        set_size(d, "1.log", 1);
+        assert_false(log_watch_needed(lw, 10)); /* over last time: walked again */
+        assert_int_equal(log_watch_walks(lw), 6);
+        set_size(d, "1.log", 11);
+        assert_true(log_watch_needed(lw, 10)); /* the new pod's log is watched now */
+        set_size(d, "1.log", 1);
+        assert_false(log_watch_needed(lw, 10));
+        assert_int_equal(log_watch_walks(lw), 6);
+        /* a restart's new log next to the old one */
+        put(c, "1.log", "0123456789ab", 12);
+        assert_true(log_watch_needed(lw, 10));
+        assert_int_equal(log_watch_walks(lw), 7);
+        /* the live log renamed away (a rotation cut short before the reopen) */
+        _cleanup_free_ char *c1 = strdup_printf("%s/1.log", c), *c0 = strdup_printf("%s/0.log", c),
+                            *c0r = strdup_printf("%s/0.log.20261127-040000", c);
+        assert_int_equal(unlink(c1), 0);
+        assert_false(log_watch_needed(lw, 10));
+        assert_int_equal(rename(c0, c0r), 0);
+        assert_true(log_watch_needed(lw, 10));
+        assert_int_equal(log_watch_walks(lw), 9);
+        /* all of it gone and made again: the new directories are watched too */
+        rm_rf(pods);
+        assert_false(log_watch_needed(lw, 10));
+        assert_int_equal(mkdir_p(c, 0755), 0);
+        put(c, "0.log", "0", 1);
+        assert_false(log_watch_needed(lw, 10));
+        unsigned walks = log_watch_walks(lw);
+        assert_false(log_watch_needed(lw, 10));
+        set_size(c, "0.log", 10);
+        assert_true(log_watch_needed(lw, 10));
+        assert_int_equal(log_watch_walks(lw), walks);
+        log_watch_free(lw);
+        rm_rf(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -398,6 +469,7 @@ int main(void)
                 cmocka_unit_test(test_compress_cancel_and_missing),
                 cmocka_unit_test(test_tidy),
                 cmocka_unit_test(test_needed),
+                cmocka_unit_test(test_watch),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

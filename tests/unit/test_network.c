@@ -17,6 +17,7 @@
 
 #include "cni.h"
 #include "delegate.h"
+#include "dirwatch.h"
 #include "network.h"
 #include "manifest.h"
 #include "util.h"
@@ -276,13 +277,52 @@ static void test_conf_fingerprint(void **state)
         rm_rf(top);
 }
 
+/* The watches that let the check skip its stats: every kind of change to the directories' files is an event
+ * (conf_ready's mask), read once. */
+static void test_dirwatch(void **state)
+{
+        (void) state;
+        const uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_MODIFY |
+                              IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF;
+        char top[] = "/tmp/cubelet-dirwatch-XXXXXX";
+        assert_non_null(mkdtemp(top));
+        _cleanup_free_ char *dir = strdup_printf("%s/net.d", top),
+                            *file = strdup_printf("%s/10-a.conflist", dir),
+                            *moved = strdup_printf("%s/20-b.conflist", dir),
+                            *missing = strdup_printf("%s/none", top);
+        struct dirwatch *w = dirwatch_new();
+        assert_false(dirwatch_changed(w)); /* nothing watched, nothing happened */
+        assert_false(dirwatch_add(w, missing, mask));
+        assert_int_equal(mkdir(dir, 0755), 0);
+        assert_true(dirwatch_add(w, dir, mask));
+        assert_true(dirwatch_add(w, dir, mask)); /* again: harmless */
+        assert_false(dirwatch_changed(w));
+        assert_int_equal(write_file_atomic(file, "{\"a\": 1}", 8, 0644), 0);
+        assert_true(dirwatch_changed(w));
+        assert_false(dirwatch_changed(w)); /* read once */
+        int fd = open(file, O_WRONLY);
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, "{\"a\": 2}", 8, 0), 8); /* in place */
+        close(fd);
+        assert_true(dirwatch_changed(w));
+        assert_int_equal(chmod(file, 0600), 0);
+        assert_true(dirwatch_changed(w));
+        assert_int_equal(rename(file, moved), 0);
+        assert_true(dirwatch_changed(w));
+        assert_false(dirwatch_add(w, moved, mask)); /* a file: directories only */
+        assert_int_equal(unlink(moved), 0);
+        assert_true(dirwatch_changed(w));
+        assert_false(dirwatch_changed(w));
+        dirwatch_free(w);
+        rm_rf(top);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_capability_args),
-                cmocka_unit_test(test_delegate_protocol),
-                cmocka_unit_test(test_default_conflist),
-                cmocka_unit_test(test_conf_fingerprint),
+                cmocka_unit_test(test_capability_args),  cmocka_unit_test(test_delegate_protocol),
+                cmocka_unit_test(test_default_conflist), cmocka_unit_test(test_conf_fingerprint),
+                cmocka_unit_test(test_dirwatch),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <setjmp.h>
@@ -179,7 +180,21 @@ static grpc_byte_buffer *list_containers(const struct fake_pod *p)
         Runtime__V1__ContainerMetadata md = RUNTIME__V1__CONTAINER_METADATA__INIT;
         Runtime__V1__Container c = RUNTIME__V1__CONTAINER__INIT, *items[1] = {&c};
         Runtime__V1__ListContainersResponse r = RUNTIME__V1__LIST_CONTAINERS_RESPONSE__INIT;
+        char pod_name[48];
+        Runtime__V1__Container__LabelsEntry l[3] = {RUNTIME__V1__CONTAINER__LABELS_ENTRY__INIT,
+                                                    RUNTIME__V1__CONTAINER__LABELS_ENTRY__INIT,
+                                                    RUNTIME__V1__CONTAINER__LABELS_ENTRY__INIT},
+                                            *labels[3] = {&l[0], &l[1], &l[2]};
         if (p && !p->c_removed) {
+                snprintf(pod_name, sizeof pod_name, "%s-pod", p->uid);
+                l[0].key = (char *) LABEL_POD_NAME;
+                l[0].value = pod_name;
+                l[1].key = (char *) LABEL_POD_NAMESPACE;
+                l[1].value = (char *) "default";
+                l[2].key = (char *) LABEL_CONTAINER_NAME;
+                l[2].value = (char *) "main";
+                c.labels = labels;
+                c.n_labels = 3;
                 md.name = (char *) "main";
                 c.id = (char *) p->c;
                 c.pod_sandbox_id = (char *) p->sb;
@@ -481,6 +496,14 @@ static void test_order_alone(void **state)
 {
         (void) state;
         A.ctx.stop_gate = stop_gate_new(WAIT_MS * 2);
+        /* the containers' /var/log/containers links: the removed one's goes with it (upstream) */
+        _cleanup_free_ char *links = strdup_printf("%s/containers", A.root),
+                            *link_a = strdup_printf("%s/uid-a-pod_default_main-c-uid-a.log", links),
+                            *link_b = strdup_printf("%s/uid-b-pod_default_main-c-uid-b.log", links);
+        assert_int_equal(mkdir(links, 0755), 0);
+        assert_int_equal(symlink("/nonexistent/0.log", link_a), 0);
+        assert_int_equal(symlink("/nonexistent/0.log", link_b), 0);
+        A.ctx.containers_log_dir = links;
         struct kill_job a = {.uid = "uid-a"};
         kill_run(&a);
         assert_int_equal(a.r, 0);
@@ -488,6 +511,11 @@ static void test_order_alone(void **state)
         int stop = step_at("StopContainer done c-uid-a"), sb = step_at("StopPodSandbox sb-uid-a"),
             rec = step_at("reclaimed uid-a"), rm = step_at("RemovePodSandbox sb-uid-a");
         assert_true(stop >= 0 && sb > stop && rec > sb && rm > rec);
+        assert_true(step_at("RemoveContainer c-uid-a") > rec);
+        struct stat st;
+        assert_int_equal(lstat(link_a, &st), -1);
+        assert_int_equal(lstat(link_b, &st), 0);
+        A.ctx.containers_log_dir = NULL;
 }
 
 /* a's teardown with its container's stop held, then b's: the start of the tests of two teardowns. */
