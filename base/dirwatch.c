@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -19,9 +20,11 @@ struct dirwatch *dirwatch_new(void)
 {
         struct dirwatch *w = OOM_CHECK(calloc(1, sizeof *w));
         w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (w->fd < 0)
+        if (w->fd < 0) {
+                int e = errno; /* before the log's own calls */
                 log_warn("Cannot watch directories (inotify), checking them in full every time",
-                         "err=\"%m\"");
+                         "err=\"%s\"", strerror(e));
+        }
         return w;
 }
 

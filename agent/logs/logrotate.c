@@ -23,6 +23,7 @@
 #define COMPRESS_CHUNK   (128 * 1024)
 #define ROTATE_STAMP_FMT "%Y%m%d-%H%M%S" /* upstream's Go layout 20060102-150405 */
 #define FULL_PASS_EVERY  6               /* passes (1 min at upstream's 10 s) */
+#define LINK_NAME_MAX    255             /* bytes in a file name (ext4), as upstream's logSymlink */
 
 /* A running container's log path, as the runtime gave it: it never changes while the container lives, so
  * each pass asks the runtime only about containers the last pass did not see (a ContainerStatus per
@@ -555,7 +556,9 @@ bool log_rotate_needed(const char *pod_logs_dir, int64_t max_size)
 struct log_watch {
         char *root;
         struct dirwatch *dw;
-        int root_fd; /* the root as the last walk opened it; -1: none */
+        int root_fd;    /* the root as the last walk opened it; -1: none */
+        dev_t root_dev; /* ... and what it was then (the path may name another directory now: a mount) */
+        ino_t root_ino;
         char **live; /* the live logs the last walk saw, below root_fd */
         int64_t max; /* the size the last walk was for */
         bool valid;  /* every directory of the last walk is watched and nothing was over: live stands */
@@ -590,7 +593,9 @@ unsigned log_watch_walks(const struct log_watch *lw)
 
 bool log_watch_needed(struct log_watch *lw, int64_t max_size)
 {
-        if (lw->valid && lw->max == max_size && !dirwatch_changed(lw->dw)) {
+        struct stat rst;
+        if (lw->valid && lw->max == max_size && !dirwatch_changed(lw->dw) && stat(lw->root, &rst) == 0 &&
+            rst.st_dev == lw->root_dev && rst.st_ino == lw->root_ino) {
                 bool over = false, ok = true;
                 for (size_t i = 0; ok && !over && lw->live && lw->live[i]; i++) {
                         struct stat st;
@@ -614,6 +619,10 @@ bool log_watch_needed(struct log_watch *lw, int64_t max_size)
         lw->root_fd = open(lw->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (lw->root_fd < 0)
                 return errno != ENOENT; /* no pod has logged yet */
+        if (fstat(lw->root_fd, &rst) < 0)
+                return true;
+        lw->root_dev = rst.st_dev;
+        lw->root_ino = rst.st_ino;
         int dfd = fcntl(lw->root_fd, F_DUPFD_CLOEXEC, 3);
         if (dfd < 0)
                 return true;
@@ -699,7 +708,7 @@ int log_rotator_start(const struct log_rotate_config *cfg, struct log_rotator **
         r->cfg = *cfg;
         r->containers_dir = xstrdup(cfg->containers_dir);
         r->cfg.containers_dir = NULL;
-        r->watch = cfg->pod_logs_dir ? log_watch_new(cfg->pod_logs_dir) : NULL;
+        r->watch = cfg->pod_logs_dir && cfg->max_size > 0 ? log_watch_new(cfg->pod_logs_dir) : NULL;
         if (r->cfg.max_files < 2)
                 r->cfg.max_files = 2;
         if (r->cfg.interval_ms <= 0)
@@ -762,12 +771,22 @@ void log_remove_container_logs(const char *root, const char *log_path)
                 closedir(d);
 }
 
+char *log_container_link_name(const char *pod, const char *ns, const char *container, const char *id)
+{
+        char *name = strdup_printf("%s_%s_%s-%s", pod, ns, container, id);
+        if (strlen(name) > LINK_NAME_MAX - strlen(".log"))
+                name[LINK_NAME_MAX - strlen(".log")] = 0;
+        char *with_suffix = strdup_printf("%s.log", name);
+        free(name);
+        return with_suffix;
+}
+
 void log_remove_container_link(const char *containers_dir, const char *pod, const char *ns,
                                const char *container, const char *id)
 {
         if (!containers_dir || !pod || !ns || !container || !id)
                 return;
-        _cleanup_free_ char *name = strdup_printf("%s_%s_%s-%s.log", pod, ns, container, id);
+        _cleanup_free_ char *name = log_container_link_name(pod, ns, container, id);
         if (strchr(name, '/'))
                 return; /* not a name cubelet made */
         _cleanup_free_ char *path = strdup_printf("%s/%s", containers_dir, name);

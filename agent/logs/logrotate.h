@@ -77,6 +77,10 @@ int log_tidy_rotated(const char *root, const char *path, int max_rotated, bool c
  * root (the pod logs directory; NULL: none) is followed on the way to the log's directory. */
 void log_remove_container_logs(const char *root, const char *log_path);
 
+/* A container's /var/log/containers link name, as upstream's logSymlink: "<pod>_<namespace>_<container>-<id>"
+ * cut to 251 bytes (a file name's 255 on ext4 with the suffix), then ".log" (caller frees). */
+char *log_container_link_name(const char *pod, const char *ns, const char *container, const char *id);
+
 /* Removes a removed container's /var/log/containers link "<pod>_<namespace>_<container>-<id>.log" (upstream's
  * removeContainerLog removes it with the log); the names come from the container's labels. NULLs: nothing. */
 void log_remove_container_link(const char *containers_dir, const char *pod, const char *ns,

@@ -128,7 +128,7 @@ int start_container(const struct sync_ctx *ctx, struct pod *pod, const char *san
                     Runtime__V1__PodSandboxConfig *sbcfg, const struct container *c, int restart_count,
                     const char *fp, struct sync_result *res);
 int stop_container(const struct sync_ctx *ctx, const char *id, int64_t grace_s, struct cri_error *err);
-/* Removes the container and its logs. */
+/* Removes the container and its logs; one the runtime no longer knows counts as removed (0). */
 int remove_container(const struct sync_ctx *ctx, const char *id);
 /* Stops the given containers in parallel (preStop hooks first), as upstream, so that the pod is gone within
  * one grace period. */

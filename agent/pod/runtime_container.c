@@ -442,9 +442,9 @@ int start_container(const struct sync_ctx *ctx, struct pod *pod, const char *san
         if (ctx->containers_log_dir) {
                 /* upstream's /var/log/containers/<pod>_<ns>_<container>-<id>.log, for log shippers: removed
                  * with the container, and the log rotator prunes links whose log is gone once a minute */
-                _cleanup_free_ char *link =
-                        strdup_printf("%s/%s_%s_%s-%s.log", ctx->containers_log_dir, pod->name,
-                                      pod->namespace, c->name, cresp->container_id);
+                _cleanup_free_ char *name = log_container_link_name(pod->name, pod->namespace, c->name,
+                                                                    cresp->container_id),
+                                    *link = strdup_printf("%s/%s", ctx->containers_log_dir, name);
                 _cleanup_free_ char *target = strdup_printf("%s/%s", sbcfg->log_directory, cfg.log_path);
                 (void) mkdir_p(ctx->containers_log_dir, 0755);
                 if (symlink(target, link) < 0 && errno != EEXIST)
@@ -510,6 +510,8 @@ int remove_container(const struct sync_ctx *ctx, const char *id)
                 (void) stop_container(ctx, id, 0, &err);
         int r = CRI_CALL(ctx->cri, RuntimeService, RemoveContainer, remove_container, &req, &resp,
                          ctx->timeout_ms, &err);
+        if (r < 0 && cri_not_found(&err))
+                r = 0; /* removed already (with its sandbox, or by another): as good */
         /* A removed container's log goes with it, rotated files too (upstream's removeContainerLog): a
          * crash-looping container would otherwise leave a log per restart behind. No symlink below the pod
          * logs directory is followed. Its /var/log/containers link goes too, as upstream's. */
@@ -521,7 +523,7 @@ int remove_container(const struct sync_ctx *ctx, const char *id)
                                           KV_GET(st->labels, st->n_labels, LABEL_POD_NAMESPACE),
                                           KV_GET(st->labels, st->n_labels, LABEL_CONTAINER_NAME), id);
         }
-        if (r >= 0 || cri_not_found(&err)) /* gone already */
+        if (r >= 0)
                 status_cache_forget(ctx->status_cache, id);
         return r;
 }

@@ -755,12 +755,12 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
                         remove_sandbox(ctx, rt.sandboxes->items[i]->id, res);
         free(stopped);
         /* Containers whose sandbox is already gone. */
-        for (size_t i = 0; i < rt.containers->n_containers; i++)
-                remove_container(ctx, rt.containers->containers[i]->id);
-        /* Their /var/log/containers links with them (upstream's removeContainerLog), the sandboxes' removal
-         * having taken their containers. */
-        for (size_t i = 0; !res->error[0] && i < rt.containers->n_containers; i++) {
+        for (size_t i = 0; i < rt.containers->n_containers; i++) {
                 const Runtime__V1__Container *c = rt.containers->containers[i];
+                if (remove_container(ctx, c->id) < 0)
+                        continue;
+                /* Its /var/log/containers link with it (upstream's removeContainerLog); the runtime no longer
+                 * knows it when its sandbox's removal took it: the listing's labels name the link. */
                 log_remove_container_link(ctx->containers_log_dir,
                                           KV_GET(c->labels, c->n_labels, LABEL_POD_NAME),
                                           KV_GET(c->labels, c->n_labels, LABEL_POD_NAMESPACE),

@@ -459,6 +459,21 @@ static void test_watch(void **state)
         rm_rf(dir);
 }
 
+/* The /var/log/containers link's name: upstream's, cut to a file name's 255 bytes with its suffix. */
+static void test_link_name(void **state)
+{
+        (void) state;
+        _cleanup_free_ char *n = log_container_link_name("web", "default", "nginx", "0123abcd");
+        assert_string_equal(n, "web_default_nginx-0123abcd.log");
+        char pod[254];
+        memset(pod, 'p', sizeof pod - 1);
+        pod[sizeof pod - 1] = 0;
+        _cleanup_free_ char *l = log_container_link_name(pod, "default", "nginx", "0123abcd");
+        assert_int_equal(strlen(l), 255);
+        assert_true(strncmp(l, pod, 251) == 0);
+        assert_string_equal(l + 251, ".log");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -470,6 +485,7 @@ int main(void)
                 cmocka_unit_test(test_tidy),
                 cmocka_unit_test(test_needed),
                 cmocka_unit_test(test_watch),
+                cmocka_unit_test(test_link_name),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
