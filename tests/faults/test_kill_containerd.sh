@@ -85,6 +85,12 @@ check "nothing restarted or duplicated: the same containers" \
   test "$(kept "$before_c")" = "$(kept "$(containers_now)")"
 check "... in the same sandboxes" test "$(kept "$before_s")" = "$(kept "$(sandboxes_now)")"
 check "... whose processes are the same" test "$(task_pids $kept_ids)" = "$kept_pids"
+if [ "$(kept "$before_s")" != "$(kept "$(sandboxes_now)")" ]; then
+  # for the diagnosis: how containerd's restart saw the sandboxes (a state it could not load is NOTREADY)
+  cp "$CTD_DIR/containerd.log" "$WORK/containerd-after-restart.log" 2>/dev/null || true
+  echo "# sandboxes before: $(kept "$before_s" | tr '\n' ';')"
+  echo "# sandboxes now: $(kept "$(sandboxes_now)" | tr '\n' ';')"
+fi
 check "cubelet still the same process, healthy" sh -c "kill -0 $CUBELET_PID && curl -sf '$HZ' >/dev/null"
 
 # --- containerd killed at a random point of a start of N more pods: all of them run once it is back
