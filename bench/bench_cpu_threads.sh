@@ -6,6 +6,7 @@
 # `perf record --call-graph dwarf` into FILE instead (perf report -i FILE --children).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+source "$top/bench/bench_lib.sh"
 build=$(cd "${1:-$top/build}" && pwd); n=${2:-30}; s=${3:-120}
 ctd=/tmp/cubelet-cputhr-ctd; work=$(mktemp -d /tmp/cubelet-cputhr.XXXXXX); endpoint="unix://$ctd/containerd.sock"
 pid=
@@ -23,20 +24,7 @@ mkdir -p "$work/m"
   --root-dir "$work/root" --pod-logs-dir "$work/logs" --hostname-override bench-node --healthz-port 10392 \
   --local-socket "$work/cubelet.sock" ${CUBELET_FLAGS:-} >>"$work/cubelet.log" 2>&1 &
 pid=$!
-for i in $(seq 1 "$n"); do
-  cat >"$work/m/.p$i.tmp" <<YAML
-apiVersion: v1
-kind: Pod
-metadata: {name: p$i}
-spec:
-  containers:
-  - name: c
-    image: cubelet.local/busybox:1.35
-    imagePullPolicy: Never
-    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
-YAML
-  mv "$work/m/.p$i.tmp" "$work/m/p$i.yaml"
-done
+bench_write_pods "$work/m" 1 "$n" 30
 deadline=$((SECONDS + 600))
 until [ "$(cri ps | awk 'NR > 1' | grep -c . || true)" -ge "$n" ]; do
   [ "$SECONDS" -lt "$deadline" ] || { echo "the $n pods did not run within 600 s" >&2; exit 1; }

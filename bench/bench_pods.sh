@@ -59,6 +59,7 @@ master=/tmp/cubelet-bench-master
 export E2E_APISERVER_PORT=16743 E2E_ETCD_PORT=23890 # off the tests' instances
 kubeflags=()
 source "$top/bench/upstream_sysctls.sh"
+source "$top/bench/bench_lib.sh"
 sysctls_save
 # The upstream kubelet leaves its pods' log directories in /var/log/pods and their links in
 # /var/log/containers (it removes them at its container GC, which the bench does not wait for): gone before
@@ -126,24 +127,7 @@ wait_healthy() {
   done
 }
 
-write_manifests() {
-  local i
-  for i in $(seq 1 "$n"); do
-    cat >"$work/m/.p$i.tmp" <<YAML
-apiVersion: v1
-kind: Pod
-metadata: {name: p$i}
-spec:
-  terminationGracePeriodSeconds: 30
-  containers:
-  - name: c
-    image: cubelet.local/busybox:1.35
-    imagePullPolicy: Never
-    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
-YAML
-    mv "$work/m/.p$i.tmp" "$work/m/p$i.yaml"
-  done
-}
+write_manifests() { bench_write_pods "$work/m" 1 "$n" 30; }
 
 # Exit -> restart: kill a container's process, then compare the runtime's own timestamps (the old
 # instance's finishedAt, the new one's startedAt). Each pod is killed once per agent run, so no back-off

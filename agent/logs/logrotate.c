@@ -476,14 +476,13 @@ static char *log_path_of(struct log_rotator *r, const char *id)
         return xstrdup(sresp->status->log_path);
 }
 
-/* One walk of root/<pod>/<container>/: each directory watched (inotify) before it is read when a watch
- * descriptor is given, the live logs' paths below root kept when asked. */
+/* One walk of root/<pod>/<container>/: with watches, each directory is watched (inotify) before it is read
+ * and the live logs' paths below root are kept. */
 struct log_walk {
         int64_t max;
         struct dirwatch *dw; /* NULL: no watches */
         bool watched;        /* every directory read got its watch */
-        char **live;         /* "<pod>/<container>/<n>.log" (with keep) */
-        bool keep;
+        char **live;         /* "<pod>/<container>/<n>.log" (with watches) */
 };
 
 #define WATCH_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF)
@@ -533,7 +532,7 @@ static bool walk_over(struct log_walk *w, int dfd, const char *rel, int depth)
                         continue;
                 }
                 live = true;
-                if (w->keep)
+                if (w->dw)
                         strv_push(&w->live, strdup_printf("%s/%s", rel, de->d_name));
                 if (fstatat(dirfd(dh), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
                         over = st.st_size >= w->max;
@@ -626,7 +625,7 @@ bool log_watch_needed(struct log_watch *lw, int64_t max_size)
         int dfd = fcntl(lw->root_fd, F_DUPFD_CLOEXEC, 3);
         if (dfd < 0)
                 return true;
-        struct log_walk w = {.max = max_size, .dw = lw->dw, .watched = true, .keep = true};
+        struct log_walk w = {.max = max_size, .dw = lw->dw, .watched = true};
         bool over = walk_over(&w, dfd, "", 0);
         lw->live = w.live;
         lw->valid = !over && w.watched;
@@ -650,10 +649,8 @@ int log_rotate_once(struct log_rotator *r)
          * leaves nothing to see here. */
         if (r->cfg.max_size <= 0)
                 return 0;
-        if (r->passes % FULL_PASS_EVERY != 0 &&
-            !(r->watch ? log_watch_needed(r->watch, r->cfg.max_size)
-                       : log_rotate_needed(r->cfg.pod_logs_dir, r->cfg.max_size)))
-                return 0;
+        if (r->passes % FULL_PASS_EVERY != 0 && r->watch && !log_watch_needed(r->watch, r->cfg.max_size))
+                return 0; /* no watch: no pod logs directory given, every pass asks the runtime */
         state.state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
         filter.state = &state;
         req.filter = &filter;
