@@ -1,11 +1,19 @@
 /* The floor under bench_pods.sh: N pods made straight through CRI, every pod on a thread of its own at once
- * (a sandbox on the pod network through CNI, one container that exits on SIGTERM), then all torn down at
- * once (StopContainer with a grace period, StopPodSandbox, RemovePodSandbox). No kubelet logic at all:
- * what containerd itself takes for the same work, to set cubelet's figures beside.
+ * (a sandbox on the pod network through CNI, one container that exits on SIGTERM); then, with all N
+ * running, min(N, 20) containers killed one after the other and each replaced as an ideal kubelet would
+ * restart it: a new one created and started in the same sandbox as soon as containerd's event stream
+ * reports the exit (timed as bench_pods.sh times a restart: the old one's finishedAt to the new one's
+ * startedAt, both as the runtime recorded them); then all stopped at once
+ * (StopContainer with a grace period, StopPodSandbox) and, once every pod is stopped, all removed at once
+ * (RemovePodSandbox). No kubelet logic at all: what containerd itself takes for the same work, to set
+ * cubelet's figures beside. The stop phase alone is the floor of what the upstream kubelet's teardown
+ * does (it stops; its garbage collection removes later).
  *   bench_cri_floor ENDPOINT N IMAGE LOG_DIR
- * Prints "start_ms <ms>" and "teardown_ms <ms>"; exit 1 when any call failed (what CRI said on stderr). */
+ * Prints "start_ms", "restart_ms" (the median exit -> running), "restart_worst_ms", "stopped_ms" (the stop
+ * phase) and "teardown_ms" (stop and remove phases); exit 1 when any call failed (what CRI said on stderr). */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +21,32 @@
 #include <time.h>
 
 #include "cri.h"
+#include "events.h"
+
+/* What the event stream said: the init pids of started tasks (sandboxes and containers: 2 per pod and the
+ * replacements), and the one exit being waited for. */
+#define MAX_STARTED 2100
+static struct {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        bool up;
+        struct {
+                char id[128];
+                uint32_t pid;
+        } started[MAX_STARTED];
+        int n_started;
+        char exit_of[128];
+        bool exited;
+} ev = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 struct pod {
         struct cri_client *cri;
         const char *image, *log_dir;
         int index;
         char sandbox_id[128], container_id[128];
+        Runtime__V1__PodSandboxConfig cfg;
+        Runtime__V1__PodSandboxMetadata md;
+        char name[64], uid[64], dir[512];
         int failed;
 };
 
@@ -49,66 +77,75 @@ static int check(struct pod *p, const char *what, int r, const struct cri_error 
         return r;
 }
 
-static void *start_pod(void *arg)
+/* Creates and starts the pod's container (attempt 0 at the start, 1 when replaced); 0 or -1. */
+static int create_start(struct pod *p, uint32_t attempt)
 {
-        struct pod *p = arg;
-        char name[64], uid[64], dir[512];
-        snprintf(name, sizeof name, "floor%d", p->index);
-        snprintf(uid, sizeof uid, "floor-uid-%d", p->index);
-        snprintf(dir, sizeof dir, "%s/%s", p->log_dir, name);
-        mkdir(dir, 0755);
-
-        Runtime__V1__PodSandboxConfig cfg = RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
-        Runtime__V1__PodSandboxMetadata md = RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
-        fill_sandbox_config(&cfg, &md, name, uid, dir);
-        struct cri_error err = {0};
-
-        Runtime__V1__RunPodSandboxRequest sreq = RUNTIME__V1__RUN_POD_SANDBOX_REQUEST__INIT;
-        Runtime__V1__RunPodSandboxResponse *sresp = NULL;
-        sreq.config = &cfg;
-        if (check(p, "RunPodSandbox",
-                  CRI_CALL(p->cri, RuntimeService, RunPodSandbox, run_pod_sandbox, &sreq, &sresp, 0, &err),
-                  &err) < 0)
-                return NULL;
-        snprintf(p->sandbox_id, sizeof p->sandbox_id, "%s", sresp->pod_sandbox_id);
-        cri_free(sresp);
-
         Runtime__V1__ContainerConfig cc = RUNTIME__V1__CONTAINER_CONFIG__INIT;
         Runtime__V1__ContainerMetadata cmd = RUNTIME__V1__CONTAINER_METADATA__INIT;
         Runtime__V1__ImageSpec img = RUNTIME__V1__IMAGE_SPEC__INIT;
         char *argv[] = {(char *) "sh", (char *) "-c",
                         (char *) "trap 'exit 0' TERM; while true; do sleep 1; done"};
+        char log_path[32];
+        snprintf(log_path, sizeof log_path, "c/%u.log", attempt);
         cmd.name = (char *) "c";
+        cmd.attempt = attempt;
         img.image = (char *) p->image;
         cc.metadata = &cmd;
         cc.image = &img;
         cc.command = argv;
         cc.n_command = 3;
-        cc.log_path = (char *) "c/0.log";
-        char cdir[600];
-        snprintf(cdir, sizeof cdir, "%s/c", dir);
-        mkdir(cdir, 0755);
+        cc.log_path = log_path;
+        struct cri_error err = {0};
 
         Runtime__V1__CreateContainerRequest creq = RUNTIME__V1__CREATE_CONTAINER_REQUEST__INIT;
         Runtime__V1__CreateContainerResponse *cresp = NULL;
         creq.pod_sandbox_id = p->sandbox_id;
         creq.config = &cc;
-        creq.sandbox_config = &cfg;
+        creq.sandbox_config = &p->cfg;
         if (check(p, "CreateContainer",
                   CRI_CALL(p->cri, RuntimeService, CreateContainer, create_container, &creq, &cresp, 0,
                            &err),
                   &err) < 0)
-                return NULL;
+                return -1;
         snprintf(p->container_id, sizeof p->container_id, "%s", cresp->container_id);
         cri_free(cresp);
 
         Runtime__V1__StartContainerRequest streq = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
         Runtime__V1__StartContainerResponse *stresp = NULL;
         streq.container_id = p->container_id;
-        check(p, "StartContainer",
-              CRI_CALL(p->cri, RuntimeService, StartContainer, start_container, &streq, &stresp, 0, &err),
-              &err);
+        int r = check(
+                p, "StartContainer",
+                CRI_CALL(p->cri, RuntimeService, StartContainer, start_container, &streq, &stresp, 0, &err),
+                &err);
         cri_free(stresp);
+        return r < 0 ? -1 : 0;
+}
+
+static void *start_pod(void *arg)
+{
+        struct pod *p = arg;
+        snprintf(p->name, sizeof p->name, "floor%d", p->index);
+        snprintf(p->uid, sizeof p->uid, "floor-uid-%d", p->index);
+        snprintf(p->dir, sizeof p->dir, "%s/%s", p->log_dir, p->name);
+        mkdir(p->dir, 0755);
+        p->cfg = (Runtime__V1__PodSandboxConfig) RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
+        p->md = (Runtime__V1__PodSandboxMetadata) RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
+        fill_sandbox_config(&p->cfg, &p->md, p->name, p->uid, p->dir);
+        struct cri_error err = {0};
+
+        Runtime__V1__RunPodSandboxRequest sreq = RUNTIME__V1__RUN_POD_SANDBOX_REQUEST__INIT;
+        Runtime__V1__RunPodSandboxResponse *sresp = NULL;
+        sreq.config = &p->cfg;
+        if (check(p, "RunPodSandbox",
+                  CRI_CALL(p->cri, RuntimeService, RunPodSandbox, run_pod_sandbox, &sreq, &sresp, 0, &err),
+                  &err) < 0)
+                return NULL;
+        snprintf(p->sandbox_id, sizeof p->sandbox_id, "%s", sresp->pod_sandbox_id);
+        cri_free(sresp);
+        char cdir[600];
+        snprintf(cdir, sizeof cdir, "%s/c", p->dir);
+        mkdir(cdir, 0755);
+        create_start(p, 0);
         return NULL;
 }
 
@@ -135,6 +172,15 @@ static void *stop_pod(void *arg)
               CRI_CALL(p->cri, RuntimeService, StopPodSandbox, stop_pod_sandbox, &sreq, &sresp, 0, &err),
               &err);
         cri_free(sresp);
+        return NULL;
+}
+
+static void *remove_pod(void *arg)
+{
+        struct pod *p = arg;
+        if (!p->sandbox_id[0])
+                return NULL;
+        struct cri_error err = {0};
         Runtime__V1__RemovePodSandboxRequest rreq = RUNTIME__V1__REMOVE_POD_SANDBOX_REQUEST__INIT;
         Runtime__V1__RemovePodSandboxResponse *rresp = NULL;
         rreq.pod_sandbox_id = p->sandbox_id;
@@ -143,6 +189,117 @@ static void *stop_pod(void *arg)
               &err);
         cri_free(rresp);
         return NULL;
+}
+
+static void on_event(const struct ctd_event *e, void *userdata)
+{
+        (void) userdata;
+        pthread_mutex_lock(&ev.mu);
+        if (e->kind == CTD_EVENT_TASK_START) {
+                int i = ev.n_started < MAX_STARTED ? ev.n_started++ : MAX_STARTED - 1;
+                snprintf(ev.started[i].id, sizeof ev.started[i].id, "%s", e->container_id);
+                ev.started[i].pid = e->pid;
+        } else if (e->kind == CTD_EVENT_TASK_EXIT && strcmp(e->container_id, ev.exit_of) == 0)
+                ev.exited = true;
+        pthread_cond_broadcast(&ev.cv);
+        pthread_mutex_unlock(&ev.mu);
+}
+
+static void on_state(bool up, const char *why, void *userdata)
+{
+        (void) why, (void) userdata;
+        pthread_mutex_lock(&ev.mu);
+        ev.up = up;
+        pthread_cond_broadcast(&ev.cv);
+        pthread_mutex_unlock(&ev.mu);
+}
+
+/* Waits (ev.mu held) until done() or 10 s; false on the timeout. */
+static bool wait_for(bool (*done)(const char *), const char *arg)
+{
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 10;
+        while (!done(arg))
+                if (pthread_cond_timedwait(&ev.cv, &ev.mu, &until) == ETIMEDOUT)
+                        return done(arg);
+        return true;
+}
+
+static bool is_up(const char *unused)
+{
+        (void) unused;
+        return ev.up;
+}
+
+static bool has_exited(const char *unused)
+{
+        (void) unused;
+        return ev.exited;
+}
+
+static uint32_t pid_of(const char *id)
+{
+        for (int i = 0; i < ev.n_started; i++)
+                if (strcmp(ev.started[i].id, id) == 0)
+                        return ev.started[i].pid;
+        return 0;
+}
+
+static bool has_pid(const char *id)
+{
+        return pid_of(id) != 0;
+}
+
+/* A container's startedAt or finishedAt as the runtime recorded it (ns), or -1. */
+static int64_t status_time(struct pod *p, const char *id, bool finished)
+{
+        struct cri_error err = {0};
+        Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+        Runtime__V1__ContainerStatusResponse *resp = NULL;
+        req.container_id = (char *) id;
+        if (check(p, "ContainerStatus",
+                  CRI_CALL(p->cri, RuntimeService, ContainerStatus, container_status, &req, &resp, 0, &err),
+                  &err) < 0)
+                return -1;
+        int64_t t = resp->status ? (finished ? resp->status->finished_at : resp->status->started_at) : -1;
+        cri_free(resp);
+        return t > 0 ? t : -1;
+}
+
+/* Kills the pod's container and starts a new one the moment its exit is reported: the runtime's exit ->
+ * running in ms, or -1. */
+static int64_t replace_on_exit(struct pod *p)
+{
+        char old[128];
+        snprintf(old, sizeof old, "%s", p->container_id);
+        pthread_mutex_lock(&ev.mu);
+        uint32_t pid = wait_for(has_pid, old) ? pid_of(old) : 0;
+        snprintf(ev.exit_of, sizeof ev.exit_of, "%s", old);
+        ev.exited = false;
+        bool exited = pid > 0 && kill((pid_t) pid, SIGKILL) == 0 && wait_for(has_exited, NULL);
+        pthread_mutex_unlock(&ev.mu);
+        if (!exited) {
+                fprintf(stderr, "floor pod %d: no exit reported for its container (pid %u)\n", p->index,
+                        pid);
+                p->failed = 1;
+                return -1;
+        }
+        if (create_start(p, 1) < 0)
+                return -1;
+        /* containerd may record the old one's end after the new one runs (as bench_pods.sh notes) */
+        int64_t run = status_time(p, p->container_id, false), fin = -1;
+        for (int tries = 0; tries < 1000 && (fin = status_time(p, old, true)) < 0; tries++) {
+                struct timespec ten_ms = {.tv_nsec = 10 * 1000 * 1000};
+                nanosleep(&ten_ms, NULL);
+        }
+        return fin > 0 && run > 0 ? (run - fin) / 1000000 : -1;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+        int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+        return (x > y) - (x < y);
 }
 
 /* Runs fn on every pod at once; returns the wall time until the last one finished. */
@@ -183,16 +340,50 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bench_cri_floor: %s: %s\n", argv[1], strerror(-r));
                 return 2;
         }
+        struct ctd_events *events;
+        struct ctd_events_config ecfg = {.endpoint = argv[1], .on_event = on_event, .on_state = on_state};
+        r = ctd_events_start(&ecfg, &events);
+        if (r < 0) {
+                fprintf(stderr, "bench_cri_floor: events: %s\n", strerror(-r));
+                cri_client_free(cri);
+                return 2;
+        }
+        pthread_mutex_lock(&ev.mu);
+        bool up = wait_for(is_up, NULL);
+        pthread_mutex_unlock(&ev.mu);
+        if (!up) {
+                fprintf(stderr, "bench_cri_floor: containerd's event stream did not come up in 10 s\n");
+                ctd_events_stop(events);
+                cri_client_free(cri);
+                return 2;
+        }
         struct pod *pods = calloc((size_t) n, sizeof *pods);
         for (int i = 0; i < n; i++)
                 pods[i] = (struct pod){.cri = cri, .image = argv[3], .log_dir = argv[4], .index = i + 1};
         int64_t start = all_at_once(pods, n, start_pod);
-        int64_t stop = all_at_once(pods, n, stop_pod);
+        /* the replacements with every pod running, once the burst's tail has settled; the killed container
+         * stays listed (exited) beside the new one until its sandbox goes, as a kubelet keeps the last one */
+        struct timespec settle = {.tv_sec = 5};
+        nanosleep(&settle, NULL);
+        int k = n < 20 ? n : 20, samples = 0;
+        int64_t restart[20];
+        for (int i = 0; i < k; i++) {
+                int64_t ms = pods[i].container_id[0] ? replace_on_exit(&pods[i]) : -1;
+                if (ms >= 0)
+                        restart[samples++] = ms;
+        }
+        qsort(restart, (size_t) samples, sizeof *restart, cmp_i64);
+        int64_t stopped = all_at_once(pods, n, stop_pod);
+        int64_t removed = all_at_once(pods, n, remove_pod);
         int failed = 0;
         for (int i = 0; i < n; i++)
                 failed |= pods[i].failed;
-        printf("start_ms %lld\nteardown_ms %lld\n", (long long) start, (long long) stop);
+        printf("start_ms %lld\nrestart_ms %lld\nrestart_worst_ms %lld\nstopped_ms %lld\nteardown_ms %lld\n",
+               (long long) start, (long long) (samples ? restart[(samples - 1) / 2] : -1),
+               (long long) (samples ? restart[samples - 1] : -1), (long long) stopped,
+               (long long) (stopped + removed));
         free(pods);
+        ctd_events_stop(events);
         cri_client_free(cri);
         return failed;
 }
