@@ -7,8 +7,10 @@
  * (StopContainer with a grace period, StopPodSandbox) and, once every pod is stopped, all removed at once
  * (RemovePodSandbox). No kubelet logic at all: what containerd itself takes for the same work, to set
  * cubelet's figures beside. The stop phase alone is the floor of what the upstream kubelet's teardown
- * does (it stops; its garbage collection removes later).
- *   bench_cri_floor ENDPOINT N IMAGE LOG_DIR
+ * does (it stops; its garbage collection removes later). With QOS_PARENT, every pod as a kubelet makes a
+ * BestEffort one: its cgroup QOS_PARENT/pod<uid> (QOS_PARENT made beforehand with a BestEffort weight: cpu.shares
+ * 2), each container with cpu.shares 2; a container then starts slower on a busy machine, for both kubelets.
+ *   bench_cri_floor ENDPOINT N IMAGE LOG_DIR [QOS_PARENT]
  * Prints "start_ms", "restart_ms" (the median exit -> running), "restart_worst_ms", "stopped_ms" (the stop
  * phase) and "teardown_ms" (stop and remove phases); exit 1 when any call failed (what CRI said on stderr). */
 #include <errno.h>
@@ -41,12 +43,13 @@ static struct {
 
 struct pod {
         struct cri_client *cri;
-        const char *image, *log_dir;
+        const char *image, *log_dir, *qos_parent;
         int index;
         char sandbox_id[128], container_id[128];
         Runtime__V1__PodSandboxConfig cfg;
         Runtime__V1__PodSandboxMetadata md;
-        char name[64], uid[64], dir[512];
+        Runtime__V1__LinuxPodSandboxConfig lx;
+        char name[64], uid[64], dir[512], cgroup_parent[512];
         int failed;
 };
 
@@ -95,6 +98,13 @@ static int create_start(struct pod *p, uint32_t attempt)
         cc.command = argv;
         cc.n_command = 3;
         cc.log_path = log_path;
+        Runtime__V1__LinuxContainerConfig lcc = RUNTIME__V1__LINUX_CONTAINER_CONFIG__INIT;
+        Runtime__V1__LinuxContainerResources lres = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+        if (p->qos_parent) { /* upstream's minimum shares, a BestEffort container's */
+                lres.cpu_shares = 2;
+                lcc.resources = &lres;
+                cc.linux = &lcc;
+        }
         struct cri_error err = {0};
 
         Runtime__V1__CreateContainerRequest creq = RUNTIME__V1__CREATE_CONTAINER_REQUEST__INIT;
@@ -131,6 +141,12 @@ static void *start_pod(void *arg)
         p->cfg = (Runtime__V1__PodSandboxConfig) RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
         p->md = (Runtime__V1__PodSandboxMetadata) RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
         fill_sandbox_config(&p->cfg, &p->md, p->name, p->uid, p->dir);
+        if (p->qos_parent) {
+                p->lx = (Runtime__V1__LinuxPodSandboxConfig) RUNTIME__V1__LINUX_POD_SANDBOX_CONFIG__INIT;
+                snprintf(p->cgroup_parent, sizeof p->cgroup_parent, "%s/pod%s", p->qos_parent, p->uid);
+                p->lx.cgroup_parent = p->cgroup_parent;
+                p->cfg.linux = &p->lx;
+        }
         struct cri_error err = {0};
 
         Runtime__V1__RunPodSandboxRequest sreq = RUNTIME__V1__RUN_POD_SANDBOX_REQUEST__INIT;
@@ -325,8 +341,8 @@ static int64_t all_at_once(struct pod *pods, int n, void *(*fn)(void *) )
 
 int main(int argc, char **argv)
 {
-        if (argc != 5) {
-                fprintf(stderr, "usage: bench_cri_floor ENDPOINT N IMAGE LOG_DIR\n");
+        if (argc != 5 && argc != 6) {
+                fprintf(stderr, "usage: bench_cri_floor ENDPOINT N IMAGE LOG_DIR [QOS_PARENT]\n");
                 return 2;
         }
         int n = atoi(argv[2]);
@@ -359,7 +375,11 @@ int main(int argc, char **argv)
         }
         struct pod *pods = calloc((size_t) n, sizeof *pods);
         for (int i = 0; i < n; i++)
-                pods[i] = (struct pod){.cri = cri, .image = argv[3], .log_dir = argv[4], .index = i + 1};
+                pods[i] = (struct pod){.cri = cri,
+                                       .image = argv[3],
+                                       .log_dir = argv[4],
+                                       .qos_parent = argc == 6 ? argv[5] : NULL,
+                                       .index = i + 1};
         int64_t start = all_at_once(pods, n, start_pod);
         /* the replacements with every pod running, once the burst's tail has settled; the killed container
          * stays listed (exited) beside the new one until its sandbox goes, as a kubelet keeps the last one */
