@@ -48,21 +48,8 @@ until ready; do
 done
 echo "cubelet start -> Node Ready: $(( $(ms) - t0 )) ms (includes kubectl's own start, ~50-100 ms per poll)"
 
-pod_yaml() { # pod_yaml NAME [nodeName]
-  cat <<YAML
-apiVersion: v1
-kind: Pod
-metadata: {name: $1}
-spec:
-  ${2:+nodeName: $2}
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: c
-    image: cubelet.local/busybox:1.35
-    imagePullPolicy: Never
-    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
-YAML
-}
+source "$top/bench/bench_lib.sh"
+pod_yaml() { bench_pod_yaml "$1" 1 "${2:-}"; } # pod_yaml NAME [nodeName]
 lat=()
 for i in $(seq 1 10); do
   t1=$(ms)

@@ -1,20 +1,26 @@
-# Sourced by the bench scripts. bench_write_pods DIR FROM TO GRACE: static pods pFROM..pTO into DIR, each one
-# busybox container that exits on SIGTERM, written whole (a temporary name, then a rename).
-bench_write_pods() {
-  local dir=$1 i
-  for i in $(seq "$2" "$3"); do
-    cat >"$dir/.p$i.tmp" <<YAML
+# Sourced by the bench scripts.
+# bench_pod_yaml NAME GRACE [NODE]: a pod of one busybox container that exits on SIGTERM (bound to NODE).
+bench_pod_yaml() {
+  cat <<YAML
 apiVersion: v1
 kind: Pod
-metadata: {name: p$i}
+metadata: {name: $1}
 spec:
-  terminationGracePeriodSeconds: $4
+  ${3:+nodeName: $3}
+  terminationGracePeriodSeconds: $2
   containers:
   - name: c
     image: cubelet.local/busybox:1.35
     imagePullPolicy: Never
     command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
 YAML
+}
+# bench_write_pods DIR FROM TO GRACE: static pods pFROM..pTO into DIR, each written whole (a temporary name,
+# then a rename).
+bench_write_pods() {
+  local dir=$1 i
+  for i in $(seq "$2" "$3"); do
+    bench_pod_yaml "p$i" "$4" >"$dir/.p$i.tmp"
     mv "$dir/.p$i.tmp" "$dir/p$i.yaml"
   done
 }
