@@ -130,6 +130,16 @@ static int64_t *pod_groups(struct arena *a, const struct pod *pod, size_t *n)
         return out;
 }
 
+/* Upstream's default masked and read-only paths (pkg/securitycontext, Docker's list): a kubelet sends
+ * them: containerd's CRI plugin empties its own default spec's (a container without them could read
+ * /proc/kcore and write /proc/sys and /proc/sysrq-trigger as root). The runtime clears them for a
+ * privileged container; procMount Unmasked, the one way to ask for none, is refused at admission. */
+static char *const default_masked_paths[] = {"/proc/acpi",          "/proc/kcore",      "/proc/keys",
+                                             "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                                             "/proc/sched_debug",   "/proc/scsi",       "/sys/firmware"};
+static char *const default_readonly_paths[] = {"/proc/asound", "/proc/bus", "/proc/fs",
+                                               "/proc/irq",    "/proc/sys", "/proc/sysrq-trigger"};
+
 int container_security(struct arena *a, const struct security_ctx *sx, const struct pod *pod,
                        const char *container, const struct image_user *img,
                        Runtime__V1__LinuxContainerSecurityContext *out, char *err, size_t errlen)
@@ -168,6 +178,10 @@ int container_security(struct arena *a, const struct security_ctx *sx, const str
                 }
         }
         out->privileged = json_is_true(json_object_get(csc, "privileged"));
+        out->masked_paths = (char **) default_masked_paths;
+        out->n_masked_paths = ELEMENTSOF(default_masked_paths);
+        out->readonly_paths = (char **) default_readonly_paths;
+        out->n_readonly_paths = ELEMENTSOF(default_readonly_paths);
         out->readonly_rootfs = json_is_true(json_object_get(csc, "readOnlyRootFilesystem"));
         json_t *ape = json_object_get(csc, "allowPrivilegeEscalation");
         out->no_new_privs = json_is_false(ape);

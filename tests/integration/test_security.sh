@@ -36,6 +36,9 @@ pod badprofile 'echo never' '{seccompProfile: {type: Localhost, localhostProfile
 pod nonroot 'echo never' '{runAsNonRoot: true}'
 pod user 'echo uid=$(id -u) gid=$(id -g); touch /x 2>/dev/null; echo touch-rc=$?; grep CapEff /proc/self/status' \
   '{runAsUser: 1000, runAsGroup: 2000, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}'
+# upstream's default masked and read-only /proc and /sys paths (a kubelet sends them; the runtime has none of
+# its own): a root container cannot read the kernel's memory or keys, nor write sysctls or sysrq
+pod masked 'for p in /proc/kcore /proc/keys /proc/timer_list /sys/firmware; do grep -q \" $p \" /proc/self/mountinfo && echo masked:$p; done; for p in /proc/sys /proc/sysrq-trigger /proc/irq; do grep -q \" $p ro,\" /proc/self/mountinfo && echo ro:$p; done; echo checked' '{}'
 pod sysctl 'echo ping=$(cat /proc/sys/net/ipv4/ping_group_range)' '{}' \
   '{sysctls: [{name: net.ipv4.ping_group_range, value: "0 2147483647"}]}'
 start_cubelet "$M"
@@ -56,6 +59,13 @@ check "... and a Failed event" log_has 'reason="Failed" message="Error: containe
 check "runAsUser/runAsGroup: the process runs as 1000:2000" wait_for 30 log_of user 'uid=1000 gid=2000'
 check "... readOnlyRootFilesystem: writing / fails" log_of user 'touch-rc=1'
 check "... capabilities dropped: CapEff is empty" log_of user 'CapEff:.*0000000000000000'
+check "default masked paths: the container ran its checks" wait_for 30 log_of masked checked
+for p in /proc/kcore /proc/keys /proc/timer_list /sys/firmware; do # those this kernel has (runc skips the rest)
+  [ ! -e "$p" ] || check "... $p is masked" log_of masked "masked:$p\$"
+done
+for p in /proc/sys /proc/sysrq-trigger /proc/irq; do
+  [ ! -e "$p" ] || check "... $p is read-only" log_of masked "ro:$p\$"
+done
 check "pod sysctls reach the pod's network namespace" wait_for 30 log_of sysctl 'ping=0[[:space:]]*2147483647'
 
 # mountPropagation: HostToContainer lets a mount made on the host later show inside the container.

@@ -111,6 +111,13 @@ static void test_container_security(void **state)
         assert_int_equal(lsc.seccomp->profile_type, RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Localhost);
         assert_string_equal(lsc.seccomp->localhost_ref, "/var/lib/cubelet/seccomp/x.json");
         assert_string_equal(lsc.seccomp_profile_path, "localhost//var/lib/cubelet/seccomp/x.json");
+        /* upstream's default masked and read-only paths, always sent (the runtime has none of its own) */
+        assert_int_equal(lsc.n_masked_paths, 9);
+        assert_string_equal(lsc.masked_paths[1], "/proc/kcore");
+        assert_string_equal(lsc.masked_paths[8], "/sys/firmware");
+        assert_int_equal(lsc.n_readonly_paths, 6);
+        assert_string_equal(lsc.readonly_paths[4], "/proc/sys");
+        assert_string_equal(lsc.readonly_paths[5], "/proc/sysrq-trigger");
 
         Runtime__V1__LinuxContainerSecurityContext lsc2 =
                 RUNTIME__V1__LINUX_CONTAINER_SECURITY_CONTEXT__INIT;
