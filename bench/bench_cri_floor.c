@@ -10,6 +10,9 @@
  * does (it stops; its garbage collection removes later). With QOS_PARENT, every pod as a kubelet makes a
  * BestEffort one: its cgroup QOS_PARENT/pod<uid> (QOS_PARENT made beforehand with a BestEffort weight: cpu.shares
  * 2), each container with cpu.shares 2; a container then starts slower on a busy machine, for both kubelets.
+ * Every container also gets what both kubelets give a static pod's: upstream's masked and read-only /proc
+ * and /sys paths (15 more mounts for runc), the termination message file and /etc/hosts bound in, and a
+ * critical pod's oom_score_adj; FLOOR_BARE=1 leaves them out (what they cost runc, by difference).
  *   bench_cri_floor ENDPOINT N IMAGE LOG_DIR [QOS_PARENT]
  * Prints "start_ms", "restart_ms" (the median exit -> running), "restart_worst_ms", "stopped_ms" (the stop
  * phase) and "teardown_ms" (stop and remove phases); exit 1 when any call failed (what CRI said on stderr). */
@@ -104,6 +107,42 @@ static int create_start(struct pod *p, uint32_t attempt)
                 lres.cpu_shares = 2;
                 lcc.resources = &lres;
                 cc.linux = &lcc;
+        }
+        /* as both kubelets make a static pod's container (FLOOR_BARE: without) */
+        static char *masked[] = {"/proc/acpi",          "/proc/kcore",      "/proc/keys",
+                                 "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                                 "/proc/sched_debug",   "/proc/scsi",       "/sys/firmware"};
+        static char *readonly[] = {"/proc/asound", "/proc/bus", "/proc/fs",
+                                   "/proc/irq",    "/proc/sys", "/proc/sysrq-trigger"};
+        Runtime__V1__LinuxContainerSecurityContext lsc = RUNTIME__V1__LINUX_CONTAINER_SECURITY_CONTEXT__INIT;
+        Runtime__V1__Mount tm = RUNTIME__V1__MOUNT__INIT, hosts = RUNTIME__V1__MOUNT__INIT;
+        Runtime__V1__Mount *mounts[] = {&tm, &hosts};
+        char tm_path[600], hosts_path[600];
+        const char *bare = getenv("FLOOR_BARE");
+        if (!bare || strcmp(bare, "1") != 0) {
+                lsc.masked_paths = masked;
+                lsc.n_masked_paths = sizeof masked / sizeof *masked;
+                lsc.readonly_paths = readonly;
+                lsc.n_readonly_paths = sizeof readonly / sizeof *readonly;
+                lcc.security_context = &lsc;
+                lres.oom_score_adj = -997; /* a critical pod's: containerd keeps it at its own or above */
+                lcc.resources = &lres;
+                cc.linux = &lcc;
+                snprintf(tm_path, sizeof tm_path, "%s/termination-log-%u", p->dir, attempt);
+                snprintf(hosts_path, sizeof hosts_path, "%s/etc-hosts", p->dir);
+                FILE *f = fopen(tm_path, "w");
+                if (f)
+                        fclose(f);
+                if (attempt == 0 && (f = fopen(hosts_path, "w"))) {
+                        fprintf(f, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+                        fclose(f);
+                }
+                tm.container_path = (char *) "/dev/termination-log";
+                tm.host_path = tm_path;
+                hosts.container_path = (char *) "/etc/hosts";
+                hosts.host_path = hosts_path;
+                cc.mounts = mounts;
+                cc.n_mounts = 2;
         }
         struct cri_error err = {0};
 
