@@ -138,10 +138,9 @@ static void container_resources(const struct pod *pod, const struct container *c
 {
         /* The cgroups library's arithmetic: clamped, no overflow for a manifest's 9e18m of cpu. */
         r->cpu_shares = cg_milli_to_shares(c->cpu_request_m);
-        if (c->cpu_limit_m > 0) {
-                r->cpu_period = CG_QUOTA_PERIOD_US;
+        r->cpu_period = CG_QUOTA_PERIOD_US; /* always, as upstream (--cpu-cfs-quota's default) */
+        if (c->cpu_limit_m > 0)
                 r->cpu_quota = cg_milli_to_quota(c->cpu_limit_m, CG_QUOTA_PERIOD_US);
-        }
         if (c->mem_limit > 0)
                 r->memory_limit_in_bytes = c->mem_limit;
         const char *qos = pod_qos_class(pod);
@@ -324,6 +323,26 @@ int start_container(const struct sync_ctx *ctx, struct pod *pod, const char *san
                 hosts_mounted |= streq(vm->mount_path, "/etc/hosts");
                 cfg.mounts[cfg.n_mounts++] = m;
         }
+        /* /etc/hosts before the termination message file, as upstream's order (the later one wins where both
+         * name one path). */
+        if (!hosts_mounted) {
+                _cleanup_free_ char *hosts = NULL;
+                char why[512];
+                r = write_hosts_file(ctx, pod, sandbox_id, &hosts, why, sizeof why);
+                if (r < 0) {
+                        res_cerror(res, c->name, "CreateContainerConfigError", "%s", why);
+                        pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "Error: %s", why);
+                        return r;
+                }
+                if (r > 0) {
+                        Runtime__V1__Mount *m = arena_alloc(&a, sizeof *m);
+                        runtime__v1__mount__init(m);
+                        m->container_path = "/etc/hosts";
+                        m->host_path = arena_strdup(&a, hosts);
+                        cfg.mounts[cfg.n_mounts++] = m;
+                }
+        }
+
         /* The termination message file, as upstream: <pod dir>/containers/<name>/<instance>, mounted at
          * terminationMessagePath unless a volume is mounted there. */
         bool tm_taken = false;
@@ -346,23 +365,6 @@ int start_container(const struct sync_ctx *ctx, struct pod *pod, const char *san
                 } else
                         log_warn("Cannot create the termination message file, ignoring",
                                  "path=\"%s\" err=\"%m\"", file);
-        }
-        if (!hosts_mounted) {
-                _cleanup_free_ char *hosts = NULL;
-                char why[512];
-                r = write_hosts_file(ctx, pod, sandbox_id, &hosts, why, sizeof why);
-                if (r < 0) {
-                        res_cerror(res, c->name, "CreateContainerConfigError", "%s", why);
-                        pod_event(ctx, pod, fp, EVENT_WARNING, "Failed", "Error: %s", why);
-                        return r;
-                }
-                if (r > 0) {
-                        Runtime__V1__Mount *m = arena_alloc(&a, sizeof *m);
-                        runtime__v1__mount__init(m);
-                        m->container_path = "/etc/hosts";
-                        m->host_path = arena_strdup(&a, hosts);
-                        cfg.mounts[cfg.n_mounts++] = m;
-                }
         }
 
         map_add(&a, &labels, &runtime__v1__container_config__labels_entry__descriptor, LABEL_POD_NAME,

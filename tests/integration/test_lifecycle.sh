@@ -216,8 +216,15 @@ spec:
   - {name: msg, image: $IMG, command: ["sh", "-c", "echo bye > /dev/termination-log; exit 3"]}
   - {name: logs, image: $IMG, terminationMessagePolicy: FallbackToLogsOnError,
      command: ["sh", "-c", "echo line1; echo last words; exit 4"]}
+  - {name: athosts, image: $IMG, terminationMessagePath: /etc/hosts,
+     command: ["sh", "-c", "echo hosts words > /etc/hosts; exit 5"]}
 YAML
 check "restartPolicy Never, containers failed: phase Failed" wait_for 15 status_is done .phase Failed
+# upstream's order: the hosts file, then the message file bound over it; the status reads the first mount at
+# the path (the managed hosts file), the container's write went to the message file
+check "... terminationMessagePath /etc/hosts: mounted as upstream (its message is the managed hosts file)" \
+  status_is done '.containerStatuses[] | select(.name == "athosts") | .state.terminated.message | split("\n")[0]' \
+  "# Kubernetes-managed hosts file."
 check "... termination message from terminationMessagePath" status_is done \
   '.containerStatuses[] | select(.name == "msg") | .state.terminated.message' bye
 check "... FallbackToLogsOnError takes the log's tail" status_is done \
