@@ -2,12 +2,13 @@
 # Fidelity at the runtime's level: the same static pods run by cubelet, then by the upstream kubelet 1.20.2,
 # each alone on one private containerd; every container's and sandbox's OCI spec (what containerd made of
 # the agent's CRI requests, `ctr containers info`) compared, ids, pids and the agents' own paths aside.
-#   bench/spec_parity.sh [BUILD_DIR] [POD.yaml...]   (root; the bench pod alone by default)
+#   bench/spec_parity.sh [BUILD_DIR] [POD.yaml...]   (root; by default the bench pod and bench/parity's
+#                                                     burstable and guaranteed pods)
 # Prints each difference as a unified diff (cubelet's lines -, upstream's +); exit 1 when there is one. Each
 # pod's containers must run within 60 s under both agents. The upstream kubelet comes from
 # tests/e2e/kube-build.sh (built once and cached; UPSTREAM_KUBELET=path uses another binary). Pods in block
 # style (`containers:` then `- name:` lines), to count the containers that must run. Known difference: a
-# hostNetwork pod's /etc/hosts (docs/pod-fields.md, hostAliases).
+# hostNetwork pod's /etc/hosts (docs/pod-fields.md, hostAliases; bench/parity/hostnetwork.yaml shows it).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
@@ -53,7 +54,12 @@ PAUSE_BIN="$build/packaging/pause" "$top/packaging/images/build-images.sh" "$bui
 "$top/packaging/containerd/start-containerd.sh" --dir "$ctd" --bridge cubparity0 --pod-cidr 10.196.0.0/24 >/dev/null
 "$top/packaging/images/import-images.sh" "$ctd/containerd.sock" "$build/images" >/dev/null
 mkdir -p "$work/m"
-if [ $# -gt 0 ]; then cp "$@" "$work/m/"; else bench_pod_yaml p1 30 >"$work/m/p1.yaml"; fi
+if [ $# -gt 0 ]; then
+  cp "$@" "$work/m/"
+else
+  bench_pod_yaml p1 30 >"$work/m/p1.yaml"
+  cp "$top/bench/parity/burstable.yaml" "$top/bench/parity/guaranteed.yaml" "$work/m/"
+fi
 # what must run: one container per container of every pod (init containers excluded: they have exited)
 want=$(cat "$work"/m/*.yaml | awk '/^  containers:/ { c = 1; next } /^  [a-zA-Z]/ { c = 0 } c && /^  - / { n++ } END { print n + 0 }')
 
