@@ -1,7 +1,8 @@
 #!/bin/bash
 # Fidelity at the runtime's level: the same static pods run by cubelet, then by the upstream kubelet 1.20.2,
 # each alone on one private containerd; every container's and sandbox's OCI spec (what containerd made of
-# the agent's CRI requests, `ctr containers info`) compared, ids, pids and the agents' own paths aside.
+# the agent's CRI requests, `ctr containers info`) compared, ids, pids and the agents' own paths aside; and
+# the limits each agent wrote in every pod's cgroup, its QoS class's and the node's.
 #   bench/spec_parity.sh [BUILD_DIR] [POD.yaml...]   (root; by default the bench pod and bench/parity's
 #                                                     burstable and guaranteed pods)
 # Prints each difference as a unified diff (cubelet's lines -, upstream's +); exit 1 when there is one. Each
@@ -63,6 +64,25 @@ fi
 # what must run: one container per container of every pod (init containers excluded: they have exited)
 want=$(cat "$work"/m/*.yaml | awk '/^  containers:/ { c = 1; next } /^  [a-zA-Z]/ { c = 0 } c && /^  - / { n++ } END { print n + 0 }')
 
+# pod_cgroups SANDBOX_SPEC: the limits the agent wrote in the pod's cgroup and in its QoS class's and the
+# node's above it (cgroup v1 here; v2's files where v1 has none), one "level/file value" a line.
+pod_cgroups() {
+  local pod_cg level dir f h
+  pod_cg=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["Spec"]["linux"]["cgroupsPath"])' "$1")
+  pod_cg=${pod_cg%/*}
+  for level in pod qos node; do
+    case $level in pod) dir=$pod_cg ;; qos) dir=${pod_cg%/*} ;; node) dir=$cgroup_root/kubepods ;; esac
+    [ "$level" = qos ] && [ "${dir##*/}" = kubepods ] && continue # a Guaranteed pod's is the node's
+    for f in cpu/cpu.shares cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us memory/memory.limit_in_bytes \
+      pids/pids.max hugetlb/hugetlb.2MB.limit_in_bytes hugetlb/hugetlb.1GB.limit_in_bytes \
+      unified/cpu.weight unified/cpu.max unified/memory.max unified/pids.max; do
+      h=/sys/fs/cgroup/${f%%/*}$dir/${f#*/}
+      [ -f "$h" ] && echo "$level/${f#*/} $(cat "$h")"
+    done
+  done
+  true
+}
+
 run_agent() { # run_agent NAME: start it on the pods, dump each object's spec to $work/NAME/<pod>.<container>
   local name=$1 t0 n id pod cname
   mkdir -p "$work/$name"
@@ -95,6 +115,7 @@ run_agent() { # run_agent NAME: start it on the pods, dump each object's spec to
   for id in $(cri pods -q); do
     pod=$(cri pods | awk -F'\t' -v id="${id:0:13}" 'NR > 1 && index($1, id) == 1 { print $4 }')
     ctr --address "$ctd/containerd.sock" -n k8s.io containers info "$id" >"$work/$name/${pod#*/}.sandbox.json"
+    pod_cgroups "$work/$name/${pod#*/}.sandbox.json" >"$work/$name/${pod#*/}.cgroups.txt"
   done
   stop_agent
 }
@@ -102,11 +123,13 @@ run_agent cubelet
 run_agent upstream
 
 # The spec, with what differs by design made equal: ids, pids, netns names, the agents' root directories,
-# the termination message file's name (upstream: a random suffix; cubelet: the restart count).
+# the termination message file's name (upstream: a random suffix; cubelet: the restart count), the order of
+# the environment.
 normalize() {
   python3 - "$1" "$work" <<'PY'
 import json, re, sys
 spec = json.load(open(sys.argv[1]))["Spec"]
+spec["process"]["env"].sort() # the upstream kubelet's order is a Go map's, random
 s = json.dumps(spec, indent=1, sort_keys=True)
 for pat, rep in [(re.escape(sys.argv[2]) + r"/(root|kroot)", "ROOT"), (r"/pod[0-9a-f-]{32,36}/", "/podUID/"),
                  (r"[0-9a-f]{64}", "ID"),
@@ -118,15 +141,19 @@ print(s)
 PY
 }
 rc=0
-for f in "$work"/cubelet/*.json; do
+for f in "$work"/cubelet/*; do
   b=$(basename "$f")
-  if [ ! -f "$work/upstream/$b" ]; then echo "spec_parity: ${b%.json}: only cubelet made it" >&2; rc=1; continue; fi
-  if ! diff -u --label "cubelet ${b%.json}" --label "upstream ${b%.json}" <(normalize "$f") \
-    <(normalize "$work/upstream/$b"); then rc=1; fi
+  if [ ! -f "$work/upstream/$b" ]; then echo "spec_parity: $b: only cubelet made it" >&2; rc=1; continue; fi
+  case $b in
+    *.json) diff -u --label "cubelet ${b%.json}" --label "upstream ${b%.json}" <(normalize "$f") \
+      <(normalize "$work/upstream/$b") || rc=1 ;;
+    *) diff -u --label "cubelet $b" --label "upstream $b" "$f" "$work/upstream/$b" || rc=1 ;;
+  esac
 done
-for f in "$work"/upstream/*.json; do
-  [ -f "$work/cubelet/$(basename "$f")" ] || { echo "spec_parity: $(basename "$f" .json): only upstream made it" >&2; rc=1; }
+for f in "$work"/upstream/*; do
+  [ -f "$work/cubelet/$(basename "$f")" ] || { echo "spec_parity: $(basename "$f"): only upstream made it" >&2; rc=1; }
 done
 ok=1
-[ "$rc" = 0 ] && echo "spec_parity: $(ls "$work"/cubelet/*.json | wc -l) specs, all equal"
+[ -z "${PARITY_KEEP:-}" ] || cp -r "$work/cubelet" "$work/upstream" "$PARITY_KEEP"/
+[ "$rc" = 0 ] && echo "spec_parity: $(ls "$work"/cubelet/*.json | wc -l) specs and $(ls "$work"/cubelet/*.txt | wc -l) pods' cgroups, all equal"
 exit "$rc"
