@@ -24,3 +24,11 @@ bench_write_pods() {
     mv "$dir/.p$i.tmp" "$dir/p$i.yaml"
   done
 }
+# bench_containerd DIR BRIDGE CIDR: a fresh private containerd at DIR (what an earlier run left there purged)
+# with the project's pause and busybox images ($top: the source tree, $build: the build directory).
+bench_containerd() {
+  "$top/packaging/containerd/stop-containerd.sh" --dir "$1" --purge >/dev/null 2>&1 || true
+  PAUSE_BIN="$build/packaging/pause" "$top/packaging/images/build-images.sh" "$build/images" >/dev/null
+  "$top/packaging/containerd/start-containerd.sh" --dir "$1" --bridge "$2" --pod-cidr "$3" >/dev/null
+  "$top/packaging/images/import-images.sh" "$1/containerd.sock" "$build/images" >/dev/null
+}

@@ -107,10 +107,7 @@ cleanup() { # under set -e: every step may fail without cutting the rest short
 }
 trap cleanup EXIT
 
-"$top/packaging/containerd/stop-containerd.sh" --dir "$ctd" --purge >/dev/null 2>&1 || true
-PAUSE_BIN="$build/packaging/pause" "$top/packaging/images/build-images.sh" "$build/images" >/dev/null
-"$top/packaging/containerd/start-containerd.sh" --dir "$ctd" --bridge cubbench0 --pod-cidr 10.198.0.0/24 >/dev/null
-"$top/packaging/images/import-images.sh" "$ctd/containerd.sock" "$build/images" >/dev/null
+bench_containerd "$ctd" cubbench0 10.198.0.0/24
 mkdir -p "$work/m" "$work/floor"
 if [ "$registered" = 1 ]; then
   "$top/tests/e2e/kube-build.sh" >/dev/null

@@ -50,10 +50,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$top/packaging/containerd/stop-containerd.sh" --dir "$ctd" --purge >/dev/null 2>&1 || true
-PAUSE_BIN="$build/packaging/pause" "$top/packaging/images/build-images.sh" "$build/images" >/dev/null
-"$top/packaging/containerd/start-containerd.sh" --dir "$ctd" --bridge cubparity0 --pod-cidr 10.196.0.0/24 >/dev/null
-"$top/packaging/images/import-images.sh" "$ctd/containerd.sock" "$build/images" >/dev/null
+bench_containerd "$ctd" cubparity0 10.196.0.0/24
 mkdir -p "$work/m"
 if [ $# -gt 0 ]; then
   cp "$@" "$work/m/"
