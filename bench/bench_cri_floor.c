@@ -14,7 +14,8 @@
  * and /sys paths (15 more mounts for runc), the termination message file and /etc/hosts bound in, and a
  * critical pod's oom_score_adj; FLOOR_BARE=1 leaves them out (what they cost runc, by difference).
  *   bench_cri_floor ENDPOINT N IMAGE LOG_DIR [QOS_PARENT]
- * Prints "start_ms", "restart_ms" (the median exit -> running), "restart_worst_ms", "stopped_ms" (the stop
+ * Prints "start_ms", "sandboxes_first_ms" and "sandboxes_ms" (the first and the last RunPodSandbox's return,
+ * from the start), "restart_ms" (the median exit -> running), "restart_worst_ms", "stopped_ms" (the stop
  * phase) and "teardown_ms" (stop and remove phases); exit 1 when any call failed (what CRI said on stderr). */
 #include <errno.h>
 #include <pthread.h>
@@ -49,6 +50,7 @@ struct pod {
         const char *image, *log_dir, *qos_parent;
         int index;
         char sandbox_id[128], container_id[128];
+        int64_t sandbox_at_ms; /* when RunPodSandbox returned */
         Runtime__V1__PodSandboxConfig cfg;
         Runtime__V1__PodSandboxMetadata md;
         Runtime__V1__LinuxPodSandboxConfig lx;
@@ -196,6 +198,7 @@ static void *start_pod(void *arg)
                   &err) < 0)
                 return NULL;
         snprintf(p->sandbox_id, sizeof p->sandbox_id, "%s", sresp->pod_sandbox_id);
+        p->sandbox_at_ms = now_ms();
         cri_free(sresp);
         char cdir[600];
         snprintf(cdir, sizeof cdir, "%s/c", p->dir);
@@ -419,7 +422,16 @@ int main(int argc, char **argv)
                                        .log_dir = argv[4],
                                        .qos_parent = argc == 6 ? argv[5] : NULL,
                                        .index = i + 1};
+        int64_t t_start = now_ms();
         int64_t start = all_at_once(pods, n, start_pod);
+        int64_t sb_first = -1, sb_last = -1;
+        for (int i = 0; i < n; i++) {
+                if (!pods[i].sandbox_at_ms)
+                        continue;
+                int64_t at = pods[i].sandbox_at_ms - t_start;
+                sb_first = sb_first < 0 || at < sb_first ? at : sb_first;
+                sb_last = at > sb_last ? at : sb_last;
+        }
         /* the replacements with every pod running, once the burst's tail has settled; the killed container
          * stays listed (exited) beside the new one until its sandbox goes, as a kubelet keeps the last one */
         struct timespec settle = {.tv_sec = 5};
@@ -437,8 +449,11 @@ int main(int argc, char **argv)
         int failed = 0;
         for (int i = 0; i < n; i++)
                 failed |= pods[i].failed;
-        printf("start_ms %lld\nrestart_ms %lld\nrestart_worst_ms %lld\nstopped_ms %lld\nteardown_ms %lld\n",
-               (long long) start, (long long) (samples ? restart[(samples - 1) / 2] : -1),
+        printf("start_ms %lld\nsandboxes_first_ms %lld\nsandboxes_ms %lld\nrestart_ms "
+               "%lld\nrestart_worst_ms "
+               "%lld\nstopped_ms %lld\nteardown_ms %lld\n",
+               (long long) start, (long long) sb_first, (long long) sb_last,
+               (long long) (samples ? restart[(samples - 1) / 2] : -1),
                (long long) (samples ? restart[samples - 1] : -1), (long long) stopped,
                (long long) (stopped + removed));
         free(pods);

@@ -181,6 +181,17 @@ restart_ms() {
   [ "$2" = cubelet ] && [ -n "$line" ] && began=$(( ($(date -d "$(date +%F) $line" +%s%N) - fin) / 1000000 ))
   echo "$began $(( ($(ts "$new" startedAt) - fin) / 1000000 ))"
 }
+# sandbox_spread T0_MS END_MS: the first and the last "Pod sandbox created" in cubelet's log between the two
+# (wall-clock ms), as ms after T0 ("- -" when none)
+sandbox_spread() {
+  local day0
+  day0=$(date -d "$(date +%F) 00:00:00" +%s%3N)
+  awk -v t0="$1" -v end="$2" -v d0="$day0" '/"Pod sandbox created"/ {
+      split($2, a, ":"); ms = d0 + (a[1] * 3600 + a[2] * 60 + a[3]) * 1000
+      if (ms >= t0 && ms <= end) { if (!f || ms < f) f = ms; if (ms > l) l = ms }
+    }
+    END { if (f) printf "%d %d\n", f - t0, l - t0; else print "- -" }' "$work/cubelet.log"
+}
 # median COLUMN: median of one column of restart_ms's output
 median() { awk -v c="$1" '{ print $c }' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 worst() { awk -v c="$1" '{ print $c }' | sort -n | tail -n 1; }
@@ -205,6 +216,8 @@ measure() {
     sleep 0.5
   done
   R[start_$name]=$(( $(last_started_ms) - t0 ))
+  [ "$name" != cubelet ] ||
+    read -r 'R[sb_first_cubelet]' 'R[sb_last_cubelet]' <<<"$(sandbox_spread "$t0" $((t0 + R[start_$name] + 1000)))"
   sleep 5
   R[rss_pods_$name]=$(rss_kb "$pid") R[anon_pods_$name]=$(anon_kb "$pid") R[threads_$name]=$(ls "/proc/$pid/task" | wc -l)
   c0=$(cpu_ticks "$pid"); sleep "$idle_s"; c1=$(cpu_ticks "$pid")
@@ -253,6 +266,7 @@ floor=$("$build/bench/bench_cri_floor" "$endpoint" "$n" cubelet.local/busybox:1.
 floor_cgroups remove
 floor_key() { awk -v k="$1" '$1 == k { print $2 }' <<<"$floor"; }
 R[start_floor]=$(floor_key start_ms) R[restart_floor]=$(floor_key restart_ms)
+R[sb_first_floor]=$(floor_key sandboxes_first_ms) R[sb_last_floor]=$(floor_key sandboxes_ms)
 R[restart_worst_floor]=$(floor_key restart_worst_ms) R[stopped_floor]=$(floor_key stopped_ms)
 R[gone_floor]=$(floor_key teardown_ms)
 
@@ -322,6 +336,8 @@ echo "  cubelet: exit -> restart begun, median ${R[began_cubelet]} ms (worst ${R
 echo "  CRI floor (bench_cri_floor, all $n at once): start ${R[start_floor]} ms, stopped ${R[stopped_floor]} ms," \
   "removed ${R[gone_floor]} ms; exit -> new container running (killed, replaced on the exit event, $n pods" \
   "running): median ${R[restart_floor]} ms, worst ${R[restart_worst_floor]}"
+echo "  sandboxes ready, first and last (ms after the manifests, the floor's after its start): cubelet" \
+  "${R[sb_first_cubelet]}, ${R[sb_last_cubelet]}; floor ${R[sb_first_floor]}, ${R[sb_last_floor]}"
 echo "  cubelet/floor: start $(ratio "${R[start_cubelet]}" "${R[start_floor]}")," \
   "stopped $(ratio "${R[stopped_cubelet]}" "${R[stopped_floor]}"), removed $(ratio "${R[gone_cubelet]}" "${R[gone_floor]}")," \
   "restart $(ratio "${R[restart_cubelet]}" "${R[restart_floor]}")"
