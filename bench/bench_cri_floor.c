@@ -10,12 +10,14 @@
  * does (it stops; its garbage collection removes later). With QOS_PARENT, every pod as a kubelet makes a
  * BestEffort one: its cgroup QOS_PARENT/pod<uid> (QOS_PARENT made beforehand with a BestEffort weight: cpu.shares
  * 2), each container with cpu.shares 2; a container then starts slower on a busy machine, for both kubelets.
- * Every container also gets what both kubelets give a static pod's: upstream's masked and read-only /proc
- * and /sys paths (15 more mounts for runc), the termination message file and /etc/hosts bound in, and a
- * critical pod's oom_score_adj; FLOOR_BARE=1 leaves them out (what they cost runc, by difference).
+ * Every pod also gets what both kubelets give a static pod: the pause container the runtime's default
+ * seccomp profile, each container upstream's masked and read-only /proc and /sys paths (15 more mounts for
+ * runc), the termination message file and /etc/hosts bound in, and a critical pod's oom_score_adj;
+ * FLOOR_BARE=1 leaves them out (what they cost, by difference).
  *   bench_cri_floor ENDPOINT N IMAGE LOG_DIR [QOS_PARENT]
  * Prints "start_ms", "sandboxes_first_ms" and "sandboxes_ms" (the first and the last RunPodSandbox's return,
- * from the start), "restart_ms" (the median exit -> running), "restart_worst_ms", "stopped_ms" (the stop
+ * from the start), "containerd_start_cpu_ms" (the CPU time containerd, CTD_PID, took meanwhile; -1 without
+ * CTD_PID), "restart_ms" (the median exit -> running), "restart_worst_ms", "stopped_ms" (the stop
  * phase) and "teardown_ms" (stop and remove phases); exit 1 when any call failed (what CRI said on stderr). */
 #include <errno.h>
 #include <pthread.h>
@@ -25,6 +27,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cri.h"
 #include "events.h"
@@ -54,6 +57,8 @@ struct pod {
         Runtime__V1__PodSandboxConfig cfg;
         Runtime__V1__PodSandboxMetadata md;
         Runtime__V1__LinuxPodSandboxConfig lx;
+        Runtime__V1__LinuxSandboxSecurityContext sc;
+        Runtime__V1__SecurityProfile seccomp;
         char name[64], uid[64], dir[512], cgroup_parent[512];
         int failed;
 };
@@ -83,6 +88,13 @@ static int check(struct pod *p, const char *what, int r, const struct cri_error 
                 p->failed = 1;
         }
         return r;
+}
+
+/* FLOOR_BARE=1: the pods without what both kubelets add to them (see the top). */
+static bool floor_bare(void)
+{
+        const char *bare = getenv("FLOOR_BARE");
+        return bare && strcmp(bare, "1") == 0;
 }
 
 /* Creates and starts the pod's container (attempt 0 at the start, 1 when replaced); 0 or -1. */
@@ -120,8 +132,7 @@ static int create_start(struct pod *p, uint32_t attempt)
         Runtime__V1__Mount tm = RUNTIME__V1__MOUNT__INIT, hosts = RUNTIME__V1__MOUNT__INIT;
         Runtime__V1__Mount *mounts[] = {&tm, &hosts};
         char tm_path[600], hosts_path[600];
-        const char *bare = getenv("FLOOR_BARE");
-        if (!bare || strcmp(bare, "1") != 0) {
+        if (!floor_bare()) {
                 lsc.masked_paths = masked;
                 lsc.n_masked_paths = sizeof masked / sizeof *masked;
                 lsc.readonly_paths = readonly;
@@ -182,10 +193,20 @@ static void *start_pod(void *arg)
         p->cfg = (Runtime__V1__PodSandboxConfig) RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
         p->md = (Runtime__V1__PodSandboxMetadata) RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
         fill_sandbox_config(&p->cfg, &p->md, p->name, p->uid, p->dir);
+        p->lx = (Runtime__V1__LinuxPodSandboxConfig) RUNTIME__V1__LINUX_POD_SANDBOX_CONFIG__INIT;
         if (p->qos_parent) {
-                p->lx = (Runtime__V1__LinuxPodSandboxConfig) RUNTIME__V1__LINUX_POD_SANDBOX_CONFIG__INIT;
                 snprintf(p->cgroup_parent, sizeof p->cgroup_parent, "%s/pod%s", p->qos_parent, p->uid);
                 p->lx.cgroup_parent = p->cgroup_parent;
+                p->cfg.linux = &p->lx;
+        }
+        if (!floor_bare()) { /* both kubelets run the pause container with the runtime's default profile */
+                p->seccomp = (Runtime__V1__SecurityProfile) RUNTIME__V1__SECURITY_PROFILE__INIT;
+                p->seccomp.profile_type = RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__RuntimeDefault;
+                p->sc = (Runtime__V1__LinuxSandboxSecurityContext)
+                        RUNTIME__V1__LINUX_SANDBOX_SECURITY_CONTEXT__INIT;
+                p->sc.seccomp = &p->seccomp;
+                p->sc.seccomp_profile_path = (char *) "runtime/default";
+                p->lx.security_context = &p->sc;
                 p->cfg.linux = &p->lx;
         }
         struct cri_error err = {0};
@@ -360,6 +381,27 @@ static int cmp_i64(const void *a, const void *b)
         return (x > y) - (x < y);
 }
 
+/* CPU time (ms) the process CTD_PID (containerd, from bench_pods.sh) has used so far, -1 without it. */
+static int64_t ctd_cpu_ms(void)
+{
+        const char *pid = getenv("CTD_PID");
+        char path[64], buf[1024];
+        if (!pid || !pid[0])
+                return -1;
+        snprintf(path, sizeof path, "/proc/%s/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+                return -1;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        const char *p = strrchr(buf, ')'); /* the command may hold spaces; fields 14 and 15 after it */
+        unsigned long long ut, st;
+        if (!p || sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &ut, &st) != 2)
+                return -1;
+        return (int64_t) ((ut + st) * 1000 / (unsigned long long) sysconf(_SC_CLK_TCK));
+}
+
 /* Runs fn on every pod at once; returns the wall time until the last one finished. */
 static int64_t all_at_once(struct pod *pods, int n, void *(*fn)(void *) )
 {
@@ -422,8 +464,9 @@ int main(int argc, char **argv)
                                        .log_dir = argv[4],
                                        .qos_parent = argc == 6 ? argv[5] : NULL,
                                        .index = i + 1};
-        int64_t t_start = now_ms();
+        int64_t t_start = now_ms(), ctd0 = ctd_cpu_ms();
         int64_t start = all_at_once(pods, n, start_pod);
+        int64_t ctd1 = ctd_cpu_ms(), ctd_start = ctd0 >= 0 && ctd1 >= 0 ? ctd1 - ctd0 : -1;
         int64_t sb_first = -1, sb_last = -1;
         for (int i = 0; i < n; i++) {
                 if (!pods[i].sandbox_at_ms)
@@ -449,13 +492,13 @@ int main(int argc, char **argv)
         int failed = 0;
         for (int i = 0; i < n; i++)
                 failed |= pods[i].failed;
-        printf("start_ms %lld\nsandboxes_first_ms %lld\nsandboxes_ms %lld\nrestart_ms "
-               "%lld\nrestart_worst_ms "
-               "%lld\nstopped_ms %lld\nteardown_ms %lld\n",
-               (long long) start, (long long) sb_first, (long long) sb_last,
+        printf("start_ms %lld\n", (long long) start);
+        printf("sandboxes_first_ms %lld\nsandboxes_ms %lld\n", (long long) sb_first, (long long) sb_last);
+        printf("containerd_start_cpu_ms %lld\n", (long long) ctd_start);
+        printf("restart_ms %lld\nrestart_worst_ms %lld\n",
                (long long) (samples ? restart[(samples - 1) / 2] : -1),
-               (long long) (samples ? restart[samples - 1] : -1), (long long) stopped,
-               (long long) (stopped + removed));
+               (long long) (samples ? restart[samples - 1] : -1));
+        printf("stopped_ms %lld\nteardown_ms %lld\n", (long long) stopped, (long long) (stopped + removed));
         free(pods);
         ctd_events_stop(events);
         cri_client_free(cri);

@@ -207,7 +207,7 @@ measure() {
   R[cpu0_$name]=$(( (e1 - e0) * 1000 / hz ))
   # again after the idle period: what start-up left (a heap not yet trimmed, threads) shows in the difference
   R[rss_idle_settled_$name]=$(rss_kb "$pid") R[anon_idle_settled_$name]=$(anon_kb "$pid")
-  t0=$(ms)
+  t0=$(ms) c0=$(cpu_ticks "$ctd_pid") e0=$(cpu_ticks "$pid")
   write_manifests
   # Polled every 0.5 s (a listing every 50 ms was a tenth of a core taken from the burst it timed); the time
   # is the last container's start as the runtime recorded it.
@@ -216,6 +216,8 @@ measure() {
     sleep 0.5
   done
   R[start_$name]=$(( $(last_started_ms) - t0 ))
+  R[ctd_start_$name]=$(( ($(cpu_ticks "$ctd_pid") - c0) * 1000 / hz ))
+  R[self_start_$name]=$(( ($(cpu_ticks "$pid") - e0) * 1000 / hz ))
   [ "$name" != cubelet ] ||
     read -r 'R[sb_first_cubelet]' 'R[sb_last_cubelet]' <<<"$(sandbox_spread "$t0" $((t0 + R[start_$name] + 1000)))"
   sleep 5
@@ -262,11 +264,13 @@ teardown() {
 # The floor first, on a fresh containerd: the same pods through CRI alone, in cgroups as a kubelet makes
 # them for BestEffort pods (the bench's pods are: their containers start slower for it on a busy machine).
 floor_cgroups make
-floor=$("$build/bench/bench_cri_floor" "$endpoint" "$n" cubelet.local/busybox:1.35 "$work/floor" "$floor_qos")
+ctd_pid=$(cat "$ctd/containerd.pid")
+floor=$(CTD_PID=$ctd_pid "$build/bench/bench_cri_floor" "$endpoint" "$n" cubelet.local/busybox:1.35 "$work/floor" "$floor_qos")
 floor_cgroups remove
 floor_key() { awk -v k="$1" '$1 == k { print $2 }' <<<"$floor"; }
 R[start_floor]=$(floor_key start_ms) R[restart_floor]=$(floor_key restart_ms)
 R[sb_first_floor]=$(floor_key sandboxes_first_ms) R[sb_last_floor]=$(floor_key sandboxes_ms)
+R[ctd_start_floor]=$(floor_key containerd_start_cpu_ms)
 R[restart_worst_floor]=$(floor_key restart_worst_ms) R[stopped_floor]=$(floor_key stopped_ms)
 R[gone_floor]=$(floor_key teardown_ms)
 
@@ -338,6 +342,9 @@ echo "  CRI floor (bench_cri_floor, all $n at once): start ${R[start_floor]} ms,
   "running): median ${R[restart_floor]} ms, worst ${R[restart_worst_floor]}"
 echo "  sandboxes ready, first and last (ms after the manifests, the floor's after its start): cubelet" \
   "${R[sb_first_cubelet]}, ${R[sb_last_cubelet]}; floor ${R[sb_first_floor]}, ${R[sb_last_floor]}"
+echo "  CPU during the start (ms), containerd's (the bench's polling included for the agents) and the agent's:" \
+  "cubelet ${R[ctd_start_cubelet]} + ${R[self_start_cubelet]},${upstream:+ upstream ${R[ctd_start_upstream]} + ${R[self_start_upstream]},}" \
+  "floor ${R[ctd_start_floor]}"
 echo "  cubelet/floor: start $(ratio "${R[start_cubelet]}" "${R[start_floor]}")," \
   "stopped $(ratio "${R[stopped_cubelet]}" "${R[stopped_floor]}"), removed $(ratio "${R[gone_cubelet]}" "${R[gone_floor]}")," \
   "restart $(ratio "${R[restart_cubelet]}" "${R[restart_floor]}")"
