@@ -34,9 +34,10 @@ run)
   ;;
 test)
   "$top/packaging/install-deps.sh"
-  # The e2e tests' kube-apiserver, and kubeadm with the control plane it runs on cubelet (e2e_kubeadm),
-  # built once from Debian's source and cached (tests/e2e/README.md).
-  "$top/tests/e2e/kube-build.sh" kubeadm kube-controller-manager kube-scheduler >/dev/null
+  # The e2e tests' kube-apiserver, kubeadm with the control plane it runs on cubelet (e2e_kubeadm), and the
+  # upstream kubelet e2e_spec_parity compares against, built once from Debian's source and cached
+  # (tests/e2e/README.md).
+  "$top/tests/e2e/kube-build.sh" kubeadm kube-controller-manager kube-scheduler kubelet >/dev/null
   # Four test instances (tests/instance.sh): each build's fixtures, bridge, CIDRs and ports are its own, so
   # the plain and the sanitizer passes run side by side; each build's fault tests have one more of their
   # own (2 and 3) and run beside the rest of their pass (`ctest -j 2`: everything else stays one test at a
