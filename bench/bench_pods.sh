@@ -130,7 +130,8 @@ start_upstream() {
   "$upstream" --container-runtime=remote --container-runtime-endpoint="$endpoint" \
     --image-service-endpoint="$endpoint" --pod-manifest-path="$work/m" --root-dir="$work/kroot" \
     --cert-dir="$work/kroot/pki" --hostname-override=bench-node --cgroup-driver=cgroupfs --cgroups-per-qos=true \
-    --fail-swap-on=false --healthz-port=10391 --read-only-port=0 --pod-infra-container-image=cubelet.local/pause:1.0 \
+    --fail-swap-on=false --healthz-port=10391 --address=127.0.0.1 --read-only-port=0 \
+    --pod-infra-container-image=cubelet.local/pause:1.0 \
     --volume-plugin-dir="$work/kroot/plugins" "${kubeflags[@]}" ${UPSTREAM_FLAGS:-} >>"$work/upstream.log" 2>&1 &
   pid=$!
 }

@@ -10,7 +10,16 @@
 # tests/e2e/kube-build.sh (built once and cached; UPSTREAM_KUBELET=path uses another binary). Pods in block
 # style (`containers:` then `- name:` lines), to count the containers that must run. Known difference: a
 # hostNetwork pod's /etc/hosts (docs/pod-fields.md, hostAliases; bench/parity/hostnetwork.yaml shows it).
+# Both agents and the containerd run in a mount namespace of the script's own, with tmpfs on the paths the
+# upstream kubelet uses whatever its flags say (/var/log/pods, whose unknown pods' directories its GC
+# removes; /var/lib/kubelet) and on /var/log/containers (both agents prune its links): a node's own pods'
+# logs stay untouched. The upstream kubelet still sets a few machine-wide sysctls at start; they are put
+# back at the end (bench/upstream_sysctls.sh).
 set -euo pipefail
+if [ -z "${SPEC_PARITY_NS:-}" ]; then
+  exec unshare --mount --propagation private env SPEC_PARITY_NS=1 "${BASH_SOURCE[0]}" "$@"
+fi
+for d in /var/log/pods /var/log/containers /var/lib/kubelet; do mkdir -p "$d" && mount -t tmpfs tmpfs "$d"; done
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
 shift || true
@@ -42,7 +51,11 @@ stop_agent() { # kill the agent, then remove what it left: pods, mounts, logs, c
   done
 }
 cleanup() {
-  [ "${ok:-0}" = 1 ] || { cp "$work"/*.log /tmp/ 2>/dev/null && echo "spec_parity: agents' logs in /tmp" >&2; } || true
+  local f
+  if [ "${ok:-0}" != 1 ]; then
+    for f in "$work"/*.log; do [ ! -f "$f" ] || cp "$f" "/tmp/spec-parity-$(basename "$f")"; done
+    echo "spec_parity: the agents' logs in /tmp/spec-parity-*.log" >&2
+  fi
   stop_agent
   sysctls_restore
   "$top/packaging/containerd/stop-containerd.sh" --dir "$ctd" --purge >/dev/null 2>&1 || true
@@ -87,15 +100,16 @@ run_agent() { # run_agent NAME: start it on the pods, dump each object's spec to
   for d in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do [ ! -e "$d/cgroup.procs" ] || mkdir -p "$d$cgroup_root"; done
   if [ "$name" = cubelet ]; then
     "$build/agent/cubelet" --pod-manifest-path "$work/m" --container-runtime-endpoint "$endpoint" \
-      --root-dir "$work/root" --pod-logs-dir /var/log/pods --hostname-override parity-node --healthz-port 10396 \
+      --root-dir "$work/root" --pod-logs-dir /var/log/pods --hostname-override parity-node --healthz-port 10380 \
       --port 0 --read-only-port 0 --cgroup-root "$cgroup_root" --local-socket "$work/cubelet.sock" \
       >>"$work/cubelet.log" 2>&1 &
   else
     mkdir -p "$work/kroot"
     "$upstream" --container-runtime=remote --container-runtime-endpoint="$endpoint" \
-      --image-service-endpoint="$endpoint" --pod-manifest-path="$work/m" --root-dir="$work/root" \
+      --image-service-endpoint="$endpoint" --pod-manifest-path="$work/m" --root-dir="$work/kroot" \
       --cert-dir="$work/kroot/pki" --hostname-override=parity-node --cgroup-driver=cgroupfs --cgroups-per-qos=true \
-      --cgroup-root="$cgroup_root" --fail-swap-on=false --healthz-port=10396 --port=10397 --read-only-port=0 \
+      --cgroup-root="$cgroup_root" --fail-swap-on=false --healthz-port=10380 --address=127.0.0.1 --port=10381 \
+      --anonymous-auth=false --read-only-port=0 \
       --make-iptables-util-chains=false --pod-infra-container-image=cubelet.local/pause:1.0 \
       --volume-plugin-dir="$work/kroot/plugins" >>"$work/upstream.log" 2>&1 &
   fi
@@ -150,7 +164,7 @@ done
 for f in "$work"/upstream/*; do
   [ -f "$work/cubelet/$(basename "$f")" ] || { echo "spec_parity: $(basename "$f"): only upstream made it" >&2; rc=1; }
 done
-ok=1
+[ "$rc" != 0 ] || ok=1
 [ -z "${PARITY_KEEP:-}" ] || cp -r "$work/cubelet" "$work/upstream" "$PARITY_KEEP"/
 [ "$rc" = 0 ] && echo "spec_parity: $(ls "$work"/cubelet/*.json | wc -l) specs and $(ls "$work"/cubelet/*.txt | wc -l) pods' cgroups, all equal"
 exit "$rc"
