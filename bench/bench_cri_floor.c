@@ -31,6 +31,7 @@
 
 #include "cri.h"
 #include "events.h"
+#include "security.h"
 
 /* What the event stream said: the init pids of started tasks (sandboxes and containers: 2 per pod and the
  * replacements), and the one exit being waited for. */
@@ -48,7 +49,7 @@ static struct {
         bool exited;
 } ev = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-struct pod {
+struct floor_pod {
         struct cri_client *cri;
         const char *image, *log_dir, *qos_parent;
         int index;
@@ -81,7 +82,7 @@ static void fill_sandbox_config(Runtime__V1__PodSandboxConfig *cfg, Runtime__V1_
         cfg->log_directory = dir;
 }
 
-static int check(struct pod *p, const char *what, int r, const struct cri_error *err)
+static int check(struct floor_pod *p, const char *what, int r, const struct cri_error *err)
 {
         if (r < 0) {
                 fprintf(stderr, "floor pod %d: %s: %s\n", p->index, what, cri_error_msg(err, r));
@@ -98,7 +99,7 @@ static bool floor_bare(void)
 }
 
 /* Creates and starts the pod's container (attempt 0 at the start, 1 when replaced); 0 or -1. */
-static int create_start(struct pod *p, uint32_t attempt)
+static int create_start(struct floor_pod *p, uint32_t attempt)
 {
         Runtime__V1__ContainerConfig cc = RUNTIME__V1__CONTAINER_CONFIG__INIT;
         Runtime__V1__ContainerMetadata cmd = RUNTIME__V1__CONTAINER_METADATA__INIT;
@@ -123,20 +124,12 @@ static int create_start(struct pod *p, uint32_t attempt)
                 cc.linux = &lcc;
         }
         /* as both kubelets make a static pod's container (FLOOR_BARE: without) */
-        static char *masked[] = {"/proc/acpi",          "/proc/kcore",      "/proc/keys",
-                                 "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                                 "/proc/sched_debug",   "/proc/scsi",       "/sys/firmware"};
-        static char *readonly[] = {"/proc/asound", "/proc/bus", "/proc/fs",
-                                   "/proc/irq",    "/proc/sys", "/proc/sysrq-trigger"};
         Runtime__V1__LinuxContainerSecurityContext lsc = RUNTIME__V1__LINUX_CONTAINER_SECURITY_CONTEXT__INIT;
         Runtime__V1__Mount tm = RUNTIME__V1__MOUNT__INIT, hosts = RUNTIME__V1__MOUNT__INIT;
         Runtime__V1__Mount *mounts[] = {&tm, &hosts};
         char tm_path[600], hosts_path[600];
         if (!floor_bare()) {
-                lsc.masked_paths = masked;
-                lsc.n_masked_paths = sizeof masked / sizeof *masked;
-                lsc.readonly_paths = readonly;
-                lsc.n_readonly_paths = sizeof readonly / sizeof *readonly;
+                security_default_paths(&lsc); /* the agent's own lists */
                 lcc.security_context = &lsc;
                 lres.oom_score_adj = -997; /* a critical pod's: containerd keeps it at its own or above */
                 lcc.resources = &lres;
@@ -185,7 +178,7 @@ static int create_start(struct pod *p, uint32_t attempt)
 
 static void *start_pod(void *arg)
 {
-        struct pod *p = arg;
+        struct floor_pod *p = arg;
         snprintf(p->name, sizeof p->name, "floor%d", p->index);
         snprintf(p->uid, sizeof p->uid, "floor-uid-%d", p->index);
         snprintf(p->dir, sizeof p->dir, "%s/%s", p->log_dir, p->name);
@@ -230,7 +223,7 @@ static void *start_pod(void *arg)
 
 static void *stop_pod(void *arg)
 {
-        struct pod *p = arg;
+        struct floor_pod *p = arg;
         struct cri_error err = {0};
         if (p->container_id[0]) {
                 Runtime__V1__StopContainerRequest req = RUNTIME__V1__STOP_CONTAINER_REQUEST__INIT;
@@ -256,7 +249,7 @@ static void *stop_pod(void *arg)
 
 static void *remove_pod(void *arg)
 {
-        struct pod *p = arg;
+        struct floor_pod *p = arg;
         if (!p->sandbox_id[0])
                 return NULL;
         struct cri_error err = {0};
@@ -331,7 +324,7 @@ static bool has_pid(const char *id)
 }
 
 /* A container's startedAt or finishedAt as the runtime recorded it (ns), or -1. */
-static int64_t status_time(struct pod *p, const char *id, bool finished)
+static int64_t status_time(struct floor_pod *p, const char *id, bool finished)
 {
         struct cri_error err = {0};
         Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
@@ -348,7 +341,7 @@ static int64_t status_time(struct pod *p, const char *id, bool finished)
 
 /* Kills the pod's container and starts a new one the moment its exit is reported: the runtime's exit ->
  * running in ms, or -1. */
-static int64_t replace_on_exit(struct pod *p)
+static int64_t replace_on_exit(struct floor_pod *p)
 {
         char old[128];
         snprintf(old, sizeof old, "%s", p->container_id);
@@ -403,7 +396,7 @@ static int64_t ctd_cpu_ms(void)
 }
 
 /* Runs fn on every pod at once; returns the wall time until the last one finished. */
-static int64_t all_at_once(struct pod *pods, int n, void *(*fn)(void *) )
+static int64_t all_at_once(struct floor_pod *pods, int n, void *(*fn)(void *) )
 {
         pthread_t *t = calloc((size_t) n, sizeof *t);
         pthread_attr_t attr;
@@ -457,13 +450,13 @@ int main(int argc, char **argv)
                 cri_client_free(cri);
                 return 2;
         }
-        struct pod *pods = calloc((size_t) n, sizeof *pods);
+        struct floor_pod *pods = calloc((size_t) n, sizeof *pods);
         for (int i = 0; i < n; i++)
-                pods[i] = (struct pod){.cri = cri,
-                                       .image = argv[3],
-                                       .log_dir = argv[4],
-                                       .qos_parent = argc == 6 ? argv[5] : NULL,
-                                       .index = i + 1};
+                pods[i] = (struct floor_pod){.cri = cri,
+                                             .image = argv[3],
+                                             .log_dir = argv[4],
+                                             .qos_parent = argc == 6 ? argv[5] : NULL,
+                                             .index = i + 1};
         int64_t t_start = now_ms(), ctd0 = ctd_cpu_ms();
         int64_t start = all_at_once(pods, n, start_pod);
         int64_t ctd1 = ctd_cpu_ms(), ctd_start = ctd0 >= 0 && ctd1 >= 0 ? ctd1 - ctd0 : -1;

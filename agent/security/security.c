@@ -140,6 +140,14 @@ static char *const default_masked_paths[] = {"/proc/acpi",          "/proc/kcore
 static char *const default_readonly_paths[] = {"/proc/asound", "/proc/bus", "/proc/fs",
                                                "/proc/irq",    "/proc/sys", "/proc/sysrq-trigger"};
 
+void security_default_paths(Runtime__V1__LinuxContainerSecurityContext *out)
+{
+        out->masked_paths = (char **) default_masked_paths;
+        out->n_masked_paths = ELEMENTSOF(default_masked_paths);
+        out->readonly_paths = (char **) default_readonly_paths;
+        out->n_readonly_paths = ELEMENTSOF(default_readonly_paths);
+}
+
 int container_security(struct arena *a, const struct security_ctx *sx, const struct pod *pod,
                        const char *container, const struct image_user *img,
                        Runtime__V1__LinuxContainerSecurityContext *out, char *err, size_t errlen)
@@ -178,10 +186,7 @@ int container_security(struct arena *a, const struct security_ctx *sx, const str
                 }
         }
         out->privileged = json_is_true(json_object_get(csc, "privileged"));
-        out->masked_paths = (char **) default_masked_paths;
-        out->n_masked_paths = ELEMENTSOF(default_masked_paths);
-        out->readonly_paths = (char **) default_readonly_paths;
-        out->n_readonly_paths = ELEMENTSOF(default_readonly_paths);
+        security_default_paths(out);
         out->readonly_rootfs = json_is_true(json_object_get(csc, "readOnlyRootFilesystem"));
         json_t *ape = json_object_get(csc, "allowPrivilegeEscalation");
         out->no_new_privs = json_is_false(ape);

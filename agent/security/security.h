@@ -34,6 +34,10 @@ int container_security(struct arena *a, const struct security_ctx *sx, const str
                        const char *container, const struct image_user *img,
                        Runtime__V1__LinuxContainerSecurityContext *out, char *err, size_t errlen);
 
+/* Sets upstream's default masked and read-only /proc and /sys paths (static strings) in out: what every
+ * container gets (container_security), and the CRI floor's in bench/. */
+void security_default_paths(Runtime__V1__LinuxContainerSecurityContext *out);
+
 /* Whether the container's effective context asks for runAsNonRoot without a runAsUser (the image's user
  * must then be looked up). */
 bool container_needs_image_user(const struct pod *pod, const char *container);
