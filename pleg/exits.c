@@ -113,29 +113,33 @@ static void fill(const struct exit_entry *e, struct runtime_exit *ret)
                                                                          : "Error"};
 }
 
-static bool get(struct runtime_exits *t, const char *id, struct runtime_exit *ret, bool for_status)
+bool runtime_exits_get(struct runtime_exits *t, const char *id, struct runtime_exit *ret)
 {
         if (!t || !id)
                 return false;
         pthread_mutex_lock(&t->lock);
         struct exit_entry *e = find(t, id);
         bool ok = e && e->exited;
-        if (ok) {
+        if (ok)
                 fill(e, ret);
-                e->shown |= for_status;
-        }
         pthread_mutex_unlock(&t->lock);
         return ok;
 }
 
-bool runtime_exits_get(struct runtime_exits *t, const char *id, struct runtime_exit *ret)
-{
-        return get(t, id, ret, false);
-}
-
 bool runtime_exits_get_for_status(struct runtime_exits *t, const char *id, struct runtime_exit *ret)
 {
-        return get(t, id, ret, true);
+        if (!t || !id)
+                return false;
+        pthread_mutex_lock(&t->lock);
+        struct exit_entry *e = find(t, id);
+        /* Once listed, a settle may have passed it unshown: no resync would follow a status made from it. */
+        bool ok = e && e->exited && !e->listed;
+        if (ok) {
+                fill(e, ret);
+                e->shown = true;
+        }
+        pthread_mutex_unlock(&t->lock);
+        return ok;
 }
 
 void runtime_exits_apply(struct runtime_exits *t, Runtime__V1__ListContainersResponse *l)

@@ -45,8 +45,9 @@ void runtime_exits_note(struct runtime_exits *t, const struct ctd_event *ev, int
 /* The exit an event told of for container id, to act on while the listing may still show it RUNNING;
  * false when none is known. t may be NULL. */
 bool runtime_exits_get(struct runtime_exits *t, const char *id, struct runtime_exit *ret);
-/* The same for a pod status made from it (or lacking CRI's reason): once the listing shows the exit, the
- * pod syncs again for CRI's whole status (runtime_exits_settle). */
+/* The same for a pod status made from it (or lacking CRI's reason) while the listing does not show the
+ * exit yet: once it does, the pod syncs again for CRI's whole status (runtime_exits_settle). false once a
+ * listing has shown it (or none is known): CRI's status has it then, ask again. */
 bool runtime_exits_get_for_status(struct runtime_exits *t, const char *id, struct runtime_exit *ret);
 
 /* Marks the RUNNING containers of a listing whose exit an event told of EXITED. t may be NULL. */

@@ -98,17 +98,16 @@ struct status_scratch {
         size_t n_exited;
 };
 
-/* The status of a container listed in state: the cache's when it saw it in that state, else the runtime's. */
-static Runtime__V1__ContainerStatus *fetch_status(const struct sync_ctx *ctx, struct status_scratch *sc,
-                                                  const char *id, Runtime__V1__ContainerState state)
+/* The runtime's status of container id, asked now (fresh is true) or the cache's when it saw it in state;
+ * kept in sc. NULL on an error. */
+static Runtime__V1__ContainerStatus *ask_status(const struct sync_ctx *ctx, struct status_scratch *sc,
+                                                const char *id, Runtime__V1__ContainerState state,
+                                                bool fresh)
 {
         Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
         Runtime__V1__ContainerStatusResponse *resp =
-                status_cache_container(ctx->status_cache, id, state, now_mono_ms());
+                fresh ? NULL : status_cache_container(ctx->status_cache, id, state, now_mono_ms());
         struct cri_error err = {0};
-        struct runtime_exit x;
-        /* Looked up before CRI is asked: an exit that leaves the table after this is in CRI's answer. */
-        bool told = runtime_exits_get(ctx->exits, id, &x);
         req.container_id = (char *) id;
         if (!resp) {
                 if (CRI_CALL(ctx->cri, RuntimeService, ContainerStatus, container_status, &req, &resp,
@@ -122,24 +121,41 @@ static Runtime__V1__ContainerStatus *fetch_status(const struct sync_ctx *ctx, st
         }
         sc->resps = OOM_CHECK(realloc(sc->resps, (sc->n + 1) * sizeof *sc->resps));
         sc->resps[sc->n++] = resp;
-        /* An exit the runtime's event told of and its CRI plugin has not applied yet: its status as CRI will
-         * give it (the same exit code, time and reason, from the same event). One whose reason CRI has to
-         * tell stays RUNNING here until it does. Either way the pod syncs again once CRI lists the exit. */
-        if (told && resp->status->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING) {
-                (void) runtime_exits_get_for_status(ctx->exits, id, &x); /* x stays as told if it left */
-                if (!x.reason)
-                        return resp->status;
-                Runtime__V1__ContainerStatus *st = OOM_CHECK(malloc(sizeof *st));
-                *st = *resp->status; /* its strings and lists stay resp's */
-                st->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
-                st->exit_code = x.code;
-                st->finished_at = x.finished_ns;
-                st->reason = (char *) x.reason;
-                sc->exited = OOM_CHECK(realloc(sc->exited, (sc->n_exited + 1) * sizeof *sc->exited));
-                sc->exited[sc->n_exited++] = st;
-                return st;
-        }
         return resp->status;
+}
+
+/* The status of a container listed in state: the cache's when it saw it in that state, else the runtime's. */
+static Runtime__V1__ContainerStatus *fetch_status(const struct sync_ctx *ctx, struct status_scratch *sc,
+                                                  const char *id, Runtime__V1__ContainerState state)
+{
+        struct runtime_exit x;
+        /* Looked up before CRI is asked: an exit that leaves the table after this is in CRI's answer. */
+        bool told = runtime_exits_get(ctx->exits, id, &x);
+        Runtime__V1__ContainerStatus *st = ask_status(ctx, sc, id, state, false);
+        if (!st || !told || st->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+                return st;
+        /* An exit the runtime's event told of and its CRI plugin had not applied when asked. Still awaited
+         * by the PLEG: its status as CRI will give it (the same exit code, time and reason, from the same
+         * event), and the pod syncs again once the listing shows the exit; one whose reason CRI has to tell
+         * stays RUNNING here until then. Already shown by a listing since (or given up on): no listing
+         * will bring the pod back for it, so CRI is asked again, and has it now. */
+        if (!runtime_exits_get_for_status(ctx->exits, id, &x)) {
+                log_v(4, "Asking the runtime again for a container's status: its exit was listed meanwhile",
+                      "containerID=\"%.13s\"", id);
+                Runtime__V1__ContainerStatus *again = ask_status(ctx, sc, id, state, true);
+                return again ? again : st;
+        }
+        if (!x.reason)
+                return st;
+        Runtime__V1__ContainerStatus *ex = OOM_CHECK(malloc(sizeof *ex));
+        *ex = *st; /* its strings and lists stay the response's */
+        ex->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
+        ex->exit_code = x.code;
+        ex->finished_at = x.finished_ns;
+        ex->reason = (char *) x.reason;
+        sc->exited = OOM_CHECK(realloc(sc->exited, (sc->n_exited + 1) * sizeof *sc->exited));
+        sc->exited[sc->n_exited++] = ex;
+        return ex;
 }
 
 static void fill_term(struct status_scratch *sc, const Runtime__V1__ContainerStatus *st, const char *policy,
