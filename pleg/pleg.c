@@ -14,6 +14,9 @@
 #include "macro.h"
 #include "util.h"
 
+/* A sandbox's state is mixed into its pod's fingerprint offset by this: distinct from any container state. */
+#define SANDBOX_STATE_BASE 100
+
 struct pod_record {
         char *uid;
         uint64_t fingerprint;
@@ -126,6 +129,17 @@ uint64_t pleg_object_hash(const char *id, int state)
         return h;
 }
 
+uint64_t pleg_pod_fingerprint(const Runtime__V1__PodSandbox *const *sandboxes, size_t n_sandboxes,
+                              const Runtime__V1__Container *const *containers, size_t n_containers)
+{
+        uint64_t fp = 0;
+        for (size_t i = 0; i < n_sandboxes; i++)
+                fp += pleg_object_hash(sandboxes[i]->id, (int) sandboxes[i]->state + SANDBOX_STATE_BASE);
+        for (size_t i = 0; i < n_containers; i++)
+                fp += pleg_object_hash(containers[i]->id, (int) containers[i]->state);
+        return fp;
+}
+
 /* Fingerprints are accumulated per pod: order-independent (sum of per-object hashes). */
 static void accumulate(struct pleg *p, const char *uid, const char *id, int state, struct pod_record **fresh,
                        size_t *n_fresh)
@@ -194,7 +208,7 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                 Runtime__V1__PodSandbox *s = sresp->items[i];
                 const char *uid = sandbox_label(s->labels, s->n_labels, PLEG_POD_UID_LABEL);
                 if (uid)
-                        accumulate(p, uid, s->id, (int) s->state + 100, &fresh, &n_fresh);
+                        accumulate(p, uid, s->id, (int) s->state + SANDBOX_STATE_BASE, &fresh, &n_fresh);
         }
         for (size_t i = 0; i < cresp->n_containers; i++) {
                 Runtime__V1__Container *c = cresp->containers[i];
@@ -222,9 +236,12 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                 if (!old || old->fingerprint != fresh[i].fingerprint)
                         strv_push(&changed, xstrdup(fresh[i].uid));
         }
+        char **forced = NULL; /* reported with no fingerprint: gone, or CRI's status now whole */
         for (size_t i = 0; i < p->n_pods; i++) {
-                if (!p->pods[i].seen)
+                if (!p->pods[i].seen) {
                         strv_push(&changed, xstrdup(p->pods[i].uid));
+                        strv_push(&forced, xstrdup(p->pods[i].uid));
+                }
                 free(p->pods[i].uid);
         }
         free(p->pods);
@@ -238,9 +255,11 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         char **settled = NULL;
         bool awaiting =
                 runtime_exits_settle(p->exits, sresp, cresp, now_mono_ms(), p->cfg.event_quick_ms, &settled);
-        for (char **u = settled; u && *u; u++)
+        for (char **u = settled; u && *u; u++) {
                 if (!strv_has(changed, *u))
                         strv_push(&changed, xstrdup(*u));
+                strv_push(&forced, xstrdup(*u));
+        }
         strv_free(settled);
         pthread_mutex_lock(&p->lock);
         strv_free(p->uids);
@@ -260,9 +279,12 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                                         log_v(5, "PLEG: listed", "containerID=\"%.8s\" state=%d", c->id,
                                               (int) c->state);
                         }
-                p->cfg.on_pod_change(*u, p->cfg.userdata);
+                /* The fingerprint of what this listing shows of the pod, unless the sync must look anyway. */
+                const struct pod_record *rec = strv_has(forced, *u) ? NULL : find_record(p, *u);
+                p->cfg.on_pod_change(*u, rec ? rec->fingerprint : 0, p->cfg.userdata);
         }
         strv_free(changed);
+        strv_free(forced);
         return 0;
 }
 

@@ -52,8 +52,10 @@ struct pleg_config {
         const char *event_endpoint;
         /* The exits the events tell of, shared with the pod syncs (exits.h); NULL: the PLEG's own. */
         struct runtime_exits *exits;
-        /* Called on the PLEG thread for each pod whose runtime state changed (appeared, changed, gone). */
-        void (*on_pod_change)(const char *pod_uid, void *userdata);
+        /* Called on the PLEG thread for each pod whose runtime state changed (appeared, changed, gone), with
+         * the fingerprint of its sandboxes and containers in this relist (pleg_pod_fingerprint; 0: gone, or
+         * an exit this listing settled, whose pod must look at CRI's whole status whatever it saw). */
+        void (*on_pod_change)(const char *pod_uid, uint64_t fingerprint, void *userdata);
         /* Called on the PLEG thread after every relist, ok or not (error: why not, else ""). It may run
          * before pleg_start has returned. */
         void (*on_relist)(bool ok, const char *error, void *userdata);
@@ -84,6 +86,10 @@ bool pleg_state_transient(int state);
  * cancelled out about one time in four, and the pod's change was never reported (its status stayed
  * Running until the next long relist, 5 minutes while events flow). */
 uint64_t pleg_object_hash(const char *id, int state);
+/* A pod's fingerprint from its sandboxes and containers as listed (containers' states as counted: an exit
+ * the events told of EXITED, runtime_exits_apply), as the relist computes it. Never 0 in practice. */
+uint64_t pleg_pod_fingerprint(const Runtime__V1__PodSandbox *const *sandboxes, size_t n_sandboxes,
+                              const Runtime__V1__Container *const *containers, size_t n_containers);
 /* Whether a task exit containerd published for id (a container or a sandbox) is still to show in these
  * listings: the container listed RUNNING, the sandbox READY. The relist keeps the short period while one
  * is (runtime_exits_settle). */

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "logrotate.h"
 #include "network.h"
+#include "pleg.h"
 #include "prober.h"
 #include "puller.h"
 #include "qos_cgroups.h"
@@ -612,6 +613,11 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, bool periodic, struct 
         compute_pod_actions(ctx, pod, &rt, sb, sandbox_ready, &pa);
         apply_pod_actions(ctx, pod, &rt, &pa, fullname, res);
         publish_status(ctx, pod, res, pa.steady ? &rt : NULL);
+        if (pa.steady && !res->error[0])
+                res->steady_fingerprint = pleg_pod_fingerprint(
+                        (const Runtime__V1__PodSandbox *const *) rt.sandboxes->items, rt.sandboxes->n_items,
+                        (const Runtime__V1__Container *const *) rt.containers->containers,
+                        rt.containers->n_containers);
         pod_actions_done(&pa);
         pod_runtime_done(&rt);
         return res->error[0] ? -EIO : 0;

@@ -89,6 +89,9 @@ struct sync_result {
         int64_t deadline_ms; /* > 0: sync again after this long at the latest, even after an error (the
                               * pod's activeDeadlineSeconds) */
         bool terminal;       /* every container has finished for good (restartPolicy) */
+        /* The sync found nothing to do in the runtime's listing and made the pod's status from it: that
+         * listing's fingerprint (pleg_pod_fingerprint); 0 otherwise. */
+        uint64_t steady_fingerprint;
         /* The pod may not run here now (upstream's soft admission: AppArmor): its status.reason and
          * message while it waits; empty otherwise. */
         char blocked_reason[64];

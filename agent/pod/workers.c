@@ -32,10 +32,13 @@ struct work {
         struct pod *desired; /* NULL: must not run */
         int64_t grace_s;     /* of the last known spec; -1 unknown */
         bool queued, busy, dirty;
-        bool periodic;     /* queued for its periodic resync only (nothing changed that it knows of) */
-        int64_t due_ms;    /* > 0: queue again at this time */
-        int64_t resync_at; /* > 0: its periodic resync is due then */
-        int64_t retry_ms;  /* current error back-off */
+        bool dirty_forced;  /* dirty for a reason other than a runtime change of kick_fp */
+        uint64_t kick_fp;   /* the PLEG's last fingerprint of the pod while its sync ran */
+        uint64_t steady_fp; /* the last sync's steady_fingerprint: a runtime kick with it changes nothing */
+        bool periodic;      /* queued for its periodic resync only (nothing changed that it knows of) */
+        int64_t due_ms;     /* > 0: queue again at this time */
+        int64_t resync_at;  /* > 0: its periodic resync is due then */
+        int64_t retry_ms;   /* current error back-off */
         char last_error[1024];
         unsigned long seq; /* queue order */
 };
@@ -216,11 +219,14 @@ static void ensure_threads(struct pod_workers *w)
         }
 }
 
-static void enqueue(struct pod_workers *w, struct work *wk)
+/* fp: a runtime change the PLEG saw with this fingerprint of the pod; 0: any other reason to sync. */
+static void enqueue_for(struct pod_workers *w, struct work *wk, uint64_t fp)
 {
         wk->periodic = false; /* a reason to look: the resync that follows asks the runtime itself */
         if (wk->busy) {
                 wk->dirty = true;
+                wk->dirty_forced |= !fp;
+                wk->kick_fp = fp;
                 return;
         }
         if (!wk->queued) {
@@ -229,6 +235,11 @@ static void enqueue(struct pod_workers *w, struct work *wk)
                 ensure_threads(w);
                 pthread_cond_signal(&w->cond);
         }
+}
+
+static void enqueue(struct pod_workers *w, struct work *wk)
+{
+        enqueue_for(w, wk, 0);
 }
 
 /* A pod may not start while another pod of the same name is still being torn down. */
@@ -276,7 +287,8 @@ static void *worker_thread(void *arg)
                 w->n_idle--;
                 wk->queued = false;
                 wk->busy = true;
-                wk->dirty = false;
+                wk->dirty = wk->dirty_forced = false;
+                wk->kick_fp = 0;
                 wk->due_ms = 0;
                 bool periodic = wk->periodic;
                 wk->periodic = false;
@@ -298,6 +310,13 @@ static void *worker_thread(void *arg)
                 idle_since = now_mono_ms();
                 wk->busy = false;
                 wk->resync_at = next_resync(w);
+                wk->steady_fp = pod && r >= 0 ? res.steady_fingerprint : 0;
+                if (wk->dirty && !wk->dirty_forced && wk->steady_fp && wk->kick_fp == wk->steady_fp) {
+                        /* Only the PLEG asked meanwhile, and its last listing shows what this sync saw. */
+                        log_v(5, "Pod unchanged since its sync; no sync for the runtime's change",
+                              "podUID=\"%s\"", uid);
+                        wk->dirty = false;
+                }
                 if (r < 0 && !res.error[0])
                         snprintf(res.error, sizeof res.error, "%s", strerror(-r));
                 if (r < 0) {
@@ -467,6 +486,20 @@ void pod_workers_kick(struct pod_workers *w, const char *uid)
                 wk = add_work(w, uid); /* an orphan: no source wants it */
         if (wk)
                 enqueue(w, wk);
+        pthread_mutex_unlock(&w->lock);
+}
+
+void pod_workers_kick_runtime(struct pod_workers *w, const char *uid, uint64_t fingerprint)
+{
+        pthread_mutex_lock(&w->lock);
+        struct work *wk = find_work(w, uid);
+        if (!wk && w->sources_ready)
+                wk = add_work(w, uid); /* an orphan: no source wants it */
+        if (wk && !wk->busy && !wk->queued && fingerprint && fingerprint == wk->steady_fp)
+                log_v(5, "Pod unchanged since its sync; no sync for the runtime's change", "podUID=\"%s\"",
+                      uid);
+        else if (wk)
+                enqueue_for(w, wk, fingerprint);
         pthread_mutex_unlock(&w->lock);
 }
 

@@ -30,6 +30,7 @@ struct fake {
         bool hold_sync, hold_kill;  /* a call waits while set */
         int fail_syncs, fail_kills; /* that many calls fail next */
         int64_t requeue_ms;         /* a successful sync asks for this */
+        uint64_t steady_fp;         /* a successful sync reports this steady_fingerprint */
         int64_t deadline_ms;        /* every sync asks for this (activeDeadlineSeconds) */
         char in_flight_uids[MAX_UIDS][64];
         int overlaps; /* a UID entered while already in flight: must stay 0 */
@@ -203,6 +204,7 @@ static int fake_sync(void *userdata, struct pod *pod, bool periodic, struct sync
                 r = -EIO;
         } else
                 res->requeue_ms = F.requeue_ms;
+        res->steady_fingerprint = F.steady_fp; /* the workers must ignore it after a failure */
         res->deadline_ms = F.deadline_ms;
         leave(pod->uid);
         F.in_sync--;
@@ -514,6 +516,79 @@ static void test_kick_orphans_after_sources_ready(void **state)
         pod_workers_free(w);
 }
 
+/* A change the PLEG saw syncs the pod unless its last sync found it steady in a listing of the same
+ * fingerprint and nothing else asked since: then a sync would find the same and do nothing. */
+static void test_runtime_kick_skips_synced_state(void **state)
+{
+        struct pod_workers *w = new_workers(2, 0);
+
+        FAKE_SET(steady_fp, 0xf1);
+        update_pod(w, "default", "web", "uid-1", 30);
+        WAIT_FAKE(F.syncs == 1 && F.in_sync == 0);
+        WAIT_IDLE(w);
+        pod_workers_kick_runtime(w, "uid-1", 0xf1); /* what the sync saw: nothing to do */
+        sleep_ms(SETTLE_MS);
+        assert_int_equal(FAKE_GET(syncs), 1);
+        assert_int_equal(stats_of(w).queued, 0);
+        pod_workers_kick_runtime(w, "uid-1", 0xf2); /* something else: a sync */
+        WAIT_FAKE(F.syncs == 2 && F.in_sync == 0);
+        WAIT_IDLE(w);
+        pod_workers_kick_runtime(w, "uid-1", 0); /* no fingerprint: a sync */
+        WAIT_FAKE(F.syncs == 3 && F.in_sync == 0);
+        WAIT_IDLE(w);
+        pod_workers_kick(w, "uid-1"); /* any other reason: a sync */
+        WAIT_FAKE(F.syncs == 4 && F.in_sync == 0);
+        WAIT_IDLE(w);
+
+        /* Kicks while a sync runs: the last fingerprint the PLEG saw decides, another reason always syncs. */
+        FAKE_SET(hold_sync, true);
+        pod_workers_kick(w, "uid-1");
+        WAIT_FAKE(F.syncs == 5 && F.in_sync == 1);
+        pod_workers_kick_runtime(w, "uid-1", 0xf2);
+        pod_workers_kick_runtime(w, "uid-1", 0xf1); /* the PLEG caught up with what the sync saw */
+        FAKE_SET(hold_sync, false);
+        WAIT_FAKE(F.syncs == 5 && F.in_sync == 0);
+        WAIT_IDLE(w);
+        sleep_ms(SETTLE_MS);
+        assert_int_equal(FAKE_GET(syncs), 5);
+
+        FAKE_SET(hold_sync, true);
+        pod_workers_kick(w, "uid-1");
+        WAIT_FAKE(F.syncs == 6 && F.in_sync == 1);
+        pod_workers_kick_runtime(w, "uid-1", 0xf1);
+        pod_workers_kick_runtime(w, "uid-1", 0xf3); /* newer than what the sync may have seen */
+        FAKE_SET(hold_sync, false);
+        WAIT_FAKE(F.syncs == 7 && F.in_sync == 0);
+        WAIT_IDLE(w);
+
+        FAKE_SET(hold_sync, true);
+        pod_workers_kick(w, "uid-1");
+        WAIT_FAKE(F.syncs == 8 && F.in_sync == 1);
+        pod_workers_kick_runtime(w, "uid-1", 0xf1);
+        update_pod(w, "default", "web", "uid-1", 31); /* a new spec: a sync whatever the runtime */
+        FAKE_SET(hold_sync, false);
+        WAIT_FAKE(F.syncs == 9 && F.in_sync == 0);
+        WAIT_IDLE(w);
+        assert_int_equal(FAKE_GET(last_sync_grace), 31);
+
+        /* A failed sync leaves nothing steady: the same fingerprint syncs again. */
+        FAKE_SET(fail_syncs, 1);
+        pod_workers_kick(w, "uid-1");
+        WAIT_FAKE(F.syncs == 10 && F.in_sync == 0);
+        pod_workers_kick_runtime(w, "uid-1", 0xf1);
+        WAIT_FAKE(F.syncs == 11 && F.in_sync == 0);
+        WAIT_IDLE(w);
+        /* A sync that was not steady (0): every runtime change syncs. */
+        FAKE_SET(steady_fp, 0);
+        pod_workers_kick(w, "uid-1");
+        WAIT_FAKE(F.syncs == 12 && F.in_sync == 0);
+        WAIT_IDLE(w);
+        pod_workers_kick_runtime(w, "uid-1", 0xf1);
+        WAIT_FAKE(F.syncs == 13 && F.in_sync == 0);
+        assert_int_equal(FAKE_GET(overlaps), 0);
+        pod_workers_free(w);
+}
+
 static void test_failed_sync_retried_after_backoff(void **state)
 {
         struct pod_workers *w = new_workers(2, 0);
@@ -742,6 +817,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_remove_kills_and_forgets, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_same_name_waits_for_termination, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kick_orphans_after_sources_ready, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_runtime_kick_skips_synced_state, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_sync_retried_after_backoff, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_kill_retried, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_readd_while_terminating, setup, teardown),
