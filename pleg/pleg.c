@@ -204,6 +204,7 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                 snprintf(err, errlen, "%s", cerr.msg[0] ? cerr.msg : strerror(-r));
                 return r;
         }
+        int64_t listed_us = now_mono_us();
         for (size_t i = 0; i < sresp->n_items; i++) {
                 Runtime__V1__PodSandbox *s = sresp->items[i];
                 const char *uid = sandbox_label(s->labels, s->n_labels, PLEG_POD_UID_LABEL);
@@ -281,7 +282,7 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                         }
                 /* The fingerprint of what this listing shows of the pod, unless the sync must look anyway. */
                 const struct pod_record *rec = strv_has(forced, *u) ? NULL : find_record(p, *u);
-                p->cfg.on_pod_change(*u, rec ? rec->fingerprint : 0, p->cfg.userdata);
+                p->cfg.on_pod_change(*u, rec ? rec->fingerprint : 0, listed_us, p->cfg.userdata);
         }
         strv_free(changed);
         strv_free(forced);

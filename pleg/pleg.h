@@ -53,9 +53,9 @@ struct pleg_config {
         /* The exits the events tell of, shared with the pod syncs (exits.h); NULL: the PLEG's own. */
         struct runtime_exits *exits;
         /* Called on the PLEG thread for each pod whose runtime state changed (appeared, changed, gone), with
-         * the fingerprint of its sandboxes and containers in this relist (pleg_pod_fingerprint; 0: gone, or
-         * an exit this listing settled, whose pod must look at CRI's whole status whatever it saw). */
-        void (*on_pod_change)(const char *pod_uid, uint64_t fingerprint, void *userdata);
+         * the fingerprint of its sandboxes and containers in this relist (pleg_pod_fingerprint; 0: gone, or         * an exit this listing settled, whose pod must look at CRI's whole status whatever it saw), and when
+         * the listing ended (now_mono_us). */
+        void (*on_pod_change)(const char *pod_uid, uint64_t fingerprint, int64_t listed_us, void *userdata);
         /* Called on the PLEG thread after every relist, ok or not (error: why not, else ""). It may run
          * before pleg_start has returned. */
         void (*on_relist)(bool ok, const char *error, void *userdata);

@@ -157,9 +157,10 @@ void gc_dead_containers(const struct sync_ctx *ctx, const struct pod_runtime *rt
 /* ---- the status (runtime_status.c) ---- */
 
 /* Computes the pod's status from what the runtime now says (unchanged: the sync's own listing, still
- * true; NULL: list again) and hands it to the status manager. */
+ * true; NULL: list again) and hands it to the status manager. relisted (may be NULL): the new listing the
+ * status was made from is handed over there (the caller's to free), else it is left empty. */
 void publish_status(const struct sync_ctx *ctx, struct pod *pod, const struct sync_result *res,
-                    const struct pod_runtime *unchanged);
+                    const struct pod_runtime *unchanged, struct pod_runtime *relisted);
 /* Upstream: a pod that reached Succeeded or Failed never runs again. */
 bool finished_before(const struct sync_ctx *ctx, const struct pod *pod);
 /* Milliseconds before the pod's activeDeadlineSeconds passes (<= 0: past; INT64_MAX: none). */

@@ -281,13 +281,15 @@ bool pod_evicted(const struct sync_ctx *ctx, const struct pod *pod, char *msg, s
 
 /* Computes the pod's status from what the runtime now says and hands it to the status manager. */
 void publish_status(const struct sync_ctx *ctx, struct pod *pod, const struct sync_result *res,
-                    const struct pod_runtime *unchanged)
+                    const struct pod_runtime *unchanged, struct pod_runtime *relisted)
 {
         struct pod_runtime rt = {0};
         struct cri_error err = {0};
         struct status_scratch sc = {0};
         _cleanup_cri_ Runtime__V1__PodSandboxStatusResponse *sbs = NULL;
 
+        if (relisted)
+                *relisted = (struct pod_runtime){0};
         if (!ctx->status)
                 return;
         /* The sync's own listing serves when it changed nothing; otherwise list again. */
@@ -398,6 +400,10 @@ void publish_status(const struct sync_ctx *ctx, struct pod *pod, const struct sy
         free(sc.exited);
         free(rs.init);
         free(rs.app);
+        if (!unchanged && relisted) {
+                *relisted = rt;
+                rt = (struct pod_runtime){0};
+        }
         if (!unchanged)
                 pod_runtime_done(&rt);
 }

@@ -122,7 +122,7 @@ static int sync_finished(const struct sync_ctx *ctx, struct pod *pod, const stru
                 log_info("Pod has finished, stopping its sandbox", "pod=\"%s\"", fullname);
         stop_what_runs_grace(ctx, pod, rt, NULL, 0, grace_s, fullname, res);
         res->terminal = true;
-        publish_status(ctx, pod, res, NULL);
+        publish_status(ctx, pod, res, NULL, NULL);
         /* Upstream's volume manager drops a terminated pod's volumes once nothing of it runs (an evicted pod's
          * emptyDir is what relieves the disk pressure); its directory stays until the pod goes. */
         if (!res->error[0] && pod_uid_valid(pod->uid)) {
@@ -148,7 +148,7 @@ static int sync_blocked(const struct sync_ctx *ctx, struct pod *pod, const struc
                         res_wait(res, c->name, "Blocked", "");
         }
         res_error(res, res->blocked_reason, "pod cannot be run: %s", res->blocked_message);
-        publish_status(ctx, pod, res, NULL);
+        publish_status(ctx, pod, res, NULL, NULL);
         return -EPERM;
 }
 
@@ -539,6 +539,17 @@ static void apply_pod_actions(const struct sync_ctx *ctx, struct pod *pod, const
 
 /* ---- the sync ---- */
 
+/* The sync found nothing to do in rt, listed after listed_us: no runtime change the PLEG saw in or before it
+ * needs another (pod_workers_kick_runtime). */
+static void set_steady(struct sync_result *res, const struct pod_runtime *rt, int64_t listed_us)
+{
+        res->steady_fingerprint = pleg_pod_fingerprint(
+                (const Runtime__V1__PodSandbox *const *) rt->sandboxes->items, rt->sandboxes->n_items,
+                (const Runtime__V1__Container *const *) rt->containers->containers,
+                rt->containers->n_containers);
+        res->steady_us = listed_us;
+}
+
 int pod_sync(const struct sync_ctx *ctx, struct pod *pod, bool periodic, struct sync_result *res)
 {
         struct pod_runtime rt = {0};
@@ -548,6 +559,7 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, bool periodic, struct 
 
         *res = (struct sync_result){0};
         pod_full_name(pod, fullname, sizeof fullname);
+        int64_t listed_us = now_mono_us(); /* the listing is no older than this */
         r = periodic ? list_pod_periodic(ctx, pod->uid, &rt, &err) : list_pod(ctx, pod->uid, &rt, &err);
         if (r < 0) {
                 res_error(res, "FailedSync", "error determining status: %s", cri_msg(&err, r));
@@ -570,7 +582,7 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, bool periodic, struct 
         if (left <= 0 && !finished) {
                 /* Upstream's activeDeadlineHandler: the pod fails (that status goes out first, with its log
                  * line and event), then stops. */
-                publish_status(ctx, pod, res, &rt);
+                publish_status(ctx, pod, res, &rt, NULL);
                 finished = true;
         } else if (left != INT64_MAX && left > 0)
                 res->deadline_ms = left + 1; /* wake up when the time is up */
@@ -581,7 +593,7 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, bool periodic, struct 
                  * eviction's grace period (its Event was recorded by the manager). */
                 log_info("Pod evicted, killing it", "pod=\"%s\" gracePeriod=%lld message=\"%s\"", fullname,
                          (long long) stop_grace, log_q(ev_msg));
-                publish_status(ctx, pod, res, &rt);
+                publish_status(ctx, pod, res, &rt, NULL);
                 finished = true;
         }
         if (finished)
@@ -589,7 +601,7 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, bool periodic, struct 
         else if (!pod_runnable(ctx, pod, res))
                 r = sync_blocked(ctx, pod, &rt, fullname, res);
         else if (ctx->cgroups && (r = ensure_pod_cgroup(ctx, pod, res)) < 0)
-                publish_status(ctx, pod, res, &rt);
+                publish_status(ctx, pod, res, &rt, NULL);
         if (finished || res->blocked_reason[0] || r < 0) {
                 pod_runtime_done(&rt);
                 return r;
@@ -612,12 +624,28 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, bool periodic, struct 
         struct pod_actions pa;
         compute_pod_actions(ctx, pod, &rt, sb, sandbox_ready, &pa);
         apply_pod_actions(ctx, pod, &rt, &pa, fullname, res);
-        publish_status(ctx, pod, res, pa.steady ? &rt : NULL);
-        if (pa.steady && !res->error[0])
-                res->steady_fingerprint = pleg_pod_fingerprint(
-                        (const Runtime__V1__PodSandbox *const *) rt.sandboxes->items, rt.sandboxes->n_items,
-                        (const Runtime__V1__Container *const *) rt.containers->containers,
-                        rt.containers->n_containers);
+        if (pa.steady) {
+                publish_status(ctx, pod, res, &rt, NULL);
+                if (!res->error[0])
+                        set_steady(res, &rt, listed_us);
+        } else {
+                /* The status comes from a new listing: when a sync would find nothing to do in it either,
+                 * the PLEG's reports of what this sync made (older than that listing) bring no sync. */
+                struct pod_runtime after;
+                int64_t after_us = now_mono_us();
+                publish_status(ctx, pod, res, NULL, &after);
+                if (!res->error[0] && !res->terminal && after.containers && after.sandboxes->n_items == 1) {
+                        struct pod_actions next;
+                        Runtime__V1__PodSandbox *nsb = newest_sandbox(&after);
+                        compute_pod_actions(
+                                ctx, pod, &after, nsb,
+                                nsb && nsb->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY, &next);
+                        if (next.steady)
+                                set_steady(res, &after, after_us);
+                        pod_actions_done(&next);
+                }
+                pod_runtime_done(&after);
+        }
         pod_actions_done(&pa);
         pod_runtime_done(&rt);
         return res->error[0] ? -EIO : 0;
@@ -693,7 +721,7 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
                 _cleanup_pod_ struct pod *last = status_manager_pod(ctx->status, uid);
                 struct sync_result none = {0};
                 if (last)
-                        publish_status(ctx, last, &none, NULL);
+                        publish_status(ctx, last, &none, NULL, NULL);
         }
 
         /* The UID (and for the logs, namespace and name) come from the runtime's labels here: only a safe

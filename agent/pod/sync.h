@@ -89,9 +89,11 @@ struct sync_result {
         int64_t deadline_ms; /* > 0: sync again after this long at the latest, even after an error (the
                               * pod's activeDeadlineSeconds) */
         bool terminal;       /* every container has finished for good (restartPolicy) */
-        /* The sync found nothing to do in the runtime's listing and made the pod's status from it: that
-         * listing's fingerprint (pleg_pod_fingerprint); 0 otherwise. */
+        /* The sync made the pod's status from a listing of the runtime in which a sync would find nothing
+         * to do: that listing's fingerprint (pleg_pod_fingerprint; 0: none such), and a monotonic time
+         * (now_mono_us) before it was taken. */
         uint64_t steady_fingerprint;
+        int64_t steady_us;
         /* The pod may not run here now (upstream's soft admission: AppArmor): its status.reason and
          * message while it waits; empty otherwise. */
         char blocked_reason[64];

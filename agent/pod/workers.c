@@ -32,13 +32,15 @@ struct work {
         struct pod *desired; /* NULL: must not run */
         int64_t grace_s;     /* of the last known spec; -1 unknown */
         bool queued, busy, dirty;
-        bool dirty_forced;  /* dirty for a reason other than a runtime change of kick_fp */
-        uint64_t kick_fp;   /* the PLEG's last fingerprint of the pod while its sync ran */
-        uint64_t steady_fp; /* the last sync's steady_fingerprint: a runtime kick with it changes nothing */
-        bool periodic;      /* queued for its periodic resync only (nothing changed that it knows of) */
-        int64_t due_ms;     /* > 0: queue again at this time */
-        int64_t resync_at;  /* > 0: its periodic resync is due then */
-        int64_t retry_ms;   /* current error back-off */
+        bool dirty_forced;  /* dirty for a reason other than the PLEG's kicks */
+        uint64_t kick_fp;   /* the PLEG's last kick while the sync ran: the pod's fingerprint ... */
+        int64_t kick_us;    /* ... in a listing that ended then */
+        uint64_t steady_fp; /* the last sync's steady_fingerprint and steady_us (pod_workers_kick_runtime) */
+        int64_t steady_us;
+        bool periodic;     /* queued for its periodic resync only (nothing changed that it knows of) */
+        int64_t due_ms;    /* > 0: queue again at this time */
+        int64_t resync_at; /* > 0: its periodic resync is due then */
+        int64_t retry_ms;  /* current error back-off */
         char last_error[1024];
         unsigned long seq; /* queue order */
 };
@@ -219,14 +221,23 @@ static void ensure_threads(struct pod_workers *w)
         }
 }
 
-/* fp: a runtime change the PLEG saw with this fingerprint of the pod; 0: any other reason to sync. */
-static void enqueue_for(struct pod_workers *w, struct work *wk, uint64_t fp)
+/* Whether the PLEG's kick for a listing of fingerprint fp that ended at us is one the pod's last sync saw
+ * already, or older than what it saw, with nothing to do in it. */
+static bool kick_seen(const struct work *wk, uint64_t fp, int64_t us)
+{
+        return fp && wk->steady_fp && (fp == wk->steady_fp || us < wk->steady_us);
+}
+
+/* fp: a runtime change the PLEG saw with this fingerprint of the pod in a listing that ended at us; 0: any
+ * other reason to sync. */
+static void enqueue_for(struct pod_workers *w, struct work *wk, uint64_t fp, int64_t us)
 {
         wk->periodic = false; /* a reason to look: the resync that follows asks the runtime itself */
         if (wk->busy) {
                 wk->dirty = true;
                 wk->dirty_forced |= !fp;
                 wk->kick_fp = fp;
+                wk->kick_us = us;
                 return;
         }
         if (!wk->queued) {
@@ -239,7 +250,7 @@ static void enqueue_for(struct pod_workers *w, struct work *wk, uint64_t fp)
 
 static void enqueue(struct pod_workers *w, struct work *wk)
 {
-        enqueue_for(w, wk, 0);
+        enqueue_for(w, wk, 0, 0);
 }
 
 /* A pod may not start while another pod of the same name is still being torn down. */
@@ -289,6 +300,7 @@ static void *worker_thread(void *arg)
                 wk->busy = true;
                 wk->dirty = wk->dirty_forced = false;
                 wk->kick_fp = 0;
+                wk->kick_us = 0;
                 wk->due_ms = 0;
                 bool periodic = wk->periodic;
                 wk->periodic = false;
@@ -311,8 +323,9 @@ static void *worker_thread(void *arg)
                 wk->busy = false;
                 wk->resync_at = next_resync(w);
                 wk->steady_fp = pod && r >= 0 ? res.steady_fingerprint : 0;
-                if (wk->dirty && !wk->dirty_forced && wk->steady_fp && wk->kick_fp == wk->steady_fp) {
-                        /* Only the PLEG asked meanwhile, and its last listing shows what this sync saw. */
+                wk->steady_us = res.steady_us;
+                if (wk->dirty && !wk->dirty_forced && kick_seen(wk, wk->kick_fp, wk->kick_us)) {
+                        /* Only the PLEG asked meanwhile, for what this sync saw or older. */
                         log_v(5, "Pod unchanged since its sync; no sync for the runtime's change",
                               "podUID=\"%s\"", uid);
                         wk->dirty = false;
@@ -489,17 +502,18 @@ void pod_workers_kick(struct pod_workers *w, const char *uid)
         pthread_mutex_unlock(&w->lock);
 }
 
-void pod_workers_kick_runtime(struct pod_workers *w, const char *uid, uint64_t fingerprint)
+void pod_workers_kick_runtime(struct pod_workers *w, const char *uid, uint64_t fingerprint,
+                              int64_t listed_us)
 {
         pthread_mutex_lock(&w->lock);
         struct work *wk = find_work(w, uid);
         if (!wk && w->sources_ready)
                 wk = add_work(w, uid); /* an orphan: no source wants it */
-        if (wk && !wk->busy && !wk->queued && fingerprint && fingerprint == wk->steady_fp)
+        if (wk && !wk->busy && !wk->queued && kick_seen(wk, fingerprint, listed_us))
                 log_v(5, "Pod unchanged since its sync; no sync for the runtime's change", "podUID=\"%s\"",
                       uid);
         else if (wk)
-                enqueue_for(w, wk, fingerprint);
+                enqueue_for(w, wk, fingerprint, listed_us);
         pthread_mutex_unlock(&w->lock);
 }
 

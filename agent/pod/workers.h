@@ -36,12 +36,15 @@ void pod_workers_reclaimed(struct pod_workers *w, const char *uid);
 /* The runtime changed for this UID: sync it. Unknown UIDs are orphans and get killed, but only once
  * sources_ready was set (so nothing is killed before the sources were read). */
 void pod_workers_kick(struct pod_workers *w, const char *uid);
-/* The same for a change the PLEG saw, with the pod's fingerprint in its listing (0: none, sync anyway): when
- * the pod's last sync found it steady in a listing of that fingerprint (sync_result.steady_fingerprint)
- * and nothing else asked for a sync since, a sync now would find the same and do nothing: none runs.
- * (After a pod's start the relists that saw its sandbox and containers come report what the start's own
- * sync saw last: two syncs that listed the pod and changed nothing.) */
-void pod_workers_kick_runtime(struct pod_workers *w, const char *uid, uint64_t fingerprint);
+/* The same for a change the PLEG saw, with the pod's fingerprint in its listing (0: none, sync anyway),
+ * which ended at listed_us (now_mono_us). When the pod's last sync made its status from a listing in which
+ * a sync would find nothing to do (sync_result.steady_fingerprint), and nothing else asked for a sync
+ * since, none runs for a listing of that fingerprint or one older than that sync's: a sync now would find
+ * the same (a change after the sync's listing shows in a later relist with another fingerprint). After a
+ * pod's start the relists that saw its sandbox and containers come report what the start's own sync saw
+ * last: two more syncs that listed the pod and changed nothing. */
+void pod_workers_kick_runtime(struct pod_workers *w, const char *uid, uint64_t fingerprint,
+                              int64_t listed_us);
 void pod_workers_set_sources_ready(struct pod_workers *w);
 /* Queues pods whose retry time has come, and each pod once per resync period (plus up to half of it: the
  * pods' resyncs are spread). Call about once a second. */

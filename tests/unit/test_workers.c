@@ -30,7 +30,8 @@ struct fake {
         bool hold_sync, hold_kill;  /* a call waits while set */
         int fail_syncs, fail_kills; /* that many calls fail next */
         int64_t requeue_ms;         /* a successful sync asks for this */
-        uint64_t steady_fp;         /* a successful sync reports this steady_fingerprint */
+        uint64_t steady_fp;         /* a successful sync reports this steady_fingerprint ... */
+        int64_t sync_listed_us;     /* ... found in a listing taken after this (the sync's start) */
         int64_t deadline_ms;        /* every sync asks for this (activeDeadlineSeconds) */
         char in_flight_uids[MAX_UIDS][64];
         int overlaps; /* a UID entered while already in flight: must stay 0 */
@@ -190,6 +191,7 @@ static int fake_sync(void *userdata, struct pod *pod, bool periodic, struct sync
         F.syncs++;
         F.periodic_syncs += periodic;
         F.in_sync++;
+        F.sync_listed_us = now_mono_us(); /* as pod_sync: before its listing */
         enter(pod->uid);
         add_event("sync:%s", pod->uid);
         snprintf(F.last_sync_uid, sizeof F.last_sync_uid, "%s", pod->uid);
@@ -205,6 +207,7 @@ static int fake_sync(void *userdata, struct pod *pod, bool periodic, struct sync
         } else
                 res->requeue_ms = F.requeue_ms;
         res->steady_fingerprint = F.steady_fp; /* the workers must ignore it after a failure */
+        res->steady_us = F.sync_listed_us;
         res->deadline_ms = F.deadline_ms;
         leave(pod->uid);
         F.in_sync--;
@@ -526,14 +529,14 @@ static void test_runtime_kick_skips_synced_state(void **state)
         update_pod(w, "default", "web", "uid-1", 30);
         WAIT_FAKE(F.syncs == 1 && F.in_sync == 0);
         WAIT_IDLE(w);
-        pod_workers_kick_runtime(w, "uid-1", 0xf1); /* what the sync saw: nothing to do */
+        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us()); /* what the sync saw: nothing to do */
         sleep_ms(SETTLE_MS);
         assert_int_equal(FAKE_GET(syncs), 1);
         assert_int_equal(stats_of(w).queued, 0);
-        pod_workers_kick_runtime(w, "uid-1", 0xf2); /* something else: a sync */
+        pod_workers_kick_runtime(w, "uid-1", 0xf2, now_mono_us()); /* something else: a sync */
         WAIT_FAKE(F.syncs == 2 && F.in_sync == 0);
         WAIT_IDLE(w);
-        pod_workers_kick_runtime(w, "uid-1", 0); /* no fingerprint: a sync */
+        pod_workers_kick_runtime(w, "uid-1", 0, now_mono_us()); /* no fingerprint: a sync */
         WAIT_FAKE(F.syncs == 3 && F.in_sync == 0);
         WAIT_IDLE(w);
         pod_workers_kick(w, "uid-1"); /* any other reason: a sync */
@@ -544,8 +547,9 @@ static void test_runtime_kick_skips_synced_state(void **state)
         FAKE_SET(hold_sync, true);
         pod_workers_kick(w, "uid-1");
         WAIT_FAKE(F.syncs == 5 && F.in_sync == 1);
-        pod_workers_kick_runtime(w, "uid-1", 0xf2);
-        pod_workers_kick_runtime(w, "uid-1", 0xf1); /* the PLEG caught up with what the sync saw */
+        pod_workers_kick_runtime(w, "uid-1", 0xf2, now_mono_us());
+        pod_workers_kick_runtime(w, "uid-1", 0xf1,
+                                 now_mono_us()); /* the PLEG caught up with what the sync saw */
         FAKE_SET(hold_sync, false);
         WAIT_FAKE(F.syncs == 5 && F.in_sync == 0);
         WAIT_IDLE(w);
@@ -555,8 +559,9 @@ static void test_runtime_kick_skips_synced_state(void **state)
         FAKE_SET(hold_sync, true);
         pod_workers_kick(w, "uid-1");
         WAIT_FAKE(F.syncs == 6 && F.in_sync == 1);
-        pod_workers_kick_runtime(w, "uid-1", 0xf1);
-        pod_workers_kick_runtime(w, "uid-1", 0xf3); /* newer than what the sync may have seen */
+        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us());
+        pod_workers_kick_runtime(w, "uid-1", 0xf3,
+                                 now_mono_us()); /* newer than what the sync may have seen */
         FAKE_SET(hold_sync, false);
         WAIT_FAKE(F.syncs == 7 && F.in_sync == 0);
         WAIT_IDLE(w);
@@ -564,7 +569,7 @@ static void test_runtime_kick_skips_synced_state(void **state)
         FAKE_SET(hold_sync, true);
         pod_workers_kick(w, "uid-1");
         WAIT_FAKE(F.syncs == 8 && F.in_sync == 1);
-        pod_workers_kick_runtime(w, "uid-1", 0xf1);
+        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us());
         update_pod(w, "default", "web", "uid-1", 31); /* a new spec: a sync whatever the runtime */
         FAKE_SET(hold_sync, false);
         WAIT_FAKE(F.syncs == 9 && F.in_sync == 0);
@@ -575,7 +580,7 @@ static void test_runtime_kick_skips_synced_state(void **state)
         FAKE_SET(fail_syncs, 1);
         pod_workers_kick(w, "uid-1");
         WAIT_FAKE(F.syncs == 10 && F.in_sync == 0);
-        pod_workers_kick_runtime(w, "uid-1", 0xf1);
+        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us());
         WAIT_FAKE(F.syncs == 11 && F.in_sync == 0);
         WAIT_IDLE(w);
         /* A sync that was not steady (0): every runtime change syncs. */
@@ -583,8 +588,26 @@ static void test_runtime_kick_skips_synced_state(void **state)
         pod_workers_kick(w, "uid-1");
         WAIT_FAKE(F.syncs == 12 && F.in_sync == 0);
         WAIT_IDLE(w);
-        pod_workers_kick_runtime(w, "uid-1", 0xf1);
+        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us());
         WAIT_FAKE(F.syncs == 13 && F.in_sync == 0);
+        WAIT_IDLE(w);
+
+        /* The PLEG's report of a listing that ended before the steady one was taken is older than what the
+         * sync saw, whatever its fingerprint: a change after it shows in a later relist. */
+        FAKE_SET(steady_fp, 0xf1);
+        int64_t before = now_mono_us();
+        FAKE_SET(hold_sync, true);
+        pod_workers_kick(w, "uid-1");
+        WAIT_FAKE(F.syncs == 14 && F.in_sync == 1);
+        pod_workers_kick_runtime(w, "uid-1", 0xf4, before);
+        FAKE_SET(hold_sync, false);
+        WAIT_FAKE(F.syncs == 14 && F.in_sync == 0);
+        WAIT_IDLE(w);
+        pod_workers_kick_runtime(w, "uid-1", 0xf5, before); /* delivered after the sync: the same */
+        sleep_ms(SETTLE_MS);
+        assert_int_equal(FAKE_GET(syncs), 14);
+        pod_workers_kick_runtime(w, "uid-1", 0xf5, now_mono_us()); /* a listing after the sync's */
+        WAIT_FAKE(F.syncs == 15 && F.in_sync == 0);
         assert_int_equal(FAKE_GET(overlaps), 0);
         pod_workers_free(w);
 }
