@@ -23,6 +23,12 @@ struct pod_record {
         bool seen;
 };
 
+/* A sandbox or container of the last relist: its ID's hash, and its pod's index in uids. */
+struct owner {
+        uint64_t id_hash;
+        size_t pod;
+};
+
 struct pleg {
         struct pleg_config cfg;
         pthread_t thread;
@@ -33,6 +39,8 @@ struct pleg {
         size_t n_pods;
         struct pleg_health health; /* under lock */
         char **uids;               /* under lock */
+        struct owner *owners;      /* under lock: sorted by id_hash, indexing uids */
+        size_t n_owners;
         struct ctd_events *events;
         bool events_up;         /* under lock */
         int burst;              /* under lock: quick relists left after a runtime event */
@@ -46,6 +54,17 @@ struct pleg {
          * as exited already. */
         struct runtime_exits *exits, *own_exits;
 };
+
+static uint64_t id_hash(const char *id)
+{
+        return hash_fnv1a64(id, strlen(id), HASH_FNV_SEED);
+}
+
+static int owner_cmp(const void *a, const void *b)
+{
+        uint64_t x = ((const struct owner *) a)->id_hash, y = ((const struct owner *) b)->id_hash;
+        return x < y ? -1 : x > y;
+}
 
 /* Quick relists that follow an exit or an OOM event: containerd's CRI plugin applies the same event to its
  * own store a little later, so the first relist may still show the old state. An exit does not wait for
@@ -62,15 +81,35 @@ static void on_runtime_event(const struct ctd_event *ev, void *userdata)
               ev->container_id ? ev->container_id : "");
         runtime_exits_note(p->exits, ev, now_mono_ms()); /* first: the relist it wakes counts it */
         pthread_mutex_lock(&p->lock);
-        /* The quick relists are for what the CRI plugin applies late: an exit, an OOM. After a start or a
-         * creation the listing may still show the container CREATED, a transient state that keeps the
-         * relist at the short period until it moves on; a removal shows in the quick window's relists. */
-        if (ev->kind == CTD_EVENT_TASK_EXIT || ev->kind == CTD_EVENT_TASK_OOM)
+        /* An exit or an OOM relists at once (a restart, a status wait on it), then quickly again: the CRI
+         * plugin applies them late. A start, a creation or a removal is a pod sync's own doing (only the
+         * agent creates, starts and removes its pods' containers; exec processes are not reported), and
+         * that sync knows it: the short period shows it within a second all the same (also another
+         * client's removal), and a container left CREATED keeps it short until it moves on. At 110 pods the
+         * starts and creations of a burst each relisted the whole node at once, against the starts they
+         * reported. */
+        _cleanup_free_ char *uid = NULL;
+        if (ev->kind == CTD_EVENT_TASK_EXIT || ev->kind == CTD_EVENT_TASK_OOM) {
                 p->burst = EVENT_BURST;
+                p->kicked = true;
+        }
+        /* An exit of a container or sandbox the last relist saw: its pod syncs now, before the relist (at
+         * 110 pods a whole-node listing is milliseconds on a restart's way); it lists its own pod and counts
+         * the exit already. The relist follows. */
+        if (ev->kind == CTD_EVENT_TASK_EXIT && ev->container_id && p->n_owners) {
+                struct owner key = {.id_hash = id_hash(ev->container_id)};
+                const struct owner *o = bsearch(&key, p->owners, p->n_owners, sizeof key, owner_cmp);
+                if (o)
+                        uid = xstrdup(p->uids[o->pod]);
+        }
         p->quick_until_ms = now_mono_ms() + p->cfg.event_quick_ms;
-        p->kicked = true;
-        pthread_cond_signal(&p->cond);
+        pthread_cond_signal(&p->cond); /* kicked, or the period shortens */
         pthread_mutex_unlock(&p->lock);
+        if (uid) {
+                log_v(4, "PLEG: a container of the pod exited", "podUID=\"%s\" containerID=\"%.13s\"", uid,
+                      ev->container_id);
+                p->cfg.on_pod_change(uid, 0, now_mono_us(), p->cfg.userdata);
+        }
 }
 
 static void on_stream_state(bool connected, const char *why, void *userdata)
@@ -140,18 +179,27 @@ uint64_t pleg_pod_fingerprint(const Runtime__V1__PodSandbox *const *sandboxes, s
         return fp;
 }
 
-/* Fingerprints are accumulated per pod: order-independent (sum of per-object hashes). */
-static void accumulate(struct pleg *p, const char *uid, const char *id, int state, struct pod_record **fresh,
-                       size_t *n_fresh)
+/* Fingerprints are accumulated per pod: order-independent (sum of per-object hashes). Returns the pod's
+ * index in *fresh. */
+static size_t accumulate(const char *uid, const char *id, int state, struct pod_record **fresh,
+                         size_t *n_fresh)
 {
         uint64_t h = pleg_object_hash(id, state);
         for (size_t i = 0; i < *n_fresh; i++)
                 if (streq((*fresh)[i].uid, uid)) {
                         (*fresh)[i].fingerprint += h;
-                        return;
+                        return i;
                 }
         *fresh = OOM_CHECK(realloc(*fresh, (*n_fresh + 1) * sizeof **fresh));
         (*fresh)[(*n_fresh)++] = (struct pod_record){.uid = xstrdup(uid), .fingerprint = h};
+        return *n_fresh - 1;
+}
+
+/* Records the pod of a sandbox or container listed (the owners array grows by one). */
+static void add_owner(struct owner **v, size_t *n, const char *id, size_t pod)
+{
+        *v = OOM_CHECK(realloc(*v, (*n + 1) * sizeof **v));
+        (*v)[(*n)++] = (struct owner){.id_hash = id_hash(id), .pod = pod};
 }
 
 /* A state the runtime may leave without an event: a created container turns exited when containerd ends a
@@ -192,6 +240,8 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         struct cri_error cerr = {0};
         struct pod_record *fresh = NULL;
         size_t n_fresh = 0;
+        struct owner *owners = NULL;
+        size_t n_owners = 0;
         bool transient = false;
         int r;
 
@@ -209,7 +259,9 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                 Runtime__V1__PodSandbox *s = sresp->items[i];
                 const char *uid = sandbox_label(s->labels, s->n_labels, PLEG_POD_UID_LABEL);
                 if (uid)
-                        accumulate(p, uid, s->id, (int) s->state + SANDBOX_STATE_BASE, &fresh, &n_fresh);
+                        add_owner(&owners, &n_owners, s->id,
+                                  accumulate(uid, s->id, (int) s->state + SANDBOX_STATE_BASE, &fresh,
+                                             &n_fresh));
         }
         for (size_t i = 0; i < cresp->n_containers; i++) {
                 Runtime__V1__Container *c = cresp->containers[i];
@@ -222,7 +274,7 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                                             runtime_exits_get(p->exits, c->id, &ex)
                                     ? RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED
                                     : (int) c->state;
-                accumulate(p, uid, c->id, state, &fresh, &n_fresh);
+                add_owner(&owners, &n_owners, c->id, accumulate(uid, c->id, state, &fresh, &n_fresh));
                 transient |= pleg_state_transient(state);
         }
 
@@ -263,8 +315,13 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         }
         strv_free(settled);
         pthread_mutex_lock(&p->lock);
+        if (n_owners)
+                qsort(owners, n_owners, sizeof *owners, owner_cmp);
         strv_free(p->uids);
         p->uids = uids;
+        free(p->owners);
+        p->owners = owners;
+        p->n_owners = n_owners;
         p->transient = awaiting || transient;
         pthread_mutex_unlock(&p->lock);
 
@@ -433,6 +490,7 @@ struct pleg *pleg_stop(struct pleg *p)
                 free(p->pods[i].uid);
         free(p->pods);
         strv_free(p->uids);
+        free(p->owners);
         runtime_exits_free(p->own_exits);
         pthread_mutex_destroy(&p->lock);
         pthread_cond_destroy(&p->cond);

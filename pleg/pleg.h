@@ -44,15 +44,18 @@ struct pleg_config {
         int64_t evented_period_ms; /* PLEG_EVENTED_PERIOD_MS: while it is up */
         int64_t event_quick_ms;    /* PLEG_EVENT_QUICK_MS: the short period this long after every event */
         int64_t call_timeout_ms;   /* per CRI call */
-        /* containerd's event stream on this endpoint (NULL: relist only). A task's start, exit or OOM and a
-         * container's creation or removal relist at once; while the stream is up the periodic relist
+        /* containerd's event stream on this endpoint (NULL: relist only). A task's exit or OOM relists at
+         * once, a task's start and a container's creation or removal within the short period (the agent's
+         * own doing, which its sync knows); while the stream is up the periodic relist
          * runs every evented_period_ms (upstream's evented PLEG), and falls back to period_ms when the
          * stream goes down, and to the short period after a failed relist and for PLEG_EVENT_QUICK_MS
          * after every event. */
         const char *event_endpoint;
         /* The exits the events tell of, shared with the pod syncs (exits.h); NULL: the PLEG's own. */
         struct runtime_exits *exits;
-        /* Called on the PLEG thread for each pod whose runtime state changed (appeared, changed, gone), with
+        /* Called on the PLEG thread for each pod whose runtime state changed (appeared, changed, gone), and
+         * on the event stream's thread (fingerprint 0) for the pod of an exit as soon as it is told, when
+         * the last relist listed that container or sandbox (the relist follows), with
          * the fingerprint of its sandboxes and containers in this relist (pleg_pod_fingerprint; 0: gone, or         * an exit this listing settled, whose pod must look at CRI's whole status whatever it saw), and when
          * the listing ended (now_mono_us). */
         void (*on_pod_change)(const char *pod_uid, uint64_t fingerprint, int64_t listed_us, void *userdata);

@@ -22,15 +22,20 @@ task_pid() { ctr --address "$SOCK" -n k8s.io tasks ls | awk -v id="$1" '$1 == id
 replaced() { local id; id=$(running_ids c "$1"); [ -n "$id" ] && [ "$id" != "$2" ]; }
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-start_cubelet "$M" --pleg-relist-period 300s --sync-frequency 300s
+start_cubelet "$M" --pleg-relist-period 300s --sync-frequency 300s --v=5
 all_running() { is_running c default/web1-$NODE && is_running c default/web2-$NODE && is_running c default/web3-$NODE; }
 check "pods running" wait_for 120 all_running
 check "the runtime event stream is up" wait_for 30 log_count_ge "Runtime event stream connected" 1
 id=$(running_ids c default/web1-$NODE)
+# The PLEG knows the container's pod once a relist has listed it (within a second of its start).
+check "a relist saw the container running" wait_for 30 log_has "PLEG: listed\" containerID=\"${id:0:8}\" state=1"
 t0=$(ms)
 kill -9 "$(task_pid "$id")"
 check "with the event stream, a killed container is restarted within 45 s (relist every 300 s)" wait_for 45 replaced default/web1-$NODE "$id"
 echo "# restart took $(( $(ms) - t0 )) ms"
+uid=$(curl -sf "http://127.0.0.1:$RO_PORT/pods" | jq -r --arg n "web1-$NODE" '.items[] | select(.metadata.name == $n) | .metadata.uid')
+check "the exit event woke the pod's worker itself, before any relist" \
+  log_has "PLEG: a container of the pod exited\" podUID=\"$uid\" containerID=\"${id:0:13}\""
 
 # The runtime restarts: the stream is lost, cubelet subscribes again, and exits are instant again.
 top=$(cd "$(dirname "$0")/../.." && pwd)
