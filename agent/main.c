@@ -192,6 +192,13 @@ static void on_pod_change(const char *uid, uint64_t fingerprint, int64_t listed_
         pod_workers_kick_runtime(a->workers, uid, fingerprint, listed_us);
 }
 
+/* On the event stream's thread. */
+static void on_container_exit(const char *uid, void *ud)
+{
+        struct agent *a = ud;
+        pod_workers_kick_exit(a->workers, uid);
+}
+
 /* On the PLEG thread, possibly before pleg_start has returned: a->pleg may not be set yet. */
 static void on_relist(bool ok, const char *error, void *ud)
 {
@@ -947,6 +954,7 @@ static int run(struct agent *a)
                                  .evented_period_ms = a->cfg.evented_relist_ms,
                                  .call_timeout_ms = MIN(a->cfg.runtime_timeout_ms, (int64_t) 30000),
                                  .on_pod_change = on_pod_change,
+                                 .on_container_exit = on_container_exit,
                                  .on_relist = on_relist,
                                  .on_relist_duration = on_relist_duration,
                                  .on_events_state = on_events_state,

@@ -23,7 +23,7 @@ struct pod_record {
         bool seen;
 };
 
-/* A sandbox or container of the last relist: its ID's hash, and its pod's index in uids. */
+/* A container of the last relist: its ID's hash, and its pod's index in uids. */
 struct owner {
         uint64_t id_hash;
         size_t pod;
@@ -93,10 +93,10 @@ static void on_runtime_event(const struct ctd_event *ev, void *userdata)
                 p->burst = EVENT_BURST;
                 p->kicked = true;
         }
-        /* An exit of a container or sandbox the last relist saw: its pod syncs now, before the relist (at
-         * 110 pods a whole-node listing is milliseconds on a restart's way); it lists its own pod and counts
-         * the exit already. The relist follows. */
-        if (ev->kind == CTD_EVENT_TASK_EXIT && ev->container_id && p->n_owners) {
+        /* An exit of a container the last relist saw: its pod may sync now, before the relist (at 110 pods a
+         * whole-node listing is milliseconds on a restart's way); it lists its own pod and counts the exit
+         * already. (A sandbox's exit shows as such only in a listing: the relist reports it.) */
+        if (ev->kind == CTD_EVENT_TASK_EXIT && ev->container_id && p->n_owners && p->cfg.on_container_exit) {
                 struct owner key = {.id_hash = id_hash(ev->container_id)};
                 const struct owner *o = bsearch(&key, p->owners, p->n_owners, sizeof key, owner_cmp);
                 if (o)
@@ -108,7 +108,7 @@ static void on_runtime_event(const struct ctd_event *ev, void *userdata)
         if (uid) {
                 log_v(4, "PLEG: a container of the pod exited", "podUID=\"%s\" containerID=\"%.13s\"", uid,
                       ev->container_id);
-                p->cfg.on_pod_change(uid, 0, now_mono_us(), p->cfg.userdata);
+                p->cfg.on_container_exit(uid, p->cfg.userdata);
         }
 }
 
@@ -195,7 +195,7 @@ static size_t accumulate(const char *uid, const char *id, int state, struct pod_
         return *n_fresh - 1;
 }
 
-/* Records the pod of a sandbox or container listed (the owners array grows by one). */
+/* Records the pod of a container listed (the owners array grows by one). */
 static void add_owner(struct owner **v, size_t *n, const char *id, size_t pod)
 {
         *v = OOM_CHECK(realloc(*v, (*n + 1) * sizeof **v));
@@ -259,9 +259,7 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                 Runtime__V1__PodSandbox *s = sresp->items[i];
                 const char *uid = sandbox_label(s->labels, s->n_labels, PLEG_POD_UID_LABEL);
                 if (uid)
-                        add_owner(&owners, &n_owners, s->id,
-                                  accumulate(uid, s->id, (int) s->state + SANDBOX_STATE_BASE, &fresh,
-                                             &n_fresh));
+                        accumulate(uid, s->id, (int) s->state + SANDBOX_STATE_BASE, &fresh, &n_fresh);
         }
         for (size_t i = 0; i < cresp->n_containers; i++) {
                 Runtime__V1__Container *c = cresp->containers[i];

@@ -53,12 +53,14 @@ struct pleg_config {
         const char *event_endpoint;
         /* The exits the events tell of, shared with the pod syncs (exits.h); NULL: the PLEG's own. */
         struct runtime_exits *exits;
-        /* Called on the PLEG thread for each pod whose runtime state changed (appeared, changed, gone), and
-         * on the event stream's thread (fingerprint 0) for the pod of an exit as soon as it is told, when
-         * the last relist listed that container or sandbox (the relist follows), with
-         * the fingerprint of its sandboxes and containers in this relist (pleg_pod_fingerprint; 0: gone, or         * an exit this listing settled, whose pod must look at CRI's whole status whatever it saw), and when
-         * the listing ended (now_mono_us). */
+        /* Called on the PLEG thread for each pod whose runtime state changed (appeared, changed, gone), with
+         * the fingerprint of its sandboxes and containers in this relist (pleg_pod_fingerprint; 0: the pod
+         * is gone, or this listing settled an exit and the pod must look at CRI's whole status whatever it
+         * saw) and when the listing ended (now_mono_us). */
         void (*on_pod_change)(const char *pod_uid, uint64_t fingerprint, int64_t listed_us, void *userdata);
+        /* Optional, on the event stream's thread: a container the last relist listed has exited, as soon
+         * as the event tells (the relist follows, and reports the change as above). */
+        void (*on_container_exit)(const char *pod_uid, void *userdata);
         /* Called on the PLEG thread after every relist, ok or not (error: why not, else ""). It may run
          * before pleg_start has returned. */
         void (*on_relist)(bool ok, const char *error, void *userdata);

@@ -559,7 +559,9 @@ int pod_sync(const struct sync_ctx *ctx, struct pod *pod, bool periodic, struct 
 
         *res = (struct sync_result){0};
         pod_full_name(pod, fullname, sizeof fullname);
-        int64_t listed_us = now_mono_us(); /* the listing is no older than this */
+        /* The listing is no older than this; a periodic resync's may be the shared one (listing_cache.c),
+         * taken earlier: 0, its fingerprint alone counts (pod_workers_kick_runtime). */
+        int64_t listed_us = periodic ? 0 : now_mono_us();
         r = periodic ? list_pod_periodic(ctx, pod->uid, &rt, &err) : list_pod(ctx, pod->uid, &rt, &err);
         if (r < 0) {
                 res_error(res, "FailedSync", "error determining status: %s", cri_msg(&err, r));

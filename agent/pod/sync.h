@@ -91,7 +91,7 @@ struct sync_result {
         bool terminal;       /* every container has finished for good (restartPolicy) */
         /* The sync made the pod's status from a listing of the runtime in which a sync would find nothing
          * to do: that listing's fingerprint (pleg_pod_fingerprint; 0: none such), and a monotonic time
-         * (now_mono_us) before it was taken. */
+         * (now_mono_us) before it was taken (0: not known). */
         uint64_t steady_fingerprint;
         int64_t steady_us;
         /* The pod may not run here now (upstream's soft admission: AppArmor): its status.reason and

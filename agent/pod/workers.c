@@ -517,6 +517,15 @@ void pod_workers_kick_runtime(struct pod_workers *w, const char *uid, uint64_t f
         pthread_mutex_unlock(&w->lock);
 }
 
+void pod_workers_kick_exit(struct pod_workers *w, const char *uid)
+{
+        pthread_mutex_lock(&w->lock);
+        struct work *wk = find_work(w, uid);
+        if (wk && !wk->busy && !wk->queued)
+                enqueue(w, wk);
+        pthread_mutex_unlock(&w->lock);
+}
+
 void pod_workers_set_sources_ready(struct pod_workers *w)
 {
         pthread_mutex_lock(&w->lock);

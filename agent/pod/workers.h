@@ -45,6 +45,9 @@ void pod_workers_kick(struct pod_workers *w, const char *uid);
  * last: two more syncs that listed the pod and changed nothing. */
 void pod_workers_kick_runtime(struct pod_workers *w, const char *uid, uint64_t fingerprint,
                               int64_t listed_us);
+/* A container of the known pod uid exited, told by the runtime's event: it syncs now unless a sync of it
+ * runs or waits already (one that runs hears of the exit from the PLEG's next relist, with the rest). */
+void pod_workers_kick_exit(struct pod_workers *w, const char *uid);
 void pod_workers_set_sources_ready(struct pod_workers *w);
 /* Queues pods whose retry time has come, and each pod once per resync period (plus up to half of it: the
  * pods' resyncs are spread). Call about once a second. */

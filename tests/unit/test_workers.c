@@ -612,6 +612,36 @@ static void test_runtime_kick_skips_synced_state(void **state)
         pod_workers_free(w);
 }
 
+/* An exit the runtime's event told of syncs an idle pod at once; a pod whose sync runs hears of it from the
+ * relist; an unknown UID is left to the relist (it may be an orphan's, or nobody's). */
+static void test_exit_kick(void **state)
+{
+        struct pod_workers *w = new_workers(2, 0);
+
+        pod_workers_set_sources_ready(w);
+        update_pod(w, "default", "web", "uid-1", 30);
+        WAIT_FAKE(F.syncs == 1 && F.in_sync == 0);
+        WAIT_IDLE(w);
+        pod_workers_kick_exit(w, "uid-1");
+        WAIT_FAKE(F.syncs == 2 && F.in_sync == 0);
+        WAIT_IDLE(w);
+
+        FAKE_SET(hold_sync, true);
+        pod_workers_kick(w, "uid-1");
+        WAIT_FAKE(F.syncs == 3 && F.in_sync == 1);
+        pod_workers_kick_exit(w, "uid-1");
+        FAKE_SET(hold_sync, false);
+        WAIT_FAKE(F.syncs == 3 && F.in_sync == 0);
+        WAIT_IDLE(w);
+
+        pod_workers_kick_exit(w, "unknown");
+        sleep_ms(SETTLE_MS);
+        assert_int_equal(FAKE_GET(syncs), 3);
+        assert_int_equal(FAKE_GET(kills), 0);
+        assert_int_equal(stats_of(w).pods, 1);
+        pod_workers_free(w);
+}
+
 static void test_failed_sync_retried_after_backoff(void **state)
 {
         struct pod_workers *w = new_workers(2, 0);
@@ -841,6 +871,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_same_name_waits_for_termination, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kick_orphans_after_sources_ready, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_runtime_kick_skips_synced_state, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exit_kick, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_sync_retried_after_backoff, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_kill_retried, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_readd_while_terminating, setup, teardown),
