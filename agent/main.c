@@ -193,10 +193,10 @@ static void on_pod_change(const char *uid, uint64_t fingerprint, int64_t listed_
 }
 
 /* On the event stream's thread. */
-static void on_container_exit(const char *uid, void *ud)
+static bool on_container_exit(const char *uid, bool sandbox, void *ud)
 {
         struct agent *a = ud;
-        pod_workers_kick_exit(a->workers, uid);
+        return pod_workers_kick_exit(a->workers, uid, sandbox);
 }
 
 /* On the PLEG thread, possibly before pleg_start has returned: a->pleg may not be set yet. */

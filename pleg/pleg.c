@@ -23,10 +23,11 @@ struct pod_record {
         bool seen;
 };
 
-/* A container of the last relist: its ID's hash, and its pod's index in uids. */
+/* A sandbox or container of the last relist: its ID's hash, and its pod's index in uids. */
 struct owner {
         uint64_t id_hash;
         size_t pod;
+        bool sandbox;
 };
 
 struct pleg {
@@ -80,36 +81,45 @@ static void on_runtime_event(const struct ctd_event *ev, void *userdata)
         log_v(4, "Runtime event", "kind=%d containerID=\"%.13s\"", (int) ev->kind,
               ev->container_id ? ev->container_id : "");
         runtime_exits_note(p->exits, ev, now_mono_ms()); /* first: the relist it wakes counts it */
+        /* An exit of a container or sandbox the last relist saw goes to its pod's worker first: an idle
+         * pod's sync starts at once, before any relist (at 110 pods a whole-node listing is milliseconds on
+         * a restart's way; the sync lists its own pod and counts the exit already), and a pod being killed
+         * has its kill see to it. Then no relist is needed at once: the quick ones that follow every exit
+         * (the CRI plugin applies it late) report the rest. Otherwise (a pod whose sync runs, an unknown
+         * container) the exit relists at once. */
+        _cleanup_free_ char *uid = NULL;
+        bool sandbox = false, handled = false;
         pthread_mutex_lock(&p->lock);
-        /* An exit or an OOM relists at once (a restart, a status wait on it), then quickly again: the CRI
+        if (ev->kind == CTD_EVENT_TASK_EXIT && ev->container_id && p->n_owners && p->cfg.on_container_exit) {
+                struct owner key = {.id_hash = id_hash(ev->container_id)};
+                const struct owner *o = bsearch(&key, p->owners, p->n_owners, sizeof key, owner_cmp);
+                if (o) {
+                        uid = xstrdup(p->uids[o->pod]);
+                        sandbox = o->sandbox;
+                }
+        }
+        pthread_mutex_unlock(&p->lock);
+        if (uid) {
+                handled = p->cfg.on_container_exit(uid, sandbox, p->cfg.userdata);
+                log_v(4, "PLEG: a container of the pod exited",
+                      "podUID=\"%s\" containerID=\"%.13s\" sandbox=%d handled=%d", uid, ev->container_id,
+                      (int) sandbox, (int) handled);
+        }
+        pthread_mutex_lock(&p->lock);
+        /* An exit or an OOM relists (at once unless its pod's worker has it), then quickly again: the CRI
          * plugin applies them late. A start, a creation or a removal is a pod sync's own doing (only the
          * agent creates, starts and removes its pods' containers; exec processes are not reported), and
          * that sync knows it: the short period shows it within a second all the same (also another
          * client's removal), and a container left CREATED keeps it short until it moves on. At 110 pods the
          * starts and creations of a burst each relisted the whole node at once, against the starts they
-         * reported. */
-        _cleanup_free_ char *uid = NULL;
+         * reported, and so did the exits of a teardown, against its stops. */
         if (ev->kind == CTD_EVENT_TASK_EXIT || ev->kind == CTD_EVENT_TASK_OOM) {
                 p->burst = EVENT_BURST;
-                p->kicked = true;
-        }
-        /* An exit of a container the last relist saw: its pod may sync now, before the relist (at 110 pods a
-         * whole-node listing is milliseconds on a restart's way); it lists its own pod and counts the exit
-         * already. (A sandbox's exit shows as such only in a listing: the relist reports it.) */
-        if (ev->kind == CTD_EVENT_TASK_EXIT && ev->container_id && p->n_owners && p->cfg.on_container_exit) {
-                struct owner key = {.id_hash = id_hash(ev->container_id)};
-                const struct owner *o = bsearch(&key, p->owners, p->n_owners, sizeof key, owner_cmp);
-                if (o)
-                        uid = xstrdup(p->uids[o->pod]);
+                p->kicked |= !handled;
         }
         p->quick_until_ms = now_mono_ms() + p->cfg.event_quick_ms;
         pthread_cond_signal(&p->cond); /* kicked, or the period shortens */
         pthread_mutex_unlock(&p->lock);
-        if (uid) {
-                log_v(4, "PLEG: a container of the pod exited", "podUID=\"%s\" containerID=\"%.13s\"", uid,
-                      ev->container_id);
-                p->cfg.on_container_exit(uid, p->cfg.userdata);
-        }
 }
 
 static void on_stream_state(bool connected, const char *why, void *userdata)
@@ -195,11 +205,11 @@ static size_t accumulate(const char *uid, const char *id, int state, struct pod_
         return *n_fresh - 1;
 }
 
-/* Records the pod of a container listed (the owners array grows by one). */
-static void add_owner(struct owner **v, size_t *n, const char *id, size_t pod)
+/* Records the pod of a sandbox or container listed (the owners array grows by one). */
+static void add_owner(struct owner **v, size_t *n, const char *id, size_t pod, bool sandbox)
 {
         *v = OOM_CHECK(realloc(*v, (*n + 1) * sizeof **v));
-        (*v)[(*n)++] = (struct owner){.id_hash = id_hash(id), .pod = pod};
+        (*v)[(*n)++] = (struct owner){.id_hash = id_hash(id), .pod = pod, .sandbox = sandbox};
 }
 
 /* A state the runtime may leave without an event: a created container turns exited when containerd ends a
@@ -259,7 +269,10 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                 Runtime__V1__PodSandbox *s = sresp->items[i];
                 const char *uid = sandbox_label(s->labels, s->n_labels, PLEG_POD_UID_LABEL);
                 if (uid)
-                        accumulate(uid, s->id, (int) s->state + SANDBOX_STATE_BASE, &fresh, &n_fresh);
+                        add_owner(&owners, &n_owners, s->id,
+                                  accumulate(uid, s->id, (int) s->state + SANDBOX_STATE_BASE, &fresh,
+                                             &n_fresh),
+                                  true);
         }
         for (size_t i = 0; i < cresp->n_containers; i++) {
                 Runtime__V1__Container *c = cresp->containers[i];
@@ -272,7 +285,7 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                                             runtime_exits_get(p->exits, c->id, &ex)
                                     ? RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED
                                     : (int) c->state;
-                add_owner(&owners, &n_owners, c->id, accumulate(uid, c->id, state, &fresh, &n_fresh));
+                add_owner(&owners, &n_owners, c->id, accumulate(uid, c->id, state, &fresh, &n_fresh), false);
                 transient |= pleg_state_transient(state);
         }
 

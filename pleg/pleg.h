@@ -58,9 +58,10 @@ struct pleg_config {
          * is gone, or this listing settled an exit and the pod must look at CRI's whole status whatever it
          * saw) and when the listing ended (now_mono_us). */
         void (*on_pod_change)(const char *pod_uid, uint64_t fingerprint, int64_t listed_us, void *userdata);
-        /* Optional, on the event stream's thread: a container the last relist listed has exited, as soon
-         * as the event tells (the relist follows, and reports the change as above). */
-        void (*on_container_exit)(const char *pod_uid, void *userdata);
+        /* Optional, on the event stream's thread: a container (or sandbox) the last relist listed has
+         * exited, as soon as the event tells. Returns whether the pod's worker has seen to it (then the
+         * relist waits for the short period; else it runs at once), and reports the change as above. */
+        bool (*on_container_exit)(const char *pod_uid, bool sandbox, void *userdata);
         /* Called on the PLEG thread after every relist, ok or not (error: why not, else ""). It may run
          * before pleg_start has returned. */
         void (*on_relist)(bool ok, const char *error, void *userdata);

@@ -517,13 +517,19 @@ void pod_workers_kick_runtime(struct pod_workers *w, const char *uid, uint64_t f
         pthread_mutex_unlock(&w->lock);
 }
 
-void pod_workers_kick_exit(struct pod_workers *w, const char *uid)
+bool pod_workers_kick_exit(struct pod_workers *w, const char *uid, bool sandbox)
 {
+        bool handled = false;
         pthread_mutex_lock(&w->lock);
         struct work *wk = find_work(w, uid);
-        if (wk && !wk->busy && !wk->queued)
+        if (wk && !wk->desired)
+                handled = wk->busy || wk->queued;
+        else if (wk && !sandbox && !wk->busy && !wk->queued) {
                 enqueue(w, wk);
+                handled = true;
+        }
         pthread_mutex_unlock(&w->lock);
+        return handled;
 }
 
 void pod_workers_set_sources_ready(struct pod_workers *w)

@@ -45,9 +45,12 @@ void pod_workers_kick(struct pod_workers *w, const char *uid);
  * last: two more syncs that listed the pod and changed nothing. */
 void pod_workers_kick_runtime(struct pod_workers *w, const char *uid, uint64_t fingerprint,
                               int64_t listed_us);
-/* A container of the known pod uid exited, told by the runtime's event: it syncs now unless a sync of it
- * runs or waits already (one that runs hears of the exit from the PLEG's next relist, with the rest). */
-void pod_workers_kick_exit(struct pod_workers *w, const char *uid);
+/* A container (or the sandbox) of the known pod uid exited, told by the runtime's event. Returns true when
+ * that needs nothing more at once: the pod is being killed (its kill, running or waiting, stops what runs
+ * and lists what is left), or it was idle and now syncs (a container's exit: the sync counts it; a
+ * sandbox's shows only in a listing). Else false: the PLEG's relist must tell it (a sync of the pod runs
+ * or waits, or the pod is not known). */
+bool pod_workers_kick_exit(struct pod_workers *w, const char *uid, bool sandbox);
 void pod_workers_set_sources_ready(struct pod_workers *w);
 /* Queues pods whose retry time has come, and each pod once per resync period (plus up to half of it: the
  * pods' resyncs are spread). Call about once a second. */

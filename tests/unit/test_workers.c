@@ -612,8 +612,9 @@ static void test_runtime_kick_skips_synced_state(void **state)
         pod_workers_free(w);
 }
 
-/* An exit the runtime's event told of syncs an idle pod at once; a pod whose sync runs hears of it from the
- * relist; an unknown UID is left to the relist (it may be an orphan's, or nobody's). */
+/* An exit the runtime's event told of syncs an idle pod at once (a container's; a sandbox's shows only in a
+ * listing), and a pod being killed has its kill; for a pod whose sync runs, and an unknown UID, the relist
+ * must tell (false). */
 static void test_exit_kick(void **state)
 {
         struct pod_workers *w = new_workers(2, 0);
@@ -622,23 +623,37 @@ static void test_exit_kick(void **state)
         update_pod(w, "default", "web", "uid-1", 30);
         WAIT_FAKE(F.syncs == 1 && F.in_sync == 0);
         WAIT_IDLE(w);
-        pod_workers_kick_exit(w, "uid-1");
+        assert_true(pod_workers_kick_exit(w, "uid-1", false));
         WAIT_FAKE(F.syncs == 2 && F.in_sync == 0);
         WAIT_IDLE(w);
+        assert_false(pod_workers_kick_exit(w, "uid-1", true));
+        sleep_ms(SETTLE_MS);
+        assert_int_equal(FAKE_GET(syncs), 2);
 
         FAKE_SET(hold_sync, true);
         pod_workers_kick(w, "uid-1");
         WAIT_FAKE(F.syncs == 3 && F.in_sync == 1);
-        pod_workers_kick_exit(w, "uid-1");
+        assert_false(pod_workers_kick_exit(w, "uid-1", false));
         FAKE_SET(hold_sync, false);
         WAIT_FAKE(F.syncs == 3 && F.in_sync == 0);
         WAIT_IDLE(w);
 
-        pod_workers_kick_exit(w, "unknown");
+        assert_false(pod_workers_kick_exit(w, "unknown", false));
         sleep_ms(SETTLE_MS);
         assert_int_equal(FAKE_GET(syncs), 3);
         assert_int_equal(FAKE_GET(kills), 0);
         assert_int_equal(stats_of(w).pods, 1);
+
+        /* Being killed: the kill has it, and no second kill follows. */
+        FAKE_SET(hold_kill, true);
+        pod_workers_update(w, "uid-1", NULL);
+        WAIT_FAKE(F.kills == 1 && F.in_kill == 1);
+        assert_true(pod_workers_kick_exit(w, "uid-1", false));
+        assert_true(pod_workers_kick_exit(w, "uid-1", true));
+        FAKE_SET(hold_kill, false);
+        WAIT_STATS(w, s, s.pods == 0);
+        assert_int_equal(FAKE_GET(kills), 1);
+        assert_int_equal(FAKE_GET(overlaps), 0);
         pod_workers_free(w);
 }
 
