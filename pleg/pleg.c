@@ -205,11 +205,10 @@ static size_t accumulate(const char *uid, const char *id, int state, struct pod_
         return *n_fresh - 1;
 }
 
-/* Records the pod of a sandbox or container listed (the owners array grows by one). */
-static void add_owner(struct owner **v, size_t *n, const char *id, size_t pod, bool sandbox)
+/* Records the pod of a sandbox or container listed (v has room for every object listed). */
+static void add_owner(struct owner *v, size_t *n, const char *id, size_t pod, bool sandbox)
 {
-        *v = OOM_CHECK(realloc(*v, (*n + 1) * sizeof **v));
-        (*v)[(*n)++] = (struct owner){.id_hash = id_hash(id), .pod = pod, .sandbox = sandbox};
+        v[(*n)++] = (struct owner){.id_hash = id_hash(id), .pod = pod, .sandbox = sandbox};
 }
 
 /* A state the runtime may leave without an event: a created container turns exited when containerd ends a
@@ -265,11 +264,12 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                 return r;
         }
         int64_t listed_us = now_mono_us();
+        owners = OOM_CHECK(malloc((sresp->n_items + cresp->n_containers + 1) * sizeof *owners));
         for (size_t i = 0; i < sresp->n_items; i++) {
                 Runtime__V1__PodSandbox *s = sresp->items[i];
                 const char *uid = sandbox_label(s->labels, s->n_labels, PLEG_POD_UID_LABEL);
                 if (uid)
-                        add_owner(&owners, &n_owners, s->id,
+                        add_owner(owners, &n_owners, s->id,
                                   accumulate(uid, s->id, (int) s->state + SANDBOX_STATE_BASE, &fresh,
                                              &n_fresh),
                                   true);
@@ -285,7 +285,7 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                                             runtime_exits_get(p->exits, c->id, &ex)
                                     ? RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED
                                     : (int) c->state;
-                add_owner(&owners, &n_owners, c->id, accumulate(uid, c->id, state, &fresh, &n_fresh), false);
+                add_owner(owners, &n_owners, c->id, accumulate(uid, c->id, state, &fresh, &n_fresh), false);
                 transient |= pleg_state_transient(state);
         }
 

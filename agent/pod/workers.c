@@ -32,7 +32,8 @@ struct work {
         struct pod *desired; /* NULL: must not run */
         int64_t grace_s;     /* of the last known spec; -1 unknown */
         bool queued, busy, dirty;
-        bool dirty_forced;  /* dirty for a reason other than the PLEG's kicks */
+        bool dirty_forced;  /* dirty for a reason other than the PLEG's kicks with a fingerprint ... */
+        bool dirty_other;   /* ... for a reason other than the PLEG's kicks */
         uint64_t kick_fp;   /* the PLEG's last kick while the sync ran: the pod's fingerprint ... */
         int64_t kick_us;    /* ... in a listing that ended then */
         uint64_t steady_fp; /* the last sync's steady_fingerprint and steady_us (pod_workers_kick_runtime) */
@@ -228,14 +229,15 @@ static bool kick_seen(const struct work *wk, uint64_t fp, int64_t us)
         return fp && wk->steady_fp && (fp == wk->steady_fp || us < wk->steady_us);
 }
 
-/* fp: a runtime change the PLEG saw with this fingerprint of the pod in a listing that ended at us; 0: any
- * other reason to sync. */
-static void enqueue_for(struct pod_workers *w, struct work *wk, uint64_t fp, int64_t us)
+/* runtime: the PLEG saw a change, with this fingerprint of the pod (0: none, look anyway) in a listing that
+ * ended at us; else any other reason to sync. */
+static void enqueue_for(struct pod_workers *w, struct work *wk, bool runtime, uint64_t fp, int64_t us)
 {
         wk->periodic = false; /* a reason to look: the resync that follows asks the runtime itself */
         if (wk->busy) {
                 wk->dirty = true;
                 wk->dirty_forced |= !fp;
+                wk->dirty_other |= !runtime;
                 wk->kick_fp = fp;
                 wk->kick_us = us;
                 return;
@@ -250,7 +252,7 @@ static void enqueue_for(struct pod_workers *w, struct work *wk, uint64_t fp, int
 
 static void enqueue(struct pod_workers *w, struct work *wk)
 {
-        enqueue_for(w, wk, 0, 0);
+        enqueue_for(w, wk, false, 0, 0);
 }
 
 /* A pod may not start while another pod of the same name is still being torn down. */
@@ -298,7 +300,7 @@ static void *worker_thread(void *arg)
                 w->n_idle--;
                 wk->queued = false;
                 wk->busy = true;
-                wk->dirty = wk->dirty_forced = false;
+                wk->dirty = wk->dirty_forced = wk->dirty_other = false;
                 wk->kick_fp = 0;
                 wk->kick_us = 0;
                 wk->due_ms = 0;
@@ -359,6 +361,13 @@ static void *worker_thread(void *arg)
                         int64_t at = now_mono_ms() + res.deadline_ms;
                         if (!wk->due_ms || at < wk->due_ms)
                                 wk->due_ms = at;
+                }
+                if (!pod && r >= 0 && !wk->desired && wk->dirty && !wk->dirty_other) {
+                        /* Only the PLEG asked meanwhile: it saw this kill's own stops and removals. The kill
+                         * listed the pod, stopped and removed all of it: another would find nothing. */
+                        log_v(5, "Pod killed; no kill again for the runtime's changes", "podUID=\"%s\"",
+                              uid);
+                        wk->dirty = false;
                 }
                 if (!pod && r >= 0 && !wk->desired && !wk->dirty) {
                         /* Torn down: forget it, and let a pod waiting for its name go. */
@@ -513,7 +522,7 @@ void pod_workers_kick_runtime(struct pod_workers *w, const char *uid, uint64_t f
                 log_v(5, "Pod unchanged since its sync; no sync for the runtime's change", "podUID=\"%s\"",
                       uid);
         else if (wk)
-                enqueue_for(w, wk, fingerprint, listed_us);
+                enqueue_for(w, wk, true, fingerprint, listed_us);
         pthread_mutex_unlock(&w->lock);
 }
 

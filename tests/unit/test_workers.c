@@ -657,6 +657,51 @@ static void test_exit_kick(void **state)
         pod_workers_free(w);
 }
 
+/* The PLEG's reports during a kill that succeeds are the kill's own stops and removals: no second kill.
+ * Another reason to look (a kick from elsewhere) kills again. */
+static void test_kill_ignores_own_changes(void **state)
+{
+        struct pod_workers *w = new_workers(2, 0);
+
+        pod_workers_set_sources_ready(w);
+        update_pod(w, "default", "web", "uid-1", 30);
+        WAIT_FAKE(F.syncs == 1 && F.in_sync == 0);
+        FAKE_SET(hold_kill, true);
+        pod_workers_update(w, "uid-1", NULL);
+        WAIT_FAKE(F.kills == 1 && F.in_kill == 1);
+        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us());
+        pod_workers_kick_runtime(w, "uid-1", 0, now_mono_us()); /* gone */
+        FAKE_SET(hold_kill, false);
+        WAIT_STATS(w, s, s.pods == 0);
+        sleep_ms(SETTLE_MS);
+        assert_int_equal(FAKE_GET(kills), 1);
+
+        /* A kill that fails is retried whatever asked. */
+        update_pod(w, "default", "web", "uid-2", 30);
+        WAIT_FAKE(F.syncs == 2 && F.in_sync == 0);
+        FAKE_SET(fail_kills, 1);
+        FAKE_SET(hold_kill, true);
+        pod_workers_update(w, "uid-2", NULL);
+        WAIT_FAKE(F.kills == 2 && F.in_kill == 1);
+        pod_workers_kick_runtime(w, "uid-2", 0xf1, now_mono_us());
+        FAKE_SET(hold_kill, false);
+        WAIT_FAKE(F.kills == 3 && F.in_kill == 0);
+        WAIT_STATS(w, s, s.pods == 0);
+
+        /* Another reason during a kill that succeeds: a second kill. */
+        update_pod(w, "default", "web", "uid-3", 30);
+        WAIT_FAKE(F.syncs == 3 && F.in_sync == 0);
+        FAKE_SET(hold_kill, true);
+        pod_workers_update(w, "uid-3", NULL);
+        WAIT_FAKE(F.kills == 4 && F.in_kill == 1);
+        pod_workers_kick(w, "uid-3");
+        FAKE_SET(hold_kill, false);
+        WAIT_FAKE(F.kills == 5 && F.in_kill == 0);
+        WAIT_STATS(w, s, s.pods == 0);
+        assert_int_equal(FAKE_GET(overlaps), 0);
+        pod_workers_free(w);
+}
+
 static void test_failed_sync_retried_after_backoff(void **state)
 {
         struct pod_workers *w = new_workers(2, 0);
@@ -887,6 +932,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_kick_orphans_after_sources_ready, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_runtime_kick_skips_synced_state, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exit_kick, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_kill_ignores_own_changes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_sync_retried_after_backoff, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_kill_retried, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_readd_while_terminating, setup, teardown),
