@@ -35,7 +35,7 @@ check "with the event stream, a killed container is restarted within 45 s (relis
 echo "# restart took $(( $(ms) - t0 )) ms"
 uid=$(curl -sf "http://127.0.0.1:$RO_PORT/pods" | jq -r --arg n "web1-$NODE" '.items[] | select(.metadata.name == $n) | .metadata.uid')
 check "the exit event woke the pod's worker itself, before any relist" \
-  log_has "PLEG: a container of the pod exited\" podUID=\"$uid\" containerID=\"${id:0:13}\" sandbox=0 handled=1"
+  wait_for 10 log_has "PLEG: a container of the pod exited\" podUID=\"$uid\" containerID=\"${id:0:13}\" sandbox=0 handled=1"
 
 # The runtime restarts: the stream is lost, cubelet subscribes again, and exits are instant again.
 top=$(cd "$(dirname "$0")/../.." && pwd)
