@@ -186,10 +186,10 @@ static void on_pull_done(const char *uid, void *ud)
                 pod_workers_kick(a->workers, uid);
 }
 
-static void on_pod_change(const char *uid, uint64_t fingerprint, int64_t listed_us, void *ud)
+static void on_pod_change(const char *uid, uint64_t fingerprint, int64_t listed_us, bool gone, void *ud)
 {
         struct agent *a = ud;
-        pod_workers_kick_runtime(a->workers, uid, fingerprint, listed_us);
+        pod_workers_kick_runtime(a->workers, uid, fingerprint, listed_us, gone);
 }
 
 /* On the event stream's thread. */

@@ -349,8 +349,9 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                                               (int) c->state);
                         }
                 /* The fingerprint of what this listing shows of the pod, unless the sync must look anyway. */
-                const struct pod_record *rec = strv_has(forced, *u) ? NULL : find_record(p, *u);
-                p->cfg.on_pod_change(*u, rec ? rec->fingerprint : 0, listed_us, p->cfg.userdata);
+                const struct pod_record *rec = find_record(p, *u);
+                p->cfg.on_pod_change(*u, rec && !strv_has(forced, *u) ? rec->fingerprint : 0, listed_us,
+                                     !rec, p->cfg.userdata);
         }
         strv_free(changed);
         strv_free(forced);

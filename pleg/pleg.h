@@ -56,8 +56,9 @@ struct pleg_config {
         /* Called on the PLEG thread for each pod whose runtime state changed (appeared, changed, gone), with
          * the fingerprint of its sandboxes and containers in this relist (pleg_pod_fingerprint; 0: the pod
          * is gone, or this listing settled an exit and the pod must look at CRI's whole status whatever it
-         * saw) and when the listing ended (now_mono_us). */
-        void (*on_pod_change)(const char *pod_uid, uint64_t fingerprint, int64_t listed_us, void *userdata);
+         * saw) and when the listing ended (now_mono_us); gone: the listing shows nothing of the pod. */
+        void (*on_pod_change)(const char *pod_uid, uint64_t fingerprint, int64_t listed_us, bool gone,
+                              void *userdata);
         /* Optional, on the event stream's thread: a container (or sandbox) the last relist listed has
          * exited, as soon as the event tells. Returns whether the pod's worker has seen to it (then the
          * relist waits for the short period; else it runs at once), and reports the change as above. */

@@ -18,6 +18,7 @@
 #define RETRY_MAX_MS 10000
 #define MAX_THREADS  512   /* a bound against runaway, far above maxPods */
 #define IDLE_EXIT_MS 30000 /* a thread above the minimum idle this long goes */
+#define KILLED_MAX   256   /* UIDs of the last kills that succeeded, for their pods' "gone" reports */
 /* Thread stacks: a sync's deepest path needs well under 256 KiB; the rest is address space only. The
  * sanitizer build's frames are several times larger. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -72,6 +73,9 @@ struct pod_workers {
         unsigned long next_seq;
         int64_t resync_ms;
         uint64_t rng; /* the resyncs' jitter */
+        /* A ring of the UIDs whose work ended with a kill that succeeded, none since; NULL: a free slot. */
+        char *killed[KILLED_MAX];
+        size_t killed_next;
 };
 
 static struct work *find_work(struct pod_workers *w, const char *uid)
@@ -95,8 +99,21 @@ static int64_t next_resync(struct pod_workers *w)
         return now_mono_ms() + w->resync_ms + (int64_t) (w->rng % (uint64_t) (w->resync_ms / 2 + 1));
 }
 
+/* Under lock: takes uid out of the ring of killed pods; whether it was there. */
+static bool take_killed(struct pod_workers *w, const char *uid)
+{
+        for (size_t i = 0; i < KILLED_MAX; i++)
+                if (w->killed[i] && streq(w->killed[i], uid)) {
+                        free(w->killed[i]);
+                        w->killed[i] = NULL;
+                        return true;
+                }
+        return false;
+}
+
 static struct work *add_work(struct pod_workers *w, const char *uid)
 {
+        (void) take_killed(w, uid); /* something is done for it again */
         struct work *wk = OOM_CHECK(calloc(1, sizeof *wk));
         wk->uid = xstrdup(uid);
         wk->grace_s = -1;
@@ -371,6 +388,9 @@ static void *worker_thread(void *arg)
                 }
                 if (!pod && r >= 0 && !wk->desired && !wk->dirty) {
                         /* Torn down: forget it, and let a pod waiting for its name go. */
+                        free(w->killed[w->killed_next]);
+                        w->killed[w->killed_next] = xstrdup(uid);
+                        w->killed_next = (w->killed_next + 1) % KILLED_MAX;
                         remove_work(w, wk);
                         ensure_threads(w);
                         pthread_cond_broadcast(&w->cond);
@@ -427,6 +447,8 @@ struct pod_workers *pod_workers_free(struct pod_workers *w)
                 join_thread(&w->threads[i]);
         while (w->n_works > 0)
                 remove_work(w, w->works[0]);
+        for (size_t i = 0; i < KILLED_MAX; i++)
+                free(w->killed[i]);
         free(w->works);
         free(w->threads);
         pthread_mutex_destroy(&w->lock);
@@ -512,10 +534,15 @@ void pod_workers_kick(struct pod_workers *w, const char *uid)
 }
 
 void pod_workers_kick_runtime(struct pod_workers *w, const char *uid, uint64_t fingerprint,
-                              int64_t listed_us)
+                              int64_t listed_us, bool gone)
 {
         pthread_mutex_lock(&w->lock);
         struct work *wk = find_work(w, uid);
+        if (!wk && gone && take_killed(w, uid)) {
+                log_v(5, "Pod gone after its kill; nothing to kill", "podUID=\"%s\"", uid);
+                pthread_mutex_unlock(&w->lock);
+                return;
+        }
         if (!wk && w->sources_ready)
                 wk = add_work(w, uid); /* an orphan: no source wants it */
         if (wk && !wk->busy && !wk->queued && kick_seen(wk, fingerprint, listed_us))

@@ -42,9 +42,11 @@ void pod_workers_kick(struct pod_workers *w, const char *uid);
  * since, none runs for a listing of that fingerprint or one older than that sync's: a sync now would find
  * the same (a change after the sync's listing shows in a later relist with another fingerprint). After a
  * pod's start the relists that saw its sandbox and containers come report what the start's own sync saw
- * last: two more syncs that listed the pod and changed nothing. */
+ * last: two more syncs that listed the pod and changed nothing. gone: the listing shows nothing of the pod;
+ * an unknown UID then gets no kill when the last thing done for it was a kill that succeeded (it removed all
+ * it found, directories too: another would list the pod and find nothing). */
 void pod_workers_kick_runtime(struct pod_workers *w, const char *uid, uint64_t fingerprint,
-                              int64_t listed_us);
+                              int64_t listed_us, bool gone);
 /* A container (or the sandbox) of the known pod uid exited, told by the runtime's event. Returns true when
  * that needs nothing more at once: the pod is being killed (its kill, running or waiting, stops what runs
  * and lists what is left), or it was idle and now syncs (a container's exit: the sync counts it; a

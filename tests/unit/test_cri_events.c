@@ -1147,7 +1147,8 @@ static void count_relist(bool ok, const char *error, void *userdata)
         pthread_mutex_unlock(&c->lock);
 }
 
-static void no_pod_change(const char *uid, uint64_t fingerprint, int64_t listed_us, void *userdata)
+static void no_pod_change(const char *uid, uint64_t fingerprint, int64_t listed_us, bool gone,
+                          void *userdata)
 {
 }
 

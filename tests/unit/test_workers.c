@@ -529,14 +529,15 @@ static void test_runtime_kick_skips_synced_state(void **state)
         update_pod(w, "default", "web", "uid-1", 30);
         WAIT_FAKE(F.syncs == 1 && F.in_sync == 0);
         WAIT_IDLE(w);
-        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us()); /* what the sync saw: nothing to do */
+        /* What the sync saw: nothing to do. */
+        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us(), false);
         sleep_ms(SETTLE_MS);
         assert_int_equal(FAKE_GET(syncs), 1);
         assert_int_equal(stats_of(w).queued, 0);
-        pod_workers_kick_runtime(w, "uid-1", 0xf2, now_mono_us()); /* something else: a sync */
+        pod_workers_kick_runtime(w, "uid-1", 0xf2, now_mono_us(), false); /* something else: a sync */
         WAIT_FAKE(F.syncs == 2 && F.in_sync == 0);
         WAIT_IDLE(w);
-        pod_workers_kick_runtime(w, "uid-1", 0, now_mono_us()); /* no fingerprint: a sync */
+        pod_workers_kick_runtime(w, "uid-1", 0, now_mono_us(), false); /* no fingerprint: a sync */
         WAIT_FAKE(F.syncs == 3 && F.in_sync == 0);
         WAIT_IDLE(w);
         pod_workers_kick(w, "uid-1"); /* any other reason: a sync */
@@ -547,9 +548,9 @@ static void test_runtime_kick_skips_synced_state(void **state)
         FAKE_SET(hold_sync, true);
         pod_workers_kick(w, "uid-1");
         WAIT_FAKE(F.syncs == 5 && F.in_sync == 1);
-        pod_workers_kick_runtime(w, "uid-1", 0xf2, now_mono_us());
-        pod_workers_kick_runtime(w, "uid-1", 0xf1,
-                                 now_mono_us()); /* the PLEG caught up with what the sync saw */
+        pod_workers_kick_runtime(w, "uid-1", 0xf2, now_mono_us(), false);
+        /* The PLEG caught up with what the sync saw. */
+        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us(), false);
         FAKE_SET(hold_sync, false);
         WAIT_FAKE(F.syncs == 5 && F.in_sync == 0);
         WAIT_IDLE(w);
@@ -559,9 +560,9 @@ static void test_runtime_kick_skips_synced_state(void **state)
         FAKE_SET(hold_sync, true);
         pod_workers_kick(w, "uid-1");
         WAIT_FAKE(F.syncs == 6 && F.in_sync == 1);
-        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us());
-        pod_workers_kick_runtime(w, "uid-1", 0xf3,
-                                 now_mono_us()); /* newer than what the sync may have seen */
+        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us(), false);
+        /* Newer than what the sync may have seen. */
+        pod_workers_kick_runtime(w, "uid-1", 0xf3, now_mono_us(), false);
         FAKE_SET(hold_sync, false);
         WAIT_FAKE(F.syncs == 7 && F.in_sync == 0);
         WAIT_IDLE(w);
@@ -569,7 +570,7 @@ static void test_runtime_kick_skips_synced_state(void **state)
         FAKE_SET(hold_sync, true);
         pod_workers_kick(w, "uid-1");
         WAIT_FAKE(F.syncs == 8 && F.in_sync == 1);
-        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us());
+        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us(), false);
         update_pod(w, "default", "web", "uid-1", 31); /* a new spec: a sync whatever the runtime */
         FAKE_SET(hold_sync, false);
         WAIT_FAKE(F.syncs == 9 && F.in_sync == 0);
@@ -580,7 +581,7 @@ static void test_runtime_kick_skips_synced_state(void **state)
         FAKE_SET(fail_syncs, 1);
         pod_workers_kick(w, "uid-1");
         WAIT_FAKE(F.syncs == 10 && F.in_sync == 0);
-        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us());
+        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us(), false);
         WAIT_FAKE(F.syncs == 11 && F.in_sync == 0);
         WAIT_IDLE(w);
         /* A sync that was not steady (0): every runtime change syncs. */
@@ -588,7 +589,7 @@ static void test_runtime_kick_skips_synced_state(void **state)
         pod_workers_kick(w, "uid-1");
         WAIT_FAKE(F.syncs == 12 && F.in_sync == 0);
         WAIT_IDLE(w);
-        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us());
+        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us(), false);
         WAIT_FAKE(F.syncs == 13 && F.in_sync == 0);
         WAIT_IDLE(w);
 
@@ -599,14 +600,14 @@ static void test_runtime_kick_skips_synced_state(void **state)
         FAKE_SET(hold_sync, true);
         pod_workers_kick(w, "uid-1");
         WAIT_FAKE(F.syncs == 14 && F.in_sync == 1);
-        pod_workers_kick_runtime(w, "uid-1", 0xf4, before);
+        pod_workers_kick_runtime(w, "uid-1", 0xf4, before, false);
         FAKE_SET(hold_sync, false);
         WAIT_FAKE(F.syncs == 14 && F.in_sync == 0);
         WAIT_IDLE(w);
-        pod_workers_kick_runtime(w, "uid-1", 0xf5, before); /* delivered after the sync: the same */
+        pod_workers_kick_runtime(w, "uid-1", 0xf5, before, false); /* delivered after the sync: the same */
         sleep_ms(SETTLE_MS);
         assert_int_equal(FAKE_GET(syncs), 14);
-        pod_workers_kick_runtime(w, "uid-1", 0xf5, now_mono_us()); /* a listing after the sync's */
+        pod_workers_kick_runtime(w, "uid-1", 0xf5, now_mono_us(), false); /* a listing after the sync's */
         WAIT_FAKE(F.syncs == 15 && F.in_sync == 0);
         assert_int_equal(FAKE_GET(overlaps), 0);
         pod_workers_free(w);
@@ -669,8 +670,8 @@ static void test_kill_ignores_own_changes(void **state)
         FAKE_SET(hold_kill, true);
         pod_workers_update(w, "uid-1", NULL);
         WAIT_FAKE(F.kills == 1 && F.in_kill == 1);
-        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us());
-        pod_workers_kick_runtime(w, "uid-1", 0, now_mono_us()); /* gone */
+        pod_workers_kick_runtime(w, "uid-1", 0xf1, now_mono_us(), false);
+        pod_workers_kick_runtime(w, "uid-1", 0, now_mono_us(), true); /* gone */
         FAKE_SET(hold_kill, false);
         WAIT_STATS(w, s, s.pods == 0);
         sleep_ms(SETTLE_MS);
@@ -683,7 +684,7 @@ static void test_kill_ignores_own_changes(void **state)
         FAKE_SET(hold_kill, true);
         pod_workers_update(w, "uid-2", NULL);
         WAIT_FAKE(F.kills == 2 && F.in_kill == 1);
-        pod_workers_kick_runtime(w, "uid-2", 0xf1, now_mono_us());
+        pod_workers_kick_runtime(w, "uid-2", 0xf1, now_mono_us(), false);
         FAKE_SET(hold_kill, false);
         WAIT_FAKE(F.kills == 3 && F.in_kill == 0);
         WAIT_STATS(w, s, s.pods == 0);
@@ -698,6 +699,65 @@ static void test_kill_ignores_own_changes(void **state)
         FAKE_SET(hold_kill, false);
         WAIT_FAKE(F.kills == 5 && F.in_kill == 0);
         WAIT_STATS(w, s, s.pods == 0);
+        assert_int_equal(FAKE_GET(overlaps), 0);
+        pod_workers_free(w);
+}
+
+/* The PLEG's report that a pod whose kill succeeded is gone brings no second kill (it would find nothing);
+ * a gone pod never killed here, or one the runtime still shows, gets its orphan kill. */
+static void test_gone_after_kill(void **state)
+{
+        struct pod_workers *w = new_workers(2, 0);
+
+        pod_workers_set_sources_ready(w);
+        update_pod(w, "default", "web", "uid-1", 30);
+        WAIT_FAKE(F.syncs == 1 && F.in_sync == 0);
+        pod_workers_update(w, "uid-1", NULL);
+        WAIT_FAKE(F.kills == 1 && F.in_kill == 0);
+        WAIT_STATS(w, s, s.pods == 0);
+        pod_workers_kick_runtime(w, "uid-1", 0, now_mono_us(), true);
+        sleep_ms(SETTLE_MS);
+        assert_int_equal(FAKE_GET(kills), 1);
+        assert_int_equal(stats_of(w).pods, 0);
+
+        /* Never killed here (a pod of an earlier agent): its orphan kill cleans up after it. */
+        pod_workers_kick_runtime(w, "uid-2", 0, now_mono_us(), true);
+        WAIT_FAKE(F.kills == 2 && F.in_kill == 0);
+        WAIT_STATS(w, s, s.pods == 0);
+
+        /* Killed, but the runtime shows something of it still: killed again. */
+        update_pod(w, "default", "web", "uid-3", 30);
+        WAIT_FAKE(F.syncs == 2 && F.in_sync == 0);
+        pod_workers_update(w, "uid-3", NULL);
+        WAIT_FAKE(F.kills == 3 && F.in_kill == 0);
+        WAIT_STATS(w, s, s.pods == 0);
+        pod_workers_kick_runtime(w, "uid-3", 0xf1, now_mono_us(), false);
+        WAIT_FAKE(F.kills == 4 && F.in_kill == 0);
+        WAIT_STATS(w, s, s.pods == 0);
+
+        /* Killed, then wanted again (the same UID: a restored static manifest), synced and killed again:
+         * only the last kill counts. A failed kill is retried, and the one that succeeds counts. */
+        update_pod(w, "default", "web", "uid-4", 30);
+        WAIT_FAKE(F.syncs == 3 && F.in_sync == 0);
+        pod_workers_update(w, "uid-4", NULL);
+        WAIT_FAKE(F.kills == 5 && F.in_kill == 0);
+        WAIT_STATS(w, s, s.pods == 0);
+        update_pod(w, "default", "web", "uid-4", 30);
+        WAIT_FAKE(F.syncs == 4 && F.in_sync == 0);
+        FAKE_SET(fail_kills, 1);
+        pod_workers_update(w, "uid-4", NULL);
+        WAIT_FAKE(F.kills == 6 && F.in_kill == 0);
+        int64_t deadline = now_ms() + WAIT_MS; /* the retry is due in a second */
+        while (FAKE_GET(kills) < 7 && now_ms() < deadline) {
+                pod_workers_tick(w);
+                sleep_ms(20);
+        }
+        WAIT_FAKE(F.kills == 7 && F.in_kill == 0);
+        WAIT_STATS(w, s, s.pods == 0);
+        pod_workers_kick_runtime(w, "uid-4", 0, now_mono_us(), true);
+        sleep_ms(SETTLE_MS);
+        assert_int_equal(FAKE_GET(kills), 7);
+        assert_int_equal(stats_of(w).pods, 0);
         assert_int_equal(FAKE_GET(overlaps), 0);
         pod_workers_free(w);
 }
@@ -933,6 +993,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_runtime_kick_skips_synced_state, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exit_kick, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_ignores_own_changes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_gone_after_kill, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_sync_retried_after_backoff, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_kill_retried, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_readd_while_terminating, setup, teardown),
