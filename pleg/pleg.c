@@ -14,15 +14,6 @@
 #include "macro.h"
 #include "util.h"
 
-/* A sandbox's state is mixed into its pod's fingerprint offset by this: distinct from any container state. */
-#define SANDBOX_STATE_BASE 100
-
-struct pod_record {
-        char *uid;
-        uint64_t fingerprint;
-        bool seen;
-};
-
 /* A sandbox or container of the last relist: its ID's hash, and its pod's index in uids. */
 struct owner {
         uint64_t id_hash;
@@ -36,7 +27,7 @@ struct pleg {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         bool stop, kicked;
-        struct pod_record *pods; /* PLEG thread only */
+        struct pleg_pod *pods; /* PLEG thread only: the last relist's, sorted by UID */
         size_t n_pods;
         struct pleg_health health; /* under lock */
         char **uids;               /* under lock */
@@ -157,12 +148,26 @@ static const char *sandbox_label(Runtime__V1__PodSandbox__LabelsEntry **l, size_
         return NULL;
 }
 
-static struct pod_record *find_record(struct pleg *p, const char *uid)
+static int pod_cmp(const void *a, const void *b)
 {
-        for (size_t i = 0; i < p->n_pods; i++)
-                if (streq(p->pods[i].uid, uid))
-                        return &p->pods[i];
-        return NULL;
+        return strcmp(((const struct pleg_pod *) a)->uid, ((const struct pleg_pod *) b)->uid);
+}
+
+/* The pod's record in recs (sorted by UID), or NULL. */
+static struct pleg_pod *find_record(struct pleg_pod *recs, size_t n, const char *uid)
+{
+        struct pleg_pod key = {.uid = (char *) uid};
+        return n ? bsearch(&key, recs, n, sizeof key, pod_cmp) : NULL;
+}
+
+static int object_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct pleg_object *) a)->uid, ((const struct pleg_object *) b)->uid);
+}
+
+static int change_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct pleg_change *) a)->uid, ((const struct pleg_change *) b)->uid);
 }
 
 uint64_t pleg_object_hash(const char *id, int state)
@@ -183,32 +188,53 @@ uint64_t pleg_pod_fingerprint(const Runtime__V1__PodSandbox *const *sandboxes, s
 {
         uint64_t fp = 0;
         for (size_t i = 0; i < n_sandboxes; i++)
-                fp += pleg_object_hash(sandboxes[i]->id, (int) sandboxes[i]->state + SANDBOX_STATE_BASE);
+                fp += pleg_object_hash(sandboxes[i]->id,
+                                       (int) sandboxes[i]->state + PLEG_SANDBOX_STATE_BASE);
         for (size_t i = 0; i < n_containers; i++)
                 fp += pleg_object_hash(containers[i]->id, (int) containers[i]->state);
         return fp;
 }
 
-/* Fingerprints are accumulated per pod: order-independent (sum of per-object hashes). Returns the pod's
- * index in *fresh. */
-static size_t accumulate(const char *uid, const char *id, int state, struct pod_record **fresh,
-                         size_t *n_fresh)
+struct pleg_pod *pleg_group(struct pleg_object *objs, size_t n, size_t *n_pods)
 {
-        uint64_t h = pleg_object_hash(id, state);
-        for (size_t i = 0; i < *n_fresh; i++)
-                if (streq((*fresh)[i].uid, uid)) {
-                        (*fresh)[i].fingerprint += h;
-                        return i;
-                }
-        *fresh = OOM_CHECK(realloc(*fresh, (*n_fresh + 1) * sizeof **fresh));
-        (*fresh)[(*n_fresh)++] = (struct pod_record){.uid = xstrdup(uid), .fingerprint = h};
-        return *n_fresh - 1;
+        struct pleg_pod *pods = OOM_CHECK(calloc(n + 1, sizeof *pods));
+        size_t k = 0;
+        if (n)
+                qsort(objs, n, sizeof *objs, object_cmp);
+        for (size_t i = 0; i < n; i++) {
+                if (!k || !streq(pods[k - 1].uid, objs[i].uid))
+                        pods[k++].uid = xstrdup(objs[i].uid);
+                pods[k - 1].fingerprint += pleg_object_hash(objs[i].id, objs[i].state);
+                objs[i].pod = k - 1;
+        }
+        *n_pods = k;
+        return pods;
 }
 
-/* Records the pod of a sandbox or container listed (v has room for every object listed). */
-static void add_owner(struct owner *v, size_t *n, const char *id, size_t pod, bool sandbox)
+void pleg_pods_free(struct pleg_pod *pods, size_t n)
 {
-        v[(*n)++] = (struct owner){.id_hash = id_hash(id), .pod = pod, .sandbox = sandbox};
+        for (size_t i = 0; i < n; i++)
+                free(pods[i].uid);
+        free(pods);
+}
+
+size_t pleg_diff(const struct pleg_pod *old, size_t n_old, const struct pleg_pod *fresh, size_t n_fresh,
+                 struct pleg_change *out)
+{
+        size_t n = 0;
+        for (size_t i = 0, j = 0; i < n_old || j < n_fresh;) {
+                int c = i == n_old ? 1 : j == n_fresh ? -1 : strcmp(old[i].uid, fresh[j].uid);
+                if (c < 0) /* gone */
+                        out[n++] = (struct pleg_change){.uid = old[i++].uid, .gone = true};
+                else if (c > 0 || old[i].fingerprint != fresh[j].fingerprint) {
+                        out[n++] = (struct pleg_change){.uid = fresh[j].uid,
+                                                        .fingerprint = fresh[j].fingerprint};
+                        i += c == 0;
+                        j++;
+                } else
+                        i++, j++;
+        }
+        return n;
 }
 
 /* A state the runtime may leave without an event: a created container turns exited when containerd ends a
@@ -232,14 +258,6 @@ bool pleg_exit_pending(const char *id, const Runtime__V1__PodSandbox *const *san
         return false; /* gone, or never cubelet's to see */
 }
 
-static bool strv_has(char *const *v, const char *s)
-{
-        for (; v && *v; v++)
-                if (streq(*v, s))
-                        return true;
-        return false;
-}
-
 static int relist(struct pleg *p, char *err, size_t errlen)
 {
         Runtime__V1__ListPodSandboxRequest sreq = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
@@ -247,10 +265,6 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         _cleanup_cri_ Runtime__V1__ListPodSandboxResponse *sresp = NULL;
         _cleanup_cri_ Runtime__V1__ListContainersResponse *cresp = NULL;
         struct cri_error cerr = {0};
-        struct pod_record *fresh = NULL;
-        size_t n_fresh = 0;
-        struct owner *owners = NULL;
-        size_t n_owners = 0;
         bool transient = false;
         int r;
 
@@ -264,15 +278,18 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                 return r;
         }
         int64_t listed_us = now_mono_us();
-        owners = OOM_CHECK(malloc((sresp->n_items + cresp->n_containers + 1) * sizeof *owners));
+        size_t n_objs = 0, n_fresh = 0;
+        struct pleg_object *objs =
+                OOM_CHECK(malloc((sresp->n_items + cresp->n_containers + 1) * sizeof *objs));
         for (size_t i = 0; i < sresp->n_items; i++) {
                 Runtime__V1__PodSandbox *s = sresp->items[i];
                 const char *uid = sandbox_label(s->labels, s->n_labels, PLEG_POD_UID_LABEL);
                 if (uid)
-                        add_owner(owners, &n_owners, s->id,
-                                  accumulate(uid, s->id, (int) s->state + SANDBOX_STATE_BASE, &fresh,
-                                             &n_fresh),
-                                  true);
+                        objs[n_objs++] =
+                                (struct pleg_object){.uid = uid,
+                                                     .id = s->id,
+                                                     .state = (int) s->state + PLEG_SANDBOX_STATE_BASE,
+                                                     .sandbox = true};
         }
         for (size_t i = 0; i < cresp->n_containers; i++) {
                 Runtime__V1__Container *c = cresp->containers[i];
@@ -285,76 +302,78 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                                             runtime_exits_get(p->exits, c->id, &ex)
                                     ? RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED
                                     : (int) c->state;
-                add_owner(owners, &n_owners, c->id, accumulate(uid, c->id, state, &fresh, &n_fresh), false);
+                objs[n_objs++] = (struct pleg_object){.uid = uid, .id = c->id, .state = state};
                 transient |= pleg_state_transient(state);
         }
+        struct pleg_pod *fresh = pleg_group(objs, n_objs, &n_fresh);
+        struct owner *owners = OOM_CHECK(malloc((n_objs + 1) * sizeof *owners));
+        for (size_t i = 0; i < n_objs; i++)
+                owners[i] = (struct owner){
+                        .id_hash = id_hash(objs[i].id), .pod = objs[i].pod, .sandbox = objs[i].sandbox};
+        free(objs);
 
         /* Diff against the previous relist; report outside any lock. */
-        char **changed = NULL;
-        for (size_t i = 0; i < p->n_pods; i++)
-                p->pods[i].seen = false;
-        for (size_t i = 0; i < n_fresh; i++) {
-                struct pod_record *old = find_record(p, fresh[i].uid);
-                if (old)
-                        old->seen = true;
-                if (!old || old->fingerprint != fresh[i].fingerprint)
-                        strv_push(&changed, xstrdup(fresh[i].uid));
-        }
-        char **forced = NULL; /* reported with no fingerprint: gone, or CRI's status now whole */
-        for (size_t i = 0; i < p->n_pods; i++) {
-                if (!p->pods[i].seen) {
-                        strv_push(&changed, xstrdup(p->pods[i].uid));
-                        strv_push(&forced, xstrdup(p->pods[i].uid));
-                }
-                free(p->pods[i].uid);
-        }
-        free(p->pods);
-        p->pods = fresh;
-        p->n_pods = n_fresh;
+        struct pleg_pod *old = p->pods;
+        size_t n_old = p->n_pods;
+        struct pleg_change *changes = OOM_CHECK(malloc((n_old + n_fresh + 1) * sizeof *changes));
+        size_t n_changes = pleg_diff(old, n_old, fresh, n_fresh, changes);
 
-        char **uids = NULL;
+        char **uids = OOM_CHECK(calloc(n_fresh + 1, sizeof *uids));
         for (size_t i = 0; i < n_fresh; i++)
-                strv_push(&uids, xstrdup(fresh[i].uid));
-        /* Exits counted before CRI applied them: their pods sync again, now that CRI's status is whole. */
+                uids[i] = xstrdup(fresh[i].uid);
+        /* Exits counted before CRI applied them: their pods sync again, now that CRI's status is whole. The
+         * changes stay sorted for the lookups; the settled pods not among them follow. */
         char **settled = NULL;
         bool awaiting =
                 runtime_exits_settle(p->exits, sresp, cresp, now_mono_ms(), p->cfg.event_quick_ms, &settled);
+        size_t n_sorted = n_changes;
         for (char **u = settled; u && *u; u++) {
-                if (!strv_has(changed, *u))
-                        strv_push(&changed, xstrdup(*u));
-                strv_push(&forced, xstrdup(*u));
+                struct pleg_change key = {.uid = *u};
+                struct pleg_change *ch =
+                        n_sorted ? bsearch(&key, changes, n_sorted, sizeof key, change_cmp) : NULL;
+                for (size_t k = n_sorted; !ch && k < n_changes; k++) /* a pod settled twice */
+                        if (streq(changes[k].uid, *u))
+                                ch = &changes[k];
+                if (ch) {
+                        ch->fingerprint = 0;
+                        continue;
+                }
+                changes = OOM_CHECK(realloc(changes, (n_changes + 1) * sizeof *changes));
+                changes[n_changes++] =
+                        (struct pleg_change){.uid = *u, .gone = !find_record(fresh, n_fresh, *u)};
         }
-        strv_free(settled);
         pthread_mutex_lock(&p->lock);
-        if (n_owners)
-                qsort(owners, n_owners, sizeof *owners, owner_cmp);
+        if (n_objs)
+                qsort(owners, n_objs, sizeof *owners, owner_cmp);
         strv_free(p->uids);
         p->uids = uids;
         free(p->owners);
         p->owners = owners;
-        p->n_owners = n_owners;
+        p->n_owners = n_objs;
         p->transient = awaiting || transient;
         pthread_mutex_unlock(&p->lock);
+        p->pods = fresh;
+        p->n_pods = n_fresh;
 
-        if (changed) /* a change no event told of (or not yet): listings taken before it are old */
+        if (n_changes) /* a change no event told of (or not yet): listings taken before it are old */
                 cri_generation_bump();
-        for (char **u = changed; u && *u; u++) {
-                log_v(4, "PLEG: the pod changed in the runtime", "podUID=\"%s\"", *u);
+        for (size_t k = 0; k < n_changes; k++) {
+                const struct pleg_change *ch = &changes[k];
+                log_v(4, "PLEG: the pod changed in the runtime", "podUID=\"%s\"", ch->uid);
                 if (log_verbosity >= 5)
                         for (size_t i = 0; i < cresp->n_containers; i++) {
                                 Runtime__V1__Container *c = cresp->containers[i];
                                 const char *uid = pleg_pod_uid_of(c);
-                                if (uid && streq(uid, *u))
+                                if (uid && streq(uid, ch->uid))
                                         log_v(5, "PLEG: listed", "containerID=\"%.8s\" state=%d", c->id,
                                               (int) c->state);
                         }
                 /* The fingerprint of what this listing shows of the pod, unless the sync must look anyway. */
-                const struct pod_record *rec = find_record(p, *u);
-                p->cfg.on_pod_change(*u, rec && !strv_has(forced, *u) ? rec->fingerprint : 0, listed_us,
-                                     !rec, p->cfg.userdata);
+                p->cfg.on_pod_change(ch->uid, ch->fingerprint, listed_us, ch->gone, p->cfg.userdata);
         }
-        strv_free(changed);
-        strv_free(forced);
+        free(changes);
+        strv_free(settled);
+        pleg_pods_free(old, n_old);
         return 0;
 }
 
@@ -498,9 +517,7 @@ struct pleg *pleg_stop(struct pleg *p)
         pthread_cond_signal(&p->cond);
         pthread_mutex_unlock(&p->lock);
         pthread_join(p->thread, NULL);
-        for (size_t i = 0; i < p->n_pods; i++)
-                free(p->pods[i].uid);
-        free(p->pods);
+        pleg_pods_free(p->pods, p->n_pods);
         strv_free(p->uids);
         free(p->owners);
         runtime_exits_free(p->own_exits);

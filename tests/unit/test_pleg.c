@@ -11,6 +11,7 @@
 
 #include "events.h"
 #include "exits.h"
+#include "macro.h"
 #include "pleg.h"
 #include "util.h"
 
@@ -301,6 +302,93 @@ static void test_fingerprint_changes(void **state)
         assert_true(pleg_object_hash(long_id, 1) != pleg_object_hash(long_id, 2));
 }
 
+static const struct pleg_pod *pod_named(const struct pleg_pod *pods, size_t n, const char *uid)
+{
+        for (size_t i = 0; i < n; i++)
+                if (streq(pods[i].uid, uid))
+                        return &pods[i];
+        return NULL;
+}
+
+/* The relist groups a listing's objects by pod (in any order), with the fingerprint pleg_pod_fingerprint
+ * gives, and reports the pods new, changed or gone since the last listing, gone ones flagged. */
+static void test_group_and_diff(void **state)
+{
+        (void) state;
+        enum { CREATED = 0, RUNNING = 1, EXITED = 2, READY = PLEG_SANDBOX_STATE_BASE };
+        struct pleg_object one[] = {
+                {.uid = "u3", .id = "s3", .state = READY, .sandbox = true},
+                {.uid = "u1", .id = "c1", .state = RUNNING},
+                {.uid = "u2", .id = "c2", .state = RUNNING},
+                {.uid = "u1", .id = "s1", .state = READY, .sandbox = true},
+                {.uid = "u2", .id = "s2", .state = READY, .sandbox = true},
+                {.uid = "u1", .id = "c1b", .state = CREATED},
+        };
+        size_t n1, n2;
+        struct pleg_pod *a = pleg_group(one, ELEMENTSOF(one), &n1);
+        assert_int_equal(n1, 3);
+        assert_string_equal(a[0].uid, "u1");
+        assert_string_equal(a[1].uid, "u2");
+        assert_string_equal(a[2].uid, "u3");
+        for (size_t i = 0; i < ELEMENTSOF(one); i++)
+                assert_string_equal(a[one[i].pod].uid, one[i].uid);
+
+        /* The same fingerprint as the syncs compute from their own pod's listing. */
+        Runtime__V1__PodSandbox sb = RUNTIME__V1__POD_SANDBOX__INIT;
+        Runtime__V1__Container c1 = RUNTIME__V1__CONTAINER__INIT, c1b = RUNTIME__V1__CONTAINER__INIT;
+        sb.id = "s1";
+        sb.state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+        c1.id = "c1";
+        c1.state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+        c1b.id = "c1b";
+        c1b.state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
+        const Runtime__V1__PodSandbox *sbs[] = {&sb};
+        const Runtime__V1__Container *cs[] = {&c1b, &c1};
+        assert_true(a[0].fingerprint == pleg_pod_fingerprint(sbs, 1, cs, 2));
+        assert_true(a[0].fingerprint != 0);
+
+        /* u1 unchanged (listed in another order), u2's container exited, u3 gone, u4 new. */
+        struct pleg_object two[] = {
+                {.uid = "u4", .id = "s4", .state = READY, .sandbox = true},
+                {.uid = "u1", .id = "c1b", .state = CREATED},
+                {.uid = "u2", .id = "s2", .state = READY, .sandbox = true},
+                {.uid = "u1", .id = "s1", .state = READY, .sandbox = true},
+                {.uid = "u2", .id = "c2", .state = EXITED},
+                {.uid = "u1", .id = "c1", .state = RUNNING},
+        };
+        struct pleg_pod *b = pleg_group(two, ELEMENTSOF(two), &n2);
+        assert_int_equal(n2, 3);
+        assert_true(pod_named(b, n2, "u1")->fingerprint == a[0].fingerprint);
+        struct pleg_change ch[8];
+        size_t n = pleg_diff(a, n1, b, n2, ch);
+        assert_int_equal(n, 3);
+        assert_string_equal(ch[0].uid, "u2");
+        assert_false(ch[0].gone);
+        assert_true(ch[0].fingerprint == pod_named(b, n2, "u2")->fingerprint);
+        assert_true(ch[0].fingerprint != pod_named(a, n1, "u2")->fingerprint);
+        assert_string_equal(ch[1].uid, "u3");
+        assert_true(ch[1].gone);
+        assert_true(ch[1].fingerprint == 0);
+        assert_string_equal(ch[2].uid, "u4");
+        assert_false(ch[2].gone);
+        assert_true(ch[2].fingerprint == pod_named(b, n2, "u4")->fingerprint);
+
+        /* From nothing everything is new; to nothing everything is gone; nothing to nothing: no change. */
+        assert_int_equal(pleg_diff(NULL, 0, b, n2, ch), 3);
+        assert_false(ch[0].gone || ch[1].gone || ch[2].gone);
+        assert_int_equal(pleg_diff(b, n2, NULL, 0, ch), 3);
+        assert_true(ch[0].gone && ch[1].gone && ch[2].gone);
+        assert_string_equal(ch[2].uid, "u4");
+        assert_int_equal(pleg_diff(b, n2, b, n2, ch), 0);
+        size_t n0;
+        struct pleg_pod *none = pleg_group(NULL, 0, &n0);
+        assert_int_equal(n0, 0);
+        assert_int_equal(pleg_diff(none, n0, none, n0, ch), 0);
+        pleg_pods_free(none, n0);
+        pleg_pods_free(a, n1);
+        pleg_pods_free(b, n2);
+}
+
 /* While events flow the relist is rare and the threshold longer (upstream's evented PLEG: 10 minutes for a
  * 5-minute period), printed as Go prints a duration. */
 static void test_evented_threshold(void **state)
@@ -360,6 +448,7 @@ int main(void)
                 cmocka_unit_test(test_exit_pending),
                 cmocka_unit_test(test_runtime_exits),
                 cmocka_unit_test(test_fingerprint_changes),
+                cmocka_unit_test(test_group_and_diff),
                 cmocka_unit_test(test_fallback_threshold),
                 cmocka_unit_test(test_small_buffer),
         };
