@@ -705,16 +705,22 @@ static void test_kill_ignores_own_changes(void **state)
 
 /* The PLEG's report that a pod whose kill succeeded is gone brings no second kill (it would find nothing);
  * a gone pod never killed here, or one the runtime still shows, gets its orphan kill. */
+/* A pod synced, then killed: the syncs and kills counted until then. */
+static void sync_then_kill(struct pod_workers *w, const char *uid, int syncs, int kills)
+{
+        update_pod(w, "default", "web", uid, 30);
+        WAIT_FAKE(F.syncs == syncs && F.in_sync == 0);
+        pod_workers_update(w, uid, NULL);
+        WAIT_FAKE(F.kills == kills && F.in_kill == 0);
+        WAIT_STATS(w, s, s.pods == 0);
+}
+
 static void test_gone_after_kill(void **state)
 {
         struct pod_workers *w = new_workers(2, 0);
 
         pod_workers_set_sources_ready(w);
-        update_pod(w, "default", "web", "uid-1", 30);
-        WAIT_FAKE(F.syncs == 1 && F.in_sync == 0);
-        pod_workers_update(w, "uid-1", NULL);
-        WAIT_FAKE(F.kills == 1 && F.in_kill == 0);
-        WAIT_STATS(w, s, s.pods == 0);
+        sync_then_kill(w, "uid-1", 1, 1);
         pod_workers_kick_runtime(w, "uid-1", 0, now_mono_us(), true);
         sleep_ms(SETTLE_MS);
         assert_int_equal(FAKE_GET(kills), 1);
@@ -726,22 +732,14 @@ static void test_gone_after_kill(void **state)
         WAIT_STATS(w, s, s.pods == 0);
 
         /* Killed, but the runtime shows something of it still: killed again. */
-        update_pod(w, "default", "web", "uid-3", 30);
-        WAIT_FAKE(F.syncs == 2 && F.in_sync == 0);
-        pod_workers_update(w, "uid-3", NULL);
-        WAIT_FAKE(F.kills == 3 && F.in_kill == 0);
-        WAIT_STATS(w, s, s.pods == 0);
+        sync_then_kill(w, "uid-3", 2, 3);
         pod_workers_kick_runtime(w, "uid-3", 0xf1, now_mono_us(), false);
         WAIT_FAKE(F.kills == 4 && F.in_kill == 0);
         WAIT_STATS(w, s, s.pods == 0);
 
         /* Killed, then wanted again (the same UID: a restored static manifest), synced and killed again:
          * only the last kill counts. A failed kill is retried, and the one that succeeds counts. */
-        update_pod(w, "default", "web", "uid-4", 30);
-        WAIT_FAKE(F.syncs == 3 && F.in_sync == 0);
-        pod_workers_update(w, "uid-4", NULL);
-        WAIT_FAKE(F.kills == 5 && F.in_kill == 0);
-        WAIT_STATS(w, s, s.pods == 0);
+        sync_then_kill(w, "uid-4", 3, 5);
         update_pod(w, "default", "web", "uid-4", 30);
         WAIT_FAKE(F.syncs == 4 && F.in_sync == 0);
         FAKE_SET(fail_kills, 1);
