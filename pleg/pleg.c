@@ -37,6 +37,7 @@ struct pleg {
         bool events_up;         /* under lock */
         int burst;              /* under lock: quick relists left after a runtime event */
         int64_t quick_until_ms; /* under lock: relist every period_ms until then (after an event) */
+        int64_t event_ms;       /* under lock: the first event since the last relist began; 0: none */
         bool transient;         /* under lock: the last relist saw a container created or unknown, or
                                  * not yet an exit an event told of */
         /* Exits the runtime's listing has not shown yet (cfg.exits, else the PLEG's own): its CRI plugin
@@ -97,18 +98,22 @@ static void on_runtime_event(const struct ctd_event *ev, void *userdata)
                       (int) sandbox, (int) handled);
         }
         pthread_mutex_lock(&p->lock);
-        /* An exit or an OOM relists (at once unless its pod's worker has it), then quickly again: the CRI
-         * plugin applies them late. A start, a creation or a removal is a pod sync's own doing (only the
-         * agent creates, starts and removes its pods' containers; exec processes are not reported), and
-         * that sync knows it: the short period shows it within a second all the same (also another
-         * client's removal), and a container left CREATED keeps it short until it moves on. At 110 pods the
-         * starts and creations of a burst each relisted the whole node at once, against the starts they
-         * reported, and so did the exits of a teardown, against its stops. */
-        if (ev->kind == CTD_EVENT_TASK_EXIT || ev->kind == CTD_EVENT_TASK_OOM) {
+        /* An exit or an OOM its pod's worker does not have relists at once, then quickly again: the CRI
+         * plugin applies them late. One the worker has (its sync counts the exit and lists the pod itself),
+         * a start, a creation or a removal (a pod sync's own doing: only the agent creates, starts and
+         * removes its pods' containers; exec processes are not reported) is shown by the short period, a
+         * period after the event, not at once: on an idle node the last relist is minutes old, and a relist
+         * at the event listed the whole node (three times, with the quick ones) beside the restart it was
+         * for. A container left CREATED and an exit the listings do not show yet keep the period short. At
+         * 110 pods the starts and creations of a burst each relisted the whole node at once, against the
+         * starts they reported, and so did the exits of a teardown, against its stops. */
+        if ((ev->kind == CTD_EVENT_TASK_EXIT && !handled) || ev->kind == CTD_EVENT_TASK_OOM) {
                 p->burst = EVENT_BURST;
-                p->kicked |= !handled;
+                p->kicked = true;
         }
         p->quick_until_ms = now_mono_ms() + p->cfg.event_quick_ms;
+        if (!p->event_ms)
+                p->event_ms = now_mono_ms();
         pthread_cond_signal(&p->cond); /* kicked, or the period shortens */
         pthread_mutex_unlock(&p->lock);
 }
@@ -406,6 +411,7 @@ static void *pleg_thread(void *arg)
         pthread_mutex_lock(&p->lock);
         while (!p->stop) {
                 char err[1024] = "";
+                p->event_ms = 0;
                 pthread_mutex_unlock(&p->lock);
 
                 int64_t start = now_mono_ms();
@@ -451,7 +457,8 @@ static void *pleg_thread(void *arg)
                 while (!p->stop) {
                         int64_t now = now_mono_ms(), period = current_period(p, now);
                         int64_t paced = end + pleg_relist_pause(end - start, period);
-                        int64_t deadline = p->kicked || quick ? paced : MAX(start + period, paced);
+                        int64_t from = MAX(start, p->event_ms); /* a period after the relist, or the event */
+                        int64_t deadline = p->kicked || quick ? paced : MAX(from + period, paced);
                         if (now >= deadline)
                                 break;
                         cond_wait_ms(&p->cond, &p->lock, deadline - now);
