@@ -398,6 +398,14 @@ int64_t pleg_period(const struct pleg_config *cfg, bool events_up, bool relist_o
         return cfg->evented_period_ms;
 }
 
+int64_t pleg_relist_deadline(int64_t start_ms, int64_t end_ms, int64_t event_ms, int64_t period_ms,
+                             bool asked)
+{
+        int64_t paced = end_ms + pleg_relist_pause(end_ms - start_ms, period_ms);
+                int64_t from = MAX(start_ms, event_ms);
+        return asked ? paced : MAX(from + period_ms, paced);
+}
+
 /* Under lock: the relist period now. */
 static int64_t current_period(struct pleg *p, int64_t now)
 {
@@ -455,10 +463,9 @@ static void *pleg_thread(void *arg)
                         p->burst--;
                 int64_t end = p->health.last_relist_ms;
                 while (!p->stop) {
-                        int64_t now = now_mono_ms(), period = current_period(p, now);
-                        int64_t paced = end + pleg_relist_pause(end - start, period);
-                        int64_t from = MAX(start, p->event_ms); /* a period after the relist, or the event */
-                        int64_t deadline = p->kicked || quick ? paced : MAX(from + period, paced);
+                        int64_t now = now_mono_ms();
+                        int64_t deadline = pleg_relist_deadline(start, end, p->event_ms,
+                                                                current_period(p, now), p->kicked || quick);
                         if (now >= deadline)
                                 break;
                         cond_wait_ms(&p->cond, &p->lock, deadline - now);

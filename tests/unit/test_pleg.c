@@ -84,6 +84,24 @@ static void test_relist_pause(void **state)
         assert_int_equal(pleg_relist_pause(40, 10), 10); /* a period shorter than the minimum */
 }
 
+/* The next relist: a period after the last one began, or after the first event since when later (an
+ * idle node's last relist is minutes old: an event the workers have relists a period later, not at
+ * once); a kick or a quick relist at once after the pause. */
+static void test_relist_deadline(void **state)
+{
+        assert_int_equal(pleg_relist_deadline(1000, 1010, 0, 1000, false), 2000);
+        assert_int_equal(pleg_relist_deadline(1000, 1010, 0, 300000, false), 301000);
+        /* an event 5 minutes later shortened the period to 1 s: a second after the event */
+        assert_int_equal(pleg_relist_deadline(1000, 1010, 300000, 1000, false), 301000);
+        /* an event soon after the relist: a period after the relist */
+        assert_int_equal(pleg_relist_deadline(1000, 1010, 1200, 1000, false), 2200);
+        assert_int_equal(pleg_relist_deadline(1000, 1010, 300000, 1000, true),
+                         1010 + PLEG_RELIST_MIN_PAUSE_MS);
+        /* a long relist: the pause after it first */
+        assert_int_equal(pleg_relist_deadline(1000, 1400, 0, 1000, true), 2200);
+        assert_int_equal(pleg_relist_deadline(1000, 1900, 0, 1000, false), 2900);
+}
+
 /* An exit containerd published is awaited until the listing shows it: the container no longer RUNNING,
  * the sandbox no longer READY, or either gone. */
 static void test_exit_pending(void **state)
@@ -445,6 +463,7 @@ int main(void)
                 cmocka_unit_test(test_evented_threshold),
                 cmocka_unit_test(test_period),
                 cmocka_unit_test(test_relist_pause),
+                cmocka_unit_test(test_relist_deadline),
                 cmocka_unit_test(test_exit_pending),
                 cmocka_unit_test(test_runtime_exits),
                 cmocka_unit_test(test_fingerprint_changes),
