@@ -137,6 +137,49 @@ static void cri__set_error(struct cri_error *err, int code, const char *method, 
         va_end(ap);
 }
 
+/* The request serialized (*ret, malloc'd, *ret_len octets). */
+static int cri__encode(const char *method, const ProtobufCMessage *req, uint8_t **ret, size_t *ret_len,
+                       struct cri_error *err)
+{
+        size_t len = protobuf_c_message_get_packed_size(req);
+        uint8_t *send = malloc(len ? len : 1);
+        if (!send) {
+                cri__set_error(err, 0, method, "encode request: %s", strerror(ENOMEM));
+                return -ENOMEM;
+        }
+        if (protobuf_c_message_pack(req, send) != len) {
+                free(send);
+                cri__set_error(err, 0, method, "encode request: %s", strerror(EINVAL));
+                return -EINVAL;
+        }
+        *ret = send;
+        *ret_len = len;
+        return 0;
+}
+
+/* A call's end (r, st from h2) as the caller sees it: the reply decoded into *ret_resp, or the error. */
+static int cri__decode(const char *method, int r, const struct h2_status *st, const uint8_t *recv,
+                       size_t recv_len, const ProtobufCMessageDescriptor *resp_desc,
+                       ProtobufCMessage **ret_resp, struct cri_error *err)
+{
+        if (r < 0) {
+                if (st->code == H2_OK) {
+                        cri__set_error(err, 0, method, "%s", strerror(-r));
+                        return r;
+                }
+                cri__set_error(err, st->code, method, "rpc error: code = %s desc = %s",
+                               cri_code_name(st->code), st->msg);
+                /* A reply that broke the protocol is a bad reply, whatever code it was given. */
+                return r == -EBADMSG ? -EBADMSG : h2_status_errno(st->code);
+        }
+        *ret_resp = protobuf_c_message_unpack(resp_desc, NULL, recv_len, recv);
+        if (!*ret_resp) {
+                cri__set_error(err, 0, method, "decode reply: not a valid %s", resp_desc->name);
+                return -EBADMSG;
+        }
+        return 0;
+}
+
 static int cri__call(struct cri_client *c, const char *method, const ProtobufCMessage *req,
                      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **ret_resp,
                      int64_t timeout_ms, struct cri_error *err)
@@ -150,39 +193,14 @@ static int cri__call(struct cri_client *c, const char *method, const ProtobufCMe
                 return -EINVAL;
         if (timeout_ms <= 0)
                 timeout_ms = c->default_timeout_ms;
-
-        len = protobuf_c_message_get_packed_size(req);
-        send = malloc(len ? len : 1);
-        if (!send) {
-                cri__set_error(err, 0, method, "encode request: %s", strerror(ENOMEM));
-                return -ENOMEM;
-        }
-        if (protobuf_c_message_pack(req, send) != len) {
-                cri__set_error(err, 0, method, "encode request: %s", strerror(EINVAL));
-                return -EINVAL;
-        }
-
+        r = cri__encode(method, req, &send, &len, err);
+        if (r < 0)
+                return r;
         /* No wait-for-ready: while the runtime is down calls fail at once with Unavailable instead of
          * hanging until their deadline. */
         r = h2_unary(c->conn, method, send, len, add_sat(now_mono_ms(), timeout_ms), CRI_MAX_RECV_BYTES,
                      &recv, &recv_len, &st);
-        if (r < 0) {
-                if (st.code == H2_OK) {
-                        cri__set_error(err, 0, method, "%s", strerror(-r));
-                        return r;
-                }
-                cri__set_error(err, st.code, method, "rpc error: code = %s desc = %s",
-                               cri_code_name(st.code), st.msg);
-                /* A reply that broke the protocol is a bad reply, whatever code it was given. */
-                return r == -EBADMSG ? -EBADMSG : h2_status_errno(st.code);
-        }
-
-        *ret_resp = protobuf_c_message_unpack(resp_desc, NULL, recv_len, recv);
-        if (!*ret_resp) {
-                cri__set_error(err, 0, method, "decode reply: not a valid %s", resp_desc->name);
-                return -EBADMSG;
-        }
-        return 0;
+        return cri__decode(method, r, &st, recv, recv_len, resp_desc, ret_resp, err);
 }
 
 static atomic_uint_fast64_t generation;
@@ -229,4 +247,55 @@ int cri_call(struct cri_client *c, const char *method, const ProtobufCMessage *r
         if (c && method && c->observer)
                 c->observer(c->observer_ud, method, now_mono_us() - t0, r);
         return r;
+}
+
+int cri_call_many(struct cri_client *c, struct cri_request *reqs, size_t n, int64_t timeout_ms,
+                  struct cri_error *err)
+{
+        if (!c || !reqs)
+                return -EINVAL;
+        if (timeout_ms <= 0)
+                timeout_ms = c->default_timeout_ms;
+        int64_t t0 = now_mono_us(), deadline = add_sat(now_mono_ms(), timeout_ms);
+        struct h2_unary_call *calls = OOM_CHECK(calloc(n + 1, sizeof *calls));
+        int first = 0;
+        bool mutates = false;
+        for (size_t i = 0; i < n; i++) {
+                struct cri_request *q = &reqs[i];
+                uint8_t *send = NULL;
+                size_t len = 0;
+                q->r = !q->method || !q->req || !q->resp_desc || !q->ret_resp
+                               ? -EINVAL
+                               : cri__encode(q->method, q->req, &send, &len, first ? NULL : err);
+                if (q->r < 0 && !first)
+                        first = q->r;
+                if (q->r < 0)
+                        continue; /* no path: h2_unary_many skips it */
+                mutates |= cri_method_mutates(q->method);
+                calls[i] = (struct h2_unary_call){.path = q->method,
+                                                  .req = send,
+                                                  .req_len = len,
+                                                  .deadline_ms = deadline,
+                                                  .max_resp = CRI_MAX_RECV_BYTES};
+        }
+        if (mutates)
+                cri_generation_bump();
+        h2_unary_many(c->conn, calls, n);
+        if (mutates)
+                cri_generation_bump();
+        for (size_t i = 0; i < n; i++) {
+                struct cri_request *q = &reqs[i];
+                if (q->r >= 0) {
+                        q->r = cri__decode(q->method, calls[i].r, &calls[i].st, calls[i].resp,
+                                           calls[i].resp_len, q->resp_desc, q->ret_resp, first ? NULL : err);
+                        if (c->observer)
+                                c->observer(c->observer_ud, q->method, now_mono_us() - t0, q->r);
+                        if (q->r < 0 && !first)
+                                first = q->r;
+                }
+                free((void *) calls[i].req);
+                free(calls[i].resp);
+        }
+        free(calls);
+        return first;
 }

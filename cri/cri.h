@@ -73,6 +73,25 @@ int cri_call(struct cri_client *c, const char *method, const ProtobufCMessage *r
              const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **ret_resp, int64_t timeout_ms,
              struct cri_error *err);
 
+/* Several calls at once on the connection (all sent, then all awaited: the time of the slowest, not the
+ * sum), each as cri_call would make it: r its result, *ret_resp its reply on success (each the caller's to
+ * free, also when another failed). Returns 0 when all succeeded, else the first failure's result, with err
+ * filled for that one. CRI_REQ makes an entry. */
+struct cri_request {
+        const char *method;
+        const ProtobufCMessage *req;
+        const ProtobufCMessageDescriptor *resp_desc;
+        ProtobufCMessage **ret_resp;
+        int r;
+};
+int cri_call_many(struct cri_client *c, struct cri_request *reqs, size_t n, int64_t timeout_ms,
+                  struct cri_error *err);
+#define CRI_REQ(service, rpc, snake, request, reply)                                                        \
+        ((struct cri_request){.method = "/runtime.v1." #service "/" #rpc,                                   \
+                              .req = &(request)->base,                                                      \
+                              .resp_desc = &runtime__v1__##snake##_response__descriptor,                    \
+                              .ret_resp = (ProtobufCMessage **) (reply)})
+
 /* Typed call: CRI_CALL(c, RuntimeService, RunPodSandbox, run_pod_sandbox, &req, &resp, timeout_ms, &err)
  * with Runtime__V1__RunPodSandboxRequest req and Runtime__V1__RunPodSandboxResponse *resp. */
 /* A count of what may have changed the runtime's containers and sandboxes, in this process's view: every

@@ -1575,13 +1575,15 @@ static int take_message(struct h2_stream *s, uint8_t **ret, size_t *ret_len, str
         return 1;
 }
 
-static int unary_once(struct h2_conn *c, const char *path, const uint8_t *req, size_t req_len,
-                      int64_t deadline_ms, size_t max_resp, uint8_t **ret_resp, size_t *ret_len,
-                      struct h2_status *st, bool *retryable)
+/* A unary call's stream opened and its request sent (*ret), or why not. */
+static int unary_open(struct h2_conn *c, const char *path, const uint8_t *req, size_t req_len,
+                      int64_t deadline_ms, size_t max_resp, struct h2_stream **ret, struct h2_status *st,
+                      bool *retryable)
 {
         struct h2_link *l;
         struct h2_stream *s = NULL;
         *retryable = false;
+        *ret = NULL;
         int r = get_link(c, deadline_ms, &l, st);
         if (r < 0)
                 return r;
@@ -1593,6 +1595,16 @@ static int unary_once(struct h2_conn *c, const char *path, const uint8_t *req, s
                 }
                 return r;
         }
+        *ret = s;
+        return 0;
+}
+
+/* Waits for the reply of a stream unary_open opened, takes its message, and frees the stream. */
+static int unary_finish(struct h2_stream *s, int64_t deadline_ms, uint8_t **ret_resp, size_t *ret_len,
+                        struct h2_status *st, bool *retryable)
+{
+        struct h2_link *l = s->l;
+        int r = 0;
         pthread_mutex_lock(&l->mu);
         while (!s->remote_closed && !s->failed)
                 if (!wait_until(&s->cond, &l->mu, deadline_ms))
@@ -1627,6 +1639,17 @@ static int unary_once(struct h2_conn *c, const char *path, const uint8_t *req, s
         return r;
 }
 
+static int unary_once(struct h2_conn *c, const char *path, const uint8_t *req, size_t req_len,
+                      int64_t deadline_ms, size_t max_resp, uint8_t **ret_resp, size_t *ret_len,
+                      struct h2_status *st, bool *retryable)
+{
+        struct h2_stream *s;
+        int r = unary_open(c, path, req, req_len, deadline_ms, max_resp, &s, st, retryable);
+        if (r < 0 || !s)
+                return r;
+        return unary_finish(s, deadline_ms, ret_resp, ret_len, st, retryable);
+}
+
 int h2_unary(struct h2_conn *c, const char *path, const uint8_t *req, size_t req_len, int64_t deadline_ms,
              size_t max_resp, uint8_t **ret_resp, size_t *ret_len, struct h2_status *st)
 {
@@ -1641,6 +1664,60 @@ int h2_unary(struct h2_conn *c, const char *path, const uint8_t *req, size_t req
                 r = unary_once(c, path, req, req_len, deadline_ms, max_resp, ret_resp, ret_len, st,
                                &retryable);
         return r;
+}
+
+/* Below this many streams a server allows at once, h2_unary_many makes its calls one after another: a
+ * thread holding a stream while it waits for a slot for the next could starve beside others doing the
+ * same (gRPC servers, containerd's among them, allow any number unless configured). */
+#define MANY_MIN_STREAMS 65536
+
+void h2_unary_many(struct h2_conn *c, struct h2_unary_call *calls, size_t n)
+{
+        struct h2_stream **s = OOM_CHECK(calloc(n + 1, sizeof *s));
+        bool *retry = OOM_CHECK(calloc(n + 1, sizeof *retry)),
+             *later = OOM_CHECK(calloc(n + 1, sizeof *later));
+        bool parallel = true;
+        for (size_t i = 0; i < n; i++) {
+                struct h2_unary_call *k = &calls[i];
+                k->resp = NULL;
+                k->resp_len = 0;
+                k->st = (struct h2_status){0};
+                if (!c || !k->path || (!k->req && k->req_len))
+                        k->r = -EINVAL;
+                else if (!parallel)
+                        later[i] = true;
+                else {
+                        k->r = unary_open(c, k->path, k->req, k->req_len, k->deadline_ms, k->max_resp, &s[i],
+                                          &k->st, &retry[i]);
+                        if (s[i]) {
+                                pthread_mutex_lock(&s[i]->l->mu);
+                                parallel = s[i]->l->peer_max_streams >= MANY_MIN_STREAMS;
+                                pthread_mutex_unlock(&s[i]->l->mu);
+                        }
+                }
+        }
+        for (size_t i = 0; i < n; i++) {
+                struct h2_unary_call *k = &calls[i];
+                if (s[i])
+                        k->r = unary_finish(s[i], k->deadline_ms, &k->resp, &k->resp_len, &k->st, &retry[i]);
+        }
+        /* As h2_unary: a stream the server refused untouched goes once more; then the calls left for
+         * later, one by one, now that this thread holds no stream. */
+        for (size_t i = 0; i < n; i++) {
+                struct h2_unary_call *k = &calls[i];
+                if (k->r < 0 && retry[i] && now_mono_ms() < k->deadline_ms)
+                        k->r = unary_once(c, k->path, k->req, k->req_len, k->deadline_ms, k->max_resp,
+                                          &k->resp, &k->resp_len, &k->st, &retry[i]);
+        }
+        for (size_t i = 0; i < n; i++) {
+                struct h2_unary_call *k = &calls[i];
+                if (later[i])
+                        k->r = h2_unary(c, k->path, k->req, k->req_len, k->deadline_ms, k->max_resp,
+                                        &k->resp, &k->resp_len, &k->st);
+        }
+        free(s);
+        free(retry);
+        free(later);
 }
 
 int h2_stream_start(struct h2_conn *c, const char *path, const uint8_t *req, size_t req_len, size_t max_msg,

@@ -58,6 +58,22 @@ int h2_conn_wait_ready(struct h2_conn *c, int64_t deadline_ms, struct h2_status 
 int h2_unary(struct h2_conn *c, const char *path, const uint8_t *req, size_t req_len, int64_t deadline_ms,
              size_t max_resp, uint8_t **ret_resp, size_t *ret_len, struct h2_status *st);
 
+/* Several unary calls at once: every request is sent, then every reply awaited, so that the calls take
+ * about the time of the slowest instead of the sum (a pod's sandboxes and containers, listed for each
+ * sync). Each call ends as h2_unary would (r, st; resp, resp_len the reply, malloc'd, on success). One
+ * after another when the server allows few streams at once. */
+struct h2_unary_call {
+        const char *path;
+        const uint8_t *req;
+        size_t req_len;
+        int64_t deadline_ms;
+        size_t max_resp;
+        uint8_t *resp;
+        size_t resp_len;
+        struct h2_status st;
+        int r;
+};
+void h2_unary_many(struct h2_conn *c, struct h2_unary_call *calls, size_t n);
 /* A server-streaming call with no deadline: sends the request and half-closes (the start itself is
  * bounded, ten seconds at most). 0 and *ret; else as h2_unary, not retried (the caller starts again). */
 int h2_stream_start(struct h2_conn *c, const char *path, const uint8_t *req, size_t req_len, size_t max_msg,

@@ -273,11 +273,11 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         bool transient = false;
         int r;
 
-        r = CRI_CALL(p->cfg.cri, RuntimeService, ListPodSandbox, list_pod_sandbox, &sreq, &sresp,
-                     p->cfg.call_timeout_ms, &cerr);
-        if (r >= 0)
-                r = CRI_CALL(p->cfg.cri, RuntimeService, ListContainers, list_containers, &creq, &cresp,
-                             p->cfg.call_timeout_ms, &cerr);
+        struct cri_request reqs[] = {
+                CRI_REQ(RuntimeService, ListPodSandbox, list_pod_sandbox, &sreq, &sresp),
+                CRI_REQ(RuntimeService, ListContainers, list_containers, &creq, &cresp),
+        };
+        r = cri_call_many(p->cfg.cri, reqs, ELEMENTSOF(reqs), p->cfg.call_timeout_ms, &cerr);
         if (r < 0) {
                 snprintf(err, errlen, "%s", cerr.msg[0] ? cerr.msg : strerror(-r));
                 return r;
@@ -402,7 +402,7 @@ int64_t pleg_relist_deadline(int64_t start_ms, int64_t end_ms, int64_t event_ms,
                              bool asked)
 {
         int64_t paced = end_ms + pleg_relist_pause(end_ms - start_ms, period_ms);
-                int64_t from = MAX(start_ms, event_ms);
+        int64_t from = MAX(start_ms, event_ms);
         return asked ? paced : MAX(from + period_ms, paced);
 }
 

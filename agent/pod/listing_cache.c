@@ -122,11 +122,11 @@ int list_pod_periodic(const struct sync_ctx *ctx, const char *uid, struct pod_ru
         Runtime__V1__ListContainersRequest creq = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
         struct pod_runtime all = {0};
         uint64_t gen = cri_generation();
-        int r = CRI_CALL(ctx->cri, RuntimeService, ListPodSandbox, list_pod_sandbox, &sreq, &all.sandboxes,
-                         ctx->timeout_ms, err);
-        if (r >= 0)
-                r = CRI_CALL(ctx->cri, RuntimeService, ListContainers, list_containers, &creq,
-                             &all.containers, ctx->timeout_ms, err);
+        struct cri_request reqs[] = {
+                CRI_REQ(RuntimeService, ListPodSandbox, list_pod_sandbox, &sreq, &all.sandboxes),
+                CRI_REQ(RuntimeService, ListContainers, list_containers, &creq, &all.containers),
+        };
+        int r = cri_call_many(ctx->cri, reqs, ELEMENTSOF(reqs), ctx->timeout_ms, err);
         if (r >= 0) {
                 pod_runtime_subset(&all, uid, rt);
                 runtime_exits_apply(ctx->exits, rt->containers);

@@ -615,6 +615,69 @@ static void test_server_error(void **state)
         unlink(path);
 }
 
+/* Several calls at once: each ends as alone would (a reply, or the server's error), the first failure is
+ * the result and err's; a listing changes no generation, a call that may change something counts. */
+static void test_call_many(void **state)
+{
+        Runtime__V1__VersionRequest vreq = RUNTIME__V1__VERSION_REQUEST__INIT;
+        Runtime__V1__StatusRequest sreq = RUNTIME__V1__STATUS_REQUEST__INIT;
+        Runtime__V1__StopContainerRequest creq = RUNTIME__V1__STOP_CONTAINER_REQUEST__INIT;
+        _cleanup_cri_ Runtime__V1__VersionResponse *v1 = NULL, *v2 = NULL;
+        _cleanup_cri_ Runtime__V1__StatusResponse *sresp = NULL;
+        _cleanup_cri_ Runtime__V1__StopContainerResponse *cresp = NULL;
+        struct cri_error err = {};
+        struct cri_client *c = NULL;
+        struct fake_server f;
+        char path[108];
+
+        sock_path(path, sizeof(path), "many");
+        unlink(path);
+        assert_int_equal(fake_start(&f, path), 0);
+        assert_int_equal(cri_client_new(path, 5000, &c), 0);
+        assert_true(wait_for_success(c, 3000) >= 0);
+
+        struct cri_request ok[] = {
+                CRI_REQ(RuntimeService, Version, version, &vreq, &v1),
+                CRI_REQ(RuntimeService, Version, version, &vreq, &v2),
+        };
+        uint64_t g = cri_generation();
+        assert_int_equal(cri_call_many(c, ok, ELEMENTSOF(ok), 2000, &err), 0);
+        assert_int_equal(cri_generation(), g);
+        assert_int_equal(ok[0].r, 0);
+        assert_int_equal(ok[1].r, 0);
+        assert_string_equal(v1->runtime_name, "fake");
+        assert_string_equal(v2->runtime_name, "fake");
+        cri_free(v1);
+        cri_free(v2);
+        v1 = v2 = NULL;
+
+        creq.container_id = (char *) "c1";
+        struct cri_request mixed[] = {
+                CRI_REQ(RuntimeService, Version, version, &vreq, &v1),
+                CRI_REQ(RuntimeService, Status, status, &sreq, &sresp),
+                CRI_REQ(RuntimeService, StopContainer, stop_container, &creq, &cresp),
+                CRI_REQ(RuntimeService, Version, version, &vreq, &v2),
+        };
+        g = cri_generation();
+        assert_int_equal(cri_call_many(c, mixed, ELEMENTSOF(mixed), 2000, &err), -EIO);
+        assert_int_equal(cri_generation(), g + 2);
+        assert_int_equal(mixed[0].r, 0);
+        assert_int_equal(mixed[1].r, -EIO);
+        assert_int_equal(mixed[2].r, -EIO);
+        assert_int_equal(mixed[3].r, 0);
+        assert_string_equal(v1->runtime_name, "fake");
+        assert_string_equal(v2->runtime_name, "fake");
+        assert_null(sresp);
+        assert_null(cresp);
+        assert_int_equal(err.code, 12);
+        assert_string_equal(err.msg,
+                            "Status: rpc error: code = Unimplemented desc = method not implemented by fake");
+
+        cri_client_free(c);
+        fake_stop(&f);
+        unlink(path);
+}
+
 /* Many threads share one client. */
 struct par_arg {
         struct cri_client *c;
@@ -898,7 +961,8 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_unknown_fields), cmocka_unit_test(test_unavailable),
                 cmocka_unit_test(test_deadline),       cmocka_unit_test(test_reconnect),
                 cmocka_unit_test(test_server_error),   cmocka_unit_test(test_parallel),
-                cmocka_unit_test(test_bad_reply),      cmocka_unit_test(test_generation),
+                cmocka_unit_test(test_call_many),      cmocka_unit_test(test_bad_reply),
+                cmocka_unit_test(test_generation),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

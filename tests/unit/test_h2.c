@@ -452,6 +452,90 @@ static void test_refused_retry(void **state)
         assert_int_equal(p.ids[1], 3);
 }
 
+/* Several calls at once: the peer reads all three requests before it answers any (one call after another
+ * would wait for a reply that never comes), answers out of order, and refuses the third untouched, which
+ * goes again on a new stream. */
+static void script_many(struct peer *p, int fd, int conn)
+{
+        (void) conn;
+        handshake(p, fd, NULL, 0);
+        uint32_t a = read_request(p, fd), b = read_request(p, fd), c = read_request(p, fd);
+        respond_ok(fd, b, "B");
+        respond_ok(fd, a, "A");
+        uint8_t code[4];
+        put32(code, 7); /* REFUSED_STREAM */
+        write_frame(fd, RST, 0, c, code, 4);
+        respond_ok(fd, read_request(p, fd), "C");
+        drain(fd);
+}
+
+static void many(struct h2_conn *c, const char *const *reqs, struct h2_unary_call *calls, size_t n,
+                 int64_t timeout_ms)
+{
+        for (size_t i = 0; i < n; i++)
+                calls[i] = (struct h2_unary_call){.path = "/test.Svc/Call",
+                                                  .req = (const uint8_t *) reqs[i],
+                                                  .req_len = strlen(reqs[i]),
+                                                  .deadline_ms = now_mono_ms() + timeout_ms,
+                                                  .max_resp = 1024};
+        h2_unary_many(c, calls, n);
+}
+
+static void assert_reply(struct h2_unary_call *k, const char *want)
+{
+        assert_int_equal(k->r, 0);
+        assert_int_equal(k->st.code, H2_OK);
+        assert_int_equal(k->resp_len, strlen(want));
+        assert_memory_equal(k->resp, want, strlen(want));
+        free(k->resp);
+}
+
+static void test_many(void **state)
+{
+        (void) state;
+        struct peer p;
+        struct h2_conn *c = peer_start(&p, script_many, 1);
+        static const char *const reqs[] = {"a", "b", "c"};
+        struct h2_unary_call calls[3];
+        many(c, reqs, calls, 3, 5000);
+        assert_reply(&calls[0], "A");
+        assert_reply(&calls[1], "B");
+        assert_reply(&calls[2], "C");
+        peer_finish(&p, c);
+        assert_int_equal(p.n_ids, 4);
+        assert_int_equal(p.ids[3], 7);
+}
+
+/* A server that allows one stream at a time gets the calls one after another (at once, the second would
+ * wait for the first's stream slot, held until all were sent). */
+static void script_one_stream(struct peer *p, int fd, int conn)
+{
+        (void) conn;
+        static const uint8_t s[] = {0, 3, 0, 0, 0, 1}; /* SETTINGS_MAX_CONCURRENT_STREAMS 1 */
+        handshake(p, fd, s, sizeof s);
+        respond_ok(fd, read_request(p, fd), "warm");
+        respond_ok(fd, read_request(p, fd), "1");
+        respond_ok(fd, read_request(p, fd), "2");
+        drain(fd);
+}
+
+static void test_many_one_stream(void **state)
+{
+        (void) state;
+        struct peer p;
+        struct h2_conn *c = peer_start(&p, script_one_stream, 1);
+        struct h2_status st;
+        char out[64];
+        assert_int_equal(call(c, "w", 5000, 1024, out, sizeof out, &st), 0); /* the server's SETTINGS came */
+        assert_string_equal(out, "warm");
+        static const char *const reqs[] = {"x", "y"};
+        struct h2_unary_call calls[2];
+        many(c, reqs, calls, 2, 3000);
+        assert_reply(&calls[0], "1");
+        assert_reply(&calls[1], "2");
+        peer_finish(&p, c);
+}
+
 /* GOAWAY before the stream was processed, and the connection closed: the call goes again on a new one. */
 static void script_goaway(struct peer *p, int fd, int conn)
 {
@@ -892,6 +976,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_split),        cmocka_unit_test(test_trailers_only),
                 cmocka_unit_test(test_http_status),  cmocka_unit_test(test_refused_retry),
+                cmocka_unit_test(test_many),         cmocka_unit_test(test_many_one_stream),
                 cmocka_unit_test(test_goaway_retry), cmocka_unit_test(test_too_large),
                 cmocka_unit_test(test_flow_control), cmocka_unit_test(test_ping_table),
                 cmocka_unit_test(test_bad_hpack),    cmocka_unit_test(test_deadline),
