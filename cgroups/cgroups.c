@@ -3,7 +3,11 @@
 #include "cgroups.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -62,6 +66,58 @@ int64_t cg_milli_to_shares(int64_t milli_cpu)
                 return CG_MAX_SHARES;
         int64_t shares = milli_cpu * 1024 / 1000;
         return shares < CG_MIN_SHARES ? CG_MIN_SHARES : shares > CG_MAX_SHARES ? CG_MAX_SHARES : shares;
+}
+
+bool cg_hugepage_size_name(const char *entry, char *out, size_t len)
+{
+        static const char *const units[] = {"B", "KB", "MB", "GB", "TB", "PB"};
+        if (!str_has_prefix(entry, "hugepages-"))
+                return false;
+        const char *num = entry + strlen("hugepages-");
+        char *end;
+        errno = 0;
+        unsigned long long kb = strtoull(num, &end, 10);
+        if (end == num || errno || strcasecmp(end, "kB") != 0 || kb == 0 || kb > UINT64_MAX / 1024 / 1024)
+                return false;
+        double v = (double) kb * 1024;
+        size_t u = 0;
+        while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
+                v /= 1024;
+                u++;
+        }
+        int n = snprintf(out, len, "%g%s", v, units[u]);
+        return n > 0 && (size_t) n < len;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+char **cg_hugepage_sizes(const char *dir)
+{
+        DIR *d = opendir(dir);
+        char **names = NULL, **sizes = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                char size[32];
+                if (cg_hugepage_size_name(de->d_name, size, sizeof size)) {
+                        strv_push(&names, xstrdup(de->d_name));
+                        n++;
+                }
+        }
+        if (d)
+                closedir(d);
+        if (n)
+                qsort(names, n, sizeof *names, name_cmp);
+        for (size_t i = 0; i < n; i++) {
+                char size[32];
+                if (cg_hugepage_size_name(names[i], size, sizeof size))
+                        strv_push(&sizes, xstrdup(size));
+        }
+        strv_free(names);
+        return sizes;
 }
 
 int64_t cg_milli_to_quota(int64_t milli_cpu, int64_t period_us)

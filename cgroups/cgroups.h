@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -26,6 +27,13 @@ int64_t cg_milli_to_shares(int64_t milli_cpu);
 int64_t cg_milli_to_quota(int64_t milli_cpu, int64_t period_us);
 /* cgroup v2 cpu.weight from v1 shares: 1 + ((shares - 2) × 9999) / 262142, in [1, 10000]; 0 stays 0. */
 int64_t cg_shares_to_weight(int64_t shares);
+
+/* A hugepage size as upstream names it for the runtime (libcontainer's "2MB", "1GB", "64KB") from its
+ * /sys/kernel/mm/hugepages entry ("hugepages-2048kB"), into out; false for another name. */
+bool cg_hugepage_size_name(const char *entry, char *out, size_t len);
+/* The node's hugepage sizes so named (dir: "/sys/kernel/mm/hugepages"), in the order of their entries'
+ * names, as upstream reads them: a NULL-terminated array (free each and it); NULL when there are none. */
+char **cg_hugepage_sizes(const char *dir);
 
 /* ---- the driver ---- */
 

@@ -131,11 +131,36 @@ static int64_t node_memory_bytes(void)
         return v;
 }
 
-/* Upstream's container resources: shares from the request, quota from the limit, the memory limit, and
- * oom_score_adj by QoS class. (The pod-level cgroups come with the cgroups work.) */
-static void container_resources(const struct pod *pod, const struct container *c,
+/* The node's hugepage sizes, read once (as upstream, at start). */
+static char **hugepage_sizes;
+static pthread_once_t hugepage_once = PTHREAD_ONCE_INIT;
+
+static void read_hugepage_sizes(void)
+{
+        hugepage_sizes = cg_hugepage_sizes("/sys/kernel/mm/hugepages");
+}
+
+/* Upstream's container resources: shares from the request, quota from the limit, the memory limit,
+ * oom_score_adj by QoS class, and a hugetlb limit per page size the node has: 0, as upstream gives every
+ * size a container's limits do not name (the node reports no hugepages, so a pod that asks for any is
+ * refused at admission: every container's are 0). */
+static void container_resources(struct arena *a, const struct pod *pod, const struct container *c,
                                 Runtime__V1__LinuxContainerResources *r)
 {
+        pthread_once(&hugepage_once, read_hugepage_sizes);
+        size_t n = 0;
+        while (hugepage_sizes && hugepage_sizes[n])
+                n++;
+        if (n) {
+                r->hugepage_limits = arena_alloc(a, n * sizeof *r->hugepage_limits);
+                for (size_t i = 0; i < n; i++) {
+                        Runtime__V1__HugepageLimit *h = arena_alloc(a, sizeof *h);
+                        runtime__v1__hugepage_limit__init(h);
+                        h->page_size = hugepage_sizes[i];
+                        r->hugepage_limits[i] = h;
+                }
+                r->n_hugepage_limits = n;
+        }
         /* The cgroups library's arithmetic: clamped, no overflow for a manifest's 9e18m of cpu. */
         r->cpu_shares = cg_milli_to_shares(c->cpu_request_m);
         r->cpu_period = CG_QUOTA_PERIOD_US; /* always, as upstream (--cpu-cfs-quota's default) */
@@ -418,7 +443,7 @@ int start_container(const struct sync_ctx *ctx, struct pod *pod, const char *san
                         return -EINVAL;
                 }
         }
-        container_resources(pod, c, &lres);
+        container_resources(&a, pod, c, &lres);
         lx.resources = &lres;
         lx.security_context = &lsc;
         cfg.linux = &lx;

@@ -83,6 +83,52 @@ static bool is_dir(const char *path)
 
 /* ---- upstream's resource math ---------------------------------------------------------------------- */
 
+/* Hugepage sizes as upstream names them for the runtime (libcontainer's units.CustomSize "%g%s", 1024),
+ * in the order of their /sys/kernel/mm/hugepages entries' names. */
+static void test_hugepage_sizes(void **state)
+{
+        (void) state;
+        char out[32];
+        assert_true(cg_hugepage_size_name("hugepages-2048kB", out, sizeof out));
+        assert_string_equal(out, "2MB");
+        assert_true(cg_hugepage_size_name("hugepages-1048576kB", out, sizeof out));
+        assert_string_equal(out, "1GB");
+        assert_true(cg_hugepage_size_name("hugepages-64kB", out, sizeof out));
+        assert_string_equal(out, "64KB");
+        assert_true(cg_hugepage_size_name("hugepages-1536kB", out, sizeof out));
+        assert_string_equal(out, "1.5MB");
+        assert_true(cg_hugepage_size_name("hugepages-16777216kB", out, sizeof out));
+        assert_string_equal(out, "16GB");
+        assert_false(cg_hugepage_size_name("hugepages-", out, sizeof out));
+        assert_false(cg_hugepage_size_name("hugepages-2048", out, sizeof out));
+        assert_false(cg_hugepage_size_name("hugepages-2048MB", out, sizeof out));
+        assert_false(cg_hugepage_size_name("hugepages-0kB", out, sizeof out));
+        assert_false(cg_hugepage_size_name("hugepages-99999999999999999999kB", out, sizeof out));
+        assert_false(cg_hugepage_size_name("foo-2048kB", out, sizeof out));
+        assert_false(cg_hugepage_size_name("hugepages-2048kB", out, 3)); /* does not fit */
+
+        char dir[] = "/tmp/cg-hugepages-XXXXXX", path[128];
+        assert_non_null(mkdtemp(dir));
+        assert_null(cg_hugepage_sizes(dir)); /* none */
+        static const char *const entries[] = {"hugepages-2048kB", "hugepages-1048576kB", "other"};
+        for (size_t i = 0; i < ELEMENTSOF(entries); i++) {
+                snprintf(path, sizeof path, "%s/%s", dir, entries[i]);
+                assert_int_equal(mkdir(path, 0755), 0);
+        }
+        char **sizes = cg_hugepage_sizes(dir);
+        assert_non_null(sizes);
+        assert_string_equal(sizes[0], "1GB"); /* "hugepages-1048576kB" sorts first */
+        assert_string_equal(sizes[1], "2MB");
+        assert_null(sizes[2]);
+        strv_free(sizes);
+        for (size_t i = 0; i < ELEMENTSOF(entries); i++) {
+                snprintf(path, sizeof path, "%s/%s", dir, entries[i]);
+                rmdir(path);
+        }
+        rmdir(dir);
+        assert_null(cg_hugepage_sizes("/nonexistent/hugepages"));
+}
+
 static void test_shares(void **state)
 {
         assert_int_equal(cg_milli_to_shares(0), 2); /* not the runtime's "unset" 1024 */
@@ -1040,6 +1086,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_shares),
+                cmocka_unit_test(test_hugepage_sizes),
                 cmocka_unit_test(test_quota),
                 cmocka_unit_test(test_weight),
                 cmocka_unit_test(test_pod_guaranteed),
