@@ -11,7 +11,8 @@
 #include "podconfig.h"
 #include "util.h"
 
-#define DEBOUNCE_MS 50
+#define DEBOUNCE_MS     50  /* read once the directory was quiet this long ... */
+#define DEBOUNCE_MAX_MS 200 /* ... or this long after a burst's first change, whichever comes first */
 
 struct file_entry {
         char *name;
@@ -36,6 +37,7 @@ struct file_source {
         bool watching;
         ino_t watched_ino;
         bool missing_logged;
+        uint64_t burst_ms; /* uv_now of the first change since the last read; 0: none */
         struct file_entry **files;
         size_t n_files;
         int closing;
@@ -174,6 +176,7 @@ void file_source_rescan(struct file_source *fs)
         DIR *d;
         struct dirent *de;
 
+        fs->burst_ms = 0; /* what changed until now is read now */
         if (stat(fs->dir, &dst) < 0 || !S_ISDIR(dst.st_mode) || !(d = opendir(fs->dir))) {
                 if (!fs->missing_logged)
                         log_warn("Static pod path is not a readable directory, waiting for it",
@@ -252,11 +255,22 @@ static void debounce_cb(uv_timer_t *t)
         file_source_rescan(t->data);
 }
 
+uint64_t file_source_read_delay(uint64_t now_ms, uint64_t burst_ms)
+{
+        uint64_t last = burst_ms + DEBOUNCE_MAX_MS;
+        return now_ms >= last ? 0 : MIN((uint64_t) DEBOUNCE_MS, last - now_ms);
+}
+
 static void watch_cb(uv_fs_event_t *h, const char *filename, int events, int status)
 {
         struct file_source *fs = h->data;
-        /* Editors write in bursts (temp file, rename, chmod): read once when the burst is over. */
-        uv_timer_start(&fs->debounce_timer, debounce_cb, DEBOUNCE_MS, 0);
+        /* Editors write in bursts (temp file, rename, chmod): read once when the burst is over. A tool that
+         * writes a hundred manifests one after another is read as it goes, every DEBOUNCE_MAX_MS, as
+         * upstream acts on each file at once: its first pods start while it still writes the last. */
+        uint64_t now = uv_now(fs->loop);
+        if (!fs->burst_ms)
+                fs->burst_ms = now ? now : 1;
+        uv_timer_start(&fs->debounce_timer, debounce_cb, file_source_read_delay(now, fs->burst_ms), 0);
 }
 
 static void rescan_cb(uv_timer_t *t)

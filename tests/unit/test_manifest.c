@@ -13,9 +13,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <uv.h>
+
+#include "file.h"
 #include "manifest.h"
 #include "pod.h"
+#include "podconfig.h"
 #include "util.h"
+#include "workers.h"
 
 #define NODE "node1"
 #define PATH "/etc/kubernetes/manifests/web.yaml"
@@ -1315,6 +1320,106 @@ static void test_grpc_probe(void **state)
         manifest_result_clear(&r);
 }
 
+/* ---- the static pod directory: read as a tool writes it -------------------------------------------- */
+
+/* The read after a change: after 50 ms of quiet, but at most 200 ms after the burst's first change. */
+static void test_read_delay(void **state)
+{
+        (void) state;
+        assert_int_equal(file_source_read_delay(1000, 1000), 50);
+        assert_int_equal(file_source_read_delay(1100, 1000), 50);
+        assert_int_equal(file_source_read_delay(1170, 1000), 30);
+        assert_int_equal(file_source_read_delay(1200, 1000), 0);
+        assert_int_equal(file_source_read_delay(5000, 1000), 0);
+}
+
+static int fake_sync(void *ud, struct pod *pod, bool periodic, struct sync_result *res)
+{
+        return 0;
+}
+
+static int fake_kill(void *ud, const char *uid, int64_t grace_s, struct sync_result *res)
+{
+        return 0;
+}
+
+#define STREAM_FILES 60
+struct writer {
+        char dir[64];
+        int written;
+        int seen_at; /* files written when the source first gave pods; -1: not yet */
+        struct podconfig *pc;
+        uv_timer_t timer;
+};
+
+/* Every 10 ms one more manifest, written whole (a dot file, then a rename): never 50 ms of quiet. */
+static void write_next(uv_timer_t *t)
+{
+        struct writer *w = t->data;
+        struct pod **pods;
+        if (w->seen_at < 0 && podconfig_pods(w->pc, &pods) > 0)
+                w->seen_at = w->written;
+        if (w->written == STREAM_FILES) {
+                uv_timer_stop(t);
+                return;
+        }
+        char tmp[128], path[128], body[256];
+        snprintf(tmp, sizeof tmp, "%s/.p%d.tmp", w->dir, w->written);
+        snprintf(path, sizeof path, "%s/p%d.yaml", w->dir, w->written);
+        snprintf(body, sizeof body,
+                 "apiVersion: v1\nkind: Pod\nmetadata: {name: p%d}\n"
+                 "spec: {containers: [{name: c, image: busybox}]}\n",
+                 w->written);
+        assert_int_equal(write_file_atomic(tmp, body, strlen(body), 0600), 0);
+        assert_int_equal(rename(tmp, path), 0);
+        w->written++;
+}
+
+/* A tool that writes manifests one after another without a pause: the first pods come while it still
+ * writes (a debounce that waited for quiet read nothing until the last file). */
+static void test_directory_read_while_written(void **state)
+{
+        (void) state;
+        struct pod_workers_ops ops = {.sync = fake_sync, .kill = fake_kill};
+        struct pod_workers *workers;
+        assert_int_equal(pod_workers_new(1, &ops, 0, &workers), 0);
+        struct writer w = {.seen_at = -1, .pc = podconfig_new(workers)};
+        snprintf(w.dir, sizeof w.dir, "/tmp/cubelet-fs-XXXXXX");
+        assert_non_null(mkdtemp(w.dir));
+        char state_dir[96];
+        snprintf(state_dir, sizeof state_dir, "%s.state", w.dir);
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct file_source *fs;
+        assert_int_equal(file_source_start(&loop, w.dir, state_dir, "node-a", 600000, w.pc, &fs), 0);
+        uv_timer_init(&loop, &w.timer);
+        w.timer.data = &w;
+        uv_timer_start(&w.timer, write_next, 10, 10);
+        while (w.written < STREAM_FILES || w.seen_at < 0) {
+                uv_run(&loop, UV_RUN_ONCE);
+                if (w.written == STREAM_FILES && w.seen_at < 0) {
+                        struct pod **pods;
+                        if (podconfig_pods(w.pc, &pods) > 0)
+                                w.seen_at = w.written;
+                }
+        }
+        print_message("first pods after %d of %d files\n", w.seen_at, STREAM_FILES);
+        assert_true(w.seen_at < STREAM_FILES);
+        /* Then all of them. */
+        file_source_rescan(fs);
+        struct pod **pods;
+        assert_int_equal(podconfig_pods(w.pc, &pods), STREAM_FILES);
+        file_source_stop(fs);
+        uv_close((uv_handle_t *) &w.timer, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        assert_int_equal(uv_loop_close(&loop), 0);
+        podconfig_free(w.pc);
+        pod_workers_free(workers);
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "rm -rf %s %s", w.dir, state_dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1346,6 +1451,8 @@ int main(void)
                 cmocka_unit_test(test_nul_and_binary),
                 cmocka_unit_test(test_manifest_load),
                 cmocka_unit_test(test_deadline_and_gates),
+                cmocka_unit_test(test_read_delay),
+                cmocka_unit_test(test_directory_read_while_written),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
