@@ -74,9 +74,9 @@ int cri_call(struct cri_client *c, const char *method, const ProtobufCMessage *r
              struct cri_error *err);
 
 /* Several calls at once on the connection (all sent, then all awaited: the time of the slowest, not the
- * sum), each as cri_call would make it: r its result, *ret_resp its reply on success (each the caller's to
- * free, also when another failed). Returns 0 when all succeeded, else the first failure's result, with err
- * filled for that one. CRI_REQ makes an entry. */
+  * sum), each as cri_call would make it: r its result, *ret_resp its reply on success (each the caller's to
+ * free, also when another failed). Returns 0 when all succeeded, else the first failure's result (a request
+ * that could not be encoded before any reply), with err filled for that one. CRI_REQ makes an entry. */
 struct cri_request {
         const char *method;
         const ProtobufCMessage *req;

@@ -1689,9 +1689,10 @@ void h2_unary_many(struct h2_conn *c, struct h2_unary_call *calls, size_t n)
                 else {
                         k->r = unary_open(c, k->path, k->req, k->req_len, k->deadline_ms, k->max_resp, &s[i],
                                           &k->st, &retry[i]);
-                        if (s[i]) {
+                        if (s[i]) { /* a new connection's limit is known once the server's SETTINGS came */
                                 pthread_mutex_lock(&s[i]->l->mu);
-                                parallel = s[i]->l->peer_max_streams >= MANY_MIN_STREAMS;
+                                parallel = s[i]->l->settings_seen &&
+                                           s[i]->l->peer_max_streams >= MANY_MIN_STREAMS;
                                 pthread_mutex_unlock(&s[i]->l->mu);
                         }
                 }

@@ -60,8 +60,8 @@ int h2_unary(struct h2_conn *c, const char *path, const uint8_t *req, size_t req
 
 /* Several unary calls at once: every request is sent, then every reply awaited, so that the calls take
  * about the time of the slowest instead of the sum (a pod's sandboxes and containers, listed for each
- * sync). Each call ends as h2_unary would (r, st; resp, resp_len the reply, malloc'd, on success). One
- * after another when the server allows few streams at once. */
+  * sync). Each call ends as h2_unary would (r, st; resp, resp_len the reply, malloc'd, on success). One
+ * after another when the server allows few streams at once, or has not said yet (a new connection). */
 struct h2_unary_call {
         const char *path;
         const uint8_t *req;

@@ -399,11 +399,15 @@ int64_t pleg_period(const struct pleg_config *cfg, bool events_up, bool relist_o
 }
 
 int64_t pleg_relist_deadline(int64_t start_ms, int64_t end_ms, int64_t event_ms, int64_t period_ms,
-                             bool asked)
+                             int64_t short_ms, bool asked)
 {
         int64_t paced = end_ms + pleg_relist_pause(end_ms - start_ms, period_ms);
-        int64_t from = MAX(start_ms, event_ms);
-        return asked ? paced : MAX(from + period_ms, paced);
+        if (asked)
+                return paced;
+        /* An event (after the relist began) shortened the period itself: a period after the relist may be
+         * long past, or, once its quick window closed, minutes away. */
+        int64_t due = event_ms > 0 ? event_ms + short_ms : start_ms + period_ms;
+        return MAX(due, paced);
 }
 
 /* Under lock: the relist period now. */
@@ -464,8 +468,10 @@ static void *pleg_thread(void *arg)
                 int64_t end = p->health.last_relist_ms;
                 while (!p->stop) {
                         int64_t now = now_mono_ms();
-                        int64_t deadline = pleg_relist_deadline(start, end, p->event_ms,
-                                                                current_period(p, now), p->kicked || quick);
+                        int64_t deadline = pleg_relist_deadline(
+                                start, end, p->event_ms, current_period(p, now),
+                                MIN(p->cfg.period_ms, (int64_t) PLEG_QUICK_PERIOD_MAX_MS),
+                                p->kicked || quick);
                         if (now >= deadline)
                                 break;
                         cond_wait_ms(&p->cond, &p->lock, deadline - now);

@@ -85,10 +85,12 @@ int64_t pleg_period(const struct pleg_config *cfg, bool events_up, bool relist_o
 /* How long the relist waits after one that took duration_ms before the next (a kick's, a quick one's). */
 int64_t pleg_relist_pause(int64_t duration_ms, int64_t period_ms);
 /* When the next relist runs, after one that ran from start_ms to end_ms: at once (after the pause) when
- * asked (a kick, a quick relist after an event); else a period after that relist began or after the first
- * event since (event_ms; 0: none), whichever is later, and never before the pause. */
+ * asked (a kick, a quick relist after an event); else the short period (short_ms) after the first event
+ * since that relist began (event_ms; 0: none), or without one a period (period_ms, the current one) after
+ * that relist began; never before the pause. An event after a quiet spell is shown a short period after it:
+ * not at once, and not a long period later once the quick window it opened has closed meanwhile. */
 int64_t pleg_relist_deadline(int64_t start_ms, int64_t end_ms, int64_t event_ms, int64_t period_ms,
-                             bool asked);
+                             int64_t short_ms, bool asked);
 /* A CRI container state the runtime may leave without an event (CREATED: an abandoned start turns exited;
  * UNKNOWN: a stopped one does), which keeps the relist at the short period while any is listed. */
 bool pleg_state_transient(int state);

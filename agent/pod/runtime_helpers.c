@@ -126,7 +126,9 @@ int list_pod(const struct sync_ctx *ctx, const char *uid, struct pod_runtime *rt
         creq.filter = &cf;
 
         *rt = (struct pod_runtime){0};
-        /* Both at once: every sync lists its pod first (a restart's way, at 110 pods ms each). */
+        /* Both at once: every sync lists its pod first (a restart's way, at 110 pods ms each). Either may
+         * be answered first: a sandbox made or removed meanwhile may show in one listing only, as it could
+         * when they were asked in turn (only this pod's worker makes and removes them). */
         struct cri_request reqs[] = {
                 CRI_REQ(RuntimeService, ListPodSandbox, list_pod_sandbox, &sreq, &rt->sandboxes),
                 CRI_REQ(RuntimeService, ListContainers, list_containers, &creq, &rt->containers),

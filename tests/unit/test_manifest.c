@@ -1343,6 +1343,11 @@ static int fake_kill(void *ud, const char *uid, int64_t grace_s, struct sync_res
         return 0;
 }
 
+static void noop_timer(uv_timer_t *t)
+{
+        (void) t;
+}
+
 #define STREAM_FILES 60
 struct writer {
         char dir[64];
@@ -1395,7 +1400,13 @@ static void test_directory_read_while_written(void **state)
         uv_timer_init(&loop, &w.timer);
         w.timer.data = &w;
         uv_timer_start(&w.timer, write_next, 10, 10);
+        uv_timer_t guard; /* wakes the loop: the bound below is checked even when nothing comes */
+        uv_timer_init(&loop, &guard);
+        uv_timer_start(&guard, noop_timer, 100, 100);
+        int64_t deadline = now_mono_ms() + 60000;
         while (w.written < STREAM_FILES || w.seen_at < 0) {
+                if (now_mono_ms() > deadline)
+                        fail_msg("no pods from the directory in 60 s (%d files written)", w.written);
                 uv_run(&loop, UV_RUN_ONCE);
                 if (w.written == STREAM_FILES && w.seen_at < 0) {
                         struct pod **pods;
@@ -1411,6 +1422,7 @@ static void test_directory_read_while_written(void **state)
         assert_int_equal(podconfig_pods(w.pc, &pods), STREAM_FILES);
         file_source_stop(fs);
         uv_close((uv_handle_t *) &w.timer, NULL);
+        uv_close((uv_handle_t *) &guard, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
         assert_int_equal(uv_loop_close(&loop), 0);
         podconfig_free(w.pc);

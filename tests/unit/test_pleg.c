@@ -84,22 +84,27 @@ static void test_relist_pause(void **state)
         assert_int_equal(pleg_relist_pause(40, 10), 10); /* a period shorter than the minimum */
 }
 
-/* The next relist: a period after the last one began, or after the first event since when later (an
- * idle node's last relist is minutes old: an event the workers have relists a period later, not at
- * once); a kick or a quick relist at once after the pause. */
+/* The next relist: a period after the last one began, or the short period after the first event since
+ * (an idle node's last relist is minutes old: an event the workers have relists a second later, not at
+ * once, and not 5 minutes later once the quick window has closed); a kick or a quick relist at once after
+ * the pause. */
 static void test_relist_deadline(void **state)
 {
-        assert_int_equal(pleg_relist_deadline(1000, 1010, 0, 1000, false), 2000);
-        assert_int_equal(pleg_relist_deadline(1000, 1010, 0, 300000, false), 301000);
-        /* an event 5 minutes later shortened the period to 1 s: a second after the event */
-        assert_int_equal(pleg_relist_deadline(1000, 1010, 300000, 1000, false), 301000);
-        /* an event soon after the relist: a period after the relist */
-        assert_int_equal(pleg_relist_deadline(1000, 1010, 1200, 1000, false), 2200);
-        assert_int_equal(pleg_relist_deadline(1000, 1010, 300000, 1000, true),
+        assert_int_equal(pleg_relist_deadline(1000, 1010, 0, 1000, 1000, false), 2000);
+        assert_int_equal(pleg_relist_deadline(1000, 1010, 0, 300000, 1000, false), 301000);
+        /* an event 5 minutes later, the period short again: a second after the event */
+        assert_int_equal(pleg_relist_deadline(1000, 1010, 300000, 1000, 1000, false), 301000);
+        /* the same once the quick window closed (the period long again): still a second after the event */
+        assert_int_equal(pleg_relist_deadline(1000, 1010, 300000, 300000, 1000, false), 301000);
+        /* an event soon after a relist, the period short: a short period after the event */
+        assert_int_equal(pleg_relist_deadline(1000, 1010, 1200, 1000, 1000, false), 2200);
+        assert_int_equal(pleg_relist_deadline(1000, 1010, 300000, 1000, 1000, true),
                          1010 + PLEG_RELIST_MIN_PAUSE_MS);
         /* a long relist: the pause after it first */
-        assert_int_equal(pleg_relist_deadline(1000, 1400, 0, 1000, true), 2200);
-        assert_int_equal(pleg_relist_deadline(1000, 1900, 0, 1000, false), 2900);
+        assert_int_equal(pleg_relist_deadline(1000, 1400, 0, 1000, 1000, true), 2200);
+        assert_int_equal(pleg_relist_deadline(1000, 1900, 0, 1000, 1000, false), 2900);
+        assert_int_equal(pleg_relist_deadline(1000, 1900, 1950, 300000, 1000, false),
+                         3700); /* twice 900 ms */
 }
 
 /* An exit containerd published is awaited until the listing shows it: the container no longer RUNNING,

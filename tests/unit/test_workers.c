@@ -703,8 +703,6 @@ static void test_kill_ignores_own_changes(void **state)
         pod_workers_free(w);
 }
 
-/* The PLEG's report that a pod whose kill succeeded is gone brings no second kill (it would find nothing);
- * a gone pod never killed here, or one the runtime still shows, gets its orphan kill. */
 /* A pod synced, then killed: the syncs and kills counted until then. */
 static void sync_then_kill(struct pod_workers *w, const char *uid, int syncs, int kills)
 {
@@ -715,6 +713,8 @@ static void sync_then_kill(struct pod_workers *w, const char *uid, int syncs, in
         WAIT_STATS(w, s, s.pods == 0);
 }
 
+/* The PLEG's report that a pod whose kill succeeded is gone brings no second kill (it would find nothing);
+ * a gone pod never killed here, or one the runtime still shows, gets its orphan kill. */
 static void test_gone_after_kill(void **state)
 {
         struct pod_workers *w = new_workers(2, 0);
