@@ -139,7 +139,8 @@ check "... counters move: runtime operations (and the PLEG has relisted)" wait_f
 # stdout and stderr are separate pipes: their relative order is not guaranteed.
 check "kubectl logs: stdout and stderr" wait_for 10 sh -c \
   "kubectl logs logger >'$WORK/all.out' && grep -qx 'line 0' '$WORK/all.out' && grep -qx 'err 0' '$WORK/all.out'"
-check "kubectl logs --tail 3: the three newest lines" sh -c \
+# Until the log has six lines at least (the check above waited for three: "start", "line 0", "err 0").
+check "kubectl logs --tail 3: the three newest lines" wait_for 10 sh -c \
   "kubectl logs logger --tail 3 >'$WORK/tail.out'; kubectl logs logger >'$WORK/all.out';
    [ \$(wc -l <'$WORK/tail.out') = 3 ] && grep -Fxq \"\$(head -1 '$WORK/tail.out')\" '$WORK/all.out' &&
    [ \$(grep -Fxn \"\$(head -1 '$WORK/tail.out')\" '$WORK/all.out' | cut -d: -f1) -gt 3 ]"
