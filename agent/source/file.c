@@ -266,7 +266,7 @@ static void watch_cb(uv_fs_event_t *h, const char *filename, int events, int sta
         struct file_source *fs = h->data;
         /* Editors write in bursts (temp file, rename, chmod): read once when the burst is over. A tool that
          * writes a hundred manifests one after another is read as it goes, every DEBOUNCE_MAX_MS, as
-                  * upstream acts on each file at once: its first pods start while it still writes the last. A file
+         * upstream acts on each file at once: its first pods start while it still writes the last. A file
          * written in place (not renamed) may then be read half-written, as upstream may: a broken one keeps
          * its pods, and the next change reads it whole. */
         uint64_t now = uv_now(fs->loop);
