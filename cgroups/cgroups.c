@@ -100,13 +100,11 @@ char **cg_hugepage_sizes(const char *dir)
         char **names = NULL, **sizes = NULL;
         size_t n = 0;
         struct dirent *de;
-        while (d && (de = readdir(d))) {
-                char size[32];
-                if (cg_hugepage_size_name(de->d_name, size, sizeof size)) {
+        while (d && (de = readdir(d)))
+                if (str_has_prefix(de->d_name, "hugepages-")) {
                         strv_push(&names, xstrdup(de->d_name));
                         n++;
                 }
-        }
         if (d)
                 closedir(d);
         if (n)

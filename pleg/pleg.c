@@ -27,11 +27,12 @@ struct pleg {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         bool stop, kicked;
-        struct pleg_pod *pods; /* PLEG thread only: the last relist's, sorted by UID */
+        /* The last relist's pods, sorted by UID: set under lock by the PLEG thread (which reads them without
+         * it); the event thread reads them under lock. */
+        struct pleg_pod *pods;
         size_t n_pods;
         struct pleg_health health; /* under lock */
-        char **uids;               /* under lock */
-        struct owner *owners;      /* under lock: sorted by id_hash, indexing uids */
+        struct owner *owners;      /* under lock: sorted by id_hash, indexing pods */
         size_t n_owners;
         struct ctd_events *events;
         bool events_up;         /* under lock */
@@ -86,7 +87,7 @@ static void on_runtime_event(const struct ctd_event *ev, void *userdata)
                 struct owner key = {.id_hash = id_hash(ev->container_id)};
                 const struct owner *o = bsearch(&key, p->owners, p->n_owners, sizeof key, owner_cmp);
                 if (o) {
-                        uid = xstrdup(p->uids[o->pod]);
+                        uid = xstrdup(p->pods[o->pod].uid);
                         sandbox = o->sandbox;
                 }
         }
@@ -323,9 +324,6 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         struct pleg_change *changes = OOM_CHECK(malloc((n_old + n_fresh + 1) * sizeof *changes));
         size_t n_changes = pleg_diff(old, n_old, fresh, n_fresh, changes);
 
-        char **uids = OOM_CHECK(calloc(n_fresh + 1, sizeof *uids));
-        for (size_t i = 0; i < n_fresh; i++)
-                uids[i] = xstrdup(fresh[i].uid);
         /* Exits counted before CRI applied them: their pods sync again, now that CRI's status is whole. The
          * changes stay sorted for the lookups; the settled pods not among them follow. */
         char **settled = NULL;
@@ -350,15 +348,13 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         pthread_mutex_lock(&p->lock);
         if (n_objs)
                 qsort(owners, n_objs, sizeof *owners, owner_cmp);
-        strv_free(p->uids);
-        p->uids = uids;
+        p->pods = fresh; /* old: no other thread reaches it now; freed once its changes are reported */
+        p->n_pods = n_fresh;
         free(p->owners);
         p->owners = owners;
         p->n_owners = n_objs;
         p->transient = awaiting || transient;
         pthread_mutex_unlock(&p->lock);
-        p->pods = fresh;
-        p->n_pods = n_fresh;
 
         if (n_changes) /* a change no event told of (or not yet): listings taken before it are old */
                 cri_generation_bump();
@@ -538,7 +534,6 @@ struct pleg *pleg_stop(struct pleg *p)
         pthread_mutex_unlock(&p->lock);
         pthread_join(p->thread, NULL);
         pleg_pods_free(p->pods, p->n_pods);
-        strv_free(p->uids);
         free(p->owners);
         runtime_exits_free(p->own_exits);
         pthread_mutex_destroy(&p->lock);
@@ -612,14 +607,4 @@ bool pleg_events_connected(struct pleg *p)
         bool up = p->events_up;
         pthread_mutex_unlock(&p->lock);
         return up;
-}
-
-char **pleg_pod_uids(struct pleg *p)
-{
-        char **out = NULL;
-        pthread_mutex_lock(&p->lock);
-        for (char **u = p->uids; u && *u; u++)
-                strv_push(&out, xstrdup(*u));
-        pthread_mutex_unlock(&p->lock);
-        return out;
 }

@@ -46,10 +46,10 @@ struct pleg_config {
         int64_t call_timeout_ms;   /* per CRI call */
         /* containerd's event stream on this endpoint (NULL: relist only). A task's exit or OOM relists at
          * once (unless on_container_exit saw to it), a task's start and a container's creation or removal
-         * within the short period (the agent's own doing, which its sync knows); while the stream is up the
-         * periodic relist runs every evented_period_ms (upstream's evented PLEG), and falls back to period_ms when the
-         * stream goes down, and to the short period after a failed relist and for PLEG_EVENT_QUICK_MS
-         * after every event. */
+                  * within the short period (the agent's own doing, which its sync knows); while the stream is up the
+         * periodic relist runs every evented_period_ms (upstream's evented PLEG), and falls back to
+         * period_ms when the stream goes down, and to the short period after a failed relist and for
+         * PLEG_EVENT_QUICK_MS after every event. */
         const char *event_endpoint;
         /* The exits the events tell of, shared with the pod syncs (exits.h); NULL: the PLEG's own. */
         struct runtime_exits *exits;
@@ -163,5 +163,3 @@ bool pleg_health_check(const struct pleg_health *h, int64_t now_ms, const char *
 bool pleg_health_stale(const struct pleg_health *h, int64_t now_ms, char *buf, size_t len);
 /* Whether the runtime's event stream is up right now. */
 bool pleg_events_connected(struct pleg *p);
-/* The pod UIDs seen by the last successful relist, as a strv (caller frees with strv_free). */
-char **pleg_pod_uids(struct pleg *p);
