@@ -866,7 +866,7 @@ static int run(struct agent *a)
                                    a->cfg.reserved_ephemeral, &a->reserved);
         }
         struct node_allocatable na;
-        node_allocatable_compute(a->cfg.root_dir, &a->reserved, a->cfg.max_pods, &na);
+        node_allocatable_compute(a->cfg.root_dir, NULL, &a->reserved, a->cfg.max_pods, &na);
         a->sync = (struct sync_ctx){
                 .prober = a->prober,
                 .backoff = a->backoff,

@@ -94,11 +94,13 @@ static int name_cmp(const void *a, const void *b)
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-char **cg_hugepage_sizes(const char *dir)
+size_t cg_hugepages(const char *dir, struct cg_hugepage out[CG_HUGEPAGES_MAX])
 {
+        if (!dir)
+                dir = "/sys/kernel/mm/hugepages";
         DIR *d = opendir(dir);
-        char **names = NULL, **sizes = NULL;
-        size_t n = 0;
+        char **names = NULL;
+        size_t n = 0, got = 0;
         struct dirent *de;
         while (d && (de = readdir(d)))
                 if (str_has_prefix(de->d_name, "hugepages-")) {
@@ -109,13 +111,19 @@ char **cg_hugepage_sizes(const char *dir)
                 closedir(d);
         if (n)
                 qsort(names, n, sizeof *names, name_cmp);
-        for (size_t i = 0; i < n; i++) {
-                char size[32];
-                if (cg_hugepage_size_name(names[i], size, sizeof size))
-                        strv_push(&sizes, xstrdup(size));
+        for (size_t i = 0; i < n && got < CG_HUGEPAGES_MAX; i++) {
+                struct cg_hugepage *h = &out[got];
+                *h = (struct cg_hugepage){0};
+                if (!cg_hugepage_size_name(names[i], h->name, sizeof h->name))
+                        continue;
+                h->page_size = strtoull(names[i] + strlen("hugepages-"), NULL, 10) * 1024;
+                _cleanup_free_ char *p = strdup_printf("%s/%s/nr_hugepages", dir, names[i]), *text = NULL;
+                if (read_file_limit(p, 4096, &text, NULL) >= 0) /* sysfs says 4096 bytes */
+                        h->pages = strtoull(text, NULL, 10);
+                got++;
         }
         strv_free(names);
-        return sizes;
+        return got;
 }
 
 int64_t cg_milli_to_quota(int64_t milli_cpu, int64_t period_us)
@@ -140,13 +148,8 @@ int64_t cg_shares_to_weight(int64_t shares)
 
 void cg_resources_init(struct cg_resources *r)
 {
-        *r = (struct cg_resources){
-                .cpu_shares = CG_UNSET,
-                .cpu_quota_us = CG_UNSET,
-                .cpu_period_us = CG_UNSET,
-                .memory_max = CG_UNSET,
-                .pids_max = CG_UNSET,
-        };
+        memset(r, 0, sizeof *r);
+        r->cpu_shares = r->cpu_quota_us = r->cpu_period_us = r->memory_max = r->pids_max = CG_UNSET;
 }
 
 /* ---- the driver ---- */
@@ -157,7 +160,8 @@ enum {
         CTRL_CPUSET = 1 << 2,
         CTRL_MEMORY = 1 << 3,
         CTRL_PIDS = 1 << 4,
-        CTRL_ALL = (1 << 5) - 1,
+        CTRL_HUGETLB = 1 << 5,
+        CTRL_ALL = (1 << 6) - 1,
 };
 
 static const struct {
@@ -165,7 +169,7 @@ static const struct {
         unsigned bit;
 } controllers[] = {
         {"cpu", CTRL_CPU},       {"cpuacct", CTRL_CPUACCT}, {"cpuset", CTRL_CPUSET},
-        {"memory", CTRL_MEMORY}, {"pids", CTRL_PIDS},
+        {"memory", CTRL_MEMORY}, {"pids", CTRL_PIDS},       {"hugetlb", CTRL_HUGETLB},
 };
 
 struct hier {
@@ -318,6 +322,8 @@ static int scan_v1(struct cg *cg, const char *mnt, bool detect, struct cg_error 
         return 0;
 }
 
+static bool v2_has_controller(const char *dir, const char *controller);
+
 int cg_open(const struct cg_options *o, struct cg **ret, struct cg_error *err)
 {
         const char *mnt = o && o->mount_root ? o->mount_root : "/sys/fs/cgroup";
@@ -331,8 +337,10 @@ int cg_open(const struct cg_options *o, struct cg **ret, struct cg_error *err)
         cg->mode = detect ? cg_detect_mode(mnt) : o->mode;
         if (cg->mode == CG_MODE_UNKNOWN)
                 return fail(err, -ENODEV, "no cgroup filesystem at %s", mnt);
+        /* v2: hugetlb is the one controller a kernel may well not have (upstream checks for it). */
         if (cg->mode == CG_MODE_V2)
-                add_hier(cg, mnt, CTRL_ALL, true);
+                add_hier(cg, mnt, v2_has_controller(mnt, "hugetlb") ? CTRL_ALL : CTRL_ALL & ~CTRL_HUGETLB,
+                         true);
         else {
                 r = scan_v1(cg, mnt, detect, err);
                 if (r < 0)
@@ -507,6 +515,12 @@ static bool word_in(const char *list, const char *word)
         return false;
 }
 
+static bool v2_has_controller(const char *dir, const char *controller)
+{
+        _cleanup_free_ char *avail = NULL;
+        return read_value(dir, "cgroup.controllers", &avail) >= 0 && word_in(avail, controller);
+}
+
 /* v2: a cgroup's children get its available controllers (as runc's fs2 does), in one write; when the kernel
  * refuses the lot, one at a time, and only a controller cubelet sets must succeed. */
 static int delegate(const char *dir, struct cg_error *err)
@@ -578,6 +592,29 @@ static int make_levels(const struct cg *cg, const struct hier *h, const char *na
         return 0;
 }
 
+/* Upstream's hugetlb limits: left out where the hierarchy has no hugetlb controller. */
+static int apply_hugetlb(const struct cg *cg, const char *name, const struct cg_resources *res,
+                         struct cg_error *err)
+{
+        const struct hier *h = res->n_hugetlb ? find_hier(cg, CTRL_HUGETLB) : NULL;
+        if (!h)
+                return 0;
+        _cleanup_free_ char *dir = hier_path(cg, h, name);
+        for (size_t i = 0; i < res->n_hugetlb && i < CG_HUGEPAGES_MAX; i++) {
+                const struct cg_hugetlb *l = &res->hugetlb[i];
+                char file[64];
+                int r;
+                snprintf(file, sizeof file, "hugetlb.%s.%s", l->name, h->v2 ? "max" : "limit_in_bytes");
+                if (l->limit == CG_MAX)
+                        r = h->v2 ? write_value(dir, file, "max", err) : write_int(dir, file, -1, err);
+                else
+                        r = write_int(dir, file, l->limit, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int apply_v1(const struct cg *cg, const char *name, const struct cg_resources *res,
                     struct cg_error *err)
 {
@@ -631,7 +668,7 @@ static int apply_v1(const struct cg *cg, const char *name, const struct cg_resou
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return apply_hugetlb(cg, name, res, err);
 }
 
 static int apply_v2(const struct cg *cg, const char *name, const struct cg_resources *res,
@@ -665,7 +702,7 @@ static int apply_v2(const struct cg *cg, const char *name, const struct cg_resou
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return apply_hugetlb(cg, name, res, err);
 }
 
 static int apply(const struct cg *cg, const char *name, const struct cg_resources *res, struct cg_error *err)

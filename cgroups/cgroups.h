@@ -31,9 +31,18 @@ int64_t cg_shares_to_weight(int64_t shares);
 /* A hugepage size as upstream names it for the runtime (libcontainer's "2MB", "1GB", "64KB") from its
  * /sys/kernel/mm/hugepages entry ("hugepages-2048kB"), into out; false for another name. */
 bool cg_hugepage_size_name(const char *entry, char *out, size_t len);
-/* The node's hugepage sizes so named (dir: "/sys/kernel/mm/hugepages"), in the order of their entries'
- * names, as upstream reads them: a NULL-terminated array (free each and it); NULL when there are none. */
-char **cg_hugepage_sizes(const char *dir);
+
+#define CG_HUGEPAGES_MAX 8
+
+/* A hugepage size of the node, as the kernel lists it under /sys/kernel/mm/hugepages. */
+struct cg_hugepage {
+        uint64_t page_size; /* bytes */
+        uint64_t pages;     /* nr_hugepages: the size's pool (0 when unreadable) */
+        char name[16];      /* "2MB": the runtime's name and the hugetlb controller's files' */
+};
+/* The node's hugepage sizes (dir: NULL for /sys/kernel/mm/hugepages), in the order of their entries' names
+ * as upstream reads them, at most CG_HUGEPAGES_MAX of them, into out. Returns how many. */
+size_t cg_hugepages(const char *dir, struct cg_hugepage out[CG_HUGEPAGES_MAX]);
 
 /* ---- the driver ---- */
 
@@ -46,8 +55,15 @@ struct cg_resources {
         int64_t cpu_period_us; /* cpu.cfs_period_us / cpu.max; CG_UNSET with a quota: 100000 */
         int64_t memory_max;    /* bytes: memory.limit_in_bytes / memory.max */
         int64_t pids_max;      /* pids.max */
+        /* hugetlb.<name>.limit_in_bytes (v1) / hugetlb.<name>.max (v2) in bytes, CG_MAX: no limit; written
+         * only where the hierarchy has the hugetlb controller (as upstream: no hugetlb, no limits). */
+        struct cg_hugetlb {
+                char name[16];
+                int64_t limit;
+        } hugetlb[CG_HUGEPAGES_MAX];
+        size_t n_hugetlb;
 };
-/* Every field CG_UNSET. */
+/* Every field CG_UNSET, no hugetlb limits; zeroed first, so two compare equal with memcmp. */
 void cg_resources_init(struct cg_resources *r);
 
 /* What went wrong, with the file or directory it concerns: "write /sys/fs/cgroup/cpu/x/cpu.shares "1": ..." */

@@ -175,9 +175,11 @@ bool admitter_admit(void *userdata, struct pod *pod, struct pod *const *admitted
                 return false;
         }
         struct node_allocatable na;
-        node_allocatable_compute(ad->root_dir, &ad->reserved, ad->max_pods, &na);
-        /* Huge pages: the Node reports none. */
-        struct resource_qty scalars[] = {{(char *) "hugepages-1Gi", 0}, {(char *) "hugepages-2Mi", 0}};
+        node_allocatable_compute(ad->root_dir, NULL, &ad->reserved, ad->max_pods, &na);
+        /* Huge pages: the pools the Node reports. */
+        struct resource_qty scalars[CG_HUGEPAGES_MAX];
+        for (size_t i = 0; i < na.n_hugepages; i++)
+                scalars[i] = (struct resource_qty){na.hugepages[i].resource, na.hugepages[i].bytes};
         json_t *labels = NULL, *taints = NULL;
         struct node_manager *nm = __atomic_load_n(&ad->node, __ATOMIC_ACQUIRE);
         if (!nm || !node_manager_labels_taints(nm, &labels, &taints)) {
@@ -192,7 +194,7 @@ bool admitter_admit(void *userdata, struct pod *pod, struct pod *const *admitted
                                   .ephemeral = na.ephemeral,
                                   .pods = na.pods,
                                   .scalars = scalars,
-                                  .n_scalars = ELEMENTSOF(scalars),
+                                  .n_scalars = na.n_hugepages,
                                   .allowed_extra_networks = ad->extra_networks};
         struct admit_result res;
         int r = admission_check(&node, ad->sysctls, admitted, n, pod, &res);

@@ -683,6 +683,25 @@ static void qty_add(struct resource_qty **q, size_t *n, const char *name, int64_
         (*q)[(*n)++] = (struct resource_qty){xstrdup(name), value};
 }
 
+int64_t pod_hugepage_size(const char *resource)
+{
+        int64_t milli = 0;
+        if (!str_has_prefix(resource, "hugepages-") ||
+            parse_quantity_milli(resource + strlen("hugepages-"), &milli) < 0 || milli < 1000 ||
+            milli % 1000 != 0)
+                return -1;
+        return milli / 1000;
+}
+
+int64_t container_hugepages(const struct container *c, int64_t page_size)
+{
+        int64_t sum = 0;
+        for (size_t i = 0; i < c->n_scalar_requests; i++)
+                if (pod_hugepage_size(c->scalar_requests[i].name) == page_size)
+                        sum = add_sat(sum, c->scalar_requests[i].value);
+        return sum;
+}
+
 bool resource_is_native(const char *name)
 {
         return !strchr(name, '/') || strstr(name, "kubernetes.io/");
@@ -801,6 +820,13 @@ static void decode_resources(struct api_problems *pr, json_t *obj, const char *p
                                   (long long) rq->value, rq->name);
         }
         qtys_free(limits, n_limits);
+        /* Every hugepages limit became a request above; cpu or memory, asked or limited, became a request. */
+        for (size_t i = 0; i < c->n_scalar_requests; i++)
+                if (str_has_prefix(c->scalar_requests[i].name, "hugepages-") && c->cpu_request_m < 0 &&
+                    c->mem_request < 0) {
+                        add_error(pr, rp, "Forbidden: HugePages require cpu or memory");
+                        break;
+                }
         const char *over = c->cpu_limit_m >= 0 && c->cpu_request_m > c->cpu_limit_m ? "cpu"
                            : c->mem_limit >= 0 && c->mem_request > c->mem_limit     ? "memory"
                            : c->eph_limit >= 0 && c->eph_request > c->eph_limit     ? "ephemeral-storage"

@@ -100,7 +100,7 @@ struct volume {
         char *kind_name; /* the source's field name, e.g. "emptyDir", "configMap" */
         char *host_path;
         char *host_path_type;
-        char *medium; /* emptyDir: "" or "Memory" */
+        char *medium; /* emptyDir: "", "Memory", "HugePages" or "HugePages-<size>" */
 };
 
 /* spec.hostAliases[]: extra lines of the pod's /etc/hosts. */
@@ -167,7 +167,7 @@ struct pod {
         /* Fields the API knows that cubelet cannot honour ("path: reason", docs/pod-fields.md): such a
          * pod is refused at admission (UnsupportedPodSpec), never run with the field ignored. NULL: none. */
         char **unsupported;
-        json_t *json;  /* the defaulted object */
+        json_t *json; /* the defaulted object */
 };
 
 struct pod *pod_ref(struct pod *p);
@@ -217,6 +217,12 @@ const char *pod_qos_class(const struct pod *p);
 
 /* A resource quantity ("100m", "1.5", "128Mi", "1G", "2e3") in thousandths of its unit. -EINVAL if bad. */
 int parse_quantity_milli(const char *s, int64_t *ret);
+/* A hugepages resource's page size in bytes ("hugepages-2Mi" → 2097152, upstream's
+ * HugePageSizeFromResourceName); -1 for another name, or a size that is not a positive whole number. */
+int64_t pod_hugepage_size(const char *resource);
+/* What the container asks of hugepages of that page size, in bytes (requests equal limits for them), summed
+ * over names of the same size ("hugepages-2Mi", "hugepages-2048Ki"); 0 when nothing. */
+int64_t container_hugepages(const struct container *c, int64_t page_size);
 
 /* A UID that is safe as a path component (the pod's directories are named by it): 1 to 128 of
  * [A-Za-z0-9._-], not "." or "..". API UIDs are UUIDs; static pods' are hex or what the manifest says. */

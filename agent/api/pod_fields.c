@@ -63,15 +63,10 @@ static void check_volumes(json_t *spec, char ***out)
                 }
                 json_t *ed = json_object_get(v, "emptyDir");
                 const char *medium = json_string_value(json_object_get(ed, "medium"));
-                if (medium && str_has_prefix(medium, "HugePages"))
-                        refuse(out,
-                               "spec.volumes[%zu].emptyDir.medium: Unsupported value: \"%s\": hugepages are "
-                               "not supported by this node",
-                               i, medium);
-                else if (medium && medium[0] && !streq(medium, "Memory"))
+                if (medium && medium[0] && !streq(medium, "Memory") && !str_has_prefix(medium, "HugePages"))
                         refuse(out,
                                "spec.volumes[%zu].emptyDir.medium: Unsupported value: \"%s\": supported "
-                               "values: \"\", \"Memory\"",
+                               "values: \"\", \"Memory\", \"HugePages\", \"HugePages-<size>\"",
                                i, medium);
                 json_array_foreach(json_object_get(json_object_get(v, "projected"), "sources"), j, src)
                 {

@@ -332,25 +332,38 @@ void node_reserved_from(const struct ev_threshold *t, size_t n, int64_t cpu_m, i
         }
 }
 
-void node_allocatable_compute(const char *root_dir, const struct node_reserved *r, int max_pods,
-                              struct node_allocatable *ret)
+void node_allocatable_compute(const char *root_dir, const char *hugepages_dir, const struct node_reserved *r,
+                              int max_pods, struct node_allocatable *ret)
 {
+        struct cg_hugepage hp[CG_HUGEPAGES_MAX];
+        size_t n_hp = cg_hugepages(hugepages_dir, hp);
         struct statvfs fs;
-        int64_t mem_total, mem_avail, disk_total = 0;
+        int64_t mem_total, mem_avail, disk_total = 0, huge_total = 0;
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         meminfo(&mem_total, &mem_avail);
         if (root_dir && statvfs(root_dir, &fs) == 0)
                 disk_total = (int64_t) fs.f_blocks * (int64_t) fs.f_frsize;
-        /* The status reports memory in Ki: the same rounding here. */
         int64_t mem =
                 MAX((int64_t) 0, mem_total - r->memory - ev_value_quantity(&r->evict_memory, mem_total));
         *ret = (struct node_allocatable){
                 .cpu_m = MAX((int64_t) 0, 1000LL * (cpus > 0 ? cpus : 1) - r->cpu_m),
-                .memory = mem / 1024 * 1024,
                 .ephemeral = MAX((int64_t) 0, disk_total - r->ephemeral -
                                                       ev_value_quantity(&r->evict_nodefs, disk_total)),
                 .pods = max_pods,
         };
+        for (size_t i = 0; i < n_hp; i++) {
+                struct node_hugepages *h = &ret->hugepages[ret->n_hugepages++];
+                char size[32];
+                ev_quantity_string((int64_t) hp[i].page_size, size, sizeof size);
+                snprintf(h->resource, sizeof h->resource, "hugepages-%s", size);
+                h->bytes = hp[i].pages > (uint64_t) INT64_MAX / hp[i].page_size
+                                   ? INT64_MAX
+                                   : (int64_t) (hp[i].pages * hp[i].page_size);
+                huge_total = add_sat(huge_total, h->bytes);
+        }
+        /* The pools come off allocatable memory; the status reports memory in Ki: the same rounding here. */
+        mem = mem > huge_total ? mem - huge_total : 0;
+        ret->memory = mem / 1024 * 1024;
 }
 
 static json_t *condition(struct node_manager *nm, const char *type, bool status, const char *reason,
@@ -388,7 +401,7 @@ static json_t *node_status(struct node_manager *nm)
         }
         _cleanup_free_ char *mem_cap = quantity_ki(mem_total), *disk_cap = quantity_ki(disk_total);
         struct node_allocatable na;
-        node_allocatable_compute(nm->root_dir, &nm->cfg.reserved, nm->cfg.max_pods, &na);
+        node_allocatable_compute(nm->root_dir, NULL, &nm->cfg.reserved, nm->cfg.max_pods, &na);
         _cleanup_free_ char *mem_alloc = quantity_ki(na.memory);
         _cleanup_free_ char *disk_alloc = strdup_printf("%lld", (long long) na.ephemeral);
         _cleanup_free_ char *pods = strdup_printf("%d", nm->cfg.max_pods);
@@ -442,12 +455,16 @@ static json_t *node_status(struct node_manager *nm)
                                       json_pack("{s:s, s:s}", "type", "InternalIP", "address", nm->node_ip));
         json_array_append_new(addrs, json_pack("{s:s, s:s}", "type", "Hostname", "address", nm->node_name));
 
-        json_t *cap = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "cpu", cpu, "memory", mem_cap,
-                                "ephemeral-storage", disk_cap, "pods", pods, "hugepages-2Mi", "0",
-                                "hugepages-1Gi", "0");
-        json_t *alloc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "cpu", cpu_alloc, "memory", mem_alloc,
-                                  "ephemeral-storage", disk_alloc, "pods", pods, "hugepages-2Mi", "0",
-                                  "hugepages-1Gi", "0");
+        json_t *cap = json_pack("{s:s, s:s, s:s, s:s}", "cpu", cpu, "memory", mem_cap, "ephemeral-storage",
+                                disk_cap, "pods", pods);
+        json_t *alloc = json_pack("{s:s, s:s, s:s, s:s}", "cpu", cpu_alloc, "memory", mem_alloc,
+                                  "ephemeral-storage", disk_alloc, "pods", pods);
+        for (size_t i = 0; i < na.n_hugepages; i++) {
+                char q[32];
+                ev_quantity_string(na.hugepages[i].bytes, q, sizeof q);
+                json_object_set_new(cap, na.hugepages[i].resource, json_string(q));
+                json_object_set_new(alloc, na.hugepages[i].resource, json_string(q));
+        }
         json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "machineID",
                                  machine_id, "systemUUID", system_uuid, "bootID", boot_id, "kernelVersion",
                                  u.release, "osImage", image, "containerRuntimeVersion", rtv,

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cgroups.h"
 #include "thresholds.h"
 
 struct kube_client;
@@ -70,13 +71,22 @@ json_t *node_local_taints(char *const *taints);
 void node_reserved_from(const struct ev_threshold *t, size_t n, int64_t cpu_m, int64_t memory,
                         int64_t ephemeral, struct node_reserved *ret);
 
-/* What the Node's status reports as allocatable: capacity less what is reserved. */
+/* What the Node's status reports as allocatable: capacity less what is reserved, and memory less the
+ * hugepage pools (as upstream). */
 struct node_allocatable {
         int64_t cpu_m, memory, ephemeral;
         int pods;
+        /* Each hugepage size of the node with its pool (capacity and allocatable alike), named as upstream
+         * ("hugepages-2Mi": the page size as a canonical quantity). */
+        struct node_hugepages {
+                char resource[48];
+                int64_t bytes;
+        } hugepages[CG_HUGEPAGES_MAX];
+        size_t n_hugepages;
 };
-void node_allocatable_compute(const char *root_dir, const struct node_reserved *r, int max_pods,
-                              struct node_allocatable *ret);
+/* hugepages_dir: NULL for /sys/kernel/mm/hugepages. */
+void node_allocatable_compute(const char *root_dir, const char *hugepages_dir, const struct node_reserved *r,
+                              int max_pods, struct node_allocatable *ret);
 
 /* Pure helpers, for tests. */
 /* Whether a --node-labels key is one a node may set on itself (kubernetes.io and k8s.io keys are

@@ -28,7 +28,12 @@ struct qos_cgroups {
         struct entry *e;
         size_t n_e;
         int64_t burstable_shares; /* as last written; -1: not yet */
+        struct cg_hugepage hp[CG_HUGEPAGES_MAX];
+        size_t n_hp;
 };
+
+/* Upstream's QoS tiers' hugetlb limit: "effectively unbounded". */
+#define HUGETLB_UNBOUNDED (INT64_C(1) << 62)
 
 enum qos_class qos_class_of(const struct pod *pod)
 {
@@ -101,6 +106,28 @@ void qos_pod_resources(const struct pod *pod, int64_t pids_limit, struct cg_reso
         *ret = r;
 }
 
+static void set_hugetlb(struct cg_resources *r, const struct cg_hugepage *hp, size_t n, size_t i,
+                        int64_t limit)
+{
+        if (i >= n || i >= CG_HUGEPAGES_MAX)
+                return;
+        snprintf(r->hugetlb[i].name, sizeof r->hugetlb[i].name, "%s", hp[i].name);
+        r->hugetlb[i].limit = limit;
+        r->n_hugetlb = MAX(r->n_hugetlb, i + 1);
+}
+
+void qos_pod_hugetlb(const struct pod *pod, const struct cg_hugepage *hp, size_t n_hp,
+                     struct cg_resources *r)
+{
+        for (size_t i = 0; i < n_hp; i++) {
+                int64_t sum = 0;
+                for (size_t j = 0; j < pod->n_containers; j++)
+                        sum = add_sat(sum,
+                                      container_hugepages(&pod->containers[j], (int64_t) hp[i].page_size));
+                set_hugetlb(r, hp, n_hp, i, sum);
+        }
+}
+
 static const char *tier_of(enum qos_class c)
 {
         return c == QOS_GUARANTEED ? KUBEPODS : c == QOS_BURSTABLE ? BURSTABLE : BESTEFFORT;
@@ -140,8 +167,10 @@ static int64_t machine_pids(void)
 int qos_cgroups_new(const struct qos_cgroups_config *c, struct qos_cgroups **ret, struct cg_error *err)
 {
         struct cg_options o = {.mount_root = c->mount_root, .root = c->cgroup_root, .mode = c->mode};
-        struct cg_resources top, be;
+        struct cg_resources top, be, bu;
         struct cg *cg = NULL;
+        struct cg_hugepage hp[CG_HUGEPAGES_MAX];
+        size_t n_hp = cg_hugepages(c->hugepages_dir, hp);
         int64_t cpu = c->cpu_capacity_m > 0 ? c->cpu_capacity_m : sysconf(_SC_NPROCESSORS_ONLN) * 1000;
         int64_t mem = c->memory_capacity > 0 ? c->memory_capacity : machine_memory();
         int64_t pids = c->pids_capacity > 0 ? c->pids_capacity : machine_pids();
@@ -167,7 +196,16 @@ int qos_cgroups_new(const struct qos_cgroups_config *c, struct qos_cgroups **ret
         top.pids_max = pids > 0 ? pids : CG_UNSET;
         cg_resources_init(&be);
         be.cpu_shares = CG_MIN_SHARES;
-        if ((r = cg_create(cg, KUBEPODS, &top, err)) < 0 || (r = cg_create(cg, BURSTABLE, NULL, err)) < 0 ||
+        cg_resources_init(&bu);
+        for (size_t i = 0; i < n_hp; i++) {
+                uint64_t pool = hp[i].pages > (uint64_t) INT64_MAX / hp[i].page_size
+                                        ? (uint64_t) INT64_MAX
+                                        : hp[i].pages * hp[i].page_size;
+                set_hugetlb(&top, hp, n_hp, i, (int64_t) pool);
+                set_hugetlb(&be, hp, n_hp, i, HUGETLB_UNBOUNDED);
+                set_hugetlb(&bu, hp, n_hp, i, HUGETLB_UNBOUNDED);
+        }
+        if ((r = cg_create(cg, KUBEPODS, &top, err)) < 0 || (r = cg_create(cg, BURSTABLE, &bu, err)) < 0 ||
             (r = cg_create(cg, BESTEFFORT, &be, err)) < 0) {
                 cg_free(cg);
                 return r;
@@ -176,10 +214,11 @@ int qos_cgroups_new(const struct qos_cgroups_config *c, struct qos_cgroups **ret
         q->cg = cg;
         q->pids_limit = c->pod_pids_limit;
         q->burstable_shares = -1;
+        memcpy(q->hp, hp, n_hp * sizeof *hp);
+        q->n_hp = n_hp;
         pthread_mutex_init(&q->lock, NULL);
         /* No pods yet: the burstable tier starts at the minimum, as upstream's first update sets it. */
         pthread_mutex_lock(&q->lock);
-        struct cg_resources bu;
         cg_resources_init(&bu);
         bu.cpu_shares = cg_milli_to_shares(0);
         if (cg_update(cg, BURSTABLE, &bu, err) >= 0)
@@ -280,6 +319,7 @@ int qos_pod_ensure(struct qos_cgroups *q, const struct pod *pod, struct cg_error
 
         qos_pod_totals(pod, &t);
         qos_pod_resources(pod, q->pids_limit, &res);
+        qos_pod_hugetlb(pod, q->hp, q->n_hp, &res);
         pthread_mutex_lock(&q->lock);
         struct entry *e = find_entry(q, pod->uid);
         if (e && e->applied && e->qos == qos && memcmp(&e->res, &res, sizeof res) == 0 &&

@@ -28,6 +28,10 @@ void qos_pod_totals(const struct pod *pod, struct qos_pod_totals *ret);
  * memory limit only when every container has that limit (always for Guaranteed); BestEffort 2 shares.
  * pids_limit > 0 also sets pids.max (podPidsLimit). */
 void qos_pod_resources(const struct pod *pod, int64_t pids_limit, struct cg_resources *ret);
+/* The pod cgroup's hugetlb limits (upstream's ResourceConfigForPod): per page size of the node, the sum of
+ * the app containers' hugepages requests of that size; 0 for a size none asks for. Into r->hugetlb. */
+void qos_pod_hugetlb(const struct pod *pod, const struct cg_hugepage *hp, size_t n_hp,
+                     struct cg_resources *r);
 
 /* "kubepods/pod<uid>", "kubepods/burstable/pod<uid>", "kubepods/besteffort/pod<uid>". Caller frees. */
 char *qos_pod_cgroup_name(enum qos_class c, const char *uid);
@@ -42,13 +46,16 @@ struct qos_cgroups_config {
         /* kubeReserved + systemReserved: kubepods gets the capacity less these (enforceNodeAllocatable
          * "pods", as upstream; the hard eviction thresholds are not taken from the cgroup). */
         int64_t reserved_cpu_m, reserved_memory, reserved_pids;
+        /* The node's hugepages (NULL: /sys/kernel/mm/hugepages, read once here, as upstream reads them at
+         * start): kubepods may use the pools, the tiers are unbounded (1 << 62), each pod gets its own. */
+        const char *hugepages_dir;
 };
 
 struct qos_cgroups;
 
 /* Opens the driver and makes kubepods (cpu shares of the node's allocatable CPUs, its allocatable memory,
- * the node's pids), then burstable and besteffort (2 shares) under it. -EINVAL (with err) when the
- * reservations leave no memory. */
+ * the node's pids, its hugepage pools), then burstable and besteffort (2 shares) under it. -EINVAL (with
+ * err) when the reservations leave no memory. */
 int qos_cgroups_new(const struct qos_cgroups_config *c, struct qos_cgroups **ret, struct cg_error *err);
 struct qos_cgroups *qos_cgroups_free(struct qos_cgroups *q);
 

@@ -787,6 +787,66 @@ static int mount_tmpfs(const char *path, const char *opts)
         return 1;
 }
 
+/* The page size as the quantity upstream prints ("2Mi", "1Gi", "64Ki"). */
+static void page_size_string(int64_t size, char *out, size_t len)
+{
+        static const char *const units[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+        size_t u = 0;
+        while (size >= 1024 && size % 1024 == 0 && u + 1 < ELEMENTSOF(units)) {
+                size /= 1024;
+                u++;
+        }
+        snprintf(out, len, "%lld%s", (long long) size, units[u]);
+}
+
+int vol_hugepages_mount_option(const struct pod *pod, const char *medium, char *out, size_t len, char *err,
+                               size_t errlen)
+{
+        int64_t want = -1, found = -1;
+        bool any_size = streq(medium, "HugePages");
+        if (!any_size) {
+                _cleanup_free_ char *res =
+                        str_has_prefix(medium, "HugePages-")
+                                ? strdup_printf("hugepages-%s", medium + strlen("HugePages-"))
+                                : NULL;
+                if (!res || (want = pod_hugepage_size(res)) < 0) {
+                        snprintf(err, errlen, "medium: %s is not a valid hugepage medium", medium);
+                        return -EINVAL;
+                }
+        }
+        size_t n = pod->n_init_containers + pod->n_containers;
+        for (size_t i = 0; i < n; i++) {
+                const struct container *c = i < pod->n_containers
+                                                    ? &pod->containers[i]
+                                                    : &pod->init_containers[i - pod->n_containers];
+                for (size_t j = 0; j < c->n_scalar_requests; j++) {
+                        int64_t size = pod_hugepage_size(c->scalar_requests[j].name);
+                        if (size < 0)
+                                continue;
+                        if (any_size && found >= 0 && found != size) {
+                                snprintf(err, errlen,
+                                         "medium: %s can't be used if container requests multiple huge page "
+                                         "sizes",
+                                         medium);
+                                return -EINVAL;
+                        }
+                        if (any_size || size == want)
+                                found = size;
+                }
+        }
+        if (found < 0) {
+                snprintf(err, errlen,
+                         "medium %s: hugePages storage requested, but there is no resource request for huge "
+                         "pages",
+                         medium);
+                return -EINVAL;
+        }
+        char size[32];
+        page_size_string(found, size, sizeof size);
+        snprintf(out, len, "pagesize=%s", size);
+        return 0;
+}
+
 /* mkdir_p, but a directory already there costs one stat (every sync comes here). 1 when it made it. */
 static int ensure_dir(const char *path)
 {
@@ -848,6 +908,23 @@ static int setup_empty_dir(const char *path, const struct pod *pod, const struct
         /* emptyDir is world-writable, as upstream; the setgid bit of an fsGroup stays. */
         if (stat(path, &st) == 0 && (st.st_mode & 0777) != 0777)
                 chmod(path, (st.st_mode & 07000) | 0777);
+        if (v->medium && str_has_prefix(v->medium, "HugePages")) {
+                /* Upstream's setupHugepages: hugetlbfs of the pod's page size, no other option. */
+                char opts[64];
+                if ((r = vol_hugepages_mount_option(pod, v->medium, opts, sizeof opts, err, errlen)) < 0)
+                        return r;
+                bool mounted = false;
+                if (!is_mount_point(path)) {
+                        if (mount("nodev", path, "hugetlbfs", 0, opts) < 0) {
+                                r = -errno;
+                                snprintf(err, errlen, "mount hugetlbfs (%s) on %s: %s", opts, path,
+                                         strerror(-r));
+                                return r;
+                        }
+                        mounted = true;
+                }
+                return set_empty_dir_group(path, pod, fresh || mounted, err, errlen);
+        }
         if (!streq_ptr(v->medium, "Memory"))
                 return set_empty_dir_group(path, pod, fresh, err, errlen);
         char opts[64] = "mode=0777";

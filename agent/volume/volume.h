@@ -69,6 +69,13 @@ int vol_build_payload(const struct vol_ctx *ctx, const struct pod *pod, const st
 int vol_set_ownership(const char *path, gid_t gid, bool read_only, bool only_on_root_mismatch, char *err,
                       size_t errlen);
 
+/* An emptyDir of medium "HugePages" or "HugePages-<size>": upstream's hugetlbfs mount option
+ * ("pagesize=2Mi") from the page size the pod's containers (init containers too) ask hugepages of; -EINVAL
+ * with err in upstream's words when the medium's size is bad, no container asks for hugepages (of that
+ * size), or "HugePages" meets several sizes. */
+int vol_hugepages_mount_option(const struct pod *pod, const char *medium, char *out, size_t len, char *err,
+                               size_t errlen);
+
 /* Sets up or refreshes every volume of the pod (run on each sync: updated objects reach running pods).
  * On failure err holds upstream's FailedMount message ("MountVolume.SetUp failed for volume ..."). */
 int vol_setup_pod(const struct vol_ctx *ctx, const struct pod *pod, char *err, size_t errlen);

@@ -14,7 +14,9 @@
 #include "util.h"
 #include "workers.h"
 
-static struct resource_qty node_scalars[] = {{(char *) "hugepages-2Mi", 0}, {(char *) "example.com/gpu", 2}};
+/* The node's hugepage pools (4 pages of 2Mi, no 1Gi ones) and an extended resource. */
+static struct resource_qty node_scalars[] = {
+        {(char *) "hugepages-1Gi", 0}, {(char *) "hugepages-2Mi", 8 << 20}, {(char *) "example.com/gpu", 2}};
 
 static struct admit_node test_node(void)
 {
@@ -193,13 +195,28 @@ static void test_extended_resources(void **state)
         struct pod *others[] = {gpu};
         expect(&node, others, 1, gpu1, "OutOfexample.com/gpu",
                "Node didn't have enough resource: example.com/gpu, requested: 1, used: 2, capacity: 2");
-        /* Huge pages: the node has none. */
+        /* Huge pages: counted against the pool of their size; a size the node has none of refuses. */
         struct pod *huge =
                 mk_pod("p", "api",
                        "{\"containers\": [" C("{\"limits\": {\"hugepages-2Mi\": \"4Mi\", \"memory\": "
                                               "\"64Mi\"}}") "]}");
-        expect(&node, NULL, 0, huge, "OutOfhugepages-2Mi",
-               "Node didn't have enough resource: hugepages-2Mi, requested: 4194304, used: 0, capacity: 0");
+        struct pod *huge2 =
+                mk_pod("q", "api",
+                       "{\"containers\": [" C("{\"limits\": {\"hugepages-2Mi\": \"6Mi\", \"cpu\": "
+                                              "\"1m\"}}") "]}");
+        struct pod *huge1g =
+                mk_pod("r", "api",
+                       "{\"containers\": [" C("{\"limits\": {\"hugepages-1Gi\": \"1Gi\", \"memory\": "
+                                              "\"64Mi\"}}") "]}");
+        expect(&node, NULL, 0, huge, NULL, NULL);
+        struct pod *with_huge[] = {huge};
+        expect(&node, with_huge, 1, huge2, "OutOfhugepages-2Mi",
+               "Node didn't have enough resource: hugepages-2Mi, requested: 6291456, used: 4194304, "
+               "capacity: "
+               "8388608");
+        expect(&node, NULL, 0, huge1g, "OutOfhugepages-1Gi",
+               "Node didn't have enough resource: hugepages-1Gi, requested: 1073741824, used: 0, capacity: "
+               "0");
 
         /* Decoding refuses what the API server would. */
         const char *bad[] = {
@@ -210,11 +227,17 @@ static void test_extended_resources(void **state)
                 "{\"containers\": [" C("{\"requests\": {\"dongles\": \"1\"}}") "]}",
                 "{\"containers\": [" C("{\"requests\": {\"ephemeral-storage\": \"2Gi\"}, \"limits\": "
                                        "{\"ephemeral-storage\": \"1Gi\"}}") "]}",
+                "{\"containers\": [" C("{\"limits\": {\"hugepages-2Mi\": \"2Mi\"}}") "]}",
+                "{\"containers\": [" C(
+                        "{\"requests\": {\"hugepages-2Mi\": \"2Mi\", \"memory\": \"1Mi\"}}") "]}",
         };
-        const char *why[] = {"must be an integer", "Limit must be set for non overcommitable resources",
+        const char *why[] = {"must be an integer",
+                             "Limit must be set for non overcommitable resources",
                              "must be equal to example.com/gpu limit",
                              "must be a standard resource for containers",
-                             "must be less than or equal to ephemeral-storage limit"};
+                             "must be less than or equal to ephemeral-storage limit",
+                             "resources: Forbidden: HugePages require cpu or memory",
+                             "Limit must be set for non overcommitable resources"};
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 json_t *obj = json_pack("{s:{s:s, s:s}, s:o}", "metadata", "name", "x", "uid", "x", "spec",
                                         json_loads(bad[i], 0, NULL));
@@ -227,7 +250,7 @@ static void test_extended_resources(void **state)
                 api_problems_clear(&pr);
                 json_decref(obj);
         }
-        for (struct pod **p = (struct pod *[]){cluster, init, gpu, gpu1, huge, NULL}; *p; p++)
+        for (struct pod **p = (struct pod *[]){cluster, init, gpu, gpu1, huge, huge2, huge1g, NULL}; *p; p++)
                 pod_unref(*p);
         node_done(&node);
 }

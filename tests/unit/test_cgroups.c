@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -107,26 +108,45 @@ static void test_hugepage_sizes(void **state)
         assert_false(cg_hugepage_size_name("foo-2048kB", out, sizeof out));
         assert_false(cg_hugepage_size_name("hugepages-2048kB", out, 3)); /* does not fit */
 
-        char dir[] = "/tmp/cg-hugepages-XXXXXX", path[128];
+        char dir[] = "/tmp/cg-hugepages-XXXXXX", path[160];
+        struct cg_hugepage hp[CG_HUGEPAGES_MAX];
         assert_non_null(mkdtemp(dir));
-        assert_null(cg_hugepage_sizes(dir)); /* none */
-        static const char *const entries[] = {"hugepages-2048kB", "hugepages-1048576kB", "other"};
+        assert_int_equal(cg_hugepages(dir, hp), 0); /* none */
+        /* More sizes than it keeps: the first CG_HUGEPAGES_MAX by name. */
+        static const char *const entries[] = {
+                "hugepages-2048kB",   "hugepages-1048576kB", "other",
+                "hugepages-64kB",     "hugepages-32768kB",   "hugepages-16kB",
+                "hugepages-1024kB",   "hugepages-4096kB",    "hugepages-8192kB",
+                "hugepages-524288kB", "hugepages-9kB"};
         for (size_t i = 0; i < ELEMENTSOF(entries); i++) {
                 snprintf(path, sizeof path, "%s/%s", dir, entries[i]);
                 assert_int_equal(mkdir(path, 0755), 0);
         }
-        char **sizes = cg_hugepage_sizes(dir);
-        assert_non_null(sizes);
-        assert_string_equal(sizes[0], "1GB"); /* "hugepages-1048576kB" sorts first */
-        assert_string_equal(sizes[1], "2MB");
-        assert_null(sizes[2]);
-        strv_free(sizes);
+        put(dir, "hugepages-2048kB/nr_hugepages", "3\n");
+        assert_int_equal(cg_hugepages(dir, hp), CG_HUGEPAGES_MAX);
+        assert_string_equal(hp[0].name, "1MB"); /* "hugepages-1024kB" sorts first */
+        assert_string_equal(hp[1].name, "1GB");
+        assert_int_equal(hp[1].page_size, 1024 * MiB);
+        assert_int_equal(hp[1].pages, 0); /* no nr_hugepages: 0 */
+        assert_string_equal(hp[2].name, "16KB");
+        assert_string_equal(hp[3].name, "2MB");
+        assert_int_equal(hp[3].page_size, 2 * MiB);
+        assert_int_equal(hp[3].pages, 3);
+        assert_string_equal(hp[4].name, "32MB");
+        assert_string_equal(hp[7].name, "64KB"); /* "hugepages-8192kB" and "hugepages-9kB" are left out */
         for (size_t i = 0; i < ELEMENTSOF(entries); i++) {
+                snprintf(path, sizeof path, "%s/%s/nr_hugepages", dir, entries[i]);
+                unlink(path);
                 snprintf(path, sizeof path, "%s/%s", dir, entries[i]);
                 rmdir(path);
         }
         rmdir(dir);
-        assert_null(cg_hugepage_sizes("/nonexistent/hugepages"));
+        assert_int_equal(cg_hugepages("/nonexistent/hugepages", hp), 0);
+        /* The machine's own, as the kernel lists them. */
+        size_t n = cg_hugepages(NULL, hp);
+        for (size_t i = 0; i < n; i++)
+                print_message("# hugepages %s: %" PRIu64 " bytes, %" PRIu64 " pages\n", hp[i].name,
+                              hp[i].page_size, hp[i].pages);
 }
 
 static void test_shares(void **state)
@@ -354,6 +374,9 @@ static void fake_v1(const char *name)
                 {"pids", "pids.max"},
                 {"pids", "cgroup.procs"},
                 {"devices", "cgroup.procs"},
+                {"hugetlb", "hugetlb.2MB.limit_in_bytes"},
+                {"hugetlb", "hugetlb.1GB.limit_in_bytes"},
+                {"hugetlb", "cgroup.procs"},
                 {"unified", "cgroup.procs"},
         };
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
@@ -398,7 +421,14 @@ static void test_v1_fake_tree(void **state)
         r.cpu_quota_us = 50000;
         r.memory_max = 96 * MiB;
         r.pids_max = 1024;
+        r.hugetlb[0] = (struct cg_hugetlb){"1GB", 0};
+        r.hugetlb[1] = (struct cg_hugetlb){"2MB", 4 * MiB};
+        r.n_hugetlb = 2;
         assert_true(cg_create(cg, "kubepods/burstable/pod1", &r, &err) >= 0);
+        assert_string_equal(get(tmpdir, "hugetlb/t/kubepods/burstable/pod1/hugetlb.1GB.limit_in_bytes"),
+                            "0");
+        assert_string_equal(get(tmpdir, "hugetlb/t/kubepods/burstable/pod1/hugetlb.2MB.limit_in_bytes"),
+                            "4194304");
         assert_string_equal(get(tmpdir, "cpu,cpuacct/t/kubepods/burstable/pod1/cpu.shares"), "358");
         assert_string_equal(get(tmpdir, "cpu,cpuacct/t/kubepods/burstable/pod1/cpu.cfs_period_us"),
                             "100000");
@@ -421,7 +451,13 @@ static void test_v1_fake_tree(void **state)
         r.cpu_quota_us = CG_MAX;
         r.memory_max = CG_MAX;
         r.pids_max = CG_MAX;
+        r.hugetlb[0] = (struct cg_hugetlb){"2MB", CG_MAX};
+        r.n_hugetlb = 1;
         assert_int_equal(cg_update(cg, "kubepods/burstable/pod1", &r, &err), 0);
+        assert_string_equal(get(tmpdir, "hugetlb/t/kubepods/burstable/pod1/hugetlb.2MB.limit_in_bytes"),
+                            "-1");
+        assert_string_equal(get(tmpdir, "hugetlb/t/kubepods/burstable/pod1/hugetlb.1GB.limit_in_bytes"),
+                            "0");
         assert_string_equal(get(tmpdir, "cpu,cpuacct/t/kubepods/burstable/pod1/cpu.cfs_quota_us"), "-1");
         assert_string_equal(get(tmpdir, "cpu,cpuacct/t/kubepods/burstable/pod1/cpu.shares"), "358");
         assert_string_equal(get(tmpdir, "memory/t/kubepods/burstable/pod1/memory.limit_in_bytes"), "-1");
@@ -538,12 +574,17 @@ static void test_v1_fake_qos_tree(void **state)
         for (size_t i = 0; i < ELEMENTSOF(levels); i++)
                 fake_v1(levels[i]);
 
+        /* The node's hugepages: 2MB pages, 4 of them; 1GB ones, none. */
+        put(tmpdir, ".sys-hugepages/hugepages-2048kB/nr_hugepages", "4\n");
+        put(tmpdir, ".sys-hugepages/hugepages-1048576kB/nr_hugepages", "0\n");
+        _cleanup_free_ char *hugepages_dir = strdup_printf("%s/.sys-hugepages", tmpdir);
         struct qos_cgroups_config qc = {.mount_root = tmpdir,
                                         .mode = CG_MODE_V1,
                                         .pod_pids_limit = 512,
                                         .cpu_capacity_m = 4000,
                                         .memory_capacity = 8192 * MiB,
-                                        .pids_capacity = 32768};
+                                        .pids_capacity = 32768,
+                                        .hugepages_dir = hugepages_dir};
         struct qos_cgroups *q = NULL;
         struct cg_error err = {{0}};
         if (qos_cgroups_new(&qc, &q, &err) < 0)
@@ -554,11 +595,30 @@ static void test_v1_fake_qos_tree(void **state)
         assert_string_equal(get(tmpdir, "pids/kubepods/pids.max"), "32768");
         assert_string_equal(get(tmpdir, "cpu,cpuacct/kubepods/burstable/cpu.shares"), "2");
         assert_string_equal(get(tmpdir, "cpu,cpuacct/kubepods/besteffort/cpu.shares"), "2");
+        /* Hugepages: kubepods may use the pools, the tiers are unbounded (upstream's 1 << 62). */
+        assert_string_equal(get(tmpdir, "hugetlb/kubepods/hugetlb.2MB.limit_in_bytes"), "8388608");
+        assert_string_equal(get(tmpdir, "hugetlb/kubepods/hugetlb.1GB.limit_in_bytes"), "0");
+        assert_string_equal(get(tmpdir, "hugetlb/kubepods/burstable/hugetlb.2MB.limit_in_bytes"),
+                            "4611686018427387904");
+        assert_string_equal(get(tmpdir, "hugetlb/kubepods/besteffort/hugetlb.1GB.limit_in_bytes"),
+                            "4611686018427387904");
 
         struct container gc[] = {ctr("a", 1000, 1000, 256 * MiB, 256 * MiB)};
         struct container bc[] = {ctr("a", 250, -1, 64 * MiB, -1), ctr("b", 250, -1, -1, -1)};
         struct container ec[] = {ctr("a", -1, -1, -1, -1)};
-        struct pod g = mkpod("g", NULL, 0, gc, 1), b = mkpod("b", NULL, 0, bc, 2),
+        /* The Burstable pod's containers ask for 2Mi and 4Mi (under two names) of 2MB pages; the init
+         * container's do not count. */
+        struct resource_qty huge_a[] = {{(char *) "hugepages-2Mi", 2 * MiB}, {(char *) "example.com/x", 1}},
+                            huge_b[] = {{(char *) "hugepages-2048Ki", 4 * MiB}},
+                            huge_i[] = {{(char *) "hugepages-2Mi", 6 * MiB}};
+        bc[0].scalar_requests = huge_a;
+        bc[0].n_scalar_requests = ELEMENTSOF(huge_a);
+        bc[1].scalar_requests = huge_b;
+        bc[1].n_scalar_requests = ELEMENTSOF(huge_b);
+        struct container bi[] = {ctr("i", -1, -1, -1, -1)};
+        bi[0].scalar_requests = huge_i;
+        bi[0].n_scalar_requests = ELEMENTSOF(huge_i);
+        struct pod g = mkpod("g", NULL, 0, gc, 1), b = mkpod("b", bi, 1, bc, 2),
                    e = mkpod("e", NULL, 0, ec, 1);
         assert_true(qos_pod_ensure(q, &g, &err) >= 0);
         assert_true(qos_pod_ensure(q, &b, &err) >= 0);
@@ -571,6 +631,12 @@ static void test_v1_fake_qos_tree(void **state)
         assert_string_equal(get(tmpdir, "cpu,cpuacct/kubepods/burstable/podb/cpu.cfs_quota_us"), "");
         assert_string_equal(get(tmpdir, "memory/kubepods/burstable/podb/memory.limit_in_bytes"), "");
         assert_string_equal(get(tmpdir, "cpu,cpuacct/kubepods/besteffort/pode/cpu.shares"), "2");
+        /* Each pod's hugetlb limits: what its app containers ask for, 0 for the sizes none does. */
+        assert_string_equal(get(tmpdir, "hugetlb/kubepods/burstable/podb/hugetlb.2MB.limit_in_bytes"),
+                            "6291456");
+        assert_string_equal(get(tmpdir, "hugetlb/kubepods/burstable/podb/hugetlb.1GB.limit_in_bytes"), "0");
+        assert_string_equal(get(tmpdir, "hugetlb/kubepods/podg/hugetlb.2MB.limit_in_bytes"), "0");
+        assert_string_equal(get(tmpdir, "hugetlb/kubepods/besteffort/pode/hugetlb.1GB.limit_in_bytes"), "0");
         /* The burstable tier: the sum of its pods' requests. */
         assert_string_equal(get(tmpdir, "cpu,cpuacct/kubepods/burstable/cpu.shares"), "512");
         _cleanup_free_ char *parent = qos_pod_cgroup_parent(q, &b);
@@ -633,7 +699,8 @@ static void test_v1_fake_qos_tree(void **state)
 static void fake_v2(const char *name, const char *controllers)
 {
         static const char *const files[] = {
-                "cgroup.subtree_control", "cgroup.procs", "cpu.weight", "cpu.max", "memory.max", "pids.max"};
+                "cgroup.subtree_control", "cgroup.procs", "cpu.weight", "cpu.max", "memory.max", "pids.max",
+                "hugetlb.2MB.max"};
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
                 _cleanup_free_ char *rel = strdup_printf("%s%s%s", name, name[0] ? "/" : "", files[i]);
                 put(tmpdir, rel, "");
@@ -662,7 +729,10 @@ static void test_v2_fake_tree(void **state)
         r.cpu_quota_us = 50000;
         r.memory_max = 96 * MiB;
         r.pids_max = 1024;
+        r.hugetlb[0] = (struct cg_hugetlb){"2MB", 2 * MiB};
+        r.n_hugetlb = 1;
         assert_true(cg_create(cg, "kubepods/burstable/pod1", &r, &err) >= 0);
+        assert_string_equal(get(tmpdir, "kubepods/burstable/pod1/hugetlb.2MB.max"), "2097152");
         /* Each parent hands its children the controllers it has, in one write; those already on stay. */
         assert_string_equal(get(tmpdir, "cgroup.subtree_control"),
                             "+cpuset +cpu +io +memory +hugetlb +pids +rdma");
@@ -681,7 +751,10 @@ static void test_v2_fake_tree(void **state)
         r.cpu_quota_us = CG_MAX;
         r.memory_max = CG_MAX;
         r.pids_max = CG_MAX;
+        r.hugetlb[0] = (struct cg_hugetlb){"2MB", CG_MAX};
+        r.n_hugetlb = 1;
         assert_int_equal(cg_update(cg, "kubepods/burstable/pod1", &r, &err), 0);
+        assert_string_equal(get(tmpdir, "kubepods/burstable/pod1/hugetlb.2MB.max"), "max");
         assert_string_equal(get(tmpdir, "kubepods/burstable/pod1/cpu.weight"), "1");
         assert_string_equal(get(tmpdir, "kubepods/burstable/pod1/cpu.max"), "max 100000");
         assert_string_equal(get(tmpdir, "kubepods/burstable/pod1/memory.max"), "max");
@@ -725,6 +798,23 @@ static void test_v2_fake_tree(void **state)
 
         _cleanup_free_ char *path = cg_path(cg, "kubepods/burstable/pod1");
         assert_string_equal(path, "/kubepods/burstable/pod1");
+        cg_free(cg);
+
+        /* A kernel without hugetlb: the limits are left out, as upstream does, and nothing fails. */
+        put(tmpdir, "nohuge/cgroup.controllers", "cpu memory pids\n");
+        put(tmpdir, "nohuge/cgroup.subtree_control", "");
+        put(tmpdir, "nohuge/pod1/cgroup.controllers", "cpu memory pids\n");
+        put(tmpdir, "nohuge/pod1/cgroup.subtree_control", "");
+        put(tmpdir, "nohuge/pod1/memory.max", "");
+        struct cg_options o = {.mount_root = P("%s/nohuge", tmpdir), .mode = CG_MODE_V2};
+        assert_int_equal(cg_open(&o, &cg, &err), 0);
+        cg_resources_init(&r);
+        r.memory_max = MiB;
+        r.hugetlb[0] = (struct cg_hugetlb){"2MB", 0};
+        r.n_hugetlb = 1;
+        assert_int_equal(cg_update(cg, "pod1", &r, &err), 0);
+        assert_string_equal(get(tmpdir, "nohuge/pod1/memory.max"), "1048576");
+        assert_string_equal(get(tmpdir, "nohuge/pod1/hugetlb.2MB.max"), "<missing>");
         cg_free(cg);
 }
 
@@ -1019,6 +1109,47 @@ static void test_real_qos_tree(void **state)
 /* Real v2, where this machine has one: hybrid's unified hierarchy, without controllers of its own. The
  * test works below a directory of its own so that it never changes the hierarchy's root. */
 static char v2_base[96];
+/* hugetlb, where the unified hierarchy has it: the test turns it on for the root's children while it runs
+ * (and off again if it was off), under a lock that other runs of this test (another build's) share. */
+#define UNIFIED_ROOT "/sys/fs/cgroup/unified"
+static int hugetlb_lock = -1;
+static bool hugetlb_turned_on;
+
+static void hugetlb_release(void)
+{
+        if (hugetlb_turned_on) {
+                _cleanup_close_ int fd = open(UNIFIED_ROOT "/cgroup.subtree_control", O_WRONLY | O_CLOEXEC);
+                if (fd < 0 || write(fd, "-hugetlb", 8) != 8)
+                        print_message("# could not turn hugetlb off again in " UNIFIED_ROOT ": %m\n");
+                hugetlb_turned_on = false;
+        }
+        if (hugetlb_lock >= 0)
+                close(hugetlb_lock);
+        hugetlb_lock = -1;
+}
+
+/* True when the unified hierarchy's new cgroups have hugetlb (it took the lock, turned it on if needed). */
+static bool hugetlb_acquire(void)
+{
+        _cleanup_free_ char *avail = NULL, *on = NULL;
+        if (read_file_limit(UNIFIED_ROOT "/cgroup.controllers", 4096, &avail, NULL) < 0 ||
+            !strstr(avail, "hugetlb"))
+                return false;
+        hugetlb_lock = open("/tmp/cubelet-test-unified-hugetlb.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(hugetlb_lock >= 0);
+        assert_int_equal(flock(hugetlb_lock, LOCK_EX), 0);
+        assert_int_equal(read_file_limit(UNIFIED_ROOT "/cgroup.subtree_control", 4096, &on, NULL), 0);
+        if (strstr(on, "hugetlb"))
+                return true;
+        _cleanup_close_ int fd = open(UNIFIED_ROOT "/cgroup.subtree_control", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "+hugetlb", 8) != 8) {
+                print_message("# hugetlb could not be turned on in " UNIFIED_ROOT ": %m\n");
+                hugetlb_release();
+                return false;
+        }
+        hugetlb_turned_on = true;
+        return true;
+}
 
 static int teardown_v2(void **state)
 {
@@ -1033,6 +1164,7 @@ static int teardown_v2(void **state)
                 rmdir(v2_base);
                 v2_base[0] = 0;
         }
+        hugetlb_release();
         return 0;
 }
 
@@ -1040,6 +1172,7 @@ static void test_real_v2_unified(void **state)
 {
         if (!real_ok() || cg_detect_mode("/sys/fs/cgroup") != CG_MODE_HYBRID)
                 skip();
+        bool hugetlb = hugetlb_acquire();
         snprintf(v2_base, sizeof v2_base, "/sys/fs/cgroup/unified/cubelet-test-v2-%d", (int) getpid());
         assert_int_equal(mkdir(v2_base, 0755), 0);
         assert_int_equal(cg_detect_mode(v2_base), CG_MODE_V2);
@@ -1060,6 +1193,29 @@ static void test_real_v2_unified(void **state)
         r.cpu_shares = 1024;
         assert_int_equal(cg_update(cg, "kubepods/pod1", &r, &err), -ENOENT);
         assert_non_null(strstr(err.msg, "kubepods/pod1/cpu.weight"));
+        /* hugetlb, the kernel's own files: each of the node's sizes limited, as a pod cgroup is. */
+        struct cg_hugepage hp[CG_HUGEPAGES_MAX];
+        size_t n_hp = cg_hugepages(NULL, hp);
+        if (hugetlb && n_hp) {
+                cg_resources_init(&r);
+                for (size_t i = 0; i < n_hp; i++) {
+                        snprintf(r.hugetlb[i].name, sizeof r.hugetlb[i].name, "%s", hp[i].name);
+                        r.hugetlb[i].limit = i == 0 ? (int64_t) hp[i].page_size : 0;
+                }
+                r.n_hugetlb = n_hp;
+                assert_int_equal(cg_update(cg, "kubepods/pod1", &r, &err), 0);
+                _cleanup_free_ char *pod1 = cg_dir(cg, "kubepods/pod1", NULL);
+                for (size_t i = 0; i < n_hp; i++) {
+                        _cleanup_free_ char *f = strdup_printf("hugetlb.%s.max", hp[i].name);
+                        assert_string_equal(get(pod1, f), i == 0 ? P("%" PRIu64, hp[i].page_size) : "0");
+                }
+                r.hugetlb[0].limit = CG_MAX;
+                assert_int_equal(cg_update(cg, "kubepods/pod1", &r, &err), 0);
+                _cleanup_free_ char *f0 = strdup_printf("hugetlb.%s.max", hp[0].name);
+                assert_string_equal(get(pod1, f0), "max");
+                print_message("# real v2 hugetlb: %zu sizes limited\n", n_hp);
+        } else
+                print_message("# real v2: no hugetlb here\n");
 
         int go = -1;
         child = spawn_worker(&go);

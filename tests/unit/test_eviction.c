@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <setjmp.h>
 #include <cmocka.h>
@@ -156,9 +158,9 @@ static void test_reserved(void **state)
         assert_int_equal(ev_value_quantity(&r.evict_nodefs, 100 * GI), GI);
 
         struct node_allocatable a, none;
-        node_allocatable_compute("/", &r, 110, &a);
+        node_allocatable_compute("/", NULL, &r, 110, &a);
         struct node_reserved zero = {0};
-        node_allocatable_compute("/", &zero, 110, &none);
+        node_allocatable_compute("/", NULL, &zero, 110, &none);
         assert_int_equal(a.pods, 110);
         assert_int_equal(none.cpu_m - a.cpu_m, 500);
         /* the total is the same in both; 10 % of it and 256Mi less (to the Ki) */
@@ -166,6 +168,34 @@ static void test_reserved(void **state)
         assert_true(llabs(none.memory - a.memory - (256 * MI + total / 10)) <= 2048);
         if (none.ephemeral > 3 * GI) /* 1Gi of nodefs.available and 2Gi reserved */
                 assert_int_equal(none.ephemeral - a.ephemeral, 3 * GI);
+
+        /* Hugepage pools: each size as upstream names it, with its pool; their sum comes off memory. */
+        char dir[] = "/tmp/node-hugepages-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        static const char *const sizes[][2] = {{"hugepages-2048kB", "3\n"}, {"hugepages-1048576kB", "0\n"}};
+        for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
+                _cleanup_free_ char *d = strdup_printf("%s/%s", dir, sizes[i][0]);
+                _cleanup_free_ char *f = strdup_printf("%s/nr_hugepages", d);
+                assert_int_equal(mkdir(d, 0755), 0);
+                assert_int_equal(write_file_atomic(f, sizes[i][1], 2, 0644), 0);
+        }
+        struct node_allocatable h, no_huge;
+        node_allocatable_compute("/", "/nonexistent", &zero, 110, &no_huge);
+        node_allocatable_compute("/", dir, &zero, 110, &h);
+        assert_int_equal(no_huge.n_hugepages, 0);
+        assert_int_equal(h.n_hugepages, 2);
+        assert_string_equal(h.hugepages[0].resource, "hugepages-1Gi");
+        assert_int_equal(h.hugepages[0].bytes, 0);
+        assert_string_equal(h.hugepages[1].resource, "hugepages-2Mi");
+        assert_int_equal(h.hugepages[1].bytes, 6 * MI);
+        assert_int_equal(no_huge.memory - h.memory, 6 * MI);
+        for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
+                _cleanup_free_ char *d = strdup_printf("%s/%s", dir, sizes[i][0]);
+                _cleanup_free_ char *f = strdup_printf("%s/nr_hugepages", d);
+                unlink(f);
+                rmdir(d);
+        }
+        rmdir(dir);
 
         /* no nodefs.available threshold: nothing reserved on disk */
         char *only_mem[] = {"memory.available=100Mi", NULL};

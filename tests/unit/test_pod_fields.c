@@ -106,10 +106,11 @@ static void test_refusals(void **state)
                 "spec.volumes[0].persistentVolumeClaim: Unsupported value: volume type "
                 "\"persistentVolumeClaim\" is not supported by this node",
                 "spec.volumes[1].nfs: Unsupported value: volume type \"nfs\"",
-                "spec.volumes[2].emptyDir.medium: Unsupported value: \"HugePages-2Mi\": hugepages",
-                "spec.volumes[3].emptyDir.medium: Unsupported value: \"Disk\": supported values",
-                "spec.volumes[4].projected.sources[1].clusterTrustBundle: Unsupported value",
-                NULL};
+
+                /* hugepages media are the volume's (its page size must be asked for); others are refused */
+                "spec.volumes[3].emptyDir.medium: Unsupported value: \"Disk\": supported values: \"\", "
+                "\"Memory\", \"HugePages\", \"HugePages-<size>\"",
+                "spec.volumes[4].projected.sources[1].clusterTrustBundle: Unsupported value", NULL};
         expect_refused(HEAD
                        "spec:\n  containers: [{name: c, image: busybox}]\n  volumes:\n"
                        "  - {name: a, persistentVolumeClaim: {claimName: data}}\n"

@@ -219,6 +219,98 @@ static void test_ownership(void **state)
         rm_rf(root);
 }
 
+/* emptyDir on hugetlbfs: the page size from what the containers (init containers too) ask for, in
+ * upstream's words when that does not say one; mounted for real where this machine has 2Mi pages. */
+static struct pod *huge_pod(struct manifest_result *mr, const char *medium, const char *app,
+                            const char *init)
+{
+        _cleanup_free_ char *m = strdup_printf(
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: h, namespace: ns1, uid: hp1}\n"
+                "spec:\n  initContainers: [{name: i, image: busybox, resources: {limits: {memory: "
+                "1Mi%s}}}]\n"
+                "  containers: [{name: c, image: busybox, resources: {limits: {memory: 1Mi%s}}}]\n"
+                "  volumes: [{name: hp, emptyDir: {medium: %s}}]\n",
+                init, app, medium);
+        manifest_decode("/etc/static/h.yaml", m, strlen(m), "node1", mr);
+        if (mr->error)
+                fail_msg("%s", mr->error);
+        assert_int_equal(mr->n_pods, 1);
+        assert_null(mr->pods[0]->unsupported);
+        return mr->pods[0];
+}
+
+static void expect_option(const char *medium, const char *app, const char *init, const char *want)
+{
+        struct manifest_result mr;
+        char out[64] = "", err[256] = "";
+        struct pod *p = huge_pod(&mr, medium, app, init);
+        int r = vol_hugepages_mount_option(p, medium, out, sizeof out, err, sizeof err);
+        if (str_has_prefix(want, "pagesize=")) {
+                if (r < 0)
+                        fail_msg("%s: %s", medium, err);
+                assert_string_equal(out, want);
+        } else {
+                assert_int_equal(r, -EINVAL);
+                if (!strstr(err, want))
+                        fail_msg("%s: \"%s\" does not say \"%s\"", medium, err, want);
+        }
+        manifest_result_clear(&mr);
+}
+
+static void test_hugepages_medium(void **state)
+{
+        (void) state;
+        static const char *const two = ", hugepages-2Mi: 4Mi", *one_g = ", hugepages-1Gi: 1Gi",
+                                 *two_ki = ", hugepages-2048Ki: 2Mi";
+        expect_option("HugePages", two, "", "pagesize=2Mi");
+        expect_option("HugePages", "", two_ki, "pagesize=2Mi"); /* an init container's, another spelling */
+        expect_option("HugePages-2Mi", two, one_g, "pagesize=2Mi");
+        expect_option("HugePages-1Gi", two, one_g, "pagesize=1Gi");
+        expect_option("HugePages-2048Ki", two, "", "pagesize=2Mi");
+        expect_option("HugePages", two, one_g,
+                      "medium: HugePages can't be used if container requests multiple huge page sizes");
+        expect_option(
+                "HugePages-1Gi", two, "",
+                "medium HugePages-1Gi: hugePages storage requested, but there is no resource request for "
+                "huge pages");
+        expect_option(
+                "HugePages", "", "",
+                "medium HugePages: hugePages storage requested, but there is no resource request for huge "
+                "pages");
+        expect_option("HugePages-x", two, "", "medium: HugePages-x is not a valid hugepage medium");
+        expect_option("HugePagesX", two, "", "medium: HugePagesX is not a valid hugepage medium");
+
+        /* The real thing: hugetlbfs of the pod's page size, there while the pod is, gone with it. */
+        struct stat st;
+        if (geteuid() != 0 || stat("/sys/kernel/mm/hugepages/hugepages-2048kB", &st) < 0) {
+                print_message("# no 2Mi hugepages here (or not root): no mount\n");
+                return;
+        }
+        struct manifest_result mr;
+        char err[512];
+        struct pod *p = huge_pod(&mr, "HugePages", two, "");
+        _cleanup_free_ char *root = tmpdir();
+        struct vol_ctx ctx = {.root_dir = root};
+        if (vol_setup_pod(&ctx, p, err, sizeof err) < 0)
+                fail_msg("%s", err);
+        _cleanup_free_ char *ed = vol_host_path(root, p, &p->volumes[0]);
+        _cleanup_free_ char *mounts = NULL;
+        assert_int_equal(read_file_limit("/proc/self/mounts", 1 << 22, &mounts, NULL), 0);
+        _cleanup_free_ char *line = strdup_printf("nodev %s hugetlbfs ", ed);
+        const char *at = strstr(mounts, line);
+        if (!at)
+                fail_msg("no hugetlbfs at %s", ed);
+        assert_non_null(strstr(strndupa(at, strcspn(at, "\n")), "pagesize=2M"));
+        assert_int_equal(vol_setup_pod(&ctx, p, err, sizeof err), 0); /* the next sync: mounted already */
+        vol_teardown_pod(root, p->uid);
+        free(mounts);
+        mounts = NULL;
+        assert_int_equal(read_file_limit("/proc/self/mounts", 1 << 22, &mounts, NULL), 0);
+        assert_null(strstr(mounts, line));
+        manifest_result_clear(&mr);
+        rm_rf(root);
+}
+
 static void test_writer_refuses_bad_paths(void **state)
 {
         _cleanup_free_ char *root = tmpdir();
@@ -538,6 +630,7 @@ int main(void)
                 cmocka_unit_test(test_writer_layout_and_update),
                 cmocka_unit_test(test_writer_refuses_bad_paths),
                 cmocka_unit_test(test_ownership),
+                cmocka_unit_test(test_hugepages_medium),
                 cmocka_unit_test(test_subpath),
                 cmocka_unit_test(test_payloads),
                 cmocka_unit_test(test_object_payloads),
