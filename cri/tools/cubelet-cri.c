@@ -113,6 +113,7 @@ static int cmd_inspect(struct cri_client *c, const char *id)
         Runtime__V1__ContainerStatusResponse *resp = NULL;
         struct cri_error err = {0};
         req.container_id = (char *) id;
+        req.verbose = true;
         int r = CRI_CALL(c, RuntimeService, ContainerStatus, container_status, &req, &resp, 0, &err);
         if (r < 0)
                 return fail("container status", r, &err);
@@ -126,6 +127,13 @@ static int cmd_inspect(struct cri_client *c, const char *id)
                (long long) s->started_at, (long long) s->finished_at);
         for (size_t i = 0; i < s->n_annotations; i++)
                 printf("annotation\t%s=%s\n", s->annotations[i]->key, s->annotations[i]->value);
+        /* The verbose info (containerd's "info": the CRI config it was given, as JSON), one line each. */
+        for (size_t i = 0; i < resp->n_info; i++) {
+                printf("info\t%s\t", resp->info[i]->key);
+                for (const char *p = resp->info[i]->value; p && *p; p++)
+                        putchar(*p == '\n' || *p == '\t' ? ' ' : *p);
+                putchar('\n');
+        }
         cri_free(resp);
         return 0;
 }

@@ -3,6 +3,8 @@
 # (cpu, memory), do not match its labels (nodeSelector, node affinity; the Node's labels as they are now)
 # or do not tolerate its NoExecute taint are Failed with upstream's reason and message, in the API and as
 # a Warning Event; pods that fit run. Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, MASTER_DIR, KUBECTL.
+# The Node's allocatable memory to the byte: never while test_hugepages_api changes the hugepage pools.
+source "$(dirname "$0")/hugepages_lock.sh" -s
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
 skip_unless_kubectl

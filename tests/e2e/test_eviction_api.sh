@@ -8,6 +8,8 @@
 # Evicted, upstream's message, a Warning Event), the Guaranteed one runs on, MemoryPressure turns True on the
 # Node with upstream's reason and back False after the (shortened) transition period, and a new BestEffort
 # pod is refused while it holds. Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, MASTER_DIR, KUBECTL.
+# The Node's allocatable memory to the byte: never while test_hugepages_api changes the hugepage pools.
+source "$(dirname "$0")/hugepages_lock.sh" -s
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
 skip_unless_kubectl

@@ -2,6 +2,8 @@
 # cubelet against a real kube-apiserver (tests/e2e/master.sh) and a real containerd: Node registration and
 # status, the Lease, pods bound to the node, pod status, deletion, mirror pods, Events, an API server
 # outage, and NodeRestriction. Env from CTest: CUBELET, CUBELET_CRI, CTD_DIR, MASTER_DIR, KUBECTL.
+# The Node's allocatable memory to the byte: never while test_hugepages_api changes the hugepage pools.
+source "$(dirname "$0")/hugepages_lock.sh" -s
 source "$(dirname "$0")/../integration/lib.sh"
 skip_unless_ready
 skip_unless_kubectl
