@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -94,10 +95,8 @@ static int name_cmp(const void *a, const void *b)
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-size_t cg_hugepages(const char *dir, struct cg_hugepage out[CG_HUGEPAGES_MAX])
+static size_t read_hugepages(const char *dir, struct cg_hugepage out[CG_HUGEPAGES_MAX])
 {
-        if (!dir)
-                dir = "/sys/kernel/mm/hugepages";
         DIR *d = opendir(dir);
         char **names = NULL;
         size_t n = 0, got = 0;
@@ -124,6 +123,24 @@ size_t cg_hugepages(const char *dir, struct cg_hugepage out[CG_HUGEPAGES_MAX])
         }
         strv_free(names);
         return got;
+}
+
+static struct cg_hugepage machine_hugepages[CG_HUGEPAGES_MAX];
+static size_t n_machine_hugepages;
+static pthread_once_t machine_hugepages_once = PTHREAD_ONCE_INIT;
+
+static void read_machine_hugepages(void)
+{
+        n_machine_hugepages = read_hugepages("/sys/kernel/mm/hugepages", machine_hugepages);
+}
+
+size_t cg_hugepages(const char *dir, struct cg_hugepage out[CG_HUGEPAGES_MAX])
+{
+        if (dir)
+                return read_hugepages(dir, out);
+        pthread_once(&machine_hugepages_once, read_machine_hugepages);
+        memcpy(out, machine_hugepages, n_machine_hugepages * sizeof *out);
+        return n_machine_hugepages;
 }
 
 int64_t cg_milli_to_quota(int64_t milli_cpu, int64_t period_us)

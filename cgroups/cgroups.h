@@ -40,8 +40,10 @@ struct cg_hugepage {
         uint64_t pages;     /* nr_hugepages: the size's pool (0 when unreadable) */
         char name[16];      /* "2MB": the runtime's name and the hugetlb controller's files' */
 };
-/* The node's hugepage sizes (dir: NULL for /sys/kernel/mm/hugepages), in the order of their entries' names
- * as upstream reads them, at most CG_HUGEPAGES_MAX of them, into out. Returns how many. */
+/* The node's hugepage sizes and pools from dir, in the order of their entries' names as upstream reads them,
+ * at most CG_HUGEPAGES_MAX of them, into out; returns how many. dir NULL: the machine's
+ * (/sys/kernel/mm/hugepages) as the first such call found them, as upstream reads them once, at start (the
+ * Node, admission and the cgroups then agree however the pools change later). */
 size_t cg_hugepages(const char *dir, struct cg_hugepage out[CG_HUGEPAGES_MAX]);
 
 /* ---- the driver ---- */

@@ -84,7 +84,7 @@ struct node_allocatable {
         } hugepages[CG_HUGEPAGES_MAX];
         size_t n_hugepages;
 };
-/* hugepages_dir: NULL for /sys/kernel/mm/hugepages. */
+/* hugepages_dir: NULL for the machine's pools as cubelet found them at start (cg_hugepages). */
 void node_allocatable_compute(const char *root_dir, const char *hugepages_dir, const struct node_reserved *r,
                               int max_pods, struct node_allocatable *ret);
 

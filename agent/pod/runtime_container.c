@@ -131,7 +131,7 @@ static int64_t node_memory_bytes(void)
         return v;
 }
 
-/* The node's hugepage sizes, read once (as upstream, at start). */
+/* The node's hugepage sizes, as cubelet found them at start (cg_hugepages), kept for the requests' names. */
 static struct cg_hugepage hugepages[CG_HUGEPAGES_MAX];
 static size_t n_hugepages;
 static pthread_once_t hugepage_once = PTHREAD_ONCE_INIT;

@@ -32,6 +32,12 @@ struct qos_cgroups {
         size_t n_hp;
 };
 
+/* qos_pod_ensure compares settings with memcmp: no padding in them (cg_resources_init zeroes the rest). */
+_Static_assert(sizeof(struct cg_resources) ==
+                       5 * sizeof(int64_t) + CG_HUGEPAGES_MAX * sizeof(struct cg_hugetlb) + sizeof(size_t),
+               "struct cg_resources has padding");
+_Static_assert(sizeof(struct cg_hugetlb) == 16 + sizeof(int64_t), "struct cg_hugetlb has padding");
+
 /* Upstream's QoS tiers' hugetlb limit: "effectively unbounded". */
 #define HUGETLB_UNBOUNDED (INT64_C(1) << 62)
 

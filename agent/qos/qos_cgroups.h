@@ -46,8 +46,8 @@ struct qos_cgroups_config {
         /* kubeReserved + systemReserved: kubepods gets the capacity less these (enforceNodeAllocatable
          * "pods", as upstream; the hard eviction thresholds are not taken from the cgroup). */
         int64_t reserved_cpu_m, reserved_memory, reserved_pids;
-        /* The node's hugepages (NULL: /sys/kernel/mm/hugepages, read once here, as upstream reads them at
-         * start): kubepods may use the pools, the tiers are unbounded (1 << 62), each pod gets its own. */
+        /* The node's hugepages (NULL: the machine's, see cg_hugepages): kubepods may use the pools, the tiers
+         * are unbounded (1 << 62), each pod gets its own. */
         const char *hugepages_dir;
 };
 

@@ -905,17 +905,21 @@ static int setup_empty_dir(const char *path, const struct pod *pod, const struct
                 return r;
         }
         bool fresh = r > 0;
-        /* emptyDir is world-writable, as upstream; the setgid bit of an fsGroup stays. */
-        if (stat(path, &st) == 0 && (st.st_mode & 0777) != 0777)
+        bool huge = v->medium && str_has_prefix(v->medium, "HugePages"),
+             huge_mounted = huge && is_mount_point(path);
+        /* emptyDir is world-writable, as upstream; the setgid bit of an fsGroup stays. Not a hugetlbfs
+         * mounted on it: upstream leaves its root as the kernel made it (0755). */
+        if (!huge_mounted && stat(path, &st) == 0 && (st.st_mode & 0777) != 0777)
                 chmod(path, (st.st_mode & 07000) | 0777);
-        if (v->medium && str_has_prefix(v->medium, "HugePages")) {
-                /* Upstream's setupHugepages: hugetlbfs of the pod's page size, no other option. */
+        if (huge) {
+                /* Upstream's setupHugepages: hugetlbfs of the pod's page size (nosuid and nodev here, as
+                 * every mount cubelet makes in a pod's volumes). */
                 char opts[64];
                 if ((r = vol_hugepages_mount_option(pod, v->medium, opts, sizeof opts, err, errlen)) < 0)
                         return r;
                 bool mounted = false;
-                if (!is_mount_point(path)) {
-                        if (mount("nodev", path, "hugetlbfs", 0, opts) < 0) {
+                if (!huge_mounted) {
+                        if (mount("nodev", path, "hugetlbfs", MS_NOSUID | MS_NODEV, opts) < 0) {
                                 r = -errno;
                                 snprintf(err, errlen, "mount hugetlbfs (%s) on %s: %s", opts, path,
                                          strerror(-r));

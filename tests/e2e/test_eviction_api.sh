@@ -73,8 +73,8 @@ check "DiskPressure and PIDPressure False" [ "$(node_cond DiskPressure status)$(
 MEMTOTAL_KI=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
 check "kubepods' memory limit: the capacity less systemReserved" \
   [ "$(cat "/sys/fs/cgroup/memory$CGROUP_ROOT/kubepods/memory.limit_in_bytes")" = $(( (MEMTOTAL_KI - (MEM_MI - PODS_MI) * 1024) * 1024 )) ]
-check "the Node's allocatable memory: that less the hard threshold" \
-  [ "$(k get node "$NODE" -o jsonpath='{.status.allocatable.memory}')" = "$(( MEMTOTAL_KI - (MEM_MI - PODS_MI + THRESHOLD) * 1024 ))Ki" ]
+check "the Node's allocatable memory: that less the hard threshold (and the hugepage pools)" \
+  [ "$(k get node "$NODE" -o jsonpath='{.status.allocatable.memory}')" = "$(( MEMTOTAL_KI - (MEM_MI - PODS_MI + THRESHOLD) * 1024 - $(hugepages_ki "$NODE") ))Ki" ]
 
 pod ev-guar '' 'resources: {limits: {cpu: 100m, memory: 32Mi}}' 'sleep 3600'
 check "the Guaranteed pod runs" wait_for 60 phase_is ev-guar Running

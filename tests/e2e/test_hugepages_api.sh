@@ -22,9 +22,13 @@ M="$WORK/manifests"
 mkdir -p "$M"
 PODS="hp-ok hp-big hp-1g"
 
+# The pools go back as they were once the test's pods are gone (cleanup_cgroups stops what is left first); a
+# run killed before its EXIT trap left the value it found in STATE: put back first.
+STATE=/tmp/cubelet-test-hugepages.nr
+[ -s "$STATE" ] && cat "$STATE" >"$HP/nr_hugepages"
 OLD=$(cat "$HP/nr_hugepages")
-# The pools go back as they were once the test's pods are gone (cleanup_cgroups stops what is left first).
-trap 'cleanup_cgroups; echo "$OLD" >"$HP/nr_hugepages"' EXIT
+echo "$OLD" >"$STATE"
+trap 'cleanup_cgroups; echo "$OLD" >"$HP/nr_hugepages" && rm -f "$STATE"' EXIT
 echo $((OLD + 2)) >"$HP/nr_hugepages"
 N=$(cat "$HP/nr_hugepages")
 if [ "$N" != $((OLD + 2)) ] || [ "$(cat "$HP/free_hugepages")" -lt 2 ]; then

@@ -57,9 +57,10 @@ check "... InternalIP, kubelet port and containerd runtime version" sh -c \
    kubectl get node $NODE -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}' | grep -q '^containerd://'"
 check "... capacity pods 110 and the four conditions" sh -c \
   "[ \"\$(kubectl get node $NODE -o jsonpath='{.status.capacity.pods} {.status.conditions[*].type}')\" = '110 MemoryPressure DiskPressure PIDPressure Ready' ]"
-check "... allocatable: capacity minus --kube-reserved and the 100Mi hard eviction" sh -c \
+HUGE_KI=$(hugepages_ki "$NODE")
+check "... allocatable: capacity minus --kube-reserved, the 100Mi hard eviction and the hugepage pools" sh -c \
   "kubectl get node $NODE -o json | jq -e '(.status.allocatable.cpu == \"\(.status.capacity.cpu | tonumber * 1000 - 500)m\") and
-     ((.status.capacity.memory | rtrimstr(\"Ki\") | tonumber) - (.status.allocatable.memory | rtrimstr(\"Ki\") | tonumber) == 356 * 1024)' >/dev/null"
+     ((.status.capacity.memory | rtrimstr(\"Ki\") | tonumber) - (.status.allocatable.memory | rtrimstr(\"Ki\") | tonumber) == 356 * 1024 + $HUGE_KI)' >/dev/null"
 check "... and ephemeral-storage: capacity minus the 10% nodefs.available hard eviction" sh -c \
   "kubectl get node $NODE -o json | jq -e '(.status.capacity[\"ephemeral-storage\"] | rtrimstr(\"Ki\") | tonumber * 1024 * 0.9)
      - (.status.allocatable[\"ephemeral-storage\"] | tonumber) | . < 2048 and . > -2048' >/dev/null"

@@ -78,6 +78,14 @@ skip_unless_kubectl() {
     { echo "SKIP: no kubectl at ${KUBECTL_REAL:-${KUBECTL:-}} (run tests/e2e/kube-build.sh)"; exit 77; }
 }
 
+# For the e2e tests: the Node's hugepage pools in Ki (they come off its allocatable memory); 0 without any.
+hugepages_ki() {
+  "$KUBECTL" --request-timeout=10s get node "$1" -o json | jq '[.status.capacity | to_entries[]
+    | select(.key | startswith("hugepages-")) | .value
+    | if endswith("Ki") then .[:-2] | tonumber elif endswith("Mi") then .[:-2] | tonumber * 1024
+      elif endswith("Gi") then .[:-2] | tonumber * 1048576 else tonumber / 1024 end] | add // 0'
+}
+
 ok() { passed=$((passed + 1)); echo "ok - $*"; }
 not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
 check() { # check DESCRIPTION COMMAND...

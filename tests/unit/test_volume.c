@@ -300,8 +300,11 @@ static void test_hugepages_medium(void **state)
         const char *at = strstr(mounts, line);
         if (!at)
                 fail_msg("no hugetlbfs at %s", ed);
-        assert_non_null(strstr(strndupa(at, strcspn(at, "\n")), "pagesize=2M"));
+        const char *opts = strndupa(at, strcspn(at, "\n"));
+        assert_non_null(strstr(opts, "pagesize=2M"));
+        assert_non_null(strstr(opts, "nosuid,nodev"));
         assert_int_equal(vol_setup_pod(&ctx, p, err, sizeof err), 0); /* the next sync: mounted already */
+        assert_int_equal(mode_at(ed, ".", NULL) & 07777, 0755);       /* the root as the kernel made it */
         vol_teardown_pod(root, p->uid);
         free(mounts);
         mounts = NULL;
