@@ -901,6 +901,7 @@ static int run(struct agent *a)
                 /* allocatable: resourceFieldRef limits of containers that set none */
                 .node_cpu_m = na.cpu_m,
                 .node_mem = na.memory,
+                .node_ephemeral = na.ephemeral,
         };
         struct pod_workers_ops ops = {.sync = do_sync, .kill = do_kill, .userdata = a};
         r = pod_workers_new(a->cfg.workers, &ops, a->cfg.sync_ms, &a->workers);

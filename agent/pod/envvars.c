@@ -163,6 +163,12 @@ int env_field_ref(const struct env_ctx *ctx, const struct pod *pod, const char *
         return 0;
 }
 
+/* Bytes in thousandths, saturated. */
+static int64_t bytes_milli(int64_t bytes)
+{
+        return bytes > INT64_MAX / 1000 ? INT64_MAX : bytes * 1000;
+}
+
 int env_resource_ref(const struct env_ctx *ctx, const struct pod *pod, const char *container, json_t *ref,
                      char **ret, char *err, size_t errlen)
 {
@@ -182,20 +188,33 @@ int env_resource_ref(const struct env_ctx *ctx, const struct pod *pod, const cha
         if (divisor == 0) /* the API server defaults it to "0", which means 1 */
                 divisor = 1000;
         int64_t milli;
+        const char *huge = str_has_prefix(res, "requests.hugepages-") ? res + strlen("requests.")
+                           : str_has_prefix(res, "limits.hugepages-") ? res + strlen("limits.")
+                                                                      : NULL;
         if (streq(res, "limits.cpu"))
                 milli = c->cpu_limit_m > 0 ? c->cpu_limit_m : ctx->node_cpu_m;
         else if (streq(res, "requests.cpu"))
                 milli = c->cpu_request_m > 0 ? c->cpu_request_m : 0;
         else if (streq(res, "limits.memory"))
-                milli = (c->mem_limit > 0 ? c->mem_limit : ctx->node_mem) * 1000;
+                milli = bytes_milli(c->mem_limit > 0 ? c->mem_limit : ctx->node_mem);
         else if (streq(res, "requests.memory"))
-                milli = (c->mem_request > 0 ? c->mem_request : 0) * 1000;
-        else {
+                milli = bytes_milli(c->mem_request > 0 ? c->mem_request : 0);
+        else if (streq(res, "limits.ephemeral-storage"))
+                milli = bytes_milli(c->eph_limit > 0 ? c->eph_limit : ctx->node_ephemeral);
+        else if (streq(res, "requests.ephemeral-storage"))
+                milli = bytes_milli(c->eph_request > 0 ? c->eph_request : 0);
+        else if (huge) {
+                /* Upstream's: the quantity under that very name (hugepages' requests are their limits). */
+                milli = 0;
+                for (size_t i = 0; i < c->n_scalar_requests; i++)
+                        if (streq(c->scalar_requests[i].name, huge))
+                                milli = bytes_milli(c->scalar_requests[i].value);
+        } else {
                 snprintf(err, errlen, "resourceFieldRef: unsupported resource \"%s\"", res);
                 return -EINVAL;
         }
         /* Rounded up, as upstream: 250m of cpu with divisor 1 is "1". */
-        *ret = strdup_printf("%lld", (long long) ((milli + divisor - 1) / divisor));
+        *ret = strdup_printf("%lld", (long long) (milli / divisor + (milli % divisor != 0)));
         return 0;
 }
 
@@ -238,9 +257,10 @@ static int env_from(const struct env_ctx *ctx, const struct pod *pod, json_t *sr
         if (bad && warnings) {
                 qsort(bad, strv_length(bad), sizeof *bad, cmp_strp);
                 _cleanup_free_ char *keys = strv_join(bad, ", ");
-                strv_push(warnings, strdup_printf("Keys [%s] from the EnvFrom %s %s/%s were skipped since they "
-                                                  "are considered invalid environment variable names.",
-                                                  keys, sec ? "secret" : "configMap", pod->namespace, name));
+                strv_push(warnings,
+                          strdup_printf("Keys [%s] from the EnvFrom %s %s/%s were skipped since they "
+                                        "are considered invalid environment variable names.",
+                                        keys, sec ? "secret" : "configMap", pod->namespace, name));
         }
         json_decref(obj);
         return 0;

@@ -16,8 +16,9 @@ struct env_ctx {
         struct obj_cache *objects;  /* NULL: no API server (standalone) */
         struct svc_cache *services; /* Services for the service links; NULL: none */
         const char *host_ip, *pod_ip;
-        int64_t node_cpu_m, node_mem; /* resourceFieldRef limits when the container sets none */
-        int64_t timeout_ms;           /* waiting for a ConfigMap or Secret */
+        int64_t node_cpu_m, node_mem,
+                node_ephemeral; /* resourceFieldRef limits when the container sets none */
+        int64_t timeout_ms;     /* waiting for a ConfigMap or Secret */
 };
 
 /* *ret: strv of alternating names and values, in upstream's order of building: the Services' variables are

@@ -266,6 +266,7 @@ int start_container(const struct sync_ctx *ctx, struct pod *pod, const char *san
                                .pod_ip = pod_ip,
                                .node_cpu_m = ctx->node_cpu_m,
                                .node_mem = ctx->node_mem,
+                               .node_ephemeral = ctx->node_ephemeral,
                                .timeout_ms = MIN(ctx->timeout_ms, (int64_t) 10000)};
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_strv_free_ char **env_warnings = NULL;

@@ -39,6 +39,7 @@ static int setup_volumes(const struct sync_ctx *ctx, const struct pod *pod, stru
                                .host_ip = ctx->node_ip,
                                .node_cpu_m = ctx->node_cpu_m,
                                .node_mem = ctx->node_mem,
+                               .node_ephemeral = ctx->node_ephemeral,
                                .timeout_ms = MIN(ctx->timeout_ms, (int64_t) 10000)};
         char err[1024];
         int r = vol_setup_pod(&vctx, pod, err, sizeof err);

@@ -57,13 +57,13 @@ struct sync_ctx {
         struct svc_cache *services;    /* Services, for their environment variables; NULL: standalone */
         struct token_cache *tokens;    /* service account tokens (projected volumes); NULL: standalone */
         const struct security_ctx *security; /* securityContext and seccomp; NULL: the runtime's defaults */
-        int64_t node_cpu_m, node_mem;        /* allocatable, for resourceFieldRef limits not set */
-        struct qos_cgroups *cgroups;         /* pod cgroups by QoS class; NULL: none (cgroupsPerQOS off) */
-        struct network *network;             /* NetworkReady; NULL: always ready */
-        struct rc_cache *runtime_classes;    /* RuntimeClasses from the API server; NULL: standalone */
-        struct status_cache *status_cache;   /* statuses that cannot change; NULL: ask every time */
-        struct listing_cache *listing_cache; /* periodic resyncs' shared listing; NULL: each its own */
-        bool api_server;                     /* a kubeconfig is set (RuntimeClasses must come from it) */
+        int64_t node_cpu_m, node_mem, node_ephemeral; /* allocatable, for resourceFieldRef limits not set */
+        struct qos_cgroups *cgroups;           /* pod cgroups by QoS class; NULL: none (cgroupsPerQOS off) */
+        struct network *network;               /* NetworkReady; NULL: always ready */
+        struct rc_cache *runtime_classes;      /* RuntimeClasses from the API server; NULL: standalone */
+        struct status_cache *status_cache;     /* statuses that cannot change; NULL: ask every time */
+        struct listing_cache *listing_cache;   /* periodic resyncs' shared listing; NULL: each its own */
+        bool api_server;                       /* a kubeconfig is set (RuntimeClasses must come from it) */
         struct image_credentials *credentials; /* registry credentials for pulls; NULL: none */
         struct image_puller *puller;           /* runs the pulls off the pod workers */
         struct eviction_manager *eviction;     /* pods it evicted fail and stop; NULL: none */

@@ -643,8 +643,10 @@ static int add_token_source(const struct vol_ctx *ctx, const struct pod *pod, js
 static int add_downward_source(const struct vol_ctx *ctx, const struct pod *pod, json_t *src, mode_t dmode,
                                struct vol_payload *p, char *err, size_t errlen)
 {
-        struct env_ctx ectx = {
-                .host_ip = ctx->host_ip, .node_cpu_m = ctx->node_cpu_m, .node_mem = ctx->node_mem};
+        struct env_ctx ectx = {.host_ip = ctx->host_ip,
+                               .node_cpu_m = ctx->node_cpu_m,
+                               .node_mem = ctx->node_mem,
+                               .node_ephemeral = ctx->node_ephemeral};
         json_t *it;
         size_t i;
         json_array_foreach(json_object_get(src, "items"), i, it)

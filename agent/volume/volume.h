@@ -49,8 +49,9 @@ struct vol_ctx {
         struct obj_cache *objects;  /* NULL: standalone (API objects are refused) */
         struct token_cache *tokens; /* serviceAccountToken sources; NULL: standalone (refused) */
         const char *host_ip;
-        int64_t node_cpu_m, node_mem; /* resourceFieldRef limits when a container sets none */
-        int64_t timeout_ms;           /* waiting for a ConfigMap or Secret */
+        int64_t node_cpu_m, node_mem,
+                node_ephemeral; /* resourceFieldRef limits when a container sets none */
+        int64_t timeout_ms;     /* waiting for a ConfigMap or Secret */
         /* Replaces the lookup in objects (tests, benchmarks): as obj_cache_get. */
         int (*get_object)(void *userdata, const char *resource, const char *ns, const char *name,
                           json_t **ret, char *err, size_t errlen);

@@ -261,7 +261,9 @@ static void test_container_env(void **state)
         const char *m =
                 "apiVersion: v1\nkind: Pod\nmetadata: {name: e, namespace: ns1, labels: {app: web}}\n"
                 "spec:\n  containers:\n  - name: c\n    image: busybox\n"
-                "    resources: {limits: {cpu: 250m, memory: 64Mi}, requests: {cpu: 100m}}\n"
+                "    resources: {limits: {cpu: 250m, memory: 64Mi, hugepages-2Mi: 4Mi}, requests: {cpu: "
+                "100m, "
+                "ephemeral-storage: 1Gi}}\n"
                 "    env:\n"
                 "    - {name: A, value: one}\n"
                 "    - {name: A, value: two}\n"
@@ -275,6 +277,14 @@ static void test_container_env(void **state)
                 "    - {name: MEM, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}\n"
                 "    - {name: DIV0, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: "
                 "'0'}}}\n"
+                "    - {name: EPH, valueFrom: {resourceFieldRef: {resource: requests.ephemeral-storage, "
+                "divisor: "
+                "1Mi}}}\n"
+                "    - {name: EPHL, valueFrom: {resourceFieldRef: {resource: limits.ephemeral-storage}}}\n"
+                "    - {name: HUGE, valueFrom: {resourceFieldRef: {resource: limits.hugepages-2Mi, divisor: "
+                "1Mi}}}\n"
+                "    - {name: HUGER, valueFrom: {resourceFieldRef: {resource: requests.hugepages-2Mi}}}\n"
+                "    - {name: HUGE1G, valueFrom: {resourceFieldRef: {resource: limits.hugepages-1Gi}}}\n"
                 "  - name: d\n    image: busybox\n"
                 "    env: [{name: X, valueFrom: {configMapKeyRef: {name: cfg, key: k}}}]\n"
                 "  - name: o\n    image: busybox\n"
@@ -283,8 +293,11 @@ static void test_container_env(void **state)
         manifest_decode("/etc/m/e.yaml", m, strlen(m), "n1", &r);
         if (r.error)
                 fail_msg("%s", r.error);
-        struct env_ctx ctx = {
-                .host_ip = "192.0.2.1", .pod_ip = "10.1.0.5", .node_cpu_m = 2000, .node_mem = 1 << 30};
+        struct env_ctx ctx = {.host_ip = "192.0.2.1",
+                              .pod_ip = "10.1.0.5",
+                              .node_cpu_m = 2000,
+                              .node_mem = 1 << 30,
+                              .node_ephemeral = 5000000000};
         char **env = NULL, **warn = NULL, err[256];
         assert_int_equal(container_env(&ctx, r.pods[0], "c", &env, &warn, err, sizeof err), 0);
         assert_null(warn);
@@ -298,7 +311,12 @@ static void test_container_env(void **state)
         assert_string_equal(env_value(env, "CPUM"), "100");
         assert_string_equal(env_value(env, "MEM"), "64");
         assert_string_equal(env_value(env, "DIV0"), "67108864");
-        assert_int_equal(strv_length(env), 2 * 10); /* A once */
+        assert_string_equal(env_value(env, "EPH"), "1024");
+        assert_string_equal(env_value(env, "EPHL"), "5000000000"); /* no limit: the node's allocatable */
+        assert_string_equal(env_value(env, "HUGE"), "4");
+        assert_string_equal(env_value(env, "HUGER"), "4194304");
+        assert_string_equal(env_value(env, "HUGE1G"), "0");
+        assert_int_equal(strv_length(env), 2 * 15); /* A once */
         strv_free(env);
         assert_true(container_env_needs_pod_ip(r.pods[0], "c"));
         assert_false(container_env_needs_pod_ip(r.pods[0], "d"));
