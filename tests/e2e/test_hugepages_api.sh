@@ -37,12 +37,12 @@ if [ "$N" != $((OLD + 2)) ] || [ "$(cat "$HP/free_hugepages")" -lt 2 ]; then
 fi
 # A size in bytes as a canonical binary quantity, as the API prints it ("4Mi", "1Gi", "0").
 quantity() {
-    local b=$1 u last=
+  local b=$1 u last=
   for u in Ki Mi Gi Ti; do
     [ "$b" -ne 0 ] && [ $((b % 1024)) -eq 0 ] || break
     b=$((b / 1024)) last=$u
   done
-    echo "$b$last"
+  echo "$b$last"
 }
 POOL=$((N * 2 * 1024 * 1024))
 
