@@ -12,6 +12,7 @@
 #include "manifest.h"
 #include "pod.h"
 #include "util.h"
+#include "volume.h"
 
 #define FUZZ_NODE "fuzz-node"
 #define FUZZ_PATH "/etc/fuzz.yaml"
@@ -112,6 +113,30 @@ static void check_names(const struct pod *p)
         free(err);
 }
 
+/* Hugepages as the sync reads them: each request's page size, each container's sum per size, and an emptyDir
+ * of a HugePages medium's mount option, which names a page size when there is one. */
+static void check_hugepages(const struct pod *p)
+{
+        for (size_t c = 0; c < p->n_containers; c++)
+                for (size_t i = 0; i < p->containers[c].n_scalar_requests; i++) {
+                        int64_t size = pod_hugepage_size(p->containers[c].scalar_requests[i].name);
+                        if (size >= 0 && container_hugepages(&p->containers[c], size) < 0) {
+                                fprintf(stderr, "negative hugepages\n");
+                                abort();
+                        }
+                }
+        for (size_t v = 0; v < p->n_volumes; v++) {
+                char opt[64], err[256];
+                const char *m = p->volumes[v].medium;
+                if (m && str_has_prefix(m, "HugePages") &&
+                    vol_hugepages_mount_option(p, m, opt, sizeof opt, err, sizeof err) == 0 &&
+                    !str_has_prefix(opt, "pagesize=")) {
+                        fprintf(stderr, "hugetlbfs option \"%s\"\n", opt);
+                        abort();
+                }
+        }
+}
+
 /* Admission reads the spec's affinity, tolerations, sysctls and resources as they come: every decoded pod
  * goes through it (beside the others), and the verdict is the same twice. */
 static void check_admission(const struct manifest_result *r)
@@ -162,8 +187,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 memcpy(buf, data, size);
         manifest_decode(FUZZ_PATH, buf, size, FUZZ_NODE, &r1);
         check_result(&r1, "file");
-        for (size_t i = 0; i < r1.n_pods; i++)
+        for (size_t i = 0; i < r1.n_pods; i++) {
                 check_names(r1.pods[i]);
+                check_hugepages(r1.pods[i]);
+        }
         check_admission(&r1);
 
         /* The same bytes as the node's resolv.conf (a C string: up to the first NUL). */
