@@ -125,6 +125,13 @@ static size_t read_hugepages(const char *dir, struct cg_hugepage out[CG_HUGEPAGE
         return got;
 }
 
+int64_t cg_hugepage_pool(const struct cg_hugepage *h)
+{
+        if (h->page_size == 0 || h->pages > (uint64_t) INT64_MAX / h->page_size)
+                return h->page_size ? INT64_MAX : 0;
+        return (int64_t) (h->pages * h->page_size);
+}
+
 static struct cg_hugepage machine_hugepages[CG_HUGEPAGES_MAX];
 static size_t n_machine_hugepages;
 static pthread_once_t machine_hugepages_once = PTHREAD_ONCE_INIT;

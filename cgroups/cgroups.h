@@ -45,6 +45,8 @@ struct cg_hugepage {
  * (/sys/kernel/mm/hugepages) as the first such call found them, as upstream reads them once, at start (the
  * Node, admission and the cgroups then agree however the pools change later). */
 size_t cg_hugepages(const char *dir, struct cg_hugepage out[CG_HUGEPAGES_MAX]);
+/* The size's pool in bytes (pages x page size), INT64_MAX at most. */
+int64_t cg_hugepage_pool(const struct cg_hugepage *h);
 
 /* ---- the driver ---- */
 

@@ -46,7 +46,7 @@ struct pleg_config {
         int64_t call_timeout_ms;   /* per CRI call */
         /* containerd's event stream on this endpoint (NULL: relist only). A task's exit or OOM relists at
          * once (unless on_container_exit saw to it), a task's start and a container's creation or removal
-                  * within the short period (the agent's own doing, which its sync knows); while the stream is up the
+         * within the short period (the agent's own doing, which its sync knows); while the stream is up the
          * periodic relist runs every evented_period_ms (upstream's evented PLEG), and falls back to
          * period_ms when the stream goes down, and to the short period after a failed relist and for
          * PLEG_EVENT_QUICK_MS after every event. */

@@ -356,9 +356,7 @@ void node_allocatable_compute(const char *root_dir, const char *hugepages_dir, c
                 char size[32];
                 ev_quantity_string((int64_t) hp[i].page_size, size, sizeof size);
                 snprintf(h->resource, sizeof h->resource, "hugepages-%s", size);
-                h->bytes = hp[i].pages > (uint64_t) INT64_MAX / hp[i].page_size
-                                   ? INT64_MAX
-                                   : (int64_t) (hp[i].pages * hp[i].page_size);
+                h->bytes = cg_hugepage_pool(&hp[i]);
                 huge_total = add_sat(huge_total, h->bytes);
         }
         /* The pools come off allocatable memory; the status reports memory in Ki: the same rounding here. */

@@ -131,30 +131,20 @@ static int64_t node_memory_bytes(void)
         return v;
 }
 
-/* The node's hugepage sizes, as cubelet found them at start (cg_hugepages), kept for the requests' names. */
-static struct cg_hugepage hugepages[CG_HUGEPAGES_MAX];
-static size_t n_hugepages;
-static pthread_once_t hugepage_once = PTHREAD_ONCE_INIT;
-
-static void read_hugepage_sizes(void)
-{
-        n_hugepages = cg_hugepages(NULL, hugepages);
-}
-
 /* Upstream's container resources: shares from the request, quota from the limit, the memory limit,
  * oom_score_adj by QoS class, and a hugetlb limit per page size the node has: what the container's limits
  * say of that size, else 0. */
 static void container_resources(struct arena *a, const struct pod *pod, const struct container *c,
                                 Runtime__V1__LinuxContainerResources *r)
 {
-        pthread_once(&hugepage_once, read_hugepage_sizes);
-        size_t n = n_hugepages;
+        struct cg_hugepage hugepages[CG_HUGEPAGES_MAX]; /* the node's, as cubelet found them at start */
+        size_t n = cg_hugepages(NULL, hugepages);
         if (n) {
                 r->hugepage_limits = arena_alloc(a, n * sizeof *r->hugepage_limits);
                 for (size_t i = 0; i < n; i++) {
                         Runtime__V1__HugepageLimit *h = arena_alloc(a, sizeof *h);
                         runtime__v1__hugepage_limit__init(h);
-                        h->page_size = hugepages[i].name;
+                        h->page_size = arena_strdup(a, hugepages[i].name);
                         h->limit = (uint64_t) container_hugepages(c, (int64_t) hugepages[i].page_size);
                         r->hugepage_limits[i] = h;
                 }

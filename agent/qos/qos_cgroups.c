@@ -204,10 +204,7 @@ int qos_cgroups_new(const struct qos_cgroups_config *c, struct qos_cgroups **ret
         be.cpu_shares = CG_MIN_SHARES;
         cg_resources_init(&bu);
         for (size_t i = 0; i < n_hp; i++) {
-                uint64_t pool = hp[i].pages > (uint64_t) INT64_MAX / hp[i].page_size
-                                        ? (uint64_t) INT64_MAX
-                                        : hp[i].pages * hp[i].page_size;
-                set_hugetlb(&top, hp, n_hp, i, (int64_t) pool);
+                set_hugetlb(&top, hp, n_hp, i, cg_hugepage_pool(&hp[i]));
                 set_hugetlb(&be, hp, n_hp, i, HUGETLB_UNBOUNDED);
                 set_hugetlb(&bu, hp, n_hp, i, HUGETLB_UNBOUNDED);
         }

@@ -13,6 +13,7 @@
 #include "envvars.h"
 #include "log.h"
 #include "objcache.h"
+#include "thresholds.h"
 #include "tokens.h"
 #include "util.h"
 
@@ -789,18 +790,6 @@ static int mount_tmpfs(const char *path, const char *opts)
         return 1;
 }
 
-/* The page size as the quantity upstream prints ("2Mi", "1Gi", "64Ki"). */
-static void page_size_string(int64_t size, char *out, size_t len)
-{
-        static const char *const units[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
-        size_t u = 0;
-        while (size >= 1024 && size % 1024 == 0 && u + 1 < ELEMENTSOF(units)) {
-                size /= 1024;
-                u++;
-        }
-        snprintf(out, len, "%lld%s", (long long) size, units[u]);
-}
-
 int vol_hugepages_mount_option(const struct pod *pod, const char *medium, char *out, size_t len, char *err,
                                size_t errlen)
 {
@@ -844,7 +833,7 @@ int vol_hugepages_mount_option(const struct pod *pod, const char *medium, char *
                 return -EINVAL;
         }
         char size[32];
-        page_size_string(found, size, sizeof size);
+        ev_quantity_string(found, size, sizeof size); /* as upstream prints the size: "2Mi", "1Gi" */
         snprintf(out, len, "pagesize=%s", size);
         return 0;
 }
