@@ -1,15 +1,20 @@
 /* cubelet-cri: a small CRI client for operators and tests (a crictl subset): version, info, pods, ps, inspect,
- * inspecti, pull, runp, stopp, rmp. Installed as crictl too (where no cri-tools package is: Debian has none),
+ * inspecti, pull, runp, stopp, rmp; and events (containerd's task and container events, as cubelet's PLEG
+ * hears them, one line each with the shim's exit time: what the benches time a teardown by). Installed as crictl too (where no cri-tools package is: Debian has none),
  * it answers the commands kubeadm runs (info, pods -q, inspecti, pull, stopp, rmp) with crictl's exit codes. */
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
 #include "cri.h"
+#include "events.h"
 
 static const char *label(ProtobufCMessage **entries, size_t n, const char *key)
 {
@@ -310,11 +315,62 @@ static int cmd_rmp(struct cri_client *c, const char *id)
         return 0;
 }
 
+static void print_event(const struct ctd_event *ev, void *userdata)
+{
+        static const char *const kinds[] = {[CTD_EVENT_TASK_START] = "start",
+                                            [CTD_EVENT_TASK_EXIT] = "exit",
+                                            [CTD_EVENT_TASK_OOM] = "oom",
+                                            [CTD_EVENT_CONTAINER_CREATE] = "create",
+                                            [CTD_EVENT_CONTAINER_DELETE] = "delete"};
+        struct timespec now;
+        (void) userdata;
+        clock_gettime(CLOCK_REALTIME, &now);
+        printf("%s\t%s\t%u\t%u\t%lld\t%lld\n",
+               (unsigned) ev->kind < sizeof kinds / sizeof *kinds && kinds[ev->kind] ? kinds[ev->kind] : "?",
+               ev->container_id, ev->pid, ev->exit_status, (long long) ev->exited_at_ns,
+               (long long) now.tv_sec * 1000000000LL + now.tv_nsec);
+        fflush(stdout);
+}
+
+static void print_state(bool connected, const char *why, void *userdata)
+{
+        (void) userdata;
+        if (connected)
+                fputs("cubelet-cri: events: subscribed\n", stderr);
+        else
+                fprintf(stderr, "cubelet-cri: events: down: %s\n", why ? why : "?");
+}
+
+/* events: until SIGINT or SIGTERM, every task start, exit and OOM and container create and delete of the
+ * k8s.io namespace as "KIND\tID\tPID\tEXIT_STATUS\tEXITED_AT_NS\tRECEIVED_NS" (the last two CLOCK_REALTIME
+ * nanoseconds; exited_at as the shim saw it, 0 but for an exit). Re-subscribes when containerd restarts,
+ * saying so on stderr (events meanwhile are lost). */
+static int cmd_events(const char *endpoint)
+{
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        struct ctd_events *e = NULL;
+        struct ctd_events_config cfg = {
+                .endpoint = endpoint, .on_event = print_event, .on_state = print_state};
+        int r = ctd_events_start(&cfg, &e);
+        if (r < 0) {
+                fprintf(stderr, "cubelet-cri: events: %s: %s\n", endpoint, strerror(-r));
+                return 1;
+        }
+        int sig;
+        sigwait(&set, &sig);
+        ctd_events_stop(e);
+        return 0;
+}
+
 static void usage(FILE *f)
 {
         fputs("Usage: cubelet-cri [-r ENDPOINT] version|info|pods [-q]|ps [-a]|inspect CONTAINER_ID|\n"
               "                   inspecti IMAGE|pull IMAGE|runp [--runtime HANDLER] NAME|stopp POD_ID|\n"
-              "                   rmp [-f] POD_ID\n"
+              "                   rmp [-f] POD_ID|events\n"
               "  -r, --runtime-endpoint  CRI socket [unix:///run/containerd/containerd.sock]\n"
               "  -t, --timeout MS        per-call deadline [10000]\n",
               f);
@@ -347,6 +403,8 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 2;
         }
+        if (strcmp(argv[optind], "events") == 0 && optind + 1 == argc)
+                return cmd_events(ep);
         r = cri_client_new(ep, timeout, &c);
         if (r < 0) {
                 fprintf(stderr, "cubelet-cri: invalid endpoint %s: %s\n", ep, strerror(-r));

@@ -60,7 +60,10 @@ check "... saying so" err_has noimg 'no such image "no.such/image:1" present'
 run pull cli -t 20000 pull 127.0.0.1:1/none:1
 check "pull from a dead registry: status 1 with the runtime's error" says pull 1 '^cubelet-cri: pull image: '
 
-# --- a bare sandbox: runp, pods, stopp, rmp
+# --- a bare sandbox: runp, pods, stopp, rmp; events heard meanwhile
+"$CLI" -r "unix://$SOCK" events >"$WORK/events.out" 2>"$WORK/events.err" & # not through cli(): $! is the tool itself
+EV=$!
+check "events: subscribed, said on stderr" wait_for 30 grep -qx 'cubelet-cri: events: subscribed' "$WORK/events.err"
 run runp cli runp cli-bare
 SB=$(cat "$WORK/runp.out")
 check "runp: a sandbox ID" sh -c "[ \$(cat '$WORK/runp.rc') = 0 ] && echo '$SB' | grep -Eqx '[0-9a-f]{64}'"
@@ -79,6 +82,18 @@ check "... and the sandbox is not ready" sh -c "'$CLI' -r 'unix://$SOCK' pods | 
 run rmp cli rmp -f "$SB"
 check "rmp -f: the ID, status 0" sh -c "[ \$(cat '$WORK/rmp.rc') = 0 ] && grep -qx '$SB' '$WORK/rmp.out'"
 check "... and the sandbox is gone" sh -c "! '$CLI' -r 'unix://$SOCK' pods -q | grep -qx '$SB'"
+# event KIND ID: a line of that kind for that container or sandbox
+event() { grep -q "^$1	$2	" "$WORK/events.out"; }
+check "events: the sandbox's creation" wait_for 30 event create "$SB"
+check "events: its start, with its pid" wait_for 30 grep -Eq "^start	$SB	[1-9][0-9]*	0	0	[1-9][0-9]{18}\$" "$WORK/events.out"
+check "events: its exit, with its status and the shim's exit time (not after it was heard)" \
+  wait_for 30 sh -c "awk -F'\t' '\$1 == \"exit\" && \$2 == \"$SB\" && \$4 ~ /^[0-9]+\$/ && \$5 > 1e18 && \$5 <= \$6 { f = 1 } END { exit !f }' '$WORK/events.out'"
+check "events: its removal" wait_for 30 event delete "$SB"
+kill -TERM "$EV"
+evrc=0; wait "$EV" || evrc=$?
+check "events: SIGTERM ends it, status 0" test "$evrc" = 0
+run evbad "$CLI" -r "tcp://127.0.0.1:1" events
+check "events on an endpoint that is not unix://: refused, status 1" says evbad 1 'events: tcp://127.0.0.1:1: Invalid argument'
 run stopgone cli stopp 0123456789abcdef
 check "stopp of an unknown sandbox: status 1 with the runtime's error" says stopgone 1 '^cubelet-cri: stop pod sandbox: '
 
