@@ -18,7 +18,8 @@
  * Prints "start_ms", "sandboxes_first_ms" and "sandboxes_ms" (the first and the last RunPodSandbox's return,
  * from the start), "containerd_start_cpu_ms" (the CPU time containerd, CTD_PID, took meanwhile; -1 without
  * CTD_PID), "restart_ms" (the median exit -> running), "restart_worst_ms", "stopped_ms" (the stop
- * phase) and "teardown_ms" (stop and remove phases); exit 1 when any call failed (what CRI said on stderr). */
+ * phase), "stopped_exits_ms" (from its start to the last exit, the shim's time, of a pod's container or
+ * sandbox; -1 when not all were heard) and "teardown_ms" (stop and remove phases); exit 1 when any call failed (what CRI said on stderr). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -47,6 +48,8 @@ static struct {
         int n_started;
         char exit_of[128];
         bool exited;
+        int n_exits;          /* every task exit heard */
+        int64_t last_exit_ns; /* the latest exit time (the shim's, CLOCK_REALTIME) of those */
 } ev = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 struct floor_pod {
@@ -271,8 +274,11 @@ static void on_event(const struct ctd_event *e, void *userdata)
                 int i = ev.n_started < MAX_STARTED ? ev.n_started++ : MAX_STARTED - 1;
                 snprintf(ev.started[i].id, sizeof ev.started[i].id, "%s", e->container_id);
                 ev.started[i].pid = e->pid;
-        } else if (e->kind == CTD_EVENT_TASK_EXIT && strcmp(e->container_id, ev.exit_of) == 0)
-                ev.exited = true;
+        } else if (e->kind == CTD_EVENT_TASK_EXIT) {
+                ev.exited |= strcmp(e->container_id, ev.exit_of) == 0;
+                ev.n_exits++;
+                ev.last_exit_ns = e->exited_at_ns > ev.last_exit_ns ? e->exited_at_ns : ev.last_exit_ns;
+        }
         pthread_cond_broadcast(&ev.cv);
         pthread_mutex_unlock(&ev.mu);
 }
@@ -302,6 +308,20 @@ static bool is_up(const char *unused)
 {
         (void) unused;
         return ev.up;
+}
+
+static int exits_wanted;
+static bool exits_heard(const char *unused)
+{
+        (void) unused;
+        return ev.n_exits >= exits_wanted;
+}
+
+static int64_t now_real_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static bool has_exited(const char *unused)
@@ -480,7 +500,18 @@ int main(int argc, char **argv)
                         restart[samples++] = ms;
         }
         qsort(restart, (size_t) samples, sizeof *restart, cmp_i64);
+        pthread_mutex_lock(&ev.mu);
+        ev.n_exits = 0, ev.last_exit_ns = 0;
+        pthread_mutex_unlock(&ev.mu);
+        int64_t stop_at_ns = now_real_ns();
         int64_t stopped = all_at_once(pods, n, stop_pod);
+        /* the last exit as the shims saw it, as bench_pods.sh times the agents' teardowns: every pod's
+         * container and sandbox exit (heard within 10 s of the last stop's return) */
+        pthread_mutex_lock(&ev.mu);
+        exits_wanted = 2 * n;
+        bool all_exits = wait_for(exits_heard, NULL);
+        int64_t stopped_exits = all_exits ? (ev.last_exit_ns - stop_at_ns) / 1000000 : -1;
+        pthread_mutex_unlock(&ev.mu);
         int64_t removed = all_at_once(pods, n, remove_pod);
         int failed = 0;
         for (int i = 0; i < n; i++)
@@ -492,6 +523,7 @@ int main(int argc, char **argv)
                (long long) (samples ? restart[(samples - 1) / 2] : -1),
                (long long) (samples ? restart[samples - 1] : -1));
         printf("stopped_ms %lld\nteardown_ms %lld\n", (long long) stopped, (long long) (stopped + removed));
+        printf("stopped_exits_ms %lld\n", (long long) stopped_exits);
         free(pods);
         ctd_events_stop(events);
         cri_client_free(cri);
