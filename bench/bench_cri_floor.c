@@ -19,7 +19,8 @@
  * from the start), "containerd_start_cpu_ms" (the CPU time containerd, CTD_PID, took meanwhile; -1 without
  * CTD_PID), "restart_ms" (the median exit -> running), "restart_worst_ms", "stopped_ms" (the stop
  * phase), "stopped_exits_ms" (from its start to the last exit, the shim's time, of a pod's container or
- * sandbox; -1 when not all were heard) and "teardown_ms" (stop and remove phases); exit 1 when any call failed (what CRI said on stderr). */
+ * sandbox; -1 when not all were heard), "stop_at_ns" (its start, CLOCK_REALTIME) and "teardown_ms" (stop and
+ * remove phases); exit 1 when any call failed (what CRI said on stderr). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -523,7 +524,7 @@ int main(int argc, char **argv)
                (long long) (samples ? restart[(samples - 1) / 2] : -1),
                (long long) (samples ? restart[samples - 1] : -1));
         printf("stopped_ms %lld\nteardown_ms %lld\n", (long long) stopped, (long long) (stopped + removed));
-        printf("stopped_exits_ms %lld\n", (long long) stopped_exits);
+        printf("stopped_exits_ms %lld\nstop_at_ns %lld\n", (long long) stopped_exits, (long long) stop_at_ns);
         free(pods);
         ctd_events_stop(events);
         cri_client_free(cri);

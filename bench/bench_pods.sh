@@ -12,7 +12,7 @@
 # The upstream kubelet comes from tests/e2e/kube-build.sh (built once and cached, minutes; UPSTREAM=0 skips
 # it, UPSTREAM_KUBELET=path uses another binary). REGISTERED=1: both agents are registered with a private
 # kube-apiserver (tests/e2e/master.sh, its own ports), so every static pod also gets its mirror pod and its
-# status written through the API. BENCH_LOGS=DIR keeps the agents' logs there (CUBELET_FLAGS=--v=4 logs the
+# status written through the API. BENCH_LOGS=DIR keeps the agents' logs there (containerd's and its events too) (CUBELET_FLAGS=--v=4 logs the
 # runtime's events); a failed run leaves them in /tmp.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -105,7 +105,7 @@ floor_cgroups() { # make | remove
 cleanup() { # under set -e: every step may fail without cutting the rest short
   # the agents' logs outlive a failed run
   [ "${ok:-0}" = 1 ] || { cp "$work"/*.log /tmp/ 2>/dev/null && echo "bench: logs in /tmp/{cubelet,upstream}.log" >&2; } || true
-  [ -z "${BENCH_LOGS:-}" ] || { mkdir -p "$BENCH_LOGS" && cp "$work"/*.log "$BENCH_LOGS"/; } || true
+  [ -z "${BENCH_LOGS:-}" ] || { mkdir -p "$BENCH_LOGS" && cp "$work"/*.log "$ctd/containerd.log" "$BENCH_LOGS"/; } || true
   { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; } || true
   sysctls_restore
   { [ "$registered" = 1 ] && "$top/tests/e2e/master.sh" stop "$master" --purge >/dev/null 2>&1; } || true
@@ -214,6 +214,31 @@ last_event_ms() {
   awk -F'\t' -v k="$2" -v c="$3" -v t0="$4" -v want="$5" '$1 == k && $c >= t0 { n++; if ($c > m) m = $c }
     END { if (n < want) exit 1; printf "%d\n", (m - t0) / 1000000 }' "$1"
 }
+# ctd_log_ms KIND T0_NS [T1_NS]: "COUNT MS" from containerd's log between T0_NS and T1_NS (default: now):
+# for KIND gone, the tasks whose shim went ("shim disconnected") and the last one's time; for sb_stopped,
+# the sandboxes whose StopPodSandbox returned (the first return of each) and the last one's time. MS after
+# T0_NS, 0 when none. The log's UTC times are read without mktime (mawk has none): days from the civil date.
+ctd_log_ms() {
+  awk -v kind="$1" -v t0="$2" -v t1="${3:-$(date +%s%N)}" '
+    function ns(s,   d, y, m, era, yoe, doy, days) {
+      # 2026-12-07T18:16:53.723444325Z
+      y = substr(s, 1, 4) + 0; m = substr(s, 6, 2) + 0; d = substr(s, 9, 2) + 0
+      y -= m <= 2; era = int(y / 400); yoe = y - era * 400
+      doy = int((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d - 1
+      days = era * 146097 + yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy - 719468
+      return (days * 86400 + substr(s, 12, 2) * 3600 + substr(s, 15, 2) * 60 + substr(s, 18, 2)) * 1e9 + \
+        substr(s, 21, 9)
+    }
+    kind == "gone" && /msg="shim disconnected" id=/ { id = $0; sub(/.* id=/, "", id); sub(/ .*/, "", id) }
+    kind == "sb_stopped" && /msg="StopPodSandbox for .* returns successfully"/ {
+      id = $0; sub(/.*StopPodSandbox for \\"/, "", id); sub(/\\".*/, "", id)
+    }
+    id != "" {
+      t = ns(substr($1, 7)); if (t >= t0 && t <= t1 && !(id in seen)) { seen[id] = 1; n++; if (t > last) last = t }
+      id = ""
+    }
+    END { printf "%d %d\n", n, n ? (last - t0) / 1000000 : 0 }' "$ctd/containerd.log"
+}
 # median COLUMN: median of one column of restart_ms's output
 median() { awk -v c="$1" '{ print $c }' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 worst() { awk -v c="$1" '{ print $c }' | sort -n | tail -n 1; }
@@ -250,21 +275,26 @@ measure() {
   R[began_$name]=$(median 1 <<<"$ev") R[began_worst_$name]=$(worst 1 <<<"$ev")
   R[restart_$name]=$(median 2 <<<"$ev") R[restart_worst_$name]=$(worst 2 <<<"$ev")
 }
-# teardown NAME: remove the manifests; time until nothing of the pods runs (stopped) and, for agents that
-# remove them, until nothing is listed (gone). Both from containerd's event stream (cubelet-cri events), not
-# from the polling that waits for them (a listing every 0.2 s on a loaded runtime was up to half a second
-# late, and the floor's figures had no such lag): stopped is the last exit of a pod's container or
-# sandbox as the shim recorded it, gone the last removal's event as heard; the polled figures are kept
-# (stopped_polled, gone_polled) and stand in when the stream missed an event.
+# teardown NAME: remove the manifests, then time, without the lag of the polling that waits for the end (a
+# listing every 0.2 s on a loaded runtime was up to half a second late; the floor's figures had none):
+#   stopped     every task gone: the last of the pods' containers' and sandboxes' shims gone (containerd's
+#               log; the issue's "all tasks gone", what CRI shows as stopped a moment later);
+#   exited      the last exit of those processes as the shims recorded it (containerd's events);
+#   sb_stopped  the last pod's StopPodSandbox returned (containerd's log: network torn down; what the floor's
+#               stop phase times);
+#   gone        (agents that remove them) the last removal heard (containerd's events);
+# the polled figures (stopped_polled, gone_polled) are kept beside and stand in for a figure not found.
 teardown() {
-  local name=$1 t0 t0ns evpid ev exits deletes i
-  ev="$work/events.$name"
+  local name=$1 t0 t0ns evpid ev exits deletes sandboxes i c0 e0
+  ev="$work/events-$name.log"
   "$build/cri/cubelet-cri" -r "$endpoint" events >"$ev" 2>"$ev.err" &
   evpid=$!
   for i in $(seq 100); do grep -q subscribed "$ev.err" && break; sleep 0.1; done
   # every sandbox and container exits once, and each of them is removed (cubelet: the exited ones too)
+  sandboxes=$(cri pods | awk -F'\t' 'NR > 1 && $4 ~ /-bench-node$/' | grep -c . || true)
   exits=$(( $(running) + $(ready_sandboxes) ))
-  deletes=$(( $(listed) + $(cri pods | awk -F'\t' 'NR > 1 && $4 ~ /-bench-node$/' | grep -c . || true) ))
+  deletes=$(( $(listed) + sandboxes ))
+  c0=$(cpu_ticks "$ctd_pid") e0=$(cpu_ticks "$pid")
   t0ns=$(date +%s%N) t0=$(( t0ns / 1000000 ))
   rm -f "$work"/m/*.yaml
   while [ "$(running)" -gt 0 ] || [ "$(ready_sandboxes)" -gt 0 ]; do
@@ -272,6 +302,8 @@ teardown() {
     sleep 0.2
   done
   R[stopped_polled_$name]=$(( $(ms) - t0 ))
+  R[ctd_stop_$name]=$(( ($(cpu_ticks "$ctd_pid") - c0) * 1000 / hz ))
+  R[self_stop_$name]=$(( ($(cpu_ticks "$pid") - e0) * 1000 / hz ))
   if [ "$name" = cubelet ]; then
     while [ "$(listed)" -gt 0 ]; do
       [ $(( $(ms) - t0 )) -gt 180000 ] && { echo "bench: pods not removed in 180 s" >&2; exit 1; }
@@ -279,16 +311,25 @@ teardown() {
     done
     R[gone_polled_$name]=$(( $(ms) - t0 ))
   fi
-  # the events of what the listing no longer shows arrive within milliseconds; 10 s at most
+  # what the listing no longer shows is in the events and the log within milliseconds; a StopPodSandbox
+  # may return after its sandbox shows stopped (its network's teardown). 10 s at most.
   for i in $(seq 100); do
     [ "$(grep -c '^exit	' "$ev")" -ge "$exits" ] &&
-      { [ "$name" != cubelet ] || [ "$(grep -c '^delete	' "$ev")" -ge "$deletes" ]; } && break
+      { [ "$name" != cubelet ] || [ "$(grep -c '^delete	' "$ev")" -ge "$deletes" ]; } &&
+      [ "$(ctd_log_ms sb_stopped "$t0ns" | cut -d' ' -f1)" -ge "$sandboxes" ] && break
     sleep 0.1
   done
   kill "$evpid" 2>/dev/null; wait "$evpid" 2>/dev/null || true
-  R[stopped_$name]=$(last_event_ms "$ev" exit 5 "$t0ns" "$exits") || {
-    echo "bench: $name: containerd's events missed an exit; the stop as polled" >&2
+  read -r i 'R[stopped_'"$name"']' <<<"$(ctd_log_ms gone "$t0ns")"
+  [ "$i" -ge "$exits" ] || {
+    echo "bench: $name: $i of $exits tasks' ends in containerd's log; the stop as polled" >&2
     R[stopped_$name]=${R[stopped_polled_$name]}
+  }
+  read -r i 'R[sb_stopped_'"$name"']' <<<"$(ctd_log_ms sb_stopped "$t0ns")"
+  [ "$i" -ge "$sandboxes" ] || { echo "bench: $name: $i of $sandboxes sandbox stops in containerd's log" >&2; R[sb_stopped_$name]=-; }
+  R[exited_$name]=$(last_event_ms "$ev" exit 5 "$t0ns" "$exits") || {
+    echo "bench: $name: containerd's events missed an exit" >&2
+    R[exited_$name]=-
   }
   if [ "$name" = cubelet ]; then
     R[gone_$name]=$(last_event_ms "$ev" delete 6 "$t0ns" "$deletes") || {
@@ -320,10 +361,12 @@ R[start_floor]=$(floor_key start_ms) R[restart_floor]=$(floor_key restart_ms)
 R[sb_first_floor]=$(floor_key sandboxes_first_ms) R[sb_last_floor]=$(floor_key sandboxes_ms)
 R[ctd_start_floor]=$(floor_key containerd_start_cpu_ms)
 R[restart_worst_floor]=$(floor_key restart_worst_ms) R[stopped_calls_floor]=$(floor_key stopped_ms)
-# its stop timed as the agents' is: to the last exit as the shim saw it (its stop calls return later, after
-# the network's teardown)
-R[stopped_floor]=$(floor_key stopped_exits_ms)
-[ "${R[stopped_floor]:--1}" -ge 0 ] || R[stopped_floor]=${R[stopped_calls_floor]}
+# its stop timed as the agents' are (teardown above): its StopPodSandbox calls' return is its sb_stopped
+R[sb_stopped_floor]=${R[stopped_calls_floor]} R[exited_floor]=$(floor_key stopped_exits_ms)
+[ "${R[exited_floor]:--1}" -ge 0 ] || R[exited_floor]=-
+read -r i 'R[stopped_floor]' <<<"$(ctd_log_ms gone "$(floor_key stop_at_ns)" \
+  $(( $(floor_key stop_at_ns) + $(floor_key teardown_ms) * 1000000 )))"
+[ "$i" -ge $(( 2 * n )) ] || { echo "bench: floor: $i of $((2 * n)) tasks' ends in containerd's log" >&2; R[stopped_floor]=${R[stopped_calls_floor]}; }
 R[gone_floor]=$(floor_key teardown_ms)
 
 purge_node_logs
@@ -356,7 +399,7 @@ if [ -n "$upstream" ]; then
 fi
 
 cpu_pct() { printf '%.3f' "$(echo "$1 / 10 / $idle_s" | bc -l)"; } # ms over idle_s -> % of one core
-ratio() { [ -n "${2:-}" ] && [ "$2" != 0 ] && printf '%.2f' "$(echo "$1 / $2" | bc -l)" || printf -- '-'; }
+ratio() { [[ "${1:-}" =~ ^[0-9.]+$ && "${2:-}" =~ ^[0-9.]+$ ]] && [ "$2" != 0 ] && printf '%.2f' "$(echo "$1 / $2" | bc -l)" || printf -- '-'; }
 
 echo "bench_pods: $n pods, $(nproc) cores, containerd $(containerd --version | awk '{ print $3 }'); IDLE_S=$idle_s;" \
   "$([ "$registered" = 1 ] && echo "registered with a kube-apiserver (mirror pods, status writes)" || echo standalone)"
@@ -383,7 +426,9 @@ row "  private (KiB)" anon_settled ""
 row "CPU with $n pods, ms in ${idle_s} s" cpu ""
 row "exit -> new container running, median (ms)" restart ""
 row "  worst (ms)" restart_worst ""
-row "$n manifests removed -> all stopped (ms)" stopped ""
+row "$n manifests removed -> all tasks gone (ms)" stopped ""
+row "  every process exited (the shims' time, ms)" exited ""
+row "  every StopPodSandbox returned (ms)" sb_stopped ""
 row "  ... and removed (ms)" gone ""
 row "  all stopped, as polled (ms)" stopped_polled ""
 row "  removed, as polled (ms)" gone_polled ""
@@ -391,8 +436,8 @@ row "  removed, as polled (ms)" gone_polled ""
 echo "  cubelet: CPU with no pods $(cpu_pct "${R[cpu0_cubelet]}") %, with $n pods $(cpu_pct "${R[cpu_cubelet]}") % of one core"
 echo "  cubelet: exit -> restart begun, median ${R[began_cubelet]} ms (worst ${R[began_worst_cubelet]});" \
   "relist only: begun $(median 1 <<<"$rl") ms, running $(median 2 <<<"$rl") ms (median)"
-echo "  CRI floor (bench_cri_floor, all $n at once): start ${R[start_floor]} ms, stopped ${R[stopped_floor]} ms" \
-  "(its calls returned at ${R[stopped_calls_floor]} ms)," \
+echo "  CRI floor (bench_cri_floor, all $n at once): start ${R[start_floor]} ms, all tasks gone" \
+  "${R[stopped_floor]} ms (exited ${R[exited_floor]} ms, its stop calls returned at ${R[sb_stopped_floor]} ms)," \
   "removed ${R[gone_floor]} ms; exit -> new container running (killed, replaced on the exit event, $n pods" \
   "running): median ${R[restart_floor]} ms, worst ${R[restart_worst_floor]}"
 echo "  sandboxes ready, first and last (ms after the manifests, the floor's after its start): cubelet" \
@@ -400,19 +445,24 @@ echo "  sandboxes ready, first and last (ms after the manifests, the floor's aft
 echo "  CPU during the start (ms), containerd's (the bench's polling included for the agents) and the agent's:" \
   "cubelet ${R[ctd_start_cubelet]} + ${R[self_start_cubelet]},${upstream:+ upstream ${R[ctd_start_upstream]} + ${R[self_start_upstream]},}" \
   "floor ${R[ctd_start_floor]}"
+echo "  CPU during the stop (ms, to the polled end), the same way: cubelet ${R[ctd_stop_cubelet]} +" \
+  "${R[self_stop_cubelet]}${upstream:+, upstream ${R[ctd_stop_upstream]} + ${R[self_stop_upstream]}}"
 echo "  cubelet/floor: start $(ratio "${R[start_cubelet]}" "${R[start_floor]}")," \
-  "stopped $(ratio "${R[stopped_cubelet]}" "${R[stopped_floor]}"), removed $(ratio "${R[gone_cubelet]}" "${R[gone_floor]}")," \
+  "tasks gone $(ratio "${R[stopped_cubelet]}" "${R[stopped_floor]}"), exited $(ratio "${R[exited_cubelet]}" "${R[exited_floor]}")," \
+  "stop calls $(ratio "${R[sb_stopped_cubelet]}" "${R[sb_stopped_floor]}"), removed $(ratio "${R[gone_cubelet]}" "${R[gone_floor]}")," \
   "restart $(ratio "${R[restart_cubelet]}" "${R[restart_floor]}")"
 if [ -n "$upstream" ]; then
   echo "  cubelet/upstream: start $(ratio "${R[start_cubelet]}" "${R[start_upstream]}")," \
-    "teardown $(ratio "${R[stopped_cubelet]}" "${R[stopped_upstream]}")," \
+    "teardown: tasks gone $(ratio "${R[stopped_cubelet]}" "${R[stopped_upstream]}"), exited" \
+    "$(ratio "${R[exited_cubelet]}" "${R[exited_upstream]}"), stop calls $(ratio "${R[sb_stopped_cubelet]}" "${R[sb_stopped_upstream]}")," \
     "RSS $(ratio "${R[rss_settled_cubelet]}" "${R[rss_settled_upstream]}")," \
     "private $(ratio "${R[anon_settled_cubelet]}" "${R[anon_settled_upstream]}")," \
     "CPU idle $(ratio "${R[cpu0_cubelet]}" "${R[cpu0_upstream]}")," \
     "CPU with pods $(ratio "${R[cpu_cubelet]}" "${R[cpu_upstream]}")," \
     "restart $(ratio "${R[restart_cubelet]}" "${R[restart_upstream]}")"
   echo "  upstream/floor: start $(ratio "${R[start_upstream]}" "${R[start_floor]}")," \
-    "stopped $(ratio "${R[stopped_upstream]}" "${R[stopped_floor]}")," \
+    "tasks gone $(ratio "${R[stopped_upstream]}" "${R[stopped_floor]}"), exited" \
+    "$(ratio "${R[exited_upstream]}" "${R[exited_floor]}"), stop calls $(ratio "${R[sb_stopped_upstream]}" "${R[sb_stopped_floor]}")," \
     "restart $(ratio "${R[restart_upstream]}" "${R[restart_floor]}")"
 fi
 ok=1
