@@ -1012,8 +1012,11 @@ static int run(struct agent *a)
                 log_info("Serving healthz", "address=\"%s:%d\"", a->cfg.healthz_bind, a->cfg.healthz_port);
         }
         if (a->cfg.read_only_port > 0) {
-                struct healthz_handlers rh = {
-                        .check = health_check, .pods = pods_json, .stats = a->stats, .userdata = a};
+                struct healthz_handlers rh = {.check = health_check,
+                                              .pods = pods_json,
+                                              .stats = a->stats,
+                                              .metrics = a->metrics ? metrics_text : NULL,
+                                              .userdata = a};
                 r = healthz_start(a->cfg.address, a->cfg.read_only_port, &rh, &a->readonly);
                 if (r < 0) {
                         log_error("Cannot serve the read-only port", "address=\"%s:%d\" err=\"%s\"",

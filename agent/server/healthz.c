@@ -53,6 +53,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                 return http_reply_summary(conn, h->h.stats);
         if (h->h.stats && (streq(url, "/metrics/resource") || streq(url, "/metrics/resource/")))
                 return http_reply_resource_metrics(conn, h->h.stats);
+        if (h->h.metrics && (streq(url, "/metrics") || streq(url, "/metrics/"))) {
+                char *buf = NULL;
+                size_t len = 0;
+                h->h.metrics(h->h.userdata, &buf, &len);
+                return http_reply_prometheus(conn, buf, buf ? len : 0);
+        }
         if (!streq(url, "/healthz") && !streq(url, "/healthz/"))
                 return http_reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
         if (h->h.check(h->h.userdata, reason, sizeof reason)) {

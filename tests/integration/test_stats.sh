@@ -87,6 +87,9 @@ echo "$S" | jq -c "$P | {cpu, memory, network, process_stats}" | head -c 600; ec
 j() { echo "$S" | jq -r "$1"; }
 
 check "the read-only port serves the Summary for node $NODE" [ "$(j .node.nodeName)" = "$NODE" ]
+RO_METRICS=$(curl -sf "http://127.0.0.1:$RO_PORT/metrics")
+check "the read-only port serves /metrics too, as upstream's (the runtime's operations counted)" \
+  grep -Eq '^kubelet_runtime_operations_total\{operation_type="list_containers"\} [1-9]' <<<"$RO_METRICS"
 if [ $V2 = 0 ]; then
   check "node cpu.usageCoreNanoSeconds lies between two reads of the top cpuacct.usage" between "$node_cpu0" "$(j .node.cpu.usageCoreNanoSeconds)" "$node_cpu1"
   check "node memory.usageBytes matches the top memory.usage_in_bytes (±5%)" between "$node_mem0" "$(j .node.memory.usageBytes)" "$node_mem1" 5
