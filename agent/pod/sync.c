@@ -712,6 +712,18 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
         if (nr)
                 stop_containers(ctx, running, nr, grace_s, name, res);
         free(running);
+        /* Every container stopped: each ready runc sandbox's pause process is killed straight away, as the
+         * runtime's StopPodSandbox would kill it (SIGKILL) but without its round trip through the shim and a
+         * runc exec per pod (tens of milliseconds each when many pods stop at once); the runtime hears the
+         * exit at once and StopPodSandbox finds it stopped. (Upstream's housekeeping kills what is left in
+         * a removed pod's cgroup too, racing its StopPodSandbox.) Nothing is killed while a stop failed. */
+        if (ctx->cgroups && !res->error[0] && pod_uid_valid(uid))
+                for (size_t i = 0; i < rt.sandboxes->n_items; i++) {
+                        const Runtime__V1__PodSandbox *s = rt.sandboxes->items[i];
+                        if (s->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY &&
+                            (!s->runtime_handler || !s->runtime_handler[0]))
+                                (void) qos_sandbox_kill(ctx->cgroups, uid, s->id, SIGKILL);
+                }
         bool *stopped = OOM_CHECK(calloc(rt.sandboxes->n_items + 1, sizeof *stopped));
         for (size_t i = 0; i < rt.sandboxes->n_items; i++)
                 stopped[i] = stop_sandbox(ctx, rt.sandboxes->items[i]->id, false, res) == 0;

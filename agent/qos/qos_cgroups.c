@@ -2,7 +2,9 @@
  * kubepods tree, the tiers' cpu shares, and one pod<uid> cgroup per pod. */
 #include "qos_cgroups.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "util.h"
@@ -388,6 +390,24 @@ int qos_pod_kill(struct qos_cgroups *q, const char *uid, int sig, struct cg_erro
                 n += r;
         }
         return n;
+}
+
+int qos_sandbox_kill(struct qos_cgroups *q, const char *uid, const char *sandbox_id, int sig)
+{
+        if (!sandbox_id[0] || sandbox_id[strspn(sandbox_id, "0123456789abcdefABCDEF")])
+                return -EINVAL; /* a runtime's ID: never a path */
+        _cleanup_free_ char *pod = qos_pod_cgroup_find(q, uid);
+        if (!pod)
+                return -ENOENT;
+        _cleanup_free_ char *name = strdup_printf("%s/%s", pod, sandbox_id);
+        size_t n = 0;
+        pid_t pid = 0;
+        int r = cg_procs(q->cg, name, &n, &pid);
+        if (r < 0)
+                return r;
+        if (n != 1 || pid <= 1)
+                return 0;
+        return kill(pid, sig) == 0 ? 1 : -errno;
 }
 
 char *qos_pod_cgroup_find(const struct qos_cgroups *q, const char *uid)

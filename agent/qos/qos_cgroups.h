@@ -80,6 +80,11 @@ int qos_pod_remove(struct qos_cgroups *q, const char *uid, struct cg_error *err)
 /* Sends sig to every process left in the pod's cgroup (any tier): upstream's pod cgroup Destroy, for what the
  * runtime left behind once it holds nothing of the pod. Returns the signals sent, or -errno. */
 int qos_pod_kill(struct qos_cgroups *q, const char *uid, int sig, struct cg_error *err);
+/* Sends sig to the process of the pod's sandbox cgroup ("<pod cgroup>/<sandbox_id>", where a runc sandbox's
+ * pause process lives) when it holds exactly that one: 1 when sent, 0 when the cgroup holds none or
+ * several (another runtime's processes: left to the runtime), -errno when there is no such cgroup or the
+ * signal failed. */
+int qos_sandbox_kill(struct qos_cgroups *q, const char *uid, const char *sandbox_id, int sig);
 /* The name of the pod cgroup of uid that exists on disk ("kubepods/burstable/pod<uid>"), NULL when none.
  * Caller frees. */
 char *qos_pod_cgroup_find(const struct qos_cgroups *q, const char *uid);

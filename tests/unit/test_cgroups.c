@@ -1085,6 +1085,32 @@ static void test_real_qos_tree(void **state)
         assert_true(cg_exists(cg, bn)); /* and nothing of it went, not even where the process is not */
         assert_true(is_dir(P("/sys/fs/cgroup/devices%s/%s", real_root, bn)));
 
+        /* A sandbox's cgroup below the pod's (where a runc sandbox's pause process lives): its one process
+         * is killed; several, none or a name that is not a runtime's ID are left alone. */
+        const char *sbn = "kubepods/burstable/podburstable-1/0123abcd";
+        assert_true(cg_create(cg, sbn, NULL, &err) >= 0);
+        assert_int_equal(qos_sandbox_kill(q, b.uid, "0123abcd", SIGKILL), 0); /* empty */
+        int go1 = -1, go2 = -1, ws;
+        pid_t w1 = spawn_worker(&go1), w2 = spawn_worker(&go2);
+        join(cg, sbn, w1);
+        join(cg, sbn, w2);
+        assert_int_equal(qos_sandbox_kill(q, b.uid, "0123abcd", SIGKILL), 0); /* two: not a pause alone */
+        assert_int_equal(kill(w1, 0), 0);
+        assert_int_equal(kill(w2, 0), 0);
+        kill(w2, SIGKILL);
+        assert_int_equal(waitpid(w2, NULL, 0), w2);
+        close(go2);
+        assert_int_equal(qos_sandbox_kill(q, b.uid, "../podburstable-1", SIGKILL), -EINVAL);
+        assert_int_equal(qos_sandbox_kill(q, b.uid, "", SIGKILL), -EINVAL);
+        assert_int_equal(qos_sandbox_kill(q, "no-such-pod", "0123abcd", SIGKILL), -ENOENT);
+        assert_int_equal(qos_sandbox_kill(q, b.uid, "0123abce", SIGKILL), -ENOENT);
+        assert_int_equal(qos_sandbox_kill(q, b.uid, "0123abcd", SIGKILL), 1);
+        assert_int_equal(waitpid(w1, &ws, 0), w1);
+        assert_true(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+        close(go1);
+        assert_int_equal(kill(child, 0), 0); /* the pod cgroup's own process: untouched */
+        assert_int_equal(cg_remove(cg, sbn, &err), 0);
+
         /* Once it is empty it goes, from every hierarchy, and the tier's shares follow. */
         kill_child();
         assert_int_equal(qos_pod_remove(q, b.uid, &err), 0);
