@@ -29,6 +29,7 @@ bench_write_pods() {
 bench_containerd() {
   "$top/packaging/containerd/stop-containerd.sh" --dir "$1" --purge >/dev/null 2>&1 || true
   PAUSE_BIN="$build/packaging/pause" "$top/packaging/images/build-images.sh" "$build/images" >/dev/null
-  "$top/packaging/containerd/start-containerd.sh" --dir "$1" --bridge "$2" --pod-cidr "$3" >/dev/null
+  # in UTC: bench_pods.sh reads the times of its log
+  TZ=UTC "$top/packaging/containerd/start-containerd.sh" --dir "$1" --bridge "$2" --pod-cidr "$3" >/dev/null
   "$top/packaging/images/import-images.sh" "$1/containerd.sock" "$build/images" >/dev/null
 }

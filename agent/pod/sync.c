@@ -721,8 +721,13 @@ int pod_kill(const struct sync_ctx *ctx, const char *uid, int64_t grace_s, struc
                 for (size_t i = 0; i < rt.sandboxes->n_items; i++) {
                         const Runtime__V1__PodSandbox *s = rt.sandboxes->items[i];
                         if (s->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY &&
-                            (!s->runtime_handler || !s->runtime_handler[0]))
-                                (void) qos_sandbox_kill(ctx->cgroups, uid, s->id, SIGKILL);
+                            (!s->runtime_handler || !s->runtime_handler[0])) {
+                                int k = qos_sandbox_kill(ctx->cgroups, uid, s->id, "pause", SIGKILL);
+                                log_v(4,
+                                      k == 1 ? "Sandbox's pause process killed"
+                                             : "Sandbox's pause process left to the runtime",
+                                      "pod=\"%s\" podSandboxID=\"%.13s\" result=%d", name, s->id, k);
+                        }
                 }
         bool *stopped = OOM_CHECK(calloc(rt.sandboxes->n_items + 1, sizeof *stopped));
         for (size_t i = 0; i < rt.sandboxes->n_items; i++)

@@ -3,9 +3,13 @@
 #include "qos_cgroups.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -392,7 +396,34 @@ int qos_pod_kill(struct qos_cgroups *q, const char *uid, int sig, struct cg_erro
         return n;
 }
 
-int qos_sandbox_kill(struct qos_cgroups *q, const char *uid, const char *sandbox_id, int sig)
+/* Whether pid's command name (/proc/PID/comm) is comm. */
+static bool comm_is(pid_t pid, const char *comm)
+{
+        char path[64], buf[32];
+        snprintf(path, sizeof path, "/proc/%d/comm", (int) pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        if (n <= 0)
+                return false;
+        buf[n] = 0;
+        buf[strcspn(buf, "\n")] = 0;
+        return streq(buf, comm);
+}
+
+/* The one process of the cgroup name when it holds exactly one and that one is named comm; else 0. */
+static pid_t lone_process(struct qos_cgroups *q, const char *name, const char *comm, int *ret_err)
+{
+        size_t n = 0;
+        pid_t pid = 0;
+        int r = cg_procs(q->cg, name, &n, &pid);
+        *ret_err = r < 0 ? r : 0;
+        return r >= 0 && n == 1 && pid > 1 && comm_is(pid, comm) ? pid : 0;
+}
+
+int qos_sandbox_kill(struct qos_cgroups *q, const char *uid, const char *sandbox_id, const char *comm,
+                     int sig)
 {
         if (!sandbox_id[0] || sandbox_id[strspn(sandbox_id, "0123456789abcdefABCDEF")])
                 return -EINVAL; /* a runtime's ID: never a path */
@@ -400,14 +431,18 @@ int qos_sandbox_kill(struct qos_cgroups *q, const char *uid, const char *sandbox
         if (!pod)
                 return -ENOENT;
         _cleanup_free_ char *name = strdup_printf("%s/%s", pod, sandbox_id);
-        size_t n = 0;
-        pid_t pid = 0;
-        int r = cg_procs(q->cg, name, &n, &pid);
-        if (r < 0)
+        int r;
+        pid_t pid = lone_process(q, name, comm, &r);
+        if (!pid)
                 return r;
-        if (n != 1 || pid <= 1)
-                return 0;
-        return kill(pid, sig) == 0 ? 1 : -errno;
+        /* Signalled through a pidfd taken before the process is checked again: a PID the process left (it
+         * died, another took the number) is never signalled. */
+        _cleanup_close_ int pfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (pfd < 0)
+                return errno == ESRCH || errno == ENOSYS ? 0 : -errno;
+        if (lone_process(q, name, comm, &r) != pid)
+                return r;
+        return syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) == 0 ? 1 : errno == ESRCH ? 0 : -errno;
 }
 
 char *qos_pod_cgroup_find(const struct qos_cgroups *q, const char *uid)

@@ -81,10 +81,12 @@ int qos_pod_remove(struct qos_cgroups *q, const char *uid, struct cg_error *err)
  * runtime left behind once it holds nothing of the pod. Returns the signals sent, or -errno. */
 int qos_pod_kill(struct qos_cgroups *q, const char *uid, int sig, struct cg_error *err);
 /* Sends sig to the process of the pod's sandbox cgroup ("<pod cgroup>/<sandbox_id>", where a runc sandbox's
- * pause process lives) when it holds exactly that one: 1 when sent, 0 when the cgroup holds none or
- * several (another runtime's processes: left to the runtime), -errno when there is no such cgroup or the
- * signal failed. */
-int qos_sandbox_kill(struct qos_cgroups *q, const char *uid, const char *sandbox_id, int sig);
+ * pause process lives) when it holds exactly that one and it is named comm (a runc sandbox's "pause"; the
+ * process of another runtime, its shim or VM, is never signalled); through a pidfd, the process checked
+ * again once it is held. 1 when sent; 0 when the cgroup holds none, several or another one, or the process
+ * went meanwhile; -errno when there is no such cgroup (-ENOENT) or the ID is not a runtime's (-EINVAL). */
+int qos_sandbox_kill(struct qos_cgroups *q, const char *uid, const char *sandbox_id, const char *comm,
+                     int sig);
 /* The name of the pod cgroup of uid that exists on disk ("kubepods/burstable/pod<uid>"), NULL when none.
  * Caller frees. */
 char *qos_pod_cgroup_find(const struct qos_cgroups *q, const char *uid);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -315,6 +316,8 @@ static int cmd_rmp(struct cri_client *c, const char *id)
         return 0;
 }
 
+static volatile bool events_output_failed; /* set on the stream thread, read after it stopped */
+
 static void print_event(const struct ctd_event *ev, void *userdata)
 {
         static const char *const kinds[] = {[CTD_EVENT_TASK_START] = "start",
@@ -329,7 +332,11 @@ static void print_event(const struct ctd_event *ev, void *userdata)
                (unsigned) ev->kind < sizeof kinds / sizeof *kinds && kinds[ev->kind] ? kinds[ev->kind] : "?",
                ev->container_id, ev->pid, ev->exit_status, (long long) ev->exited_at_ns,
                (long long) now.tv_sec * 1000000000LL + now.tv_nsec);
-        fflush(stdout);
+        /* stdout gone (a reader that quit): the main thread's sigwait ends the tool, as crictl would end */
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                events_output_failed = true;
+                kill(getpid(), SIGTERM);
+        }
 }
 
 static void print_state(bool connected, const char *why, void *userdata)
@@ -341,7 +348,7 @@ static void print_state(bool connected, const char *why, void *userdata)
                 fprintf(stderr, "cubelet-cri: events: down: %s\n", why ? why : "?");
 }
 
-/* events: until SIGINT or SIGTERM, every task start, exit and OOM and container create and delete of the
+/* events: until SIGINT or SIGTERM (or its output fails: status 1), every task start, exit and OOM and container create and delete of the
  * k8s.io namespace as "KIND\tID\tPID\tEXIT_STATUS\tEXITED_AT_NS\tRECEIVED_NS" (the last two CLOCK_REALTIME
  * nanoseconds; exited_at as the shim saw it, 0 but for an exit). Re-subscribes when containerd restarts,
  * saying so on stderr (events meanwhile are lost). */
@@ -363,6 +370,10 @@ static int cmd_events(const char *endpoint)
         int sig;
         sigwait(&set, &sig);
         ctd_events_stop(e);
+        if (events_output_failed) {
+                fprintf(stderr, "cubelet-cri: events: writing the output failed\n");
+                return 1;
+        }
         return 0;
 }
 

@@ -64,6 +64,10 @@ check "pull from a dead registry: status 1 with the runtime's error" says pull 1
 "$CLI" -r "unix://$SOCK" events >"$WORK/events.out" 2>"$WORK/events.err" & # not through cli(): $! is the tool itself
 EV=$!
 check "events: subscribed, said on stderr" wait_for 30 grep -qx 'cubelet-cri: events: subscribed' "$WORK/events.err"
+# and one whose output cannot be written (a full device; a reader gone is the same to it)
+"$CLI" -r "unix://$SOCK" events >/dev/full 2>"$WORK/evfull.err" &
+EVF=$!
+check "events to /dev/full: subscribed" wait_for 30 grep -qx 'cubelet-cri: events: subscribed' "$WORK/evfull.err"
 run runp cli runp cli-bare
 SB=$(cat "$WORK/runp.out")
 check "runp: a sandbox ID" sh -c "[ \$(cat '$WORK/runp.rc') = 0 ] && echo '$SB' | grep -Eqx '[0-9a-f]{64}'"
@@ -92,6 +96,9 @@ check "events: its removal" wait_for 30 event delete "$SB"
 kill -TERM "$EV"
 evrc=0; wait "$EV" || evrc=$?
 check "events: SIGTERM ends it, status 0" test "$evrc" = 0
+check "events to /dev/full: it ends by itself at its first event" wait_for 30 sh -c "! kill -0 $EVF 2>/dev/null"
+evrc=0; wait "$EVF" || evrc=$?
+check "... with status 1, saying why" sh -c "[ $evrc = 1 ] && grep -qx 'cubelet-cri: events: writing the output failed' '$WORK/evfull.err'"
 run evbad "$CLI" -r "tcp://127.0.0.1:1" events
 check "events on an endpoint that is not unix://: refused, status 1" says evbad 1 'events: tcp://127.0.0.1:1: Invalid argument'
 run stopgone cli stopp 0123456789abcdef

@@ -1089,22 +1089,32 @@ static void test_real_qos_tree(void **state)
          * is killed; several, none or a name that is not a runtime's ID are left alone. */
         const char *sbn = "kubepods/burstable/podburstable-1/0123abcd";
         assert_true(cg_create(cg, sbn, NULL, &err) >= 0);
-        assert_int_equal(qos_sandbox_kill(q, b.uid, "0123abcd", SIGKILL), 0); /* empty */
+        char self[32] = ""; /* the workers' command name: this test's */
+        FILE *cf = fopen("/proc/self/comm", "r");
+        assert_non_null(cf);
+        assert_non_null(fgets(self, sizeof self, cf));
+        fclose(cf);
+        self[strcspn(self, "\n")] = 0;
+        assert_int_equal(qos_sandbox_kill(q, b.uid, "0123abcd", self, SIGKILL), 0); /* empty */
         int go1 = -1, go2 = -1, ws;
         pid_t w1 = spawn_worker(&go1), w2 = spawn_worker(&go2);
         join(cg, sbn, w1);
         join(cg, sbn, w2);
-        assert_int_equal(qos_sandbox_kill(q, b.uid, "0123abcd", SIGKILL), 0); /* two: not a pause alone */
+        assert_int_equal(qos_sandbox_kill(q, b.uid, "0123abcd", self, SIGKILL),
+                         0); /* two: not a pause alone */
         assert_int_equal(kill(w1, 0), 0);
         assert_int_equal(kill(w2, 0), 0);
         kill(w2, SIGKILL);
         assert_int_equal(waitpid(w2, NULL, 0), w2);
         close(go2);
-        assert_int_equal(qos_sandbox_kill(q, b.uid, "../podburstable-1", SIGKILL), -EINVAL);
-        assert_int_equal(qos_sandbox_kill(q, b.uid, "", SIGKILL), -EINVAL);
-        assert_int_equal(qos_sandbox_kill(q, "no-such-pod", "0123abcd", SIGKILL), -ENOENT);
-        assert_int_equal(qos_sandbox_kill(q, b.uid, "0123abce", SIGKILL), -ENOENT);
-        assert_int_equal(qos_sandbox_kill(q, b.uid, "0123abcd", SIGKILL), 1);
+        assert_int_equal(qos_sandbox_kill(q, b.uid, "../podburstable-1", self, SIGKILL), -EINVAL);
+        assert_int_equal(qos_sandbox_kill(q, b.uid, "", self, SIGKILL), -EINVAL);
+        assert_int_equal(qos_sandbox_kill(q, "no-such-pod", "0123abcd", self, SIGKILL), -ENOENT);
+        assert_int_equal(qos_sandbox_kill(q, b.uid, "0123abce", self, SIGKILL), -ENOENT);
+        /* alone, but not named as asked (another runtime's process, a shim): left alone */
+        assert_int_equal(qos_sandbox_kill(q, b.uid, "0123abcd", "pause", SIGKILL), 0);
+        assert_int_equal(kill(w1, 0), 0);
+        assert_int_equal(qos_sandbox_kill(q, b.uid, "0123abcd", self, SIGKILL), 1);
         assert_int_equal(waitpid(w1, &ws, 0), w1);
         assert_true(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
         close(go1);
