@@ -7,13 +7,14 @@
 # time from writing N manifests to all N containers running, RSS with N pods (5 s after they all run, and
 # again IDLE_S later, once cubelet's burst threads have gone), CPU while they run (IDLE_S), exit -> restart
 # latency (20 exits), time from removing the manifests to every container and sandbox stopped (and, cubelet
-# only, removed), by containerd's events (the exits' own times). CPU figures are the threads' scheduler
-# counts (microseconds) where no thread came or went, else clock ticks. cubelet also runs the restarts with its event stream off (relist only). Then the ratios.
+# only, removed), from containerd's log and events (teardown below). CPU figures are the threads' scheduler
+# counts (microseconds) where no thread came or went, else clock ticks. cubelet also runs the restarts with
+# its event stream off (relist only). Then the ratios.
 # The upstream kubelet comes from tests/e2e/kube-build.sh (built once and cached, minutes; UPSTREAM=0 skips
 # it, UPSTREAM_KUBELET=path uses another binary). REGISTERED=1: both agents are registered with a private
 # kube-apiserver (tests/e2e/master.sh, its own ports), so every static pod also gets its mirror pod and its
-# status written through the API. BENCH_LOGS=DIR keeps the agents' logs there (containerd's and its events too) (CUBELET_FLAGS=--v=4 logs the
-# runtime's events); a failed run leaves them in /tmp.
+# status written through the API. BENCH_LOGS=DIR keeps the agents' logs there, containerd's and its events
+# too (CUBELET_FLAGS=--v=4 logs the runtime's events); a failed run leaves the agents' in /tmp.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)

@@ -1,7 +1,8 @@
 /* The plain-HTTP local endpoints: /healthz ("ok", or HTTP 500 naming what is unhealthy) only on the health
  * port (127.0.0.1:10248, as upstream); /healthz, /pods (a PodList with statuses) and /events (recent Events)
  * on the root-only unix socket (/run/cubelet/cubelet.sock); /healthz, /pods, /stats/summary, /metrics and
- * /metrics/resource on the read-only port when configured (upstream's default handlers). Each server serves the handlers it is given, 404 for the rest. */
+ * /metrics/resource on the read-only port when configured (upstream's default handlers). Each server serves
+ * the handlers it is given, 404 for the rest. */
 #pragma once
 
 #include <stdbool.h>

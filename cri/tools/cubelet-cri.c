@@ -1,7 +1,8 @@
 /* cubelet-cri: a small CRI client for operators and tests (a crictl subset): version, info, pods, ps, inspect,
  * inspecti, pull, runp, stopp, rmp; and events (containerd's task and container events, as cubelet's PLEG
- * hears them, one line each with the shim's exit time: what the benches time a teardown by). Installed as crictl too (where no cri-tools package is: Debian has none),
- * it answers the commands kubeadm runs (info, pods -q, inspecti, pull, stopp, rmp) with crictl's exit codes. */
+ * hears them, one line each with the shim's exit time: what the benches time a teardown by). Installed as
+ * crictl too (where no cri-tools package is: Debian has none), it answers the commands kubeadm runs (info,
+ * pods -q, inspecti, pull, stopp, rmp) with crictl's exit codes. */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -348,10 +349,11 @@ static void print_state(bool connected, const char *why, void *userdata)
                 fprintf(stderr, "cubelet-cri: events: down: %s\n", why ? why : "?");
 }
 
-/* events: until SIGINT or SIGTERM (or its output fails: status 1), every task start, exit and OOM and container create and delete of the
- * k8s.io namespace as "KIND\tID\tPID\tEXIT_STATUS\tEXITED_AT_NS\tRECEIVED_NS" (the last two CLOCK_REALTIME
- * nanoseconds; exited_at as the shim saw it, 0 but for an exit). Re-subscribes when containerd restarts,
- * saying so on stderr (events meanwhile are lost). */
+/* events: until SIGINT or SIGTERM (or its output fails: status 1), every task start, exit and OOM and
+ * container create and delete of the k8s.io namespace as
+ * "KIND\tID\tPID\tEXIT_STATUS\tEXITED_AT_NS\tRECEIVED_NS" (the last two CLOCK_REALTIME nanoseconds;
+ * exited_at as the shim saw it, 0 but for an exit). Re-subscribes when containerd restarts, saying so on
+ * stderr (events meanwhile are lost). */
 static int cmd_events(const char *endpoint)
 {
         sigset_t set;
