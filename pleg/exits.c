@@ -170,8 +170,8 @@ static const Runtime__V1__Container *listed(const Runtime__V1__ListContainersRes
 }
 
 bool runtime_exits_settle(struct runtime_exits *t, const Runtime__V1__ListPodSandboxResponse *sandboxes,
-                          const Runtime__V1__ListContainersResponse *containers, int64_t now_ms,
-                          int64_t late_ms, char ***settled)
+                          const Runtime__V1__ListContainersResponse *containers, int64_t began_ms,
+                          int64_t now_ms, int64_t late_ms, char ***settled)
 {
         size_t kept = 0;
         bool awaiting = false;
@@ -180,6 +180,14 @@ bool runtime_exits_settle(struct runtime_exits *t, const Runtime__V1__ListPodSan
                 struct exit_entry *e = &t->v[i];
                 const Runtime__V1__Container *c = listed(containers, e->id);
                 int64_t waited = now_ms - e->since_ms;
+                if (e->since_ms >= began_ms) {
+                        /* Told while the listing was under way: a container that started and exited
+                         * meanwhile is missing from it, not gone (counted settled, a status made from
+                         * CRI's RUNNING would stay so: no listing brings the pod back for it). */
+                        t->v[kept++] = *e;
+                        awaiting |= e->exited && !e->listed;
+                        continue;
+                }
                 if (!e->exited) { /* an OOM the container survived, so far: CRI's reason is OOMKilled for good */
                         if (c && c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
                                 t->v[kept++] = *e;

@@ -59,7 +59,9 @@ void runtime_exits_apply(struct runtime_exits *t, Runtime__V1__ListContainersRes
  * once its container no longer runs. The pod UID of each container whose exit a status was made from
  * (runtime_exits_get_for_status) and a listing shows is pushed to *settled (a strv), once: CRI's own status
  * of it is there now (its reason, the whole log for a termination message taken from it). Returns whether
- * an exit is still awaited (not yet shown). */
+ * an exit is still awaited (not yet shown). began_ms: when the listing's calls went out (now_mono_ms). An
+ * event told since then is left as it is: the listing may be older than the exit, and than the container
+ * (created and exited while it was under way, not in it: not gone). */
 bool runtime_exits_settle(struct runtime_exits *t, const Runtime__V1__ListPodSandboxResponse *sandboxes,
-                          const Runtime__V1__ListContainersResponse *containers, int64_t now_ms,
-                          int64_t late_ms, char ***settled);
+                          const Runtime__V1__ListContainersResponse *containers, int64_t began_ms,
+                          int64_t now_ms, int64_t late_ms, char ***settled);

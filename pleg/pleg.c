@@ -278,6 +278,7 @@ static int relist(struct pleg *p, char *err, size_t errlen)
                 CRI_REQ(RuntimeService, ListPodSandbox, list_pod_sandbox, &sreq, &sresp),
                 CRI_REQ(RuntimeService, ListContainers, list_containers, &creq, &cresp),
         };
+        int64_t began_ms = now_mono_ms();
         r = cri_call_many(p->cfg.cri, reqs, ELEMENTSOF(reqs), p->cfg.call_timeout_ms, &cerr);
         if (r < 0) {
                 snprintf(err, errlen, "%s", cerr.msg[0] ? cerr.msg : strerror(-r));
@@ -327,8 +328,8 @@ static int relist(struct pleg *p, char *err, size_t errlen)
         /* Exits counted before CRI applied them: their pods sync again, now that CRI's status is whole. The
          * changes stay sorted for the lookups; the settled pods not among them follow. */
         char **settled = NULL;
-        bool awaiting =
-                runtime_exits_settle(p->exits, sresp, cresp, now_mono_ms(), p->cfg.event_quick_ms, &settled);
+        bool awaiting = runtime_exits_settle(p->exits, sresp, cresp, began_ms, now_mono_ms(),
+                                             p->cfg.event_quick_ms, &settled);
         size_t n_sorted = n_changes;
         for (char **u = settled; u && *u; u++) {
                 struct pleg_change key = {.uid = *u};

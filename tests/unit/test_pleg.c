@@ -213,7 +213,7 @@ static void test_runtime_exits(void **state)
         char **settled = NULL;
         c[1].id = "other";
         c[2].state = c[3].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
-        assert_true(runtime_exits_settle(t, &sl, &l, 2000, 10000, &settled));
+        assert_true(runtime_exits_settle(t, &sl, &l, 2000 - 50, 2000, 10000, &settled));
         assert_int_equal(strv_length(settled), 1);
         assert_string_equal(settled[0], "uid-1");
         settled = strv_free(settled);
@@ -223,19 +223,21 @@ static void test_runtime_exits(void **state)
         assert_true(runtime_exits_get(t, "oomkill", &x));
         /* Then all shown: nothing awaited; the pod syncs again (once per container, once). */
         c[2].state = c[3].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
-        assert_false(runtime_exits_settle(t, &sl, &l, 3000, 10000, &settled));
+        assert_false(runtime_exits_settle(t, &sl, &l, 3000 - 50, 3000, 10000, &settled));
         assert_int_equal(strv_length(settled), 2);
         settled = strv_free(settled);
         /* Listed: a status is no longer made from it (CRI has it; the caller asks again), and no more syncs. */
         assert_false(runtime_exits_get_for_status(t, "err", &x));
         assert_true(runtime_exits_get(t, "err", &x));
-        assert_false(runtime_exits_settle(t, &sl, &l, 3100, 10000, &settled));
+        assert_false(runtime_exits_settle(t, &sl, &l, 3100 - 50, 3100, 10000, &settled));
         assert_null(settled); /* "err" had its sync already */
-        assert_false(runtime_exits_settle(t, &sl, &l, 2000 + RUNTIME_EXITS_KEEP_MS, 10000, NULL));
+        assert_false(runtime_exits_settle(t, &sl, &l, 2000 + RUNTIME_EXITS_KEEP_MS - 50,
+                                          2000 + RUNTIME_EXITS_KEEP_MS, 10000, NULL));
         assert_false(runtime_exits_get(t, "err", &x));
         assert_false(runtime_exits_get(t, "ok", &x));
         assert_true(runtime_exits_get(t, "kill", &x));
-        assert_false(runtime_exits_settle(t, &sl, &l, 3000 + RUNTIME_EXITS_KEEP_MS, 10000, NULL));
+        assert_false(runtime_exits_settle(t, &sl, &l, 3000 + RUNTIME_EXITS_KEEP_MS - 50,
+                                          3000 + RUNTIME_EXITS_KEEP_MS, 10000, NULL));
         assert_false(runtime_exits_get(t, "kill", &x));
         assert_false(runtime_exits_get(t, "oomkill", &x));
 
@@ -245,11 +247,11 @@ static void test_runtime_exits(void **state)
         ev = (struct ctd_event){.kind = CTD_EVENT_TASK_EXIT, .container_id = "err", .exit_status = 1};
         runtime_exits_note(t, &ev, 3500);
         assert_true(runtime_exits_get(t, "err", &x));
-        assert_false(runtime_exits_settle(t, &sl, &l, 3600, 10000, &settled));
+        assert_false(runtime_exits_settle(t, &sl, &l, 3600 - 50, 3600, 10000, &settled));
         assert_null(settled);
         assert_true(runtime_exits_get(t, "err", &x));
         assert_false(runtime_exits_get_for_status(t, "err", &x));
-        assert_false(runtime_exits_settle(t, &sl, &l, 3700, 10000, &settled));
+        assert_false(runtime_exits_settle(t, &sl, &l, 3700 - 50, 3700, 10000, &settled));
         assert_null(settled);
 
         /* An OOM the container survives stays while it runs, however long (CRI keeps OOMKilled for good),
@@ -257,15 +259,18 @@ static void test_runtime_exits(void **state)
         c[2].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
         ev = (struct ctd_event){.kind = CTD_EVENT_TASK_OOM, .container_id = "kill"};
         runtime_exits_note(t, &ev, 4000);
-        assert_false(runtime_exits_settle(t, &sl, &l, 5000, 10000, NULL));
-        assert_false(runtime_exits_settle(t, &sl, &l, 5000 + RUNTIME_EXITS_MAX_MS, 10000, NULL));
+        assert_false(runtime_exits_settle(t, &sl, &l, 5000 - 50, 5000, 10000, NULL));
+        assert_false(runtime_exits_settle(t, &sl, &l, 5000 + RUNTIME_EXITS_MAX_MS - 50,
+                                          5000 + RUNTIME_EXITS_MAX_MS, 10000, NULL));
         ev = (struct ctd_event){.kind = CTD_EVENT_TASK_EXIT, .container_id = "kill", .exit_status = 137};
         runtime_exits_note(t, &ev, 6000);
         assert_true(runtime_exits_get(t, "kill", &x));
         assert_string_equal(x.reason, "OOMKilled");
         /* An exit the listing never shows is given up after RUNTIME_EXITS_MAX_MS. */
-        assert_true(runtime_exits_settle(t, &sl, &l, 6000 + RUNTIME_EXITS_MAX_MS - 1, 10000, NULL));
-        assert_false(runtime_exits_settle(t, &sl, &l, 6000 + RUNTIME_EXITS_MAX_MS, 10000, NULL));
+        assert_true(runtime_exits_settle(t, &sl, &l, 6000 + RUNTIME_EXITS_MAX_MS - 1 - 50,
+                                         6000 + RUNTIME_EXITS_MAX_MS - 1, 10000, NULL));
+        assert_false(runtime_exits_settle(t, &sl, &l, 6000 + RUNTIME_EXITS_MAX_MS - 50,
+                                          6000 + RUNTIME_EXITS_MAX_MS, 10000, NULL));
         assert_false(runtime_exits_get(t, "kill", &x));
         assert_false(runtime_exits_get(t, "err", &x));
 
@@ -281,7 +286,7 @@ static void test_runtime_exits(void **state)
         assert_true(runtime_exits_get(t, id, &x));
         snprintf(id, sizeof id, "c%d", RUNTIME_EXITS_MAX);
         assert_false(runtime_exits_get(t, id, &x));
-        assert_false(runtime_exits_settle(t, &sl, &l, 7100, 10000, NULL)); /* all gone: shown */
+        assert_false(runtime_exits_settle(t, &sl, &l, 7100 - 50, 7100, 10000, NULL)); /* all gone: shown */
         ev = (struct ctd_event){.kind = CTD_EVENT_TASK_EXIT, .container_id = "fresh", .exit_status = 1};
         runtime_exits_note(t, &ev, 7200);
         assert_true(runtime_exits_get(t, "fresh", &x));
@@ -292,6 +297,40 @@ static void test_runtime_exits(void **state)
 /* Two or three containers of a pod that change state between two relists always change the pod's
  * fingerprint (the sum of its objects' hashes): with plain FNV-1a sums, two containers exiting together
  * cancelled out about one time in four. */
+/* A container started and exited while a relist was under way is not in that listing: not gone. Its exit
+ * stays awaited (a status is still made from it) until a listing that went out after the event. */
+static void test_runtime_exits_listing_older_than_the_exit(void **state)
+{
+        (void) state;
+        struct runtime_exits *t = runtime_exits_new();
+        struct runtime_exit x;
+        char **settled = NULL;
+        Runtime__V1__ListContainersResponse none = RUNTIME__V1__LIST_CONTAINERS_RESPONSE__INIT;
+        Runtime__V1__ListPodSandboxResponse sl = RUNTIME__V1__LIST_POD_SANDBOX_RESPONSE__INIT;
+        struct ctd_event ev = {.kind = CTD_EVENT_TASK_EXIT, .container_id = "quick", .exit_status = 3};
+        runtime_exits_note(t, &ev, 8000);
+        ev = (struct ctd_event){.kind = CTD_EVENT_TASK_OOM, .container_id = "oom"};
+        runtime_exits_note(t, &ev, 8000);
+        /* The listing went out before the events (and at the same millisecond): neither settled. */
+        assert_true(runtime_exits_settle(t, &sl, &none, 7990, 8010, 10000, &settled));
+        assert_true(runtime_exits_settle(t, &sl, &none, 8000, 8010, 10000, &settled));
+        assert_null(settled);
+        assert_true(runtime_exits_get_for_status(t, "quick", &x));
+        assert_int_equal(x.code, 3);
+        assert_string_equal(x.reason, "Error");
+        /* The OOM of a container the old listing did not have stays too: its exit takes the reason. */
+        ev = (struct ctd_event){.kind = CTD_EVENT_TASK_EXIT, .container_id = "oom", .exit_status = 137};
+        runtime_exits_note(t, &ev, 8020);
+        assert_true(runtime_exits_get(t, "oom", &x));
+        assert_string_equal(x.reason, "OOMKilled");
+        /* A listing after both events without them: gone, nothing awaited; no status from them any more. */
+        assert_false(runtime_exits_settle(t, &sl, &none, 8021, 8030, 10000, &settled));
+        assert_null(settled);
+        assert_false(runtime_exits_get_for_status(t, "quick", &x));
+        assert_false(runtime_exits_get_for_status(t, "oom", &x));
+        assert_null(runtime_exits_free(t));
+}
+
 static void test_fingerprint_changes(void **state)
 {
         (void) state;
@@ -471,6 +510,7 @@ int main(void)
                 cmocka_unit_test(test_relist_deadline),
                 cmocka_unit_test(test_exit_pending),
                 cmocka_unit_test(test_runtime_exits),
+                cmocka_unit_test(test_runtime_exits_listing_older_than_the_exit),
                 cmocka_unit_test(test_fingerprint_changes),
                 cmocka_unit_test(test_group_and_diff),
                 cmocka_unit_test(test_fallback_threshold),
