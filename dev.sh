@@ -76,20 +76,24 @@ test)
       awk '{ printf "%s%s %ss", (NR > 1 ? ", " : ""), $2, $1 }')" >&2
   done
   echo "== load: $(cut -d' ' -f1-3 /proc/loadavg); $SECONDS s since dev.sh started" >&2
-  # Each failed test's failed checks first (all of them, short), then the end of its own output, last,
-  # where a CI log's tail shows them.
+  # Each failed test's failed checks first (with the "#" lines of diagnosis each printed before its "not ok"),
+  # then the end of its own output, last, where a CI log's tail shows them.
   for pass in checks tails; do
     for b in build build-asan; do
       awk -v b="$b" -v pass="$pass" '
         function flush(i) {
           if (pass == "checks") { for (i = 0; i < nk; i++) print "  [" b "] " name ": " bad[i] }
           else for (i = (n > 25 ? n - 25 : 0); i < n; i++) print "  [" b "] " buf[i % 25]
-          n = 0; nk = 0 }
+          n = 0; nk = 0; np = 0 }
         /^ *[0-9]+\/[0-9]+ Test +#[0-9]+: / || /^The following tests FAILED/ || /tests passed, / {
           flush(); show = /\*\*\*/ && !/\*\*\*Skipped/; name = $4
           if (show && pass == "tails") { print "== " b ": the end of " $0 }
           if (show) next }
-        show && /^not ok / && nk < 20 { bad[nk++] = $0 }
+        show && /^#/ { pend[np++ % 15] = $0 }
+        show && /^not ok / && nk < 60 {
+          for (i = (np > 15 ? np - 15 : 0); i < np; i++) bad[nk++] = pend[i % 15]
+          bad[nk++] = $0 }
+        show && /^(not )?ok / { np = 0 }
         show { buf[n++ % 25] = $0 }
         END { flush() }' "$top/$b/ctest.out" >&2
     done

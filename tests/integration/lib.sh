@@ -90,7 +90,11 @@ ok() { passed=$((passed + 1)); echo "ok - $*"; }
 not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
 check() { # check DESCRIPTION COMMAND...
   local d=$1; shift
-  if "$@"; then ok "$d"; else not_ok "$d"; fi
+  status_got=""
+  if "$@"; then ok "$d"; else
+    [ -z "$status_got" ] || echo "#   last seen: $status_got"
+    not_ok "$d"
+  fi
 }
 
 source "$(dirname "${BASH_SOURCE[0]}")/../wait.sh"
@@ -106,12 +110,15 @@ is_gone() { [ -z "$(all_ids "$1" "$2")" ] && ! cri pods | awk -F'\t' -v n="${2#*
 exited_count() { cri ps -a | awk -F'\t' -v p="$2" -v n="$1" '$3 == n && $5 == p && $2 == "EXITED"' | grep -c . ; }
 attempts() { cri ps -a | awk -F'\t' -v p="$2" -v n="$1" '$3 == n && $5 == p { print $4 }' | sort -n | tail -1; }
 
-start_cubelet() { # start_cubelet MANIFEST_DIR [flags...]
+# start_cubelet MANIFEST_DIR [flags...]; CUBELET_IT_FLAGS (words) follow the flags: --v=5 to look into a failure.
+start_cubelet() {
   local dir=$1; shift
+  # shellcheck disable=SC2086
   "$CUBELET" --pod-manifest-path "$dir" --container-runtime-endpoint "unix://$SOCK" \
     --root-dir "$WORK/root" --pod-logs-dir "$WORK/logs" --hostname-override "$NODE" \
     --healthz-port "$HEALTHZ_PORT" --read-only-port "$RO_PORT" --address 127.0.0.1 --node-ip 127.0.0.1 --port "$NODE_PORT" \
-    --local-socket "$LOCAL_SOCK" --file-check-frequency 2s --cgroup-root "$CGROUP_ROOT" "$@" >>"$WORK/cubelet.log" 2>&1 &
+    --local-socket "$LOCAL_SOCK" --file-check-frequency 2s --cgroup-root "$CGROUP_ROOT" "$@" ${CUBELET_IT_FLAGS:-} \
+    >>"$WORK/cubelet.log" 2>&1 &
   CUBELET_PID=$!
   wait_for 30 curl -sf "http://127.0.0.1:$HEALTHZ_PORT/healthz" -o /dev/null
 }
@@ -140,8 +147,14 @@ pod_status() {
   curl -sf "http://127.0.0.1:$RO_PORT/pods" |
     jq -r --arg n "$1-$NODE" ".items[] | select(.metadata.name == \$n) | .status | $2"
 }
-# status_is NAME JQ-FILTER VALUE
-status_is() { [ "$(pod_status "$1" "$2")" = "$3" ]; }
+# status_is NAME JQ-FILTER VALUE (what it saw last is in status_got: check prints it when it fails)
+status_is() {
+  local got
+  got=$(pod_status "$1" "$2")
+  [ "$got" = "$3" ] && return 0
+  status_got="$1: $2 is '$got', not '$3'; the container statuses: $(pod_status "$1" '[.initContainerStatuses, .containerStatuses] | tojson')"
+  return 1
+}
 
 finish() {
   if [ -n "$CUBELET_PID" ]; then stop_cubelet || true; fi
