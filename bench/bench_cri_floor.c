@@ -524,7 +524,8 @@ int main(int argc, char **argv)
                (long long) (samples ? restart[(samples - 1) / 2] : -1),
                (long long) (samples ? restart[samples - 1] : -1));
         printf("stopped_ms %lld\nteardown_ms %lld\n", (long long) stopped, (long long) (stopped + removed));
-        printf("stopped_exits_ms %lld\nstop_at_ns %lld\n", (long long) stopped_exits, (long long) stop_at_ns);
+        printf("stopped_exits_ms %lld\nstop_at_ns %lld\n", (long long) stopped_exits,
+               (long long) stop_at_ns);
         free(pods);
         ctd_events_stop(events);
         cri_client_free(cri);

@@ -42,30 +42,13 @@ for agent in cubelet upstream; do
   w="$work/$agent"
   mkdir -p "$w/m"
   if [ "$agent" = cubelet ]; then
-    "$build/agent/cubelet" --pod-manifest-path "$w/m" --container-runtime-endpoint "$endpoint" --root-dir "$w/root" \
-      --pod-logs-dir "$w/logs" --hostname-override bench-node --healthz-port 10391 --local-socket "$w/cubelet.sock" \
-      >"$w/agent.log" 2>&1 &
+    bench_start_cubelet "$w" "$endpoint"
   else
-    "$upstream" --container-runtime=remote --container-runtime-endpoint="$endpoint" --image-service-endpoint="$endpoint" \
-      --pod-manifest-path="$w/m" --root-dir="$w/kroot" --cert-dir="$w/kroot/pki" --hostname-override=bench-node \
-      --cgroup-driver=cgroupfs --cgroups-per-qos=true --fail-swap-on=false --healthz-port=10391 --address=127.0.0.1 \
-      --read-only-port=0 --pod-infra-container-image=cubelet.local/pause:1.0 --volume-plugin-dir="$w/kroot/plugins" \
-      >"$w/agent.log" 2>&1 &
+    bench_start_upstream "$w" "$endpoint" "$upstream"
   fi
-  pid=$!
   until_ok 60 curl -sf http://127.0.0.1:10391/healthz -o /dev/null
-  cat >"$w/m/slow.yaml" <<YAML
-apiVersion: v1
-kind: Pod
-metadata: {name: slow}
-spec:
-  terminationGracePeriodSeconds: 30
-  containers:
-  - name: c
-    image: cubelet.local/busybox:1.35
-    imagePullPolicy: Never
-    command: ["sh", "-c", "trap 'sleep $slow; exit 0' TERM; while true; do sleep 0.2; done"]
-YAML
+  bench_pod_yaml slow 30 "" "trap 'sleep $slow; exit 0' TERM; while true; do sleep 0.2; done" >"$w/m/.slow.tmp"
+  mv "$w/m/.slow.tmp" "$w/m/slow.yaml"
   until_ok 60 slow_running
   "$build/cri/cubelet-cri" -r "$endpoint" events >"$w/events" 2>"$w/events.err" &
   evpid=$!

@@ -139,24 +139,9 @@ if [ "$registered" = 1 ]; then
   kubeflags=(--kubeconfig "$work/node.kubeconfig")
 fi
 
-start_cubelet() { # start_cubelet [flags...]: sets pid
-  "$build/agent/cubelet" --pod-manifest-path "$work/m" --container-runtime-endpoint "$endpoint" \
-    --root-dir "$work/root" --pod-logs-dir "$work/logs" --hostname-override bench-node --healthz-port 10391 \
-    --local-socket "$work/cubelet.sock" "${kubeflags[@]}" "$@" ${CUBELET_FLAGS:-} >>"$work/cubelet.log" 2>&1 &
-  pid=$!
-}
-# The upstream kubelet standalone (no kubeconfig), as a node would run it on this containerd: remote
-# runtime, cgroupfs, pod cgroups by QoS, the same static pod directory.
-start_upstream() {
-  mkdir -p "$work/kroot"
-  "$upstream" --container-runtime=remote --container-runtime-endpoint="$endpoint" \
-    --image-service-endpoint="$endpoint" --pod-manifest-path="$work/m" --root-dir="$work/kroot" \
-    --cert-dir="$work/kroot/pki" --hostname-override=bench-node --cgroup-driver=cgroupfs --cgroups-per-qos=true \
-    --fail-swap-on=false --healthz-port=10391 --address=127.0.0.1 --read-only-port=0 \
-    --pod-infra-container-image=cubelet.local/pause:1.0 \
-    --volume-plugin-dir="$work/kroot/plugins" "${kubeflags[@]}" ${UPSTREAM_FLAGS:-} >>"$work/upstream.log" 2>&1 &
-  pid=$!
-}
+start_cubelet() { bench_start_cubelet "$work" "$endpoint" "${kubeflags[@]}" "$@"; } # sets pid
+# The upstream kubelet standalone (no kubeconfig), or registered with the same flags as cubelet.
+start_upstream() { bench_start_upstream "$work" "$endpoint" "$upstream" "${kubeflags[@]}"; }
 healthy() { [ "$(curl -s --max-time 2 http://127.0.0.1:10391/healthz)" = ok ]; }
 wait_healthy() {
   local t0
