@@ -135,6 +135,13 @@ static void test_exit_pending(void **state)
 /* Exits the event stream told of before CRI lists them: given out as CRI will report them (the reason from
  * the exit code, OOMKilled after an OOM event, none for a SIGKILL without one); a sync's listing counts them
  * exited; a listing that shows them settles them and names the pods whose statuses were made from them. */
+/* A settle after a whole-node listing that went out 50 ms before now_ms (after the events it is to settle). */
+static bool settle_at(struct runtime_exits *t, const Runtime__V1__ListPodSandboxResponse *sl,
+                      const Runtime__V1__ListContainersResponse *l, int64_t now_ms, char ***settled)
+{
+        return runtime_exits_settle(t, sl, l, now_ms - 50, now_ms, 10000, settled);
+}
+
 static void test_runtime_exits(void **state)
 {
         (void) state;
@@ -213,7 +220,7 @@ static void test_runtime_exits(void **state)
         char **settled = NULL;
         c[1].id = "other";
         c[2].state = c[3].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
-        assert_true(runtime_exits_settle(t, &sl, &l, 2000 - 50, 2000, 10000, &settled));
+        assert_true(settle_at(t, &sl, &l, 2000, &settled));
         assert_int_equal(strv_length(settled), 1);
         assert_string_equal(settled[0], "uid-1");
         settled = strv_free(settled);
@@ -223,21 +230,19 @@ static void test_runtime_exits(void **state)
         assert_true(runtime_exits_get(t, "oomkill", &x));
         /* Then all shown: nothing awaited; the pod syncs again (once per container, once). */
         c[2].state = c[3].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
-        assert_false(runtime_exits_settle(t, &sl, &l, 3000 - 50, 3000, 10000, &settled));
+        assert_false(settle_at(t, &sl, &l, 3000, &settled));
         assert_int_equal(strv_length(settled), 2);
         settled = strv_free(settled);
         /* Listed: a status is no longer made from it (CRI has it; the caller asks again), and no more syncs. */
         assert_false(runtime_exits_get_for_status(t, "err", &x));
         assert_true(runtime_exits_get(t, "err", &x));
-        assert_false(runtime_exits_settle(t, &sl, &l, 3100 - 50, 3100, 10000, &settled));
+        assert_false(settle_at(t, &sl, &l, 3100, &settled));
         assert_null(settled); /* "err" had its sync already */
-        assert_false(runtime_exits_settle(t, &sl, &l, 2000 + RUNTIME_EXITS_KEEP_MS - 50,
-                                          2000 + RUNTIME_EXITS_KEEP_MS, 10000, NULL));
+        assert_false(settle_at(t, &sl, &l, 2000 + RUNTIME_EXITS_KEEP_MS, NULL));
         assert_false(runtime_exits_get(t, "err", &x));
         assert_false(runtime_exits_get(t, "ok", &x));
         assert_true(runtime_exits_get(t, "kill", &x));
-        assert_false(runtime_exits_settle(t, &sl, &l, 3000 + RUNTIME_EXITS_KEEP_MS - 50,
-                                          3000 + RUNTIME_EXITS_KEEP_MS, 10000, NULL));
+        assert_false(settle_at(t, &sl, &l, 3000 + RUNTIME_EXITS_KEEP_MS, NULL));
         assert_false(runtime_exits_get(t, "kill", &x));
         assert_false(runtime_exits_get(t, "oomkill", &x));
 
@@ -247,11 +252,11 @@ static void test_runtime_exits(void **state)
         ev = (struct ctd_event){.kind = CTD_EVENT_TASK_EXIT, .container_id = "err", .exit_status = 1};
         runtime_exits_note(t, &ev, 3500);
         assert_true(runtime_exits_get(t, "err", &x));
-        assert_false(runtime_exits_settle(t, &sl, &l, 3600 - 50, 3600, 10000, &settled));
+        assert_false(settle_at(t, &sl, &l, 3600, &settled));
         assert_null(settled);
         assert_true(runtime_exits_get(t, "err", &x));
         assert_false(runtime_exits_get_for_status(t, "err", &x));
-        assert_false(runtime_exits_settle(t, &sl, &l, 3700 - 50, 3700, 10000, &settled));
+        assert_false(settle_at(t, &sl, &l, 3700, &settled));
         assert_null(settled);
 
         /* An OOM the container survives stays while it runs, however long (CRI keeps OOMKilled for good),
@@ -259,18 +264,15 @@ static void test_runtime_exits(void **state)
         c[2].state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
         ev = (struct ctd_event){.kind = CTD_EVENT_TASK_OOM, .container_id = "kill"};
         runtime_exits_note(t, &ev, 4000);
-        assert_false(runtime_exits_settle(t, &sl, &l, 5000 - 50, 5000, 10000, NULL));
-        assert_false(runtime_exits_settle(t, &sl, &l, 5000 + RUNTIME_EXITS_MAX_MS - 50,
-                                          5000 + RUNTIME_EXITS_MAX_MS, 10000, NULL));
+        assert_false(settle_at(t, &sl, &l, 5000, NULL));
+        assert_false(settle_at(t, &sl, &l, 5000 + RUNTIME_EXITS_MAX_MS, NULL));
         ev = (struct ctd_event){.kind = CTD_EVENT_TASK_EXIT, .container_id = "kill", .exit_status = 137};
         runtime_exits_note(t, &ev, 6000);
         assert_true(runtime_exits_get(t, "kill", &x));
         assert_string_equal(x.reason, "OOMKilled");
         /* An exit the listing never shows is given up after RUNTIME_EXITS_MAX_MS. */
-        assert_true(runtime_exits_settle(t, &sl, &l, 6000 + RUNTIME_EXITS_MAX_MS - 1 - 50,
-                                         6000 + RUNTIME_EXITS_MAX_MS - 1, 10000, NULL));
-        assert_false(runtime_exits_settle(t, &sl, &l, 6000 + RUNTIME_EXITS_MAX_MS - 50,
-                                          6000 + RUNTIME_EXITS_MAX_MS, 10000, NULL));
+        assert_true(settle_at(t, &sl, &l, 6000 + RUNTIME_EXITS_MAX_MS - 1, NULL));
+        assert_false(settle_at(t, &sl, &l, 6000 + RUNTIME_EXITS_MAX_MS, NULL));
         assert_false(runtime_exits_get(t, "kill", &x));
         assert_false(runtime_exits_get(t, "err", &x));
 
@@ -286,7 +288,7 @@ static void test_runtime_exits(void **state)
         assert_true(runtime_exits_get(t, id, &x));
         snprintf(id, sizeof id, "c%d", RUNTIME_EXITS_MAX);
         assert_false(runtime_exits_get(t, id, &x));
-        assert_false(runtime_exits_settle(t, &sl, &l, 7100 - 50, 7100, 10000, NULL)); /* all gone: shown */
+        assert_false(settle_at(t, &sl, &l, 7100, NULL)); /* all gone: shown */
         ev = (struct ctd_event){.kind = CTD_EVENT_TASK_EXIT, .container_id = "fresh", .exit_status = 1};
         runtime_exits_note(t, &ev, 7200);
         assert_true(runtime_exits_get(t, "fresh", &x));
